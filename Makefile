@@ -1,0 +1,18 @@
+# The two commands a newcomer needs: `make run` (the whole platform locally) and `make test`.
+SHELL := /bin/bash
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+.PHONY: run test setup lint
+
+setup:
+	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@uv sync --all-packages --frozen --quiet
+
+run: setup
+	@uv run --frozen python -m deploy.local
+
+test: setup
+	@uv run --frozen pytest
+
+lint: setup
+	@uv run --frozen ruff check . && uv run --frozen ruff format --check .

@@ -1,0 +1,1 @@
+"""e-BOK gateway: the one public API."""

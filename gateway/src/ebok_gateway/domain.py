@@ -1,0 +1,1 @@
+"""gateway domain rules: pure functions and values, no I/O."""

@@ -1,0 +1,1 @@
+"""gateway SQL: every query of this service, plain asyncpg."""

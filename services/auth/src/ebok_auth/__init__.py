@@ -1,0 +1,1 @@
+"""e-BOK auth: accounts, credentials, sessions, regulations and operators."""

@@ -1,0 +1,1 @@
+"""auth domain rules: pure functions and values, no I/O."""

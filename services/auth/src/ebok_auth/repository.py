@@ -1,0 +1,1 @@
+"""auth SQL: every query of this service, plain asyncpg."""

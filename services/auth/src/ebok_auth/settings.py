@@ -1,0 +1,10 @@
+"""auth settings: ``EBOK_*`` environment variables (see ebok_shared.settings)."""
+
+from dataclasses import dataclass
+
+from ebok_shared.settings import ServiceSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthSettings(ServiceSettings):
+    http_port: int = 8001

@@ -1,0 +1,1 @@
+"""e-BOK billing: clients, contracts, invoices, payments, interest and e-invoices."""

@@ -1,0 +1,1 @@
+"""billing domain rules: pure functions and values, no I/O."""

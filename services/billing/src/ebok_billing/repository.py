@@ -1,0 +1,1 @@
+"""billing SQL: every query of this service, plain asyncpg."""

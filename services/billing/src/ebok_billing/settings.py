@@ -1,0 +1,10 @@
+"""billing settings: ``EBOK_*`` environment variables (see ebok_shared.settings)."""
+
+from dataclasses import dataclass
+
+from ebok_shared.settings import ServiceSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class BillingSettings(ServiceSettings):
+    http_port: int = 8002

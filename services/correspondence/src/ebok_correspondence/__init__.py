@@ -1,0 +1,1 @@
+"""e-BOK correspondence: customers' letters, complaints and failure reports."""

@@ -1,0 +1,1 @@
+"""correspondence domain rules: pure functions and values, no I/O."""

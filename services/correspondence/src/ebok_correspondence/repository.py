@@ -1,0 +1,1 @@
+"""correspondence SQL: every query of this service, plain asyncpg."""

@@ -1,0 +1,1 @@
+"""e-BOK notifier: every e-mail e-BOK sends."""

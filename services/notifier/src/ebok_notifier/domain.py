@@ -1,0 +1,1 @@
+"""notifier domain rules: pure functions and values, no I/O."""

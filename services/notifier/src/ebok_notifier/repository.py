@@ -1,0 +1,1 @@
+"""notifier SQL: every query of this service, plain asyncpg."""

@@ -1,0 +1,1 @@
+"""e-BOK readings: meters, readings and garden-meter requests."""

@@ -1,0 +1,20 @@
+"""The readings app factory: wires routes, subscriptions and resources; no logic here."""
+
+from pathlib import Path
+
+from aiohttp import web
+from ebok_shared.service import ServiceSpec, create_service_app
+
+from . import events, handlers
+from .settings import ReadingsSettings
+
+SPEC = ServiceSpec(
+    name="readings",
+    migrations=Path(__file__).parent / "migrations",
+    routes=handlers.routes,
+    subscriptions=events.SUBSCRIPTIONS,
+)
+
+
+def create_app(settings: ReadingsSettings) -> web.Application:
+    return create_service_app(SPEC, settings)

@@ -1,0 +1,1 @@
+"""readings domain rules: pure functions and values, no I/O."""

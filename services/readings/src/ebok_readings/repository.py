@@ -1,0 +1,1 @@
+"""readings SQL: every query of this service, plain asyncpg."""

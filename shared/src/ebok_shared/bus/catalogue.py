@@ -1,0 +1,84 @@
+"""The event catalogue: one JSON Schema file per event type and version.
+
+Files are named ``<type>.v<version>.json`` (e.g. ``billing.invoice.issued.v1.json``)
+and hold the schema of the payload; ``envelope.json`` holds the envelope's.
+Every event is validated when published and when consumed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from .envelope import Event
+
+CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "catalogue"
+_NAME_RE = re.compile(r"^(?P<type>[a-z_]+(?:\.[a-z_]+)+)\.v(?P<version>\d+)\.json$")
+
+
+class SchemaError(ValueError):
+    """An event that its catalogue schema does not accept."""
+
+
+class Catalogue:
+    def __init__(self, folders: Iterable[Path] = (CATALOGUE_DIR,)) -> None:
+        self._validators: dict[tuple[str, int], Draft202012Validator] = {}
+        self.schemas: dict[tuple[str, int], dict[str, Any]] = {}
+        for folder in folders:
+            for path in sorted(folder.glob("*.json")):
+                match = _NAME_RE.match(path.name)
+                if not match:
+                    continue
+                key = (match["type"], int(match["version"]))
+                schema = json.loads(path.read_text("utf-8"))
+                Draft202012Validator.check_schema(schema)
+                self.schemas[key] = schema
+                self._validators[key] = Draft202012Validator(
+                    schema, format_checker=FormatChecker()
+                )
+        self._envelope = Draft202012Validator(
+            json.loads((CATALOGUE_DIR / "envelope.json").read_text("utf-8")),
+            format_checker=FormatChecker(),
+        )
+
+    def knows(self, event_type: str, version: int) -> bool:
+        return (event_type, version) in self._validators
+
+    def validate(self, event: Event) -> None:
+        self.validate_dict(event.to_dict())
+
+    def validate_dict(self, data: Any) -> None:
+        errors = sorted(self._envelope.iter_errors(data), key=str)
+        if errors:
+            raise SchemaError(f"envelope: {_describe(errors[0])}")
+        validator = self._validators.get((data["type"], data["version"]))
+        if validator is None:
+            raise SchemaError(f"unknown event type {data['type']} v{data['version']}")
+        errors = sorted(validator.iter_errors(data["payload"]), key=str)
+        if errors:
+            raise SchemaError(f"{data['type']} v{data['version']}: {_describe(errors[0])}")
+
+    def parse(self, body: bytes) -> Event:
+        """Bytes off the wire → a validated Event; raises SchemaError on anything malformed."""
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SchemaError(f"not JSON: {exc}") from None
+        self.validate_dict(data)
+        return Event.from_dict(data)
+
+
+def _describe(error: Any) -> str:
+    where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+    return f"{where}: {error.message}"
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    return Catalogue()

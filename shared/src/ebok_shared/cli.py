@@ -1,0 +1,82 @@
+"""The entry point every service shares: ``python -m ebok_<service> [serve|migrate|dlq …]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+
+import aio_pika
+from aiohttp import web
+
+from . import db, logs
+from .bus import Topology
+from .bus.dlq import list_dead_letters, redrive
+from .config import ConfigError
+from .service import ServiceSpec, migration_folders
+from .settings import ServiceSettings
+
+
+def main(
+    spec: ServiceSpec,
+    settings_cls: type[ServiceSettings],
+    create_app: Callable[[ServiceSettings], web.Application],
+    argv: list[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=f"ebok-{spec.name}")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the HTTP server, relay and consumers (default)")
+    sub.add_parser("migrate", help="apply pending database migrations and exit")
+    dlq = sub.add_parser("dlq", help="dead-lettered messages of this service's queue")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_sub.add_parser("list", help="print parked messages as JSON lines")
+    dlq_list.add_argument("--limit", type=int, default=100)
+    dlq_redrive = dlq_sub.add_parser("redrive", help="move parked messages back to the queue")
+    dlq_redrive.add_argument("--id", dest="message_id", help="only this message id")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = settings_cls.from_env()
+    except ConfigError as exc:
+        print(f"ebok-{spec.name}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logs.configure(spec.name, settings.log_level)
+
+    if args.command in (None, "serve"):
+        web.run_app(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            shutdown_timeout=settings.shutdown_timeout,
+            access_log=None,
+            print=None,
+        )
+    elif args.command == "migrate":
+        applied = asyncio.run(_migrate(spec, settings))
+        print(f"ebok-{spec.name}: {applied} migration(s) applied")
+    elif args.command == "dlq":
+        asyncio.run(_dlq(spec, settings, args))
+
+
+async def _migrate(spec: ServiceSpec, settings: ServiceSettings) -> int:
+    conn = await db.connect(settings.database_url)
+    try:
+        return await db.migrate(conn, migration_folders(spec))
+    finally:
+        await conn.close()
+
+
+async def _dlq(spec: ServiceSpec, settings: ServiceSettings, args: argparse.Namespace) -> None:
+    connection = await aio_pika.connect(settings.amqp_url)
+    topology = Topology(settings.bus_prefix)
+    try:
+        if args.dlq_command == "list":
+            for parked in await list_dead_letters(connection, topology, spec.name, args.limit):
+                print(json.dumps(parked.to_dict(), ensure_ascii=False))
+        else:
+            moved = await redrive(connection, topology, spec.name, message_id=args.message_id)
+            print(f"ebok-{spec.name}: {moved} message(s) re-driven")
+    finally:
+        await connection.close()

@@ -1,0 +1,152 @@
+"""PostgreSQL: the asyncpg pool and the migration runner.
+
+Migrations are plain SQL files ``NNNN_name.sql`` in a folder per component (the shared
+tables first, then the service's own), applied in order inside one transaction each,
+recorded in ``schema_migrations`` with a checksum. A session advisory lock makes two
+replicas starting together apply them once. A database that has a migration the code
+does not know (it is newer than the code) or whose applied file changed stops start-up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from .logs import get_logger
+
+log = get_logger(__name__)
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATION_LOCK = 0x0EB0C_0001  # advisory lock key, the same in every service database
+_FILE_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class MigrationError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Migration:
+    component: str
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(component: str, folder: Path) -> list[Migration]:
+    found = []
+    for path in sorted(folder.glob("*.sql")):
+        match = _FILE_RE.match(path.name)
+        if not match:
+            raise MigrationError(f"{path}: migration file names are NNNN_lower_snake.sql")
+        found.append(Migration(component, int(match[1]), match[2], path.read_text("utf-8")))
+    versions = [m.version for m in found]
+    if versions != list(range(1, len(versions) + 1)):
+        raise MigrationError(f"{folder}: versions must run 1, 2, 3… without gaps")
+    return found
+
+
+async def migrate(conn: asyncpg.Connection, components: Sequence[tuple[str, Path]]) -> int:
+    """Apply pending migrations; returns how many were applied."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   component text NOT NULL,
+                   version int NOT NULL,
+                   name text NOT NULL,
+                   checksum text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now(),
+                   PRIMARY KEY (component, version))"""
+        )
+        applied = {
+            (r["component"], r["version"]): r["checksum"]
+            for r in await conn.fetch("SELECT component, version, checksum FROM schema_migrations")
+        }
+        count = 0
+        for component, folder in components:
+            known = load_migrations(component, folder)
+            newer = [v for (c, v) in applied if c == component and v > len(known)]
+            if newer:
+                raise MigrationError(
+                    f"database has {component} migration {max(newer)} but this code knows "
+                    f"only up to {len(known)}: the database is newer than the code"
+                )
+            for m in known:
+                done = applied.get((component, m.version))
+                if done is not None:
+                    if done != m.checksum:
+                        raise MigrationError(
+                            f"{component} migration {m.version:04d}_{m.name} was changed "
+                            "after it was applied; add a new migration instead"
+                        )
+                    continue
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (component, version, name, checksum)"
+                        " VALUES ($1, $2, $3, $4)",
+                        component, m.version, m.name, m.checksum,
+                    )
+                log.info("migration applied", component=component, version=m.version, name=m.name)
+                count += 1
+        return count
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A dedicated connection (for LISTEN and session advisory locks, which pools reset)."""
+    conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, **kw: Any) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kw
+    )
+    assert pool is not None
+    return pool
+
+
+async def ensure_database(admin_dsn: str, name: str) -> bool:
+    """Create database ``name`` if missing (local run and tests). Returns True if created."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"unsafe database name {name!r}")
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        return not exists
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_dsn: str, name: str) -> None:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise ValueError(f"unsafe database name {name!r}")
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -1,0 +1,81 @@
+"""``Idempotency-Key`` for POST requests: a retried request gets the first answer, and the
+handler does not run again.
+
+The key is claimed (a row with no status) before the handler runs and the answer stored
+after. A concurrent duplicate gets 409 while the first is running; the same key with a
+different body gets 422. A 5xx answer releases the key so the client may retry. If the
+process died while a request was in progress, the claim expires after ``lease`` and the
+request may run again: handlers whose effect must never repeat also keep the key with
+their own row (a unique constraint), which this cannot replace.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import asyncpg
+from aiohttp import web
+
+from .problems import Problem, render
+
+HEADER = "Idempotency-Key"
+MAX_KEY_LENGTH = 200
+LEASE_SECONDS = 60
+_KEPT_HEADERS = ("Content-Type", "Location")
+
+
+async def handle(
+    request: web.Request, handler: Any, pool: asyncpg.Pool, principal_subject: str
+) -> web.StreamResponse:
+    key = request.headers.get(HEADER)
+    if request.method != "POST" or key is None:
+        return await handler(request)  # type: ignore[no-any-return]
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+        raise Problem(400, f"Nagłówek {HEADER} musi mieć od 1 do {MAX_KEY_LENGTH} znaków.",
+                      code="bad-idempotency-key",
+                      errors=[{"field": HEADER, "reason": "nieprawidłowy klucz"}])
+    body = await request.read()
+    request_hash = hashlib.sha256(request.method.encode() + request.path.encode() + body).hexdigest()
+    scope = f"{principal_subject}:{request.method}:{request.path}"
+    claimed = await pool.fetchval(
+        """INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
+           ON CONFLICT (scope, key) DO UPDATE SET created_at = now()
+             WHERE idempotency_keys.status IS NULL
+               AND idempotency_keys.request_hash = EXCLUDED.request_hash
+               AND idempotency_keys.created_at < now() - make_interval(secs => $4)
+           RETURNING true""",
+        scope, key, request_hash, LEASE_SECONDS,
+    )
+    if not claimed:
+        row = await pool.fetchrow(
+            "SELECT request_hash, status, headers, body FROM idempotency_keys"
+            " WHERE scope = $1 AND key = $2",
+            scope, key,
+        )
+        if row is None:  # released by a failed first attempt a moment ago
+            raise Problem(409, "Poprzednie żądanie z tym kluczem właśnie się nie powiodło; ponów je.",
+                          code="idempotency-retry", headers={"Retry-After": "1"})
+        if row["request_hash"] != request_hash:
+            raise Problem(422, f"Klucz {HEADER} został już użyty z inną treścią żądania.",
+                          code="idempotency-key-reused",
+                          errors=[{"field": HEADER, "reason": "klucz użyty z inną treścią"}])
+        if row["status"] is None:
+            raise Problem(409, "Żądanie z tym kluczem jest jeszcze przetwarzane.",
+                          code="idempotency-in-progress", headers={"Retry-After": "1"})
+        headers = dict(row["headers"] or {})
+        headers["Idempotent-Replayed"] = "true"
+        return web.Response(status=row["status"], body=row["body"], headers=headers)
+
+    response = await render(request, handler)
+    if response.status >= 500 or not isinstance(response, web.Response):
+        await pool.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key)
+        return response
+    kept = {h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}
+    await pool.execute(
+        "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5"
+        " WHERE scope = $1 AND key = $2",
+        scope, key, response.status, json.loads(json.dumps(kept)), response.body or b"",
+    )
+    return response

@@ -1,0 +1,111 @@
+"""Middlewares every service runs, outermost first: correlation id, metrics, problems,
+authentication, idempotency."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from ..logs import correlation_id_var, get_logger
+from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
+from . import idempotency
+from .problems import Problem, render
+from .tokens import InvalidToken, Principal, TokenVerifier
+
+log = get_logger(__name__)
+
+CORRELATION_HEADER = "X-Correlation-Id"
+_CID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+def public(handler: Any) -> Any:
+    """Mark a handler as reachable without a token."""
+    handler.ebok_public = True
+    return handler
+
+
+@web.middleware
+async def correlation_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    incoming = request.headers.get(CORRELATION_HEADER, "")
+    cid = incoming if _CID_RE.match(incoming) else str(uuid.uuid4())
+    token = correlation_id_var.set(cid)
+    try:
+        with structlog.contextvars.bound_contextvars(correlation_id=cid):
+            response = await handler(request)
+            response.headers[CORRELATION_HEADER] = cid
+            return response  # type: ignore[no-any-return]
+    finally:
+        correlation_id_var.reset(token)
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response  # type: ignore[no-any-return]
+    finally:
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else "unmatched"
+        HTTP_REQUESTS.labels(request.method, name, str(status)).inc()
+        HTTP_LATENCY.labels(request.method, name).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    return await render(request, handler)
+
+
+def auth_middleware(verifier: TokenVerifier) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if (
+            getattr(handler, "ebok_public", False)
+            or request.method == "OPTIONS"
+            or request.match_info.http_exception is not None  # 404/405 need no token
+        ):
+            return await handler(request)  # type: ignore[no-any-return]
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise Problem(401, "Brak tokenu dostępu.", code="unauthorized",
+                          headers={"WWW-Authenticate": "Bearer"})
+        try:
+            principal = await verifier.verify(token.strip())
+        except InvalidToken as exc:
+            log.info("token refused", reason=str(exc))
+            raise Problem(401, "Token dostępu jest nieprawidłowy lub wygasł.", code="invalid-token",
+                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        request[PRINCIPAL] = principal
+        with structlog.contextvars.bound_contextvars(principal=f"{principal.kind}:{principal.subject}"):
+            return await handler(request)  # type: ignore[no-any-return]
+
+    return middleware
+
+
+def idempotency_middleware(pool_getter: Any) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        principal = request.get(PRINCIPAL)
+        subject = f"{principal.kind}:{principal.subject}" if principal else "anonymous"
+        return await idempotency.handle(request, handler, pool_getter(request.app), subject)
+
+    return middleware
+
+
+def require(request: web.Request, *kinds: str, role: str | None = None) -> Principal:
+    """The caller, if it is one of ``kinds`` (and has ``role``); otherwise 403."""
+    principal = request.get(PRINCIPAL)
+    if principal is None:
+        raise Problem(401, headers={"WWW-Authenticate": "Bearer"})
+    if principal.kind not in kinds or (role is not None and role not in principal.roles):
+        raise Problem(403, "Nie masz uprawnień do tej operacji.", code="forbidden")
+    return principal

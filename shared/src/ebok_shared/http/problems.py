@@ -1,0 +1,131 @@
+"""RFC 9457 problem details: every 4xx/5xx any e-BOK component answers.
+
+Titles and details are Polish (customers and operators read them); ``errors`` names each
+field and the reason. Internals (stack traces, upstream bodies) never leave the process.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from ..logs import correlation_id_var, get_logger
+
+log = get_logger(__name__)
+
+CONTENT_TYPE = "application/problem+json"
+TYPE_BASE = "https://ebok.mpwik.com.pl/problemy/"
+
+TITLES = {
+    400: "Nieprawidłowe żądanie",
+    401: "Wymagane uwierzytelnienie",
+    403: "Brak dostępu",
+    404: "Nie znaleziono",
+    405: "Niedozwolona metoda",
+    406: "Nieakceptowalny format odpowiedzi",
+    409: "Konflikt",
+    410: "Zasób usunięty",
+    413: "Zbyt duże żądanie",
+    415: "Nieobsługiwany typ treści",
+    422: "Nieprawidłowe dane",
+    423: "Zablokowane",
+    428: "Wymagany warunek wstępny",
+    429: "Zbyt wiele żądań",
+    500: "Błąd wewnętrzny",
+    502: "Błąd usługi pośredniczącej",
+    503: "Usługa chwilowo niedostępna",
+    504: "Przekroczono czas oczekiwania",
+}
+DETAILS = {
+    401: "Zaloguj się, aby kontynuować.",
+    404: "Nie znaleziono żądanego zasobu.",
+    405: "Ta metoda nie jest obsługiwana dla tego adresu.",
+    413: "Treść żądania przekracza dopuszczalny rozmiar.",
+    500: "Wystąpił nieoczekiwany błąd. Spróbuj ponownie później.",
+    503: "Usługa jest chwilowo niedostępna. Spróbuj ponownie za chwilę.",
+}
+
+
+class Problem(Exception):
+    """Raise anywhere in a handler; the error middleware renders it."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or code or str(status))
+        self.status = status
+        self.detail = detail or DETAILS.get(status, TITLES.get(status, "Błąd"))
+        self.code = code or {400: "bad-request", 401: "unauthorized", 403: "forbidden",
+                             404: "not-found", 409: "conflict", 422: "validation",
+                             429: "rate-limited"}.get(status, f"http-{status}")
+        self.title = title or TITLES.get(status, "Błąd")
+        self.errors = errors
+        self.headers = headers or {}
+        self.extra = extra
+
+    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": TYPE_BASE + self.code,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        if instance:
+            body["instance"] = instance
+        if self.errors:
+            body["errors"] = self.errors
+        body.update(self.extra)
+        cid = correlation_id_var.get()
+        if cid:
+            body["correlation_id"] = cid
+        return body
+
+
+def field_problem(field: str, reason: str, *, status: int = 422, code: str = "validation") -> Problem:
+    return Problem(status, f"{field}: {reason}", code=code, errors=[{"field": field, "reason": reason}])
+
+
+def problem_response(problem: Problem, instance: str | None = None) -> web.Response:
+    return web.Response(
+        status=problem.status,
+        body=json.dumps(problem.to_dict(instance), ensure_ascii=False).encode(),
+        content_type=CONTENT_TYPE,
+        charset="utf-8",
+        headers=problem.headers,
+    )
+
+
+def from_http_exception(exc: web.HTTPException) -> Problem:
+    headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
+    return Problem(exc.status, headers=headers)
+
+
+async def render(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Run ``handler``; any error becomes a problem response."""
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except Problem as problem:
+        return problem_response(problem, request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(from_http_exception(exc), request.path)
+    except Exception:
+        log.exception("unhandled error", path=request.path, method=request.method)
+        return problem_response(Problem(500), request.path)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    return await render(request, handler)

@@ -1,0 +1,126 @@
+"""Verification of auth's signed access tokens (EdDSA JWT) against its JWKS endpoint.
+
+Keys are fetched once, cached, and fetched again when a token names an unknown key id
+(at most once per ``refetch_interval``, so garbage key ids cannot hammer auth). Only
+``EdDSA`` is accepted: ``alg: none`` and HMAC confusion are refused before any key is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+import jwt
+
+from ..logs import get_logger
+
+log = get_logger(__name__)
+
+ALGORITHM = "EdDSA"
+Kind = Literal["customer", "operator", "service"]
+
+
+class InvalidToken(Exception):
+    """The token is missing, malformed, forged, expired or otherwise not acceptable."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str  # the client number, the operator's id, or the calling service's name
+    kind: Kind
+    session_id: str | None = None
+    roles: frozenset[str] = frozenset()
+    restrictions: frozenset[str] = frozenset()  # e.g. "password_change", "regulations"
+    claims: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        jwks_url: str,
+        *,
+        issuer: str,
+        audience: str,
+        session: aiohttp.ClientSession | None = None,
+        refetch_interval: float = 10.0,
+        leeway: float = 5.0,
+    ) -> None:
+        self.jwks_url = jwks_url
+        self.issuer = issuer
+        self.audience = audience
+        self._session = session
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._refetch_interval = refetch_interval
+        self._leeway = leeway
+        self._lock = asyncio.Lock()
+
+    async def _fetch(self) -> None:
+        session = self._session or aiohttp.ClientSession()
+        try:
+            async with session.get(
+                self.jwks_url, timeout=aiohttp.ClientTimeout(total=5)
+            ) as resp:
+                resp.raise_for_status()
+                jwks = await resp.json()
+        finally:
+            if self._session is None:
+                await session.close()
+        keys = {}
+        for jwk in jwks.get("keys", []):
+            try:
+                keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk).key
+            except (KeyError, jwt.PyJWTError) as exc:
+                log.warning("ignoring unusable JWK", error=repr(exc))
+        self._keys = keys
+        self._fetched_at = time.monotonic()
+
+    async def _key(self, kid: str) -> Any:
+        if kid in self._keys:
+            return self._keys[kid]
+        async with self._lock:
+            if kid not in self._keys and (
+                not self._keys or time.monotonic() - self._fetched_at >= self._refetch_interval
+            ):
+                try:
+                    await self._fetch()
+                except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                    log.warning("JWKS fetch failed", url=self.jwks_url, error=repr(exc))
+        if kid not in self._keys:
+            raise InvalidToken("unknown key id")
+        return self._keys[kid]
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"malformed token: {exc}") from None
+        if header.get("alg") != ALGORITHM or not isinstance(header.get("kid"), str):
+            raise InvalidToken("unacceptable token header")
+        key = await self._key(header["kid"])
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        kind = claims.get("kind")
+        if kind not in ("customer", "operator", "service"):
+            raise InvalidToken("unknown principal kind")
+        return Principal(
+            subject=str(claims["sub"]),
+            kind=kind,
+            session_id=claims.get("sid"),
+            roles=frozenset(claims.get("roles", ())),
+            restrictions=frozenset(claims.get("restrictions", ())),
+            claims=claims,
+        )

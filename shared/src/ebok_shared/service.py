@@ -1,0 +1,217 @@
+"""One aiohttp app factory for every service.
+
+``create_service_app(spec, settings)`` wires what every service has: the database pool and
+migrations at start-up, the bus connection, the outbox relay, the consumer of the events the
+service subscribes to, health and metrics, and the middlewares. A service's own ``app.py``
+passes its routes, subscriptions and any extra resources in a ``ServiceSpec``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import aiohttp
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import db
+from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscription, Topology
+from .bus.catalogue import default_catalogue
+from .http.middleware import (
+    auth_middleware,
+    correlation_middleware,
+    error_middleware,
+    idempotency_middleware,
+    metrics_middleware,
+    public,
+)
+from .http.tokens import TokenVerifier
+from .logs import get_logger
+from .metrics import OUTBOX_BACKLOG
+from .settings import ServiceSettings
+
+log = get_logger(__name__)
+
+CleanupContext = Callable[[web.Application], Any]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str  # "billing": its exchange is billing.events, its queue "billing"
+    migrations: Path  # the service's own SQL migrations (the shared ones come first)
+    routes: Sequence[web.AbstractRouteDef] = ()
+    subscriptions: Sequence[Subscription] = ()
+    contexts: Sequence[CleanupContext] = ()  # extra resources, started after the bus
+    catalogue: Catalogue = field(default_factory=default_catalogue)
+
+
+@dataclass
+class Bus:
+    connection: AbstractRobustConnection
+    topology: Topology
+    outbox: Outbox
+
+
+SETTINGS = web.AppKey("settings", ServiceSettings)
+SPEC = web.AppKey("spec", ServiceSpec)
+POOL = web.AppKey("pool", asyncpg.Pool)
+BUS = web.AppKey("bus", Bus)
+HTTP = web.AppKey("http", aiohttp.ClientSession)
+CONSUMER = web.AppKey("consumer", Consumer)
+_STOPPING = web.AppKey("stopping", asyncio.Event)
+_TASKS = web.AppKey("tasks", list)
+
+
+def migration_folders(spec: ServiceSpec) -> list[tuple[str, Path]]:
+    return [("shared", db.SHARED_MIGRATIONS), (spec.name, spec.migrations)]
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings, spec = app[SETTINGS], app[SPEC]
+    pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_max)
+    async with pool.acquire() as conn:
+        await db.migrate(conn, migration_folders(spec))
+    app[POOL] = pool
+    yield
+    await pool.close()
+
+
+async def _bus(app: web.Application) -> AsyncIterator[None]:
+    settings, spec = app[SETTINGS], app[SPEC]
+    connection = await aio_pika.connect_robust(
+        settings.amqp_url, client_properties={"connection_name": spec.name}
+    )
+    topology = Topology(settings.bus_prefix)
+    app[BUS] = Bus(connection, topology, Outbox(spec.catalogue))
+    relay = OutboxRelay(
+        settings.database_url, connection, topology=topology, batch_size=settings.relay_batch_size
+    )
+    relay_task = asyncio.create_task(relay.run(), name=f"relay:{spec.name}")
+    consumer = None
+    if spec.subscriptions:
+        consumer = Consumer(
+            spec.name,
+            pool=app[POOL],
+            connection=connection,
+            subscriptions=spec.subscriptions,
+            topology=topology,
+            catalogue=spec.catalogue,
+            retry=RetryPolicy(delays=settings.retry_delays),
+        )
+        await consumer.start()
+        app[CONSUMER] = consumer
+    yield
+    if consumer is not None:
+        await consumer.stop()
+    relay_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await relay_task
+    await connection.close()
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    # One client session per process, with timeouts of our own (aiohttp's default is 5 min).
+    session = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=10, connect=2),
+        connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+    )
+    app[HTTP] = session
+    yield
+    await session.close()
+
+
+async def _maintenance(app: web.Application) -> AsyncIterator[None]:
+    """Prune the inbox and stored idempotent answers long after any retry could come."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await app[POOL].execute(
+                    "DELETE FROM inbox WHERE handled_at < now() - interval '14 days'"
+                )
+                await app[POOL].execute(
+                    "DELETE FROM idempotency_keys WHERE created_at < now() - interval '2 days'"
+                )
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("maintenance failed", error=repr(exc))
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(loop(), name="maintenance")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@public
+async def live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@public
+async def ready(request: web.Request) -> web.Response:
+    app = request.app
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(app[POOL].fetchval("SELECT 1"), timeout=2)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    connection = app[BUS].connection
+    checks["broker"] = "ok" if not connection.is_closed and connection.connected.is_set() else "unavailable"
+    if app[_STOPPING].is_set():
+        checks["process"] = "shutting down"
+    ok = all(v == "ok" for v in checks.values())
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+@public
+async def metrics(request: web.Request) -> web.Response:
+    with contextlib.suppress(Exception):
+        OUTBOX_BACKLOG.set(
+            await asyncio.wait_for(request.app[POOL].fetchval("SELECT count(*) FROM outbox"), 2)
+        )
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _mark_stopping(app: web.Application) -> None:
+    app[_STOPPING].set()
+
+
+def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            correlation_middleware,
+            metrics_middleware,
+            error_middleware,
+            auth_middleware(
+                TokenVerifier(
+                    settings.jwks_url,
+                    issuer=settings.token_issuer,
+                    audience=settings.token_audience,
+                )
+            ),
+            idempotency_middleware(lambda a: a[POOL]),
+        ],
+    )
+    app[SETTINGS] = settings
+    app[SPEC] = spec
+    app[_STOPPING] = asyncio.Event()
+    app.cleanup_ctx.extend([_database, _bus, _http_client, _maintenance, *spec.contexts])
+    app.on_shutdown.append(_mark_stopping)
+    app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_routes(spec.routes)
+    return app

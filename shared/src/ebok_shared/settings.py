@@ -1,0 +1,35 @@
+"""Settings every service reads; a service subclasses this with its own fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import ConfigError, Settings
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings(Settings):
+    database_url: str  # this service's own database
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    bus_prefix: str = ""  # keeps test runs apart from a local stack on the same broker
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    log_level: str = "INFO"
+    jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    token_issuer: str = "ebok-auth"
+    token_audience: str = "ebok"
+    max_body_bytes: int = 1024 * 1024
+    shutdown_timeout: float = 20.0
+    retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
+    relay_batch_size: int = 500
+    db_pool_max: int = 10
+
+    def validate(self) -> None:
+        if not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("EBOK_DATABASE_URL: expected a postgresql:// URL")
+        if not self.amqp_url.startswith(("amqp://", "amqps://")):
+            raise ConfigError("EBOK_AMQP_URL: expected an amqp:// or amqps:// URL")
+        if not 0 < self.http_port < 65536:
+            raise ConfigError("EBOK_HTTP_PORT: expected a port number 1-65535")
+        if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ConfigError("EBOK_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")

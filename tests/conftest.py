@@ -1,0 +1,52 @@
+"""The real-service test harness.
+
+PostgreSQL and RabbitMQ come from the environment (``EBOK_TEST_PG_DSN``,
+``EBOK_TEST_AMQP_URL``), defaulting to the local servers. If they are unreachable and a
+Docker engine is, they are started with testcontainers; if neither, the run stops with one
+clear message. Every test gets its own database; the session gets its own RabbitMQ vhost
+(deleted at the end) and every test its own queue/exchange prefix inside it, so the suite
+runs twice in a row, and beside a running local stack, with the same result.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from ebok_shared import logs
+from ebok_shared.clock import clock
+
+from tests.support import infra
+
+logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"))
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[infra.Services]:
+    with infra.provide() as found:
+        yield found
+
+
+@pytest.fixture(scope="session")
+def amqp_url(services: infra.Services) -> str:
+    return services.amqp_url
+
+
+@pytest.fixture
+async def database(services: infra.Services) -> AsyncIterator[str]:
+    """A fresh, empty database for this test; its DSN."""
+    async with infra.fresh_database(services.pg_admin_dsn) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def bus_prefix() -> str:
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock() -> Iterator[None]:
+    yield
+    clock.reset()
