@@ -1,20 +1,47 @@
-"""The gateway app factory: wires routes, subscriptions and resources; no logic here."""
+"""The gateway app factory: wires routes, middlewares and resources; no logic here."""
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import redis.asyncio as redis
 from aiohttp import web
-from ebok_shared.service import ServiceSpec, create_service_app
+from ebok_shared.service import HTTP, SETTINGS, ServiceSpec, create_service_app
 
-from . import events, handlers
+from . import events, handlers, web_security
+from .handlers import LIMITER, UPSTREAMS
+from .live import live_settings
+from .middleware import rate_limit_middleware, revocation_middleware
+from .ratelimit import RateLimiter
 from .settings import GatewaySettings
+from .upstream import Upstreams
+
+SERVICES = ("auth", "billing", "readings", "correspondence", "notifier")
+
+
+async def upstreams(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert isinstance(settings, GatewaySettings)
+    app[UPSTREAMS] = Upstreams(
+        app[HTTP], {s: settings.upstream(s) for s in SERVICES}, settings.upstream_timeout
+    )
+    client = redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    app[LIMITER] = RateLimiter(client, settings.rate_limit_prefix)
+    yield
+    await client.aclose()
+
 
 SPEC = ServiceSpec(
     name="gateway",
     migrations=Path(__file__).parent / "migrations",
     routes=handlers.routes,
     subscriptions=events.SUBSCRIPTIONS,
+    contexts=(upstreams, live_settings),
+    middlewares=(web_security.preflight_middleware, revocation_middleware, rate_limit_middleware),
+    idempotency=False,  # the services that own the data answer retried POSTs
 )
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
-    return create_service_app(SPEC, settings)
+    app = create_service_app(SPEC, settings)
+    web_security.install(app, settings.cors_origins)
+    return app

@@ -1,5 +1,251 @@
-"""gateway HTTP handlers: parse the request, call the domain and the repository, answer."""
+"""Gateway HTTP handlers: the proxy built from the route table, the aggregated views, the
+operators' portal settings, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
 
 from aiohttp import web
+from ebok_shared.http.middleware import public, require
+from ebok_shared.http.problems import Problem
+from ebok_shared.http.validation import read_json
+from ebok_shared.service import POOL, SETTINGS
+
+from . import dashboard, repository
+from .live import LIVE
+from .portal import MODES, SECTIONS
+from .ratelimit import RULES, RateLimiter
+from .routes import PREFIX, ROUTES, Route
+from .upstream import Upstreams, as_problem
 
 routes = web.RouteTableDef()
+
+UPSTREAMS = web.AppKey("upstreams", Upstreams)
+LIMITER = web.AppKey("limiter", RateLimiter)
+
+_FORWARDED_HEADERS = ("Content-Type", "Accept", "Idempotency-Key", "Authorization")
+_RETURNED_HEADERS = (
+    "Content-Type",
+    "Content-Disposition",
+    "Location",
+    "Retry-After",
+    "Idempotent-Replayed",
+    "ETag",
+)
+
+
+def client_ip(request: web.Request) -> str:
+    if request.app[SETTINGS].trust_forwarded_for:  # type: ignore[attr-defined]
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.remote or "unknown"
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The body, refused with 413 as soon as it passes ``limit`` (not after reading it all)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise Problem(413, f"Treść żądania przekracza {limit // (1024 * 1024)} MB.")
+    if not request.can_read_body:
+        return None
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"Treść żądania przekracza {limit // (1024 * 1024)} MB.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def proxy(route: Route) -> Any:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if route.access != "public":
+            require(request, route.access)
+        live = request.app[LIVE]
+        live.portal.check(route.section, request.method)
+        if route.item_key and route.section:
+            if live.portal.is_hidden(route.section, request.match_info[route.item_key]):
+                raise Problem(404)
+        if route.rate_rule:
+            await request.app[LIMITER].hit(RULES[route.rate_rule], client_ip(request))
+        headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
+        headers["X-Forwarded-For"] = client_ip(request)
+        if "User-Agent" in request.headers:
+            headers["User-Agent"] = request.headers["User-Agent"][:300]
+        body = await _read_body(request, route.max_body)
+        resp = await request.app[UPSTREAMS].call(
+            route.service,
+            request.method,
+            request.path.removeprefix(PREFIX),
+            headers=headers,
+            params=request.query,
+            data=body,
+        )
+        if resp.status >= 400:
+            raise as_problem(route.service, resp)
+        payload = resp.body
+        if route.list_key and route.section and resp.status == 200:
+            payload = _without_hidden(live.portal, route, payload)
+        out = {h: resp.headers[h] for h in _RETURNED_HEADERS if h in resp.headers}
+        return web.Response(status=resp.status, body=payload, headers=out)
+
+    if route.access == "public":
+        public(handler)
+    handler.ebok_allowed_restrictions = frozenset(route.allow_restricted)  # type: ignore[attr-defined]
+    handler.__name__ = f"proxy_{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
+    return handler
+
+
+def _without_hidden(portal: Any, route: Route, payload: bytes) -> bytes:
+    data = json.loads(payload)
+    if isinstance(data, dict) and isinstance(data.get("items"), list):
+        data["items"] = portal.filter_items(route.section, data["items"], route.list_key)
+        return json.dumps(data, ensure_ascii=False).encode()
+    return payload
+
+
+for _route in ROUTES:
+    routes.route(_route.method, PREFIX + _route.path)(proxy(_route))
+
+
+def _token(request: web.Request) -> str:
+    return request.headers["Authorization"].partition(" ")[2].strip()
+
+
+@routes.get(PREFIX + "/me/dashboard")
+async def get_dashboard(request: web.Request) -> web.Response:
+    require(request, "customer")
+    settings = request.app[SETTINGS]
+    view = await dashboard.gather_view(
+        request.app[UPSTREAMS],
+        dashboard.DASHBOARD,
+        _token(request),
+        portal=request.app[LIVE].portal,
+        part_timeout=settings.dashboard_part_timeout,  # type: ignore[attr-defined]
+        budget=settings.dashboard_budget,  # type: ignore[attr-defined]
+    )
+    return web.json_response(view)
+
+
+@routes.get(PREFIX + "/me/export")
+async def get_export(request: web.Request) -> web.Response:
+    """The GDPR export: every service's part, or an error naming the one that is missing
+    (an incomplete export would mislead the customer)."""
+    principal = require(request, "customer")
+    settings = request.app[SETTINGS]
+    parts = await dashboard.gather_view(
+        request.app[UPSTREAMS],
+        dashboard.EXPORT,
+        _token(request),
+        portal=request.app[LIVE].portal.__class__(),  # the export ignores portal switches
+        part_timeout=settings.upstream_timeout,  # type: ignore[attr-defined]
+        budget=settings.upstream_timeout,  # type: ignore[attr-defined]
+    )
+    missing = [name for name, part in parts.items() if part["status"] != "ok"]
+    if missing:
+        raise Problem(
+            503,
+            "Nie udało się zebrać wszystkich danych. Spróbuj ponownie za chwilę.",
+            code="export-incomplete",
+            services=missing,
+        )
+    document = {
+        "client_number": principal.subject,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "services": {name: part["data"] for name, part in parts.items()},
+    }
+    return web.json_response(
+        document, headers={"Content-Disposition": 'attachment; filename="ebok-dane.json"'}
+    )
+
+
+# --- operators: portal settings (terms IV.1) ----------------------------------------------
+
+SECTION_SCHEMA = {
+    "type": "object",
+    "required": ["mode"],
+    "additionalProperties": False,
+    "properties": {
+        "mode": {"enum": list(MODES)},
+        "message": {"type": ["string", "null"], "maxLength": 500},
+    },
+}
+ITEM_SCHEMA = {
+    "type": "object",
+    "required": ["hidden"],
+    "additionalProperties": False,
+    "properties": {"hidden": {"type": "boolean"}},
+}
+
+
+@routes.get(PREFIX + "/operator/portal-settings")
+async def get_portal_settings(request: web.Request) -> web.Response:
+    require(request, "operator")
+    return web.json_response(request.app[LIVE].portal.describe())
+
+
+@routes.put(PREFIX + "/operator/portal-settings/sections/{section}")
+async def put_section(request: web.Request) -> web.Response:
+    principal = require(request, "operator")
+    section = request.match_info["section"]
+    if section not in SECTIONS:
+        raise Problem(404, "Nie ma takiej sekcji e-BOK.", code="unknown-section")
+    body = await read_json(request, SECTION_SCHEMA)
+    async with request.app[POOL].acquire() as conn:
+        await repository.set_section(
+            conn, section, body["mode"], body.get("message"), principal.subject
+        )
+    await request.app[LIVE].reload(request.app[POOL])  # at once here; NOTIFY tells the others
+    return web.json_response(
+        {"section": section, "mode": body["mode"], "message": body.get("message")}
+    )
+
+
+@routes.put(PREFIX + "/operator/portal-settings/sections/{section}/items/{item_id}")
+async def put_item(request: web.Request) -> web.Response:
+    principal = require(request, "operator")
+    section, item_id = request.match_info["section"], request.match_info["item_id"]
+    if section not in SECTIONS:
+        raise Problem(404, "Nie ma takiej sekcji e-BOK.", code="unknown-section")
+    if len(item_id) > 64:
+        raise Problem(
+            422,
+            "Identyfikator jest za długi.",
+            errors=[{"field": "item_id", "reason": "za długie (najwyżej 64 znaki)"}],
+        )
+    body = await read_json(request, ITEM_SCHEMA)
+    async with request.app[POOL].acquire() as conn:
+        await repository.set_item_hidden(conn, section, item_id, body["hidden"], principal.subject)
+    await request.app[LIVE].reload(request.app[POOL])
+    return web.json_response({"section": section, "item_id": item_id, "hidden": body["hidden"]})
+
+
+@routes.get(PREFIX + "/operator/portal-settings/history")
+async def get_portal_history(request: web.Request) -> web.Response:
+    require(request, "operator")
+    return web.json_response({"items": await repository.settings_history(request.app[POOL], 100)})
+
+
+@routes.route(
+    "*", PREFIX + "/operator/{service:auth|billing|readings|correspondence|notifier}/{tail:.*}"
+)
+async def operator_proxy(request: web.Request) -> web.StreamResponse:
+    """Operator functions live in the services that own the data, under /operator/…"""
+    require(request, "operator")
+    service = request.match_info["service"]
+    headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
+    headers["X-Forwarded-For"] = client_ip(request)
+    resp = await request.app[UPSTREAMS].call(
+        service,
+        request.method,
+        "/operator/" + request.match_info["tail"],
+        headers=headers,
+        params=request.query,
+        data=await _read_body(request, 16 * 1024 * 1024),
+    )
+    if resp.status >= 400:
+        raise as_problem(service, resp)
+    out = {h: resp.headers[h] for h in _RETURNED_HEADERS if h in resp.headers}
+    return web.Response(status=resp.status, body=resp.body, headers=out)

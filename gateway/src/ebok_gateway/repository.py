@@ -1,1 +1,106 @@
-"""gateway SQL: every query of this service, plain asyncpg."""
+"""Gateway SQL: portal settings and revocations (the only data the gateway owns)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import asyncpg
+
+PORTAL_NOTIFY = "ebok_portal_settings"
+REVOCATION_NOTIFY = "ebok_revocations"
+
+
+async def set_section(
+    conn: asyncpg.Connection, section: str, mode: str, message: str | None, actor: str
+) -> None:
+    async with conn.transaction():
+        await conn.execute(
+            """INSERT INTO portal_sections (section, mode, message, changed_by)
+               VALUES ($1, $2, $3, $4)
+               ON CONFLICT (section) DO UPDATE SET mode = EXCLUDED.mode, message = EXCLUDED.message,
+                   changed_by = EXCLUDED.changed_by, changed_at = now()""",
+            section,
+            mode,
+            message,
+            actor,
+        )
+        await _history(conn, {"section": section, "mode": mode, "message": message}, actor)
+
+
+async def set_item_hidden(
+    conn: asyncpg.Connection, section: str, item_id: str, hidden: bool, actor: str
+) -> None:
+    async with conn.transaction():
+        if hidden:
+            await conn.execute(
+                "INSERT INTO hidden_items (section, item_id, changed_by) VALUES ($1, $2, $3)"
+                " ON CONFLICT DO NOTHING",
+                section,
+                item_id,
+                actor,
+            )
+        else:
+            await conn.execute(
+                "DELETE FROM hidden_items WHERE section = $1 AND item_id = $2", section, item_id
+            )
+        await _history(conn, {"section": section, "item_id": item_id, "hidden": hidden}, actor)
+
+
+async def _history(conn: asyncpg.Connection, change: dict[str, Any], actor: str) -> None:
+    await conn.execute(
+        "INSERT INTO portal_settings_history (change, changed_by) VALUES ($1, $2)", change, actor
+    )
+    await conn.execute("SELECT pg_notify($1, '')", PORTAL_NOTIFY)
+
+
+async def settings_history(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]:
+    rows = await pool.fetch(
+        "SELECT change, changed_by, changed_at FROM portal_settings_history"
+        " ORDER BY id DESC LIMIT $1",
+        limit,
+    )
+    return [
+        {
+            "change": r["change"],
+            "changed_by": r["changed_by"],
+            "changed_at": r["changed_at"].isoformat(),
+        }
+        for r in rows
+    ]
+
+
+async def revoke_subject(
+    conn: asyncpg.Connection, subject_key: str, before: dt.datetime, reason: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO revoked_subjects (subject, revoked_before, reason) VALUES ($1, $2, $3)
+           ON CONFLICT (subject) DO UPDATE SET
+               revoked_before = GREATEST(revoked_subjects.revoked_before, EXCLUDED.revoked_before),
+               reason = EXCLUDED.reason""",
+        subject_key,
+        before,
+        reason,
+    )
+    await conn.execute(
+        "SELECT pg_notify($1, $2)", REVOCATION_NOTIFY, json.dumps({"subject": subject_key})
+    )
+
+
+async def revoke_session(
+    conn: asyncpg.Connection, session_id: str, expires_at: dt.datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO revoked_sessions (session_id, expires_at) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING",
+        session_id,
+        expires_at,
+    )
+    await conn.execute(
+        "SELECT pg_notify($1, $2)", REVOCATION_NOTIFY, json.dumps({"session": session_id})
+    )
+
+
+async def prune_sessions(pool: asyncpg.Pool, now: dt.datetime) -> None:
+    await pool.execute("DELETE FROM revoked_sessions WHERE expires_at < $1", now)

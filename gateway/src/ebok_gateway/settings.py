@@ -1,10 +1,31 @@
-"""gateway settings: ``EBOK_*`` environment variables (see ebok_shared.settings)."""
+"""Gateway settings: ``EBOK_*`` environment variables (see ebok_shared.settings)."""
 
 from dataclasses import dataclass
 
+from ebok_shared.config import ConfigError
 from ebok_shared.settings import ServiceSettings
 
 
 @dataclass(frozen=True, kw_only=True)
 class GatewaySettings(ServiceSettings):
     http_port: int = 8000
+    auth_url: str = "http://127.0.0.1:8001"
+    billing_url: str = "http://127.0.0.1:8002"
+    readings_url: str = "http://127.0.0.1:8003"
+    correspondence_url: str = "http://127.0.0.1:8004"
+    notifier_url: str = "http://127.0.0.1:8005"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    rate_limit_prefix: str = "ebok:rl:"  # keeps test runs apart on a shared Redis
+    cors_origins: tuple[str, ...] = ("http://localhost:3000",)
+    upstream_timeout: float = 10.0
+    dashboard_budget: float = 2.0  # the dashboard answers within this, whatever is down
+    dashboard_part_timeout: float = 1.0
+    trust_forwarded_for: bool = False  # true only behind our own ingress
+
+    def validate(self) -> None:
+        super().validate()
+        if self.dashboard_part_timeout > self.dashboard_budget:
+            raise ConfigError("EBOK_DASHBOARD_PART_TIMEOUT: must not exceed EBOK_DASHBOARD_BUDGET")
+
+    def upstream(self, service: str) -> str:
+        return str(getattr(self, f"{service}_url")).rstrip("/")

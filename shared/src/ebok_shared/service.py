@@ -50,6 +50,8 @@ class ServiceSpec:
     routes: Sequence[web.AbstractRouteDef] = ()
     subscriptions: Sequence[Subscription] = ()
     contexts: Sequence[CleanupContext] = ()  # extra resources, started after the bus
+    middlewares: Sequence[Any] = ()  # run after authentication, before the handler
+    idempotency: bool = True  # answer retried POSTs with Idempotency-Key from this service's DB
     catalogue: Catalogue = field(default_factory=default_catalogue)
 
 
@@ -202,7 +204,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Appl
                     audience=settings.token_audience,
                 )
             ),
-            idempotency_middleware(lambda a: a[POOL]),
+            *spec.middlewares,
+            *([idempotency_middleware(lambda a: a[POOL])] if spec.idempotency else []),
         ],
     )
     app[SETTINGS] = settings

@@ -31,6 +31,41 @@ def public(handler: Any) -> Any:
     return handler
 
 
+def allow_restricted(*restrictions: str) -> Any:
+    """Let a token restricted by ``restrictions`` (e.g. "password_change" after the first
+    login, "regulations" until new terms are accepted) reach this handler. Every other
+    handler refuses restricted tokens."""
+
+    def mark(handler: Any) -> Any:
+        handler.ebok_allowed_restrictions = frozenset(restrictions)
+        return handler
+
+    return mark
+
+
+RESTRICTION_PROBLEMS = {
+    "password_change": (
+        "password-change-required",
+        "Przy pierwszym logowaniu musisz zmienić wygenerowane hasło na własne.",
+    ),
+    "regulations": (
+        "regulations-acceptance-required",
+        "Zaakceptuj nową wersję Regulaminu e-BOK, aby korzystać z serwisu.",
+    ),
+    "mfa": ("second-factor-required", "Podaj kod z aplikacji uwierzytelniającej."),
+}
+
+
+def _refuse_restricted(principal: Principal, handler: Any) -> None:
+    allowed = getattr(handler, "ebok_allowed_restrictions", frozenset())
+    blocking = sorted(principal.restrictions - allowed)
+    if blocking:
+        code, detail = RESTRICTION_PROBLEMS.get(
+            blocking[0], ("restricted-session", "Ta sesja ma ograniczony dostęp.")
+        )
+        raise Problem(403, detail, code=code, restrictions=blocking)
+
+
 @web.middleware
 async def correlation_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     incoming = request.headers.get(CORRELATION_HEADER, "")
@@ -84,6 +119,7 @@ def auth_middleware(verifier: TokenVerifier) -> Any:
             log.info("token refused", reason=str(exc))
             raise Problem(401, "Token dostępu jest nieprawidłowy lub wygasł.", code="invalid-token",
                           headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+        _refuse_restricted(principal, handler)
         request[PRINCIPAL] = principal
         with structlog.contextvars.bound_contextvars(principal=f"{principal.kind}:{principal.subject}"):
             return await handler(request)  # type: ignore[no-any-return]

@@ -1,0 +1,91 @@
+"""Portal settings (terms IV.1): operators hide or suspend sections and hide single items.
+
+Every replica keeps the settings in memory and reloads them when any replica changes them
+(NOTIFY on commit reaches every listener within milliseconds), so a change holds
+everywhere within a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from ebok_shared.http.problems import Problem
+
+SECTIONS = {
+    "contracts": "Umowy",
+    "readings": "Odczyty",
+    "garden_meters": "Wodomierze ogrodowe",
+    "invoices": "Faktury",
+    "e_invoices": "E-faktury",
+    "correspondence": "Korespondencja",
+}
+MODES = ("on", "read_only", "off", "hidden")
+DEFAULT_MESSAGE = "Ta część e-BOK jest chwilowo niedostępna."
+
+
+@dataclass
+class PortalSettings:
+    modes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    hidden: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(cls, conn: asyncpg.Connection | asyncpg.Pool) -> PortalSettings:
+        sections = await conn.fetch("SELECT section, mode, message FROM portal_sections")
+        items = await conn.fetch("SELECT section, item_id FROM hidden_items")
+        hidden: dict[str, set[str]] = {}
+        for row in items:
+            hidden.setdefault(row["section"], set()).add(row["item_id"])
+        return cls({r["section"]: (r["mode"], r["message"]) for r in sections}, hidden)
+
+    def mode(self, section: str | None) -> str:
+        return "on" if section is None else self.modes.get(section, ("on", None))[0]
+
+    def check(self, section: str | None, method: str) -> None:
+        """Refuse a call to a section that is hidden, off, or read-only for a change."""
+        mode = self.mode(section)
+        if mode == "on":
+            return
+        assert section is not None
+        message = self.modes[section][1] or DEFAULT_MESSAGE
+        if mode == "hidden":
+            raise Problem(404, code="section-hidden")
+        if mode == "off":
+            raise Problem(503, message, code="section-suspended", section=section)
+        if mode == "read_only" and method not in ("GET", "HEAD"):
+            raise Problem(
+                423,
+                message + " Możesz przeglądać dane, ale nie możesz ich teraz zmieniać.",
+                code="section-read-only",
+                section=section,
+            )
+
+    def is_hidden(self, section: str, item_id: str) -> bool:
+        return item_id in self.hidden.get(section, ())
+
+    def filter_items(
+        self, section: str, items: list[dict[str, Any]], key: str
+    ) -> list[dict[str, Any]]:
+        hidden = self.hidden.get(section)
+        if not hidden:
+            return items
+        return [item for item in items if str(item.get(key)) not in hidden]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "sections": [
+                {
+                    "section": s,
+                    "name": name,
+                    "mode": self.mode(s),
+                    "message": self.modes.get(s, ("on", None))[1],
+                }
+                for s, name in SECTIONS.items()
+            ],
+            "hidden_items": [
+                {"section": s, "item_id": i}
+                for s, ids in sorted(self.hidden.items())
+                for i in sorted(ids)
+            ],
+        }

@@ -1,0 +1,74 @@
+"""Rate limits that hold across every gateway replica: fixed-window counters in Redis.
+
+If Redis is unreachable the limit is not enforced (logged and counted): an outage of the
+limiter must not take the portal down; auth keeps its own per-account lockout regardless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as redis
+from ebok_shared.clock import clock
+from ebok_shared.http.problems import Problem
+from ebok_shared.logs import get_logger
+from prometheus_client import Counter
+
+log = get_logger(__name__)
+
+LIMITER_ERRORS = Counter("ebok_gateway_rate_limiter_errors_total", "Rate limiter unavailable")
+LIMITED = Counter("ebok_gateway_rate_limited_total", "Requests refused by a rate limit", ["rule"])
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    limit: int
+    window_seconds: int
+
+
+# Stricter for the doors brute force knocks on; the rest is a general cap.
+RULES = {
+    "registration": Rule("registration", 10, 3600),
+    "login": Rule("login", 30, 60),
+    "password_reset": Rule("password_reset", 10, 3600),
+    "activation": Rule("activation", 30, 3600),
+    "ip": Rule("ip", 600, 60),
+    "account": Rule("account", 300, 60),
+}
+
+
+class RateLimiter:
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+
+    async def hit(self, rule: Rule, who: str) -> None:
+        """Count one request of ``who`` under ``rule``; 429 when over the limit."""
+        window = int(clock.now().timestamp()) // rule.window_seconds
+        key = f"{self.prefix}{rule.name}:{who}:{window}"
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.incr(key)
+                pipe.expire(key, rule.window_seconds + 1)
+                count, _ = await pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            LIMITER_ERRORS.inc()
+            log.warning("rate limiter unavailable", error=repr(exc))
+            return
+        if count > rule.limit:
+            LIMITED.labels(rule.name).inc()
+            retry_after = rule.window_seconds - int(clock.now().timestamp()) % rule.window_seconds
+            raise Problem(
+                429,
+                f"Zbyt wiele prób. Spróbuj ponownie za {_polish_seconds(retry_after)}.",
+                code="rate-limited",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+
+def _polish_seconds(seconds: int) -> str:
+    if seconds >= 120:
+        minutes = -(-seconds // 60)
+        return f"{minutes} min"
+    return f"{seconds} s"

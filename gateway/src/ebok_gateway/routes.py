@@ -1,0 +1,213 @@
+"""The public API as data: every route, who may call it, which service owns it, which portal
+section (terms IV.1) it belongs to, and which rate-limit rule guards it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Access = Literal["public", "customer", "operator"]
+
+PREFIX = "/api/v1"
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # under /api/v1; the owning service serves the same path
+    service: str
+    access: Access
+    summary: str
+    section: str | None = None
+    rate_rule: str | None = None
+    allow_restricted: tuple[str, ...] = ()
+    item_key: str | None = None  # path parameter naming an item operators can hide
+    list_key: str | None = None  # field of list items operators can hide
+    max_body: int = MiB
+    binary: bool = False  # answers a document (PDF) rather than JSON
+
+
+BOTH = ("password_change", "regulations")
+
+ROUTES: tuple[Route, ...] = (
+    # --- without a token -------------------------------------------------------------
+    Route("GET", "/regulations/current", "auth", "public", "Regulamin obowiązujący"),
+    Route(
+        "POST", "/registrations", "auth", "public", "Rejestracja konta", rate_rule="registration"
+    ),
+    Route("POST", "/activations", "auth", "public", "Aktywacja konta", rate_rule="activation"),
+    Route("POST", "/sessions", "auth", "public", "Logowanie", rate_rule="login"),
+    Route("POST", "/sessions/refresh", "auth", "public", "Odświeżenie sesji", rate_rule="login"),
+    Route("POST", "/password-resets", "auth", "public", "Reset hasła", rate_rule="password_reset"),
+    Route(
+        "POST",
+        "/password-resets/confirm",
+        "auth",
+        "public",
+        "Ustawienie nowego hasła",
+        rate_rule="password_reset",
+    ),
+    # --- customer: account ---------------------------------------------------------------
+    Route("DELETE", "/sessions/current", "auth", "customer", "Wylogowanie", allow_restricted=BOTH),
+    Route("GET", "/me", "auth", "customer", "Moje konto", allow_restricted=BOTH),
+    Route(
+        "PUT",
+        "/me/password",
+        "auth",
+        "customer",
+        "Zmiana hasła",
+        allow_restricted=("password_change",),
+    ),
+    Route(
+        "POST",
+        "/me/regulations/acceptances",
+        "auth",
+        "customer",
+        "Akceptacja regulaminu",
+        allow_restricted=("regulations",),
+    ),
+    Route("POST", "/me/email-change", "auth", "customer", "Zmiana adresu e-mail"),
+    Route("DELETE", "/me", "auth", "customer", "Usunięcie konta"),
+    # --- customer: contracts, meters, readings -----------------------------------------
+    Route("GET", "/me/contracts", "billing", "customer", "Umowy", section="contracts"),
+    Route(
+        "GET",
+        "/me/contracts/{number}",
+        "billing",
+        "customer",
+        "Umowa",
+        section="contracts",
+        item_key="number",
+    ),
+    Route(
+        "GET",
+        "/me/contracts/{number}/document",
+        "billing",
+        "customer",
+        "Treść umowy (PDF)",
+        section="contracts",
+        item_key="number",
+        binary=True,
+    ),
+    Route("GET", "/me/meters", "readings", "customer", "Wodomierze", section="readings"),
+    Route(
+        "GET",
+        "/me/meters/{serial}/readings",
+        "readings",
+        "customer",
+        "Odczyty wodomierza",
+        section="readings",
+    ),
+    Route(
+        "POST",
+        "/me/meters/{serial}/readings",
+        "readings",
+        "customer",
+        "Podanie odczytu",
+        section="readings",
+    ),
+    Route("GET", "/me/consumption", "readings", "customer", "Zużycie wody", section="readings"),
+    Route(
+        "GET",
+        "/me/garden-meter-requests",
+        "readings",
+        "customer",
+        "Zgłoszenia wodomierzy ogrodowych",
+        section="garden_meters",
+    ),
+    Route(
+        "POST",
+        "/me/garden-meter-requests",
+        "readings",
+        "customer",
+        "Zgłoszenie wodomierza ogrodowego",
+        section="garden_meters",
+        max_body=12 * MiB,
+    ),
+    # --- customer: invoices and money ----------------------------------------------------
+    Route(
+        "GET",
+        "/me/invoices",
+        "billing",
+        "customer",
+        "Faktury",
+        section="invoices",
+        list_key="number",
+    ),
+    Route(
+        "GET",
+        "/me/invoices/{number}",
+        "billing",
+        "customer",
+        "Faktura",
+        section="invoices",
+        item_key="number",
+    ),
+    Route(
+        "GET",
+        "/me/invoices/{number}/pdf",
+        "billing",
+        "customer",
+        "Odpis faktury (PDF)",
+        section="invoices",
+        item_key="number",
+        binary=True,
+    ),
+    Route(
+        "GET", "/me/balance", "billing", "customer", "Stan konta z odsetkami", section="invoices"
+    ),
+    Route("GET", "/me/interest-notes", "billing", "customer", "Noty odsetkowe", section="invoices"),
+    Route("GET", "/me/e-invoice", "billing", "customer", "E-faktura: status", section="e_invoices"),
+    Route(
+        "PUT",
+        "/me/e-invoice",
+        "billing",
+        "customer",
+        "E-faktura: akceptacja lub zmiana adresu",
+        section="e_invoices",
+    ),
+    Route(
+        "DELETE",
+        "/me/e-invoice",
+        "billing",
+        "customer",
+        "E-faktura: wycofanie akceptacji",
+        section="e_invoices",
+    ),
+    # --- customer: correspondence --------------------------------------------------------
+    Route(
+        "GET",
+        "/me/correspondence",
+        "correspondence",
+        "customer",
+        "Historia korespondencji",
+        section="correspondence",
+    ),
+    Route(
+        "POST",
+        "/me/correspondence",
+        "correspondence",
+        "customer",
+        "Wysłanie pisma",
+        section="correspondence",
+        max_body=51 * MiB,
+    ),
+    Route(
+        "GET",
+        "/me/correspondence/{case_id}",
+        "correspondence",
+        "customer",
+        "Sprawa",
+        section="correspondence",
+    ),
+    Route(
+        "GET",
+        "/me/correspondence/{case_id}/attachments/{attachment_id}",
+        "correspondence",
+        "customer",
+        "Załącznik",
+        section="correspondence",
+        binary=True,
+    ),
+)

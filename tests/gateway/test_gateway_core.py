@@ -1,0 +1,249 @@
+"""The gateway's own mechanisms over real PostgreSQL, RabbitMQ and Redis: portal switches and
+revocations on every replica, rate limits across replicas, restricted sessions, the
+dashboard's time budget, security headers and CORS.
+
+The services behind it are stand-in aiohttp servers here (their real APIs are tested in
+their own suites and end to end); what is under test is the gateway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from ebok_gateway.app import create_app
+from ebok_gateway.repository import revoke_session, revoke_subject
+from ebok_gateway.settings import GatewaySettings
+
+from tests.support.apps import serve
+from tests.support.tokens import Issuer, running_issuer
+
+
+async def _upstream(routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]) -> TestServer:
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_route("*", path, handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.json_response({"path": request.path, "auth": request.headers.get("Authorization", "")})
+
+
+async def _slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(5)
+    return web.json_response({})
+
+
+class Stack:
+    def __init__(self, issuer: Issuer, replicas: list[TestClient], upstream: TestServer, pg: str):
+        self.issuer, self.replicas, self.upstream, self.pg = issuer, replicas, upstream, pg
+
+    @property
+    def gw(self) -> TestClient:
+        return self.replicas[0]
+
+    def customer(self, subject: str = "123456", **claims: object) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
+
+    def operator(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.token('op-1', kind='operator', roles=['operator'])}"}
+
+
+@pytest.fixture
+async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Stack]:
+    async with AsyncExitStack() as exits, running_issuer() as issuer:
+        invoices = [{"number": "12345626010001"}, {"number": "12345626020001"}]
+
+        async def invoice_list(_: web.Request) -> web.Response:
+            return web.json_response({"items": invoices})
+
+        upstream = await _upstream({
+            "/me": _ok, "/me/contracts": _ok, "/me/balance": _slow, "/me/invoices": invoice_list,
+            "/me/invoices/{n}": _ok, "/me/password": _ok, "/sessions": _ok, "/me/e-invoice": _ok,
+        })
+        exits.push_async_callback(upstream.close)
+        base = str(upstream.make_url("")).rstrip("/")
+        settings = GatewaySettings.from_env(
+            {}, database_url=database, amqp_url=amqp_url, bus_prefix=bus_prefix,
+            jwks_url=issuer.jwks_url, auth_url=base, billing_url=base,
+            readings_url="http://127.0.0.1:9", correspondence_url=base, notifier_url=base,
+            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:", dashboard_budget=1.0,
+            dashboard_part_timeout=0.5, cors_origins=("https://ebok.example.pl",),
+        )
+        replicas = [await exits.enter_async_context(serve(create_app(settings))) for _ in range(2)]
+        yield Stack(issuer, replicas, upstream, database)
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 1.0) -> float:
+    """Seconds until ``check`` holds; fails the test if it does not within ``within``."""
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < within, "not within the allowed time"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
+
+
+async def test_proxy_forwards_the_callers_token_and_strips_the_prefix(stack: Stack) -> None:
+    resp = await stack.gw.get("/api/v1/me/contracts", headers=stack.customer())
+    assert resp.status == 200
+    body = await resp.json()
+    assert body["path"] == "/me/contracts"
+    assert body["auth"].startswith("Bearer ")
+
+
+async def test_customer_route_refuses_anonymous_and_forged_tokens(stack: Stack) -> None:
+    assert (await stack.gw.get("/api/v1/me/contracts")).status == 401
+    other = Issuer()  # a key the gateway never saw
+    forged = {"Authorization": f"Bearer {other.token('123456')}"}
+    resp = await stack.gw.get("/api/v1/me/contracts", headers=forged)
+    assert resp.status == 401
+    assert resp.content_type == "application/problem+json"
+
+
+async def test_operator_routes_refuse_customer_tokens(stack: Stack) -> None:
+    resp = await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.customer())
+    assert resp.status == 403
+    assert (await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.operator())).status == 200
+
+
+async def test_first_login_session_can_only_change_the_password(stack: Stack) -> None:
+    restricted = stack.customer(restrictions=["password_change"])
+    refused = await stack.gw.get("/api/v1/me/contracts", headers=restricted)
+    assert refused.status == 403
+    assert (await refused.json())["code"] == "password-change-required"
+    allowed = await stack.gw.put("/api/v1/me/password", headers=restricted, json={})
+    assert allowed.status == 200
+    dashboard = await stack.gw.get("/api/v1/me/dashboard", headers=restricted)
+    assert dashboard.status == 403
+
+
+async def test_section_switched_off_holds_on_every_replica_within_a_second(stack: Stack) -> None:
+    a, b = stack.replicas
+    resp = await a.put(
+        "/api/v1/operator/portal-settings/sections/contracts", headers=stack.operator(),
+        json={"mode": "off", "message": "Przerwa techniczna do godz. 12:00."},
+    )
+    assert resp.status == 200
+
+    async def refused_on_b() -> bool:
+        r = await b.get("/api/v1/me/contracts", headers=stack.customer())
+        return r.status == 503
+
+    await _eventually(refused_on_b)
+    body = await (await b.get("/api/v1/me/contracts", headers=stack.customer())).json()
+    assert body["detail"] == "Przerwa techniczna do godz. 12:00."
+    assert body["code"] == "section-suspended"
+
+
+async def test_read_only_section_allows_reading_but_not_changing(stack: Stack) -> None:
+    await stack.gw.put("/api/v1/operator/portal-settings/sections/e_invoices",
+                       headers=stack.operator(), json={"mode": "read_only"})
+    assert (await stack.gw.get("/api/v1/me/e-invoice", headers=stack.customer())).status == 200
+    resp = await stack.gw.put("/api/v1/me/e-invoice", headers=stack.customer(), json={})
+    assert resp.status == 423
+    assert (await resp.json())["code"] == "section-read-only"
+
+
+async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> None:
+    resp = await stack.gw.put(
+        "/api/v1/operator/portal-settings/sections/invoices/items/12345626010001",
+        headers=stack.operator(), json={"hidden": True},
+    )
+    assert resp.status == 200
+    listing = await (await stack.gw.get("/api/v1/me/invoices", headers=stack.customer())).json()
+    assert [i["number"] for i in listing["items"]] == ["12345626020001"]
+    detail = await stack.gw.get("/api/v1/me/invoices/12345626010001", headers=stack.customer())
+    assert detail.status == 404
+    history = await (await stack.gw.get("/api/v1/operator/portal-settings/history",
+                                        headers=stack.operator())).json()
+    assert history["items"][0]["changed_by"] == "op-1"
+
+
+async def test_blocked_account_token_refused_on_every_replica_within_a_second(stack: Stack) -> None:
+    headers = stack.customer("654321")
+    for replica in stack.replicas:
+        assert (await replica.get("/api/v1/me/contracts", headers=headers)).status == 200
+    conn = await asyncpg.connect(stack.pg)
+    try:
+        await revoke_subject(conn, "customer:654321", dt.datetime.now(dt.UTC), "blocked")
+    finally:
+        await conn.close()
+    for replica in stack.replicas:
+        async def refused(r: TestClient = replica) -> bool:
+            return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
+        await _eventually(refused)
+    # a token issued after the block (e.g. after unblocking) is not affected
+    await asyncio.sleep(1.1)
+    assert (await stack.gw.get("/api/v1/me/contracts", headers=stack.customer("654321"))).status == 200
+
+
+async def test_logged_out_session_refused(stack: Stack) -> None:
+    sid = uuid.uuid4().hex
+    headers = stack.customer(sid=sid)
+    assert (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 200
+    conn = await asyncpg.connect(stack.pg)
+    try:
+        await revoke_session(conn, sid, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+    finally:
+        await conn.close()
+
+    async def refused() -> bool:
+        return (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 401
+
+    await _eventually(refused)
+
+
+async def test_login_rate_limit_holds_across_replicas(stack: Stack) -> None:
+    statuses = []
+    for i in range(32):
+        replica = stack.replicas[i % 2]
+        statuses.append((await replica.post("/api/v1/sessions", json={})).status)
+    assert statuses[:30] == [200] * 30
+    assert statuses[30:] == [429, 429]
+    resp = await stack.gw.post("/api/v1/sessions", json={})
+    assert int(resp.headers["Retry-After"]) > 0
+    assert "Zbyt wiele prób" in (await resp.json())["detail"]
+
+
+async def test_dashboard_answers_within_budget_with_parts_unavailable(stack: Stack) -> None:
+    started = time.monotonic()
+    resp = await stack.gw.get("/api/v1/me/dashboard", headers=stack.customer())
+    elapsed = time.monotonic() - started
+    assert resp.status == 200
+    view = await resp.json()
+    assert view["contracts"]["status"] == "ok"
+    assert view["balance"]["status"] == "unavailable"  # slower than its timeout
+    assert view["meters"]["status"] == "unavailable"  # readings is down
+    assert elapsed < 5  # far from the slow part's 5 s: the budget cut it (not a timing assert on speed)
+
+
+async def test_security_headers_and_cors(stack: Stack) -> None:
+    resp = await stack.gw.get("/api/v1/me/contracts", headers={
+        **stack.customer(), "Origin": "https://ebok.example.pl"})
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://ebok.example.pl"
+    evil = await stack.gw.get("/api/v1/regulations/current", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in evil.headers
+    preflight = await stack.gw.options("/api/v1/me/invoices", headers={
+        "Origin": "https://ebok.example.pl", "Access-Control-Request-Method": "GET"})
+    assert preflight.status == 204
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+
+
+async def test_upload_over_route_limit_refused_before_reading_it_all(stack: Stack) -> None:
+    resp = await stack.gw.post("/api/v1/me/meters/X1/readings", headers={
+        **stack.customer(), "Content-Type": "application/json"}, data=b"x" * (2 * 1024 * 1024))
+    assert resp.status == 413
+    assert resp.content_type == "application/problem+json"
