@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-
 from ebok_billing.money import describe_balance, format_pln, is_whole_grosze, to_grosze
 
 NBSP = "\u00a0"

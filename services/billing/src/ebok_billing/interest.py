@@ -300,8 +300,7 @@ def _require_payment(payment: Payment, as_of: date) -> None:
         raise ValueError(f"a payment of zero on {payment.paid_on.isoformat()}")
     if payment.paid_on > as_of:
         raise ValueError(
-            f"payment on {payment.paid_on.isoformat()} is after the as-of date "
-            f"{as_of.isoformat()}"
+            f"payment on {payment.paid_on.isoformat()} is after the as-of date {as_of.isoformat()}"
         )
 
 

@@ -21,6 +21,7 @@ import bisect
 import csv
 import enum
 import io
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -111,6 +112,8 @@ class RateTable:
     rows: tuple[RateRow, ...]
 
     def __post_init__(self) -> None:
+        # Accept any sequence but keep a tuple, so the table stays immutable and hashable.
+        object.__setattr__(self, "rows", tuple(self.rows))
         _validate_rows(self.rows)
 
     @classmethod
@@ -206,7 +209,7 @@ def _validate_rows(rows: tuple[RateRow, ...]) -> None:
         raise RateTableError("the rate table has no rows")
     for row in rows:
         _validate_row(row)
-    for earlier, later in zip(rows, rows[1:], strict=False):
+    for earlier, later in itertools.pairwise(rows):
         if later.effective_from <= earlier.effective_from:
             raise RateTableError(
                 f"rows must be strictly increasing by date: {later.effective_from.isoformat()} "
