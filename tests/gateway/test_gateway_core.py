@@ -247,3 +247,21 @@ async def test_upload_over_route_limit_refused_before_reading_it_all(stack: Stac
         **stack.customer(), "Content-Type": "application/json"}, data=b"x" * (2 * 1024 * 1024))
     assert resp.status == 413
     assert resp.content_type == "application/problem+json"
+
+
+async def test_openapi_documents_every_route(stack: Stack) -> None:
+    from ebok_gateway.handlers import routes as table
+
+    resp = await stack.gw.get("/api/v1/openapi.json")
+    assert resp.status == 200
+    doc = await resp.json()
+    assert doc["openapi"] == "3.1.0"
+    served = {
+        (r.method.lower(), r.path)
+        for r in table
+        if isinstance(r, web.RouteDef) and r.method != "*"
+    }
+    documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
+    assert served <= documented, served - documented
+    for required in ["/api/v1/me/dashboard", "/api/v1/me/invoices/{number}/pdf", "/api/v1/sessions"]:
+        assert required in doc["paths"]

@@ -13,7 +13,7 @@ from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL, SETTINGS
 
-from . import dashboard, repository
+from . import dashboard, openapi, repository
 from .live import LIVE
 from .portal import MODES, SECTIONS
 from .ratelimit import RULES, RateLimiter
@@ -62,7 +62,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 def proxy(route: Route) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         if route.access != "public":
-            require(request, route.access)
+            require(request, route.access, allow=route.allow_restricted)
         live = request.app[LIVE]
         live.portal.check(route.section, request.method)
         if route.item_key and route.section:
@@ -249,3 +249,9 @@ async def operator_proxy(request: web.Request) -> web.StreamResponse:
         raise as_problem(service, resp)
     out = {h: resp.headers[h] for h in _RETURNED_HEADERS if h in resp.headers}
     return web.Response(status=resp.status, body=resp.body, headers=out)
+
+
+@routes.get(PREFIX + "/openapi.json")
+@public
+async def get_openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi.document())
