@@ -1,4 +1,7 @@
-"""``python -m ebok_billing`` / ``ebok-billing``: serve, migrate, dlq list|redrive."""
+"""``python -m ebok_billing`` / ``ebok-billing``: serve, migrate, dlq list|redrive, and
+billing's own ``feed FILE…`` and ``demo --clients N --seed S --out DIR [--load]``."""
+
+import sys
 
 from ebok_shared.cli import main as run
 
@@ -6,8 +9,13 @@ from .app import SPEC, create_app
 from .settings import BillingSettings
 
 
-def main() -> None:
-    run(SPEC, BillingSettings, create_app)  # type: ignore[arg-type]
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if args and args[0] in ("feed", "demo"):
+        from . import tools
+
+        raise SystemExit(tools.main(args))
+    run(SPEC, BillingSettings, create_app, args)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

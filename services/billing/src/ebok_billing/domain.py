@@ -1,1 +1,329 @@
 """billing domain rules: pure functions and values, no I/O."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cached_property
+
+from .interest import Invoice as InterestInvoice
+from .interest import InvoiceInterest, Payment, compute_invoice_interest
+from .money import describe_balance, to_grosze
+from .rates import InterestKind, RateTable, RateUnavailableError
+
+ZERO = Decimal("0.00")
+
+CLIENT_NUMBER_RE = re.compile(r"^\d{6}$")
+INVOICE_NUMBER_RE = re.compile(r"^\d{10,20}$")
+CONTRACT_NUMBER_RE = re.compile(r"^[A-Z0-9/-]{3,40}$")
+METER_SERIAL_RE = re.compile(r"^[A-Z0-9-]{3,30}$")
+POSTAL_CODE_RE = re.compile(r"^\d{2}-\d{3}$")
+NIP_RE = re.compile(r"^\d{10}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+KSEF_NUMBER_RE = re.compile(r"^\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}$")
+KSEF_HASH_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256, no padding
+NOTE_NUMBER_RE = re.compile(r"^NO/\d{10,20}/\d{2}$")
+
+_NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
+
+
+def valid_nip(nip: str) -> bool:
+    """A Polish tax id: ten digits, the last a mod-11 checksum of the others."""
+    if not NIP_RE.match(nip):
+        return False
+    check = sum(int(d) * w for d, w in zip(nip, _NIP_WEIGHTS, strict=False)) % 11
+    return check != 10 and check == int(nip[9])
+
+
+def nip_with_checksum(first_nine: str) -> str | None:
+    """Complete nine digits to a valid NIP (None when no check digit fits)."""
+    check = sum(int(d) * w for d, w in zip(first_nine, _NIP_WEIGHTS, strict=True)) % 11
+    return None if check == 10 else first_nine + str(check)
+
+
+def valid_email(email: str) -> bool:
+    return len(email) <= 254 and EMAIL_RE.match(email) is not None
+
+
+def interest_kind(client_kind: str) -> InterestKind:
+    """Households pay civil-law interest; businesses the commercial-transactions rate."""
+    return InterestKind.COMMERCIAL if client_kind == "business" else InterestKind.HOUSEHOLD
+
+
+# -- bank account ---------------------------------------------------------------------
+
+
+def client_bank_account(bank_prefix: str, client_number: str) -> str:
+    """The client's own (virtual) account number, NRB with check digits, grouped by four.
+
+    ``bank_prefix`` is the utility's 8-digit bank routing number followed by the first
+    digits of its collection account, 18 digits in all; the client number completes it.
+    """
+    bban = bank_prefix + client_number
+    if not re.fullmatch(r"\d{24}", bban):
+        raise ValueError("bank prefix + client number must make 24 digits")
+    # ISO 13616: move "PL00" to the end, letters as numbers (P=25, L=21), mod 97.
+    check = 98 - int(bban + "252100") % 97
+    nrb = f"{check:02d}{bban}"
+    return " ".join([nrb[:2], *(nrb[i : i + 4] for i in range(2, 26, 4))])
+
+
+# -- invoice status -------------------------------------------------------------------
+
+
+class InvoiceStatus(enum.StrEnum):
+    UNPAID = "unpaid"
+    PARTLY_PAID = "partly_paid"
+    PAID = "paid"
+    OVERDUE = "overdue"
+    CORRECTED = "corrected"
+
+    @property
+    def label(self) -> str:
+        return _STATUS_LABELS[self]
+
+
+_STATUS_LABELS = {
+    InvoiceStatus.UNPAID: "nieopłacona",
+    InvoiceStatus.PARTLY_PAID: "opłacona częściowo",
+    InvoiceStatus.PAID: "opłacona",
+    InvoiceStatus.OVERDUE: "po terminie płatności",
+    InvoiceStatus.CORRECTED: "skorygowana",
+}
+
+
+def invoice_status(
+    gross: Decimal, paid: Decimal, due_date: date, corrected: bool, today: date
+) -> InvoiceStatus:
+    """The same rule as ``repository.STATUS_SQL`` (the list filters by it in SQL)."""
+    if corrected:
+        return InvoiceStatus.CORRECTED
+    if paid >= gross:
+        return InvoiceStatus.PAID
+    if due_date < today:
+        return InvoiceStatus.OVERDUE
+    if paid > 0:
+        return InvoiceStatus.PARTLY_PAID
+    return InvoiceStatus.UNPAID
+
+
+# -- lines ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lines:
+    water_m3: Decimal
+    water_price: Decimal
+    sewage_m3: Decimal
+    sewage_price: Decimal
+    subscription_net: Decimal
+    vat_rate: Decimal
+
+    @cached_property
+    def water_net(self) -> Decimal:
+        return to_grosze(self.water_m3 * self.water_price)
+
+    @cached_property
+    def sewage_net(self) -> Decimal:
+        return to_grosze(self.sewage_m3 * self.sewage_price)
+
+    @cached_property
+    def net(self) -> Decimal:
+        return self.water_net + self.sewage_net + self.subscription_net
+
+    @cached_property
+    def vat(self) -> Decimal:
+        return to_grosze(self.net * self.vat_rate / 100)
+
+    @cached_property
+    def gross(self) -> Decimal:
+        return self.net + self.vat
+
+
+# -- balance and overdue interest -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InvoiceFacts:
+    """What the balance needs of one invoice."""
+
+    invoice_number: str
+    gross: Decimal
+    due_date: date
+    corrects: str | None
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    invoice_number: str
+    paid_on: date
+    amount: Decimal
+    payment_id: str = ""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """An invoice with its corrections: owed as corrected, from the original due date."""
+
+    invoice_number: str
+    due_date: date
+    gross: Decimal
+    payments: tuple[PaymentFacts, ...]
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((p.amount for p in self.payments), ZERO)
+
+    @property
+    def outstanding(self) -> Decimal:
+        return max(self.gross - self.paid, ZERO)
+
+
+def settlements(
+    invoices: Iterable[InvoiceFacts], payments: Iterable[PaymentFacts]
+) -> list[Settlement]:
+    """Group corrections with the invoice they correct; payments go to the group."""
+    roots: dict[str, InvoiceFacts] = {}
+    root_of: dict[str, str] = {}
+    extra: dict[str, Decimal] = {}
+    pending = []
+    for inv in invoices:
+        if inv.corrects is None:
+            roots[inv.invoice_number] = inv
+            root_of[inv.invoice_number] = inv.invoice_number
+        else:
+            pending.append(inv)
+    for inv in pending:
+        root = inv.corrects if inv.corrects in roots else inv.invoice_number
+        if root == inv.invoice_number:  # its original is not in view: stands alone
+            roots[root] = inv
+        else:
+            extra[root] = extra.get(root, ZERO) + inv.gross
+        root_of[inv.invoice_number] = root
+    paid: dict[str, list[PaymentFacts]] = {}
+    for p in payments:
+        paid.setdefault(root_of.get(p.invoice_number, p.invoice_number), []).append(p)
+    return [
+        Settlement(
+            number,
+            inv.due_date,
+            inv.gross + extra.get(number, ZERO),
+            tuple(sorted(paid.get(number, ()), key=lambda p: p.paid_on)),
+        )
+        for number, inv in sorted(roots.items(), key=lambda kv: (kv[1].due_date, kv[0]))
+    ]
+
+
+@dataclass(frozen=True)
+class OverdueInvoice:
+    """An overdue settlement and the interest on its unpaid rest as of today (the day of
+    payment counts, so this is also what paying today costs)."""
+
+    settlement: Settlement
+    interest: InvoiceInterest | None  # None when the rate table does not reach back
+
+    @property
+    def accrued_to_today(self) -> Decimal | None:
+        calc = self.interest.outstanding_interest if self.interest else None
+        return calc.total if calc is not None else None
+
+    @property
+    def to_pay_today(self) -> Decimal | None:
+        accrued = self.accrued_to_today
+        return None if accrued is None else self.settlement.outstanding + accrued
+
+
+@dataclass(frozen=True)
+class Balance:
+    invoices_total: Decimal
+    notes_total: Decimal
+    payments_total: Decimal
+    overdue: tuple[OverdueInvoice, ...]
+
+    @property
+    def balance(self) -> Decimal:
+        """Positive: the client owes; negative: overpayment held for the client."""
+        return self.invoices_total + self.notes_total - self.payments_total
+
+    @property
+    def text(self) -> str:
+        return describe_balance(self.balance)
+
+    @property
+    def overdue_amount(self) -> Decimal:
+        return sum((o.settlement.outstanding for o in self.overdue), ZERO)
+
+
+def compute_balance(
+    invoices: Sequence[InvoiceFacts],
+    payments: Sequence[PaymentFacts],
+    notes_total: Decimal,
+    *,
+    today: date,
+    kind: InterestKind,
+    table: RateTable,
+) -> Balance:
+    overdue = []
+    for s in settlements(invoices, payments):
+        if s.outstanding <= 0 or s.due_date >= today:
+            continue
+        overdue.append(_overdue(s, today, kind, table))
+    return Balance(
+        invoices_total=sum((i.gross for i in invoices), ZERO),
+        notes_total=notes_total,
+        payments_total=sum((p.amount for p in payments), ZERO),
+        overdue=tuple(overdue),
+    )
+
+
+def _overdue(s: Settlement, today: date, kind: InterestKind, table: RateTable) -> OverdueInvoice:
+    invoice = InterestInvoice(gross_amount=s.gross, due_date=s.due_date)
+    pays = [Payment(p.paid_on, p.amount) for p in s.payments if p.paid_on <= today]
+    try:
+        return OverdueInvoice(s, compute_invoice_interest(invoice, pays, today, table, kind))
+    except RateUnavailableError:
+        return OverdueInvoice(s, None)
+
+
+# -- billing run (tariff pricing) -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tariff:
+    tariff_group: str
+    valid_from: date
+    water_price: Decimal
+    sewage_price: Decimal
+    subscription_fee: Decimal
+    vat_rate: Decimal
+
+
+def price_consumption(main_m3: Decimal, garden_m3: Decimal, tariff: Tariff) -> Lines:
+    """Water is billed on the main meter; water that went through a garden meter (a
+    sub-meter behind the main one) is not billed as sewage."""
+    if main_m3 < 0 or garden_m3 < 0:
+        raise ValueError("consumption must not be negative")
+    sewage = max(main_m3 - garden_m3, Decimal("0.000"))
+    return Lines(
+        water_m3=main_m3,
+        water_price=tariff.water_price,
+        sewage_m3=sewage,
+        sewage_price=tariff.sewage_price,
+        subscription_net=tariff.subscription_fee,
+        vat_rate=tariff.vat_rate,
+    )
+
+
+def invoice_number_for(client_number: str, issue_date: date, sequence: int) -> str:
+    """client number + YYMM + 4-digit sequence of that client's month."""
+    if not 1 <= sequence <= 9999:
+        raise ValueError("invoice sequence out of range")
+    return f"{client_number}{issue_date:%y%m}{sequence:04d}"
+
+
+def note_number_for(invoice_number: str, sequence: int) -> str:
+    return f"NO/{invoice_number}/{sequence:02d}"

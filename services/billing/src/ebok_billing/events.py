@@ -1,6 +1,201 @@
-"""Events billing publishes (built here, validated against the catalogue) and consumes."""
+"""Events billing publishes (built here, validated against the catalogue) and consumes.
 
-from ebok_shared.bus import Subscription
+Every billing event is keyed by its client (``aggregate_key``), so a consumer sees a
+client's events in the order they happened: the client before its contract, the invoice
+before its payment, the payment before its interest note.
+"""
 
-# One line per consumed event: Subscription("<producer>.<entity>.<fact>", handler).
-SUBSCRIPTIONS: list[Subscription] = []
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ebok_shared.bus import Event
+
+from .interest import InterestCalculation
+
+CLIENT_UPSERTED = "billing.client.upserted"
+CONTRACT_CONCLUDED = "billing.contract.concluded"
+CONTRACT_TERMINATED = "billing.contract.terminated"
+INVOICE_ISSUED = "billing.invoice.issued"
+PAYMENT_POSTED = "billing.payment.posted"
+INTEREST_NOTE_ISSUED = "billing.interest_note.issued"
+CONSENT_CHANGED = "billing.e_invoice.consent_changed"
+CONFIRMATION_REQUESTED = "billing.e_invoice.confirmation_requested"
+READING_ACCEPTED = "readings.reading.accepted"
+
+
+def key(client_number: str) -> str:
+    return f"client:{client_number}"
+
+
+def event(event_type: str, payload: dict[str, Any]) -> tuple[Event, str]:
+    """An event ready for ``outbox.add_events``, keyed by its client."""
+    return Event.new(event_type, payload), key(payload["client_number"])
+
+
+def amount(value: Decimal) -> str:
+    """PLN on the wire: a string with two decimals."""
+    return f"{value.quantize(Decimal('0.01')):f}"
+
+
+def rate(value: Decimal) -> str:
+    two = value.quantize(Decimal("0.01"))
+    return f"{two:f}" if two == value else f"{value.quantize(Decimal('0.001')):f}"
+
+
+def _address(street: str, postal_code: str, city: str) -> dict[str, str]:
+    return {"street": street, "postal_code": postal_code, "city": city}
+
+
+def client_upserted(
+    client_number: str,
+    name: str,
+    kind: str,
+    nip: str | None,
+    email: str | None,
+    street: str,
+    postal_code: str,
+    city: str,
+) -> dict[str, Any]:
+    return {
+        "client_number": client_number,
+        "name": name,
+        "kind": kind,
+        "nip": nip,
+        "email": email,
+        "address": _address(street, postal_code, city),
+    }
+
+
+def contract_concluded(
+    contract_number: str,
+    client_number: str,
+    concluded_on: date,
+    street: str,
+    postal_code: str,
+    city: str,
+    tariff_group: str,
+    meter_serials: list[str] | tuple[str, ...],
+) -> dict[str, Any]:
+    return {
+        "contract_number": contract_number,
+        "client_number": client_number,
+        "concluded_on": concluded_on.isoformat(),
+        "supply_address": _address(street, postal_code, city),
+        "tariff_group": tariff_group,
+        "meter_serials": list(meter_serials),
+    }
+
+
+def contract_terminated(
+    contract_number: str, client_number: str, terminated_on: date, active_left: int
+) -> dict[str, Any]:
+    return {
+        "contract_number": contract_number,
+        "client_number": client_number,
+        "terminated_on": terminated_on.isoformat(),
+        "active_contracts_left": active_left,
+    }
+
+
+def invoice_issued(
+    invoice_number: str,
+    client_number: str,
+    issue_date: date,
+    due_date: date,
+    net: Decimal,
+    vat: Decimal,
+    gross: Decimal,
+    ksef_number: str | None,
+    e_invoice_email: str | None,
+) -> dict[str, Any]:
+    return {
+        "invoice_number": invoice_number,
+        "client_number": client_number,
+        "issue_date": issue_date.isoformat(),
+        "due_date": due_date.isoformat(),
+        "net": amount(net),
+        "vat": amount(vat),
+        "gross": amount(gross),
+        "ksef_number": ksef_number,
+        "delivery": "e-mail" if e_invoice_email else "paper",
+        "e_invoice_email": e_invoice_email,
+    }
+
+
+def payment_posted(
+    payment_id: str,
+    client_number: str,
+    invoice_number: str,
+    paid_on: date,
+    paid: Decimal,
+    invoice_status: str,
+    late: bool,
+) -> dict[str, Any]:
+    return {
+        "payment_id": payment_id,
+        "client_number": client_number,
+        "invoice_number": invoice_number,
+        "paid_on": paid_on.isoformat(),
+        "amount": amount(paid),
+        "invoice_status": invoice_status,
+        "late": late,
+    }
+
+
+def periods(calculation: InterestCalculation) -> list[dict[str, Any]]:
+    return [
+        {
+            "from": p.start.isoformat(),
+            "to": p.end.isoformat(),
+            "days": p.days,
+            "annual_rate_percent": rate(p.annual_rate_percent),
+            "amount": amount(p.amount_display),
+        }
+        for p in calculation.periods
+    ]
+
+
+def interest_note_issued(note: dict[str, Any]) -> dict[str, Any]:
+    """From a note as stored (``operations.note_record``)."""
+    return {
+        "note_number": note["note_number"],
+        "client_number": note["client_number"],
+        "invoice_number": note["invoice_number"],
+        "payment_id": note["payment_id"],
+        "reason": note["reason"],
+        "issue_date": note["issue_date"].isoformat(),
+        "kind": note["kind"],
+        "principal": amount(note["principal"]),
+        "due_date": note["due_date"].isoformat(),
+        "interest_to": note["interest_to"].isoformat(),
+        "days_late": note["days_late"],
+        "periods": note["periods"],
+        "amount": amount(note["amount"]),
+    }
+
+
+def consent_changed(
+    client_number: str, status: str, email: str | None, changed_at: datetime, source: str
+) -> dict[str, Any]:
+    return {
+        "client_number": client_number,
+        "status": status,
+        "email": email,
+        "changed_at": changed_at.isoformat(),
+        "source": source,
+    }
+
+
+def confirmation_requested(
+    client_number: str, email: str, token: str, purpose: str, expires_at: datetime
+) -> dict[str, Any]:
+    return {
+        "client_number": client_number,
+        "email": email,
+        "token": token,
+        "purpose": purpose,
+        "expires_at": expires_at.isoformat(),
+    }

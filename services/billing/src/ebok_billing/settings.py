@@ -1,10 +1,38 @@
 """billing settings: ``EBOK_*`` environment variables (see ebok_shared.settings)."""
 
+import re
 from dataclasses import dataclass
 
+from ebok_shared.config import ConfigError
 from ebok_shared.settings import ServiceSettings
 
 
 @dataclass(frozen=True, kw_only=True)
 class BillingSettings(ServiceSettings):
     http_port: int = 8002
+    # The utility as it appears on invoices (seller) and contracts.
+    utility_name: str = "Miejskie Przedsiębiorstwo Wodociągów i Kanalizacji w m.st. Warszawie S.A."
+    utility_street: str = "pl. Starynkiewicza 5"
+    utility_postal_code: str = "02-015"
+    utility_city: str = "Warszawa"
+    utility_nip: str = "5250000009"
+    # 8-digit bank routing number + the first 10 digits of the collection account; each
+    # client's own account ends with the client number (NRB check digits computed).
+    bank_prefix: str = "102010260000042270"
+    ksef_qr_base: str = "https://qr.ksef.mf.gov.pl/invoice"
+    payment_terms_days: int = 14
+    feed_max_bytes: int = 64 * 1024 * 1024
+    feed_max_rows: int = 200_000
+    page_size_max: int = 100
+    billing_run: bool = False  # issue invoices from accepted readings (demo, no back office)
+
+    def validate(self) -> None:
+        super().validate()
+        if not re.fullmatch(r"\d{18}", self.bank_prefix):
+            raise ConfigError("EBOK_BANK_PREFIX: expected 18 digits")
+        if not re.fullmatch(r"\d{10}", self.utility_nip):
+            raise ConfigError("EBOK_UTILITY_NIP: expected 10 digits")
+        if not 0 <= self.payment_terms_days <= 90:
+            raise ConfigError("EBOK_PAYMENT_TERMS_DAYS: expected 0-90")
+        if not 1 <= self.page_size_max <= 1000:
+            raise ConfigError("EBOK_PAGE_SIZE_MAX: expected 1-1000")

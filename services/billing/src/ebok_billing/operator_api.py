@@ -1,0 +1,249 @@
+"""Operator routes (``/operator/...``): feed batches, the interest rate table, tariffs,
+on-demand interest notes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from aiohttp import web
+from ebok_shared.clock import clock
+from ebok_shared.http.middleware import require
+from ebok_shared.http.problems import Problem
+from ebok_shared.http.validation import read_json
+from ebok_shared.service import BUS, POOL
+
+from . import feed, operations, params, views
+from . import repository as repo
+from .context import settings
+from .domain import Tariff
+from .events import amount, rate
+
+routes = web.RouteTableDef()
+
+_MONEY = {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$"}
+_PRICE = {"type": "string", "pattern": r"^\d{1,6}(\.\d{1,4})?$"}
+RATE_SCHEMA = {
+    "type": "object",
+    "required": ["effective_from", "reference_rate_percent"],
+    "additionalProperties": False,
+    "properties": {
+        "effective_from": {"type": "string", "format": "date"},
+        "reference_rate_percent": {"type": "string", "pattern": r"^\d{1,2}(\.\d{1,3})?$"},
+    },
+}
+TARIFF_SCHEMA = {
+    "type": "object",
+    "required": [
+        "tariff_group",
+        "valid_from",
+        "water_price",
+        "sewage_price",
+        "subscription_fee",
+        "vat_rate",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "tariff_group": {"type": "string", "pattern": r"^[A-Za-z0-9/_.-]{1,20}$"},
+        "valid_from": {"type": "string", "format": "date"},
+        "water_price": _PRICE,
+        "sewage_price": _PRICE,
+        "subscription_fee": _MONEY,
+        "vat_rate": {"type": "string", "pattern": r"^\d{1,2}(\.\d{1,2})?$"},
+    },
+}
+
+
+def _operator(request: web.Request) -> str:
+    return f"operator:{require(request, 'operator').subject}"
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    """The body, streamed, refused once it passes ``limit`` (feed batches are larger than
+    the app-wide body cap that protects the other routes)."""
+    too_large = Problem(
+        413, f"Partia może mieć najwyżej {limit // (1024 * 1024)} MB.", code="batch-too-large"
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@routes.post("/operator/feed/batches")
+async def post_batch(request: web.Request) -> web.Response:
+    submitted_by = _operator(request)
+    cfg = settings(request.app)
+    fmt = feed.detect_format(request.content_type, request.query.get("format"))
+    if fmt is None:
+        raise Problem(
+            415,
+            "Partia musi być w formacie CSV (text/csv) albo JSON lines "
+            "(application/x-ndjson); można też podać ?format=csv|jsonl.",
+            code="unsupported-media-type",
+            errors=[{"field": "Content-Type", "reason": "nieobsługiwany format"}],
+        )
+    raw = await _read_limited(request, cfg.feed_max_bytes)
+    async with request.app[POOL].acquire() as conn:
+        try:
+            result = await operations.apply_batch(
+                conn,
+                request.app[BUS].outbox,
+                raw,
+                fmt,
+                submitted_by=submitted_by,
+                today=clock.today(),
+                max_rows=cfg.feed_max_rows,
+            )
+        except feed.BatchTooLarge as exc:
+            raise Problem(413, str(exc), code="batch-too-large") from None
+    if result.status == "rejected":
+        shown = result.errors[:100]
+        raise Problem(
+            422,
+            f"Partia odrzucona w całości ({result.error_count} błędów); nic nie zostało "
+            f"zapisane. Pierwszy błąd: wiersz {shown[0]['line']}, pole {shown[0]['field']}: "
+            f"{shown[0]['reason']}.",
+            code="feed-batch-rejected",
+            errors=shown,
+            batch_id=str(result.batch_id),
+            error_count=result.error_count,
+        )
+    return web.json_response(result.to_dict(), status=200 if result.replayed else 201)
+
+
+@routes.get("/operator/feed/batches")
+async def list_batches(request: web.Request) -> web.Response:
+    require(request, "operator")
+    page = params.page(request, settings(request.app).page_size_max)
+    async with request.app[POOL].acquire() as conn:
+        total, rows = await repo.feed_batches(conn, page.size, page.offset)
+    items = [
+        {
+            "batch_id": str(r["batch_id"]),
+            "status": r["status"],
+            "format": r["format"],
+            "row_count": r["row_count"],
+            "error_count": r["error_count"],
+            "submitted_by": r["submitted_by"],
+            "received_at": r["received_at"].isoformat(),
+            "summary": r["summary"],
+        }
+        for r in rows
+    ]
+    return web.json_response(page.envelope(items, total))
+
+
+@routes.get("/operator/feed/batches/{batch_id}")
+async def get_batch(request: web.Request) -> web.Response:
+    require(request, "operator")
+    try:
+        batch_id = uuid.UUID(request.match_info["batch_id"])
+    except ValueError:
+        raise params.bad("batch_id", "identyfikator partii to UUID") from None
+    async with request.app[POOL].acquire() as conn:
+        row = await repo.feed_batch(conn, batch_id)
+    if row is None:
+        raise Problem(404, "Nie znaleziono partii.", code="not-found")
+    return web.json_response(operations.BatchResult.from_record(row, replayed=False).to_dict())
+
+
+@routes.get("/operator/interest-rates")
+async def get_rates(request: web.Request) -> web.Response:
+    require(request, "operator")
+    async with request.app[POOL].acquire() as conn:
+        rows = await repo.rate_rows(conn)
+    return web.json_response(
+        {
+            "items": [
+                {
+                    "effective_from": r["effective_from"].isoformat(),
+                    "reference_rate_percent": rate(r["reference_rate_percent"]),
+                    "household_rate_percent": rate(r["reference_rate_percent"] + Decimal("5.5")),
+                    "added_by": r["added_by"],
+                    "added_at": r["added_at"].isoformat(),
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+@routes.post("/operator/interest-rates")
+async def post_rate(request: web.Request) -> web.Response:
+    who = _operator(request)
+    body = await read_json(request, RATE_SCHEMA)
+    effective_from = date.fromisoformat(body["effective_from"])
+    async with request.app[POOL].acquire() as conn:
+        try:
+            await operations.add_rate(
+                conn, effective_from, Decimal(body["reference_rate_percent"]), who
+            )
+        except operations.OperationError as exc:
+            raise params.from_operation(exc) from None
+    return web.json_response(
+        {
+            "effective_from": effective_from.isoformat(),
+            "reference_rate_percent": body["reference_rate_percent"],
+        },
+        status=201,
+    )
+
+
+@routes.post("/operator/invoices/{number}/interest-notes")
+async def post_on_demand_note(request: web.Request) -> web.Response:
+    require(request, "operator")
+    number = params.invoice_number(request)
+    async with request.app[POOL].acquire() as conn:
+        try:
+            note, created = await operations.issue_on_demand_note(
+                conn, request.app[BUS].outbox, number, clock.today()
+            )
+        except operations.OperationError as exc:
+            raise params.from_operation(exc) from None
+    return web.json_response(views.note(note), status=201 if created else 200)
+
+
+@routes.get("/operator/tariffs")
+async def get_tariffs(request: web.Request) -> web.Response:
+    require(request, "operator")
+    async with request.app[POOL].acquire() as conn:
+        rows = await repo.tariffs(conn)
+    return web.json_response(
+        {
+            "items": [
+                {
+                    "tariff_group": r["tariff_group"],
+                    "valid_from": r["valid_from"].isoformat(),
+                    "water_price": f"{r['water_price'].normalize():f}",
+                    "sewage_price": f"{r['sewage_price'].normalize():f}",
+                    "subscription_fee": amount(r["subscription_fee"]),
+                    "vat_rate": rate(r["vat_rate"]),
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+@routes.put("/operator/tariffs")
+async def put_tariff(request: web.Request) -> web.Response:
+    require(request, "operator")
+    body = await read_json(request, TARIFF_SCHEMA)
+    tariff = Tariff(
+        body["tariff_group"],
+        date.fromisoformat(body["valid_from"]),
+        Decimal(body["water_price"]),
+        Decimal(body["sewage_price"]),
+        Decimal(body["subscription_fee"]),
+        Decimal(body["vat_rate"]),
+    )
+    async with request.app[POOL].acquire() as conn:
+        await repo.put_tariff(conn, tariff)
+    return web.json_response(body)

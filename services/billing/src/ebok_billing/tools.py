@@ -1,0 +1,107 @@
+"""Billing's own commands: ``feed FILE`` and ``demo --clients N --seed S --out DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from ebok_shared import logs
+from ebok_shared.config import ConfigError
+
+from . import demo, feed
+from .settings import BillingSettings
+
+COMMANDS = ("feed", "demo")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="ebok-billing")
+    sub = parser.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("feed", help="apply back-office batch files (JSON lines or CSV)")
+    f.add_argument("files", nargs="+", type=Path)
+    f.add_argument("--format", choices=feed.FORMATS, help="default: from the file's suffix")
+    d = sub.add_parser("demo", help="write (and optionally load) deterministic demo batches")
+    d.add_argument("--clients", type=int, default=20)
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--load", action="store_true", help="apply them to EBOK_DATABASE_URL")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        started = time.perf_counter()
+        data = demo.generate(args.clients, args.seed)
+        paths = demo.write(data, args.out)
+        print(
+            f"ebok-billing: wrote {len(paths)} batch file(s) to {args.out} "
+            f"in {time.perf_counter() - started:.1f}s",
+            file=sys.stderr,
+        )
+        if args.load:
+            settings = _settings()
+            logs.configure("billing", settings.log_level)
+            asyncio.run(demo.load(settings.database_url, [(p.stem, p.read_bytes()) for p in paths]))
+            print(f"ebok-billing: loaded in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        print(json.dumps(data.demo_client.__dict__))
+        return 0
+
+    settings = _settings()
+    logs.configure("billing", settings.log_level)
+    batches = []
+    for path in args.files:
+        fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
+        batches.append((path.name, path.read_bytes(), fmt))
+    return asyncio.run(_feed(settings, batches))
+
+
+def _settings() -> BillingSettings:
+    try:
+        return BillingSettings.from_env()
+    except ConfigError as exc:
+        print(f"ebok-billing: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]) -> int:
+    from ebok_shared import db
+    from ebok_shared.bus import Outbox
+    from ebok_shared.clock import clock
+    from ebok_shared.service import migration_folders
+
+    from . import operations
+    from .app import SPEC
+    from .catalogue import compiled_catalogue
+
+    conn = await db.connect(settings.database_url)
+    failed = 0
+    try:
+        await db.migrate(conn, migration_folders(SPEC))
+        async with conn.transaction():
+            await operations.seed_rates(conn)
+        for name, body, fmt in batches:
+            try:
+                result = await operations.apply_batch(
+                    conn,
+                    Outbox(compiled_catalogue()),
+                    body,
+                    fmt,
+                    submitted_by=f"cli:{name}",
+                    today=clock.today(),
+                    max_rows=settings.feed_max_rows,
+                )
+            except feed.BatchTooLarge as exc:
+                print(
+                    json.dumps(
+                        {"file": name, "status": "rejected", "error": str(exc)}, ensure_ascii=False
+                    )
+                )
+                failed += 1
+                continue
+            print(json.dumps({"file": name, **result.to_dict()}, ensure_ascii=False))
+            failed += result.status != "applied"
+    finally:
+        await conn.close()
+    return 1 if failed else 0

@@ -1,0 +1,301 @@
+"""JSON shapes of billing's answers. Amounts are strings with two decimals; texts meant for
+people (labels, descriptions) are Polish."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from .domain import Balance, InvoiceStatus, Lines, OverdueInvoice, client_bank_account
+from .events import amount, rate
+from .money import describe_balance, format_pln
+from .rates import InterestKind
+
+ZERO = Decimal("0.00")
+
+
+def _address(r: Any) -> dict[str, str]:
+    return {"street": r["street"], "postal_code": r["postal_code"], "city": r["city"]}
+
+
+def invoice_item(r: Any) -> dict[str, Any]:
+    status = InvoiceStatus(r["status"])
+    outstanding = max(r["gross"] - r["amount_paid"], ZERO) if not r["corrected"] else ZERO
+    return {
+        "invoice_number": r["invoice_number"],
+        "issue_date": r["issue_date"].isoformat(),
+        "due_date": r["due_date"].isoformat(),
+        "period": {"from": r["period_from"].isoformat(), "to": r["period_to"].isoformat()},
+        "net": amount(r["net"]),
+        "vat": amount(r["vat"]),
+        "gross": amount(r["gross"]),
+        "amount_paid": amount(r["amount_paid"]),
+        "outstanding": amount(outstanding),
+        "status": str(status),
+        "status_label": status.label,
+        "ksef_number": r["ksef_number"],
+        "corrects": r["corrects"],
+        "delivery": r["delivery"],
+    }
+
+
+def invoice_detail(
+    r: Any,
+    payments: list[Any],
+    corrections: list[str],
+    notes: list[Any],
+    bank_prefix: str,
+    pdf_path: str,
+) -> dict[str, Any]:
+    lines = Lines(
+        r["water_m3"],
+        r["water_price"],
+        r["sewage_m3"],
+        r["sewage_price"],
+        r["subscription_net"],
+        r["vat_rate"],
+    )
+    return {
+        **invoice_item(r),
+        "client_number": r["client_number"],
+        "contract_number": r["contract_number"],
+        "vat_rate": rate(r["vat_rate"]),
+        "lines": [
+            {
+                "kind": "water",
+                "name": "Dostawa wody",
+                "quantity": f"{lines.water_m3:.3f}",
+                "unit": "m3",
+                "unit_price": f"{lines.water_price.normalize():f}",
+                "net": amount(r["water_net"]),
+            },
+            {
+                "kind": "sewage",
+                "name": "Odprowadzanie ścieków",
+                "quantity": f"{lines.sewage_m3:.3f}",
+                "unit": "m3",
+                "unit_price": f"{lines.sewage_price.normalize():f}",
+                "net": amount(r["sewage_net"]),
+            },
+            {
+                "kind": "subscription",
+                "name": "Opłata abonamentowa",
+                "quantity": "1",
+                "unit": "okres",
+                "unit_price": amount(r["subscription_net"]),
+                "net": amount(r["subscription_net"]),
+            },
+        ],
+        "payments": [
+            {"paid_on": p["paid_on"].isoformat(), "amount": amount(p["amount"])} for p in payments
+        ],
+        "corrected_by": corrections,
+        "interest_notes": [note(n) for n in notes],
+        "bank_account": client_bank_account(bank_prefix, r["client_number"]),
+        "pdf": pdf_path,
+    }
+
+
+_REASONS = {"late-payment": "wpłata po terminie", "on-demand": "zaległość na dzień noty"}
+
+
+def note(n: Any) -> dict[str, Any]:
+    kind = InterestKind(n["kind"])
+    periods = n["periods"]
+    return {
+        "note_number": n["note_number"],
+        "invoice_number": n["invoice_number"],
+        "issue_date": n["issue_date"].isoformat(),
+        "reason": n["reason"],
+        "reason_label": _REASONS[n["reason"]],
+        "period": {"from": periods[0]["from"], "to": n["interest_to"].isoformat()},
+        "days": n["days_late"],
+        "principal": amount(n["principal"]),
+        "due_date": n["due_date"].isoformat(),
+        "kind": kind.value,
+        "kind_label": kind.polish_name,
+        "legal_basis": kind.legal_basis,
+        "rates": sorted({p["annual_rate_percent"] for p in periods}, key=Decimal),
+        "periods": periods,
+        "amount": amount(n["amount"]),
+        "amount_text": format_pln(n["amount"]),
+    }
+
+
+def _position(value: Decimal) -> dict[str, Any]:
+    """An amount said without ambiguity: what it means, never a bare signed number."""
+    v = value.quantize(Decimal("0.01"))
+    position = "due" if v > 0 else "overpaid" if v < 0 else "settled"
+    return {"position": position, "amount": amount(abs(v)), "text": describe_balance(v)}
+
+
+def _overdue(o: OverdueInvoice, today: date, kind: InterestKind) -> dict[str, Any]:
+    s = o.settlement
+    calc = o.interest.outstanding_interest if o.interest is not None else None
+    interest: dict[str, Any] = {"available": o.interest is not None}
+    if o.interest is not None:
+        accrued = o.accrued_to_today or ZERO
+        to_pay = o.to_pay_today or s.outstanding
+        interest.update(
+            {
+                "days_late": calc.days_late if calc else 0,
+                "periods": [
+                    {
+                        "from": p.start.isoformat(),
+                        "to": p.end.isoformat(),
+                        "days": p.days,
+                        "annual_rate_percent": rate(p.annual_rate_percent),
+                        "amount": amount(p.amount_display),
+                    }
+                    for p in (calc.periods if calc else ())
+                ],
+                "accrued_to_today": amount(accrued),
+                "accrued_to_today_text": f"odsetki naliczone do dziś: {format_pln(accrued)}",
+                "to_pay_if_paid_today": amount(to_pay),
+                "to_pay_if_paid_today_text": (
+                    f"przy zapłacie dziś: {format_pln(s.outstanding)} należności i "
+                    f"{format_pln(accrued)} odsetek, razem {format_pln(to_pay)}"
+                ),
+            }
+        )
+    else:
+        interest["reason"] = "Brak stopy referencyjnej NBP dla okresu zaległości."
+    return {
+        "invoice_number": s.invoice_number,
+        "due_date": s.due_date.isoformat(),
+        "days_late": (today - s.due_date).days,
+        "gross": amount(s.gross),
+        "paid": amount(s.paid),
+        "outstanding": amount(s.outstanding),
+        "outstanding_text": f"zaległość {format_pln(s.outstanding)}",
+        "interest_kind": kind.value,
+        "interest_kind_label": kind.polish_name,
+        "legal_basis": kind.legal_basis,
+        "interest": interest,
+    }
+
+
+def balance(
+    client_number: str, b: Balance, notes_count: int, today: date, kind: InterestKind
+) -> dict[str, Any]:
+    overdue_amount = b.overdue_amount
+    return {
+        "client_number": client_number,
+        "as_of": today.isoformat(),
+        "balance": _position(b.balance),
+        "invoices_total": amount(b.invoices_total),
+        "interest_notes_total": amount(b.notes_total),
+        "payments_total": amount(b.payments_total),
+        "formula": "faktury + noty odsetkowe − wpłaty",
+        "overdue": {
+            "amount": amount(overdue_amount),
+            "text": (
+                f"zaległość po terminie: {format_pln(overdue_amount)}"
+                if overdue_amount
+                else "brak zaległości po terminie"
+            ),
+            "invoices": [_overdue(o, today, kind) for o in b.overdue],
+        },
+        "interest_notes": {"count": notes_count, "total": amount(b.notes_total)},
+    }
+
+
+def contract(r: Any, document_path: str) -> dict[str, Any]:
+    terminated = r["terminated_on"]
+    return {
+        "contract_number": r["contract_number"],
+        "concluded_on": r["concluded_on"].isoformat(),
+        "status": "terminated" if terminated else "active",
+        "status_label": "rozwiązana" if terminated else "obowiązująca",
+        "terminated_on": terminated.isoformat() if terminated else None,
+        "meter_serials": list(r["meter_serials"]),
+        "supply_address": _address(r),
+        "tariff_group": r["tariff_group"],
+        "document": document_path,
+    }
+
+
+_ACTIONS = {
+    "requested": "zgłoszenie adresu (oczekuje na potwierdzenie)",
+    "confirmed": "potwierdzenie adresu",
+    "withdrawn": "wycofanie zgody",
+}
+
+
+def e_invoice(
+    client: Any, consent: Any, pending: Any, history: list[Any], message: str | None
+) -> dict[str, Any]:
+    if client["kind"] == "business":
+        return {
+            "applies": False,
+            "status": "not-applicable",
+            "email": None,
+            "pending": None,
+            "message": message,
+            "history": [],
+        }
+    status = consent["status"] if consent else "none"
+    return {
+        "applies": True,
+        "status": status,
+        "status_label": {
+            "none": "brak zgody",
+            "accepted": "zgoda udzielona",
+            "withdrawn": "zgoda wycofana",
+        }[status],
+        "email": consent["email"] if consent else None,
+        "delivery": "e-mail" if status == "accepted" else "paper",
+        "pending": None
+        if pending is None
+        else {
+            "email": pending["email"],
+            "purpose": pending["purpose"],
+            "expires_at": pending["expires_at"].isoformat(),
+        },
+        "history": [
+            {
+                "at": h["at"].isoformat(),
+                "action": h["action"],
+                "action_label": _ACTIONS[h["action"]],
+                "email": h["email"],
+                "source": h["source"],
+            }
+            for h in history
+        ],
+    }
+
+
+def invoice_summary(r: Any) -> dict[str, Any]:
+    """The internal view other services read (notifier, auth)."""
+    return {
+        "invoice_number": r["invoice_number"],
+        "client_number": r["client_number"],
+        "issue_date": r["issue_date"].isoformat(),
+        "due_date": r["due_date"].isoformat(),
+        "net": amount(r["net"]),
+        "vat": amount(r["vat"]),
+        "gross": amount(r["gross"]),
+        "amount_paid": amount(r["amount_paid"]),
+        "status": r["status"],
+        "ksef_number": r["ksef_number"],
+        "delivery": r["delivery"],
+        "e_invoice_email": r["e_invoice_email"],
+    }
+
+
+def client_summary(r: Any, consent: Any, active_contracts: int) -> dict[str, Any]:
+    accepted = consent is not None and consent["status"] == "accepted"
+    return {
+        "client_number": r["client_number"],
+        "name": r["name"],
+        "kind": r["kind"],
+        "nip": r["nip"],
+        "email": r["email"],
+        "address": _address(r),
+        "active_contracts": active_contracts,
+        "e_invoice": {
+            "status": consent["status"] if consent else "none",
+            "email": consent["email"] if accepted else None,
+        },
+    }

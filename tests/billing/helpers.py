@@ -1,0 +1,230 @@
+"""Billing test helpers: feed rows as the back office sends them, and a tap on billing's
+exchange that reads the events the real relay publishes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import aio_pika
+from aiohttp.test_utils import TestClient
+from ebok_billing.domain import Lines, nip_with_checksum
+from ebok_billing.settings import BillingSettings
+from ebok_shared.bus import Event, Topology
+from ebok_shared.bus.catalogue import default_catalogue
+
+from tests.support.tokens import Issuer
+
+
+def client_row(
+    number: str,
+    *,
+    kind: str = "household",
+    name: str | None = None,
+    email: str | None = None,
+    city: str = "Warszawa",
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "type": "client",
+        "client_number": number,
+        "name": name or f"Klient Żółć {number}",
+        "kind": kind,
+        "street": f"ul. Łąkowa {number[-2:]}",
+        "postal_code": "00-950",
+        "city": city,
+    }
+    if kind == "business":
+        row["nip"] = nip_with_checksum(number + "123") or nip_with_checksum(number + "124")
+    if email:
+        row["email"] = email
+    return row
+
+
+def contract_row(
+    number: str,
+    client: str,
+    *,
+    concluded_on: str = "2023-01-10",
+    terminated_on: str | None = None,
+    meters: list[str] | None = None,
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "type": "contract",
+        "contract_number": number,
+        "client_number": client,
+        "concluded_on": concluded_on,
+        "street": "ul. Wodna 1",
+        "postal_code": "00-950",
+        "city": "Warszawa",
+        "tariff_group": "G1",
+        "meter_serials": meters if meters is not None else [f"WM-{client}-1"],
+    }
+    if terminated_on:
+        row["terminated_on"] = terminated_on
+    return row
+
+
+def invoice_row(
+    number: str,
+    client: str,
+    contract: str,
+    *,
+    issue_date: str = "2025-01-05",
+    due_days: int = 14,
+    water_m3: str = "10.000",
+    sewage_m3: str | None = None,
+    price: str = "5.48",
+    sewage_price: str = "7.13",
+    subscription: str = "12.50",
+    vat_rate: str = "8",
+    corrects: str | None = None,
+    ksef: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    issue = date.fromisoformat(issue_date)
+    lines = Lines(
+        Decimal(water_m3),
+        Decimal(price),
+        Decimal(sewage_m3 or water_m3),
+        Decimal(sewage_price),
+        Decimal(subscription),
+        Decimal(vat_rate),
+    )
+    row: dict[str, Any] = {
+        "type": "invoice",
+        "invoice_number": number,
+        "client_number": client,
+        "contract_number": contract,
+        "issue_date": issue_date,
+        "due_date": (issue + timedelta(days=due_days)).isoformat(),
+        "period_from": (issue - timedelta(days=35)).replace(day=1).isoformat(),
+        "period_to": (issue.replace(day=1) - timedelta(days=1)).isoformat(),
+        "water_m3": water_m3,
+        "water_price": price,
+        "sewage_m3": sewage_m3 or water_m3,
+        "sewage_price": sewage_price,
+        "subscription_net": subscription,
+        "vat_rate": vat_rate,
+        "net": f"{lines.net:.2f}",
+        "vat": f"{lines.vat:.2f}",
+        "gross": f"{lines.gross:.2f}",
+    }
+    if corrects:
+        row["corrects"] = corrects
+    if ksef:
+        row["ksef_number"], row["ksef_hash"] = ksef
+    return row
+
+
+def gross_of(row: dict[str, Any]) -> Decimal:
+    return Decimal(row["gross"])
+
+
+def payment_row(pid: str, client: str, invoice: str, paid_on: str, amount: str) -> dict[str, Any]:
+    return {
+        "type": "payment",
+        "payment_id": pid,
+        "client_number": client,
+        "invoice_number": invoice,
+        "paid_on": paid_on,
+        "amount": amount,
+    }
+
+
+def jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n").encode()
+
+
+class EventTap:
+    """A queue of our own bound to every billing event; events are checked against the
+    catalogue as they arrive (the consumer side of each contract)."""
+
+    def __init__(self, amqp_url: str, prefix: str) -> None:
+        self.amqp_url = amqp_url
+        self.topology = Topology(prefix)
+        self.seen: list[Event] = []
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    async def start(self, *producers: str) -> None:
+        self._connection = await aio_pika.connect_robust(self.amqp_url)
+        channel = await self._connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for producer in producers or ("billing",):
+            exchange = await channel.declare_exchange(
+                self.topology.exchange(producer), aio_pika.ExchangeType.TOPIC, durable=True
+            )
+            await queue.bind(exchange, routing_key="#")
+        catalogue = default_catalogue()
+
+        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            async with message.process():
+                await self._queue.put(catalogue.parse(message.body))
+
+        await queue.consume(on_message)
+
+    async def stop(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+
+    async def take(self, count: int, *, timeout: float = 30.0) -> list[Event]:
+        """The next ``count`` events (waiting for them as long as ``timeout``)."""
+        got = []
+        for _ in range(count):
+            got.append(await asyncio.wait_for(self._queue.get(), timeout))
+        self.seen.extend(got)
+        return got
+
+    async def until(self, event_type: str, *, timeout: float = 30.0, **match: Any) -> Event:
+        """The next event of ``event_type`` whose payload has the ``match`` values."""
+        while True:
+            event = await asyncio.wait_for(self._queue.get(), timeout)
+            self.seen.append(event)
+            if event.type == event_type and all(
+                event.payload.get(k) == v for k, v in match.items()
+            ):
+                return event
+
+
+@dataclass
+class Billing:
+    http: TestClient
+    issuer: Issuer
+    settings: BillingSettings
+    events: EventTap
+    app: Any = None
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    def as_customer(self, client_number: str) -> dict[str, str]:
+        return {"Authorization": "Bearer " + self.issuer.token(client_number, kind="customer")}
+
+    def as_operator(self, operator_id: str = "op-1") -> dict[str, str]:
+        return {"Authorization": "Bearer " + self.issuer.token(operator_id, kind="operator")}
+
+    def as_service(self, name: str = "notifier") -> dict[str, str]:
+        return {"Authorization": "Bearer " + self.issuer.token(name, kind="service")}
+
+    async def feed(
+        self, rows: list[dict[str, Any]] | bytes, *, fmt: str = "jsonl", expect: int | None = 201
+    ) -> dict[str, Any]:
+        body = rows if isinstance(rows, bytes) else jsonl(rows)
+        content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
+        resp = await self.http.post(
+            "/operator/feed/batches",
+            data=body,
+            headers={**self.as_operator(), "Content-Type": content_type},
+        )
+        data: dict[str, Any] = await resp.json(content_type=None)
+        if expect is not None:
+            assert resp.status == expect, data
+        return data
+
+    async def get(self, path: str, client_number: str, expect: int = 200) -> Any:
+        resp = await self.http.get(path, headers=self.as_customer(client_number))
+        assert resp.status == expect, await resp.text()
+        if resp.content_type.endswith("json"):
+            return await resp.json()
+        return await resp.read()

@@ -1,0 +1,296 @@
+"""Customer functions (III.b, III.c, contracts) through the real app, with two clients."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from ebok_billing import documents
+from ebok_billing.money import describe_balance
+from ebok_shared.clock import LOCAL_TZ, clock
+
+from tests.billing.helpers import (
+    Billing,
+    client_row,
+    contract_row,
+    invoice_row,
+    payment_row,
+)
+
+A, B = "100001", "100002"  # a household and a business
+TODAY = dt.datetime(2026, 3, 20, 12, 0, tzinfo=LOCAL_TZ)
+
+I1 = invoice_row(
+    "10000125110001", A, "U/100001/2023", issue_date="2025-11-06", water_m3="80.000"
+)  # due 2025-11-20; 1,000.00 of it left unpaid
+I2 = invoice_row("10000126010002", A, "U/100001/2023", issue_date="2026-01-05")  # paid late
+I3 = invoice_row("10000126030003", A, "U/100001/2023", issue_date="2026-03-10")  # not yet due
+KSEF = ("5250000009-20260305-0100001AF629-AF", "UtQp9Gpc51y-u3xApZjIjgkpZ01js-J8KflSPW8WzIE")
+IB = invoice_row("10000226030001", B, "U/100002/2024", issue_date="2026-03-05", ksef=KSEF)
+FIRST_PART = Decimal(I1["gross"]) - Decimal("1000.00")
+PAYMENTS = [
+    payment_row("P-A1", A, I1["invoice_number"], "2025-11-10", f"{FIRST_PART}"),
+    payment_row("P-A2", A, I2["invoice_number"], "2026-02-10", I2["gross"]),
+    payment_row("P-B1", B, IB["invoice_number"], "2026-03-06", IB["gross"]),
+]
+
+
+@pytest.fixture
+async def loaded(billing: Billing) -> Billing:
+    clock.freeze(TODAY)
+    await billing.feed(
+        [
+            client_row(A, email="jan@example.pl"),
+            client_row(B, kind="business"),
+            contract_row("U/100001/2023", A, meters=["WM-100001-1", "WG-100001-1"]),
+            contract_row("U/100002/2024", B, concluded_on="2024-02-01"),
+            I1,
+            I2,
+            I3,
+            IB,
+            *PAYMENTS,
+        ]
+    )
+    return billing
+
+
+async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
+    listed = await loaded.get("/me/invoices", A)
+    assert [i["invoice_number"] for i in listed["items"]] == [
+        I3["invoice_number"],
+        I2["invoice_number"],
+        I1["invoice_number"],
+    ]
+    assert {i["invoice_number"]: i["status"] for i in listed["items"]} == {
+        I1["invoice_number"]: "overdue",
+        I2["invoice_number"]: "paid",
+        I3["invoice_number"]: "unpaid",
+    }
+    assert listed["items"][2]["outstanding"] == "1000.00"
+    assert listed["items"][2]["status_label"] == "po terminie płatności"
+
+    overdue = await loaded.get("/me/invoices?status=overdue", A)
+    assert [i["invoice_number"] for i in overdue["items"]] == [I1["invoice_number"]]
+    period = await loaded.get("/me/invoices?from=2026-01-01&to=2026-01-31", A)
+    assert [i["invoice_number"] for i in period["items"]] == [I2["invoice_number"]]
+    paged = await loaded.get("/me/invoices?page=2&page_size=2", A)
+    assert paged["total"] == 3 and paged["pages"] == 2
+    assert [i["invoice_number"] for i in paged["items"]] == [I1["invoice_number"]]
+
+    for query, field, status in [
+        ("from=2026-13-01", "from", 400),
+        ("status=lost", "status", 400),
+        ("page_size=101", "page_size", 400),
+        ("page=0", "page", 400),
+        ("from=2026-02-01&to=2026-01-01", "to", 422),
+    ]:
+        resp = await loaded.http.get(f"/me/invoices?{query}", headers=loaded.as_customer(A))
+        assert resp.status == status, query
+        assert resp.content_type == "application/problem+json"
+        assert (await resp.json())["errors"][0]["field"] == field
+
+
+async def test_invoice_detail_and_its_printable_copy(loaded: Billing) -> None:
+    detail = await loaded.get(f"/me/invoices/{I2['invoice_number']}", A)
+    assert sum(Decimal(line["net"]) for line in detail["lines"]) == Decimal(detail["net"])
+    assert detail["payments"] == [{"paid_on": "2026-02-10", "amount": I2["gross"]}]
+    assert detail["bank_account"].replace(" ", "").endswith(A)
+    assert detail["interest_notes"][0]["reason"] == "late-payment"
+
+    pdf = await loaded.get(detail["pdf"], A)
+    assert pdf.startswith(b"%PDF-")
+    assert b"/FontFile2" in pdf and b"+DejaVuSansBold" in pdf  # fonts embedded
+    documents.clear_cache()
+    assert await loaded.get(detail["pdf"], A) == pdf  # rendered again: the same bytes
+
+    ksef = await loaded.get(f"/me/invoices/{IB['invoice_number']}", B)
+    assert ksef["ksef_number"] == KSEF[0]
+    ksef_pdf = await loaded.get(ksef["pdf"], B)
+    assert b"/Subtype /Image" in ksef_pdf and b"/Subtype /Image" not in pdf  # the QR code
+
+
+async def test_balance_overdue_interest_and_notes(loaded: Billing) -> None:
+    balance = await loaded.get("/me/balance", A)
+    notes = await loaded.get("/me/interest-notes", A)
+    (note,) = notes["items"]
+    invoiced = sum(Decimal(i["gross"]) for i in (I1, I2, I3))
+    paid = sum(Decimal(p["amount"]) for p in PAYMENTS[:2])
+    expected = invoiced + Decimal(note["amount"]) - paid
+    assert balance["balance"] == {
+        "position": "due",
+        "amount": f"{expected}",
+        "text": describe_balance(expected),
+    }
+    assert balance["balance"]["text"].startswith("do zapłaty ")
+
+    # The reference's worked example: 1,000.00 due 2025-11-20, paid 2026-03-20.
+    (overdue,) = balance["overdue"]["invoices"]
+    assert overdue["invoice_number"] == I1["invoice_number"]
+    assert overdue["outstanding"] == "1000.00" and overdue["days_late"] == 120
+    interest = overdue["interest"]
+    assert [(p["days"], p["annual_rate_percent"]) for p in interest["periods"]] == [
+        (13, "9.75"),
+        (91, "9.50"),
+        (16, "9.25"),
+    ]
+    assert sum(Decimal(p["amount"]) for p in interest["periods"]) == Decimal("31.21")
+    assert interest["accrued_to_today"] == "31.21"
+    assert interest["to_pay_if_paid_today"] == "1031.21"
+    assert balance["overdue"]["amount"] == "1000.00"
+
+    # The late payment of I2 got its note: 22 days at 9.50 %.
+    assert note["invoice_number"] == I2["invoice_number"]
+    assert note["period"] == {"from": "2026-01-20", "to": "2026-02-10"} and note["days"] == 22
+    assert note["rates"] == ["9.50"]
+    assert note["amount"] == f"{Decimal(I2['gross']) * Decimal('9.5') * 22 / 36500:.2f}"
+    issued = await loaded.events.until("billing.interest_note.issued")
+    assert issued.payload["payment_id"] == "P-A2"
+
+    settled = await loaded.get("/me/balance", B)
+    assert settled["balance"]["position"] == "settled"
+    assert settled["overdue"]["invoices"] == []
+
+
+async def test_overpayment_is_said_as_such(loaded: Billing) -> None:
+    await loaded.feed([payment_row("P-B2", B, IB["invoice_number"], "2026-03-07", "10.00")])
+    balance = await loaded.get("/me/balance", B)
+    assert balance["balance"] == {
+        "position": "overpaid",
+        "amount": "10.00",
+        "text": describe_balance(Decimal("-10.00")),
+    }
+    assert balance["balance"]["text"].startswith("nadpłata ")
+
+
+async def test_contracts_and_their_document(loaded: Billing) -> None:
+    listed = await loaded.get("/me/contracts", A)
+    (contract,) = listed["items"]
+    assert contract == {
+        "contract_number": "U/100001/2023",
+        "concluded_on": "2023-01-10",
+        "status": "active",
+        "status_label": "obowiązująca",
+        "terminated_on": None,
+        "meter_serials": ["WM-100001-1", "WG-100001-1"],
+        "supply_address": {"street": "ul. Wodna 1", "postal_code": "00-950", "city": "Warszawa"},
+        "tariff_group": "G1",
+        "document": "/me/contracts/U/100001/2023/document",
+    }
+    assert await loaded.get("/me/contracts/U/100001/2023", A) == contract
+    document = await loaded.get(contract["document"], A)
+    assert document.startswith(b"%PDF-")
+    assert await loaded.get(contract["document"], A) == document
+
+
+async def test_a_customer_sees_only_their_own_client(loaded: Billing) -> None:
+    """Every customer route, asked by B about A's things: 404 (never 403), or B's own."""
+    for path in (
+        f"/me/invoices/{I1['invoice_number']}",
+        f"/me/invoices/{I1['invoice_number']}/pdf",
+        "/me/contracts/U/100001/2023",
+        "/me/contracts/U/100001/2023/document",
+    ):
+        resp = await loaded.http.get(path, headers=loaded.as_customer(B))
+        assert resp.status == 404, path
+        assert (await resp.json())["code"] == "not-found"
+    own = {i["invoice_number"] for i in (await loaded.get("/me/invoices", B))["items"]}
+    assert own == {IB["invoice_number"]}
+    assert (await loaded.get("/me/interest-notes", B))["items"] == []
+    assert [c["contract_number"] for c in (await loaded.get("/me/contracts", B))["items"]] == [
+        "U/100002/2024"
+    ]
+    assert (await loaded.get("/me/balance", B))["client_number"] == B
+    assert (await loaded.get("/me/e-invoice", B))["applies"] is False
+    # a client billing does not know sees nothing of anybody's
+    assert (await loaded.get("/me/invoices", "999999"))["items"] == []
+    await loaded.get("/me/balance", "999999", expect=404)
+    # no token, or not a customer
+    assert (await loaded.http.get("/me/invoices")).status == 401
+    assert (await loaded.http.get("/me/invoices", headers=loaded.as_operator())).status == 403
+    bad = await loaded.http.get("/me/invoices/12ab", headers=loaded.as_customer(A))
+    assert bad.status == 400 and (await bad.json())["errors"][0]["field"] == "number"
+
+
+async def _confirm(billing: Billing, token: str, expect: int = 200) -> dict[str, Any]:
+    resp = await billing.http.post("/e-invoice/confirmations", json={"token": token})
+    assert resp.status == expect, await resp.text()
+    return await resp.json()  # type: ignore[no-any-return]
+
+
+async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
+    headers = loaded.as_customer(A)
+    assert (await loaded.get("/me/e-invoice", A))["status"] == "none"
+    asked = await loaded.http.put(
+        "/me/e-invoice", json={"email": "jan@example.pl"}, headers=headers
+    )
+    assert asked.status == 202
+    state = await asked.json()
+    assert state["status"] == "none" and state["pending"]["purpose"] == "accept"
+    request = await loaded.events.until("billing.e_invoice.confirmation_requested")
+    assert request.payload["email"] == "jan@example.pl"
+    confirmed = await _confirm(loaded, request.payload["token"])
+    assert confirmed["status"] == "accepted"
+    changed = await loaded.events.until("billing.e_invoice.consent_changed")
+    assert changed.payload["status"] == "accepted"
+    assert changed.payload["source"] == "confirmation-link"
+    await _confirm(loaded, request.payload["token"], expect=404)  # single use
+
+    # While accepted, a new invoice goes by e-mail to the confirmed address.
+    i4 = invoice_row("10000126030004", A, "U/100001/2023", issue_date="2026-03-15")
+    await loaded.feed([i4])
+    issued = await loaded.events.until(
+        "billing.invoice.issued", invoice_number=i4["invoice_number"]
+    )
+    assert issued.payload["delivery"] == "e-mail"
+    assert issued.payload["e_invoice_email"] == "jan@example.pl"
+
+    # A change is confirmed again; until then the old address stays in force.
+    await loaded.http.put("/me/e-invoice", json={"email": "jan.nowy@example.pl"}, headers=headers)
+    state = await loaded.get("/me/e-invoice", A)
+    assert state["email"] == "jan@example.pl" and state["pending"]["purpose"] == "change"
+    request = await loaded.events.until("billing.e_invoice.confirmation_requested")
+    await _confirm(loaded, request.payload["token"])
+    assert (await loaded.get("/me/e-invoice", A))["email"] == "jan.nowy@example.pl"
+
+    withdrawn = await loaded.http.delete("/me/e-invoice", headers=headers)
+    assert withdrawn.status == 200
+    assert (
+        await loaded.events.until("billing.e_invoice.consent_changed", status="withdrawn")
+    ).payload["email"] is None
+    i5 = invoice_row("10000126030005", A, "U/100001/2023", issue_date="2026-03-16")
+    await loaded.feed([i5])
+    issued = await loaded.events.until(
+        "billing.invoice.issued", invoice_number=i5["invoice_number"]
+    )
+    assert issued.payload["delivery"] == "paper"
+
+    history = (await loaded.get("/me/e-invoice", A))["history"]
+    assert [(h["action"], h["source"]) for h in reversed(history)] == [
+        ("requested", "customer"),
+        ("confirmed", "confirmation-link"),
+        ("requested", "customer"),
+        ("confirmed", "confirmation-link"),
+        ("withdrawn", "customer"),
+    ]
+    again = await loaded.http.delete("/me/e-invoice", headers=headers)
+    assert again.status == 409
+
+
+async def test_e_invoice_refusals(loaded: Billing) -> None:
+    business = await loaded.http.put(
+        "/me/e-invoice", json={"email": "firma@example.pl"}, headers=loaded.as_customer(B)
+    )
+    assert business.status == 409
+    problem = await business.json()
+    assert problem["code"] == "e-invoice-ksef" and "KSeF" in problem["detail"]
+    bad = await loaded.http.put(
+        "/me/e-invoice", json={"email": "nie-adres"}, headers=loaded.as_customer(A)
+    )
+    assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "email"
+    extra = await loaded.http.put(
+        "/me/e-invoice", json={"email": "a@example.pl", "x": 1}, headers=loaded.as_customer(A)
+    )
+    assert extra.status == 422
+    await _confirm(loaded, "x" * 43, expect=404)

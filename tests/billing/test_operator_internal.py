@@ -1,0 +1,310 @@
+"""Internal API contracts, operator functions, the billing run, events and demo data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from importlib import resources
+from typing import Any
+
+import aio_pika
+import asyncpg
+from ebok_billing import demo, events
+from ebok_billing.app import create_app
+from ebok_shared.bus import Event, Topology
+from ebok_shared.bus.catalogue import default_catalogue
+from ebok_shared.clock import LOCAL_TZ, clock
+from jsonschema import Draft202012Validator, FormatChecker
+
+from tests.billing.conftest import billing_settings
+from tests.billing.helpers import (
+    Billing,
+    EventTap,
+    client_row,
+    contract_row,
+    invoice_row,
+    payment_row,
+)
+from tests.support.apps import serve
+from tests.support.tokens import running_issuer
+
+A = "100001"
+INVOICE = invoice_row("10000125110001", A, "U/100001/2023", issue_date="2025-11-06")
+TODAY = dt.datetime(2026, 3, 20, 12, 0, tzinfo=LOCAL_TZ)
+
+
+def _schema(name: str) -> Draft202012Validator:
+    text = (resources.files("ebok_billing") / "api_schemas" / name).read_text("utf-8")
+    return Draft202012Validator(json.loads(text), format_checker=FormatChecker())
+
+
+async def test_internal_api_answers_its_contracts(billing: Billing) -> None:
+    await billing.feed(
+        [client_row(A, email="jan@example.pl"), contract_row("U/100001/2023", A), INVOICE]
+    )
+    service = billing.as_service("notifier")
+    resp = await billing.http.get(
+        f"/internal/invoices/{INVOICE['invoice_number']}", headers=service
+    )
+    body = await resp.json()
+    _schema("internal_invoice.v1.json").validate(body)
+    assert body["gross"] == INVOICE["gross"] and body["delivery"] == "paper"
+    pdf = await billing.http.get(
+        f"/internal/invoices/{INVOICE['invoice_number']}/pdf", headers=service
+    )
+    assert pdf.content_type == "application/pdf" and (await pdf.read()).startswith(b"%PDF")
+    client = await (await billing.http.get(f"/internal/clients/{A}", headers=service)).json()
+    _schema("internal_client.v1.json").validate(client)
+    assert client["active_contracts"] == 1 and client["e_invoice"]["status"] == "none"
+
+    for path, status in [
+        (f"/internal/invoices/{A}99999999", 404),
+        ("/internal/clients/12", 400),
+        ("/internal/invoices/abc/pdf", 400),
+    ]:
+        assert (await billing.http.get(path, headers=service)).status == status, path
+    customer = await billing.http.get(f"/internal/clients/{A}", headers=billing.as_customer(A))
+    assert customer.status == 403
+
+
+async def test_rate_table_is_data_an_operator_extends(billing: Billing) -> None:
+    op = billing.as_operator()
+    rates = await (await billing.http.get("/operator/interest-rates", headers=op)).json()
+    assert rates["items"][0] == {
+        **rates["items"][0],
+        "effective_from": "2022-09-08",
+        "reference_rate_percent": "6.75",
+        "added_by": "packaged",
+    }
+    added = await billing.http.post(
+        "/operator/interest-rates",
+        headers=op,
+        json={"effective_from": "2026-09-03", "reference_rate_percent": "3.50"},
+    )
+    assert added.status == 201
+    earlier = await billing.http.post(
+        "/operator/interest-rates",
+        headers=op,
+        json={"effective_from": "2026-01-01", "reference_rate_percent": "3.00"},
+    )
+    assert earlier.status == 409
+    assert (await earlier.json())["errors"][0]["field"] == "effective_from"
+    bad = await billing.http.post(
+        "/operator/interest-rates",
+        headers=op,
+        json={"effective_from": "2026-10-01", "reference_rate_percent": "-1"},
+    )
+    assert bad.status == 422
+    rates = await (await billing.http.get("/operator/interest-rates", headers=op)).json()
+    assert rates["items"][-1]["household_rate_percent"] == "9.00"
+
+
+async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Billing) -> None:
+    clock.freeze(TODAY)
+    await billing.feed([client_row(A), contract_row("U/100001/2023", A), INVOICE])
+    path = f"/operator/invoices/{INVOICE['invoice_number']}/interest-notes"
+    first = await billing.http.post(path, headers=billing.as_operator())
+    assert first.status == 201
+    note = await first.json()
+    assert note["reason"] == "on-demand" and note["period"]["to"] == "2026-03-20"
+    assert note["days"] == (dt.date(2026, 3, 20) - dt.date(2025, 11, 20)).days
+    same = await billing.http.post(path, headers=billing.as_operator())
+    assert same.status == 200 and (await same.json())["note_number"] == note["note_number"]
+    event = await billing.events.until("billing.interest_note.issued")
+    assert event.payload["amount"] == note["amount"] and event.payload["payment_id"] is None
+
+    # Paid later: the late-payment note charges only the days after the on-demand note.
+    clock.freeze(TODAY + dt.timedelta(days=10))
+    await billing.feed(
+        [payment_row("P-1", A, INVOICE["invoice_number"], "2026-03-25", INVOICE["gross"])]
+    )
+    late = await billing.events.until("billing.interest_note.issued", reason="late-payment")
+    assert late.payload["periods"][0]["from"] == "2026-03-21"
+    assert late.payload["days_late"] == 5
+    paid = await billing.http.post(path, headers=billing.as_operator())
+    assert paid.status == 409
+
+
+async def test_billing_run_invoices_accepted_readings(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    clock.freeze(TODAY)
+    async with running_issuer() as issuer:
+        settings = billing_settings(
+            database, amqp_url, bus_prefix, issuer.jwks_url, billing_run=True
+        )
+        tap = EventTap(amqp_url, bus_prefix)
+        await tap.start()
+        try:
+            async with serve(create_app(settings)) as http:
+                b = Billing(http, issuer, settings, tap)
+                await b.feed(
+                    [
+                        client_row(A),
+                        contract_row("U/100001/2023", A, meters=["WM-100001-1", "WG-100001-1"]),
+                    ]
+                )
+                tariff = await http.put(
+                    "/operator/tariffs",
+                    headers=b.as_operator(),
+                    json={
+                        "tariff_group": "G1",
+                        "valid_from": "2026-01-01",
+                        "water_price": "6.00",
+                        "sewage_price": "8.00",
+                        "subscription_fee": "10.00",
+                        "vat_rate": "8",
+                    },
+                )
+                assert tariff.status == 200
+                readings = [
+                    ("WM-100001-1", "100.000", "2026-01-31", "main"),
+                    ("WG-100001-1", "5.000", "2026-01-31", "garden"),
+                    ("WG-100001-1", "7.500", "2026-03-15", "garden"),
+                    ("WM-100001-1", "112.250", "2026-03-18", "main"),
+                ]
+                await _publish_readings(amqp_url, bus_prefix, readings)
+                issued = await tap.until("billing.invoice.issued")
+                # water 12.250 m³; sewage 12.250 − 2.500 through the garden meter
+                net = Decimal("12.250") * 6 + Decimal("9.750") * 8 + 10
+                assert issued.payload["net"] == f"{net:.2f}"
+                assert issued.payload["invoice_number"] == f"{A}26030001"
+                assert issued.payload["due_date"] == "2026-04-03"
+        finally:
+            await tap.stop()
+    conn = await asyncpg.connect(database)
+    try:
+        billed = await conn.fetchval(
+            "SELECT count(*) FROM meter_readings WHERE invoice_number IS NOT NULL"
+        )
+    finally:
+        await conn.close()
+    assert billed == 3  # the first main reading is only where counting starts
+
+
+async def _publish_readings(
+    amqp_url: str, prefix: str, readings: list[tuple[str, str, str, str]]
+) -> None:
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.declare_exchange(
+            Topology(prefix).exchange("readings"), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        for serial, value, read_on, kind in readings:
+            event = Event.new(
+                events.READING_ACCEPTED,
+                {
+                    "reading_id": str(uuid.uuid4()),
+                    "meter_serial": serial,
+                    "contract_number": "U/100001/2023",
+                    "client_number": A,
+                    "value": value,
+                    "read_on": read_on,
+                    "kind": kind,
+                },
+            )
+            default_catalogue().validate(event)
+            await exchange.publish(
+                aio_pika.Message(event.to_json(), message_id=str(event.id), type=event.type),
+                routing_key=event.type,
+                mandatory=True,
+            )
+    finally:
+        await connection.close()
+
+
+def test_every_billing_event_has_a_schema_with_valid_examples() -> None:
+    catalogue = default_catalogue()
+    published = [
+        events.CLIENT_UPSERTED,
+        events.CONTRACT_CONCLUDED,
+        events.CONTRACT_TERMINATED,
+        events.INVOICE_ISSUED,
+        events.PAYMENT_POSTED,
+        events.INTEREST_NOTE_ISSUED,
+        events.CONSENT_CHANGED,
+        events.CONFIRMATION_REQUESTED,
+        events.READING_ACCEPTED,
+    ]
+    for event_type in published:
+        schema = catalogue.schemas[(event_type, 1)]
+        assert schema["additionalProperties"] is False, event_type
+        assert schema["examples"], event_type
+        for example in schema["examples"]:
+            catalogue.validate(Event.new(event_type, example))
+
+
+def test_event_builders_keep_the_contracts_auth_consumes() -> None:
+    """The payloads auth reads, built by billing, against the fixed v1 schemas."""
+    catalogue = default_catalogue()
+    built: list[tuple[str, dict[str, Any]]] = [
+        (
+            events.CLIENT_UPSERTED,
+            events.client_upserted(
+                A, "Jan Kowalski", "household", None, None, "ul. Ż 1", "00-001", "Warszawa"
+            ),
+        ),
+        (
+            events.CONTRACT_CONCLUDED,
+            events.contract_concluded(
+                "U/100001/2023",
+                A,
+                dt.date(2023, 1, 10),
+                "ul. Ż 1",
+                "00-001",
+                "Warszawa",
+                "G1",
+                ("WM-100001-1",),
+            ),
+        ),
+        (
+            events.CONTRACT_TERMINATED,
+            events.contract_terminated("U/100001/2023", A, dt.date(2026, 1, 31), 0),
+        ),
+        (
+            events.INVOICE_ISSUED,
+            events.invoice_issued(
+                "10000126010001",
+                A,
+                dt.date(2026, 1, 5),
+                dt.date(2026, 1, 19),
+                Decimal("100"),
+                Decimal("8"),
+                Decimal("108"),
+                None,
+                "jan@example.pl",
+            ),
+        ),
+    ]
+    for event_type, payload in built:
+        catalogue.validate(Event.new(event_type, payload))
+    assert built[3][1]["delivery"] == "e-mail" and built[3][1]["gross"] == "108.00"
+
+
+def test_demo_data_is_deterministic_and_shaped_as_feed_batches() -> None:
+    today = dt.date(2026, 3, 20)
+    first = demo.generate(30, seed=5, today=today)
+    assert first.encoded() == demo.generate(30, seed=5, today=today).encoded()
+    assert first.encoded() != demo.generate(30, seed=6, today=today).encoded()
+    # a client's data does not depend on how many clients are generated
+    assert demo.generate(3, seed=5, today=today).demo_client == first.demo_client
+    names = [name for name, _ in first.batches]
+    assert names == ["01-clients", "02-contracts", "03-invoices-001", "04-payments-001"]
+    invoices = first.batches[2][1]
+    assert all(r["invoice_number"].startswith(r["client_number"]) for r in invoices)
+
+
+async def test_seed_demo_loads_through_the_feed(billing: Billing) -> None:
+    clock.freeze(TODAY)
+    demo_client = await demo.seed_demo(billing.settings, clients=20)
+    listed = await billing.get("/me/invoices?page_size=100", demo_client.client_number)
+    gross = {i["invoice_number"]: i["gross"] for i in listed["items"]}
+    assert gross[demo_client.invoice_number] == demo_client.gross
+    batches = await (
+        await billing.http.get("/operator/feed/batches", headers=billing.as_operator())
+    ).json()
+    assert batches["total"] == 4 and {b["status"] for b in batches["items"]} == {"applied"}
+    assert sum(b["summary"]["interest_notes"] for b in batches["items"]) > 0
