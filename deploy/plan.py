@@ -1,0 +1,154 @@
+"""What the local run starts: each component's command, port, database and environment.
+
+Every port moves with the base port, so a second stack (or a test) can run beside the default
+one: with the default base 8000 the gateway is on 8000, the services on 8001-8005, the SMTP
+sink's web listing on 8025 and its SMTP port on 1025; with base 18000 they are 18000,
+18001-18005, 18025 and 11025.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_BASE_PORT = 8000
+SERVICES = ("auth", "billing", "readings", "correspondence", "notifier")
+DEFAULT_PORTS = {
+    "gateway": 8000,
+    "auth": 8001,
+    "billing": 8002,
+    "readings": 8003,
+    "correspondence": 8004,
+    "notifier": 8005,
+    "sink-http": 8025,
+    "sink-smtp": 1025,
+}
+SINK = "smtp-sink"
+LOCAL_HOST = "127.0.0.1"
+
+Kind = Literal["sink", "service", "gateway"]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    base_port: int = DEFAULT_BASE_PORT
+    bus_prefix: str = ""
+    db_prefix: str = "ebok_"
+    pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    maildir: Path = REPO / "var" / "mail"
+    log_level: str = "INFO"
+    ready_timeout: float = 90.0
+    stop_timeout: float = 30.0  # above the services' own shutdown timeout (20 s)
+    demo_clients: int = 20
+
+    def port(self, what: str) -> int:
+        return DEFAULT_PORTS[what] + self.base_port - DEFAULT_BASE_PORT
+
+    def database(self, component: str) -> str:
+        return f"{self.db_prefix}{component}"
+
+    def database_url(self, component: str) -> str:
+        parts = urlsplit(self.pg_url)
+        return urlunsplit(parts._replace(path="/" + self.database(component)))
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    kind: Kind
+    module: str  # started as ``python -m <module>``
+    port: int  # its HTTP port
+    env: Mapping[str, str] = field(repr=False)
+    database: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOCAL_HOST}:{self.port}/"
+
+    @property
+    def ready_url(self) -> str:
+        return f"http://{LOCAL_HOST}:{self.port}/health/ready"
+
+
+def service_urls(config: StackConfig) -> dict[str, str]:
+    """``EBOK_<NAME>_URL`` of every service and the gateway, given to every process."""
+    return {
+        f"EBOK_{name.upper()}_URL": f"http://{LOCAL_HOST}:{config.port(name)}"
+        for name in ("gateway", *SERVICES)
+    }
+
+
+def _base_env(config: StackConfig, inherited: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in inherited.items() if not k.startswith("EBOK_LOCAL_")}
+    env.update(PYTHONUNBUFFERED="1", EBOK_LOG_LEVEL=config.log_level)
+    return env
+
+
+def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -> dict[str, str]:
+    env = _base_env(config, inherited)
+    env.update(service_urls(config))
+    env.update(
+        EBOK_DATABASE_URL=config.database_url(name),
+        EBOK_AMQP_URL=config.amqp_url,
+        EBOK_BUS_PREFIX=config.bus_prefix,
+        EBOK_HTTP_HOST=LOCAL_HOST,
+        EBOK_HTTP_PORT=str(config.port(name)),
+        EBOK_JWKS_URL=f"http://{LOCAL_HOST}:{config.port('auth')}/.well-known/jwks.json",
+        # Links in e-mails point at this stack, never at the production address.
+        EBOK_PUBLIC_BASE_URL=f"http://{LOCAL_HOST}:{config.port('gateway')}",
+    )
+    if name == "gateway":
+        # Rate-limit counters are kept apart per stack, like the bus and the databases.
+        env.update(
+            EBOK_REDIS_URL=config.redis_url,
+            EBOK_RATE_LIMIT_PREFIX=f"ebok:{config.db_prefix}:{config.bus_prefix}:rl:",
+        )
+    if name == "notifier":
+        env.update(EBOK_SMTP_HOST=LOCAL_HOST, EBOK_SMTP_PORT=str(config.port("sink-smtp")))
+    return env
+
+
+def plan(config: StackConfig, inherited: Mapping[str, str] | None = None) -> list[Component]:
+    """The components in start order: the SMTP sink, the services, the gateway."""
+    inherited = os.environ if inherited is None else inherited
+    sink_env = _base_env(config, inherited)
+    sink_env.update(
+        EBOK_SINK_HOST=LOCAL_HOST,
+        EBOK_SINK_SMTP_PORT=str(config.port("sink-smtp")),
+        EBOK_SINK_HTTP_PORT=str(config.port("sink-http")),
+        EBOK_SINK_MAILDIR=str(config.maildir),
+    )
+    components = [Component(SINK, "sink", "ebok_notifier.sink", config.port("sink-http"), sink_env)]
+    for name in SERVICES:
+        components.append(
+            Component(
+                name,
+                "service",
+                f"ebok_{name}",
+                config.port(name),
+                _service_env(config, name, inherited),
+                config.database(name),
+            )
+        )
+    components.append(
+        Component(
+            "gateway",
+            "gateway",
+            "ebok_gateway",
+            config.port("gateway"),
+            _service_env(config, "gateway", inherited),
+            config.database("gateway"),
+        )
+    )
+    return components
+
+
+def all_ports(config: StackConfig) -> dict[str, int]:
+    return {what: config.port(what) for what in DEFAULT_PORTS}
