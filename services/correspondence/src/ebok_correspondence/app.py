@@ -5,14 +5,20 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared.service import ServiceSpec, create_service_app
 
-from . import events, handlers
+from . import backoffice, events, handlers, operator_handlers
+from .middleware import body_and_idempotency
 from .settings import CorrespondenceSettings
 
 SPEC = ServiceSpec(
     name="correspondence",
     migrations=Path(__file__).parent / "migrations",
-    routes=handlers.routes,
+    routes=[*handlers.routes, *operator_handlers.routes],
     subscriptions=events.SUBSCRIPTIONS,
+    contexts=[backoffice.declare],
+    # Idempotency-Key: the library's for JSON routes, the cases table's for sending a
+    # document (see middleware.py).
+    idempotency=False,
+    middlewares=[body_and_idempotency],
 )
 
 

@@ -1,0 +1,291 @@
+"""Correspondence throughput: cases sent per second with one 1 MB attachment, next to a bare
+asyncpg insert of the same bytes (the floor any design pays), with p50/p99 latency.
+
+    .venv/bin/python bench/correspondence.py [--seconds 10] [--concurrency 8] [--size 1048576]
+
+It starts what it measures and stops it: a fresh database, a bus prefix of its own on the
+local RabbitMQ, a stand-in token issuer (JWKS), and the service as its own process
+(``python -m ebok_correspondence``) on a free port. The HTTP side sends real multipart forms
+with an Idempotency-Key, as the portal does; every case is committed with its attachment,
+its history line and its events (relayed to the broker) before the answer. Both phases run
+for ``--seconds`` with the same number of concurrent clients; the whole run takes about
+2 × seconds + 10 s. Everything it created is removed at the end, even on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import aiohttp
+import asyncpg
+import jwt
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+REPO = Path(__file__).resolve().parent.parent
+PG_ADMIN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+LETTER = {"kind": "letter", "subject": "Pomiar wydajności", "content": "Załącznik w pliku."}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def with_database(dsn: str, name: str) -> str:
+    base, _, _ = dsn.rpartition("/")
+    return f"{base}/{name}"
+
+
+@contextlib.asynccontextmanager
+async def issuer() -> AsyncIterator[tuple[str, Callable[[str], str]]]:
+    """A JWKS endpoint and a function signing customer tokens the way auth does."""
+    key, kid = Ed25519PrivateKey.generate(), uuid.uuid4().hex[:12]
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
+
+    async def jwks(_: web.Request) -> web.Response:
+        return web.json_response({"keys": [{**jwk, "kid": kid, "alg": "EdDSA", "use": "sig"}]})
+
+    app = web.Application()
+    app.router.add_get("/.well-known/jwks.json", jwks)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+
+    def token(subject: str) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": "ebok-auth",
+            "aud": "ebok",
+            "sub": subject,
+            "kind": "customer",
+            "iat": now,
+            "exp": now + 3600,
+            "sid": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": kid})
+
+    try:
+        yield f"http://127.0.0.1:{port}/.well-known/jwks.json", token
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def service(dsn: str, prefix: str, jwks_url: str) -> AsyncIterator[str]:
+    """The correspondence service as its own process; its base URL once it is ready."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "EBOK_DATABASE_URL": dsn,
+        "EBOK_AMQP_URL": AMQP,
+        "EBOK_BUS_PREFIX": prefix,
+        "EBOK_HTTP_HOST": "127.0.0.1",
+        "EBOK_HTTP_PORT": str(port),
+        "EBOK_JWKS_URL": jwks_url,
+        "EBOK_LOG_LEVEL": "WARNING",
+        "EBOK_SHUTDOWN_TIMEOUT": "5",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ebok_correspondence",
+        "serve",
+        cwd=REPO,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.returncode is not None:
+                    err = (await proc.stderr.read()).decode() if proc.stderr else ""
+                    raise RuntimeError(f"the service exited at start: {err[-2000:]}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(base + "/health/ready") as resp:
+                        if resp.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the service was not ready within 30 s")
+                await asyncio.sleep(0.1)
+        yield base
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def run_for(
+    seconds: float, concurrency: int, op: Callable[[int], Awaitable[None]]
+) -> tuple[int, float, list[float]]:
+    """``op`` called by ``concurrency`` workers until ``seconds`` pass: count, time, latencies."""
+    latencies: list[float] = []
+    stop_at = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        while time.perf_counter() < stop_at:
+            n = next(counter)
+            started = time.perf_counter()
+            await op(n)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(latencies), time.perf_counter() - started, latencies
+
+
+def summary(name: str, count: int, elapsed: float, latencies: list[float]) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return {
+        "name": name,
+        "ops": count,
+        "per_second": round(count / elapsed, 1),
+        "p50_ms": round(statistics.median(ordered) * 1000, 1),
+        "p99_ms": round(p99 * 1000, 1),
+    }
+
+
+async def bench(seconds: float, concurrency: int, size: int) -> dict[str, Any]:
+    name = f"ebok_bench_{uuid.uuid4().hex[:10]}"
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    dsn = with_database(PG_ADMIN, name)
+    attachment = b"%PDF-1.7\n" + os.urandom(size - 9)  # incompressible, like a real scan
+    try:
+        async with issuer() as (jwks_url, token), service(dsn, prefix, jwks_url) as base:
+            tokens = [token(f"{100000 + i:06d}") for i in range(concurrency * 4)]
+            async with aiohttp.ClientSession() as session:
+
+                async def send(n: int) -> None:
+                    form = aiohttp.FormData(quote_fields=False)
+                    form.add_field("document", json.dumps(LETTER), content_type="application/json")
+                    form.add_field(
+                        "attachments",
+                        attachment,
+                        filename="skan.pdf",
+                        content_type="application/pdf",
+                    )
+                    headers = {
+                        "Authorization": f"Bearer {tokens[n % len(tokens)]}",
+                        "Idempotency-Key": f"bench-{n}",
+                    }
+                    async with session.post(
+                        base + "/me/correspondence", data=form, headers=headers
+                    ) as resp:
+                        if resp.status != 201:
+                            raise RuntimeError(f"send failed: {resp.status} {await resp.text()}")
+                        await resp.read()
+
+                await run_for(1.0, concurrency, send)  # warm-up: connections, caches
+                http = summary(
+                    "POST /me/correspondence (1 case + 1 attachment)",
+                    *await run_for(seconds, concurrency, send),
+                )
+
+            pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+            try:
+                await pool.execute(
+                    "CREATE TABLE bench_blobs (id bigserial PRIMARY KEY, data bytea NOT NULL)"
+                )
+                await pool.execute("ALTER TABLE bench_blobs ALTER COLUMN data SET STORAGE EXTERNAL")
+
+                async def insert(_: int) -> None:
+                    await pool.execute("INSERT INTO bench_blobs (data) VALUES ($1)", attachment)
+
+                await run_for(1.0, concurrency, insert)
+                bare = summary(
+                    "bare asyncpg INSERT of the same bytes",
+                    *await run_for(seconds, concurrency, insert),
+                )
+                backlog = await pool.fetchval("SELECT count(*) FROM outbox")
+                cases = await pool.fetchval("SELECT count(*) FROM cases")
+            finally:
+                await pool.close()
+    finally:
+        await cleanup(name, prefix)
+    return {
+        "size_bytes": size,
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "http": http,
+        "bare_insert": bare,
+        "ratio_bare_to_http": round(bare["per_second"] / http["per_second"], 2),
+        "cases_written": cases,
+        "outbox_backlog_at_end": backlog,
+    }
+
+
+async def cleanup(database: str, prefix: str) -> None:
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    connection = await aio_pika.connect(AMQP)
+    try:
+        channel = await connection.channel()
+        queue = f"{prefix}correspondence"
+        for name in (
+            queue,
+            f"{queue}.dlq",
+            *(f"{queue}.retry.{n}" for n in (1, 2, 3)),
+            f"{prefix}backoffice",
+        ):
+            await channel.queue_delete(name, if_unused=False, if_empty=False)
+        for producer in ("correspondence", "billing"):
+            await channel.exchange_delete(f"{prefix}{producer}.events", if_unused=False)
+    finally:
+        await connection.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="per phase (default 10)")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--size", type=int, default=1024 * 1024, help="attachment bytes")
+    args = parser.parse_args()
+    result = asyncio.run(bench(args.seconds, args.concurrency, args.size))
+    for key in ("http", "bare_insert"):
+        r = result[key]
+        print(
+            f"{r['name']:<50} {r['per_second']:>8.1f}/s  p50 {r['p50_ms']:>7.1f} ms"
+            f"  p99 {r['p99_ms']:>7.1f} ms  ({r['ops']} ops)"
+        )
+    print(
+        f"bare insert / full case: {result['ratio_bare_to_http']}×"
+        f"  (concurrency {args.concurrency}, {args.size} B each;"
+        f" outbox backlog at end: {result['outbox_backlog_at_end']})"
+    )
+    print(json.dumps(result, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

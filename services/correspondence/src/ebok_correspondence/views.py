@@ -1,0 +1,110 @@
+"""Cases as customers and operators see them (JSON-ready dicts). Customers never see who in
+the utility did what, nor the case's internal history; operators see everything."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from .domain import KIND_LABELS, STATUS_LABELS, WITH_DEADLINE, Kind, Status
+
+UTILITY_AUTHOR = "Biuro Obsługi Klienta"
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def attachment(row: asyncpg.Record | dict[str, Any], base: str) -> dict[str, Any]:
+    return {
+        "id": str(row["id"]),
+        "filename": row["filename"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "path": f"{base}/attachments/{row['id']}",  # under the API root
+    }
+
+
+def _common(case: asyncpg.Record) -> dict[str, Any]:
+    kind, status = Kind(case["kind"]), Status(case["status"])
+    return {
+        "id": str(case["id"]),
+        "number": case["number"],
+        "kind": kind.value,
+        "kind_label": KIND_LABELS[kind],
+        "status": status.value,
+        "status_label": STATUS_LABELS[status],
+        "urgent": case["urgent"],
+        "submitted_at": _iso(case["submitted_at"]),
+        # the date the utility must answer by (reklamacje and complaints)
+        "reply_due": _iso(case["reply_due"]) if kind in WITH_DEADLINE else None,
+        "evidence_needed": case["evidence_needed_at"] is not None,
+        "closed_at": _iso(case["closed_at"]),
+    }
+
+
+def customer_case(
+    case: asyncpg.Record,
+    attachments: list[asyncpg.Record],
+    replies: list[asyncpg.Record],
+    *,
+    with_details: bool,
+) -> dict[str, Any]:
+    base = f"/me/correspondence/{case['id']}"
+    view = _common(case)
+    view["replies"] = [
+        {
+            "id": str(r["id"]),
+            "author": UTILITY_AUTHOR,
+            "body": r["body"],
+            "created_at": _iso(r["created_at"]),
+        }
+        for r in replies
+    ]
+    view["attachments"] = [attachment(a, base) for a in attachments]
+    if with_details:
+        view["details"] = case["details"]
+        view["contact_phone"] = case["contact_phone"]
+    return view
+
+
+def operator_case(
+    case: asyncpg.Record,
+    attachments: list[asyncpg.Record],
+    replies: list[asyncpg.Record] | None = None,
+    history: list[asyncpg.Record] | None = None,
+) -> dict[str, Any]:
+    base = f"/operator/cases/{case['id']}"
+    view = _common(case)
+    view.update(
+        client_number=case["client_number"],
+        account_linked=case["unlinked_at"] is None,
+        assignee=case["assignee"],
+        updated_at=_iso(case["updated_at"]),
+        attachments=[attachment(a, base) for a in attachments],
+    )
+    if replies is not None:
+        view["details"] = case["details"]
+        view["contact_phone"] = case["contact_phone"]
+        view["replies"] = [
+            {
+                "id": str(r["id"]),
+                "author": r["author"],
+                "body": r["body"],
+                "created_at": _iso(r["created_at"]),
+            }
+            for r in replies
+        ]
+    if history is not None:
+        view["history"] = [
+            {
+                "at": _iso(h["at"]),
+                "actor_kind": h["actor_kind"],
+                "actor": h["actor"],
+                "action": h["action"],
+                "details": h["details"],
+            }
+            for h in history
+        ]
+    return view
