@@ -49,7 +49,9 @@ def main(
             create_app(settings),
             host=settings.http_host,
             port=settings.http_port,
-            shutdown_timeout=settings.shutdown_timeout,
+            # aiohttp waits this long for in-flight handlers, then as long again for the ones
+            # it cancels: half each keeps the whole drain within EBOK_SHUTDOWN_TIMEOUT.
+            shutdown_timeout=settings.shutdown_timeout / 2,
             access_log=None,
             print=None,
         )

@@ -45,15 +45,19 @@ class Migration:
 
 
 def load_migrations(component: str, folder: Path) -> list[Migration]:
+    if not folder.is_dir():  # a mistyped path must not look like "no migrations"
+        raise MigrationError(f"{component} migrations: no such folder {folder}")
     found = []
-    for path in sorted(folder.glob("*.sql")):
+    for expected, path in enumerate(sorted(folder.glob("*.sql")), start=1):
         match = _FILE_RE.match(path.name)
         if not match:
             raise MigrationError(f"{path}: migration file names are NNNN_lower_snake.sql")
+        if int(match[1]) != expected:
+            raise MigrationError(
+                f"{folder}: versions must run 1, 2, 3… without gaps or repeats: expected "
+                f"{expected:04d}, found {path.name}"
+            )
         found.append(Migration(component, int(match[1]), match[2], path.read_text("utf-8")))
-    versions = [m.version for m in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise MigrationError(f"{folder}: versions must run 1, 2, 3… without gaps")
     return found
 
 
@@ -120,7 +124,9 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
-async def create_pool(dsn: str, *, min_size: int = 2, max_size: int = 10, **kw: Any) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, **kw: Any
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kw
     )

@@ -7,21 +7,56 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
 import structlog
 
+from .config import Secret
+
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
-_SECRET_KEYS = {"password", "new_password", "current_password", "token", "access_token",
-                "refresh_token", "authorization", "secret", "otp", "code"}
+_SECRET_KEYS = frozenset({
+    "password", "new_password", "current_password", "token", "access_token", "refresh_token",
+    "authorization", "secret", "otp", "code", "cookie", "set_cookie",
+})
+# Any key ending so is secret too: db_password, api_token, client_secret, x_api_key…
+_SECRET_SUFFIXES = ("password", "token", "secret", "authorization", "api_key", "cookie")
+_NOT_SCANNED = frozenset({"event", "exc_info", "stack_info", "_record", "_from_structlog"})
+_REDACTED = "***"
+_MAX_DEPTH = 6
+
+
+def _is_secret_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    low = key.lower().replace("-", "_")
+    return low in _SECRET_KEYS or low.endswith(_SECRET_SUFFIXES)
+
+
+def _scrub(value: Any, depth: int = 0) -> Any:
+    """``value`` with secret-named keys and ``Secret`` values masked (copies, never mutates)."""
+    if isinstance(value, Secret):
+        return _REDACTED
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _REDACTED if _is_secret_key(k) else _scrub(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_scrub(v, depth + 1) for v in value)
+    return value
 
 
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """Belt and braces: a secret-looking key never reaches the log line."""
-    for key in event_dict.keys() & _SECRET_KEYS:
-        event_dict[key] = "***"
+    """Belt and braces: a secret never reaches the log line, at any depth or letter case."""
+    for key, value in event_dict.items():
+        if key in _NOT_SCANNED:
+            continue
+        event_dict[key] = _REDACTED if _is_secret_key(key) else _scrub(value)
     return event_dict
 
 

@@ -33,6 +33,7 @@ from .http.middleware import (
     metrics_middleware,
     public,
 )
+from .http.problems import Problem
 from .http.tokens import TokenVerifier
 from .logs import get_logger
 from .metrics import OUTBOX_BACKLOG
@@ -53,6 +54,8 @@ class ServiceSpec:
     middlewares: Sequence[Any] = ()  # run after authentication, before the handler
     idempotency: bool = True  # answer retried POSTs with Idempotency-Key from this service's DB
     catalogue: Catalogue = field(default_factory=default_catalogue)
+    # The token verifier; by default one that fetches auth's JWKS (auth passes its own keys).
+    verifier: Callable[[ServiceSettings], TokenVerifier] | None = None
 
 
 @dataclass
@@ -79,8 +82,12 @@ def migration_folders(spec: ServiceSpec) -> list[tuple[str, Path]]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings, spec = app[SETTINGS], app[SPEC]
     pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_max)
-    async with pool.acquire() as conn:
-        await db.migrate(conn, migration_folders(spec))
+    try:
+        async with pool.acquire() as conn:
+            await db.migrate(conn, migration_folders(spec))
+    except BaseException:
+        await pool.close()
+        raise
     app[POOL] = pool
     yield
     await pool.close()
@@ -168,13 +175,29 @@ async def ready(request: web.Request) -> web.Response:
     except Exception as exc:  # any failure means not ready
         checks["database"] = f"unavailable: {type(exc).__name__}"
     connection = app[BUS].connection
-    checks["broker"] = "ok" if not connection.is_closed and connection.connected.is_set() else "unavailable"
+    connected = not connection.is_closed and connection.connected.is_set()
+    checks["broker"] = "ok" if connected else "unavailable"
     if app[_STOPPING].is_set():
         checks["process"] = "shutting down"
-    ok = all(v == "ok" for v in checks.values())
-    return web.json_response(
-        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    failing = [name for name, state in checks.items() if state != "ok"]
+    if not failing:
+        return web.json_response({"status": "ok", "checks": checks})
+    # 503 is a problem document like any other; ``checks`` stays for the orchestrator.
+    errors = [{"field": name, "reason": _NOT_READY[name]} for name in failing]
+    raise Problem(
+        503,
+        "Usługa nie jest gotowa: " + ", ".join(e["reason"] for e in errors) + ".",
+        code="not-ready",
+        errors=errors,
+        checks=checks,
     )
+
+
+_NOT_READY = {
+    "database": "baza danych jest niedostępna",
+    "broker": "broker komunikatów jest niedostępny",
+    "process": "usługa jest zamykana",
+}
 
 
 @public
@@ -198,7 +221,9 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Appl
             metrics_middleware,
             error_middleware,
             auth_middleware(
-                TokenVerifier(
+                spec.verifier(settings)
+                if spec.verifier is not None
+                else TokenVerifier(
                     settings.jwks_url,
                     issuer=settings.token_issuer,
                     audience=settings.token_audience,

@@ -19,7 +19,7 @@ class ServiceSettings(Settings):
     token_issuer: str = "ebok-auth"
     token_audience: str = "ebok"
     max_body_bytes: int = 1024 * 1024
-    shutdown_timeout: float = 20.0
+    shutdown_timeout: float = 20.0  # SIGTERM to exit, at most (+ closing the pool and bus)
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
     relay_batch_size: int = 500
     db_pool_max: int = 10

@@ -37,7 +37,9 @@ async def handle(
                       code="bad-idempotency-key",
                       errors=[{"field": HEADER, "reason": "nieprawidłowy klucz"}])
     body = await request.read()
-    request_hash = hashlib.sha256(request.method.encode() + request.path.encode() + body).hexdigest()
+    request_hash = hashlib.sha256(
+        request.method.encode() + request.path.encode() + body
+    ).hexdigest()
     scope = f"{principal_subject}:{request.method}:{request.path}"
     claimed = await pool.fetchval(
         """INSERT INTO idempotency_keys (scope, key, request_hash) VALUES ($1, $2, $3)
@@ -55,8 +57,10 @@ async def handle(
             scope, key,
         )
         if row is None:  # released by a failed first attempt a moment ago
-            raise Problem(409, "Poprzednie żądanie z tym kluczem właśnie się nie powiodło; ponów je.",
-                          code="idempotency-retry", headers={"Retry-After": "1"})
+            raise Problem(
+                409, "Poprzednie żądanie z tym kluczem właśnie się nie powiodło; ponów je.",
+                code="idempotency-retry", headers={"Retry-After": "1"},
+            )
         if row["request_hash"] != request_hash:
             raise Problem(422, f"Klucz {HEADER} został już użyty z inną treścią żądania.",
                           code="idempotency-key-reused",
@@ -68,14 +72,29 @@ async def handle(
         headers["Idempotent-Replayed"] = "true"
         return web.Response(status=row["status"], body=row["body"], headers=headers)
 
-    response = await render(request, handler)
+    try:
+        response = await render(request, handler)
+    except web.HTTPException as exc:  # a raised redirect (render answers 4xx/5xx itself)
+        await _store(pool, scope, key, exc)
+        raise
+    except BaseException:  # cancelled, or anything else escaping: let the client retry
+        await _release(pool, scope, key)
+        raise
     if response.status >= 500 or not isinstance(response, web.Response):
-        await pool.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key)
+        await _release(pool, scope, key)
         return response
+    await _store(pool, scope, key, response)
+    return response
+
+
+async def _release(pool: asyncpg.Pool, scope: str, key: str) -> None:
+    await pool.execute("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key)
+
+
+async def _store(pool: asyncpg.Pool, scope: str, key: str, response: web.Response) -> None:
     kept = {h: response.headers[h] for h in _KEPT_HEADERS if h in response.headers}
     await pool.execute(
         "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5"
         " WHERE scope = $1 AND key = $2",
         scope, key, response.status, json.loads(json.dumps(kept)), response.body or b"",
     )
-    return response

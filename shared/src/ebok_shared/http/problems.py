@@ -92,8 +92,12 @@ class Problem(Exception):
         return body
 
 
-def field_problem(field: str, reason: str, *, status: int = 422, code: str = "validation") -> Problem:
-    return Problem(status, f"{field}: {reason}", code=code, errors=[{"field": field, "reason": reason}])
+def field_problem(
+    field: str, reason: str, *, status: int = 422, code: str = "validation"
+) -> Problem:
+    return Problem(
+        status, f"{field}: {reason}", code=code, errors=[{"field": field, "reason": reason}]
+    )
 
 
 def problem_response(problem: Problem, instance: str | None = None) -> web.Response:
@@ -106,9 +110,19 @@ def problem_response(problem: Problem, instance: str | None = None) -> web.Respo
     )
 
 
+# aiohttp's own 4xx that concern one part of the request: that part, and why (in Polish).
+_FIELDS = {
+    413: ("(body)", "treść przekracza dopuszczalny rozmiar"),
+    415: ("Content-Type", "nieobsługiwany typ treści"),
+}
+
+
 def from_http_exception(exc: web.HTTPException) -> Problem:
-    headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After", "WWW-Authenticate")}
-    return Problem(exc.status, headers=headers)
+    kept = ("Allow", "Retry-After", "WWW-Authenticate")
+    headers = {k: v for k, v in exc.headers.items() if k in kept}
+    field = _FIELDS.get(exc.status)
+    errors = [{"field": field[0], "reason": field[1]}] if field else None
+    return Problem(exc.status, headers=headers, errors=errors)
 
 
 async def render(request: web.Request, handler: Any) -> web.StreamResponse:

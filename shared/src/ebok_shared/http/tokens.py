@@ -53,7 +53,7 @@ class TokenVerifier:
         self.audience = audience
         self._session = session
         self._keys: dict[str, Any] = {}
-        self._fetched_at = 0.0
+        self._attempted_at: float | None = None  # the last fetch, whether it worked or not
         self._refetch_interval = refetch_interval
         self._leeway = leeway
         self._lock = asyncio.Lock()
@@ -69,22 +69,29 @@ class TokenVerifier:
         finally:
             if self._session is None:
                 await session.close()
+        if not isinstance(jwks, dict) or not isinstance(jwks.get("keys", []), list):
+            raise ValueError("not a JWK set")
         keys = {}
         for jwk in jwks.get("keys", []):
             try:
+                if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+                    raise KeyError("kid")
                 keys[jwk["kid"]] = jwt.PyJWK.from_dict(jwk).key
             except (KeyError, jwt.PyJWTError) as exc:
                 log.warning("ignoring unusable JWK", error=repr(exc))
         self._keys = keys
-        self._fetched_at = time.monotonic()
 
     async def _key(self, kid: str) -> Any:
         if kid in self._keys:
             return self._keys[kid]
         async with self._lock:
+            # Failed and empty fetches count too: while auth is down, requests must not
+            # queue behind one fetch attempt after another.
             if kid not in self._keys and (
-                not self._keys or time.monotonic() - self._fetched_at >= self._refetch_interval
+                self._attempted_at is None
+                or time.monotonic() - self._attempted_at >= self._refetch_interval
             ):
+                self._attempted_at = time.monotonic()
                 try:
                     await self._fetch()
                 except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

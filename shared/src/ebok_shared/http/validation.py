@@ -1,8 +1,10 @@
-"""Request bodies: JSON parsed and checked against a JSON Schema, errors named per field in Polish."""
+"""Request bodies: JSON parsed and checked against a JSON Schema; errors per field, in Polish."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -15,46 +17,82 @@ from .problems import Problem
 MAX_ITEMS_DEFAULT = 1000
 
 
+_DATE_TIME_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$", re.ASCII
+)
+FORMAT_CHECKER = FormatChecker()
+
+
+@FORMAT_CHECKER.checks("date-time", raises=ValueError)
+def _is_date_time(instance: object) -> bool:
+    """RFC 3339 date-time (jsonschema checks it only if rfc3339-validator is installed)."""
+    if not isinstance(instance, str):
+        return True
+    return bool(_DATE_TIME_RE.match(instance)) and bool(dt.datetime.fromisoformat(instance.upper()))
+
+
 @cache
 def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
+    return Draft202012Validator(json.loads(schema_json), format_checker=FORMAT_CHECKER)
 
 
-def _reason(error: ValidationError) -> tuple[str, str]:
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _reasons(error: ValidationError) -> list[tuple[str, str]]:
     path = ".".join(str(p) for p in error.absolute_path)
-    v, value = error.validator, error.validator_value
-    if v == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else ""
-        return (f"{path}.{missing}" if path else missing), "pole jest wymagane"
-    if v == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        name = extra[0] if extra else ""
-        return (f"{path}.{name}" if path else name), "nieznane pole"
+    v, value, instance = error.validator, error.validator_value, error.instance
+    if v == "required" and isinstance(instance, dict):
+        missing = [name for name in value if name not in instance]
+        return [(_join(path, name), "pole jest wymagane") for name in missing]
+    if v == "additionalProperties" and isinstance(instance, dict):
+        known = set(error.schema.get("properties", {}))
+        patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+        extra = [k for k in instance if k not in known and not any(p.search(k) for p in patterns)]
+        return [(_join(path, name), "nieznane pole") for name in sorted(extra)]
+    return [(path or "(body)", _reason(error))]
+
+
+def _reason(error: ValidationError) -> str:
+    value = error.validator_value
     reasons = {
         "type": lambda: f"nieprawidłowy typ (oczekiwano: {_type_pl(value)})",
-        "minLength": lambda: f"za krótkie (co najmniej {value} znaków)",
-        "maxLength": lambda: f"za długie (najwyżej {value} znaków)",
+        "minLength": lambda: f"za krótkie (co najmniej {_chars(value)})",
+        "maxLength": lambda: f"za długie (najwyżej {_chars(value)})",
         "pattern": lambda: "nieprawidłowy format",
         "format": lambda: f"nieprawidłowy format ({_format_pl(value)})",
         "minimum": lambda: f"wartość musi być co najmniej {value}",
         "maximum": lambda: f"wartość może wynosić najwyżej {value}",
         "exclusiveMinimum": lambda: f"wartość musi być większa niż {value}",
         "exclusiveMaximum": lambda: f"wartość musi być mniejsza niż {value}",
-        "enum": lambda: "dozwolone wartości: " + ", ".join(map(str, value)),
-        "const": lambda: f"dozwolona wartość: {value}",
+        "enum": lambda: "dozwolone wartości: " + ", ".join(map(_shown, value)),
+        "const": lambda: f"dozwolona wartość: {_shown(value)}",
         "maxItems": lambda: f"za dużo elementów (najwyżej {value})",
         "minItems": lambda: f"za mało elementów (co najmniej {value})",
         "multipleOf": lambda: f"wartość musi być wielokrotnością {value}",
     }
-    reason = reasons.get(str(v), lambda: "nieprawidłowa wartość")()
-    return path or "(body)", reason
+    return reasons.get(str(error.validator), lambda: "nieprawidłowa wartość")()
+
+
+def _chars(count: int) -> str:
+    """``count`` with "znak" in the Polish plural form it takes (1 znak, 2 znaki, 5 znaków)."""
+    if count == 1:
+        return "1 znak"
+    if count % 10 in (2, 3, 4) and count % 100 not in (12, 13, 14):
+        return f"{count} znaki"
+    return f"{count} znaków"
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def _type_pl(value: Any) -> str:
     names = {"string": "tekst", "integer": "liczba całkowita", "number": "liczba",
              "boolean": "prawda/fałsz", "object": "obiekt", "array": "lista", "null": "null"}
     if isinstance(value, list):
-        return " lub ".join(names.get(v, v) for v in value)
+        return " lub ".join(names.get(v, str(v)) for v in value)
     return names.get(value, str(value))
 
 
@@ -66,9 +104,10 @@ def _format_pl(value: Any) -> str:
 def validate(data: Any, schema: dict[str, Any]) -> None:
     """Raise a 422 problem naming every field that breaks ``schema``."""
     validator = _validator(json.dumps(schema, sort_keys=True))
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        fields = [dict(zip(("field", "reason"), _reason(e), strict=True)) for e in errors]
+    # one "required" error comes per missing name, each listing all the required names
+    found = {pair for error in validator.iter_errors(data) for pair in _reasons(error)}
+    fields = [{"field": f, "reason": r} for f, r in sorted(found)]
+    if fields:
         raise Problem(
             422,
             "Popraw wskazane pola: " + "; ".join(f"{f['field']}: {f['reason']}" for f in fields),
@@ -81,13 +120,25 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> Any:
     """The request's JSON body, validated. Size is capped by the app's client_max_size."""
     if request.content_type != "application/json":
         raise Problem(415, "Treść żądania musi być w formacie JSON (application/json).",
-                      code="unsupported-media-type")
+                      code="unsupported-media-type",
+                      errors=[{"field": "Content-Type", "reason": "oczekiwano application/json"}])
     raw = await request.read()
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Problem(400, f"Treść żądania nie jest poprawnym JSON-em ({exc}).",
-                      code="malformed-json",
-                      errors=[{"field": "(body)", "reason": "niepoprawny JSON"}]) from None
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        where = f" (wiersz {exc.lineno}, kolumna {exc.colno})"
+        raise _malformed(where) from None
+    except (ValueError, UnicodeDecodeError):  # not UTF-8, or NaN/Infinity
+        raise _malformed("") from None
     validate(data, schema)
     return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _malformed(where: str) -> Problem:
+    # The parser's own (English) message stays out: the detail is Polish.
+    return Problem(400, f"Treść żądania nie jest poprawnym JSON-em{where}.", code="malformed-json",
+                   errors=[{"field": "(body)", "reason": "niepoprawny JSON" + where}])
