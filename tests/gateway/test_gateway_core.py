@@ -243,7 +243,7 @@ async def test_security_headers_and_cors(stack: Stack) -> None:
 
 
 async def test_upload_over_route_limit_refused_before_reading_it_all(stack: Stack) -> None:
-    resp = await stack.gw.post("/api/v1/me/meters/X1/readings", headers={
+    resp = await stack.gw.post("/api/v1/me/email-change", headers={
         **stack.customer(), "Content-Type": "application/json"}, data=b"x" * (2 * 1024 * 1024))
     assert resp.status == 413
     assert resp.content_type == "application/problem+json"

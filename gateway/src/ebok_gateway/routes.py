@@ -106,6 +106,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "Podanie odczytu",
         section="readings",
+        max_body=12 * MiB,  # a photo of the meter may come with it
     ),
     Route("GET", "/me/consumption", "readings", "customer", "Zużycie wody", section="readings"),
     Route(

@@ -5,16 +5,17 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared.service import ServiceSpec, create_service_app
 
-from . import events, handlers
+from . import backoffice, events, handlers, operator, scheduler
 from .settings import ReadingsSettings
 
 SPEC = ServiceSpec(
     name="readings",
     migrations=Path(__file__).parent / "migrations",
-    routes=handlers.routes,
+    routes=[*handlers.routes, *operator.routes],
     subscriptions=events.SUBSCRIPTIONS,
+    contexts=[backoffice.declare, scheduler.scheduler_context],
 )
 
 
-def create_app(settings: ReadingsSettings) -> web.Application:
-    return create_service_app(SPEC, settings)
+def create_app(settings: ReadingsSettings, spec: ServiceSpec = SPEC) -> web.Application:
+    return create_service_app(spec, settings)

@@ -1,0 +1,94 @@
+"""The garden-meter reminder scheduler: before each mandatory reading date and before a
+meter's legalisation expires, one reminder event per meter and date for the notifier.
+
+Safe with several replicas: a reminder is claimed by inserting its (meter, kind, due date)
+row in the same transaction as its outbox event, so two replicas running at once publish it
+once (the second insert waits for the first transaction and then finds the row). A day the
+scheduler missed is caught up while the due date has not passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from typing import cast
+
+import asyncpg
+from aiohttp import web
+from ebok_shared.bus import Outbox
+from ebok_shared.clock import clock
+from ebok_shared.logs import get_logger
+from ebok_shared.service import BUS, POOL, SETTINGS
+
+from . import domain
+from . import events as ev
+from . import repository as repo
+from .settings import ReadingsSettings
+
+log = get_logger(__name__)
+
+
+async def run_once(
+    pool: asyncpg.Pool, outbox: Outbox, s: ReadingsSettings, today: dt.date, now: dt.datetime
+) -> int:
+    """Publish the reminders due ``today``; returns how many this call published."""
+    async with pool.acquire() as conn:
+        meters = await repo.garden_meters_for_reminders(conn, today)
+    published = 0
+    for meter in meters:
+        async with pool.acquire() as conn, conn.transaction():
+            last = await repo.last_read_on(conn, meter["serial"])
+            for reminder in domain.reminders_due(
+                today,
+                installed_on=meter["installed_on"],
+                sealed_on=meter["sealed_on"],
+                last_read_on=last,
+                dates=s.garden_reading_dates,
+                reading_lead_days=s.reading_reminder_days,
+                legalisation_years=s.legalisation_years,
+                legalisation_lead_days=s.legalisation_reminder_days,
+            ):
+                if not await repo.claim_reminder(
+                    conn, meter["serial"], reminder.kind, reminder.due_on, now
+                ):
+                    continue
+                if reminder.kind == "reading":
+                    await ev.publish(
+                        conn, outbox, ev.READING_DUE, ev.reading_due(meter, reminder.due_on, last)
+                    )
+                else:
+                    await ev.publish(
+                        conn,
+                        outbox,
+                        ev.LEGALISATION_EXPIRING,
+                        ev.legalisation_expiring(meter, reminder.due_on),
+                    )
+                published += 1
+    if published:
+        log.info("garden-meter reminders published", count=published, today=today.isoformat())
+    return published
+
+
+async def scheduler_context(app: web.Application) -> AsyncIterator[None]:
+    s = cast(ReadingsSettings, app[SETTINGS])
+    if not s.scheduler_enabled:
+        yield
+        return
+
+    async def loop() -> None:
+        while True:
+            try:
+                await run_once(app[POOL], app[BUS].outbox, s, clock.today(), clock.now())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be away; try again next round
+                log.warning("reminder scheduler failed", error=repr(exc))
+            await asyncio.sleep(s.scheduler_interval)
+
+    task = asyncio.create_task(loop(), name="readings:reminders")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
