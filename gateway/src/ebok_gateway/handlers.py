@@ -62,7 +62,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 def proxy(route: Route) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         if route.access != "public":
-            require(request, route.access, allow=route.allow_restricted)
+            require(request, route.access)
         live = request.app[LIVE]
         live.portal.check(route.section, request.method)
         if route.item_key and route.section:
