@@ -27,7 +27,9 @@ from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
 
 
-async def _upstream(routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]]) -> TestServer:
+async def _upstream(
+    routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]],
+) -> TestServer:
     app = web.Application()
     for path, handler in routes.items():
         app.router.add_route("*", path, handler)
@@ -37,7 +39,9 @@ async def _upstream(routes: dict[str, Callable[[web.Request], Awaitable[web.Stre
 
 
 async def _ok(request: web.Request) -> web.Response:
-    return web.json_response({"path": request.path, "auth": request.headers.get("Authorization", "")})
+    return web.json_response(
+        {"path": request.path, "auth": request.headers.get("Authorization", "")}
+    )
 
 
 async def _slow(request: web.Request) -> web.Response:
@@ -57,7 +61,8 @@ class Stack:
         return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
 
     def operator(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token('op-1', kind='operator', roles=['operator'])}"}
+        token = self.issuer.token("op-1", kind="operator", roles=["operator"])
+        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -68,18 +73,35 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         async def invoice_list(_: web.Request) -> web.Response:
             return web.json_response({"items": invoices})
 
-        upstream = await _upstream({
-            "/me": _ok, "/me/contracts": _ok, "/me/balance": _slow, "/me/invoices": invoice_list,
-            "/me/invoices/{n}": _ok, "/me/password": _ok, "/sessions": _ok, "/me/e-invoice": _ok,
-        })
+        upstream = await _upstream(
+            {
+                "/me": _ok,
+                "/me/contracts": _ok,
+                "/me/balance": _slow,
+                "/me/invoices": invoice_list,
+                "/me/invoices/{n}": _ok,
+                "/me/password": _ok,
+                "/sessions": _ok,
+                "/me/e-invoice": _ok,
+            }
+        )
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
         settings = GatewaySettings.from_env(
-            {}, database_url=database, amqp_url=amqp_url, bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url, auth_url=base, billing_url=base,
-            readings_url="http://127.0.0.1:9", correspondence_url=base, notifier_url=base,
-            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:", dashboard_budget=1.0,
-            dashboard_part_timeout=0.5, cors_origins=("https://ebok.example.pl",),
+            {},
+            database_url=database,
+            amqp_url=amqp_url,
+            bus_prefix=bus_prefix,
+            jwks_url=issuer.jwks_url,
+            auth_url=base,
+            billing_url=base,
+            readings_url="http://127.0.0.1:9",
+            correspondence_url=base,
+            notifier_url=base,
+            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
+            dashboard_budget=1.0,
+            dashboard_part_timeout=0.5,
+            cors_origins=("https://ebok.example.pl",),
         )
         replicas = [await exits.enter_async_context(serve(create_app(settings))) for _ in range(2)]
         yield Stack(issuer, replicas, upstream, database)
@@ -114,7 +136,9 @@ async def test_customer_route_refuses_anonymous_and_forged_tokens(stack: Stack) 
 async def test_operator_routes_refuse_customer_tokens(stack: Stack) -> None:
     resp = await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.customer())
     assert resp.status == 403
-    assert (await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.operator())).status == 200
+    assert (
+        await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.operator())
+    ).status == 200
 
 
 async def test_first_login_session_can_only_change_the_password(stack: Stack) -> None:
@@ -131,7 +155,8 @@ async def test_first_login_session_can_only_change_the_password(stack: Stack) ->
 async def test_section_switched_off_holds_on_every_replica_within_a_second(stack: Stack) -> None:
     a, b = stack.replicas
     resp = await a.put(
-        "/api/v1/operator/portal-settings/sections/contracts", headers=stack.operator(),
+        "/api/v1/operator/portal-settings/sections/contracts",
+        headers=stack.operator(),
         json={"mode": "off", "message": "Przerwa techniczna do godz. 12:00."},
     )
     assert resp.status == 200
@@ -147,8 +172,11 @@ async def test_section_switched_off_holds_on_every_replica_within_a_second(stack
 
 
 async def test_read_only_section_allows_reading_but_not_changing(stack: Stack) -> None:
-    await stack.gw.put("/api/v1/operator/portal-settings/sections/e_invoices",
-                       headers=stack.operator(), json={"mode": "read_only"})
+    await stack.gw.put(
+        "/api/v1/operator/portal-settings/sections/e_invoices",
+        headers=stack.operator(),
+        json={"mode": "read_only"},
+    )
     assert (await stack.gw.get("/api/v1/me/e-invoice", headers=stack.customer())).status == 200
     resp = await stack.gw.put("/api/v1/me/e-invoice", headers=stack.customer(), json={})
     assert resp.status == 423
@@ -158,15 +186,17 @@ async def test_read_only_section_allows_reading_but_not_changing(stack: Stack) -
 async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> None:
     resp = await stack.gw.put(
         "/api/v1/operator/portal-settings/sections/invoices/items/12345626010001",
-        headers=stack.operator(), json={"hidden": True},
+        headers=stack.operator(),
+        json={"hidden": True},
     )
     assert resp.status == 200
     listing = await (await stack.gw.get("/api/v1/me/invoices", headers=stack.customer())).json()
     assert [i["number"] for i in listing["items"]] == ["12345626020001"]
     detail = await stack.gw.get("/api/v1/me/invoices/12345626010001", headers=stack.customer())
     assert detail.status == 404
-    history = await (await stack.gw.get("/api/v1/operator/portal-settings/history",
-                                        headers=stack.operator())).json()
+    history = await (
+        await stack.gw.get("/api/v1/operator/portal-settings/history", headers=stack.operator())
+    ).json()
     assert history["items"][0]["changed_by"] == "op-1"
 
 
@@ -180,12 +210,16 @@ async def test_blocked_account_token_refused_on_every_replica_within_a_second(st
     finally:
         await conn.close()
     for replica in stack.replicas:
+
         async def refused(r: TestClient = replica) -> bool:
             return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
+
         await _eventually(refused)
     # a token issued after the block (e.g. after unblocking) is not affected
     await asyncio.sleep(1.1)
-    assert (await stack.gw.get("/api/v1/me/contracts", headers=stack.customer("654321"))).status == 200
+    assert (
+        await stack.gw.get("/api/v1/me/contracts", headers=stack.customer("654321"))
+    ).status == 200
 
 
 async def test_logged_out_session_refused(stack: Stack) -> None:
@@ -225,26 +259,36 @@ async def test_dashboard_answers_within_budget_with_parts_unavailable(stack: Sta
     assert view["contracts"]["status"] == "ok"
     assert view["balance"]["status"] == "unavailable"  # slower than its timeout
     assert view["meters"]["status"] == "unavailable"  # readings is down
-    assert elapsed < 5  # far from the slow part's 5 s: the budget cut it (not a timing assert on speed)
+    assert (
+        elapsed < 5
+    )  # far from the slow part's 5 s: the budget cut it (not a timing assert on speed)
 
 
 async def test_security_headers_and_cors(stack: Stack) -> None:
-    resp = await stack.gw.get("/api/v1/me/contracts", headers={
-        **stack.customer(), "Origin": "https://ebok.example.pl"})
+    resp = await stack.gw.get(
+        "/api/v1/me/contracts", headers={**stack.customer(), "Origin": "https://ebok.example.pl"}
+    )
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["Access-Control-Allow-Origin"] == "https://ebok.example.pl"
-    evil = await stack.gw.get("/api/v1/regulations/current", headers={"Origin": "https://evil.example"})
+    evil = await stack.gw.get(
+        "/api/v1/regulations/current", headers={"Origin": "https://evil.example"}
+    )
     assert "Access-Control-Allow-Origin" not in evil.headers
-    preflight = await stack.gw.options("/api/v1/me/invoices", headers={
-        "Origin": "https://ebok.example.pl", "Access-Control-Request-Method": "GET"})
+    preflight = await stack.gw.options(
+        "/api/v1/me/invoices",
+        headers={"Origin": "https://ebok.example.pl", "Access-Control-Request-Method": "GET"},
+    )
     assert preflight.status == 204
     assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
 
 
 async def test_upload_over_route_limit_refused_before_reading_it_all(stack: Stack) -> None:
-    resp = await stack.gw.post("/api/v1/me/email-change", headers={
-        **stack.customer(), "Content-Type": "application/json"}, data=b"x" * (2 * 1024 * 1024))
+    resp = await stack.gw.post(
+        "/api/v1/me/email-change",
+        headers={**stack.customer(), "Content-Type": "application/json"},
+        data=b"x" * (2 * 1024 * 1024),
+    )
     assert resp.status == 413
     assert resp.content_type == "application/problem+json"
 
@@ -257,11 +301,50 @@ async def test_openapi_documents_every_route(stack: Stack) -> None:
     doc = await resp.json()
     assert doc["openapi"] == "3.1.0"
     served = {
-        (r.method.lower(), r.path)
-        for r in table
-        if isinstance(r, web.RouteDef) and r.method != "*"
+        (r.method.lower(), r.path) for r in table if isinstance(r, web.RouteDef) and r.method != "*"
     }
     documented = {(m, p) for p, ops in doc["paths"].items() for m in ops}
     assert served <= documented, served - documented
-    for required in ["/api/v1/me/dashboard", "/api/v1/me/invoices/{number}/pdf", "/api/v1/sessions"]:
+    for required in [
+        "/api/v1/me/dashboard",
+        "/api/v1/me/invoices/{number}/pdf",
+        "/api/v1/sessions",
+    ]:
         assert required in doc["paths"]
+
+
+async def test_block_event_from_auth_ends_live_tokens_on_every_replica(
+    stack: Stack, amqp_url: str, bus_prefix: str
+) -> None:
+    """The real path: auth's event on the bus → the gateway's consumer → every replica."""
+    import aio_pika
+    from ebok_shared.bus import Event
+
+    headers = stack.customer("777001")
+    assert (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 200
+    event = Event.new(
+        "auth.account.blocked",
+        {
+            "client_number": "777001",
+            "email": "jan@example.pl",
+            "reason": "Naruszenie regulaminu (IV.3)",
+            "by": "operator:op-1",
+        },
+    )
+    connection = await aio_pika.connect(amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        exchange = await channel.get_exchange(f"{bus_prefix}auth.events")
+        await exchange.publish(
+            aio_pika.Message(event.to_json(), message_id=str(event.id), type=event.type),
+            routing_key=event.type,
+            mandatory=True,
+        )
+    finally:
+        await connection.close()
+    for replica in stack.replicas:
+
+        async def refused(r: TestClient = replica) -> bool:
+            return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
+
+        await _eventually(refused, within=3.0)
