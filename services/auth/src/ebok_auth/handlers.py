@@ -1,5 +1,9 @@
-"""auth HTTP handlers: parse the request, call the domain and the repository, answer."""
+"""auth HTTP routes, gathered from the modules that own them."""
+
+from __future__ import annotations
 
 from aiohttp import web
 
-routes = web.RouteTableDef()
+from . import http_me, http_operator, http_public
+
+routes: list[web.AbstractRouteDef] = [*http_public.routes, *http_me.routes, *http_operator.routes]

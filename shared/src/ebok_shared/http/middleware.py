@@ -31,6 +31,13 @@ def public(handler: Any) -> Any:
     return handler
 
 
+def secret_answer(handler: Any) -> Any:
+    """Mark a handler whose answer carries a secret (tokens, a generated password): its answer
+    is never stored for Idempotency-Key replays, so no secret rests in idempotency_keys."""
+    handler.ebok_secret_answer = True
+    return handler
+
+
 def allow_restricted(*restrictions: str) -> Any:
     """Let a token restricted by ``restrictions`` (e.g. "password_change" after the first
     login, "regulations" until new terms are accepted) reach this handler. Every other
@@ -130,6 +137,8 @@ def auth_middleware(verifier: TokenVerifier) -> Any:
 def idempotency_middleware(pool_getter: Any) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        if getattr(handler, "ebok_secret_answer", False):
+            return await handler(request)  # type: ignore[no-any-return]
         principal = request.get(PRINCIPAL)
         subject = f"{principal.kind}:{principal.subject}" if principal else "anonymous"
         return await idempotency.handle(request, handler, pool_getter(request.app), subject)

@@ -1,0 +1,178 @@
+"""Login benchmark: logins/s through the auth service against the raw argon2id limit of this
+machine, measured in the same run, and login latency (p50/p99).
+
+    .venv/bin/python bench/login.py [--seconds S] [--concurrency C]
+
+(a) raw: argon2id verifications with the production (OWASP) parameters on as many threads as
+    there are cores, as fast as they go: no login can be faster than this.
+(b) service: a real ``python -m ebok_auth serve`` process (production hashing parameters) and
+    C concurrent clients posting ``POST /sessions`` for one account, each login verified,
+    audited and answered with a signed token and a stored refresh token.
+
+Target: (b) at least 0.8 of (a). It makes its own database and bus prefix, starts and stops
+the service itself, and removes both afterwards; it finishes within a minute.
+PostgreSQL and RabbitMQ: ``EBOK_TEST_PG_DSN`` / ``EBOK_TEST_AMQP_URL`` or the local servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.auth.process: starting and stopping the real service
+
+import aio_pika  # noqa: E402
+import aiohttp  # noqa: E402
+import argon2  # noqa: E402
+from ebok_auth.settings import OWASP_MEMORY_KIB, OWASP_TIME_COST  # noqa: E402
+from ebok_shared import db  # noqa: E402
+from ebok_shared.bus import Topology  # noqa: E402
+
+from tests.auth.process import auth_process  # noqa: E402
+from tests.support.infra import dsn_for  # noqa: E402
+
+PG = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+LOGIN, PASSWORD = "100001", "Benchmark-Haslo-2026"
+HASHER = argon2.PasswordHasher(
+    time_cost=OWASP_TIME_COST, memory_cost=OWASP_MEMORY_KIB, parallelism=1
+)
+
+
+def raw_rate(seconds: float, threads: int) -> float:
+    """argon2id verifications per second on ``threads`` threads (argon2-cffi drops the GIL)."""
+    stored = HASHER.hash(PASSWORD)
+    deadline = time.perf_counter() + seconds
+
+    def work() -> int:
+        n = 0
+        while time.perf_counter() < deadline:
+            HASHER.verify(stored, PASSWORD)
+            n += 1
+        return n
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        total = sum(pool.map(lambda _: work(), range(threads)))
+    return total / (time.perf_counter() - started)
+
+
+async def service_rate(
+    url: str, seconds: float, warmup: float, concurrency: int
+) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    failures = 0
+    body = {"login": LOGIN, "password": PASSWORD}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(base_url=url, connector=connector) as http:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + warmup
+        end = start + seconds
+
+        async def client() -> None:
+            nonlocal failures
+            while (now := loop.time()) < end:
+                async with http.post("/sessions", json=body) as resp:
+                    await resp.read()
+                    ok = resp.status == 201
+                done = loop.time()
+                if now >= start and done <= end:
+                    if ok:
+                        latencies.append(done - now)
+                    else:
+                        failures += 1
+
+        await asyncio.gather(*(client() for _ in range(concurrency)))
+    return len(latencies) / seconds, latencies, failures
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--raw-seconds", type=float, default=4.0)
+    parser.add_argument("--concurrency", type=int, default=2 * (os.cpu_count() or 2) + 2)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 2
+    name = f"ebok_bench_auth_{uuid.uuid4().hex[:8]}"
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    await db.ensure_database(PG, name)
+    dsn = dsn_for(PG, name)
+    try:
+        env = {
+            "EBOK_DATABASE_URL": dsn,
+            "EBOK_AMQP_URL": AMQP,
+            "EBOK_BUS_PREFIX": prefix,
+            "EBOK_LOG_LEVEL": "WARNING",
+            "EBOK_DB_POOL_MAX": "20",
+        }
+        async with auth_process(env) as proc:
+            conn = await db.connect(dsn)
+            try:  # one active account with its own password (no restriction on its tokens)
+                await conn.execute(
+                    "INSERT INTO accounts (client_number, email, status, password_hash,"
+                    " created_at, activated_at) VALUES ($1, 'bench@example.pl', 'active', $2,"
+                    " now(), now())",
+                    LOGIN,
+                    HASHER.hash(PASSWORD),
+                )
+                await conn.execute(
+                    "INSERT INTO regulations_acceptances (client_number, version, accepted_at,"
+                    " context) VALUES ($1, 1, now(), 'registration')",
+                    LOGIN,
+                )
+            finally:
+                await conn.close()
+            # Raw before and after the service run (the service idle meanwhile), averaged:
+            # on a shared machine the load drifts, and both figures must see the same.
+            raw_before = raw_rate(args.raw_seconds / 2, cores)
+            rate, latencies, failures = await service_rate(
+                proc.url, args.seconds, 2.0, args.concurrency
+            )
+            raw = (raw_before + raw_rate(args.raw_seconds / 2, cores)) / 2
+    finally:
+        await db.drop_database(PG, name)
+        await _remove_bus(prefix)
+    latencies.sort()
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000  # noqa: E731
+    print(f"cores: {cores}; argon2id m={OWASP_MEMORY_KIB} KiB t={OWASP_TIME_COST} p=1")
+    print(f"raw argon2id verifications/s ({cores} threads): {raw:8.1f}")
+    print(
+        f"logins/s through auth (c={args.concurrency}):      {rate:8.1f}"
+        f"   ({len(latencies)} in {args.seconds:.0f} s, {failures} failed)"
+    )
+    ratio = rate / raw if raw else 0.0
+    print(f"ratio: {ratio:.2f} (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})")
+    if latencies:
+        print(
+            f"latency ms: p50 {p(0.5):.1f}  p99 {p(0.99):.1f}  max {latencies[-1] * 1000:.1f}"
+            f"  mean {statistics.fmean(latencies) * 1000:.1f}"
+        )
+
+
+async def _remove_bus(prefix: str) -> None:
+    topology = Topology(prefix)
+    connection = await aio_pika.connect(AMQP)
+    try:
+        channel = await connection.channel()
+        for name in ("", ".dlq", ".retry.1", ".retry.2", ".retry.3"):
+            with contextlib.suppress(Exception):
+                queue = await channel.get_queue(topology.queue("auth") + name, ensure=False)
+                await queue.delete(if_unused=False, if_empty=False)
+        for producer in ("auth", "billing"):
+            with contextlib.suppress(Exception):
+                await channel.exchange_delete(topology.exchange(producer))
+    finally:
+        await connection.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

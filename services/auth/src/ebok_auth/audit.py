@@ -1,0 +1,76 @@
+"""The security audit log: who did what to which account, when, from where.
+
+Written in the same transaction as the change it records. Details are chosen by the caller
+from a closed set of harmless fields; a password, token or secret never goes in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+from ebok_shared.clock import clock
+from ebok_shared.logs import correlation_id_var, get_logger
+
+log = get_logger(__name__)
+
+_FORBIDDEN = ("password", "token", "secret", "code")
+
+
+async def record(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    type: str,
+    *,
+    actor: str,
+    subject: str | None = None,
+    ip: str | None = None,
+    **details: Any,
+) -> None:
+    bad = [k for k in details if any(f in k for f in _FORBIDDEN)]
+    if bad:  # a programming error, caught by tests: secrets never reach the audit log
+        raise ValueError(f"audit details must not carry secrets: {bad}")
+    await conn.execute(
+        "INSERT INTO audit_log (occurred_at, type, actor, subject, ip, correlation_id, details)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        clock.now(),
+        type,
+        actor,
+        subject,
+        ip,
+        correlation_id_var.get(),
+        details,
+    )
+    log.info("audit", audit_type=type, actor=actor, subject=subject)
+
+
+async def query(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    subject: str | None,
+    type: str | None,
+    actor: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    before_id: int | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first, keyset-paged by id."""
+    rows = await conn.fetch(
+        """SELECT id, occurred_at, type, actor, subject, ip, correlation_id, details
+           FROM audit_log
+           WHERE ($1::text IS NULL OR subject = $1) AND ($2::text IS NULL OR type = $2)
+             AND ($3::text IS NULL OR actor = $3)
+             AND ($4::timestamptz IS NULL OR occurred_at >= $4)
+             AND ($5::timestamptz IS NULL OR occurred_at < $5)
+             AND ($6::bigint IS NULL OR id < $6)
+           ORDER BY id DESC LIMIT $7""",
+        subject,
+        type,
+        actor,
+        since,
+        until,
+        before_id,
+        limit,
+    )
+    return [{**dict(r), "occurred_at": r["occurred_at"].isoformat()} for r in rows]

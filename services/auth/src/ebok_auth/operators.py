@@ -1,0 +1,93 @@
+"""Operator accounts: separate from customers, with roles (operator, admin), TOTP always.
+
+The first admin comes from ``python -m ebok_auth create-admin`` or from the bootstrap
+variables (EBOK_BOOTSTRAP_ADMIN_*), applied at start-up only while no admin exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import asyncpg
+from ebok_shared.clock import clock
+from ebok_shared.http.problems import Problem
+
+from . import audit, passwords, totp
+from .passwords import Hasher
+from .settings import AuthSettings
+
+_ADMIN_LOCK = 0x0EB0C_A002
+
+
+async def create(
+    pool: asyncpg.Pool,
+    hasher: Hasher,
+    *,
+    login: str,
+    email: str,
+    roles: list[str],
+    by: str,
+    ip: str | None = None,
+    password: str | None = None,
+    totp_secret: str | None = None,
+    settings: AuthSettings | None = None,
+) -> dict[str, Any]:
+    """A new operator. Unless given, the password is generated (and must be changed at first
+    login) and so is the TOTP key; both are returned once, to be handed over in person."""
+    generated = password is None
+    password = password or passwords.generate()
+    secret = totp_secret or totp.new_secret()
+    hashed = await hasher.hash(password)
+    async with pool.acquire() as conn, conn.transaction():
+        inserted = await conn.fetchval(
+            "INSERT INTO operators (login, email, roles, password_hash, must_change_password,"
+            " totp_secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            " ON CONFLICT (login) DO NOTHING RETURNING true",
+            login,
+            email,
+            roles,
+            hashed,
+            generated,
+            secret,
+            clock.now(),
+            by,
+        )
+        if not inserted:
+            raise Problem(409, "Operator o tym loginie już istnieje.", code="operator-exists")
+        await audit.record(conn, "operator.created", actor=by, subject=login, ip=ip, roles=roles)
+    issuer = settings.totp_issuer if settings else "e-BOK MPWiK"
+    return {
+        "login": login,
+        "roles": roles,
+        "initial_password": password if generated else None,
+        "totp_secret": secret,
+        "otpauth_uri": totp.provisioning_uri(secret, login, issuer),
+    }
+
+
+async def bootstrap_admin(pool: asyncpg.Pool, hasher: Hasher, settings: AuthSettings) -> None:
+    """Create the admin named by EBOK_BOOTSTRAP_ADMIN_* if there is no admin yet."""
+    if not settings.bootstrap_admin_login or not settings.bootstrap_admin_password:
+        return
+    password = settings.bootstrap_admin_password.reveal()
+    broken = passwords.policy_violations(password, settings.bootstrap_admin_login)
+    if broken:
+        raise ValueError("EBOK_BOOTSTRAP_ADMIN_PASSWORD: " + "; ".join(broken))
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _ADMIN_LOCK)
+        if await conn.fetchval("SELECT true FROM operators WHERE 'admin' = ANY(roles) LIMIT 1"):
+            return
+    secret = settings.bootstrap_admin_totp_secret
+    with contextlib.suppress(Problem):  # another replica created it a moment ago
+        await create(
+            pool,
+            hasher,
+            login=settings.bootstrap_admin_login,
+            email=settings.bootstrap_admin_email or f"{settings.bootstrap_admin_login}@localhost",
+            roles=["admin", "operator"],
+            by="system:bootstrap",
+            password=password,
+            totp_secret=secret.reveal() if secret else None,
+            settings=settings,
+        )

@@ -1,1 +1,0 @@
-"""auth SQL: every query of this service, plain asyncpg."""

@@ -1,0 +1,76 @@
+"""JSON Schemas of auth's request bodies (checked by ebok_shared.http.validation.read_json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLIENT_NUMBER = {"type": "string", "pattern": r"^\d{6}$"}
+OPERATOR_LOGIN = {"type": "string", "pattern": r"^[a-z][a-z0-9._-]{2,39}$"}
+EMAIL = {
+    "type": "string",
+    "format": "email",
+    "maxLength": 254,
+    "pattern": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+}
+# Generous cap: the policy reports over-long passwords by name; this only bounds the body.
+PASSWORD = {"type": "string", "minLength": 1, "maxLength": 1024}
+LINK_TOKEN = {"type": "string", "minLength": 16, "maxLength": 200}
+CODE = {"type": "string", "minLength": 6, "maxLength": 20}
+REASON = {"type": "string", "minLength": 3, "maxLength": 500}
+
+
+def _obj(required: list[str], **props: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": props,
+    }
+
+
+REGISTRATION = _obj(
+    ["client_number", "email", "invoice_number", "invoice_gross", "accepted_regulations_version"],
+    client_number=CLIENT_NUMBER,
+    email=EMAIL,
+    invoice_number={"type": "string", "pattern": r"^\d{10,20}$"},
+    invoice_gross={"type": "string", "pattern": r"^\s*-?\d{1,12}([.,]\d{1,2})?\s*$"},
+    accepted_regulations_version={"type": "integer", "minimum": 1},
+)
+ACTIVATION = _obj(["token"], token=LINK_TOKEN)
+LOGIN = _obj(["login", "password"], login=CLIENT_NUMBER, password=PASSWORD, totp_code=CODE)
+OPERATOR_LOGIN_BODY = _obj(
+    ["login", "password", "totp_code"], login=OPERATOR_LOGIN, password=PASSWORD, totp_code=CODE
+)
+REFRESH = _obj(
+    ["refresh_token"], refresh_token={"type": "string", "minLength": 16, "maxLength": 200}
+)
+PASSWORD_CHANGE = _obj(
+    ["current_password", "new_password"], current_password=PASSWORD, new_password=PASSWORD
+)
+ACCEPTANCE = _obj(["version"], version={"type": "integer", "minimum": 1})
+EMAIL_CHANGE = _obj(["email"], email=EMAIL)
+RESET_REQUEST = _obj(["login"], login=CLIENT_NUMBER)
+RESET_CONFIRM = _obj(["token", "new_password"], token=LINK_TOKEN, new_password=PASSWORD)
+EMAIL_CONFIRM = _obj(["token"], token=LINK_TOKEN)
+TOTP_CONFIRM = _obj(["code"], code=CODE)
+TOTP_REMOVAL = _obj(["current_password", "code"], current_password=PASSWORD, code=CODE)
+DELETION = _obj(["current_password", "confirm"], current_password=PASSWORD, confirm={"const": True})
+OPERATOR_ACTION = _obj(["reason"], reason=REASON)
+NEW_OPERATOR = _obj(
+    ["login", "email", "roles"],
+    login=OPERATOR_LOGIN,
+    email=EMAIL,
+    roles={
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 2,
+        "uniqueItems": True,
+        "items": {"enum": ["operator", "admin"]},
+    },
+)
+NEW_REGULATIONS = _obj(
+    ["body", "effective_from", "summary"],
+    body={"type": "string", "minLength": 100, "maxLength": 200_000},
+    effective_from={"type": "string", "format": "date-time"},
+    summary={"type": "string", "minLength": 3, "maxLength": 2000},
+)

@@ -1,0 +1,342 @@
+"""The auth service under test: the real app on a real port, its own fresh database, a
+queue that captures every event auth publishes, and a billing feed that publishes real
+envelopes to ``<prefix>billing.events`` exactly as billing's relay would."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import asyncpg
+import pyotp
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aiohttp.test_utils import TestClient
+from ebok_auth.app import create_app
+from ebok_auth.settings import AuthSettings
+from ebok_shared.bus import Event, Topology, default_catalogue
+from ebok_shared.service import POOL
+
+from tests.support.apps import serve
+
+PATIENCE = 20.0  # seconds before a wait gives up (a safety net, never an assertion)
+
+
+def settings_for(database: str, amqp_url: str, prefix: str, **overrides: Any) -> AuthSettings:
+    base: dict[str, Any] = {
+        "database_url": database,
+        "amqp_url": amqp_url,
+        "bus_prefix": prefix,
+        # Light hashing for speed; production refuses these without allow_weak_hashing.
+        "argon2_memory_kib": 1024,
+        "argon2_time_cost": 1,
+        "allow_weak_hashing": True,
+        "trusted_proxies": ("127.0.0.1",),  # tests speak as different IPs via X-Forwarded-For
+        "scheduler_interval": 3600.0,  # tests run scheduler passes themselves
+        "retry_delays": (0.2,),
+    }
+    base.update(overrides)
+    return AuthSettings.from_env({}, **base)
+
+
+async def eventually(probe: Callable[[], Awaitable[Any]], what: str) -> Any:
+    """Poll until ``probe`` returns something truthy (asynchronous delivery), or fail."""
+    deadline = time.monotonic() + PATIENCE
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"gave up waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Auth:
+    client: TestClient
+    pool: asyncpg.Pool
+    app: Any
+    channel: AbstractChannel
+    topology: Topology
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _n: int = 0
+
+    # -- events out ------------------------------------------------------------------------
+    def published(self, event_type: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.events
+            if e["type"] == event_type and all(e["payload"].get(k) == v for k, v in match.items())
+        ]
+
+    async def event(self, event_type: str, **match: Any) -> dict[str, Any]:
+        """The payload of the first published ``event_type`` whose payload has ``match``."""
+        found = await eventually(lambda: _async(self.published(event_type, **match)), event_type)
+        return found[0]["payload"]  # type: ignore[no-any-return]
+
+    async def events_of(self, event_type: str, count: int, **match: Any) -> list[dict[str, Any]]:
+        """Wait until ``count`` events of ``event_type`` matching ``match`` were published."""
+        await eventually(
+            lambda: _async(len(self.published(event_type, **match)) >= count),
+            f"{count} × {event_type}",
+        )
+        return [e["payload"] for e in self.published(event_type, **match)]
+
+    async def eventually_audited(self, audit_type: str) -> None:
+        await eventually(
+            lambda: self.pool.fetchval("SELECT true FROM audit_log WHERE type = $1", audit_type),
+            f"audit entry {audit_type}",
+        )
+
+    async def operator(
+        self,
+        login: str = "anna.nowak",
+        roles: tuple[str, ...] = ("operator",),
+        password: str = "Operator-Haslo-1",
+    ) -> dict[str, Any]:
+        """An operator (created as an admin would) and a live session's tokens."""
+        from ebok_auth import operators
+        from ebok_auth.resources import HASHER
+
+        created = await operators.create(
+            self.pool,
+            self.app[HASHER],
+            login=login,
+            email=f"{login}@mpwik.example",
+            roles=list(roles),
+            by="system:test",
+            password=password,
+        )
+        status, tokens = await self.call(
+            "POST",
+            "/operator/sessions",
+            json_body={
+                "login": login,
+                "password": password,
+                "totp_code": pyotp.TOTP(created["totp_secret"]).now(),
+            },
+        )
+        assert status == 201, tokens
+        return {**tokens, "totp_secret": created["totp_secret"]}
+
+    # -- events in (as billing publishes them) ---------------------------------------------
+    async def billing(self, event_type: str, payload: dict[str, Any]) -> Event:
+        event = Event.new(event_type, payload)
+        default_catalogue().validate(event)
+        exchange = await self.channel.get_exchange(self.topology.exchange("billing"))
+        await exchange.publish(
+            aio_pika.Message(
+                event.to_json(),
+                message_id=str(event.id),
+                type=event_type,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=event_type,
+            mandatory=True,
+        )
+        await eventually(
+            lambda: self.pool.fetchval(
+                "SELECT true FROM inbox WHERE consumer = 'auth' AND event_id = $1", event.id
+            ),
+            f"auth to consume {event_type}",
+        )
+        return event
+
+    async def client_with_invoice(
+        self,
+        number: str = "100001",
+        *,
+        email: str | None = "jan@example.pl",
+        invoice: str | None = None,
+        gross: str = "108.00",
+        contract: bool = True,
+    ) -> str:
+        """Feed billing's view of a client with one active contract and one invoice; returns
+        the invoice number."""
+        invoice = invoice or f"{number}26010001"
+        await self.billing(
+            "billing.client.upserted",
+            {
+                "client_number": number,
+                "name": "Jan Kowalski",
+                "kind": "household",
+                "nip": None,
+                "email": email,
+                "address": {
+                    "street": "ul. Żelazna 12",
+                    "postal_code": "00-001",
+                    "city": "Warszawa",
+                },
+            },
+        )
+        if contract:
+            await self.billing("billing.contract.concluded", contract_payload(number))
+        await self.billing(
+            "billing.invoice.issued",
+            {
+                "invoice_number": invoice,
+                "client_number": number,
+                "issue_date": "2026-01-05",
+                "due_date": "2026-01-19",
+                "net": "100.00",
+                "vat": "8.00",
+                "gross": gross,
+                "ksef_number": None,
+                "delivery": "paper",
+                "e_invoice_email": None,
+            },
+        )
+        return invoice
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def ip(self, address: str) -> dict[str, str]:
+        return {"X-Forwarded-For": address}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json_body: Any = None,
+        ip: str = "198.51.100.1",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, Any]:
+        hdrs = {"X-Forwarded-For": ip, **(headers or {})}
+        if token:
+            hdrs["Authorization"] = f"Bearer {token}"
+        resp = await self.client.request(method, path, json=json_body, headers=hdrs)
+        text = await resp.text()
+        body = json.loads(text) if text else None
+        if resp.status >= 400:
+            assert resp.content_type == "application/problem+json", (resp.status, text)
+        return resp.status, body
+
+    async def register(
+        self,
+        number: str = "100001",
+        email: str = "jan@example.pl",
+        invoice: str | None = None,
+        gross: str = "108,00",
+        version: int = 1,
+        ip: str = "198.51.100.1",
+    ) -> tuple[int, Any]:
+        return await self.call(
+            "POST",
+            "/registrations",
+            ip=ip,
+            json_body={
+                "client_number": number,
+                "email": email,
+                "invoice_number": invoice or f"{number}26010001",
+                "invoice_gross": gross,
+                "accepted_regulations_version": version,
+            },
+        )
+
+    async def activated_account(self, number: str = "100001", email: str = "jan@example.pl") -> str:
+        """Register and activate; returns the generated initial password."""
+        status, _ = await self.register(number, email)
+        assert status == 202
+        token = (await self.event("auth.account.registered", client_number=number))[
+            "activation_token"
+        ]
+        status, body = await self.call("POST", "/activations", json_body={"token": token})
+        assert status == 200, body
+        return body["initial_password"]  # type: ignore[no-any-return]
+
+    async def login(
+        self, number: str, password: str, *, ip: str = "198.51.100.1", **extra: Any
+    ) -> tuple[int, Any]:
+        return await self.call(
+            "POST", "/sessions", ip=ip, json_body={"login": number, "password": password, **extra}
+        )
+
+    async def customer(
+        self, number: str = "100001", password: str = "Wodociag-2026!x"
+    ) -> dict[str, Any]:
+        """An activated account with its own password; returns a live session's tokens."""
+        initial = await self.activated_account(number)
+        status, first = await self.login(number, initial)
+        assert status == 201 and first["password_change_required"], first
+        status, body = await self.call(
+            "PUT",
+            "/me/password",
+            token=first["access_token"],
+            json_body={"current_password": initial, "new_password": password},
+        )
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+
+async def _async(value: Any) -> Any:
+    return value
+
+
+def contract_payload(
+    number: str, contract: str | None = None, concluded_on: str = "2024-01-15"
+) -> dict[str, Any]:
+    return {
+        "contract_number": contract or f"U/{number}/2024",
+        "client_number": number,
+        "concluded_on": concluded_on,
+        "supply_address": {"street": "ul. Żelazna 12", "postal_code": "00-001", "city": "Warszawa"},
+        "tariff_group": "G1",
+        "meter_serials": [f"WM-{number}-1"],
+    }
+
+
+@contextlib.asynccontextmanager
+async def bus_side(amqp_url: str, prefix: str) -> AsyncIterator[tuple[AbstractChannel, list]]:
+    """A channel, and a list filling with every event auth publishes (validated by the
+    catalogue as a consumer would). auth's events need a bound queue: the relay publishes
+    them mandatory."""
+    topology = Topology(prefix)
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    try:
+        auth_exchange = await channel.declare_exchange(
+            topology.exchange("auth"), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        await channel.declare_exchange(
+            topology.exchange("billing"), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        capture = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await capture.bind(auth_exchange, routing_key="#")
+        events: list[dict[str, Any]] = []
+
+        async def record(message: AbstractIncomingMessage) -> None:
+            events.append(default_catalogue().parse(message.body).to_dict())
+            await message.ack()
+
+        await capture.consume(record)
+        yield channel, events
+    finally:
+        await _cleanup(channel, topology)
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def running_auth(
+    database: str, amqp_url: str, prefix: str, **overrides: Any
+) -> AsyncIterator[Auth]:
+    settings = settings_for(database, amqp_url, prefix, **overrides)
+    async with bus_side(amqp_url, prefix) as (channel, events):
+        app = create_app(settings)
+        async with serve(app) as client:
+            yield Auth(client, app[POOL], app, channel, Topology(prefix), events)
+
+
+async def _cleanup(channel: AbstractChannel, topology: Topology) -> None:
+    with contextlib.suppress(Exception):
+        for name in ("", ".dlq", ".retry.1"):
+            queue = await channel.get_queue(topology.queue("auth") + name, ensure=False)
+            await queue.delete(if_unused=False, if_empty=False)
+        for producer in ("auth", "billing"):
+            await channel.exchange_delete(topology.exchange(producer))

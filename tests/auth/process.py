@@ -1,0 +1,72 @@
+"""auth as a real process (``python -m ebok_auth serve``), for the log check and the bench."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+
+import aiohttp
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class AuthProcess:
+    url: str
+    output: list[str] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def auth_process(
+    env: Mapping[str, str], *, ready_within: float = 30.0
+) -> AsyncIterator[AuthProcess]:
+    port = free_port()
+    full_env = {**os.environ, "EBOK_HTTP_HOST": "127.0.0.1", "EBOK_HTTP_PORT": str(port), **env}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ebok_auth",
+        "serve",
+        env=full_env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    running = AuthProcess(f"http://127.0.0.1:{port}")
+
+    async def read() -> None:
+        assert proc.stdout is not None
+        async for line in proc.stdout:
+            running.output.append(line.decode(errors="replace"))
+
+    reader = asyncio.create_task(read())
+    try:
+        async with aiohttp.ClientSession() as http:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + ready_within
+            while True:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(running.url + "/health/ready") as resp:
+                        if resp.status == 200:
+                            break
+                if proc.returncode is not None or loop.time() > deadline:
+                    raise RuntimeError("auth did not start:\n" + "".join(running.output[-20:]))
+                await asyncio.sleep(0.1)
+        yield running
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        await reader

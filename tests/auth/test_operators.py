@@ -1,0 +1,241 @@
+"""Operators (terms I.4, II.6, IV.3): TOTP login, search, block/unblock with a reason,
+deletion on request, audit log, admin-only actions."""
+
+from __future__ import annotations
+
+import pyotp
+
+from tests.auth.harness import Auth
+
+PASSWORD = "Wodociag-2026!x"
+
+
+async def test_operator_login_requires_totp(auth: Auth) -> None:
+    from ebok_auth import operators
+    from ebok_auth.resources import HASHER
+
+    created = await operators.create(
+        auth.pool,
+        auth.app[HASHER],
+        login="anna.nowak",
+        email="anna@mpwik.example",
+        roles=["operator"],
+        by="system:test",
+        password="Operator-Haslo-1",
+    )
+    status, problem = await auth.call(
+        "POST",
+        "/operator/sessions",
+        json_body={"login": "anna.nowak", "password": "Operator-Haslo-1"},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "totp_code"
+    status, problem = await auth.call(
+        "POST",
+        "/operator/sessions",
+        json_body={"login": "anna.nowak", "password": "Zle-Haslo-1", "totp_code": "123456"},
+    )
+    assert status == 401 and problem["code"] == "invalid-credentials"
+    status, tokens = await auth.call(
+        "POST",
+        "/operator/sessions",
+        json_body={
+            "login": "anna.nowak",
+            "password": "Operator-Haslo-1",
+            "totp_code": pyotp.TOTP(created["totp_secret"]).now(),
+        },
+    )
+    assert status == 201 and tokens["restrictions"] == []
+    # Customer routes are not an operator's, and operator routes are not a customer's.
+    assert (await auth.call("GET", "/me", token=tokens["access_token"]))[0] == 403
+
+
+async def test_generated_operator_password_must_be_changed_first(auth: Auth) -> None:
+    admin = await auth.operator("admin.one", roles=("operator", "admin"))
+    status, created = await auth.call(
+        "POST",
+        "/operator/operators",
+        token=admin["access_token"],
+        json_body={"login": "jan.op", "email": "jan.op@mpwik.example", "roles": ["operator"]},
+    )
+    assert status == 201 and created["initial_password"]
+    status, tokens = await auth.call(
+        "POST",
+        "/operator/sessions",
+        json_body={
+            "login": "jan.op",
+            "password": created["initial_password"],
+            "totp_code": pyotp.TOTP(created["totp_secret"]).now(),
+        },
+    )
+    assert status == 201 and tokens["restrictions"] == ["password_change"]
+    status, problem = await auth.call("GET", "/operator/accounts", token=tokens["access_token"])
+    assert status == 403 and problem["code"] == "password-change-required"
+    status, fresh = await auth.call(
+        "PUT",
+        "/me/password",
+        token=tokens["access_token"],
+        json_body={
+            "current_password": created["initial_password"],
+            "new_password": "Moje-Haslo-2026",
+        },
+    )
+    assert status == 200 and fresh["restrictions"] == []
+    assert (await auth.call("GET", "/operator/accounts", token=fresh["access_token"]))[0] == 200
+    # Only admins manage operators.
+    status, problem = await auth.call(
+        "POST",
+        "/operator/operators",
+        token=fresh["access_token"],
+        json_body={"login": "x.op", "email": "x@mpwik.example", "roles": ["admin"]},
+    )
+    assert status == 403 and problem["code"] == "forbidden"
+
+
+async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.client_with_invoice("100002")
+    customer = await auth.customer("100001", PASSWORD)
+    await auth.customer("100002", PASSWORD)
+    op = await auth.operator()
+    token = op["access_token"]
+
+    status, found = await auth.call("GET", "/operator/accounts?q=10000&limit=1", token=token)
+    assert status == 200 and found["total"] == 2 and len(found["items"]) == 1
+    status, problem = await auth.call("GET", "/operator/accounts?limit=1000", token=token)
+    assert status == 422 and problem["errors"][0]["field"] == "limit"
+
+    status, problem = await auth.call(
+        "POST", "/operator/accounts/100001/block", token=token, json_body={}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "reason"
+    status, _ = await auth.call(
+        "POST",
+        "/operator/accounts/100001/block",
+        token=token,
+        json_body={"reason": "Korzystanie niezgodne z regulaminem."},
+    )
+    assert status == 200
+    blocked = await auth.event("auth.account.blocked", client_number="100001")
+    assert blocked == {
+        "client_number": "100001",
+        "email": "jan@example.pl",
+        "reason": "Korzystanie niezgodne z regulaminem.",
+        "by": "operator:anna.nowak",
+    }
+    # The existing session and refresh token stop working at once.
+    assert (await auth.call("GET", "/me", token=customer["access_token"]))[0] == 401
+    assert (
+        await auth.call(
+            "POST", "/sessions/refresh", json_body={"refresh_token": customer["refresh_token"]}
+        )
+    )[0] == 401
+    status, problem = await auth.login("100001", PASSWORD)
+    assert status == 403 and problem["code"] == "account-blocked"
+    status, problem = await auth.login("100001", "Zle-Haslo-1")  # no oracle without password
+    assert status == 401 and problem["code"] == "invalid-credentials"
+
+    status, _ = await auth.call(
+        "POST",
+        "/operator/accounts/100001/unblock",
+        token=token,
+        json_body={"reason": "Wyjaśniono."},
+    )
+    assert status == 200
+    await auth.event("auth.account.unblocked", client_number="100001")
+    assert (await auth.login("100001", PASSWORD))[0] == 201
+
+    status, _ = await auth.call(
+        "POST",
+        "/operator/accounts/100002/deletion",
+        token=token,
+        json_body={"reason": "Wniosek klienta z 5.01.2026"},
+    )
+    assert status == 200
+    await auth.event("auth.account.deleted", client_number="100002")
+    assert (await auth.call("GET", "/operator/accounts/100002", token=token))[0] == 404
+
+    status, log = await auth.call("GET", "/operator/audit?subject=100001&limit=100", token=token)
+    assert status == 200
+    entries = {(e["type"], e["actor"]) for e in log["items"]}
+    assert {
+        ("account.blocked", "operator:anna.nowak"),
+        ("account.unblocked", "operator:anna.nowak"),
+    } <= entries
+    assert all(
+        e["correlation_id"] and e["ip"] for e in log["items"] if e["type"].startswith("account.")
+    )
+    status, log = await auth.call("GET", "/operator/audit?type=account.deleted", token=token)
+    assert [e["details"]["reason"] for e in log["items"]] == ["Wniosek klienta z 5.01.2026"]
+    # Customers cannot read the audit log.
+    status, _ = await auth.call(
+        "GET", "/operator/audit", token=(await auth.login("100001", PASSWORD))[1]["access_token"]
+    )
+    assert status == 403
+
+
+async def test_bootstrap_admin_from_settings(database: str, amqp_url: str, bus_prefix: str) -> None:
+    from ebok_shared.config import Secret
+
+    from tests.auth.harness import running_auth
+
+    secret = pyotp.random_base32()
+    async with running_auth(
+        database,
+        amqp_url,
+        bus_prefix,
+        bootstrap_admin_login="admin",
+        bootstrap_admin_password=Secret("Pierwszy-Szef-1"),
+        bootstrap_admin_totp_secret=Secret(secret),
+    ) as auth:
+        status, tokens = await auth.call(
+            "POST",
+            "/operator/sessions",
+            json_body={
+                "login": "admin",
+                "password": "Pierwszy-Szef-1",
+                "totp_code": pyotp.TOTP(secret).now(),
+            },
+        )
+        assert status == 201
+        status, listed = await auth.call("GET", "/operator/operators", token=tokens["access_token"])
+        assert status == 200 and listed["items"][0]["roles"] == ["admin", "operator"]
+
+
+async def test_first_admin_from_the_cli_command(auth: Auth, database: str) -> None:
+    import asyncio
+    import os
+    import re
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ebok_auth",
+        "create-admin",
+        "--login",
+        "szef",
+        "--email",
+        "szef@mpwik.example",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={
+            **os.environ,
+            "EBOK_DATABASE_URL": database,
+            "EBOK_ARGON2_MEMORY_KIB": "1024",
+            "EBOK_ARGON2_TIME_COST": "1",
+            "EBOK_ALLOW_WEAK_HASHING": "true",
+        },
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    text = out.decode()
+    password = re.search(r"initial password: (\S+)", text)[1]  # type: ignore[index]
+    secret = re.search(r"TOTP key:\s+(\S+)", text)[1]  # type: ignore[index]
+    status, tokens = await auth.call(
+        "POST",
+        "/operator/sessions",
+        json_body={"login": "szef", "password": password, "totp_code": pyotp.TOTP(secret).now()},
+    )
+    assert status == 201 and tokens["restrictions"] == ["password_change"]
+    roles = await auth.pool.fetchval("SELECT roles FROM operators WHERE login = 'szef'")
+    assert set(roles) == {"admin", "operator"}

@@ -1,0 +1,114 @@
+"""Regulations (IV.2): seeded version 1, admin-published versions with notice, what changed,
+restricted tokens from the effective date, every acceptance kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from ebok_shared.clock import clock
+
+from tests.auth.harness import Auth
+
+PASSWORD = "Wodociag-2026!x"
+V1 = (Path(__file__).parents[2] / "services/auth/src/ebok_auth/data/regulamin-v1.txt").read_text()
+NEW_II7 = (
+    "7. W przypadku rozwiązania umowy na dostarczanie wody i /lub odprowadzanie ścieków "
+    "Operator blokuje dostęp do konta Klienta po 14 dniach kalendarzowych."
+)
+
+
+def _v2() -> str:
+    start = V1.index("7. W przypadku rozwiązania umowy")
+    end = V1.index("III. Korzystanie")
+    return V1[:start] + NEW_II7 + "\n" + V1[end:]
+
+
+async def test_version_1_is_the_utility_text_in_force(auth: Auth) -> None:
+    status, current = await auth.call("GET", "/regulations/current")
+    assert status == 200 and current["version"] == 1 and current["upcoming"] is None
+    assert current["body"] == V1
+    assert dt.datetime.fromisoformat(current["effective_from"]) < clock.now()
+
+
+async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)
+    admin = await auth.operator("admin.one", roles=("operator", "admin"))
+    operator = await auth.operator("anna.nowak")
+    soon = (clock.now() + dt.timedelta(days=5)).isoformat()
+    later = clock.now() + dt.timedelta(days=20)
+    body = {"body": _v2(), "effective_from": soon, "summary": "Krótszy termin blokady."}
+    status, problem = await auth.call(
+        "POST", "/operator/regulations", token=admin["access_token"], json_body=body
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "effective_from"
+    status, _ = await auth.call(
+        "POST",
+        "/operator/regulations",
+        token=operator["access_token"],
+        json_body={**body, "effective_from": later.isoformat()},
+    )
+    assert status == 403  # admins only
+    status, published = await auth.call(
+        "POST",
+        "/operator/regulations",
+        token=admin["access_token"],
+        json_body={**body, "effective_from": later.isoformat()},
+    )
+    assert status == 201 and published["version"] == 2
+    event = await auth.event("auth.regulations.published", version=2)
+    assert event["changed_clauses"] == ["II.7"] and event["summary"] == "Krótszy termin blokady."
+
+    status, changes = await auth.call("GET", "/regulations/2/changes")
+    assert status == 200 and changes["previous_version"] == 1
+    [change] = changes["changes"]
+    assert change["clause"] == "II.7"
+    assert "30 dni kalendarzowych" in change["previous"] and "14 dniach" in change["current"]
+
+    # Before the effective date nothing changes for the customer.
+    status, tokens = await auth.login("100001", PASSWORD)
+    assert status == 201 and tokens["restrictions"] == []
+    _, current = await auth.call("GET", "/regulations/current")
+    assert current["version"] == 1 and current["upcoming"]["version"] == 2
+
+    clock.freeze(later + dt.timedelta(minutes=1))
+    status, tokens = await auth.login("100001", PASSWORD)
+    assert status == 201 and tokens["restrictions"] == ["regulations"]
+    token = tokens["access_token"]
+    status, problem = await auth.call(
+        "POST", "/me/email-change", token=token, json_body={"email": "x@example.pl"}
+    )
+    assert status == 403 and problem["code"] == "regulations-acceptance-required"
+    assert problem["restrictions"] == ["regulations"]
+    status, me = await auth.call("GET", "/me", token=token)
+    assert status == 200 and me["regulations"] == {"accepted_version": 1, "current_version": 2}
+    status, _ = await auth.call(
+        "POST", "/me/regulations/acceptances", token=token, json_body={"version": 1}
+    )
+    assert status == 422
+    status, accepted = await auth.call(
+        "POST",
+        "/me/regulations/acceptances",
+        token=token,
+        json_body={"version": 2},
+        ip="203.0.113.9",
+    )
+    assert status == 201 and accepted["version"] == 2
+    status, fresh = await auth.call(
+        "POST", "/sessions/refresh", json_body={"refresh_token": tokens["refresh_token"]}
+    )
+    assert status == 200 and fresh["restrictions"] == []
+    assert (
+        await auth.call(
+            "POST",
+            "/me/email-change",
+            token=fresh["access_token"],
+            json_body={"email": "x@example.pl"},
+        )
+    )[0] == 202
+    kept = await auth.pool.fetch(
+        "SELECT version, ip, context FROM regulations_acceptances ORDER BY id"
+    )
+    assert [(r["version"], r["context"]) for r in kept] == [(1, "registration"), (2, "session")]
+    assert kept[1]["ip"] == "203.0.113.9"
