@@ -294,3 +294,21 @@ async def test_e_invoice_refusals(loaded: Billing) -> None:
     )
     assert extra.status == 422
     await _confirm(loaded, "x" * 43, expect=404)
+
+
+async def test_export_holds_everything_billing_has_on_the_client_and_nothing_else(
+    loaded: Billing,
+) -> None:
+    export = await loaded.get("/me/export", A)
+    assert export["client"]["client_number"] == A
+    assert export["client"]["email"] == "jan@example.pl"
+    assert {i["invoice_number"] for i in export["invoices"]} == {
+        I1["invoice_number"],
+        I2["invoice_number"],
+        I3["invoice_number"],
+    }
+    assert [c["contract_number"] for c in export["contracts"]] == ["U/100001/2023"]
+    assert export["interest_notes"], "the late payment of I2 gave an interest note"
+    other = await loaded.get("/me/export", B)
+    assert {i["invoice_number"] for i in other["invoices"]} == {IB["invoice_number"]}
+    await loaded.get("/me/export", "999999", expect=404)

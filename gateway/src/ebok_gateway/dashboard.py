@@ -49,9 +49,12 @@ DASHBOARD: tuple[Part, ...] = (
 )
 
 # Every service's part of the GDPR export (terms I.7: the right to see one's data).
-EXPORT: tuple[Part, ...] = tuple(
-    Part(service, service, "/me/export")
-    for service in ("auth", "billing", "readings", "correspondence", "notifier")
+EXPORT: tuple[Part, ...] = (
+    Part("auth", "auth", "/me/data"),
+    Part("billing", "billing", "/me/export"),
+    Part("readings", "readings", "/me/export"),
+    Part("correspondence", "correspondence", "/me/export"),
+    Part("notifier", "notifier", "/me/export"),
 )
 
 

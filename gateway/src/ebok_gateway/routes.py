@@ -48,6 +48,30 @@ ROUTES: tuple[Route, ...] = (
         "Ustawienie nowego hasła",
         rate_rule="password_reset",
     ),
+    Route("GET", "/regulations/{version}", "auth", "public", "Regulamin w danej wersji"),
+    Route(
+        "GET",
+        "/regulations/{version}/changes",
+        "auth",
+        "public",
+        "Zmiany regulaminu względem poprzedniej wersji",
+    ),
+    Route(
+        "POST",
+        "/email-changes/confirm",
+        "auth",
+        "public",
+        "Potwierdzenie nowego adresu e-mail",
+        rate_rule="activation",
+    ),
+    Route(
+        "POST",
+        "/e-invoice/confirmations",
+        "billing",
+        "public",
+        "Potwierdzenie adresu dla e-faktur",
+        rate_rule="activation",
+    ),
     # --- customer: account ---------------------------------------------------------------
     Route("DELETE", "/sessions/current", "auth", "customer", "Wylogowanie", allow_restricted=BOTH),
     Route("GET", "/me", "auth", "customer", "Moje konto", allow_restricted=BOTH),
@@ -69,6 +93,12 @@ ROUTES: tuple[Route, ...] = (
     ),
     Route("POST", "/me/email-change", "auth", "customer", "Zmiana adresu e-mail"),
     Route("DELETE", "/me", "auth", "customer", "Usunięcie konta"),
+    Route("POST", "/me/totp", "auth", "customer", "Logowanie dwuetapowe: rozpoczęcie"),
+    Route("POST", "/me/totp/activation", "auth", "customer", "Logowanie dwuetapowe: włączenie"),
+    Route("POST", "/me/totp/removal", "auth", "customer", "Logowanie dwuetapowe: wyłączenie"),
+    Route(
+        "GET", "/me/deletion", "auth", "customer", "Co zostanie usunięte, a co Spółka musi zachować"
+    ),
     # --- customer: contracts, meters, readings -----------------------------------------
     Route("GET", "/me/contracts", "billing", "customer", "Umowy", section="contracts"),
     Route(

@@ -23,6 +23,7 @@ PASSWORD_RESET_REQUESTED = "auth.password_reset.requested"
 EMAIL_CHANGE_REQUESTED = "auth.email_change.requested"
 EMAIL_CHANGED = "auth.email.changed"
 REGULATIONS_PUBLISHED = "auth.regulations.published"
+SESSIONS_ENDED = "auth.sessions.ended"
 
 PUBLISHED = (
     REGISTERED,
@@ -36,6 +37,7 @@ PUBLISHED = (
     EMAIL_CHANGE_REQUESTED,
     EMAIL_CHANGED,
     REGULATIONS_PUBLISHED,
+    SESSIONS_ENDED,
 )
 
 _outbox = Outbox()

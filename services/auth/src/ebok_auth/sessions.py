@@ -18,6 +18,7 @@ import asyncpg
 from ebok_shared.clock import clock
 from ebok_shared.logs import correlation_id_var, get_logger
 
+from . import events
 from .domain import RESTRICT_PASSWORD, token_hash
 from .keys import KeyRing
 from .settings import AuthSettings
@@ -205,14 +206,20 @@ async def alive(
     )
 
 
+# Access tokens live at most this long (settings refuse more), so the gateway need only
+# remember an ended session this long to refuse the tokens already out.
+_LONGEST_ACCESS_TOKEN = dt.timedelta(seconds=900)
+
+
 async def revoke(conn: asyncpg.Connection, session_id: uuid.UUID | None, *, reason: str) -> None:
-    await conn.execute(
+    rows = await conn.fetch(
         "UPDATE sessions SET revoked_at = $2, revoked_reason = $3"
-        " WHERE id = $1 AND revoked_at IS NULL",
+        " WHERE id = $1 AND revoked_at IS NULL RETURNING id, kind, subject",
         session_id,
         clock.now(),
         reason,
     )
+    await _announce_ended(conn, rows, reason)
 
 
 async def revoke_all(
@@ -223,14 +230,35 @@ async def revoke_all(
     reason: str,
     keep: uuid.UUID | None = None,
 ) -> int:
-    result = await conn.execute(
+    rows = await conn.fetch(
         "UPDATE sessions SET revoked_at = $3, revoked_reason = $4"
         " WHERE kind = $1 AND subject = $2 AND revoked_at IS NULL"
-        " AND ($5::uuid IS NULL OR id <> $5)",
+        " AND ($5::uuid IS NULL OR id <> $5) RETURNING id, kind, subject",
         kind,
         subject,
         clock.now(),
         reason,
         keep,
     )
-    return int(result.split()[-1])
+    await _announce_ended(conn, rows, reason)
+    return len(rows)
+
+
+async def _announce_ended(
+    conn: asyncpg.Connection, rows: list[asyncpg.Record], reason: str
+) -> None:
+    """Sessions ended early: the gateway refuses their live access tokens at once."""
+    if not rows:
+        return
+    await events.publish(
+        conn,
+        events.SESSIONS_ENDED,
+        {
+            "kind": rows[0]["kind"],
+            "subject": rows[0]["subject"],
+            "session_ids": [str(r["id"]) for r in rows],
+            "reason": reason,
+            "until": (clock.now() + _LONGEST_ACCESS_TOKEN).isoformat(),
+        },
+        key=rows[0]["subject"],
+    )

@@ -271,3 +271,47 @@ async def confirm_e_invoice(request: web.Request) -> web.Response:
             "jako e-faktury na ten adres.",
         }
     )
+
+
+# -- GDPR export (terms I.7: the right to see one's data) ----------------------------------
+
+_EXPORT_LIMIT = 100_000  # far beyond any client's history; the export is never paged
+
+
+@routes.get("/me/export")
+async def export(request: web.Request) -> web.Response:
+    """Billing's part of the customer's data export: everything billing holds about them."""
+    client_number = _client_number(request)
+    async with request.app[POOL].acquire() as conn:
+        client = await repo.client(conn, client_number)
+        if client is None:
+            raise _not_found("klienta")
+        consent = await repo.consent(conn, client_number)
+        contracts = await repo.contracts_of(conn, client_number)
+        _, invoices = await repo.invoice_page(
+            conn,
+            client_number,
+            clock.today(),
+            date_from=None,
+            date_to=None,
+            status=None,
+            limit=_EXPORT_LIMIT,
+            offset=0,
+        )
+        _, notes = await repo.note_page(conn, client_number, _EXPORT_LIMIT, 0)
+        history = await repo.history(conn, client_number, _EXPORT_LIMIT)
+    active = sum(1 for c in contracts if c["terminated_on"] is None)
+    return web.json_response(
+        {
+            "client": views.client_summary(client, consent, active),
+            "contracts": [
+                views.contract(c, f"/me/contracts/{c['contract_number']}/document")
+                for c in contracts
+            ],
+            "invoices": [views.invoice_item(r) for r in invoices],
+            "interest_notes": [views.note(n) for n in notes],
+            "e_invoice_history": views.e_invoice(
+                client, consent, None, history, operations.BUSINESS_E_INVOICE
+            )["history"],
+        }
+    )
