@@ -9,6 +9,7 @@ sink's web listing on 8025 and its SMTP port on 1025; with base 18000 they are 1
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,8 @@ class StackConfig:
     pg_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # The notifier's service credentials for this run (auth issues its tokens with them).
+    notifier_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     maildir: Path = REPO / "var" / "mail"
     log_level: str = "INFO"
     ready_timeout: float = 90.0
@@ -110,8 +113,11 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
             EBOK_REDIS_URL=config.redis_url,
             EBOK_RATE_LIMIT_PREFIX=f"ebok:{config.db_prefix}:{config.bus_prefix}:rl:",
         )
+    if name == "auth":
+        env.update(EBOK_SERVICE_CLIENTS=f"notifier:{config.notifier_secret}")
     if name == "notifier":
         env.update(EBOK_SMTP_HOST=LOCAL_HOST, EBOK_SMTP_PORT=str(config.port("sink-smtp")))
+        env.update(EBOK_SERVICE_CLIENT_SECRET=config.notifier_secret)
     return env
 
 

@@ -19,7 +19,6 @@ import aiohttp
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp.test_utils import TestClient
-from ebok_correspondence import backoffice
 from ebok_correspondence.app import create_app
 from ebok_correspondence.settings import CorrespondenceSettings
 from ebok_shared.bus import Event, RetryPolicy, Topology
@@ -243,7 +242,9 @@ class Correspondence:
     async def _drain(self) -> None:
         channel = await self.connection.channel()
         try:
-            queue = await channel.get_queue(self.topology.queue(backoffice.QUEUE), ensure=False)
+            queue = await channel.get_queue(
+                self.topology.backoffice_queue("correspondence"), ensure=False
+            )
             while (message := await queue.get(no_ack=True, fail=False)) is not None:
                 self.seen.append(default_catalogue().parse(message.body))  # validates it
         finally:
@@ -313,7 +314,7 @@ async def running_correspondence(
     finally:
         queues = [
             *consumer_queues(topology, "correspondence", RetryPolicy(delays=settings.retry_delays)),
-            topology.queue(backoffice.QUEUE),
+            topology.backoffice_queue("correspondence"),
         ]
         exchanges = [topology.exchange(p) for p in ("correspondence", "billing", "auth")]
         await delete_bus_objects(connection, queues, exchanges)

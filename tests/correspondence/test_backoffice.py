@@ -89,7 +89,9 @@ async def test_reklamacja_and_data_change_are_published_for_the_back_office(
 async def test_the_back_office_inbox_is_durable_and_bound_at_start(svc: Correspondence) -> None:
     channel = await svc.connection.channel()
     try:
-        queue = await channel.declare_queue(svc.topology.queue("backoffice"), passive=True)
+        queue = await channel.declare_queue(
+            svc.topology.backoffice_queue("correspondence"), passive=True
+        )
         assert queue.declaration_result.message_count == 0
     finally:
         await channel.close()

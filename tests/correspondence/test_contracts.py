@@ -73,9 +73,7 @@ def test_events_of_an_unlinked_case_name_no_client() -> None:
 
 
 def test_the_back_office_inbox_takes_every_published_event() -> None:
-    from ebok_correspondence import backoffice
-
-    assert set(backoffice.ROUTING_KEYS) == set(events.PUBLISHED)
+    assert set(SPEC.backoffice_events) == set(events.PUBLISHED)
 
 
 async def test_consumed_events_as_their_schema_examples_describe_them(

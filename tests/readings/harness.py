@@ -22,7 +22,6 @@ from aiohttp import ClientResponse, FormData
 from aiohttp.test_utils import TestClient
 from ebok_readings import events
 from ebok_readings.app import SPEC, create_app
-from ebok_readings.backoffice import QUEUE as BACKOFFICE_QUEUE
 from ebok_readings.settings import ReadingsSettings
 from ebok_shared.bus import Event, Outbox, RetryPolicy, Topology, default_catalogue
 from ebok_shared.clock import LOCAL_TZ, clock
@@ -265,7 +264,7 @@ async def running_readings(
         await channel.close()
         queues = [
             *consumer_queues(topology, spec.name, RetryPolicy(delays=settings.retry_delays)),
-            topology.queue(BACKOFFICE_QUEUE),
+            topology.backoffice_queue("readings"),
             tap_queue,
         ]
         exchanges = [topology.exchange(p) for p in ("readings", "billing", "auth")]

@@ -51,6 +51,9 @@ class ServiceSpec:
     routes: Sequence[web.AbstractRouteDef] = ()
     subscriptions: Sequence[Subscription] = ()
     contexts: Sequence[CleanupContext] = ()  # extra resources, started after the bus
+    # Events the utility's back office (outside e-BOK) takes from this service; they wait
+    # in the durable queue backoffice.<name>, declared at start-up (see declare_backoffice).
+    backoffice_events: Sequence[str] = ()
     middlewares: Sequence[Any] = ()  # run after authentication, before the handler
     idempotency: bool = True  # answer retried POSTs with Idempotency-Key from this service's DB
     catalogue: Catalogue = field(default_factory=default_catalogue)
@@ -100,6 +103,7 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     )
     topology = Topology(settings.bus_prefix)
     app[BUS] = Bus(connection, topology, Outbox(spec.catalogue))
+    await declare_backoffice(connection, topology, spec.name, spec.backoffice_events)
     relay = OutboxRelay(
         settings.database_url, connection, topology=topology, batch_size=settings.relay_batch_size
     )
@@ -124,6 +128,31 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await relay_task
     await connection.close()
+
+
+async def declare_backoffice(
+    connection: AbstractRobustConnection, topology: Topology, producer: str, events: Sequence[str]
+) -> None:
+    """The back office's inbox for ``events``, declared by the publisher before its relay runs.
+
+    The relay publishes with ``mandatory``: an event no queue takes is an error that holds the
+    outbox. Declaring the back office's queue with the publisher means these events always
+    have a queue, even before the back office first connects. Idempotent on every start.
+    """
+    if not events:
+        return
+    channel = await connection.channel()
+    try:
+        exchange = await channel.declare_exchange(
+            topology.exchange(producer), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(
+            topology.backoffice_queue(producer), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        for event_type in events:
+            await queue.bind(exchange, routing_key=event_type)
+    finally:
+        await channel.close()
 
 
 async def _http_client(app: web.Application) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ e-mail confirmation, JWKS. (The gateway maps /api/v1/<path> here.)"""
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 
 from aiohttp import web
 from ebok_shared.clock import clock
@@ -47,6 +48,32 @@ async def jwks(request: web.Request) -> web.Response:
     return web.json_response(
         request.app[KEYRING].jwks(), headers={"Cache-Control": "public, max-age=60"}
     )
+
+
+SERVICE_TOKEN_SCHEMA = {
+    "type": "object",
+    "required": ["client_id", "client_secret"],
+    "additionalProperties": False,
+    "properties": {
+        "client_id": {"type": "string", "minLength": 1, "maxLength": 64},
+        "client_secret": {"type": "string", "minLength": 1, "maxLength": 256},
+    },
+}
+
+
+@routes.post("/service-tokens")
+@public
+@secret_answer
+async def service_token(request: web.Request) -> web.Response:
+    """A token of kind "service" for another e-BOK service (client credentials)."""
+    body = await read_json(request, SERVICE_TOKEN_SCHEMA)
+    expected = request.app[AUTH_SETTINGS].service_client_secrets().get(body["client_id"])
+    if expected is None or not hmac.compare_digest(
+        expected.encode(), body["client_secret"].encode()
+    ):
+        raise Problem(401, "Nieprawidłowe dane uwierzytelniające usługi.", code="invalid-client")
+    token, ttl = request.app[KEYRING].sign({"sub": body["client_id"], "kind": "service"})
+    return json({"access_token": token, "token_type": "Bearer", "expires_in": ttl})
 
 
 # -- regulations ---------------------------------------------------------------------------

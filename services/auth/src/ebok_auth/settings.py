@@ -59,6 +59,15 @@ class AuthSettings(ServiceSettings):
 
     totp_issuer: str = "e-BOK MPWiK"
 
+    # Other services' credentials, "client_id:secret,…": each gets tokens of kind "service"
+    # (POST /service-tokens) to call the others' /internal routes.
+    service_clients: Secret | None = None
+
+    def service_client_secrets(self) -> dict[str, str]:
+        raw = self.service_clients.reveal() if self.service_clients else ""
+        pairs = (p.partition(":") for p in raw.split(",") if p)
+        return {client.strip(): secret.strip() for client, _, secret in pairs}
+
     bootstrap_admin_login: str | None = None
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: Secret | None = None
@@ -66,6 +75,12 @@ class AuthSettings(ServiceSettings):
 
     def validate(self) -> None:
         super().validate()
+        for client, secret in self.service_client_secrets().items():
+            if not client or len(secret) < 32:
+                raise ConfigError(
+                    "EBOK_SERVICE_CLIENTS: each entry is client_id:secret, the secret at least "
+                    "32 characters"
+                )
         weak = (
             self.argon2_memory_kib < OWASP_MEMORY_KIB
             or self.argon2_time_cost < OWASP_TIME_COST

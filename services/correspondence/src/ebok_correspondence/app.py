@@ -5,7 +5,7 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared.service import ServiceSpec, create_service_app
 
-from . import backoffice, events, handlers, operator_handlers
+from . import events, handlers, operator_handlers
 from .middleware import body_and_idempotency
 from .settings import CorrespondenceSettings
 
@@ -14,7 +14,9 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routes=[*handlers.routes, *operator_handlers.routes],
     subscriptions=events.SUBSCRIPTIONS,
-    contexts=[backoffice.declare],
+    # The back office applies data changes, examines reklamacje and keeps its register of
+    # the utility's correspondence in step with every case event.
+    backoffice_events=events.PUBLISHED,
     # Idempotency-Key: the library's for JSON routes, the cases table's for sending a
     # document (see middleware.py).
     idempotency=False,

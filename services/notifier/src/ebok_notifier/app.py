@@ -1,20 +1,97 @@
 """The notifier app factory: wires routes, subscriptions and resources; no logic here."""
 
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
-from ebok_shared.service import ServiceSpec, create_service_app
+from ebok_shared.http.service_tokens import ServiceTokens
+from ebok_shared.service import HTTP, POOL, CleanupContext, ServiceSpec, create_service_app
 
 from . import events, handlers
+from .attachments import Attachments, InvoicePdfs
+from .campaigns import CampaignWorker
+from .intake import Intake
+from .render import Brand, Renderer
+from .sender import Sender
 from .settings import NotifierSettings
 
 SPEC = ServiceSpec(
     name="notifier",
     migrations=Path(__file__).parent / "migrations",
     routes=handlers.routes,
-    subscriptions=events.SUBSCRIPTIONS,
 )
 
 
+def renderer_for(settings: NotifierSettings) -> Renderer:
+    return Renderer(
+        Brand(
+            utility_name=settings.utility_name,
+            public_base_url=settings.public_base_url,
+            contact_email=settings.contact_email,
+            contact_phone=settings.contact_phone,
+        )
+    )
+
+
+def intake_for(settings: NotifierSettings) -> Intake:
+    return Intake(
+        message_id_domain=settings.message_id_domain, campaign_rate=settings.campaign_rate
+    )
+
+
+def delivery(settings: NotifierSettings) -> CleanupContext:
+    """The sender and the campaign worker, as a cleanup context (started after the bus)."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        pdfs = InvoicePdfs(
+            app[HTTP],
+            settings.billing_url,
+            timeout=settings.billing_timeout,
+            max_bytes=settings.max_attachment_bytes,
+            tokens=None
+            if settings.service_client_secret is None
+            else ServiceTokens(
+                app[HTTP],
+                settings.auth_url,
+                settings.service_client_id,
+                settings.service_client_secret,
+            ),
+        )
+        sender = Sender(settings, app[POOL], renderer_for(settings), Attachments(pdfs))
+        campaigns = CampaignWorker(
+            app[POOL],
+            chunk_size=settings.campaign_chunk_size,
+            message_id_domain=settings.message_id_domain,
+            poll_interval=settings.sender_poll_interval,
+        )
+        tasks = [
+            asyncio.create_task(sender.run(), name="notifier:sender"),
+            asyncio.create_task(campaigns.run(), name="notifier:campaigns"),
+        ]
+        yield
+        sender.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(tasks[0]), settings.shutdown_timeout)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return context
+
+
+def spec_for(settings: NotifierSettings) -> ServiceSpec:
+    """The service as it runs: its subscriptions and sender need the settings."""
+    return dataclasses.replace(
+        SPEC,
+        subscriptions=events.subscriptions(intake_for(settings)),
+        contexts=[*SPEC.contexts, delivery(settings)],
+    )
+
+
 def create_app(settings: NotifierSettings) -> web.Application:
-    return create_service_app(SPEC, settings)
+    return create_service_app(spec_for(settings), settings)

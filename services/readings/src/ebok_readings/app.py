@@ -5,7 +5,7 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared.service import ServiceSpec, create_service_app
 
-from . import backoffice, events, handlers, operator, scheduler
+from . import events, handlers, operator, scheduler
 from .settings import ReadingsSettings
 
 SPEC = ServiceSpec(
@@ -13,7 +13,9 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routes=[*handlers.routes, *operator.routes],
     subscriptions=events.SUBSCRIPTIONS,
-    contexts=[backoffice.declare, scheduler.scheduler_context],
+    # The utility's systems keep their register of meters and readings in step with e-BOK.
+    backoffice_events=events.PUBLISHED,
+    contexts=[scheduler.scheduler_context],
 )
 
 

@@ -29,3 +29,7 @@ class Topology:
 
     def dead_letter_queue(self, consumer: str) -> str:
         return f"{self.queue(consumer)}.dlq"
+
+    def backoffice_queue(self, producer: str) -> str:
+        """The utility's back-office system reads a producer's events for it from here."""
+        return self.queue(f"backoffice.{producer}")

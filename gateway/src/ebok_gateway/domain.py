@@ -1,1 +1,0 @@
-"""gateway domain rules: pure functions and values, no I/O."""

@@ -1,0 +1,123 @@
+"""One e-mail as MIME: plain text and HTML alternatives, attachments, and headers that no
+value from an event can extend (the stdlib refuses CR/LF in a header; subjects are already
+one line; the recipient is parsed as one bare address, never pasted).
+
+An e-mail is prepared once (MIME structure, subject, body, attachments, as bytes) and
+finished per recipient by putting To, Message-ID and Date in front: a campaign's 100,000
+e-mails share one preparation."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import email.policy
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from email.errors import HeaderParseError
+from email.header import Header
+from email.headerregistry import Address
+from email.utils import format_datetime, formataddr
+
+from .domain import PermanentFailure
+from .render import Rendered
+
+POLICY = email.policy.SMTP  # for an internationalised To address
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
+def recipient_address(recipient: str) -> Address:
+    """A bare address (``jan@example.pl``) as a header value; anything else is refused."""
+    if any(c in recipient for c in '\r\n<>,;" ') or recipient.count("@") != 1:
+        raise PermanentFailure(f"nieprawidłowy adres odbiorcy: {recipient!r}")
+    try:
+        address = Address(addr_spec=recipient)
+    except (HeaderParseError, ValueError, IndexError) as exc:
+        raise PermanentFailure(f"nieprawidłowy adres odbiorcy: {recipient!r} ({exc})") from None
+    if not address.username or not address.domain:
+        raise PermanentFailure(f"nieprawidłowy adres odbiorcy: {recipient!r}")
+    return address
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An e-mail without its per-recipient headers, as bytes."""
+
+    rest: bytes
+
+    def finish(self, *, recipient: str, message_id: str, date: dt.datetime) -> bytes:
+        """The whole message for one recipient (CRLF line ends, ready for DATA)."""
+        address = recipient_address(recipient)
+        if address.addr_spec.isascii():
+            to = f"To: {address.addr_spec}\r\n".encode("ascii")
+        else:  # an internationalised address: let the policy encode it
+            to = POLICY.fold_binary("To", str(address))
+        if not message_id.isascii() or any(c in message_id for c in "\r\n"):
+            raise PermanentFailure(f"nieprawidłowy Message-ID: {message_id!r}")
+        head = f"Message-ID: {message_id}\r\nDate: {format_datetime(date)}\r\n".encode("ascii")
+        return to + head + self.rest
+
+
+def prepare(
+    rendered: Rendered, *, sender: Address, attachments: Sequence[Attachment] = ()
+) -> Prepared:
+    """multipart/alternative (plain text, HTML), inside multipart/mixed when there are
+    attachments. Written directly rather than through ``email.message`` (which takes ~20×
+    longer); the result is read back by the standard parser in the tests."""
+    if "\r" in rendered.subject or "\n" in rendered.subject:
+        raise PermanentFailure("temat wiadomości ma więcej niż jedną linię")
+    name, address = sender.display_name, sender.addr_spec
+    head = (
+        _header("From", formataddr((name, address), charset="utf-8") if name else address)
+        + _header("Subject", rendered.subject)
+        + b"Auto-Submitted: auto-generated\r\n"  # RFC 3834: no auto-replies, please
+        + b"MIME-Version: 1.0\r\n"
+    )
+    body = _multipart("alternative", [_text(rendered.text, "plain"), _text(rendered.html, "html")])
+    if attachments:
+        body = _multipart("mixed", [body, *(_attachment(a) for a in attachments)])
+    return Prepared(head + body)
+
+
+def _header(name: str, value: str) -> bytes:
+    """One header, RFC 2047 encoded words when not ASCII, folded at 78 columns."""
+    folded = Header(value, header_name=name, maxlinelen=78).encode(linesep="\r\n")
+    return f"{name}: {folded}\r\n".encode("ascii")
+
+
+def _text(content: str, subtype: str) -> bytes:
+    data = content.replace("\r\n", "\n").encode("utf-8")
+    encoded = binascii.b2a_qp(data).replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ).encode("ascii") + encoded
+
+
+def _attachment(attachment: Attachment) -> bytes:
+    filename = attachment.filename
+    if not filename.isascii() or any(c in filename for c in '"\\\r\n'):
+        raise PermanentFailure(f"nieprawidłowa nazwa załącznika: {filename!r}")
+    encoded = base64.encodebytes(attachment.data).replace(b"\n", b"\r\n")
+    return (
+        f"Content-Type: {attachment.content_type}\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        f'Content-Disposition: attachment; filename="{filename}"\r\n\r\n'
+    ).encode("ascii") + encoded
+
+
+def _multipart(subtype: str, parts: Sequence[bytes]) -> bytes:
+    # "=_" never occurs in quoted-printable or base64 text, so no part can contain it.
+    boundary = f"=_ebok_{uuid.uuid4().hex}"
+    out = [f'Content-Type: multipart/{subtype};\r\n boundary="{boundary}"\r\n\r\n'.encode()]
+    for part in parts:  # the CRLF before a delimiter belongs to the delimiter (RFC 2046)
+        out += [f"--{boundary}\r\n".encode(), part, b"\r\n"]
+    out.append(f"--{boundary}--\r\n".encode())
+    return b"".join(out)

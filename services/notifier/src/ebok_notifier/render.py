@@ -1,0 +1,168 @@
+"""E-mail text from Jinja2 templates: ``templates/<kind>.subject.txt``, ``<kind>.txt`` and
+``<kind>.html`` (autoescaped: nothing a user typed can become markup), each page with the
+footer of ``_footer.*``. Every link is built from the one public base URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import jinja2
+from ebok_shared.clock import LOCAL_TZ
+
+from .domain import one_line
+
+# Polish names of the values events carry, by what they name.
+LABELS: dict[str, dict[str, str]] = {
+    "case": {
+        "failure_report": "zgłoszenie awarii",
+        "water_quality_complaint": "skarga na jakość wody",
+        "data_change": "zgłoszenie zmiany danych",
+        "reklamacja": "reklamacja",
+        "letter": "pismo",
+    },
+    "garden_request": {
+        "installation": "montaż wodomierza ogrodowego",
+        "replacement": "wymiana wodomierza ogrodowego",
+        "removal": "demontaż wodomierza ogrodowego",
+    },
+}
+
+# Pages of the e-BOK front end the e-mails link to, by name (one place to change them).
+PAGES = {
+    "home": "/",
+    "activate": "/aktywacja",
+    "reset_password": "/haslo/nowe",
+    "confirm_email": "/konto/email/potwierdz",
+    "regulations": "/regulamin",
+    "invoice": "/faktury/{number}",
+    "e_invoices": "/faktury/e-faktura",
+    "confirm_e_invoice": "/faktury/e-faktura/potwierdz",
+    "case": "/korespondencja/{case_id}",
+    "readings": "/odczyty",
+    "meters": "/wodomierze",
+}
+
+
+@dataclass(frozen=True)
+class Brand:
+    """Who the e-mails come from; shown in every footer."""
+
+    utility_name: str
+    public_base_url: str
+    contact_email: str
+    contact_phone: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str  # one line
+    text: str
+    html: str
+
+
+class RenderError(Exception):
+    """A template failed (a missing field, an unknown kind): the e-mail cannot be built."""
+
+
+class Renderer:
+    def __init__(self, brand: Brand) -> None:
+        self.brand = brand
+        self._base = brand.public_base_url.rstrip("/")
+        self._env = jinja2.Environment(
+            loader=jinja2.PackageLoader("ebok_notifier", "templates"),
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self._env.globals.update(brand=brand, link=self.link)
+        self._env.filters.update(
+            date=format_date,
+            datetime=format_datetime,
+            amount=format_amount,
+            m3=format_volume,
+            label=lambda value, what: LABELS[what][value],
+        )
+
+    def link(self, page: str, /, **params: Any) -> str:
+        """An absolute link to a named page; path parameters fill ``{…}``, the rest is the
+        query string."""
+        path = PAGES[page]
+        for name in list(params):
+            if "{" + name + "}" in path:
+                path = path.replace("{" + name + "}", quote(str(params.pop(name)), safe=""))
+        query = urlencode({k: v for k, v in params.items() if v is not None})
+        return f"{self._base}{path}" + (f"?{query}" if query else "")
+
+    def render(self, kind: str, context: Mapping[str, Any]) -> Rendered:
+        try:
+            subject = self._env.get_template(f"{kind}.subject.txt").render(context)
+            text = self._env.get_template(f"{kind}.txt").render(context)
+            html = self._env.get_template(f"{kind}.html").render(context)
+        except (jinja2.TemplateError, KeyError, ValueError, TypeError) as exc:
+            raise RenderError(f"{kind}: {type(exc).__name__}: {exc}") from exc
+        return Rendered(subject=one_line(subject), text=text, html=html)
+
+
+NBSP = "\u00a0"
+_MONTHS = (
+    "stycznia",
+    "lutego",
+    "marca",
+    "kwietnia",
+    "maja",
+    "czerwca",
+    "lipca",
+    "sierpnia",
+    "września",
+    "października",
+    "listopada",
+    "grudnia",
+)
+
+
+def format_date(value: str | dt.date) -> str:
+    """'2026-01-19' (or an instant, taken in Warsaw time) → '19 stycznia 2026'."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if "T" in value else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        value = value.astimezone(LOCAL_TZ).date()
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def format_datetime(value: str | dt.datetime) -> str:
+    """An instant in Warsaw time: '19 stycznia 2026, godz. 14:30'."""
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    local = moment.astimezone(LOCAL_TZ)
+    return f"{format_date(local.date())}, godz. {local:%H:%M}"
+
+
+def format_amount(value: str | Decimal) -> str:
+    """'1234.50' → '1 234,50 zł' (a no-break space groups thousands)."""
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+    sign = "-" if amount < 0 else ""
+    whole, _, cents = f"{abs(amount):.2f}".partition(".")
+    groups: list[str] = []
+    while whole:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    return f"{sign}{NBSP.join(groups)},{cents}{NBSP}zł"
+
+
+def format_volume(value: str) -> str:
+    """'1264.567' (m³, three decimals) → '1264,567 m³'."""
+    Decimal(value)  # refuses what is not a number
+    return f"{value.replace('.', ',')}{NBSP}m³"

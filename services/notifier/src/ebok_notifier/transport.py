@@ -1,0 +1,170 @@
+"""SMTP to the configured relay with aiosmtplib: one reusable connection per sender worker,
+and every failure sorted into temporary (retry later) or permanent (never retry)."""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+
+import aiosmtplib
+
+from .domain import PermanentFailure, RelayUnavailable, TemporaryFailure
+from .settings import NotifierSettings
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str  # none | starttls | tls
+    username: str
+    password: str
+    validate_certs: bool
+    timeout: float
+    max_messages: int  # per connection, then a fresh one
+    idle_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: NotifierSettings) -> SmtpConfig:
+        return cls(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            security=settings.smtp_security,
+            username=settings.smtp_username,
+            password=settings.smtp_password.reveal(),
+            validate_certs=settings.smtp_validate_certs,
+            timeout=settings.smtp_timeout,
+            max_messages=settings.smtp_max_messages_per_connection,
+            idle_seconds=settings.smtp_idle_seconds,
+        )
+
+
+_LOCAL_HOSTNAME = socket.gethostname()  # EHLO name; getfqdn() may wait on DNS
+
+
+class SmtpConnection:
+    """A connection opened on first use and kept for the next messages."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._client: aiosmtplib.SMTP | None = None
+        self._sent = 0
+        self._last_used = time.monotonic()
+
+    async def send(self, message: bytes, *, sender: str, recipient: str) -> str:
+        """Send one message (its bytes, CRLF line ends); returns the server's answer.
+        Raises RelayUnavailable (no session with the relay), TemporaryFailure or
+        PermanentFailure."""
+        if self._connected_now() and self._sent >= self.config.max_messages:
+            await self.close()
+        reused = self._connected_now()
+        try:
+            client = await self._connected()
+            try:
+                return await self._send(client, message, sender, recipient)
+            except aiosmtplib.SMTPServerDisconnected:
+                if not reused:
+                    raise
+                # The relay closed a connection we kept idle: one more try on a fresh one.
+                self._drop()
+                return await self._send(await self._connected(), message, sender, recipient)
+        except aiosmtplib.SMTPException as exc:
+            if not self._connected_now():
+                self._drop()
+            raise classify(exc) from exc
+        except (OSError, TimeoutError) as exc:
+            self._drop()
+            raise TemporaryFailure(f"połączenie z serwerem SMTP: {_describe(exc)}") from exc
+        finally:
+            self._last_used = time.monotonic()
+
+    async def _send(
+        self, client: aiosmtplib.SMTP, message: bytes, sender: str, recipient: str
+    ) -> str:
+        _errors, answer = await client.sendmail(sender, [recipient], message)
+        self._sent += 1
+        return f"250 {answer}".strip()
+
+    def _connected_now(self) -> bool:
+        return self._client is not None and self._client.is_connected
+
+    async def _connected(self) -> aiosmtplib.SMTP:
+        """The open session, or a new one: connect, EHLO, STARTTLS or TLS, login."""
+        if self._client is not None and self._client.is_connected:
+            return self._client
+        self._drop()
+        cfg = self.config
+        client = aiosmtplib.SMTP(
+            hostname=cfg.host,
+            port=cfg.port,
+            use_tls=cfg.security == "tls",
+            start_tls=cfg.security == "starttls",
+            username=cfg.username or None,
+            password=cfg.password or None,
+            validate_certs=cfg.validate_certs,
+            timeout=cfg.timeout,
+            local_hostname=_LOCAL_HOSTNAME,
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPResponseException as exc:
+            client.close()
+            raise RelayUnavailable(f"{exc.code} {exc.message}") from exc
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            client.close()
+            raise RelayUnavailable(f"połączenie z serwerem SMTP: {_describe(exc)}") from exc
+        self._client, self._sent = client, 0
+        return client
+
+    def idle_too_long(self) -> bool:
+        return (
+            self._client is not None
+            and time.monotonic() - self._last_used > self.config.idle_seconds
+        )
+
+    async def close(self) -> None:
+        """QUIT politely; a connection that is already gone is just dropped."""
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            if client.is_connected:
+                await client.quit(timeout=5)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            pass
+        finally:
+            client.close()
+
+    def _drop(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def classify(exc: aiosmtplib.SMTPException) -> TemporaryFailure | PermanentFailure:
+    """A 5xx answer to this message (sender, recipient, content) is permanent; a 4xx, a lost
+    connection, a timeout or a refusal of the relay itself (greeting, EHLO, login: our
+    configuration, not this e-mail) is temporary."""
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        refusals = exc.recipients
+        answer = "; ".join(f"{r.code} {r.message}" for r in refusals)
+        if refusals and all(r.code >= 500 for r in refusals):
+            return PermanentFailure(answer)
+        return TemporaryFailure(answer)
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        answer = f"{exc.code} {exc.message}"
+        per_message = isinstance(
+            exc,
+            aiosmtplib.SMTPSenderRefused
+            | aiosmtplib.SMTPDataError
+            | aiosmtplib.SMTPRecipientRefused,
+        )
+        if exc.code >= 500 and per_message:
+            return PermanentFailure(answer)
+        return TemporaryFailure(answer)
+    return TemporaryFailure(f"SMTP: {_describe(exc)}")
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]

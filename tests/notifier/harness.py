@@ -1,0 +1,247 @@
+"""The notifier as its tests run it: the real app in this process on a real port, against
+the test's own database, broker prefix, SMTP server and token issuer; a stand-in billing that
+serves invoice PDFs; events put on the broker the way the outbox relay puts them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from ebok_notifier.app import SPEC, spec_for
+from ebok_notifier.settings import NotifierSettings
+from ebok_shared.bus import Event, RetryPolicy, Topology
+from ebok_shared.config import Secret
+from ebok_shared.service import POOL, create_service_app
+
+from tests.support.apps import serve
+from tests.support.bus import consumer_queues, delete_bus_objects
+from tests.support.smtp import SmtpServer
+from tests.support.tokens import Issuer
+
+PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+BASE_URL = "https://ebok.example.pl"
+INVOICE = "billing.invoice.issued"
+
+SERVICE_SECRET = "notifier-secret-0123456789abcdef0123"
+
+
+def settings_for(
+    database: str, amqp_url: str, prefix: str, smtp: SmtpServer, **overrides: Any
+) -> NotifierSettings:
+    """Short delays everywhere, so retries and outages take a second, not an hour."""
+    values: dict[str, Any] = {
+        "database_url": database,
+        "amqp_url": amqp_url,
+        "bus_prefix": prefix,
+        "jwks_url": "http://127.0.0.1:9/none",
+        "smtp_host": smtp.host,
+        "smtp_port": smtp.port,
+        "smtp_timeout": 5.0,
+        "smtp_pool_size": 2,
+        "sender_batch_size": 8,
+        "sender_poll_interval": 0.1,
+        "sender_reclaim_interval": 0.5,
+        "delivery_retry_base": 0.1,
+        "delivery_retry_max": 0.4,
+        "delivery_deadline": 120.0,
+        "campaign_rate": 1000.0,
+        "campaign_chunk_size": 50,
+        "public_base_url": BASE_URL,
+        "service_client_secret": Secret(SERVICE_SECRET),
+        "retry_delays": (0.2, 0.4),
+        "shutdown_timeout": 5.0,
+        **overrides,
+    }
+    return NotifierSettings.from_env({}, **values)
+
+
+@dataclass
+class Notifier:
+    client: TestClient
+    settings: NotifierSettings
+    connection: AbstractRobustConnection
+    issuer: Issuer | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.client.app[POOL]  # type: ignore[union-attr]
+
+    async def publish(self, event: Event) -> Event:
+        return await publish(self.connection, self.settings.bus_prefix, event)
+
+    async def emit(self, event_type: str, payload: dict[str, Any]) -> Event:
+        return await self.publish(Event.new(event_type, payload))
+
+    async def deliveries(self, **where: Any) -> list[asyncpg.Record]:
+        clauses = " AND ".join(f"{k} = ${i}" for i, k in enumerate(where, start=1)) or "true"
+        return await self.pool.fetch(
+            f"SELECT * FROM deliveries WHERE {clauses} ORDER BY id", *where.values()
+        )
+
+    async def delivery_for(self, event: Event) -> asyncpg.Record | None:
+        rows = await self.deliveries(event_id=event.id)
+        return rows[0] if rows else None
+
+    async def has_status(self, event: Event, status: str) -> bool:
+        """Whether the (one) e-mail of ``event`` has reached ``status``."""
+        row = await self.delivery_for(event)
+        return row is not None and row["status"] == status
+
+    async def sent(self, event: Event) -> bool:
+        return await self.has_status(event, "sent")
+
+    def operator(self) -> dict[str, str]:
+        assert self.issuer is not None
+        token = self.issuer.token("op-1", kind="operator", roles=["operator"])
+        return {"Authorization": f"Bearer {token}"}
+
+    def customer(self) -> dict[str, str]:
+        assert self.issuer is not None
+        return {"Authorization": f"Bearer {self.issuer.token('100001')}"}
+
+
+async def publish(connection: AbstractRobustConnection, prefix: str, event: Event) -> Event:
+    """Put an event on its producer's exchange, as the outbox relay does (with confirms)."""
+    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+    try:
+        exchange = await channel.declare_exchange(
+            Topology(prefix).exchange_for(event.type), aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        await exchange.publish(
+            aio_pika.Message(
+                event.to_json(),
+                message_id=str(event.id),
+                type=event.type,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            event.type,
+            mandatory=True,
+        )
+    finally:
+        await channel.close()
+    return event
+
+
+@asynccontextmanager
+async def running_notifier(
+    settings: NotifierSettings, *, issuer: Issuer | None = None
+) -> AsyncIterator[Notifier]:
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    try:
+        async with serve(create_service_app(spec_for(settings), settings)) as client:
+            yield Notifier(client, settings, connection, issuer)
+    finally:
+        await delete_notifier_bus(connection, settings)
+        await connection.close()
+
+
+async def delete_notifier_bus(
+    connection: AbstractRobustConnection, settings: NotifierSettings
+) -> None:
+    """What a notifier declared under the test's prefix: its queues and the producers'
+    exchanges it bound them to."""
+    topology = Topology(settings.bus_prefix)
+    queues = consumer_queues(topology, SPEC.name, RetryPolicy(delays=settings.retry_delays))
+    producers = {s.event_type.split(".", 1)[0] for s in spec_for(settings).subscriptions}
+    await delete_bus_objects(connection, queues, [topology.exchange(p) for p in sorted(producers)])
+
+
+@dataclass
+class Billing:
+    """Stand-in for billing's internal API: serves a PDF per invoice number."""
+
+    url: str = ""
+    requests: list[str] = field(default_factory=list)
+    fail_next: int = 0  # answer 503 to this many requests first
+    token: str = "service-token-1"
+    tokens_issued: int = 0
+
+    async def service_token(self, request: web.Request) -> web.Response:
+        """Stand-in for auth's POST /service-tokens (client credentials)."""
+        body = await request.json()
+        if (body["client_id"], body["client_secret"]) != ("notifier", SERVICE_SECRET):
+            return web.Response(status=401)
+        self.tokens_issued += 1
+        return web.json_response({"access_token": self.token, "expires_in": 300})
+
+    async def pdf(self, request: web.Request) -> web.StreamResponse:
+        number = request.match_info["number"]
+        self.requests.append(number)
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.Response(status=401)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return web.Response(status=503)
+        return web.Response(body=PDF + number.encode(), content_type="application/pdf")
+
+
+@asynccontextmanager
+async def running_billing() -> AsyncIterator[Billing]:
+    billing = Billing()
+    app = web.Application()
+    app.router.add_get("/internal/invoices/{number}/pdf", billing.pdf)
+    app.router.add_post("/service-tokens", billing.service_token)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    billing.url = str(server.make_url("")).rstrip("/")
+    try:
+        yield billing
+    finally:
+        await server.close()
+
+
+def invoice_payload(n: int = 1, *, email: str | None = "jan@example.pl") -> dict[str, Any]:
+    return {
+        "invoice_number": f"1000012601{n:04d}",
+        "client_number": "100001",
+        "issue_date": "2026-01-05",
+        "due_date": "2026-01-19",
+        "net": "100.00",
+        "vat": "8.00",
+        "gross": "108.00",
+        "ksef_number": None,
+        "delivery": "e-mail" if email else "paper",
+        "e_invoice_email": email,
+    }
+
+
+def unique_email(prefix: str = "klient") -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:8]}@example.pl"
+
+
+async def seed_recipients(
+    pool: asyncpg.Pool, count: int, *, status: str = "active", start: int = 100000
+) -> list[tuple[str, str]]:
+    """Users in the notifier's projection, as auth's activation events would leave them."""
+    numbers = [f"{start + i:06d}" for i in range(count)]
+    emails = [f"u{n}@example.pl" for n in numbers]
+    await pool.execute(
+        """
+        INSERT INTO recipients (client_number, email, status, activated_at, last_event_at)
+        SELECT n, e, $3, now() - interval '1 day', now() - interval '1 day'
+          FROM unnest($1::text[], $2::text[]) AS t(n, e)
+        """,
+        numbers,
+        emails,
+        status,
+    )
+    return list(zip(numbers, emails, strict=True))
+
+
+def environment(settings: dict[str, Any]) -> dict[str, str]:
+    """``EBOK_*`` variables for a notifier process, from settings field values."""
+    env = {}
+    for name, value in settings.items():
+        if isinstance(value, tuple):
+            value = ",".join(str(v) for v in value)
+        env[f"EBOK_{name.upper()}"] = str(value)
+    return env

@@ -1,0 +1,125 @@
+"""The SMTP side: STARTTLS, implicit TLS and login against a real aiosmtpd server;
+connections reused from the small pool; two replicas sharing one delivery log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from ebok_shared.config import Secret
+
+from tests.notifier.harness import (
+    Billing,
+    Notifier,
+    running_notifier,
+    seed_recipients,
+    settings_for,
+    unique_email,
+)
+from tests.notifier.test_campaign import REGULATIONS, REGULATIONS_PAYLOAD
+from tests.support.bus import wait_until
+from tests.support.smtp import SmtpServer, running_smtp
+
+RESET = "auth.password_reset.requested"
+
+
+def _reset(address: str) -> dict[str, Any]:
+    return {
+        "client_number": "100001",
+        "email": address,
+        "token": "Hk2wq7bM1sYVtq2mB0Jr9lT5cXQe8pN3aZfU6dG4kL0",
+        "expires_at": "2026-01-05T11:00:00+00:00",
+    }
+
+
+# Under implicit TLS aiosmtpd cannot tell that the session is encrypted, and says so.
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_tls_and_login(
+    database: str, amqp_url: str, bus_prefix: str, billing: Billing, security: str
+) -> None:
+    tls = "starttls" if security == "starttls" else "implicit"
+    with running_smtp(tls=tls, credentials=("ebok", "s3kret-hasło")) as smtp:
+        settings = settings_for(
+            database,
+            amqp_url,
+            bus_prefix,
+            smtp,
+            smtp_security=security,
+            smtp_validate_certs=False,  # the test server's certificate is self-signed
+            smtp_username="ebok",
+            smtp_password=Secret("s3kret-hasło"),
+        )
+        async with running_notifier(settings) as notifier:
+            address = unique_email()
+            event = await notifier.emit(RESET, _reset(address))
+            await wait_until(lambda: notifier.sent(event), "the e-mail to go out over TLS")
+        [received] = smtp.to(address)
+        assert received.login == "ebok"
+
+
+async def test_wrong_password_is_retried_not_lost(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    """A refused login is the relay's configuration, not this e-mail: temporary."""
+    with running_smtp(tls="starttls", credentials=("ebok", "dobre")) as smtp:
+        settings = settings_for(
+            database,
+            amqp_url,
+            bus_prefix,
+            smtp,
+            smtp_security="starttls",
+            smtp_validate_certs=False,
+            smtp_username="ebok",
+            smtp_password=Secret("złe"),
+        )
+        async with running_notifier(settings) as notifier:
+            event = await notifier.emit(RESET, _reset(unique_email()))
+
+            async def retried() -> bool:
+                row = await notifier.delivery_for(event)
+                return row is not None and row["attempts"] >= 2 and row["status"] == "pending"
+
+            await wait_until(retried, "the refused login to be retried")
+            row = await notifier.delivery_for(event)
+            assert row is not None and row["last_answer"].startswith("535")
+        assert smtp.count == 0
+
+
+async def test_connections_are_reused(notifier: Notifier, smtp: SmtpServer) -> None:
+    events = [await notifier.emit(RESET, _reset(unique_email())) for _ in range(30)]
+
+    async def all_sent() -> bool:
+        return all([await notifier.sent(e) for e in events])
+
+    await wait_until(all_sent, "every e-mail to be sent")
+    assert smtp.count == 30
+    assert len(smtp.connections()) <= notifier.settings.smtp_pool_size
+
+
+async def test_two_replicas_send_each_email_once(
+    database: str, amqp_url: str, bus_prefix: str, smtp: SmtpServer
+) -> None:
+    settings = settings_for(database, amqp_url, bus_prefix, smtp, campaign_chunk_size=25)
+    async with (
+        running_notifier(settings) as first,
+        running_notifier(settings) as second,
+    ):
+        people = await seed_recipients(first.pool, 300)
+        event = await first.emit(REGULATIONS, dict(REGULATIONS_PAYLOAD))
+        resets = [await second.emit(RESET, _reset(unique_email())) for _ in range(20)]
+
+        async def all_sent() -> bool:
+            sent = await first.pool.fetchval(
+                "SELECT count(*) FROM deliveries WHERE status = 'sent'"
+            )
+            return bool(sent == len(people) + len(resets))
+
+        await wait_until(all_sent, "both replicas to send everything")
+        claimed_by_both = await first.pool.fetchval(
+            "SELECT count(DISTINCT claimed_by) FROM deliveries"
+        )
+    copies = smtp.message_ids()
+    assert len(copies) == len(people) + len(resets) and set(copies.values()) == {1}
+    assert claimed_by_both == 0  # every claim was released with its outcome
+    assert event.id

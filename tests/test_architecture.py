@@ -1,0 +1,64 @@
+"""Rules that hold across the whole platform, checked on the real service definitions."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from ebok_shared.bus import default_catalogue
+from ebok_shared.service import SPEC, ServiceSpec
+
+SERVICES = ("auth", "billing", "readings", "correspondence", "notifier", "gateway")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _spec_as_run(service: str) -> ServiceSpec:
+    """The spec the service really runs with (some subscriptions depend on settings)."""
+    app_module = importlib.import_module(f"ebok_{service}.app")
+    settings_module = importlib.import_module(f"ebok_{service}.settings")
+    settings_cls = next(
+        v
+        for k, v in vars(settings_module).items()
+        if k.endswith("Settings") and k != "ServiceSettings"
+    )
+    settings = settings_cls.from_env({}, database_url="postgresql://nobody@127.0.0.1/none")
+    app: web.Application = app_module.create_app(settings)
+    return app[SPEC]
+
+
+@pytest.fixture(scope="module")
+def specs() -> dict[str, ServiceSpec]:
+    return {service: _spec_as_run(service) for service in SERVICES}
+
+
+def test_every_event_in_the_catalogue_has_a_queue(specs: dict[str, ServiceSpec]) -> None:
+    """The relay publishes with ``mandatory``: an event no queue takes holds the outbox, so
+    each event type needs a consumer or the back office's inbox."""
+    taken = {s.event_type for spec in specs.values() for s in spec.subscriptions}
+    taken |= {e for spec in specs.values() for e in spec.backoffice_events}
+    catalogued = {event_type for event_type, _ in default_catalogue().schemas}
+    assert catalogued - taken == set()
+
+
+def test_every_consumed_event_is_catalogued(specs: dict[str, ServiceSpec]) -> None:
+    catalogue = default_catalogue()
+    for service, spec in specs.items():
+        for sub in spec.subscriptions:
+            assert catalogue.knows(sub.event_type, sub.version), (service, sub.event_type)
+        for event_type in spec.backoffice_events:
+            assert event_type.startswith(f"{service}."), (service, event_type)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_rooms(service: str) -> None:
+    package = (
+        ROOT
+        / ("gateway" if service == "gateway" else f"services/{service}")
+        / "src"
+        / f"ebok_{service}"
+    )
+    for room in ("__main__.py", "settings.py", "app.py", "handlers.py", "events.py"):
+        assert (package / room).is_file(), f"{service}: {room}"
+    assert list((package / "migrations").glob("0001_*.sql")), f"{service}: migrations"
