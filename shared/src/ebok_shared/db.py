@@ -101,7 +101,10 @@ async def migrate(conn: asyncpg.Connection, components: Sequence[tuple[str, Path
                     await conn.execute(
                         "INSERT INTO schema_migrations (component, version, name, checksum)"
                         " VALUES ($1, $2, $3, $4)",
-                        component, m.version, m.name, m.checksum,
+                        component,
+                        m.version,
+                        m.name,
+                        m.checksum,
                     )
                 log.info("migration applied", component=component, version=m.version, name=m.name)
                 count += 1

@@ -17,10 +17,22 @@ from .config import Secret
 
 correlation_id_var: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
-_SECRET_KEYS = frozenset({
-    "password", "new_password", "current_password", "token", "access_token", "refresh_token",
-    "authorization", "secret", "otp", "code", "cookie", "set_cookie",
-})
+_SECRET_KEYS = frozenset(
+    {
+        "password",
+        "new_password",
+        "current_password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "authorization",
+        "secret",
+        "otp",
+        "code",
+        "cookie",
+        "set_cookie",
+    }
+)
 # Any key ending so is secret too: db_password, api_token, client_secret, x_api_key…
 _SECRET_SUFFIXES = ("password", "token", "secret", "authorization", "api_key", "cookie")
 _NOT_SCANNED = frozenset({"event", "exc_info", "stack_info", "_record", "_from_structlog"})
@@ -42,8 +54,9 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     if depth >= _MAX_DEPTH:
         return value
     if isinstance(value, Mapping):
-        return {k: _REDACTED if _is_secret_key(k) else _scrub(v, depth + 1)
-                for k, v in value.items()}
+        return {
+            k: _REDACTED if _is_secret_key(k) else _scrub(v, depth + 1) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_scrub(v, depth + 1) for v in value]
     if isinstance(value, tuple):

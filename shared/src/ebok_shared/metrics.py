@@ -18,6 +18,8 @@ EVENTS_CONSUMED = Counter(
     ["consumer", "type", "outcome"],
 )
 EVENTS_DEAD_LETTERED = Counter(
-    "ebok_events_dead_lettered_total", "Events parked in a dead-letter queue", ["consumer", "reason"]
+    "ebok_events_dead_lettered_total",
+    "Events parked in a dead-letter queue",
+    ["consumer", "reason"],
 )
 OUTBOX_BACKLOG = Gauge("ebok_outbox_backlog", "Events committed but not yet published")

@@ -33,9 +33,12 @@ async def handle(
     if request.method != "POST" or key is None:
         return await handler(request)  # type: ignore[no-any-return]
     if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
-        raise Problem(400, f"Nagłówek {HEADER} musi mieć od 1 do {MAX_KEY_LENGTH} znaków.",
-                      code="bad-idempotency-key",
-                      errors=[{"field": HEADER, "reason": "nieprawidłowy klucz"}])
+        raise Problem(
+            400,
+            f"Nagłówek {HEADER} musi mieć od 1 do {MAX_KEY_LENGTH} znaków.",
+            code="bad-idempotency-key",
+            errors=[{"field": HEADER, "reason": "nieprawidłowy klucz"}],
+        )
     body = await request.read()
     request_hash = hashlib.sha256(
         request.method.encode() + request.path.encode() + body
@@ -48,26 +51,39 @@ async def handle(
                AND idempotency_keys.request_hash = EXCLUDED.request_hash
                AND idempotency_keys.created_at < now() - make_interval(secs => $4)
            RETURNING true""",
-        scope, key, request_hash, LEASE_SECONDS,
+        scope,
+        key,
+        request_hash,
+        LEASE_SECONDS,
     )
     if not claimed:
         row = await pool.fetchrow(
             "SELECT request_hash, status, headers, body FROM idempotency_keys"
             " WHERE scope = $1 AND key = $2",
-            scope, key,
+            scope,
+            key,
         )
         if row is None:  # released by a failed first attempt a moment ago
             raise Problem(
-                409, "Poprzednie żądanie z tym kluczem właśnie się nie powiodło; ponów je.",
-                code="idempotency-retry", headers={"Retry-After": "1"},
+                409,
+                "Poprzednie żądanie z tym kluczem właśnie się nie powiodło; ponów je.",
+                code="idempotency-retry",
+                headers={"Retry-After": "1"},
             )
         if row["request_hash"] != request_hash:
-            raise Problem(422, f"Klucz {HEADER} został już użyty z inną treścią żądania.",
-                          code="idempotency-key-reused",
-                          errors=[{"field": HEADER, "reason": "klucz użyty z inną treścią"}])
+            raise Problem(
+                422,
+                f"Klucz {HEADER} został już użyty z inną treścią żądania.",
+                code="idempotency-key-reused",
+                errors=[{"field": HEADER, "reason": "klucz użyty z inną treścią"}],
+            )
         if row["status"] is None:
-            raise Problem(409, "Żądanie z tym kluczem jest jeszcze przetwarzane.",
-                          code="idempotency-in-progress", headers={"Retry-After": "1"})
+            raise Problem(
+                409,
+                "Żądanie z tym kluczem jest jeszcze przetwarzane.",
+                code="idempotency-in-progress",
+                headers={"Retry-After": "1"},
+            )
         headers = dict(row["headers"] or {})
         headers["Idempotent-Replayed"] = "true"
         return web.Response(status=row["status"], body=row["body"], headers=headers)
@@ -96,5 +112,9 @@ async def _store(pool: asyncpg.Pool, scope: str, key: str, response: web.Respons
     await pool.execute(
         "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5"
         " WHERE scope = $1 AND key = $2",
-        scope, key, response.status, json.loads(json.dumps(kept)), response.body or b"",
+        scope,
+        key,
+        response.status,
+        json.loads(json.dumps(kept)),
+        response.body or b"",
     )

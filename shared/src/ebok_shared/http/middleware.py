@@ -118,17 +118,27 @@ def auth_middleware(verifier: TokenVerifier) -> Any:
             return await handler(request)  # type: ignore[no-any-return]
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise Problem(401, "Brak tokenu dostępu.", code="unauthorized",
-                          headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(
+                401,
+                "Brak tokenu dostępu.",
+                code="unauthorized",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         try:
             principal = await verifier.verify(token.strip())
         except InvalidToken as exc:
             log.info("token refused", reason=str(exc))
-            raise Problem(401, "Token dostępu jest nieprawidłowy lub wygasł.", code="invalid-token",
-                          headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from None
+            raise Problem(
+                401,
+                "Token dostępu jest nieprawidłowy lub wygasł.",
+                code="invalid-token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from None
         _refuse_restricted(principal, handler)
         request[PRINCIPAL] = principal
-        with structlog.contextvars.bound_contextvars(principal=f"{principal.kind}:{principal.subject}"):
+        with structlog.contextvars.bound_contextvars(
+            principal=f"{principal.kind}:{principal.subject}"
+        ):
             return await handler(request)  # type: ignore[no-any-return]
 
     return middleware

@@ -65,9 +65,15 @@ class Problem(Exception):
         super().__init__(detail or code or str(status))
         self.status = status
         self.detail = detail or DETAILS.get(status, TITLES.get(status, "Błąd"))
-        self.code = code or {400: "bad-request", 401: "unauthorized", 403: "forbidden",
-                             404: "not-found", 409: "conflict", 422: "validation",
-                             429: "rate-limited"}.get(status, f"http-{status}")
+        self.code = code or {
+            400: "bad-request",
+            401: "unauthorized",
+            403: "forbidden",
+            404: "not-found",
+            409: "conflict",
+            422: "validation",
+            429: "rate-limited",
+        }.get(status, f"http-{status}")
         self.title = title or TITLES.get(status, "Błąd")
         self.errors = errors
         self.headers = headers or {}

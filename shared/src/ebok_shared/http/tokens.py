@@ -61,9 +61,7 @@ class TokenVerifier:
     async def _fetch(self) -> None:
         session = self._session or aiohttp.ClientSession()
         try:
-            async with session.get(
-                self.jwks_url, timeout=aiohttp.ClientTimeout(total=5)
-            ) as resp:
+            async with session.get(self.jwks_url, timeout=aiohttp.ClientTimeout(total=5)) as resp:
                 resp.raise_for_status()
                 jwks = await resp.json()
         finally:

@@ -89,16 +89,28 @@ def _shown(value: Any) -> str:
 
 
 def _type_pl(value: Any) -> str:
-    names = {"string": "tekst", "integer": "liczba całkowita", "number": "liczba",
-             "boolean": "prawda/fałsz", "object": "obiekt", "array": "lista", "null": "null"}
+    names = {
+        "string": "tekst",
+        "integer": "liczba całkowita",
+        "number": "liczba",
+        "boolean": "prawda/fałsz",
+        "object": "obiekt",
+        "array": "lista",
+        "null": "null",
+    }
     if isinstance(value, list):
         return " lub ".join(names.get(v, str(v)) for v in value)
     return names.get(value, str(value))
 
 
 def _format_pl(value: Any) -> str:
-    return {"email": "adres e-mail", "date": "data RRRR-MM-DD", "date-time": "data i czas ISO 8601",
-            "uuid": "identyfikator UUID", "uri": "adres URI"}.get(value, str(value))
+    return {
+        "email": "adres e-mail",
+        "date": "data RRRR-MM-DD",
+        "date-time": "data i czas ISO 8601",
+        "uuid": "identyfikator UUID",
+        "uri": "adres URI",
+    }.get(value, str(value))
 
 
 def validate(data: Any, schema: dict[str, Any]) -> None:
@@ -119,9 +131,12 @@ def validate(data: Any, schema: dict[str, Any]) -> None:
 async def read_json(request: web.Request, schema: dict[str, Any]) -> Any:
     """The request's JSON body, validated. Size is capped by the app's client_max_size."""
     if request.content_type != "application/json":
-        raise Problem(415, "Treść żądania musi być w formacie JSON (application/json).",
-                      code="unsupported-media-type",
-                      errors=[{"field": "Content-Type", "reason": "oczekiwano application/json"}])
+        raise Problem(
+            415,
+            "Treść żądania musi być w formacie JSON (application/json).",
+            code="unsupported-media-type",
+            errors=[{"field": "Content-Type", "reason": "oczekiwano application/json"}],
+        )
     raw = await request.read()
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
@@ -140,5 +155,9 @@ def _refuse_constant(name: str) -> Any:
 
 def _malformed(where: str) -> Problem:
     # The parser's own (English) message stays out: the detail is Polish.
-    return Problem(400, f"Treść żądania nie jest poprawnym JSON-em{where}.", code="malformed-json",
-                   errors=[{"field": "(body)", "reason": "niepoprawny JSON" + where}])
+    return Problem(
+        400,
+        f"Treść żądania nie jest poprawnym JSON-em{where}.",
+        code="malformed-json",
+        errors=[{"field": "(body)", "reason": "niepoprawny JSON" + where}],
+    )

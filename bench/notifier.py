@@ -1,0 +1,291 @@
+"""Notifier benchmark: e-mails per second through the whole path, next to bare aiosmtplib
+sends to the same SMTP sink in the same run (the ratio shows what the delivery log, the
+consumer and the rendering cost), and the time a regulations campaign takes.
+
+    .venv/bin/python bench/notifier.py [--emails N] [--recipients N] [--pool N]
+
+(a) raw: aiosmtplib on ``--pool`` connections sending ``--emails`` ready-made messages (the
+    same e-mail the notifier builds) to an aiosmtpd sink in its own process; run before and
+    after the rest, the better of the two reported.
+(b) whole path: ``--emails`` ``auth.password_reset.requested`` events put on the broker as the
+    outbox relay would; the notifier (its own process, ``python -m ebok_notifier``) consumes
+    them, writes each e-mail to its delivery log in the inbox transaction, and its sender
+    delivers them to the same sink. Timed from the first publish to the last 'sent' row.
+(c) campaign: ``--recipients`` active users in the notifier's projection, one
+    ``auth.regulations.published`` event, the campaign rate set far above what is reachable
+    (so this measures capacity, not the throttle). Timed from the publish to the last 'sent'
+    row. Below 100,000 recipients the time for 100,000 is extrapolated linearly and labelled
+    so; ``--recipients 100000`` runs the real thing (several minutes).
+
+The default run finishes within a minute. It makes its own database and bus prefix, and
+removes both afterwards. PostgreSQL and RabbitMQ: ``EBOK_TEST_PG_DSN`` /
+``EBOK_TEST_AMQP_URL`` or the local servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aio_pika
+import aiohttp
+import aiosmtplib
+import asyncpg
+from aio_pika.abc import AbstractChannel
+from ebok_notifier.compose import prepare
+from ebok_notifier.domain import Kind
+from ebok_notifier.render import Brand, Renderer
+from ebok_notifier.settings import NotifierSettings
+from ebok_shared import db
+from ebok_shared.bus import Event, Topology
+
+ADMIN_DSN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+FULL_CAMPAIGN = 100_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _sink(port: int, ready: Any) -> None:
+    """An aiosmtpd server that accepts and forgets every message (its own process)."""
+    from aiosmtpd.controller import Controller
+
+    class Discard:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            return "250 OK"
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    controller = Controller(Discard(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    signal.sigwait({signal.SIGTERM})
+    controller.stop()
+
+
+def _reset_email(n: int) -> dict[str, Any]:
+    return {
+        "client_number": f"{100000 + n % 900000:06d}",
+        "email": f"bench{n}@example.pl",
+        "token": uuid.uuid4().hex + uuid.uuid4().hex,
+        "expires_at": "2026-01-05T11:00:00+00:00",
+    }
+
+
+async def raw_sends(port: int, count: int, pool: int) -> float:
+    """E-mails per second, aiosmtplib alone, same message as the notifier sends."""
+    settings = NotifierSettings.from_env({}, database_url="postgresql://unused/x")
+    renderer = Renderer(
+        Brand(settings.utility_name, settings.public_base_url, settings.contact_email, "0")
+    )
+    prepared = prepare(
+        renderer.render(Kind.PASSWORD_RESET, _reset_email(0)), sender=settings.sender_address
+    )
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(count):
+        queue.put_nowait(n)
+
+    async def worker() -> None:
+        client = aiosmtplib.SMTP(
+            hostname="127.0.0.1", port=port, start_tls=False, local_hostname="bench"
+        )
+        await client.connect()
+        while not queue.empty():
+            n = queue.get_nowait()
+            address = f"bench{n}@example.pl"
+            message = prepared.finish(
+                recipient=address,
+                message_id=f"<raw{n}@bench>",
+                date=Event.new("a.b", {}).occurred_at,
+            )
+            await client.sendmail(settings.sender_address.addr_spec, [address], message)
+        await client.quit()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(pool)))
+    return count / (time.perf_counter() - started)
+
+
+async def _wait(check: Callable[[], Any], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise SystemExit("bench: gave up waiting")
+        await asyncio.sleep(0.05)
+
+
+async def _publish(channel: AbstractChannel, prefix: str, event: Event) -> None:
+    exchange = await channel.declare_exchange(
+        Topology(prefix).exchange_for(event.type), aio_pika.ExchangeType.TOPIC, durable=True
+    )
+    await exchange.publish(
+        aio_pika.Message(
+            event.to_json(),
+            message_id=str(event.id),
+            content_type="application/json",
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        ),
+        event.type,
+        mandatory=True,
+    )
+
+
+async def _notifier(env: dict[str, str], port: int, log: Path) -> asyncio.subprocess.Process:
+    with log.open("wb") as out:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ebok_notifier", "serve",
+            env={**os.environ, **env}, stdout=out, stderr=out,
+        )  # fmt: skip
+    async with aiohttp.ClientSession() as session:
+
+        async def ready() -> bool:
+            if process.returncode is not None:
+                raise SystemExit(f"bench: the notifier exited; see {log}")
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/health/ready") as resp:
+                    return resp.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await _wait(ready, 60)
+    return process
+
+
+async def main(args: argparse.Namespace) -> None:
+    smtp_port, http_port = _free_port(), _free_port()
+    context = multiprocessing.get_context("spawn")
+    sink_ready = context.Event()
+    sink = context.Process(target=_sink, args=(smtp_port, sink_ready), daemon=True)
+    sink.start()
+    sink_ready.wait(30)
+
+    name = f"ebok_bench_notifier_{uuid.uuid4().hex[:8]}"
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    await db.ensure_database(ADMIN_DSN, name)
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    log = Path(f"/tmp/{name}.log")
+    env = {
+        "EBOK_DATABASE_URL": dsn,
+        "EBOK_AMQP_URL": AMQP_URL,
+        "EBOK_BUS_PREFIX": prefix,
+        "EBOK_HTTP_HOST": "127.0.0.1",
+        "EBOK_HTTP_PORT": str(http_port),
+        "EBOK_LOG_LEVEL": "WARNING",
+        "EBOK_SMTP_HOST": "127.0.0.1",
+        "EBOK_SMTP_PORT": str(smtp_port),
+        "EBOK_SMTP_POOL_SIZE": str(args.pool),
+        "EBOK_SENDER_BATCH_SIZE": str(args.pool * 8),
+        "EBOK_SENDER_POLL_INTERVAL": "0.2",
+        "EBOK_CAMPAIGN_RATE": "1000000",
+        "EBOK_RETRY_DELAYS": "1",
+    }
+    process = None
+    connection = await aio_pika.connect_robust(AMQP_URL)
+    pool: asyncpg.Pool | None = None
+    try:
+        raw = await raw_sends(smtp_port, args.emails, args.pool)
+
+        process = await _notifier(env, http_port, log)
+        pool = await db.create_pool(dsn, min_size=1, max_size=2)
+        assert pool is not None
+        channel = await connection.channel(publisher_confirms=True)
+        started = time.perf_counter()
+        for n in range(args.emails):
+            await _publish(
+                channel, prefix, Event.new("auth.password_reset.requested", _reset_email(n))
+            )
+
+        async def all_sent() -> bool:
+            assert pool is not None
+            count = await pool.fetchval("SELECT count(*) FROM deliveries WHERE status = 'sent'")
+            return bool(count >= args.emails)
+
+        await _wait(all_sent, 600)
+        whole = args.emails / (time.perf_counter() - started)
+
+        await pool.execute(
+            """
+            INSERT INTO recipients (client_number, email, status, activated_at, last_event_at)
+            SELECT lpad(n::text, 7, '0'), 'user' || n || '@example.pl', 'active',
+                   now() - interval '1 day', now() - interval '1 day'
+              FROM generate_series(1, $1) AS n
+            """,
+            args.recipients,
+        )
+        regulations = Event.new(
+            "auth.regulations.published",
+            {
+                "version": 2,
+                "effective_from": "2026-03-01T00:00:00+01:00",
+                "summary": "Zmiana zasad blokowania konta po rozwiązaniu umowy.",
+                "changed_clauses": ["II.7"],
+            },
+        )
+        started = time.perf_counter()
+        await _publish(channel, prefix, regulations)
+
+        async def campaign_sent() -> bool:
+            assert pool is not None
+            count = await pool.fetchval(
+                "SELECT count(*) FROM deliveries WHERE event_id = $1 AND status = 'sent'",
+                regulations.id,
+            )
+            return bool(count >= args.recipients)
+
+        await _wait(campaign_sent, 3600)
+        campaign = time.perf_counter() - started
+        # Once more now the notifier is idle: the better of the two is the limit.
+        raw = max(raw, await raw_sends(smtp_port, args.emails, args.pool))
+    finally:
+        if process is not None and process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            await process.wait()
+        if pool is not None:
+            await pool.close()
+        channel = await connection.channel()
+        for queue in ("notifier", "notifier.dlq", "notifier.retry.1"):
+            await channel.queue_delete(prefix + queue, if_unused=False, if_empty=False)
+        for producer in ("auth", "billing", "correspondence", "readings"):
+            await channel.exchange_delete(f"{prefix}{producer}.events", if_unused=False)
+        await connection.close()
+        await db.drop_database(ADMIN_DSN, name)
+        os.kill(sink.pid or 0, signal.SIGTERM)
+        sink.join(5)
+        await asyncio.to_thread(log.unlink, True)
+
+    per_second = args.recipients / campaign
+    print(f"e-mails through the whole path: {whole:8.0f} /s  ({args.emails} password resets)")
+    print(f"raw aiosmtplib, same sink:      {raw:8.0f} /s  ({args.pool} connections)")
+    print(f"whole path / raw:               {whole / raw:8.2f}")
+    print(f"campaign of {args.recipients:,} recipients:  {campaign:8.1f} s  ({per_second:.0f} /s)")
+    if args.recipients < FULL_CAMPAIGN:
+        print(
+            f"campaign of {FULL_CAMPAIGN:,} recipients: ~{FULL_CAMPAIGN / per_second:7.0f} s"
+            "  (EXTRAPOLATED linearly from the run above; --recipients 100000 measures it)"
+        )
+    default_rate = NotifierSettings.from_env({}, database_url="postgresql://x/y").campaign_rate
+    print(
+        f"(in production the campaign is throttled to EBOK_CAMPAIGN_RATE, default"
+        f" {default_rate:.0f}/s: {FULL_CAMPAIGN / default_rate / 60:.0f} min for 100,000)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--emails", type=int, default=1000, help="e-mails for (a) and (b)")
+    parser.add_argument("--recipients", type=int, default=5000, help="campaign size for (c)")
+    parser.add_argument("--pool", type=int, default=4, help="SMTP connections")
+    asyncio.run(main(parser.parse_args()))
