@@ -28,7 +28,9 @@ class Services:
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False
@@ -58,7 +60,8 @@ def _session_vhost(amqp_url: str) -> Iterator[str]:
     subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
     subprocess.run(
         ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     try:
         yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
@@ -71,8 +74,11 @@ def provide() -> Iterator[Services]:
     pg = os.environ.get("EBOK_TEST_PG_DSN", DEFAULT_PG)
     amqp = os.environ.get("EBOK_TEST_AMQP_URL", DEFAULT_AMQP)
     with contextlib.ExitStack() as stack:
-        missing = [n for n, u, p in (("PostgreSQL", pg, 5432), ("RabbitMQ", amqp, 5672))
-                   if not _reachable(u, p)]
+        missing = [
+            n
+            for n, u, p in (("PostgreSQL", pg, 5432), ("RabbitMQ", amqp, 5672))
+            if not _reachable(u, p)
+        ]
         if missing and _docker_available():
             from testcontainers.postgres import PostgresContainer
             from testcontainers.rabbitmq import RabbitMqContainer
@@ -82,8 +88,10 @@ def provide() -> Iterator[Services]:
                 pg = container.get_connection_url().replace("+psycopg2", "")
             if "RabbitMQ" in missing:
                 rabbit = stack.enter_context(RabbitMqContainer("rabbitmq:3.13"))
-                amqp = (f"amqp://guest:guest@{rabbit.get_container_host_ip()}:"
-                        f"{rabbit.get_exposed_port(5672)}/")
+                amqp = (
+                    f"amqp://guest:guest@{rabbit.get_container_host_ip()}:"
+                    f"{rabbit.get_exposed_port(5672)}/"
+                )
         elif missing:
             pytest.exit(
                 f"{' and '.join(missing)} not reachable ({pg if 'PostgreSQL' in missing else ''}"

@@ -34,7 +34,7 @@ class Secret(str):
 def _parse(name: str, raw: str, kind: Any) -> Any:
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):  # Optional[X]
-        inner = [a for a in typing.get_args(kind) if a is not type(None)][0]
+        inner = next(a for a in typing.get_args(kind) if a is not type(None))
         return None if raw == "" else _parse(name, raw, inner)
     if origin is tuple:
         (inner, _ellipsis) = typing.get_args(kind)

@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
 
 from aiohttp import web
+from ebok_shared.http.params import Page, bad, page, query_choice, query_date
 from ebok_shared.http.problems import Problem
 
 from .domain import CLIENT_NUMBER_RE, CONTRACT_NUMBER_RE, INVOICE_NUMBER_RE, NOTE_NUMBER_RE
 from .operations import OperationError
 
-DEFAULT_PAGE_SIZE = 20
-
-
-def bad(field: str, reason: str, status: int = 400) -> Problem:
-    return Problem(
-        status,
-        f"{field}: {reason}",
-        code="bad-parameter" if status == 400 else None,
-        errors=[{"field": field, "reason": reason}],
-    )
+__all__ = ["Page", "bad", "page", "query_choice", "query_date"]
 
 
 def from_operation(exc: OperationError) -> Problem:
@@ -63,58 +52,3 @@ def note_number(value: str) -> str:
     if not NOTE_NUMBER_RE.match(value):
         raise bad("number", "nieprawidłowy numer noty odsetkowej")
     return value
-
-
-def query_date(request: web.Request, name: str) -> date | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
-            raise ValueError
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise bad(name, "nieprawidłowa data (oczekiwano RRRR-MM-DD)") from None
-
-
-def query_choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw not in allowed:
-        raise bad(name, "dozwolone wartości: " + ", ".join(allowed))
-    return raw
-
-
-@dataclass(frozen=True)
-class Page:
-    page: int
-    size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.size
-
-    def envelope(self, items: list[Any], total: int) -> dict[str, Any]:
-        return {
-            "items": items,
-            "page": self.page,
-            "page_size": self.size,
-            "total": total,
-            "pages": (total + self.size - 1) // self.size,
-        }
-
-
-def page(request: web.Request, max_size: int) -> Page:
-    def number(name: str, default: int, low: int, high: int) -> int:
-        raw = request.query.get(name)
-        if raw is None or raw == "":
-            return default
-        if not re.fullmatch(r"\d{1,6}", raw) or not low <= int(raw) <= high:
-            raise bad(name, f"liczba całkowita od {low} do {high}")
-        return int(raw)
-
-    return Page(
-        number("page", 1, 1, 100_000),
-        number("page_size", min(DEFAULT_PAGE_SIZE, max_size), 1, max_size),
-    )

@@ -8,7 +8,6 @@ in the database; people read the Polish labels.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from enum import StrEnum
 
 from ebok_shared.clock import LOCAL_TZ
@@ -132,22 +131,3 @@ def check_evidence(kind: Kind, status: Status, already_at: dt.datetime | None) -
 
 def check_close(status: Status) -> None:
     _open(status)
-
-
-@dataclass(frozen=True)
-class Page:
-    page: int
-    size: int
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.size
-
-    def envelope(self, items: list[object], total: int) -> dict[str, object]:
-        return {
-            "items": items,
-            "page": self.page,
-            "page_size": self.size,
-            "total": total,
-            "pages": (total + self.size - 1) // self.size,
-        }

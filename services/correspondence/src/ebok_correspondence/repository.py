@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
+from ebok_shared.http.params import Page
 
-from .domain import OPEN_STATUSES, Page
+from .domain import OPEN_STATUSES
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 

@@ -1,0 +1,94 @@
+"""Query and path parameters every service reads the same way: paging, dates, choices.
+Each refusal is a 400 problem naming the parameter, in Polish."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from aiohttp import web
+
+from .problems import Problem
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE = 100_000
+
+
+def bad(field: str, reason: str, status: int = 400) -> Problem:
+    return Problem(
+        status,
+        f"{field}: {reason}",
+        code="bad-parameter" if status == 400 else None,
+        errors=[{"field": field, "reason": reason}],
+    )
+
+
+def _raw(request: web.Request, name: str) -> str | None:
+    raw = request.query.get(name)
+    return None if raw is None or raw == "" else raw
+
+
+def query_choice(request: web.Request, name: str, allowed: tuple[str, ...]) -> str | None:
+    raw = _raw(request, name)
+    if raw is not None and raw not in allowed:
+        raise bad(name, "dozwolone wartości: " + ", ".join(allowed))
+    return raw
+
+
+def query_date(request: web.Request, name: str) -> date | None:
+    raw = _raw(request, name)
+    if raw is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise bad(name, "nieprawidłowa data (oczekiwano RRRR-MM-DD)") from None
+
+
+def query_month(request: web.Request, name: str) -> str | None:
+    raw = _raw(request, name)
+    if raw is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", raw):
+        raise bad(name, "nieprawidłowy miesiąc (oczekiwano RRRR-MM)")
+    return raw
+
+
+@dataclass(frozen=True)
+class Page:
+    page: int
+    size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.size
+
+    def envelope(self, items: list[Any], total: int, **extra: Any) -> dict[str, Any]:
+        """The one shape of every paged list e-BOK answers."""
+        return {
+            "items": items,
+            "page": self.page,
+            "page_size": self.size,
+            "total": total,
+            "pages": (total + self.size - 1) // self.size,
+            **extra,
+        }
+
+
+def page(request: web.Request, max_size: int) -> Page:
+    """``page`` and ``page_size`` from the query (page size capped at ``max_size``)."""
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = _raw(request, name)
+        if raw is None:
+            return default
+        if not re.fullmatch(r"\d{1,6}", raw) or not low <= int(raw) <= high:
+            raise bad(name, f"liczba całkowita od {low} do {high}")
+        return int(raw)
+
+    return Page(
+        number("page", 1, 1, MAX_PAGE),
+        number("page_size", min(DEFAULT_PAGE_SIZE, max_size), 1, max_size),
+    )
