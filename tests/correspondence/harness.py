@@ -27,6 +27,7 @@ from ebok_shared.service import POOL
 
 from tests.support.apps import serve
 from tests.support.bus import consumer_queues, delete_bus_objects, wait_until
+from tests.support.events import publish_event
 from tests.support.tokens import Issuer
 
 # The smallest files each accepted format can be recognised by (and one that is none of them).
@@ -185,27 +186,7 @@ class Correspondence:
         return await self.publish_event(Event.new(event_type, payload))
 
     async def publish_event(self, event: Event) -> Event:
-        event_type = event.type
-        default_catalogue().validate(event)
-        channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
-        try:
-            exchange = await channel.declare_exchange(
-                self.topology.exchange_for(event_type), aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            await exchange.publish(
-                aio_pika.Message(
-                    event.to_json(),
-                    message_id=str(event.id),
-                    type=event.type,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                event.type,
-                mandatory=True,
-            )
-        finally:
-            await channel.close()
-        return event
+        return await publish_event(self.connection, self.settings.bus_prefix, event)
 
     async def give_invoice(self, invoice_number: str, client_number: str = "100001") -> None:
         """billing.invoice.issued, and wait until this service has taken it in."""

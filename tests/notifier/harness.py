@@ -23,6 +23,7 @@ from ebok_shared.service import POOL, create_service_app
 
 from tests.support.apps import serve
 from tests.support.bus import consumer_queues, delete_bus_objects
+from tests.support.events import publish_event
 from tests.support.smtp import SmtpServer
 from tests.support.tokens import Issuer
 
@@ -110,25 +111,7 @@ class Notifier:
 
 async def publish(connection: AbstractRobustConnection, prefix: str, event: Event) -> Event:
     """Put an event on its producer's exchange, as the outbox relay does (with confirms)."""
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    try:
-        exchange = await channel.declare_exchange(
-            Topology(prefix).exchange_for(event.type), aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        await exchange.publish(
-            aio_pika.Message(
-                event.to_json(),
-                message_id=str(event.id),
-                type=event.type,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            event.type,
-            mandatory=True,
-        )
-    finally:
-        await channel.close()
-    return event
+    return await publish_event(connection, prefix, event)
 
 
 @asynccontextmanager

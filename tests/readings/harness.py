@@ -29,6 +29,7 @@ from ebok_shared.service import BUS, POOL, ServiceSpec
 
 from tests.support.apps import serve
 from tests.support.bus import consumer_queues, delete_bus_objects, wait_until
+from tests.support.events import publish_event
 from tests.support.tokens import Issuer
 
 TODAY = dt.date(2026, 3, 10)
@@ -127,26 +128,7 @@ class Readings:
 
     async def publish(self, event: Event) -> Event:
         """Put an event on its producer's exchange, as another service's relay does."""
-        topology = Topology(self.settings.bus_prefix)
-        channel = await self.connection.channel(publisher_confirms=True, on_return_raises=True)
-        try:
-            exchange = await channel.declare_exchange(
-                topology.exchange_for(event.type), aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            await exchange.publish(
-                aio_pika.Message(
-                    event.to_json(),
-                    message_id=str(event.id),
-                    type=event.type,
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                ),
-                event.type,
-                mandatory=True,
-            )
-        finally:
-            await channel.close()
-        return event
+        return await publish_event(self.connection, self.settings.bus_prefix, event)
 
     async def submit(
         self,
