@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from ebok_shared.bus import default_catalogue
-from ebok_shared.service import SPEC, ServiceSpec
+from ebok_shared.service import ServiceSpec
 
-SERVICES = ("auth", "billing", "readings", "correspondence", "notifier", "gateway")
+from tools.event_table import SERVICES, spec_as_run, table
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _spec_as_run(service: str) -> ServiceSpec:
-    """The spec the service really runs with (some subscriptions depend on settings)."""
-    app_module = importlib.import_module(f"ebok_{service}.app")
-    settings_module = importlib.import_module(f"ebok_{service}.settings")
-    settings_cls = next(
-        v
-        for k, v in vars(settings_module).items()
-        if k.endswith("Settings") and k != "ServiceSettings"
-    )
-    settings = settings_cls.from_env({}, database_url="postgresql://nobody@127.0.0.1/none")
-    app: web.Application = app_module.create_app(settings)
-    return app[SPEC]
 
 
 @pytest.fixture(scope="module")
 def specs() -> dict[str, ServiceSpec]:
-    return {service: _spec_as_run(service) for service in SERVICES}
+    return {service: spec_as_run(service) for service in SERVICES}
 
 
 def test_every_event_in_the_catalogue_has_a_queue(specs: dict[str, ServiceSpec]) -> None:
@@ -62,3 +47,8 @@ def test_every_service_has_the_same_rooms(service: str) -> None:
     for room in ("__main__.py", "settings.py", "app.py", "handlers.py", "events.py"):
         assert (package / room).is_file(), f"{service}: {room}"
     assert list((package / "migrations").glob("0001_*.sql")), f"{service}: migrations"
+
+
+def test_the_architecture_document_shows_the_real_event_catalogue() -> None:
+    document = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    assert table() in document, "docs/architecture.md: run python -m tools.event_table"

@@ -1,0 +1,51 @@
+"""The event catalogue table of docs/architecture.md, made from the services' real
+subscriptions and back-office bindings: ``python -m tools.event_table`` prints it (a test
+checks the document holds exactly this)."""
+
+from __future__ import annotations
+
+import importlib
+
+from aiohttp import web
+from ebok_shared.bus import default_catalogue
+from ebok_shared.service import SPEC, ServiceSpec
+
+SERVICES = ("auth", "billing", "readings", "correspondence", "notifier", "gateway")
+
+
+def spec_as_run(service: str) -> ServiceSpec:
+    """The spec a service really runs with (some subscriptions depend on its settings)."""
+    app_module = importlib.import_module(f"ebok_{service}.app")
+    settings_module = importlib.import_module(f"ebok_{service}.settings")
+    settings_cls = next(
+        value
+        for name, value in vars(settings_module).items()
+        if name.endswith("Settings") and name != "ServiceSettings"
+    )
+    settings = settings_cls.from_env({}, database_url="postgresql://nobody@127.0.0.1/none")
+    app: web.Application = app_module.create_app(settings)
+    return app[SPEC]
+
+
+def consumers() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for service in SERVICES:
+        spec = spec_as_run(service)
+        for sub in spec.subscriptions:
+            found.setdefault(sub.event_type, []).append(service)
+        for event_type in spec.backoffice_events:
+            found.setdefault(event_type, []).append("the back office")
+    return found
+
+
+def table() -> str:
+    taken = consumers()
+    rows = ["| event (v1) | published by | consumed by |", "| --- | --- | --- |"]
+    for event_type, _version in sorted(default_catalogue().schemas):
+        by = ", ".join(sorted(taken.get(event_type, []))) or "**nobody (holds the outbox)**"
+        rows.append(f"| `{event_type}` | {event_type.split('.')[0]} | {by} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(table(), end="")
