@@ -37,11 +37,27 @@ class Issuer:
             keys.append({**jwk, "kid": kid, "alg": "EdDSA", "use": "sig"})
         return {"keys": keys}
 
-    def token(self, subject: str = "123456", *, kind: str = "customer", ttl: int = 300,
-              key: Ed25519PrivateKey | None = None, kid: str | None = None, **claims: Any) -> str:
+    def token(
+        self,
+        subject: str = "123456",
+        *,
+        kind: str = "customer",
+        ttl: int = 300,
+        key: Ed25519PrivateKey | None = None,
+        kid: str | None = None,
+        **claims: Any,
+    ) -> str:
         now = int(time.time())
-        payload = {"iss": self.issuer, "aud": self.audience, "sub": subject, "kind": kind,
-                   "iat": now, "exp": now + ttl, "sid": uuid.uuid4().hex, **claims}
+        payload = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "kind": kind,
+            "iat": now,
+            "exp": now + ttl,
+            "sid": uuid.uuid4().hex,
+            **claims,
+        }
         kid = kid or self.current
         return jwt.encode(payload, key or self.keys[kid], algorithm="EdDSA", headers={"kid": kid})
 

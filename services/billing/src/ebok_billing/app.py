@@ -8,14 +8,12 @@ from aiohttp import web
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
 from . import billing_run, events, handlers, operations
-from .catalogue import compiled_catalogue
 from .settings import BillingSettings
 
 SPEC = ServiceSpec(
     name="billing",
     migrations=Path(__file__).parent / "migrations",
     routes=handlers.routes,
-    catalogue=compiled_catalogue(),
     # What the back office's ledger takes from e-BOK: invoices and interest notes issued
     # here, payments as applied, and each client's invoice delivery preference.
     backoffice_events=(

@@ -24,7 +24,6 @@ from ebok_shared.bus import Outbox
 from ebok_shared.clock import clock
 
 from . import operations
-from .catalogue import compiled_catalogue
 from .domain import Lines, nip_with_checksum
 
 FIRST_CLIENT = 100001
@@ -382,7 +381,7 @@ async def load(
         await db.migrate(conn, migration_folders(SPEC))
         async with conn.transaction():
             await operations.seed_rates(conn)
-        outbox = Outbox(compiled_catalogue())
+        outbox = Outbox()
         results = []
         for name, body in batches:
             result = await operations.apply_batch(

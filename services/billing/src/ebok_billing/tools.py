@@ -73,7 +73,6 @@ async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]
 
     from . import operations
     from .app import SPEC
-    from .catalogue import compiled_catalogue
 
     conn = await db.connect(settings.database_url)
     failed = 0
@@ -85,7 +84,7 @@ async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]
             try:
                 result = await operations.apply_batch(
                     conn,
-                    Outbox(compiled_catalogue()),
+                    Outbox(),
                     body,
                     fmt,
                     submitted_by=f"cli:{name}",

@@ -9,14 +9,26 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Callable, Iterable
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator, FormatChecker
+import fastjsonschema  # compiled validators: ~10x faster on the publish and consume paths
+from jsonschema import Draft202012Validator
 
+from ..http.validation import FORMAT_CHECKER  # date-time really checked
 from .envelope import Event
+
+# Keywords whose meaning is the same in draft 7 (what fastjsonschema compiles) and 2020-12.
+# A schema using any other keyword is checked by jsonschema alone.
+_COMPILABLE = frozenset(
+    """$schema $id title description examples $comment type enum const properties required
+    additionalProperties minProperties maxProperties pattern minLength maxLength format
+    minimum maximum exclusiveMinimum exclusiveMaximum multipleOf items minItems maxItems
+    uniqueItems allOf anyOf oneOf not""".split()
+)
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "catalogue"
 _NAME_RE = re.compile(r"^(?P<type>[a-z_]+(?:\.[a-z_]+)+)\.v(?P<version>\d+)\.json$")
@@ -26,9 +38,50 @@ class SchemaError(ValueError):
     """An event that its catalogue schema does not accept."""
 
 
+def _compilable(schema: Any) -> bool:
+    if not isinstance(schema, dict) or not schema.keys() <= _COMPILABLE:
+        return False
+    if isinstance(schema.get("items"), list):  # a tuple in draft 7, an error in 2020-12
+        return False
+    children = [
+        *schema.get("properties", {}).values(),
+        *(schema[k] for k in ("additionalProperties", "items", "not") if k in schema),
+        *(child for k in _SCHEMA_LISTS for child in schema.get(k, [])),
+    ]
+    return all(isinstance(c, bool) or _compilable(c) for c in children)
+
+
+def _compile(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
+    if not _compilable(schema):
+        return None
+    # Formats are checked by jsonschema's own checker, so each means exactly what it means
+    # there, whatever fastjsonschema's own regexes would say.
+    checker = FORMAT_CHECKER
+    return fastjsonschema.compile(  # type: ignore[no-any-return]
+        {k: v for k, v in schema.items() if k != "$schema"},
+        formats={name: partial(checker.conforms, format=name) for name in _format_names(schema)},
+        use_default=False,  # never write defaults into the event
+    )
+
+
+def _format_names(schema: Any) -> set[str]:
+    if isinstance(schema, dict):
+        found = {schema["format"]} if isinstance(schema.get("format"), str) else set()
+        return found.union(*(_format_names(v) for v in schema.values()))
+    if isinstance(schema, list):
+        return set().union(*(_format_names(v) for v in schema))
+    return set()
+
+
 class Catalogue:
+    """Validation has one verdict, jsonschema's. Where a schema compiles, the compiled check
+    runs first: what it accepts is accepted (same keywords, same meaning, jsonschema's own
+    format checks), and what it refuses is checked again by jsonschema, whose verdict and
+    message stand."""
+
     def __init__(self, folders: Iterable[Path] = (CATALOGUE_DIR,)) -> None:
         self._validators: dict[tuple[str, int], Draft202012Validator] = {}
+        self._compiled: dict[tuple[str, int], Callable[[Any], Any] | None] = {}
         self.schemas: dict[tuple[str, int], dict[str, Any]] = {}
         for folder in folders:
             for path in sorted(folder.glob("*.json")):
@@ -39,13 +92,11 @@ class Catalogue:
                 schema = json.loads(path.read_text("utf-8"))
                 Draft202012Validator.check_schema(schema)
                 self.schemas[key] = schema
-                self._validators[key] = Draft202012Validator(
-                    schema, format_checker=FormatChecker()
-                )
-        self._envelope = Draft202012Validator(
-            json.loads((CATALOGUE_DIR / "envelope.json").read_text("utf-8")),
-            format_checker=FormatChecker(),
-        )
+                self._validators[key] = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
+                self._compiled[key] = _compile(schema)
+        envelope = json.loads((CATALOGUE_DIR / "envelope.json").read_text("utf-8"))
+        self._envelope = Draft202012Validator(envelope, format_checker=FORMAT_CHECKER)
+        self._compiled_envelope = _compile(envelope)
 
     def knows(self, event_type: str, version: int) -> bool:
         return (event_type, version) in self._validators
@@ -54,6 +105,8 @@ class Catalogue:
         self.validate_dict(event.to_dict())
 
     def validate_dict(self, data: Any) -> None:
+        if self._accepted_by_compiled(data):
+            return
         errors = sorted(self._envelope.iter_errors(data), key=str)
         if errors:
             raise SchemaError(f"envelope: {_describe(errors[0])}")
@@ -63,6 +116,19 @@ class Catalogue:
         errors = sorted(validator.iter_errors(data["payload"]), key=str)
         if errors:
             raise SchemaError(f"{data['type']} v{data['version']}: {_describe(errors[0])}")
+
+    def _accepted_by_compiled(self, data: Any) -> bool:
+        if self._compiled_envelope is None:
+            return False
+        try:
+            self._compiled_envelope(data)
+            check = self._compiled.get((data["type"], data["version"]))
+            if check is None:
+                return False
+            check(data["payload"])
+        except Exception:  # any refusal or surprise: jsonschema decides
+            return False
+        return True
 
     def parse(self, body: bytes) -> Event:
         """Bytes off the wire → a validated Event; raises SchemaError on anything malformed."""

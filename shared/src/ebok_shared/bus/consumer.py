@@ -1,8 +1,9 @@
 """Idempotent consumers: inbox + handler effect in one transaction, ack after commit.
 
-Messages are taken in small batches (one transaction per batch, so throughput does not pay a
-commit per event). The event ids go into the inbox with ``ON CONFLICT DO NOTHING RETURNING``;
-only newly recorded events reach their handler. If a handler raises, the batch is redone with
+Messages are taken in small batches (what has arrived, plus what comes within ``linger``; one
+transaction and one ack per batch, so throughput does not pay a commit per event). The event
+ids go into the inbox with ``ON CONFLICT DO NOTHING RETURNING``; only newly recorded events
+reach their handler. If a handler raises, the batch is redone with
 a savepoint per event so one failure does not undo its neighbours; the failed event goes to
 a delayed retry tier (a queue whose TTL dead-letters back to this queue only), and after the
 last attempt to ``<queue>.dlq`` with its error. A malformed message (not JSON, unknown type,
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import aio_pika
@@ -26,9 +28,10 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from aio_pika.exceptions import ChannelInvalidStateError
 
 from ..clock import clock
-from ..logs import get_logger
+from ..logs import correlation_id_var, get_logger
 from ..metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
 from .catalogue import Catalogue, SchemaError, default_catalogue
 from .envelope import Event
@@ -37,6 +40,7 @@ from .topology import Topology
 log = get_logger(__name__)
 
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
+BatchHandler = Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]
 
 ATTEMPT_HEADER = "x-ebok-attempt"
 ERROR_HEADER = "x-ebok-error"
@@ -44,11 +48,15 @@ ERROR_HEADER = "x-ebok-error"
 
 @dataclass(frozen=True)
 class Subscription:
-    """One line per event a service consumes: type, version, handler."""
+    """One line per event a service consumes: type, version, handler.
+
+    With ``batched``, the handler takes a list: the consecutive new events of this type in a
+    batch, in order, so a projection can apply them in one statement instead of one each."""
 
     event_type: str
-    handler: Handler
+    handler: Handler | BatchHandler
     version: int = 1
+    batched: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,16 +93,19 @@ class Consumer:
         retry: RetryPolicy = RetryPolicy(),
         prefetch: int = 256,
         batch_size: int = 128,
+        linger: float = 0.005,  # seconds a batch waits to fill; bounds the added latency
     ) -> None:
         self.name = name
         self.pool = pool
         self.connection = connection
         self.handlers = {(s.event_type, s.version): s.handler for s in subscriptions}
+        self.batched = {(s.event_type, s.version) for s in subscriptions if s.batched}
         self.topology = topology
         self.catalogue = catalogue or default_catalogue()
         self.retry = retry
         self.prefetch = prefetch
         self.batch_size = batch_size
+        self.linger = linger
         self.queue_name = topology.queue(name)
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._channel: AbstractChannel | None = None
@@ -141,7 +152,9 @@ class Consumer:
         )
         self._channel = await self.connection.channel()
         await self._channel.set_qos(prefetch_count=self.prefetch)
-        self._queue = await self._channel.get_queue(self.queue_name, ensure=False)
+        # declare_queue (not get_queue) registers the queue with the robust channel, so its
+        # consumer is restored after a reconnect; passive: declare() set its arguments.
+        self._queue = await self._channel.declare_queue(self.queue_name, passive=True)
         self._consumer_tag = await self._queue.consume(self._inbox.put)
         self._worker = asyncio.create_task(self._work(), name=f"consumer:{self.name}")
 
@@ -163,17 +176,18 @@ class Consumer:
                     await channel.close()
 
     async def _drained(self) -> None:
-        while not self._inbox.empty() or self._busy:
+        while not self._inbox.empty() or self._busy:  # noqa: ASYNC110 (a short wait at stop)
             await asyncio.sleep(0.01)
 
     async def _work(self) -> None:
         while True:
-            batch = [await self._inbox.get()]
-            while len(batch) < self.batch_size and not self._inbox.empty():
-                batch.append(self._inbox.get_nowait())
-            self._busy = True
+            batch = await self._next_batch()
             try:
-                await self._process(batch)
+                # Deliveries of a channel lost to a reconnect come again on the new one: drop
+                # them here rather than apply them, fail to ack and stall.
+                batch = [m for m in batch if _channel_open(m)]
+                if batch:
+                    await self._process(batch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -186,37 +200,61 @@ class Consumer:
             finally:
                 self._busy = False
 
+    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        """The next message and whatever else arrives within ``linger`` (up to a batch): one
+        transaction and one ack then cover many events instead of one each."""
+        batch = [await self._inbox.get()]
+        self._busy = True  # a batch in hand: stop() waits for it
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.linger
+        while len(batch) < self.batch_size:
+            if not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+                continue
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+            except TimeoutError:
+                break
+        return batch
+
     async def _process(self, batch: list[AbstractIncomingMessage]) -> None:
         parsed: list[tuple[AbstractIncomingMessage, Event]] = []
         for message in batch:
             try:
                 event = self.catalogue.parse(message.body)
                 if (event.type, event.version) not in self.handlers:
-                    raise SchemaError(f"{self.name} has no handler for {event.type} v{event.version}")
+                    raise SchemaError(
+                        f"{self.name} has no handler for {event.type} v{event.version}"
+                    )
                 parsed.append((message, event))
             except SchemaError as exc:
+                # Parked now; acked with the batch below (a message acked twice is an error).
                 await self._dead_letter(message, f"malformed: {exc}", reason="malformed")
-                await message.ack()
-        if not parsed:
-            return
-        try:
-            outcomes = await self._apply(parsed, isolate=False)
-        except _HandlerFailed:
-            outcomes = await self._apply(parsed, isolate=True)
-        for (message, event), outcome in zip(parsed, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                await self._retry_or_park(message, event, outcome)
-            else:
-                EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
+        if parsed:
+            try:
+                outcomes = await self._apply(parsed, isolate=False)
+            except _HandlerFailed:
+                outcomes = await self._apply(parsed, isolate=True)
+            counted: Counter[tuple[str, str]] = Counter()  # one metric update per kind
+            for (message, event), outcome in zip(parsed, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    await self._retry_or_park(message, event, outcome)
+                else:
+                    counted[(event.type, outcome)] += 1
+            for (event_type, outcome), count in counted.items():
+                EVENTS_CONSUMED.labels(self.name, event_type, outcome).inc(count)
         # Everything in the batch is now committed, retried or parked; one ack covers it.
         await batch[-1].ack(multiple=True)
 
     async def _apply(
         self, parsed: list[tuple[AbstractIncomingMessage, Event]], *, isolate: bool
     ) -> list[str | Exception]:
-        """Apply a batch in one transaction. With ``isolate`` each handler runs in a savepoint
-        and a failure is returned in its place; without, the first failure undoes the batch."""
-        outcomes: list[str | Exception] = []
+        """Apply a batch in one transaction. With ``isolate`` each event's handler runs in a
+        savepoint and a failure is returned in its place; without, the first failure undoes
+        the batch (and the caller redoes it isolated)."""
         async with self.pool.acquire() as conn, conn.transaction():
             new_ids = {
                 r["event_id"]
@@ -227,38 +265,81 @@ class Consumer:
                     [event.id for _, event in parsed],
                 )
             }
-            for _message, event in parsed:
-                if event.id not in new_ids:
-                    outcomes.append("duplicate")
-                    continue
-                new_ids.discard(event.id)  # the same event twice in one batch: applied once
-                handler = self.handlers[(event.type, event.version)]
-                with structlog.contextvars.bound_contextvars(
-                    correlation_id=event.correlation_id,
-                    event_id=str(event.id),
-                    event_type=event.type,
-                ):
-                    if isolate:
-                        try:
-                            async with conn.transaction():  # savepoint
-                                await handler(conn, event)
-                        except Exception as exc:
-                            log.warning("handler failed", error=repr(exc))
-                            await conn.execute(
-                                "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2",
-                                self.name,
-                                event.id,
-                            )
-                            outcomes.append(exc)
-                            continue
-                    else:
-                        try:
-                            await handler(conn, event)
-                        except Exception as exc:
-                            raise _HandlerFailed from exc
-                    log.info("event handled")
+            outcomes: list[str | Exception] = []
+            to_apply: list[tuple[int, Event]] = []
+            for index, (_message, event) in enumerate(parsed):
+                if event.id in new_ids:
+                    new_ids.discard(event.id)  # the same event twice in one batch: applied once
+                    to_apply.append((index, event))
                     outcomes.append("applied")
+                else:
+                    outcomes.append("duplicate")
+            for group in self._groups(to_apply, isolate):
+                error = await self._run(conn, [event for _, event in group], isolate)
+                if error is not None:
+                    outcomes[group[0][0]] = error
         return outcomes
+
+    def _groups(
+        self, to_apply: list[tuple[int, Event]], isolate: bool
+    ) -> Iterator[list[tuple[int, Event]]]:
+        """Runs of consecutive events of one batched type go together; everything else (and
+        everything when isolating a failure) alone."""
+        group: list[tuple[int, Event]] = []
+        for item in to_apply:
+            key = (item[1].type, item[1].version)
+            if (
+                group
+                and not isolate
+                and key in self.batched
+                and key
+                == (
+                    group[0][1].type,
+                    group[0][1].version,
+                )
+            ):
+                group.append(item)
+                continue
+            if group:
+                yield group
+            group = [item]
+        if group:
+            yield group
+
+    async def _run(
+        self, conn: asyncpg.Connection, events: list[Event], isolate: bool
+    ) -> Exception | None:
+        """One handler call; with ``isolate``, in a savepoint, returning its failure."""
+        first = events[0]
+        key = (first.type, first.version)
+        handler = self.handlers[key]
+        with (
+            _correlated(first),
+            structlog.contextvars.bound_contextvars(
+                correlation_id=first.correlation_id,
+                event_id=str(first.id),
+                event_type=first.type,
+            ),
+        ):
+            call = handler(conn, events if key in self.batched else first)  # type: ignore[arg-type]
+            if not isolate:
+                try:
+                    await call
+                except Exception as exc:
+                    raise _HandlerFailed from exc
+                log.debug("event handled", count=len(events))  # debug: the hot path stays lean
+                return None
+            try:
+                async with conn.transaction():  # savepoint
+                    await call
+            except Exception as exc:
+                log.warning("handler failed", error=repr(exc))
+                await conn.execute(
+                    "DELETE FROM inbox WHERE consumer = $1 AND event_id = $2", self.name, first.id
+                )
+                return exc
+            log.debug("event handled")
+            return None
 
     async def _retry_or_park(
         self, message: AbstractIncomingMessage, event: Event, error: Exception
@@ -275,7 +356,9 @@ class Consumer:
         )
         EVENTS_CONSUMED.labels(self.name, event.type, "retried").inc()
 
-    async def _dead_letter(self, message: AbstractIncomingMessage, error: str, *, reason: str) -> None:
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, error: str, *, reason: str
+    ) -> None:
         log.error("event dead-lettered", error=error, message_id=message.message_id)
         await self._publish_copy(
             message,
@@ -303,10 +386,26 @@ class Consumer:
         await self._publish_channel.default_exchange.publish(copy, queue, mandatory=True)
 
 
+@contextlib.contextmanager
+def _correlated(event: Event) -> Iterator[None]:
+    """Events the handler raises (``Event.new``) carry the correlation id of the one handled."""
+    token = correlation_id_var.set(event.correlation_id)
+    try:
+        yield
+    finally:
+        correlation_id_var.reset(token)
+
+
+def _channel_open(message: AbstractIncomingMessage) -> bool:
+    try:
+        return not message.channel.is_closed
+    except ChannelInvalidStateError:
+        return False
+
+
 class _HandlerFailed(Exception):
     pass
 
 
 def _short(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:500]
-

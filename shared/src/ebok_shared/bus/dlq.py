@@ -7,6 +7,7 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractConnection
+from aiormq.exceptions import ChannelNotFoundEntity
 
 from .consumer import ATTEMPT_HEADER, ERROR_HEADER
 from .topology import Topology
@@ -30,10 +31,26 @@ class Parked:
         }
 
 
+async def _exists(connection: AbstractConnection, queue: str) -> bool:
+    """Whether ``queue`` exists (a service that consumes nothing has no dead-letter queue).
+    Asked on a channel of its own: the broker closes a channel that asks about a missing one."""
+    channel = await connection.channel()
+    try:
+        await channel.declare_queue(queue, passive=True)
+        return True
+    except ChannelNotFoundEntity:
+        return False
+    finally:
+        if not channel.is_closed:
+            await channel.close()
+
+
 async def list_dead_letters(
     connection: AbstractConnection, topology: Topology, consumer: str, limit: int = 100
 ) -> list[Parked]:
     """Peek: messages are fetched unacked and return to the queue when the channel closes."""
+    if not await _exists(connection, topology.dead_letter_queue(consumer)):
+        return []
     channel = await connection.channel()
     try:
         queue = await channel.get_queue(topology.dead_letter_queue(consumer), ensure=True)
@@ -67,6 +84,8 @@ async def redrive(
 ) -> int:
     """Move parked messages (all, or the one with ``message_id``) back to the consumer's queue
     with a fresh attempt count. Each is published with confirms before it is acked."""
+    if not await _exists(connection, topology.dead_letter_queue(consumer)):
+        return 0
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     moved = 0
     try:
@@ -82,8 +101,10 @@ async def redrive(
             headers = {
                 k: v
                 for k, v in (message.headers or {}).items()
-                if k not in (ATTEMPT_HEADER, ERROR_HEADER) and not k.startswith("x-death")
-                and not k.startswith("x-first-death") and not k.startswith("x-last-death")
+                if k not in (ATTEMPT_HEADER, ERROR_HEADER)
+                and not k.startswith("x-death")
+                and not k.startswith("x-first-death")
+                and not k.startswith("x-last-death")
             }
             await channel.default_exchange.publish(
                 aio_pika.Message(

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any, cast
 
 import aio_pika
+import aiormq
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
@@ -76,25 +79,36 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 log.warning("outbox relay failed; retrying", error=repr(exc))
-                self._channel = None
+                await self._close_channel()
                 await asyncio.sleep(self.retry_delay)
             finally:
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))
 
-    async def _exchange(self, event_type: str) -> AbstractExchange:
+    async def _confirm_channel(self, event_types: set[str]) -> aiormq.Channel:
+        """The confirm channel (opened on first use or after a failure), with the exchanges
+        of ``event_types`` declared; returns the protocol channel to publish on."""
         if self._channel is None or self._channel.is_closed:
             self._channel = await self.connection.channel(
                 publisher_confirms=True, on_return_raises=True
             )
             self._exchanges.clear()
-        name = self.topology.exchange_for(event_type)
-        if name not in self._exchanges:
-            self._exchanges[name] = await self._channel.declare_exchange(
-                name, aio_pika.ExchangeType.TOPIC, durable=True
-            )
-        return self._exchanges[name]
+        for event_type in event_types:
+            name = self.topology.exchange_for(event_type)
+            if name not in self._exchanges:
+                self._exchanges[name] = await self._channel.declare_exchange(
+                    name, aio_pika.ExchangeType.TOPIC, durable=True
+                )
+        return cast(aiormq.Channel, await self._channel.get_underlay_channel())
+
+    async def _close_channel(self) -> None:
+        """Drop the channel after a failure (a robust connection would otherwise keep
+        restoring an abandoned channel for as long as it lives)."""
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(channel.close(), 2)
 
     async def publish_batch(self, conn: asyncpg.Connection) -> int:
         """Claim, publish and delete one batch; returns how many rows were published."""
@@ -103,18 +117,27 @@ class OutboxRelay:
             if not rows:
                 return 0
             rows = await self._without_rows_held_back(conn, rows)
-            sends = []
-            for row in rows:
-                exchange = await self._exchange(row["event_type"])
-                message = aio_pika.Message(
+            channel = await self._confirm_channel({r["event_type"] for r in rows})
+            # The whole batch in flight at once, frames queued in id order. wait=False: no
+            # socket drain per message (aio-pika's publish waits for one); the broker's
+            # confirm (or return: mandatory + on_return_raises) is what each send awaits.
+            sends = [
+                channel.basic_publish(
                     row["body"],
-                    message_id=str(row["event_id"]),
-                    type=row["event_type"],
-                    content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    exchange=self.topology.exchange_for(row["event_type"]),
+                    routing_key=row["event_type"],
+                    properties=aiormq.spec.Basic.Properties(
+                        message_id=str(row["event_id"]),
+                        message_type=row["event_type"],
+                        content_type="application/json",
+                        delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value,
+                    ),
+                    mandatory=True,
+                    wait=False,
                 )
-                sends.append(exchange.publish(message, row["event_type"], mandatory=True))
-            results = await asyncio.gather(*sends, return_exceptions=True)
+                for row in rows
+            ]
+            results = await _unless_closed(channel, sends)
             done = []
             for row, result in zip(rows, results, strict=True):
                 if isinstance(result, BaseException):
@@ -140,9 +163,7 @@ class OutboxRelay:
         keys = list({r["aggregate_key"] for r in rows if r["aggregate_key"] is not None})
         if not keys:
             return rows
-        held = await conn.fetch(
-            _HELD_ELSEWHERE, keys, [r["id"] for r in rows], rows[-1]["id"]
-        )
+        held = await conn.fetch(_HELD_ELSEWHERE, keys, [r["id"] for r in rows], rows[-1]["id"])
         if not held:
             return rows
         first_held = {r["aggregate_key"]: r["first_id"] for r in held}
@@ -151,3 +172,26 @@ class OutboxRelay:
             for r in rows
             if r["aggregate_key"] not in first_held or r["id"] < first_held[r["aggregate_key"]]
         ]
+
+
+async def _unless_closed(
+    channel: aiormq.abc.AbstractChannel, sends: list[Coroutine[Any, Any, Any]]
+) -> list[Any]:
+    """The sends' outcomes; ConnectionError if the channel closes first. (A publish waiting
+    for room in a lost connection's write buffer is never woken by aiormq: without this, a
+    broken connection mid-batch would stall the relay for good.)"""
+    gathered = asyncio.gather(*sends, return_exceptions=True)
+    closing = channel.closing
+    try:
+        await asyncio.wait({gathered, closing}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        gathered.cancel()
+        raise
+    finally:
+        closing.cancel()
+    if not gathered.done():
+        gathered.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await gathered
+        raise ConnectionError("the broker channel closed while publishing")
+    return gathered.result()

@@ -1,0 +1,50 @@
+"""Batched subscriptions: a run of events of one type reaches the handler in one call (one
+statement for a projection), applied once, and a failing event is isolated from its run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from ebok_shared.bus import Event, Subscription
+
+from tests.support.bus import INCREMENTED, BusSandbox, record_many, sandbox, wait_until
+
+POISON = 13
+
+
+@pytest.fixture
+async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
+    async with sandbox(database, amqp_url, bus_prefix) as found:
+        yield found
+
+
+async def test_runs_are_applied_in_one_call_once_and_a_poison_event_is_isolated(
+    bus: BusSandbox,
+) -> None:
+    calls: list[int] = []
+
+    async def handler(conn: asyncpg.Connection, events: list[Event]) -> None:
+        calls.append(len(events))
+        if any(e.payload["n"] == POISON for e in events):
+            raise ValueError("poison")
+        await record_many(conn, events)
+
+    await bus.consumer(
+        subscriptions=[Subscription(INCREMENTED, handler, batched=True)], batch_size=64
+    )
+    events = await bus.add([{"n": i} for i in range(300)])
+    relay = bus.run(bus.relay().run())
+    good = {e.id for e in events if e.payload["n"] != POISON}
+
+    async def all_good_applied() -> bool:
+        return {r["event_id"] for r in await bus.applied_rows()} == good
+
+    await wait_until(all_good_applied, "every good event")
+    await wait_until(lambda: bus.consumed("dead_lettered") == 1, "the poison event parked")
+    relay.cancel()
+    assert Counter(r["event_id"] for r in await bus.applied_rows()) == {i: 1 for i in good}
+    assert max(calls) > 1, "runs of events reached the handler together"
+    assert await bus.queue_depth(bus.topology.dead_letter_queue("counter")) == 1

@@ -1,0 +1,123 @@
+"""At-least-once delivery, applied once: outbox → relay → RabbitMQ → consumer with inbox.
+
+Each test counts rows of the ``applied`` table, which has no unique constraint: only the
+consumer's inbox keeps a redelivered or republished event from taking effect twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+import pytest
+from ebok_shared import db
+
+from tests.support.bus import ECHOED, INCREMENTED, BusSandbox, record, sandbox, wait_until
+from tests.support.bus_worker import DIED, spawn
+
+
+@pytest.fixture
+async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
+    async with sandbox(database, amqp_url, bus_prefix) as found:
+        yield found
+
+
+async def _died(process: asyncio.subprocess.Process) -> None:
+    """Wait for a worker's death and make sure it died where it was meant to."""
+    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == DIED, stderr.decode()
+
+
+async def test_consumer_killed_between_commit_and_ack_applies_the_redelivery_once(
+    bus: BusSandbox,
+) -> None:
+    await bus.build_consumer().declare()
+    events = await bus.add([{"n": i} for i in range(3)])
+    assert await bus.publish_outbox() == 3
+
+    # The child commits the effects of its first batch, then dies where it would have acked.
+    await _died(await spawn("consumer-dies-on-ack", bus.dsn, bus.amqp_url, bus.topology.prefix))
+    applied_before_death = {r["event_id"] for r in await bus.applied_rows()}
+    assert applied_before_death  # (usually all three: one batch)
+
+    # The broker redelivers what was never acked to a fresh consumer: it recognises what
+    # was applied and applies only the rest.
+    await bus.consumer()
+    await wait_until(lambda: _taken(bus) == 3, "the redelivered events")
+    assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
+    assert bus.consumed("duplicate") == len(applied_before_death)
+    assert await bus.queue_depth(bus.topology.queue("counter")) == 0
+
+
+async def test_the_same_event_published_twice_is_applied_once(bus: BusSandbox) -> None:
+    await bus.consumer()
+    [event] = await bus.add([{"n": 7}])
+    wire = await bus.pool.fetchval("SELECT body FROM outbox WHERE event_id = $1", event.id)
+    # Two copies back to back (likely one batch), then a third once those are handled.
+    for _ in range(2):
+        await bus.publish_raw(wire, routing_key=INCREMENTED, message_id=str(event.id))
+    await wait_until(lambda: _taken(bus) == 2, "2 copies")
+    await bus.publish_raw(wire, routing_key=INCREMENTED, message_id=str(event.id))
+    await wait_until(lambda: _taken(bus) == 3, "the third copy")
+
+    rows = await bus.applied_rows()
+    assert [r["event_id"] for r in rows] == [event.id]
+    assert (bus.consumed("applied"), bus.consumed("duplicate")) == (1, 2)
+
+
+async def test_relay_killed_between_publish_and_delete_publishes_again_and_it_applies_once(
+    bus: BusSandbox,
+) -> None:
+    await bus.consumer()
+    events = await bus.add([{"n": i} for i in range(5)])
+
+    # The child publishes the batch (confirmed by the broker), then dies before the DELETE.
+    await _died(await spawn("relay-dies-before-delete", bus.dsn, bus.amqp_url, bus.topology.prefix))
+    await wait_until(lambda: _taken(bus) == 5, "the first publication")
+    assert await bus.outbox_size() == 5  # the rows were never marked sent
+
+    bus.run(bus.relay().run())
+    await wait_until(lambda: _outbox_empty(bus), "the outbox to drain")
+    await wait_until(lambda: _taken(bus) == 10, "the second publication")
+    assert (bus.consumed("applied"), bus.consumed("duplicate")) == (5, 5)
+    assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
+
+
+def _taken(bus: BusSandbox) -> int:
+    """Copies the consumer took off its queue and settled, applied or not."""
+    return bus.consumed("applied") + bus.consumed("duplicate")
+
+
+async def _outbox_empty(bus: BusSandbox) -> bool:
+    return await bus.outbox_size() == 0
+
+
+async def test_an_event_no_queue_takes_is_an_error_and_stays_in_the_outbox(
+    bus: BusSandbox,
+) -> None:
+    await bus.consumer()  # takes test.counter.incremented only; nobody takes echoed yet
+    first = await bus.add([{"n": 1}])
+    lost = await bus.add([{"n": 2}], event_type=ECHOED)
+    last = await bus.add([{"n": 3}])
+    relay = bus.relay()
+    conn = await db.connect(bus.dsn)
+    try:
+        with pytest.raises(RuntimeError, match="broker refused"):
+            await relay.publish_batch(conn)
+        # Rows from the refused one on stay, in order; the one before it is done.
+        kept = await conn.fetch("SELECT event_id FROM outbox ORDER BY id")
+        assert [r["event_id"] for r in kept] == [lost[0].id, last[0].id]
+
+        # Once a queue takes the event, the next round delivers what was kept.
+        await bus.consumer("echo", handlers={ECHOED: record})
+        assert await relay.publish_batch(conn) == 2
+        assert await bus.outbox_size() == 0
+    finally:
+        await conn.close()
+    await wait_until(lambda: bus.consumed("applied", "echo", ECHOED) == 1, "the kept event")
+    # The event after the refused one went out in both rounds: applied once, one duplicate.
+    await wait_until(lambda: _taken(bus) == 3, "the incremented events")
+    assert (bus.consumed("applied"), bus.consumed("duplicate")) == (2, 1)
+    rows = Counter(r["event_id"] for r in await bus.applied_rows())
+    assert rows == {first[0].id: 1, lost[0].id: 1, last[0].id: 1}
