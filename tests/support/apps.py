@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 @asynccontextmanager
 async def serve(app: web.Application) -> AsyncIterator[TestClient]:
     client = TestClient(TestServer(app, host="127.0.0.1"))
-    await client.start_server()
     try:
+        await client.start_server()
         yield client
     finally:
         await client.close()

@@ -32,6 +32,7 @@ from ebok_shared.bus import (
 )
 from ebok_shared.bus.catalogue import CATALOGUE_DIR
 from ebok_shared.bus.consumer import Handler
+from ebok_shared.logs import get_logger
 from prometheus_client import REGISTRY
 
 TEST_CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "catalogue"
@@ -54,6 +55,8 @@ CREATE TABLE IF NOT EXISTS applied (
     applied_at timestamptz NOT NULL DEFAULT clock_timestamp()
 )
 """
+
+log = get_logger(__name__)
 
 
 async def prepare_database(dsn: str) -> None:
@@ -113,14 +116,22 @@ async def delete_bus_objects(
 ) -> None:
     """Delete queues and exchanges whatever their state (aio-pika's defaults refuse a queue
     that is in use, and that refusal closes the channel)."""
-    channel = await connection.channel()
+
+    async def delete() -> None:
+        channel = await connection.channel()
+        try:
+            for queue in queues:
+                await channel.queue_delete(queue, if_unused=False, if_empty=False)
+            for exchange in exchanges:
+                await channel.exchange_delete(exchange, if_unused=False)
+        finally:
+            await channel.close()
+
+    # Bounded: a clean-up must never hang a test run (the session's vhost goes anyway).
     try:
-        for queue in queues:
-            await channel.queue_delete(queue, if_unused=False, if_empty=False)
-        for exchange in exchanges:
-            await channel.exchange_delete(exchange, if_unused=False)
-    finally:
-        await channel.close()
+        await asyncio.wait_for(delete(), timeout=15)
+    except TimeoutError:
+        log.warning("bus clean-up timed out", queues=len(queues))
 
 
 def consumed_total(consumer: str, event_type: str, outcome: str) -> float:

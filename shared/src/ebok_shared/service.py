@@ -93,7 +93,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         raise
     app[POOL] = pool
     yield
-    await pool.close()
+    await _close_pool(pool)
+
+
+async def _close_pool(pool: asyncpg.Pool) -> None:
+    """Close gracefully, but never wait for ever on a connection someone still holds."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout=10)
+    except TimeoutError:
+        log.warning("database pool did not close in time; terminating it")
+        pool.terminate()
 
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:
@@ -127,7 +136,9 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     relay_task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await relay_task
-    await connection.close()
+    # Bounded: a broker that vanished must not hold the process's exit.
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(connection.close(), timeout=5)
 
 
 async def declare_backoffice(

@@ -160,9 +160,10 @@ class Consumer:
 
     async def stop(self) -> None:
         """Stop taking messages, finish the batch in hand, then close the channels."""
+        # Every broker call here is bounded: a broker that vanished must not hold the exit.
         if self._queue is not None and self._consumer_tag is not None:
             with contextlib.suppress(Exception):
-                await self._queue.cancel(self._consumer_tag)
+                await asyncio.wait_for(self._queue.cancel(self._consumer_tag), 5)
         if self._worker is not None:
             # Let the worker drain what was already delivered, then stop it.
             with contextlib.suppress(TimeoutError):
@@ -173,7 +174,7 @@ class Consumer:
         for channel in (self._channel, self._publish_channel):
             if channel is not None:
                 with contextlib.suppress(Exception):
-                    await channel.close()
+                    await asyncio.wait_for(channel.close(), 5)
 
     async def _drained(self) -> None:
         while not self._inbox.empty() or self._busy:  # noqa: ASYNC110 (a short wait at stop)
