@@ -7,7 +7,7 @@ broker's own limit.
     many in flight (the limit for anything built on top).
 (b) end to end: events committed to the outbox in transactions of 500; the shared
     OutboxRelay publishes them; the shared Consumer (with its inbox) applies them, its
-    batched handler inserting one row per event (one statement per run of events). As in production, the consumer is another process (another
+    batched handler inserting one row per event (one statement per run). As in production, the consumer is another process (another
     service) than the producer and its relay. Throughput, and latency from the outbox commit
     to the consumer's commit (the handler's row carries ``clock_timestamp()``): at full load
     (the producer stays at most a few transactions ahead) and at half that rate.

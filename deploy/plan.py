@@ -115,6 +115,8 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
         )
     if name == "auth":
         env.update(EBOK_SERVICE_CLIENTS=f"notifier:{config.notifier_secret}")
+        # The gateway (on this host) passes the caller's address in X-Forwarded-For.
+        env.update(EBOK_TRUSTED_PROXIES=LOCAL_HOST)
     if name == "notifier":
         env.update(EBOK_SMTP_HOST=LOCAL_HOST, EBOK_SMTP_PORT=str(config.port("sink-smtp")))
         env.update(EBOK_SERVICE_CLIENT_SECRET=config.notifier_secret)

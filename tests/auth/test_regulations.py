@@ -112,3 +112,20 @@ async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
     )
     assert [(r["version"], r["context"]) for r in kept] == [(1, "registration"), (2, "session")]
     assert kept[1]["ip"] == "203.0.113.9"
+
+
+async def test_acceptance_of_an_impossible_version_is_refused_not_an_error(auth: Auth) -> None:
+    """A version number beyond any the routes name (found by the e2e schemathesis run: it
+    overflowed the database integer and answered 500)."""
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)
+    status, tokens = await auth.login("100001", PASSWORD)
+    assert status == 201
+    for version in (10**22, 2**31, 1_000_000):
+        status, problem = await auth.call(
+            "POST",
+            "/me/regulations/acceptances",
+            token=tokens["access_token"],
+            json_body={"version": version},
+        )
+        assert status == 422 and problem["errors"][0]["field"] == "version", problem

@@ -68,7 +68,11 @@ class Stack:
 @pytest.fixture
 async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Stack]:
     async with AsyncExitStack() as exits, running_issuer() as issuer:
-        invoices = [{"number": "12345626010001"}, {"number": "12345626020001"}]
+        # As billing lists them (views.invoice_item): the number is "invoice_number".
+        invoices = [
+            {"invoice_number": "12345626010001"},
+            {"invoice_number": "12345626020001"},
+        ]
 
         async def invoice_list(_: web.Request) -> web.Response:
             return web.json_response({"items": invoices})
@@ -82,6 +86,7 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
                 "/me/invoices/{n}": _ok,
                 "/me/password": _ok,
                 "/sessions": _ok,
+                "/operator/sessions": _ok,
                 "/me/e-invoice": _ok,
             }
         )
@@ -152,6 +157,25 @@ async def test_first_login_session_can_only_change_the_password(stack: Stack) ->
     assert dashboard.status == 403
 
 
+async def test_operator_logs_in_and_sets_own_password_through_the_gateway(stack: Stack) -> None:
+    """Operators sign in (with TOTP) at /api/v1/operator/sessions; a first-login operator
+    token may change its password, but reaches no operator route until it has."""
+    login = await stack.gw.post("/api/v1/operator/sessions", json={})
+    assert login.status == 200
+    assert (await login.json())["path"] == "/operator/sessions"
+    token = stack.issuer.token(
+        "op-2", kind="operator", roles=["operator"], restrictions=["password_change"]
+    )
+    restricted = {"Authorization": f"Bearer {token}"}
+    refused = await stack.gw.get("/api/v1/operator/portal-settings", headers=restricted)
+    assert refused.status == 403
+    assert (await refused.json())["code"] == "password-change-required"
+    changed = await stack.gw.put("/api/v1/me/password", headers=restricted, json={})
+    assert changed.status == 200
+    assert (await changed.json())["path"] == "/me/password"
+    assert (await stack.gw.get("/api/v1/me/contracts", headers=stack.operator())).status == 403
+
+
 async def test_section_switched_off_holds_on_every_replica_within_a_second(stack: Stack) -> None:
     a, b = stack.replicas
     resp = await a.put(
@@ -191,7 +215,7 @@ async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> N
     )
     assert resp.status == 200
     listing = await (await stack.gw.get("/api/v1/me/invoices", headers=stack.customer())).json()
-    assert [i["number"] for i in listing["items"]] == ["12345626020001"]
+    assert [i["invoice_number"] for i in listing["items"]] == ["12345626020001"]
     detail = await stack.gw.get("/api/v1/me/invoices/12345626010001", headers=stack.customer())
     assert detail.status == 404
     history = await (

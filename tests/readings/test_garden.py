@@ -90,8 +90,11 @@ async def test_an_accepted_installation_changes_the_registry(readings: Readings)
         await readings.client.get("/operator/garden-meter-requests", headers=readings.operator())
     ).json()
     assert [(q["id"], q["client_number"]) for q in queue["items"]] == [(submitted["id"], "100001")]
+    assert await _mine(readings, "open") == [submitted["id"]]
     accepted = await decide(readings, submitted["id"], "accept")
     assert (await accepted.json())["status"] == "accepted"
+    assert await _mine(readings, "open") == []  # the dashboard's "still waiting"
+    assert await _mine(readings, "accepted") == [submitted["id"]]
 
     mine = await (
         await readings.client.get("/me/garden-meter-requests", headers=readings.customer())
@@ -443,3 +446,20 @@ async def test_reminders_before_reading_dates_and_legalisation_expiry(
     )
     async with running_readings(replica, readings.issuer):
         await readings.tap.wait_for(events.READING_DUE, due_on="2027-04-15")
+
+
+async def _mine(readings: Readings, status: str) -> list[str]:
+    """The ids of the customer's requests with ``?status=``."""
+    resp = await readings.client.get(
+        f"/me/garden-meter-requests?status={status}", headers=readings.customer()
+    )
+    assert resp.status == 200
+    return [r["id"] for r in (await resp.json())["items"]]
+
+
+async def test_customer_request_list_refuses_an_unknown_status(readings: Readings) -> None:
+    resp = await readings.client.get(
+        "/me/garden-meter-requests?status=lost", headers=readings.customer()
+    )
+    assert resp.status in (400, 422)
+    assert (await resp.json())["errors"][0]["field"] == "status"

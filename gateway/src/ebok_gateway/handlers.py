@@ -13,11 +13,11 @@ from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL, SETTINGS
 
-from . import dashboard, openapi, repository
+from . import dashboard, openapi, repository, request_bodies
 from .live import LIVE
-from .portal import MODES, SECTIONS
+from .portal import SECTIONS
 from .ratelimit import RULES, RateLimiter
-from .routes import PREFIX, ROUTES, Route
+from .routes import KINDS, PREFIX, ROUTES, Route
 from .upstream import Upstreams, as_problem
 
 routes = web.RouteTableDef()
@@ -62,7 +62,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 def proxy(route: Route) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         if route.access != "public":
-            require(request, route.access)
+            require(request, *KINDS[route.access])
         live = request.app[LIVE]
         live.portal.check(route.section, request.method)
         if route.item_key and route.section:
@@ -163,21 +163,8 @@ async def get_export(request: web.Request) -> web.Response:
 
 # --- operators: portal settings (terms IV.1) ----------------------------------------------
 
-SECTION_SCHEMA = {
-    "type": "object",
-    "required": ["mode"],
-    "additionalProperties": False,
-    "properties": {
-        "mode": {"enum": list(MODES)},
-        "message": {"type": ["string", "null"], "maxLength": 500},
-    },
-}
-ITEM_SCHEMA = {
-    "type": "object",
-    "required": ["hidden"],
-    "additionalProperties": False,
-    "properties": {"hidden": {"type": "boolean"}},
-}
+SECTION_SCHEMA = request_bodies.PORTAL_SECTION
+ITEM_SCHEMA = request_bodies.PORTAL_ITEM
 
 
 @routes.get(PREFIX + "/operator/portal-settings")

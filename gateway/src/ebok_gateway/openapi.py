@@ -7,6 +7,8 @@ import re
 from functools import cache
 from typing import Any
 
+from .portal import SECTIONS
+from .request_bodies import BODIES
 from .routes import PREFIX, ROUTES, Route
 
 PROBLEM = {
@@ -35,7 +37,7 @@ _PROBLEM_RESPONSE = {
     "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
 }
 
-# The gateway's own routes (not proxied): path → method → (summary, access, binary)
+# The gateway's own routes (not proxied): path → method → (summary, access)
 OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     "/me/dashboard": {"get": ("Pulpit klienta (widok zbiorczy)", "customer")},
     "/me/export": {"get": ("Eksport moich danych (RODO)", "customer")},
@@ -49,47 +51,72 @@ OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
         "put": ("Ukrycie pojedynczej pozycji", "operator")
     },
 }
+_NO_BODY = {("POST", "/me/totp")}  # POST or PUT routes that read no body
+
+# What the owning services accept in each path parameter (anything else is 400 or 404).
+_INVOICE_NUMBER = {"type": "string", "pattern": r"^\d{10,20}$"}
+_CONTRACT_NUMBER = {"type": "string", "pattern": r"^[A-Z0-9/-]{3,40}$"}
+_UUID = {"type": "string", "format": "uuid"}
+_PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "serial": {"type": "string", "pattern": r"^[A-Z0-9-]{3,30}$"},
+    "case_id": _UUID,
+    "attachment_id": _UUID,
+    "version": {"type": "string", "pattern": r"^\d{1,6}$"},
+    "section": {"type": "string", "enum": list(SECTIONS)},
+}
 
 
-def _operation(summary: str, access: str, path: str, method: str, binary: bool) -> dict[str, Any]:
-    ok_content: dict[str, Any] = (
-        {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}
-        if binary
-        else {"application/json": {"schema": {}}}
-    )
-    success = {"post": "201" if path in ("/sessions",) else "200"}.get(method, "200")
-    responses: dict[str, Any] = {
-        success: {"description": "OK", "content": ok_content},
-        "default": _PROBLEM_RESPONSE,
-    }
-    if method == "post" and path in ("/registrations", "/password-resets"):
-        responses = {
-            "202": {"description": "Przyjęto", "content": ok_content},
-            "default": _PROBLEM_RESPONSE,
-        }
+def _path_parameter(path: str, name: str) -> dict[str, Any]:
+    if name == "number":
+        schema = _CONTRACT_NUMBER if path.startswith("/me/contracts/") else _INVOICE_NUMBER
+    else:
+        schema = _PATH_PARAMETERS.get(name, {"type": "string", "maxLength": 64})
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _success(status: int, media_types: tuple[str, ...] | None) -> dict[str, Any]:
+    """The success answer: a JSON document, a binary document, or nothing (204)."""
+    if status == 204:
+        return {"description": "Bez treści"}
+    if media_types:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "Dokument", "content": {m: binary for m in media_types}}
+    return {"description": "OK", "content": {"application/json": {"schema": {}}}}
+
+
+def _request_body(method: str, path: str) -> dict[str, Any] | None:
+    schema = BODIES.get((method.upper(), path))
+    if schema is None:
+        if method not in ("post", "put") or (method.upper(), path) in _NO_BODY:
+            return None
+        schema, required = {"type": "object"}, False
+    else:
+        required = True
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
+
+
+def _operation(
+    summary: str,
+    access: str,
+    path: str,
+    method: str,
+    *,
+    ok: int = 200,
+    media_types: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
         "operationId": f"{method}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}",
-        "responses": responses,
+        "responses": {str(ok): _success(ok, media_types), "default": _PROBLEM_RESPONSE},
         "tags": [access],
     }
     params = re.findall(r"{(\w+)}", path)
     if params:
-        op["parameters"] = [
-            {
-                "name": p,
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string", "maxLength": 64},
-            }
-            for p in params
-        ]
+        op["parameters"] = [_path_parameter(path, p) for p in params]
     op["security"] = [] if access == "public" else [{"bearer": []}]
-    if method in ("post", "put"):
-        op["requestBody"] = {
-            "required": False,
-            "content": {"application/json": {"schema": {"type": "object"}}},
-        }
+    body = _request_body(method, path)
+    if body is not None:
+        op["requestBody"] = body
     return op
 
 
@@ -99,13 +126,16 @@ def document() -> dict[str, Any]:
     route: Route
     for route in ROUTES:
         paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(
-            route.summary, route.access, route.path, route.method.lower(), route.binary
+            route.summary,
+            route.access,
+            route.path,
+            route.method.lower(),
+            ok=route.ok,
+            media_types=route.media_types if route.binary else None,
         )
     for path, methods in OWN_ROUTES.items():
         for method, (summary, access) in methods.items():
-            paths.setdefault(PREFIX + path, {})[method] = _operation(
-                summary, access, path, method, False
-            )
+            paths.setdefault(PREFIX + path, {})[method] = _operation(summary, access, path, method)
     return {
         "openapi": "3.1.0",
         "info": {

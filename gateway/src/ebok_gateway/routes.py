@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Access = Literal["public", "customer", "operator"]
+# "account": anyone signed in, customer or operator (their own password, logging out).
+Access = Literal["public", "customer", "operator", "account"]
+KINDS: dict[str, tuple[str, ...]] = {
+    "customer": ("customer",),
+    "operator": ("operator",),
+    "account": ("customer", "operator"),
+}
 
 PREFIX = "/api/v1"
 MiB = 1024 * 1024
@@ -26,6 +32,11 @@ class Route:
     list_key: str | None = None  # field of list items operators can hide
     max_body: int = MiB
     binary: bool = False  # answers a document (PDF) rather than JSON
+    ok: int = 200  # the success status the owning service answers
+    media_types: tuple[str, ...] = ("application/pdf",)  # what a binary route answers
+
+
+PDF_OR_IMAGE = ("application/pdf", "image/jpeg", "image/png")
 
 
 BOTH = ("password_change", "regulations")
@@ -34,12 +45,35 @@ ROUTES: tuple[Route, ...] = (
     # --- without a token -------------------------------------------------------------
     Route("GET", "/regulations/current", "auth", "public", "Regulamin obowiązujący"),
     Route(
-        "POST", "/registrations", "auth", "public", "Rejestracja konta", rate_rule="registration"
+        "POST",
+        "/registrations",
+        "auth",
+        "public",
+        "Rejestracja konta",
+        rate_rule="registration",
+        ok=202,
     ),
     Route("POST", "/activations", "auth", "public", "Aktywacja konta", rate_rule="activation"),
-    Route("POST", "/sessions", "auth", "public", "Logowanie", rate_rule="login"),
+    Route("POST", "/sessions", "auth", "public", "Logowanie", rate_rule="login", ok=201),
     Route("POST", "/sessions/refresh", "auth", "public", "Odświeżenie sesji", rate_rule="login"),
-    Route("POST", "/password-resets", "auth", "public", "Reset hasła", rate_rule="password_reset"),
+    Route(
+        "POST",
+        "/operator/sessions",
+        "auth",
+        "public",
+        "Logowanie pracownika (z kodem TOTP)",
+        rate_rule="login",
+        ok=201,
+    ),
+    Route(
+        "POST",
+        "/password-resets",
+        "auth",
+        "public",
+        "Reset hasła",
+        rate_rule="password_reset",
+        ok=202,
+    ),
     Route(
         "POST",
         "/password-resets/confirm",
@@ -73,13 +107,21 @@ ROUTES: tuple[Route, ...] = (
         rate_rule="activation",
     ),
     # --- customer: account ---------------------------------------------------------------
-    Route("DELETE", "/sessions/current", "auth", "customer", "Wylogowanie", allow_restricted=BOTH),
+    Route(
+        "DELETE",
+        "/sessions/current",
+        "auth",
+        "account",
+        "Wylogowanie",
+        allow_restricted=BOTH,
+        ok=204,
+    ),
     Route("GET", "/me", "auth", "customer", "Moje konto", allow_restricted=BOTH),
     Route(
         "PUT",
         "/me/password",
         "auth",
-        "customer",
+        "account",
         "Zmiana hasła",
         allow_restricted=("password_change",),
     ),
@@ -90,12 +132,15 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "Akceptacja regulaminu",
         allow_restricted=("regulations",),
+        ok=201,
     ),
-    Route("POST", "/me/email-change", "auth", "customer", "Zmiana adresu e-mail"),
+    Route("POST", "/me/email-change", "auth", "customer", "Zmiana adresu e-mail", ok=202),
     Route("DELETE", "/me", "auth", "customer", "Usunięcie konta"),
-    Route("POST", "/me/totp", "auth", "customer", "Logowanie dwuetapowe: rozpoczęcie"),
+    Route("POST", "/me/totp", "auth", "customer", "Logowanie dwuetapowe: rozpoczęcie", ok=201),
     Route("POST", "/me/totp/activation", "auth", "customer", "Logowanie dwuetapowe: włączenie"),
-    Route("POST", "/me/totp/removal", "auth", "customer", "Logowanie dwuetapowe: wyłączenie"),
+    Route(
+        "POST", "/me/totp/removal", "auth", "customer", "Logowanie dwuetapowe: wyłączenie", ok=204
+    ),
     Route(
         "GET", "/me/deletion", "auth", "customer", "Co zostanie usunięte, a co Spółka musi zachować"
     ),
@@ -137,6 +182,7 @@ ROUTES: tuple[Route, ...] = (
         "Podanie odczytu",
         section="readings",
         max_body=12 * MiB,  # a photo of the meter may come with it
+        ok=201,
     ),
     Route("GET", "/me/consumption", "readings", "customer", "Zużycie wody", section="readings"),
     Route(
@@ -155,6 +201,7 @@ ROUTES: tuple[Route, ...] = (
         "Zgłoszenie wodomierza ogrodowego",
         section="garden_meters",
         max_body=12 * MiB,
+        ok=201,
     ),
     # --- customer: invoices and money ----------------------------------------------------
     Route(
@@ -164,7 +211,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "Faktury",
         section="invoices",
-        list_key="number",
+        list_key="invoice_number",  # billing's field in each item of the list
     ),
     Route(
         "GET",
@@ -197,6 +244,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "E-faktura: akceptacja lub zmiana adresu",
         section="e_invoices",
+        ok=202,
     ),
     Route(
         "DELETE",
@@ -223,6 +271,7 @@ ROUTES: tuple[Route, ...] = (
         "Wysłanie pisma",
         section="correspondence",
         max_body=51 * MiB,
+        ok=201,
     ),
     Route(
         "GET",
@@ -240,5 +289,6 @@ ROUTES: tuple[Route, ...] = (
         "Załącznik",
         section="correspondence",
         binary=True,
+        media_types=PDF_OR_IMAGE,
     ),
 )

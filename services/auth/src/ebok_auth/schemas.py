@@ -47,7 +47,9 @@ REFRESH = _obj(
 PASSWORD_CHANGE = _obj(
     ["current_password", "new_password"], current_password=PASSWORD, new_password=PASSWORD
 )
-ACCEPTANCE = _obj(["version"], version={"type": "integer", "minimum": 1})
+# Versions are numbered like the routes /regulations/{version} take them (up to 6 digits):
+# a larger number is refused here rather than overflowing the database's integer.
+ACCEPTANCE = _obj(["version"], version={"type": "integer", "minimum": 1, "maximum": 999_999})
 EMAIL_CHANGE = _obj(["email"], email=EMAIL)
 RESET_REQUEST = _obj(["login"], login=CLIENT_NUMBER)
 RESET_CONFIRM = _obj(["token", "new_password"], token=LINK_TOKEN, new_password=PASSWORD)

@@ -1,7 +1,7 @@
 """notifier HTTP handlers: parse the request, call the domain and the repository, answer.
 
-Operators only: the delivery log (failures first of all), re-sending one failed e-mail, and
-the progress of campaigns."""
+Operators: the delivery log (failures first of all), re-sending one failed e-mail, and the
+progress of campaigns. Customers: the notifier's part of their data export."""
 
 from __future__ import annotations
 
@@ -126,5 +126,20 @@ async def campaign(request: web.Request) -> web.Response:
             "cancelled": counts.get(Status.CANCELLED, 0),
             "waiting": waiting,
             "done": materialised and waiting == 0,
+        }
+    )
+
+
+@routes.get("/me/export")
+async def my_export(request: web.Request) -> web.Response:
+    """This service's part of the customer's data export (the gateway's ``/me/export``)."""
+    client_number = require(request, "customer").subject
+    data = await repo.export(request.app[POOL], client_number)
+    return _json(
+        {
+            "service": "notifier",
+            "generated_at": clock.now().isoformat(),
+            "client_number": client_number,
+            **data,
         }
     )

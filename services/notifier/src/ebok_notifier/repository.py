@@ -455,3 +455,23 @@ async def list_campaigns(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any]]
         limit,
     )
     return [dict(r) for r in rows]
+
+
+async def export(pool: asyncpg.Pool, client_number: str) -> dict[str, Any]:
+    """What the notifier holds about one customer (GDPR art. 15): the address it e-mails and
+    the log of the e-mails sent to them; never the e-mails' contents (one-time links)."""
+    recipient = await pool.fetchrow(
+        "SELECT email, status, activated_at FROM recipients WHERE client_number = $1",
+        client_number,
+    )
+    rows = await pool.fetch(
+        """
+        SELECT id, kind, recipient, status, attempts, campaign_id, created_at, sent_at
+          FROM deliveries WHERE client_number = $1 ORDER BY id
+        """,
+        client_number,
+    )
+    return {
+        "recipient": dict(recipient) if recipient else None,
+        "deliveries": [dict(r) for r in rows],
+    }

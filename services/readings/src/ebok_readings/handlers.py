@@ -311,13 +311,23 @@ def _fail(field: str, reason: str) -> Callable[[], None]:
     return check
 
 
+# ``open``: not decided yet (the gateway's dashboard asks for these).
+CUSTOMER_REQUEST_STATUSES = ("submitted", "accepted", "rejected", "open")
+
+
 @routes.get("/me/garden-meter-requests")
 async def my_garden_requests(request: web.Request) -> web.Response:
+    """The customer's requests, newest first; ``?status=`` one status, or ``open``."""
     client = require(request, "customer").subject
+    status = params.query_choice(request, "status", CUSTOMER_REQUEST_STATUSES)
     page = params.page(request, settings(request).page_size_max)
     async with pool(request).acquire() as conn:
         total, rows = await repo.requests_page(
-            conn, client_number=client, status=None, limit=page.size, offset=page.offset
+            conn,
+            client_number=client,
+            status="submitted" if status == "open" else status,
+            limit=page.size,
+            offset=page.offset,
         )
         history = await repo.histories(conn, [r["id"] for r in rows])
     return web.json_response(

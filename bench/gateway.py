@@ -1,0 +1,319 @@
+"""Gateway benchmark: customer dashboards per second through the whole of e-BOK, next to a
+bare aiohttp fan-out of the same eight calls to trivial endpoints, measured in the same run.
+
+    .venv/bin/python bench/gateway.py [--seconds S] [--concurrency C] [--customers N]
+
+(a) dashboard: the whole stack as the local run starts it (``deploy.local``'s own machinery:
+    the five services, the gateway and the SMTP sink as child processes on their own ports,
+    databases, bus prefix and Redis prefix), demo data loaded through billing's feed, one
+    signed-in customer per client (accounts put into auth's database with a production
+    argon2id hash, then logged in through the gateway), and C concurrent clients each
+    repeating ``GET /api/v1/me/dashboard`` with its own token. The gateway verifies each token
+    and gathers the dashboard's eight parts from auth, billing, readings and correspondence,
+    each of which verifies the token again and reads its own database. A request counts when
+    it answers 200 with every part ``ok``; 200 with a part missing counts as degraded.
+(b) bare: two plain aiohttp processes, a fan-out server that answers each request with eight
+    concurrent calls to a trivial JSON endpoint in the other, driven the same way. It is the
+    ceiling of "one request, eight calls behind it" on this machine.
+
+Target: (a) at least 0.5 of (b). p50/p99 latency of both. Clients send distinct
+``X-Forwarded-For`` addresses and the gateway trusts them (as behind the ingress), so the
+per-address rate limit counts per client, as in production; each client has its own account.
+Everything is started here and stopped afterwards (databases dropped, the RabbitMQ vhost
+deleted); the default run finishes within a minute.
+PostgreSQL and RabbitMQ: ``EBOK_TEST_PG_DSN`` / ``EBOK_TEST_AMQP_URL`` or the local servers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.e2e.stack: the local run's stack, stoppable from here
+
+import aiohttp  # noqa: E402
+import argon2  # noqa: E402
+from aiohttp import web  # noqa: E402
+from ebok_auth.settings import OWASP_MEMORY_KIB, OWASP_TIME_COST  # noqa: E402
+from ebok_shared import db  # noqa: E402
+
+from tests.e2e.stack import Stack, running_stack  # noqa: E402
+from tests.support import infra  # noqa: E402
+
+PASSWORD = "Benchmark-Pulpit-2026"
+PARTS = 8  # the dashboard's parts (ebok_gateway.dashboard.DASHBOARD)
+FIRST_CLIENT = 100001  # ebok_billing.demo numbers its clients from here
+
+
+# -- the bare fan-out (b), each role its own process ------------------------------------------
+async def _health(_: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+def _serve_upstream(port: int) -> None:
+    async def part(request: web.Request) -> web.Response:
+        return web.json_response({"part": request.match_info["n"], "items": [], "total": 0})
+
+    app = web.Application()
+    app.router.add_get("/part/{n}", part)
+    app.router.add_get("/health", _health)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _serve_fanout(port: int, upstream: str) -> None:
+    async def session(app: web.Application) -> AsyncIterator[None]:
+        app["http"] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        yield
+        await app["http"].close()
+
+    async def dashboard(request: web.Request) -> web.Response:
+        http: aiohttp.ClientSession = request.app["http"]
+
+        async def fetch(n: int) -> Any:
+            async with http.get(f"{upstream}/part/{n}") as resp:
+                return {"status": "ok", "data": await resp.json()}
+
+        parts = await asyncio.gather(*(fetch(n) for n in range(PARTS)))
+        return web.json_response({f"part{n}": p for n, p in enumerate(parts)})
+
+    app = web.Application()
+    app.cleanup_ctx.append(session)
+    app.router.add_get("/dashboard", dashboard)
+    app.router.add_get("/health", _health)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def bare_fanout() -> AsyncIterator[str]:
+    """The two bare processes; the fan-out's /dashboard URL."""
+    up, fan = _free_port(), _free_port()
+    me = str(ROOT / "bench" / "gateway.py")
+    procs = [
+        await asyncio.create_subprocess_exec(sys.executable, me, "--serve-upstream", str(up)),
+        await asyncio.create_subprocess_exec(
+            sys.executable, me, "--serve-fanout", str(fan), f"http://127.0.0.1:{up}"
+        ),
+    ]
+    try:
+        async with aiohttp.ClientSession() as http:
+            for port in (up, fan):
+                for _ in range(100):
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with http.get(f"http://127.0.0.1:{port}/health") as resp:
+                            if resp.status == 200:
+                                break
+                    await asyncio.sleep(0.1)
+        yield f"http://127.0.0.1:{fan}/dashboard"
+    finally:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        for proc in procs:
+            await proc.wait()
+
+
+# -- the stack (a) ---------------------------------------------------------------------------
+async def _demo_data(stack: Stack, clients: int, workdir: Path) -> None:
+    out = workdir / "demo"
+    code, printed = await stack.run(
+        "billing", "demo", "--clients", str(clients), "--seed", "1", "--out", str(out), "--load"
+    )
+    if code != 0:
+        raise RuntimeError("demo data not loaded:\n" + "\n".join(printed[-20:]))
+    numbers = [str(FIRST_CLIENT + i) for i in range(clients)]
+    for service, query in (
+        ("auth", "SELECT count(*) FROM clients WHERE client_number = ANY($1)"),
+        ("readings", "SELECT count(DISTINCT client_number) FROM contracts"),
+        ("correspondence", "SELECT count(DISTINCT client_number) FROM known_invoices"),
+    ):
+        conn = await db.connect(stack.database_url(service))
+        try:
+            args = [numbers] if "$1" in query else []
+            deadline = time.monotonic() + 60
+            while await conn.fetchval(query, *args) < clients:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{service} did not learn the demo clients")
+                await asyncio.sleep(0.2)
+        finally:
+            await conn.close()
+
+
+async def _accounts(stack: Stack, numbers: list[str]) -> None:
+    """Active accounts with the regulations accepted, as registration and activation leave
+    them (put in directly: the registration path is not what this measures)."""
+    hashed = argon2.PasswordHasher(
+        time_cost=OWASP_TIME_COST, memory_cost=OWASP_MEMORY_KIB, parallelism=1
+    ).hash(PASSWORD)
+    conn = await db.connect(stack.database_url("auth"))
+    try:
+        now = dt.datetime.now(dt.UTC)
+        await conn.executemany(
+            "INSERT INTO accounts (client_number, email, status, password_hash, created_at,"
+            " activated_at, password_changed_at) VALUES ($1, $2, 'active', $3, $4, $4, $4)",
+            [(n, f"bench.{n}@example.pl", hashed, now) for n in numbers],
+        )
+        await conn.executemany(
+            "INSERT INTO regulations_acceptances (client_number, version, accepted_at, context)"
+            " VALUES ($1, 1, $2, 'registration')",
+            [(n, now) for n in numbers],
+        )
+    finally:
+        await conn.close()
+
+
+def _address(i: int) -> str:
+    return f"198.51.{100 + i // 250}.{i % 250 + 1}"  # TEST-NET-2, one per client
+
+
+async def _log_in(gateway: str, numbers: list[str]) -> list[str]:
+    async with aiohttp.ClientSession() as http:
+
+        async def one(i: int, number: str) -> str:
+            async with http.post(
+                f"{gateway}/api/v1/sessions",
+                json={"login": number, "password": PASSWORD},
+                headers={"X-Forwarded-For": _address(i)},
+            ) as resp:
+                body = await resp.json()
+                if resp.status != 201:
+                    raise RuntimeError(f"login {number}: {resp.status} {body}")
+                return str(body["access_token"])
+
+        return list(await asyncio.gather(*(one(i, n) for i, n in enumerate(numbers))))
+
+
+# -- driving either ---------------------------------------------------------------------------
+@dataclass
+class Run:
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+    degraded: int = 0
+    failed: int = 0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def p(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
+
+
+async def drive(
+    url: str, headers: Callable[[int], dict[str, str]], concurrency: int, seconds: float
+) -> Run:
+    """``concurrency`` clients, each repeating GET ``url`` as fast as answers come; only
+    requests that start after a two-second warm-up and end within the window count."""
+    run = Run(seconds)
+    timeout = aiohttp.ClientTimeout(total=30)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as http:
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 2.0
+        end = start + seconds
+
+        async def client(i: int) -> None:
+            sent = headers(i)
+            while (began := loop.time()) < end:
+                try:
+                    async with http.get(url, headers=sent) as resp:
+                        body = await resp.read()
+                        ok = resp.status == 200
+                except (aiohttp.ClientError, TimeoutError):
+                    ok, body = False, b""
+                done = loop.time()
+                if began < start or done > end:
+                    continue
+                if not ok:
+                    run.failed += 1
+                elif any(p.get("status") != "ok" for p in json.loads(body).values()):
+                    run.degraded += 1
+                else:
+                    run.latencies.append(done - began)
+
+        await asyncio.gather(*(client(i) for i in range(concurrency)))
+    return run
+
+
+def _line(name: str, run: Run) -> str:
+    mean = statistics.fmean(run.latencies) * 1000 if run.latencies else 0.0
+    return (
+        f"{name:<34} {run.rate:8.1f} req/s   p50 {run.p(0.5):7.1f} ms   p99 {run.p(0.99):7.1f} ms"
+        f"   mean {mean:7.1f} ms   ({len(run.latencies)} ok, {run.degraded} degraded,"
+        f" {run.failed} failed)"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured, per side")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--customers", type=int, default=64, help="accounts (demo clients)")
+    parser.add_argument("--log-level", default="WARNING", help="of every e-BOK process")
+    args = parser.parse_args()
+    os.environ["EBOK_TRUST_FORWARDED_FOR"] = "true"  # the gateway, as behind the ingress
+    started = time.monotonic()
+    with infra.provide() as services, tempfile.TemporaryDirectory(prefix="ebok-bench-") as tmp:
+        workdir = Path(tmp)
+        async with (
+            running_stack(
+                services.pg_admin_dsn, services.amqp_url, workdir, log_level=args.log_level
+            ) as stack,
+            bare_fanout() as bare_url,
+        ):
+            up = time.monotonic() - started
+            numbers = [str(FIRST_CLIENT + i) for i in range(args.customers)]
+            await _demo_data(stack, args.customers, workdir)
+            await _accounts(stack, numbers)
+            tokens = await _log_in(stack.gateway_url, numbers)
+            ready = time.monotonic() - started
+
+            def customer(i: int) -> dict[str, str]:
+                n = i % len(tokens)
+                return {"Authorization": f"Bearer {tokens[n]}", "X-Forwarded-For": _address(n)}
+
+            gateway = await drive(
+                stack.api + "/me/dashboard", customer, args.concurrency, args.seconds
+            )
+            bare = await drive(bare_url, lambda _: {}, args.concurrency, args.seconds)
+    total = time.monotonic() - started
+    print(f"cores: {os.cpu_count()}; {args.concurrency} concurrent clients, {PARTS} parts each;")
+    print(
+        f"stack up in {up:.1f} s, data and {len(tokens)} sessions ready at {ready:.1f} s,"
+        f" {args.seconds:.0f} s measured per side"
+    )
+    print(_line("dashboard through the gateway", gateway))
+    print(_line("bare aiohttp fan-out (8 calls)", bare))
+    ratio = gateway.rate / bare.rate if bare.rate else 0.0
+    print(f"ratio: {ratio:.2f} (target >= 0.50: {'met' if ratio >= 0.5 else 'NOT met'})")
+    print(f"finished in {total:.1f} s")
+
+
+if __name__ == "__main__":
+    role = sys.argv[1:]
+    if role[:1] == ["--serve-upstream"]:
+        _serve_upstream(int(role[1]))
+    elif role[:1] == ["--serve-fanout"]:
+        _serve_fanout(int(role[1]), role[2])
+    else:
+        asyncio.run(main())

@@ -1,0 +1,104 @@
+"""A thin client of the gateway's public API (``/api/v1``): every answer kept whole, so an
+assertion can show what came back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+
+@dataclass(frozen=True)
+class Reply:
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip()
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} → {self.status} {self.body[:600]!r}"
+
+
+class Api:
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http = http
+        self.base = base.rstrip("/")
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        idempotent: bool = False,
+    ) -> Reply:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token}"
+        if idempotent:
+            sent["Idempotency-Key"] = str(uuid.uuid4())
+        async with self.http.request(
+            method, self.base + path, json=json, headers=sent, params=params
+        ) as resp:
+            body = await resp.read()
+            return Reply(method, path, resp.status, dict(resp.headers), body)
+
+    async def get(self, path: str, **kw: Any) -> Reply:
+        return await self.call("GET", path, **kw)
+
+    async def post(self, path: str, **kw: Any) -> Reply:
+        return await self.call("POST", path, **kw)
+
+    async def put(self, path: str, **kw: Any) -> Reply:
+        return await self.call("PUT", path, **kw)
+
+    async def delete(self, path: str, **kw: Any) -> Reply:
+        return await self.call("DELETE", path, **kw)
+
+
+def expect(reply: Reply, status: int) -> Any:
+    """The JSON body of a reply that must have ``status`` (the whole reply shown if not)."""
+    assert reply.status == status, str(reply)
+    if reply.content_type in ("application/json", "application/problem+json"):
+        return reply.json()
+    return None
+
+
+def expect_problem(reply: Reply, status: int, code: str | None = None) -> dict[str, Any]:
+    """A refusal: the status, ``application/problem+json`` and, if given, its ``code``."""
+    assert reply.status == status, str(reply)
+    assert reply.content_type == "application/problem+json", str(reply)
+    problem: dict[str, Any] = reply.json()
+    assert problem["status"] == status, problem
+    if code is not None:
+        assert problem.get("code") == code, problem
+    return problem
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, within: float, what: str, step: float = 0.02
+) -> float:
+    """Seconds until ``check`` holds (polled); fails once ``within`` seconds have passed."""
+    started = time.monotonic()
+    while not await check():
+        elapsed = time.monotonic() - started
+        assert elapsed < within, f"{what}: not within {within} s"
+        await asyncio.sleep(step)
+    return time.monotonic() - started

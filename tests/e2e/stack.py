@@ -1,0 +1,172 @@
+"""The whole of e-BOK as real processes, for end-to-end tests and the gateway benchmark.
+
+It is the local run's own machinery (``deploy.local.LocalStack`` over ``deploy.plan`` and
+``deploy.processes``): every service's database created and migrated, the SMTP sink, the
+five services and the gateway started as child processes and awaited on ``/health/ready``.
+Each stack keeps apart from anything else on the machine: its own block of ports, bus prefix,
+database names, Redis prefix and Maildir. Unlike ``make run`` a child that dies is not fatal
+here: single services can be stopped (SIGTERM) and started again while the rest runs.
+Everything it started is stopped, and every database it created dropped, on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from ebok_shared import db
+
+from deploy.checks import busy_ports
+from deploy.local import LocalStack, StartupFailed
+from deploy.plan import SERVICES, Component, StackConfig
+from deploy.processes import Child, Output, run_to_end, terminate
+
+COMPONENTS = ("gateway", *SERVICES)
+
+
+def free_base_port() -> int:
+    """A base port whose whole block (gateway, services, sink) is free, below Linux's
+    ephemeral range (32768+) where clients and other tests' servers bind."""
+    for _ in range(100):
+        base = random.randrange(20000, 32700, 10)
+        if not busy_ports(StackConfig(base_port=base)):
+            return base
+    raise RuntimeError("no free block of ports for an e-BOK stack")
+
+
+@dataclass
+class Stack:
+    """A running stack: its configuration, its processes and where its output goes."""
+
+    local: LocalStack
+    log_path: Path
+    _output: Output = field(repr=False)
+
+    @property
+    def config(self) -> StackConfig:
+        return self.local.config
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.port('gateway')}"
+
+    @property
+    def api(self) -> str:
+        return self.gateway_url + "/api/v1"
+
+    @property
+    def maildir(self) -> Path:
+        return self.config.maildir
+
+    def component(self, name: str) -> Component:
+        return next(c for c in self.local.components if c.name == name)
+
+    def database_url(self, name: str) -> str:
+        return self.config.database_url(name)
+
+    def tail(self, lines: int = 80) -> str:
+        text = self.log_path.read_text("utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    # -- one service at a time ----------------------------------------------------------------
+    async def stop_service(self, name: str) -> None:
+        """SIGTERM the service and wait until it has exited (SIGKILL after the stop timeout)."""
+        child = self.local.children[name]
+        killed = await terminate([child], self.config.stop_timeout)
+        if killed:
+            raise RuntimeError(f"{name} did not stop on SIGTERM and was killed")
+
+    async def start_service(self, name: str) -> None:
+        """Start the service again (same command, port, database) and wait until ready."""
+        component = self.component(name)
+        child = Child(name, self.local.children[name].argv, component.env, self._output)
+        await child.start()
+        self.local.children[name] = child
+        await wait_ready(component, child, self.config.ready_timeout)
+
+    # -- one-off commands -------------------------------------------------------------------
+    async def run(self, component: str, *args: str) -> tuple[int, list[str]]:
+        """``python -m <component's module> ARGS`` with the component's environment: the exit
+        code and what it printed."""
+        target = self.component(component)
+        argv = [sys.executable, "-m", target.module, *args]
+        child = Child(component, argv, target.env, self._output, keep_lines=500)
+        code = await run_to_end(child)
+        return code, list(child.last_lines)
+
+
+async def wait_ready(component: Component, child: Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+        while True:
+            if child.returncode is not None:
+                raise RuntimeError(f"{component.name} exited with code {child.returncode}")
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with http.get(component.ready_url) as response:
+                    if response.status == 200:
+                        return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{component.name} not ready within {timeout:.0f} s")
+            await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    pg_admin_url: str,
+    amqp_url: str,
+    workdir: Path,
+    *,
+    log_level: str = "INFO",
+    ready_timeout: float = 120.0,
+) -> AsyncIterator[Stack]:
+    """Start a whole stack in ``workdir``, an existing directory (its Maildir and the
+    processes' output, ``stack.log``, go there)."""
+    tag = uuid.uuid4().hex[:8]
+    config = StackConfig(
+        base_port=free_base_port(),
+        bus_prefix=f"e2e{tag}.",
+        db_prefix=f"ebok_e2e{tag}_",
+        pg_url=pg_admin_url,
+        amqp_url=amqp_url,
+        maildir=workdir / "mail",
+        log_level=log_level,
+        ready_timeout=ready_timeout,
+        stop_timeout=30.0,
+        demo_clients=0,
+    )
+    log_path = workdir / "stack.log"
+    with log_path.open("w", encoding="utf-8") as log:
+        output = Output(width=max(len(n) for n in (*COMPONENTS, "smtp-sink", "local")), stream=log)
+        local = LocalStack(config, output)
+        stack = Stack(local, log_path, output)
+        try:
+            try:
+                await local.prepare()
+                await local.start()
+                await local.wait_ready()
+            except StartupFailed as failure:
+                raise RuntimeError(
+                    f"the stack did not come up: {failure}\n{stack.tail()}"
+                ) from None
+            yield stack
+        finally:
+            try:
+                await local.stop()
+            finally:
+                local.kill_all_now()
+                await _drop_databases(config, [c.database for c in local.components])
+
+
+async def _drop_databases(config: StackConfig, names: Sequence[str | None]) -> None:
+    for name in names:
+        if name:
+            with contextlib.suppress(Exception):
+                await db.drop_database(config.pg_url, name)
