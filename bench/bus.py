@@ -7,10 +7,11 @@ broker's own limit.
     many in flight (the limit for anything built on top).
 (b) end to end: events committed to the outbox in transactions of 500; the shared
     OutboxRelay publishes them; the shared Consumer (with its inbox) applies them, its
-    batched handler inserting one row per event (one statement per run). As in production, the consumer is another process (another
-    service) than the producer and its relay. Throughput, and latency from the outbox commit
-    to the consumer's commit (the handler's row carries ``clock_timestamp()``): at full load
-    (the producer stays at most a few transactions ahead) and at half that rate.
+    batched handler inserting one row per event (one statement per run). As in production,
+    the consumer is another process (another service) than the producer and its relay.
+    Throughput, and latency from the outbox commit to the consumer's commit (the handler's
+    row carries ``clock_timestamp()``): at full load (the producer stays at most a few
+    transactions ahead) and at half that rate.
 
 It makes its own database and a unique bus prefix, and removes both afterwards.
 PostgreSQL and RabbitMQ: ``EBOK_TEST_PG_DSN`` / ``EBOK_TEST_AMQP_URL`` or the local servers.
