@@ -18,7 +18,7 @@ from .live import LIVE
 from .portal import SECTIONS
 from .ratelimit import RULES, RateLimiter
 from .routes import KINDS, PREFIX, ROUTES, Route
-from .upstream import Upstreams, as_problem
+from .upstream import UpstreamResponse, Upstreams, as_problem
 
 routes = web.RouteTableDef()
 
@@ -59,6 +59,28 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+async def _forward(
+    request: web.Request, service: str, path: str, max_body: int
+) -> tuple[UpstreamResponse, dict[str, str]]:
+    """The request, passed to ``service`` at ``path``: the caller's token, correlation id,
+    Idempotency-Key and address go along; a failure becomes the service's problem."""
+    headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
+    headers["X-Forwarded-For"] = client_ip(request)
+    if "User-Agent" in request.headers:
+        headers["User-Agent"] = request.headers["User-Agent"][:300]
+    resp = await request.app[UPSTREAMS].call(
+        service,
+        request.method,
+        path,
+        headers=headers,
+        params=request.query,
+        data=await _read_body(request, max_body),
+    )
+    if resp.status >= 400:
+        raise as_problem(service, resp)
+    return resp, {h: resp.headers[h] for h in _RETURNED_HEADERS if h in resp.headers}
+
+
 def proxy(route: Route) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         if route.access != "public":
@@ -70,25 +92,12 @@ def proxy(route: Route) -> Any:
                 raise Problem(404)
         if route.rate_rule:
             await request.app[LIMITER].hit(RULES[route.rate_rule], client_ip(request))
-        headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
-        headers["X-Forwarded-For"] = client_ip(request)
-        if "User-Agent" in request.headers:
-            headers["User-Agent"] = request.headers["User-Agent"][:300]
-        body = await _read_body(request, route.max_body)
-        resp = await request.app[UPSTREAMS].call(
-            route.service,
-            request.method,
-            request.path.removeprefix(PREFIX),
-            headers=headers,
-            params=request.query,
-            data=body,
+        resp, out = await _forward(
+            request, route.service, request.path.removeprefix(PREFIX), route.max_body
         )
-        if resp.status >= 400:
-            raise as_problem(route.service, resp)
         payload = resp.body
         if route.list_key and route.section and resp.status == 200:
             payload = _without_hidden(live.portal, route, payload)
-        out = {h: resp.headers[h] for h in _RETURNED_HEADERS if h in resp.headers}
         return web.Response(status=resp.status, body=payload, headers=out)
 
     if route.access == "public":
@@ -221,20 +230,12 @@ async def get_portal_history(request: web.Request) -> web.Response:
 async def operator_proxy(request: web.Request) -> web.StreamResponse:
     """Operator functions live in the services that own the data, under /operator/…"""
     require(request, "operator")
-    service = request.match_info["service"]
-    headers = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
-    headers["X-Forwarded-For"] = client_ip(request)
-    resp = await request.app[UPSTREAMS].call(
-        service,
-        request.method,
+    resp, out = await _forward(
+        request,
+        request.match_info["service"],
         "/operator/" + request.match_info["tail"],
-        headers=headers,
-        params=request.query,
-        data=await _read_body(request, 16 * 1024 * 1024),
+        16 * 1024 * 1024,  # operators' feed batches
     )
-    if resp.status >= 400:
-        raise as_problem(service, resp)
-    out = {h: resp.headers[h] for h in _RETURNED_HEADERS if h in resp.headers}
     return web.Response(status=resp.status, body=resp.body, headers=out)
 
 
