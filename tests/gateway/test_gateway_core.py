@@ -12,113 +12,14 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 
 import asyncpg
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from ebok_gateway.app import create_app
+from aiohttp.test_utils import TestClient
 from ebok_gateway.repository import revoke_session, revoke_subject
-from ebok_gateway.settings import GatewaySettings
 
-from tests.support.apps import serve
-from tests.support.tokens import Issuer, running_issuer
-
-
-async def _upstream(
-    routes: dict[str, Callable[[web.Request], Awaitable[web.StreamResponse]]],
-) -> TestServer:
-    app = web.Application()
-    for path, handler in routes.items():
-        app.router.add_route("*", path, handler)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    return server
-
-
-async def _ok(request: web.Request) -> web.Response:
-    return web.json_response(
-        {"path": request.path, "auth": request.headers.get("Authorization", "")}
-    )
-
-
-async def _slow(request: web.Request) -> web.Response:
-    await asyncio.sleep(5)
-    return web.json_response({})
-
-
-class Stack:
-    def __init__(self, issuer: Issuer, replicas: list[TestClient], upstream: TestServer, pg: str):
-        self.issuer, self.replicas, self.upstream, self.pg = issuer, replicas, upstream, pg
-
-    @property
-    def gw(self) -> TestClient:
-        return self.replicas[0]
-
-    def customer(self, subject: str = "123456", **claims: object) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
-
-    def operator(self) -> dict[str, str]:
-        token = self.issuer.token("op-1", kind="operator", roles=["operator"])
-        return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Stack]:
-    async with AsyncExitStack() as exits, running_issuer() as issuer:
-        # As billing lists them (views.invoice_item): the number is "invoice_number".
-        invoices = [
-            {"invoice_number": "12345626010001"},
-            {"invoice_number": "12345626020001"},
-        ]
-
-        async def invoice_list(_: web.Request) -> web.Response:
-            return web.json_response({"items": invoices})
-
-        upstream = await _upstream(
-            {
-                "/me": _ok,
-                "/me/contracts": _ok,
-                "/me/balance": _slow,
-                "/me/invoices": invoice_list,
-                "/me/invoices/{n}": _ok,
-                "/me/password": _ok,
-                "/sessions": _ok,
-                "/operator/sessions": _ok,
-                "/me/e-invoice": _ok,
-            }
-        )
-        exits.push_async_callback(upstream.close)
-        base = str(upstream.make_url("")).rstrip("/")
-        settings = GatewaySettings.from_env(
-            {},
-            database_url=database,
-            amqp_url=amqp_url,
-            bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url,
-            auth_url=base,
-            billing_url=base,
-            readings_url="http://127.0.0.1:9",
-            correspondence_url=base,
-            notifier_url=base,
-            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
-            dashboard_budget=1.0,
-            dashboard_part_timeout=0.5,
-            cors_origins=("https://ebok.example.pl",),
-        )
-        replicas = [await exits.enter_async_context(serve(create_app(settings))) for _ in range(2)]
-        yield Stack(issuer, replicas, upstream, database)
-
-
-async def _eventually(check: Callable[[], Awaitable[bool]], within: float = 1.0) -> float:
-    """Seconds until ``check`` holds; fails the test if it does not within ``within``."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < within, "not within the allowed time"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started
+from tests.gateway.conftest import Stack, eventually
+from tests.support.tokens import Issuer
 
 
 async def test_proxy_forwards_the_callers_token_and_strips_the_prefix(stack: Stack) -> None:
@@ -189,7 +90,7 @@ async def test_section_switched_off_holds_on_every_replica_within_a_second(stack
         r = await b.get("/api/v1/me/contracts", headers=stack.customer())
         return r.status == 503
 
-    await _eventually(refused_on_b)
+    await eventually(refused_on_b)
     body = await (await b.get("/api/v1/me/contracts", headers=stack.customer())).json()
     assert body["detail"] == "Przerwa techniczna do godz. 12:00."
     assert body["code"] == "section-suspended"
@@ -238,7 +139,7 @@ async def test_blocked_account_token_refused_on_every_replica_within_a_second(st
         async def refused(r: TestClient = replica) -> bool:
             return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
 
-        await _eventually(refused)
+        await eventually(refused)
     # a token issued after the block (e.g. after unblocking) is not affected
     await asyncio.sleep(1.1)
     assert (
@@ -259,7 +160,7 @@ async def test_logged_out_session_refused(stack: Stack) -> None:
     async def refused() -> bool:
         return (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 401
 
-    await _eventually(refused)
+    await eventually(refused)
 
 
 async def test_login_rate_limit_holds_across_replicas(stack: Stack) -> None:
@@ -371,4 +272,4 @@ async def test_block_event_from_auth_ends_live_tokens_on_every_replica(
         async def refused(r: TestClient = replica) -> bool:
             return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
 
-        await _eventually(refused, within=3.0)
+        await eventually(refused, within=3.0)

@@ -5,6 +5,7 @@ is marked unavailable and never turns the view into an error."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from ebok_shared.logs import get_logger
 
 from .portal import PortalSettings
 from .upstream import Upstreams
+from .view_cache import PARTS_SERVED, ViewCache
 
 log = get_logger(__name__)
 
@@ -25,14 +27,15 @@ class Part:
     service: str
     path: str
     section: str | None = None
+    list_key: str | None = None  # field of the part's items operators can hide
 
 
 DASHBOARD: tuple[Part, ...] = (
     Part("profile", "auth", "/me"),
-    Part("contracts", "billing", "/me/contracts", "contracts"),
+    Part("contracts", "billing", "/me/contracts", "contracts", "contract_number"),
     Part("meters", "readings", "/me/meters", "readings"),
     Part("balance", "billing", "/me/balance", "invoices"),
-    Part("last_invoices", "billing", "/me/invoices?page_size=3", "invoices"),
+    Part("last_invoices", "billing", "/me/invoices?page_size=3", "invoices", "invoice_number"),
     Part("e_invoice", "billing", "/me/e-invoice", "e_invoices"),
     Part(
         "open_cases",
@@ -71,29 +74,72 @@ async def _fetch(upstreams: Upstreams, part: Part, token: str, timeout: float) -
         return {"status": "unavailable", "detail": UNAVAILABLE}
 
 
-async def gather_view(
+async def fetch_parts(
+    upstreams: Upstreams, parts: Sequence[Part], token: str, *, part_timeout: float, budget: float
+) -> dict[str, dict[str, Any]]:
+    """Every part, fetched concurrently; what is not there within ``budget`` is unavailable."""
+    tasks = {
+        p.name: asyncio.ensure_future(_fetch(upstreams, p, token, part_timeout)) for p in parts
+    }
+    if not tasks:
+        return {}
+    done, pending = await asyncio.wait(tasks.values(), timeout=budget)
+    for task in pending:
+        task.cancel()
+    return {
+        name: task.result() if task in done else {"status": "unavailable", "detail": UNAVAILABLE}
+        for name, task in tasks.items()
+    }
+
+
+async def dashboard_view(
     upstreams: Upstreams,
-    parts: tuple[Part, ...],
+    cache: ViewCache,
+    client: str,
     token: str,
     *,
     portal: PortalSettings,
     part_timeout: float,
     budget: float,
+    fresh: bool = False,
 ) -> dict[str, Any]:
-    visible = [p for p in parts if portal.mode(p.section) not in ("hidden",)]
-    view: dict[str, Any] = {}
-    tasks = {}
-    for part in visible:
-        if portal.mode(part.section) == "off":
-            view[part.name] = {"status": "suspended", "detail": portal.modes[part.section or ""][1]}
-        else:
-            tasks[part.name] = asyncio.ensure_future(_fetch(upstreams, part, token, part_timeout))
-    if tasks:
-        done, pending = await asyncio.wait(tasks.values(), timeout=budget)
-        for task in pending:
-            task.cancel()
-        for name, task in tasks.items():
-            view[name] = (
-                task.result() if task in done else {"status": "unavailable", "detail": UNAVAILABLE}
+    """The customer's dashboard: kept parts from ``cache`` (unless ``fresh``), the rest fetched;
+    portal switches and hidden items applied to whatever is served."""
+    wanted = [p for p in DASHBOARD if portal.mode(p.section) not in ("hidden", "off")]
+    kept = {} if fresh else cache.parts(client)
+    missing = [p for p in wanted if p.name not in kept]
+    fetched: dict[str, dict[str, Any]] = {}
+    if missing:
+        fill = cache.begin(client)
+        try:
+            fetched = await fetch_parts(
+                upstreams, missing, token, part_timeout=part_timeout, budget=budget
             )
+        finally:
+            cache.end(fill, {n: part for n, part in fetched.items() if part["status"] == "ok"})
+    PARTS_SERVED.labels("cache").inc(len(wanted) - len(missing))
+    PARTS_SERVED.labels("service").inc(len(missing))
+    view: dict[str, Any] = {}
+    for part in DASHBOARD:
+        mode = portal.mode(part.section)
+        if mode == "hidden":
+            continue
+        if mode == "off":
+            view[part.name] = {"status": "suspended", "detail": portal.message(part.section)}
+            continue
+        view[part.name] = _visible(portal, part, kept.get(part.name) or fetched[part.name])
     return view
+
+
+def _visible(portal: PortalSettings, part: Part, served: dict[str, Any]) -> dict[str, Any]:
+    """``served`` without the items operators hid (a copy: kept parts are shared)."""
+    data = served.get("data")
+    if not (part.list_key and part.section and isinstance(data, dict)):
+        return served
+    items = data.get("items")
+    if not isinstance(items, list):
+        return served
+    shown = portal.filter_items(part.section, items, part.list_key)
+    if len(shown) == len(items):
+        return served
+    return {**served, "data": {**data, "items": shown}}

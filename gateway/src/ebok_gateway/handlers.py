@@ -7,10 +7,12 @@ import datetime as dt
 import json
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
+from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL, SETTINGS
 
 from . import dashboard, openapi, repository, request_bodies
@@ -20,6 +22,7 @@ from .ratelimit import RULES, RateLimiter
 from .routes import KINDS, PREFIX, ROUTES, Route
 from .upstream import UpstreamResponse, Upstreams, as_problem
 
+log = get_logger(__name__)
 routes = web.RouteTableDef()
 
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
@@ -83,8 +86,11 @@ async def _forward(
 
 def proxy(route: Route) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
+        client = None
         if route.access != "public":
-            require(request, *KINDS[route.access])
+            principal = require(request, *KINDS[route.access])
+            if principal.kind == "customer" and request.method not in ("GET", "HEAD"):
+                client = principal.subject  # a change: their kept views go (see view_cache)
         live = request.app[LIVE]
         live.portal.check(route.section, request.method)
         if route.item_key and route.section:
@@ -92,9 +98,13 @@ def proxy(route: Route) -> Any:
                 raise Problem(404)
         if route.rate_rule:
             await request.app[LIMITER].hit(RULES[route.rate_rule], client_ip(request))
-        resp, out = await _forward(
-            request, route.service, request.path.removeprefix(PREFIX), route.max_body
-        )
+        try:
+            resp, out = await _forward(
+                request, route.service, request.path.removeprefix(PREFIX), route.max_body
+            )
+        finally:
+            if client is not None:
+                await _views_changed(request, client)
         payload = resp.body
         if route.list_key and route.section and resp.status == 200:
             payload = _without_hidden(live.portal, route, payload)
@@ -105,6 +115,16 @@ def proxy(route: Route) -> Any:
     handler.ebok_allowed_restrictions = frozenset(route.allow_restricted)  # type: ignore[attr-defined]
     handler.__name__ = f"proxy_{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
     return handler
+
+
+async def _views_changed(request: web.Request, client: str) -> None:
+    """Here at once (the customer's next view shows the change), then on every replica; if
+    the database cannot tell them, the change's event will (or, at worst, the cache's ttl)."""
+    request.app[LIVE].views.drop(client)
+    try:
+        await repository.views_changed(request.app[POOL], [client])
+    except (asyncpg.PostgresError, OSError) as exc:
+        log.warning("could not announce a view change", error=repr(exc))
 
 
 def _without_hidden(portal: Any, route: Route, payload: bytes) -> bytes:
@@ -125,15 +145,19 @@ def _token(request: web.Request) -> str:
 
 @routes.get(PREFIX + "/me/dashboard")
 async def get_dashboard(request: web.Request) -> web.Response:
-    require(request, "customer")
+    """Kept parts where nothing changed since (``Cache-Control: no-cache`` asks for none)."""
+    principal = require(request, "customer")
     settings = request.app[SETTINGS]
-    view = await dashboard.gather_view(
+    live = request.app[LIVE]
+    view = await dashboard.dashboard_view(
         request.app[UPSTREAMS],
-        dashboard.DASHBOARD,
+        live.views,
+        principal.subject,
         _token(request),
-        portal=request.app[LIVE].portal,
+        portal=live.portal,
         part_timeout=settings.dashboard_part_timeout,  # type: ignore[attr-defined]
         budget=settings.dashboard_budget,  # type: ignore[attr-defined]
+        fresh="no-cache" in request.headers.get("Cache-Control", ""),
     )
     return web.json_response(view)
 
@@ -144,11 +168,10 @@ async def get_export(request: web.Request) -> web.Response:
     (an incomplete export would mislead the customer)."""
     principal = require(request, "customer")
     settings = request.app[SETTINGS]
-    parts = await dashboard.gather_view(
+    parts = await dashboard.fetch_parts(  # never kept, and portal switches do not apply
         request.app[UPSTREAMS],
         dashboard.EXPORT,
         _token(request),
-        portal=request.app[LIVE].portal.__class__(),  # the export ignores portal switches
         part_timeout=settings.upstream_timeout,  # type: ignore[attr-defined]
         budget=settings.upstream_timeout,  # type: ignore[attr-defined]
     )

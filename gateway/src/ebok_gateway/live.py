@@ -1,5 +1,6 @@
-"""Settings every replica must hold in memory and keep current: portal settings and
-revocations. A dedicated connection LISTENs; a notification (or a reconnect) reloads."""
+"""What every replica must hold in memory and keep current: portal settings, revocations and
+customers' kept views. A dedicated connection LISTENs; a settings notification (or a
+reconnect) reloads, a views notification drops that client's views (a reconnect, all)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL, SETTINGS
 
 from .portal import PortalSettings
-from .repository import PORTAL_NOTIFY, REVOCATION_NOTIFY
+from .repository import PORTAL_NOTIFY, REVOCATION_NOTIFY, VIEWS_NOTIFY
 from .revocation import Revocations
+from .settings import GatewaySettings
+from .view_cache import ALL, ViewCache
 
 log = get_logger(__name__)
 
@@ -25,6 +28,7 @@ log = get_logger(__name__)
 class Live:
     portal: PortalSettings = field(default_factory=PortalSettings)
     revocations: Revocations = field(default_factory=Revocations)
+    views: ViewCache = field(default_factory=lambda: ViewCache(ttl=0))
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def reload(self, pool: asyncpg.Pool) -> None:
@@ -37,9 +41,11 @@ LIVE = web.AppKey("live", Live)
 
 
 async def live_settings(app: web.Application) -> AsyncIterator[None]:
-    live = Live()
+    settings = app[SETTINGS]
+    assert isinstance(settings, GatewaySettings)
+    live = Live(views=ViewCache(ttl=settings.dashboard_cache_seconds))
     app[LIVE] = live
-    pool, dsn = app[POOL], app[SETTINGS].database_url
+    pool, dsn = app[POOL], settings.database_url
     wake = asyncio.Event()
 
     async def follow() -> None:
@@ -49,6 +55,8 @@ async def live_settings(app: web.Application) -> AsyncIterator[None]:
                 conn = await db.connect(dsn)
                 for channel in (PORTAL_NOTIFY, REVOCATION_NOTIFY):
                     await conn.add_listener(channel, lambda *_: wake.set())
+                await conn.add_listener(VIEWS_NOTIFY, lambda *args: live.views.drop(args[-1]))
+                live.views.drop(ALL)  # what was missed while not listening is unknown
                 await live.reload(pool)  # after LISTEN: nothing can slip in between
                 while True:
                     await wake.wait()

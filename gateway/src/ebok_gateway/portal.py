@@ -42,13 +42,17 @@ class PortalSettings:
     def mode(self, section: str | None) -> str:
         return "on" if section is None else self.modes.get(section, ("on", None))[0]
 
+    def message(self, section: str | None) -> str:
+        """What customers are told about a suspended section."""
+        return self.modes.get(section or "", ("on", None))[1] or DEFAULT_MESSAGE
+
     def check(self, section: str | None, method: str) -> None:
         """Refuse a call to a section that is hidden, off, or read-only for a change."""
         mode = self.mode(section)
         if mode == "on":
             return
         assert section is not None
-        message = self.modes[section][1] or DEFAULT_MESSAGE
+        message = self.message(section)
         if mode == "hidden":
             raise Problem(404, code="section-hidden")
         if mode == "off":

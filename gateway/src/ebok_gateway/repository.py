@@ -1,4 +1,5 @@
-"""Gateway SQL: portal settings and revocations (the only data the gateway owns)."""
+"""Gateway SQL: portal settings and revocations (the only data the gateway owns), and the
+notifications that keep every replica's memory of them, and of customers' views, current."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import asyncpg
 
 PORTAL_NOTIFY = "ebok_portal_settings"
 REVOCATION_NOTIFY = "ebok_revocations"
+VIEWS_NOTIFY = "ebok_views_changed"  # payload: a client number, or "*" for every client
 
 
 async def set_section(
@@ -104,3 +106,10 @@ async def revoke_session(
 
 async def prune_sessions(pool: asyncpg.Pool, now: dt.datetime) -> None:
     await pool.execute("DELETE FROM revoked_sessions WHERE expires_at < $1", now)
+
+
+async def views_changed(conn: asyncpg.Connection | asyncpg.Pool, clients: list[str]) -> None:
+    """Tell every replica (on commit, if in a transaction) to drop these clients' views."""
+    await conn.execute(
+        "SELECT pg_notify($1, client) FROM unnest($2::text[]) AS client", VIEWS_NOTIFY, clients
+    )

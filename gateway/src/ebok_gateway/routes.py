@@ -145,7 +145,15 @@ ROUTES: tuple[Route, ...] = (
         "GET", "/me/deletion", "auth", "customer", "Co zostanie usunięte, a co Spółka musi zachować"
     ),
     # --- customer: contracts, meters, readings -----------------------------------------
-    Route("GET", "/me/contracts", "billing", "customer", "Umowy", section="contracts"),
+    Route(
+        "GET",
+        "/me/contracts",
+        "billing",
+        "customer",
+        "Umowy",
+        section="contracts",
+        list_key="contract_number",
+    ),
     Route(
         "GET",
         "/me/contracts/{number}",

@@ -20,12 +20,17 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout: float = 10.0
     dashboard_budget: float = 2.0  # the dashboard answers within this, whatever is down
     dashboard_part_timeout: float = 1.0
+    # Dashboard parts are kept until an event or the customer changes them; this bounds a
+    # change that no event announces. 0: every dashboard asks the services.
+    dashboard_cache_seconds: float = 60.0
     trust_forwarded_for: bool = False  # true only behind our own ingress
 
     def validate(self) -> None:
         super().validate()
         if self.dashboard_part_timeout > self.dashboard_budget:
             raise ConfigError("EBOK_DASHBOARD_PART_TIMEOUT: must not exceed EBOK_DASHBOARD_BUDGET")
+        if self.dashboard_cache_seconds < 0:
+            raise ConfigError("EBOK_DASHBOARD_CACHE_SECONDS: must not be negative")
 
     def upstream(self, service: str) -> str:
         return str(getattr(self, f"{service}_url")).rstrip("/")

@@ -1,0 +1,98 @@
+"""Customers' dashboard parts, kept by each replica until something about that client changes.
+
+A dashboard is eight calls to four services, and most views repeat what the customer saw a
+moment ago. A replica keeps each client's parts in memory and drops them when:
+- an event names the client: every service publishes one for each change of a customer's
+  data, and events.py turns it into a NOTIFY that reaches every replica (live.py);
+- the customer changes something through this gateway (dropped here at once; NOTIFY tells
+  the other replicas);
+- the day changes (interest accrues daily, invoices fall overdue);
+- ``ttl`` seconds pass (the bound for a change no event announces), or the replica loses its
+  LISTEN connection (it may have missed notifications: everything is dropped).
+A fetch that began before a change must not store what it read: each fetch is a ``Fill``,
+and dropping a client marks that client's fills under way as stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ebok_shared.clock import clock
+from prometheus_client import Counter
+
+ALL = "*"  # the NOTIFY payload that drops every client's views (e.g. new regulations)
+
+PARTS_SERVED = Counter(
+    "ebok_gateway_dashboard_parts_total", "Dashboard parts served, by source", ["source"]
+)
+
+
+@dataclass
+class _Entry:
+    day: dt.date
+    expires: float
+    parts: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Fill:
+    """A fetch of some of one client's parts, under way."""
+
+    client: str
+    stale: bool = False
+
+
+@dataclass
+class ViewCache:
+    ttl: float  # seconds; 0 keeps nothing
+    max_clients: int = 20_000  # least recently used clients go first
+    _entries: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
+    _fills: dict[str, set[Fill]] = field(default_factory=dict)
+
+    def parts(self, client: str) -> dict[str, Any]:
+        """The client's kept parts that still hold (name → the part as served)."""
+        entry = self._entries.get(client)
+        if entry is None:
+            return {}
+        if entry.day != clock.today() or entry.expires <= clock.now().timestamp():
+            del self._entries[client]
+            return {}
+        self._entries.move_to_end(client)
+        return entry.parts
+
+    def begin(self, client: str) -> Fill:
+        fill = Fill(client)
+        self._fills.setdefault(client, set()).add(fill)
+        return fill
+
+    def end(self, fill: Fill, parts: dict[str, Any]) -> None:
+        """Keep ``parts`` unless the client changed since ``fill`` began."""
+        fills = self._fills.get(fill.client)
+        if fills is not None:
+            fills.discard(fill)
+            if not fills:
+                del self._fills[fill.client]
+        if fill.stale or not parts or self.ttl <= 0:
+            return
+        entry = self._entries.get(fill.client)
+        if entry is None or entry.day != clock.today():
+            entry = _Entry(clock.today(), clock.now().timestamp() + self.ttl, {})
+            self._entries[fill.client] = entry
+        entry.parts.update(parts)
+        self._entries.move_to_end(fill.client)
+        while len(self._entries) > self.max_clients:
+            self._entries.popitem(last=False)
+
+    def drop(self, client: str) -> None:
+        """Something about ``client`` changed (``ALL``: about everyone)."""
+        if client == ALL:
+            self._entries.clear()
+            stale = [f for fills in self._fills.values() for f in fills]
+        else:
+            self._entries.pop(client, None)
+            stale = list(self._fills.get(client, ()))
+        for fill in stale:
+            fill.stale = True

@@ -1,0 +1,137 @@
+"""A gateway (two replicas) over real PostgreSQL, RabbitMQ and Redis, in front of stand-in
+services: one aiohttp server answering every service's paths and counting the calls."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import aio_pika
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from ebok_gateway.app import create_app
+from ebok_gateway.settings import GatewaySettings
+
+from tests.support.apps import serve
+from tests.support.tokens import Issuer, running_issuer
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _upstream(routes: dict[str, Handler], calls: Counter[str]) -> TestServer:
+    @web.middleware
+    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+        calls[f"{request.path}:{request.headers.get('Authorization', '')[-12:]}"] += 1
+        calls[request.path] += 1
+        return await handler(request)  # type: ignore[no-any-return]
+
+    app = web.Application(middlewares=[count])
+    for path, handler in routes.items():
+        app.router.add_route("*", path, handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    return server
+
+
+async def _ok(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"path": request.path, "auth": request.headers.get("Authorization", "")}
+    )
+
+
+async def _slow(request: web.Request) -> web.Response:
+    await asyncio.sleep(5)
+    return web.json_response({})
+
+
+class Stack:
+    def __init__(
+        self,
+        issuer: Issuer,
+        replicas: list[TestClient],
+        upstream: TestServer,
+        pg: str,
+        calls: Counter[str],
+        amqp: aio_pika.abc.AbstractConnection,
+        bus_prefix: str,
+    ):
+        self.issuer, self.replicas, self.upstream, self.pg = issuer, replicas, upstream, pg
+        self.calls, self.amqp, self.bus_prefix = calls, amqp, bus_prefix
+
+    @property
+    def gw(self) -> TestClient:
+        return self.replicas[0]
+
+    def customer(self, subject: str = "123456", **claims: object) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
+
+    def operator(self) -> dict[str, str]:
+        token = self.issuer.token("op-1", kind="operator", roles=["operator"])
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Stack]:
+    async with AsyncExitStack() as exits, running_issuer() as issuer:
+        # As billing lists them (views.invoice_item): the number is "invoice_number".
+        invoices = [
+            {"invoice_number": "12345626010001"},
+            {"invoice_number": "12345626020001"},
+        ]
+
+        async def invoice_list(_: web.Request) -> web.Response:
+            return web.json_response({"items": invoices})
+
+        calls: Counter[str] = Counter()
+        upstream = await _upstream(
+            {
+                "/me": _ok,
+                "/me/contracts": _ok,
+                "/me/balance": _slow,
+                "/me/invoices": invoice_list,
+                "/me/invoices/{n}": _ok,
+                "/me/password": _ok,
+                "/sessions": _ok,
+                "/operator/sessions": _ok,
+                "/me/e-invoice": _ok,
+                "/me/correspondence": _ok,
+            },
+            calls,
+        )
+        exits.push_async_callback(upstream.close)
+        base = str(upstream.make_url("")).rstrip("/")
+        settings = GatewaySettings.from_env(
+            {},
+            database_url=database,
+            amqp_url=amqp_url,
+            bus_prefix=bus_prefix,
+            jwks_url=issuer.jwks_url,
+            auth_url=base,
+            billing_url=base,
+            readings_url="http://127.0.0.1:9",
+            correspondence_url=base,
+            notifier_url=base,
+            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
+            dashboard_budget=1.0,
+            dashboard_part_timeout=0.5,
+            cors_origins=("https://ebok.example.pl",),
+        )
+        replicas = [await exits.enter_async_context(serve(create_app(settings))) for _ in range(2)]
+        amqp = await aio_pika.connect(amqp_url)
+        exits.push_async_callback(amqp.close)
+        yield Stack(issuer, replicas, upstream, database, calls, amqp, bus_prefix)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 1.0) -> float:
+    """Seconds until ``check`` holds; fails the test if it does not within ``within``."""
+    started = time.monotonic()
+    while not await check():
+        assert time.monotonic() - started < within, "not within the allowed time"
+        await asyncio.sleep(0.02)
+    return time.monotonic() - started
