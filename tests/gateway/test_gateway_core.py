@@ -14,9 +14,14 @@ import time
 import uuid
 
 import asyncpg
+import pytest
+import redis.asyncio as redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from ebok_gateway.ratelimit import RateLimiter, Rule
 from ebok_gateway.repository import revoke_session, revoke_subject
+from ebok_gateway.settings import GatewaySettings
+from ebok_shared.http.problems import Problem
 
 from tests.gateway.conftest import Stack, eventually
 from tests.support.tokens import Issuer
@@ -273,3 +278,23 @@ async def test_block_event_from_auth_ends_live_tokens_on_every_replica(
             return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
 
         await eventually(refused, within=3.0)
+
+
+async def test_general_limits_count_address_and_account_in_one_call() -> None:
+    settings = GatewaySettings.from_env({}, database_url="postgresql://unused@127.0.0.1/none")
+    client = redis.from_url(settings.redis_url)  # the Redis every gateway test uses
+    limiter = RateLimiter(client, f"ebok:test:{uuid.uuid4().hex}:")
+    ip, account = Rule("ip", 4, 60), Rule("account", 2, 60)
+    try:
+        for _ in range(2):
+            await limiter.hit((ip, "198.51.100.1"), (account, "customer:123456"))
+        with pytest.raises(Problem) as refused:
+            await limiter.hit((ip, "198.51.100.1"), (account, "customer:123456"))
+        assert refused.value.status == 429
+        assert int(refused.value.headers["Retry-After"]) > 0
+        # another account from the same address: only the address's count (now 4) holds it
+        await limiter.hit((ip, "198.51.100.1"), (account, "customer:654321"))
+        with pytest.raises(Problem):
+            await limiter.hit((ip, "198.51.100.1"), (account, "customer:111111"))
+    finally:
+        await client.aclose()

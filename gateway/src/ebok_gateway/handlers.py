@@ -97,7 +97,7 @@ def proxy(route: Route) -> Any:
             if live.portal.is_hidden(route.section, request.match_info[route.item_key]):
                 raise Problem(404)
         if route.rate_rule:
-            await request.app[LIMITER].hit(RULES[route.rate_rule], client_ip(request))
+            await request.app[LIMITER].hit((RULES[route.rate_rule], client_ip(request)))
         try:
             resp, out = await _forward(
                 request, route.service, request.path.removeprefix(PREFIX), route.max_body

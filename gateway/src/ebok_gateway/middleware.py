@@ -34,9 +34,9 @@ async def revocation_middleware(request: web.Request, handler: Any) -> web.Strea
 @web.middleware
 async def rate_limit_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     if not request.path.startswith("/health") and request.path != "/metrics":
-        limiter = request.app[LIMITER]
-        await limiter.hit(RULES["ip"], client_ip(request))
+        counted = [(RULES["ip"], client_ip(request))]
         principal = request.get(PRINCIPAL)
         if principal is not None:
-            await limiter.hit(RULES["account"], f"{principal.kind}:{principal.subject}")
+            counted.append((RULES["account"], f"{principal.kind}:{principal.subject}"))
+        await request.app[LIMITER].hit(*counted)
     return await handler(request)  # type: ignore[no-any-return]

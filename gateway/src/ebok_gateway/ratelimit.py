@@ -43,28 +43,31 @@ class RateLimiter:
         self.client = client
         self.prefix = prefix
 
-    async def hit(self, rule: Rule, who: str) -> None:
-        """Count one request of ``who`` under ``rule``; 429 when over the limit."""
-        window = int(clock.now().timestamp()) // rule.window_seconds
-        key = f"{self.prefix}{rule.name}:{who}:{window}"
+    async def hit(self, *counted: tuple[Rule, str]) -> None:
+        """Count one request of each ``(rule, who)`` (one round trip to Redis for all); 429
+        when any is over its limit."""
+        now = int(clock.now().timestamp())
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                pipe.incr(key)
-                pipe.expire(key, rule.window_seconds + 1)
-                count, _ = await pipe.execute()
+                for rule, who in counted:
+                    key = f"{self.prefix}{rule.name}:{who}:{now // rule.window_seconds}"
+                    pipe.incr(key)
+                    pipe.expire(key, rule.window_seconds + 1)
+                replies = await pipe.execute()
         except (redis.RedisError, OSError) as exc:
             LIMITER_ERRORS.inc()
             log.warning("rate limiter unavailable", error=repr(exc))
             return
-        if count > rule.limit:
-            LIMITED.labels(rule.name).inc()
-            retry_after = rule.window_seconds - int(clock.now().timestamp()) % rule.window_seconds
-            raise Problem(
-                429,
-                f"Zbyt wiele prób. Spróbuj ponownie za {_polish_seconds(retry_after)}.",
-                code="rate-limited",
-                headers={"Retry-After": str(retry_after)},
-            )
+        for (rule, _), count in zip(counted, replies[::2], strict=True):
+            if count > rule.limit:
+                LIMITED.labels(rule.name).inc()
+                retry_after = rule.window_seconds - now % rule.window_seconds
+                raise Problem(
+                    429,
+                    f"Zbyt wiele prób. Spróbuj ponownie za {_polish_seconds(retry_after)}.",
+                    code="rate-limited",
+                    headers={"Retry-After": str(retry_after)},
+                )
 
 
 def _polish_seconds(seconds: int) -> str:
