@@ -1,7 +1,9 @@
 """The dashboard outlives any one service: with each service stopped in turn (SIGTERM to its
-real process), ``GET /api/v1/me/dashboard`` still answers 200, with that service's parts
-marked unavailable and every other part intact; started again, the service's parts come back
-without the gateway being restarted. (The notifier has no part on the dashboard: what it
+real process), ``GET /api/v1/me/dashboard`` still answers 200 — the parts the gateway kept
+are still served (nothing can have changed them: their owner is down), and when it must ask
+(``Cache-Control: no-cache``, or nothing kept) that service's parts are marked unavailable
+and every other part is intact; started again, the service's parts come back without the
+gateway being restarted. (The notifier has no part on the dashboard: what it
 owns is its share of the data export, which is refused as incomplete while it is away.)"""
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ async def customer(api: Api, stack: Stack, workdir: Path) -> Session:
     return await onboard(api, stack, loaded)
 
 
-async def _dashboard(api: Api, customer: Session) -> dict[str, Any]:
-    view: dict[str, Any] = expect(await api.get("/me/dashboard", token=customer.access), 200)
+async def _dashboard(api: Api, customer: Session, *, fresh: bool = True) -> dict[str, Any]:
+    """The dashboard, every part asked of its service unless ``fresh`` is false."""
+    headers = {"Cache-Control": "no-cache"} if fresh else {}
+    reply = await api.get("/me/dashboard", token=customer.access, headers=headers)
+    view: dict[str, Any] = expect(reply, 200)
     assert set(view) == set(PARTS), view
     return view
 
@@ -51,6 +56,8 @@ async def test_dashboard_survives_a_stopped_service(
 
     await stack.stop_service(service)
     try:
+        kept = await _dashboard(api, customer, fresh=False)
+        assert set(_statuses(kept).values()) == {"ok"}, kept
         view = await _dashboard(api, customer)
         expected = {
             name: "unavailable" if owner == service else "ok" for name, owner in PARTS.items()

@@ -66,6 +66,15 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
 }
 
 
+_NO_CACHE = {
+    "name": "Cache-Control",
+    "in": "header",
+    "required": False,
+    "description": "no-cache: każda część pulpitu pobrana wprost z usługi (np. po odświeżeniu).",
+    "schema": {"type": "string", "enum": ["no-cache"]},
+}
+
+
 def _path_parameter(path: str, name: str) -> dict[str, Any]:
     if name == "number":
         schema = _CONTRACT_NUMBER if path.startswith("/me/contracts/") else _INVOICE_NUMBER
@@ -136,6 +145,7 @@ def document() -> dict[str, Any]:
     for path, methods in OWN_ROUTES.items():
         for method, (summary, access) in methods.items():
             paths.setdefault(PREFIX + path, {})[method] = _operation(summary, access, path, method)
+    paths[PREFIX + "/me/dashboard"]["get"]["parameters"] = [_NO_CACHE]
     return {
         "openapi": "3.1.0",
         "info": {
