@@ -74,6 +74,11 @@ async def test_a_batch_applies_once_and_resending_it_changes_nothing(
         "amount": "149.69",
         "invoice_status": "paid",
         "late": False,
+        "note_number": None,
+        "allocations": [
+            {"invoice_number": "10000125010001", "note_number": None, "amount": "149.69"}
+        ],
+        "overpaid": "0.00",
     }
     before = await _counts(database)
 

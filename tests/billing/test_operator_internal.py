@@ -123,6 +123,21 @@ async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Bi
     late = await billing.events.until("billing.interest_note.issued", reason="late-payment")
     assert late.payload["periods"][0]["from"] == "2026-03-21"
     assert late.payload["days_late"] == 5
+    # Art. 451 § 1: the payment first covered the invoice's note issued before it, so
+    # that much of the principal is still unpaid, and a new note may charge it.
+    rest = Decimal(note["total"])
+    assert Decimal(late.payload["principal"]) == Decimal(INVOICE["gross"]) - rest
+    again = await billing.http.post(path, headers=billing.as_operator())
+    assert again.status == 201
+    second = await again.json()
+    assert second["principal"] == f"{rest}"
+    # Paying the rest, the late payment's note and the second note settles everything:
+    # nothing is left to charge.
+    everything = rest + Decimal(late.payload["total"]) + Decimal(second["total"])
+    await billing.feed(
+        [payment_row("P-2", A, INVOICE["invoice_number"], "2026-03-30", f"{everything}")]
+    )
+    clock.freeze(TODAY + dt.timedelta(days=11))
     paid = await billing.http.post(path, headers=billing.as_operator())
     assert paid.status == 409
 

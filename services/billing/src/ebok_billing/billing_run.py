@@ -107,7 +107,14 @@ class BillingRun:
             None,
         )
         e_mail = await repo.e_invoice_addresses(conn, [client_number])
-        await repo.insert_invoices(conn, [row], e_mail, "billing-run")
+        buyer = (
+            contract["client_name"],
+            contract["client_street"],
+            contract["client_postal_code"],
+            contract["client_city"],
+            contract["nip"],
+        )
+        await repo.insert_invoices(conn, [row], e_mail, "billing-run", {client_number: buyer})
         await repo.mark_billed(conn, [reading_id, *garden_ids], number)
         await self.outbox.add_events(
             conn,

@@ -5,6 +5,8 @@ Another client's invoice or contract answers 404, exactly like one that does not
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from aiohttp import web
 from ebok_shared.clock import clock
 from ebok_shared.http.middleware import public, require
@@ -18,11 +20,13 @@ from .context import settings, utility
 from .domain import (
     InvoiceFacts,
     InvoiceStatus,
+    NoteFacts,
     PaymentFacts,
     compute_balance,
     interest_kind,
     valid_email,
 )
+from .rate_tables import load_eur_rates
 
 routes = web.RouteTableDef()
 
@@ -97,6 +101,7 @@ async def invoice_detail(request: web.Request) -> web.Response:
         notes,
         settings(request.app).bank_prefix,
         f"/me/invoices/{number}/pdf",
+        clock.today(),
     )
     return web.json_response(body)
 
@@ -130,24 +135,36 @@ async def balance(request: web.Request) -> web.Response:
         client = await repo.client(conn, client_number)
         if client is None:
             raise _not_found("klienta")
-        invoices, payments, notes_total = await repo.balance_rows(conn, client_number)
-        notes_count = await conn.fetchval(
-            "SELECT count(*) FROM interest_notes WHERE client_number = $1", client_number
-        )
+        invoices, principal, notes, paid = await repo.balance_rows(conn, client_number)
         table = await operations.load_rate_table(conn)
+        eur_rates = await load_eur_rates(conn)
     kind = interest_kind(client["kind"])
     result = compute_balance(
         [
             InvoiceFacts(r["invoice_number"], r["gross"], r["due_date"], r["corrects"])
             for r in invoices
         ],
-        [PaymentFacts(r["invoice_number"], r["paid_on"], r["amount"]) for r in payments],
-        notes_total,
+        [PaymentFacts(r["invoice_number"], r["paid_on"], r["amount"]) for r in principal],
+        [
+            NoteFacts(
+                n["note_number"],
+                n["invoice_number"],
+                n["issue_date"],
+                n["payable_by"],
+                n["total"],
+                n["amount_paid"],
+                n["compensation_for"],
+                n["compensation_pln"] or Decimal("0.00"),
+            )
+            for n in notes
+        ],
+        paid,
         today=today,
         kind=kind,
         table=table,
+        eur_rates=eur_rates,
     )
-    return web.json_response(views.balance(client_number, result, notes_count, today, kind))
+    return web.json_response(views.balance(client_number, result, today, kind))
 
 
 @routes.get("/me/interest-notes")
@@ -156,7 +173,8 @@ async def interest_notes(request: web.Request) -> web.Response:
     page = params.page(request, settings(request.app).page_size_max)
     async with request.app[POOL].acquire() as conn:
         total, rows = await repo.note_page(conn, client_number, page.size, page.offset)
-    return web.json_response(page.envelope([views.note(r) for r in rows], total))
+    today = clock.today()
+    return web.json_response(page.envelope([views.note(r, today) for r in rows], total))
 
 
 @routes.get("/me/contracts")

@@ -40,8 +40,9 @@ async def _render(
     return body
 
 
-async def invoice_copy(inv: Any, client: Any, utility: pdf.Utility) -> bytes:
-    return await _render("invoice", pdf.invoice_copy, inv, client, utility=utility)
+async def invoice_copy(inv: Any, buyer: Any, utility: pdf.Utility) -> bytes:
+    """``buyer``: the buyer's data kept on the invoice when it was issued."""
+    return await _render("invoice", pdf.invoice_copy, inv, buyer, utility=utility)
 
 
 async def contract_document(contract: Any, client: Any, utility: pdf.Utility) -> bytes:

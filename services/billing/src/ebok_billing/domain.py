@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
+from .compensation import Compensation, EurRate, EurRateMissing, compensation
 from .interest import Invoice as InterestInvoice
 from .interest import InvoiceInterest, Payment, compute_invoice_interest
 from .money import describe_balance, to_grosze
@@ -219,12 +220,41 @@ def settlements(
 
 
 @dataclass(frozen=True)
+class NoteFacts:
+    """What the balance needs of one interest note (``total``: interest + compensation)."""
+
+    note_number: str
+    invoice_number: str
+    issue_date: date
+    payable_by: date
+    total: Decimal
+    paid: Decimal
+    compensation_for: str | None = None
+    compensation: Decimal = ZERO  # the recovery compensation's PLN within ``total``
+
+    @property
+    def outstanding(self) -> Decimal:
+        return max(self.total - self.paid, ZERO)
+
+
+@dataclass(frozen=True)
+class CompensationState:
+    """A business client's recovery compensation for one overdue invoice: charged on a
+    note already, due with the next note (``due``), or not computable (``missing``)."""
+
+    charged_on: str | None = None
+    due: Compensation | None = None
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
 class OverdueInvoice:
     """An overdue settlement and the interest on its unpaid rest as of today (the day of
     payment counts, so this is also what paying today costs)."""
 
     settlement: Settlement
     interest: InvoiceInterest | None  # None when the rate table does not reach back
+    compensation: CompensationState | None = None  # None: a household's invoice
 
     @property
     def accrued_to_today(self) -> Decimal | None:
@@ -233,16 +263,41 @@ class OverdueInvoice:
 
     @property
     def to_pay_today(self) -> Decimal | None:
+        """Principal, interest and a compensation not yet charged (None: not computable)."""
         accrued = self.accrued_to_today
-        return None if accrued is None else self.settlement.outstanding + accrued
+        if accrued is None or (self.compensation and self.compensation.missing):
+            return None
+        due = self.compensation.due if self.compensation else None
+        return self.settlement.outstanding + accrued + (due.pln if due else ZERO)
 
 
 @dataclass(frozen=True)
 class Balance:
     invoices_total: Decimal
-    notes_total: Decimal
+    notes: tuple[NoteFacts, ...]
     payments_total: Decimal
     overdue: tuple[OverdueInvoice, ...]
+    today: date
+
+    @property
+    def notes_total(self) -> Decimal:
+        return sum((n.total for n in self.notes), ZERO)
+
+    @property
+    def compensation_total(self) -> Decimal:
+        return sum((n.compensation for n in self.notes), ZERO)
+
+    @property
+    def notes_paid(self) -> Decimal:
+        return sum((min(n.paid, n.total) for n in self.notes), ZERO)
+
+    @property
+    def notes_outstanding(self) -> Decimal:
+        return sum((n.outstanding for n in self.notes), ZERO)
+
+    @property
+    def overdue_notes(self) -> tuple[NoteFacts, ...]:
+        return tuple(n for n in self.notes if n.outstanding > 0 and n.payable_by < self.today)
 
     @property
     def balance(self) -> Decimal:
@@ -255,38 +310,67 @@ class Balance:
 
     @property
     def overdue_amount(self) -> Decimal:
-        return sum((o.settlement.outstanding for o in self.overdue), ZERO)
+        """Invoices' principal past due and interest notes past their payment term."""
+        invoices = sum((o.settlement.outstanding for o in self.overdue), ZERO)
+        return invoices + sum((n.outstanding for n in self.overdue_notes), ZERO)
 
 
 def compute_balance(
     invoices: Sequence[InvoiceFacts],
-    payments: Sequence[PaymentFacts],
-    notes_total: Decimal,
+    principal: Sequence[PaymentFacts],
+    notes: Sequence[NoteFacts],
+    payments_total: Decimal,
     *,
     today: date,
     kind: InterestKind,
     table: RateTable,
+    eur_rates: Mapping[date, EurRate],
 ) -> Balance:
+    """``principal``: what payments paid of invoices (allocations, not whole payments);
+    ``payments_total``: all money paid, overpayments included."""
+    charged = {n.compensation_for: n.note_number for n in notes if n.compensation_for}
     overdue = []
-    for s in settlements(invoices, payments):
+    for s in settlements(invoices, principal):
         if s.outstanding <= 0 or s.due_date >= today:
             continue
-        overdue.append(_overdue(s, today, kind, table))
+        comp = None
+        if kind is InterestKind.COMMERCIAL:
+            comp = _compensation_state(s, charged, eur_rates)
+        overdue.append(_overdue(s, today, kind, table, comp))
     return Balance(
         invoices_total=sum((i.gross for i in invoices), ZERO),
-        notes_total=notes_total,
-        payments_total=sum((p.amount for p in payments), ZERO),
+        notes=tuple(notes),
+        payments_total=payments_total,
         overdue=tuple(overdue),
+        today=today,
     )
 
 
-def _overdue(s: Settlement, today: date, kind: InterestKind, table: RateTable) -> OverdueInvoice:
+def _compensation_state(
+    s: Settlement, charged: Mapping[str, str], eur_rates: Mapping[date, EurRate]
+) -> CompensationState:
+    if s.invoice_number in charged:
+        return CompensationState(charged_on=charged[s.invoice_number])
+    try:
+        return CompensationState(due=compensation(s.gross, s.due_date, eur_rates))
+    except EurRateMissing as exc:
+        return CompensationState(missing=exc.detail)
+
+
+def _overdue(
+    s: Settlement,
+    today: date,
+    kind: InterestKind,
+    table: RateTable,
+    comp: CompensationState | None,
+) -> OverdueInvoice:
     invoice = InterestInvoice(gross_amount=s.gross, due_date=s.due_date)
     pays = [Payment(p.paid_on, p.amount) for p in s.payments if p.paid_on <= today]
     try:
-        return OverdueInvoice(s, compute_invoice_interest(invoice, pays, today, table, kind))
+        calc = compute_invoice_interest(invoice, pays, today, table, kind)
     except RateUnavailableError:
-        return OverdueInvoice(s, None)
+        return OverdueInvoice(s, None, comp)
+    return OverdueInvoice(s, calc, comp)
 
 
 # -- billing run (tariff pricing) -----------------------------------------------------

@@ -13,6 +13,7 @@ from typing import Any
 
 from ebok_shared.bus import Event
 
+from .allocation import Allocation
 from .interest import InterestCalculation
 
 CLIENT_UPSERTED = "billing.client.upserted"
@@ -133,8 +134,12 @@ def payment_posted(
     paid: Decimal,
     invoice_status: str,
     late: bool,
+    *,
+    note_number: str | None = None,
+    allocations: list[Allocation] | None = None,
+    overpaid: Decimal | None = None,
 ) -> dict[str, Any]:
-    return {
+    payload: dict[str, Any] = {
         "payment_id": payment_id,
         "client_number": client_number,
         "invoice_number": invoice_number,
@@ -143,6 +148,18 @@ def payment_posted(
         "invoice_status": invoice_status,
         "late": late,
     }
+    if allocations is not None:
+        payload["note_number"] = note_number
+        payload["allocations"] = [
+            {
+                "invoice_number": a.invoice_number,
+                "note_number": a.note_number,
+                "amount": amount(a.amount),
+            }
+            for a in allocations
+        ]
+        payload["overpaid"] = amount(overpaid or Decimal(0))
+    return payload
 
 
 def periods(calculation: InterestCalculation) -> list[dict[str, Any]]:
@@ -158,8 +175,8 @@ def periods(calculation: InterestCalculation) -> list[dict[str, Any]]:
     ]
 
 
-def interest_note_issued(note: dict[str, Any]) -> dict[str, Any]:
-    """From a note as stored (``operations.note_record``)."""
+def interest_note_issued(note: Any) -> dict[str, Any]:
+    """From a note as stored (``notes.note_record``, or its database row)."""
     return {
         "note_number": note["note_number"],
         "client_number": note["client_number"],
@@ -174,6 +191,22 @@ def interest_note_issued(note: dict[str, Any]) -> dict[str, Any]:
         "days_late": note["days_late"],
         "periods": note["periods"],
         "amount": amount(note["amount"]),
+        "payable_by": note["payable_by"].isoformat(),
+        "recovery_compensation": compensation(note),
+        "total": amount(note["total"]),
+    }
+
+
+def compensation(note: Any) -> dict[str, Any] | None:
+    """The recovery compensation charged on a note, with its working (None: not charged)."""
+    if note["compensation_pln"] is None:
+        return None
+    return {
+        "eur": amount(note["compensation_eur"]),
+        "eur_pln_rate": f"{note['compensation_rate']:.4f}",
+        "rate_date": note["compensation_rate_date"].isoformat(),
+        "rate_table": note["compensation_rate_table"],
+        "pln": amount(note["compensation_pln"]),
     }
 
 

@@ -4,6 +4,8 @@ A batch is JSON lines (one object per line) or CSV (a header naming the columns,
 among them); both give the same flat records. Every record has a ``type`` (client,
 contract, invoice, payment) and string fields; meter serials are a JSON list or, in CSV,
 separated by ``|``. Amounts are strings with a dot ("123.45"), dates ``YYYY-MM-DD``.
+A payment may name the debt it pays: ``invoice_number`` or ``note_number`` (an interest
+note), or neither; see ``allocation`` for where its money goes.
 
 This module only reads and checks (no I/O): ``parse`` checks each row on its own,
 ``check_references`` checks rows against each other and against what the database
@@ -30,6 +32,7 @@ from .domain import (
     KSEF_HASH_RE,
     KSEF_NUMBER_RE,
     METER_SERIAL_RE,
+    NOTE_NUMBER_RE,
     POSTAL_CODE_RE,
     Lines,
     valid_email,
@@ -80,7 +83,15 @@ _INVOICE_FIELDS = (
     "ksef_hash",
     "corrects",
 )
-_PAYMENT_FIELDS = ("payment_id", "client_number", "invoice_number", "paid_on", "amount")
+# A payment names the debt it pays (an invoice or an interest note) or none: see allocation.
+_PAYMENT_FIELDS = (
+    "payment_id",
+    "client_number",
+    "invoice_number",
+    "note_number",
+    "paid_on",
+    "amount",
+)
 FIELDS = {
     "client": frozenset(_CLIENT_FIELDS),
     "contract": frozenset(_CONTRACT_FIELDS),
@@ -201,12 +212,19 @@ class PaymentRow:
     line: int
     payment_id: str
     client_number: str
-    invoice_number: str
+    invoice_number: str | None
     paid_on: date
     amount: Decimal
+    note_number: str | None = None
 
     def content(self) -> tuple[Any, ...]:
-        return (self.client_number, self.invoice_number, self.paid_on, self.amount.normalize())
+        return (
+            self.client_number,
+            self.invoice_number,
+            self.paid_on,
+            self.amount.normalize(),
+            self.note_number,
+        )
 
 
 @dataclass
@@ -577,8 +595,20 @@ class _RowReader:
         )
         client = self.text("client_number", max_len=6, pattern=CLIENT_NUMBER_RE, what="6 cyfr")
         invoice = self.text(
-            "invoice_number", max_len=20, pattern=INVOICE_NUMBER_RE, what="10–20 cyfr"
+            "invoice_number",
+            required=False,
+            max_len=20,
+            pattern=INVOICE_NUMBER_RE,
+            what="10–20 cyfr",
         )
+        note = self.text(
+            "note_number", required=False, max_len=30, pattern=NOTE_NUMBER_RE, what="NO/…/NN"
+        )
+        if invoice and note:
+            self.fail(
+                "note_number",
+                "wpłata wskazuje albo fakturę, albo notę odsetkową — nie obie naraz",
+            )
         paid_on = self.day("paid_on")
         if paid_on and paid_on > self.today:
             self.fail("paid_on", "data wpłaty z przyszłości")
@@ -586,8 +616,10 @@ class _RowReader:
         if amount is not None and amount == 0:
             self.fail("amount", "kwota wpłaty musi być większa od zera")
         if self.ok:
-            assert pid and client and invoice and paid_on and amount is not None
-            self.batch.payments.append(PaymentRow(self.line, pid, client, invoice, paid_on, amount))
+            assert pid and client and paid_on and amount is not None
+            self.batch.payments.append(
+                PaymentRow(self.line, pid, client, invoice, paid_on, amount, note)
+            )
 
 
 # -- rows against each other and the database ----------------------------------------
@@ -603,6 +635,7 @@ class Known:
     contract_terminated: dict[str, date | None] = field(default_factory=dict)
     invoices: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # number → content
     payments: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # id → content
+    notes: dict[str, str] = field(default_factory=dict)  # interest note number → client
 
 
 @dataclass(frozen=True)
@@ -611,22 +644,25 @@ class Keys:
     contracts: list[str]
     invoices: list[str]
     payments: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def referenced_keys(batch: ParsedBatch) -> Keys:
     clients = {r.client_number for r in batch.clients}
     clients.update(r.client_number for r in batch.contracts)
     clients.update(r.client_number for r in batch.invoices)
+    clients.update(r.client_number for r in batch.payments)
     contracts = {r.contract_number for r in batch.contracts}
     contracts.update(r.contract_number for r in batch.invoices)
     invoices = {r.invoice_number for r in batch.invoices}
     invoices.update(r.corrects for r in batch.invoices if r.corrects)
-    invoices.update(r.invoice_number for r in batch.payments)
+    invoices.update(r.invoice_number for r in batch.payments if r.invoice_number)
     return Keys(
         sorted(clients),
         sorted(contracts),
         sorted(invoices),
         sorted(r.payment_id for r in batch.payments),
+        sorted({r.note_number for r in batch.payments if r.note_number}),
     )
 
 
@@ -711,6 +747,16 @@ def check_references(batch: ParsedBatch, known: Known) -> None:
         existing = known.payments.get(p.payment_id)
         if existing is not None and existing != p.content():
             err(p.line, "payment_id", "wpłata o tym identyfikatorze już istnieje z inną treścią")
+        if p.client_number not in clients:
+            err(p.line, "client_number", f"nieznany klient {p.client_number}")
+        if p.note_number is not None:
+            owner = known.notes.get(p.note_number)
+            if owner is None:
+                err(p.line, "note_number", f"nieznana nota odsetkowa {p.note_number}")
+            elif owner != p.client_number:
+                err(p.line, "note_number", "nota odsetkowa należy do innego klienta")
+        if p.invoice_number is None:
+            continue
         target = invoices.get(p.invoice_number)
         if target is None:
             err(p.line, "invoice_number", f"nieznana faktura {p.invoice_number}")

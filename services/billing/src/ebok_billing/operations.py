@@ -12,7 +12,6 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from ebok_shared.bus import Event, Outbox
@@ -21,36 +20,25 @@ from ebok_shared.logs import correlation_id_var, get_logger
 from . import events as ev
 from . import feed
 from . import repository as repo
-from .domain import (
-    InvoiceFacts,
-    PaymentFacts,
-    Settlement,
-    interest_kind,
-    invoice_status,
-    note_number_for,
-    settlements,
-)
-from .interest import Invoice as InterestInvoice
-from .interest import Payment, compute_interest, compute_invoice_interest
-from .rates import RateRow, RateTable, RateTableError, RateUnavailableError
-from .rates import load_default_rate_table as packaged_rates
+from .common import BatchRefused, OperationError
+from .common import publish as _publish
+from .notes import issue_on_demand_note
+from .posting import post_payments
+from .rate_tables import add_eur_rate, add_rate, load_rate_table, seed_rates
+from .rates import RateTable
+
+__all__ = [
+    "BatchResult",
+    "OperationError",
+    "add_eur_rate",
+    "add_rate",
+    "apply_batch",
+    "issue_on_demand_note",
+    "load_rate_table",
+    "seed_rates",
+]
 
 log = get_logger(__name__)
-
-EVENT_CHUNK = 5000
-
-
-class OperationError(Exception):
-    """A request the current state does not allow; ``code`` and Polish ``detail``."""
-
-    def __init__(self, status: int, code: str, detail: str, field: str | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.code, self.detail, self.field = status, code, detail, field
-
-
-async def _publish(conn: repo.Conn, outbox: Outbox, batch: list[tuple[Event, str | None]]) -> None:
-    for start in range(0, len(batch), EVENT_CHUNK):
-        await outbox.add_events(conn, batch[start : start + EVENT_CHUNK])  # type: ignore[arg-type]
 
 
 # -- the back-office feed --------------------------------------------------------------
@@ -167,8 +155,14 @@ async def _apply_batch(
         status = "rejected"
         if not parsed.error_count:
             table = await load_rate_table(conn)
-            await _apply(conn, outbox, parsed, known, summary, today, table)
-            status = "applied"
+            try:
+                async with conn.transaction():  # a savepoint: refused means nothing applied
+                    await _apply(conn, outbox, parsed, known, summary, today, table)
+                status = "applied"
+            except BatchRefused as refused:
+                summary = _Summary()
+                for line, field_name, reason in refused.errors:
+                    parsed.error(line, field_name, reason)
         row = await repo.record_batch(
             conn,
             batch_id=uuid.uuid4(),
@@ -296,7 +290,9 @@ async def _apply(
         )
         # originals before their corrections (the foreign key), otherwise in batch order
         new_invoices.sort(key=lambda i: i.corrects is not None)
-        await repo.insert_invoices(conn, new_invoices, e_mail, "feed")
+        await repo.insert_invoices(
+            conn, new_invoices, e_mail, "feed", _buyers(batch, known, new_invoices)
+        )
         corrected = sorted({i.corrects for i in new_invoices if i.corrects})
         if corrected:
             await repo.mark_corrected(conn, corrected)
@@ -318,259 +314,34 @@ async def _apply(
                 )
             )
 
-    # payments, then interest on the late ones
+    # payments (allocated to debts), then interest on the late ones
     new_payments = [p for p in batch.payments if p.payment_id not in known.payments]
     summary.payments.update(
         created=len(new_payments), unchanged=len(batch.payments) - len(new_payments)
     )
     if new_payments:
-        after = {r["invoice_number"]: r for r in await repo.insert_payments(conn, new_payments)}
-        late_invoices = set()
-        for p in new_payments:
-            inv = after[p.invoice_number]
-            late = p.paid_on > inv["due_date"]
-            if late:
-                late_invoices.add(p.invoice_number)
-            status = invoice_status(
-                inv["gross"], inv["amount_paid"], inv["due_date"], inv["corrected"], today
-            )
-            out.append(
-                ev.event(
-                    ev.PAYMENT_POSTED,
-                    ev.payment_posted(
-                        p.payment_id,
-                        p.client_number,
-                        p.invoice_number,
-                        p.paid_on,
-                        p.amount,
-                        str(status),
-                        late,
-                    ),
-                )
-            )
-        if late_invoices:
-            notes = await late_payment_notes(
-                conn, sorted(late_invoices), {p.payment_id for p in new_payments}, today, table
-            )
-            summary.interest_notes = len(notes)
-            for note in notes:
-                out.append(ev.event(ev.INTEREST_NOTE_ISSUED, ev.interest_note_issued(note)))
+        posted, summary.interest_notes = await post_payments(conn, new_payments, today, table)
+        out.extend(posted)
     summary.events = len(out)
     await _publish(conn, outbox, out)
 
 
-# -- interest notes -------------------------------------------------------------------
-
-
-async def load_rate_table(conn: repo.Conn) -> RateTable:
-    rows = await repo.rate_rows(conn)
-    if not rows:
-        return packaged_rates()
-    return RateTable.from_rows(
-        RateRow(r["effective_from"], r["reference_rate_percent"]) for r in rows
-    )
-
-
-async def seed_rates(conn: repo.Conn) -> int:
-    """Add the packaged NBP rows later than the database's last row (all, when empty)."""
-    rows = await repo.rate_rows(conn)
-    last = rows[-1]["effective_from"] if rows else None
-    new = [
-        (r.effective_from, r.reference_rate_percent)
-        for r in packaged_rates().rows
-        if last is None or r.effective_from > last
-    ]
-    if new:
-        await repo.add_rates(conn, new, "packaged")
-    return len(new)
-
-
-async def add_rate(conn: repo.Conn, effective_from: date, rate: Decimal, added_by: str) -> None:
-    async with conn.transaction():
-        await conn.execute("LOCK TABLE reference_rates IN SHARE ROW EXCLUSIVE MODE")
-        table = await load_rate_table(conn)
-        try:
-            table.with_row(RateRow(effective_from, rate))
-        except RateTableError:
-            raise OperationError(
-                409,
-                "rate-out-of-order",
-                f"Nowa stopa musi obowiązywać od dnia późniejszego niż ostatnia w tabeli "
-                f"({table.rows[-1].effective_from.isoformat()}).",
-                "effective_from",
-            ) from None
-        await repo.add_rates(conn, [(effective_from, rate)], added_by)
-
-
-def _settlements_by_root(
-    invoices: list[repo.Record], payments: list[repo.Record]
-) -> dict[str, tuple[Settlement, str]]:
-    facts = [
-        InvoiceFacts(r["invoice_number"], r["gross"], r["due_date"], r["corrects"])
-        for r in invoices
-    ]
-    client_of = {r["invoice_number"]: r["client_number"] for r in invoices}
-    pays = [
-        PaymentFacts(r["invoice_number"], r["paid_on"], r["amount"], r["payment_id"])
-        for r in payments
-    ]
-    return {s.invoice_number: (s, client_of[s.invoice_number]) for s in settlements(facts, pays)}
-
-
-def note_record(
-    *,
-    note_number: str,
-    client_number: str,
-    invoice_number: str,
-    payment_id: str | None,
-    reason: str,
-    issue_date: date,
-    kind: str,
-    principal: Decimal,
-    due_date: date,
-    calculation: Any,
-) -> dict[str, Any]:
-    return {
-        "note_number": note_number,
-        "client_number": client_number,
-        "invoice_number": invoice_number,
-        "payment_id": payment_id,
-        "reason": reason,
-        "issue_date": issue_date,
-        "kind": kind,
-        "principal": principal,
-        "due_date": due_date,
-        "interest_to": calculation.paid_on,
-        "days_late": sum(p.days for p in calculation.periods),
-        "periods": ev.periods(calculation),
-        "amount": calculation.total,
-    }
-
-
-async def late_payment_notes(
-    conn: repo.Conn,
-    invoice_numbers: list[str],
-    new_payment_ids: set[str],
-    today: date,
-    table: RateTable,
-) -> list[dict[str, Any]]:
-    """Issue a note for each new payment that paid part of a settlement late.
-
-    Days already charged by an on-demand note are not charged again: a later payment's
-    interest runs from the day after the last on-demand note's end.
-    """
-    invoices, payments, kinds = await repo.settlement_rows(conn, invoice_numbers)
-    charged_to = await repo.on_demand_charged_to(conn, [r["invoice_number"] for r in invoices])
-    counts = await repo.note_counts(conn, [r["invoice_number"] for r in invoices])
-    notes: list[dict[str, Any]] = []
-    for s, client in _settlements_by_root(invoices, payments).values():
-        if s.gross <= 0 or not any(p.payment_id in new_payment_ids for p in s.payments):
-            continue
-        kind = interest_kind(kinds[client])
-        as_of = max([today, *(p.paid_on for p in s.payments)])
-        try:
-            applied = compute_invoice_interest(
-                InterestInvoice(s.gross, s.due_date),
-                [Payment(p.paid_on, p.amount) for p in s.payments],
-                as_of,
-                table,
-                kind,
-            )
-        except RateUnavailableError as exc:
-            log.warning("no rate for interest", invoice=s.invoice_number, error=str(exc))
-            continue
-        start = max(s.due_date, charged_to.get(s.invoice_number, s.due_date))
-        for facts, share in zip(s.payments, applied.payments, strict=True):
-            if facts.payment_id not in new_payment_ids or share.covered == 0:
-                continue
-            if facts.paid_on <= start:
-                continue
-            calc = (
-                share.calculation
-                if start == s.due_date
-                else compute_interest(share.covered, start, facts.paid_on, table, kind)
-            )
-            if calc is None or calc.total <= 0:
-                continue
-            counts[facts.invoice_number] = counts.get(facts.invoice_number, 0) + 1
-            notes.append(
-                note_record(
-                    note_number=note_number_for(facts.invoice_number, counts[facts.invoice_number]),
-                    client_number=client,
-                    invoice_number=facts.invoice_number,
-                    payment_id=facts.payment_id,
-                    reason="late-payment",
-                    issue_date=today,
-                    kind=str(kind),
-                    principal=share.covered,
-                    due_date=s.due_date,
-                    calculation=calc,
-                )
-            )
-    if notes:
-        await repo.insert_notes(conn, notes)
-    return notes
-
-
-async def issue_on_demand_note(
-    conn: repo.Conn, outbox: Outbox, invoice_number: str, today: date
-) -> tuple[dict[str, Any] | repo.Record, bool]:
-    """Interest on the unpaid rest of an overdue invoice up to today, as a note.
-
-    Asking again the same day gives the same note; a later note charges only the days
-    after the previous one.
-    """
-    async with conn.transaction():
-        inv = await repo.lock_invoice(conn, invoice_number)
-        if inv is None:
-            raise OperationError(404, "not-found", "Nie znaleziono faktury.", "invoice_number")
-        root = inv["corrects"] or invoice_number
-        existing = await repo.on_demand_note(conn, root, today)
-        if existing is not None:
-            return existing, False
-        table = await load_rate_table(conn)
-        invoices, payments, kinds = await repo.settlement_rows(conn, [root])
-        s, client = _settlements_by_root(invoices, payments)[root]
-        if s.outstanding <= 0 or s.due_date >= today:
-            raise OperationError(
-                409, "not-overdue", "Faktura nie ma zaległości po terminie płatności."
-            )
-        kind = interest_kind(kinds[client])
-        start = max(
-            s.due_date, (await repo.on_demand_charged_to(conn, [root])).get(root, s.due_date)
-        )
-        if start >= today:
-            raise OperationError(
-                409, "already-charged", "Odsetki do dzisiaj zostały już naliczone notą."
-            )
-        paid_until_start = [Payment(p.paid_on, p.amount) for p in s.payments]
-        try:
-            applied = compute_invoice_interest(
-                InterestInvoice(s.gross, s.due_date), paid_until_start, today, table, kind
-            )
-            calc = compute_interest(applied.outstanding, start, today, table, kind)
-        except RateUnavailableError:
-            raise OperationError(
-                409, "rate-unavailable", "Brak stopy referencyjnej NBP dla okresu zaległości."
-            ) from None
-        count = (await repo.note_counts(conn, [root])).get(root, 0) + 1
-        note = note_record(
-            note_number=note_number_for(root, count),
-            client_number=client,
-            invoice_number=root,
-            payment_id=None,
-            reason="on-demand",
-            issue_date=today,
-            kind=str(kind),
-            principal=applied.outstanding,
-            due_date=s.due_date,
-            calculation=calc,
-        )
-        await repo.insert_notes(conn, [note])
-        await _publish(
-            conn, outbox, [ev.event(ev.INTEREST_NOTE_ISSUED, ev.interest_note_issued(note))]
-        )
-        return note, True
+def _buyers(
+    batch: feed.ParsedBatch, known: feed.Known, invoices: list[feed.InvoiceRow]
+) -> dict[str, repo.Buyer]:
+    """Each invoice's buyer as the batch leaves the client: the batch's own client row if
+    it has one, else the client as the database holds it."""
+    in_batch = {c.client_number: c for c in batch.clients}
+    buyers: dict[str, repo.Buyer] = {}
+    for number in {i.client_number for i in invoices}:
+        row = in_batch.get(number)
+        if row is not None:
+            a = row.address
+            buyers[number] = (row.name, a.street, a.postal_code, a.city, row.nip)
+        else:
+            name, _kind, nip, _email, street, postal_code, city = known.clients[number]
+            buyers[number] = (name, street, postal_code, city, nip)
+    return buyers
 
 
 # -- e-invoices (terms III.c) -------------------------------------------------------------

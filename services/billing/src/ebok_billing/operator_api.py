@@ -33,6 +33,16 @@ RATE_SCHEMA = {
         "reference_rate_percent": {"type": "string", "pattern": r"^\d{1,2}(\.\d{1,3})?$"},
     },
 }
+EUR_RATE_SCHEMA = {
+    "type": "object",
+    "required": ["rate_date", "eur_pln"],
+    "additionalProperties": False,
+    "properties": {
+        "rate_date": {"type": "string", "format": "date"},
+        "eur_pln": {"type": "string", "pattern": r"^\d{1,2}\.\d{4}$"},
+        "table_number": {"type": "string", "pattern": r"^\d{3}/A/NBP/\d{4}$"},
+    },
+}
 TARIFF_SCHEMA = {
     "type": "object",
     "required": [
@@ -196,6 +206,54 @@ async def post_rate(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/operator/eur-rates")
+async def get_eur_rates(request: web.Request) -> web.Response:
+    """NBP average EUR rates (table A) the recovery compensation is converted by."""
+    require(request, "operator")
+    async with request.app[POOL].acquire() as conn:
+        rows = await repo.eur_rates(conn)
+    return web.json_response(
+        {
+            "items": [
+                {
+                    "rate_date": r["rate_date"].isoformat(),
+                    "eur_pln": f"{r['eur_pln']:.4f}",
+                    "table_number": r["table_number"],
+                    "added_by": r["added_by"],
+                    "added_at": r["added_at"].isoformat(),
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+@routes.post("/operator/eur-rates")
+async def post_eur_rate(request: web.Request) -> web.Response:
+    """Add one day's NBP average EUR rate; the same rate again answers 200, another 409."""
+    who = _operator(request)
+    body = await read_json(request, EUR_RATE_SCHEMA)
+    rate_date = date.fromisoformat(body["rate_date"])
+    eur_pln = Decimal(body["eur_pln"])
+    if eur_pln <= 0:
+        raise params.bad("eur_pln", "kurs musi być większy od zera", 422)
+    async with request.app[POOL].acquire() as conn:
+        try:
+            added = await operations.add_eur_rate(
+                conn, rate_date, eur_pln, body.get("table_number"), who
+            )
+        except operations.OperationError as exc:
+            raise params.from_operation(exc) from None
+    return web.json_response(
+        {
+            "rate_date": rate_date.isoformat(),
+            "eur_pln": f"{eur_pln:.4f}",
+            "table_number": body.get("table_number"),
+        },
+        status=201 if added else 200,
+    )
+
+
 @routes.post("/operator/invoices/{number}/interest-notes")
 async def post_on_demand_note(request: web.Request) -> web.Response:
     require(request, "operator")
@@ -207,7 +265,7 @@ async def post_on_demand_note(request: web.Request) -> web.Response:
             )
         except operations.OperationError as exc:
             raise params.from_operation(exc) from None
-    return web.json_response(views.note(note), status=201 if created else 200)
+    return web.json_response(views.note(note, clock.today()), status=201 if created else 200)
 
 
 @routes.get("/operator/tariffs")

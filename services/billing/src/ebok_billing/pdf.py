@@ -102,7 +102,10 @@ def ksef_qr_url(utility: Utility, issue_date: date, ksef_hash: str) -> str:
 
 
 def invoice_copy(inv: Any, client: Any, utility: Utility) -> bytes:
-    """The "ODPIS" of one invoice: what was issued, never its later payment status."""
+    """The "ODPIS" of one invoice: what was issued, never its later payment status.
+
+    ``client`` is the buyer as on the day of issue (the snapshot kept on the invoice:
+    client_number, name, street, postal_code, city, nip), never the client as now."""
     number = inv["invoice_number"]
     pdf = _Document(f"invoice:{number}", inv["issue_date"], f"Odpis faktury {number}")
     pdf.alias_nb_pages()

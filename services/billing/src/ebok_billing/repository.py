@@ -75,8 +75,8 @@ async def known_state(conn: Conn, keys: Keys) -> Known:
     ):
         known.invoices[r["invoice_number"]] = invoice_content(*list(r.values())[1:])
     for r in await conn.fetch(
-        "SELECT payment_id, client_number, invoice_number, paid_on, amount FROM payments"
-        " WHERE payment_id = ANY($1::text[])",
+        "SELECT payment_id, client_number, invoice_number, paid_on, amount, note_number"
+        " FROM payments WHERE payment_id = ANY($1::text[])",
         keys.payments,
     ):
         known.payments[r["payment_id"]] = (
@@ -84,7 +84,13 @@ async def known_state(conn: Conn, keys: Keys) -> Known:
             r["invoice_number"],
             r["paid_on"],
             r["amount"].normalize(),
+            r["note_number"],
         )
+    for r in await conn.fetch(
+        "SELECT note_number, client_number FROM interest_notes WHERE note_number = ANY($1::text[])",
+        keys.notes,
+    ):
+        known.notes[r["note_number"]] = r["client_number"]
     return known
 
 
@@ -247,9 +253,18 @@ async def e_invoice_addresses(conn: Conn, client_numbers: Sequence[str]) -> dict
     return {r["client_number"]: r["email"] for r in rows}
 
 
+Buyer = tuple[str, str, str, str, str | None]  # name, street, postal code, city, NIP
+
+
 async def insert_invoices(
-    conn: Conn, rows: Sequence[InvoiceRow], e_mail: dict[str, str], source: str
+    conn: Conn,
+    rows: Sequence[InvoiceRow],
+    e_mail: dict[str, str],
+    source: str,
+    buyers: dict[str, Buyer],
 ) -> None:
+    """Insert invoices with their buyer's data as it is on the day they are issued
+    (``buyers``: client number → name, street, postal code, city, NIP)."""
     await conn.copy_records_to_table(
         "invoices",
         columns=[
@@ -277,6 +292,11 @@ async def insert_invoices(
             "delivery",
             "e_invoice_email",
             "source",
+            "buyer_name",
+            "buyer_street",
+            "buyer_postal_code",
+            "buyer_city",
+            "buyer_nip",
         ],
         records=[
             (
@@ -304,6 +324,7 @@ async def insert_invoices(
                 "e-mail" if r.client_number in e_mail else "paper",
                 e_mail.get(r.client_number),
                 source,
+                *buyers[r.client_number],
             )
             for r in rows
         ],
@@ -317,28 +338,133 @@ async def mark_corrected(conn: Conn, invoice_numbers: Sequence[str]) -> None:
     )
 
 
-async def insert_payments(conn: Conn, rows: Sequence[PaymentRow]) -> list[Record]:
-    """Insert payments and add them to their invoices; the invoices after the change."""
+AllocationRow = tuple[str, int, str, str | None, Decimal]  # payment, seq, invoice, note, amount
+
+
+async def insert_payments(
+    conn: Conn,
+    rows: Sequence[PaymentRow],
+    overpaid: dict[str, Decimal],
+    allocations: Sequence[AllocationRow],
+) -> None:
+    """Insert payments and their allocations; add what each debt got to its amount paid."""
     await conn.copy_records_to_table(
         "payments",
-        columns=["payment_id", "client_number", "invoice_number", "paid_on", "amount"],
+        columns=[
+            "payment_id",
+            "client_number",
+            "invoice_number",
+            "note_number",
+            "paid_on",
+            "amount",
+            "overpaid",
+        ],
         records=[
-            (r.payment_id, r.client_number, r.invoice_number, r.paid_on, r.amount) for r in rows
+            (
+                r.payment_id,
+                r.client_number,
+                r.invoice_number,
+                r.note_number,
+                r.paid_on,
+                r.amount,
+                overpaid[r.payment_id],
+            )
+            for r in rows
         ],
     )
-    return await conn.fetch(
+    await conn.copy_records_to_table(
+        "payment_allocations",
+        columns=["payment_id", "seq", "invoice_number", "note_number", "amount"],
+        records=allocations,
+    )
+    principal = [a for a in allocations if a[3] is None]
+    await conn.execute(
         """UPDATE invoices i SET amount_paid = i.amount_paid + s.paid
            FROM (SELECT invoice_number, sum(amount) AS paid
                  FROM unnest($1::text[], $2::numeric[]) AS p(invoice_number, amount)
                  GROUP BY invoice_number) s
-           WHERE i.invoice_number = s.invoice_number
-           RETURNING i.invoice_number, i.gross, i.amount_paid, i.due_date, i.corrected""",
-        [r.invoice_number for r in rows],
-        [r.amount for r in rows],
+           WHERE i.invoice_number = s.invoice_number""",
+        [a[2] for a in principal],
+        [a[4] for a in principal],
     )
+    notes = [a for a in allocations if a[3] is not None]
+    if notes:
+        await conn.execute(
+            """UPDATE interest_notes n SET amount_paid = n.amount_paid + s.paid
+               FROM (SELECT note_number, sum(amount) AS paid
+                     FROM unnest($1::text[], $2::numeric[]) AS p(note_number, amount)
+                     GROUP BY note_number) s
+               WHERE n.note_number = s.note_number""",
+            [a[3] for a in notes],
+            [a[4] for a in notes],
+        )
+
+
+async def invoice_roots(conn: Conn, invoice_numbers: Sequence[str]) -> dict[str, str]:
+    """Each invoice's settlement root: the original a correction corrects, or itself."""
+    rows = await conn.fetch(
+        "SELECT invoice_number, coalesce(corrects, invoice_number) AS root FROM invoices"
+        " WHERE invoice_number = ANY($1::text[])",
+        list(invoice_numbers),
+    )
+    return {r["invoice_number"]: r["root"] for r in rows}
+
+
+async def open_debts(
+    conn: Conn, client_numbers: Sequence[str], roots: Sequence[str], notes: Sequence[str]
+) -> tuple[list[Record], list[Record]]:
+    """The clients' unpaid invoices (as settlements: originals with their corrections) and
+    unpaid interest notes, plus the named ``roots`` and ``notes`` whether paid or not."""
+    invoices = await conn.fetch(
+        """SELECT r.invoice_number, r.client_number, r.issue_date, r.due_date,
+                  r.gross + coalesce(sum(c.gross), 0) AS total,
+                  r.amount_paid + coalesce(sum(c.amount_paid), 0) AS paid
+           FROM invoices r LEFT JOIN invoices c ON c.corrects = r.invoice_number
+           WHERE r.corrects IS NULL
+             AND (r.client_number = ANY($1::text[]) OR r.invoice_number = ANY($2::text[]))
+           GROUP BY r.invoice_number
+           HAVING r.invoice_number = ANY($2::text[])
+               OR r.gross + coalesce(sum(c.gross), 0)
+                  > r.amount_paid + coalesce(sum(c.amount_paid), 0)""",
+        list(client_numbers),
+        list(roots),
+    )
+    open_notes = await conn.fetch(
+        """SELECT n.note_number, n.client_number, coalesce(i.corrects, i.invoice_number) AS root,
+                  n.issue_date, n.payable_by, n.total, n.amount_paid
+           FROM interest_notes n JOIN invoices i USING (invoice_number)
+           WHERE (n.client_number = ANY($1::text[]) AND n.amount_paid < n.total)
+              OR n.note_number = ANY($2::text[])""",
+        list(client_numbers),
+        list(notes),
+    )
+    return invoices, open_notes
+
+
+async def latest_invoices(conn: Conn, client_numbers: Sequence[str]) -> dict[str, str]:
+    rows = await conn.fetch(
+        """SELECT DISTINCT ON (client_number) client_number, invoice_number FROM invoices
+           WHERE client_number = ANY($1::text[])
+           ORDER BY client_number, issue_date DESC, invoice_number DESC""",
+        list(client_numbers),
+    )
+    return {r["client_number"]: r["invoice_number"] for r in rows}
+
+
+async def invoice_states(conn: Conn, invoice_numbers: Sequence[str]) -> dict[str, Record]:
+    rows = await conn.fetch(
+        "SELECT invoice_number, gross, amount_paid, due_date, corrected FROM invoices"
+        " WHERE invoice_number = ANY($1::text[])",
+        list(invoice_numbers),
+    )
+    return {r["invoice_number"]: r for r in rows}
 
 
 # -- settlements and interest notes ----------------------------------------------------
+
+# What a payment paid of invoices' principal (allocations to notes are not principal).
+_PRINCIPAL = """a.payment_id, a.invoice_number, p.paid_on, sum(a.amount) AS amount
+    FROM payment_allocations a JOIN payments p USING (payment_id)"""
 
 
 async def settlement_rows(
@@ -359,8 +485,10 @@ async def settlement_rows(
     )
     numbers = [r["invoice_number"] for r in invoices]
     payments = await conn.fetch(
-        """SELECT payment_id, invoice_number, paid_on, amount FROM payments
-           WHERE invoice_number = ANY($1::text[]) ORDER BY paid_on, posted_at, payment_id""",
+        f"""SELECT {_PRINCIPAL} WHERE a.note_number IS NULL
+                AND a.invoice_number = ANY($1::text[])
+            GROUP BY a.payment_id, a.invoice_number, p.paid_on, p.posted_at
+            ORDER BY p.paid_on, p.posted_at, a.payment_id""",
         numbers,
     )
     kinds = {
@@ -404,7 +532,47 @@ NOTE_COLUMNS = [
     "days_late",
     "periods",
     "amount",
+    "payable_by",
+    "compensation_for",
+    "compensation_eur",
+    "compensation_rate",
+    "compensation_rate_date",
+    "compensation_rate_table",
+    "compensation_pln",
 ]
+
+
+async def compensated(conn: Conn, roots: Sequence[str]) -> set[str]:
+    """The invoices (settlement roots) whose recovery compensation was already charged."""
+    rows = await conn.fetch(
+        "SELECT compensation_for FROM interest_notes WHERE compensation_for = ANY($1::text[])",
+        list(roots),
+    )
+    return {r["compensation_for"] for r in rows}
+
+
+async def eur_rates(conn: Conn) -> list[Record]:
+    return await conn.fetch(
+        "SELECT rate_date, eur_pln, table_number, added_by, added_at FROM eur_rates"
+        " ORDER BY rate_date"
+    )
+
+
+async def eur_rate(conn: Conn, rate_date: date) -> Record | None:
+    return await conn.fetchrow("SELECT * FROM eur_rates WHERE rate_date = $1", rate_date)
+
+
+async def add_eur_rate(
+    conn: Conn, rate_date: date, eur_pln: Decimal, table_number: str | None, added_by: str
+) -> None:
+    await conn.execute(
+        "INSERT INTO eur_rates (rate_date, eur_pln, table_number, added_by)"
+        " VALUES ($1, $2, $3, $4)",
+        rate_date,
+        eur_pln,
+        table_number,
+        added_by,
+    )
 
 
 async def insert_notes(conn: Conn, notes: Sequence[dict[str, Any]]) -> None:
@@ -492,15 +660,20 @@ async def invoice(conn: Conn, invoice_number: str, today: date) -> Record | None
 
 
 async def invoice_for_pdf(conn: Conn, invoice_number: str) -> tuple[Record, Record] | None:
+    """The invoice and its buyer as on the day of issue (the snapshot kept on the invoice,
+    never the client's data as it is now)."""
     inv = await conn.fetchrow(
         f"SELECT {INVOICE_COLUMNS} FROM invoices i WHERE i.invoice_number = $1", invoice_number
     )
     if inv is None:
         return None
-    cli = await conn.fetchrow(
-        "SELECT * FROM clients WHERE client_number = $1", inv["client_number"]
+    buyer = await conn.fetchrow(
+        """SELECT client_number, buyer_name AS name, buyer_street AS street,
+                  buyer_postal_code AS postal_code, buyer_city AS city, buyer_nip AS nip
+           FROM invoices WHERE invoice_number = $1""",
+        invoice_number,
     )
-    return inv, cli
+    return inv, buyer
 
 
 async def contract_of(conn: Conn, contract_number: str) -> Record | None:
@@ -510,9 +683,11 @@ async def contract_of(conn: Conn, contract_number: str) -> Record | None:
 
 
 async def payments_of_invoice(conn: Conn, invoice_number: str) -> list[Record]:
+    """What payments paid of this invoice's principal."""
     return await conn.fetch(
-        "SELECT payment_id, paid_on, amount FROM payments WHERE invoice_number = $1"
-        " ORDER BY paid_on, posted_at, payment_id",
+        f"""SELECT {_PRINCIPAL} WHERE a.note_number IS NULL AND a.invoice_number = $1
+            GROUP BY a.payment_id, a.invoice_number, p.paid_on, p.posted_at
+            ORDER BY p.paid_on, p.posted_at, a.payment_id""",
         invoice_number,
     )
 
@@ -535,21 +710,28 @@ async def notes_of_invoice(conn: Conn, invoice_number: str) -> list[Record]:
 
 async def balance_rows(
     conn: Conn, client_number: str
-) -> tuple[list[Record], list[Record], Decimal]:
+) -> tuple[list[Record], list[Record], list[Record], Decimal]:
+    """Invoices, what payments paid of their principal, interest notes, and all money paid."""
     invoices = await conn.fetch(
         "SELECT invoice_number, gross, due_date, corrects FROM invoices WHERE client_number = $1",
         client_number,
     )
     payments = await conn.fetch(
-        "SELECT invoice_number, paid_on, amount FROM payments WHERE client_number = $1"
-        " ORDER BY paid_on, posted_at, payment_id",
+        f"""SELECT {_PRINCIPAL} WHERE a.note_number IS NULL AND p.client_number = $1
+            GROUP BY a.payment_id, a.invoice_number, p.paid_on, p.posted_at
+            ORDER BY p.paid_on, p.posted_at, a.payment_id""",
         client_number,
     )
-    notes = await conn.fetchval(
-        "SELECT coalesce(sum(amount), 0) FROM interest_notes WHERE client_number = $1",
+    notes = await conn.fetch(
+        """SELECT note_number, invoice_number, issue_date, payable_by, amount,
+                  compensation_pln, total, amount_paid, compensation_for
+           FROM interest_notes WHERE client_number = $1 ORDER BY issue_date, note_number""",
         client_number,
     )
-    return invoices, payments, notes
+    paid = await conn.fetchval(
+        "SELECT coalesce(sum(amount), 0) FROM payments WHERE client_number = $1", client_number
+    )
+    return invoices, payments, notes, paid
 
 
 async def note_page(
@@ -816,7 +998,9 @@ async def next_invoice_sequence(conn: Conn, client_number: str, prefix: str) -> 
 
 async def contract_client_kind(conn: Conn, contract_number: str) -> Record | None:
     return await conn.fetchrow(
-        """SELECT k.*, c.kind FROM contracts k JOIN clients c USING (client_number)
+        """SELECT k.*, c.kind, c.name AS client_name, c.street AS client_street,
+                  c.postal_code AS client_postal_code, c.city AS client_city, c.nip
+           FROM contracts k JOIN clients c USING (client_number)
            WHERE k.contract_number = $1""",
         contract_number,
     )

@@ -7,8 +7,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .domain import Balance, InvoiceStatus, Lines, OverdueInvoice, client_bank_account
-from .events import amount, rate
+from .compensation import LEGAL_BASIS as COMPENSATION_BASIS
+from .compensation import Compensation, EurRate
+from .domain import (
+    Balance,
+    CompensationState,
+    InvoiceStatus,
+    Lines,
+    NoteFacts,
+    OverdueInvoice,
+    client_bank_account,
+)
+from .events import amount, compensation, rate
 from .money import describe_balance, format_pln
 from .rates import InterestKind
 
@@ -47,6 +57,7 @@ def invoice_detail(
     notes: list[Any],
     bank_prefix: str,
     pdf_path: str,
+    today: date | None = None,
 ) -> dict[str, Any]:
     lines = Lines(
         r["water_m3"],
@@ -91,7 +102,7 @@ def invoice_detail(
             {"paid_on": p["paid_on"].isoformat(), "amount": amount(p["amount"])} for p in payments
         ],
         "corrected_by": corrections,
-        "interest_notes": [note(n) for n in notes],
+        "interest_notes": [note(n, today) for n in notes],
         "bank_account": client_bank_account(bank_prefix, r["client_number"]),
         "pdf": pdf_path,
     }
@@ -100,9 +111,40 @@ def invoice_detail(
 _REASONS = {"late-payment": "wpłata po terminie", "on-demand": "zaległość na dzień noty"}
 
 
-def note(n: Any) -> dict[str, Any]:
+_NOTE_STATUS = {
+    "unpaid": "nieopłacona",
+    "partly_paid": "opłacona częściowo",
+    "paid": "opłacona",
+    "overdue": "po terminie płatności",
+}
+
+
+def _note_status(total: Decimal, paid: Decimal, payable_by: date, today: date | None) -> str:
+    if paid >= total:
+        return "paid"
+    if today is not None and payable_by < today:
+        return "overdue"
+    return "partly_paid" if paid > 0 else "unpaid"
+
+
+def _compensation_text(c: Compensation) -> str:
+    return f"{c.text} ({COMPENSATION_BASIS})"
+
+
+def note(n: Any, today: date | None = None) -> dict[str, Any]:
+    """An interest note: interest with its working, the recovery compensation charged on
+    it (if any) with its working, what it charges in all, and what is paid of it."""
     kind = InterestKind(n["kind"])
     periods = n["periods"]
+    comp = compensation(n)
+    if comp is not None:
+        rate_ = EurRate(n["compensation_rate_date"], n["compensation_rate"], comp["rate_table"])
+        charged = Compensation(n["compensation_eur"], rate_, n["compensation_pln"])
+        comp["text"] = _compensation_text(charged)
+        comp["legal_basis"] = COMPENSATION_BASIS
+    paid = n["amount_paid"]
+    total = n["total"]
+    status = _note_status(total, paid, n["payable_by"], today)
     return {
         "note_number": n["note_number"],
         "invoice_number": n["invoice_number"],
@@ -119,7 +161,19 @@ def note(n: Any) -> dict[str, Any]:
         "rates": sorted({p["annual_rate_percent"] for p in periods}, key=Decimal),
         "periods": periods,
         "amount": amount(n["amount"]),
-        "amount_text": format_pln(n["amount"]),
+        "amount_text": f"odsetki {format_pln(n['amount'])}",
+        "recovery_compensation": comp,
+        "total": amount(total),
+        "total_text": (
+            f"razem do zapłaty z noty {format_pln(total)} "
+            f"(odsetki {format_pln(n['amount'])}"
+            + (f" + rekompensata {format_pln(n['compensation_pln'])})" if comp else ")")
+        ),
+        "payable_by": n["payable_by"].isoformat(),
+        "amount_paid": amount(min(paid, total)),
+        "outstanding": amount(max(total - paid, ZERO)),
+        "status": status,
+        "status_label": _NOTE_STATUS[status],
     }
 
 
@@ -130,13 +184,39 @@ def _position(value: Decimal) -> dict[str, Any]:
     return {"position": position, "amount": amount(abs(v)), "text": describe_balance(v)}
 
 
+def _compensation_state(c: CompensationState | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    if c.charged_on is not None:
+        return {
+            "state": "charged",
+            "note_number": c.charged_on,
+            "text": f"rekompensata za koszty odzyskiwania należności naliczona w nocie "
+            f"{c.charged_on}",
+        }
+    if c.due is not None:
+        return {
+            "state": "due",
+            "eur": amount(c.due.eur),
+            "eur_pln_rate": f"{c.due.rate.eur_pln:.4f}",
+            "rate_date": c.due.rate.rate_date.isoformat(),
+            "rate_table": c.due.rate.table_number,
+            "pln": amount(c.due.pln),
+            "text": f"należna przy zapłacie (naliczana w nocie odsetkowej): "
+            f"{_compensation_text(c.due)}",
+        }
+    return {"state": "rate-missing", "text": c.missing}
+
+
 def _overdue(o: OverdueInvoice, today: date, kind: InterestKind) -> dict[str, Any]:
     s = o.settlement
     calc = o.interest.outstanding_interest if o.interest is not None else None
     interest: dict[str, Any] = {"available": o.interest is not None}
+    comp = o.compensation.due if o.compensation else None
+    comp_part = f", {format_pln(comp.pln)} rekompensaty" if comp else ""
     if o.interest is not None:
         accrued = o.accrued_to_today or ZERO
-        to_pay = o.to_pay_today or s.outstanding
+        to_pay = o.to_pay_today
         interest.update(
             {
                 "days_late": calc.days_late if calc else 0,
@@ -152,10 +232,13 @@ def _overdue(o: OverdueInvoice, today: date, kind: InterestKind) -> dict[str, An
                 ],
                 "accrued_to_today": amount(accrued),
                 "accrued_to_today_text": f"odsetki naliczone do dziś: {format_pln(accrued)}",
-                "to_pay_if_paid_today": amount(to_pay),
+                "to_pay_if_paid_today": None if to_pay is None else amount(to_pay),
                 "to_pay_if_paid_today_text": (
-                    f"przy zapłacie dziś: {format_pln(s.outstanding)} należności i "
-                    f"{format_pln(accrued)} odsetek, razem {format_pln(to_pay)}"
+                    f"przy zapłacie dziś: {format_pln(s.outstanding)} należności, "
+                    f"{format_pln(accrued)} odsetek{comp_part}, razem {format_pln(to_pay)}"
+                    if to_pay is not None
+                    else "kwoty przy zapłacie dziś nie można podać: brak kursu EUR NBP "
+                    "do przeliczenia rekompensaty"
                 ),
             }
         )
@@ -173,12 +256,24 @@ def _overdue(o: OverdueInvoice, today: date, kind: InterestKind) -> dict[str, An
         "interest_kind_label": kind.polish_name,
         "legal_basis": kind.legal_basis,
         "interest": interest,
+        "recovery_compensation": _compensation_state(o.compensation),
     }
 
 
-def balance(
-    client_number: str, b: Balance, notes_count: int, today: date, kind: InterestKind
-) -> dict[str, Any]:
+def _overdue_note(n: NoteFacts, today: date) -> dict[str, Any]:
+    return {
+        "note_number": n.note_number,
+        "invoice_number": n.invoice_number,
+        "payable_by": n.payable_by.isoformat(),
+        "days_late": (today - n.payable_by).days,
+        "total": amount(n.total),
+        "paid": amount(min(n.paid, n.total)),
+        "outstanding": amount(n.outstanding),
+        "outstanding_text": f"zaległość z noty odsetkowej {format_pln(n.outstanding)}",
+    }
+
+
+def balance(client_number: str, b: Balance, today: date, kind: InterestKind) -> dict[str, Any]:
     overdue_amount = b.overdue_amount
     return {
         "client_number": client_number,
@@ -187,7 +282,7 @@ def balance(
         "invoices_total": amount(b.invoices_total),
         "interest_notes_total": amount(b.notes_total),
         "payments_total": amount(b.payments_total),
-        "formula": "faktury + noty odsetkowe − wpłaty",
+        "formula": "faktury + noty odsetkowe (odsetki i rekompensaty) − wpłaty",
         "overdue": {
             "amount": amount(overdue_amount),
             "text": (
@@ -196,8 +291,16 @@ def balance(
                 else "brak zaległości po terminie"
             ),
             "invoices": [_overdue(o, today, kind) for o in b.overdue],
+            "interest_notes": [_overdue_note(n, today) for n in b.overdue_notes],
         },
-        "interest_notes": {"count": notes_count, "total": amount(b.notes_total)},
+        "interest_notes": {
+            "count": len(b.notes),
+            "total": amount(b.notes_total),
+            "interest": amount(b.notes_total - b.compensation_total),
+            "recovery_compensation": amount(b.compensation_total),
+            "paid": amount(b.notes_paid),
+            "outstanding": amount(b.notes_outstanding),
+        },
     }
 
 
