@@ -114,6 +114,15 @@ async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Bi
     assert same.status == 200 and (await same.json())["note_number"] == note["note_number"]
     event = await billing.events.until("billing.interest_note.issued")
     assert event.payload["amount"] == note["amount"] and event.payload["payment_id"] is None
+    # The balance counts no day twice: the note charged up to today, so nothing more
+    # accrues today; three days on, the days after the note (149.69 × 9.25 % × 3 / 365).
+    (overdue,) = (await billing.get("/me/balance", A))["overdue"]["invoices"]
+    assert overdue["interest"]["accrued_to_today"] == "0.00"
+    clock.freeze(TODAY + dt.timedelta(days=3))
+    (overdue,) = (await billing.get("/me/balance", A))["overdue"]["invoices"]
+    assert overdue["days_late"] == (dt.date(2026, 3, 23) - dt.date(2025, 11, 20)).days
+    assert [(p["from"], p["days"]) for p in overdue["interest"]["periods"]] == [("2026-03-21", 3)]
+    assert overdue["interest"]["accrued_to_today"] == "0.11"
 
     # Paid later: the late-payment note charges only the days after the on-demand note.
     clock.freeze(TODAY + dt.timedelta(days=10))

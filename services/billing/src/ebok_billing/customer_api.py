@@ -155,6 +155,7 @@ async def balance(request: web.Request) -> web.Response:
                 n["amount_paid"],
                 n["compensation_for"],
                 n["compensation_pln"] or Decimal("0.00"),
+                n["interest_to"] if n["reason"] == "on-demand" else None,
             )
             for n in notes
         ],

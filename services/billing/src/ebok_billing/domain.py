@@ -5,14 +5,14 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
 from .compensation import Compensation, EurRate, EurRateMissing, compensation
 from .interest import Invoice as InterestInvoice
-from .interest import InvoiceInterest, Payment, compute_invoice_interest
+from .interest import InvoiceInterest, Payment, compute_interest, compute_invoice_interest
 from .money import describe_balance, to_grosze
 from .rates import InterestKind, RateTable, RateUnavailableError
 
@@ -231,6 +231,7 @@ class NoteFacts:
     paid: Decimal
     compensation_for: str | None = None
     compensation: Decimal = ZERO  # the recovery compensation's PLN within ``total``
+    on_demand_to: date | None = None  # an on-demand note: the last day it charged
 
     @property
     def outstanding(self) -> Decimal:
@@ -329,6 +330,12 @@ def compute_balance(
     """``principal``: what payments paid of invoices (allocations, not whole payments);
     ``payments_total``: all money paid, overpayments included."""
     charged = {n.compensation_for: n.note_number for n in notes if n.compensation_for}
+    charged_to: dict[str, date] = {}
+    for n in notes:
+        if n.on_demand_to is not None:
+            charged_to[n.invoice_number] = max(
+                n.on_demand_to, charged_to.get(n.invoice_number, n.on_demand_to)
+            )
     overdue = []
     for s in settlements(invoices, principal):
         if s.outstanding <= 0 or s.due_date >= today:
@@ -336,7 +343,7 @@ def compute_balance(
         comp = None
         if kind is InterestKind.COMMERCIAL:
             comp = _compensation_state(s, charged, eur_rates)
-        overdue.append(_overdue(s, today, kind, table, comp))
+        overdue.append(_overdue(s, today, kind, table, comp, charged_to.get(s.invoice_number)))
     return Balance(
         invoices_total=sum((i.gross for i in invoices), ZERO),
         notes=tuple(notes),
@@ -363,11 +370,19 @@ def _overdue(
     kind: InterestKind,
     table: RateTable,
     comp: CompensationState | None,
+    charged_to: date | None = None,
 ) -> OverdueInvoice:
+    """``charged_to``: the last day an on-demand note charged; the unpaid rest accrues from
+    the day after it (as the next note will charge), never twice for the same days."""
     invoice = InterestInvoice(gross_amount=s.gross, due_date=s.due_date)
     pays = [Payment(p.paid_on, p.amount) for p in s.payments if p.paid_on <= today]
     try:
         calc = compute_invoice_interest(invoice, pays, today, table, kind)
+        if charged_to is not None and calc.outstanding > 0:
+            rest = compute_interest(
+                calc.outstanding, max(s.due_date, charged_to), today, table, kind, settled=False
+            )
+            calc = replace(calc, outstanding_interest=rest)
     except RateUnavailableError:
         return OverdueInvoice(s, None, comp)
     return OverdueInvoice(s, calc, comp)

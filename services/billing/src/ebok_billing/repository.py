@@ -724,7 +724,7 @@ async def balance_rows(
     )
     notes = await conn.fetch(
         """SELECT note_number, invoice_number, issue_date, payable_by, amount,
-                  compensation_pln, total, amount_paid, compensation_for
+                  compensation_pln, total, amount_paid, compensation_for, reason, interest_to
            FROM interest_notes WHERE client_number = $1 ORDER BY issue_date, note_number""",
         client_number,
     )
