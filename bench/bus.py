@@ -1,17 +1,21 @@
-"""Bus benchmark: how close the full outbox → relay → broker → consumer path comes to the
-broker's own limit.
+"""Bus benchmark: the full outbox → relay → broker → consumer path, against plain publishing
+to the broker.
 
     .venv/bin/python bench/bus.py [--events N] [--seconds S]
 
 (a) raw: aio-pika publishing persistent messages with publisher confirms to a quorum queue,
-    many in flight (the limit for anything built on top).
+    1,000 in flight at a time, one ``publish`` call each (what a plain aio-pika publisher
+    gets; the relay, which writes a batch's frames at once, can beat it).
 (b) end to end: events committed to the outbox in transactions of 500; the shared
     OutboxRelay publishes them; the shared Consumer (with its inbox) applies them, its
     batched handler inserting one row per event (one statement per run). As in production,
     the consumer is another process (another service) than the producer and its relay.
     Throughput, and latency from the outbox commit to the consumer's commit (the handler's
     row carries ``clock_timestamp()``): at full load (the producer stays at most a few
-    transactions ahead) and at half that rate.
+    transactions ahead, watching ``max(seq)`` of the handler's table, an index lookup) and
+    at half that rate. And the CPU time per event at full load of each process (the
+    producer's and its relay's, the consumer's): it moves far less than throughput when
+    other work shares the machine, so it is the better figure to compare changes by.
 
 It makes its own database and a unique bus prefix, and removes both afterwards.
 PostgreSQL and RabbitMQ: ``EBOK_TEST_PG_DSN`` / ``EBOK_TEST_AMQP_URL`` or the local servers.
@@ -71,6 +75,7 @@ class Result:
     events: int
     seconds: float
     latencies: tuple[float, ...] = ()  # sorted, seconds
+    cpu: tuple[float, float] = (0.0, 0.0)  # CPU seconds: producer and relay, consumer
 
     @property
     def rate(self) -> float:
@@ -119,22 +124,42 @@ async def raw_publish(amqp_url: str, prefix: str, events: int, seconds: float | 
 class Pipeline:
     """Producer and relay here; the consumer in a child process (``--consumer``)."""
 
-    def __init__(self, dsn: str, pool: asyncpg.Pool) -> None:
+    def __init__(self, dsn: str, pool: asyncpg.Pool, consumer: asyncio.subprocess.Process) -> None:
         self.dsn = dsn
         self.pool = pool
+        self.consumer = consumer
         self.outbox = Outbox(CATALOGUE)
         self.batches = 0
 
-    async def applied(self) -> int:
-        return int(await self.pool.fetchval("SELECT count(*) FROM applied"))
+    async def progress(self) -> int:
+        """The newest applied row's ``seq``: one index lookup. (A count(*) scans the growing
+        table; polled every few milliseconds it took PostgreSQL a good part of a core away
+        from the pipeline under test.)"""
+        return int(await self.pool.fetchval("SELECT coalesce(max(seq), 0) FROM applied"))
+
+    async def consumer_cpu(self) -> float:
+        """The consumer process's CPU time so far (it answers SIGUSR1 on its stdout, where
+        its log lines go too)."""
+        assert self.consumer.stdout is not None
+        self.consumer.send_signal(signal.SIGUSR1)
+        while not (line := await self.consumer.stdout.readline()).startswith(b"cpu "):
+            if not line:
+                raise RuntimeError("the consumer process ended")
+        return float(line.split()[1])
+
+    async def applied_since(self, seq: int) -> int:
+        """Rows applied after ``seq``, counted exactly (a rolled-back insert leaves a gap in
+        ``seq``, so ``progress`` alone could end a run early)."""
+        return int(await self.pool.fetchval("SELECT count(*) FROM applied WHERE seq > $1", seq))
 
     async def run(self, events: int, seconds: float | None, *, rate: float | None = None) -> Result:
         """Commit ``events`` (or for ``seconds``), at ``rate`` events/s or as fast as the
         pipeline takes them; wait until all are applied."""
         size = TRANSACTION if rate is None else max(1, min(TRANSACTION, int(rate / 50)))
-        base = await self.applied()
+        base = await self.progress()
         first_batch = self.batches
         committed: dict[int, float] = {}  # batch → wall-clock time of its commit
+        cpu = (time.process_time(), await self.consumer_cpu())
         started = time.time()
         deadline = started + seconds if seconds else None
         produced = 0
@@ -142,7 +167,7 @@ class Pipeline:
             if rate is not None:  # paced: batch k is due at started + k * size / rate
                 await asyncio.sleep(max(0.0, started + produced / rate - time.time()))
             else:
-                while produced - (await self.applied() - base) > AHEAD:  # noqa: ASYNC110
+                while produced - (await self.progress() - base) > AHEAD:  # noqa: ASYNC110
                     await asyncio.sleep(0.005)
             count = size if deadline else min(size, events - produced)
             rows: list[tuple[Event, str | None]] = [
@@ -155,15 +180,19 @@ class Pipeline:
             produced += count
             self.batches += 1
         # Polling: the consumer is another process; the database is what we share.
-        while await self.applied() - base < produced:  # noqa: ASYNC110
+        while await self.progress() - base < produced:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
+        while await self.applied_since(base) < produced:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+        cpu = (time.process_time() - cpu[0], await self.consumer_cpu() - cpu[1])
         applied = await self.pool.fetch(
             "SELECT batch, extract(epoch FROM applied_at)::float8 AS at FROM applied"
             " WHERE batch >= $1",
             first_batch,
         )
         latencies = sorted(r["at"] - committed[r["batch"]] for r in applied)
-        return Result(len(applied), max(r["at"] for r in applied) - started, tuple(latencies))
+        finished = max(r["at"] for r in applied)
+        return Result(len(applied), finished - started, tuple(latencies), cpu)
 
 
 @contextlib.asynccontextmanager
@@ -188,7 +217,7 @@ async def pipeline(dsn: str, amqp_url: str, prefix: str) -> AsyncIterator[Pipeli
             raise RuntimeError("the consumer process did not start")
         relay = OutboxRelay(dsn, connection, topology=topology)
         relay_task = asyncio.create_task(relay.run())
-        yield Pipeline(dsn, pool)
+        yield Pipeline(dsn, pool, child)
     finally:
         if relay_task is not None:
             relay_task.cancel()
@@ -209,7 +238,9 @@ async def pipeline(dsn: str, amqp_url: str, prefix: str) -> AsyncIterator[Pipeli
 async def consume(dsn: str, amqp_url: str, prefix: str) -> None:
     """The consuming service: the shared Consumer with the counting handler, until SIGTERM."""
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, lambda: print("cpu", time.process_time(), flush=True))
     pool = await db.create_pool(dsn, min_size=1, max_size=2)
     connection = await connect(amqp_url, "bench-consumer")
     consumer = Consumer(
@@ -260,6 +291,11 @@ async def main(events: int, seconds: float | None) -> int:
             f"latency commit→applied at {label}: p50 {result.percentile(50) * 1000:.0f} ms,"
             f" p99 {result.percentile(99) * 1000:.0f} ms"
         )
+    producer, consumer = (seconds / e2e.events * 1e6 for seconds in e2e.cpu)
+    print(
+        f"CPU per event at full load: producer and relay {producer:.0f} µs,"
+        f" consumer {consumer:.0f} µs"
+    )
     ok = e2e.rate >= TARGET_RATE and ratio >= TARGET_RATIO
     print(
         f"targets (≥ {TARGET_RATE:.0f} events/s, ratio ≥ {TARGET_RATIO}):"

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import aio_pika
+import aiormq
 import asyncpg
 from ebok_shared import db, logs
 from ebok_shared.bus import Consumer, Event, Outbox, OutboxRelay, Subscription, Topology
@@ -79,7 +79,7 @@ async def main(role: str, dsn: str, amqp_url: str, prefix: str) -> None:
         await OutboxRelay(dsn, connection, topology=topology, poll_interval=0.1).run()
         return
     if role == "consumer-dies-on-ack":
-        aio_pika.IncomingMessage.ack = _die  # type: ignore[method-assign, assignment]
+        aiormq.Channel.basic_ack = _die  # type: ignore[method-assign, assignment]
         handler = record
     elif role == "consumer-echoes":
         logs.configure("bus-worker", "DEBUG")  # "event handled" is a debug line

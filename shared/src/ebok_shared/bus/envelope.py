@@ -45,7 +45,7 @@ class Event:
         }
 
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        return encode(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
@@ -58,3 +58,8 @@ class Event:
             correlation_id=data["correlation_id"],
             payload=data["payload"],
         )
+
+
+def encode(envelope: dict[str, Any]) -> bytes:
+    """An envelope (``Event.to_dict``) as it goes on the wire."""
+    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from .catalogue import Catalogue, default_catalogue
-from .envelope import Event
+from .envelope import Event, encode
 
 NOTIFY_CHANNEL = "ebok_outbox"
 
@@ -48,12 +48,15 @@ class Outbox:
     ) -> None:
         if not conn.is_in_transaction():
             raise RuntimeError("outbox writes belong inside the business transaction")
+        bodies = []
         for event, _ in events:
-            self.catalogue.validate(event)
+            envelope = event.to_dict()  # once: validated, then stored as it will be sent
+            self.catalogue.validate_dict(envelope)
+            bodies.append(encode(envelope))
         await conn.execute(
             _INSERT,
             [e.id for e, _ in events],
             [e.type for e, _ in events],
             [key for _, key in events],
-            [e.to_json() for e, _ in events],
+            bodies,
         )

@@ -1,0 +1,69 @@
+"""Where the bus talks AMQP below aio-pika, for speed: the relay's own publish frames, and the
+consumer registered on the protocol channel, which must come back by itself."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
+import pamqp.frame
+import pytest
+from ebok_shared.bus.relay import _message_frames
+from pamqp import commands
+from pamqp.body import ContentBody
+from pamqp.header import ContentHeader
+
+from tests.support.bus import BusSandbox, delete_bus_objects, sandbox, wait_until
+
+EVENT_TYPE = "billing.invoice.issued"
+MESSAGE_ID = "0b8f1f3c-5b7e-4a39-9d55-1f1e4f2a1d0c"
+
+
+@pytest.mark.parametrize("size", [0, 1, 99, 100, 101, 1_000])
+def test_the_relays_frames_are_the_ones_pamqp_would_send(size: int) -> None:
+    channel = SimpleNamespace(number=7, max_content_size=100)
+    body = bytes(i % 251 for i in range(size))
+    expected = pamqp.frame.marshal(
+        commands.Basic.Publish(exchange="x.billing.events", routing_key=EVENT_TYPE, mandatory=True),
+        7,
+    ) + pamqp.frame.marshal(
+        ContentHeader(
+            0,
+            size,
+            commands.Basic.Properties(
+                content_type="application/json",
+                delivery_mode=2,
+                message_id=MESSAGE_ID,
+                message_type=EVENT_TYPE,
+            ),
+        ),
+        7,
+    )
+    for start in range(0, size, 100):
+        expected += pamqp.frame.marshal(ContentBody(body[start : start + 100]), 7)
+
+    frames = _message_frames(channel, "x.billing.events", EVENT_TYPE, MESSAGE_ID, body)  # type: ignore[arg-type]
+    assert frames == expected
+
+
+@pytest.fixture
+async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
+    async with sandbox(database, amqp_url, bus_prefix) as found:
+        yield found
+
+
+async def test_a_consumer_the_broker_cancelled_consumes_again(bus: BusSandbox) -> None:
+    consumer = await bus.consumer()
+    bus.run(bus.relay().run())
+    await bus.add([{"n": 1}])
+    await wait_until(lambda: bus.consumed("applied") == 1, "the first event")
+
+    # Deleting the queue makes the broker cancel its consumer; the consumer keeps trying to
+    # consume again (failing while the queue is gone) and succeeds once it is back.
+    await delete_bus_objects(bus.connection, [consumer.queue_name], [])
+    await wait_until(lambda: consumer._consuming is None, "the broker's cancel")
+    await asyncio.sleep(1.5)  # at least one failed attempt (it closes the channel)
+    await consumer.declare()
+    await bus.add([{"n": 2}])
+    await wait_until(lambda: bus.consumed("applied") == 2, "the event after the cancel")
