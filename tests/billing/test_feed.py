@@ -391,3 +391,34 @@ async def test_cli_applies_a_file(database: str, tmp_path: Path) -> None:
     report = json.loads(out.decode().strip().splitlines()[-1])
     assert report["status"] == "applied" and report["summary"]["invoices"]["created"] == 2
     assert (await _counts(database))["payments"] == 1
+
+
+async def test_batches_about_other_clients_do_not_wait_for_each_other(
+    billing: Billing, database: str
+) -> None:
+    """A batch holds its clients' lock buckets only: another client's batch goes ahead at
+    once, one about the same client waits for it (and then applies)."""
+    from ebok_billing.repository import FEED_BUCKETS, FEED_LOCK, lock_feed
+
+    held = await asyncpg.connect(database)
+    try:
+        tx = held.transaction()
+        await tx.start()
+        await lock_feed(held, ["100001"], [])  # as a batch about 100001 would, still running
+        other = await billing.feed([client_row("100002"), contract_row("U/100002/2023", "100002")])
+        assert other["status"] == "applied"  # not held up
+        same = asyncio.ensure_future(
+            billing.feed([client_row(str(100001 + FEED_BUCKETS))])  # the same bucket
+        )
+        while not await held.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND classid = $1 AND objid = $2",
+            FEED_LOCK,
+            100001 % FEED_BUCKETS,
+        ):
+            assert not same.done(), await same
+            await asyncio.sleep(0.02)
+        await tx.commit()
+        assert (await same)["status"] == "applied"
+    finally:
+        await held.close()

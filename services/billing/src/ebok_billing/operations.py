@@ -142,14 +142,15 @@ async def _apply_batch(
     max_rows: int,
 ) -> BatchResult:
     parsed = await asyncio.to_thread(feed.parse, raw, fmt, max_rows=max_rows, today=today)
+    keys = feed.referenced_keys(parsed)
     async with conn.transaction():
-        await repo.lock_feed(conn)
+        await repo.lock_feed(conn, keys.clients, [r.contract_number for r in parsed.contracts])
         prior = await repo.applied_batch(conn, checksum)
         if prior is not None:
             return BatchResult.from_record(prior, replayed=True)
         known = feed.Known()
         if not parsed.error_count:
-            known = await repo.known_state(conn, feed.referenced_keys(parsed))
+            known = await repo.known_state(conn, keys)
             await asyncio.to_thread(feed.check_references, parsed, known)
         summary = _Summary()
         status = "rejected"
@@ -375,7 +376,7 @@ async def request_e_invoice(
         await _household(conn, client_number)
         current = await repo.consent(conn, client_number)
         accepted = current is not None and current["status"] == "accepted"
-        if accepted and current["email"].lower() == email.lower():
+        if accepted and current is not None and current["email"].lower() == email.lower():
             raise OperationError(
                 409, "e-invoice-same-address", "E-faktury są już wysyłane na ten adres.", "email"
             )

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
 from .feed import ClientRow, ContractRow, InvoiceRow, Keys, Known, PaymentRow, invoice_content
 
-Conn = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
-Record = asyncpg.Record
+Conn: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+Record: TypeAlias = asyncpg.Record
 
-FEED_LOCK = 0x0EB0C_B111  # one feed batch at a time (the feed is the only writer of its tables)
+# Feed batches about the same clients go one at a time; about different clients, side by side.
+# Each batch holds the advisory locks (FEED_LOCK, bucket) of its clients' buckets and of the
+# contract numbers it creates (unique across clients), taken in order (no deadlock).
+FEED_LOCK = 0x0EB0C
+FEED_BUCKETS = 64
 
 # The rule of domain.invoice_status, in SQL, so the list can filter and page by it.
 STATUS_SQL = """CASE WHEN i.corrected THEN 'corrected'
@@ -34,8 +39,14 @@ INVOICE_COLUMNS = """i.invoice_number, i.client_number, i.contract_number, i.iss
 # -- feed: what the database holds ----------------------------------------------------
 
 
-async def lock_feed(conn: Conn) -> None:
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", FEED_LOCK)
+async def lock_feed(conn: Conn, clients: Sequence[str], new_contracts: Sequence[str]) -> None:
+    buckets = {int(c) % FEED_BUCKETS for c in clients if c.isdigit()}
+    buckets.update(zlib.crc32(c.encode()) % FEED_BUCKETS for c in new_contracts)
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock($1, bucket) FROM unnest($2::int[]) AS bucket",
+        FEED_LOCK,
+        sorted(buckets),
+    )
 
 
 async def known_state(conn: Conn, keys: Keys) -> Known:

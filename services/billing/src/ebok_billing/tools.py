@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,9 @@ def main(argv: list[str]) -> int:
     d.add_argument("--seed", type=int, default=1)
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--load", action="store_true", help="apply them to EBOK_DATABASE_URL")
+    d.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="loading processes (by client)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "demo":
@@ -43,7 +47,7 @@ def main(argv: list[str]) -> int:
         if args.load:
             settings = _settings()
             logs.configure("billing", settings.log_level)
-            asyncio.run(demo.load(settings.database_url, [(p.stem, p.read_bytes()) for p in paths]))
+            demo.load_in_parallel(settings.database_url, data, args.workers)
             print(f"ebok-billing: loaded in {time.perf_counter() - started:.1f}s", file=sys.stderr)
         print(json.dumps(data.demo_client.__dict__))
         return 0
