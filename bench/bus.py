@@ -306,7 +306,7 @@ async def main(events: int, seconds: float | None) -> int:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=15_000, help="events per phase")
+    parser.add_argument("--events", type=int, default=40_000, help="events per phase")
     parser.add_argument("--seconds", type=float, help="run each phase this long instead")
     parser.add_argument(
         "--consumer", nargs=3, metavar=("DSN", "AMQP_URL", "PREFIX"), help=argparse.SUPPRESS
