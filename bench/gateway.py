@@ -273,7 +273,7 @@ def _line(name: str, run: Run) -> str:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=6.0, help="measured, per side")
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured, per side")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--customers", type=int, default=128, help="accounts (demo clients)")
     parser.add_argument("--log-level", default="WARNING", help="of every e-BOK process")
