@@ -64,7 +64,7 @@ RESTRICTION_PROBLEMS = {
 
 
 def _refuse_restricted(principal: Principal, handler: Any) -> None:
-    allowed = getattr(handler, "ebok_allowed_restrictions", frozenset())
+    allowed: frozenset[str] = getattr(handler, "ebok_allowed_restrictions", frozenset())
     blocking = sorted(principal.restrictions - allowed)
     if blocking:
         code, detail = RESTRICTION_PROBLEMS.get(
