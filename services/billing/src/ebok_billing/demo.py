@@ -15,6 +15,7 @@ import hashlib
 import json
 import multiprocessing
 import random
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -391,11 +392,12 @@ async def load(
 def load_in_parallel(database_url: str, data: DemoData, workers: int) -> None:
     """Apply ``data`` through the feed in ``workers`` processes, each with the batches of its
     own clients (a client's rows never meet another process's, so nothing waits or races;
-    each process keeps the feed's order: clients, contracts, invoices, payments)."""
-    asyncio.run(_prepared(database_url))
+    each process keeps the feed's order: clients, contracts, invoices, payments). The
+    database is migrated and seeded once, first."""
+    asyncio.run(_on_connection(database_url, _prepare))
     shards = _shards(data, workers)
     if len(shards) == 1:
-        asyncio.run(load(database_url, shards[0]))
+        _load_shard(database_url, shards[0])
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(len(shards), mp_context=context) as pool:
@@ -404,25 +406,31 @@ def load_in_parallel(database_url: str, data: DemoData, workers: int) -> None:
 
 
 def _shards(data: DemoData, workers: int) -> list[list[tuple[str, bytes]]]:
-    shards: list[list[tuple[str, bytes]]] = [[] for _ in range(max(1, workers))]
+    count = max(1, workers)
+    shards: list[list[tuple[str, bytes]]] = [[] for _ in range(count)]
     for name, rows in data.batches:
-        parts: list[list[dict[str, Any]]] = [[] for _ in shards]
+        parts: list[list[dict[str, Any]]] = [[] for _ in range(count)]
         for row in rows:
-            parts[int(row["client_number"]) % len(shards)].append(row)
-        for shard, part in zip(shards, parts, strict=True):
+            parts[int(row["client_number"]) % count].append(row)
+        for index, part in enumerate(parts):
             if part:
-                shard.append((f"{name}-{len(shards)}.{shards.index(shard)}", _jsonl(part)))
+                shards[index].append((f"{name}-{count}.{index}", _jsonl(part)))
     return [shard for shard in shards if shard]
 
 
 def _load_shard(database_url: str, batches: list[tuple[str, bytes]]) -> None:
-    asyncio.run(load(database_url, batches))
+    async def apply(conn: asyncpg.Connection) -> None:
+        await _apply(conn, batches, clock.today(), 200_000)
+
+    asyncio.run(_on_connection(database_url, apply))
 
 
-async def _prepared(database_url: str) -> None:
+async def _on_connection(
+    database_url: str, work: Callable[[asyncpg.Connection], Awaitable[None]]
+) -> None:
     conn = await db.connect(database_url)
     try:
-        await _prepare(conn)
+        await work(conn)
     finally:
         await conn.close()
 

@@ -330,12 +330,12 @@ def compute_balance(
     """``principal``: what payments paid of invoices (allocations, not whole payments);
     ``payments_total``: all money paid, overpayments included."""
     charged = {n.compensation_for: n.note_number for n in notes if n.compensation_for}
-    charged_to: dict[str, date] = {}
+    charged_to: dict[str, date] = {}  # per invoice: the last day an on-demand note charged
     for n in notes:
-        if n.on_demand_to is not None:
-            charged_to[n.invoice_number] = max(
-                n.on_demand_to, charged_to.get(n.invoice_number, n.on_demand_to)
-            )
+        if n.on_demand_to is not None and n.on_demand_to > charged_to.get(
+            n.invoice_number, date.min
+        ):
+            charged_to[n.invoice_number] = n.on_demand_to
     overdue = []
     for s in settlements(invoices, principal):
         if s.outstanding <= 0 or s.due_date >= today:
