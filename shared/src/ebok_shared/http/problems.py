@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ..logs import correlation_id_var, get_logger
+from ..refusals import Refusal
 
 log = get_logger(__name__)
 
@@ -106,6 +107,19 @@ def field_problem(
     )
 
 
+def validation_problem(errors: list[dict[str, str]], *, status: int = 422) -> Problem:
+    """The one shape of "these fields are wrong": every field with its reason."""
+    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or None
+    return Problem(status, detail, code="validation", errors=errors)
+
+
+def from_refusal(refusal: Refusal) -> Problem:
+    """A rule's refusal as the problem the client reads (the one place this happens)."""
+    return Problem(
+        refusal.status, refusal.detail, code=refusal.code, errors=refusal.errors, **refusal.extra
+    )
+
+
 def problem_response(problem: Problem, instance: str | None = None) -> web.Response:
     return web.Response(
         status=problem.status,
@@ -137,6 +151,8 @@ async def render(request: web.Request, handler: Any) -> web.StreamResponse:
         return await handler(request)  # type: ignore[no-any-return]
     except Problem as problem:
         return problem_response(problem, request.path)
+    except Refusal as refusal:
+        return problem_response(from_refusal(refusal), request.path)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
