@@ -1,10 +1,10 @@
 """``make run`` / ``python -m deploy.local``: the whole of e-BOK on this machine.
 
 Checks that PostgreSQL and RabbitMQ answer, creates each service's database, runs every
-service's ``migrate``, starts the SMTP sink, the services and the gateway as child processes
-(their output prefixed with their names), waits until each answers ``/health/ready``, prints
+service's ``migrate``, starts the SMTP sink, the services, the gateway and the portal (web) as
+child processes (their output prefixed with their names), waits until each answers ``/health/ready``, prints
 their addresses, loads demo data through billing's feed and prints a demo client. Ctrl-C or
-SIGTERM stops the gateway, then the services, then the sink (SIGTERM, then SIGKILL after a
+SIGTERM stops the portal and the gateway, then the services, then the sink (SIGTERM, then SIGKILL after a
 timeout) and exits 0. Pressing Ctrl-C again while it stops kills what is left at once.
 
 Options, each a flag or an environment variable:
@@ -136,8 +136,8 @@ class LocalStack:
 
     # -- stop ---------------------------------------------------------------------------------
     async def stop(self, hurry: asyncio.Event | None = None) -> None:
-        """Gateway first, then the services, then the sink; each group SIGTERM then SIGKILL."""
-        for kind in ("gateway", "service", "sink"):
+        """Web first, then the gateway, the services, the sink; each group SIGTERM then SIGKILL."""
+        for kind in ("web", "gateway", "service", "sink"):
             group = [
                 self.children[c.name]
                 for c in self.components
@@ -153,7 +153,8 @@ class LocalStack:
     # -- report -------------------------------------------------------------------------------
     def print_addresses(self) -> None:
         by_name = {c.name: c for c in self.components}
-        rows = [("gateway (API)", by_name["gateway"].url, by_name["gateway"].database or "")]
+        rows = [("portal (open this)", by_name["web"].url, "")]
+        rows += [("gateway (API)", by_name["gateway"].url, by_name["gateway"].database or "")]
         rows += [(n, by_name[n].url, by_name[n].database or "") for n in SERVICES]
         smtp = f"smtp://127.0.0.1:{self.config.port('sink-smtp')}"
         rows += [("SMTP sink (SMTP)", smtp, ""), ("SMTP sink (mail)", by_name[SINK].url, "")]
@@ -161,13 +162,15 @@ class LocalStack:
         out.plain()
         out.plain("e-BOK is ready.")
         out.plain()
-        out.plain(f"  {'component':<18} {'address':<28} database")
+        out.plain(f"  {'component':<20} {'address':<28} database")
         for name, url, database in rows:
-            out.plain(f"  {name:<18} {url:<28} {database}".rstrip())
+            out.plain(f"  {name:<20} {url:<28} {database}".rstrip())
         out.plain()
         out.plain(f"  bus prefix: {self.config.bus_prefix or '(none)'}")
         out.plain(f"  mail kept in: {self.config.maildir}")
         out.plain("  each service also answers /health/live, /health/ready and /metrics")
+        out.plain()
+        out.plain(f"  Open the portal: {by_name['web'].url}")
         out.plain()
 
 
@@ -192,7 +195,7 @@ def _show_failure(stack: LocalStack, failure: StartupFailed) -> None:
 
 
 async def run(config: StackConfig, output: Output | None = None) -> int:
-    output = output or Output(width=max(len(n) for n in (*SERVICES, SINK, "gateway", ME)))
+    output = output or Output(width=max(len(n) for n in (*SERVICES, SINK, "gateway", "web", ME)))
     stack = LocalStack(config, output)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

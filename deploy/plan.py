@@ -26,13 +26,14 @@ DEFAULT_PORTS = {
     "readings": 8003,
     "correspondence": 8004,
     "notifier": 8005,
+    "web": 8010,
     "sink-http": 8025,
     "sink-smtp": 1025,
 }
 SINK = "smtp-sink"
 LOCAL_HOST = "127.0.0.1"
 
-Kind = Literal["sink", "service", "gateway"]
+Kind = Literal["sink", "service", "gateway", "web"]
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,16 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
         EBOK_HTTP_HOST=LOCAL_HOST,
         EBOK_HTTP_PORT=str(config.port(name)),
         EBOK_JWKS_URL=f"http://{LOCAL_HOST}:{config.port('auth')}/.well-known/jwks.json",
-        # Links in e-mails point at this stack, never at the production address.
-        EBOK_PUBLIC_BASE_URL=f"http://{LOCAL_HOST}:{config.port('gateway')}",
+        # Links in e-mails open this stack's portal, never the production address.
+        EBOK_PUBLIC_BASE_URL=portal_url(config),
     )
     if name == "gateway":
         # Rate-limit counters are kept apart per stack, like the bus and the databases.
         env.update(
             EBOK_REDIS_URL=config.redis_url,
             EBOK_RATE_LIMIT_PREFIX=f"ebok:{config.db_prefix}:{config.bus_prefix}:rl:",
+            # The portal (on this host) passes each customer's address in X-Forwarded-For.
+            EBOK_TRUSTED_PROXIES=LOCAL_HOST,
         )
     if name == "auth":
         env.update(EBOK_SERVICE_CLIENTS=f"notifier:{config.notifier_secret}")
@@ -123,8 +126,25 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
     return env
 
 
+def portal_url(config: StackConfig) -> str:
+    return f"http://{LOCAL_HOST}:{config.port('web')}"
+
+
+def _web_env(config: StackConfig, inherited: Mapping[str, str]) -> dict[str, str]:
+    env = _base_env(config, inherited)
+    env.update(
+        EBOK_HTTP_HOST=LOCAL_HOST,
+        EBOK_HTTP_PORT=str(config.port("web")),
+        EBOK_GATEWAY_URL=f"http://{LOCAL_HOST}:{config.port('gateway')}",
+        EBOK_REDIS_URL=config.redis_url,
+        EBOK_SESSION_PREFIX=f"ebok:{config.db_prefix}:{config.bus_prefix}:web:",
+        EBOK_PUBLIC_BASE_URL=portal_url(config),
+    )
+    return env
+
+
 def plan(config: StackConfig, inherited: Mapping[str, str] | None = None) -> list[Component]:
-    """The components in start order: the SMTP sink, the services, the gateway."""
+    """The components in start order: the SMTP sink, the services, the gateway, web."""
     inherited = os.environ if inherited is None else inherited
     sink_env = _base_env(config, inherited)
     sink_env.update(
@@ -154,6 +174,9 @@ def plan(config: StackConfig, inherited: Mapping[str, str] | None = None) -> lis
             _service_env(config, "gateway", inherited),
             config.database("gateway"),
         )
+    )
+    components.append(
+        Component("web", "web", "ebok_web", config.port("web"), _web_env(config, inherited))
     )
     return components
 

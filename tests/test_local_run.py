@@ -24,7 +24,7 @@ from deploy.local import READY
 from deploy.plan import REPO, SERVICES, StackConfig
 from tests.support.infra import Services
 
-COMPONENTS = ("gateway", *SERVICES)
+COMPONENTS = ("gateway", *SERVICES, "web")
 _ADDRESS = re.compile(r"^  (\S.*?)\s{2,}((?:http|smtp)://127\.0\.0\.1:\d+/?)")
 _STARTED = re.compile(r"started (\S+) \(pid (\d+)\)")
 
@@ -117,7 +117,8 @@ async def test_local_run_comes_up_and_stops_cleanly_on_sigint(
         moved = StackConfig(base_port=base)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
             for name in COMPONENTS:
-                url = addresses["gateway (API)" if name == "gateway" else name]
+                label = {"gateway": "gateway (API)", "web": "portal (open this)"}.get(name, name)
+                url = addresses[label]
                 assert url == f"http://127.0.0.1:{moved.port(name)}/"
                 async with http.get(url.rstrip("/") + "/health/ready") as response:
                     assert response.status == 200, (name, await response.text())
@@ -143,7 +144,7 @@ async def test_local_run_comes_up_and_stops_cleanly_on_sigint(
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
         stack.reader.cancel()
-        for name in COMPONENTS:
+        for name in (c for c in COMPONENTS if c != "web"):
             await db.drop_database(services.pg_admin_dsn, f"{db_prefix}{name}")
 
 

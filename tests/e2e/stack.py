@@ -29,7 +29,7 @@ from deploy.local import LocalStack, StartupFailed
 from deploy.plan import SERVICES, Component, StackConfig
 from deploy.processes import Child, Output, run_to_end, terminate
 
-COMPONENTS = ("gateway", *SERVICES)
+COMPONENTS = ("gateway", *SERVICES, "web")
 
 
 def free_base_port() -> int:
@@ -57,6 +57,10 @@ class Stack:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.config.port('gateway')}"
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.config.port('web')}"
 
     @property
     def api(self) -> str:

@@ -40,7 +40,8 @@ _RETURNED_HEADERS = (
 
 
 def client_ip(request: web.Request) -> str:
-    if request.app[SETTINGS].trust_forwarded_for:  # type: ignore[attr-defined]
+    settings = request.app[SETTINGS]
+    if settings.trust_forwarded_for or request.remote in settings.trusted_proxies:  # type: ignore[attr-defined]
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
             return forwarded.split(",")[0].strip()

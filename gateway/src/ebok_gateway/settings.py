@@ -24,6 +24,9 @@ class GatewaySettings(ServiceSettings):
     # change that no event announces. 0: every dashboard asks the services.
     dashboard_cache_seconds: float = 60.0
     trust_forwarded_for: bool = False  # true only behind our own ingress
+    # Peers whose X-Forwarded-For is believed (the portal, web): per-address limits then
+    # count customers, not web. Anyone else's header is ignored.
+    trusted_proxies: tuple[str, ...] = ()
 
     def validate(self) -> None:
         super().validate()

@@ -1,0 +1,142 @@
+"""A browser without JavaScript, for page tests: it keeps the portal's cookies, reads pages
+with BeautifulSoup and submits their forms as they are (hidden fields such as the CSRF token
+included), following redirects as a browser does (POST → 303 → GET)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+from bs4 import BeautifulSoup, Tag
+from yarl import URL
+
+
+@dataclass
+class Page:
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    history: list[tuple[int, str]] = field(default_factory=list)  # redirects on the way
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    @property
+    def html(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def soup(self) -> BeautifulSoup:
+        return BeautifulSoup(self.html, "html.parser")
+
+    @property
+    def title(self) -> str:
+        found = self.soup.title
+        return found.get_text(strip=True) if found else ""
+
+    @property
+    def h1(self) -> str:
+        found = self.soup.find("h1")
+        return found.get_text(" ", strip=True) if found else ""
+
+    @property
+    def text(self) -> str:
+        main = self.soup.find("main") or self.soup
+        return " ".join(main.get_text(" ", strip=True).split())
+
+    def error_summary(self) -> list[str]:
+        box = self.soup.select_one(".error-summary")
+        return [li.get_text(" ", strip=True) for li in box.select("li")] if box else []
+
+    def field_error(self, name: str) -> str:
+        found = self.soup.find(id=f"{name}-error")
+        return found.get_text(" ", strip=True).removeprefix("Błąd:").strip() if found else ""
+
+    def form(self, action: str | None = None) -> Tag:
+        forms = self.soup.find_all("form")
+        for form in forms:
+            if action is None or form.get("action") == action:
+                return form
+        raise AssertionError(f"no form with action {action!r} on {self.url}: {self.title}")
+
+    def links(self) -> list[str]:
+        return [str(a["href"]) for a in self.soup.find_all("a", href=True)]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.url} «{self.title}» {self.text[:400]}"
+
+
+def form_fields(form: Tag) -> dict[str, str]:
+    """What a browser would send of a form as it stands (inputs with their values)."""
+    values: dict[str, str] = {}
+    for element in form.find_all(["input", "textarea", "select"]):
+        name = element.get("name")
+        if not name or element.get("type") in ("submit", "file", "button"):
+            continue
+        if element.get("type") in ("checkbox", "radio") and not element.has_attr("checked"):
+            continue
+        if element.name == "textarea":
+            values[name] = element.get_text()
+        elif element.name == "select":
+            chosen = element.find("option", selected=True) or element.find("option")
+            values[name] = str(chosen.get("value", "")) if chosen else ""
+        else:
+            values[name] = str(element.get("value", ""))
+    return values
+
+
+class Portal:
+    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+        self.http = http
+        self.base = base.rstrip("/")
+
+    @classmethod
+    def session(cls, base: str) -> aiohttp.ClientSession:
+        # Chromium treats http://127.0.0.1 as a secure origin for __Host- cookies; so do we.
+        jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[URL(base)])
+        return aiohttp.ClientSession(cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=60))
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("http") else self.base + path
+
+    async def _follow(self, resp: aiohttp.ClientResponse) -> Page:
+        history = [(r.status, str(r.url)) for r in resp.history]
+        return Page(str(resp.url), resp.status, dict(resp.headers), await resp.read(), history)
+
+    async def get(self, path: str, **kw: Any) -> Page:
+        async with self.http.get(self.url(path), **kw) as resp:
+            return await self._follow(resp)
+
+    async def post(self, path: str, data: Any, headers: dict[str, str] | None = None) -> Page:
+        async with self.http.post(self.url(path), data=data, headers=headers or {}) as resp:
+            return await self._follow(resp)
+
+    async def submit(
+        self,
+        page: Page,
+        values: Mapping[str, str] | None = None,
+        *,
+        action: str | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        button: tuple[str, str] | None = None,
+    ) -> Page:
+        """Fill in the form (``values`` over what it holds) and send it as a browser would."""
+        form = page.form(action)
+        fields = form_fields(form)
+        fields.update(values or {})
+        if button:
+            fields[button[0]] = button[1]
+        target = urljoin(page.url, str(form.get("action") or page.url))
+        if files or form.get("enctype") == "multipart/form-data":
+            data = aiohttp.FormData()
+            for name, value in fields.items():  # the CSRF token first, as the form has it
+                data.add_field(name, value)
+            for name, (filename, content, content_type) in (files or {}).items():
+                data.add_field(name, content, filename=filename, content_type=content_type)
+            return await self.post(target, data)
+        return await self.post(target, fields)

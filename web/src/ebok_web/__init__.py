@@ -1,0 +1,1 @@
+"""e-BOK web: the customer portal and the operator console."""

@@ -1,0 +1,171 @@
+"""Who is signed in, what their session may reach, and the gateway called on their behalf.
+
+``customer_page`` guards every customer page: no session → the sign-in page (and back
+afterwards); a restricted session (first login: password to change; new terms to accept)
+reaches only its own page — plus the GDPR rights (export, deletion), which do not depend on
+accepting new terms. ``api(request)`` calls the gateway with the session's token, refreshing
+it first when it is about to expire; a token the gateway no longer accepts (logout elsewhere,
+a blocked account, erasure) ends the web session at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from ebok_shared.logs import get_logger
+
+from .gateway import Reply
+from .keys import GATEWAY, SESSION, STORE
+from .rendering import redirect
+from .sessions import REFRESH_MARGIN, Session
+
+log = get_logger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PASSWORD_PAGE = "/haslo/zmiana"
+TERMS_PAGE = "/regulamin/akceptacja"
+SIGN_IN_PAGE = "/logowanie"
+# Pages of each restriction: where a restricted session is sent.
+RESTRICTION_PAGES = {"password_change": PASSWORD_PAGE, "regulations": TERMS_PAGE}
+# The gateway's refusal codes that mean "this session is restricted".
+RESTRICTION_CODES = {
+    "password-change-required": "password_change",
+    "regulations-acceptance-required": "regulations",
+}
+
+
+class SignedOut(Exception):
+    """The gateway no longer accepts this session's tokens."""
+
+
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+def session_of(request: web.Request) -> Session | None:
+    return request.get(SESSION)
+
+
+def customer_page(*, allow: tuple[str, ...] = ()) -> Callable[[Handler], Handler]:
+    """A page for a signed-in customer; ``allow``: restrictions under which it still opens."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            session = session_of(request)
+            if session is None or session.kind != "customer" or not session.signed_in:
+                back = request.path_qs if request.method == "GET" else "/"
+                redirect(f"{SIGN_IN_PAGE}?next={quote(back, safe='/')}")
+            for restriction in session.restrictions:
+                if restriction not in allow and restriction in RESTRICTION_PAGES:
+                    redirect(RESTRICTION_PAGES[restriction])
+            return await handler(request)
+
+        guarded.ebok_allowed_restrictions = allow  # type: ignore[attr-defined]
+        return guarded
+
+    return wrap
+
+
+class Api:
+    """The gateway on behalf of the request's signed-in session."""
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Reply:
+        request = self._request
+        session = session_of(request)
+        token = None
+        if session is not None and session.signed_in:
+            session = await fresh(request, session)
+            token = session.access_token
+        reply = await request.app[GATEWAY].call(
+            method, path, token=token, client_ip=client_ip(request), **kwargs
+        )
+        if reply.status == 401 and token is not None:
+            raise SignedOut(reply.code)
+        if reply.status == 403 and reply.code in RESTRICTION_CODES and session is not None:
+            restriction = RESTRICTION_CODES[reply.code]
+            if restriction not in session.restrictions:
+                session.restrictions.append(restriction)
+            redirect(RESTRICTION_PAGES[restriction])
+        return reply
+
+    async def get(self, path: str, **kwargs: Any) -> Reply:
+        return await self.call("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Reply:
+        return await self.call("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> Reply:
+        return await self.call("PUT", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> Reply:
+        return await self.call("DELETE", path, **kwargs)
+
+
+def api(request: web.Request) -> Api:
+    return Api(request)
+
+
+def adopt_tokens(session: Session, answer: dict[str, Any], kind: str) -> None:
+    """Keep a login's or refresh's tokens (as the auth service answered them)."""
+    session.kind = kind  # type: ignore[assignment]
+    session.access_token = str(answer["access_token"])
+    session.refresh_token = str(answer.get("refresh_token") or session.refresh_token or "")
+    session.access_expires = time.time() + float(answer.get("expires_in", 300))
+    session.restrictions = list(answer.get("restrictions") or [])
+
+
+async def fresh(request: web.Request, session: Session) -> Session:
+    """The session with an access token valid for a while yet (refreshed here if not)."""
+    if session.access_expires - time.time() > REFRESH_MARGIN:
+        return session
+    store = request.app[STORE]
+    if not await store.lock(session):
+        updated = await store.wait_for_refresh(session)
+        if updated is None:
+            raise SignedOut("refresh-failed")
+        _replace(request, session, updated)
+        return session
+    try:
+        reply = await request.app[GATEWAY].call(
+            "POST",
+            "/sessions/refresh",
+            json_body={"refresh_token": session.refresh_token},
+            client_ip=client_ip(request),
+        )
+        if not reply.ok:
+            raise SignedOut(reply.code or str(reply.status))
+        adopt_tokens(session, reply.json(), session.kind)
+        await store.save(session)
+    finally:
+        await store.unlock(session)
+    return session
+
+
+def _replace(request: web.Request, session: Session, updated: Session) -> None:
+    for name in ("access_token", "refresh_token", "access_expires", "restrictions"):
+        setattr(session, name, getattr(updated, name))
+
+
+async def sign_out(request: web.Request, session: Session) -> None:
+    """End the gateway's session too (best effort: the token may already be dead)."""
+    if session.signed_in:
+        try:
+            await request.app[GATEWAY].call(
+                "DELETE",
+                "/sessions/current",
+                token=session.access_token,
+                client_ip=client_ip(request),
+            )
+        except Exception as exc:  # the web session ends whatever the gateway says
+            log.info("gateway logout failed", error=type(exc).__name__)
+    await request.app[STORE].delete(session)

@@ -1,0 +1,125 @@
+"""The web app factory: wires middlewares, resources and every area's routes; no logic here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import redis.asyncio as redis
+from aiohttp import web
+from ebok_shared.http.middleware import correlation_middleware, metrics_middleware
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from . import (
+    http_account,
+    http_contracts,
+    http_correspondence,
+    http_dashboard,
+    http_garden,
+    http_invoices,
+    http_public,
+    http_readings,
+)
+from .gateway import Gateway
+from .keys import GATEWAY, HTTP, SETTINGS, STORE, TEMPLATES
+from .middleware import (
+    csrf_middleware,
+    error_middleware,
+    headers_middleware,
+    session_middleware,
+)
+from .rendering import STATIC, environment
+from .sessions import SessionStore
+from .settings import WebSettings
+
+AREAS = (
+    http_public,
+    http_account,
+    http_dashboard,
+    http_invoices,
+    http_contracts,
+    http_readings,
+    http_garden,
+    http_correspondence,
+)
+
+
+async def _resources(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    http = aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=settings.gateway_timeout, connect=2),
+        connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
+        auto_decompress=True,
+    )
+    client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    app[HTTP] = http
+    app[GATEWAY] = Gateway(http, settings.api_url)
+    app[STORE] = SessionStore(
+        client,
+        settings.session_prefix,
+        idle=settings.session_idle_seconds,
+        absolute=settings.session_absolute_seconds,
+    )
+    yield
+    await http.close()
+    await client.aclose()
+
+
+async def live(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Ready when sessions can be kept (Redis) and the gateway answers its own liveness."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(request.app[STORE].ping(), timeout=2)
+        checks["sessions"] = "ok"
+    except Exception as exc:  # any failure means not ready
+        checks["sessions"] = f"unavailable: {type(exc).__name__}"
+    gateway = request.app[SETTINGS].gateway_url.rstrip("/") + "/health/live"
+    try:
+        async with request.app[HTTP].get(gateway, timeout=aiohttp.ClientTimeout(total=2)) as r:
+            checks["gateway"] = "ok" if r.status == 200 else f"status {r.status}"
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        checks["gateway"] = f"unavailable: {type(exc).__name__}"
+    ok = all(state == "ok" for state in checks.values())
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _static_caching(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith("/static/"):
+        # Addresses carry the file's hash (rendering.static_url): a new file, a new address.
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+
+
+def create_app(settings: WebSettings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            correlation_middleware,
+            metrics_middleware,
+            headers_middleware,
+            error_middleware,
+            session_middleware,
+            csrf_middleware,
+        ],
+    )
+    app[SETTINGS] = settings
+    app[TEMPLATES] = environment()
+    app.cleanup_ctx.append(_resources)
+    app.on_response_prepare.append(_static_caching)
+    app.router.add_get("/health/live", live)
+    app.router.add_get("/health/ready", ready)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_static("/static/", STATIC, append_version=False)
+    for area in AREAS:
+        app.router.add_routes(area.routes)
+    return app

@@ -1,0 +1,102 @@
+"""The gateway's public API (``/api/v1``) as web calls it: the one way web reaches e-BOK.
+
+Web is a client like any other: it sends the customer's bearer token (kept in the server-side
+session, never in the browser), the customer's address (``X-Forwarded-For``; the gateway
+trusts it from web only, so per-address limits still count customers) and the request's
+correlation id. Every answer is kept whole in a ``Reply``; a gateway that cannot be reached
+raises ``GatewayUnavailable`` and the page says so instead of breaking.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from ebok_shared.logs import correlation_id_var, get_logger
+
+log = get_logger(__name__)
+
+
+class GatewayUnavailable(Exception):
+    """The gateway did not answer (down, timed out, connection cut)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        return json.loads(self.body)
+
+    @property
+    def problem(self) -> dict[str, Any]:
+        """The problem document of a refusal ({} if the answer is not one)."""
+        if self.ok or self.content_type not in ("application/problem+json", "application/json"):
+            return {}
+        try:
+            body = json.loads(self.body)
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    @property
+    def code(self) -> str:
+        return str(self.problem.get("code", ""))
+
+
+class Gateway:
+    """One HTTP client session per process, with timeouts of our own."""
+
+    def __init__(self, http: aiohttp.ClientSession, api_url: str) -> None:
+        self._http = http
+        self._api = api_url.rstrip("/")
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        client_ip: str | None = None,
+        json_body: Any = None,
+        data: Any = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        sent = {"Accept": "application/json, application/problem+json, */*"}
+        sent.update(headers or {})
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        if client_ip:
+            sent["X-Forwarded-For"] = client_ip
+        cid = correlation_id_var.get()
+        if cid:
+            sent["X-Correlation-Id"] = cid
+        kwargs: dict[str, Any] = {"headers": sent}
+        if params:
+            kwargs["params"] = {k: v for k, v in params.items() if v not in (None, "")}
+        if json_body is not None:
+            kwargs["json"] = json_body
+        elif data is not None:
+            kwargs["data"] = data
+        try:
+            async with self._http.request(method, self._api + path, **kwargs) as resp:
+                body = await resp.read()
+                return Reply(resp.status, dict(resp.headers), body)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("gateway unavailable", method=method, path=path, error=type(exc).__name__)
+            raise GatewayUnavailable(f"{method} {path}: {type(exc).__name__}") from exc

@@ -1,0 +1,16 @@
+"""Pages of the customer portal: the dashboard."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .access import customer_page
+from .rendering import render
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/pulpit")
+@customer_page()
+async def dashboard(request: web.Request) -> web.StreamResponse:
+    return render(request, "customer/dashboard.html", title="Pulpit")

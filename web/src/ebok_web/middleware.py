@@ -1,0 +1,211 @@
+"""Web's middlewares, outermost first: correlation id and metrics (shared), error pages,
+security headers, the session, CSRF."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from ebok_shared.logs import get_logger
+
+from .access import SIGN_IN_PAGE, SignedOut
+from .gateway import GatewayUnavailable
+from .keys import SESSION, SETTINGS, STORE
+from .rendering import render
+from .sessions import COOKIES, Session
+
+log = get_logger(__name__)
+
+_ENDED = web.RequestKey("session_ended", bool)
+_UNSESSIONED = ("/static/", "/health/", "/metrics")
+
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    )
+)
+
+
+def audience_of(request: web.Request) -> str:
+    return "operator" if request.path.startswith("/operator") else "customer"
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+def ensure_session(request: web.Request) -> Session:
+    """The request's session; an anonymous one is started for a page with a form."""
+    session = request.get(SESSION)
+    if session is None:
+        session = request.app[STORE].new(audience_of(request))
+        request[SESSION] = session
+    return session
+
+
+async def start_session(request: web.Request) -> Session:
+    """A new session id for what the old one held (at sign-in, at a password change)."""
+    renewed = await request.app[STORE].renew(ensure_session(request))
+    request[SESSION] = renewed
+    return renewed
+
+
+def end_session(request: web.Request) -> None:
+    request[_ENDED] = True
+
+
+def _set_cookie(response: web.StreamResponse, name: str, value: str) -> None:
+    response.set_cookie(name, value, path="/", secure=True, httponly=True, samesite="Lax")
+
+
+async def _finish(request: web.Request, response: web.StreamResponse, incoming: str | None) -> None:
+    name = COOKIES[audience_of(request)]
+    session = request.get(SESSION)
+    store = request.app[STORE]
+    if request.get(_ENDED):
+        if session is not None:
+            await store.delete(session)
+        response.del_cookie(name, path="/", secure=True, httponly=True, samesite="Lax")
+        return
+    if session is None:
+        return
+    await store.save(session)  # every request of a live session starts its idle time again
+    if session.id != incoming:
+        _set_cookie(response, name, session.id)
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.path.startswith(_UNSESSIONED):
+        return await handler(request)  # type: ignore[no-any-return]
+    audience = audience_of(request)
+    incoming = request.cookies.get(COOKIES[audience])
+    if incoming:
+        session = await request.app[STORE].load(incoming, audience)
+        if session is not None:
+            request[SESSION] = session
+    try:
+        response: web.StreamResponse = await handler(request)
+    except SignedOut as gone:
+        log.info("session no longer accepted by the gateway", reason=str(gone))
+        end_session(request)
+        response = web.HTTPSeeOther(f"{SIGN_IN_PAGE}?wygasla=1")
+    except web.HTTPException as exc:
+        if exc.status >= 400:
+            raise
+        await _finish(request, exc, incoming)
+        raise
+    await _finish(request, response, incoming)
+    return response
+
+
+# -- CSRF -------------------------------------------------------------------------------------
+
+
+def _own_origin(request: web.Request) -> str:
+    base = request.app[SETTINGS].public_base_url
+    if base:
+        parts = urlsplit(base)
+        return f"{parts.scheme}://{parts.netloc}"
+    return f"{request.scheme}://{request.host}"
+
+
+def csrf_refusal(request: web.Request, form_token: str | None) -> str | None:
+    """Why this state-changing request is refused, or None: the form's synchronizer token
+    must match the session's, and a browser's own word on where it came from (``Origin``,
+    ``Sec-Fetch-Site``) must say this site."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"Sec-Fetch-Site: {site}"
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != "null" and origin != _own_origin(request):
+        return f"Origin: {origin}"
+    session = request.get(SESSION)
+    if session is None or not form_token:
+        return "no session or no token"
+    if not hmac.compare_digest(session.csrf.encode(), form_token.encode()):
+        return "token mismatch"
+    return None
+
+
+@web.middleware
+async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return await handler(request)  # type: ignore[no-any-return]
+    token = None
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        data = await request.post()  # kept by aiohttp: the handler reads the same form
+        value = data.get("csrf")
+        token = value if isinstance(value, str) else None
+    reason = csrf_refusal(request, token)
+    if reason is not None:
+        log.warning("form refused (CSRF)", path=request.path, reason=reason)
+        return render(
+            request,
+            "errors/csrf.html",
+            title="Formularz wygasł",
+            status=403,
+        )
+    return await handler(request)  # type: ignore[no-any-return]
+
+
+# -- headers and error pages ------------------------------------------------------------------
+
+
+@web.middleware
+async def headers_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+    except web.HTTPException as exc:
+        _secure(request, exc)
+        raise
+    _secure(request, response)
+    return response
+
+
+def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers["Content-Security-Policy"] = CSP
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.scheme == "https":
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
+    headers["Server"] = "e-BOK"  # not the framework and its version
+
+
+_ERROR_PAGES = {
+    404: ("errors/404.html", "Nie znaleziono strony"),
+    405: ("errors/404.html", "Nie znaleziono strony"),
+    413: ("errors/413.html", "Za duży plik lub formularz"),
+}
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        template, title = _ERROR_PAGES.get(exc.status, ("errors/500.html", "Wystąpił błąd"))
+        return render(request, template, title=title, status=exc.status)
+    except GatewayUnavailable:
+        return render(request, "errors/503.html", title="Serwis chwilowo niedostępny", status=503)
+    except Exception:
+        log.exception("unhandled error", path=request.path, method=request.method)
+        return render(request, "errors/500.html", title="Wystąpił błąd", status=500)

@@ -1,0 +1,96 @@
+"""Pages: one Jinja2 environment (autoescaped), the layout's context, and answers.
+
+Every page is ``render(request, "area/page.html", title=…, …)``; personal pages are never
+stored by a browser or a proxy (``Cache-Control: no-store`` on every HTML answer: a shared
+computer's back button must not show someone else's invoices).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import Any, NoReturn
+
+import jinja2
+from aiohttp import web
+
+from . import formatting
+from .keys import SESSION, SETTINGS, TEMPLATES
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+CONTACT = {
+    "utility": "Miejskie Przedsiębiorstwo Wodociągów i Kanalizacji w m.st. Warszawie S.A.",
+    "email": "ebok@mpwik.com.pl",
+    "phone": "22 445 50 00",
+    "phone_href": "+48224455000",
+}
+
+
+@cache
+def _asset_version(name: str) -> str:
+    return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
+
+
+def static_url(name: str) -> str:
+    """``/static/ebok.css?v=<hash>``: cached for a year, a new file gets a new address."""
+    return f"/static/{name}?v={_asset_version(name)}"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(formatting.FILTERS)
+    env.globals.update(static=static_url, contact=CONTACT)
+    return env
+
+
+def render(
+    request: web.Request,
+    template: str,
+    *,
+    title: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> web.Response:
+    session = request.get(SESSION)
+    flash: list[str] = []
+    if session is not None and session.flash:
+        flash, session.flash = session.flash, []
+    html = (
+        request.app[TEMPLATES]
+        .get_template(template)
+        .render(
+            request=request,
+            title=title,
+            session=session,
+            csrf=session.csrf if session is not None else "",
+            flash=flash,
+            path=request.path,
+            settings=request.app[SETTINGS],
+            **context,
+        )
+    )
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    response.headers.update(headers or {})
+    return response
+
+
+def redirect(location: str) -> NoReturn:
+    """POST → redirect → GET (303 makes the browser GET the new address)."""
+    raise web.HTTPSeeOther(location)
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only our own pages are a place to go back to after signing in."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target

@@ -1,0 +1,130 @@
+"""Server-side sessions: the browser holds only an opaque id in a ``__Host-`` cookie.
+
+Where they live, and why Redis: a session is small, short-lived state read on every page
+(idle 30 min, absolute 12 h) that every web replica must see, and that should vanish by
+itself. Redis (already run for the gateway's rate limits) gives that with a key per session
+and its TTL as the idle timeout — no table, no clean-up job, no migrations; losing Redis
+only signs people out. The gateway's access and refresh tokens are kept there and refreshed
+there, never sent to the browser. The key is a hash of the cookie's value, so a copy of
+Redis holds no cookie a browser could present.
+
+Two kinds of cookie, never shared: customers' ``__Host-ebok`` and operators'
+``__Host-ebok-operator``. A visitor who is not signed in gets an anonymous session only when a
+page has a form (for its CSRF token); signing in always starts a NEW session id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import redis.asyncio as redis
+
+Kind = Literal["anonymous", "customer", "operator"]
+COOKIES: dict[str, str] = {"customer": "__Host-ebok", "operator": "__Host-ebok-operator"}
+REFRESH_MARGIN = 30  # seconds before the access token expires: refresh it first
+
+
+@dataclass
+class Session:
+    """What web keeps about one browser (for one audience: customers or operators)."""
+
+    id: str  # the cookie's value (never stored as such)
+    audience: str  # "customer" or "operator": which cookie it lives in
+    kind: Kind = "anonymous"
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    created: float = field(default_factory=time.time)
+    login: str | None = None  # client number or operator login
+    access_token: str | None = None
+    refresh_token: str | None = None
+    access_expires: float = 0.0
+    restrictions: list[str] = field(default_factory=list)
+    flash: list[str] = field(default_factory=list)  # one-time messages for the next page
+    # Short-lived state of a multi-step form (e.g. the login waiting for its TOTP code).
+    pending: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.kind != "anonymous" and bool(self.access_token)
+
+    def as_json(self) -> str:
+        data = asdict(self)
+        del data["id"]
+        return json.dumps(data)
+
+
+def _key_of(prefix: str, session_id: str) -> str:
+    return prefix + "s:" + hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore:
+    def __init__(self, client: redis.Redis, prefix: str, idle: int, absolute: int) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self.idle = idle
+        self.absolute = absolute
+
+    def new(self, audience: str) -> Session:
+        return Session(id=secrets.token_urlsafe(32), audience=audience)
+
+    async def load(self, session_id: str, audience: str) -> Session | None:
+        if not session_id or len(session_id) > 100:
+            return None
+        raw = await self._redis.get(_key_of(self._prefix, session_id))
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        if data.get("audience") != audience:
+            return None
+        session = Session(id=session_id, **data)
+        if time.time() - session.created > self.absolute:
+            await self.delete(session)
+            return None
+        return session
+
+    async def save(self, session: Session) -> None:
+        """Store it; its idle timeout starts again (never past the absolute limit)."""
+        left = self.absolute - (time.time() - session.created)
+        ttl = int(max(1, min(self.idle, left)))
+        await self._redis.set(_key_of(self._prefix, session.id), session.as_json(), ex=ttl)
+
+    async def delete(self, session: Session) -> None:
+        await self._redis.delete(_key_of(self._prefix, session.id))
+
+    async def renew(self, session: Session) -> Session:
+        """The same state under a new id (at sign-in and password change): an id someone
+        saw before it was signed in is worth nothing after."""
+        await self.delete(session)
+        fresh = Session(**{**asdict(session), "id": secrets.token_urlsafe(32)})
+        fresh.created = time.time()
+        fresh.csrf = secrets.token_urlsafe(32)
+        return fresh
+
+    async def lock(self, session: Session, seconds: float = 10.0) -> bool:
+        """One refresh at a time per session: the auth service treats a refresh token used
+        twice as stolen and ends the whole session family."""
+        key = _key_of(self._prefix, session.id) + ":refresh"
+        return bool(await self._redis.set(key, "1", nx=True, px=int(seconds * 1000)))
+
+    async def unlock(self, session: Session) -> None:
+        await self._redis.delete(_key_of(self._prefix, session.id) + ":refresh")
+
+    async def wait_for_refresh(self, session: Session, timeout: float = 5.0) -> Session | None:
+        """Another request of this session is refreshing: its result, once stored."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            current = await self.load(session.id, session.audience)
+            if current is None:
+                return None
+            if current.access_token != session.access_token:
+                return current
+        return None
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
