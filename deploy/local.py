@@ -2,10 +2,11 @@
 
 Checks that PostgreSQL and RabbitMQ answer, creates each service's database, runs every
 service's ``migrate``, starts the SMTP sink, the services, the gateway and the portal (web) as
-child processes (their output prefixed with their names), waits until each answers ``/health/ready``, prints
-their addresses, loads demo data through billing's feed and prints a demo client. Ctrl-C or
-SIGTERM stops the portal and the gateway, then the services, then the sink (SIGTERM, then SIGKILL after a
-timeout) and exits 0. Pressing Ctrl-C again while it stops kills what is left at once.
+child processes (their output prefixed with their names), waits until each answers
+``/health/ready``, prints their addresses, loads demo data through billing's feed and prints a
+demo client. Ctrl-C or SIGTERM stops the portal and the gateway, then the services, then the
+sink (SIGTERM, then SIGKILL after a timeout) and exits 0. Pressing Ctrl-C again while it stops
+kills what is left at once.
 
 Options, each a flag or an environment variable:
 
