@@ -146,6 +146,7 @@ async def fresh(request: web.Request, session: Session) -> Session:
             raise SignedOut(reply.code or str(reply.status))
         adopt_tokens(session, reply.json(), session.kind)
         await store.save(session)
+        session.loaded_as = session.as_json()  # stored as it is now
     finally:
         await store.unlock(session)
     return session
@@ -154,6 +155,7 @@ async def fresh(request: web.Request, session: Session) -> Session:
 def _replace(request: web.Request, session: Session, updated: Session) -> None:
     for name in ("access_token", "refresh_token", "access_expires", "restrictions"):
         setattr(session, name, getattr(updated, name))
+    session.loaded_as = updated.loaded_as
 
 
 async def sign_out(request: web.Request, session: Session) -> None:

@@ -79,7 +79,11 @@ async def _finish(request: web.Request, response: web.StreamResponse, incoming: 
         return
     if session is None:
         return
-    await store.save(session)  # every request of a live session starts its idle time again
+    # Every request of a live session starts its idle time again.
+    if session.loaded_as is not None and session.as_json() == session.loaded_as:
+        await store.touch(session)
+    else:
+        await store.save(session)
     if session.id != incoming:
         _set_cookie(response, name, session.id)
 

@@ -47,6 +47,8 @@ class Session:
     flash: list[str] = field(default_factory=list)  # one-time messages for the next page
     # Short-lived state of a multi-step form (e.g. the login waiting for its TOTP code).
     pending: dict[str, Any] = field(default_factory=dict)
+    # The stored form this request read (None: new); unchanged sessions are only touched.
+    loaded_as: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def signed_in(self) -> bool:
@@ -54,7 +56,7 @@ class Session:
 
     def as_json(self) -> str:
         data = asdict(self)
-        del data["id"]
+        del data["id"], data["loaded_as"]
         return json.dumps(data)
 
 
@@ -82,16 +84,25 @@ class SessionStore:
         if data.get("audience") != audience:
             return None
         session = Session(id=session_id, **data)
+        session.loaded_as = raw.decode() if isinstance(raw, bytes) else str(raw)
         if time.time() - session.created > self.absolute:
             await self.delete(session)
             return None
         return session
 
+    async def touch(self, session: Session) -> None:
+        """Start the idle time again without writing: a request that changed nothing must
+        not put back what it read (a concurrent request may have refreshed the tokens)."""
+        await self._redis.expire(_key_of(self._prefix, session.id), self._ttl(session))
+
+    def _ttl(self, session: Session) -> int:
+        left = self.absolute - (time.time() - session.created)
+        return int(max(1, min(self.idle, left)))
+
     async def save(self, session: Session) -> None:
         """Store it; its idle timeout starts again (never past the absolute limit)."""
-        left = self.absolute - (time.time() - session.created)
-        ttl = int(max(1, min(self.idle, left)))
-        await self._redis.set(_key_of(self._prefix, session.id), session.as_json(), ex=ttl)
+        key = _key_of(self._prefix, session.id)
+        await self._redis.set(key, session.as_json(), ex=self._ttl(session))
 
     async def delete(self, session: Session) -> None:
         await self._redis.delete(_key_of(self._prefix, session.id))
@@ -100,7 +111,7 @@ class SessionStore:
         """The same state under a new id (at sign-in and password change): an id someone
         saw before it was signed in is worth nothing after."""
         await self.delete(session)
-        fresh = Session(**{**asdict(session), "id": secrets.token_urlsafe(32)})
+        fresh = Session(**{**asdict(session), "id": secrets.token_urlsafe(32), "loaded_as": None})
         fresh.created = time.time()
         fresh.csrf = secrets.token_urlsafe(32)
         return fresh

@@ -1,0 +1,110 @@
+"""Sessions kept on the server: idle and absolute limits, tokens refreshed there (once, even
+under concurrent pages), and a token the gateway stops accepting signs the customer out."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as redis
+
+from tests.e2e.client import Api
+from tests.e2e.stack import Stack
+
+from .customers import ready_customer, sign_in
+from .portal import Portal
+
+
+@pytest.fixture
+async def sessions(stack: Stack) -> AsyncIterator[redis.Redis]:
+    client = redis.from_url(stack.config.redis_url)
+    yield client
+    await client.aclose()
+
+
+def _key(stack: Stack, portal: Portal) -> str:
+    cookie = next(c.value for c in portal.http.cookie_jar if c.key == "__Host-ebok")
+    prefix = stack.component("web").env["EBOK_SESSION_PREFIX"]
+    return prefix + "s:" + hashlib.sha256(cookie.encode()).hexdigest()
+
+
+async def _session(sessions: redis.Redis, key: str) -> dict[str, object]:
+    raw = await sessions.get(key)
+    assert raw is not None, "no session kept for the cookie"
+    return dict(json.loads(raw))
+
+
+async def _change(sessions: redis.Redis, key: str, **fields: object) -> None:
+    data = await _session(sessions, key)
+    data.update(fields)
+    await sessions.set(key, json.dumps(data), keepttl=True)
+
+
+@pytest.fixture
+async def signed_in(stack: Stack, api: Api, workdir: Path, portal: Portal) -> Portal:
+    customer = await ready_customer(stack, api, workdir)
+    page = await sign_in(portal, customer.client_number)
+    assert page.path == "/pulpit", page
+    return portal
+
+
+async def test_the_cookie_names_a_server_session_with_the_idle_limit(
+    signed_in: Portal, stack: Stack, sessions: redis.Redis
+) -> None:
+    key = _key(stack, signed_in)
+    data = await _session(sessions, key)
+    assert data["kind"] == "customer" and data["access_token"] and data["refresh_token"]
+    ttl = await sessions.ttl(key)
+    assert 1700 < ttl <= 1800, ttl  # idle: 30 minutes from the last request
+    # The cookie's value itself is not stored anywhere (only its hash names the key).
+    cookie = next(c.value for c in signed_in.http.cookie_jar if c.key == "__Host-ebok")
+    assert not await sessions.exists(stack.component("web").env["EBOK_SESSION_PREFIX"] + cookie)
+
+
+async def test_an_idle_session_ends(signed_in: Portal, stack: Stack, sessions: redis.Redis) -> None:
+    await sessions.expire(_key(stack, signed_in), 1)
+    await asyncio.sleep(1.5)
+    page = await signed_in.get("/pulpit")
+    assert page.path == "/logowanie", page
+
+
+async def test_a_session_ends_after_twelve_hours_however_active(
+    signed_in: Portal, stack: Stack, sessions: redis.Redis
+) -> None:
+    key = _key(stack, signed_in)
+    await _change(sessions, key, created=time.time() - 12 * 3600 - 5)
+    page = await signed_in.get("/pulpit")
+    assert page.path == "/logowanie", page
+    assert not await sessions.exists(key)
+
+
+async def test_tokens_are_refreshed_on_the_server_once_for_concurrent_pages(
+    signed_in: Portal, stack: Stack, sessions: redis.Redis
+) -> None:
+    key = _key(stack, signed_in)
+    before = await _session(sessions, key)
+    await _change(sessions, key, access_expires=0)
+    pages = await asyncio.gather(*(signed_in.get("/pulpit") for _ in range(6)))
+    assert all(p.path == "/pulpit" and p.status == 200 for p in pages), pages
+    after = await _session(sessions, key)
+    assert after["access_token"] != before["access_token"]
+    assert after["refresh_token"] != before["refresh_token"]
+    # One refresh only: a second use of the old refresh token would have ended the family.
+    again = await signed_in.get("/pulpit")
+    assert again.path == "/pulpit", again
+
+
+async def test_a_token_the_gateway_no_longer_accepts_signs_the_customer_out(
+    signed_in: Portal, stack: Stack, sessions: redis.Redis, api: Api
+) -> None:
+    data = await _session(sessions, _key(stack, signed_in))
+    ended = await api.delete("/sessions/current", token=str(data["access_token"]))
+    assert ended.status == 204, ended
+    page = await signed_in.get("/pulpit")
+    assert page.path == "/logowanie", page
+    assert "sesja wygasła" in page.text.lower(), page
