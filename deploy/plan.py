@@ -139,6 +139,8 @@ def _web_env(config: StackConfig, inherited: Mapping[str, str]) -> dict[str, str
         EBOK_REDIS_URL=config.redis_url,
         EBOK_SESSION_PREFIX=f"ebok:{config.db_prefix}:{config.bus_prefix}:web:",
         EBOK_PUBLIC_BASE_URL=portal_url(config),
+        # Whatever reaches web from this host plays the ingress (tests, benchmarks).
+        EBOK_TRUSTED_PROXIES=LOCAL_HOST,
     )
     return env
 

@@ -34,9 +34,17 @@ class Reply:
 
 
 class Api:
-    def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
+    def __init__(
+        self, http: aiohttp.ClientSession, base: str, headers: dict[str, str] | None = None
+    ) -> None:
         self.http = http
         self.base = base.rstrip("/")
+        self.headers = dict(headers or {})  # sent with every call (e.g. X-Forwarded-For)
+
+    def from_address(self, address: str) -> Api:
+        """The same API called from another address (the gateway trusts X-Forwarded-For
+        from this host in a test stack): per-address limits count it apart."""
+        return Api(self.http, self.base, {**self.headers, "X-Forwarded-For": address})
 
     async def call(
         self,
@@ -49,7 +57,7 @@ class Api:
         params: dict[str, str] | None = None,
         idempotent: bool = False,
     ) -> Reply:
-        sent = dict(headers or {})
+        sent = {**self.headers, **(headers or {})}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         if idempotent:

@@ -13,7 +13,7 @@ from tests.e2e.data import Customer, load_customers
 from tests.e2e.journeys import CUSTOMER_PASSWORD, onboard
 from tests.e2e.stack import Stack
 
-from .portal import Page, Portal
+from .portal import Page, Portal, person_address
 
 # Client numbers of one test run: random start, then counted (never two alike in a stack).
 _NUMBERS = itertools.count(random.randrange(700000, 790000, 1000))
@@ -34,7 +34,7 @@ async def fresh_customers(stack: Stack, workdir: Path, count: int = 1) -> list[C
 async def ready_customer(stack: Stack, api: Api, workdir: Path) -> Customer:
     """Registered, activated, own password set (through the API)."""
     (customer,) = await fresh_customers(stack, workdir)
-    await onboard(api, stack, customer)
+    await onboard(api.from_address(person_address()), stack, customer)
     return customer
 
 

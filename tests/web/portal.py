@@ -4,6 +4,7 @@ included), following redirects as a browser does (POST → 303 → GET)."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,10 +91,18 @@ def form_fields(form: Tag) -> dict[str, str]:
     return values
 
 
+def person_address() -> str:
+    """An address of its own (the benchmarking range 198.18.0.0/15, never routed) for each
+    simulated person, so the gateway's per-address limits count people apart, as behind
+    the real ingress."""
+    return f"198.18.{random.randrange(0, 256)}.{random.randrange(1, 255)}"
+
+
 class Portal:
     def __init__(self, http: aiohttp.ClientSession, base: str) -> None:
         self.http = http
         self.base = base.rstrip("/")
+        self.address = person_address()
 
     @classmethod
     def session(cls, base: str) -> aiohttp.ClientSession:
@@ -109,11 +118,13 @@ class Portal:
         return Page(str(resp.url), resp.status, dict(resp.headers), await resp.read(), history)
 
     async def get(self, path: str, **kw: Any) -> Page:
-        async with self.http.get(self.url(path), **kw) as resp:
+        headers = {"X-Forwarded-For": self.address, **kw.pop("headers", {})}
+        async with self.http.get(self.url(path), headers=headers, **kw) as resp:
             return await self._follow(resp)
 
     async def post(self, path: str, data: Any, headers: dict[str, str] | None = None) -> Page:
-        async with self.http.post(self.url(path), data=data, headers=headers or {}) as resp:
+        sent = {"X-Forwarded-For": self.address, **(headers or {})}
+        async with self.http.post(self.url(path), data=data, headers=sent) as resp:
             return await self._follow(resp)
 
     async def submit(

@@ -20,7 +20,7 @@ from aiohttp import web
 from ebok_shared.logs import get_logger
 
 from .gateway import Reply
-from .keys import GATEWAY, SESSION, STORE
+from .keys import GATEWAY, SESSION, SETTINGS, STORE
 from .rendering import redirect
 from .sessions import REFRESH_MARGIN, Session
 
@@ -45,6 +45,11 @@ class SignedOut(Exception):
 
 
 def client_ip(request: web.Request) -> str:
+    """The customer's address, passed on to the gateway (which trusts it from web only)."""
+    if request.remote in request.app[SETTINGS].trusted_proxies:
+        forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
     return request.remote or "unknown"
 
 

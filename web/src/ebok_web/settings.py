@@ -18,6 +18,8 @@ class WebSettings(Settings):
     session_prefix: str = "ebok:web:"  # keeps stacks and test runs apart on one Redis
     # The address customers open (links, the Origin check of forms); None: the request's own.
     public_base_url: str | None = None
+    # Peers whose X-Forwarded-For names the customer (the ingress in front of web).
+    trusted_proxies: tuple[str, ...] = ()
     session_idle_seconds: int = 30 * 60
     session_absolute_seconds: int = 12 * 3600
     gateway_timeout: float = 15.0
