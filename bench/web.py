@@ -1,0 +1,157 @@
+"""Portal benchmark: dashboard PAGES per second through web → gateway → services, next to the
+gateway's JSON dashboard measured in the same run, and the dashboard page's weight.
+
+    .venv/bin/python bench/web.py [--seconds S] [--concurrency C] [--customers N]
+
+The whole stack as the local run starts it (tests.e2e.stack: every service, the gateway, the
+SMTP sink and web as child processes on their own ports, databases, bus and Redis prefixes),
+demo data loaded through billing's feed, accounts put into auth's database (as activation
+leaves them), and each customer signed in twice: through the portal's own sign-in form (a
+session cookie) and through the gateway's API (a bearer token).
+
+(a) portal: C concurrent clients, each repeating ``GET /pulpit`` with its share of the N
+    customers' cookies in turn; a page counts when it answers 200 without a part marked
+    unavailable (degraded otherwise).
+(b) API: the same clients repeating ``GET /api/v1/me/dashboard`` as front ends call it (the
+    gateway's kept parts), with the customers' tokens.
+
+Target: (a) at least 0.7 of (b) — the session lookup, token handling and rendering must cost
+little next to what the gateway already does. The page's weight (HTML + CSS + JS, each
+gzipped) is printed against its limit of 60 KB. Each client sends its customer's own
+``X-Forwarded-For``; web and the gateway trust it from this host, as behind the ingress.
+Everything is started here and stopped afterwards; the default run finishes within a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+
+from bench.gateway import (  # noqa: E402
+    FIRST_CLIENT,
+    PASSWORD,
+    accounts,
+    address,
+    demo_data,
+    drive,
+    line,
+    log_in,
+)
+from tests.e2e.stack import running_stack  # noqa: E402
+from tests.support import infra  # noqa: E402
+
+COOKIE = "__Host-ebok"
+UNAVAILABLE = "chwilowo niedostępne".encode()
+WEIGHT_LIMIT_KB = 60.0
+_CSRF = re.compile(rb'name="csrf" value="([^"]+)"')
+_ASSET = re.compile(rb'(?:src|href)="(/static/[^"]+)"')
+
+
+async def sign_in_through_the_portal(portal: str, numbers: list[str]) -> list[str]:
+    """Each customer's session cookie, from the portal's own form (CSRF token and all)."""
+
+    async def one(i: int, number: str) -> str:
+        jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[portal])
+        headers = {"X-Forwarded-For": address(i)}
+        async with aiohttp.ClientSession(cookie_jar=jar, headers=headers) as http:
+            async with http.get(f"{portal}/logowanie") as resp:
+                found = _CSRF.search(await resp.read())
+            if found is None:
+                raise RuntimeError("no CSRF token on the sign-in page")
+            form = {"csrf": found[1].decode(), "login": number, "password": PASSWORD}
+            async with http.post(f"{portal}/logowanie", data=form) as resp:
+                if resp.url.path != "/pulpit":
+                    raise RuntimeError(f"sign-in {number}: ended at {resp.url} ({resp.status})")
+            return next(c.value for c in jar if c.key == COOKIE)
+
+    return list(await asyncio.gather(*(one(i, n) for i, n in enumerate(numbers))))
+
+
+def page_judge(status: int, body: bytes) -> str:
+    if status != 200:
+        return "failed"
+    return "degraded" if UNAVAILABLE in body else "ok"
+
+
+async def page_weight(portal: str, cookie: str) -> dict[str, int]:
+    """Bytes of the dashboard page and each asset it loads, gzipped as served over the wire."""
+    sizes: dict[str, int] = {}
+    async with aiohttp.ClientSession(headers={"Cookie": f"{COOKIE}={cookie}"}) as http:
+        async with http.get(f"{portal}/pulpit") as resp:
+            html = await resp.read()
+        sizes["/pulpit (HTML)"] = len(gzip.compress(html, 6))
+        for asset in dict.fromkeys(m.decode() for m in _ASSET.findall(html)):
+            async with http.get(portal + asset) as resp:
+                sizes[asset.split("?")[0]] = len(gzip.compress(await resp.read(), 6))
+    return sizes
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured, per side")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--customers", type=int, default=64, help="accounts (demo clients)")
+    parser.add_argument("--log-level", default="WARNING", help="of every e-BOK process")
+    args = parser.parse_args()
+    started = time.monotonic()
+    with infra.provide() as services, tempfile.TemporaryDirectory(prefix="ebok-bench-") as tmp:
+        workdir = Path(tmp)
+        async with running_stack(
+            services.pg_admin_dsn, services.amqp_url, workdir, log_level=args.log_level
+        ) as stack:
+            up = time.monotonic() - started
+            numbers = [str(FIRST_CLIENT + i) for i in range(args.customers)]
+            await demo_data(stack, args.customers, workdir)
+            await accounts(stack, numbers)
+            cookies = await sign_in_through_the_portal(stack.portal_url, numbers)
+            tokens = await log_in(stack.gateway_url, numbers)
+            ready = time.monotonic() - started
+
+            def customer(credential: Callable[[int], dict[str, str]]) -> Callable[..., dict]:
+                def headers(i: int, n: int) -> dict[str, str]:
+                    k = (i + n * args.concurrency) % len(numbers)  # the client's share, in turn
+                    return {**credential(k), "X-Forwarded-For": address(k)}
+
+                return headers
+
+            by_cookie = customer(lambda k: {"Cookie": f"{COOKIE}={cookies[k]}"})
+            by_token = customer(lambda k: {"Authorization": f"Bearer {tokens[k]}"})
+            pages = await drive(
+                stack.portal_url + "/pulpit", by_cookie, args.concurrency, args.seconds, page_judge
+            )
+            api = await drive(stack.api + "/me/dashboard", by_token, args.concurrency, args.seconds)
+            weight = await page_weight(stack.portal_url, cookies[0])
+    total = time.monotonic() - started
+    print(
+        f"cores: {os.cpu_count()}; {args.concurrency} concurrent clients, {len(numbers)} customers"
+    )
+    print(f"stack up in {up:.1f} s, sessions ready at {ready:.1f} s, {args.seconds:.0f} s per side")
+    print(line("portal: dashboard page (/pulpit)", pages))
+    print(line("API: dashboard JSON (kept parts)", api))
+    for name, size in weight.items():
+        print(f"  {name:<30} {size / 1024:6.1f} KB gzipped")
+    kilobytes = sum(weight.values()) / 1024
+    ratio = pages.rate / api.rate if api.rate else 0.0
+    print(f"dashboard page weight: {kilobytes:.1f} KB (limit {WEIGHT_LIMIT_KB:.0f} KB)")
+    print(f"ratio portal: {ratio:.2f} (target ≥ 0.70: {'met' if ratio >= 0.7 else 'NOT met'})")
+    headroom = WEIGHT_LIMIT_KB / kilobytes if kilobytes else 0.0
+    verdict = "met" if headroom >= 1 else "NOT met"
+    print(f"ratio page-weight: {headroom:.2f} (target ≥ 1.00: {verdict})")
+    print(f"finished in {total:.1f} s")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
