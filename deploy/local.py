@@ -240,8 +240,10 @@ async def _run_until_stopped(stack: LocalStack, stop: asyncio.Event, hurry: asyn
         await stack.start()
         await stack.wait_ready()
         stack.print_addresses()
-        billing = next(c for c in stack.components if c.name == "billing")
-        await seed_demo_data(billing, stack.config.demo_clients, stack.output)
+        by_name = {c.name: c for c in stack.components}
+        await seed_demo_data(
+            by_name["billing"], by_name["readings"], stack.config.demo_clients, stack.output
+        )
         stack.output.plain(READY)
 
     startup = asyncio.create_task(bring_up())
