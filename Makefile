@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: run test setup lint
+.PHONY: run test test-fast test-service setup lint
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -13,6 +13,13 @@ run: setup
 
 test: setup
 	@uv run --frozen pytest
+
+# Tiers: unit (no I/O, seconds), service (real PostgreSQL and RabbitMQ, minutes).
+test-fast: setup
+	@uv run --frozen pytest -m unit -q
+
+test-service: setup
+	@uv run --frozen pytest -m "unit or service" -q
 
 lint: setup
 	@uv run --frozen ruff check . && uv run --frozen ruff format --check .

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from ebok_shared import logs
@@ -21,6 +22,24 @@ from ebok_shared.clock import clock
 from tests.support import infra
 
 logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"))
+
+HERE = Path(__file__).resolve().parent
+# Test tiers (``pytest -m unit`` runs in seconds): "e2e" starts whole stacks of processes
+# (tests/e2e, tests/web, the local run); "service" talks to the real PostgreSQL or RabbitMQ;
+# "unit" does no I/O.
+WHOLE_STACKS = ("e2e", "web", "test_local_run.py")
+INFRASTRUCTURE = frozenset({"services", "database", "amqp_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        where = Path(str(item.fspath)).resolve().relative_to(HERE).parts[0]
+        if where in WHOLE_STACKS:
+            item.add_marker(pytest.mark.e2e)
+        elif INFRASTRUCTURE & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.service)
+        else:
+            item.add_marker(pytest.mark.unit)
 
 
 @pytest.fixture(scope="session")
