@@ -100,8 +100,8 @@ class Auth:
         password: str = "Operator-Haslo-1",
     ) -> dict[str, Any]:
         """An operator (created as an admin would) and a live session's tokens."""
-        from ebok_auth import operators
         from ebok_auth.resources import HASHER
+        from ebok_auth.use_cases import operators
 
         created = await operators.create(
             self.pool,

@@ -11,8 +11,8 @@ PASSWORD = "Wodociag-2026!x"
 
 
 async def test_operator_login_requires_totp(auth: Auth) -> None:
-    from ebok_auth import operators
     from ebok_auth.resources import HASHER
+    from ebok_auth.use_cases import operators
 
     created = await operators.create(
         auth.pool,

@@ -14,9 +14,9 @@ from ebok_shared.service import migration_folders
 
 from .app import SPEC, create_app
 from .keys import KeyRing
-from .operators import create
 from .passwords import Hasher
 from .settings import AuthSettings
+from .use_cases.operators import create
 
 OWN_COMMANDS = ("create-admin", "rotate-key")
 

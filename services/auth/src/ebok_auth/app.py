@@ -9,18 +9,19 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import handlers, operators, regulations, scheduler
+from . import events, http_common, http_customer, http_operator, http_public, scheduler
 from .keys import KeyRing, LocalVerifier
 from .passwords import Hasher
-from .projection import Projection
 from .resources import AUTH_SETTINGS, HASHER, KEYRING
 from .settings import AuthSettings
+from .use_cases import operators, regulations
 
 SPEC = ServiceSpec(
     name="auth",
     migrations=Path(__file__).parent / "migrations",
-    routes=handlers.routes,
-    subscriptions=Projection(grace_days=30).subscriptions(),
+    routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
+    subscriptions=events.subscriptions(grace_days=30),
+    middlewares=[http_common.retry_after],
 )
 
 
@@ -38,7 +39,7 @@ def create_app(settings: AuthSettings) -> web.Application:
     keyring = KeyRing(settings)
     spec = dataclasses.replace(
         SPEC,
-        subscriptions=Projection(settings.contract_block_grace_days).subscriptions(),
+        subscriptions=events.subscriptions(settings.contract_block_grace_days),
         contexts=[_resources, scheduler.run],
         verifier=lambda _settings: LocalVerifier(keyring, settings),
     )

@@ -4,13 +4,113 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import re
 import secrets
+import uuid
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ebok_shared.refusals import Refusal
 
 CLIENT_NUMBER_RE = re.compile(r"^\d{6}$")
 RESTRICT_PASSWORD = "password_change"
 RESTRICT_REGULATIONS = "regulations"
+SYSTEM_CONTRACT_END = "system:contract-end"
+CONTRACT_END_REASON = (
+    "Rozwiązanie umowy na dostawę wody i/lub odprowadzanie ścieków (regulamin II.7)."
+)
+
+
+# -- refusals particular to auth ------------------------------------------------------------
+
+
+class Throttled(Refusal):
+    """Too many attempts in a fixed window; ``retry_after`` seconds until it ends (the HTTP
+    edge sends them as Retry-After)."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(429, "rate-limited", "Zbyt wiele prób. Spróbuj ponownie za chwilę.")
+        self.retry_after = retry_after
+
+
+def link_gone(what: str) -> Refusal:
+    return Refusal(
+        410, "link-invalid", f"Link {what} jest nieprawidłowy, wygasł albo został już użyty."
+    )
+
+
+def session_ended(detail: str) -> Refusal:
+    return Refusal(401, "session-ended", detail)
+
+
+# -- sessions: who tokens are for, and what a login answers ---------------------------------
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Who the tokens are for and what they may do."""
+
+    kind: str  # customer | operator
+    subject: str
+    roles: list[str]
+    restrictions: list[str]
+
+
+@dataclass(frozen=True)
+class Issued:
+    session_id: uuid.UUID
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    restrictions: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "refresh_token": self.refresh_token,
+            "expires_in": self.expires_in,
+            "password_change_required": RESTRICT_PASSWORD in self.restrictions,
+            "restrictions": self.restrictions,
+        }
+
+
+def restrictions_for(must_change_password: bool, accepted: int, current: int) -> list[str]:
+    """What a new token for an account is restricted to (empty: full access), given the
+    newest regulations version it accepted and the one in force."""
+    found = []
+    if must_change_password:
+        found.append(RESTRICT_PASSWORD)
+    if accepted < current:
+        found.append(RESTRICT_REGULATIONS)
+    return found
+
+
+def operator_grant(login: str, roles: list[str], must_change_password: bool) -> Grant:
+    return Grant("operator", login, roles, [RESTRICT_PASSWORD] if must_change_password else [])
+
+
+def session_uuid(session_id: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(session_id) if session_id else None
+    except ValueError:
+        return None
+
+
+def rate_window(now: dt.datetime, seconds: int) -> tuple[dt.datetime, int]:
+    """The fixed window ``now`` falls in: its start, and the seconds until it ends."""
+    start = math.floor(now.timestamp() / seconds) * seconds
+    retry = int(start + seconds - now.timestamp()) + 1
+    return dt.datetime.fromtimestamp(start, dt.UTC), retry
+
+
+def retain_until(today: dt.date, years: int) -> dt.date:
+    try:
+        return today.replace(year=today.year + years)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + years, day=28)
 
 
 def new_token() -> str:

@@ -5,7 +5,6 @@ unblock with a reason, deletion on the customer's request, the audit log, operat
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from aiohttp import web
 from ebok_shared.http.middleware import public, secret_answer
@@ -14,19 +13,15 @@ from ebok_shared.http.tokens import Principal
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
-from . import accounts, audit, login, operators, regulations, schemas
+from . import schemas
 from .domain import CLIENT_NUMBER_RE
+from .http_common import client_ip, deps, json, live_principal
 from .resources import AUTH_SETTINGS, HASHER
-from .webutil import client_ip, json, live_principal
+from .use_cases import accounts, audit, login, operators, regulations
 
 routes = web.RouteTableDef()
 
-MAX_PAGE = 100
-# The last login is the audit log's (not a column kept by hand on every login).
-_LAST_LOGIN = (
-    "(SELECT max(occurred_at) FROM audit_log WHERE subject = a.client_number"
-    " AND type = 'login.succeeded') AS last_login_at"
-)
+MAX_PAGE = accounts.MAX_PAGE
 
 
 async def _operator(request: web.Request, role: str = "operator") -> Principal:
@@ -72,32 +67,15 @@ def _time_param(request: web.Request, name: str) -> dt.datetime | None:
     return value
 
 
-def _account_view(row: Any) -> dict[str, Any]:
-    return {
-        "client_number": row["client_number"],
-        "email": row["email"],
-        "status": row["status"],
-        "created_at": row["created_at"].isoformat(),
-        "activated_at": row["activated_at"].isoformat() if row["activated_at"] else None,
-        "last_login_at": row["last_login_at"].isoformat() if row["last_login_at"] else None,
-        "blocked_reason": row["blocked_reason"],
-        "blocked_by": row["blocked_by"],
-        "blocked_at": row["blocked_at"].isoformat() if row["blocked_at"] else None,
-        "totp_enabled": row["totp_secret"] is not None,
-    }
-
-
 @routes.post("/operator/sessions")
 @public
 @secret_answer
 async def operator_login(request: web.Request) -> web.Response:
     body = await read_json(request, schemas.OPERATOR_LOGIN_BODY)
-    issued = await login.authenticate(
-        request,
-        login.Attempt(
-            "operator", body["login"], body["password"], body["totp_code"], client_ip(request)
-        ),
+    attempt = login.Attempt(
+        "operator", body["login"], body["password"], body["totp_code"], client_ip(request)
     )
+    issued = await login.log_in(deps(request), attempt)
     return json(issued.to_dict(), status=201)
 
 
@@ -116,46 +94,18 @@ async def search_accounts(request: web.Request) -> web.Response:
         )
     limit = _int_param(request, "limit", 20, 1, MAX_PAGE)
     offset = _int_param(request, "offset", 0, 0, 1_000_000)
-    pattern = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = await request.app[POOL].fetch(
-        f"""SELECT *, {_LAST_LOGIN}, count(*) OVER () AS total FROM accounts a
-           WHERE ($1 = '' OR client_number LIKE $1 || '%'
-                  OR lower(email) LIKE '%' || lower($1) || '%')
-             AND ($2::text IS NULL OR status = $2)
-           ORDER BY client_number LIMIT $3 OFFSET $4""",
-        pattern,
-        status,
-        limit,
-        offset,
-    )
-    return json(
-        {
-            "items": [_account_view(r) for r in rows],
-            "total": rows[0]["total"] if rows else 0,
-            "limit": limit,
-            "offset": offset,
-        }
-    )
+    found = await accounts.search(request.app[POOL], accounts.Search(q, status, limit, offset))
+    return json(found)
 
 
 @routes.get(r"/operator/accounts/{client_number}")
 async def get_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     client = _client(request)
-    row = await request.app[POOL].fetchrow(
-        f"SELECT *, {_LAST_LOGIN} FROM accounts a WHERE client_number = $1", client
+    view = await accounts.view(
+        request.app[POOL], client, operator=principal.subject, ip=client_ip(request)
     )
-    if row is None:
-        raise Problem(404, "Nie ma takiego konta.")
-    # Operators reading a customer's account is itself accountable (GDPR art. 5(2)).
-    await audit.record(
-        request.app[POOL],
-        "operator.account_viewed",
-        actor=f"operator:{principal.subject}",
-        subject=client,
-        ip=client_ip(request),
-    )
-    return json(_account_view(row))
+    return json(view)
 
 
 @routes.post(r"/operator/accounts/{client_number}/block")
@@ -164,16 +114,13 @@ async def block_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     body = await read_json(request, schemas.OPERATOR_ACTION)
     client = _client(request)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        done = await accounts.block(
-            conn,
-            client,
-            reason=body["reason"],
-            by=f"operator:{principal.subject}",
-            ip=client_ip(request),
-        )
-    if not done:
-        raise Problem(409, "Konto nie istnieje albo nie jest aktywne.", code="not-active")
+    await accounts.block_by_operator(
+        request.app[POOL],
+        client,
+        reason=body["reason"],
+        operator=principal.subject,
+        ip=client_ip(request),
+    )
     return json({"client_number": client, "status": "blocked"})
 
 
@@ -182,16 +129,13 @@ async def unblock_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     body = await read_json(request, schemas.OPERATOR_ACTION)
     client = _client(request)
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        done = await accounts.unblock(
-            conn,
-            client,
-            reason=body["reason"],
-            by=f"operator:{principal.subject}",
-            ip=client_ip(request),
-        )
-    if not done:
-        raise Problem(409, "Konto nie istnieje albo nie jest zablokowane.", code="not-blocked")
+    await accounts.unblock_by_operator(
+        request.app[POOL],
+        client,
+        reason=body["reason"],
+        operator=principal.subject,
+        ip=client_ip(request),
+    )
     return json({"client_number": client, "status": "active"})
 
 
@@ -201,18 +145,13 @@ async def delete_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     body = await read_json(request, schemas.OPERATOR_ACTION)
     client = _client(request)
-    settings = request.app[AUTH_SETTINGS]
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        done = await accounts.delete(
-            conn,
-            client,
-            by=f"operator:{principal.subject}",
-            retention_years=settings.acceptance_retention_years,
-            ip=client_ip(request),
-            reason=body["reason"],
-        )
-    if not done:
-        raise Problem(404, "Nie ma takiego konta.")
+    await accounts.delete_by_operator(
+        deps(request),
+        client,
+        reason=body["reason"],
+        operator=principal.subject,
+        ip=client_ip(request),
+    )
     return json({"client_number": client, "deleted": True})
 
 
@@ -223,8 +162,7 @@ async def audit_log(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
     before = _int_param(request, "before_id", 0, 1, 2**62) if "before_id" in request.query else None
     q = request.query
-    items = await audit.query(
-        request.app[POOL],
+    wanted = audit.Filter(
         subject=q.get("subject"),
         type=q.get("type"),
         actor=q.get("actor"),
@@ -233,19 +171,13 @@ async def audit_log(request: web.Request) -> web.Response:
         before_id=before,
         limit=limit,
     )
-    return json(
-        {"items": items, "next_before_id": items[-1]["id"] if len(items) == limit else None}
-    )
+    return json(await audit.entries(request.app[POOL], wanted))
 
 
 @routes.get("/operator/operators")
 async def list_operators(request: web.Request) -> web.Response:
     await _operator(request, role="admin")
-    rows = await request.app[POOL].fetch(
-        "SELECT login, email, roles, active, created_at, created_by FROM operators"
-        " ORDER BY login LIMIT 500"
-    )
-    return json({"items": [{**dict(r), "created_at": r["created_at"].isoformat()} for r in rows]})
+    return json({"items": await operators.listing(request.app[POOL])})
 
 
 @routes.post("/operator/operators")
@@ -272,17 +204,15 @@ async def publish_regulations(request: web.Request) -> web.Response:
     principal = await _operator(request, role="admin")
     body = await read_json(request, schemas.NEW_REGULATIONS)
     effective = _parse_effective(body["effective_from"])
-    settings = request.app[AUTH_SETTINGS]
-    async with request.app[POOL].acquire() as conn, conn.transaction():
-        published = await regulations.publish(
-            conn,
-            body=body["body"],
-            summary=body["summary"],
-            effective_from=effective,
-            by=f"operator:{principal.subject}",
-            notice_days=settings.regulations_notice_days,
-            ip=client_ip(request),
-        )
+    published = await regulations.publish(
+        request.app[POOL],
+        body=body["body"],
+        summary=body["summary"],
+        effective_from=effective,
+        by=f"operator:{principal.subject}",
+        notice_days=request.app[AUTH_SETTINGS].regulations_notice_days,
+        ip=client_ip(request),
+    )
     return json(published, status=201)
 
 

@@ -29,12 +29,12 @@ from ebok_shared.clock import clock
 from ebok_shared.http.tokens import ALGORITHM, InvalidToken, TokenVerifier
 from ebok_shared.logs import get_logger
 
+from .repository import keys as repo
 from .settings import AuthSettings
 
 log = get_logger(__name__)
 
 _PEM_RE = re.compile(r"-----BEGIN PRIVATE KEY-----.+?-----END PRIVATE KEY-----", re.S)
-_KEY_LOCK = 0x0EB0C_A001  # advisory lock: one replica generates the first key
 
 
 def _kid(key: Ed25519PrivateKey) -> str:
@@ -78,35 +78,26 @@ class KeyRing:
             self._set([_load_pem(p) for p in pems])
             return
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _KEY_LOCK)
-            rows = await self._published_rows(conn)
-            if not rows:
+            await repo.lock(conn)
+            pems = await self._published(conn)
+            if not pems:
                 log.warning(
                     "no EBOK_SIGNING_KEYS: generating a signing key in the database "
                     "(local/dev/test only)"
                 )
                 await self._insert(conn, Ed25519PrivateKey.generate())
-                rows = await self._published_rows(conn)
-        self._set([_load_pem(r["private_pem"]) for r in rows])
+                pems = await self._published(conn)
+        self._set([_load_pem(p) for p in pems])
 
-    async def _published_rows(self, conn: asyncpg.Connection) -> list[asyncpg.Record]:
-        # The signing key (newest, not retired) first, then retired ones still published.
+    async def _published(self, conn: asyncpg.Connection) -> list[str]:
+        # Retired keys stay published while tokens they signed may still be out.
         grace = dt.timedelta(seconds=self.settings.access_token_ttl * 2)
-        return await conn.fetch(
-            "SELECT private_pem FROM signing_keys WHERE retired_at IS NULL OR retired_at > $1"
-            " ORDER BY retired_at IS NOT NULL, created_at DESC",
-            clock.now() - grace,
-        )
+        return await repo.published(conn, clock.now() - grace)
 
     @staticmethod
     async def _insert(conn: asyncpg.Connection, key: Ed25519PrivateKey) -> str:
         kid = _kid(key)
-        await conn.execute(
-            "INSERT INTO signing_keys (kid, private_pem, created_at) VALUES ($1, $2, $3)",
-            kid,
-            _pem(key),
-            clock.now(),
-        )
+        await repo.insert(conn, kid, _pem(key), clock.now())
         return kid
 
     async def rotate(self, pool: asyncpg.Pool) -> str:
@@ -114,10 +105,8 @@ class KeyRing:
         if self.settings.signing_keys:
             raise RuntimeError("keys come from EBOK_SIGNING_KEYS: rotate them there")
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _KEY_LOCK)
-            await conn.execute(
-                "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL", clock.now()
-            )
+            await repo.lock(conn)
+            await repo.retire_all(conn, clock.now())
             kid = await self._insert(conn, Ed25519PrivateKey.generate())
         await self.load(pool)
         return kid

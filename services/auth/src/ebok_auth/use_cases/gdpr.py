@@ -1,5 +1,6 @@
-"""GDPR: auth's part of a customer's data export, and the terms of deleting an account
-(what goes now, what the utility must keep, until when and on what legal basis)."""
+"""GDPR: auth's part of a customer's data export, the terms of deleting an account (what
+goes now, what the utility must keep, until when and on what legal basis), and the deletion
+on the customer's own request."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from typing import Any
 import asyncpg
 from ebok_shared.clock import clock
 
-from .accounts import retain_until
-from .settings import AuthSettings
+from ..domain import retain_until
+from ..repository import accounts, audit, projection, regulations, sessions
+from ..settings import AuthSettings
+from . import Deps
+from .accounts import erase, own_account, verify_current_password
 
 
 def _iso(value: Any) -> Any:
@@ -22,66 +26,29 @@ def _rows(rows: list[asyncpg.Record]) -> list[dict[str, Any]]:
 
 
 async def export(pool: asyncpg.Pool, client: str) -> dict[str, Any]:
-    """Everything auth holds about ``client`` (never hashes or secrets: they are not data
-    about the person but the means to check them; their existence is stated)."""
-    account = await pool.fetchrow(
-        "SELECT client_number, email, status, created_at, activated_at,"
-        " password_changed_at, blocked_reason, blocked_at, totp_secret IS NOT NULL AS totp_enabled"
-        " FROM accounts WHERE client_number = $1",
-        client,
-    )
+    """GDPR art. 15/20: everything auth holds about ``client`` (never hashes or secrets: they
+    are not data about the person but the means to check them; their existence is stated)."""
+    account = await accounts.export(pool, client)
     return {
         "generated_at": clock.now().isoformat(),
         "account": {k: _iso(v) for k, v in account.items()} if account else None,
         "credentials": "Przechowujemy wyłącznie skrót hasła (argon2id) i — jeśli włączono — "
         "klucz TOTP; nie da się z nich odtworzyć hasła.",
-        "regulations_acceptances": _rows(
-            await pool.fetch(
-                "SELECT version, accepted_at, ip, context FROM regulations_acceptances"
-                " WHERE client_number = $1 ORDER BY id",
-                client,
-            )
-        ),
-        "sessions": _rows(
-            await pool.fetch(
-                "SELECT created_at, last_seen_at, expires_at, revoked_at, revoked_reason, ip"
-                " FROM sessions WHERE kind = 'customer' AND subject = $1 ORDER BY created_at",
-                client,
-            )
-        ),
-        "security_events": _rows(
-            await pool.fetch(
-                "SELECT occurred_at, type, actor, ip, details FROM audit_log WHERE subject = $1"
-                " ORDER BY id DESC LIMIT 1000",
-                client,
-            )
-        ),
+        "regulations_acceptances": _rows(await regulations.export_acceptances(pool, client)),
+        "sessions": _rows(await sessions.export(pool, client)),
+        "security_events": _rows(await audit.export(pool, client)),
         "billing_projection": {
-            "email_of_record": await pool.fetchval(
-                "SELECT email FROM clients WHERE client_number = $1", client
-            ),
-            "contracts": _rows(
-                await pool.fetch(
-                    "SELECT contract_number, concluded_on, terminated_on FROM contracts"
-                    " WHERE client_number = $1 ORDER BY contract_number",
-                    client,
-                )
-            ),
-            "invoice_numbers": [
-                r["invoice_number"]
-                for r in await pool.fetch(
-                    "SELECT invoice_number FROM invoices WHERE client_number = $1"
-                    " ORDER BY invoice_number",
-                    client,
-                )
-            ],
+            "email_of_record": await projection.email_of_record(pool, client),
+            "contracts": _rows(await projection.contracts_of(pool, client)),
+            "invoice_numbers": await projection.invoice_numbers(pool, client),
         },
     }
 
 
 def deletion_terms(settings: AuthSettings) -> dict[str, Any]:
     """Shown before the customer confirms (terms II.6), and again after."""
-    audit_until = clock.today() + dt.timedelta(days=settings.audit_retention_days)
+    today = clock.today()
+    audit_until = today + dt.timedelta(days=settings.audit_retention_days)
     return {
         "deleted_now": [
             "konto e-BOK i login (numer klienta jako login do e-BOK)",
@@ -95,7 +62,7 @@ def deletion_terms(settings: AuthSettings) -> dict[str, Any]:
         "kept": [
             {
                 "data": "dowody akceptacji regulaminu (wersja, data i godzina, adres IP)",
-                "until": retain_until(settings.acceptance_retention_years).isoformat(),
+                "until": retain_until(today, settings.acceptance_retention_years).isoformat(),
                 "legal_basis": "art. 6 ust. 1 lit. f RODO — ustalenie, dochodzenie i obrona "
                 "roszczeń; okres przedawnienia z art. 118 Kodeksu cywilnego",
             },
@@ -117,3 +84,24 @@ def deletion_terms(settings: AuthSettings) -> dict[str, Any]:
         "note": "Po usunięciu konta można ponownie zarejestrować się w e-BOK tym samym numerem "
         "klienta.",
     }
+
+
+async def delete_own_account(
+    deps: Deps, client: str, current_password: str, ip: str
+) -> dict[str, Any]:
+    """Terms II.6 on the customer's own request; the answer says what was kept and why."""
+    row = await own_account(deps.pool, client)
+    await verify_current_password(
+        deps, "customer", client, row["password_hash"], current_password, ip
+    )
+    terms = deletion_terms(deps.settings)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        await erase(
+            conn,
+            client,
+            by=f"customer:{client}",
+            retention_years=deps.settings.acceptance_retention_years,
+            ip=ip,
+            reason="customer-request",
+        )
+    return terms

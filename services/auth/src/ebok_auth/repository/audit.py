@@ -1,4 +1,4 @@
-"""The security audit log: who did what to which account, when, from where.
+"""The security audit log (table ``audit_log``).
 
 Written in the same transaction as the change it records. Details are chosen by the caller
 from a closed set of harmless fields; a password, token or secret never goes in.
@@ -13,13 +13,15 @@ import asyncpg
 from ebok_shared.clock import clock
 from ebok_shared.logs import correlation_id_var, get_logger
 
+from . import Conn
+
 log = get_logger(__name__)
 
 _FORBIDDEN = ("password", "token", "secret", "code")
 
 
 async def record(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn,
     type: str,
     *,
     actor: str,
@@ -45,7 +47,7 @@ async def record(
 
 
 async def query(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Conn,
     *,
     subject: str | None,
     type: str | None,
@@ -54,9 +56,9 @@ async def query(
     until: dt.datetime | None,
     before_id: int | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[asyncpg.Record]:
     """Newest first, keyset-paged by id."""
-    rows = await conn.fetch(
+    return await conn.fetch(
         """SELECT id, occurred_at, type, actor, subject, ip, correlation_id, details
            FROM audit_log
            WHERE ($1::text IS NULL OR subject = $1) AND ($2::text IS NULL OR type = $2)
@@ -73,4 +75,15 @@ async def query(
         before_id,
         limit,
     )
-    return [{**dict(r), "occurred_at": r["occurred_at"].isoformat()} for r in rows]
+
+
+async def export(conn: Conn, subject: str) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT occurred_at, type, actor, ip, details FROM audit_log WHERE subject = $1"
+        " ORDER BY id DESC LIMIT 1000",
+        subject,
+    )
+
+
+async def prune(conn: Conn, before: dt.datetime) -> None:
+    await conn.execute("DELETE FROM audit_log WHERE occurred_at < $1", before)

@@ -11,13 +11,13 @@ from typing import Any
 
 import asyncpg
 from ebok_shared.clock import clock
-from ebok_shared.http.problems import Problem
+from ebok_shared.refusals import Refusal, conflict
 
-from . import audit, passwords, totp
-from .passwords import Hasher
-from .settings import AuthSettings
-
-_ADMIN_LOCK = 0x0EB0C_A002
+from .. import passwords, totp
+from ..passwords import Hasher
+from ..repository import audit
+from ..repository import operators as repo
+from ..settings import AuthSettings
 
 
 async def create(
@@ -40,21 +40,19 @@ async def create(
     secret = totp_secret or totp.new_secret()
     hashed = await hasher.hash(password)
     async with pool.acquire() as conn, conn.transaction():
-        inserted = await conn.fetchval(
-            "INSERT INTO operators (login, email, roles, password_hash, must_change_password,"
-            " totp_secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            " ON CONFLICT (login) DO NOTHING RETURNING true",
-            login,
-            email,
-            roles,
-            hashed,
-            generated,
-            secret,
-            clock.now(),
-            by,
+        inserted = await repo.insert(
+            conn,
+            login=login,
+            email=email,
+            roles=roles,
+            password_hash=hashed,
+            must_change_password=generated,
+            totp_secret=secret,
+            now=clock.now(),
+            by=by,
         )
         if not inserted:
-            raise Problem(409, "Operator o tym loginie już istnieje.", code="operator-exists")
+            raise conflict("operator-exists", "Operator o tym loginie już istnieje.")
         await audit.record(conn, "operator.created", actor=by, subject=login, ip=ip, roles=roles)
     issuer = settings.totp_issuer if settings else "e-BOK MPWiK"
     return {
@@ -66,6 +64,11 @@ async def create(
     }
 
 
+async def listing(pool: asyncpg.Pool) -> list[dict[str, Any]]:
+    rows = await repo.listing(pool)
+    return [{**dict(r), "created_at": r["created_at"].isoformat()} for r in rows]
+
+
 async def bootstrap_admin(pool: asyncpg.Pool, hasher: Hasher, settings: AuthSettings) -> None:
     """Create the admin named by EBOK_BOOTSTRAP_ADMIN_* if there is no admin yet."""
     if not settings.bootstrap_admin_login or not settings.bootstrap_admin_password:
@@ -75,11 +78,11 @@ async def bootstrap_admin(pool: asyncpg.Pool, hasher: Hasher, settings: AuthSett
     if broken:
         raise ValueError("EBOK_BOOTSTRAP_ADMIN_PASSWORD: " + "; ".join(broken))
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _ADMIN_LOCK)
-        if await conn.fetchval("SELECT true FROM operators WHERE 'admin' = ANY(roles) LIMIT 1"):
+        await repo.lock_bootstrap(conn)
+        if await repo.admin_exists(conn):
             return
     secret = settings.bootstrap_admin_totp_secret
-    with contextlib.suppress(Problem):  # another replica created it a moment ago
+    with contextlib.suppress(Refusal):  # another replica created it a moment ago
         await create(
             pool,
             hasher,

@@ -1,17 +1,25 @@
-"""What every auth handler needs: the caller's IP, the caller's live session, JSON answers."""
+"""What every auth HTTP module needs: the caller's IP, the caller's live session, the
+actions' dependencies, JSON answers, and the HTTP form of auth's own refusals."""
 
 from __future__ import annotations
 
+import json as _json
 from typing import Any
 
 from aiohttp import web
 from ebok_shared.http.middleware import require
-from ebok_shared.http.problems import Problem
+from ebok_shared.http.problems import Problem, from_refusal
 from ebok_shared.http.tokens import Principal
 from ebok_shared.service import POOL
 
-from . import passwords, sessions
-from .resources import AUTH_SETTINGS
+from .domain import Throttled
+from .resources import AUTH_SETTINGS, HASHER, KEYRING
+from .use_cases import Deps, sessions
+
+
+def deps(request: web.Request) -> Deps:
+    app = request.app
+    return Deps(app[POOL], app[AUTH_SETTINGS], app[HASHER], app[KEYRING])
 
 
 def client_ip(request: web.Request) -> str:
@@ -32,7 +40,7 @@ async def live_principal(request: web.Request, *kinds: str, role: str | None = N
     """``require`` plus: the token's session is still live in auth's database, so a logout,
     block, deletion or password change ends access to auth at once (not at token expiry)."""
     principal = require(request, *kinds, role=role)
-    if not await sessions.alive(
+    if not await sessions.is_alive(
         request.app[POOL],
         principal.session_id,
         principal.kind,
@@ -48,17 +56,6 @@ async def live_principal(request: web.Request, *kinds: str, role: str | None = N
     return principal
 
 
-def check_password_policy(password: str, login: str, field: str = "new_password") -> None:
-    broken = passwords.policy_violations(password, login)
-    if broken:
-        raise Problem(
-            422,
-            "Hasło nie spełnia wymagań: " + "; ".join(broken) + ".",
-            code="password-policy",
-            errors=[{"field": field, "reason": reason} for reason in broken],
-        )
-
-
 def json(data: Any, status: int = 200, **headers: str) -> web.Response:
     response = web.json_response(data, status=status, dumps=_dumps)
     response.headers.update(headers)
@@ -67,12 +64,16 @@ def json(data: Any, status: int = 200, **headers: str) -> web.Response:
 
 
 def _dumps(data: Any) -> str:
-    import json as _json
-
     return _json.dumps(data, ensure_ascii=False, default=str)
 
 
-def link_gone(what: str) -> Problem:
-    return Problem(
-        410, f"Link {what} jest nieprawidłowy, wygasł albo został już użyty.", code="link-invalid"
-    )
+@web.middleware
+async def retry_after(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A refused-as-throttled action says when to try again (the shared renderer makes the
+    rest of the problem, as for every refusal)."""
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except Throttled as throttled:
+        problem = from_refusal(throttled)
+        problem.headers["Retry-After"] = str(throttled.retry_after)
+        raise problem from None
