@@ -17,7 +17,7 @@ from ebok_shared.refusals import Refusal
 
 from .. import events
 from ..domain import consumption, meters
-from ..domain import readings as rules_of
+from ..domain import readings as reading_rules
 from ..domain.readings import Point, Reading, Rules, Window, WindowState
 from ..domain.values import Photo
 from ..repository import Record
@@ -55,7 +55,7 @@ async def submit_reading(
             raise meters.not_yours(cmd.serial)
         state = await window_state(conn, today)
         if not state.open:
-            raise rules_of.window_closed(state)
+            raise reading_rules.window_closed(state)
         photo_id = await save_photo(conn, cmd.client_number, cmd.photo, now)
         return await record_reading(
             conn,
@@ -110,21 +110,21 @@ async def record_reading(
     A customer's second reading of a day replaces the first unless billed; a customer's
     implausible reading needs ``confirm_unusual`` and then waits for an operator."""
     meters.check_readable(meter, source, read_on)
-    rules_of.check_date(meters.facts(meter), read_on, today)
+    reading_rules.check_date(meters.facts(meter), read_on, today)
     rows = await repo.accepted_points(conn, meter["serial"])
     replaced = None
     if source == "customer":
         replaced = await repo.live_customer_reading(conn, meter["serial"], read_on)
         if replaced is not None and replaced["billed_at"] is not None:
-            raise rules_of.already_billed(read_on)
-    verdict = rules_of.judge(
+            raise reading_rules.already_billed(read_on)
+    verdict = reading_rules.judge(
         points(rows, replaced["id"] if replaced is not None else None),
         value,
         read_on,
         meter["kind"],
         rules,
     )
-    status = rules_of.status(verdict, source, confirm_unusual)
+    status = reading_rules.status(verdict, source, confirm_unusual)
 
     if replaced is not None:
         await repo.start_superseding(conn, replaced["id"], now)
@@ -173,12 +173,12 @@ async def decide_reading(
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         row = await repo.reading(conn, reading_id, lock=True)
-        rules_of.check_waiting(row)
+        reading_rules.check_waiting(row)
         assert row is not None
         await meters_repo.meter(conn, row["meter_serial"], lock=True)
         if accept:
             accepted = points(await repo.accepted_points(conn, row["meter_serial"]))
-            rules_of.check_acceptable(row["value"], accepted, row["read_on"], row["role"])
+            reading_rules.check_acceptable(row["value"], accepted, row["read_on"], row["role"])
         status = "accepted" if accept else "rejected"
         await repo.decide_reading(conn, reading_id, status, by, reason, now)
         decided = await repo.reading(conn, reading_id)
@@ -262,7 +262,9 @@ async def photo(pool: asyncpg.Pool, photo_id: uuid.UUID) -> Record:
 
 async def window_state(conn: asyncpg.Connection, today: dt.date) -> WindowState:
     mode, rows = await repo.window_config(conn)
-    return rules_of.window_state(mode, [Window(r["opens_on"], r["closes_on"]) for r in rows], today)
+    return reading_rules.window_state(
+        mode, [Window(r["opens_on"], r["closes_on"]) for r in rows], today
+    )
 
 
 @dataclass(frozen=True)
@@ -283,7 +285,7 @@ async def set_reading_windows(
     pool: asyncpg.Pool, mode: str, windows: list[Window], by: str
 ) -> Windows:
     """``always``: customers may read any day; ``windows``: only within the given periods."""
-    rules_of.check_windows(mode, windows)
+    reading_rules.check_windows(mode, windows)
     async with pool.acquire() as conn, conn.transaction():
         await repo.set_windows(
             conn, mode, [(w.opens_on, w.closes_on) for w in windows], by, clock.now()
