@@ -1,19 +1,23 @@
-"""Readings submitted per second through the readings service, next to bare asyncpg inserts of
-the same rows, in the same run.
-
-    .venv/bin/python bench/readings.py [--readings 1500] [--concurrency 16] [--seconds 20]
-
-It starts what it measures and stops it: a fresh PostgreSQL database, the real readings app
-(migrations, outbox relay, consumer) on a real local port, a stand-in token issuer; it uses
-the local RabbitMQ under a bus prefix of its own and removes everything at the end.
+"""Readings benchmark: customers' readings submitted per second through the readings service,
+next to bare asyncpg inserts of the same rows measured in the same run; CPU per request.
 
 Service: each request is a customer's ``POST /me/meters/{serial}/readings`` with a bearer
-token: token check, the reading's rules (meter, dates, previous reading, plausibility), the
-reading row and its ``readings.reading.accepted`` event committed in one transaction through
-the outbox. The relay publishes the events to the broker meanwhile; the run waits until the
-outbox is empty and reports that too. Bare: the same rows inserted by asyncpg into a table of
-the same columns, one INSERT per row, with the same concurrency. Ratio = bare / service.
-Latencies are per request (service) or per INSERT (bare); p99 is the 99th percentile.
+token, as the gateway forwards it: token check, the reading's rules (the meter locked, the
+reading window, dates, previous reading, plausibility against the meter's own history), the
+reading row and its ``readings.reading.accepted`` event in the outbox, in one transaction.
+The service's relay publishes the events to the broker meanwhile; the run waits until the
+outbox is empty and says how long that took. CPU per request is the service process's
+(user + system) over the phase.
+
+Bare: the same rows (as many as the service took) inserted by asyncpg with the same
+concurrency, each in one transaction of two INSERTs: the reading into a table like
+``readings`` and the event's envelope into a table like ``outbox``. No HTTP, no token, no
+rules. CPU per row is the bench process's (the asyncpg client side).
+
+Ratio = service / bare (readings a second). Starts what it measures (a scratch database,
+the readings service as its own process on a free port, a stand-in token issuer, a bus
+prefix of its own on the local RabbitMQ) and stops it all again; finishes within a minute.
+Run: ``.venv/bin/python bench/readings.py [--seconds 8] [--concurrency 8] [--meters 32]``.
 """
 
 from __future__ import annotations
@@ -24,14 +28,14 @@ import contextlib
 import datetime as dt
 import json
 import os
+import socket
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import aio_pika
 import aiohttp
@@ -39,61 +43,76 @@ import asyncpg
 import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from ebok_readings import events
-from ebok_readings.app import create_app
-from ebok_readings.backoffice import QUEUE as BACKOFFICE_QUEUE
+from ebok_readings.app import SPEC
+from ebok_readings.events import CONTRACT_CONCLUDED, READING_ACCEPTED
 from ebok_readings.settings import ReadingsSettings
+from ebok_readings.use_cases.clients import contract_concluded
 from ebok_shared import db, logs
-from ebok_shared.bus import Event, RetryPolicy, Topology
-from ebok_shared.clock import LOCAL_TZ, clock
-from ebok_shared.service import POOL
+from ebok_shared.bus import Event, Topology
+from ebok_shared.bus.envelope import encode
+from ebok_shared.service import migration_folders
 
-PG_ADMIN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-AMQP = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-TODAY = dt.date(2026, 3, 10)
+ADMIN_DSN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+AMQP_URL = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+TARGET = 0.3
+CONCLUDED_ON = dt.date(2024, 1, 15)
 FIRST_DAY = dt.date(2024, 2, 1)
-ISSUER, AUDIENCE = "ebok-auth", "ebok"
+DAILY = Decimal("0.250")  # a steady consumption: every reading passes without confirmation
 
-BARE_TABLE = """
-CREATE TABLE bare_readings (
-    id uuid PRIMARY KEY, meter_serial text NOT NULL, contract_number text NOT NULL,
-    client_number text NOT NULL, value numeric(12, 3) NOT NULL, read_on date NOT NULL,
-    source text NOT NULL, status text NOT NULL, submitted_by text NOT NULL,
-    submitted_at timestamptz NOT NULL)
-"""
-BARE_INSERT = """
+BARE_TABLES = (
+    "CREATE TABLE bare_readings (LIKE readings INCLUDING ALL)",
+    "CREATE TABLE bare_outbox (LIKE outbox INCLUDING ALL)",
+)
+BARE_READING = """
 INSERT INTO bare_readings (id, meter_serial, contract_number, client_number, value, read_on,
-    source, status, submitted_by, submitted_at)
-VALUES ($1, $2, $3, $4, $5, $6, 'customer', 'accepted', $7, now())
+    source, role, status, unusual, daily_m3, baseline_m3, leak_suspected, submitted_by,
+    submitted_at)
+VALUES ($1, $2, $3, $4, $5, $6, 'customer', 'regular', 'accepted', false, $7, $7, false, $8,
+    now())
+"""
+BARE_EVENT = """
+INSERT INTO bare_outbox (event_id, event_type, aggregate_key, body) VALUES ($1, $2, $3, $4)
 """
 
+Row = tuple[str, str, str, Decimal, dt.date]  # client, contract, serial, value, day
 
-class Tokens:
-    """A stand-in for auth: one Ed25519 key, its JWKS served locally, customer tokens."""
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Issuer:
+    """A stand-in JWKS endpoint and customer tokens, signed the way auth signs them."""
 
     def __init__(self) -> None:
         self.key = Ed25519PrivateKey.generate()
         self.kid = uuid.uuid4().hex[:12]
+        self.runner: web.AppRunner | None = None
         self.url = ""
-        self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
-        jwks = {"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
-        app = web.Application()
-        app.router.add_get("/jwks.json", lambda _: web.json_response(jwks))
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.url = f"http://127.0.0.1:{_port(self._runner)}/jwks.json"
+        body = {"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
 
-    def customer(self, client_number: str) -> str:
+        async def jwks(_: web.Request) -> web.Response:
+            return web.json_response(body)
+
+        app = web.Application()
+        app.router.add_get("/jwks.json", jwks)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        port = _free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        self.url = f"http://127.0.0.1:{port}/jwks.json"
+
+    def token(self, subject: str) -> str:
         now = int(time.time())
         claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": client_number,
+            "iss": "ebok-auth",
+            "aud": "ebok",
+            "sub": subject,
             "kind": "customer",
             "iat": now,
             "exp": now + 3600,
@@ -102,253 +121,162 @@ class Tokens:
         return jwt.encode(claims, self.key, algorithm="EdDSA", headers={"kid": self.kid})
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self.runner is not None:
+            await self.runner.cleanup()
 
 
-def _port(runner: web.AppRunner) -> int:
-    return int(runner.addresses[0][1])
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU time so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def plan(count: int, meters: int) -> list[tuple[str, str, str, str, dt.date]]:
-    """(client, contract, serial, value, read_on) rows: each meter read on successive days
-    with a steady consumption, so every reading passes the rules without a confirmation."""
-    rows = []
-    for i in range(count):
-        meter, day = i % meters, i // meters
-        client = f"{500000 + meter:06d}"
-        value = Decimal("100.000") + Decimal("0.250") * day
-        rows.append(
-            (
-                client,
-                f"U/{client}/2024",
-                f"WM-{client}-1",
-                f"{value:.3f}",
-                FIRST_DAY + dt.timedelta(days=day),
-            )
-        )
-    return rows
-
-
-async def timed(
-    jobs: list[Callable[[], Awaitable[None]]], concurrency: int, seconds: float
-) -> tuple[float, list[float], int]:
-    """Run ``jobs`` with ``concurrency`` workers (stopping at the time budget); returns the
-    elapsed seconds, the latency of each job and how many ran."""
-    latencies: list[float] = []
-    queue = list(reversed(jobs))
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        while queue and time.perf_counter() < deadline:
-            job = queue.pop()
-            started = time.perf_counter()
-            await job()
-            latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies, len(latencies)
-
-
-def summary(name: str, elapsed: float, latencies: list[float]) -> dict[str, Any]:
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
-    return {
-        "what": name,
-        "rows": len(latencies),
-        "seconds": round(elapsed, 3),
-        "per_second": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": round(statistics.median(ordered) * 1000, 2) if ordered else 0.0,
-        "p99_ms": round(p99 * 1000, 2),
-    }
-
-
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    logs.configure("bench", "WARNING")
-    clock.freeze(dt.datetime(TODAY.year, TODAY.month, TODAY.day, 12, tzinfo=LOCAL_TZ))
-    name = f"ebok_bench_{uuid.uuid4().hex[:10]}"
-    prefix = f"bench{uuid.uuid4().hex[:8]}."
-    dsn = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    rows = plan(args.readings, args.meters)
-    tokens = Tokens()
-    await db.ensure_database(PG_ADMIN, name)
-    runner: web.AppRunner | None = None
-    try:
-        await tokens.start()
-        settings = ReadingsSettings.from_env(
-            {},
-            database_url=dsn,
-            amqp_url=AMQP,
-            bus_prefix=prefix,
-            jwks_url=tokens.url,
-            scheduler_enabled=False,
-            log_level="WARNING",
-            db_pool_max=args.concurrency + 2,
-        )
-        app = create_app(settings)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        base = f"http://127.0.0.1:{_port(runner)}"
-        pool: asyncpg.Pool = app[POOL]
-
-        # The meters' contracts, as billing's events leave them.
-        async with pool.acquire() as conn, conn.transaction():
-            for client, contract, serial, _, _ in rows[: args.meters]:
-                await events.contract_concluded(
-                    conn,
-                    Event.new(
-                        events.CONTRACT_CONCLUDED,
-                        {
-                            "contract_number": contract,
-                            "client_number": client,
-                            "concluded_on": "2024-01-15",
-                            "tariff_group": "G1",
-                            "supply_address": {
-                                "street": "ul. Testowa 1",
-                                "postal_code": "00-001",
-                                "city": "Warszawa",
-                            },
-                            "meter_serials": [serial],
-                        },
-                    ),
+def plan(meters: int, days: int) -> list[list[Row]]:
+    """Per meter, its readings on successive days (a meter's readings go in date order)."""
+    chains = []
+    for m in range(meters):
+        client = f"{500000 + m:06d}"
+        contract, serial = f"U/{client}/2024", f"WM-{client}-1"
+        chains.append(
+            [
+                (
+                    client,
+                    contract,
+                    serial,
+                    Decimal("100.000") + DAILY * d,
+                    FIRST_DAY + dt.timedelta(d),
                 )
-        headers = {
-            c: {"Authorization": f"Bearer {tokens.customer(c)}"} for c, *_ in rows[: args.meters]
-        }
-
-        failures: list[str] = []
-        async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=args.concurrency)
-        ) as http:
-            # Warm up: the key fetch, the pool's connections, the first plans.
-            warm = await http.get(f"{base}/me/meters", headers=next(iter(headers.values())))
-            assert warm.status == 200, await warm.text()
-
-            def submit(row: tuple[str, str, str, str, dt.date]) -> Callable[[], Awaitable[None]]:
-                client, _, serial, value, day = row
-
-                async def job() -> None:
-                    async with http.post(
-                        f"{base}/me/meters/{serial}/readings",
-                        json={"value": value, "read_on": day.isoformat()},
-                        headers=headers[client],
-                    ) as response:
-                        if response.status != 201:
-                            failures.append(f"{response.status} {await response.text()}")
-
-                return job
-
-            # Per meter the readings must go in date order: one worker chain per meter.
-            by_meter: dict[str, list[Callable[[], Awaitable[None]]]] = {}
-            for row in rows:
-                by_meter.setdefault(row[2], []).append(submit(row))
-            chains = list(by_meter.values())
-            service_elapsed, service_lat, done = await _run_chains(
-                chains, args.concurrency, args.seconds
-            )
-        relayed_at = time.perf_counter()
-        while await pool.fetchval("SELECT count(*) FROM outbox"):  # noqa: ASYNC110
-            await asyncio.sleep(0.05)
-        drain = time.perf_counter() - relayed_at
-        recorded = await pool.fetchval("SELECT count(*) FROM readings")
-
-        # Bare asyncpg: the same rows (as many as the service took), same concurrency.
-        await pool.execute(BARE_TABLE)
-        bare_rows = rows[:done]
-        bare_pool = await asyncpg.create_pool(
-            dsn, min_size=args.concurrency, max_size=args.concurrency
+                for d in range(days)
+            ]
         )
-        try:
-
-            def insert(row: tuple[str, str, str, str, dt.date]) -> Callable[[], Awaitable[None]]:
-                client, contract, serial, value, day = row
-
-                async def job() -> None:
-                    await bare_pool.execute(
-                        BARE_INSERT,
-                        uuid.uuid4(),
-                        serial,
-                        contract,
-                        client,
-                        Decimal(value),
-                        day,
-                        f"customer:{client}",
-                    )
-
-                return job
-
-            bare_elapsed, bare_lat, _ = await timed(
-                [insert(r) for r in bare_rows], args.concurrency, args.seconds
-            )
-        finally:
-            await bare_pool.close()
-    finally:
-        if runner is not None:
-            await runner.cleanup()
-        await tokens.stop()
-        await _remove_bus_objects(prefix)
-        await db.drop_database(PG_ADMIN, name)
-        clock.reset()
-
-    service = summary(
-        "service: POST reading (rules + row + event via outbox)", service_elapsed, service_lat
-    )
-    bare = summary("bare asyncpg INSERT of the same rows", bare_elapsed, bare_lat)
-    return {
-        "service": service,
-        "bare": bare,
-        "ratio_bare_to_service": round(bare["per_second"] / service["per_second"], 2)
-        if service["per_second"]
-        else None,
-        "outbox_drained_after_s": round(drain, 3),
-        "readings_recorded": recorded,
-        "failures": failures[:5],
-        "failure_count": len(failures),
-        "concurrency": args.concurrency,
-        "meters": args.meters,
-    }
+    return chains
 
 
-async def _run_chains(
-    chains: list[list[Callable[[], Awaitable[None]]]], concurrency: int, seconds: float
-) -> tuple[float, list[float], int]:
-    """Like ``timed``, but each chain (one meter) is taken by one worker at a time, in order."""
+async def run_chains(
+    chains: list[list[Row]],
+    job: Callable[[Row], Awaitable[None]],
+    concurrency: int,
+    seconds: float,
+    limit: int | None = None,
+) -> tuple[float, list[float]]:
+    """``concurrency`` workers, each taking whole meters (one meter's readings in order,
+    never two at once), until the time budget or ``limit`` rows are spent."""
     latencies: list[float] = []
-    waiting = list(reversed(chains))
+    started_jobs = 0
+    waiting = [chains[i::concurrency] for i in range(concurrency)]
     deadline = time.perf_counter() + seconds
 
-    async def worker() -> None:
-        while waiting and time.perf_counter() < deadline:
-            chain = waiting.pop()
-            for job in chain:
-                if time.perf_counter() >= deadline:
+    async def worker(mine: list[list[Row]]) -> None:
+        nonlocal started_jobs
+        # Round robin over the worker's meters: day 1 of each, then day 2, ...
+        for rows in zip(*mine, strict=False):
+            for row in rows:
+                if time.perf_counter() >= deadline or (limit and started_jobs >= limit):
                     return
+                started_jobs += 1
                 started = time.perf_counter()
-                await job()
+                await job(row)
                 latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - started, latencies, len(latencies)
+    await asyncio.gather(*(worker(mine) for mine in waiting))
+    return time.perf_counter() - started, latencies
 
 
-async def _remove_bus_objects(prefix: str) -> None:
+def line(what: str, elapsed: float, latencies: list[float], cpu: float, cpu_of: str) -> float:
+    ordered = sorted(latencies)
+    rate = len(ordered) / elapsed if elapsed else 0.0
+    p50 = statistics.median(ordered) * 1000 if ordered else 0.0
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000 if ordered else 0.0
+    per = cpu / len(ordered) * 1e6 if ordered else 0.0
+    print(
+        f"  {what:<44} {rate:8.1f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  (n={len(ordered)})\n"
+        f"  {'':<44} CPU {per:7.0f} µs per request ({cpu_of})",
+        flush=True,
+    )
+    return rate
+
+
+async def seed(dsn: str, chains: list[list[Row]]) -> None:
+    """The service's schema, and each meter's contract as billing's event leaves it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await db.migrate(conn, migration_folders(SPEC))
+        async with conn.transaction():
+            for client, contract, serial, _, _ in (chain[0] for chain in chains):
+                payload = {
+                    "contract_number": contract,
+                    "client_number": client,
+                    "concluded_on": CONCLUDED_ON.isoformat(),
+                    "tariff_group": "G1",
+                    "supply_address": {
+                        "street": "ul. Testowa 1",
+                        "postal_code": "00-001",
+                        "city": "Warszawa",
+                    },
+                    "meter_serials": [serial],
+                }
+                await contract_concluded(conn, Event.new(CONTRACT_CONCLUDED, payload))
+        for sql in BARE_TABLES:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def service(env: dict[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """The readings service as its own process (started, not yet ready); stopped at the end."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ebok_readings",
+        "serve",
+        env={**os.environ, **env, "EBOK_HTTP_PORT": str(port), "EBOK_HTTP_HOST": "127.0.0.1"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def ready(proc: asyncio.subprocess.Process, port: int, timeout: float = 60.0) -> float:
+    """Wait until the service answers ready; how long that took (a busy machine is slow to
+    import and connect)."""
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as http:
+        while time.perf_counter() - started < timeout:
+            if proc.returncode is not None:
+                err = (await proc.stderr.read()).decode() if proc.stderr else ""
+                raise RuntimeError(f"readings service exited: {err[-2000:]}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/health/ready") as resp:
+                    if resp.status == 200:
+                        return time.perf_counter() - started
+            await asyncio.sleep(0.1)
+    raise RuntimeError("readings service did not get ready")
+
+
+async def remove_bus_objects(prefix: str) -> None:
     topology = Topology(prefix)
+    tiers = len(ReadingsSettings.retry_delays)
+    queues = [
+        topology.queue("readings"),
+        topology.dead_letter_queue("readings"),
+        topology.backoffice_queue("readings"),
+        *(topology.retry_queue("readings", t) for t in range(1, tiers + 1)),
+    ]
     with contextlib.suppress(Exception):
-        connection = await aio_pika.connect(AMQP)
+        connection = await aio_pika.connect(AMQP_URL)
         try:
             channel = await connection.channel()
-            queues = [
-                topology.queue("readings"),
-                topology.dead_letter_queue("readings"),
-                topology.queue(BACKOFFICE_QUEUE),
-            ]
-            queues += [
-                topology.retry_queue("readings", t) for t in range(1, len(RetryPolicy().delays) + 1)
-            ]
             for queue in queues:
                 await channel.queue_delete(queue, if_unused=False, if_empty=False)
             for producer in ("readings", "billing", "auth"):
@@ -357,32 +285,153 @@ async def _remove_bus_objects(prefix: str) -> None:
             await connection.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--readings", type=int, default=1500)
-    parser.add_argument("--meters", type=int, default=32)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=20.0, help="time budget per phase")
-    args = parser.parse_args()
-    if args.meters < args.concurrency:
-        parser.error("--meters must be at least --concurrency (a meter is read in order)")
-    result = asyncio.run(run(args))
-    for part in ("service", "bare"):
-        r = result[part]
+async def main(args: argparse.Namespace) -> bool:
+    logs.configure("bench", "WARNING")
+    run_id = uuid.uuid4().hex[:8]
+    database, prefix = f"ebok_bench_{run_id}", f"bench{run_id}."
+    dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
+    days = (dt.date.today() - FIRST_DAY).days  # the service's clock is the real one
+    chains = plan(args.meters, days)
+    await db.ensure_database(ADMIN_DSN, database)
+    issuer = Issuer()
+    try:
+        await issuer.start()
+        env = {
+            "EBOK_DATABASE_URL": dsn,
+            "EBOK_AMQP_URL": AMQP_URL,
+            "EBOK_BUS_PREFIX": prefix,
+            "EBOK_JWKS_URL": issuer.url,
+            "EBOK_LOG_LEVEL": "WARNING",
+            "EBOK_DB_POOL_MAX": str(args.concurrency + 2),
+            "EBOK_SCHEDULER_ENABLED": "false",
+        }
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        headers = {
+            chain[0][0]: {"Authorization": f"Bearer {issuer.token(chain[0][0])}"}
+            for chain in chains
+        }
+        failures: list[str] = []
         print(
-            f"{r['what']}: {r['rows']} rows in {r['seconds']} s = {r['per_second']}/s, "
-            f"p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms"
+            f"readings: {args.meters} meters, {args.concurrency} concurrent customers, "
+            f"{args.seconds:.0f} s per side; cores: {os.cpu_count()}",
+            flush=True,
         )
-    print(
-        f"ratio bare/service: {result['ratio_bare_to_service']}; outbox drained "
-        f"{result['outbox_drained_after_s']} s after the last request; "
-        f"failures: {result['failure_count']}"
-    )
-    print(json.dumps(result), file=sys.stderr if os.environ.get("BENCH_QUIET") else sys.stdout)
-    if result["failure_count"]:
-        raise SystemExit(1)
+        async with (
+            service(env, port) as proc,
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http,
+        ):
+            # The service starts (and migrates) while the meters' contracts are put in.
+            await seed(dsn, chains)
+            print(f"  service ready after {await ready(proc, port):.1f} s", flush=True)
+            pid = proc.pid
+            # Warm up: the key fetch, the pool's connections, the first plans.
+            for value in list(headers.values())[: args.concurrency]:
+                async with http.get(f"{base}/me/meters", headers=value) as resp:
+                    assert resp.status == 200, await resp.text()
+
+            async def submit(row: Row) -> None:
+                client, _, serial, value, day = row
+                async with http.post(
+                    f"{base}/me/meters/{serial}/readings",
+                    json={"value": f"{value:.3f}", "read_on": day.isoformat()},
+                    headers=headers[client],
+                ) as resp:
+                    if resp.status != 201:
+                        failures.append(f"{resp.status} {await resp.text()}")
+
+            cpu = cpu_seconds(pid)
+            elapsed, latencies = await run_chains(chains, submit, args.concurrency, args.seconds)
+            cpu = cpu_seconds(pid) - cpu
+            service_rate = line(
+                "service: POST reading (token, rules, row + event)",
+                elapsed,
+                latencies,
+                cpu,
+                "service process",
+            )
+            drained_from = time.perf_counter()
+            pool = await asyncpg.create_pool(
+                dsn, min_size=args.concurrency, max_size=args.concurrency
+            )
+            assert pool is not None
+            try:
+                while await pool.fetchval("SELECT count(*) FROM outbox"):  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+                drained = time.perf_counter() - drained_from
+
+                # Bare: the same rows, each reading with its event's envelope, in one transaction.
+                async def insert(row: Row) -> None:
+                    client, contract, serial, value, day = row
+                    reading_id = uuid.uuid4()
+                    event = Event.new(
+                        READING_ACCEPTED,
+                        {
+                            "reading_id": str(reading_id),
+                            "meter_serial": serial,
+                            "contract_number": contract,
+                            "client_number": client,
+                            "value": f"{value:.3f}",
+                            "read_on": day.isoformat(),
+                            "kind": "main",
+                        },
+                    )
+                    async with pool.acquire() as conn, conn.transaction():
+                        await conn.execute(
+                            BARE_READING,
+                            reading_id,
+                            serial,
+                            contract,
+                            client,
+                            value,
+                            day,
+                            DAILY,
+                            f"customer:{client}",
+                        )
+                        await conn.execute(
+                            BARE_EVENT,
+                            event.id,
+                            event.type,
+                            f"client:{client}",
+                            encode(event.to_dict()),
+                        )
+
+                cpu = time.process_time()
+                bare_elapsed, bare_latencies = await run_chains(
+                    chains, insert, args.concurrency, args.seconds, limit=len(latencies)
+                )
+                cpu = time.process_time() - cpu
+            finally:
+                await pool.close()
+        bare_rate = line(
+            "bare asyncpg: INSERT reading + outbox, one tx",
+            bare_elapsed,
+            bare_latencies,
+            cpu,
+            "bench process, asyncpg",
+        )
+        print(
+            f"  outbox drained {drained:.2f} s after the last request; "
+            f"failures: {len(failures)}" + (f" (first: {failures[0][:200]})" if failures else ""),
+            flush=True,
+        )
+        ratio = service_rate / bare_rate if bare_rate else 0.0
+        verdict = "met" if ratio >= TARGET else "NOT met"
+        print(f"ratio submit-reading: {ratio:.2f} (target ≥ {TARGET}: {verdict})")
+        return not failures
+    finally:
+        await issuer.stop()
+        await remove_bus_objects(prefix)
+        await db.drop_database(ADMIN_DSN, database)
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="time budget per side")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--meters", type=int, default=32)
+    arguments = parser.parse_args()
+    if arguments.meters < arguments.concurrency:
+        parser.error("--meters must be at least --concurrency (a meter is read in order)")
+    if not asyncio.run(main(arguments)):
+        raise SystemExit(1)

@@ -12,7 +12,7 @@ from ebok_correspondence import documents as correspondence
 from ebok_gateway import handlers, openapi
 from ebok_gateway.request_bodies import BODIES
 from ebok_gateway.routes import PREFIX, ROUTES
-from ebok_readings import handlers as readings
+from ebok_readings import schemas as readings
 
 SERVICES_OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/registrations"): auth.REGISTRATION,

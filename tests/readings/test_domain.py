@@ -7,13 +7,17 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from ebok_readings import domain
-from ebok_readings.domain import Point, Refusal, Series, Window
+from ebok_readings.domain import consumption, values
+from ebok_readings.domain import garden as garden_rules
+from ebok_readings.domain import readings as reading_rules
+from ebok_readings.domain.consumption import Series
+from ebok_readings.domain.readings import Point, Window
+from ebok_shared.refusals import Refusal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 D = Decimal
-T = domain.Thresholds(
+T = reading_rules.Thresholds(
     ceiling=D("5"),
     factor=D("3"),
     min_excess=D("0.5"),
@@ -34,7 +38,7 @@ T = domain.Thresholds(
     ],
 )
 def test_m3_values_are_read_to_the_litre(raw: str, expected: str) -> None:
-    assert domain.m3(domain.parse_m3(raw)) == expected
+    assert values.m3(values.parse_m3(raw)) == expected
 
 
 @pytest.mark.parametrize(
@@ -51,19 +55,19 @@ def test_m3_values_are_read_to_the_litre(raw: str, expected: str) -> None:
 )
 def test_bad_values_are_refused_with_the_reason(raw: object, reason: str) -> None:
     with pytest.raises(Refusal) as caught:
-        domain.parse_m3(raw)
+        values.parse_m3(raw)
     assert (caught.value.field, caught.value.reason, caught.value.status) == ("value", reason, 422)
 
 
 def test_dates_are_checked_against_today_contract_installation_and_removal() -> None:
-    facts = domain.MeterFacts(
+    facts = reading_rules.MeterFacts(
         "WM-1", "main", dt.date(2024, 3, 1), dt.date(2026, 1, 31), dt.date(2024, 1, 15), None
     )
     today = dt.date(2026, 3, 10)
     reasons = {}
     for day in (dt.date(2999, 1, 1), dt.date(2024, 1, 1), dt.date(2024, 2, 1), dt.date(2026, 2, 1)):
         with pytest.raises(Refusal) as caught:
-            domain.check_date(facts, day, today)
+            reading_rules.check_date(facts, day, today)
         reasons[day.isoformat()] = caught.value.reason
     assert reasons == {
         "2999-01-01": "data odczytu nie może być z przyszłości",
@@ -71,49 +75,49 @@ def test_dates_are_checked_against_today_contract_installation_and_removal() -> 
         "2024-02-01": "data jest wcześniejsza niż montaż wodomierza (01.03.2024)",
         "2026-02-01": "data jest późniejsza niż demontaż wodomierza (31.01.2026)",
     }
-    domain.check_date(facts, dt.date(2025, 6, 1), today)  # within everything: no refusal
+    reading_rules.check_date(facts, dt.date(2025, 6, 1), today)  # within everything: no refusal
 
 
 def test_a_register_never_runs_backwards() -> None:
     before = Point(dt.date(2026, 1, 1), D("100.000"))
     after = Point(dt.date(2026, 3, 1), D("130.000"))
-    domain.check_order(D("100.000"), before, after)
-    domain.check_order(D("130.000"), before, after)
+    reading_rules.check_order(D("100.000"), before, after)
+    reading_rules.check_order(D("130.000"), before, after)
     with pytest.raises(Refusal) as low:
-        domain.check_order(D("99.999"), before, after)
+        reading_rules.check_order(D("99.999"), before, after)
     assert low.value.code == "reading-below-previous"
     assert "99,999 m³ jest niższy niż poprzedni odczyt 100,000 m³ z dnia 01.01.2026" in (
         low.value.reason
     )
     with pytest.raises(Refusal) as high:
-        domain.check_order(D("130.001"), before, after)
+        reading_rules.check_order(D("130.001"), before, after)
     assert high.value.code == "reading-above-next"
 
 
 def test_plausibility_and_leaks_compare_with_the_meters_own_baseline() -> None:
     history = [Point(dt.date(2024, 12, 31), D("0")), Point(dt.date(2025, 12, 31), D("109.500"))]
-    base = domain.baseline(history, dt.date(2025, 12, 31), 365, 30)
+    base = reading_rules.baseline(history, dt.date(2025, 12, 31), 365, 30)
     assert base == D("0.300")
-    assert domain.baseline(history[:1], dt.date(2025, 12, 31), 365, 30) is None
+    assert reading_rules.baseline(history[:1], dt.date(2025, 12, 31), 365, 30) is None
     short = [Point(dt.date(2025, 12, 1), D("0")), Point(dt.date(2025, 12, 20), D("5"))]
-    assert domain.baseline(short, dt.date(2025, 12, 31), 365, 30) is None
+    assert reading_rules.baseline(short, dt.date(2025, 12, 31), 365, 30) is None
 
-    normal = domain.assess("main", D("0.400"), base, T)
-    leak = domain.assess("main", D("0.750"), base, T)
-    unusual = domain.assess("main", D("1.000"), base, T)
-    garden = domain.assess("garden", D("0.750"), base, T)
-    ceiling = domain.assess("main", D("5.001"), None, T)
+    normal = reading_rules.assess("main", D("0.400"), base, T)
+    leak = reading_rules.assess("main", D("0.750"), base, T)
+    unusual = reading_rules.assess("main", D("1.000"), base, T)
+    garden = reading_rules.assess("garden", D("0.750"), base, T)
+    ceiling = reading_rules.assess("main", D("5.001"), None, T)
     assert (normal.unusual, normal.leak) == (False, False)
     assert (leak.unusual, leak.leak) == (False, True)
     assert (unusual.unusual, unusual.leak) == (True, True)
     assert (garden.unusual, garden.leak) == (False, False)  # garden water is seasonal
     assert (ceiling.unusual, ceiling.leak) == (True, False)
-    assert domain.daily(Point(dt.date(2026, 1, 1), D("10")), D("13"), dt.date(2026, 1, 11)) == D(
-        "0.300"
-    )
-    assert domain.daily(Point(dt.date(2026, 1, 1), D("10")), D("11"), dt.date(2026, 1, 1)) == D(
-        "1.000"
-    )
+    assert reading_rules.daily(
+        Point(dt.date(2026, 1, 1), D("10")), D("13"), dt.date(2026, 1, 11)
+    ) == D("0.300")
+    assert reading_rules.daily(
+        Point(dt.date(2026, 1, 1), D("10")), D("11"), dt.date(2026, 1, 1)
+    ) == D("1.000")
 
 
 def test_consumption_is_spread_over_the_days_of_each_month() -> None:
@@ -125,7 +129,7 @@ def test_consumption_is_spread_over_the_days_of_each_month() -> None:
             Point(dt.date(2026, 3, 1), D("139.000")),  # 39 days: 10 in Jan, 28 in Feb, 1 in Mar
         ),
     )
-    months = domain.monthly_consumption([series])
+    months = consumption.monthly_consumption([series])
     assert {k: (m.water, m.days) for k, m in months.items()} == {
         "2026-01": (D("10"), 10),
         "2026-02": (D("28"), 28),
@@ -139,14 +143,16 @@ def test_windows_say_when_the_next_one_opens() -> None:
         Window(dt.date(2026, 3, 25), dt.date(2026, 3, 31)),
         Window(dt.date(2026, 6, 25), dt.date(2026, 6, 30)),
     ]
-    closed = domain.window_state("windows", windows, dt.date(2026, 3, 10))
+    closed = reading_rules.window_state("windows", windows, dt.date(2026, 3, 10))
     assert (closed.open, closed.next) == (False, windows[0])
-    refusal = domain.window_closed(closed)
+    refusal = reading_rules.window_closed(closed)
     assert refusal.status == 409 and "od 25.03.2026 do 31.03.2026" in refusal.detail
     assert refusal.extra["next_window_opens_on"] == "2026-03-25"
-    assert domain.window_state("windows", windows, dt.date(2026, 3, 31)).open
-    assert domain.window_state("always", [], dt.date(2026, 3, 10)).open
-    assert domain.overlapping([windows[0], Window(dt.date(2026, 3, 31), dt.date(2026, 4, 2))]) == (
+    assert reading_rules.window_state("windows", windows, dt.date(2026, 3, 31)).open
+    assert reading_rules.window_state("always", [], dt.date(2026, 3, 10)).open
+    assert reading_rules.overlapping(
+        [windows[0], Window(dt.date(2026, 3, 31), dt.date(2026, 4, 2))]
+    ) == (
         0,
         1,
     )
@@ -154,18 +160,18 @@ def test_windows_say_when_the_next_one_opens() -> None:
 
 def test_garden_assistant_dates_and_reminders() -> None:
     dates = ("04-15", "09-15")
-    assert domain.next_reading_dates(dt.date(2026, 4, 15), dates) == [
+    assert garden_rules.next_reading_dates(dt.date(2026, 4, 15), dates) == [
         dt.date(2026, 4, 15),
         dt.date(2026, 9, 15),
     ]
-    assert domain.next_reading_dates(dt.date(2026, 10, 1), dates) == [
+    assert garden_rules.next_reading_dates(dt.date(2026, 10, 1), dates) == [
         dt.date(2027, 4, 15),
         dt.date(2027, 9, 15),
     ]
-    assert domain.add_years(dt.date(2024, 2, 29), 5) == dt.date(2029, 2, 28)
+    assert values.add_years(dt.date(2024, 2, 29), 5) == dt.date(2029, 2, 28)
 
-    def due(today: dt.date, last: dt.date | None = None) -> list[domain.Reminder]:
-        return domain.reminders_due(
+    def due(today: dt.date, last: dt.date | None = None) -> list[garden_rules.Reminder]:
+        return garden_rules.reminders_due(
             today,
             installed_on=dt.date(2021, 5, 20),
             sealed_on=dt.date(2021, 5, 20),
@@ -178,12 +184,12 @@ def test_garden_assistant_dates_and_reminders() -> None:
 
     assert due(dt.date(2026, 3, 1)) == []
     assert due(dt.date(2026, 4, 8)) == [
-        domain.Reminder("reading", dt.date(2026, 4, 15)),
-        domain.Reminder("legalisation", dt.date(2026, 5, 20)),
+        garden_rules.Reminder("reading", dt.date(2026, 4, 15)),
+        garden_rules.Reminder("legalisation", dt.date(2026, 5, 20)),
     ]
     # a reading given within the lead time: no reading reminder
     assert due(dt.date(2026, 4, 12), last=dt.date(2026, 4, 10)) == [
-        domain.Reminder("legalisation", dt.date(2026, 5, 20))
+        garden_rules.Reminder("legalisation", dt.date(2026, 5, 20))
     ]
     assert due(dt.date(2026, 5, 21)) == []
 
@@ -214,10 +220,10 @@ def meters(draw: st.DrawFn) -> list[Series]:
 @settings(max_examples=200, deadline=None)
 @given(meters())
 def test_monthly_consumption_sums_to_the_water_measured(series: list[Series]) -> None:
-    months = domain.monthly_consumption(series)
+    months = consumption.monthly_consumption(series)
     for kind, attribute in (("main", "water"), ("garden", "garden")):
         total = sum((getattr(m, attribute) for m in months.values()), D("0"))
-        assert total == domain.measured_total(series, kind)
+        assert total == consumption.measured_total(series, kind)
     for month in months.values():
         assert month.litres["main"] >= 0 and month.litres["garden"] >= 0
         assert all(
@@ -234,6 +240,6 @@ def test_monthly_consumption_sums_to_the_water_measured(series: list[Series]) ->
     st.integers(0, 10**9),
 )
 def test_spread_parts_add_up_exactly(start: dt.date, days: int, litres: int) -> None:
-    parts = domain.spread(start, start + dt.timedelta(days=days), litres)
+    parts = consumption.spread(start, start + dt.timedelta(days=days), litres)
     assert sum(p[2] for p in parts) == litres
     assert all(first <= last for first, last, _ in parts)

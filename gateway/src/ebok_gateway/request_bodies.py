@@ -77,7 +77,7 @@ E_INVOICE_CONFIRMATION = _obj(
     ["token"], token={"type": "string", "pattern": "^[A-Za-z0-9_-]{32,64}$"}
 )
 
-# readings (ebok_readings.handlers): also accepted as multipart/form-data with a photo
+# readings (ebok_readings.schemas): also accepted as multipart/form-data with a photo
 READING = _obj(
     ["value", "read_on"],
     value=_text(20),

@@ -16,10 +16,11 @@ from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
 from ebok_shared.service import migration_folders
 
-from . import feed
 from .app import SPEC, create_app
-from .operations import Rules
+from .domain import feed as feed_rules
+from .domain.readings import Rules
 from .settings import ReadingsSettings
+from .use_cases import feed
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,9 +32,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def feed_command(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="ebok-readings feed")
-    parser.add_argument("kind", choices=feed.KINDS)
+    parser.add_argument("kind", choices=feed_rules.KINDS)
     parser.add_argument("file", type=Path)
-    parser.add_argument("--format", choices=feed.FORMATS, help="by default from the file name")
+    parser.add_argument(
+        "--format", choices=feed_rules.FORMATS, help="by default from the file name"
+    )
     parser.add_argument("--by", default="cli", help="who sends the batch (recorded)")
     args = parser.parse_args(argv)
     try:
@@ -50,7 +53,7 @@ def feed_command(argv: list[str]) -> int:
         return 2
     try:
         outcome = asyncio.run(_apply(settings, args.kind, body, fmt, f"cli:{args.by}"))
-    except feed.UnreadableBatch as exc:
+    except feed_rules.UnreadableBatch as exc:
         print(
             json.dumps(
                 {
@@ -66,8 +69,8 @@ def feed_command(argv: list[str]) -> int:
 
 
 async def _apply(
-    settings: ReadingsSettings, kind: feed.Kind, body: bytes, fmt: str, by: str
-) -> feed.Outcome:
+    settings: ReadingsSettings, kind: feed_rules.Kind, body: bytes, fmt: str, by: str
+) -> feed_rules.Outcome:
     """In one transaction with its events in the outbox; the running service's relay
     publishes them."""
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)

@@ -5,13 +5,13 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared.service import ServiceSpec, create_service_app
 
-from . import events, handlers, operator, scheduler
+from . import events, http_customer, http_operator, scheduler
 from .settings import ReadingsSettings
 
 SPEC = ServiceSpec(
     name="readings",
     migrations=Path(__file__).parent / "migrations",
-    routes=[*handlers.routes, *operator.routes],
+    routes=[*http_customer.routes, *http_operator.routes],
     subscriptions=events.SUBSCRIPTIONS,
     # The utility's systems keep their register of meters and readings in step with e-BOK.
     backoffice_events=events.PUBLISHED,

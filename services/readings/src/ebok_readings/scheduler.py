@@ -22,10 +22,8 @@ from ebok_shared.clock import clock
 from ebok_shared.logs import get_logger
 from ebok_shared.service import BUS, POOL, SETTINGS
 
-from . import domain
-from . import events as ev
-from . import repository as repo
 from .settings import ReadingsSettings
+from .use_cases import garden
 
 log = get_logger(__name__)
 
@@ -33,39 +31,17 @@ log = get_logger(__name__)
 async def run_once(
     pool: asyncpg.Pool, outbox: Outbox, s: ReadingsSettings, today: dt.date, now: dt.datetime
 ) -> int:
-    """Publish the reminders due ``today``; returns how many this call published."""
-    async with pool.acquire() as conn:
-        meters = await repo.garden_meters_for_reminders(conn, today)
-    published = 0
-    for meter in meters:
-        async with pool.acquire() as conn, conn.transaction():
-            last = await repo.last_read_on(conn, meter["serial"])
-            for reminder in domain.reminders_due(
-                today,
-                installed_on=meter["installed_on"],
-                sealed_on=meter["sealed_on"],
-                last_read_on=last,
-                dates=s.garden_reading_dates,
-                reading_lead_days=s.reading_reminder_days,
-                legalisation_years=s.legalisation_years,
-                legalisation_lead_days=s.legalisation_reminder_days,
-            ):
-                if not await repo.claim_reminder(
-                    conn, meter["serial"], reminder.kind, reminder.due_on, now
-                ):
-                    continue
-                if reminder.kind == "reading":
-                    await ev.publish(
-                        conn, outbox, ev.READING_DUE, ev.reading_due(meter, reminder.due_on, last)
-                    )
-                else:
-                    await ev.publish(
-                        conn,
-                        outbox,
-                        ev.LEGALISATION_EXPIRING,
-                        ev.legalisation_expiring(meter, reminder.due_on),
-                    )
-                published += 1
+    """One round: publish the reminders due ``today``; returns how many this call published."""
+    published = await garden.send_reminders(
+        pool,
+        outbox,
+        dates=s.garden_reading_dates,
+        reading_lead_days=s.reading_reminder_days,
+        legalisation_years=s.legalisation_years,
+        legalisation_lead_days=s.legalisation_reminder_days,
+        today=today,
+        now=now,
+    )
     if published:
         log.info("garden-meter reminders published", count=published, today=today.isoformat())
     return published

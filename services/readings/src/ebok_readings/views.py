@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import domain
-from .domain import WindowState
+from .domain import consumption as consumption_of
+from .domain.garden import next_reading_dates
+from .domain.readings import Window, WindowState
+from .domain.values import add_years, m3
+
+if TYPE_CHECKING:
+    from .use_cases.clients import Export
 
 
 def _day(value: dt.date | None) -> str | None:
@@ -16,7 +21,7 @@ def _day(value: dt.date | None) -> str | None:
 
 
 def _m3(value: Decimal | None) -> str | None:
-    return domain.m3(value) if value is not None else None
+    return m3(value) if value is not None else None
 
 
 def _at(value: dt.datetime | None) -> str | None:
@@ -28,7 +33,7 @@ def reading(r: Any, *, operator: bool = False) -> dict[str, Any]:
         "id": str(r["id"]),
         "meter_serial": r["meter_serial"],
         "contract_number": r["contract_number"],
-        "value": domain.m3(r["value"]),
+        "value": m3(r["value"]),
         "read_on": r["read_on"].isoformat(),
         "source": r["source"],
         "role": r["role"],
@@ -57,6 +62,15 @@ def reading(r: Any, *, operator: bool = False) -> dict[str, Any]:
     return shown
 
 
+def reading_created(r: Any) -> dict[str, Any]:
+    message = (
+        "Odczyt przyjęty."
+        if r["status"] == "accepted"
+        else "Odczyt przyjęty do weryfikacji: pracownik Spółki sprawdzi nietypowe zużycie."
+    )
+    return {**reading(r), "message": message}
+
+
 def window(state: WindowState) -> dict[str, Any]:
     return {
         "open": state.open,
@@ -64,6 +78,16 @@ def window(state: WindowState) -> dict[str, Any]:
         "closes_on": _day(state.current.closes_on) if state.current else None,
         "next_opens_on": _day(state.next.opens_on) if state.next else None,
         "next_closes_on": _day(state.next.closes_on) if state.next else None,
+    }
+
+
+def windows(mode: str, kept: list[Window], today: WindowState) -> dict[str, Any]:
+    return {
+        "mode": mode,
+        "windows": [
+            {"opens_on": w.opens_on.isoformat(), "closes_on": w.closes_on.isoformat()} for w in kept
+        ],
+        "today": window(today),
     }
 
 
@@ -87,19 +111,19 @@ def meter(
     if "last_id" in m.keys() and m["last_id"] is not None:
         shown["last_reading"] = {
             "id": str(m["last_id"]),
-            "value": domain.m3(m["last_value"]),
+            "value": m3(m["last_value"]),
             "read_on": m["last_read_on"].isoformat(),
             "source": m["last_source"],
             "status": m["last_status"],
         }
     if m["kind"] == "garden":
-        expires = domain.add_years(m["sealed_on"], legalisation_years) if m["sealed_on"] else None
+        expires = add_years(m["sealed_on"], legalisation_years) if m["sealed_on"] else None
         installed = m["removed_on"] is None
         shown["garden"] = {
             "sealed_on": _day(m["sealed_on"]),
             "legalisation_expires_on": _day(expires),
             "legalisation_expired": expires is not None and expires < today,
-            "next_reading_dates": [d.isoformat() for d in domain.next_reading_dates(today, dates)]
+            "next_reading_dates": [d.isoformat() for d in next_reading_dates(today, dates)]
             if installed
             else [],
         }
@@ -143,7 +167,7 @@ def garden_request(q: Any, history: list[Any], *, operator: bool = False) -> dic
 
 
 def months(
-    found: dict[str, domain.Month], first: str | None, last: str | None
+    found: dict[str, consumption_of.Month], first: str | None, last: str | None
 ) -> list[dict[str, Any]]:
     shown = []
     for key, month in found.items():
@@ -153,8 +177,8 @@ def months(
         shown.append(
             {
                 "month": key,
-                "water_m3": domain.m3(month.water),
-                "garden_m3": domain.m3(month.garden),
+                "water_m3": m3(month.water),
+                "garden_m3": m3(month.garden),
                 "days_measured": month.days,
                 "average_per_day_m3": _m3(average),
             }
@@ -162,12 +186,71 @@ def months(
     return shown
 
 
+def consumption(
+    found: dict[str, consumption_of.Month], first: str, last: str, contract: str | None
+) -> dict[str, Any]:
+    shown = months(found, first, last)
+    water = sum((Decimal(m["water_m3"]) for m in shown), Decimal("0"))
+    garden = sum((Decimal(m["garden_m3"]) for m in shown), Decimal("0"))
+    return {
+        "from": first,
+        "to": last,
+        "contract_number": contract,
+        "unit": "m3",
+        "months": shown,
+        "total_water_m3": m3(water),
+        "total_garden_m3": m3(garden),
+    }
+
+
+_EXPORTED_METER_FIELDS = (
+    "serial",
+    "kind",
+    "contract_number",
+    "installed_on",
+    "initial_value",
+    "removed_on",
+    "final_value",
+    "seal_number",
+    "sealed_on",
+    "replaces",
+    "replaced_by",
+)
+
+
+def export(client_number: str, found: Export, at: dt.datetime) -> dict[str, Any]:
+    def rows(records: list[Any], drop: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        return [{k: stringify(v) for k, v in r.items() if k not in drop} for r in records]
+
+    return {
+        "service": "readings",
+        "generated_at": at.isoformat(),
+        "client_number": client_number,
+        "contracts": rows(found.contracts, drop=("updated_at",)),
+        "meters": [{k: stringify(m[k]) for k in _EXPORTED_METER_FIELDS} for m in found.meters],
+        "readings": rows(found.readings, drop=("idempotency_key",)),
+        "garden_meter_requests": [
+            {
+                **{k: stringify(v) for k, v in r.items() if k != "idempotency_key"},
+                "history": rows(found.history[r["id"]], drop=("id", "request_id")),
+            }
+            for r in found.requests
+        ],
+        "photos": rows(found.photos),
+        "reminders_sent": rows(found.reminders),
+        "note": (
+            "Zdjęcia wodomierzy przechowujemy jako dowód odczytu; ich treść udostępniamy "
+            "na żądanie w Dziale Obsługi Klienta."
+        ),
+    }
+
+
 def stringify(value: Any) -> Any:
     """Rows for the export: dates, times, numbers and ids as strings."""
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     if isinstance(value, Decimal):
-        return domain.m3(value)
+        return m3(value)
     if isinstance(value, uuid.UUID):
         return str(value)
     return value

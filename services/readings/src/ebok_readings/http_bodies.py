@@ -1,4 +1,5 @@
-"""Request bodies: JSON with a small cap, or multipart/form-data with one photo of the meter.
+"""HTTP request bodies (for the customer and operator handlers): JSON with a small cap, or
+multipart/form-data with one photo of the meter.
 
 The photo is judged from its bytes (JPEG or PNG signature), never from the name or the
 declared type, and capped in size. The form's text fields are checked against the same
@@ -8,8 +9,6 @@ JSON Schema as the JSON body (``true``/``false`` become booleans).
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -19,20 +18,12 @@ from aiohttp.streams import StreamReader
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json, validate
 
+from .domain.values import Photo
+
 JPEG = b"\xff\xd8\xff"
 PNG = b"\x89PNG\r\n\x1a\n"
 MAX_FIELD_CHARS = 1000
 PHOTO_FIELD = "photo"
-
-
-@dataclass(frozen=True)
-class Photo:
-    content_type: str
-    data: bytes
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 def sniff(data: bytes) -> str | None:

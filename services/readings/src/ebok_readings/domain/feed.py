@@ -1,0 +1,256 @@
+"""The back-office feed's batches: JSON lines (one object per line) or CSV (a header row
+naming the columns), both read into the same flat records of strings, and each row's
+values checked before it touches the registry. A row the rules refuse becomes a line error
+(its line, field and reason)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from ebok_shared.refusals import invalid
+
+from .values import CONTRACT_NUMBER_RE, METER_SERIAL_RE, SEAL_NUMBER_RE, parse_date, parse_m3
+
+Kind = Literal["readings", "meters"]
+KINDS: tuple[Kind, ...] = ("readings", "meters")
+FORMATS = ("jsonl", "csv")
+MAX_ERRORS = 1000
+SOURCES = ("inspector", "remote", "estimate")
+
+READING_COLUMNS = ("meter_serial", "read_on", "value", "source")
+METER_COLUMNS = (
+    "action",
+    "serial",
+    "kind",
+    "contract_number",
+    "date",
+    "initial_value",
+    "final_value",
+    "old_serial",
+    "seal_number",
+)
+COLUMNS = {"readings": READING_COLUMNS, "meters": METER_COLUMNS}
+ACTIONS = ("install", "remove", "replace")
+ACTION_FIELDS = {
+    "install": ("serial", "kind", "contract_number", "date", "initial_value"),
+    "remove": ("serial", "date", "final_value"),
+    "replace": ("old_serial", "final_value", "serial", "date", "initial_value"),
+}
+ACTION_OPTIONAL = {"install": ("seal_number",), "remove": (), "replace": ("seal_number",)}
+
+
+@dataclass(frozen=True, slots=True)
+class LineError:
+    line: int
+    field: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "reason": self.reason}
+
+
+@dataclass
+class Outcome:
+    batch_id: uuid.UUID | None = None
+    rows: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    repeated: bool = False  # the very same file was applied before
+    errors: list[LineError] = field(default_factory=list)
+    error_count: int = 0
+
+    def error(self, line: int, field_name: str, reason: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(LineError(line, field_name, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "status": "rejected"
+            if self.error_count
+            else ("already-applied" if self.repeated else "applied"),
+            "batch_id": str(self.batch_id) if self.batch_id else None,
+            "rows": self.rows,
+            "applied": self.applied,
+            "unchanged": self.unchanged,
+        }
+        if self.error_count:
+            shown["error_count"] = self.error_count
+            shown["errors"] = [e.to_dict() for e in self.errors]
+        return shown
+
+
+class UnreadableBatch(ValueError):
+    """The file itself cannot be read (not UTF-8, no header, too many rows)."""
+
+
+def detect_format(content_type: str, explicit: str | None) -> str | None:
+    if explicit:
+        return explicit if explicit in FORMATS else None
+    ct = content_type.lower()
+    if ct in ("text/csv", "application/csv"):
+        return "csv"
+    if ct in (
+        "application/x-ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/json-lines",
+        "application/json",
+    ):
+        return "jsonl"
+    return None
+
+
+def read_rows(
+    body: bytes, fmt: str, kind: Kind, max_rows: int, outcome: Outcome
+) -> list[tuple[int, dict[str, str]]]:
+    """Numbered records of strings; malformed lines and unknown columns are line errors."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnreadableBatch("plik nie jest zapisany w UTF-8") from None
+    columns = COLUMNS[kind]
+    rows: list[tuple[int, dict[str, str]]] = []
+    if fmt == "csv":
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        if not reader.fieldnames:
+            raise UnreadableBatch("brak wiersza nagłówka z nazwami kolumn")
+        for name in reader.fieldnames:
+            if name not in columns:
+                outcome.error(1, name, "nieznana kolumna")
+        for record in reader:
+            if len(rows) >= max_rows:
+                raise UnreadableBatch(f"partia może mieć najwyżej {max_rows} wierszy")
+            if None in record:
+                outcome.error(reader.line_num, "(wiersz)", "więcej wartości niż kolumn")
+                continue
+            values = {k: (v or "").strip() for k, v in record.items() if k in columns}
+            rows.append((reader.line_num, {k: v for k, v in values.items() if v != ""}))
+        return rows
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        if len(rows) >= max_rows:
+            raise UnreadableBatch(f"partia może mieć najwyżej {max_rows} wierszy")
+        try:
+            record = json.loads(line)
+        except ValueError:
+            outcome.error(number, "(wiersz)", "niepoprawny JSON")
+            continue
+        if not isinstance(record, dict):
+            outcome.error(number, "(wiersz)", "wiersz musi być obiektem JSON")
+            continue
+        values = {}
+        for name, value in record.items():
+            if name not in columns:
+                outcome.error(number, name, "nieznane pole")
+            elif value is None or value == "":
+                continue
+            elif not isinstance(value, str):
+                outcome.error(number, name, 'wartość musi być tekstem (np. "123.456")')
+            else:
+                values[name] = value.strip()
+        rows.append((number, values))
+    return rows
+
+
+# -- one row's values ----------------------------------------------------------------------------
+
+
+def _need(row: dict[str, str], names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in row:
+            raise invalid(name, "pole jest wymagane")
+
+
+def _serial(row: dict[str, str], name: str) -> str:
+    value = row[name]
+    if not METER_SERIAL_RE.match(value):
+        raise invalid(name, "nieprawidłowy numer wodomierza")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingRow:
+    meter_serial: str
+    read_on: dt.date
+    value: Decimal
+    source: str
+
+
+def reading_row(row: dict[str, str]) -> ReadingRow:
+    _need(row, READING_COLUMNS)
+    serial = _serial(row, "meter_serial")
+    read_on = parse_date(row["read_on"], "read_on")
+    value = parse_m3(row["value"], "value")
+    source = row["source"]
+    if source not in SOURCES:
+        raise invalid("source", "dozwolone wartości: " + ", ".join(SOURCES))
+    return ReadingRow(serial, read_on, value, source)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterRow:
+    """An installation, removal or replacement (``serial`` is the new meter's)."""
+
+    action: str
+    serial: str
+    date: dt.date
+    seal_number: str | None
+    kind: str | None = None
+    contract_number: str | None = None
+    initial_value: Decimal | None = None
+    final_value: Decimal | None = None
+    old_serial: str | None = None
+
+
+def meter_row(row: dict[str, str], today: dt.date) -> MeterRow:
+    _need(row, ("action",))
+    action = row["action"]
+    if action not in ACTIONS:
+        raise invalid("action", "dozwolone wartości: " + ", ".join(ACTIONS))
+    _need(row, ACTION_FIELDS[action])
+    allowed = {"action", *ACTION_FIELDS[action], *ACTION_OPTIONAL[action]}
+    for name in row:
+        if name not in allowed:
+            raise invalid(name, "pole nie dotyczy tej czynności")
+    serial = _serial(row, "serial")
+    day = parse_date(row["date"], "date")
+    if day > today:
+        raise invalid("date", "data nie może być z przyszłości")
+    seal = row.get("seal_number")
+    if seal is not None and not SEAL_NUMBER_RE.match(seal):
+        raise invalid("seal_number", "nieprawidłowy numer plomby")
+    if action == "install":
+        kind = row["kind"]
+        if kind not in ("main", "garden"):
+            raise invalid("kind", "dozwolone wartości: main, garden")
+        number = row["contract_number"]
+        if not CONTRACT_NUMBER_RE.match(number):
+            raise invalid("contract_number", "nieprawidłowy numer umowy")
+        initial = parse_m3(row["initial_value"], "initial_value")
+        return MeterRow(
+            action, serial, day, seal, kind=kind, contract_number=number, initial_value=initial
+        )
+    if action == "remove":
+        final = parse_m3(row["final_value"], "final_value")
+        return MeterRow(action, serial, day, seal, final_value=final)
+    old_serial = _serial(row, "old_serial")
+    final = parse_m3(row["final_value"], "final_value")
+    initial = parse_m3(row["initial_value"], "initial_value")
+    return MeterRow(
+        action,
+        serial,
+        day,
+        seal,
+        initial_value=initial,
+        final_value=final,
+        old_serial=old_serial,
+    )

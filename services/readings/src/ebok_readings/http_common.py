@@ -1,0 +1,70 @@
+"""What the customer and operator handlers share: the running app's settings, rules, pool
+and outbox; path parameters; several fields' parse errors gathered into one answer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from functools import cache
+from typing import Any, cast
+
+import asyncpg
+from aiohttp import web
+from ebok_shared.bus import Outbox
+from ebok_shared.http.params import bad
+from ebok_shared.refusals import Refusal
+from ebok_shared.service import BUS, POOL, SETTINGS
+
+from .domain.readings import Rules
+from .domain.values import METER_SERIAL_RE, fields_refused
+from .settings import ReadingsSettings
+
+
+def settings(request: web.Request) -> ReadingsSettings:
+    return cast(ReadingsSettings, request.app[SETTINGS])
+
+
+@cache
+def _rules(s: ReadingsSettings) -> Rules:
+    return Rules.from_settings(s)
+
+
+def rules(request: web.Request) -> Rules:
+    return _rules(settings(request))
+
+
+def pool(request: web.Request) -> asyncpg.Pool:
+    return request.app[POOL]
+
+
+def outbox(request: web.Request) -> Outbox:
+    return request.app[BUS].outbox
+
+
+def serial(request: web.Request) -> str:
+    value = request.match_info["serial"]
+    if not METER_SERIAL_RE.match(value):
+        raise bad(
+            "serial", "nieprawidłowy numer wodomierza (wielkie litery, cyfry i -, 3–30 znaków)"
+        )
+    return value
+
+
+def uuid_param(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise bad(name, "nieprawidłowy identyfikator") from None
+
+
+def collect(*checks: Callable[[], Any]) -> list[Any]:
+    """Run every parse; refuse once, naming every field that failed."""
+    results, errors = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except Refusal as exc:
+            errors.append({"field": exc.field or "(body)", "reason": exc.reason})
+    if errors:
+        raise fields_refused(errors)
+    return results

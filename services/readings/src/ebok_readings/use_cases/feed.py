@@ -1,0 +1,254 @@
+"""The back-office feed: batches of readings taken by inspectors and remote reading, and of
+meter installations, replacements and removals.
+
+Rows are applied in order, in one transaction, each through the same rules as everything
+else (a row may rely on an earlier one: install a meter, then read it). A row the rules
+refuse is reported with its line, field and reason; a batch with any error applies nothing.
+A batch is idempotent: the same file again is recognised by its checksum, and a row that
+restates what is already recorded changes nothing, so re-sending a batch (or one
+overlapping an earlier one) is harmless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from ebok_shared.bus import Outbox
+from ebok_shared.refusals import Refusal, invalid
+
+from ..domain import feed, meters
+from ..domain.feed import Kind, Outcome
+from ..domain.readings import Rules
+from ..domain.values import pl_date, pl_m3
+from ..repository import Record
+from ..repository import clients as clients_repo
+from ..repository import feed as repo
+from ..repository import meters as meters_repo
+from ..repository import readings as readings_repo
+from . import meters as registry
+from .readings import record_reading
+
+RowHandler = Callable[
+    [asyncpg.Connection, Outbox, Rules, dict[str, str], str, dt.date, dt.datetime],
+    Awaitable[bool],
+]
+
+
+class BatchRefused(Exception):
+    """Rolls the batch back; carries the outcome with its errors."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(f"{outcome.error_count} error(s)")
+        self.outcome = outcome
+
+
+async def _known_meter(conn: asyncpg.Connection, serial: str, name: str) -> Record:
+    meter = await meters_repo.meter(conn, serial, lock=True)
+    if meter is None:
+        raise invalid(name, "nieznany wodomierz")
+    return meter
+
+
+async def _reading_row(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    rules: Rules,
+    row: dict[str, str],
+    by: str,
+    today: dt.date,
+    now: dt.datetime,
+) -> bool:
+    r = feed.reading_row(row)
+    meter = await _known_meter(conn, r.meter_serial, "meter_serial")
+    recorded = await readings_repo.feed_reading(conn, r.meter_serial, r.read_on, r.source)
+    if recorded is not None:
+        if recorded["value"] == r.value:
+            return False
+        raise invalid(
+            "value",
+            f"dla tego dnia i źródła zapisano już inny stan ({pl_m3(recorded['value'])})",
+        )
+    await record_reading(
+        conn,
+        outbox,
+        rules,
+        meter,
+        value=r.value,
+        read_on=r.read_on,
+        source=r.source,
+        submitted_by=by,
+        today=today,
+        now=now,
+    )
+    return True
+
+
+async def _meter_row(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    rules: Rules,
+    row: dict[str, str],
+    by: str,
+    today: dt.date,
+    now: dt.datetime,
+) -> bool:
+    m = feed.meter_row(row, today)
+    if m.action == "install":
+        return await _install(conn, outbox, rules, m, by, now)
+    if m.action == "remove":
+        assert m.final_value is not None
+        meter = await _known_meter(conn, m.serial, "serial")
+        if meter["removed_on"] is not None:
+            if meter["removed_on"] == m.date and meter["final_value"] == m.final_value:
+                return False
+            raise meters.removed(meter)
+        await registry.check_final(
+            conn, meter, m.date, m.final_value, date_field="date", value_field="final_value"
+        )
+        await registry.remove_meter(
+            conn,
+            outbox,
+            meter,
+            removed_on=m.date,
+            final_value=m.final_value,
+            source="inspector",
+            by=by,
+            now=now,
+        )
+        return True
+    assert m.old_serial is not None and m.final_value is not None
+    assert m.initial_value is not None
+    old = await _known_meter(conn, m.old_serial, "old_serial")
+    if (
+        old["replaced_by"] == m.serial
+        and old["removed_on"] == m.date
+        and old["final_value"] == m.final_value
+    ):
+        return False
+    await registry.check_final(
+        conn, old, m.date, m.final_value, date_field="date", value_field="final_value"
+    )
+    await registry.check_new_serial(conn, m.serial, "serial")
+    await registry.replace_meter(
+        conn,
+        outbox,
+        rules,
+        old,
+        new_serial=m.serial,
+        replaced_on=m.date,
+        final_value=m.final_value,
+        initial_value=m.initial_value,
+        seal_number=m.seal_number,
+        source="inspector",
+        by=by,
+        now=now,
+    )
+    return True
+
+
+async def _install(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    rules: Rules,
+    m: feed.MeterRow,
+    by: str,
+    now: dt.datetime,
+) -> bool:
+    assert m.kind is not None and m.contract_number is not None and m.initial_value is not None
+    contract = await clients_repo.contract(conn, m.contract_number)
+    if contract is None:
+        raise invalid("contract_number", "nieznana umowa")
+    if m.date < contract["concluded_on"]:
+        raise invalid(
+            "date",
+            f"data jest wcześniejsza niż zawarcie umowy ({pl_date(contract['concluded_on'])})",
+        )
+    existing = await meters_repo.meter(conn, m.serial)
+    if (
+        existing is not None
+        and existing["initial_value"] == m.initial_value
+        and existing["installed_on"] == m.date
+        and existing["kind"] == m.kind
+        and existing["contract_number"] == m.contract_number
+    ):
+        return False
+    await registry.install_meter(
+        conn,
+        outbox,
+        rules,
+        serial=m.serial,
+        kind=m.kind,
+        contract=contract,
+        installed_on=m.date,
+        initial_value=m.initial_value,
+        seal_number=m.seal_number,
+        source="inspector",
+        by=by,
+        now=now,
+    )
+    return True
+
+
+ROW_HANDLERS: dict[Kind, RowHandler] = {"readings": _reading_row, "meters": _meter_row}
+
+
+async def apply(
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    rules: Rules,
+    *,
+    kind: Kind,
+    body: bytes,
+    fmt: str,
+    received_by: str,
+    max_rows: int,
+    today: dt.date,
+    now: dt.datetime,
+) -> Outcome:
+    """Apply a whole batch or nothing. Raises ``UnreadableBatch`` for a file that cannot be
+    read at all; otherwise the outcome says what was applied or lists the errors."""
+    outcome = Outcome()
+    digest = hashlib.sha256(body).hexdigest()
+    rows = feed.read_rows(body, fmt, kind, max_rows, outcome)
+    outcome.rows = len(rows)
+    if outcome.error_count:
+        return outcome
+    if not rows:
+        outcome.error(1, "(plik)", "partia nie zawiera żadnego wiersza")
+        return outcome
+    batch_id = uuid.uuid4()
+    by = f"feed:{batch_id}"
+    handler = ROW_HANDLERS[kind]
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await repo.lock_feed(conn, kind)
+            earlier = await repo.feed_batch(conn, kind, digest)
+            if earlier is not None:
+                outcome.batch_id = earlier["id"]
+                outcome.repeated = True
+                outcome.unchanged = outcome.rows
+                return outcome
+            for line, row in rows:
+                try:
+                    async with conn.transaction():  # savepoint: keep checking after an error
+                        changed = await handler(conn, outbox, rules, row, by, today, now)
+                except Refusal as exc:
+                    outcome.error(line, exc.field or "(wiersz)", exc.reason)
+                    continue
+                if changed:
+                    outcome.applied += 1
+                else:
+                    outcome.unchanged += 1
+            if outcome.error_count:
+                raise BatchRefused(outcome)
+            outcome.batch_id = batch_id
+            await repo.insert_feed_batch(
+                conn, batch_id, kind, digest, outcome.rows, outcome.applied, received_by, now
+            )
+    except BatchRefused:
+        outcome.applied = outcome.unchanged = 0
+    return outcome
