@@ -44,8 +44,9 @@ def test_every_service_has_the_same_rooms(service: str) -> None:
         / "src"
         / f"ebok_{service}"
     )
-    for room in ("__main__.py", "settings.py", "app.py", "handlers.py", "events.py"):
+    for room in ("__main__.py", "settings.py", "app.py", "events.py"):
         assert (package / room).is_file(), f"{service}: {room}"
+    assert list(package.glob("http_*.py")), f"{service}: app.py and at least one http_*.py"
     assert list((package / "migrations").glob("0001_*.sql")), f"{service}: migrations"
 
 

@@ -39,6 +39,9 @@ async def insert_invoices(
 ) -> None:
     """Insert invoices with their buyer's data as it is on the day they are issued
     (``buyers``: by client number); ``e_mail``: the clients whose invoices go by e-mail."""
+    buyer_columns = {
+        number: (b.name, b.street, b.postal_code, b.city, b.nip) for number, b in buyers.items()
+    }
     await conn.copy_records_to_table(
         "invoices",
         columns=[
@@ -98,11 +101,7 @@ async def insert_invoices(
                 "e-mail" if r.client_number in e_mail else "paper",
                 e_mail.get(r.client_number),
                 source,
-                (b := buyers[r.client_number]).name,
-                b.street,
-                b.postal_code,
-                b.city,
-                b.nip,
+                *buyer_columns[r.client_number],
             )
             for r in rows
         ],
