@@ -12,7 +12,8 @@ from typing import Any
 
 import aio_pika
 from aiohttp.test_utils import TestClient
-from ebok_billing.domain import Lines, nip_with_checksum
+from ebok_billing.domain.clients import nip_with_checksum
+from ebok_billing.domain.ledger import Lines
 from ebok_billing.settings import BillingSettings
 from ebok_shared.bus import Event, Topology
 from ebok_shared.bus.catalogue import default_catalogue

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from ebok_billing import documents
-from ebok_billing.money import describe_balance
+from ebok_billing.domain.money import describe_balance
 from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.billing.helpers import (

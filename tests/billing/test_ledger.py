@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import pytest
 from ebok_billing import documents
-from ebok_billing.compensation import rate_date_for
+from ebok_billing.domain.compensation import rate_date_for
 from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.billing.helpers import (

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ebok_auth import schemas as auth
-from ebok_billing import customer_api as billing
+from ebok_billing import schemas as billing
 from ebok_correspondence import documents as correspondence
 from ebok_gateway import handlers, openapi
 from ebok_gateway.request_bodies import BODIES

@@ -69,7 +69,7 @@ TOTP_CONFIRM = _obj(["code"], code=CODE)
 TOTP_REMOVAL = _obj(["current_password", "code"], current_password=PASSWORD, code=CODE)
 DELETION = _obj(["current_password", "confirm"], current_password=PASSWORD, confirm={"const": True})
 
-# billing (ebok_billing.customer_api)
+# billing (ebok_billing.schemas)
 E_INVOICE = _obj(
     ["email"], email={"type": "string", "format": "email", "minLength": 3, "maxLength": 254}
 )

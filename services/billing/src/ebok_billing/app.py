@@ -5,15 +5,17 @@ from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared.bus import Outbox, Subscription
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import billing_run, events, handlers, operations
+from . import events, http_customer, http_internal, http_operator
 from .settings import BillingSettings
+from .use_cases import billing_run, interest
 
 SPEC = ServiceSpec(
     name="billing",
     migrations=Path(__file__).parent / "migrations",
-    routes=handlers.routes,
+    routes=[*http_customer.routes, *http_operator.routes, *http_internal.routes],
     # What the back office's ledger takes from e-BOK: invoices and interest notes issued
     # here, payments as applied, and each client's invoice delivery preference.
     backoffice_events=(
@@ -25,18 +27,23 @@ SPEC = ServiceSpec(
 )
 
 
+def subscriptions(settings: BillingSettings) -> list[Subscription]:
+    """What billing consumes: accepted readings, only when it runs its own billing."""
+    if not settings.billing_run:
+        return []
+    run = billing_run.BillingRun(Outbox(SPEC.catalogue), settings.payment_terms_days)
+    return [
+        Subscription(events.READING_ACCEPTED, run.on_reading_accepted),
+    ]
+
+
 async def _seed_rates(app: web.Application) -> AsyncIterator[None]:
     """The NBP rate table lives in the database; the packaged CSV extends it at start."""
-    async with app[POOL].acquire() as conn, conn.transaction():
-        await conn.execute("LOCK TABLE reference_rates IN SHARE ROW EXCLUSIVE MODE")
-        await operations.seed_rates(conn)
+    async with app[POOL].acquire() as conn:
+        await interest.seed_rates_at_start(conn)
     yield
 
 
 def create_app(settings: BillingSettings) -> web.Application:
-    spec = replace(
-        SPEC,
-        subscriptions=billing_run.subscriptions(settings, SPEC.catalogue),
-        contexts=[_seed_rates],
-    )
+    spec = replace(SPEC, subscriptions=subscriptions(settings), contexts=[_seed_rates])
     return create_service_app(spec, settings)

@@ -28,8 +28,10 @@ from ebok_shared import db
 from ebok_shared.bus import Outbox
 from ebok_shared.clock import clock
 
-from . import operations
-from .domain import Lines, nip_with_checksum
+from .domain.clients import nip_with_checksum
+from .domain.ledger import Lines
+from .use_cases import feed as operations
+from .use_cases.interest import seed_rates
 
 FIRST_CLIENT = 100001
 BATCH_ROWS = 100_000
@@ -442,7 +444,7 @@ async def _prepare(conn: asyncpg.Connection) -> None:
 
     await db.migrate(conn, migration_folders(SPEC))
     async with conn.transaction():
-        await operations.seed_rates(conn)
+        await seed_rates(conn)
 
 
 async def _apply(

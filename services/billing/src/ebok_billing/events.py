@@ -1,4 +1,5 @@
-"""Events billing publishes (built here, validated against the catalogue) and consumes.
+"""Events billing publishes (built here from typed values, validated against the catalogue)
+and the one it consumes.
 
 Every billing event is keyed by its client (``aggregate_key``), so a consumer sees a
 client's events in the order they happened: the client before its contract, the invoice
@@ -7,14 +8,19 @@ before its payment, the payment before its interest note.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ebok_shared.bus import Event
+from ebok_shared.bus import Event, Outbox
 
-from .allocation import Allocation
-from .interest import InterestCalculation
+from .domain.allocation import Allocation
+from .domain.money import amount
+from .domain.notes import compensation_working
+
+if TYPE_CHECKING:  # the caller's connection, only passed on to the outbox
+    from .repository.connection import Conn
 
 CLIENT_UPSERTED = "billing.client.upserted"
 CONTRACT_CONCLUDED = "billing.contract.concluded"
@@ -24,7 +30,10 @@ PAYMENT_POSTED = "billing.payment.posted"
 INTEREST_NOTE_ISSUED = "billing.interest_note.issued"
 CONSENT_CHANGED = "billing.e_invoice.consent_changed"
 CONFIRMATION_REQUESTED = "billing.e_invoice.confirmation_requested"
-READING_ACCEPTED = "readings.reading.accepted"
+READING_ACCEPTED = "readings.reading.accepted"  # consumed (see app.py's subscriptions)
+
+# Events go to the outbox in chunks (a feed batch may raise hundreds of thousands).
+EVENT_CHUNK = 5000
 
 
 def key(client_number: str) -> str:
@@ -36,14 +45,10 @@ def event(event_type: str, payload: dict[str, Any]) -> tuple[Event, str]:
     return Event.new(event_type, payload), key(payload["client_number"])
 
 
-def amount(value: Decimal) -> str:
-    """PLN on the wire: a string with two decimals."""
-    return f"{value.quantize(Decimal('0.01')):f}"
-
-
-def rate(value: Decimal) -> str:
-    two = value.quantize(Decimal("0.01"))
-    return f"{two:f}" if two == value else f"{value.quantize(Decimal('0.001')):f}"
+async def publish(conn: Conn, outbox: Outbox, batch: Sequence[tuple[Event, str | None]]) -> None:
+    """Add events to the outbox in the caller's transaction."""
+    for start in range(0, len(batch), EVENT_CHUNK):
+        await outbox.add_events(conn, batch[start : start + EVENT_CHUNK])  # type: ignore[arg-type]
 
 
 def _address(street: str, postal_code: str, city: str) -> dict[str, str]:
@@ -162,21 +167,8 @@ def payment_posted(
     return payload
 
 
-def periods(calculation: InterestCalculation) -> list[dict[str, Any]]:
-    return [
-        {
-            "from": p.start.isoformat(),
-            "to": p.end.isoformat(),
-            "days": p.days,
-            "annual_rate_percent": rate(p.annual_rate_percent),
-            "amount": amount(p.amount_display),
-        }
-        for p in calculation.periods
-    ]
-
-
-def interest_note_issued(note: Any) -> dict[str, Any]:
-    """From a note as stored (``notes.note_record``, or its database row)."""
+def interest_note_issued(note: Mapping[str, Any]) -> dict[str, Any]:
+    """From a note as stored (``domain.notes.note_record``, or its database row)."""
     return {
         "note_number": note["note_number"],
         "client_number": note["client_number"],
@@ -192,21 +184,8 @@ def interest_note_issued(note: Any) -> dict[str, Any]:
         "periods": note["periods"],
         "amount": amount(note["amount"]),
         "payable_by": note["payable_by"].isoformat(),
-        "recovery_compensation": compensation(note),
+        "recovery_compensation": compensation_working(note),
         "total": amount(note["total"]),
-    }
-
-
-def compensation(note: Any) -> dict[str, Any] | None:
-    """The recovery compensation charged on a note, with its working (None: not charged)."""
-    if note["compensation_pln"] is None:
-        return None
-    return {
-        "eur": amount(note["compensation_eur"]),
-        "eur_pln_rate": f"{note['compensation_rate']:.4f}",
-        "rate_date": note["compensation_rate_date"].isoformat(),
-        "rate_table": note["compensation_rate_table"],
-        "pln": amount(note["compensation_pln"]),
     }
 
 

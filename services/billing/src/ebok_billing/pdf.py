@@ -17,8 +17,8 @@ from typing import Any
 import segno
 from fpdf import FPDF
 
-from .domain import Lines, client_bank_account
-from .money import format_pln
+from .domain.ledger import Lines, client_bank_account
+from .domain.money import format_pln
 
 _FONTS = resources.files("ebok_billing") / "fonts"
 FONT = "DejaVu"

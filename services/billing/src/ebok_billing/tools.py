@@ -13,7 +13,8 @@ from pathlib import Path
 from ebok_shared import logs
 from ebok_shared.config import ConfigError
 
-from . import demo, feed
+from . import demo
+from .domain import feed
 from .settings import BillingSettings
 
 COMMANDS = ("feed", "demo")
@@ -75,18 +76,19 @@ async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]
     from ebok_shared.clock import clock
     from ebok_shared.service import migration_folders
 
-    from . import operations
     from .app import SPEC
+    from .use_cases.feed import apply_batch
+    from .use_cases.interest import seed_rates
 
     conn = await db.connect(settings.database_url)
     failed = 0
     try:
         await db.migrate(conn, migration_folders(SPEC))
         async with conn.transaction():
-            await operations.seed_rates(conn)
+            await seed_rates(conn)
         for name, body, fmt in batches:
             try:
-                result = await operations.apply_batch(
+                result = await apply_batch(
                     conn,
                     Outbox(),
                     body,

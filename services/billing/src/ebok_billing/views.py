@@ -7,9 +7,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from .compensation import LEGAL_BASIS as COMPENSATION_BASIS
-from .compensation import Compensation, EurRate
-from .domain import (
+from .domain.compensation import LEGAL_BASIS as COMPENSATION_BASIS
+from .domain.compensation import Compensation, EurRate
+from .domain.ledger import (
     Balance,
     CompensationState,
     InvoiceStatus,
@@ -18,9 +18,9 @@ from .domain import (
     OverdueInvoice,
     client_bank_account,
 )
-from .events import amount, compensation, rate
-from .money import describe_balance, format_pln
-from .rates import InterestKind
+from .domain.money import amount, describe_balance, format_pln, rate
+from .domain.notes import compensation_working
+from .domain.rates import InterestKind
 
 ZERO = Decimal("0.00")
 
@@ -136,7 +136,7 @@ def note(n: Any, today: date | None = None) -> dict[str, Any]:
     it (if any) with its working, what it charges in all, and what is paid of it."""
     kind = InterestKind(n["kind"])
     periods = n["periods"]
-    comp = compensation(n)
+    comp = compensation_working(n)
     if comp is not None:
         rate_ = EurRate(n["compensation_rate_date"], n["compensation_rate"], comp["rate_table"])
         charged = Compensation(n["compensation_eur"], rate_, n["compensation_pln"])

@@ -25,7 +25,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .domain import (
+from ebok_shared.refusals import Refusal
+
+from .clients import (
     CLIENT_NUMBER_RE,
     CONTRACT_NUMBER_RE,
     INVOICE_NUMBER_RE,
@@ -34,10 +36,13 @@ from .domain import (
     METER_SERIAL_RE,
     NOTE_NUMBER_RE,
     POSTAL_CODE_RE,
-    Lines,
+    Address,
+    ClientData,
+    ContractData,
     valid_email,
     valid_nip,
 )
+from .ledger import InvoiceData, Lines, PaymentData
 
 FORMATS = ("jsonl", "csv")
 MAX_ERRORS = 1000  # kept and reported; the count goes on beyond it
@@ -114,38 +119,18 @@ class FeedError:
         return {"line": self.line, "field": self.field, "reason": self.reason}
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
-    street: str
-    postal_code: str
-    city: str
-
-
-@dataclass(frozen=True, slots=True)
-class ClientRow:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientRow(ClientData):
     line: int
-    client_number: str
-    name: str
-    kind: str
-    nip: str | None
-    email: str | None
-    address: Address
 
     def content(self) -> tuple[Any, ...]:
         a = self.address
         return (self.name, self.kind, self.nip, self.email, a.street, a.postal_code, a.city)
 
 
-@dataclass(frozen=True, slots=True)
-class ContractRow:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContractRow(ContractData):
     line: int
-    contract_number: str
-    client_number: str
-    concluded_on: date
-    terminated_on: date | None
-    address: Address
-    tariff_group: str
-    meter_serials: tuple[str, ...]
 
     def terms(self) -> tuple[Any, ...]:
         """What a re-stated ``contract.concluded`` announces (all but the termination)."""
@@ -161,23 +146,9 @@ class ContractRow:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class InvoiceRow:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvoiceRow(InvoiceData):
     line: int
-    invoice_number: str
-    client_number: str
-    contract_number: str
-    issue_date: date
-    due_date: date
-    period_from: date
-    period_to: date
-    lines: Lines
-    net: Decimal
-    vat: Decimal
-    gross: Decimal
-    ksef_number: str | None
-    ksef_hash: str | None
-    corrects: str | None
 
     def content(self) -> tuple[Any, ...]:
         return invoice_content(
@@ -207,15 +178,9 @@ def invoice_content(*values: Any) -> tuple[Any, ...]:
     return tuple(v.normalize() if isinstance(v, Decimal) else v for v in values)
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentRow:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentRow(PaymentData):
     line: int
-    payment_id: str
-    client_number: str
-    invoice_number: str | None
-    paid_on: date
-    amount: Decimal
-    note_number: str | None = None
 
     def content(self) -> tuple[Any, ...]:
         return (
@@ -244,8 +209,20 @@ class ParsedBatch:
             self.errors.append(FeedError(line, field_name, reason))
 
 
-class BatchTooLarge(ValueError):
-    pass
+class BatchTooLarge(Refusal):
+    """More rows than a batch may have: refused before anything is checked (413)."""
+
+    def __init__(self, max_rows: int) -> None:
+        super().__init__(413, "batch-too-large", f"partia może mieć najwyżej {max_rows} wierszy")
+
+
+class BatchRefused(Exception):
+    """A batch that passed its checks but cannot be applied: ``errors`` are
+    ``(line, field, reason)``; the batch is then rejected as a whole."""
+
+    def __init__(self, errors: list[tuple[int, str, str]]) -> None:
+        super().__init__(errors[0][2] if errors else "batch refused")
+        self.errors = errors
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -280,7 +257,7 @@ def parse(raw: bytes, fmt: str, *, max_rows: int, today: date) -> ParsedBatch:
     for line, record in records:
         batch.row_count += 1
         if batch.row_count > max_rows:
-            raise BatchTooLarge(f"partia może mieć najwyżej {max_rows} wierszy")
+            raise BatchTooLarge(max_rows)
         reader.read(line, record)
     if batch.row_count == 0 and not batch.errors:
         batch.error(1, "(partia)", "partia nie zawiera żadnego wiersza")
@@ -461,7 +438,17 @@ class _RowReader:
         address = self.address()
         if self.ok:
             assert number and name and kind and address
-            self.batch.clients.append(ClientRow(self.line, number, name, kind, nip, email, address))
+            self.batch.clients.append(
+                ClientRow(
+                    line=self.line,
+                    client_number=number,
+                    name=name,
+                    kind=kind,
+                    nip=nip,
+                    email=email,
+                    address=address,
+                )
+            )
 
     def _contract(self) -> None:
         number = self.text(
@@ -484,7 +471,14 @@ class _RowReader:
             assert number and client and concluded and address and tariff and meters is not None
             self.batch.contracts.append(
                 ContractRow(
-                    self.line, number, client, concluded, terminated, address, tariff, meters
+                    line=self.line,
+                    contract_number=number,
+                    client_number=client,
+                    concluded_on=concluded,
+                    terminated_on=terminated,
+                    address=address,
+                    tariff_group=tariff,
+                    meter_serials=meters,
                 )
             )
 
@@ -571,21 +565,21 @@ class _RowReader:
             assert number and client and contract and issue and due and period_from and period_to
             self.batch.invoices.append(
                 InvoiceRow(
-                    self.line,
-                    number,
-                    client,
-                    contract,
-                    issue,
-                    due,
-                    period_from,
-                    period_to,
-                    lines,
-                    net,
-                    vat,
-                    gross,
-                    ksef,
-                    ksef_hash,
-                    corrects,
+                    line=self.line,
+                    invoice_number=number,
+                    client_number=client,
+                    contract_number=contract,
+                    issue_date=issue,
+                    due_date=due,
+                    period_from=period_from,
+                    period_to=period_to,
+                    lines=lines,
+                    net=net,
+                    vat=vat,
+                    gross=gross,
+                    ksef_number=ksef,
+                    ksef_hash=ksef_hash,
+                    corrects=corrects,
                 )
             )
 
@@ -618,7 +612,15 @@ class _RowReader:
         if self.ok:
             assert pid and client and paid_on and amount is not None
             self.batch.payments.append(
-                PaymentRow(self.line, pid, client, invoice, paid_on, amount, note)
+                PaymentRow(
+                    line=self.line,
+                    payment_id=pid,
+                    client_number=client,
+                    invoice_number=invoice,
+                    paid_on=paid_on,
+                    amount=amount,
+                    note_number=note,
+                )
             )
 
 

@@ -2,7 +2,7 @@
 
 The table is data, not code: one row per NBP decision (the date the new reference rate took
 effect and the rate in percent). When NBP changes the rate an operator adds a row; the
-service ships `data/nbp_reference_rates.csv` as its starting point.
+service ships `data/nbp_reference_rates.csv` as its starting point (read by the use cases).
 
 Two statutory rates follow the reference rate:
 
@@ -26,10 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 
 CSV_HEADER = ("effective_from", "reference_rate_percent")
-_PACKAGED_CSV = "data/nbp_reference_rates.csv"
 
 
 class RateTableError(ValueError):
@@ -82,6 +80,11 @@ _MARGINS = {
     InterestKind.HOUSEHOLD: Decimal("5.5"),
     InterestKind.COMMERCIAL: Decimal("10"),
 }
+
+
+def interest_kind(client_kind: str) -> InterestKind:
+    """Households pay civil-law interest; businesses the commercial-transactions rate."""
+    return InterestKind.COMMERCIAL if client_kind == "business" else InterestKind.HOUSEHOLD
 
 
 @dataclass(frozen=True)
@@ -196,12 +199,6 @@ class RateTable:
                 day = _next_half_year_start(day)
             return days
         return [d for d in self._dates if start < d <= end]
-
-
-def load_default_rate_table() -> RateTable:
-    """The rate table packaged with the service."""
-    text = resources.files("ebok_billing").joinpath(_PACKAGED_CSV).read_text(encoding="utf-8")
-    return RateTable.from_csv(text)
 
 
 def _validate_rows(rows: tuple[RateRow, ...]) -> None:

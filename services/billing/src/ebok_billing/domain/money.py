@@ -69,3 +69,14 @@ def _require_decimal(amount: Decimal) -> None:
         raise TypeError(f"money must be a Decimal, got {type(amount).__name__}")
     if not amount.is_finite():
         raise ValueError(f"money must be a finite amount, got {amount}")
+
+
+def amount(value: Decimal) -> str:
+    """PLN on the wire (events and answers): a string with two decimals."""
+    return f"{value.quantize(GROSZ):f}"
+
+
+def rate(value: Decimal) -> str:
+    """A rate on the wire: two decimals, or three where the third one counts."""
+    two = value.quantize(GROSZ)
+    return f"{two:f}" if two == value else f"{value.quantize(Decimal('0.001')):f}"

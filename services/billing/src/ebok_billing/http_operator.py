@@ -1,5 +1,5 @@
-"""Operator routes (``/operator/...``): feed batches, the interest rate table, tariffs,
-on-demand interest notes."""
+"""Operator routes (``/operator/...``): feed batches, the interest rate table, NBP EUR rates,
+tariffs, on-demand interest notes."""
 
 from __future__ import annotations
 
@@ -9,60 +9,21 @@ from decimal import Decimal
 
 from aiohttp import web
 from ebok_shared.clock import clock
+from ebok_shared.http import params
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
-from . import feed, operations, params, views
-from . import repository as repo
-from .context import settings
-from .domain import Tariff
-from .events import amount, rate
+from . import views
+from .domain.billing_run import Tariff
+from .domain.feed import detect_format
+from .domain.money import amount, rate
+from .http_common import invoice_number, settings
+from .schemas import EUR_RATE_SCHEMA, RATE_SCHEMA, TARIFF_SCHEMA
+from .use_cases import billing_run, feed, interest
 
 routes = web.RouteTableDef()
-
-_MONEY = {"type": "string", "pattern": r"^\d{1,10}(\.\d{1,2})?$"}
-_PRICE = {"type": "string", "pattern": r"^\d{1,6}(\.\d{1,4})?$"}
-RATE_SCHEMA = {
-    "type": "object",
-    "required": ["effective_from", "reference_rate_percent"],
-    "additionalProperties": False,
-    "properties": {
-        "effective_from": {"type": "string", "format": "date"},
-        "reference_rate_percent": {"type": "string", "pattern": r"^\d{1,2}(\.\d{1,3})?$"},
-    },
-}
-EUR_RATE_SCHEMA = {
-    "type": "object",
-    "required": ["rate_date", "eur_pln"],
-    "additionalProperties": False,
-    "properties": {
-        "rate_date": {"type": "string", "format": "date"},
-        "eur_pln": {"type": "string", "pattern": r"^\d{1,2}\.\d{4}$"},
-        "table_number": {"type": "string", "pattern": r"^\d{3}/A/NBP/\d{4}$"},
-    },
-}
-TARIFF_SCHEMA = {
-    "type": "object",
-    "required": [
-        "tariff_group",
-        "valid_from",
-        "water_price",
-        "sewage_price",
-        "subscription_fee",
-        "vat_rate",
-    ],
-    "additionalProperties": False,
-    "properties": {
-        "tariff_group": {"type": "string", "pattern": r"^[A-Za-z0-9/_.-]{1,20}$"},
-        "valid_from": {"type": "string", "format": "date"},
-        "water_price": _PRICE,
-        "sewage_price": _PRICE,
-        "subscription_fee": _MONEY,
-        "vat_rate": {"type": "string", "pattern": r"^\d{1,2}(\.\d{1,2})?$"},
-    },
-}
 
 
 def _operator(request: web.Request) -> str:
@@ -90,7 +51,7 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 async def post_batch(request: web.Request) -> web.Response:
     submitted_by = _operator(request)
     cfg = settings(request.app)
-    fmt = feed.detect_format(request.content_type, request.query.get("format"))
+    fmt = detect_format(request.content_type, request.query.get("format"))
     if fmt is None:
         raise Problem(
             415,
@@ -101,18 +62,15 @@ async def post_batch(request: web.Request) -> web.Response:
         )
     raw = await _read_limited(request, cfg.feed_max_bytes)
     async with request.app[POOL].acquire() as conn:
-        try:
-            result = await operations.apply_batch(
-                conn,
-                request.app[BUS].outbox,
-                raw,
-                fmt,
-                submitted_by=submitted_by,
-                today=clock.today(),
-                max_rows=cfg.feed_max_rows,
-            )
-        except feed.BatchTooLarge as exc:
-            raise Problem(413, str(exc), code="batch-too-large") from None
+        result = await feed.apply_batch(
+            conn,
+            request.app[BUS].outbox,
+            raw,
+            fmt,
+            submitted_by=submitted_by,
+            today=clock.today(),
+            max_rows=cfg.feed_max_rows,
+        )
     if result.status == "rejected":
         shown = result.errors[:100]
         raise Problem(
@@ -133,7 +91,7 @@ async def list_batches(request: web.Request) -> web.Response:
     require(request, "operator")
     page = params.page(request, settings(request.app).page_size_max)
     async with request.app[POOL].acquire() as conn:
-        total, rows = await repo.feed_batches(conn, page.size, page.offset)
+        total, rows = await feed.batch_page(conn, page.size, page.offset)
     items = [
         {
             "batch_id": str(r["batch_id"]),
@@ -158,17 +116,15 @@ async def get_batch(request: web.Request) -> web.Response:
     except ValueError:
         raise params.bad("batch_id", "identyfikator partii to UUID") from None
     async with request.app[POOL].acquire() as conn:
-        row = await repo.feed_batch(conn, batch_id)
-    if row is None:
-        raise Problem(404, "Nie znaleziono partii.", code="not-found")
-    return web.json_response(operations.BatchResult.from_record(row, replayed=False).to_dict())
+        result = await feed.batch(conn, batch_id)
+    return web.json_response(result.to_dict())
 
 
 @routes.get("/operator/interest-rates")
 async def get_rates(request: web.Request) -> web.Response:
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
-        rows = await repo.rate_rows(conn)
+        rows = await interest.rate_rows(conn)
     return web.json_response(
         {
             "items": [
@@ -191,12 +147,7 @@ async def post_rate(request: web.Request) -> web.Response:
     body = await read_json(request, RATE_SCHEMA)
     effective_from = date.fromisoformat(body["effective_from"])
     async with request.app[POOL].acquire() as conn:
-        try:
-            await operations.add_rate(
-                conn, effective_from, Decimal(body["reference_rate_percent"]), who
-            )
-        except operations.OperationError as exc:
-            raise params.from_operation(exc) from None
+        await interest.add_rate(conn, effective_from, Decimal(body["reference_rate_percent"]), who)
     return web.json_response(
         {
             "effective_from": effective_from.isoformat(),
@@ -211,7 +162,7 @@ async def get_eur_rates(request: web.Request) -> web.Response:
     """NBP average EUR rates (table A) the recovery compensation is converted by."""
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
-        rows = await repo.eur_rates(conn)
+        rows = await interest.eur_rate_rows(conn)
     return web.json_response(
         {
             "items": [
@@ -238,12 +189,7 @@ async def post_eur_rate(request: web.Request) -> web.Response:
     if eur_pln <= 0:
         raise params.bad("eur_pln", "kurs musi być większy od zera", 422)
     async with request.app[POOL].acquire() as conn:
-        try:
-            added = await operations.add_eur_rate(
-                conn, rate_date, eur_pln, body.get("table_number"), who
-            )
-        except operations.OperationError as exc:
-            raise params.from_operation(exc) from None
+        added = await interest.add_eur_rate(conn, rate_date, eur_pln, body.get("table_number"), who)
     return web.json_response(
         {
             "rate_date": rate_date.isoformat(),
@@ -257,14 +203,11 @@ async def post_eur_rate(request: web.Request) -> web.Response:
 @routes.post("/operator/invoices/{number}/interest-notes")
 async def post_on_demand_note(request: web.Request) -> web.Response:
     require(request, "operator")
-    number = params.invoice_number(request)
+    number = invoice_number(request)
     async with request.app[POOL].acquire() as conn:
-        try:
-            note, created = await operations.issue_on_demand_note(
-                conn, request.app[BUS].outbox, number, clock.today()
-            )
-        except operations.OperationError as exc:
-            raise params.from_operation(exc) from None
+        note, created = await interest.issue_on_demand_note(
+            conn, request.app[BUS].outbox, number, clock.today()
+        )
     return web.json_response(views.note(note, clock.today()), status=201 if created else 200)
 
 
@@ -272,7 +215,7 @@ async def post_on_demand_note(request: web.Request) -> web.Response:
 async def get_tariffs(request: web.Request) -> web.Response:
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
-        rows = await repo.tariffs(conn)
+        rows = await billing_run.tariffs(conn)
     return web.json_response(
         {
             "items": [
@@ -303,5 +246,5 @@ async def put_tariff(request: web.Request) -> web.Response:
         Decimal(body["vat_rate"]),
     )
     async with request.app[POOL].acquire() as conn:
-        await repo.put_tariff(conn, tariff)
+        await billing_run.put_tariff(conn, tariff)
     return web.json_response(body)

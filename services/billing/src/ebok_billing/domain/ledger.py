@@ -1,4 +1,5 @@
-"""billing domain rules: pure functions and values, no I/O."""
+"""The ledger: invoices, payments, their status, settlements (an invoice with its
+corrections) and the client's balance. Pure functions and values, no I/O."""
 
 from __future__ import annotations
 
@@ -17,43 +18,6 @@ from .money import describe_balance, to_grosze
 from .rates import InterestKind, RateTable, RateUnavailableError
 
 ZERO = Decimal("0.00")
-
-CLIENT_NUMBER_RE = re.compile(r"^\d{6}$")
-INVOICE_NUMBER_RE = re.compile(r"^\d{10,20}$")
-CONTRACT_NUMBER_RE = re.compile(r"^[A-Z0-9/-]{3,40}$")
-METER_SERIAL_RE = re.compile(r"^[A-Z0-9-]{3,30}$")
-POSTAL_CODE_RE = re.compile(r"^\d{2}-\d{3}$")
-NIP_RE = re.compile(r"^\d{10}$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-KSEF_NUMBER_RE = re.compile(r"^\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}$")
-KSEF_HASH_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256, no padding
-NOTE_NUMBER_RE = re.compile(r"^NO/\d{10,20}/\d{2}$")
-
-_NIP_WEIGHTS = (6, 5, 7, 2, 3, 4, 5, 6, 7)
-
-
-def valid_nip(nip: str) -> bool:
-    """A Polish tax id: ten digits, the last a mod-11 checksum of the others."""
-    if not NIP_RE.match(nip):
-        return False
-    check = sum(int(d) * w for d, w in zip(nip, _NIP_WEIGHTS, strict=False)) % 11
-    return check != 10 and check == int(nip[9])
-
-
-def nip_with_checksum(first_nine: str) -> str | None:
-    """Complete nine digits to a valid NIP (None when no check digit fits)."""
-    check = sum(int(d) * w for d, w in zip(first_nine, _NIP_WEIGHTS, strict=True)) % 11
-    return None if check == 10 else first_nine + str(check)
-
-
-def valid_email(email: str) -> bool:
-    return len(email) <= 254 and EMAIL_RE.match(email) is not None
-
-
-def interest_kind(client_kind: str) -> InterestKind:
-    """Households pay civil-law interest; businesses the commercial-transactions rate."""
-    return InterestKind.COMMERCIAL if client_kind == "business" else InterestKind.HOUSEHOLD
-
 
 # -- bank account ---------------------------------------------------------------------
 
@@ -100,7 +64,7 @@ _STATUS_LABELS = {
 def invoice_status(
     gross: Decimal, paid: Decimal, due_date: date, corrected: bool, today: date
 ) -> InvoiceStatus:
-    """The same rule as ``repository.STATUS_SQL`` (the list filters by it in SQL)."""
+    """The same rule as ``repository.ledger.STATUS_SQL`` (the list filters by it in SQL)."""
     if corrected:
         return InvoiceStatus.CORRECTED
     if paid >= gross:
@@ -143,6 +107,38 @@ class Lines:
     @cached_property
     def gross(self) -> Decimal:
         return self.net + self.vat
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InvoiceData:
+    """An invoice as it is issued (by the back office's feed or billing's own run)."""
+
+    invoice_number: str
+    client_number: str
+    contract_number: str
+    issue_date: date
+    due_date: date
+    period_from: date
+    period_to: date
+    lines: Lines
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    ksef_number: str | None = None
+    ksef_hash: str | None = None
+    corrects: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaymentData:
+    """Money a client paid; it names the debt it pays (an invoice or a note) or none."""
+
+    payment_id: str
+    client_number: str
+    invoice_number: str | None
+    paid_on: date
+    amount: Decimal
+    note_number: str | None = None
 
 
 # -- balance and overdue interest -----------------------------------------------------
@@ -388,41 +384,8 @@ def _overdue(
     return OverdueInvoice(s, calc, comp)
 
 
-# -- billing run (tariff pricing) -----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tariff:
-    tariff_group: str
-    valid_from: date
-    water_price: Decimal
-    sewage_price: Decimal
-    subscription_fee: Decimal
-    vat_rate: Decimal
-
-
-def price_consumption(main_m3: Decimal, garden_m3: Decimal, tariff: Tariff) -> Lines:
-    """Water is billed on the main meter; water that went through a garden meter (a
-    sub-meter behind the main one) is not billed as sewage."""
-    if main_m3 < 0 or garden_m3 < 0:
-        raise ValueError("consumption must not be negative")
-    sewage = max(main_m3 - garden_m3, Decimal("0.000"))
-    return Lines(
-        water_m3=main_m3,
-        water_price=tariff.water_price,
-        sewage_m3=sewage,
-        sewage_price=tariff.sewage_price,
-        subscription_net=tariff.subscription_fee,
-        vat_rate=tariff.vat_rate,
-    )
-
-
 def invoice_number_for(client_number: str, issue_date: date, sequence: int) -> str:
     """client number + YYMM + 4-digit sequence of that client's month."""
     if not 1 <= sequence <= 9999:
         raise ValueError("invoice sequence out of range")
     return f"{client_number}{issue_date:%y%m}{sequence:04d}"
-
-
-def note_number_for(invoice_number: str, sequence: int) -> str:
-    return f"NO/{invoice_number}/{sequence:02d}"

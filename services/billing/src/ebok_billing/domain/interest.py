@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_FLOOR, Decimal, localcontext
 
-from ebok_billing.money import GROSZ, is_whole_grosze, to_grosze
-from ebok_billing.rates import InterestKind, RatePeriod, RateTable
+from .money import GROSZ, is_whole_grosze, to_grosze
+from .rates import InterestKind, RatePeriod, RateTable
 
 __all__ = [
     "InterestCalculation",

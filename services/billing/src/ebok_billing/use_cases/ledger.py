@@ -1,0 +1,280 @@
+"""The ledger: posting payments (each allocated to debts, see `domain.allocation`), and
+what a customer reads of it — invoices, their details and the balance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ebok_shared.bus import Event
+from ebok_shared.refusals import not_found
+
+from .. import events as ev
+from .. import repository as repo
+from ..domain.allocation import Allocation, InvoiceDebt, Ledger, NoteDebt
+from ..domain.feed import BatchRefused
+from ..domain.ledger import (
+    Balance,
+    InvoiceFacts,
+    NoteFacts,
+    PaymentData,
+    PaymentFacts,
+    compute_balance,
+    invoice_status,
+)
+from ..domain.rates import InterestKind, RateTable, interest_kind
+from .interest import late_payment_notes, load_eur_rates, load_rate_table
+
+# -- posting payments ------------------------------------------------------------------------
+
+
+async def _ledger(
+    conn: repo.Conn, payments: Sequence[PaymentData]
+) -> tuple[Ledger, dict[str, str]]:
+    named = sorted({p.invoice_number for p in payments if p.invoice_number})
+    roots = await repo.ledger.invoice_roots(conn, named)
+    invoices, notes = await repo.ledger.open_debts(
+        conn,
+        sorted({p.client_number for p in payments}),
+        sorted(set(roots.values())),
+        sorted({p.note_number for p in payments if p.note_number}),
+    )
+    ledger = Ledger()
+    ledger.add(
+        InvoiceDebt(
+            r["invoice_number"],
+            r["client_number"],
+            r["issue_date"],
+            r["due_date"],
+            r["total"],
+            r["paid"],
+        )
+        for r in invoices
+    )
+    ledger.add(
+        NoteDebt(
+            r["note_number"],
+            r["client_number"],
+            r["root"],
+            r["issue_date"],
+            r["payable_by"],
+            r["total"],
+            r["amount_paid"],
+        )
+        for r in notes
+    )
+    return ledger, roots
+
+
+def _event_invoice(
+    p: PaymentData, allocations: list[Allocation], ledger: Ledger, latest: dict[str, str]
+) -> str | None:
+    """The invoice a ``payment.posted`` event names: the one indicated, the indicated
+    note's, else the first one the payment paid, else the client's latest invoice."""
+    if p.invoice_number:
+        return p.invoice_number
+    if p.note_number:
+        return ledger.notes[p.note_number].invoice_number
+    if allocations:
+        return allocations[0].invoice_number
+    return latest.get(p.client_number)
+
+
+async def post_payments(
+    conn: repo.Conn,
+    payments: Sequence[PaymentData],
+    today: date,
+    table: RateTable,
+    line_of: dict[str, int],
+) -> tuple[list[tuple[Event, str]], int]:
+    """Post new payments (oldest first, then in batch order: ``line_of`` each payment's
+    line); their events and how many interest notes were issued. Raises `BatchRefused`
+    (naming the lines) when a payment cannot be posted."""
+    ordered = sorted(payments, key=lambda p: (p.paid_on, line_of[p.payment_id]))
+    ledger, roots = await _ledger(conn, ordered)
+    rows: list[repo.ledger.AllocationRow] = []
+    overpaid: dict[str, Decimal] = {}
+    posted: list[tuple[PaymentData, list[Allocation]]] = []
+    late_roots: set[str] = set()
+    for p in ordered:
+        allocations, left = ledger.allocate(
+            p.client_number,
+            p.amount,
+            p.paid_on,
+            invoice=roots[p.invoice_number] if p.invoice_number else None,
+            note=p.note_number,
+        )
+        overpaid[p.payment_id] = left
+        rows.extend(
+            (p.payment_id, seq, a.invoice_number, a.note_number, a.amount)
+            for seq, a in enumerate(allocations, start=1)
+        )
+        posted.append((p, allocations))
+        for a in allocations:
+            if a.note_number is None and p.paid_on > ledger.invoices[a.invoice_number].due_date:
+                late_roots.add(a.invoice_number)
+    unnamed = sorted({p.client_number for p, a in posted if not a and not p.invoice_number})
+    latest = await repo.ledger.latest_invoices(conn, unnamed) if unnamed else {}
+    named: dict[str, str] = {}
+    refused: list[tuple[int, str, str]] = []
+    for p, allocations in posted:
+        number = _event_invoice(p, allocations, ledger, latest)
+        if number is None:
+            refused.append(
+                (
+                    line_of[p.payment_id],
+                    "invoice_number",
+                    "klient nie ma żadnej faktury, na poczet której "
+                    "można zaliczyć wpłatę bez wskazania długu",
+                )
+            )
+        else:
+            named[p.payment_id] = number
+    if refused:
+        raise BatchRefused(refused)
+    await repo.ledger.insert_payments(conn, ordered, overpaid, rows)
+    states = await repo.ledger.invoice_states(conn, sorted(set(named.values())))
+    out: list[tuple[Event, str]] = []
+    for p, allocations in posted:
+        inv = states[named[p.payment_id]]
+        status = invoice_status(
+            inv["gross"], inv["amount_paid"], inv["due_date"], inv["corrected"], today
+        )
+        late = any(
+            a.note_number is None and p.paid_on > ledger.invoices[a.invoice_number].due_date
+            for a in allocations
+        )
+        out.append(
+            ev.event(
+                ev.PAYMENT_POSTED,
+                ev.payment_posted(
+                    p.payment_id,
+                    p.client_number,
+                    named[p.payment_id],
+                    p.paid_on,
+                    p.amount,
+                    str(status),
+                    late,
+                    note_number=p.note_number,
+                    allocations=allocations,
+                    overpaid=overpaid[p.payment_id],
+                ),
+            )
+        )
+    notes: list[dict[str, object]] = []
+    if late_roots:
+        notes = await late_payment_notes(
+            conn,
+            sorted(late_roots),
+            {p.payment_id for p in ordered},
+            today,
+            table,
+            line_of,
+        )
+        out.extend(ev.event(ev.INTEREST_NOTE_ISSUED, ev.interest_note_issued(n)) for n in notes)
+    return out, len(notes)
+
+
+# -- what a customer reads -------------------------------------------------------------------
+
+
+async def invoice_page(
+    conn: repo.Conn,
+    client_number: str,
+    today: date,
+    *,
+    date_from: date | None,
+    date_to: date | None,
+    status: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[repo.Record]]:
+    return await repo.ledger.invoice_page(
+        conn,
+        client_number,
+        today,
+        date_from=date_from,
+        date_to=date_to,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+
+
+async def own_invoice(
+    conn: repo.Conn, client_number: str, invoice_number: str, today: date
+) -> repo.Record:
+    """A client's own invoice; another client's answers exactly like a missing one."""
+    row = await repo.ledger.invoice(conn, invoice_number, today)
+    if row is None or row["client_number"] != client_number:
+        raise not_found("Nie znaleziono faktury.")
+    return row
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    invoice: repo.Record
+    payments: list[repo.Record]
+    corrections: list[str]
+    notes: list[repo.Record]
+
+
+async def invoice_detail(
+    conn: repo.Conn, client_number: str, invoice_number: str, today: date
+) -> InvoiceDetail:
+    row = await own_invoice(conn, client_number, invoice_number, today)
+    number = row["invoice_number"]
+    return InvoiceDetail(
+        row,
+        await repo.ledger.payments_of_invoice(conn, number),
+        await repo.ledger.corrections_of(conn, number),
+        await repo.interest.notes_of_invoice(conn, number),
+    )
+
+
+async def invoice(conn: repo.Conn, invoice_number: str, today: date) -> repo.Record:
+    """Any invoice, as another e-BOK service reads it."""
+    row = await repo.ledger.invoice(conn, invoice_number, today)
+    if row is None:
+        raise not_found("Nie znaleziono faktury.")
+    return row
+
+
+async def balance(conn: repo.Conn, client_number: str, today: date) -> tuple[Balance, InterestKind]:
+    """The client's balance and what is overdue, with interest to today."""
+    client = await repo.clients.client(conn, client_number)
+    if client is None:
+        raise not_found("Nie znaleziono klienta.")
+    invoices, principal, notes, paid = await repo.ledger.balance_rows(conn, client_number)
+    table = await load_rate_table(conn)
+    eur_rates = await load_eur_rates(conn)
+    kind = interest_kind(client["kind"])
+    result = compute_balance(
+        [
+            InvoiceFacts(r["invoice_number"], r["gross"], r["due_date"], r["corrects"])
+            for r in invoices
+        ],
+        [PaymentFacts(r["invoice_number"], r["paid_on"], r["amount"]) for r in principal],
+        [
+            NoteFacts(
+                n["note_number"],
+                n["invoice_number"],
+                n["issue_date"],
+                n["payable_by"],
+                n["total"],
+                n["amount_paid"],
+                n["compensation_for"],
+                n["compensation_pln"] or Decimal("0.00"),
+                n["interest_to"] if n["reason"] == "on-demand" else None,
+            )
+            for n in notes
+        ],
+        paid,
+        today=today,
+        kind=kind,
+        table=table,
+        eur_rates=eur_rates,
+    )
+    return result, kind
