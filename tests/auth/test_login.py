@@ -189,3 +189,24 @@ async def test_idempotency_key_never_stores_tokens(auth: Auth) -> None:
     )
     assert status == 201
     assert await auth.pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0
+
+
+async def test_the_generated_password_cannot_be_changed_to_itself(auth: Auth) -> None:
+    """Issue #14 (1): the first login's restriction is lifted only by a new password."""
+    await auth.client_with_invoice("100001")
+    initial = await auth.activated_account("100001")
+    status, first = await auth.login("100001", initial)
+    assert status == 201 and first["password_change_required"], first
+    status, problem = await auth.call(
+        "PUT",
+        "/me/password",
+        token=first["access_token"],
+        json_body={"current_password": initial, "new_password": initial},
+    )
+    assert status == 422, problem
+    assert problem["code"] == "password-unchanged"
+    assert problem["errors"] == [
+        {"field": "new_password", "reason": "nowe hasło musi się różnić od obecnego"}
+    ]
+    status, again = await auth.login("100001", initial)
+    assert status == 201 and again["password_change_required"], again  # still restricted

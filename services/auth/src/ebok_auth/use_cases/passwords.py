@@ -50,6 +50,15 @@ async def change_password(
     if row is None:
         raise session_ended("Sesja wygasła lub została zakończona.")
     await verify_current_password(deps, kind, subject, row["password_hash"], current_password, ip)
+    if new_password == current_password:
+        # Above all at the first login: the generated password must really be replaced.
+        raise Refusal(
+            422,
+            "password-unchanged",
+            "Nowe hasło musi się różnić od obecnego.",
+            field="new_password",
+            reason="nowe hasło musi się różnić od obecnego",
+        )
     hashed = await deps.hasher.hash(new_password)
     sid = session_uuid(session_id)
     async with pool.acquire() as conn, conn.transaction():
