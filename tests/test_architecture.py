@@ -204,11 +204,11 @@ def string_literals(tree: ast.Module) -> Iterator[tuple[int, str]]:
     skip = _docstrings(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.JoinedStr):
-            parts = []
+            parts: list[str] = []
             for value in node.values:
                 skip.add(id(value))
-                is_text = isinstance(value, ast.Constant) and isinstance(value.value, str)
-                parts.append(value.value if is_text else "{}")  # type: ignore[union-attr]
+                text = value.value if isinstance(value, ast.Constant) else None
+                parts.append(text if isinstance(text, str) else "{}")
             yield node.lineno, "".join(parts)
         elif (
             isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
