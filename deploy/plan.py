@@ -154,8 +154,11 @@ def plan(config: StackConfig, inherited: Mapping[str, str] | None = None) -> lis
         EBOK_SINK_SMTP_PORT=str(config.port("sink-smtp")),
         EBOK_SINK_HTTP_PORT=str(config.port("sink-http")),
         EBOK_SINK_MAILDIR=str(config.maildir),
+        # The sink is a development tool of this repository (deploy/sink.py), in no installed
+        # package: found from the repository, whatever the working directory.
+        PYTHONPATH=os.pathsep.join(p for p in (str(REPO), inherited.get("PYTHONPATH")) if p),
     )
-    components = [Component(SINK, "sink", "ebok_notifier.sink", config.port("sink-http"), sink_env)]
+    components = [Component(SINK, "sink", "deploy.sink", config.port("sink-http"), sink_env)]
     for name in SERVICES:
         components.append(
             Component(

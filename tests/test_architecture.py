@@ -1,7 +1,14 @@
-"""Rules that hold across the whole platform, checked on the real service definitions."""
+"""Rules that hold across the whole platform, checked on the real service definitions and
+on the source itself (parsed with ``ast``, never imported for it): the shape of the house
+(see docs/architecture.md, "Rooms")."""
 
 from __future__ import annotations
 
+import ast
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -11,6 +18,48 @@ from ebok_shared.service import ServiceSpec
 from tools.event_table import SERVICES, spec_as_run, table
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _package(component: str) -> Path:
+    if component == "shared":
+        return ROOT / "shared" / "src" / "ebok_shared"
+    if component in ("gateway", "web"):
+        return ROOT / component / "src" / f"ebok_{component}"
+    return ROOT / "services" / component / "src" / f"ebok_{component}"
+
+
+# Every component on disk: a new service (or the future web/) is checked without a change here.
+BACKEND = tuple(sorted(p.name for p in (ROOT / "services").iterdir() if (p / "src").is_dir()))
+COMPONENTS = (
+    "shared",
+    *(c for c in ("gateway", "web") if _package(c).is_dir()),
+    *BACKEND,
+)
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str  # dotted, e.g. "ebok_billing.repository.ledger"
+    path: Path
+    tree: ast.Module
+
+    @property
+    def relative(self) -> str:
+        return str(self.path.relative_to(ROOT))
+
+
+@cache
+def modules(component: str) -> tuple[Module, ...]:
+    package = _package(component)
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found.append(Module(name, path, ast.parse(path.read_text("utf-8"), str(path))))
+    return tuple(found)
+
+
+# -- the specs ----------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -36,20 +85,177 @@ def test_every_consumed_event_is_catalogued(specs: dict[str, ServiceSpec]) -> No
             assert event_type.startswith(f"{service}."), (service, event_type)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_service_has_the_same_rooms(service: str) -> None:
-    package = (
-        ROOT
-        / ("gateway" if service == "gateway" else f"services/{service}")
-        / "src"
-        / f"ebok_{service}"
-    )
-    for room in ("__main__.py", "settings.py", "app.py", "events.py"):
-        assert (package / room).is_file(), f"{service}: {room}"
-    assert list(package.glob("http_*.py")), f"{service}: http_*.py (routes by audience)"
-    assert list((package / "migrations").glob("0001_*.sql")), f"{service}: migrations"
-
-
 def test_the_architecture_document_shows_the_real_event_catalogue() -> None:
     document = (ROOT / "docs" / "architecture.md").read_text("utf-8")
     assert table() in document, "docs/architecture.md: run python -m tools.event_table"
+
+
+# -- rooms --------------------------------------------------------------------------------------
+
+# Names the house retired (HOUSE.md, "Naming"): the rooms above say the same thing.
+RETIRED = ("handlers.py", "operations.py", "operator_handlers.py", "customer_api.py", "http_me.py")
+
+
+@pytest.mark.parametrize("service", [*BACKEND, "gateway"])
+def test_every_service_has_the_same_rooms(service: str) -> None:
+    package = _package(service)
+    for room in ("__main__.py", "settings.py", "app.py", "events.py"):
+        assert (package / room).is_file(), f"{service}: {room}"
+    assert list(package.glob("http_*.py")), f"{service}: no http_*.py"
+    assert (package / "repository.py").is_file() or (
+        package / "repository" / "__init__.py"
+    ).is_file(), f"{service}: repository"
+    assert list((package / "migrations").glob("0001_*.sql")), f"{service}: migrations"
+    retired = [name for name in RETIRED if (package / name).exists()]
+    assert not retired, f"{service}: retired module names {retired}"
+
+
+# -- imports ------------------------------------------------------------------------------------
+
+
+def _imported(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Every absolute import's top-level package, with its line."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module.split(".")[0]
+
+
+def forbidden_imports(component: str) -> frozenset[str]:
+    """A service imports no other service and not the edge (gateway, web); the edge imports
+    no service (it talks HTTP to them); shared imports nothing of ours but itself."""
+    services = {f"ebok_{s}" for s in BACKEND}
+    edges = {"ebok_gateway", "ebok_web"}
+    if component == "shared":
+        return frozenset(services | edges)
+    if component in ("gateway", "web"):
+        return frozenset(services | (edges - {f"ebok_{component}"}))
+    return frozenset((services - {f"ebok_{component}"}) | edges)
+
+
+def import_violations(component: str) -> list[str]:
+    forbidden = forbidden_imports(component)
+    return [
+        f"{m.relative}:{line} imports {name}"
+        for m in modules(component)
+        for line, name in _imported(m.tree)
+        if name in forbidden
+    ]
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_no_component_imports_another_service(component: str) -> None:
+    found = import_violations(component)
+    assert not found, "\n".join(found)
+
+
+# -- SQL only in the repository -----------------------------------------------------------------
+
+SQL = re.compile(
+    r"\bSELECT\b[\s\S]*?\bFROM\b"
+    r"|\bINSERT\s+INTO\b"
+    r"|\bUPDATE\s+[\w.\"{}]+\s+SET\b"
+    r"|\bDELETE\s+FROM\b"
+    r"|\bON\s+CONFLICT\b",
+    re.IGNORECASE,
+)
+# Shared infrastructure that owns its own tables (documented in docs/architecture.md):
+# the pool and migrations runner, the outbox/relay/consumer/dead-letter tables of the bus,
+# and the idempotency keys.
+SQL_ALLOWED_IN_SHARED = frozenset(
+    {
+        "ebok_shared.db",
+        "ebok_shared.bus.outbox",
+        "ebok_shared.bus.relay",
+        "ebok_shared.bus.consumer",
+        "ebok_shared.bus.dlq",
+        "ebok_shared.http.idempotency",
+    }
+)
+
+
+def _docstrings(tree: ast.Module) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def string_literals(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    """Every string literal but docstrings; an f-string as its text with ``{}`` for each
+    placeholder (so ``f"SELECT {cols} FROM t"`` is one statement, not two fragments)."""
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts: list[str] = []
+            for value in node.values:
+                skip.add(id(value))
+                text = value.value if isinstance(value, ast.Constant) else None
+                parts.append(text if isinstance(text, str) else "{}")
+            yield node.lineno, "".join(parts)
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+        ):
+            yield node.lineno, node.value
+
+
+def _is_repository(name: str) -> bool:
+    return "repository" in name.split(".")[1:]
+
+
+def sql_violations(component: str) -> list[str]:
+    found = []
+    for m in modules(component):
+        if _is_repository(m.name) or m.name in SQL_ALLOWED_IN_SHARED:
+            continue
+        for line, text in string_literals(m.tree):
+            if match := SQL.search(text):
+                found.append(f"{m.relative}:{line} {' '.join(match.group().split())[:60]!r}")
+    return found
+
+
+@pytest.mark.parametrize("component", COMPONENTS)
+def test_sql_lives_only_in_the_repository(component: str) -> None:
+    found = sql_violations(component)
+    assert not found, "\n".join(found)
+
+
+# -- problems only at the HTTP edge -------------------------------------------------------------
+
+# The builders of an HTTP problem; a use case or the domain raises a Refusal instead.
+PROBLEM_NAMES = frozenset({"Problem", "field_problem", "validation_problem", "problem_response"})
+# Modules that read a request body themselves, with a reason each.
+PROBLEM_ALLOWED = {
+    # The streaming multipart reader answers mid-body (and closes the connection); a later
+    # step of #16 unifies the services' upload readers into shared.
+    "ebok_correspondence.upload",
+}
+
+
+def problem_violations(component: str) -> list[str]:
+    found = []
+    for m in modules(component):
+        last = m.name.split(".")[-1]
+        if last.startswith("http_") or last == "app" or m.name in PROBLEM_ALLOWED:
+            continue
+        for node in ast.walk(m.tree):
+            if isinstance(node, ast.ImportFrom):
+                named = [a.name for a in node.names if a.name in PROBLEM_NAMES]
+                if named:
+                    found.append(f"{m.relative}:{node.lineno} imports {', '.join(named)}")
+            elif isinstance(node, ast.Attribute) and node.attr in PROBLEM_NAMES:
+                found.append(f"{m.relative}:{node.lineno} uses {node.attr}")
+    return found
+
+
+# The services only: shared defines Problem, and the gateway is the HTTP edge through and
+# through (its middlewares and the upstream translation answer problems themselves).
+@pytest.mark.parametrize("service", BACKEND)
+def test_only_the_http_edge_knows_problems(service: str) -> None:
+    found = problem_violations(service)
+    assert not found, "\n".join(found)

@@ -67,7 +67,7 @@ class Stack:
     def gw(self) -> TestClient:
         return self.replicas[0]
 
-    def customer(self, subject: str = "123456", **claims: object) -> dict[str, str]:
+    def customer(self, subject: str = "123456", **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
 
     def operator(self) -> dict[str, str]:

@@ -9,7 +9,8 @@ from typing import Any
 from ebok_auth import schemas as auth
 from ebok_billing import schemas as billing
 from ebok_correspondence import documents as correspondence
-from ebok_gateway import handlers, openapi
+from ebok_gateway import openapi
+from ebok_gateway.http_operator import ITEM_SCHEMA, SECTION_SCHEMA
 from ebok_gateway.request_bodies import BODIES
 from ebok_gateway.routes import PREFIX, ROUTES
 from ebok_readings import schemas as readings
@@ -34,8 +35,8 @@ SERVICES_OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/me/garden-meter-requests"): readings.GARDEN_SCHEMA,
     ("PUT", "/me/e-invoice"): billing.E_INVOICE_SCHEMA,
     ("POST", "/me/correspondence"): correspondence.KIND_SCHEMA,
-    ("PUT", "/operator/portal-settings/sections/{section}"): handlers.SECTION_SCHEMA,
-    ("PUT", "/operator/portal-settings/sections/{section}/items/{item_id}"): handlers.ITEM_SCHEMA,
+    ("PUT", "/operator/portal-settings/sections/{section}"): SECTION_SCHEMA,
+    ("PUT", "/operator/portal-settings/sections/{section}/items/{item_id}"): ITEM_SCHEMA,
 }
 
 

@@ -21,9 +21,11 @@ def _example(event_type: str, **payload: object) -> Event:
     return Event.new(event_type, {**schema["examples"][0], **payload})
 
 
-async def _view(stack: Stack, replica: int = 0, subject: str = "123456", **headers: str) -> dict:
+async def _view(
+    stack: Stack, replica: int = 0, subject: str = "123456", headers: dict[str, str] | None = None
+) -> dict:
     resp = await stack.replicas[replica].get(
-        DASHBOARD, headers={**stack.customer(subject), **headers}
+        DASHBOARD, headers={**stack.customer(subject), **(headers or {})}
     )
     assert resp.status == 200
     return await resp.json()  # type: ignore[no-any-return]
@@ -42,7 +44,7 @@ async def test_parts_are_kept_but_an_unavailable_part_is_asked_again(stack: Stac
 
 async def test_no_cache_asks_the_services_again(stack: Stack) -> None:
     await _view(stack)
-    await _view(stack, **{"Cache-Control": "no-cache"})
+    await _view(stack, headers={"Cache-Control": "no-cache"})
     assert stack.calls["/me/contracts"] == 2
 
 

@@ -7,10 +7,10 @@ import redis.asyncio as redis
 from aiohttp import web
 from ebok_shared.service import HTTP, SETTINGS, ServiceSpec, create_service_app
 
-from . import events, handlers, web_security
-from .handlers import LIMITER, UPSTREAMS
+from . import events, http_customer, http_operator, http_public, web_security
 from .live import live_settings
 from .middleware import rate_limit_middleware, revocation_middleware
+from .proxy import LIMITER, UPSTREAMS
 from .ratelimit import RateLimiter
 from .settings import GatewaySettings
 from .upstream import Upstreams
@@ -33,7 +33,8 @@ async def upstreams(app: web.Application) -> AsyncIterator[None]:
 SPEC = ServiceSpec(
     name="gateway",
     migrations=Path(__file__).parent / "migrations",
-    routes=handlers.routes,
+    # The catch-all operator route (http_operator) comes after every route of the table.
+    routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
     subscriptions=events.SUBSCRIPTIONS,
     contexts=(upstreams, live_settings),
     middlewares=(web_security.preflight_middleware, revocation_middleware, rate_limit_middleware),

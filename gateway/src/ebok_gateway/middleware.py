@@ -10,8 +10,8 @@ from aiohttp import web
 from ebok_shared.http.middleware import PRINCIPAL
 from ebok_shared.http.problems import Problem
 
-from .handlers import LIMITER, client_ip
 from .live import LIVE
+from .proxy import LIMITER, client_ip
 from .ratelimit import RULES
 
 

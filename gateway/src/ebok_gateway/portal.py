@@ -13,6 +13,8 @@ from typing import Any
 import asyncpg
 from ebok_shared.http.problems import Problem
 
+from . import repository
+
 SECTIONS = {
     "contracts": "Umowy",
     "readings": "Odczyty",
@@ -32,8 +34,7 @@ class PortalSettings:
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection | asyncpg.Pool) -> PortalSettings:
-        sections = await conn.fetch("SELECT section, mode, message FROM portal_sections")
-        items = await conn.fetch("SELECT section, item_id FROM hidden_items")
+        sections, items = await repository.portal_settings(conn)
         hidden: dict[str, set[str]] = {}
         for row in items:
             hidden.setdefault(row["section"], set()).add(row["item_id"])

@@ -5,13 +5,35 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 
 PORTAL_NOTIFY = "ebok_portal_settings"
 REVOCATION_NOTIFY = "ebok_revocations"
 VIEWS_NOTIFY = "ebok_views_changed"  # payload: a client number, or "*" for every client
+
+
+Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
+
+
+async def portal_settings(conn: Conn) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Every section's mode and message, and every hidden item."""
+    sections = await conn.fetch("SELECT section, mode, message FROM portal_sections")
+    items = await conn.fetch("SELECT section, item_id FROM hidden_items")
+    return sections, items
+
+
+async def revocations(
+    conn: Conn, now: dt.datetime
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Revoked subjects (with the moment before which their tokens count as revoked) and the
+    ended sessions whose tokens may still be unexpired."""
+    subjects = await conn.fetch("SELECT subject, revoked_before FROM revoked_subjects")
+    sessions = await conn.fetch(
+        "SELECT session_id FROM revoked_sessions WHERE expires_at > $1", now
+    )
+    return subjects, sessions
 
 
 async def set_section(

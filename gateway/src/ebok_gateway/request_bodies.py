@@ -117,7 +117,7 @@ DOCUMENT = {
     },
 }
 
-# the gateway's own operator routes (handlers.py validates with these very schemas)
+# the gateway's own operator routes (http_operator.py validates with these very schemas)
 PORTAL_SECTION = {
     "type": "object",
     "required": ["mode"],

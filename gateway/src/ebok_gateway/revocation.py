@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import asyncpg
 from ebok_shared.clock import clock
 
+from . import repository
+
 
 @dataclass
 class Revocations:
@@ -24,10 +26,7 @@ class Revocations:
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection | asyncpg.Pool) -> Revocations:
-        subjects = await conn.fetch("SELECT subject, revoked_before FROM revoked_subjects")
-        sessions = await conn.fetch(
-            "SELECT session_id FROM revoked_sessions WHERE expires_at > $1", clock.now()
-        )
+        subjects, sessions = await repository.revocations(conn, clock.now())
         return cls(
             {r["subject"]: r["revoked_before"] for r in subjects},
             {r["session_id"] for r in sessions},

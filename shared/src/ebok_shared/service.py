@@ -25,6 +25,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from . import db
 from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscription, Topology
 from .bus.catalogue import default_catalogue
+from .bus.consumer import prune_inbox
+from .bus.outbox import backlog as outbox_backlog
+from .http import idempotency
 from .http.middleware import (
     auth_middleware,
     correlation_middleware,
@@ -183,12 +186,8 @@ async def _maintenance(app: web.Application) -> AsyncIterator[None]:
     async def loop() -> None:
         while True:
             try:
-                await app[POOL].execute(
-                    "DELETE FROM inbox WHERE handled_at < now() - interval '14 days'"
-                )
-                await app[POOL].execute(
-                    "DELETE FROM idempotency_keys WHERE created_at < now() - interval '2 days'"
-                )
+                await prune_inbox(app[POOL])
+                await idempotency.prune(app[POOL])
             except (asyncpg.PostgresError, OSError) as exc:
                 log.warning("maintenance failed", error=repr(exc))
             await asyncio.sleep(3600)
@@ -243,9 +242,7 @@ _NOT_READY = {
 @public
 async def metrics(request: web.Request) -> web.Response:
     with contextlib.suppress(Exception):
-        OUTBOX_BACKLOG.set(
-            await asyncio.wait_for(request.app[POOL].fetchval("SELECT count(*) FROM outbox"), 2)
-        )
+        OUTBOX_BACKLOG.set(await asyncio.wait_for(outbox_backlog(request.app[POOL]), 2))
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -5,20 +5,20 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared.service import ServiceSpec, create_service_app
 
-from . import events, handlers, operator_handlers
-from .middleware import body_and_idempotency
+from . import events, http_customer, http_operator
+from .http_common import body_and_idempotency
 from .settings import CorrespondenceSettings
 
 SPEC = ServiceSpec(
     name="correspondence",
     migrations=Path(__file__).parent / "migrations",
-    routes=[*handlers.routes, *operator_handlers.routes],
+    routes=[*http_customer.routes, *http_operator.routes],
     subscriptions=events.SUBSCRIPTIONS,
     # The back office applies data changes, examines reklamacje and keeps its register of
     # the utility's correspondence in step with every case event.
     backoffice_events=events.PUBLISHED,
     # Idempotency-Key: the library's for JSON routes, the cases table's for sending a
-    # document (see middleware.py).
+    # document (see http_common.py).
     idempotency=False,
     middlewares=[body_and_idempotency],
 )

@@ -1,7 +1,7 @@
 """What a customer may send, kind by kind: the JSON Schema of each kind's fields (the shared
 validator names every missing or wrong field in Polish) and the rules a schema cannot say
 (a date not in the future, a phone number's digits, one subject of a reklamacja). Pure: the
-ownership of an invoice or a meter is checked by the handler against the projections."""
+ownership of an invoice or a meter is checked by the submit use case against the projections."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ebok_shared.clock import LOCAL_TZ
-from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import validate
+from ebok_shared.refusals import Refusal
 
 from .domain import Kind
 
@@ -146,7 +146,7 @@ class Document:
 
 
 def parse(data: Any, now: dt.datetime) -> Document:
-    """A validated document, or a 422 problem naming each wrong field (in Polish)."""
+    """A validated document, or a 422 refusal naming each wrong field (in Polish)."""
     validate(data, KIND_SCHEMA)
     kind = Kind(data["kind"])
     validate(data, SCHEMAS[kind])
@@ -161,10 +161,10 @@ def parse(data: Any, now: dt.datetime) -> Document:
         _check_since(fields, now, errors)
     _KIND_RULES[kind](fields, errors)
     if errors:
-        raise Problem(
+        raise Refusal(
             422,
+            "validation",
             "Popraw wskazane pola: " + "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
-            code="validation",
             errors=errors,
         )
     phone = fields.pop("contact_phone", None)

@@ -11,6 +11,7 @@ import datetime as dt
 from enum import StrEnum
 
 from ebok_shared.clock import LOCAL_TZ
+from ebok_shared.refusals import Refusal, invalid
 
 
 class Kind(StrEnum):
@@ -77,13 +78,36 @@ def case_number(prefix: str, year: int, sequence: int) -> str:
     return f"{prefix}/{year}/{sequence:06d}"
 
 
-class RuleBroken(Exception):
-    """An operator action the case's state does not allow; ``code`` and Polish ``detail``."""
+class RuleBroken(Refusal):
+    """409: an operator action the case's state does not allow; ``code`` and Polish
+    ``detail``."""
 
     def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+        super().__init__(409, code, detail)
+
+
+class CaseNotFound(Refusal):
+    """404: no such case (or, for a customer, not one of theirs: the same answer)."""
+
+    def __init__(self) -> None:
+        super().__init__(404, "not-found", "Nie znaleziono takiej sprawy.")
+
+
+class AttachmentNotFound(Refusal):
+    def __init__(self, detail: str = "Nie znaleziono takiego załącznika.") -> None:
+        super().__init__(404, "not-found", detail)
+
+
+def not_your_invoice() -> Refusal:
+    return invalid(
+        "invoice_number", "na Twoim koncie nie ma faktury o tym numerze", code="not-your-invoice"
+    )
+
+
+def not_your_meter() -> Refusal:
+    return invalid(
+        "meter_serial", "na Twoim koncie nie ma wodomierza o tym numerze", code="not-your-meter"
+    )
 
 
 def _open(status: Status) -> None:

@@ -12,12 +12,10 @@ from typing import Any
 
 import asyncpg
 from ebok_shared.bus import Event, Subscription
-from ebok_shared.clock import clock
-from ebok_shared.logs import get_logger
 
-from . import repository as repo
-
-log = get_logger(__name__)
+# A cycle by design: use cases build events with this module, and the consumed events below
+# call use cases; each side reads the other's names only when a function runs.
+from . import use_cases
 
 CASE_SUBMITTED = "correspondence.case.submitted"
 CASE_ASSIGNED = "correspondence.case.assigned"
@@ -133,27 +131,19 @@ def new(event_type: str, case_id: Any, payload: dict[str, Any]) -> tuple[Event, 
 
 
 async def invoice_issued(conn: asyncpg.Connection, event: Event) -> None:
-    """Remember whose invoice this is: a reklamacja may name only the client's own."""
     p = event.payload
-    await repo.remember_invoice(conn, p["invoice_number"], p["client_number"])
+    await use_cases.remember_invoice(conn, p["invoice_number"], p["client_number"])
 
 
 async def contract_concluded(conn: asyncpg.Connection, event: Event) -> None:
-    """Remember whose meters these are: a reklamacja of a reading names the client's own."""
     p = event.payload
-    await repo.remember_meters(conn, p["meter_serials"], p["client_number"], p["contract_number"])
+    await use_cases.remember_meters(
+        conn, p["meter_serials"], p["client_number"], p["contract_number"]
+    )
 
 
 async def account_deleted(conn: asyncpg.Connection, event: Event) -> None:
-    """The cases stay (the utility keeps its correspondence) but leave the account and lose
-    the contact data no longer needed (see README, "Privacy")."""
-    client_number = event.payload["client_number"]
-    unlinked = await repo.unlink_account(conn, client_number, clock.now())
-    for case_id in unlinked:
-        await repo.add_history(
-            conn, case_id, clock.now(), "system", "auth", "unlinked", {"reason": "account deleted"}
-        )
-    log.info("account's cases unlinked", cases=len(unlinked))
+    await use_cases.unlink_account(conn, event.payload["client_number"])
 
 
 # One line per consumed event.

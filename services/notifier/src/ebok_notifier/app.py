@@ -12,7 +12,7 @@ from aiohttp import web
 from ebok_shared.http.service_tokens import ServiceTokens
 from ebok_shared.service import HTTP, POOL, CleanupContext, ServiceSpec, create_service_app
 
-from . import events, handlers
+from . import events, http_customer, http_operator
 from .attachments import Attachments, InvoicePdfs
 from .campaigns import CampaignWorker
 from .intake import Intake
@@ -23,7 +23,7 @@ from .settings import NotifierSettings
 SPEC = ServiceSpec(
     name="notifier",
     migrations=Path(__file__).parent / "migrations",
-    routes=handlers.routes,
+    routes=[*http_operator.routes, *http_customer.routes],
 )
 
 

@@ -17,6 +17,11 @@ CAMPAIGNS_CHANNEL = "ebok_notifier_campaigns"  # NOTIFY: a campaign waits to be 
 SENDER_LOCK_SPACE = 0x0EB0C05  # advisory lock (SENDER_LOCK_SPACE, key) held by a live sender
 
 
+async def try_sender_lock(conn: asyncpg.Connection, key: int) -> bool:
+    """Take the live sender's identity ``key`` for this session, if nobody holds it."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", SENDER_LOCK_SPACE, key))
+
+
 @dataclass(frozen=True)
 class NewDelivery:
     event_id: uuid.UUID

@@ -102,9 +102,7 @@ class Sender:
         try:
             while True:
                 key = random.randint(1, 2**31 - 1)
-                if await conn.fetchval(
-                    "SELECT pg_try_advisory_lock($1, $2)", repo.SENDER_LOCK_SPACE, key
-                ):
+                if await repo.try_sender_lock(conn, key):
                     break
             lost = asyncio.Event()
 

@@ -455,3 +455,10 @@ class _HandlerFailed(Exception):
 
 def _short(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:500]
+
+
+async def prune_inbox(pool: asyncpg.Pool, days: int = 14) -> None:
+    """Forget handled event ids long after any redelivery could come."""
+    await pool.execute(
+        "DELETE FROM inbox WHERE handled_at < now() - make_interval(days => $1)", days
+    )

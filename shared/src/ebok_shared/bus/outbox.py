@@ -60,3 +60,9 @@ class Outbox:
             [key for _, key in events],
             bodies,
         )
+
+
+async def backlog(conn: asyncpg.Pool | asyncpg.Connection) -> int:
+    """Events committed but not yet published (the relay deletes what it published)."""
+    count = await conn.fetchval("SELECT count(*) FROM outbox")
+    return int(count)

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from ..refusals import Refusal
 from .problems import Problem, render
 
 HEADER = "Idempotency-Key"
@@ -26,19 +27,47 @@ LEASE_SECONDS = 60
 _KEPT_HEADERS = ("Content-Type", "Location")
 
 
-async def handle(
-    request: web.Request, handler: Any, pool: asyncpg.Pool, principal_subject: str
-) -> web.StreamResponse:
+class KeyReused(Refusal):
+    """422: the key came before with a request that meant something else."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            422,
+            "idempotency-key-reused",
+            f"Klucz {HEADER} został już użyty z inną treścią żądania.",
+            field=HEADER,
+            reason="klucz użyty z inną treścią",
+        )
+
+
+def key_of(request: web.Request) -> str | None:
+    """The request's Idempotency-Key, if it sent one; 400 if it is not a usable key. (A
+    handler that keeps its keys itself, with its own rows, reads them with this too.)"""
     key = request.headers.get(HEADER)
-    if request.method != "POST" or key is None:
-        return await handler(request)  # type: ignore[no-any-return]
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+    if key is not None and (not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isprintable()):
         raise Problem(
             400,
             f"Nagłówek {HEADER} musi mieć od 1 do {MAX_KEY_LENGTH} znaków.",
             code="bad-idempotency-key",
             errors=[{"field": HEADER, "reason": "nieprawidłowy klucz"}],
         )
+    return key
+
+
+async def prune(pool: asyncpg.Pool, days: int = 2) -> None:
+    """Forget stored answers long after any retry could come."""
+    await pool.execute(
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(days => $1)", days
+    )
+
+
+async def handle(
+    request: web.Request, handler: Any, pool: asyncpg.Pool, principal_subject: str
+) -> web.StreamResponse:
+    if request.method != "POST" or HEADER not in request.headers:
+        return await handler(request)  # type: ignore[no-any-return]
+    key = key_of(request)
+    assert key is not None
     body = await request.read()
     request_hash = hashlib.sha256(
         request.method.encode() + request.path.encode() + body
@@ -71,12 +100,7 @@ async def handle(
                 headers={"Retry-After": "1"},
             )
         if row["request_hash"] != request_hash:
-            raise Problem(
-                422,
-                f"Klucz {HEADER} został już użyty z inną treścią żądania.",
-                code="idempotency-key-reused",
-                errors=[{"field": HEADER, "reason": "klucz użyty z inną treścią"}],
-            )
+            raise KeyReused
         if row["status"] is None:
             raise Problem(
                 409,

@@ -186,16 +186,25 @@ def assess(
 
 
 class RuleSettings(Protocol):
-    """The settings the rules read (``ReadingsSettings`` has them)."""
+    """The settings the rules read (``ReadingsSettings`` has them; read-only, as a frozen
+    dataclass's fields are)."""
 
-    plausible_daily_ceiling_m3: float
-    plausible_factor: float
-    plausible_min_excess_m3: float
-    leak_factor: float
-    leak_min_excess_m3: float
-    baseline_window_days: int
-    baseline_min_days: int
-    legalisation_years: int
+    @property
+    def plausible_daily_ceiling_m3(self) -> float: ...
+    @property
+    def plausible_factor(self) -> float: ...
+    @property
+    def plausible_min_excess_m3(self) -> float: ...
+    @property
+    def leak_factor(self) -> float: ...
+    @property
+    def leak_min_excess_m3(self) -> float: ...
+    @property
+    def baseline_window_days(self) -> int: ...
+    @property
+    def baseline_min_days(self) -> int: ...
+    @property
+    def legalisation_years(self) -> int: ...
 
 
 @dataclass(frozen=True)

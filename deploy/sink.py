@@ -1,6 +1,7 @@
 """A local SMTP sink: accepts every message, keeps it in a Maildir, lists it on a web page.
 
-For the local run and tests, never for production. ``python -m ebok_notifier.sink`` reads
+For the local run and tests, never for production (a development tool in ``deploy/``, in
+no service image; aiosmtpd is a development dependency only). ``python -m deploy.sink`` reads
 ``EBOK_SINK_HOST`` (127.0.0.1), ``EBOK_SINK_SMTP_PORT`` (1025), ``EBOK_SINK_HTTP_PORT`` (8025)
 and ``EBOK_SINK_MAILDIR`` (``var/mail``). Tests call ``start_sink(...)`` and ``await
 sink.stop()``. The web page escapes everything; a message's HTML part is shown only inside a

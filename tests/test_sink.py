@@ -12,7 +12,8 @@ from pathlib import Path
 import aiohttp
 import aiosmtplib
 import pytest
-from ebok_notifier.sink import RunningSink, start_sink
+
+from deploy.sink import RunningSink, start_sink
 
 POLISH_SUBJECT = "Zażółć gęślą jaźń – faktura nr 123456 do zapłaty"
 

@@ -1,0 +1,72 @@
+"""The customer's views the gateway puts together itself: the dashboard (parts from every
+service, kept while nothing changed) and the GDPR export (every service's part)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+from ebok_shared.http.middleware import require
+from ebok_shared.http.problems import Problem
+from ebok_shared.service import SETTINGS
+
+from . import dashboard
+from .live import LIVE
+from .proxy import UPSTREAMS
+from .routes import PREFIX
+
+routes = web.RouteTableDef()
+
+
+def _token(request: web.Request) -> str:
+    return request.headers["Authorization"].partition(" ")[2].strip()
+
+
+@routes.get(PREFIX + "/me/dashboard")
+async def get_dashboard(request: web.Request) -> web.Response:
+    """Kept parts where nothing changed since (``Cache-Control: no-cache`` asks for none)."""
+    principal = require(request, "customer")
+    settings = request.app[SETTINGS]
+    live = request.app[LIVE]
+    view = await dashboard.dashboard_view(
+        request.app[UPSTREAMS],
+        live.views,
+        principal.subject,
+        _token(request),
+        portal=live.portal,
+        part_timeout=settings.dashboard_part_timeout,  # type: ignore[attr-defined]
+        budget=settings.dashboard_budget,  # type: ignore[attr-defined]
+        fresh="no-cache" in request.headers.get("Cache-Control", ""),
+    )
+    return web.json_response(view)
+
+
+@routes.get(PREFIX + "/me/export")
+async def get_export(request: web.Request) -> web.Response:
+    """The GDPR export: every service's part, or an error naming the one that is missing
+    (an incomplete export would mislead the customer)."""
+    principal = require(request, "customer")
+    settings = request.app[SETTINGS]
+    parts = await dashboard.fetch_parts(  # never kept, and portal switches do not apply
+        request.app[UPSTREAMS],
+        dashboard.EXPORT,
+        _token(request),
+        part_timeout=settings.upstream_timeout,  # type: ignore[attr-defined]
+        budget=settings.upstream_timeout,  # type: ignore[attr-defined]
+    )
+    missing = [name for name, part in parts.items() if part["status"] != "ok"]
+    if missing:
+        raise Problem(
+            503,
+            "Nie udało się zebrać wszystkich danych. Spróbuj ponownie za chwilę.",
+            code="export-incomplete",
+            services=missing,
+        )
+    document = {
+        "client_number": principal.subject,
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
+        "services": {name: part["data"] for name, part in parts.items()},
+    }
+    return web.json_response(
+        document, headers={"Content-Disposition": 'attachment; filename="ebok-dane.json"'}
+    )

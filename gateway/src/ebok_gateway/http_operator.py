@@ -1,0 +1,84 @@
+"""Operators: the portal settings (terms IV.1), kept by the gateway itself, and every other
+operator function passed to the service that owns the data (``/operator/<service>/…``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from ebok_shared.http.middleware import require
+from ebok_shared.http.problems import Problem
+from ebok_shared.http.validation import read_json
+from ebok_shared.service import POOL
+
+from . import repository, request_bodies
+from .live import LIVE
+from .portal import SECTIONS
+from .proxy import forward
+from .routes import PREFIX
+
+routes = web.RouteTableDef()
+
+SECTION_SCHEMA = request_bodies.PORTAL_SECTION
+ITEM_SCHEMA = request_bodies.PORTAL_ITEM
+
+
+@routes.get(PREFIX + "/operator/portal-settings")
+async def get_portal_settings(request: web.Request) -> web.Response:
+    require(request, "operator")
+    return web.json_response(request.app[LIVE].portal.describe())
+
+
+@routes.put(PREFIX + "/operator/portal-settings/sections/{section}")
+async def put_section(request: web.Request) -> web.Response:
+    principal = require(request, "operator")
+    section = request.match_info["section"]
+    if section not in SECTIONS:
+        raise Problem(404, "Nie ma takiej sekcji e-BOK.", code="unknown-section")
+    body = await read_json(request, SECTION_SCHEMA)
+    async with request.app[POOL].acquire() as conn:
+        await repository.set_section(
+            conn, section, body["mode"], body.get("message"), principal.subject
+        )
+    await request.app[LIVE].reload(request.app[POOL])  # at once here; NOTIFY tells the others
+    return web.json_response(
+        {"section": section, "mode": body["mode"], "message": body.get("message")}
+    )
+
+
+@routes.put(PREFIX + "/operator/portal-settings/sections/{section}/items/{item_id}")
+async def put_item(request: web.Request) -> web.Response:
+    principal = require(request, "operator")
+    section, item_id = request.match_info["section"], request.match_info["item_id"]
+    if section not in SECTIONS:
+        raise Problem(404, "Nie ma takiej sekcji e-BOK.", code="unknown-section")
+    if len(item_id) > 64:
+        raise Problem(
+            422,
+            "Identyfikator jest za długi.",
+            errors=[{"field": "item_id", "reason": "za długie (najwyżej 64 znaki)"}],
+        )
+    body = await read_json(request, ITEM_SCHEMA)
+    async with request.app[POOL].acquire() as conn:
+        await repository.set_item_hidden(conn, section, item_id, body["hidden"], principal.subject)
+    await request.app[LIVE].reload(request.app[POOL])
+    return web.json_response({"section": section, "item_id": item_id, "hidden": body["hidden"]})
+
+
+@routes.get(PREFIX + "/operator/portal-settings/history")
+async def get_portal_history(request: web.Request) -> web.Response:
+    require(request, "operator")
+    return web.json_response({"items": await repository.settings_history(request.app[POOL], 100)})
+
+
+@routes.route(
+    "*", PREFIX + "/operator/{service:auth|billing|readings|correspondence|notifier}/{tail:.*}"
+)
+async def operator_proxy(request: web.Request) -> web.StreamResponse:
+    """Operator functions live in the services that own the data, under /operator/…"""
+    require(request, "operator")
+    resp, out = await forward(
+        request,
+        request.match_info["service"],
+        "/operator/" + request.match_info["tail"],
+        16 * 1024 * 1024,  # operators' feed batches
+    )
+    return web.Response(status=resp.status, body=resp.body, headers=out)

@@ -1,0 +1,151 @@
+"""Operator HTTP handlers (``/operator/…``, kind "operator"; the gateway serves them under
+``/api/v1/operator/correspondence/…``): the queue, one case with its history, taking a
+case, replying, status, evidence needed (the deadline moves), closing. Each calls one use
+case; a refusal of the case's rules is rendered by the shared error renderer."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from ebok_shared.http.middleware import require
+from ebok_shared.http.problems import validation_problem
+from ebok_shared.http.validation import read_json
+from ebok_shared.service import BUS, POOL
+
+from . import use_cases
+from .domain import SETTABLE_STATUSES, Status
+from .http_common import (
+    KINDS,
+    STATUS_FILTERS,
+    page,
+    path_id,
+    query_choice,
+    send_attachment,
+    settings_of,
+)
+
+routes = web.RouteTableDef()
+
+REPLY_SCHEMA = {
+    "type": "object",
+    "required": ["body"],
+    "additionalProperties": False,
+    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000}},
+}
+STATUS_SCHEMA = {
+    "type": "object",
+    "required": ["status"],
+    "additionalProperties": False,
+    "properties": {"status": {"enum": [s.value for s in SETTABLE_STATUSES]}},
+}
+NOTE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 2000}},
+}
+
+
+def _operator(request: web.Request) -> str:
+    return require(request, "operator").subject
+
+
+async def _note(request: web.Request) -> str | None:
+    if not request.body_exists:
+        return None
+    body = await read_json(request, NOTE_SCHEMA)
+    note = body.get("note", "").strip()
+    return note or None
+
+
+@routes.get("/operator/cases")
+async def queue(request: web.Request) -> web.Response:
+    """Open cases by default; urgent failure reports first, then the nearest deadline."""
+    _operator(request)
+    paging = page(request, settings_of(request.app).page_size_max)
+    status = query_choice(request, "status", (*STATUS_FILTERS, "all")) or "open"
+    kind = query_choice(request, "kind", KINDS)
+    mine = query_choice(request, "assignee", ("me",))
+    operator_id = _operator(request) if mine else None
+    answer = await use_cases.operator_queue(
+        request.app[POOL], None if status == "all" else status, kind, operator_id, paging
+    )
+    return web.json_response(answer)
+
+
+@routes.get("/operator/cases/{case_id}")
+async def case(request: web.Request) -> web.Response:
+    _operator(request)
+    case_id = path_id(request, "case_id")
+    return web.json_response(await use_cases.operator_case(request.app[POOL], case_id))
+
+
+@routes.get("/operator/cases/{case_id}/attachments/{attachment_id}")
+async def attachment(request: web.Request) -> web.StreamResponse:
+    _operator(request)
+    download = await use_cases.attachment(
+        request.app[POOL], path_id(request, "case_id"), path_id(request, "attachment_id"), None
+    )
+    return await send_attachment(request, download)
+
+
+@routes.post("/operator/cases/{case_id}/assignment")
+async def assign(request: web.Request) -> web.Response:
+    """The operator takes the case (to themself)."""
+    operator_id = _operator(request)
+    case_id = path_id(request, "case_id")
+    answer = await use_cases.assign(
+        request.app[POOL], request.app[BUS].outbox, case_id, operator_id
+    )
+    return web.json_response(answer)
+
+
+@routes.post("/operator/cases/{case_id}/replies")
+async def reply(request: web.Request) -> web.Response:
+    """The answer: the customer reads it in e-BOK and is e-mailed only that it is waiting."""
+    operator_id = _operator(request)
+    case_id = path_id(request, "case_id")
+    body = await read_json(request, REPLY_SCHEMA)
+    text = body["body"].strip()
+    if not text:
+        raise validation_problem([{"field": "body", "reason": "pole nie może być puste"}])
+    answer = await use_cases.reply(
+        request.app[POOL], request.app[BUS].outbox, case_id, operator_id, text
+    )
+    return web.json_response(answer, status=201)
+
+
+@routes.put("/operator/cases/{case_id}/status")
+async def status(request: web.Request) -> web.Response:
+    operator_id = _operator(request)
+    case_id = path_id(request, "case_id")
+    body = await read_json(request, STATUS_SCHEMA)
+    answer = await use_cases.change_status(
+        request.app[POOL], case_id, operator_id, Status(body["status"])
+    )
+    return web.json_response(answer)
+
+
+@routes.post("/operator/cases/{case_id}/evidence-needed")
+async def evidence_needed(request: web.Request) -> web.Response:
+    """Evidence is needed: the reply deadline is extended by the configured period, once."""
+    operator_id = _operator(request)
+    case_id = path_id(request, "case_id")
+    note = await _note(request)
+    answer = await use_cases.evidence_needed(
+        request.app[POOL],
+        case_id,
+        operator_id,
+        note,
+        settings_of(request.app).evidence_extension_days,
+    )
+    return web.json_response(answer)
+
+
+@routes.post("/operator/cases/{case_id}/closure")
+async def close(request: web.Request) -> web.Response:
+    operator_id = _operator(request)
+    case_id = path_id(request, "case_id")
+    note = await _note(request)
+    answer = await use_cases.close(
+        request.app[POOL], request.app[BUS].outbox, case_id, operator_id, note
+    )
+    return web.json_response(answer)
