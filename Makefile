@@ -11,7 +11,8 @@ setup:
 run: setup
 	@uv run --frozen python -m deploy.local
 
-test: setup
+# The whole suite, after the code passes ruff and mypy (a style or type error fails CI too).
+test: setup lint typecheck
 	@uv run --frozen pytest
 
 # Tiers: unit (no I/O, seconds), service (real PostgreSQL and RabbitMQ, minutes).
