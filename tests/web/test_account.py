@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -21,9 +22,10 @@ from tests.e2e.stack import Stack
 
 from .customers import ready_customer, sign_in
 from .portal import Page, Portal
-from .test_public import cookie, kept, link_to
+from .test_public import cookie, kept, link_to, tag
 
 NEW_PASSWORD = "Modra-Kropla-2027"
+FINAL = "1. Zmiany Regulaminu ogłasza się w e-BOK i wysyła e-mailem.\n"
 
 
 async def signed_in(portal: Portal, stack: Stack, api: Api, workdir: Path) -> Customer:
@@ -135,7 +137,7 @@ async def test_two_step_login_on_asks_the_code_at_sign_in_and_off(
     qr = setup.soup.select_one(".qr-box svg")
     assert qr is not None and qr["role"] == "img" and qr.find("title"), "an inline SVG QR code"
     assert qr.find("path"), "drawn, not an image from elsewhere"
-    secret = setup.soup.find(id="totp-secret").get_text().replace(" ", "")
+    secret = tag(setup, "#totp-secret").get_text().replace(" ", "")
     assert len(secret) >= 16
 
     short = await portal.submit(setup, {"code": "12"}, action="/konto/dwuetapowe/wlacz")
@@ -153,7 +155,7 @@ async def test_two_step_login_on_asks_the_code_at_sign_in_and_off(
     assert enabled.h1 == "Logowanie dwuetapowe włączone", enabled
     codes = [c.get_text() for c in enabled.soup.select("#recovery-codes code")]
     assert len(codes) >= 5 and all("-" in c for c in codes), codes
-    assert enabled.soup.find("button", {"data-copy": "recovery-codes"}).has_attr("hidden")
+    assert tag(enabled, "button[data-copy=recovery-codes]").has_attr("hidden")
     assert "Logowanie dwuetapowe włączone" in (await portal.get("/konto")).text
 
     await sign_out(portal, enabled)
@@ -242,18 +244,20 @@ async def test_deletion_explains_asks_to_confirm_and_ends_session_and_account(
 # -- new regulations in force (these publish versions: they come last) ------------------------
 
 
-async def new_terms_in_force(stack: Stack, old: str, new: str) -> int:
-    """A new regulations version in force from now, written straight into auth's database
-    (publishing through the API cannot make it effective sooner than the notice period)."""
+async def new_terms_in_force(stack: Stack, change: Callable[[str], str]) -> int:
+    """A new regulations version (``change`` of the newest one's text) in force from now,
+    written straight into auth's database (publishing through the API cannot make it
+    effective sooner than the notice period)."""
     conn = await asyncpg.connect(stack.database_url("auth"))
     try:
         body = await conn.fetchval("SELECT body FROM regulations ORDER BY version DESC LIMIT 1")
-        assert old in body
+        changed = change(body)
+        assert changed != body
         version: int = await conn.fetchval(
             "INSERT INTO regulations (version, body, summary, effective_from, published_at,"
             " published_by) SELECT max(version) + 1, $1, $2, now() - interval '1 second',"
             " now(), 'test' FROM regulations RETURNING version",
-            body.replace(old, new),
+            changed,
             "Zmiana zasad korzystania z e-BOK.",
         )
     finally:
@@ -266,7 +270,10 @@ async def test_new_terms_hold_the_session_until_accepted(
 ) -> None:
     customer = await ready_customer(stack, api, workdir)
     version = await new_terms_in_force(
-        stack, "Korzystanie z usług e-BOK jest bezpłatne.", "Korzystanie z e-BOK jest dobrowolne."
+        stack,
+        lambda body: body.replace(
+            "Korzystanie z usług e-BOK jest bezpłatne.", "Korzystanie z e-BOK jest dobrowolne."
+        ),
     )
     page = await sign_in(portal, customer.client_number)
     assert page.path == "/regulamin/akceptacja", page
@@ -299,7 +306,7 @@ async def test_export_and_deletion_stay_reachable_before_accepting_new_terms(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
     customer = await ready_customer(stack, api, workdir)
-    await new_terms_in_force(stack, "Korzystanie z e-BOK", "Korzystanie z serwisu e-BOK")
+    await new_terms_in_force(stack, lambda body: body + "\n\nVI. Postanowienia końcowe\n\n" + FINAL)
     assert (await sign_in(portal, customer.client_number)).path == "/regulamin/akceptacja"
     download = await portal.get("/konto/eksport/plik")
     assert download.headers.get("Content-Disposition", "").startswith("attachment"), download

@@ -8,7 +8,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from bs4 import Tag
 from ebok_notifier.render import PAGES, Brand, Renderer
+from ebok_web.http_public import amount
 
 from tests.e2e.client import Api, expect
 from tests.e2e.journeys import CUSTOMER_PASSWORD, log_in
@@ -33,6 +35,12 @@ def link_to(mail: Mail, page: str) -> str:
 
 def cookie(portal: Portal) -> str | None:
     return next((c.value for c in portal.http.cookie_jar if c.key == "__Host-ebok"), None)
+
+
+def tag(page: Page, selector: str) -> Tag:
+    found = page.soup.select_one(selector)
+    assert found is not None, f"no {selector} on {page}"
+    return found
 
 
 def kept(page: Page, name: str) -> str | None:
@@ -61,7 +69,7 @@ async def test_registration_page_shows_the_terms_and_where_to_find_the_proof(
     for name, label in where.items():
         hint = page.soup.find(id=f"{name}-hint")
         assert hint is not None and label in hint.get_text(), name
-        assert f"{name}-hint" in page.soup.find(id=name)["aria-describedby"]
+        assert f"{name}-hint" in str(tag(page, f"#{name}")["aria-describedby"])
 
 
 async def test_registration_form_says_what_is_wrong_and_keeps_what_was_typed(
@@ -101,7 +109,7 @@ async def test_registration_form_says_what_is_wrong_and_keeps_what_was_typed(
     assert "client_number" not in [
         a["href"][1:] for a in mismatched.soup.select(".error-summary a")
     ]
-    assert mismatched.soup.find(id="accept").has_attr("checked")  # the tick is kept too
+    assert tag(mismatched, "#accept").has_attr("checked")  # the tick is kept too
 
 
 async def test_registration_refused_by_the_api_shows_its_reason_at_the_field(
@@ -124,7 +132,7 @@ async def test_registration_refused_by_the_api_shows_its_reason_at_the_field(
     )
     assert refused.status == 422, refused
     assert "wersja 1" in refused.field_error("accept"), refused
-    assert not refused.soup.find(id="accept").has_attr("checked")
+    assert not tag(refused, "#accept").has_attr("checked")
     assert kept(refused, "invoice_gross") == "140,63"
 
 
@@ -154,11 +162,12 @@ async def test_registration_activation_first_sign_in_own_password_dashboard(
     assert opened.status == 200 and opened.h1 == "Aktywacja konta", opened
     assert opened.headers["Referrer-Policy"] == "no-referrer"
     assert token not in opened.html, "the token stays out of the page"
+    assert opened.history and "token" not in opened.url, "and out of the address bar"
 
     activated = await portal.submit(opened, action="/aktywacja")
     assert activated.status == 200 and activated.h1 == "Konto aktywne", activated
     assert activated.headers["Referrer-Policy"] == "no-referrer"
-    initial = activated.soup.find(id="initial-password").get_text(strip=True)
+    initial = tag(activated, "#initial-password").get_text(strip=True)
     assert len(initial) >= 8
     copy = activated.soup.find("button", {"data-copy": "initial-password"})
     assert copy is not None and copy.has_attr("hidden") and copy["type"] == "button"
@@ -402,7 +411,7 @@ async def test_every_e_mail_link_opens_a_page_of_the_portal(portal: Portal, path
     elif route == PAGES["reset_password"]:  # no token: "set a new password" → ask for a link
         assert page.path == "/haslo/reset", page
     elif page.path == "/logowanie":  # a customer's page: sign in first, then back there
-        assert page.soup.find("input", {"name": "next"})["value"].startswith(route)
+        assert str(tag(page, "input[name=next]")["value"]).startswith(route)
     else:
         assert page.path == route, page
 
@@ -411,3 +420,11 @@ def test_the_e_mails_link_to_every_page_the_notifier_names() -> None:
     paths = {urlsplit(link).path for link in _mail_links()}
     named = {p.split("{")[0] for p in PAGES.values()}
     assert all(any(path.startswith(p) for path in paths) for p in named), (paths, named)
+
+
+def test_amounts_as_people_type_them() -> None:
+    assert amount("140,63") == amount("140.63") == "140.63"
+    assert amount("1 140,63 zł") == amount("1\u00a0140,63") == "1140.63"
+    assert amount("140") == "140"
+    for wrong in ("140,632", "sto", "-5", "1,2,3", ""):
+        assert amount(wrong) is None, wrong

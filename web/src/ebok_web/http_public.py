@@ -269,9 +269,10 @@ NO_REFERRER = "no-referrer"
 
 @dataclass(frozen=True)
 class LinkPage:
-    """A page an e-mail's link opens with a one-time token. The token is kept in the
-    visitor's server-side session (never written into the page) and only the page's POST
-    spends it: mail scanners and link previews open links, they do not press buttons."""
+    """A page an e-mail's link opens with a one-time token. The token goes into the
+    visitor's server-side session and the browser on to the page's bare address (the token
+    is in no page, no history, no referrer); only the page's POST spends it: mail scanners
+    and link previews open links, they do not press buttons."""
 
     path: str
     title: str
@@ -325,8 +326,9 @@ def _token_key(page: LinkPage) -> str:
 def _keep_token(request: web.Request, page: LinkPage) -> None:
     session = ensure_session(request)
     token = request.query.get("token", "").strip()
-    if token:
+    if token:  # kept here, and out of the address bar and the history at once
         session.pending[_token_key(page)] = token[:300]
+        redirect(page.path)
     if not session.pending.get(_token_key(page)):
         raise LinkGone
 
@@ -361,6 +363,10 @@ def link_page(page: LinkPage) -> Callable[[Handler], Handler]:
         async def run(request: web.Request) -> web.StreamResponse:
             try:
                 response = await handler(request)
+            except web.HTTPException as moved:
+                if moved.status < 400:
+                    moved.headers["Referrer-Policy"] = NO_REFERRER
+                raise
             except LinkGone:
                 ensure_session(request).pending.pop(_token_key(page), None)
                 response = render(
