@@ -293,7 +293,7 @@ NEW_PASSWORD = LinkPage(
     "Ustaw nowe hasło",
     "Wpisz nowe hasło dwa razy. Po zmianie zalogujesz się nim na wszystkich urządzeniach.",
     "Ustaw nowe hasło",
-    ("/haslo/reset", "Poproś o nowy link"),
+    (RESET_PAGE, "Poproś o nowy link"),
 )
 EMAIL_CONFIRMATION = LinkPage(
     "/konto/email/potwierdz",
