@@ -297,11 +297,6 @@ async def test_new_terms_hold_the_session_until_accepted(
     assert me["regulations"]["accepted_version"] == version, me
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #14 item 4: the gateway refuses /me/export and /me/deletion to a session "
-    "restricted by new regulations (auth itself allows them)",
-)
 async def test_export_and_deletion_stay_reachable_before_accepting_new_terms(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 from aiohttp import web
-from ebok_shared.http.middleware import require
+from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.problems import Problem
 from ebok_shared.service import SETTINGS
 
 from . import dashboard
 from .live import LIVE
 from .proxy import UPSTREAMS
-from .routes import PREFIX
+from .routes import GDPR, PREFIX
 
 routes = web.RouteTableDef()
 
@@ -42,6 +42,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/me/export")
+@allow_restricted(*GDPR)
 async def get_export(request: web.Request) -> web.Response:
     """The GDPR export: every service's part, or an error naming the one that is missing
     (an incomplete export would mislead the customer)."""

@@ -40,6 +40,7 @@ PDF_OR_IMAGE = ("application/pdf", "image/jpeg", "image/png")
 
 
 BOTH = ("password_change", "regulations")
+GDPR = ("regulations",)  # what the GDPR routes allow (export, erasure): any accepted terms
 
 ROUTES: tuple[Route, ...] = (
     # --- without a token -------------------------------------------------------------
@@ -123,7 +124,9 @@ ROUTES: tuple[Route, ...] = (
         "auth",
         "account",
         "Zmiana hasła",
-        allow_restricted=("password_change",),
+        # Both: a first login after new terms came into force carries both restrictions,
+        # and the password comes first (then the terms can be accepted).
+        allow_restricted=BOTH,
     ),
     Route(
         "POST",
@@ -135,14 +138,20 @@ ROUTES: tuple[Route, ...] = (
         ok=201,
     ),
     Route("POST", "/me/email-change", "auth", "customer", "Zmiana adresu e-mail", ok=202),
-    Route("DELETE", "/me", "auth", "customer", "Usunięcie konta"),
+    # GDPR rights (export, erasure and what it keeps) do not depend on accepting new terms.
+    Route("DELETE", "/me", "auth", "customer", "Usunięcie konta", allow_restricted=GDPR),
     Route("POST", "/me/totp", "auth", "customer", "Logowanie dwuetapowe: rozpoczęcie", ok=201),
     Route("POST", "/me/totp/activation", "auth", "customer", "Logowanie dwuetapowe: włączenie"),
     Route(
         "POST", "/me/totp/removal", "auth", "customer", "Logowanie dwuetapowe: wyłączenie", ok=204
     ),
     Route(
-        "GET", "/me/deletion", "auth", "customer", "Co zostanie usunięte, a co Spółka musi zachować"
+        "GET",
+        "/me/deletion",
+        "auth",
+        "customer",
+        "Co zostanie usunięte, a co Spółka musi zachować",
+        allow_restricted=GDPR,
     ),
     # --- customer: contracts, meters, readings -----------------------------------------
     Route(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 from ebok_shared.clock import clock
 from ebok_shared.http import params
-from ebok_shared.http.middleware import public, require
+from ebok_shared.http.middleware import allow_restricted, public, require
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
@@ -197,6 +197,7 @@ async def confirm_e_invoice(request: web.Request) -> web.Response:
 
 
 @routes.get("/me/export")
+@allow_restricted("regulations")  # a GDPR right, whatever terms are accepted
 async def export(request: web.Request) -> web.Response:
     """Billing's part of the customer's data export: everything billing holds about them."""
     client_number = _client_number(request)

@@ -9,7 +9,7 @@ import json
 from aiohttp import web
 from ebok_shared.clock import clock
 from ebok_shared.http import idempotency
-from ebok_shared.http.middleware import require
+from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.problems import Problem, problem_response
 from ebok_shared.service import BUS, POOL
 
@@ -100,6 +100,7 @@ async def customer_attachment(request: web.Request) -> web.StreamResponse:
 
 
 @routes.get("/me/export")
+@allow_restricted("regulations")  # a GDPR right, whatever terms are accepted
 async def export(request: web.Request) -> web.Response:
     """This service's part of the customer's data export (terms I.7, GDPR art. 15 and 20)."""
     client_number = _customer(request)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
-from ebok_shared.http.middleware import require
+from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.service import POOL
 
 from . import use_cases
@@ -13,6 +13,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get("/me/export")
+@allow_restricted("regulations")  # a GDPR right, whatever terms are accepted
 async def my_export(request: web.Request) -> web.Response:
     """This service's part of the customer's data export (the gateway's ``/me/export``)."""
     client_number = require(request, "customer").subject

@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 from ebok_shared.clock import clock
 from ebok_shared.http.idempotency import HEADER as IDEMPOTENCY_HEADER
-from ebok_shared.http.middleware import require
+from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.params import bad, page, query_choice, query_month
 from ebok_shared.refusals import invalid
 
@@ -229,6 +229,7 @@ async def submit_garden_request(request: web.Request) -> web.Response:
 
 
 @routes.get("/me/export")
+@allow_restricted("regulations")  # a GDPR right, whatever terms are accepted
 async def my_export(request: web.Request) -> web.Response:
     """This service's part of the customer's data export."""
     client = require(request, "customer").subject
