@@ -60,10 +60,10 @@ def month_bars(consumption: Mapping[str, Any], *, at_least: int = 12) -> list[Mo
     """The API's months as bars, one per calendar month, gaps included: from the first month
     with data (but at least ``at_least`` months back from the end) to the period's end."""
     found = {m["month"]: m for m in consumption.get("months") or []}
-    last = str(consumption.get("to") or (max(found) if found else ""))
-    if not last:
-        return []
-    first = min(found) if found else last
+    if not found:
+        return []  # nothing measured yet: no chart at all
+    last = str(consumption.get("to") or max(found))
+    first = min(found)
     earliest = month_keys(str(consumption.get("from") or first), last)
     keys = month_keys(first, last)
     if len(keys) < at_least:
