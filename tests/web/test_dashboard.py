@@ -15,19 +15,12 @@ from ebok_web.formatting import month as month_name
 
 from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer, _months_back
-from tests.e2e.journeys import CUSTOMER_PASSWORD, Session, log_in
+from tests.e2e.journeys import CUSTOMER_PASSWORD, Session
 from tests.e2e.stack import Stack
 
+from . import money_pages as mp
 from .customers import ready_customer, sign_in
-from .portal import Page, Portal
-
-
-def _plain(text: str) -> str:
-    return text.replace("\u00a0", " ")
-
-
-async def _token(api: Api, customer: Customer) -> str:
-    return str((await log_in(api, customer.client_number, CUSTOMER_PASSWORD))["access_token"])
+from .portal import Portal
 
 
 async def _feed(api: Api, operator: Session, kind: str, body: str) -> None:
@@ -72,14 +65,6 @@ async def _windows(api: Api, operator: Session, body: dict[str, Any]) -> None:
     )
 
 
-def _section(page: Page, heading_id: str) -> str:
-    heading = page.soup.find(id=heading_id)
-    assert heading is not None, f"no #{heading_id} on {page}"
-    section = heading.find_parent("section")
-    assert section is not None
-    return " ".join(section.get_text(" ", strip=True).split())
-
-
 # -- dashboard ----------------------------------------------------------------------------------
 
 
@@ -87,7 +72,7 @@ async def test_dashboard_says_what_matters_at_a_glance(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
     customer = await ready_customer(stack, api, workdir)
-    token = await _token(api, customer)
+    token = await mp.token(api, customer)
     address = f"e.{customer.client_number}@example.pl"
     expect(await api.put("/me/e-invoice", token=token, json={"email": address}), 202)
     balance = expect(await api.get("/me/balance", token=token), 200)
@@ -97,27 +82,27 @@ async def test_dashboard_says_what_matters_at_a_glance(
     assert page.title == "Pulpit – e-BOK MPWiK" and page.h1 == "Pulpit"
     assert len(page.soup.find_all("h1")) == 1
 
-    saldo = _section(page, "saldo")
-    assert f"Do zapłaty {_plain(money(balance['balance']['amount']))}" in saldo, saldo
+    saldo = mp.section(page, "saldo")
+    assert f"Do zapłaty {mp.plain(money(balance['balance']['amount']))}" in saldo, saldo
     overdue = balance["overdue"]
-    assert f"Po terminie 2 faktury na {_plain(money(overdue['amount']))}" in saldo, saldo
+    assert f"Po terminie 2 faktury na {mp.plain(money(overdue['amount']))}" in saldo, saldo
     assert "odsetki do dziś" in saldo and "Przy zapłacie dziś:" in saldo
     assert "/saldo" in page.links()
 
-    invoices = _section(page, "ostatnie-faktury")
+    invoices = mp.section(page, "ostatnie-faktury")
     for number_, gross in customer.invoices:
-        assert number_ in invoices and _plain(money(gross)) in invoices
+        assert number_ in invoices and mp.plain(money(gross)) in invoices
         assert f"/faktury/{number_}" in page.links()
 
-    meters = _section(page, "wodomierze")
+    meters = mp.section(page, "wodomierze")
     assert f"Wodomierz główny {customer.meter}" in meters and "Brak odczytów." in meters
     action = page.soup.select_one("#wodomierze ~ p a[href='/odczyty']")
     assert action is not None and "Podaj odczyt" in action.get_text(), meters
 
     notices = " ".join(n.get_text(" ", strip=True) for n in page.soup.select(".notice"))
     assert f"E-faktura czeka na potwierdzenie adresu {address}" in notices, notices
-    assert "Nie ma jeszcze odczytów" in _section(page, "zuzycie")
-    assert "Nie masz otwartych spraw." in _section(page, "sprawy")
+    assert "Nie ma jeszcze odczytów" in mp.section(page, "zuzycie")
+    assert "Nie masz otwartych spraw." in mp.section(page, "sprawy")
     assert not page.soup.select("[style]") and not page.soup.select("script:not([src])")
 
 
@@ -137,7 +122,7 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
         dashboard = await sign_in(portal, customer.client_number)
     finally:
         await _windows(api, operator, {"mode": "always"})
-    token = await _token(api, customer)
+    token = await mp.token(api, customer)
     data = expect(await api.get("/me/consumption", token=token), 200)
     months = [m for m in data["months"] if m["water_m3"] != "0.000" or m["garden_m3"] != "0.000"]
     assert len(months) >= 12, data
@@ -147,9 +132,9 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
     # The dashboard: the notice, the meter's last reading, a small chart of 12 months at most.
     notices = " ".join(n.get_text(" ", strip=True) for n in dashboard.soup.select(".notice"))
     assert f"Trwa okres podawania odczytów: do {date(closes)}." in notices, notices
-    meters = _section(dashboard, "wodomierze")
+    meters = mp.section(dashboard, "wodomierze")
     assert f"Wodomierz ogrodowy {garden}" in meters
-    assert "Ostatni odczyt:" in meters and _plain(date(dt.date.today().replace(day=1))) in meters
+    assert "Ostatni odczyt:" in meters and mp.plain(date(dt.date.today().replace(day=1))) in meters
     small = dashboard.soup.select_one("svg#wykres-pulpit")
     assert small is not None and 1 <= len(small.select("rect.bar")) <= 12, dashboard
 
@@ -158,19 +143,22 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
     assert page.title == "Zużycie wody – e-BOK MPWiK" and page.h1 == "Zużycie wody"
     svg = page.soup.select_one("svg#wykres-zuzycia")
     assert svg is not None and svg["role"] == "img", page
-    assert svg.find("title").get_text() and "m³" in svg.find("desc").get_text()
-    assert set(svg["aria-labelledby"].split()) == {"wykres-zuzycia-title", "wykres-zuzycia-desc"}
+    assert mp.one(svg, "title").get_text() and "m³" in mp.one(svg, "desc").get_text()
+    assert set(mp.attr(svg, "aria-labelledby").split()) == {
+        "wykres-zuzycia-title",
+        "wykres-zuzycia-desc",
+    }
     by_month = {m["month"]: m for m in data["months"]}
     groups = svg.select("g.chart__month")
     assert len(svg.select("rect.bar")) == len(groups) == len(by_month), svg
     for group in groups:
-        month = by_month[group["data-month"]]
-        value = group.select_one("text.chart__value").get_text()
+        month = by_month[mp.attr(group, "data-month")]
+        value = mp.one(group, "text.chart__value").get_text()
         assert value == number(month["water_m3"], 1), (group, month)
         assert bool(group.select("rect.garden")) == (month["garden_m3"] != "0.000")
     labels = [t.get_text() for t in svg.select("text.chart__label--garden")]
     assert len(labels) == len(gardened) and all(t.startswith("ogr. ") for t in labels)
-    legend = page.soup.select_one(".legend").get_text(" ", strip=True)
+    legend = mp.one(page.soup, ".legend").get_text(" ", strip=True)
     assert "ogrodu" in legend and "kreskowana" in legend
 
     rows = page.soup.select("[aria-labelledby=tabela-zuzycia] tbody tr")
@@ -182,8 +170,8 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
         table[cells[0]] = cells[1:]
     for month in by_month.values():
         cells = table[month_name(month["month"])]
-        assert cells[0] == _plain(volume(month["water_m3"])), cells
-        assert cells[1] == _plain(volume(month["garden_m3"])), cells
+        assert cells[0] == mp.plain(volume(month["water_m3"])), cells
+        assert cells[1] == mp.plain(volume(month["garden_m3"])), cells
 
     link = page.soup.select_one("a[href^='/zuzycie.csv']")
     assert link is not None
@@ -205,7 +193,7 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
 
     twelve = await portal.get("/zuzycie?miesiace=12")
     assert len(twelve.soup.select("svg#wykres-zuzycia g.chart__month")) <= 12
-    assert twelve.soup.find("option", selected=True)["value"] == "12"
+    assert mp.attr(mp.one(twelve.soup, "option[selected]"), "value") == "12"
 
 
 async def test_switched_off_and_hidden_sections(
@@ -228,8 +216,8 @@ async def test_switched_off_and_hidden_sections(
     try:
         page = await sign_in(portal, customer.client_number)
         assert page.path == "/pulpit" and page.status == 200, page
-        assert message in _section(page, "saldo")
-        assert message in _section(page, "ostatnie-faktury")
+        assert message in mp.section(page, "saldo")
+        assert message in mp.section(page, "ostatnie-faktury")
         assert page.soup.find(id="wodomierze") is None  # hidden: nothing at all
         assert page.soup.find(id="zuzycie") is None
         invoices = await portal.get("/faktury")

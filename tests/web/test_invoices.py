@@ -12,14 +12,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from ebok_notifier.render import PAGES
-from ebok_web.formatting import date, money
+from ebok_web.formatting import date
 
 from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer, _months_back
-from tests.e2e.journeys import CUSTOMER_PASSWORD, Session, log_in
+from tests.e2e.journeys import Session
 from tests.e2e.mail import wait_for_mail
 from tests.e2e.stack import Stack
 
+from . import money_pages as mp
 from .customers import ready_customer, sign_in
 from .portal import Page, Portal, form_fields
 
@@ -31,28 +32,10 @@ async def _signed_in(portal: Portal, stack: Stack, api: Api, workdir: Path) -> C
     return customer
 
 
-async def _token(api: Api, customer: Customer) -> str:
-    return str((await log_in(api, customer.client_number, CUSTOMER_PASSWORD))["access_token"])
-
-
 async def _query(portal: Portal, page: Page, action: str, values: dict[str, str]) -> Page:
     """A GET form sent as a browser sends it: its fields in the address."""
     fields = {**form_fields(page.form(action)), **values}
     return await portal.get(f"{action}?{urlencode(fields)}")
-
-
-def _pln(value: object) -> str:
-    """Money as the page shows it, with plain spaces (as ``Page.text`` reads it)."""
-    return money(value).replace("\u00a0", " ")
-
-
-def _rows(page: Page, region: str) -> list[list[str]]:
-    table = page.soup.select_one(f"[aria-labelledby={region}] table")
-    assert table is not None, page
-    return [
-        [" ".join(cell.get_text(" ", strip=True).split()) for cell in tr.find_all(["th", "td"])]
-        for tr in table.select("tbody tr")
-    ]
 
 
 async def _more_invoices(stack: Stack, workdir: Path, customer: Customer, count: int) -> None:
@@ -109,12 +92,12 @@ async def test_invoice_list_shows_the_customers_invoices_in_polish(
     assert page.status == 200, page
     assert page.title == "Faktury – e-BOK MPWiK"
     assert page.h1 == "Faktury"
-    rows = _rows(page, "lista-faktur")
+    rows = mp.rows(page, "lista-faktur")
     assert [r[0].removeprefix("Szczegóły faktury ") for r in rows] == [
         n for n, _ in reversed(customer.invoices)
     ]
     for row, (_, gross) in zip(rows, reversed(customer.invoices), strict=True):
-        assert row[4] == _pln(gross)
+        assert row[4] == mp.pln(gross)
     assert rows[-1][6] == "opłacona"  # the oldest one was paid
     assert "Znaleziono: 3 faktury." in page.text
     links = page.links()
@@ -131,20 +114,20 @@ async def test_invoice_filters_and_paging(
 
     first = await portal.get("/faktury")
     assert "Znaleziono: 13 faktur." in first.text, first
-    assert len(_rows(first, "lista-faktur")) == 10
-    assert "Strona 1 z 2" in first.soup.select_one(".pager").get_text(" ", strip=True)
-    second = await portal.get(first.soup.select_one(".pager a[rel=next]")["href"])
+    assert len(mp.rows(first, "lista-faktur")) == 10
+    assert "Strona 1 z 2" in mp.one(first.soup, ".pager").get_text(" ", strip=True)
+    second = await portal.get(mp.attr(mp.one(first.soup, ".pager a[rel=next]"), "href"))
     assert second.status == 200 and second.title == "Faktury — strona 2 – e-BOK MPWiK", second
-    assert len(_rows(second, "lista-faktur")) == 3
+    assert len(mp.rows(second, "lista-faktur")) == 3
 
     paid = await _query(portal, first, "/faktury", {"status": "paid"})
     assert paid.status == 200, paid
     assert "status=paid" in paid.url
-    rows = _rows(paid, "lista-faktur")
+    rows = mp.rows(paid, "lista-faktur")
     assert len(rows) == 10 and all(r[6] == "opłacona" for r in rows)
-    paid_two = await portal.get(paid.soup.select_one(".pager a[rel=next]")["href"])
-    assert "status=paid" in paid_two.url and len(_rows(paid_two, "lista-faktur")) == 1
-    assert paid_two.soup.find("option", selected=True)["value"] == "paid"  # filter kept
+    paid_two = await portal.get(mp.attr(mp.one(paid.soup, ".pager a[rel=next]"), "href"))
+    assert "status=paid" in paid_two.url and len(mp.rows(paid_two, "lista-faktur")) == 1
+    assert mp.attr(mp.one(paid_two.soup, "option[selected]"), "value") == "paid"  # filter kept
 
     since = _months_back(dt.date.today(), 4).replace(day=5)  # the second invoice's issue
     recent = await portal.get(f"/faktury?od={since.isoformat()}")
@@ -155,8 +138,8 @@ async def test_invoice_filters_and_paging(
     assert wrong.error_summary(), wrong
     assert wrong.field_error("do") == "Data końcowa wcześniejsza niż początkowa"
     form = wrong.form("/faktury")
-    assert form.find("input", {"name": "od"})["value"] == "2026-02-01"  # values kept
-    assert form.find("input", {"name": "do"})["value"] == "2025-01-01"
+    assert mp.attr(mp.one(form, "input[name=od]"), "value") == "2026-02-01"  # values kept
+    assert mp.attr(mp.one(form, "input[name=do]"), "value") == "2025-01-01"
 
 
 async def test_invoice_detail_with_lines_and_payments_and_its_pdf(
@@ -168,12 +151,12 @@ async def test_invoice_detail_with_lines_and_payments_and_its_pdf(
     assert page.status == 200, page
     assert page.h1 == f"Faktura {paid_number}"
     assert page.title == f"Faktura {paid_number} – e-BOK MPWiK"
-    lines = [r[0] for r in _rows(page, "pozycje")]
+    lines = [r[0] for r in mp.rows(page, "pozycje")]
     assert lines == ["Dostawa wody", "Odprowadzanie ścieków", "Opłata abonamentowa"]
-    water = _rows(page, "pozycje")[0]
+    water = mp.rows(page, "pozycje")[0]
     assert water[1] == "9 m³" and water[2] == "5,97 zł", water
-    payments = _rows(page, "wplaty")
-    assert payments[0][1] == _pln(paid_gross)
+    payments = mp.rows(page, "wplaty")
+    assert payments[0][1] == mp.pln(paid_gross)
     assert "opłacona" in page.text
     assert customer.contract_number in page.text
     assert page.soup.select_one("link[rel=stylesheet][media=print]") is not None
@@ -213,29 +196,29 @@ async def test_balance_with_interest_per_rate_period_and_if_paid_today(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
     customer = await _signed_in(portal, stack, api, workdir)
-    balance = expect(await api.get("/me/balance", token=await _token(api, customer)), 200)
+    balance = expect(await api.get("/me/balance", token=await mp.token(api, customer)), 200)
     page = await portal.get("/saldo")
     assert page.status == 200, page
     assert page.h1 == "Saldo i odsetki" and page.title == "Saldo i odsetki – e-BOK MPWiK"
     assert balance["balance"]["position"] == "due"
-    assert f"Do zapłaty {_pln(balance['balance']['amount'])}" in page.text
+    assert f"Do zapłaty {mp.pln(balance['balance']['amount'])}" in page.text
     overdue = balance["overdue"]["invoices"]
     assert len(overdue) == 2, overdue  # the two unpaid invoices are past their due date
     today_total = Decimal(balance["balance"]["amount"])
     for item in overdue:
         number = item["invoice_number"]
         periods = item["interest"]["periods"]
-        rows = _rows(page, f"odsetki-{number}")
+        rows = mp.rows(page, f"odsetki-{number}")
         assert len(rows) == len(periods) >= 1
         for row, period in zip(rows, periods, strict=True):
             assert row[0] == date(period["from"], "short")
             assert row[2] == str(period["days"])
-            assert row[4] == _pln(period["amount"])
+            assert row[4] == mp.pln(period["amount"])
         today_total += Decimal(item["interest"]["accrued_to_today"])
         comp = item.get("recovery_compensation") or {}
         if comp.get("state") == "due":
             today_total += Decimal(comp["pln"])
-    expected = f"Do zapłaty, jeśli zapłacisz dziś: {_pln(today_total)}"
+    expected = f"Do zapłaty, jeśli zapłacisz dziś: {mp.pln(today_total)}"
     assert expected in page.text, page.text
     assert "Po terminie" in page.text
     print_css = page.soup.select_one("link[rel=stylesheet][media=print]")
@@ -260,10 +243,10 @@ async def test_interest_notes_with_their_working(
     )
     page = await portal.get("/noty-odsetkowe")
     assert f"Nota {note['note_number']}" in page.text, page
-    assert _pln(note["total"]) in page.text
-    rows = _rows(page, "okresy-1")
+    assert mp.pln(note["total"]) in page.text
+    rows = mp.rows(page, "okresy-1")
     assert len(rows) == len(note["periods"]) >= 1
-    assert rows[0][4] == _pln(note["periods"][0]["amount"])
+    assert rows[0][4] == mp.pln(note["periods"][0]["amount"])
     assert f"/faktury/{overdue}" in page.links()
 
 
@@ -284,8 +267,9 @@ async def test_e_invoice_accept_confirm_change_and_withdraw(
     bad = await portal.submit(page, {"email": "to-nie-adres"}, action="/faktury/e-faktura")
     assert bad.status == 422 and bad.error_summary(), bad
     assert bad.field_error("email"), bad
-    assert bad.form("/faktury/e-faktura").find("input", {"name": "email"})["value"] == (
-        "to-nie-adres"
+    assert (
+        mp.attr(mp.one(bad.form("/faktury/e-faktura"), "input[name=email]"), "value")
+        == "to-nie-adres"
     )
 
     address = f"faktury.{customer.client_number}@example.pl"
@@ -311,7 +295,7 @@ async def test_e_invoice_accept_confirm_change_and_withdraw(
     withdrawn = await portal.submit(ask, action="/faktury/e-faktura/wycofanie")
     assert withdrawn.path == "/faktury/e-faktura", withdrawn
     assert "zgoda wycofana" in withdrawn.text and "wycofanie zgody" in withdrawn.text
-    state = expect(await api.get("/me/e-invoice", token=await _token(api, customer)), 200)
+    state = expect(await api.get("/me/e-invoice", token=await mp.token(api, customer)), 200)
     assert state["status"] == "withdrawn"
 
 
@@ -325,7 +309,7 @@ async def test_contracts_list_detail_and_document(
     page = await portal.get("/umowy")
     assert page.status == 200 and page.h1 == "Umowy", page
     assert page.title == "Umowy – e-BOK MPWiK"
-    rows = _rows(page, "lista-umow")
+    rows = mp.rows(page, "lista-umow")
     assert len(rows) == 1
     assert rows[0][0].endswith(customer.contract_number)
     assert rows[0][2] == "01.03.2021" and rows[0][3] == "obowiązująca"

@@ -21,8 +21,8 @@ from markupsafe import Markup, escape
 from .formatting import LOCALE, month, number
 
 # Geometry of the drawing (user units of the viewBox; the page scales it to its width).
-SLOT = 46  # horizontal room of one month
-BAR = 30  # width of a bar within its slot
+SLOT = 50  # horizontal room of one month
+BAR = 32  # width of a bar within its slot
 LEFT, RIGHT, TOP = 8, 8, 26  # margins: the top one holds the tallest bar's value
 LABELS = 48  # room under the axis for the month, the year and the garden water
 
