@@ -7,10 +7,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ebok_web.formatting import date, money, number, volume
+from ebok_web.charts import short_number
+from ebok_web.formatting import date, money, volume
 from ebok_web.formatting import month as month_name
 
 from tests.e2e.client import Api, expect
@@ -154,7 +156,7 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
     for group in groups:
         month = by_month[mp.attr(group, "data-month")]
         value = mp.one(group, "text.chart__value").get_text()
-        assert value == number(month["water_m3"], 1), (group, month)
+        assert value == short_number(Decimal(month["water_m3"])), (group, month)
         assert bool(group.select("rect.garden")) == (month["garden_m3"] != "0.000")
     labels = [t.get_text() for t in svg.select("text.chart__label--garden")]
     assert len(labels) == len(gardened) and all(t.startswith("ogr. ") for t in labels)

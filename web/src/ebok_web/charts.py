@@ -45,6 +45,11 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
+def short_number(value: Decimal) -> str:
+    """One decimal place, enough on a bar; a small amount that would read "0" keeps three."""
+    return number(value, 3 if Decimal("0") < value < Decimal("0.05") else 1)
+
+
 def _key(year: int, month_index: int) -> str:
     return f"{year:04d}-{month_index:02d}"
 
@@ -134,14 +139,14 @@ def consumption_svg(
                     f"{escape(number(bar.garden, 3))} m³</title></rect>"
                 )
             parts.append(
-                _text(centre, base - tall - 5, number(bar.water, 1), "chart__value") + "</g>"
+                _text(centre, base - tall - 5, short_number(bar.water), "chart__value") + "</g>"
             )
         parts.append(_text(centre, base + 15, _short_month(bar.month), "chart__label"))
         if i == 0 or bar.month.endswith("-01"):
             parts.append(_text(centre, base + 29, bar.month[:4], "chart__label"))
         if bar.garden > 0:
             parts.append(
-                _text(centre, base + 43, f"ogr. {number(bar.garden, 1)}", "chart__label--garden")
+                _text(centre, base + 43, f"ogr. {short_number(bar.garden)}", "chart__label--garden")
             )
     parts.append(
         f'<line class="axis" x1="{LEFT}" y1="{base}" x2="{width - RIGHT}" y2="{base}"/></svg>'
