@@ -226,9 +226,20 @@ async def test_switched_off_and_hidden_sections(
         assert invoices.status == 200 and message in invoices.text, invoices
         balance = await portal.get("/saldo")
         assert balance.status == 200 and message in balance.text, balance
+
+        await section("e_invoices", "read_only", "Trwa przegląd zgód na e-faktury.")
+        e_invoice = await portal.get("/faktury/e-faktura")
+        assert e_invoice.status == 200 and "brak zgody" in e_invoice.text, e_invoice
+        refused = await portal.submit(
+            e_invoice, {"email": "x@example.pl"}, action="/faktury/e-faktura"
+        )
+        assert refused.status == 422, refused
+        said = " ".join(refused.error_summary())
+        assert "Trwa przegląd zgód na e-faktury." in said and "Możesz przeglądać dane" in said
     finally:
         await section("invoices", "on")
         await section("readings", "on")
+        await section("e_invoices", "on")
     again = await portal.get("/pulpit")
     assert message not in again.text and again.soup.find(id="wodomierze") is not None
 
