@@ -1,0 +1,271 @@
+"""The dashboard (what matters at a glance) and consumption (SVG chart, table, CSV) over HTTP
+against the whole stack; then portal switches and a stopped service (last in the module:
+it stops billing and starts it again)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ebok_web.charts import short_number
+from ebok_web.formatting import date, money, volume
+from ebok_web.formatting import month as month_name
+
+from tests.e2e.client import Api, expect
+from tests.e2e.data import Customer, _months_back
+from tests.e2e.journeys import CUSTOMER_PASSWORD, Session
+from tests.e2e.stack import Stack
+
+from . import money_pages as mp
+from .customers import ready_customer, sign_in
+from .portal import Portal
+
+
+async def _feed(api: Api, operator: Session, kind: str, body: str) -> None:
+    async with api.http.post(
+        f"{api.base}/operator/readings/feed/{kind}",
+        data=body.encode(),
+        headers={"Authorization": f"Bearer {operator.access}", "Content-Type": "text/csv"},
+    ) as resp:
+        assert resp.status == 201, await resp.text()
+
+
+async def _readings(api: Api, operator: Session, customer: Customer) -> str:
+    """Fifteen monthly readings of the main meter and a garden meter read in three months
+    (through the back office's feed, as inspectors' readings come); the garden serial."""
+    today = dt.date.today()
+    value = 100.0
+    rows = ["meter_serial,read_on,value,source"]
+    for back in range(14, -1, -1):
+        rows.append(f"{customer.meter},{_months_back(today, back).isoformat()},{value:.3f},remote")
+        value += 6 + back % 5
+    await _feed(api, operator, "readings", "\n".join(rows) + "\n")
+    garden = f"OG-{customer.client_number}"
+    installed = _months_back(today, 6)
+    await _feed(
+        api,
+        operator,
+        "meters",
+        "action,serial,kind,contract_number,date,initial_value,final_value,old_serial,"
+        f"seal_number\ninstall,{garden},garden,{customer.contract_number},"
+        f"{installed.isoformat()},0.000,,,PL-{customer.client_number}\n",
+    )
+    garden_rows = ["meter_serial,read_on,value,source"]
+    for back, reading in ((5, "1.000"), (4, "3.000"), (3, "4.500")):
+        garden_rows.append(f"{garden},{_months_back(today, back).isoformat()},{reading},remote")
+    await _feed(api, operator, "readings", "\n".join(garden_rows) + "\n")
+    return garden
+
+
+async def _windows(api: Api, operator: Session, body: dict[str, Any]) -> None:
+    expect(
+        await api.put("/operator/readings/reading-windows", token=operator.access, json=body), 200
+    )
+
+
+# -- dashboard ----------------------------------------------------------------------------------
+
+
+async def test_dashboard_says_what_matters_at_a_glance(
+    portal: Portal, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer = await ready_customer(stack, api, workdir)
+    token = await mp.token(api, customer)
+    address = f"e.{customer.client_number}@example.pl"
+    expect(await api.put("/me/e-invoice", token=token, json={"email": address}), 202)
+    balance = expect(await api.get("/me/balance", token=token), 200)
+
+    page = await sign_in(portal, customer.client_number)
+    assert page.path == "/pulpit" and page.status == 200, page
+    assert page.title == "Pulpit – e-BOK MPWiK" and page.h1 == "Pulpit"
+    assert len(page.soup.find_all("h1")) == 1
+
+    saldo = mp.section(page, "saldo")
+    assert f"Do zapłaty {mp.plain(money(balance['balance']['amount']))}" in saldo, saldo
+    overdue = balance["overdue"]
+    assert f"Po terminie 2 faktury na {mp.plain(money(overdue['amount']))}" in saldo, saldo
+    assert "odsetki do dziś" in saldo and "Przy zapłacie dziś:" in saldo
+    assert "/saldo" in page.links()
+
+    invoices = mp.section(page, "ostatnie-faktury")
+    for number_, gross in customer.invoices:
+        assert number_ in invoices and mp.plain(money(gross)) in invoices
+        assert f"/faktury/{number_}" in page.links()
+
+    meters = mp.section(page, "wodomierze")
+    assert f"Wodomierz główny {customer.meter}" in meters and "Brak odczytów." in meters
+    action = page.soup.select_one("#wodomierze ~ p a[href='/odczyty']")
+    assert action is not None and "Podaj odczyt" in action.get_text(), meters
+
+    notices = " ".join(n.get_text(" ", strip=True) for n in page.soup.select(".notice"))
+    assert f"E-faktura czeka na potwierdzenie adresu {address}" in notices, notices
+    assert "Nie ma jeszcze odczytów" in mp.section(page, "zuzycie")
+    assert "Nie masz otwartych spraw." in mp.section(page, "sprawy")
+    assert not page.soup.select("[style]") and not page.soup.select("script:not([src])")
+
+
+async def test_consumption_chart_table_csv_and_the_dashboards_chart(
+    portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
+) -> None:
+    customer = await ready_customer(stack, api, workdir)
+    garden = await _readings(api, operator, customer)
+    closes = dt.date.today() + dt.timedelta(days=3)
+    opens = dt.date.today() - dt.timedelta(days=1)
+    await _windows(
+        api,
+        operator,
+        {"mode": "windows", "windows": [{"opens_on": str(opens), "closes_on": str(closes)}]},
+    )
+    try:
+        dashboard = await sign_in(portal, customer.client_number)
+    finally:
+        await _windows(api, operator, {"mode": "always"})
+    token = await mp.token(api, customer)
+    data = expect(await api.get("/me/consumption", token=token), 200)
+    months = [m for m in data["months"] if m["water_m3"] != "0.000" or m["garden_m3"] != "0.000"]
+    assert len(months) >= 12, data
+    gardened = [m["month"] for m in data["months"] if m["garden_m3"] != "0.000"]
+    assert gardened, data
+
+    # The dashboard: the notice, the meter's last reading, a small chart of 12 months at most.
+    notices = " ".join(n.get_text(" ", strip=True) for n in dashboard.soup.select(".notice"))
+    assert f"Trwa okres podawania odczytów: do {date(closes)}." in notices, notices
+    meters = mp.section(dashboard, "wodomierze")
+    assert f"Wodomierz ogrodowy {garden}" in meters
+    assert "Ostatni odczyt:" in meters and mp.plain(date(dt.date.today().replace(day=1))) in meters
+    small = dashboard.soup.select_one("svg#wykres-pulpit")
+    assert small is not None and 1 <= len(small.select("rect.bar")) <= 12, dashboard
+
+    page = await portal.get("/zuzycie")
+    assert page.status == 200, page
+    assert page.title == "Zużycie wody – e-BOK MPWiK" and page.h1 == "Zużycie wody"
+    svg = page.soup.select_one("svg#wykres-zuzycia")
+    assert svg is not None and svg["role"] == "img", page
+    assert mp.one(svg, "title").get_text() and "m³" in mp.one(svg, "desc").get_text()
+    assert set(mp.attr(svg, "aria-labelledby").split()) == {
+        "wykres-zuzycia-title",
+        "wykres-zuzycia-desc",
+    }
+    by_month = {m["month"]: m for m in data["months"]}
+    groups = svg.select("g.chart__month")
+    assert len(svg.select("rect.bar")) == len(groups) == len(by_month), svg
+    for group in groups:
+        month = by_month[mp.attr(group, "data-month")]
+        value = mp.one(group, "text.chart__value").get_text()
+        assert value == short_number(Decimal(month["water_m3"])), (group, month)
+        assert bool(group.select("rect.garden")) == (month["garden_m3"] != "0.000")
+    labels = [t.get_text() for t in svg.select("text.chart__label--garden")]
+    assert len(labels) == len(gardened) and all(t.startswith("ogr. ") for t in labels)
+    legend = mp.one(page.soup, ".legend").get_text(" ", strip=True)
+    assert "ogrodu" in legend and "kreskowana" in legend
+
+    rows = page.soup.select("[aria-labelledby=tabela-zuzycia] tbody tr")
+    missing = svg.select("text.chart__value--none")  # months no reading covers
+    assert len(rows) == len(groups) + len(missing)
+    table = {}
+    for row in rows:
+        cells = [" ".join(c.get_text(" ", strip=True).split()) for c in row.find_all(["th", "td"])]
+        table[cells[0]] = cells[1:]
+    for month in by_month.values():
+        cells = table[month_name(month["month"])]
+        assert cells[0] == mp.plain(volume(month["water_m3"])), cells
+        assert cells[1] == mp.plain(volume(month["garden_m3"])), cells
+
+    link = page.soup.select_one("a[href^='/zuzycie.csv']")
+    assert link is not None
+    download = await portal.get(str(link["href"]))
+    assert download.status == 200, download
+    assert download.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in download.headers["Content-Disposition"]
+    assert download.body.startswith("\ufeff".encode())
+    lines = list(csv.reader(io.StringIO(download.body.decode("utf-8-sig")), delimiter=";"))
+    assert lines[0][:3] == ["Miesiąc", "Woda (m³)", "W tym ogród (m³)"]
+    assert len(lines) - 1 == len(rows)
+    for line in lines[1:]:
+        found = next((m for m in by_month.values() if month_name(m["month"]) == line[0]), None)
+        if found is None:
+            assert line[1:3] == ["", ""], line
+            continue
+        assert line[1] == found["water_m3"].replace(".", ","), line
+        assert line[2] == found["garden_m3"].replace(".", ","), line
+
+    twelve = await portal.get("/zuzycie?miesiace=12")
+    assert len(twelve.soup.select("svg#wykres-zuzycia g.chart__month")) <= 12
+    assert mp.attr(mp.one(twelve.soup, "option[selected]"), "value") == "12"
+
+
+async def test_switched_off_and_hidden_sections(
+    portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
+) -> None:
+    customer = await ready_customer(stack, api, workdir)
+    message = "Faktury są chwilowo niedostępne z powodu prac serwisowych do godz. 18:00."
+
+    async def section(name: str, mode: str, text: str | None = None) -> None:
+        body = {"mode": mode, **({"message": text} if text else {})}
+        expect(
+            await api.put(
+                f"/operator/portal-settings/sections/{name}", token=operator.access, json=body
+            ),
+            200,
+        )
+
+    await section("invoices", "off", message)
+    await section("readings", "hidden")
+    try:
+        page = await sign_in(portal, customer.client_number)
+        assert page.path == "/pulpit" and page.status == 200, page
+        assert message in mp.section(page, "saldo")
+        assert message in mp.section(page, "ostatnie-faktury")
+        assert page.soup.find(id="wodomierze") is None  # hidden: nothing at all
+        assert page.soup.find(id="zuzycie") is None
+        invoices = await portal.get("/faktury")
+        assert invoices.status == 200 and message in invoices.text, invoices
+        balance = await portal.get("/saldo")
+        assert balance.status == 200 and message in balance.text, balance
+
+        await section("e_invoices", "read_only", "Trwa przegląd zgód na e-faktury.")
+        e_invoice = await portal.get("/faktury/e-faktura")
+        assert e_invoice.status == 200 and "brak zgody" in e_invoice.text, e_invoice
+        refused = await portal.submit(
+            e_invoice, {"email": "x@example.pl"}, action="/faktury/e-faktura"
+        )
+        assert refused.status == 422, refused
+        said = " ".join(refused.error_summary())
+        assert "Trwa przegląd zgód na e-faktury." in said and "Możesz przeglądać dane" in said
+    finally:
+        await section("invoices", "on")
+        await section("readings", "on")
+        await section("e_invoices", "on")
+    again = await portal.get("/pulpit")
+    assert message not in again.text and again.soup.find(id="wodomierze") is not None
+
+
+async def test_a_stopped_service_shows_its_parts_unavailable(
+    portal: Portal, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer = await ready_customer(stack, api, workdir)
+    login = await portal.get("/logowanie?next=/umowy")  # not the dashboard: nothing kept yet
+    signed_in = await portal.submit(
+        login, {"login": customer.client_number, "password": CUSTOMER_PASSWORD}
+    )
+    assert signed_in.path == "/umowy", signed_in
+    await stack.stop_service("billing")
+    try:
+        page = await portal.get("/pulpit")
+        assert page.status == 200, page
+        assert "Saldo: dane są chwilowo niedostępne" in page.text, page
+        assert "Faktury: dane są chwilowo niedostępne" in page.text
+        assert f"Wodomierz główny {customer.meter}" in page.text  # readings still answer
+        invoices = await portal.get("/faktury")
+        assert invoices.status == 200, invoices
+        assert "Faktury: dane są chwilowo niedostępne" in invoices.text
+        contracts = await portal.get("/umowy")
+        assert contracts.status == 200 and "Umowy: dane są chwilowo niedostępne" in contracts.text
+    finally:
+        await stack.start_service("billing")
+    back = await portal.get("/faktury")
+    assert customer.invoice_number in back.text, back
