@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: run test setup lint
+.PHONY: run test setup browser lint
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -11,7 +11,21 @@ setup:
 run: setup
 	@uv run --frozen python -m deploy.local
 
-test: setup
+# The browser tests drive Debian's Chromium (never Playwright's download): installed when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null; then SUDO="sudo"; \
+	  else echo "Chromium is missing and I cannot install it (neither root nor sudo): run" \
+	    "'apt-get install chromium' as root, then 'make test' again." >&2; exit 1; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+	    && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    || { echo "Installing chromium with apt failed (see above); the browser tests need" \
+	      "/usr/bin/chromium." >&2; exit 1; }; \
+	fi
+
+test: setup browser
 	@uv run --frozen pytest
 
 lint: setup

@@ -10,6 +10,7 @@ import pytest
 from tests.e2e.conftest import api, operator, stack, workdir  # noqa: F401  (fixtures)
 from tests.e2e.stack import Stack
 
+from .browser import browser, browser_stack, browsing, playwright_driver  # noqa: F401
 from .portal import Portal
 
 
