@@ -2,9 +2,10 @@
 own download (no internet here; ``make test`` installs ``chromium`` with apt).
 
 Fixtures: ``browser`` (one Chromium per test session), ``browser_stack`` (one stack shared by
-every browser module; such a module overrides ``stack`` with ``from .browser import stack``)
-and ``browsing`` (pages at a ``Display``, with JavaScript on or off, closed after the test).
-Helpers: ``check_axe``, ``no_horizontal_scroll``, ``screenshot``, ``tab_walk``, ``sign_in``.
+every browser module; such a module overrides ``stack`` with ``from .browser import stack``),
+``browser_customers`` (made once for them all) and ``browsing`` (pages at a ``Display``, with
+JavaScript on or off, closed after the test). Helpers: ``check_axe``, ``no_horizontal_scroll``,
+``screenshot``, ``check_keyboard_walk``, ``sign_in``, ``signed_in_state``.
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
+from tests.e2e.client import Api
+from tests.e2e.data import Customer
 from tests.e2e.journeys import CUSTOMER_PASSWORD
 from tests.e2e.stack import Stack, running_stack
 from tests.support.infra import Services
+
+from .customers import ready_customer, two_step_customer
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -50,20 +56,24 @@ NARROWEST = Display(320)  # WCAG 1.4.10 reflow: 320 CSS px wide (1280 px at 400 
 ZOOM_200 = Display(640, 400, scale=2)
 
 
-# -- the browser --------------------------------------------------------------------------------
+# -- the browser ----------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 async def playwright_driver() -> AsyncIterator[Playwright]:
     async with async_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
-async def browser(playwright_driver: Playwright) -> AsyncIterator[Browser]:
+def require_chromium() -> None:
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install Debian's chromium (`make browser`, or as root "
             "`apt-get install chromium`). Playwright's own browser download is not used."
         )
+
+
+@pytest.fixture(scope="session")
+async def browser(playwright_driver: Playwright) -> AsyncIterator[Browser]:
+    require_chromium()
     # Headless; Playwright adds --no-sandbox itself (chromium_sandbox=False), which Chromium
     # needs when it runs as root, as it does in this sandbox and in CI containers.
     launched = await playwright_driver.chromium.launch(
@@ -73,7 +83,7 @@ async def browser(playwright_driver: Playwright) -> AsyncIterator[Browser]:
     await launched.close()
 
 
-# -- one stack for every browser module ----------------------------------------------------------
+# -- one stack for every browser module -----------------------------------------------------------
 @pytest.fixture(scope="package")
 async def browser_stack(
     services: Services, amqp_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -83,6 +93,29 @@ async def browser_stack(
     workdir = tmp_path_factory.mktemp("browser-stack")
     async with running_stack(services.pg_admin_dsn, amqp_url, workdir) as running:
         yield running
+
+
+@dataclass(frozen=True)
+class BrowserCustomers:
+    ready: Customer  # signs in with CUSTOMER_PASSWORD
+    two_step: Customer  # … and then a code: pyotp.TOTP(totp_secret).now()
+    totp_secret: str
+
+
+@pytest.fixture(scope="package")
+async def browser_customers(
+    browser_stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> BrowserCustomers:
+    """Customers of the shared stack, made once (through the API) for every browser module;
+    the tests only sign them in, so they can share them."""
+    workdir = tmp_path_factory.mktemp("browser-customers")
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        api = Api(http, browser_stack.api)
+        ready, (two_step, secret) = await asyncio.gather(
+            ready_customer(browser_stack, api, workdir),
+            two_step_customer(browser_stack, api, workdir),
+        )
+    return BrowserCustomers(ready, two_step, secret)
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +199,7 @@ _OVERFLOW = """() => {
     .filter(e => !e.parentElement.closest('.table-wrap'))
     .slice(0, 5)
     .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-         + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+         + (e.classList.length ? '.' + [...e.classList].join('.') : '')
          + ' (' + Math.round(e.getBoundingClientRect().right) + ' px)');
   return {scroll: root.scrollWidth, width: width, wide: wide};
 }"""
@@ -191,7 +224,7 @@ async def screenshot(page: Page, name: str) -> Path:
     return path
 
 
-# -- keyboard ---------------------------------------------------------------------------------------
+# -- keyboard -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Stop:
     """Where focus is: its place in document order, a description, and what the eye sees."""
@@ -262,7 +295,7 @@ async def check_keyboard_walk(page: Page, what: str = "") -> list[Stop]:
     return stops
 
 
-# -- a customer -------------------------------------------------------------------------------------
+# -- a customer -----------------------------------------------------------------------------------
 async def sign_in(page: Page, login: str, password: str = CUSTOMER_PASSWORD) -> None:
     """Through the real form, as a person would (works with JavaScript on or off)."""
     await page.goto("/logowanie")
@@ -270,3 +303,17 @@ async def sign_in(page: Page, login: str, password: str = CUSTOMER_PASSWORD) -> 
     await page.fill("#password", password)
     async with page.expect_navigation():
         await page.click("form[action='/logowanie'] button[type=submit]")
+
+
+async def signed_in_state(browser: Browser, base_url: str, login: str) -> Any:
+    """The browser's state (the session cookie) after the sign-in form: for
+    ``Browsing.page(storage_state=…)``. A two-step customer's session then waits for the code."""
+    pages = Browsing(browser, base_url)
+    try:
+        page = await pages.page()
+        await sign_in(page, login)
+        state = await page.context.storage_state()
+    finally:
+        await pages.close()
+    assert any(c["name"].startswith("__Host-") for c in state["cookies"]), state
+    return state

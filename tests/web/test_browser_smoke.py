@@ -1,18 +1,28 @@
 """The browser the tests drive: Debian's Chromium must be the major Playwright was built for
-(Playwright speaks Chromium's DevTools protocol of that release), and it must start here."""
+(Playwright speaks Chromium's DevTools protocol of that release), and it must start here; the
+browser checks themselves catch what they are for. No stack needed."""
 
 from __future__ import annotations
 
 import json
-from importlib.metadata import version
 import re
 import subprocess
+from importlib.metadata import version
 from pathlib import Path
 
 import playwright
+import pytest
 from playwright.async_api import Browser
 
-from .browser import CHROMIUM, DESKTOP, Browsing
+from .browser import (
+    CHROMIUM,
+    DESKTOP,
+    NARROWEST,
+    Browsing,
+    check_axe,
+    check_keyboard_walk,
+    no_horizontal_scroll,
+)
 
 BROWSERS_JSON = Path(playwright.__file__).parent / "driver" / "package" / "browsers.json"
 
@@ -47,9 +57,9 @@ def test_playwright_and_debian_chromium_are_the_same_major() -> None:
         f"{CHROMIUM} is Chromium {installed}: majors {wanted} ≠ {have}.\n"
         "  The browser tests would fail in odd ways (the DevTools protocol drifts).\n"
         f"  To do: {todo}.\n"
-        "  The pin is `playwright==…` in pyproject.toml's dev group (then `uv lock`); a release's\n"
-        "  Chromium is in its playwright/driver/package/browsers.json. Never `playwright install`:\n"
-        f"  the tests drive {CHROMIUM} only.\n"
+        "  The pin is `playwright==…` in pyproject.toml's dev group (then `uv lock`);\n"
+        "  a release's Chromium is in its playwright/driver/package/browsers.json.\n"
+        f"  Never `playwright install`: the tests drive {CHROMIUM} only.\n"
     )
 
 
@@ -64,5 +74,40 @@ async def test_chromium_starts_headless_and_runs_pages_with_javascript_on_and_of
             await page.set_content("<p id=out>bez JS</p><script>out.textContent = 'z JS'</script>")
             expected = "z JS" if javascript else "bez JS"
             assert await page.inner_text("#out") == expected
+    finally:
+        await pages.close()
+
+
+GOOD = """<!doctype html><html lang="pl"><head><title>Próba</title>
+<style>a:focus-visible, input:focus-visible {{ outline: 3px solid #000 }} {style}</style></head>
+<body><main><h1>Próba</h1>{main}</main>
+<footer><a href="/kontakt">Kontakt</a> <a href="/dostepnosc">Dostępność</a></footer>
+</body></html>"""
+
+
+async def test_the_checks_catch_what_they_are_for(browser: Browser) -> None:
+    """Each check passes on a sound page and names the fault on a broken one."""
+    pages = Browsing(browser, "about:blank")
+    try:
+        page = await pages.page(NARROWEST)
+        sound = '<label for="a">Imię</label> <input id="a"> <a href="#x">Dalej</a>'
+        await page.set_content(GOOD.format(style="", main=sound))
+        await check_axe(page)
+        await no_horizontal_scroll(page)
+        assert len(await check_keyboard_walk(page)) == 4
+
+        broken = [
+            (check_axe, "", '<input id="a"><img src="x.png">', ["label", "image-alt", "#a"]),
+            (no_horizontal_scroll, "", '<p class="wide">szeroki</p>', ["p.wide", "320 px"]),
+            (check_keyboard_walk, "a { outline: none !important }", sound, ["not visible"]),
+            (check_keyboard_walk, "", sound + '<a href="#y" tabindex="1">Najpierw</a>', ["order"]),
+        ]
+        for check, style, main, said in broken:
+            style += " .wide { width: 500px }"
+            await page.set_content(GOOD.format(style=style, main=main))
+            with pytest.raises(AssertionError) as failure:
+                await check(page)
+            for words in said:
+                assert words in str(failure.value), (check.__name__, str(failure.value))
     finally:
         await pages.close()
