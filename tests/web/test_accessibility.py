@@ -8,12 +8,14 @@ answers with and, for a form's state with errors, the form's action to submit it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from playwright.async_api import Browser, Page
 
+from tests.e2e.data import Customer
 from tests.e2e.stack import Stack
 
 from .browser import (  # noqa: F401  (stack: the browser modules' shared one)
@@ -55,7 +57,8 @@ SIGN_IN_STEP_PAGES = [
     Visit("/logowanie/kod", "kod"),
     Visit("/logowanie/kod", "kod-bledy", 422, submit="/logowanie/kod"),
 ]
-# A signed-in customer.
+# A signed-in customer. A path (and submit) may name the customer's things: {invoice} (the latest
+# invoice's number), {contract}, {meter}; e.g. Visit("/faktury/{invoice}", "faktura").
 CUSTOMER_PAGES = [
     Visit("/pulpit", "pulpit"),
     Visit("/nie-ma-takiej-strony", "404-zalogowany", 404),
@@ -70,6 +73,17 @@ def _name(visit: Visit) -> str:
     return visit.name
 
 
+def things_of(customer: Customer) -> dict[str, str]:
+    found = {"invoice": customer.invoice_number, "contract": customer.contract_number}
+    return {**found, "meter": customer.meter}
+
+
+def resolved(visit: Visit, things: Mapping[str, str]) -> Visit:
+    values = {name: quote(value, safe="") for name, value in things.items()}
+    submit = visit.submit.format_map(values) if visit.submit else None
+    return visit._replace(path=visit.path.format_map(values), submit=submit)
+
+
 async def open_visit(page: Page, visit: Visit) -> None:
     """Bring the page to the visit's state and check it got there (status, address, one h1)."""
     response = await page.goto(visit.path)
@@ -80,7 +94,7 @@ async def open_visit(page: Page, visit: Visit) -> None:
         async with page.expect_navigation() as navigation:
             await form.locator("button[type=submit]").first.click()
         response = await navigation.value
-    expected_path = visit.submit or visit.path
+    expected_path = urlsplit(visit.submit or visit.path).path
     assert response is not None and response.status == visit.status, (
         f"{visit.name}: {response and response.status} at {page.url}, not {visit.status}"
     )
@@ -90,7 +104,10 @@ async def open_visit(page: Page, visit: Visit) -> None:
         assert await page.locator(".error-summary").is_visible(), f"{visit.name}: no errors"
 
 
-async def check_page(browsing: Browsing, visit: Visit, state: Any = None) -> None:
+async def check_page(
+    browsing: Browsing, visit: Visit, state: Any = None, things: Mapping[str, str] | None = None
+) -> None:
+    visit = resolved(visit, things or {})
     page = await browsing.page(RESIZED[0], storage_state=state)
     await open_visit(page, visit)
     for display in RESIZED:
@@ -141,10 +158,18 @@ async def test_sign_in_step_page(browsing: Browsing, code_asked: Any, visit: Vis
 
 
 @pytest.mark.parametrize("visit", CUSTOMER_PAGES, ids=_name)
-async def test_customer_page(browsing: Browsing, signed_in: Any, visit: Visit) -> None:
-    await check_page(browsing, visit, signed_in)
+async def test_customer_page(
+    browsing: Browsing, signed_in: Any, browser_customers: BrowserCustomers, visit: Visit
+) -> None:
+    await check_page(browsing, visit, signed_in, things_of(browser_customers.ready))
 
 
 def test_every_screenshot_has_its_own_name() -> None:
     names = [v.name for v in (*PUBLIC_PAGES, *SIGN_IN_STEP_PAGES, *CUSTOMER_PAGES)]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def test_a_path_may_name_the_customers_things() -> None:
+    visit = Visit("/faktury/{invoice}", "faktura", submit="/faktury/{invoice}/pdf")
+    found = resolved(visit, {"invoice": "F/1 2", "meter": "WM-1"})
+    assert (found.path, found.submit) == ("/faktury/F%2F1%202", "/faktury/F%2F1%202/pdf")
