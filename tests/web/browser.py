@@ -88,8 +88,8 @@ async def browser(playwright_driver: Playwright) -> AsyncIterator[Browser]:
 async def browser_stack(
     services: Services, amqp_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    """Browser modules only read pages and make their own customers, so they share one stack
-    (one start-up instead of one per module)."""
+    """Browser modules read pages and sign in the customers below, changing nothing another
+    module relies on, so they share one stack (one start-up instead of one per module)."""
     workdir = tmp_path_factory.mktemp("browser-stack")
     async with running_stack(services.pg_admin_dsn, amqp_url, workdir) as running:
         yield running
@@ -98,7 +98,7 @@ async def browser_stack(
 @dataclass(frozen=True)
 class BrowserCustomers:
     ready: Customer  # signs in with CUSTOMER_PASSWORD
-    two_step: Customer  # … and then a code: pyotp.TOTP(totp_secret).now()
+    two_step: Customer  # … then a code of pyotp.TOTP(totp_secret), each good once
     totp_secret: str
 
 
