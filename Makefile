@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: run test test-fast test-service setup lint typecheck
+.PHONY: run test test-fast test-service setup browser lint typecheck
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -11,8 +11,22 @@ setup:
 run: setup
 	@uv run --frozen python -m deploy.local
 
+# The browser tests drive Debian's Chromium (never Playwright's download): installed when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "Installing Debian's chromium for the browser tests…"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	  elif command -v sudo >/dev/null; then SUDO="sudo"; \
+	  else echo "Chromium is missing and I cannot install it (neither root nor sudo): run" \
+	    "'apt-get install chromium' as root, then 'make test' again." >&2; exit 1; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+	    && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    || { echo "Installing chromium with apt failed (see above); the browser tests need" \
+	      "/usr/bin/chromium." >&2; exit 1; }; \
+	fi
+
 # The whole suite, after the code passes ruff and mypy (a style or type error fails CI too).
-test: setup lint typecheck
+test: setup browser lint typecheck
 	@uv run --frozen pytest
 
 # Tiers: unit (no I/O, seconds), service (real PostgreSQL and RabbitMQ, minutes).

@@ -8,9 +8,11 @@ import itertools
 import random
 from pathlib import Path
 
-from tests.e2e.client import Api
+import pyotp
+
+from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer, load_customers
-from tests.e2e.journeys import CUSTOMER_PASSWORD, onboard
+from tests.e2e.journeys import CUSTOMER_PASSWORD, log_in, onboard
 from tests.e2e.stack import Stack
 
 from .portal import Page, Portal, person_address
@@ -36,6 +38,17 @@ async def ready_customer(stack: Stack, api: Api, workdir: Path) -> Customer:
     (customer,) = await fresh_customers(stack, workdir)
     await onboard(api.from_address(person_address()), stack, customer)
     return customer
+
+
+async def two_step_customer(stack: Stack, api: Api, workdir: Path) -> tuple[Customer, str]:
+    """A ready customer with two-step login on (through the API): the customer and the
+    authenticator's secret (``pyotp.TOTP(secret).now()`` is a valid code)."""
+    customer = await ready_customer(stack, api, workdir)
+    token = str((await log_in(api, customer.client_number, CUSTOMER_PASSWORD))["access_token"])
+    secret = str(expect(await api.post("/me/totp", token=token), 201)["secret"])
+    code = pyotp.TOTP(secret).now()
+    expect(await api.post("/me/totp/activation", token=token, json={"code": code}), 200)
+    return customer, secret
 
 
 async def sign_in(portal: Portal, login: str, password: str = CUSTOMER_PASSWORD) -> Page:
