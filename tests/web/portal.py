@@ -76,7 +76,7 @@ def form_fields(form: Tag) -> dict[str, str]:
     """What a browser would send of a form as it stands (inputs with their values)."""
     values: dict[str, str] = {}
     for element in form.find_all(["input", "textarea", "select"]):
-        name = element.get("name")
+        name = str(element.get("name") or "")
         if not name or element.get("type") in ("submit", "file", "button"):
             continue
         if element.get("type") in ("checkbox", "radio") and not element.has_attr("checked"):

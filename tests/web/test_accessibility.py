@@ -51,6 +51,14 @@ PUBLIC_PAGES = [
     Visit("/deklaracja-dostepnosci", "deklaracja-dostepnosci"),
     Visit("/nie-ma-takiej-strony", "404", 404),
     Visit("/", "formularz-wygasl", 403, submit="/logowanie", spoil_token=True),
+    Visit("/rejestracja", "rejestracja"),
+    Visit("/rejestracja", "rejestracja-bledy", 422, submit="/rejestracja"),
+    Visit("/haslo/reset", "haslo-reset"),
+    Visit("/haslo/reset", "haslo-reset-bledy", 422, submit="/haslo/reset"),
+    Visit("/aktywacja?token=nieprawidlowy-token-0123456789", "aktywacja"),
+    Visit("/haslo/nowe?token=nieprawidlowy-token-0123456789", "haslo-nowe"),
+    Visit("/konto/email/potwierdz?token=nieprawidlowy-token-0123456789", "email-potwierdz"),
+    Visit("/regulamin", "regulamin"),
 ]
 # Half-way through a sign-in with two-step login: the password accepted, the code asked for.
 SIGN_IN_STEP_PAGES = [
@@ -62,6 +70,23 @@ SIGN_IN_STEP_PAGES = [
 CUSTOMER_PAGES = [
     Visit("/pulpit", "pulpit"),
     Visit("/nie-ma-takiej-strony", "404-zalogowany", 404),
+    Visit("/zuzycie", "zuzycie"),
+    Visit("/faktury", "faktury"),
+    Visit("/faktury/{invoice}", "faktura"),
+    Visit("/saldo", "saldo"),
+    Visit("/noty-odsetkowe", "noty-odsetkowe"),
+    Visit("/faktury/e-faktura", "e-faktura"),
+    Visit("/faktury/e-faktura", "e-faktura-bledy", 422, submit="/faktury/e-faktura"),
+    Visit("/umowy", "umowy"),
+    Visit("/umowy/{contract}", "umowa"),
+    Visit("/konto", "konto"),
+    Visit("/konto/email", "konto-email"),
+    Visit("/konto/email", "konto-email-bledy", 422, submit="/konto/email"),
+    Visit("/konto/haslo", "konto-haslo"),
+    Visit("/konto/haslo", "konto-haslo-bledy", 422, submit="/konto/haslo"),
+    Visit("/konto/dwuetapowe", "konto-dwuetapowe"),
+    Visit("/konto/eksport", "konto-eksport"),
+    Visit("/konto/usuniecie", "konto-usuniecie"),
 ]
 
 AXE_DISPLAYS = (PHONE, DESKTOP)
