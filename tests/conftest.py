@@ -22,6 +22,9 @@ from ebok_shared.clock import clock
 from tests.support import infra
 
 logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"))
+# Whole stacks started by tests (each a process per service, inheriting this environment)
+# keep small pools: two stacks at once must stay well inside PostgreSQL's 100 connections.
+os.environ.setdefault("EBOK_DB_POOL_MAX", "4")
 
 HERE = Path(__file__).resolve().parent
 # Test tiers (``pytest -m unit`` runs in seconds): "e2e" starts whole stacks of processes
@@ -29,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 # "unit" does no I/O.
 WHOLE_STACKS = ("e2e", "web", "test_local_run.py")
 INFRASTRUCTURE = frozenset({"services", "database", "amqp_url"})
+STACK_TEST_TIMEOUT = 420  # seconds; the rest keep pyproject's 180
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,6 +40,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         where = Path(str(item.fspath)).resolve().relative_to(HERE).parts[0]
         if where in WHOLE_STACKS:
             item.add_marker(pytest.mark.e2e)
+            # The first test of a module also waits for its whole stack to start.
+            item.add_marker(pytest.mark.timeout(STACK_TEST_TIMEOUT))
         elif INFRASTRUCTURE & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.service)
         else:

@@ -267,6 +267,8 @@ async def tab_walk(page: Page, limit: int = 150) -> list[Stop]:
     for _ in range(limit):
         await page.keyboard.press("Tab")
         stop = await focused(page)
+        if stops and stop.order == stops[-1].order:
+            continue  # Tab moving between the day, month and year of one date field
         if stop.order in seen and stop.order != -1:
             return stops
         seen.add(stop.order)
