@@ -22,9 +22,6 @@ from ebok_shared.clock import clock
 from tests.support import infra
 
 logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"))
-# Whole stacks started by tests (each a process per service, inheriting this environment)
-# keep small pools: two stacks at once must stay well inside PostgreSQL's 100 connections.
-os.environ.setdefault("EBOK_DB_POOL_MAX", "4")
 
 HERE = Path(__file__).resolve().parent
 # Test tiers (``pytest -m unit`` runs in seconds): "e2e" starts whole stacks of processes

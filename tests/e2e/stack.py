@@ -145,6 +145,9 @@ async def running_stack(
         ready_timeout=ready_timeout,
         stop_timeout=30.0,
         demo_clients=0,
+        # Two stacks may run at once (the browser tests' and a module's): small pools keep
+        # them well inside PostgreSQL's default 100 connections.
+        db_pool_max=4,
     )
     log_path = workdir / "stack.log"
     with log_path.open("w", encoding="utf-8") as log:
