@@ -172,7 +172,12 @@ async def history(request: web.Request) -> web.StreamResponse:
 
 
 def _since(raw: str) -> str:
-    return date(raw) if len(raw) <= 10 else datetime(raw)
+    """A date, or a date with the hour as the customer gave it (local time, no zone)."""
+    if len(raw) <= 10:
+        return date(raw)
+    if re.search(r"(Z|[+-]\d{2}:\d{2})$", raw):
+        return datetime(raw)
+    return f"{date(raw[:10])}, godz. {raw[11:16]}"
 
 
 def details_of(kind: str, details: dict[str, Any]) -> list[tuple[str, str]]:
