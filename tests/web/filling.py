@@ -36,7 +36,7 @@ async def fill(
 
 def value_of(page: Page, name: str) -> str:
     """What a field of the page holds (an input's value or a textarea's text)."""
-    found = page.soup.find(attrs={"name": name})
+    found = page.soup.select_one(f'[name="{name}"]')
     assert found is not None, f"no field {name}: {page}"
     if found.name == "textarea":
         return str(found.get_text())

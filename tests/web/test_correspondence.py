@@ -49,7 +49,7 @@ async def api_cases(api: Api, session: Session) -> list[dict[str, object]]:
 async def post_form(portal: Portal, page: Page, pairs: list[tuple[str, object]]) -> Page:
     """The page's form with fields that repeat (checkboxes, several files in one input)."""
     form = page.form(main_action(page))
-    data = aiohttp.FormData()
+    data = aiohttp.FormData(quote_fields=False)  # names as a browser sends them
     named = {name for name, _ in pairs}
     for element in form.find_all("input", {"type": "hidden"}):
         data.add_field(str(element["name"]), str(element.get("value", "")))
@@ -208,21 +208,21 @@ async def test_attachments_download_and_replies_show_on_the_case_page(
         [
             ("subject", "Skany umowy"),
             ("content", "W załączeniu skany."),
-            ("attachments", ("umowa.pdf", PDF, "application/pdf")),
+            ("attachments", ("umowa zgłoszenia.pdf", PDF, "application/pdf")),
             ("attachments", ("strona 2.png", PNG, "image/png")),
         ],
     )
     assert case.path.startswith("/korespondencja/"), case
     links = [a for a in case.soup.select("a[href*='/zalaczniki/']")]
     assert [a.get_text(" ", strip=True) for a in links] == [
-        "Pobierz załącznik umowa.pdf",
+        "Pobierz załącznik umowa zgłoszenia.pdf",
         "Pobierz załącznik strona 2.png",
     ], case
     pdf = await portal.get(str(links[0]["href"]))
     assert pdf.status == 200 and pdf.body == PDF, pdf
     assert pdf.headers["Content-Type"].startswith("application/pdf")
     assert pdf.headers["Content-Disposition"].startswith("attachment;")
-    assert "umowa.pdf" in pdf.headers["Content-Disposition"]
+    assert "umowa%20zg%C5%82oszenia.pdf" in pdf.headers["Content-Disposition"]
     assert pdf.headers["Cache-Control"] == "no-store"
     png = await portal.get(str(links[1]["href"]))
     assert png.body == PNG and png.headers["Content-Type"].startswith("image/png")
@@ -335,7 +335,7 @@ async def test_another_customers_case_is_the_404_page_and_the_email_link_opens_t
         files={"attachments": ("skan.pdf", PDF, "application/pdf")},
     )
     case_path = case.path
-    attachment = str(case.soup.select_one("a[href*='/zalaczniki/']")["href"])
+    attachment = next(link for link in case.links() if "/zalaczniki/" in link)
     await portal.submit(case, action="/wyloguj")
 
     # The e-mail's link opened before signing in: sign in, then the case page itself.

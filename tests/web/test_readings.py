@@ -286,7 +286,7 @@ async def test_a_closed_reading_window_and_an_unknown_meter_are_said_plainly(
     (other,) = await fresh_customers(stack, workdir)
     foreign = await portal.get(f"/odczyty/{other.meter}")
     assert foreign.status == 404 and foreign.h1 == "Nie znaleziono wodomierza", foreign
-    token = form.form().find("input", {"name": "csrf"})["value"]
+    token = value_of(form, "csrf")
     posted = await portal.post(f"/odczyty/{other.meter}", {"csrf": token, "value": "12"})
     assert posted.status == 404, posted
 
@@ -423,3 +423,32 @@ async def test_the_garden_page_is_the_email_link_and_an_unknown_kind_is_404(
     assert "Nie masz zamontowanego wodomierza ogrodowego" in no_meter.text, no_meter
     assert not no_meter.soup.find(id="old_serial")
     assert (await portal.get("/wodomierze/przeniesienie")).status == 404
+
+
+async def test_the_history_is_paged_since_the_contract_date(
+    portal: Portal, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    for days_ago in range(12, 0, -1):
+        expect(
+            await api.post(
+                readings_path(customer),
+                token=session.access,
+                json={
+                    "value": f"{100 - days_ago}",
+                    "read_on": (today() - dt.timedelta(days=days_ago)).isoformat(),
+                },
+                idempotent=True,
+            ),
+            201,
+        )
+    first = await portal.get(f"/odczyty/{customer.meter}")
+    assert len(first.soup.select("tbody tr")) == 10, first
+    assert "Strona 1 z 2" in first.text
+    newest = first.soup.select("tbody tr")[0].get_text(" ", strip=True)
+    assert "99\u00a0m³" in newest and "1\u00a0m³" in newest, newest  # 1 m³ a day
+    assert f"/odczyty/{customer.meter}?page=2" in first.links()
+    second = await portal.get(f"/odczyty/{customer.meter}?page=2")
+    rows = [r.get_text(" ", strip=True) for r in second.soup.select("tbody tr")]
+    assert len(rows) == 2 and "88\u00a0m³" in rows[-1], rows
+    assert "Strona 2 z 2" in second.text and f"/odczyty/{customer.meter}?page=1" in second.links()

@@ -70,10 +70,13 @@ def multipart(fields: Iterable[tuple[str, str, str]], files: Iterable[Upload], k
     writer = aiohttp.MultipartWriter("form-data", boundary=boundary)
     for name, value, content_type in fields:
         part = writer.append(value, {"Content-Type": content_type})
-        part.set_content_disposition("form-data", name=name)
+        part.set_content_disposition("form-data", quote_fields=False, name=name)
     for upload in files:
         part = writer.append(upload.data, {"Content-Type": upload.content_type})
-        part.set_content_disposition("form-data", name=upload.field, filename=upload.filename)
+        # As a browser sends them: the name as it is (UTF-8), not percent-encoded.
+        part.set_content_disposition(
+            "form-data", quote_fields=False, name=upload.field, filename=upload.filename
+        )
     return writer
 
 
