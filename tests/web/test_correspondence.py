@@ -15,28 +15,19 @@ from ebok_shared.clock import LOCAL_TZ
 
 from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer
-from tests.e2e.journeys import CUSTOMER_PASSWORD, Session, onboard
+from tests.e2e.journeys import CUSTOMER_PASSWORD, Session
 from tests.e2e.stack import Stack
 
 from .customers import fresh_customers, sign_in
 from .filling import NOT_A_DOCUMENT, PDF, PNG, fill, main_action, value_of
 from .portal import Page, Portal
+from .signed_in import customer_signed_in, onboarded
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def today() -> dt.date:
     return dt.datetime.now(LOCAL_TZ).date()
-
-
-async def customer_signed_in(
-    portal: Portal, stack: Stack, api: Api, workdir: Path
-) -> tuple[Customer, Session]:
-    (customer,) = await fresh_customers(stack, workdir)
-    session = await onboard(api, stack, customer)
-    page = await sign_in(portal, customer.client_number)
-    assert page.path == "/pulpit", page
-    return customer, session
 
 
 async def api_cases(api: Api, session: Session) -> list[dict[str, object]]:
@@ -107,7 +98,7 @@ def letters(customer: Customer) -> dict[str, dict[str, str]]:
 async def test_history_and_the_kind_chooser(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    await customer_signed_in(portal, stack, api, workdir)
+    await customer_signed_in(portal, stack, workdir)
     page = await portal.get("/korespondencja")
     assert page.status == 200, page
     assert page.title == "Korespondencja – e-BOK MPWiK" and page.h1 == "Korespondencja"
@@ -137,7 +128,7 @@ async def test_history_and_the_kind_chooser(
 async def test_a_letter_of_each_kind_appears_in_history_and_on_its_case_page(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     numbers: dict[str, str] = {}
     for slug, values in letters(customer).items():
         form = await kind_form(portal, slug)
@@ -199,7 +190,7 @@ async def test_a_letter_of_each_kind_appears_in_history_and_on_its_case_page(
 async def test_attachments_download_and_replies_show_on_the_case_page(
     portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
 ) -> None:
-    _customer, _session = await customer_signed_in(portal, stack, api, workdir)
+    _customer, _session = await customer_signed_in(portal, stack, workdir)
     form = await kind_form(portal, "pismo")
     # Two files in one input, as a browser sends a multiple choice.
     case = await post_form(
@@ -246,7 +237,7 @@ async def test_attachments_download_and_replies_show_on_the_case_page(
 async def test_bad_inputs_give_the_summary_and_field_messages_with_the_values_kept(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    _customer, session = await customer_signed_in(portal, stack, api, workdir)
+    _customer, session = await customer_signed_in(portal, stack, workdir)
     form = await kind_form(portal, "awaria")
     empty = await fill(portal, form, {"place": "", "description": "", "since_date": ""})
     assert empty.status == 422, empty
@@ -308,7 +299,7 @@ async def test_bad_inputs_give_the_summary_and_field_messages_with_the_values_ke
 async def test_a_double_submit_sends_one_letter(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    _customer, session = await customer_signed_in(portal, stack, api, workdir)
+    _customer, session = await customer_signed_in(portal, stack, workdir)
     form = await kind_form(portal, "pismo")
     values = {"subject": "Jedno pismo", "content": "Wysłane dwa razy."}
     files = {"attachments": ("skan.pdf", PDF, "application/pdf")}
@@ -327,7 +318,7 @@ async def test_a_double_submit_sends_one_letter(
 async def test_another_customers_case_is_the_404_page_and_the_email_link_opens_the_case(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    owner, _owner_session = await customer_signed_in(portal, stack, api, workdir)
+    owner, _owner_session = await customer_signed_in(portal, stack, workdir)
     case = await fill(
         portal,
         await kind_form(portal, "pismo"),
@@ -347,10 +338,45 @@ async def test_another_customers_case_is_the_404_page_and_the_email_link_opens_t
     assert opened.path == case_path and "Moja sprawa" in opened.text, opened
     await portal.submit(opened, action="/wyloguj")
 
-    (intruder,) = await fresh_customers(stack, workdir)
-    await onboard(api, stack, intruder)
+    intruder, _ = await onboarded(stack, workdir)
     assert (await sign_in(portal, intruder.client_number)).path == "/pulpit"
     for path in (case_path, attachment, f"/korespondencja/{uuid.uuid4()}", "/korespondencja/x1"):
         page = await portal.get(path)
         assert page.status == 404 and page.h1 == "Nie znaleziono strony", (path, page)
         assert "Moja sprawa" not in page.text
+
+
+async def test_a_suspended_section_and_a_stopped_service_leave_the_page_standing(
+    portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
+) -> None:
+    await customer_signed_in(portal, stack, workdir)
+    section = "/operator/portal-settings/sections/correspondence"
+    message = "Korespondencja jest wyłączona do 18:00 z powodu prac serwisowych."
+    expect(
+        await api.put(section, token=operator.access, json={"mode": "off", "message": message}),
+        200,
+    )
+    try:
+        page = await portal.get("/korespondencja")
+        assert page.status == 200 and message in page.text, page
+        form = await kind_form(portal, "pismo")
+        expect(
+            await api.put(
+                section, token=operator.access, json={"mode": "read_only", "message": None}
+            ),
+            200,
+        )
+        refused = await fill(portal, form, {"subject": "Temat", "content": "Treść."})
+        assert refused.status == 422, refused
+        assert any("nie możesz ich teraz zmieniać" in s for s in refused.error_summary())
+        assert value_of(refused, "subject") == "Temat"
+    finally:
+        expect(await api.put(section, token=operator.access, json={"mode": "on"}), 200)
+
+    await stack.stop_service("correspondence")
+    try:
+        page = await portal.get("/korespondencja")
+        assert page.status == 200 and "chwilowo niedostępne" in page.text, page
+        assert page.h1 == "Korespondencja"
+    finally:
+        await stack.start_service("correspondence")

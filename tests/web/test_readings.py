@@ -15,28 +15,19 @@ from ebok_shared.clock import LOCAL_TZ
 
 from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer
-from tests.e2e.journeys import Session, onboard
+from tests.e2e.journeys import Session
 from tests.e2e.stack import Stack
 
-from .customers import fresh_customers, sign_in
+from .customers import fresh_customers
 from .filling import NOT_A_DOCUMENT, PNG, fill, value_of
 from .portal import Portal
+from .signed_in import customer_signed_in, onboarded
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def today() -> dt.date:
     return dt.datetime.now(LOCAL_TZ).date()
-
-
-async def customer_signed_in(
-    portal: Portal, stack: Stack, api: Api, workdir: Path
-) -> tuple[Customer, Session]:
-    (customer,) = await fresh_customers(stack, workdir)
-    session = await onboard(api, stack, customer)
-    page = await sign_in(portal, customer.client_number)
-    assert page.path == "/pulpit", page
-    return customer, session
 
 
 def readings_path(customer: Customer) -> str:
@@ -70,8 +61,7 @@ async def readings_in_db(stack: Stack, customer: Customer) -> int:
 async def test_readings_page_lists_the_meters_and_the_email_link_opens_it(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    (customer,) = await fresh_customers(stack, workdir)
-    await onboard(api, stack, customer)
+    customer, _ = await onboarded(stack, workdir)
     # The e-mail's link, opened before signing in: sign in, then the page itself.
     asked = await portal.get("/odczyty")
     assert asked.path == "/logowanie", asked
@@ -97,7 +87,7 @@ async def test_readings_page_lists_the_meters_and_the_email_link_opens_it(
 async def test_a_reading_with_a_decimal_comma_appears_in_the_history_and_the_api(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     form = await portal.get(f"/odczyty/{customer.meter}")
     done = await fill(portal, form, {"value": "1 234,5"})
     assert done.path == f"/odczyty/{customer.meter}", done
@@ -115,7 +105,7 @@ async def test_a_reading_with_a_decimal_comma_appears_in_the_history_and_the_api
 async def test_a_reading_with_a_photo(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     form = await portal.get(f"/odczyty/{customer.meter}")
     done = await fill(
         portal, form, {"value": "42,042"}, files={"photo": ("licznik.png", PNG, "image/png")}
@@ -129,7 +119,7 @@ async def test_a_reading_with_a_photo(
 async def test_bad_inputs_give_the_summary_and_field_messages_with_the_values_kept(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     form = await portal.get(f"/odczyty/{customer.meter}")
     cases = {
         "": "Podaj stan wodomierza.",
@@ -177,7 +167,7 @@ async def test_bad_inputs_give_the_summary_and_field_messages_with_the_values_ke
 async def test_an_unusual_value_asks_for_confirmation_on_a_second_page(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     ten_days_ago = (today() - dt.timedelta(days=10)).isoformat()
     expect(
         await api.post(
@@ -223,7 +213,7 @@ async def test_an_unusual_value_asks_for_confirmation_on_a_second_page(
 async def test_a_double_submit_with_the_same_key_saves_one_reading(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     form = await portal.get(f"/odczyty/{customer.meter}")
     # Pressed twice at once (the same form, the same key), with a photo: one reading.
     first, second = await asyncio.gather(
@@ -246,7 +236,7 @@ async def test_a_double_submit_with_the_same_key_saves_one_reading(
 async def test_a_closed_reading_window_and_an_unknown_meter_are_said_plainly(
     portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
 ) -> None:
-    customer, _session = await customer_signed_in(portal, stack, api, workdir)
+    customer, _session = await customer_signed_in(portal, stack, workdir)
     form = await portal.get(f"/odczyty/{customer.meter}")
     opens, closes = today() + dt.timedelta(days=20), today() + dt.timedelta(days=25)
     windows = {"mode": "windows", "windows": [{"opens_on": f"{opens}", "closes_on": f"{closes}"}]}
@@ -308,7 +298,7 @@ async def _accept(api: Api, operator: Session, request_id: str) -> None:
 async def test_garden_meter_requests_of_each_kind(
     portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     page = await portal.get("/wodomierze")
     assert page.status == 200, page
     assert page.title == "Wodomierze ogrodowe – e-BOK MPWiK" and page.h1 == "Wodomierze ogrodowe"
@@ -411,8 +401,7 @@ async def test_garden_meter_requests_of_each_kind(
 async def test_the_garden_page_is_the_email_link_and_an_unknown_kind_is_404(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    (customer,) = await fresh_customers(stack, workdir)
-    await onboard(api, stack, customer)
+    customer, _ = await onboarded(stack, workdir)
     asked = await portal.get("/wodomierze")
     assert asked.path == "/logowanie", asked
     page = await fill(
@@ -428,7 +417,7 @@ async def test_the_garden_page_is_the_email_link_and_an_unknown_kind_is_404(
 async def test_the_history_is_paged_since_the_contract_date(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
-    customer, session = await customer_signed_in(portal, stack, api, workdir)
+    customer, session = await customer_signed_in(portal, stack, workdir)
     for days_ago in range(12, 0, -1):
         expect(
             await api.post(
@@ -452,3 +441,21 @@ async def test_the_history_is_paged_since_the_contract_date(
     rows = [r.get_text(" ", strip=True) for r in second.soup.select("tbody tr")]
     assert len(rows) == 2 and "88\u00a0m³" in rows[-1], rows
     assert "Strona 2 z 2" in second.text and f"/odczyty/{customer.meter}?page=1" in second.links()
+
+
+async def test_a_stopped_readings_service_leaves_the_pages_standing(
+    portal: Portal, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, _ = await customer_signed_in(portal, stack, workdir)
+    await stack.stop_service("readings")
+    try:
+        for path, h1 in (
+            ("/odczyty", "Odczyty wodomierzy"),
+            (f"/odczyty/{customer.meter}", f"Wodomierz {customer.meter}"),
+            ("/wodomierze", "Wodomierze ogrodowe"),
+        ):
+            page = await portal.get(path)
+            assert page.status == 200 and page.h1 == h1, page
+            assert "chwilowo niedostępne" in page.text, page
+    finally:
+        await stack.start_service("readings")
