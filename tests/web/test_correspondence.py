@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from ebok_shared.clock import LOCAL_TZ
 
-from tests.e2e.client import Api, expect
+from tests.e2e.client import Api, eventually, expect
 from tests.e2e.data import Customer
 from tests.e2e.journeys import CUSTOMER_PASSWORD, Session
 from tests.e2e.stack import Stack
@@ -243,7 +243,7 @@ async def test_bad_inputs_give_the_summary_and_field_messages_with_the_values_ke
     assert empty.status == 422, empty
     assert empty.field_error("place") == "Podaj miejsce, np. adres lub punkt poboru wody."
     assert empty.field_error("description") == "Opisz, co się dzieje."
-    assert empty.field_error("since_date") == "Podaj, od kiedy występuje problem."
+    assert empty.field_error("since_date") == "Podaj datę wystąpienia problemu."
     assert empty.field_error("contact_phone").startswith("Podaj numer telefonu")
     assert len(empty.error_summary()) == 4
 
@@ -259,7 +259,7 @@ async def test_bad_inputs_give_the_summary_and_field_messages_with_the_values_ke
         files={"attachments": ("wirus.exe", NOT_A_DOCUMENT, "application/octet-stream")},
     )
     assert bad.status == 422, bad
-    assert bad.field_error("since_date") == "Data nie może być z przyszłości."
+    assert bad.field_error("since_date") == "Data wystąpienia problemu nie może być z przyszłości."
     assert bad.field_error("contact_phone") == "Podaj numer telefonu: 9–15 cyfr, np. 600 100 200."
     assert "nie jest plikiem PDF, JPEG ani PNG" in bad.field_error("attachments")
     assert value_of(bad, "place") == "ul. Testowa 2" and value_of(bad, "description") == "Wyciek"
@@ -349,14 +349,24 @@ async def test_another_customers_case_is_the_404_page_and_the_email_link_opens_t
 async def test_a_suspended_section_and_a_stopped_service_leave_the_page_standing(
     portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
 ) -> None:
-    await customer_signed_in(portal, stack, workdir)
+    _, session = await customer_signed_in(portal, stack, workdir)
     section = "/operator/portal-settings/sections/correspondence"
     message = "Korespondencja jest wyłączona do 18:00 z powodu prac serwisowych."
+
+    async def section_answers(status: int) -> None:
+        """Until the gateway applies the operator's switch (every replica, within a second)."""
+
+        async def applied() -> bool:
+            return (await api.get("/me/correspondence", token=session.access)).status == status
+
+        await eventually(applied, within=5, what=f"the section answering {status}")
+
     expect(
         await api.put(section, token=operator.access, json={"mode": "off", "message": message}),
         200,
     )
     try:
+        await section_answers(503)
         page = await portal.get("/korespondencja")
         assert page.status == 200 and message in page.text, page
         form = await kind_form(portal, "pismo")
@@ -366,6 +376,7 @@ async def test_a_suspended_section_and_a_stopped_service_leave_the_page_standing
             ),
             200,
         )
+        await section_answers(200)
         refused = await fill(portal, form, {"subject": "Temat", "content": "Treść."})
         assert refused.status == 422, refused
         assert any("nie możesz ich teraz zmieniać" in s for s in refused.error_summary())

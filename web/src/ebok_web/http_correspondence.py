@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from .access import api, customer_page, session_of
-from .formatting import WARSAW, counted, date, datetime, plural
+from .formatting import counted, date, datetime, plural
 from .forms import Form, read_form, require
 from .rendering import redirect, render
 from .submissions import (
@@ -32,6 +32,7 @@ from .submissions import (
     uploads,
     valid_uuid,
 )
+from .typed import parse_day, today
 
 routes = web.RouteTableDef()
 
@@ -117,10 +118,6 @@ API_FIELDS = {
 STATUS_TAGS = {"received": "neutral", "in_progress": "warn", "answered": "ok", "closed": "neutral"}
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(WARSAW).date()
-
-
 def _kind(request: web.Request) -> tuple[str, Kind]:
     slug = request.match_info["kind"]
     if slug not in KINDS:
@@ -135,7 +132,7 @@ def deadline_text(due: str | None, status: str) -> str | None:
     shown = date(due)
     if status in ("answered", "closed"):
         return shown
-    left = (dt.date.fromisoformat(due[:10]) - _today()).days
+    left = (dt.date.fromisoformat(due[:10]) - today()).days
     if left > 0:
         verb = plural(left, "został", "zostały", "zostało")
         return f"{shown} ({verb} {counted(left, 'dzień', 'dni', 'dni')})"
@@ -292,31 +289,18 @@ def _phone(form: Form, name: str, required: bool) -> str | None:
 
 
 def _since_value(form: Form) -> str | None:
-    raw = form.value("since_date")
-    if not raw:
-        form.error("since_date", "Podaj, od kiedy występuje problem.")
-        return None
-    try:
-        day = (
-            dt.date(*reversed([int(p) for p in raw.split(".")]))
-            if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", raw)
-            else dt.date.fromisoformat(raw)
-        )
-    except ValueError:
-        form.error("since_date", "Podaj datę w formacie DD.MM.RRRR, np. 15.03.2026.")
-        return None
-    if day > _today():
-        form.error("since_date", "Data nie może być z przyszłości.")
-        return None
+    """The day (and, if given, the hour) the problem started, as the API takes it."""
+    day, problem = parse_day(form.value("since_date"), "wystąpienia problemu")
+    if problem:
+        form.error("since_date", problem)
     time = form.value("since_time")
     if time and not TIME_RE.match(time):
         form.error("since_time", "Podaj godzinę w formacie GG:MM, np. 7:30.")
         return None
-    return (
-        f"{day.isoformat()}T{int(time.split(':')[0]):02d}:{time.split(':')[1]}"
-        if time
-        else day.isoformat()
-    )
+    if day is None or not time:
+        return day
+    hours, minutes = time.split(":")
+    return f"{day}T{int(hours):02d}:{minutes}"
 
 
 def _document(form: Form, kind: Kind, problems: list[str]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from .access import api, customer_page, session_of
 from .forms import Form, read_form
-from .http_readings import check_photo, parse_day, parse_value, photo_upload
+from .http_readings import check_photo, photo_upload
 from .rendering import redirect, render
 from .submissions import (
     KEY_FIELD,
@@ -26,6 +26,7 @@ from .submissions import (
     section_notice,
     uploads,
 )
+from .typed import parse_day, parse_value
 
 routes = web.RouteTableDef()
 

@@ -10,7 +10,6 @@ session, which is read and written on every page).
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 import secrets
@@ -21,7 +20,6 @@ import redis.asyncio as redis
 from aiohttp import web
 
 from .access import api, customer_page, session_of
-from .formatting import WARSAW
 from .forms import Form, read_form
 from .keys import SETTINGS
 from .rendering import redirect, render
@@ -35,11 +33,11 @@ from .submissions import (
     section_notice,
     uploads,
 )
+from .typed import parse_day, parse_value, today
 
 routes = web.RouteTableDef()
 
 SERIAL_RE = re.compile(r"^[A-Z0-9-]{3,30}$")
-VALUE_RE = re.compile(r"^\d+([.,]\d+)?$")
 PAGE_SIZE = 10
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
 PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
@@ -61,10 +59,6 @@ ROLES = {"initial": "odczyt początkowy", "regular": "", "final": "odczyt końco
 KINDS = {"main": "główny", "garden": "ogrodowy"}
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(WARSAW).date()  # the services count days in Warsaw
-
-
 def meter_path(serial: str) -> str:
     return f"/odczyty/{quote(serial, safe='')}"
 
@@ -77,42 +71,6 @@ def _serial(request: web.Request) -> str:
 
 
 # -- reading the form ---------------------------------------------------------------------
-
-
-def parse_value(raw: str) -> tuple[str | None, str | None]:
-    """The register in m³ as the API takes it ("123.456"), or the Polish message why not.
-    Spaces grouping thousands and a decimal comma are what people type."""
-    text = raw.replace(" ", "").replace("\u00a0", "")
-    if not text:
-        return None, "Podaj stan wodomierza."
-    if text.startswith("-"):
-        return None, "Stan wodomierza nie może być ujemny."
-    if not VALUE_RE.match(text):
-        return None, "Podaj stan wodomierza liczbą, np. 123,456."
-    whole, _, fraction = text.replace(",", ".").partition(".")
-    if len(fraction) > 3:
-        return None, "Podaj stan z dokładnością do 0,001 m³ (najwyżej 3 cyfry po przecinku)."
-    if len(whole.lstrip("0")) > 9:
-        return None, "Stan wodomierza jest za duży."
-    return whole + ("." + fraction if fraction else ""), None
-
-
-def parse_day(raw: str, what: str = "odczytu") -> tuple[str | None, str | None]:
-    """A date typed as RRRR-MM-DD (the date field) or DD.MM.RRRR; never in the future."""
-    text = raw.strip()
-    if not text:
-        return None, f"Podaj datę {what}."
-    try:
-        if re.fullmatch(r"\d{1,2}\.\d{1,2}\.\d{4}", text):
-            d, m, y = (int(p) for p in text.split("."))
-            day = dt.date(y, m, d)
-        else:
-            day = dt.date.fromisoformat(text)
-    except ValueError:
-        return None, f"Podaj datę {what} w formacie DD.MM.RRRR, np. 15.03.2026."
-    if day > _today() + dt.timedelta(days=1):
-        return None, f"Data {what} nie może być z przyszłości."
-    return day.isoformat(), None
 
 
 def check_photo(photo: list[Upload]) -> str | None:
@@ -229,7 +187,7 @@ async def meter_page(
             history_notice = section_notice(reply) or "Nie udało się pobrać historii odczytów."
     if KEY_FIELD not in form.values or form.invalid:
         form.values[KEY_FIELD] = new_key()  # a refused form is sent again as a new request
-    form.values.setdefault("read_on", _today().isoformat())
+    form.values.setdefault("read_on", today().isoformat())
     return render(
         request,
         "readings/meter.html",
@@ -270,7 +228,7 @@ def _check(form: Form, photo: list[Upload]) -> tuple[str | None, str | None]:
     value, problem = parse_value(form.value("value"))
     if problem:
         form.error("value", problem)
-    day, problem = parse_day(form.value("read_on"))
+    day, problem = parse_day(form.value("read_on"), "odczytu")
     if problem:
         form.error("read_on", problem)
     problem = check_photo(photo)
