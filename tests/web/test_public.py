@@ -354,14 +354,6 @@ async def test_regulations_current_each_version_and_the_changes(portal: Portal) 
 # -- every link the e-mails carry --------------------------------------------------------------
 
 _BASE = "https://portal.invalid"
-# Pages other areas of the portal build (issue #12); until their branches are merged these
-# links still end in a 404 here. Remove an entry when its area is merged (strict: an entry
-# whose page exists fails the test, so none is forgotten).
-BUILT_ELSEWHERE = {
-    PAGES["case"].split("{")[0]: "correspondence",
-    PAGES["readings"]: "readings",
-    PAGES["meters"]: "garden meters",
-}
 TOKEN_PAGES = {PAGES[n] for n in ("activate", "reset_password", "confirm_email")} | {
     PAGES["confirm_e_invoice"]
 }
@@ -387,16 +379,7 @@ def _mail_links() -> list[str]:
     return list(found)
 
 
-def _case(path: str) -> object:
-    route = urlsplit(path).path
-    area = next((a for p, a in BUILT_ELSEWHERE.items() if route.startswith(p)), None)
-    if area is not None and route not in TOKEN_PAGES:
-        mark = pytest.mark.xfail(strict=True, reason=f"the {area} pages are built elsewhere")
-        return pytest.param(path, marks=mark, id=path)
-    return pytest.param(path, id=path)
-
-
-@pytest.mark.parametrize("path", [_case(p) for p in _mail_links()])
+@pytest.mark.parametrize("path", _mail_links())
 async def test_every_e_mail_link_opens_a_page_of_the_portal(portal: Portal, path: str) -> None:
     page = await portal.get(path)
     assert page.status != 404 and all(status != 404 for status, _ in page.history), page
