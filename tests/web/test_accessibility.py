@@ -87,6 +87,21 @@ CUSTOMER_PAGES = [
     Visit("/konto/dwuetapowe", "konto-dwuetapowe"),
     Visit("/konto/eksport", "konto-eksport"),
     Visit("/konto/usuniecie", "konto-usuniecie"),
+    Visit("/odczyty", "odczyty"),
+    Visit("/odczyty/{meter}", "odczyty-wodomierz"),
+    Visit("/odczyty/{meter}", "odczyty-wodomierz-bledy", 422, submit="/odczyty/{meter}"),
+    Visit("/wodomierze", "wodomierze"),
+    Visit("/wodomierze/montaz", "wodomierze-montaz"),
+    Visit("/wodomierze/montaz", "wodomierze-montaz-bledy", 422, submit="/wodomierze/montaz"),
+    Visit("/korespondencja", "korespondencja"),
+    Visit("/korespondencja/nowa", "korespondencja-nowa"),
+    Visit("/korespondencja/nowa/awaria", "korespondencja-awaria"),
+    Visit(
+        "/korespondencja/nowa/awaria",
+        "korespondencja-awaria-bledy",
+        422,
+        submit="/korespondencja/nowa/awaria",
+    ),
 ]
 
 AXE_DISPLAYS = (PHONE, DESKTOP)
