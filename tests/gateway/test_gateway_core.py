@@ -111,6 +111,12 @@ async def test_read_only_section_allows_reading_but_not_changing(stack: Stack) -
     resp = await stack.gw.put("/api/v1/me/e-invoice", headers=stack.customer(), json={})
     assert resp.status == 423
     assert (await resp.json())["code"] == "section-read-only"
+    # Anyone may ask each section's state (a front end then shows the data without forms).
+    states = await (await stack.gw.get("/api/v1/portal/sections")).json()
+    by_section = {s["section"]: s for s in states["sections"]}
+    assert by_section["e_invoices"]["mode"] == "read_only"
+    assert by_section["invoices"]["mode"] == "on"
+    assert "hidden_items" not in states  # they name customers' invoices
 
 
 async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> None:

@@ -42,6 +42,7 @@ OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     "/me/dashboard": {"get": ("Pulpit klienta (widok zbiorczy)", "customer")},
     "/me/export": {"get": ("Eksport moich danych (RODO)", "customer")},
     "/openapi.json": {"get": ("Dokument OpenAPI", "public")},
+    "/portal/sections": {"get": ("Stan sekcji portalu (włączona, tylko do odczytu, …)", "public")},
     "/operator/portal-settings": {"get": ("Ustawienia portalu", "operator")},
     "/operator/portal-settings/history": {"get": ("Historia zmian ustawień portalu", "operator")},
     "/operator/portal-settings/sections/{section}": {

@@ -30,6 +30,7 @@ from .middleware import (
     session_middleware,
 )
 from .rendering import STATIC, environment
+from .sections import SECTIONS, SectionStates
 from .sessions import SessionStore
 from .settings import WebSettings
 
@@ -114,6 +115,7 @@ def create_app(settings: WebSettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[TEMPLATES] = environment()
+    app[SECTIONS] = SectionStates()
     app.cleanup_ctx.append(_resources)
     app.on_response_prepare.append(_static_caching)
     app.router.add_get("/health/live", live)

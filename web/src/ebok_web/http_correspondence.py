@@ -20,6 +20,7 @@ from .access import api, customer_page, session_of
 from .formatting import counted, date, datetime, plural
 from .forms import Form, read_form, require
 from .rendering import redirect, render
+from .sections import read_only
 from .submissions import (
     KEY_FIELD,
     Upload,
@@ -165,6 +166,7 @@ async def history(request: web.Request) -> web.StreamResponse:
         notice=notice,
         tags=STATUS_TAGS,
         deadline=deadline_text,
+        read_only=await read_only(request, "correspondence"),
     )
 
 
@@ -224,7 +226,12 @@ def details_of(kind: str, details: dict[str, Any]) -> list[tuple[str, str]]:
 @customer_page()
 async def choose(request: web.Request) -> web.StreamResponse:
     return render(
-        request, "correspondence/choose.html", title="Nowe pismo", form=Form(), kinds=KINDS
+        request,
+        "correspondence/choose.html",
+        title="Nowe pismo",
+        form=Form(),
+        kinds=KINDS,
+        read_only=await read_only(request, "correspondence"),
     )
 
 
@@ -255,6 +262,7 @@ async def _form_page(
         "correspondence/new.html",
         title=kind.title,
         status=status,
+        read_only=await read_only(request, "correspondence"),
         slug=slug,
         kind=kind,
         form=form,

@@ -17,6 +17,7 @@ from .access import api, customer_page, session_of
 from .forms import Form, read_form
 from .http_readings import check_photo, photo_upload
 from .rendering import redirect, render
+from .sections import read_only
 from .submissions import (
     KEY_FIELD,
     key_of,
@@ -90,6 +91,7 @@ async def garden(request: web.Request) -> web.StreamResponse:
         request,
         "garden/garden.html",
         title="Wodomierze ogrodowe",
+        read_only=await read_only(request, "garden_meters"),
         meters=meters or [],
         installed=installed,
         meters_notice=meters_notice,
@@ -123,6 +125,7 @@ async def _form_page(request: web.Request, form: Form, status: int = 200) -> web
         "garden/request.html",
         title=title,
         status=status,
+        read_only=await read_only(request, "garden_meters"),
         slug=slug,
         kind=kind,
         fields=fields,

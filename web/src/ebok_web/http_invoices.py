@@ -19,6 +19,7 @@ from .forms import Form, read_form, require
 from .gateway import Reply
 from .part_state import document, fetch, found_or_404
 from .rendering import redirect, render
+from .sections import read_only
 
 routes = web.RouteTableDef()
 
@@ -88,6 +89,7 @@ async def _e_invoice_page(
         "invoices/e_invoice.html",
         title="E-faktura",
         part=part,
+        read_only=await read_only(request, "e_invoices"),
         form=form,
         message=message,
         status=status,

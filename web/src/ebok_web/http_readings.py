@@ -23,6 +23,7 @@ from .access import api, customer_page, session_of
 from .forms import Form, read_form
 from .keys import SETTINGS
 from .rendering import redirect, render
+from .sections import read_only
 from .submissions import (
     KEY_FIELD,
     Upload,
@@ -193,6 +194,7 @@ async def meter_page(
         "readings/meter.html",
         title=f"Wodomierz {serial}",
         status=status,
+        read_only=await read_only(request, "readings"),
         serial=serial,
         meter=meter,
         window=answer["reading_window"] if answer else None,

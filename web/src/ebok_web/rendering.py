@@ -76,7 +76,7 @@ def render(
             flash=flash,
             path=request.path,
             settings=request.app[SETTINGS],
-            **context,
+            **{"read_only": None, **context},  # a read-only section's message hides forms
         )
     )
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
