@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ebok_shared import logs
 from ebok_shared.config import ConfigError
+from ebok_shared.feed import format_of_file, refused_file
 
 from .domain import feed
 from .settings import BillingSettings
@@ -23,15 +24,17 @@ def main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("feed", help="apply back-office batch files (JSON lines or CSV)")
     f.add_argument("files", nargs="+", type=Path)
-    f.add_argument("--format", choices=feed.FORMATS, help="default: from the file's suffix")
+    f.add_argument(
+        "--format", choices=feed.FORMATS, help="default: by the file's name, else its content"
+    )
     args = parser.parse_args(argv)
 
     settings = _settings()
     logs.configure("billing", settings.log_level)
     batches = []
     for path in args.files:
-        fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
-        batches.append((path.name, path.read_bytes(), fmt))
+        body = path.read_bytes()
+        batches.append((path.name, body, format_of_file(path, body, args.format)))
     return asyncio.run(_feed(settings, batches))
 
 
@@ -70,11 +73,7 @@ async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]
                     max_rows=settings.feed_max_rows,
                 )
             except feed.BatchTooLarge as exc:
-                print(
-                    json.dumps(
-                        {"file": name, "status": "rejected", "error": str(exc)}, ensure_ascii=False
-                    )
-                )
+                print(json.dumps({"file": name, **refused_file(exc.reason)}, ensure_ascii=False))
                 failed += 1
                 continue
             print(json.dumps({"file": name, **result.to_dict()}, ensure_ascii=False))
