@@ -102,6 +102,12 @@ async def _apply(
             error_count=errors.count,
             errors=errors.to_list(),
         )
-    log.info("feed batch", kind=kind, batch_id=str(batch_id), status=status, rows=row_count,
-             errors=errors.count)
+    log.info(
+        "feed batch",
+        kind=kind,
+        batch_id=str(batch_id),
+        status=status,
+        rows=row_count,
+        errors=errors.count,
+    )
     return BatchResult.from_record(row, replayed=False)
