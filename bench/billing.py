@@ -16,19 +16,25 @@ import json
 import os
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
+from pathlib import Path
 
-import aio_pika
-import aiohttp
-import asyncpg
-import jwt
-from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from ebok_billing import demo
-from ebok_shared import db, logs
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # deploy.demo_data: the demo generator, a development tool
+
+import aio_pika  # noqa: E402
+import aiohttp  # noqa: E402
+import asyncpg  # noqa: E402
+import jwt  # noqa: E402
+from aiohttp import web  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from ebok_shared import db, logs  # noqa: E402
+
+from deploy import demo_data  # noqa: E402
 
 ADMIN_DSN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -124,8 +130,10 @@ async def main(clients: int, seconds: float, concurrency: int) -> None:
     issuer, service, amqp = Issuer(), None, None
     try:
         t0 = time.perf_counter()
-        data = demo.generate(clients, seed=1)
-        await demo.load(dsn, data.encoded())
+        data = demo_data.generate(clients, seed=1)
+        with tempfile.TemporaryDirectory(prefix="ebok-bench-") as out:
+            shards = demo_data.write_shards(data, Path(out), 1)  # one feed process, in order
+            await asyncio.to_thread(demo_data.load, dsn, shards)
         client = data.demo_client.client_number
         print(
             f"loaded {clients} demo clients through the feed in "

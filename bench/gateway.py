@@ -56,12 +56,13 @@ from aiohttp import web  # noqa: E402
 from ebok_auth.settings import OWASP_MEMORY_KIB, OWASP_TIME_COST  # noqa: E402
 from ebok_shared import db  # noqa: E402
 
+from deploy.demo import demo_command, demo_env  # noqa: E402
 from tests.e2e.stack import Stack, running_stack  # noqa: E402
 from tests.support import infra  # noqa: E402
 
 PASSWORD = "Benchmark-Pulpit-2026"
 PARTS = 8  # the dashboard's parts (ebok_gateway.dashboard.DASHBOARD)
-FIRST_CLIENT = 100001  # ebok_billing.demo numbers its clients from here
+FIRST_CLIENT = 100001  # deploy.demo_data numbers its clients from here
 
 
 # -- the bare fan-out (b), each role its own process ------------------------------------------
@@ -140,10 +141,15 @@ async def bare_fanout() -> AsyncIterator[str]:
 # -- the stack (a) ---------------------------------------------------------------------------
 async def demo_data(stack: Stack, clients: int, workdir: Path) -> None:
     out = workdir / "demo"
-    code, printed = await stack.run(
-        "billing", "demo", "--clients", str(clients), "--seed", "1", "--out", str(out), "--load"
+    process = await asyncio.create_subprocess_exec(
+        *demo_command(clients, 1, out),
+        env=demo_env(stack.component("billing").env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
-    if code != 0:
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        printed = output.decode(errors="replace").splitlines()
         raise RuntimeError("demo data not loaded:\n" + "\n".join(printed[-20:]))
     numbers = [str(FIRST_CLIENT + i) for i in range(clients)]
     for service, query in (

@@ -1,9 +1,10 @@
-"""Demo data for the local run, from billing's deterministic generator (``ebok_billing.demo``).
+"""Demo data for the local run, from the deterministic generator beside it (``deploy.demo_data``,
+a development tool: no image carries it).
 
-``python -m ebok_billing demo --clients N --seed S --out DIR --load`` writes the demo clients,
+``python -m deploy.demo_data --clients N --seed S --out DIR --load`` writes the demo clients,
 contracts, meters, invoices and payments as back-office batches and applies them through
-billing's own feed (never by writing into a service's tables); billing's outbox then tells
-the other services. It prints the demo client (number, one invoice, that invoice's gross
+billing's own feed command (never by writing into a service's tables); billing's outbox then
+tells the other services. It prints the demo client (number, one invoice, that invoice's gross
 amount) as its last line of JSON. Re-running it is harmless: the feed is idempotent.
 
 Then each meter's reading history since its contract began, made from the same batches so
@@ -20,9 +21,11 @@ import datetime as dt
 import importlib.util
 import io
 import json
+import os
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -31,7 +34,8 @@ from typing import Any
 from deploy.plan import Component
 from deploy.processes import Child, Output, run_to_end
 
-DEMO_MODULE = "ebok_billing.demo"
+DEMO_MODULE = "deploy.demo_data"
+ROOT = Path(__file__).resolve().parent.parent  # where ``deploy`` is importable from
 SEED = 1
 ME = "local"
 
@@ -44,10 +48,22 @@ class DemoClient:
 
 
 def demo_loader_installed() -> bool:
+    """The generator and billing's domain rules it builds invoices with are both at hand."""
     try:
-        return importlib.util.find_spec(DEMO_MODULE) is not None
+        return all(importlib.util.find_spec(m) is not None for m in (DEMO_MODULE, "ebok_billing"))
     except ModuleNotFoundError:
         return False
+
+
+def demo_command(clients: int, seed: int, out: Path | str, *, load: bool = True) -> list[str]:
+    argv = [sys.executable, "-m", DEMO_MODULE, "--clients", str(clients), "--seed", str(seed)]
+    return [*argv, "--out", str(out), *(["--load"] if load else [])]
+
+
+def demo_env(billing_env: Mapping[str, str]) -> dict[str, str]:
+    """Billing's environment (its database) with this checkout importable."""
+    path = os.pathsep.join(p for p in (str(ROOT), billing_env.get("PYTHONPATH", "")) if p)
+    return {**billing_env, "PYTHONPATH": path}
 
 
 def _demo_client(lines: list[str]) -> DemoClient | None:
@@ -70,13 +86,12 @@ async def seed_demo_data(
         output.line(ME, "demo data: skipped (--demo-clients 0)")
         return None
     if not demo_loader_installed():
-        output.line(ME, f"demo data: no demo data loader is installed yet ({DEMO_MODULE})")
+        output.line(ME, f"demo data: the demo data generator ({DEMO_MODULE}) cannot be imported")
         return None
     output.line(ME, f"demo data: loading {clients} demo clients through billing's feed")
     with tempfile.TemporaryDirectory(prefix="ebok-demo-") as out:
-        argv = [sys.executable, "-m", "ebok_billing", "demo", "--clients", str(clients)]
-        argv += ["--seed", str(SEED), "--out", out, "--load"]
-        child = Child("billing", argv, billing.env, output, keep_lines=200)
+        argv = demo_command(clients, SEED, out)
+        child = Child("billing", argv, demo_env(billing.env), output, keep_lines=200)
         code = await run_to_end(child)
         if code == 0:
             history = Path(out) / "readings.jsonl"

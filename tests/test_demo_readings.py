@@ -6,14 +6,13 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from deploy.demo import demo_loader_installed, reading_history
+from deploy.demo import demo_command, demo_env, demo_loader_installed, reading_history
 
 
 @pytest.fixture(scope="module")
@@ -22,8 +21,8 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("the demo generator is not installed")
     out = tmp_path_factory.mktemp("demo")
     env = {**os.environ, "EBOK_DATABASE_URL": "postgresql://unused@127.0.0.1/unused"}
-    argv = [sys.executable, "-m", "ebok_billing", "demo", "--clients", "40", "--seed", "1"]
-    subprocess.run([*argv, "--out", str(out)], check=True, env=env, capture_output=True)
+    argv = demo_command(40, 1, out, load=False)
+    subprocess.run(argv, check=True, env=demo_env(env), capture_output=True)
     return out
 
 

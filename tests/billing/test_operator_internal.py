@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import uuid
 from decimal import Decimal
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import aio_pika
 import asyncpg
-from ebok_billing import demo, events
+from ebok_billing import events
 from ebok_billing.app import create_app
 from ebok_shared.bus import Event, Topology
 from ebok_shared.bus.catalogue import default_catalogue
 from ebok_shared.clock import LOCAL_TZ, clock
 from jsonschema import Draft202012Validator, FormatChecker
 
+from deploy import demo_data as demo
 from tests.billing.conftest import billing_settings
 from tests.billing.helpers import (
     Billing,
@@ -321,9 +324,15 @@ def test_demo_data_is_deterministic_and_shaped_as_feed_batches() -> None:
     assert all(r["invoice_number"].startswith(r["client_number"]) for r in invoices)
 
 
-async def test_seed_demo_loads_through_the_feed(billing: Billing) -> None:
+async def test_demo_data_loads_through_billings_feed_command(
+    billing: Billing, tmp_path: Path
+) -> None:
     clock.freeze(TODAY)
-    demo_client = await demo.seed_demo(billing.settings, clients=20)
+    data = demo.generate(20)
+    await asyncio.to_thread(
+        demo.load, billing.settings.database_url, demo.write_shards(data, tmp_path, 1)
+    )
+    demo_client = data.demo_client
     listed = await billing.get("/me/invoices?page_size=100", demo_client.client_number)
     gross = {i["invoice_number"]: i["gross"] for i in listed["items"]}
     assert gross[demo_client.invoice_number] == demo_client.gross

@@ -31,17 +31,19 @@ async def test_a_batch_of_readings_is_applied_once(readings: Readings) -> None:
     first = await readings.feed("readings", READINGS_CSV)
     assert first.status == 201
     applied = await first.json()
-    assert (applied["status"], applied["rows"], applied["applied"]) == ("applied", 3, 3)
+    assert (applied["status"], applied["row_count"], applied["applied"]) == ("applied", 3, 3)
     await readings.tap.wait_for(events.READING_ACCEPTED, count=3)
 
     again = await readings.feed("readings", READINGS_CSV)
     assert again.status == 200
     repeated = await again.json()
-    assert (repeated["status"], repeated["batch_id"], repeated["applied"]) == (
-        "already-applied",
+    # the very same bytes: the first answer again, marked as replayed; nothing applied now
+    assert (repeated["status"], repeated["replayed"], repeated["batch_id"]) == (
+        "applied",
+        True,
         applied["batch_id"],
-        0,
     )
+    assert repeated["applied"] == applied["applied"]
     # The same rows in another file (JSON lines), with one new row: only that one applies.
     overlapping = "\n".join(
         json.dumps(r)
@@ -83,8 +85,8 @@ WM-100001-1,2999-01-01,120.12345,customer
 WM-100001-1,2026-03-01,abc,remote
 """
     refused = await problem(await readings.feed("readings", batch), 422)
-    assert refused["code"] == "feed-rejected"
-    assert refused["lines"] == [
+    assert refused["code"] == "feed-batch-rejected"
+    assert refused["errors"] == [
         {"line": 3, "field": "meter_serial", "reason": "nieznany wodomierz"},
         {
             "line": 4,
@@ -105,12 +107,13 @@ WM-100001-1,2026-03-01,abc,remote
     ]
     assert await readings.readings_of("WM-100001-1") == []
     assert await readings.pool.fetchval("SELECT count(*) FROM outbox") == 0
-    assert await readings.pool.fetchval("SELECT count(*) FROM feed_batches") == 0
+    applied = "SELECT count(*) FROM back_office_batches WHERE status = 'applied'"
+    assert await readings.pool.fetchval(applied) == 0
 
     columns = await problem(await readings.feed("readings", "meter,value\nWM-1,1\n"), 422)
-    assert {"line": 1, "field": "meter", "reason": "nieznana kolumna"} in columns["lines"]
+    assert {"line": 1, "field": "meter", "reason": "nieznana kolumna"} in columns["errors"]
     not_utf8 = await problem(await readings.feed("readings", "x"), 422)
-    assert not_utf8["code"] == "feed-rejected"
+    assert not_utf8["code"] == "feed-batch-rejected"
     wrong_type = await readings.client.post(
         "/operator/feed/readings",
         data=b"<xml/>",
@@ -168,7 +171,7 @@ remove,WM-100001-2,,,2026-01-15,,1.000,,
 replace,OG-2026-009,,,2026-03-01,0.000,1.000,OG-2025-001,
 """
     refused = await problem(await readings.feed("meters", bad), 422)
-    assert refused["lines"] == [
+    assert refused["errors"] == [
         {"line": 2, "field": "contract_number", "reason": "nieznana umowa"},
         {
             "line": 3,
@@ -214,4 +217,5 @@ async def test_the_feed_from_the_command_line(readings: Readings, tmp_path: Path
     assert result["errors"] == [{"line": 1, "field": "value", "reason": "pole jest wymagane"}]
     # What the CLI committed reaches the broker through the running service's relay.
     await readings.tap.wait_for(events.READING_ACCEPTED, count=3)
-    assert await readings.pool.fetchval("SELECT received_by FROM feed_batches") == "cli:nightly-job"
+    recorded = "SELECT submitted_by FROM back_office_batches WHERE status = 'applied'"
+    assert await readings.pool.fetchval(recorded) == "cli:nightly-job"

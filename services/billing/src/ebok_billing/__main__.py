@@ -1,5 +1,5 @@
 """``python -m ebok_billing`` / ``ebok-billing``: serve, migrate, dlq list|redrive, and
-billing's own ``feed FILE…`` and ``demo --clients N --seed S --out DIR [--load]``."""
+billing's own ``feed FILE…``."""
 
 import sys
 
@@ -11,7 +11,7 @@ from .settings import BillingSettings
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
-    if args and args[0] in ("feed", "demo"):
+    if args and args[0] == "feed":
         from . import tools
 
         raise SystemExit(tools.main(args))

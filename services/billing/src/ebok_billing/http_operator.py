@@ -9,15 +9,14 @@ from decimal import Decimal
 
 from aiohttp import web
 from ebok_shared.clock import clock
+from ebok_shared.http import feed as feed_http
 from ebok_shared.http import params
 from ebok_shared.http.middleware import require
-from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
 from . import views
 from .domain.billing_run import Tariff
-from .domain.feed import detect_format
 from .domain.money import amount, rate
 from .http_common import invoice_number, settings
 from .schemas import EUR_RATE_SCHEMA, RATE_SCHEMA, TARIFF_SCHEMA
@@ -30,37 +29,11 @@ def _operator(request: web.Request) -> str:
     return f"operator:{require(request, 'operator').subject}"
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes:
-    """The body, streamed, refused once it passes ``limit`` (feed batches are larger than
-    the app-wide body cap that protects the other routes)."""
-    too_large = Problem(
-        413, f"Partia może mieć najwyżej {limit // (1024 * 1024)} MB.", code="batch-too-large"
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @routes.post("/operator/feed/batches")
 async def post_batch(request: web.Request) -> web.Response:
     submitted_by = _operator(request)
     cfg = settings(request.app)
-    fmt = detect_format(request.content_type, request.query.get("format"))
-    if fmt is None:
-        raise Problem(
-            415,
-            "Partia musi być w formacie CSV (text/csv) albo JSON lines "
-            "(application/x-ndjson); można też podać ?format=csv|jsonl.",
-            code="unsupported-media-type",
-            errors=[{"field": "Content-Type", "reason": "nieobsługiwany format"}],
-        )
-    raw = await _read_limited(request, cfg.feed_max_bytes)
+    fmt, raw = await feed_http.read_batch(request, cfg.feed_max_bytes)
     async with request.app[POOL].acquire() as conn:
         result = await feed.apply_batch(
             conn,
@@ -71,19 +44,7 @@ async def post_batch(request: web.Request) -> web.Response:
             today=clock.today(),
             max_rows=cfg.feed_max_rows,
         )
-    if result.status == "rejected":
-        shown = result.errors[:100]
-        raise Problem(
-            422,
-            f"Partia odrzucona w całości ({result.error_count} błędów); nic nie zostało "
-            f"zapisane. Pierwszy błąd: wiersz {shown[0]['line']}, pole {shown[0]['field']}: "
-            f"{shown[0]['reason']}.",
-            code="feed-batch-rejected",
-            errors=shown,
-            batch_id=str(result.batch_id),
-            error_count=result.error_count,
-        )
-    return web.json_response(result.to_dict(), status=200 if result.replayed else 201)
+    return feed_http.answer(result)
 
 
 @routes.get("/operator/feed/batches")

@@ -1,23 +1,22 @@
-"""Billing's own commands: ``feed FILE`` and ``demo --clients N --seed S --out DIR``."""
+"""Billing's own command: ``feed FILE…`` (the back office's batches from the command line;
+the demo data generator, a development tool, writes batches for it: ``deploy/demo_data.py``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 from ebok_shared import logs
 from ebok_shared.config import ConfigError
+from ebok_shared.feed import format_of_file, refused_file
 
-from . import demo
 from .domain import feed
 from .settings import BillingSettings
 
-COMMANDS = ("feed", "demo")
+COMMANDS = ("feed",)
 
 
 def main(argv: list[str]) -> int:
@@ -25,40 +24,17 @@ def main(argv: list[str]) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("feed", help="apply back-office batch files (JSON lines or CSV)")
     f.add_argument("files", nargs="+", type=Path)
-    f.add_argument("--format", choices=feed.FORMATS, help="default: from the file's suffix")
-    d = sub.add_parser("demo", help="write (and optionally load) deterministic demo batches")
-    d.add_argument("--clients", type=int, default=20)
-    d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--out", type=Path, required=True)
-    d.add_argument("--load", action="store_true", help="apply them to EBOK_DATABASE_URL")
-    d.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="loading processes (by client)"
+    f.add_argument(
+        "--format", choices=feed.FORMATS, help="default: by the file's name, else its content"
     )
     args = parser.parse_args(argv)
-
-    if args.command == "demo":
-        started = time.perf_counter()
-        data = demo.generate(args.clients, args.seed)
-        paths = demo.write(data, args.out)
-        print(
-            f"ebok-billing: wrote {len(paths)} batch file(s) to {args.out} "
-            f"in {time.perf_counter() - started:.1f}s",
-            file=sys.stderr,
-        )
-        if args.load:
-            settings = _settings()
-            logs.configure("billing", settings.log_level)
-            demo.load_in_parallel(settings.database_url, data, args.workers)
-            print(f"ebok-billing: loaded in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-        print(json.dumps(data.demo_client.__dict__))
-        return 0
 
     settings = _settings()
     logs.configure("billing", settings.log_level)
     batches = []
     for path in args.files:
-        fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
-        batches.append((path.name, path.read_bytes(), fmt))
+        body = path.read_bytes()
+        batches.append((path.name, body, format_of_file(path, body, args.format)))
     return asyncio.run(_feed(settings, batches))
 
 
@@ -78,14 +54,13 @@ async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]
 
     from .app import SPEC
     from .use_cases.feed import apply_batch
-    from .use_cases.interest import seed_rates
+    from .use_cases.interest import seed_rates_at_start
 
     conn = await db.connect(settings.database_url)
     failed = 0
     try:
         await db.migrate(conn, migration_folders(SPEC))
-        async with conn.transaction():
-            await seed_rates(conn)
+        await seed_rates_at_start(conn)  # under its lock: feed commands may run side by side
         for name, body, fmt in batches:
             try:
                 result = await apply_batch(
@@ -98,11 +73,7 @@ async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]
                     max_rows=settings.feed_max_rows,
                 )
             except feed.BatchTooLarge as exc:
-                print(
-                    json.dumps(
-                        {"file": name, "status": "rejected", "error": str(exc)}, ensure_ascii=False
-                    )
-                )
+                print(json.dumps({"file": name, **refused_file(exc.reason)}, ensure_ascii=False))
                 failed += 1
                 continue
             print(json.dumps({"file": name, **result.to_dict()}, ensure_ascii=False))

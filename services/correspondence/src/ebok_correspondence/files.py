@@ -1,5 +1,6 @@
-"""Attachment rules: the type judged from the bytes (magic numbers), never from the name or the
-declared Content-Type, and a file name that is safe to hand back. Pure functions, no I/O."""
+"""Attachment rules: the types accepted (judged from the bytes by the shared magic-number
+table, ``ebok_shared.filetypes``, never from the name or the declared Content-Type), and a
+file name that is safe to hand back. Pure functions, no I/O."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ import unicodedata
 from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
-# Leading bytes of each accepted format, and the extension a file of that type is served with.
-SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"%PDF-", "application/pdf"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-)
-SNIFF_BYTES = max(len(magic) for magic, _ in SIGNATURES)
+from ebok_shared import filetypes
+
+ACCEPTED = ("application/pdf", "image/jpeg", "image/png")
+# The extension a file of each accepted type is served with.
 EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
 ALSO_ACCEPTED = {"image/jpeg": (".jpeg", ".jpe")}
 ALLOWED_TYPES_PL = "PDF, JPEG lub PNG"
@@ -25,10 +23,7 @@ _UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\/:*?<>|;]+')
 
 def sniff(head: bytes) -> str | None:
     """The media type the first bytes prove, or None if they are none of the accepted ones."""
-    for magic, media_type in SIGNATURES:
-        if head.startswith(magic):
-            return media_type
-    return None
+    return filetypes.sniff(head, ACCEPTED)
 
 
 def safe_filename(raw: str | None, media_type: str, position: int) -> str:

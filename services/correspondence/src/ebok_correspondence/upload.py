@@ -4,19 +4,21 @@ and up to five files, read as a stream.
 Each file's size is counted as it arrives, so an 11 MB part is refused at 10 MB and 1 byte,
 not after it was all read; a sixth file is refused when its headers arrive. The type is judged
 from the first bytes (magic numbers), never from the name or the part's Content-Type. Files
-are spooled (memory up to a threshold, then a temporary file) until the case is written.
+are spooled (memory up to a threshold, then a temporary file) until the case is written. The
+streaming, the limits and the sniffing are the shared upload reader's
+(``ebok_shared.http.uploads``); the rules and the wording here are correspondence's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from aiohttp import BodyPartReader, web
+from ebok_shared.http import uploads as reader
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
 
@@ -25,9 +27,7 @@ from .settings import CorrespondenceSettings
 
 DOCUMENT_FIELD = "document"
 FILES_FIELD = "attachments"
-READ_CHUNK = 256 * 1024
 STORE_CHUNK = 1024 * 1024  # the size of the stored chunks (see attachment_chunks)
-_IDENTITY = ("", "identity", "binary", "7bit", "8bit")
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Upload:
     content_type: str
     size: int
     sha256: str
-    spool: BinaryIO = field(repr=False)
+    spool: IO[bytes] = field(repr=False)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         self.spool.seek(0)
@@ -56,8 +56,24 @@ class Submission:
             upload.spool.close()
 
 
-def _problem(status: int, field_name: str, reason: str, code: str, detail: str) -> Problem:
-    return Problem(status, detail, code=code, errors=[{"field": field_name, "reason": reason}])
+_problem = reader.refusal
+
+
+def attachment_rule(settings: CorrespondenceSettings) -> reader.FileRule:
+    return reader.FileRule(
+        accepted=files.ACCEPTED,
+        max_bytes=settings.attachment_max_bytes,
+        types_pl=files.ALLOWED_TYPES_PL,
+        wrong_type_status=415,
+        wrong_type_code="attachment-type",
+        wrong_type_detail="Plik „{name}” nie jest plikiem {types}; można dołączać tylko"
+        " takie pliki.",
+        too_large_code="attachment-too-large",
+        too_large_reason="plik jest za duży (najwyżej {size})",
+        too_large_detail="Plik „{name}” jest za duży: najwyżej {size}.",
+        empty_code="empty-attachment",
+        empty_detail="Plik „{name}” jest pusty.",
+    )
 
 
 def fingerprint(document: Any, uploads: list[Upload]) -> str:
@@ -88,9 +104,9 @@ async def read_submission(request: web.Request, settings: CorrespondenceSettings
                 }
             ],
         )
-    if request.content_length is not None and request.content_length > settings.max_body_bytes:
-        raise _too_large_body(settings)
-    return await _read_form(request, settings)
+    budget = reader.FormBudget(settings.max_body_bytes, lambda: _too_large_body(settings))
+    budget.declared(request)
+    return await _read_form(request, settings, budget)
 
 
 def _too_large_body(settings: CorrespondenceSettings) -> Problem:
@@ -104,9 +120,11 @@ def _too_large_body(settings: CorrespondenceSettings) -> Problem:
     )
 
 
-async def _read_form(request: web.Request, settings: CorrespondenceSettings) -> Submission:
+async def _read_form(
+    request: web.Request, settings: CorrespondenceSettings, budget: reader.FormBudget
+) -> Submission:
     try:
-        reader = await request.multipart()
+        form = await request.multipart()
     except (ValueError, AssertionError, KeyError):
         raise _malformed_form() from None
     document: Any = None
@@ -115,7 +133,7 @@ async def _read_form(request: web.Request, settings: CorrespondenceSettings) -> 
     try:
         while True:
             try:
-                part = await reader.next()
+                part = await form.next()
             except (ValueError, AssertionError, KeyError):
                 raise _malformed_form() from None
             if part is None:
@@ -137,7 +155,7 @@ async def _read_form(request: web.Request, settings: CorrespondenceSettings) -> 
                         "validation",
                         "Formularz może zawierać tylko jedno pismo.",
                     )
-                document, has_document = await _read_document(part, settings), True
+                document, has_document = await _read_document(part, settings, budget), True
             elif part.name == FILES_FIELD:
                 if len(uploads) >= settings.attachments_max:
                     raise _problem(
@@ -147,7 +165,7 @@ async def _read_form(request: web.Request, settings: CorrespondenceSettings) -> 
                         "too-many-attachments",
                         f"Do pisma można dołączyć najwyżej {settings.attachments_max} plików.",
                     )
-                uploads.append(await _read_file(part, len(uploads), settings))
+                uploads.append(await _read_file(part, len(uploads), settings, budget))
             else:
                 name = (part.name or "(bez nazwy)")[:50]
                 raise _problem(
@@ -185,35 +203,22 @@ def _malformed_form() -> Problem:
     )
 
 
-def _check_encoding(part: BodyPartReader, field_name: str) -> None:
-    transfer = part.headers.get("Content-Transfer-Encoding", "").strip().lower()
-    encoding = part.headers.get("Content-Encoding", "").strip().lower()
-    if transfer not in _IDENTITY or encoding not in ("", "identity"):
-        raise _problem(
-            415,
-            field_name,
-            "kodowanie części formularza nie jest obsługiwane",
-            "unsupported-encoding",
-            "Pliki wysyła się w formularzu bez dodatkowego kodowania.",
-        )
-
-
-async def _read_document(part: BodyPartReader, settings: CorrespondenceSettings) -> Any:
-    _check_encoding(part, DOCUMENT_FIELD)
-    raw = bytearray()
-    while chunk := await part.read_chunk(READ_CHUNK):
-        raw.extend(chunk)
-        if len(raw) > settings.document_max_bytes:
-            kib = settings.document_max_bytes // 1024
-            raise _problem(
-                413,
-                DOCUMENT_FIELD,
-                f"treść pisma przekracza {kib} KB",
-                "document-too-large",
-                f"Treść pisma może mieć najwyżej {kib} KB.",
-            )
+async def _read_document(
+    part: BodyPartReader, settings: CorrespondenceSettings, budget: reader.FormBudget
+) -> Any:
+    kib = settings.document_max_bytes // 1024
+    too_large = reader.refusal(
+        413,
+        DOCUMENT_FIELD,
+        f"treść pisma przekracza {kib} KB",
+        "document-too-large",
+        f"Treść pisma może mieć najwyżej {kib} KB.",
+    )
+    raw = await reader.read_text(
+        part, DOCUMENT_FIELD, settings.document_max_bytes, lambda: too_large, budget
+    )
     try:
-        return json.loads(bytes(raw), parse_constant=_refuse_constant)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
         raise _problem(
             400,
@@ -229,67 +234,24 @@ def _refuse_constant(name: str) -> Any:
 
 
 async def _read_file(
-    part: BodyPartReader, position: int, settings: CorrespondenceSettings
+    part: BodyPartReader,
+    position: int,
+    settings: CorrespondenceSettings,
+    budget: reader.FormBudget,
 ) -> Upload:
-    field_name = f"{FILES_FIELD}.{position}"
-    _check_encoding(part, field_name)
-    limit = settings.attachment_max_bytes
-    spool = tempfile.SpooledTemporaryFile(max_size=settings.spool_memory_bytes)
-    digest = hashlib.sha256()
-    head = b""
-    media_type: str | None = None
-    size = 0
-    shown = (part.filename or f"plik {position + 1}")[:100]
-    try:
-        while chunk := await part.read_chunk(READ_CHUNK):
-            size += len(chunk)
-            if size > limit:  # refused here: the rest of the part is never read
-                mb = limit // (1024 * 1024)
-                raise _problem(
-                    413,
-                    field_name,
-                    f"plik jest za duży (najwyżej {mb} MB)",
-                    "attachment-too-large",
-                    f"Plik „{shown}” jest za duży: najwyżej {mb} MB.",
-                )
-            if media_type is None:
-                head += chunk[: files.SNIFF_BYTES]
-                if len(head) >= files.SNIFF_BYTES:
-                    media_type = _sniffed(head, field_name, shown)
-            digest.update(chunk)
-            spool.write(chunk)
-        if size == 0:
-            raise _problem(
-                422,
-                field_name,
-                "plik jest pusty",
-                "empty-attachment",
-                f"Plik „{shown}” jest pusty.",
-            )
-        if media_type is None:
-            media_type = _sniffed(head, field_name, shown)
-    except BaseException:
-        spool.close()
-        raise
+    read = await reader.read_file(
+        part,
+        f"{FILES_FIELD}.{position}",
+        attachment_rule(settings),
+        spool_memory=settings.spool_memory_bytes,
+        budget=budget,
+        shown_name=(part.filename or f"plik {position + 1}")[:100],
+    )
     return Upload(
         position=position,
-        filename=files.safe_filename(part.filename, media_type, position),
-        content_type=media_type,
-        size=size,
-        sha256=digest.hexdigest(),
-        spool=spool,  # type: ignore[arg-type]
+        filename=files.safe_filename(part.filename, read.media_type, position),
+        content_type=read.media_type,
+        size=read.size,
+        sha256=read.sha256,
+        spool=read.spool,
     )
-
-
-def _sniffed(head: bytes, field_name: str, shown: str) -> str:
-    media_type = files.sniff(head)
-    if media_type is None:
-        raise _problem(
-            415,
-            field_name,
-            f"niedozwolony typ pliku (dozwolone: {files.ALLOWED_TYPES_PL})",
-            "attachment-type",
-            f"Plik „{shown}” nie jest plikiem {files.ALLOWED_TYPES_PL}; można dołączać tylko"
-            " takie pliki.",
-        )
-    return media_type

@@ -14,6 +14,7 @@ from ebok_shared.bus import Outbox
 from ebok_shared.cli import main as run
 from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
+from ebok_shared.feed import BatchResult, BatchTooLarge, format_of_file, refused_file
 from ebok_shared.service import migration_folders
 
 from .app import SPEC, create_app
@@ -35,7 +36,7 @@ def feed_command(argv: list[str]) -> int:
     parser.add_argument("kind", choices=feed_rules.KINDS)
     parser.add_argument("file", type=Path)
     parser.add_argument(
-        "--format", choices=feed_rules.FORMATS, help="by default from the file name"
+        "--format", choices=feed_rules.FORMATS, help="default: by the file's name, else its content"
     )
     parser.add_argument("--by", default="cli", help="who sends the batch (recorded)")
     args = parser.parse_args(argv)
@@ -45,32 +46,24 @@ def feed_command(argv: list[str]) -> int:
         print(f"ebok-readings: configuration error: {exc}", file=sys.stderr)
         return 2
     logs.configure("readings", settings.log_level)
-    fmt = args.format or ("csv" if args.file.suffix.lower() == ".csv" else "jsonl")
     try:
         body = args.file.read_bytes()
     except OSError as exc:
         print(f"ebok-readings: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return 2
+    fmt = format_of_file(args.file, body, args.format)
     try:
-        outcome = asyncio.run(_apply(settings, args.kind, body, fmt, f"cli:{args.by}"))
-    except feed_rules.UnreadableBatch as exc:
-        print(
-            json.dumps(
-                {
-                    "status": "rejected",
-                    "errors": [{"line": 0, "field": "(plik)", "reason": str(exc)}],
-                },
-                ensure_ascii=False,
-            )
-        )
+        result = asyncio.run(_apply(settings, args.kind, body, fmt, f"cli:{args.by}"))
+    except BatchTooLarge as exc:
+        print(json.dumps(refused_file(exc.reason), ensure_ascii=False))
         return 1
-    print(json.dumps(outcome.to_dict(), ensure_ascii=False))
-    return 1 if outcome.error_count else 0
+    print(json.dumps(result.to_dict(), ensure_ascii=False))
+    return 0 if result.status == "applied" else 1
 
 
 async def _apply(
     settings: ReadingsSettings, kind: feed_rules.Kind, body: bytes, fmt: str, by: str
-) -> feed_rules.Outcome:
+) -> BatchResult:
     """In one transaction with its events in the outbox; the running service's relay
     publishes them."""
     pool = await db.create_pool(settings.database_url, min_size=1, max_size=2)

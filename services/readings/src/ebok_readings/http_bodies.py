@@ -2,41 +2,41 @@
 multipart/form-data with one photo of the meter.
 
 The photo is judged from its bytes (JPEG or PNG signature), never from the name or the
-declared type, and capped in size. The form's text fields are checked against the same
-JSON Schema as the JSON body (``true``/``false`` become booleans).
+declared type, and capped in size, by the shared upload reader (``ebok_shared.http.uploads``).
+The form's text fields are checked against the same JSON Schema as the JSON body
+(``true``/``false`` become booleans).
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import MultipartReader, web
-from aiohttp.base_protocol import BaseProtocol
-from aiohttp.streams import StreamReader
+from ebok_shared.http import uploads
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json, validate
 
 from .domain.values import Photo
 
-JPEG = b"\xff\xd8\xff"
-PNG = b"\x89PNG\r\n\x1a\n"
 MAX_FIELD_CHARS = 1000
 PHOTO_FIELD = "photo"
 
 
-def sniff(data: bytes) -> str | None:
-    if data.startswith(JPEG):
-        return "image/jpeg"
-    if data.startswith(PNG):
-        return "image/png"
-    return None
+def photo_rule(limit: int) -> uploads.FileRule:
+    return uploads.FileRule(
+        accepted=("image/jpeg", "image/png"),
+        max_bytes=limit,
+        types_pl="JPEG lub PNG",
+        wrong_type_status=422,
+        wrong_type_code="validation",
+        wrong_type_reason="zdjęcie musi być plikiem {types}",
+        wrong_type_detail="{field}: zdjęcie musi być plikiem {types}",
+    )
 
 
 def _too_large(field: str, limit: int) -> Problem:
-    mb = limit / (1024 * 1024)
-    size = f"{mb:g} MB" if mb >= 1 else f"{limit // 1024} KB"
+    size = uploads.size_pl(limit)
     return Problem(
         413,
         f"{field}: przekroczono dopuszczalny rozmiar ({size}).",
@@ -81,11 +81,7 @@ async def read_form_or_json(
             ],
         )
     body = await request.read()  # already read (and capped) by the idempotency layer
-    loop = asyncio.get_running_loop()
-    stream = StreamReader(BaseProtocol(loop), max(2**16, len(body)), loop=loop)
-    stream.feed_data(body)
-    stream.feed_eof()
-    reader = MultipartReader(request.headers, stream)
+    reader = uploads.form_of_body(request.headers, body)
     fields: dict[str, Any] = {}
     photo: Photo | None = None
     try:
@@ -96,15 +92,11 @@ async def read_form_or_json(
             if name == PHOTO_FIELD:
                 if photo is not None:
                     raise _bad_form(PHOTO_FIELD, "można dołączyć jedno zdjęcie")
-                data = bytes(await part.read())
-                if len(data) > photo_limit:
-                    raise _too_large(PHOTO_FIELD, photo_limit)
-                if not data:
-                    raise _bad_form(PHOTO_FIELD, "plik jest pusty")
-                kind = sniff(data)
-                if kind is None:
-                    raise _bad_form(PHOTO_FIELD, "zdjęcie musi być plikiem JPEG lub PNG")
-                photo = Photo(kind, data)
+                read = await uploads.read_file(
+                    part, PHOTO_FIELD, photo_rule(photo_limit), spool_memory=photo_limit
+                )
+                with read.spool:
+                    photo = Photo(read.media_type, read.read())
                 continue
             if part.filename is not None:
                 raise _bad_form(name or "(body)", "nieoczekiwany plik (dozwolone tylko pole photo)")

@@ -8,6 +8,7 @@ import datetime as dt
 
 from aiohttp import web
 from ebok_shared.clock import clock
+from ebok_shared.http import feed as feed_http
 from ebok_shared.http.middleware import require
 from ebok_shared.http.params import bad, page, query_choice
 from ebok_shared.http.problems import Problem
@@ -193,51 +194,20 @@ async def put_windows(request: web.Request) -> web.Response:
 
 async def _feed(request: web.Request, kind: feed_rules.Kind) -> web.Response:
     by = _operator(request)
-    s = settings(request)
-    fmt = feed_rules.detect_format(request.content_type, request.query.get("format"))
-    if fmt is None:
-        raise Problem(
-            415,
-            "Partia musi być w formacie JSON lines (application/x-ndjson) lub CSV (text/csv).",
-            code="unsupported-media-type",
-            errors=[
-                {"field": "Content-Type", "reason": "oczekiwano application/x-ndjson lub text/csv"}
-            ],
-        )
-    body = await request.read()
-    try:
-        outcome = await feed.apply(
-            pool(request),
-            outbox(request),
-            rules(request),
-            kind=kind,
-            body=body,
-            fmt=fmt,
-            received_by=by,
-            max_rows=s.feed_max_rows,
-            today=clock.today(),
-            now=clock.now(),
-        )
-    except feed_rules.UnreadableBatch as exc:
-        raise Problem(
-            422,
-            f"Nie można odczytać partii: {exc}.",
-            code="feed-unreadable",
-            errors=[{"field": "(plik)", "reason": str(exc)}],
-        ) from None
-    if outcome.error_count:
-        shown = outcome.to_dict()
-        raise Problem(
-            422,
-            f"Partia zawiera błędy ({outcome.error_count}); nie zastosowano żadnego wiersza.",
-            code="feed-rejected",
-            errors=[
-                {"field": f"wiersz {e.line}: {e.field}", "reason": e.reason} for e in outcome.errors
-            ],
-            lines=shown["errors"],
-            error_count=outcome.error_count,
-        )
-    return web.json_response(outcome.to_dict(), status=200 if outcome.repeated else 201)
+    fmt, body = await feed_http.read_batch(request)  # within the app-wide body cap
+    result = await feed.apply(
+        pool(request),
+        outbox(request),
+        rules(request),
+        kind=kind,
+        body=body,
+        fmt=fmt,
+        received_by=by,
+        max_rows=settings(request).feed_max_rows,
+        today=clock.today(),
+        now=clock.now(),
+    )
+    return feed_http.answer(result)
 
 
 @routes.post("/operator/feed/readings")

@@ -10,7 +10,8 @@ note), or neither; see ``allocation`` for where its money goes.
 This module only reads and checks (no I/O): ``parse`` checks each row on its own,
 ``check_references`` checks rows against each other and against what the database
 already holds. A batch with any error is applied not at all; each error names the line,
-the field and the reason (in Polish, for the operator).
+the field and the reason (in Polish, for the operator). The format, the errors' shape, the
+all-or-nothing flow and the batch's record are the shared feed's (``ebok_shared.feed``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ebok_shared.refusals import Refusal
+from ebok_shared.feed import FORMATS as FORMATS  # named here too: the command line's choices
+from ebok_shared.feed import WHOLE_ROW, LineError, LineErrors, no_rows
+from ebok_shared.feed import BatchTooLarge as BatchTooLarge  # raised by parse
+from ebok_shared.feed import decode as decode_batch
 
 from .clients import (
     CLIENT_NUMBER_RE,
@@ -44,8 +48,6 @@ from .clients import (
 )
 from .ledger import InvoiceData, Lines, PaymentData
 
-FORMATS = ("jsonl", "csv")
-MAX_ERRORS = 1000  # kept and reported; the count goes on beyond it
 RECORD_TYPES = ("client", "contract", "invoice", "payment")
 
 _MONEY_RE = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
@@ -107,16 +109,6 @@ ALL_COLUMNS = (
     "type",
     *dict.fromkeys(_CLIENT_FIELDS + _CONTRACT_FIELDS + _INVOICE_FIELDS + _PAYMENT_FIELDS),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedError:
-    line: int
-    field: str
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -200,20 +192,18 @@ class ParsedBatch:
     contracts: list[ContractRow] = field(default_factory=list)
     invoices: list[InvoiceRow] = field(default_factory=list)
     payments: list[PaymentRow] = field(default_factory=list)
-    errors: list[FeedError] = field(default_factory=list)
-    error_count: int = 0
+    problems: LineErrors = field(default_factory=LineErrors)
 
     def error(self, line: int, field_name: str, reason: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(FeedError(line, field_name, reason))
+        self.problems.add(line, field_name, reason)
 
+    @property
+    def errors(self) -> list[LineError]:
+        return self.problems.items
 
-class BatchTooLarge(Refusal):
-    """More rows than a batch may have: refused before anything is checked (413)."""
-
-    def __init__(self, max_rows: int) -> None:
-        super().__init__(413, "batch-too-large", f"partia może mieć najwyżej {max_rows} wierszy")
+    @property
+    def error_count(self) -> int:
+        return self.problems.count
 
 
 class BatchRefused(Exception):
@@ -228,29 +218,11 @@ class BatchRefused(Exception):
 # -- reading ---------------------------------------------------------------------------
 
 
-def detect_format(content_type: str, explicit: str | None = None) -> str | None:
-    if explicit:
-        return explicit if explicit in FORMATS else None
-    ct = content_type.lower()
-    if ct in ("text/csv", "application/csv"):
-        return "csv"
-    if ct in (
-        "application/x-ndjson",
-        "application/jsonl",
-        "application/x-jsonlines",
-        "application/json-lines",
-    ):
-        return "jsonl"
-    return None
-
-
 def parse(raw: bytes, fmt: str, *, max_rows: int, today: date) -> ParsedBatch:
     """Read and check every row of a batch on its own."""
     batch = ParsedBatch(format=fmt)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        batch.error(text_line(raw, exc.start), "(wiersz)", "plik nie jest w kodowaniu UTF-8")
+    text = decode_batch(raw, batch.problems)
+    if text is None:
         return batch
     records = _jsonl(text, batch) if fmt == "jsonl" else _csv(text, batch)
     reader = _RowReader(batch, today)
@@ -260,12 +232,8 @@ def parse(raw: bytes, fmt: str, *, max_rows: int, today: date) -> ParsedBatch:
             raise BatchTooLarge(max_rows)
         reader.read(line, record)
     if batch.row_count == 0 and not batch.errors:
-        batch.error(1, "(partia)", "partia nie zawiera żadnego wiersza")
+        no_rows(batch.problems)
     return batch
-
-
-def text_line(raw: bytes, offset: int) -> int:
-    return raw.count(b"\n", 0, offset) + 1
 
 
 def _jsonl(text: str, batch: ParsedBatch) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -275,10 +243,10 @@ def _jsonl(text: str, batch: ParsedBatch) -> Iterator[tuple[int, dict[str, Any]]
         try:
             record = json.loads(line)
         except ValueError:
-            batch.error(number, "(wiersz)", "wiersz nie jest poprawnym obiektem JSON")
+            batch.error(number, WHOLE_ROW, "wiersz nie jest poprawnym obiektem JSON")
             continue
         if not isinstance(record, dict):
-            batch.error(number, "(wiersz)", "wiersz musi być obiektem JSON")
+            batch.error(number, WHOLE_ROW, "wiersz musi być obiektem JSON")
             continue
         yield number, record
 
@@ -308,12 +276,12 @@ def _csv(text: str, batch: ParsedBatch) -> Iterator[tuple[int, dict[str, Any]]]:
                 continue
             if len(cells) != width:
                 batch.error(
-                    reader.line_num, "(wiersz)", f"oczekiwano {width} kolumn, jest {len(cells)}"
+                    reader.line_num, WHOLE_ROW, f"oczekiwano {width} kolumn, jest {len(cells)}"
                 )
                 continue
             yield reader.line_num, {k: v for k, v in zip(header, cells, strict=True) if v != ""}
     except csv.Error as exc:
-        batch.error(reader.line_num, "(wiersz)", f"niepoprawny CSV ({exc})")
+        batch.error(reader.line_num, WHOLE_ROW, f"niepoprawny CSV ({exc})")
 
 
 # -- one row ---------------------------------------------------------------------------

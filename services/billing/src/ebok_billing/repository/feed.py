@@ -1,13 +1,11 @@
-"""Feed batches: the advisory locks a batch holds, what the database already holds of
-the keys it names, and the batches as recorded."""
+"""Feed batches: the advisory locks a batch holds and what the database already holds of
+the keys it names (the batches as recorded are the shared feed's: ``ebok_shared.feed``)."""
 
 from __future__ import annotations
 
-import uuid
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from .connection import Conn, Record
 
@@ -76,54 +74,3 @@ async def known_rows(
             list(notes),
         ),
     )
-
-
-async def applied_batch(conn: Conn, checksum: str) -> Record | None:
-    return await conn.fetchrow(
-        "SELECT * FROM feed_batches WHERE checksum = $1 AND status = 'applied'", checksum
-    )
-
-
-async def record_batch(
-    conn: Conn,
-    *,
-    batch_id: uuid.UUID,
-    checksum: str,
-    fmt: str,
-    status: str,
-    row_count: int,
-    submitted_by: str,
-    summary: dict[str, Any],
-    error_count: int,
-    errors: list[dict[str, Any]],
-) -> Record:
-    return await conn.fetchrow(  # type: ignore[no-any-return]
-        """INSERT INTO feed_batches (batch_id, checksum, format, status, row_count,
-               submitted_by, summary, error_count, errors)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING *""",
-        batch_id,
-        checksum,
-        fmt,
-        status,
-        row_count,
-        submitted_by,
-        summary,
-        error_count,
-        errors,
-    )
-
-
-async def feed_batch(conn: Conn, batch_id: uuid.UUID) -> Record | None:
-    return await conn.fetchrow("SELECT * FROM feed_batches WHERE batch_id = $1", batch_id)
-
-
-async def feed_batches(conn: Conn, limit: int, offset: int) -> tuple[int, list[Record]]:
-    total = await conn.fetchval("SELECT count(*) FROM feed_batches")
-    rows = await conn.fetch(
-        """SELECT batch_id, checksum, format, status, row_count, submitted_by, received_at,
-                  summary, error_count FROM feed_batches
-           ORDER BY received_at DESC, batch_id LIMIT $1 OFFSET $2""",
-        limit,
-        offset,
-    )
-    return total, rows

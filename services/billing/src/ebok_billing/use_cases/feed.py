@@ -1,17 +1,19 @@
 """The back office's feed: a batch of client, contract, invoice and payment rows, checked
-as a whole and applied in one transaction, or not at all (see `domain.feed`)."""
+as a whole and applied in one transaction, or not at all (see `domain.feed`); the flow, the
+batch's record and its answer are the shared feed's (``ebok_shared.feed``)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from ebok_shared.bus import Event, Outbox
-from ebok_shared.logs import correlation_id_var, get_logger
+from ebok_shared.feed import BatchResult, Counts, LineErrors
+from ebok_shared.feed import apply as shared_feed
+from ebok_shared.feed import repository as batches
 from ebok_shared.refusals import not_found
 
 from .. import events as ev
@@ -23,46 +25,10 @@ from ..domain.rates import RateTable
 from .interest import load_rate_table
 from .ledger import post_payments
 
-log = get_logger(__name__)
+KIND = "billing"  # the kind of billing's batches in the shared batch table
+KINDS = (KIND,)
 
 Events = list[tuple[Event, str | None]]
-
-
-@dataclass
-class BatchResult:
-    batch_id: uuid.UUID
-    status: str  # applied | rejected
-    replayed: bool
-    row_count: int
-    summary: dict[str, Any]
-    error_count: int
-    errors: list[dict[str, Any]]
-    received_at: datetime | None = None
-
-    @classmethod
-    def from_record(cls, r: repo.Record, *, replayed: bool) -> BatchResult:
-        return cls(
-            r["batch_id"],
-            r["status"],
-            replayed,
-            r["row_count"],
-            r["summary"],
-            r["error_count"],
-            r["errors"],
-            r["received_at"],
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "batch_id": str(self.batch_id),
-            "status": self.status,
-            "replayed": self.replayed,
-            "row_count": self.row_count,
-            "summary": self.summary,
-            "error_count": self.error_count,
-            "errors": self.errors,
-            "received_at": self.received_at.isoformat() if self.received_at else None,
-        }
 
 
 def _counts() -> dict[str, int]:
@@ -88,6 +54,14 @@ class _Summary:
             "events": self.events,
         }
 
+    def counts(self) -> Counts:
+        kinds = (self.clients, self.contracts, self.invoices, self.payments)
+        return Counts(
+            applied=sum(k["created"] + k["updated"] for k in kinds),
+            unchanged=sum(k["unchanged"] for k in kinds),
+            summary=self.to_dict(),
+        )
+
 
 async def apply_batch(
     conn: repo.Conn,
@@ -104,70 +78,38 @@ async def apply_batch(
     The same bytes sent again answer with the first result and change nothing; a row that
     the database already holds unchanged is counted as unchanged and raises no event.
     """
-    checksum = hashlib.sha256(raw).hexdigest()
-    token = None
-    if correlation_id_var.get() is None:  # CLI and demo: the batch's events share one id
-        token = correlation_id_var.set(f"feed-{checksum[:16]}")
-    try:
-        return await _apply_batch(conn, outbox, raw, fmt, checksum, submitted_by, today, max_rows)
-    finally:
-        if token is not None:
-            correlation_id_var.reset(token)
-
-
-async def _apply_batch(
-    conn: repo.Conn,
-    outbox: Outbox,
-    raw: bytes,
-    fmt: str,
-    checksum: str,
-    submitted_by: str,
-    today: date,
-    max_rows: int,
-) -> BatchResult:
     parsed = await asyncio.to_thread(feed.parse, raw, fmt, max_rows=max_rows, today=today)
     keys = feed.referenced_keys(parsed)
-    async with conn.transaction():
+
+    async def lock(conn: repo.Conn) -> None:
         await repo.feed.lock_feed(conn, keys.clients, [r.contract_number for r in parsed.contracts])
-        prior = await repo.feed.applied_batch(conn, checksum)
-        if prior is not None:
-            return BatchResult.from_record(prior, replayed=True)
-        known = feed.Known()
-        if not parsed.error_count:
-            known = await _known(conn, keys)
-            await asyncio.to_thread(feed.check_references, parsed, known)
+
+    async def apply(conn: repo.Conn, _batch_id: uuid.UUID, errors: LineErrors) -> Counts:
+        known = await _known(conn, keys)
+        await asyncio.to_thread(feed.check_references, parsed, known)
+        if errors:
+            return Counts()
+        table = await load_rate_table(conn)
         summary = _Summary()
-        status = "rejected"
-        if not parsed.error_count:
-            table = await load_rate_table(conn)
-            try:
-                async with conn.transaction():  # a savepoint: refused means nothing applied
-                    await _apply(conn, outbox, parsed, known, summary, today, table)
-                status = "applied"
-            except BatchRefused as refused:
-                summary = _Summary()
-                for line, field_name, reason in refused.errors:
-                    parsed.error(line, field_name, reason)
-        row = await repo.feed.record_batch(
-            conn,
-            batch_id=uuid.uuid4(),
-            checksum=checksum,
-            fmt=fmt,
-            status=status,
-            row_count=parsed.row_count,
-            submitted_by=submitted_by,
-            summary=summary.to_dict(),
-            error_count=parsed.error_count,
-            errors=[e.to_dict() for e in sorted(parsed.errors, key=lambda e: e.line)],
-        )
-    log.info(
-        "feed batch",
-        batch_id=str(row["batch_id"]),
-        status=status,
-        rows=parsed.row_count,
-        errors=parsed.error_count,
+        try:
+            await _apply(conn, outbox, parsed, known, summary, today, table)
+        except BatchRefused as refused:
+            for line, field_name, reason in refused.errors:
+                errors.add(line, field_name, reason)
+            return Counts()
+        return summary.counts()
+
+    return await shared_feed.apply_batch(
+        conn,
+        kind=KIND,
+        body=raw,
+        fmt=fmt,
+        row_count=parsed.row_count,
+        errors=parsed.problems,
+        submitted_by=submitted_by,
+        lock=lock,
+        apply=apply,
     )
-    return BatchResult.from_record(row, replayed=False)
 
 
 async def _known(conn: repo.Conn, keys: feed.Keys) -> feed.Known:
@@ -408,11 +350,11 @@ def _buyers(
 
 
 async def batch_page(conn: repo.Conn, limit: int, offset: int) -> tuple[int, list[repo.Record]]:
-    return await repo.feed.feed_batches(conn, limit, offset)
+    return await batches.batch_page(conn, KINDS, limit, offset)
 
 
 async def batch(conn: repo.Conn, batch_id: uuid.UUID) -> BatchResult:
-    row = await repo.feed.feed_batch(conn, batch_id)
+    row = await batches.batch(conn, KINDS, batch_id)
     if row is None:
         raise not_found("Nie znaleziono partii.")
     return BatchResult.from_record(row, replayed=False)

@@ -1,7 +1,8 @@
 """The back-office feed's batches: JSON lines (one object per line) or CSV (a header row
 naming the columns), both read into the same flat records of strings, and each row's
 values checked before it touches the registry. A row the rules refuse becomes a line error
-(its line, field and reason)."""
+(its line, field and reason). The format, the errors' shape, the all-or-nothing flow and the
+batch's record are the shared feed's (``ebok_shared.feed``)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,18 @@ import csv
 import datetime as dt
 import io
 import json
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
+from ebok_shared.feed import FORMATS as FORMATS  # named here too: the command line's choices
+from ebok_shared.feed import WHOLE_FILE, WHOLE_ROW, BatchTooLarge, LineErrors, decode
 from ebok_shared.refusals import invalid
 
 from .values import CONTRACT_NUMBER_RE, METER_SERIAL_RE, SEAL_NUMBER_RE, parse_date, parse_m3
 
 Kind = Literal["readings", "meters"]
 KINDS: tuple[Kind, ...] = ("readings", "meters")
-FORMATS = ("jsonl", "csv")
-MAX_ERRORS = 1000
 SOURCES = ("inspector", "remote", "estimate")
 
 READING_COLUMNS = ("meter_serial", "read_on", "value", "source")
@@ -46,90 +46,29 @@ ACTION_FIELDS = {
 ACTION_OPTIONAL = {"install": ("seal_number",), "remove": (), "replace": ("seal_number",)}
 
 
-@dataclass(frozen=True, slots=True)
-class LineError:
-    line: int
-    field: str
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "reason": self.reason}
-
-
-@dataclass
-class Outcome:
-    batch_id: uuid.UUID | None = None
-    rows: int = 0
-    applied: int = 0
-    unchanged: int = 0
-    repeated: bool = False  # the very same file was applied before
-    errors: list[LineError] = field(default_factory=list)
-    error_count: int = 0
-
-    def error(self, line: int, field_name: str, reason: str) -> None:
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(LineError(line, field_name, reason))
-
-    def to_dict(self) -> dict[str, Any]:
-        shown: dict[str, Any] = {
-            "status": "rejected"
-            if self.error_count
-            else ("already-applied" if self.repeated else "applied"),
-            "batch_id": str(self.batch_id) if self.batch_id else None,
-            "rows": self.rows,
-            "applied": self.applied,
-            "unchanged": self.unchanged,
-        }
-        if self.error_count:
-            shown["error_count"] = self.error_count
-            shown["errors"] = [e.to_dict() for e in self.errors]
-        return shown
-
-
-class UnreadableBatch(ValueError):
-    """The file itself cannot be read (not UTF-8, no header, too many rows)."""
-
-
-def detect_format(content_type: str, explicit: str | None) -> str | None:
-    if explicit:
-        return explicit if explicit in FORMATS else None
-    ct = content_type.lower()
-    if ct in ("text/csv", "application/csv"):
-        return "csv"
-    if ct in (
-        "application/x-ndjson",
-        "application/jsonl",
-        "application/x-jsonlines",
-        "application/json-lines",
-        "application/json",
-    ):
-        return "jsonl"
-    return None
-
-
 def read_rows(
-    body: bytes, fmt: str, kind: Kind, max_rows: int, outcome: Outcome
+    body: bytes, fmt: str, kind: Kind, max_rows: int, errors: LineErrors
 ) -> list[tuple[int, dict[str, str]]]:
-    """Numbered records of strings; malformed lines and unknown columns are line errors."""
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnreadableBatch("plik nie jest zapisany w UTF-8") from None
+    """Numbered records of strings; malformed lines and unknown columns are line errors.
+    Raises ``BatchTooLarge`` past ``max_rows``."""
+    text = decode(body, errors)
+    if text is None:
+        return []
     columns = COLUMNS[kind]
     rows: list[tuple[int, dict[str, str]]] = []
     if fmt == "csv":
         reader = csv.DictReader(io.StringIO(text, newline=""))
         if not reader.fieldnames:
-            raise UnreadableBatch("brak wiersza nagłówka z nazwami kolumn")
+            errors.add(1, WHOLE_FILE, "brak wiersza nagłówka z nazwami kolumn")
+            return rows
         for name in reader.fieldnames:
             if name not in columns:
-                outcome.error(1, name, "nieznana kolumna")
+                errors.add(1, name, "nieznana kolumna")
         for record in reader:
             if len(rows) >= max_rows:
-                raise UnreadableBatch(f"partia może mieć najwyżej {max_rows} wierszy")
+                raise BatchTooLarge(max_rows)
             if None in record:
-                outcome.error(reader.line_num, "(wiersz)", "więcej wartości niż kolumn")
+                errors.add(reader.line_num, WHOLE_ROW, "więcej wartości niż kolumn")
                 continue
             values = {k: (v or "").strip() for k, v in record.items() if k in columns}
             rows.append((reader.line_num, {k: v for k, v in values.items() if v != ""}))
@@ -138,23 +77,23 @@ def read_rows(
         if not line.strip():
             continue
         if len(rows) >= max_rows:
-            raise UnreadableBatch(f"partia może mieć najwyżej {max_rows} wierszy")
+            raise BatchTooLarge(max_rows)
         try:
             record = json.loads(line)
         except ValueError:
-            outcome.error(number, "(wiersz)", "niepoprawny JSON")
+            errors.add(number, WHOLE_ROW, "niepoprawny JSON")
             continue
         if not isinstance(record, dict):
-            outcome.error(number, "(wiersz)", "wiersz musi być obiektem JSON")
+            errors.add(number, WHOLE_ROW, "wiersz musi być obiektem JSON")
             continue
         values = {}
         for name, value in record.items():
             if name not in columns:
-                outcome.error(number, name, "nieznane pole")
+                errors.add(number, name, "nieznane pole")
             elif value is None or value == "":
                 continue
             elif not isinstance(value, str):
-                outcome.error(number, name, 'wartość musi być tekstem (np. "123.456")')
+                errors.add(number, name, 'wartość musi być tekstem (np. "123.456")')
             else:
                 values[name] = value.strip()
         rows.append((number, values))

@@ -6,22 +6,24 @@ else (a row may rely on an earlier one: install a meter, then read it). A row th
 refuse is reported with its line, field and reason; a batch with any error applies nothing.
 A batch is idempotent: the same file again is recognised by its checksum, and a row that
 restates what is already recorded changes nothing, so re-sending a batch (or one
-overlapping an earlier one) is harmless.
+overlapping an earlier one) is harmless. The flow, the batch's record and its answer are the
+shared feed's (``ebok_shared.feed``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 from ebok_shared.bus import Outbox
+from ebok_shared.feed import WHOLE_ROW, BatchResult, Counts, LineErrors, no_rows
+from ebok_shared.feed import apply as shared_feed
 from ebok_shared.refusals import Refusal, invalid
 
 from ..domain import feed, meters
-from ..domain.feed import Kind, Outcome
+from ..domain.feed import Kind
 from ..domain.readings import Rules
 from ..domain.values import pl_date, pl_m3
 from ..repository import Record
@@ -36,14 +38,6 @@ RowHandler = Callable[
     [asyncpg.Connection, Outbox, Rules, dict[str, str], str, dt.date, dt.datetime],
     Awaitable[bool],
 ]
-
-
-class BatchRefused(Exception):
-    """Rolls the batch back; carries the outcome with its errors."""
-
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(f"{outcome.error_count} error(s)")
-        self.outcome = outcome
 
 
 async def _known_meter(conn: asyncpg.Connection, serial: str, name: str) -> Record:
@@ -208,47 +202,46 @@ async def apply(
     max_rows: int,
     today: dt.date,
     now: dt.datetime,
-) -> Outcome:
-    """Apply a whole batch or nothing. Raises ``UnreadableBatch`` for a file that cannot be
-    read at all; otherwise the outcome says what was applied or lists the errors."""
-    outcome = Outcome()
-    digest = hashlib.sha256(body).hexdigest()
-    rows = feed.read_rows(body, fmt, kind, max_rows, outcome)
-    outcome.rows = len(rows)
-    if outcome.error_count:
-        return outcome
-    if not rows:
-        outcome.error(1, "(plik)", "partia nie zawiera żadnego wiersza")
-        return outcome
-    batch_id = uuid.uuid4()
-    by = f"feed:{batch_id}"
+) -> BatchResult:
+    """Apply a whole batch or nothing (raises ``BatchTooLarge`` past ``max_rows``); the
+    answer says what was applied or lists the errors."""
+    errors = LineErrors()
+    rows = feed.read_rows(body, fmt, kind, max_rows, errors)
+    if not rows and not errors:
+        no_rows(errors)
     handler = ROW_HANDLERS[kind]
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await repo.lock_feed(conn, kind)
-            earlier = await repo.feed_batch(conn, kind, digest)
-            if earlier is not None:
-                outcome.batch_id = earlier["id"]
-                outcome.repeated = True
-                outcome.unchanged = outcome.rows
-                return outcome
-            for line, row in rows:
-                try:
-                    async with conn.transaction():  # savepoint: keep checking after an error
-                        changed = await handler(conn, outbox, rules, row, by, today, now)
-                except Refusal as exc:
-                    outcome.error(line, exc.field or "(wiersz)", exc.reason)
-                    continue
-                if changed:
-                    outcome.applied += 1
-                else:
-                    outcome.unchanged += 1
-            if outcome.error_count:
-                raise BatchRefused(outcome)
-            outcome.batch_id = batch_id
-            await repo.insert_feed_batch(
-                conn, batch_id, kind, digest, outcome.rows, outcome.applied, received_by, now
-            )
-    except BatchRefused:
-        outcome.applied = outcome.unchanged = 0
-    return outcome
+
+    async def lock(conn: asyncpg.Connection) -> None:
+        await repo.lock_feed(conn, kind)
+
+    async def apply_rows(
+        conn: asyncpg.Connection, batch_id: uuid.UUID, errors: LineErrors
+    ) -> Counts:
+        by = f"feed:{batch_id}"
+        counts = Counts()
+        for line, row in rows:
+            try:
+                async with conn.transaction():  # savepoint: keep checking after an error
+                    changed = await handler(conn, outbox, rules, row, by, today, now)
+            except Refusal as exc:
+                errors.add(line, exc.field or WHOLE_ROW, exc.reason)
+                continue
+            if changed:
+                counts.applied += 1
+            else:
+                counts.unchanged += 1
+        return counts
+
+    async with pool.acquire() as conn:
+        return await shared_feed.apply_batch(
+            conn,
+            kind=kind,
+            body=body,
+            fmt=fmt,
+            row_count=len(rows),
+            errors=errors,
+            submitted_by=received_by,
+            lock=lock,
+            apply=apply_rows,
+            received_at=now,
+        )

@@ -1,6 +1,11 @@
-"""Demo data: N clients with contracts, meters, two years of invoices and payments (some
-late, so interest notes follow), written as back-office batches and loaded through the
-feed, never into the tables directly.
+"""Demo data (a development tool, not shipped in any image): N clients with contracts,
+meters, two years of invoices and payments (some late, so interest notes follow), written as
+back-office batches and loaded as the back office would, through billing's own feed command
+(``python -m ebok_billing feed FILE…``), never into the tables directly.
+
+``python -m deploy.demo_data --clients N --seed S --out DIR [--load]`` writes the batches to
+DIR (and with ``--load`` applies them to ``EBOK_DATABASE_URL``); its last line on stdout is
+the demo client as JSON (number, one invoice, that invoice's gross amount).
 
 Deterministic: the same ``seed`` and ``today`` give the same batches, and each client's
 data depends only on the seed and its own number (client 100001 is the same whether 20 or
@@ -9,29 +14,25 @@ data depends only on the seed and its own number (client 100001 is the same whet
 
 from __future__ import annotations
 
-import asyncio
+import argparse
 import base64
 import hashlib
 import json
-import multiprocessing
+import os
 import random
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-from ebok_shared import db
-from ebok_shared.bus import Outbox
+from ebok_billing.domain.clients import nip_with_checksum
+from ebok_billing.domain.ledger import Lines
 from ebok_shared.clock import clock
-
-from .domain.clients import nip_with_checksum
-from .domain.ledger import Lines
-from .use_cases import feed as operations
-from .use_cases.interest import seed_rates
 
 FIRST_CLIENT = 100001
 BATCH_ROWS = 100_000
@@ -375,125 +376,85 @@ def write(data: DemoData, out: Path) -> list[Path]:
     return paths
 
 
-async def load(
-    database_url: str,
-    batches: list[tuple[str, bytes]],
-    *,
-    today: date | None = None,
-    max_rows: int = 200_000,
-) -> list[operations.BatchResult]:
-    """Apply batches through the feed, in order (migrating the database first)."""
-    conn = await db.connect(database_url)
-    try:
-        await _prepare(conn)
-        return await _apply(conn, batches, today or clock.today(), max_rows)
-    finally:
-        await conn.close()
-
-
-def load_in_parallel(database_url: str, data: DemoData, workers: int) -> None:
-    """Apply ``data`` through the feed in ``workers`` processes, each with the batches of its
-    own clients (a client's rows never meet another process's, so nothing waits or races;
-    each process keeps the feed's order: clients, contracts, invoices, payments). The
-    database is migrated and seeded once, first."""
-    asyncio.run(_on_connection(database_url, _prepare))
-    shards = _shards(data, workers)
-    if len(shards) == 1:
-        _load_shard(database_url, shards[0])
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(shards), mp_context=context) as pool:
-        for done in [pool.submit(_load_shard, database_url, shard) for shard in shards]:
-            done.result()
-
-
-def _shards(data: DemoData, workers: int) -> list[list[tuple[str, bytes]]]:
+def write_shards(data: DemoData, out: Path, workers: int) -> list[list[Path]]:
+    """The batches split by client into ``workers`` shards (``DIR/load-K/``), each in the
+    feed's order (clients, contracts, invoices, payments): a client's rows are all in one
+    shard, so shards loaded side by side never wait for or race each other."""
     count = max(1, workers)
-    shards: list[list[tuple[str, bytes]]] = [[] for _ in range(count)]
+    shards: list[list[Path]] = [[] for _ in range(count)]
     for name, rows in data.batches:
         parts: list[list[dict[str, Any]]] = [[] for _ in range(count)]
         for row in rows:
             parts[int(row["client_number"]) % count].append(row)
         for index, part in enumerate(parts):
             if part:
-                shards[index].append((f"{name}-{count}.{index}", _jsonl(part)))
+                folder = out / f"load-{index}"
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{name}-{count}.{index}.jsonl"
+                path.write_bytes(_jsonl(part))
+                shards[index].append(path)
     return [shard for shard in shards if shard]
 
 
-def _load_shard(database_url: str, batches: list[tuple[str, bytes]]) -> None:
-    async def apply(conn: asyncpg.Connection) -> None:
-        await _apply(conn, batches, clock.today(), 200_000)
-
-    asyncio.run(_on_connection(database_url, apply))
+def feed_command(paths: list[Path]) -> list[str]:
+    """Billing's own feed command, as the back office runs it."""
+    return [sys.executable, "-m", "ebok_billing", "feed", *map(str, paths)]
 
 
-async def _on_connection(
-    database_url: str, work: Callable[[asyncpg.Connection], Awaitable[None]]
-) -> None:
-    conn = await db.connect(database_url)
-    try:
-        await work(conn)
-    finally:
-        await conn.close()
+def load(database_url: str, shards: list[list[Path]], env: Mapping[str, str] | None = None) -> None:
+    """Apply each shard through billing's feed command, the shards side by side (the feed
+    migrates the database first; migrations and the packaged rates go in once, under their
+    locks). Raises ``RuntimeError`` naming the first refused batch."""
+    child_env = {**(os.environ if env is None else env), "EBOK_DATABASE_URL": database_url}
+    children = [
+        subprocess.Popen(feed_command(shard), env=child_env, stdout=subprocess.PIPE, text=True)
+        for shard in shards
+    ]
+    refused: list[str] = []
+    for child in children:
+        printed, _ = child.communicate()
+        results = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]
+        for r in results:
+            if r.get("status") != "applied":
+                refused.append(f"{r['file']}: {r.get('errors', r.get('error'))}")
+        if child.returncode != 0 and not refused:
+            refused.append(f"billing's feed exited with code {child.returncode}")
+    if refused:
+        raise RuntimeError("demo batch rejected: " + "; ".join(refused)[:2000])
 
 
-async def _prepare(conn: asyncpg.Connection) -> None:
-    from ebok_shared.service import migration_folders
-
-    from .app import SPEC  # the service's migrations
-
-    await db.migrate(conn, migration_folders(SPEC))
-    async with conn.transaction():
-        await seed_rates(conn)
-
-
-async def _apply(
-    conn: asyncpg.Connection, batches: list[tuple[str, bytes]], today: date, max_rows: int
-) -> list[operations.BatchResult]:
-    outbox = Outbox()
-    results = []
-    for name, body in batches:
-        result = await operations.apply_batch(
-            conn, outbox, body, "jsonl", submitted_by=f"demo:{name}", today=today, max_rows=max_rows
-        )
-        if result.status != "applied":
-            raise RuntimeError(f"demo batch {name} rejected: {result.errors[:3]}")
-        results.append(result)
-    return results
-
-
-async def post(base_url: str, token: str, batches: list[tuple[str, bytes]]) -> None:
-    """Send batches to a running billing service's operator API."""
-    import aiohttp
-
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=600)) as session:
-        for name, body in batches:
-            async with session.post(
-                f"{base_url.rstrip('/')}/operator/feed/batches",
-                data=body,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Content-Type": "application/x-ndjson",
-                },
-            ) as resp:
-                if resp.status not in (200, 201):
-                    raise RuntimeError(f"demo batch {name}: {resp.status} {await resp.text()}")
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.demo_data")
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--load", action="store_true", help="apply them to EBOK_DATABASE_URL")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="loading processes (by client)"
+    )
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    data = generate(args.clients, args.seed)
+    paths = write(data, args.out)
+    print(
+        f"demo data: wrote {len(paths)} batch file(s) to {args.out} "
+        f"in {time.perf_counter() - started:.1f}s",
+        file=sys.stderr,
+    )
+    if args.load:
+        database_url = os.environ.get("EBOK_DATABASE_URL")
+        if not database_url:
+            print("demo data: --load needs EBOK_DATABASE_URL", file=sys.stderr)
+            return 2
+        try:
+            load(database_url, write_shards(data, args.out, args.workers))
+        except RuntimeError as exc:
+            print(f"demo data: {exc}", file=sys.stderr)
+            return 1
+        print(f"demo data: loaded in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    print(json.dumps(data.demo_client.__dict__))
+    return 0
 
 
-async def seed_demo(
-    target: Any, clients: int = 20, *, seed: int = 1, token: str | None = None
-) -> DemoClient:
-    """Load ``clients`` demo clients and return one ready for registration.
-
-    ``target`` is billing's settings (the batches go through the feed straight into its
-    database) or the base URL of a running billing service (then ``token`` is an operator
-    token and the batches go through the operator API).
-    """
-    data = generate(clients, seed)
-    if isinstance(target, str):
-        if token is None:
-            raise ValueError("seeding through the API needs an operator token")
-        await post(target, token, data.encoded())
-    else:
-        await load(target.database_url, data.encoded())
-    return data.demo_client
+if __name__ == "__main__":
+    raise SystemExit(main())
