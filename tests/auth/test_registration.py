@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ebok_auth import scheduler
+from ebok_auth.passwords import generate, policy_violations
 from ebok_shared.clock import clock
 
 from tests.auth.harness import Auth
@@ -221,3 +222,11 @@ async def test_password_rule_names_every_broken_rule(auth: Auth) -> None:
 async def _fed(auth: Auth) -> bool:
     await auth.client_with_invoice("100001")
     return True
+
+
+def test_generated_passwords_have_no_characters_people_confuse() -> None:
+    """The activation page shows the first password for the customer to copy or type."""
+    for _ in range(200):
+        password = generate()
+        assert not set(password) & set("0Oo1lI"), password
+        assert policy_violations(password, "100001") == [], password

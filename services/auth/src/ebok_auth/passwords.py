@@ -77,9 +77,15 @@ def policy_violations(password: str, login: str) -> list[str]:
     return broken
 
 
+# Characters people confuse when they copy a password by hand (0/O/o, 1/l/I) are left out.
+GENERATED_ALPHABET = (
+    "".join(c for c in string.ascii_letters + string.digits if c not in "0Oo1lI") + "!@#$%&*-_=+?"
+)
+
+
 def generate(length: int = 16) -> str:
     """A random password that passes the policy (for activation and new operators)."""
-    alphabet = string.ascii_letters + string.digits + "!@#$%&*-_=+?"
+    alphabet = GENERATED_ALPHABET
     while True:
         pw = "".join(secrets.choice(alphabet) for _ in range(length))
         if (
