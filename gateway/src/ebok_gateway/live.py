@@ -13,7 +13,7 @@ import asyncpg
 from aiohttp import web
 from ebok_shared import db
 from ebok_shared.logs import get_logger
-from ebok_shared.service import POOL, SETTINGS
+from ebok_shared.service import POOL
 
 from .portal import PortalSettings
 from .repository import PORTAL_NOTIFY, REVOCATION_NOTIFY, VIEWS_NOTIFY
@@ -41,8 +41,7 @@ LIVE = web.AppKey("live", Live)
 
 
 async def live_settings(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert isinstance(settings, GatewaySettings)
+    settings = GatewaySettings.of(app)
     live = Live(views=ViewCache(ttl=settings.dashboard_cache_seconds))
     app[LIVE] = live
     pool, dsn = app[POOL], settings.database_url

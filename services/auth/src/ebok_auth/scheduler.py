@@ -14,7 +14,8 @@ from aiohttp import web
 from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL
 
-from .resources import AUTH_SETTINGS, KEYRING
+from .resources import KEYRING
+from .settings import AuthSettings
 from .use_cases.maintenance import block_due, prune, remove_unactivated
 
 log = get_logger(__name__)
@@ -24,7 +25,7 @@ __all__ = ["block_due", "run", "tick"]
 
 async def tick(app: web.Application) -> None:
     """One pass of everything (tests call it directly after moving the clock)."""
-    pool, settings = app[POOL], app[AUTH_SETTINGS]
+    pool, settings = app[POOL], AuthSettings.of(app)
     blocked = await block_due(pool)
     removed = await remove_unactivated(pool, settings.pending_account_days)
     await prune(pool, settings)
@@ -42,7 +43,7 @@ async def run(app: web.Application) -> AsyncIterator[None]:
                 await tick(app)
             except (asyncpg.PostgresError, OSError) as exc:
                 log.warning("scheduler pass failed; next one will retry", error=repr(exc))
-            await asyncio.sleep(app[AUTH_SETTINGS].scheduler_interval)
+            await asyncio.sleep(AuthSettings.of(app).scheduler_interval)
 
     task = asyncio.create_task(loop(), name="auth-scheduler")
     yield

@@ -8,66 +8,63 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from ebok_shared import logs
-from ebok_shared.config import ConfigError
+from ebok_shared.service import Command
 
-from . import demo
 from .domain import feed
 from .settings import BillingSettings
 
-COMMANDS = ("feed", "demo")
+
+def _feed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--format", choices=feed.FORMATS, help="default: from the file's suffix")
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ebok-billing")
-    sub = parser.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("feed", help="apply back-office batch files (JSON lines or CSV)")
-    f.add_argument("files", nargs="+", type=Path)
-    f.add_argument("--format", choices=feed.FORMATS, help="default: from the file's suffix")
-    d = sub.add_parser("demo", help="write (and optionally load) deterministic demo batches")
-    d.add_argument("--clients", type=int, default=20)
-    d.add_argument("--seed", type=int, default=1)
-    d.add_argument("--out", type=Path, required=True)
-    d.add_argument("--load", action="store_true", help="apply them to EBOK_DATABASE_URL")
-    d.add_argument(
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--load", action="store_true", help="apply them to EBOK_DATABASE_URL")
+    parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="loading processes (by client)"
     )
-    args = parser.parse_args(argv)
 
-    if args.command == "demo":
-        started = time.perf_counter()
-        data = demo.generate(args.clients, args.seed)
-        paths = demo.write(data, args.out)
-        print(
-            f"ebok-billing: wrote {len(paths)} batch file(s) to {args.out} "
-            f"in {time.perf_counter() - started:.1f}s",
-            file=sys.stderr,
-        )
-        if args.load:
-            settings = _settings()
-            logs.configure("billing", settings.log_level)
-            demo.load_in_parallel(settings.database_url, data, args.workers)
-            print(f"ebok-billing: loaded in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-        print(json.dumps(data.demo_client.__dict__))
-        return 0
 
-    settings = _settings()
-    logs.configure("billing", settings.log_level)
+def run_demo(args: argparse.Namespace, settings: Callable[[], BillingSettings]) -> int:
+    from . import demo
+
+    started = time.perf_counter()
+    data = demo.generate(args.clients, args.seed)
+    paths = demo.write(data, args.out)
+    print(
+        f"ebok-billing: wrote {len(paths)} batch file(s) to {args.out} "
+        f"in {time.perf_counter() - started:.1f}s",
+        file=sys.stderr,
+    )
+    if args.load:
+        demo.load_in_parallel(settings().database_url, data, args.workers)
+        print(f"ebok-billing: loaded in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    print(json.dumps(data.demo_client.__dict__))
+    return 0
+
+
+def run_feed(args: argparse.Namespace, settings: Callable[[], BillingSettings]) -> int:
+    loaded = settings()
     batches = []
     for path in args.files:
         fmt = args.format or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
         batches.append((path.name, path.read_bytes(), fmt))
-    return asyncio.run(_feed(settings, batches))
+    return asyncio.run(_feed(loaded, batches))
 
 
-def _settings() -> BillingSettings:
-    try:
-        return BillingSettings.from_env()
-    except ConfigError as exc:
-        print(f"ebok-billing: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+COMMANDS: dict[str, Command[BillingSettings]] = {
+    "feed": Command("apply back-office batch files (JSON lines or CSV)", run_feed, _feed_arguments),
+    "demo": Command(
+        "write (and optionally load) deterministic demo batches", run_demo, _demo_arguments
+    ),
+}
 
 
 async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]) -> int:
