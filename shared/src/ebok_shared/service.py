@@ -40,6 +40,7 @@ from .http.middleware import (
 from .http.problems import Problem
 from .http.tokens import TokenVerifier
 from .logs import get_logger
+from .loops import background, every
 from .metrics import OUTBOX_BACKLOG
 from .settings import SETTINGS, ServiceSettings
 
@@ -203,23 +204,15 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-async def _maintenance(app: web.Application) -> AsyncIterator[None]:
+async def _prune(app: web.Application) -> None:
     """Prune the inbox and stored idempotent answers long after any retry could come."""
+    await prune_inbox(app[POOL])
+    await idempotency.prune(app[POOL])
 
-    async def loop() -> None:
-        while True:
-            try:
-                await prune_inbox(app[POOL])
-                await idempotency.prune(app[POOL])
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("maintenance failed", error=repr(exc))
-            await asyncio.sleep(3600)
 
-    task = asyncio.create_task(loop(), name="maintenance")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+_maintenance = background(
+    "maintenance", lambda app: every("maintenance", 3600, lambda: _prune(app))
+)
 
 
 @public

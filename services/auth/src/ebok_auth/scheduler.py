@@ -5,13 +5,12 @@ reaches the others."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
+from typing import Any, NoReturn
 
-import asyncpg
 from aiohttp import web
 from ebok_shared.logs import get_logger
+from ebok_shared.loops import background, every
 from ebok_shared.service import POOL
 
 from .resources import KEYRING
@@ -34,19 +33,11 @@ async def tick(app: web.Application) -> None:
         log.info("scheduler pass", blocked=blocked, unactivated_removed=removed)
 
 
-async def run(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the loop runs for the app's lifetime and is cancelled at shutdown."""
+def _loop(app: web.Application) -> Coroutine[Any, Any, NoReturn]:
+    return every(
+        "auth-scheduler", lambda: AuthSettings.of(app).scheduler_interval, lambda: tick(app)
+    )
 
-    async def loop() -> None:
-        while True:
-            try:
-                await tick(app)
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("scheduler pass failed; next one will retry", error=repr(exc))
-            await asyncio.sleep(AuthSettings.of(app).scheduler_interval)
 
-    task = asyncio.create_task(loop(), name="auth-scheduler")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+# cleanup_ctx: the loop runs for the app's lifetime and is cancelled at shutdown.
+run = background("auth-scheduler", _loop)
