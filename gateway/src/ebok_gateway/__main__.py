@@ -7,7 +7,7 @@ from .settings import GatewaySettings
 
 
 def main() -> None:
-    run(SPEC, GatewaySettings, create_app)  # type: ignore[arg-type]
+    run(SPEC, GatewaySettings, create_app)
 
 
 if __name__ == "__main__":

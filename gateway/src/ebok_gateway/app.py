@@ -5,7 +5,7 @@ from pathlib import Path
 
 import redis.asyncio as redis
 from aiohttp import web
-from ebok_shared.service import HTTP, SETTINGS, ServiceSpec, create_service_app
+from ebok_shared.service import HTTP, ServiceSpec, create_service_app
 
 from . import events, http_customer, http_operator, http_public, web_security
 from .live import live_settings
@@ -19,8 +19,7 @@ SERVICES = ("auth", "billing", "readings", "correspondence", "notifier")
 
 
 async def upstreams(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert isinstance(settings, GatewaySettings)
+    settings = GatewaySettings.of(app)
     app[UPSTREAMS] = Upstreams(
         app[HTTP], {s: settings.upstream(s) for s in SERVICES}, settings.upstream_timeout
     )
@@ -30,7 +29,7 @@ async def upstreams(app: web.Application) -> AsyncIterator[None]:
     await client.aclose()
 
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[GatewaySettings] = ServiceSpec(
     name="gateway",
     migrations=Path(__file__).parent / "migrations",
     # The catch-all operator route (http_operator) comes after every route of the table.

@@ -8,12 +8,12 @@ import datetime as dt
 from aiohttp import web
 from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.problems import Problem
-from ebok_shared.service import SETTINGS
 
 from . import dashboard
 from .live import LIVE
 from .proxy import UPSTREAMS
 from .routes import GDPR, PREFIX
+from .settings import GatewaySettings
 
 routes = web.RouteTableDef()
 
@@ -26,7 +26,7 @@ def _token(request: web.Request) -> str:
 async def get_dashboard(request: web.Request) -> web.Response:
     """Kept parts where nothing changed since (``Cache-Control: no-cache`` asks for none)."""
     principal = require(request, "customer")
-    settings = request.app[SETTINGS]
+    settings = GatewaySettings.of(request.app)
     live = request.app[LIVE]
     view = await dashboard.dashboard_view(
         request.app[UPSTREAMS],
@@ -34,8 +34,8 @@ async def get_dashboard(request: web.Request) -> web.Response:
         principal.subject,
         _token(request),
         portal=live.portal,
-        part_timeout=settings.dashboard_part_timeout,  # type: ignore[attr-defined]
-        budget=settings.dashboard_budget,  # type: ignore[attr-defined]
+        part_timeout=settings.dashboard_part_timeout,
+        budget=settings.dashboard_budget,
         fresh="no-cache" in request.headers.get("Cache-Control", ""),
     )
     return web.json_response(view)
@@ -47,13 +47,13 @@ async def get_export(request: web.Request) -> web.Response:
     """The GDPR export: every service's part, or an error naming the one that is missing
     (an incomplete export would mislead the customer)."""
     principal = require(request, "customer")
-    settings = request.app[SETTINGS]
+    settings = GatewaySettings.of(request.app)
     parts = await dashboard.fetch_parts(  # never kept, and portal switches do not apply
         request.app[UPSTREAMS],
         dashboard.EXPORT,
         _token(request),
-        part_timeout=settings.upstream_timeout,  # type: ignore[attr-defined]
-        budget=settings.upstream_timeout,  # type: ignore[attr-defined]
+        part_timeout=settings.upstream_timeout,
+        budget=settings.upstream_timeout,
     )
     missing = [name for name, part in parts.items() if part["status"] != "ok"]
     if missing:

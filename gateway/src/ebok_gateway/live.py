@@ -5,15 +5,14 @@ reconnect) reloads, a views notification drops that client's views (a reconnect,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import asyncpg
 from aiohttp import web
-from ebok_shared import db
 from ebok_shared.logs import get_logger
-from ebok_shared.service import POOL, SETTINGS
+from ebok_shared.loops import listen, running
+from ebok_shared.service import POOL
 
 from .portal import PortalSettings
 from .repository import PORTAL_NOTIFY, REVOCATION_NOTIFY, VIEWS_NOTIFY
@@ -41,40 +40,22 @@ LIVE = web.AppKey("live", Live)
 
 
 async def live_settings(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert isinstance(settings, GatewaySettings)
+    settings = GatewaySettings.of(app)
     live = Live(views=ViewCache(ttl=settings.dashboard_cache_seconds))
     app[LIVE] = live
-    pool, dsn = app[POOL], settings.database_url
-    wake = asyncio.Event()
+    pool = app[POOL]
 
-    async def follow() -> None:
-        while True:
-            conn = None
-            try:
-                conn = await db.connect(dsn)
-                for channel in (PORTAL_NOTIFY, REVOCATION_NOTIFY):
-                    await conn.add_listener(channel, lambda *_: wake.set())
-                await conn.add_listener(VIEWS_NOTIFY, lambda *args: live.views.drop(args[-1]))
-                live.views.drop(ALL)  # what was missed while not listening is unknown
-                await live.reload(pool)  # after LISTEN: nothing can slip in between
-                while True:
-                    await wake.wait()
-                    wake.clear()
-                    await live.reload(pool)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("live settings connection lost; reconnecting", error=repr(exc))
-                await asyncio.sleep(1)
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(conn.close(timeout=2))
+    def reconnected() -> None:
+        live.views.drop(ALL)  # what was missed while not listening is unknown
 
-    task = asyncio.create_task(follow(), name="live-settings")
-    await asyncio.wait_for(live.loaded.wait(), timeout=30)
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    follow = listen(
+        "live-settings",
+        settings.database_url,
+        (PORTAL_NOTIFY, REVOCATION_NOTIFY),
+        lambda: live.reload(pool),  # after LISTEN: nothing can slip in between
+        on_notify={VIEWS_NOTIFY: live.views.drop},
+        on_connect=reconnected,
+    )
+    async with running("live-settings", follow):
+        await asyncio.wait_for(live.loaded.wait(), timeout=30)
+        yield

@@ -12,12 +12,13 @@ from aiohttp import web
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import get_logger
-from ebok_shared.service import POOL, SETTINGS
+from ebok_shared.service import POOL
 
 from . import repository
 from .live import LIVE
 from .ratelimit import RULES, RateLimiter
 from .routes import KINDS, PREFIX, Route
+from .settings import GatewaySettings
 from .upstream import UpstreamResponse, Upstreams, as_problem
 
 log = get_logger(__name__)
@@ -37,8 +38,8 @@ _RETURNED_HEADERS = (
 
 
 def client_ip(request: web.Request) -> str:
-    settings = request.app[SETTINGS]
-    if settings.trust_forwarded_for or request.remote in settings.trusted_proxies:  # type: ignore[attr-defined]
+    settings = GatewaySettings.of(request.app)
+    if settings.trust_forwarded_for or request.remote in settings.trusted_proxies:
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
             return forwarded.split(",")[0].strip()

@@ -1,4 +1,5 @@
-"""The entry point every service shares: ``python -m ebok_<service> [serve|migrate|dlq …]``."""
+"""The entry point every service shares: ``python -m ebok_<service> [serve|migrate|dlq …]``,
+plus the service's own commands from ``ServiceSpec.commands``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import aio_pika
 from aiohttp import web
@@ -15,14 +17,14 @@ from . import db, logs
 from .bus import Topology
 from .bus.dlq import list_dead_letters, redrive
 from .config import ConfigError
-from .service import ServiceSpec, migration_folders
+from .service import S, ServiceSpec, migration_folders
 from .settings import ServiceSettings
 
 
 def main(
-    spec: ServiceSpec,
-    settings_cls: type[ServiceSettings],
-    create_app: Callable[[ServiceSettings], web.Application],
+    spec: ServiceSpec[S],
+    settings_cls: type[S],
+    create_app: Callable[[S], web.Application],
     argv: list[str] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"ebok-{spec.name}")
@@ -35,14 +37,19 @@ def main(
     dlq_list.add_argument("--limit", type=int, default=100)
     dlq_redrive = dlq_sub.add_parser("redrive", help="move parked messages back to the queue")
     dlq_redrive.add_argument("--id", dest="message_id", help="only this message id")
+    for name, command in spec.commands.items():
+        command.arguments(sub.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
 
-    try:
-        settings = settings_cls.from_env()
-    except ConfigError as exc:
-        print(f"ebok-{spec.name}: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    logs.configure(spec.name, settings.log_level)
+    def load() -> S:
+        return _load(spec, settings_cls)
+
+    if args.command in spec.commands:
+        code = spec.commands[args.command].run(args, load)
+        if code:
+            raise SystemExit(code)
+        return
+    settings = load()
 
     if args.command in (None, "serve"):
         web.run_app(
@@ -62,7 +69,18 @@ def main(
         asyncio.run(_dlq(spec, settings, args))
 
 
-async def _migrate(spec: ServiceSpec, settings: ServiceSettings) -> int:
+def _load(spec: ServiceSpec[Any], settings_cls: type[S]) -> S:
+    """The settings from the environment, and the logs configured with them."""
+    try:
+        settings = settings_cls.from_env()
+    except ConfigError as exc:
+        print(f"ebok-{spec.name}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logs.configure(spec.name, settings.log_level)
+    return settings
+
+
+async def _migrate(spec: ServiceSpec[Any], settings: ServiceSettings) -> int:
     conn = await db.connect(settings.database_url)
     try:
         return await db.migrate(conn, migration_folders(spec))
@@ -70,7 +88,7 @@ async def _migrate(spec: ServiceSpec, settings: ServiceSettings) -> int:
         await conn.close()
 
 
-async def _dlq(spec: ServiceSpec, settings: ServiceSettings, args: argparse.Namespace) -> None:
+async def _dlq(spec: ServiceSpec[Any], settings: ServiceSettings, args: argparse.Namespace) -> None:
     connection = await aio_pika.connect(settings.amqp_url)
     topology = Topology(settings.bus_prefix)
     try:

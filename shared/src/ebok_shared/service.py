@@ -8,12 +8,13 @@ passes its routes, subscriptions and any extra resources in a ``ServiceSpec``.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import aio_pika
 import aiohttp
@@ -39,16 +40,38 @@ from .http.middleware import (
 from .http.problems import Problem
 from .http.tokens import TokenVerifier
 from .logs import get_logger
+from .loops import background, every
 from .metrics import OUTBOX_BACKLOG
-from .settings import ServiceSettings
+from .settings import SETTINGS, ServiceSettings
 
 log = get_logger(__name__)
 
 CleanupContext = Callable[[web.Application], Any]
 
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def _no_arguments(parser: argparse.ArgumentParser) -> None:
+    pass
+
 
 @dataclass(frozen=True)
-class ServiceSpec:
+class Command(Generic[S]):
+    """A service's own command line, ``python -m ebok_<service> NAME …``, beside the shared
+    ``serve``, ``migrate`` and ``dlq``.
+
+    ``run(args, settings)`` gets the parsed arguments and a loader of the service's settings
+    (called only by commands that need them: reading the environment fails with the shared
+    configuration error, exit code 2). It returns the process's exit code (None: 0).
+    """
+
+    help: str
+    run: Callable[[argparse.Namespace, Callable[[], S]], int | None]
+    arguments: Callable[[argparse.ArgumentParser], None] = _no_arguments
+
+
+@dataclass(frozen=True)
+class ServiceSpec(Generic[S]):
     name: str  # "billing": its exchange is billing.events, its queue "billing"
     migrations: Path  # the service's own SQL migrations (the shared ones come first)
     routes: Sequence[web.AbstractRouteDef] = ()
@@ -61,7 +84,9 @@ class ServiceSpec:
     idempotency: bool = True  # answer retried POSTs with Idempotency-Key from this service's DB
     catalogue: Catalogue = field(default_factory=default_catalogue)
     # The token verifier; by default one that fetches auth's JWKS (auth passes its own keys).
-    verifier: Callable[[ServiceSettings], TokenVerifier] | None = None
+    verifier: Callable[[S], TokenVerifier] | None = None
+    # The service's own commands by name (see Command), added to the shared CLI.
+    commands: Mapping[str, Command[S]] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,7 +96,6 @@ class Bus:
     outbox: Outbox
 
 
-SETTINGS = web.AppKey("settings", ServiceSettings)
 SPEC = web.AppKey("spec", ServiceSpec)
 POOL = web.AppKey("pool", asyncpg.Pool)
 BUS = web.AppKey("bus", Bus)
@@ -81,7 +105,7 @@ _STOPPING = web.AppKey("stopping", asyncio.Event)
 _TASKS = web.AppKey("tasks", list)
 
 
-def migration_folders(spec: ServiceSpec) -> list[tuple[str, Path]]:
+def migration_folders(spec: ServiceSpec[Any]) -> list[tuple[str, Path]]:
     return [("shared", db.SHARED_MIGRATIONS), (spec.name, spec.migrations)]
 
 
@@ -180,23 +204,15 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
     await session.close()
 
 
-async def _maintenance(app: web.Application) -> AsyncIterator[None]:
+async def _prune(app: web.Application) -> None:
     """Prune the inbox and stored idempotent answers long after any retry could come."""
+    await prune_inbox(app[POOL])
+    await idempotency.prune(app[POOL])
 
-    async def loop() -> None:
-        while True:
-            try:
-                await prune_inbox(app[POOL])
-                await idempotency.prune(app[POOL])
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("maintenance failed", error=repr(exc))
-            await asyncio.sleep(3600)
 
-    task = asyncio.create_task(loop(), name="maintenance")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+_maintenance = background(
+    "maintenance", lambda app: every("maintenance", 3600, lambda: _prune(app))
+)
 
 
 @public
@@ -250,7 +266,7 @@ async def _mark_stopping(app: web.Application) -> None:
     app[_STOPPING].set()
 
 
-def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Application:
+def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
@@ -270,7 +286,8 @@ def create_service_app(spec: ServiceSpec, settings: ServiceSettings) -> web.Appl
             *([idempotency_middleware(lambda a: a[POOL])] if spec.idempotency else []),
         ],
     )
-    app[SETTINGS] = settings
+    shared: ServiceSettings = settings  # read back typed with e.g. BillingSettings.of(app)
+    app[SETTINGS] = shared
     app[SPEC] = spec
     app[_STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_database, _bus, _http_client, _maintenance, *spec.contexts])

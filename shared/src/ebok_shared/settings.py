@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
+
+from aiohttp import web
 
 from .config import ConfigError, Settings
 
@@ -24,6 +27,18 @@ class ServiceSettings(Settings):
     relay_batch_size: int = 500
     db_pool_max: int = 10
 
+    @classmethod
+    def of(cls, app: web.Application) -> Self:
+        """The app's settings as this service's own type: ``BillingSettings.of(request.app)``.
+
+        ``create_service_app`` stores them under one shared key; the check here is the one
+        place their type is narrowed, so no service needs a cast or an ignore.
+        """
+        settings = app[SETTINGS]
+        if not isinstance(settings, cls):
+            raise TypeError(f"the app holds {type(settings).__name__}, not {cls.__name__}")
+        return settings
+
     def validate(self) -> None:
         if not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("EBOK_DATABASE_URL: expected a postgresql:// URL")
@@ -33,3 +48,6 @@ class ServiceSettings(Settings):
             raise ConfigError("EBOK_HTTP_PORT: expected a port number 1-65535")
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("EBOK_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
+
+
+SETTINGS = web.AppKey("settings", ServiceSettings)

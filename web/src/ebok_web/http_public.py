@@ -486,52 +486,44 @@ async def new_password(request: web.Request) -> web.StreamResponse:
     )
 
 
-@routes.get(EMAIL_CONFIRMATION.path)
-@link_page(EMAIL_CONFIRMATION)
-async def email_confirmation_page(request: web.Request) -> web.StreamResponse:
-    _keep_token(request, EMAIL_CONFIRMATION)
-    return _button_page(request, EMAIL_CONFIRMATION)
+def _confirmation_link(
+    page: LinkPage, api_path: str, done: str, said: str, own_page: tuple[str, str]
+) -> None:
+    """The routes of a link that confirms an address: the page with its button, and the
+    button's POST; ``said`` names the confirmed address as ``{email}``."""
+
+    @routes.get(page.path)
+    @link_page(page)
+    async def button_page(request: web.Request) -> web.StreamResponse:
+        _keep_token(request, page)
+        return _button_page(request, page)
+
+    @routes.post(page.path)
+    @link_page(page)
+    async def confirm(request: web.Request) -> web.StreamResponse:
+        reply = await _spend_token(request, page, api_path)
+        if not reply.ok:
+            form = Form()
+            return _button_page(request, page, form, status=take_refusal(form, reply))
+        email = str(reply.json().get("email", ""))
+        next_page = own_page if _signed_in_customer(request) else _SIGN_IN_LINK
+        return _done_page(request, done, said.format(email=email), next_page)
 
 
-@routes.post(EMAIL_CONFIRMATION.path)
-@link_page(EMAIL_CONFIRMATION)
-async def confirm_email(request: web.Request) -> web.StreamResponse:
-    reply = await _spend_token(request, EMAIL_CONFIRMATION, "/email-changes/confirm")
-    if not reply.ok:
-        form = Form()
-        return _button_page(request, EMAIL_CONFIRMATION, form, status=take_refusal(form, reply))
-    email = str(reply.json().get("email", ""))
-    return _done_page(
-        request,
-        "Adres e-mail potwierdzony",
-        f"Adres e-mail konta e-BOK to teraz {email}.",
-        ("/konto", "Przejdź do konta") if _signed_in_customer(request) else _SIGN_IN_LINK,
-    )
-
-
-@routes.get(E_INVOICE_CONFIRMATION.path)
-@link_page(E_INVOICE_CONFIRMATION)
-async def e_invoice_confirmation_page(request: web.Request) -> web.StreamResponse:
-    _keep_token(request, E_INVOICE_CONFIRMATION)
-    return _button_page(request, E_INVOICE_CONFIRMATION)
-
-
-@routes.post(E_INVOICE_CONFIRMATION.path)
-@link_page(E_INVOICE_CONFIRMATION)
-async def confirm_e_invoice(request: web.Request) -> web.StreamResponse:
-    reply = await _spend_token(request, E_INVOICE_CONFIRMATION, "/e-invoice/confirmations")
-    if not reply.ok:
-        form = Form()
-        return _button_page(request, E_INVOICE_CONFIRMATION, form, status=take_refusal(form, reply))
-    email = str(reply.json().get("email", ""))
-    return _done_page(
-        request,
-        "Adres do e-faktur potwierdzony",
-        f"Kolejne faktury otrzymasz jako e-faktury na adres {email}.",
-        ("/faktury/e-faktura", "Przejdź do ustawień e-faktury")
-        if _signed_in_customer(request)
-        else _SIGN_IN_LINK,
-    )
+_confirmation_link(
+    EMAIL_CONFIRMATION,
+    "/email-changes/confirm",
+    "Adres e-mail potwierdzony",
+    "Adres e-mail konta e-BOK to teraz {email}.",
+    ("/konto", "Przejdź do konta"),
+)
+_confirmation_link(
+    E_INVOICE_CONFIRMATION,
+    "/e-invoice/confirmations",
+    "Adres do e-faktur potwierdzony",
+    "Kolejne faktury otrzymasz jako e-faktury na adres {email}.",
+    ("/faktury/e-faktura", "Przejdź do ustawień e-faktury"),
+)
 
 
 # -- forgotten password ------------------------------------------------------------------------

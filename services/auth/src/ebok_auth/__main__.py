@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
+import dataclasses
+from collections.abc import Callable
 
 from ebok_shared import db
 from ebok_shared.cli import main as run
-from ebok_shared.config import ConfigError
-from ebok_shared.service import migration_folders
+from ebok_shared.service import Command, migration_folders
 
 from .app import SPEC, create_app
 from .keys import KeyRing
@@ -18,34 +18,31 @@ from .passwords import Hasher
 from .settings import AuthSettings
 from .use_cases.operators import create
 
-OWN_COMMANDS = ("create-admin", "rotate-key")
+
+def _create_admin_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--login", required=True)
+    parser.add_argument("--email", required=True)
+
+
+def _own(args: argparse.Namespace, settings: Callable[[], AuthSettings]) -> None:
+    asyncio.run(_run(args, settings()))
+
+
+COMMANDS = {
+    "create-admin": Command(
+        "create an admin operator; prints the generated password and TOTP key once",
+        _own,
+        _create_admin_arguments,
+    ),
+    "rotate-key": Command(
+        "new database signing key (when EBOK_SIGNING_KEYS is unset)",
+        _own,
+    ),
+}
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in OWN_COMMANDS:
-        _own(argv)
-        return
-    run(SPEC, AuthSettings, create_app, argv)  # type: ignore[arg-type]
-
-
-def _own(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="ebok-auth")
-    sub = parser.add_subparsers(dest="command", required=True)
-    admin = sub.add_parser(
-        "create-admin",
-        help="create an admin operator; prints the generated password and TOTP key once",
-    )
-    admin.add_argument("--login", required=True)
-    admin.add_argument("--email", required=True)
-    sub.add_parser("rotate-key", help="new database signing key (when EBOK_SIGNING_KEYS is unset)")
-    args = parser.parse_args(argv)
-    try:
-        settings = AuthSettings.from_env()
-    except ConfigError as exc:
-        print(f"ebok-auth: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    asyncio.run(_run(args, settings))
+    run(dataclasses.replace(SPEC, commands=COMMANDS), AuthSettings, create_app, argv)
 
 
 async def _run(args: argparse.Namespace, settings: AuthSettings) -> None:

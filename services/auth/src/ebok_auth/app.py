@@ -12,11 +12,11 @@ from ebok_shared.service import POOL, ServiceSpec, create_service_app
 from . import events, http_common, http_customer, http_operator, http_public, scheduler
 from .keys import KeyRing, LocalVerifier
 from .passwords import Hasher
-from .resources import AUTH_SETTINGS, HASHER, KEYRING
+from .resources import HASHER, KEYRING
 from .settings import AuthSettings
 from .use_cases import operators, regulations
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[AuthSettings] = ServiceSpec(
     name="auth",
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
@@ -27,7 +27,7 @@ SPEC = ServiceSpec(
 
 async def _resources(app: web.Application) -> AsyncIterator[None]:
     """Keys, regulations v1 and the bootstrap admin, before the first request is served."""
-    settings, pool = app[AUTH_SETTINGS], app[POOL]
+    settings, pool = AuthSettings.of(app), app[POOL]
     await app[KEYRING].load(pool)
     await regulations.seed(pool)
     await operators.bootstrap_admin(pool, app[HASHER], settings)
@@ -44,7 +44,6 @@ def create_app(settings: AuthSettings) -> web.Application:
         verifier=lambda _settings: LocalVerifier(keyring, settings),
     )
     app = create_service_app(spec, settings)
-    app[AUTH_SETTINGS] = settings
     app[KEYRING] = keyring
     app[HASHER] = Hasher(settings)
     return app

@@ -13,19 +13,20 @@ from ebok_shared.http.tokens import Principal
 from ebok_shared.service import POOL
 
 from .domain import Throttled
-from .resources import AUTH_SETTINGS, HASHER, KEYRING
+from .resources import HASHER, KEYRING
+from .settings import AuthSettings
 from .use_cases import Deps, sessions
 
 
 def deps(request: web.Request) -> Deps:
     app = request.app
-    return Deps(app[POOL], app[AUTH_SETTINGS], app[HASHER], app[KEYRING])
+    return Deps(app[POOL], AuthSettings.of(app), app[HASHER], app[KEYRING])
 
 
 def client_ip(request: web.Request) -> str:
     """The peer, or — behind a trusted proxy (the gateway) — the nearest untrusted address in
     X-Forwarded-For. Untrusted peers cannot spoof their address this way."""
-    trusted = request.app[AUTH_SETTINGS].trusted_proxies
+    trusted = AuthSettings.of(request.app).trusted_proxies
     peer = request.remote or "unknown"
     if peer not in trusted:
         return peer
@@ -45,7 +46,7 @@ async def live_principal(request: web.Request, *kinds: str, role: str | None = N
         principal.session_id,
         principal.kind,
         principal.subject,
-        request.app[AUTH_SETTINGS],
+        AuthSettings.of(request.app),
     ):
         raise Problem(
             401,

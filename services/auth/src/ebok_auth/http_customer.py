@@ -12,7 +12,7 @@ from ebok_shared.service import POOL
 from . import schemas
 from .domain import RESTRICT_PASSWORD, RESTRICT_REGULATIONS
 from .http_common import client_ip, deps, json, live_principal
-from .resources import AUTH_SETTINGS
+from .settings import AuthSettings
 from .use_cases import accounts, email, gdpr, passwords, regulations, totp
 
 routes = web.RouteTableDef()
@@ -129,7 +129,7 @@ async def export(request: web.Request) -> web.Response:
 async def deletion_preview(request: web.Request) -> web.Response:
     """What a deletion erases now and what must be kept, until when and why."""
     await _customer(request)
-    return json(gdpr.deletion_terms(request.app[AUTH_SETTINGS]))
+    return json(gdpr.deletion_terms(AuthSettings.of(request.app)))
 
 
 @routes.delete("/me")

@@ -16,7 +16,8 @@ from ebok_shared.service import POOL
 from . import schemas
 from .domain import CLIENT_NUMBER_RE
 from .http_common import client_ip, deps, json, live_principal
-from .resources import AUTH_SETTINGS, HASHER
+from .resources import HASHER
+from .settings import AuthSettings
 from .use_cases import accounts, audit, login, operators, regulations
 
 routes = web.RouteTableDef()
@@ -210,7 +211,7 @@ async def publish_regulations(request: web.Request) -> web.Response:
         summary=body["summary"],
         effective_from=effective,
         by=f"operator:{principal.subject}",
-        notice_days=request.app[AUTH_SETTINGS].regulations_notice_days,
+        notice_days=AuthSettings.of(request.app).regulations_notice_days,
         ip=client_ip(request),
     )
     return json(published, status=201)

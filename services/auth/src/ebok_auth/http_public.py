@@ -12,7 +12,8 @@ from ebok_shared.service import POOL
 from . import schemas
 from .domain import RESTRICT_PASSWORD, RESTRICT_REGULATIONS
 from .http_common import client_ip, deps, json, live_principal
-from .resources import AUTH_SETTINGS, KEYRING
+from .resources import KEYRING
+from .settings import AuthSettings
 from .use_cases import email, login, passwords, registration, regulations, sessions
 
 routes = web.RouteTableDef()
@@ -46,7 +47,7 @@ async def service_token(request: web.Request) -> web.Response:
     body = await read_json(request, SERVICE_TOKEN_SCHEMA)
     token, ttl = login.issue_service_token(
         request.app[KEYRING],
-        request.app[AUTH_SETTINGS],
+        AuthSettings.of(request.app),
         body["client_id"],
         body["client_secret"],
     )

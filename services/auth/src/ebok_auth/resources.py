@@ -6,8 +6,6 @@ from aiohttp import web
 
 from .keys import KeyRing
 from .passwords import Hasher
-from .settings import AuthSettings
 
 KEYRING = web.AppKey("keyring", KeyRing)
 HASHER = web.AppKey("hasher", Hasher)
-AUTH_SETTINGS = web.AppKey("auth_settings", AuthSettings)

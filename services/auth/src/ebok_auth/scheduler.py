@@ -5,16 +5,16 @@ reaches the others."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Coroutine
+from typing import Any, NoReturn
 
-import asyncpg
 from aiohttp import web
 from ebok_shared.logs import get_logger
+from ebok_shared.loops import background, every
 from ebok_shared.service import POOL
 
-from .resources import AUTH_SETTINGS, KEYRING
+from .resources import KEYRING
+from .settings import AuthSettings
 from .use_cases.maintenance import block_due, prune, remove_unactivated
 
 log = get_logger(__name__)
@@ -24,7 +24,7 @@ __all__ = ["block_due", "run", "tick"]
 
 async def tick(app: web.Application) -> None:
     """One pass of everything (tests call it directly after moving the clock)."""
-    pool, settings = app[POOL], app[AUTH_SETTINGS]
+    pool, settings = app[POOL], AuthSettings.of(app)
     blocked = await block_due(pool)
     removed = await remove_unactivated(pool, settings.pending_account_days)
     await prune(pool, settings)
@@ -33,19 +33,11 @@ async def tick(app: web.Application) -> None:
         log.info("scheduler pass", blocked=blocked, unactivated_removed=removed)
 
 
-async def run(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the loop runs for the app's lifetime and is cancelled at shutdown."""
+def _loop(app: web.Application) -> Coroutine[Any, Any, NoReturn]:
+    return every(
+        "auth-scheduler", lambda: AuthSettings.of(app).scheduler_interval, lambda: tick(app)
+    )
 
-    async def loop() -> None:
-        while True:
-            try:
-                await tick(app)
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("scheduler pass failed; next one will retry", error=repr(exc))
-            await asyncio.sleep(app[AUTH_SETTINGS].scheduler_interval)
 
-    task = asyncio.create_task(loop(), name="auth-scheduler")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+# cleanup_ctx: the loop runs for the app's lifetime and is cancelled at shutdown.
+run = background("auth-scheduler", _loop)

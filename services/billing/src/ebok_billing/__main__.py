@@ -1,21 +1,17 @@
 """``python -m ebok_billing`` / ``ebok-billing``: serve, migrate, dlq list|redrive, and
 billing's own ``feed FILE…``."""
 
-import sys
+import dataclasses
 
 from ebok_shared.cli import main as run
 
 from .app import SPEC, create_app
 from .settings import BillingSettings
+from .tools import COMMANDS
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if args and args[0] == "feed":
-        from . import tools
-
-        raise SystemExit(tools.main(args))
-    run(SPEC, BillingSettings, create_app, args)  # type: ignore[arg-type]
+    run(dataclasses.replace(SPEC, commands=COMMANDS), BillingSettings, create_app, argv)
 
 
 if __name__ == "__main__":

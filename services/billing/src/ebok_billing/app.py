@@ -12,7 +12,7 @@ from . import events, http_customer, http_internal, http_operator
 from .settings import BillingSettings
 from .use_cases import billing_run, interest
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
     name="billing",
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_customer.routes, *http_operator.routes, *http_internal.routes],

@@ -32,9 +32,6 @@ CONSENT_CHANGED = "billing.e_invoice.consent_changed"
 CONFIRMATION_REQUESTED = "billing.e_invoice.confirmation_requested"
 READING_ACCEPTED = "readings.reading.accepted"  # consumed (see app.py's subscriptions)
 
-# Events go to the outbox in chunks (a feed batch may raise hundreds of thousands).
-EVENT_CHUNK = 5000
-
 
 def key(client_number: str) -> str:
     return f"client:{client_number}"
@@ -46,9 +43,8 @@ def event(event_type: str, payload: dict[str, Any]) -> tuple[Event, str]:
 
 
 async def publish(conn: Conn, outbox: Outbox, batch: Sequence[tuple[Event, str | None]]) -> None:
-    """Add events to the outbox in the caller's transaction."""
-    for start in range(0, len(batch), EVENT_CHUNK):
-        await outbox.add_events(conn, batch[start : start + EVENT_CHUNK])  # type: ignore[arg-type]
+    """Add events to the outbox in the caller's transaction (in chunks: ``Outbox.add_events``)."""
+    await outbox.add_events(conn, batch)
 
 
 def _address(street: str, postal_code: str, city: str) -> dict[str, str]:

@@ -4,11 +4,9 @@ path parameters (a bad one is a Polish problem naming the field), and PDF answer
 from __future__ import annotations
 
 import re
-from typing import cast
 
 from aiohttp import web
 from ebok_shared.http.params import bad
-from ebok_shared.service import SETTINGS as _SETTINGS
 
 from .domain.clients import (
     CLIENT_NUMBER_RE,
@@ -20,7 +18,7 @@ from .settings import BillingSettings
 
 
 def settings(app: web.Application) -> BillingSettings:
-    return cast(BillingSettings, app[_SETTINGS])
+    return BillingSettings.of(app)
 
 
 def utility(app: web.Application) -> Utility:

@@ -6,44 +6,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from ebok_shared import logs
-from ebok_shared.config import ConfigError
 from ebok_shared.feed import format_of_file, refused_file
+from ebok_shared.service import Command
 
 from .domain import feed
 from .settings import BillingSettings
 
-COMMANDS = ("feed",)
 
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ebok-billing")
-    sub = parser.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("feed", help="apply back-office batch files (JSON lines or CSV)")
-    f.add_argument("files", nargs="+", type=Path)
-    f.add_argument(
+def _feed_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument(
         "--format", choices=feed.FORMATS, help="default: by the file's name, else its content"
     )
-    args = parser.parse_args(argv)
 
-    settings = _settings()
-    logs.configure("billing", settings.log_level)
+
+def run_feed(args: argparse.Namespace, settings: Callable[[], BillingSettings]) -> int:
+    loaded = settings()
     batches = []
     for path in args.files:
         body = path.read_bytes()
         batches.append((path.name, body, format_of_file(path, body, args.format)))
-    return asyncio.run(_feed(settings, batches))
+    return asyncio.run(_feed(loaded, batches))
 
 
-def _settings() -> BillingSettings:
-    try:
-        return BillingSettings.from_env()
-    except ConfigError as exc:
-        print(f"ebok-billing: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+COMMANDS: dict[str, Command[BillingSettings]] = {
+    "feed": Command("apply back-office batch files (JSON lines or CSV)", run_feed, _feed_arguments),
+}
 
 
 async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]) -> int:

@@ -7,7 +7,7 @@ from .settings import CorrespondenceSettings
 
 
 def main() -> None:
-    run(SPEC, CorrespondenceSettings, create_app)  # type: ignore[arg-type]
+    run(SPEC, CorrespondenceSettings, create_app)
 
 
 if __name__ == "__main__":

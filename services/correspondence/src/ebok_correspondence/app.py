@@ -9,7 +9,7 @@ from . import events, http_customer, http_operator
 from .http_common import body_and_idempotency
 from .settings import CorrespondenceSettings
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[CorrespondenceSettings] = ServiceSpec(
     name="correspondence",
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_customer.routes, *http_operator.routes],

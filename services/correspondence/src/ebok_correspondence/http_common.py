@@ -21,7 +21,7 @@ from ebok_shared.http import idempotency
 from ebok_shared.http.middleware import PRINCIPAL
 from ebok_shared.http.params import page, query_choice
 from ebok_shared.http.problems import Problem
-from ebok_shared.service import POOL, SETTINGS
+from ebok_shared.service import POOL
 
 from . import files
 from .domain import Kind, Status
@@ -37,9 +37,7 @@ KINDS = tuple(k.value for k in Kind)
 
 
 def settings_of(app: web.Application) -> CorrespondenceSettings:
-    settings = app[SETTINGS]
-    assert isinstance(settings, CorrespondenceSettings)
-    return settings
+    return CorrespondenceSettings.of(app)
 
 
 def path_id(request: web.Request, name: str) -> uuid.UUID:
@@ -83,7 +81,7 @@ async def body_and_idempotency(request: web.Request, handler: Handler) -> web.St
     if getattr(handler, "ebok_streamed", False):
         return await handler(request)
     if request.body_exists:
-        limit = getattr(request.app[SETTINGS], "json_body_max_bytes", 64 * 1024)
+        limit = settings_of(request.app).json_body_max_bytes
         if request.content_length is None:
             raise Problem(
                 411,

@@ -7,7 +7,7 @@ from .settings import NotifierSettings
 
 
 def main() -> None:
-    run(SPEC, NotifierSettings, create_app)  # type: ignore[arg-type]
+    run(SPEC, NotifierSettings, create_app)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from .render import Brand, Renderer
 from .sender import Sender
 from .settings import NotifierSettings
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[NotifierSettings] = ServiceSpec(
     name="notifier",
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_operator.routes, *http_customer.routes],
@@ -84,7 +84,7 @@ def delivery(settings: NotifierSettings) -> CleanupContext:
     return context
 
 
-def spec_for(settings: NotifierSettings) -> ServiceSpec:
+def spec_for(settings: NotifierSettings) -> ServiceSpec[NotifierSettings]:
     """The service as it runs: its subscriptions and sender need the settings."""
     return dataclasses.replace(
         SPEC,

@@ -5,11 +5,12 @@ rate is its schedule: the n-th e-mail is due at start + n / rate."""
 
 from __future__ import annotations
 
-import asyncio
+from typing import NoReturn
 
 import asyncpg
 from ebok_shared.clock import clock
 from ebok_shared.logs import get_logger
+from ebok_shared.loops import every
 
 from . import repository as repo
 from .domain import campaign_slot, message_id
@@ -26,16 +27,12 @@ class CampaignWorker:
         self.domain = message_id_domain
         self.poll_interval = poll_interval
 
-    async def run(self) -> None:
-        while True:
-            try:
-                while await self.materialise_chunk():
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except (asyncpg.PostgresError, OSError) as exc:
-                log.warning("campaign materialisation failed; retrying", error=repr(exc))
-            await asyncio.sleep(self.poll_interval)
+    async def run(self) -> NoReturn:
+        await every("notifier:campaigns", self.poll_interval, self.materialise_waiting)
+
+    async def materialise_waiting(self) -> None:
+        while await self.materialise_chunk():
+            pass
 
     async def materialise_chunk(self) -> bool:
         """Materialise the next chunk of some campaign; False when none is waiting."""

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from ebok_shared import db, logs
+from ebok_shared import db
 from ebok_shared.bus import Outbox
 from ebok_shared.cli import main as run
 from ebok_shared.clock import clock
-from ebok_shared.config import ConfigError
 from ebok_shared.feed import BatchResult, BatchTooLarge, format_of_file, refused_file
-from ebok_shared.service import migration_folders
+from ebok_shared.service import Command, migration_folders
 
 from .app import SPEC, create_app
 from .domain import feed as feed_rules
@@ -24,28 +25,17 @@ from .settings import ReadingsSettings
 from .use_cases import feed
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if args[:1] == ["feed"]:
-        raise SystemExit(feed_command(args[1:]))
-    run(SPEC, ReadingsSettings, create_app, args)  # type: ignore[arg-type]
-
-
-def feed_command(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="ebok-readings feed")
+def _feed_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=feed_rules.KINDS)
     parser.add_argument("file", type=Path)
     parser.add_argument(
         "--format", choices=feed_rules.FORMATS, help="default: by the file's name, else its content"
     )
     parser.add_argument("--by", default="cli", help="who sends the batch (recorded)")
-    args = parser.parse_args(argv)
-    try:
-        settings = ReadingsSettings.from_env()
-    except ConfigError as exc:
-        print(f"ebok-readings: configuration error: {exc}", file=sys.stderr)
-        return 2
-    logs.configure("readings", settings.log_level)
+
+
+def feed_command(args: argparse.Namespace, load: Callable[[], ReadingsSettings]) -> int:
+    settings = load()
     try:
         body = args.file.read_bytes()
     except OSError as exc:
@@ -59,6 +49,17 @@ def feed_command(argv: list[str]) -> int:
         return 1
     print(json.dumps(result.to_dict(), ensure_ascii=False))
     return 0 if result.status == "applied" else 1
+
+
+COMMANDS = {
+    "feed": Command(
+        "apply a back-office batch file (readings or meters)", feed_command, _feed_arguments
+    )
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(dataclasses.replace(SPEC, commands=COMMANDS), ReadingsSettings, create_app, argv)
 
 
 async def _apply(

@@ -8,7 +8,7 @@ from ebok_shared.service import ServiceSpec, create_service_app
 from . import events, http_customer, http_operator, scheduler
 from .settings import ReadingsSettings
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[ReadingsSettings] = ServiceSpec(
     name="readings",
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_customer.routes, *http_operator.routes],

@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 from aiohttp import web
 from ebok_shared.bus import Outbox
 from ebok_shared.http.params import bad
 from ebok_shared.refusals import Refusal
-from ebok_shared.service import BUS, POOL, SETTINGS
+from ebok_shared.service import BUS, POOL
 
 from .domain.readings import Rules
 from .domain.values import METER_SERIAL_RE, fields_refused
@@ -21,7 +21,7 @@ from .settings import ReadingsSettings
 
 
 def settings(request: web.Request) -> ReadingsSettings:
-    return cast(ReadingsSettings, request.app[SETTINGS])
+    return ReadingsSettings.of(request.app)
 
 
 @cache

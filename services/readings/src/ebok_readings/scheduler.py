@@ -9,18 +9,16 @@ scheduler missed is caught up while the due date has not passed.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
-from typing import cast
 
 import asyncpg
 from aiohttp import web
 from ebok_shared.bus import Outbox
 from ebok_shared.clock import clock
 from ebok_shared.logs import get_logger
-from ebok_shared.service import BUS, POOL, SETTINGS
+from ebok_shared.loops import every, running
+from ebok_shared.service import BUS, POOL
 
 from .settings import ReadingsSettings
 from .use_cases import garden
@@ -48,23 +46,16 @@ async def run_once(
 
 
 async def scheduler_context(app: web.Application) -> AsyncIterator[None]:
-    s = cast(ReadingsSettings, app[SETTINGS])
+    s = ReadingsSettings.of(app)
     if not s.scheduler_enabled:
         yield
         return
 
-    async def loop() -> None:
-        while True:
-            try:
-                await run_once(app[POOL], app[BUS].outbox, s, clock.today(), clock.now())
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database may be away; try again next round
-                log.warning("reminder scheduler failed", error=repr(exc))
-            await asyncio.sleep(s.scheduler_interval)
+    async def step() -> None:
+        await run_once(app[POOL], app[BUS].outbox, s, clock.today(), clock.now())
 
-    task = asyncio.create_task(loop(), name="readings:reminders")
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    # The database may be away: the loop logs it and tries again next round.
+    async with running(
+        "readings:reminders", every("readings:reminders", s.scheduler_interval, step)
+    ):
+        yield

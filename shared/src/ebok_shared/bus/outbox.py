@@ -6,6 +6,7 @@ delivers notifications only on commit, so a rolled-back change publishes nothing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,8 @@ from .catalogue import Catalogue, default_catalogue
 from .envelope import Event, encode
 
 NOTIFY_CHANNEL = "ebok_outbox"
+# Rows per INSERT: a back-office batch may raise hundreds of thousands of events.
+CHUNK = 5000
 
 _INSERT = f"""
 WITH added AS (
@@ -44,10 +47,18 @@ class Outbox:
         return event
 
     async def add_events(
-        self, conn: asyncpg.Connection, events: list[tuple[Event, str | None]]
+        self, conn: asyncpg.Connection, events: Sequence[tuple[Event, str | None]]
     ) -> None:
+        """Record events, each with its ``aggregate_key``, in the caller's transaction: the
+        one way every service adds events (``add`` is this for a single one)."""
         if not conn.is_in_transaction():
             raise RuntimeError("outbox writes belong inside the business transaction")
+        for start in range(0, len(events), CHUNK):
+            await self._insert(conn, events[start : start + CHUNK])
+
+    async def _insert(
+        self, conn: asyncpg.Connection, events: Sequence[tuple[Event, str | None]]
+    ) -> None:
         bodies = []
         for event, _ in events:
             envelope = event.to_dict()  # once: validated, then stored as it will be sent

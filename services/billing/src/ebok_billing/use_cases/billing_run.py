@@ -133,9 +133,8 @@ class BillingRun:
             conn, [row], e_mail, "billing-run", {client_number: buyer}
         )
         await repo.billing_run.mark_billed(conn, [reading_id, *garden_ids], number)
-        await ev.publish(
+        await self.outbox.add_events(
             conn,
-            self.outbox,
             [
                 ev.event(
                     ev.INVOICE_ISSUED,

@@ -71,9 +71,8 @@ async def request_e_invoice(
         await repo.e_invoice.add_history(
             conn, client_number, now, "requested", purpose, email, source
         )
-        await ev.publish(
+        await outbox.add_events(
             conn,
-            outbox,
             [
                 ev.event(
                     ev.CONFIRMATION_REQUESTED,
@@ -110,9 +109,8 @@ async def confirm_e_invoice(
             request["email"],
             "confirmation-link",
         )
-        await ev.publish(
+        await outbox.add_events(
             conn,
-            outbox,
             [
                 ev.event(
                     ev.CONSENT_CHANGED,
@@ -138,9 +136,8 @@ async def withdraw_e_invoice(
         await repo.e_invoice.add_history(conn, client_number, now, "withdrawn", None, None, source)
         if current is not None and current["status"] == "accepted":
             await repo.e_invoice.set_consent(conn, client_number, "withdrawn", None, now)
-            await ev.publish(
+            await outbox.add_events(
                 conn,
-                outbox,
                 [
                     ev.event(
                         ev.CONSENT_CHANGED,

@@ -291,7 +291,7 @@ async def issue_on_demand_note(
             comp=comp,
         )
         await repo.interest.insert_notes(conn, [note])
-        await ev.publish(
-            conn, outbox, [ev.event(ev.INTEREST_NOTE_ISSUED, ev.interest_note_issued(note))]
+        await outbox.add_events(
+            conn, [ev.event(ev.INTEREST_NOTE_ISSUED, ev.interest_note_issued(note))]
         )
         return note, True

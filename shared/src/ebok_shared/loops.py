@@ -1,0 +1,123 @@
+"""Background loops, written once: periodic ones and ones woken by PostgreSQL ``NOTIFY``.
+
+One error policy for every loop: a pass that raises is logged with the loop's name and tried
+again after a pause, so a loop never dies silently and never spins. A periodic loop's pause is
+its interval; a LISTEN loop reconnects after 1 s, then 2, 4… up to 30 s while the database
+stays away (back to 1 s after a connection that worked). Cancellation is the only way out.
+
+``background(name, start)`` runs such a loop as a cleanup context: started with the app,
+cancelled and awaited at shutdown, so the process does not exit under a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, NoReturn
+
+from aiohttp import web
+
+from . import db
+from .logs import get_logger
+
+log = get_logger(__name__)
+
+Step = Callable[[], Awaitable[object]]
+
+RECONNECT_FIRST = 1.0
+RECONNECT_MAX = 30.0
+
+
+async def every(name: str, interval: float | Callable[[], float], step: Step) -> NoReturn:
+    """``step`` now and then every ``interval`` seconds after the previous pass ended.
+
+    ``interval`` may be a function, read after each pass (settings a test can change).
+    """
+    while True:
+        try:
+            await step()
+        except Exception as exc:  # any failure: logged, and the next pass tries again
+            log.warning("background pass failed; next one will retry", loop=name, error=repr(exc))
+        await asyncio.sleep(interval() if callable(interval) else interval)
+
+
+async def listen(
+    name: str,
+    dsn: str,
+    channels: Sequence[str],
+    step: Step,
+    *,
+    on_notify: Mapping[str, Callable[[str], object]] | None = None,
+    on_connect: Callable[[], object] | None = None,
+    timeout: float | None = None,
+) -> NoReturn:
+    """``step`` once LISTENing and again after each notification on ``channels`` (several
+    notifications during a pass make one more pass, not many), or after ``timeout`` seconds
+    without one when given.
+
+    ``on_notify`` maps further channels to a callback taking the payload, called as the
+    notification arrives (it must not block). ``on_connect`` runs after LISTEN and before the
+    first pass: what was missed while not listening is unknown, and nothing can slip in
+    between LISTEN and that pass. Any error closes the connection and reconnects.
+    """
+    wake = asyncio.Event()
+    pause = RECONNECT_FIRST
+    while True:
+        conn = None
+        try:
+            conn = await db.connect(dsn)
+            for channel in channels:
+                await conn.add_listener(channel, lambda *_: wake.set())
+            for channel, callback in (on_notify or {}).items():
+                await conn.add_listener(channel, _payload_to(callback))
+            if on_connect is not None:
+                on_connect()
+            while True:
+                wake.clear()
+                await step()
+                pause = RECONNECT_FIRST  # this connection worked
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout)
+        except Exception as exc:  # the connection or a pass failed: reconnect, after a pause
+            log.warning("background loop failed; reconnecting", loop=name, error=repr(exc))
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, RECONNECT_MAX)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(conn.close(timeout=2))
+
+
+def _payload_to(callback: Callable[[str], object]) -> Callable[..., None]:
+    def listener(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+        callback(payload)
+
+    return listener
+
+
+def background(
+    name: str, start: Callable[[web.Application], Coroutine[Any, Any, object]]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context running ``start(app)`` (e.g. a loop above) as a task named ``name``
+    for the app's lifetime: cancelled and awaited at shutdown."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        async with running(name, start(app)):
+            yield
+
+    return context
+
+
+@contextlib.asynccontextmanager
+async def running(
+    name: str, loop: Coroutine[Any, Any, object]
+) -> AsyncIterator[asyncio.Task[object]]:
+    """``loop`` as a task while the block runs; cancelled and awaited when it ends."""
+    task = asyncio.create_task(loop, name=name)
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
