@@ -17,11 +17,11 @@ from typing import Any, Generic, TypeVar
 
 import aio_pika
 import asyncpg
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import AbstractConnection, AbstractRobustConnection
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from ebok_shared.bus import Event, Outbox, RetryPolicy, Topology
-from ebok_shared.service import BUS, POOL, SPEC
+from ebok_shared.service import BUS, POOL, SPEC, ServiceSpec
 from ebok_shared.settings import ServiceSettings
 
 from tests.support.apps import serve
@@ -154,11 +154,27 @@ async def running_service(
     finally:
         for each in taps:
             await each.close()
-        queues = [
-            *consumer_queues(topology, spec.name, RetryPolicy(delays=settings.retry_delays)),
-            topology.backoffice_queue(spec.name),
-        ]
-        producers = {spec.name, *tap, *(s.event_type.split(".", 1)[0] for s in spec.subscriptions)}
-        exchanges = [topology.exchange(p) for p in sorted(producers)]
-        await delete_bus_objects(connection, queues, exchanges)
+        await delete_service_bus(connection, settings, spec, extra_producers=tap)
         await connection.close()
+
+
+async def delete_service_bus(
+    connection: AbstractConnection,
+    settings: ServiceSettings,
+    spec: ServiceSpec,
+    *,
+    extra_producers: Sequence[str] = (),
+) -> None:
+    """What a service declared under the test's prefix: its queues (consumer, retry tiers,
+    dead letters, the back office's) and the exchanges of its own and its producers."""
+    topology = Topology(settings.bus_prefix)
+    queues = [
+        *consumer_queues(topology, spec.name, RetryPolicy(delays=settings.retry_delays)),
+        topology.backoffice_queue(spec.name),
+    ]
+    producers = {
+        spec.name,
+        *extra_producers,
+        *(s.event_type.split(".", 1)[0] for s in spec.subscriptions),
+    }
+    await delete_bus_objects(connection, queues, [topology.exchange(p) for p in sorted(producers)])
