@@ -12,7 +12,6 @@ from pathlib import Path
 
 import asyncpg
 import pyotp
-import pytest
 
 from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer
