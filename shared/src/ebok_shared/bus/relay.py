@@ -3,10 +3,9 @@
 Safe with several replicas: each claims a batch with ``FOR UPDATE SKIP LOCKED``. Within a
 batch, events go out in id order on a confirm channel (``mandatory`` + ``on_return_raises``,
 so an event that no queue takes is an error, never silently dropped); the batch is deleted
-only after the broker confirmed it. A crash between
-publish and delete publishes the batch again: consumers' inboxes make that harmless. Rows of
-an aggregate whose earlier row is held by another relay wait for it, which keeps
-per-aggregate order across replicas.
+only after the broker confirmed it. A crash between publish and delete publishes the batch
+again: consumers' inboxes make that harmless. Rows of an aggregate whose earlier row is held
+by another relay wait for it, which keeps per-aggregate order across replicas.
 
 Two ways to publish a batch, chosen when the relay is built: the fast path
 (:mod:`.fast_publish`: all the batch's frames in one write, below aio-pika), when the installed
