@@ -1,7 +1,7 @@
 """Bus benchmark: the full outbox → relay → broker → consumer path, against plain publishing
 to the broker.
 
-    .venv/bin/python bench/bus.py [--events N] [--seconds S]
+    .venv/bin/python bench/bus.py [--events N] [--seconds S] [--aio-pika]
 
 (a) raw: aio-pika publishing persistent messages with publisher confirms to a quorum queue,
     1,000 in flight at a time, one ``publish`` call each (what a plain aio-pika publisher
@@ -196,7 +196,9 @@ class Pipeline:
 
 
 @contextlib.asynccontextmanager
-async def pipeline(dsn: str, amqp_url: str, prefix: str) -> AsyncIterator[Pipeline]:
+async def pipeline(
+    dsn: str, amqp_url: str, prefix: str, fast_path: bool = True
+) -> AsyncIterator[Pipeline]:
     await prepare_database(dsn)
     topology = Topology(prefix)
     pool = await db.create_pool(dsn, min_size=2, max_size=4)
@@ -215,7 +217,7 @@ async def pipeline(dsn: str, amqp_url: str, prefix: str) -> AsyncIterator[Pipeli
         assert child.stdout is not None
         if await child.stdout.readline() != b"ready\n":  # queue declared, consuming
             raise RuntimeError("the consumer process did not start")
-        relay = OutboxRelay(dsn, connection, topology=topology)
+        relay = OutboxRelay(dsn, connection, topology=topology, fast_path=fast_path)
         relay_task = asyncio.create_task(relay.run())
         yield Pipeline(dsn, pool, child)
     finally:
@@ -259,7 +261,7 @@ async def consume(dsn: str, amqp_url: str, prefix: str) -> None:
     await pool.close()
 
 
-async def main(events: int, seconds: float | None) -> int:
+async def main(events: int, seconds: float | None, fast_path: bool) -> int:
     pg = os.environ.get("EBOK_TEST_PG_DSN", DEFAULT_PG)
     amqp_url = os.environ.get("EBOK_TEST_AMQP_URL", DEFAULT_AMQP)
     run = uuid.uuid4().hex[:8]
@@ -273,7 +275,7 @@ async def main(events: int, seconds: float | None) -> int:
             f"  ({raw.events} in {raw.seconds:.1f} s)",
             flush=True,
         )
-        async with pipeline(dsn_for(pg, name), amqp_url, prefix) as pipe:
+        async with pipeline(dsn_for(pg, name), amqp_url, prefix, fast_path) as pipe:
             e2e = await pipe.run(events, seconds)
             half = await pipe.run(
                 int(e2e.rate * 5), 5.0 if seconds is None else seconds / 2, rate=e2e.rate / 2
@@ -281,6 +283,7 @@ async def main(events: int, seconds: float | None) -> int:
     finally:
         await db.drop_database(pg, name)
     ratio = e2e.rate / raw.rate
+    print(f"relay publishing path:                 {'fast' if fast_path else 'aio-pika'}")
     print(
         f"end to end (outbox→relay→consumer):    {e2e.rate:7.0f} events/s"
         f"  ({e2e.events} in {e2e.seconds:.1f} s)"
@@ -311,9 +314,14 @@ if __name__ == "__main__":
     parser.add_argument(
         "--consumer", nargs=3, metavar=("DSN", "AMQP_URL", "PREFIX"), help=argparse.SUPPRESS
     )  # the child process
+    parser.add_argument(
+        "--aio-pika",
+        action="store_true",
+        help="the relay publishes through aio-pika, not its fast path (the fallback)",
+    )
     args = parser.parse_args()
     logs.configure("bench", "WARNING")
     if args.consumer:
         asyncio.run(consume(*args.consumer))
         raise SystemExit(0)
-    raise SystemExit(asyncio.run(main(args.events, args.seconds)))
+    raise SystemExit(asyncio.run(main(args.events, args.seconds, not args.aio_pika)))

@@ -1,5 +1,5 @@
 """The auth service under test: the real app on a real port, its own fresh database, a
-queue that captures every event auth publishes, and a billing feed that publishes real
+tap (tests.support.tap) on every event auth publishes, and a billing feed that publishes real
 envelopes to ``<prefix>billing.events`` exactly as billing's relay would."""
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
 import asyncpg
 import pyotp
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
+from aio_pika.abc import AbstractChannel
 from aiohttp.test_utils import TestClient
 from ebok_auth.app import create_app
 from ebok_auth.settings import AuthSettings
@@ -23,6 +23,7 @@ from ebok_shared.bus import Event, Topology, default_catalogue
 from ebok_shared.service import POOL
 
 from tests.support.apps import serve
+from tests.support.tap import EventTap
 
 PATIENCE = 20.0  # seconds before a wait gives up (a safety net, never an assertion)
 
@@ -63,16 +64,17 @@ class Auth:
     app: Any
     channel: AbstractChannel
     topology: Topology
-    events: list[dict[str, Any]] = field(default_factory=list)
+    tap: EventTap
     _n: int = 0
 
     # -- events out ------------------------------------------------------------------------
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Every event auth published so far (envelopes as dicts)."""
+        return [e.to_dict() for e in self.tap.received]
+
     def published(self, event_type: str, **match: Any) -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.events
-            if e["type"] == event_type and all(e["payload"].get(k) == v for k, v in match.items())
-        ]
+        return [e.to_dict() for e in self.tap.of(event_type, **match)]
 
     async def event(self, event_type: str, **match: Any) -> dict[str, Any]:
         """The payload of the first published ``event_type`` whose payload has ``match``."""
@@ -293,30 +295,18 @@ def contract_payload(
 
 
 @contextlib.asynccontextmanager
-async def bus_side(amqp_url: str, prefix: str) -> AsyncIterator[tuple[AbstractChannel, list]]:
-    """A channel, and a list filling with every event auth publishes (validated by the
-    catalogue as a consumer would). auth's events need a bound queue: the relay publishes
-    them mandatory."""
+async def bus_side(amqp_url: str, prefix: str) -> AsyncIterator[tuple[AbstractChannel, EventTap]]:
+    """A channel (billing's exchange declared on it), and a tap on every event auth publishes
+    (auth's events need a bound queue: the relay publishes them mandatory)."""
     topology = Topology(prefix)
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     try:
-        auth_exchange = await channel.declare_exchange(
-            topology.exchange("auth"), aio_pika.ExchangeType.TOPIC, durable=True
-        )
         await channel.declare_exchange(
             topology.exchange("billing"), aio_pika.ExchangeType.TOPIC, durable=True
         )
-        capture = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await capture.bind(auth_exchange, routing_key="#")
-        events: list[dict[str, Any]] = []
-
-        async def record(message: AbstractIncomingMessage) -> None:
-            events.append(default_catalogue().parse(message.body).to_dict())
-            await message.ack()
-
-        await capture.consume(record)
-        yield channel, events
+        tap = await EventTap.bound(connection, topology, ["auth"])
+        yield channel, tap
     finally:
         await _cleanup(channel, topology)
         await connection.close()
@@ -327,10 +317,10 @@ async def running_auth(
     database: str, amqp_url: str, prefix: str, **overrides: Any
 ) -> AsyncIterator[Auth]:
     settings = settings_for(database, amqp_url, prefix, **overrides)
-    async with bus_side(amqp_url, prefix) as (channel, events):
+    async with bus_side(amqp_url, prefix) as (channel, tap):
         app = create_app(settings)
         async with serve(app) as client:
-            yield Auth(client, app[POOL], app, channel, Topology(prefix), events)
+            yield Auth(client, app[POOL], app, channel, Topology(prefix), tap)
 
 
 async def _cleanup(channel: AbstractChannel, topology: Topology) -> None:

@@ -25,11 +25,11 @@ async def test_secrets_never_reach_logs_or_audit(
         "EBOK_RETRY_DELAYS": "0.2",
     }
     secrets: list[str] = []
-    async with bus_side(amqp_url, bus_prefix) as (channel, events), auth_process(env) as proc:
+    async with bus_side(amqp_url, bus_prefix) as (channel, tap), auth_process(env) as proc:
         pool = await db.create_pool(database, min_size=1, max_size=2)
         try:
             async with aiohttp.ClientSession(base_url=proc.url) as http:
-                auth = Auth(http, pool, None, channel, Topology(bus_prefix), events)  # type: ignore[arg-type]
+                auth = Auth(http, pool, None, channel, Topology(bus_prefix), tap)  # type: ignore[arg-type]
                 await auth.client_with_invoice("100001")
                 initial = await auth.activated_account("100001")
                 activation = (await auth.event("auth.account.registered"))["activation_token"]

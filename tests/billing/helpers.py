@@ -1,23 +1,24 @@
-"""Billing test helpers: feed rows as the back office sends them, and a tap on billing's
-exchange that reads the events the real relay publishes."""
+"""Billing test helpers: feed rows as the back office sends them, and billing as its tests
+run it (tests.support.service), with a tap on its exchange that reads the events the real
+relay publishes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-import aio_pika
 from aiohttp.test_utils import TestClient
+from ebok_billing.app import create_app
 from ebok_billing.domain.clients import nip_with_checksum
 from ebok_billing.domain.ledger import Lines
 from ebok_billing.settings import BillingSettings
-from ebok_shared.bus import Event, Topology
-from ebok_shared.bus.catalogue import default_catalogue
 
+from tests.support.service import RunningService, running_service, settings_for_test
+from tests.support.tap import EventTap
 from tests.support.tokens import Issuer
 
 
@@ -139,74 +140,37 @@ def jsonl(rows: list[dict[str, Any]]) -> bytes:
     return ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n").encode()
 
 
-class EventTap:
-    """A queue of our own bound to every billing event; events are checked against the
-    catalogue as they arrive (the consumer side of each contract)."""
-
-    def __init__(self, amqp_url: str, prefix: str) -> None:
-        self.amqp_url = amqp_url
-        self.topology = Topology(prefix)
-        self.seen: list[Event] = []
-        self._queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
-
-    async def start(self, *producers: str) -> None:
-        self._connection = await aio_pika.connect_robust(self.amqp_url)
-        channel = await self._connection.channel()
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for producer in producers or ("billing",):
-            exchange = await channel.declare_exchange(
-                self.topology.exchange(producer), aio_pika.ExchangeType.TOPIC, durable=True
-            )
-            await queue.bind(exchange, routing_key="#")
-        catalogue = default_catalogue()
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            async with message.process():
-                await self._queue.put(catalogue.parse(message.body))
-
-        await queue.consume(on_message)
-
-    async def stop(self) -> None:
-        if self._connection is not None:
-            await self._connection.close()
-
-    async def take(self, count: int, *, timeout: float = 30.0) -> list[Event]:
-        """The next ``count`` events (waiting for them as long as ``timeout``)."""
-        got = []
-        for _ in range(count):
-            got.append(await asyncio.wait_for(self._queue.get(), timeout))
-        self.seen.extend(got)
-        return got
-
-    async def until(self, event_type: str, *, timeout: float = 30.0, **match: Any) -> Event:
-        """The next event of ``event_type`` whose payload has the ``match`` values."""
-        while True:
-            event = await asyncio.wait_for(self._queue.get(), timeout)
-            self.seen.append(event)
-            if event.type == event_type and all(
-                event.payload.get(k) == v for k, v in match.items()
-            ):
-                return event
+def billing_settings(
+    database: str, amqp_url: str, prefix: str, jwks_url: str, **overrides: Any
+) -> BillingSettings:
+    return settings_for_test(
+        BillingSettings,
+        database,
+        amqp_url,
+        prefix,
+        jwks_url=jwks_url,
+        **{"retry_delays": (0.2, 0.5), **overrides},
+    )
 
 
-@dataclass
-class Billing:
-    http: TestClient
-    issuer: Issuer
-    settings: BillingSettings
-    events: EventTap
-    app: Any = None
-    _tokens: dict[str, str] = field(default_factory=dict)
+class Billing(RunningService[BillingSettings]):
+    @property
+    def http(self) -> TestClient:
+        return self.client
+
+    @property
+    def events(self) -> EventTap:
+        """Every billing event, checked against the catalogue as it arrives."""
+        return self.tap
 
     def as_customer(self, client_number: str) -> dict[str, str]:
-        return {"Authorization": "Bearer " + self.issuer.token(client_number, kind="customer")}
+        return self.issuer.customer(client_number)
 
     def as_operator(self, operator_id: str = "op-1") -> dict[str, str]:
-        return {"Authorization": "Bearer " + self.issuer.token(operator_id, kind="operator")}
+        return self.issuer.operator(operator_id, roles=None)
 
     def as_service(self, name: str = "notifier") -> dict[str, str]:
-        return {"Authorization": "Bearer " + self.issuer.token(name, kind="service")}
+        return self.issuer.service(name)
 
     async def feed(
         self, rows: list[dict[str, Any]] | bytes, *, fmt: str = "jsonl", expect: int | None = 201
@@ -229,3 +193,12 @@ class Billing:
         if resp.content_type.endswith("json"):
             return await resp.json()
         return await resp.read()
+
+
+@asynccontextmanager
+async def running_billing(settings: BillingSettings, issuer: Issuer) -> AsyncIterator[Billing]:
+    """Billing's real app, with a tap on its exchange reading what the real relay publishes."""
+    async with running_service(
+        create_app, settings, issuer=issuer, tap=["billing"], service_type=Billing
+    ) as billing:
+        yield billing

@@ -14,23 +14,21 @@ from typing import Any
 import aio_pika
 import asyncpg
 from ebok_billing import events
-from ebok_billing.app import create_app
 from ebok_shared.bus import Event, Topology
 from ebok_shared.bus.catalogue import default_catalogue
 from ebok_shared.clock import LOCAL_TZ, clock
 from jsonschema import Draft202012Validator, FormatChecker
 
 from deploy import demo_data as demo
-from tests.billing.conftest import billing_settings
 from tests.billing.helpers import (
     Billing,
-    EventTap,
+    billing_settings,
     client_row,
     contract_row,
     invoice_row,
     payment_row,
+    running_billing,
 )
-from tests.support.apps import serve
 from tests.support.tokens import running_issuer
 
 A = "100001"
@@ -162,45 +160,40 @@ async def test_billing_run_invoices_accepted_readings(
         settings = billing_settings(
             database, amqp_url, bus_prefix, issuer.jwks_url, billing_run=True
         )
-        tap = EventTap(amqp_url, bus_prefix)
-        await tap.start()
-        try:
-            async with serve(create_app(settings)) as http:
-                b = Billing(http, issuer, settings, tap)
-                await b.feed(
-                    [
-                        client_row(A),
-                        contract_row("U/100001/2023", A, meters=["WM-100001-1", "WG-100001-1"]),
-                    ]
-                )
-                tariff = await http.put(
-                    "/operator/tariffs",
-                    headers=b.as_operator(),
-                    json={
-                        "tariff_group": "G1",
-                        "valid_from": "2026-01-01",
-                        "water_price": "6.00",
-                        "sewage_price": "8.00",
-                        "subscription_fee": "10.00",
-                        "vat_rate": "8",
-                    },
-                )
-                assert tariff.status == 200
-                readings = [
-                    ("WM-100001-1", "100.000", "2026-01-31", "main"),
-                    ("WG-100001-1", "5.000", "2026-01-31", "garden"),
-                    ("WG-100001-1", "7.500", "2026-03-15", "garden"),
-                    ("WM-100001-1", "112.250", "2026-03-18", "main"),
+        async with running_billing(settings, issuer) as b:
+            http, tap = b.http, b.events
+            await b.feed(
+                [
+                    client_row(A),
+                    contract_row("U/100001/2023", A, meters=["WM-100001-1", "WG-100001-1"]),
                 ]
-                await _publish_readings(amqp_url, bus_prefix, readings)
-                issued = await tap.until("billing.invoice.issued")
-                # water 12.250 m³; sewage 12.250 − 2.500 through the garden meter
-                net = Decimal("12.250") * 6 + Decimal("9.750") * 8 + 10
-                assert issued.payload["net"] == f"{net:.2f}"
-                assert issued.payload["invoice_number"] == f"{A}26030001"
-                assert issued.payload["due_date"] == "2026-04-03"
-        finally:
-            await tap.stop()
+            )
+            tariff = await http.put(
+                "/operator/tariffs",
+                headers=b.as_operator(),
+                json={
+                    "tariff_group": "G1",
+                    "valid_from": "2026-01-01",
+                    "water_price": "6.00",
+                    "sewage_price": "8.00",
+                    "subscription_fee": "10.00",
+                    "vat_rate": "8",
+                },
+            )
+            assert tariff.status == 200
+            readings = [
+                ("WM-100001-1", "100.000", "2026-01-31", "main"),
+                ("WG-100001-1", "5.000", "2026-01-31", "garden"),
+                ("WG-100001-1", "7.500", "2026-03-15", "garden"),
+                ("WM-100001-1", "112.250", "2026-03-18", "main"),
+            ]
+            await _publish_readings(amqp_url, bus_prefix, readings)
+            issued = await tap.until("billing.invoice.issued")
+            # water 12.250 m³; sewage 12.250 − 2.500 through the garden meter
+            net = Decimal("12.250") * 6 + Decimal("9.750") * 8 + 10
+            assert issued.payload["net"] == f"{net:.2f}"
+            assert issued.payload["invoice_number"] == f"{A}26030001"
+            assert issued.payload["due_date"] == "2026-04-03"
     conn = await asyncpg.connect(database)
     try:
         billed = await conn.fetchval(

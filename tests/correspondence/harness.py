@@ -1,33 +1,24 @@
-"""The correspondence service as its tests run it: the real app in this process on a real
-port, against the test's own database and broker prefix, with a stand-in token issuer;
-billing's events put on the broker the way billing's relay puts them; the events this
-service publishes read off the back office's queue, where they really arrive."""
+"""The correspondence service as its tests run it (tests.support.service): the real app
+against the test's own database and broker prefix, with a stand-in token issuer; billing's
+events put on the broker the way billing's relay puts them; the events this service
+publishes tapped off the back office's queue, where they really arrive."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import aiohttp
-import asyncpg
-from aio_pika.abc import AbstractRobustConnection
-from aiohttp.test_utils import TestClient
 from ebok_correspondence.app import create_app
 from ebok_correspondence.settings import CorrespondenceSettings
-from ebok_shared.bus import Event, RetryPolicy, Topology
-from ebok_shared.bus.catalogue import default_catalogue
-from ebok_shared.service import POOL
+from ebok_shared.bus import Event
 
-from tests.support.apps import serve
-from tests.support.bus import consumer_queues, delete_bus_objects, wait_until
-from tests.support.events import publish_event
+from tests.support.bus import wait_until
+from tests.support.service import RunningService, running_service, settings_for_test
 from tests.support.tokens import Issuer
 
 # The smallest files each accepted format can be recognised by (and one that is none of them).
@@ -82,16 +73,7 @@ def documents() -> dict[str, dict[str, Any]]:
 def settings_for(
     database: str, amqp_url: str, prefix: str, **overrides: Any
 ) -> CorrespondenceSettings:
-    values: dict[str, Any] = {
-        "database_url": database,
-        "amqp_url": amqp_url,
-        "bus_prefix": prefix,
-        "jwks_url": "http://127.0.0.1:9/none",
-        "retry_delays": (0.2, 0.4),
-        "shutdown_timeout": 5.0,
-        **overrides,
-    }
-    return CorrespondenceSettings.from_env({}, **values)
+    return settings_for_test(CorrespondenceSettings, database, amqp_url, prefix, **overrides)
 
 
 def form(
@@ -107,30 +89,19 @@ def form(
     return data
 
 
-@dataclass
-class Correspondence:
-    client: TestClient
-    settings: CorrespondenceSettings
-    connection: AbstractRobustConnection
-    issuer: Issuer
-    seen: list[Event] = field(default_factory=list)  # events taken off the back office queue
-
+class Correspondence(RunningService[CorrespondenceSettings]):
     @property
-    def pool(self) -> asyncpg.Pool:
-        return self.client.app[POOL]  # type: ignore[union-attr]
-
-    @property
-    def topology(self) -> Topology:
-        return Topology(self.settings.bus_prefix)
+    def seen(self) -> list[Event]:
+        """Every event taken off the back office queue so far."""
+        return self.tap.received
 
     # -- callers --------------------------------------------------------------------------------
 
     def customer(self, client_number: str = "100001", **claims: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token(client_number, **claims)}"}
+        return self.issuer.customer(client_number, **claims)
 
     def operator(self, operator_id: str = "op-1") -> dict[str, str]:
-        token = self.issuer.token(operator_id, kind="operator", roles=["operator"])
-        return {"Authorization": f"Bearer {token}"}
+        return self.issuer.operator(operator_id)
 
     async def submit(
         self,
@@ -182,15 +153,9 @@ class Correspondence:
 
     # -- billing's events, as billing's relay publishes them --------------------------------------
 
-    async def publish(self, event_type: str, payload: dict[str, Any]) -> Event:
-        return await self.publish_event(Event.new(event_type, payload))
-
-    async def publish_event(self, event: Event) -> Event:
-        return await publish_event(self.connection, self.settings.bus_prefix, event)
-
     async def give_invoice(self, invoice_number: str, client_number: str = "100001") -> None:
         """billing.invoice.issued, and wait until this service has taken it in."""
-        await self.publish("billing.invoice.issued", invoice_payload(invoice_number, client_number))
+        await self.emit("billing.invoice.issued", invoice_payload(invoice_number, client_number))
 
         async def known() -> bool:
             return bool(
@@ -205,7 +170,7 @@ class Correspondence:
         await wait_until(known, f"invoice {invoice_number} known")
 
     async def give_meter(self, serial: str, client_number: str = "100001") -> None:
-        await self.publish("billing.contract.concluded", contract_payload(client_number, [serial]))
+        await self.emit("billing.contract.concluded", contract_payload(client_number, [serial]))
 
         async def known() -> bool:
             return bool(
@@ -220,40 +185,10 @@ class Correspondence:
 
     # -- what this service published --------------------------------------------------------------
 
-    async def _drain(self) -> None:
-        channel = await self.connection.channel()
-        try:
-            queue = await channel.get_queue(
-                self.topology.backoffice_queue("correspondence"), ensure=False
-            )
-            while (message := await queue.get(no_ack=True, fail=False)) is not None:
-                self.seen.append(default_catalogue().parse(message.body))  # validates it
-        finally:
-            await channel.close()
-
     async def events(self, event_type: str, count: int = 1, **payload: Any) -> list[Event]:
         """The first ``count`` events of this type (whose payload has these values) that
         reached the back office's queue; waits for them."""
-
-        def matching() -> list[Event]:
-            return [
-                e
-                for e in self.seen
-                if e.type == event_type and all(e.payload.get(k) == v for k, v in payload.items())
-            ]
-
-        async def arrived() -> bool:
-            await self._drain()
-            return len(matching()) >= count
-
-        await wait_until(arrived, f"{count} × {event_type} {payload}")
-        return matching()[:count]
-
-    async def outbox_empty(self) -> None:
-        async def empty() -> bool:
-            return await self.pool.fetchval("SELECT count(*) FROM outbox") == 0
-
-        await wait_until(empty, "the outbox published")
+        return (await self.tap.wait_for(event_type, count, **payload))[:count]
 
 
 def invoice_payload(invoice_number: str, client_number: str) -> dict[str, Any]:
@@ -286,20 +221,14 @@ def contract_payload(client_number: str, serials: list[str]) -> dict[str, Any]:
 async def running_correspondence(
     settings: CorrespondenceSettings, issuer: Issuer
 ) -> AsyncIterator[Correspondence]:
-    settings = dataclasses.replace(settings, jwks_url=issuer.jwks_url)
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    topology = Topology(settings.bus_prefix)
-    try:
-        async with serve(create_app(settings)) as client:
-            yield Correspondence(client, settings, connection, issuer)
-    finally:
-        queues = [
-            *consumer_queues(topology, "correspondence", RetryPolicy(delays=settings.retry_delays)),
-            topology.backoffice_queue("correspondence"),
-        ]
-        exchanges = [topology.exchange(p) for p in ("correspondence", "billing", "auth")]
-        await delete_bus_objects(connection, queues, exchanges)
-        await connection.close()
+    async with running_service(
+        create_app,
+        settings,
+        issuer=issuer,
+        tap_queue=lambda topology: topology.backoffice_queue("correspondence"),
+        service_type=Correspondence,
+    ) as svc:
+        yield svc
 
 
 async def gather(*jobs: Any) -> list[Any]:

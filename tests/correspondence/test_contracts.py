@@ -86,12 +86,12 @@ async def test_consumed_events_as_their_schema_examples_describe_them(
         assert catalogue.knows(event_type, 1), event_type
     [invoice] = catalogue.schemas[("billing.invoice.issued", 1)]["examples"]
     [contract] = catalogue.schemas[("billing.contract.concluded", 1)]["examples"]
-    await svc.publish("billing.invoice.issued", invoice)
-    await svc.publish("billing.contract.concluded", contract)
-    await svc.publish("billing.contract.concluded", contract_payload("100001", ["WM-9"]))
+    await svc.emit("billing.invoice.issued", invoice)
+    await svc.emit("billing.contract.concluded", contract)
+    await svc.emit("billing.contract.concluded", contract_payload("100001", ["WM-9"]))
     twice = Event.new("billing.invoice.issued", {**invoice, "invoice_number": "10000126010002"})
     for _ in range(2):  # redelivered: taken once
-        await svc.publish_event(twice)
+        await svc.publish(twice)
 
     from tests.support.bus import wait_until
 

@@ -14,7 +14,7 @@ from tests.support.bus import wait_until
 async def _delete_account(svc: Correspondence, client_number: str) -> None:
     """auth.account.deleted, as auth's relay publishes it; wait until it was taken."""
     assert events.ACCOUNT_DELETED in {s.event_type for s in SPEC.subscriptions}
-    await svc.publish(events.ACCOUNT_DELETED, {"client_number": client_number})
+    await svc.emit(events.ACCOUNT_DELETED, {"client_number": client_number})
 
     async def unlinked() -> bool:
         return bool(

@@ -225,7 +225,7 @@ async def test_concurrent_sends_with_one_key_create_one_case(svc: Correspondence
     assert sum(a["_replayed"] is None for a in answers) == 1
     assert await svc.pool.fetchval("SELECT count(*) FROM cases") == 1
     assert await svc.pool.fetchval("SELECT count(*) FROM attachments") == 1
-    await svc.outbox_empty()
+    await svc.settled()
     events = await svc.events("correspondence.case.submitted")
     assert len([e for e in svc.seen if e.type == "correspondence.case.submitted"]) == 1
     assert events[0].payload["case_id"] == answers[0]["id"]

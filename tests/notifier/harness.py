@@ -1,5 +1,5 @@
-"""The notifier as its tests run it: the real app in this process on a real port, against
-the test's own database, broker prefix, SMTP server and token issuer; a stand-in billing that
+"""The notifier as its tests run it (tests.support.service): the real app against the test's
+own database, broker prefix, SMTP server and token issuer; a stand-in billing that
 serves invoice PDFs; events put on the broker the way the outbox relay puts them."""
 
 from __future__ import annotations
@@ -10,20 +10,22 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
-from ebok_notifier.app import SPEC, spec_for
+from aiohttp.test_utils import TestServer
+from ebok_notifier.app import create_app, spec_for
 from ebok_notifier.settings import NotifierSettings
-from ebok_shared.bus import Event, RetryPolicy, Topology
+from ebok_shared.bus import Event
 from ebok_shared.config import Secret
-from ebok_shared.service import POOL, create_service_app
 
-from tests.support.apps import serve
-from tests.support.bus import consumer_queues, delete_bus_objects
 from tests.support.events import publish_event
+from tests.support.service import (
+    RunningService,
+    delete_service_bus,
+    running_service,
+    settings_for_test,
+)
 from tests.support.smtp import SmtpServer
 from tests.support.tokens import Issuer
 
@@ -39,10 +41,6 @@ def settings_for(
 ) -> NotifierSettings:
     """Short delays everywhere, so retries and outages take a second, not an hour."""
     values: dict[str, Any] = {
-        "database_url": database,
-        "amqp_url": amqp_url,
-        "bus_prefix": prefix,
-        "jwks_url": "http://127.0.0.1:9/none",
         "smtp_host": smtp.host,
         "smtp_port": smtp.port,
         "smtp_timeout": 5.0,
@@ -57,30 +55,12 @@ def settings_for(
         "campaign_chunk_size": 50,
         "public_base_url": BASE_URL,
         "service_client_secret": Secret(SERVICE_SECRET),
-        "retry_delays": (0.2, 0.4),
-        "shutdown_timeout": 5.0,
         **overrides,
     }
-    return NotifierSettings.from_env({}, **values)
+    return settings_for_test(NotifierSettings, database, amqp_url, prefix, **values)
 
 
-@dataclass
-class Notifier:
-    client: TestClient
-    settings: NotifierSettings
-    connection: AbstractRobustConnection
-    issuer: Issuer | None = None
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self.client.app[POOL]  # type: ignore[union-attr]
-
-    async def publish(self, event: Event) -> Event:
-        return await publish(self.connection, self.settings.bus_prefix, event)
-
-    async def emit(self, event_type: str, payload: dict[str, Any]) -> Event:
-        return await self.publish(Event.new(event_type, payload))
-
+class Notifier(RunningService[NotifierSettings]):
     async def deliveries(self, **where: Any) -> list[asyncpg.Record]:
         clauses = " AND ".join(f"{k} = ${i}" for i, k in enumerate(where, start=1)) or "true"
         return await self.pool.fetch(
@@ -100,13 +80,10 @@ class Notifier:
         return await self.has_status(event, "sent")
 
     def operator(self) -> dict[str, str]:
-        assert self.issuer is not None
-        token = self.issuer.token("op-1", kind="operator", roles=["operator"])
-        return {"Authorization": f"Bearer {token}"}
+        return self.issuer.operator()
 
     def customer(self) -> dict[str, str]:
-        assert self.issuer is not None
-        return {"Authorization": f"Bearer {self.issuer.token('100001')}"}
+        return self.issuer.customer("100001")
 
 
 async def publish(connection: AbstractRobustConnection, prefix: str, event: Event) -> Event:
@@ -118,24 +95,17 @@ async def publish(connection: AbstractRobustConnection, prefix: str, event: Even
 async def running_notifier(
     settings: NotifierSettings, *, issuer: Issuer | None = None
 ) -> AsyncIterator[Notifier]:
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    try:
-        async with serve(create_service_app(spec_for(settings), settings)) as client:
-            yield Notifier(client, settings, connection, issuer)
-    finally:
-        await delete_notifier_bus(connection, settings)
-        await connection.close()
+    async with running_service(
+        create_app, settings, issuer=issuer, service_type=Notifier
+    ) as notifier:
+        yield notifier
 
 
 async def delete_notifier_bus(
     connection: AbstractRobustConnection, settings: NotifierSettings
 ) -> None:
-    """What a notifier declared under the test's prefix: its queues and the producers'
-    exchanges it bound them to."""
-    topology = Topology(settings.bus_prefix)
-    queues = consumer_queues(topology, SPEC.name, RetryPolicy(delays=settings.retry_delays))
-    producers = {s.event_type.split(".", 1)[0] for s in spec_for(settings).subscriptions}
-    await delete_bus_objects(connection, queues, [topology.exchange(p) for p in sorted(producers)])
+    """What a notifier declared under the test's prefix (a notifier run as a process)."""
+    await delete_service_bus(connection, settings, spec_for(settings))
 
 
 @dataclass

@@ -1,35 +1,25 @@
-"""The readings service as its tests run it: the real app in this process on a real port,
-against the test's own database and broker prefix, with a stand-in token issuer. Billing's
-events are applied through the service's own handlers (or put on the broker, for the tests of
-the consumer); everything readings publishes is also copied to a test queue (``tap``)."""
+"""The readings service as its tests run it (tests.support.service): the real app against the
+test's own database and broker prefix, with a stand-in token issuer. Billing's events are
+applied through the service's own handlers (or put on the broker, for the tests of the
+consumer); everything readings publishes is also caught by a tap (``tap``)."""
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import datetime as dt
 import json
-import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
-import aio_pika
 import asyncpg
-from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from aiohttp import ClientResponse, FormData
-from aiohttp.test_utils import TestClient
 from ebok_readings import events
-from ebok_readings.app import SPEC, create_app
+from ebok_readings.app import create_app
 from ebok_readings.settings import ReadingsSettings
-from ebok_shared.bus import Event, Outbox, RetryPolicy, Topology, default_catalogue
+from ebok_shared.bus import Event, default_catalogue
 from ebok_shared.clock import LOCAL_TZ, clock
-from ebok_shared.service import BUS, POOL, ServiceSpec
 
-from tests.support.apps import serve
-from tests.support.bus import consumer_queues, delete_bus_objects, wait_until
-from tests.support.events import publish_event
+from tests.support.service import RunningService, running_service, settings_for_test
 from tests.support.tokens import Issuer
 
 TODAY = dt.date(2026, 3, 10)
@@ -45,65 +35,22 @@ def freeze(day: dt.date = TODAY, hour: int = 10) -> None:
 def settings_for(
     database: str, amqp_url: str, prefix: str, jwks_url: str, **overrides: Any
 ) -> ReadingsSettings:
-    values: dict[str, Any] = {
-        "database_url": database,
-        "amqp_url": amqp_url,
-        "bus_prefix": prefix,
-        "jwks_url": jwks_url,
-        "retry_delays": (0.2, 0.4),
-        "shutdown_timeout": 5.0,
-        "scheduler_enabled": False,
-        **overrides,
-    }
-    return ReadingsSettings.from_env({}, **values)
+    return settings_for_test(
+        ReadingsSettings,
+        database,
+        amqp_url,
+        prefix,
+        jwks_url=jwks_url,
+        **{"scheduler_enabled": False, **overrides},
+    )
 
 
-@dataclass
-class Tap:
-    """Every event readings publishes, as it arrives on the broker (validated)."""
-
-    received: list[Event] = field(default_factory=list)
-
-    async def on_message(self, message: AbstractIncomingMessage) -> None:
-        async with message.process():
-            self.received.append(default_catalogue().parse(message.body))
-
-    def of(self, event_type: str, **where: Any) -> list[Event]:
-        return [
-            e
-            for e in self.received
-            if e.type == event_type and all(e.payload.get(k) == v for k, v in where.items())
-        ]
-
-    async def wait_for(self, event_type: str, count: int = 1, **where: Any) -> list[Event]:
-        await wait_until(
-            lambda: len(self.of(event_type, **where)) >= count, f"{count} × {event_type} {where}"
-        )
-        return self.of(event_type, **where)
-
-
-@dataclass
-class Readings:
-    client: TestClient
-    settings: ReadingsSettings
-    connection: AbstractRobustConnection
-    issuer: Issuer
-    tap: Tap
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self.client.app[POOL]  # type: ignore[union-attr]
-
-    @property
-    def outbox(self) -> Outbox:
-        return self.client.app[BUS].outbox  # type: ignore[union-attr]
-
+class Readings(RunningService[ReadingsSettings]):
     def customer(self, client_number: str = "100001") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token(client_number)}"}
+        return self.issuer.customer(client_number)
 
     def operator(self, subject: str = "op-1") -> dict[str, str]:
-        token = self.issuer.token(subject, kind="operator", roles=["operator"])
-        return {"Authorization": f"Bearer {token}"}
+        return self.issuer.operator(subject)
 
     async def apply(self, event_type: str, payload: dict[str, Any]) -> Event:
         """Apply a consumed event through readings' own handler, in one transaction (as the
@@ -125,10 +72,6 @@ class Readings:
         await self.apply(
             events.CONTRACT_CONCLUDED, contract_payload(contract, client, concluded_on, serials)
         )
-
-    async def publish(self, event: Event) -> Event:
-        """Put an event on its producer's exchange, as another service's relay does."""
-        return await publish_event(self.connection, self.settings.bus_prefix, event)
 
     async def submit(
         self,
@@ -167,12 +110,6 @@ class Readings:
     async def readings_of(self, serial: str) -> list[asyncpg.Record]:
         return await self.pool.fetch(
             "SELECT * FROM readings WHERE meter_serial = $1 ORDER BY read_on, submitted_at", serial
-        )
-
-    async def settled(self) -> None:
-        """Wait until the relay has published everything committed so far."""
-        await wait_until(
-            lambda: self.pool.fetchval("SELECT count(*) = 0 FROM outbox"), "outbox drained"
         )
 
 
@@ -218,38 +155,8 @@ def fields_of(body: dict[str, Any]) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def running_readings(
-    settings: ReadingsSettings,
-    issuer: Issuer,
-    *,
-    spec: ServiceSpec = SPEC,
-    prepare: Callable[[ReadingsSettings], ReadingsSettings] | None = None,
-) -> AsyncIterator[Readings]:
-    settings = dataclasses.replace(settings, jwks_url=issuer.jwks_url)
-    if prepare is not None:
-        settings = prepare(settings)
-    topology = Topology(settings.bus_prefix)
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    tap = Tap()
-    channel = await connection.channel()
-    exchange = await channel.declare_exchange(
-        topology.exchange("readings"), aio_pika.ExchangeType.TOPIC, durable=True
-    )
-    tap_queue = topology.queue(f"tap.{uuid.uuid4().hex[:8]}")
-    queue = await channel.declare_queue(tap_queue, auto_delete=True)
-    await queue.bind(exchange, routing_key="#")
-    await queue.consume(tap.on_message)
-    try:
-        async with serve(create_app(settings, spec)) as client:
-            yield Readings(client, settings, connection, issuer, tap)
-    finally:
-        await channel.close()
-        queues = [
-            *consumer_queues(topology, spec.name, RetryPolicy(delays=settings.retry_delays)),
-            topology.backoffice_queue("readings"),
-            tap_queue,
-        ]
-        exchanges = [topology.exchange(p) for p in ("readings", "billing", "auth")]
-        await delete_bus_objects(connection, queues, exchanges)
-        await connection.close()
-        await asyncio.sleep(0)
+async def running_readings(settings: ReadingsSettings, issuer: Issuer) -> AsyncIterator[Readings]:
+    async with running_service(
+        create_app, settings, issuer=issuer, tap=["readings"], service_type=Readings
+    ) as readings:
+        yield readings

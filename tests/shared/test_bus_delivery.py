@@ -13,13 +13,23 @@ from collections.abc import AsyncIterator
 import pytest
 from ebok_shared import db
 
-from tests.support.bus import ECHOED, INCREMENTED, BusSandbox, record, sandbox, wait_until
+from tests.support.bus import (
+    ECHOED,
+    INCREMENTED,
+    PUBLISH_PATHS,
+    BusSandbox,
+    record,
+    sandbox,
+    wait_until,
+)
 from tests.support.bus_worker import DIED, spawn
 
 
 @pytest.fixture
-async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix) as found:
+async def bus(
+    database: str, amqp_url: str, bus_prefix: str, publish_path: str
+) -> AsyncIterator[BusSandbox]:
+    async with sandbox(database, amqp_url, bus_prefix, publish_path) as found:
         yield found
 
 
@@ -66,6 +76,7 @@ async def test_the_same_event_published_twice_is_applied_once(bus: BusSandbox) -
     assert (bus.consumed("applied"), bus.consumed("duplicate")) == (1, 2)
 
 
+@pytest.mark.parametrize("publish_path", PUBLISH_PATHS)
 async def test_relay_killed_between_publish_and_delete_publishes_again_and_it_applies_once(
     bus: BusSandbox,
 ) -> None:
@@ -73,7 +84,10 @@ async def test_relay_killed_between_publish_and_delete_publishes_again_and_it_ap
     events = await bus.add([{"n": i} for i in range(5)])
 
     # The child publishes the batch (confirmed by the broker), then dies before the DELETE.
-    await _died(await spawn("relay-dies-before-delete", bus.dsn, bus.amqp_url, bus.topology.prefix))
+    relay = await spawn(
+        "relay-dies-before-delete", bus.dsn, bus.amqp_url, bus.topology.prefix, bus.publish_path
+    )
+    await _died(relay)
     await wait_until(lambda: _taken(bus) == 5, "the first publication")
     assert await bus.outbox_size() == 5  # the rows were never marked sent
 
@@ -93,6 +107,7 @@ async def _outbox_empty(bus: BusSandbox) -> bool:
     return await bus.outbox_size() == 0
 
 
+@pytest.mark.parametrize("publish_path", PUBLISH_PATHS)
 async def test_an_event_no_queue_takes_is_an_error_and_stays_in_the_outbox(
     bus: BusSandbox,
 ) -> None:

@@ -1,15 +1,21 @@
-"""Where the bus talks AMQP below aio-pika, for speed: the relay's own publish frames, and the
-consumer registered on the protocol channel, which must come back by itself."""
+"""Where the bus talks AMQP below aio-pika, for speed: the relay's own publish frames (and
+the probe that turns them off when aiormq is not what they expect), and the consumer
+registered on the protocol channel, which must come back by itself."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import importlib.metadata
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
+import aiormq
 import pamqp.frame
 import pytest
-from ebok_shared.bus.relay import _message_frames
+from ebok_shared import db
+from ebok_shared.bus import OutboxRelay, fast_publish
+from ebok_shared.bus import relay as relay_module
+from ebok_shared.bus.fast_publish import message_frames
 from pamqp import commands
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
@@ -43,7 +49,7 @@ def test_the_relays_frames_are_the_ones_pamqp_would_send(size: int) -> None:
     for start in range(0, size, 100):
         expected += pamqp.frame.marshal(ContentBody(body[start : start + 100]), 7)
 
-    frames = _message_frames(channel, "x.billing.events", EVENT_TYPE, MESSAGE_ID, body)  # type: ignore[arg-type]
+    frames = message_frames(channel, "x.billing.events", EVENT_TYPE, MESSAGE_ID, body)  # type: ignore[arg-type]
     assert frames == expected
 
 
@@ -67,3 +73,47 @@ async def test_a_consumer_the_broker_cancelled_consumes_again(bus: BusSandbox) -
     await consumer.declare()
     await bus.add([{"n": 2}])
     await wait_until(lambda: bus.consumed("applied") == 2, "the event after the cancel")
+
+
+def test_the_fast_path_is_used_with_the_pinned_aiormq() -> None:
+    assert fast_publish.unavailable() is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda mp: mp.setattr(importlib.metadata, "version", lambda _: "7.3.0"),
+        lambda mp: mp.delattr(aiormq.Channel, "lock"),
+        lambda mp: mp.setattr(aiormq.Channel, "__init__", lambda self: None),
+    ],
+    ids=["another aiormq release", "a member gone", "channel state renamed"],
+)
+def test_the_probe_refuses_internals_it_was_not_written_for(
+    monkeypatch: pytest.MonkeyPatch, change: Callable[[pytest.MonkeyPatch], None]
+) -> None:
+    change(monkeypatch)
+    assert fast_publish.unavailable() is not None
+
+
+async def test_the_relay_falls_back_to_aio_pika_when_the_internals_are_not_there(
+    bus: BusSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(relay_module, "_chosen", None)  # probe again, in this process
+    monkeypatch.setattr(fast_publish, "unavailable", lambda: "aiormq 9.9 is not the pinned release")
+    relay = OutboxRelay(bus.dsn, bus.connection, topology=bus.topology)  # fast path asked for
+    assert relay.fast_path is False
+    monkeypatch.setattr(fast_publish, "publish", _never)
+
+    await bus.consumer()
+    events = await bus.add([{"n": i} for i in range(3)])
+    conn = await db.connect(bus.dsn)
+    try:
+        assert await relay.publish_batch(conn) == 3
+    finally:
+        await conn.close()
+    await wait_until(lambda: bus.consumed("applied") == 3, "the events")
+    assert [r["event_id"] for r in await bus.applied_rows()] == [e.id for e in events]
+
+
+async def _never(*_: object) -> list[object]:
+    raise AssertionError("the fast path was used")

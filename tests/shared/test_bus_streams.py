@@ -10,13 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.support.bus import BusSandbox, sandbox, wait_until
+from tests.support.bus import PUBLISH_PATHS, BusSandbox, sandbox, wait_until
 from tests.support.proxy import TcpProxy
 
 
 @pytest.fixture
-async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix) as found:
+async def bus(
+    database: str, amqp_url: str, bus_prefix: str, publish_path: str
+) -> AsyncIterator[BusSandbox]:
+    async with sandbox(database, amqp_url, bus_prefix, publish_path) as found:
         yield found
 
 
@@ -28,6 +30,7 @@ async def _settled(bus: BusSandbox, total: int) -> bool:
     return await bus.outbox_size() == 0 and await _applied(bus) == total
 
 
+@pytest.mark.parametrize("publish_path", PUBLISH_PATHS)
 async def test_broker_connection_cut_mid_stream_loses_nothing_and_applies_once(
     bus: BusSandbox,
 ) -> None:
@@ -60,6 +63,7 @@ async def _applied_some(bus: BusSandbox) -> bool:
     return await _applied(bus) > 0
 
 
+@pytest.mark.parametrize("publish_path", PUBLISH_PATHS)
 async def test_two_relays_on_one_outbox_publish_every_event_once(bus: BusSandbox) -> None:
     await bus.consumer()
     events = []
@@ -74,6 +78,7 @@ async def test_two_relays_on_one_outbox_publish_every_event_once(bus: BusSandbox
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
 
 
+@pytest.mark.parametrize("publish_path", PUBLISH_PATHS)
 async def test_two_relays_keep_each_aggregates_events_in_order(bus: BusSandbox) -> None:
     await bus.consumer()
     relays = [bus.relay(batch_size=200), bus.relay(batch_size=200)]

@@ -42,6 +42,9 @@ ECHOED = "test.counter.echoed"
 PRODUCER = "test"  # both test event types go through the exchange <prefix>test.events
 FAST_RETRY = RetryPolicy(delays=(0.2, 0.4))
 OUTCOMES = ("applied", "duplicate", "retried", "dead_lettered")
+# The relay's two ways to publish (ebok_shared.bus.fast_publish, or aio-pika's own): tests of
+# the relay's reliability run with each (``@pytest.mark.parametrize("publish_path", …)``).
+PUBLISH_PATHS = ("fast", "aio-pika")
 
 APPLIED_TABLE = """
 CREATE TABLE IF NOT EXISTS applied (
@@ -168,6 +171,7 @@ class BusSandbox:
     topology: Topology
     pool: asyncpg.Pool
     connection: AbstractRobustConnection
+    publish_path: str = "fast"  # one of PUBLISH_PATHS: how this sandbox's relays publish
     outbox: Outbox = field(default_factory=lambda: Outbox(CATALOGUE))
     _consumers: list[Consumer] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -224,10 +228,17 @@ class BusSandbox:
     def relay(
         self, connection: AbstractRobustConnection | None = None, **kwargs: Any
     ) -> CountingRelay:
-        kwargs = {"poll_interval": 0.2, "retry_delay": 0.2, **kwargs}
-        return CountingRelay(
+        kwargs = {
+            "poll_interval": 0.2,
+            "retry_delay": 0.2,
+            "fast_path": self.publish_path == "fast",
+            **kwargs,
+        }
+        relay = CountingRelay(
             self.dsn, connection or self.connection, topology=self.topology, **kwargs
         )
+        assert relay.fast_path == (self.publish_path == "fast"), "the fast path is unavailable"
+        return relay
 
     async def publish_outbox(self) -> int:
         """One relay's rounds until the outbox is empty; how many events it published."""
@@ -356,11 +367,14 @@ class CountingRelay(OutboxRelay):
 
 
 @contextlib.asynccontextmanager
-async def sandbox(dsn: str, amqp_url: str, prefix: str) -> AsyncIterator[BusSandbox]:
+async def sandbox(
+    dsn: str, amqp_url: str, prefix: str, publish_path: str = "fast"
+) -> AsyncIterator[BusSandbox]:
+    assert publish_path in PUBLISH_PATHS, publish_path
     await prepare_database(dsn)
     pool = await db.create_pool(dsn, min_size=1, max_size=6)
     connection = await connect(amqp_url)
-    bus = BusSandbox(dsn, amqp_url, Topology(prefix), pool, connection)
+    bus = BusSandbox(dsn, amqp_url, Topology(prefix), pool, connection, publish_path)
     try:
         yield bus
     finally:

@@ -34,8 +34,11 @@ DIED = 86
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-async def spawn(role: str, dsn: str, amqp_url: str, prefix: str) -> asyncio.subprocess.Process:
-    """Start a worker; its stdout and stderr are pipes the caller reads."""
+async def spawn(
+    role: str, dsn: str, amqp_url: str, prefix: str, publish_path: str = "fast"
+) -> asyncio.subprocess.Process:
+    """Start a worker (a relay publishing by ``publish_path``, one of PUBLISH_PATHS); its
+    stdout and stderr are pipes the caller reads."""
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -44,6 +47,7 @@ async def spawn(role: str, dsn: str, amqp_url: str, prefix: str) -> asyncio.subp
         dsn,
         amqp_url,
         prefix,
+        publish_path,
         cwd=REPO_ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -60,7 +64,7 @@ async def _echo(conn: asyncpg.Connection, event: Event) -> None:
     await Outbox(CATALOGUE).add(conn, ECHOED, {"n": event.payload["n"]})
 
 
-async def main(role: str, dsn: str, amqp_url: str, prefix: str) -> None:
+async def main(role: str, dsn: str, amqp_url: str, prefix: str, publish_path: str) -> None:
     topology = Topology(prefix)
     connection = await connect(amqp_url, name=f"bus-worker:{role}")
     stop = asyncio.Event()
@@ -76,7 +80,12 @@ async def main(role: str, dsn: str, amqp_url: str, prefix: str) -> None:
             return await execute(self, query, *args, **kw)
 
         asyncpg.Connection.execute = execute_or_die  # type: ignore[method-assign]
-        await OutboxRelay(dsn, connection, topology=topology, poll_interval=0.1).run()
+        fast_path = publish_path == "fast"
+        relay = OutboxRelay(
+            dsn, connection, topology=topology, poll_interval=0.1, fast_path=fast_path
+        )
+        assert relay.fast_path == fast_path
+        await relay.run()
         return
     if role == "consumer-dies-on-ack":
         aiormq.Channel.basic_ack = _die  # type: ignore[method-assign, assignment]
@@ -105,4 +114,4 @@ async def main(role: str, dsn: str, amqp_url: str, prefix: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:5]))
+    asyncio.run(main(*sys.argv[1:6]))

@@ -1,5 +1,7 @@
-"""A stand-in token issuer for tests of the shared library: an Ed25519 key, a JWKS endpoint
-served by a real aiohttp server, and tokens signed the way auth signs them."""
+"""The one token helper: a stand-in token issuer (an Ed25519 key, a JWKS endpoint served by a
+real aiohttp server) whose tokens are signed the way auth signs them, and the request headers
+of a customer, an operator or a service holding one. A service under test trusts it through
+its ``jwks_url``."""
 
 from __future__ import annotations
 
@@ -60,6 +62,24 @@ class Issuer:
         }
         kid = kid or self.current
         return jwt.encode(payload, key or self.keys[kid], algorithm="EdDSA", headers={"kid": kid})
+
+    # -- request headers of the three kinds of caller ------------------------------------
+    def customer(self, client_number: str = "100001", **claims: Any) -> dict[str, str]:
+        return bearer(self.token(client_number, kind="customer", **claims))
+
+    def operator(
+        self, operator_id: str = "op-1", roles: tuple[str, ...] | None = ("operator",)
+    ) -> dict[str, str]:
+        """An operator's headers (``roles=None``: a token without the roles claim)."""
+        claims: dict[str, Any] = {} if roles is None else {"roles": list(roles)}
+        return bearer(self.token(operator_id, kind="operator", **claims))
+
+    def service(self, name: str = "notifier") -> dict[str, str]:
+        return bearer(self.token(name, kind="service"))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 @asynccontextmanager

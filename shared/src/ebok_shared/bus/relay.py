@@ -1,40 +1,39 @@
 """The outbox relay: publishes committed outbox rows to the broker, then deletes them.
 
 Safe with several replicas: each claims a batch with ``FOR UPDATE SKIP LOCKED``. Within a
-batch, events go out in id order on a confirm channel, all their frames in one write
-(``mandatory`` + ``on_return_raises``, so an event that no queue takes is an error, never
-silently dropped); the batch is deleted only after the broker confirmed it. A crash between
-publish and delete publishes the batch again: consumers' inboxes make that harmless. Rows of
-an aggregate whose earlier row is held by another relay wait for it, which keeps
-per-aggregate order across replicas.
+batch, events go out in id order on a confirm channel (``mandatory`` + ``on_return_raises``,
+so an event that no queue takes is an error, never silently dropped); the batch is deleted
+only after the broker confirmed it. A crash between publish and delete publishes the batch
+again: consumers' inboxes make that harmless. Rows of an aggregate whose earlier row is held
+by another relay wait for it, which keeps per-aggregate order across replicas.
+
+Two ways to publish a batch, chosen when the relay is built: the fast path
+(:mod:`.fast_publish`: all the batch's frames in one write, below aio-pika), when the installed
+aiormq has the internals it relies on; otherwise aio-pika's ordinary publishing, one message and
+its confirm at a time. Both publish every event of the batch and report each one's outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import struct
 from collections import Counter
-from collections.abc import Awaitable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
-from aiormq.abc import ChannelFrame
 
 from .. import db
 from ..logs import get_logger
 from ..metrics import EVENTS_PUBLISHED
+from . import fast_publish
+from .fast_publish import Message
 from .outbox import NOTIFY_CHANNEL
 from .topology import Topology
 
 log = get_logger(__name__)
-
-_T = TypeVar("_T")
-_Message = tuple[str, str, str, bytes]  # exchange, event type (routing key), message id, body
 
 _CLAIM = """
 SELECT id, event_id::text, event_type, aggregate_key, body FROM outbox
@@ -58,7 +57,10 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         retry_delay: float = 1.0,
+        fast_path: bool = True,
     ) -> None:
+        """``fast_path=False`` forces aio-pika's ordinary publishing even where the fast path
+        would work (tests run the relay both ways)."""
         self.dsn = dsn
         self.connection = connection
         self.topology = topology
@@ -68,9 +70,11 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
+        self.fast_path = fast_path and choose_fast_path()
 
     async def run(self) -> None:
         """Publish until cancelled; reconnects to the database and the broker by itself."""
+        log.info("outbox relay started", publishing="fast" if self.fast_path else "aio-pika")
         while True:
             conn: asyncpg.Connection | None = None
             try:
@@ -94,9 +98,9 @@ class OutboxRelay:
                     with contextlib.suppress(Exception):
                         await asyncio.shield(conn.close(timeout=2))
 
-    async def _confirm_channel(self, event_types: set[str]) -> aiormq.Channel:
+    async def _confirm_channel(self, event_types: set[str]) -> AbstractChannel:
         """The confirm channel (opened on first use or after a failure), with the exchanges
-        of ``event_types`` declared; returns the protocol channel to publish on."""
+        of ``event_types`` declared."""
         if self._channel is None or self._channel.is_closed:
             self._channel = await self.connection.channel(
                 publisher_confirms=True, on_return_raises=True
@@ -108,7 +112,7 @@ class OutboxRelay:
                 self._exchanges[name] = await self._channel.declare_exchange(
                     name, aio_pika.ExchangeType.TOPIC, durable=True
                 )
-        return cast(aiormq.Channel, await self._channel.get_underlay_channel())
+        return self._channel
 
     async def _close_channel(self) -> None:
         """Drop the channel after a failure (a robust connection would otherwise keep
@@ -127,8 +131,8 @@ class OutboxRelay:
             rows = await self._without_rows_held_back(conn, rows)
             types = {r["event_type"]: self.topology.exchange_for(r["event_type"]) for r in rows}
             channel = await self._confirm_channel(set(types))
-            results = await _publish(
-                channel, [(types[t], t, event_id, body) for _, event_id, t, _, body in rows]
+            results = await self._publish(
+                channel, [Message(types[t], t, event_id, body) for _, event_id, t, _, body in rows]
             )
             done = []
             published: Counter[str] = Counter()
@@ -151,6 +155,33 @@ class OutboxRelay:
             raise RuntimeError("broker refused an event")
         return len(done)
 
+    async def _publish(self, channel: AbstractChannel, messages: list[Message]) -> list[Any]:
+        """Each message's outcome, in order: its confirm, or the error (a return, a nack)."""
+        if self.fast_path:
+            underlay = cast(aiormq.Channel, await channel.get_underlay_channel())
+            return await fast_publish.publish(underlay, messages)
+        return [await self._publish_one(message) for message in messages]
+
+    async def _publish_one(self, message: Message) -> Any:
+        """One message through aio-pika, waiting for its confirm; the error if it failed."""
+        try:
+            return await self._exchanges[message.exchange].publish(
+                aio_pika.Message(
+                    message.body,
+                    message_id=message.message_id,
+                    type=message.event_type,
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                ),
+                message.event_type,
+                mandatory=True,
+            )
+        except Exception as exc:
+            if self._channel is None or self._channel.is_closed:
+                # The channel is gone: the batch fails as a whole, as on the fast path.
+                raise ConnectionError("the broker channel closed while publishing") from exc
+            return exc  # a return or a nack: this event's outcome
+
     @staticmethod
     async def _without_rows_held_back(
         conn: asyncpg.Connection, rows: list[asyncpg.Record]
@@ -169,124 +200,18 @@ class OutboxRelay:
         ]
 
 
-async def _publish(channel: aiormq.Channel, messages: list[_Message]) -> list[Any]:
-    """Publish (exchange, event type, message id, body) as persistent, mandatory messages,
-    in order, and return each one's outcome: its confirm, or the error (a return, a nack).
-
-    What aiormq's ``basic_publish`` does per message (a task, the channel lock, a frame
-    queue hand-off and a socket write each: most of the relay's CPU) done once for the
-    batch, with the same confirmation bookkeeping, so the broker's confirms and returns
-    reach these futures exactly as they would reach aiormq's."""
-    if not messages:
-        return []
-    first, confirms = await _unless_closed(channel, _enqueue(channel, messages))
-    try:
-        return await _unless_closed(channel, asyncio.gather(*confirms, return_exceptions=True))
-    finally:
-        _forget(channel, messages, first)
+_chosen: bool | None = None
 
 
-async def _enqueue(
-    channel: aiormq.Channel, messages: list[_Message]
-) -> tuple[int, list[asyncio.Future[Any]]]:
-    """Number the messages, register their confirmations and queue all their frames as one
-    write; returns the first delivery tag and the confirmations."""
-    futures: list[asyncio.Future[Any]] = []
-    loop = asyncio.get_running_loop()
-    async with channel.lock:  # nothing else takes a delivery tag in between
-        payload = b"".join(_message_frames(channel, *message) for message in messages)
-        first = channel.delivery_tag + 1
-        for tag, (_, _, message_id, _) in enumerate(messages, first):
-            # A plain future, not the channel's (whose registry costs a quarter of the relay):
-            # _unless_closed, not the channel's close, is what ends the wait for it.
-            future = loop.create_future()
-            futures.append(future)
-            channel.confirmations[tag] = future
-            channel.message_id_delivery_tag[message_id] = tag  # how a return finds its publish
-        channel.delivery_tag = first + len(messages) - 1
-        try:
-            await channel.write_queue.put(ChannelFrame(payload, should_close=False))
-        except BaseException:
-            # Never written, so the broker numbers the next publish ``first``: undo.
-            channel.delivery_tag = first - 1
-            for tag, future in enumerate(futures, first):
-                channel.confirmations.pop(tag, None)
-                future.cancel()
-            _forget(channel, messages, first)
-            raise
-    return first, futures
-
-
-def _forget(channel: aiormq.Channel, messages: list[_Message], first: int) -> None:
-    for tag, (_, _, message_id, _) in enumerate(messages, first):
-        if channel.message_id_delivery_tag.get(message_id) == tag:
-            del channel.message_id_delivery_tag[message_id]
-
-
-# AMQP 0-9-1 frames, encoded here because pamqp's general encoder costs more than the rest
-# of the relay; tests check the bytes against pamqp's.
-_FRAME_HEAD = struct.Struct(">BHI")  # frame type, channel, payload size
-_METHOD = struct.Struct(">HHH")  # class, method, reserved (ticket)
-_HEADER = struct.Struct(">HHQH")  # class (basic), weight, body size, property flags
-_FLAGS = 0x8000 | 0x1000 | 0x0080 | 0x0020  # content-type, delivery-mode, message-id, type
-_CONTENT_TYPE = b"\x10application/json"
-_PERSISTENT = b"\x02"
-
-
-@functools.lru_cache(maxsize=256)
-def _method_frame(channel_number: int, exchange: str, routing_key: str) -> bytes:
-    """basic.publish (class 60, method 40) with ``mandatory`` set: a constant per route."""
-    method = _METHOD.pack(60, 40, 0) + _short(exchange) + _short(routing_key) + b"\x01"
-    return _FRAME_HEAD.pack(1, channel_number, len(method)) + method + b"\xce"
-
-
-def _short(value: str) -> bytes:
-    raw = value.encode()
-    if len(raw) > 255:
-        raise ValueError(f"longer than an AMQP short string: {value[:50]}…")
-    return bytes((len(raw),)) + raw
-
-
-def _message_frames(
-    channel: aiormq.Channel, exchange: str, event_type: str, message_id: str, body: bytes
-) -> bytes:
-    number = channel.number
-    header = (
-        _HEADER.pack(60, 0, len(body), _FLAGS)
-        + _CONTENT_TYPE
-        + _PERSISTENT
-        + _short(message_id)
-        + _short(event_type)
-    )
-    parts = [
-        _method_frame(number, exchange, event_type),
-        _FRAME_HEAD.pack(2, number, len(header)),
-        header,
-        b"\xce",
-    ]
-    size = channel.max_content_size
-    for start in range(0, len(body), size):
-        chunk = body[start : start + size]
-        parts += (_FRAME_HEAD.pack(3, number, len(chunk)), chunk, b"\xce")
-    return b"".join(parts)
-
-
-async def _unless_closed(channel: aiormq.abc.AbstractChannel, step: Awaitable[_T]) -> _T:
-    """``step``'s result; ConnectionError if the channel closes first. (Neither a put into a
-    lost connection's full frame queue nor its pending confirms are sure to be woken by
-    aiormq: without this, a broken connection mid-batch could stall the relay for good.)"""
-    task = asyncio.ensure_future(step)
-    closing = channel.closing
-    try:
-        await asyncio.wait({task, closing}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        task.cancel()
-        raise
-    finally:
-        closing.cancel()
-    if not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        raise ConnectionError("the broker channel closed while publishing")
-    return task.result()
+def choose_fast_path() -> bool:
+    """Whether the fast path can be used with the installed aiormq (probed once, and said once
+    in the log, per process)."""
+    global _chosen
+    if _chosen is None:
+        reason = fast_publish.unavailable()
+        _chosen = reason is None
+        if reason is None:
+            log.info("outbox relay publishes through the fast path")
+        else:
+            log.warning("outbox relay publishes through aio-pika: fast path off", reason=reason)
+    return _chosen
