@@ -10,20 +10,19 @@ session, which is read and written on every page).
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from typing import Any
 from urllib.parse import quote
 
-import redis.asyncio as redis
 from aiohttp import web
 
 from .access import api, customer_page, session_of
 from .forms import Form, read_form
-from .keys import SETTINGS
+from .keys import STORE
 from .rendering import redirect, render
 from .sections import read_only
+from .sessions import Session
 from .submissions import (
     KEY_FIELD,
     Upload,
@@ -98,41 +97,29 @@ def photo_upload(photo: Upload) -> Upload:
 # -- a photo waiting for the confirmation ---------------------------------------------------
 
 
-def _stash_key(request: web.Request, token: str) -> str:
-    session = session_of(request)
-    owner = session.id if session is not None else ""
-    digest = hashlib.sha256(f"{owner}:{token}".encode()).hexdigest()
-    return request.app[SETTINGS].session_prefix + "reading-photo:" + digest
-
-
 async def stash_photo(request: web.Request, photo: Upload) -> str:
     token = secrets.token_urlsafe(18)
-    client = redis.from_url(request.app[SETTINGS].redis_url, socket_timeout=5)
-    try:
-        key = _stash_key(request, token)
-        await client.hset(
-            key, mapping={"name": photo.filename, "type": photo.content_type, "data": photo.data}
-        )
-        await client.expire(key, STASH_SECONDS)
-    finally:
-        await client.aclose()
+    fields: dict[str, str | bytes] = {
+        "name": photo.filename,
+        "type": photo.content_type,
+        "data": photo.data,
+    }
+    await request.app[STORE].put_aside(_session(request), "photo:" + token, fields, STASH_SECONDS)
     return token
 
 
 async def stashed_photo(request: web.Request, token: str) -> Upload | None:
-    client = redis.from_url(request.app[SETTINGS].redis_url, socket_timeout=5)
-    try:
-        found = await client.hgetall(_stash_key(request, token))
-    finally:
-        await client.aclose()
+    found = await request.app[STORE].taken_aside(_session(request), "photo:" + token)
     if not found:
         return None
 
-    def raw(name: bytes) -> bytes:  # the client answers bytes (no decode_responses)
-        value = found[name]
-        return value if isinstance(value, bytes) else value.encode()
+    return Upload("photo", found[b"name"].decode(), found[b"type"].decode(), found[b"data"])
 
-    return Upload("photo", raw(b"name").decode(), raw(b"type").decode(), raw(b"data"))
+
+def _session(request: web.Request) -> Session:
+    session = session_of(request)
+    assert session is not None, "a customer page always has a session"
+    return session
 
 
 # -- pages --------------------------------------------------------------------------------

@@ -60,6 +60,10 @@ class Session:
         return json.dumps(data)
 
 
+def _raw(value: bytes | str) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()
+
+
 def _key_of(prefix: str, session_id: str) -> str:
     return prefix + "s:" + hashlib.sha256(session_id.encode()).hexdigest()
 
@@ -136,6 +140,27 @@ class SessionStore:
             if current.access_token != session.access_token:
                 return current
         return None
+
+    async def put_aside(
+        self, session: Session, name: str, fields: dict[str, str | bytes], seconds: int
+    ) -> None:
+        """Keep ``fields`` for this session only, for ``seconds`` (e.g. a photo waiting for a
+        form's second step): too large for the session itself, gone by themselves."""
+        key = self._aside_key(session, name)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for field_name, value in fields.items():
+                pipe.hset(key, field_name, value)
+            pipe.expire(key, seconds)
+            await pipe.execute()
+
+    async def taken_aside(self, session: Session, name: str) -> dict[bytes, bytes]:
+        found = await self._redis.hgetall(self._aside_key(session, name))
+        # The client answers bytes (no decode_responses).
+        return {_raw(k): _raw(v) for k, v in found.items()}
+
+    def _aside_key(self, session: Session, name: str) -> str:
+        digest = hashlib.sha256(f"{session.id}:{name}".encode()).hexdigest()
+        return self._prefix + "aside:" + digest
 
     async def ping(self) -> bool:
         return bool(await self._redis.ping())
