@@ -26,11 +26,10 @@ browser:
 	fi
 
 # The whole suite, after the code passes ruff and mypy (a style or type error fails CI too).
-# The portal's page and browser tests (tests/web) run apart, in `make test-web`, until the
-# local RabbitMQ's hang after a long run is understood (see the session notes of issue #12).
-test: setup lint typecheck
-	@uv run --frozen pytest --ignore=tests/web
+test: setup browser lint typecheck
+	@uv run --frozen pytest
 
+# The portal's page and browser tests alone.
 test-web: setup browser
 	@uv run --frozen pytest tests/web
 

@@ -28,6 +28,7 @@ from deploy.checks import busy_ports
 from deploy.local import LocalStack, StartupFailed
 from deploy.plan import SERVICES, Component, StackConfig
 from deploy.processes import Child, Output, run_to_end, terminate
+from tests.support import bus, infra
 
 COMPONENTS = ("gateway", *SERVICES, "web")
 
@@ -170,6 +171,19 @@ async def running_stack(
             finally:
                 local.kill_all_now()
                 await _drop_databases(config, [c.database for c in local.components])
+                await _delete_bus_objects(config)
+
+
+async def _delete_bus_objects(config: StackConfig) -> None:
+    """The stack's queues and exchanges: a long test session runs dozens of stacks in one
+    vhost, and the broker holds only so many quorum queues (``tests.support.infra``)."""
+    queues, exchanges = await asyncio.to_thread(
+        infra.bus_objects, config.amqp_url, config.bus_prefix
+    )
+    if queues or exchanges:
+        connection = await bus.connect(config.amqp_url, "ebok-tests-cleanup")
+        async with connection:
+            await bus.delete_bus_objects(connection, queues, exchanges)
 
 
 async def _drop_databases(config: StackConfig, names: Sequence[str | None]) -> None:

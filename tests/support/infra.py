@@ -10,7 +10,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import pytest
 from ebok_shared import db
@@ -47,6 +47,50 @@ def dsn_for(admin_dsn: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
+# Each quorum queue reserves about three of the broker's file handles, and the broker sizes
+# its handle cache from its own open-file limit at start: Debian's rabbitmq-server started by
+# hand (``ulimit -n`` 1024) allows 927 handles, so about 300 quorum queues. Past that every
+# call that needs a handle (a new vhost, a connection) waits for one for ever: the broker
+# keeps its port open and stops answering. A test session holds more queues than that at
+# times, so it widens the cache of a local broker whose limit is that low. The handles are
+# reserved, not opened (the broker holds a few dozen descriptors at most in a whole run).
+BROKER_HANDLES_WANTED = 16_000
+
+
+def _rabbitmqctl(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=timeout, check=True
+    )
+
+
+def _widen_broker_handles() -> None:
+    limit = _rabbitmqctl("eval", "file_handle_cache:get_limit().").stdout.strip()
+    if limit.isdigit() and int(limit) < BROKER_HANDLES_WANTED:
+        _rabbitmqctl("eval", f"file_handle_cache:set_limit({BROKER_HANDLES_WANTED}).")
+
+
+def _remove_stale_vhosts() -> None:
+    """Vhosts of test sessions that died without cleaning up (their process is gone)."""
+    for vhost in _rabbitmqctl("list_vhosts", "name").stdout.split():
+        owner = vhost.split("_")[2] if vhost.startswith(VHOST_PREFIX) else ""
+        if owner.isdigit() and not _alive(int(owner)):
+            with contextlib.suppress(subprocess.SubprocessError):
+                _rabbitmqctl("delete_vhost", vhost)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+VHOST_PREFIX = "ebok_test_"
+
+
 @contextlib.contextmanager
 def _session_vhost(amqp_url: str) -> Iterator[str]:
     """A vhost of our own when rabbitmqctl is at hand; otherwise the given one (tests still
@@ -55,18 +99,37 @@ def _session_vhost(amqp_url: str) -> Iterator[str]:
     if shutil.which("rabbitmqctl") is None or parts.hostname not in ("127.0.0.1", "localhost"):
         yield amqp_url
         return
-    vhost = f"ebok_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    _widen_broker_handles()
+    _remove_stale_vhosts()
+    vhost = f"{VHOST_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:6]}"
     user = parts.username or "guest"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(
-        ["rabbitmqctl", "-q", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
-        check=True,
-        capture_output=True,
-    )
     try:
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
         yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
     finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", vhost], capture_output=True)
+        with contextlib.suppress(subprocess.SubprocessError):
+            _rabbitmqctl("delete_vhost", vhost)
+
+
+def bus_objects(amqp_url: str, prefix: str) -> tuple[list[str], list[str]]:
+    """The queues and exchanges named with ``prefix`` in the URL's vhost (empty when
+    rabbitmqctl cannot tell), so a whole stack can remove what its processes declared."""
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
+    if shutil.which("rabbitmqctl") is None:
+        return [], []
+    try:
+        found = [
+            [
+                n
+                for n in _rabbitmqctl(kind, "-p", vhost, "name").stdout.split()
+                if n.startswith(prefix)
+            ]
+            for kind in ("list_queues", "list_exchanges")
+        ]
+    except subprocess.SubprocessError:
+        return [], []
+    return found[0], found[1]
 
 
 @contextlib.contextmanager
