@@ -176,7 +176,7 @@ async def test_contracts_and_their_document(loaded: Billing) -> None:
         "meter_serials": ["WM-100001-1", "WG-100001-1"],
         "supply_address": {"street": "ul. Wodna 1", "postal_code": "00-950", "city": "Warszawa"},
         "tariff_group": "G1",
-        "document": "/me/contracts/U/100001/2023/document",
+        "document": "/me/contracts/U%2F100001%2F2023/document",
     }
     assert await loaded.get("/me/contracts/U/100001/2023", A) == contract
     document = await loaded.get(contract["document"], A)

@@ -24,10 +24,14 @@ from tests.support.tokens import Issuer, running_issuer
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def _upstream(routes: dict[str, Handler], calls: Counter[str]) -> TestServer:
+async def _upstream(
+    routes: dict[str, Handler], calls: Counter[str], raw: list[str] | None = None
+) -> TestServer:
     @web.middleware
     async def count(request: web.Request, handler: Any) -> web.StreamResponse:
         calls[request.path] += 1
+        if raw is not None:
+            raw.append(request.rel_url.raw_path)  # as it came, before any decoding
         return await handler(request)  # type: ignore[no-any-return]
 
     app = web.Application(middlewares=[count])
@@ -40,7 +44,11 @@ async def _upstream(routes: dict[str, Handler], calls: Counter[str]) -> TestServ
 
 async def _ok(request: web.Request) -> web.Response:
     return web.json_response(
-        {"path": request.path, "auth": request.headers.get("Authorization", "")}
+        {
+            "path": request.path,
+            "raw_path": request.rel_url.raw_path,
+            "auth": request.headers.get("Authorization", ""),
+        }
     )
 
 
@@ -59,9 +67,11 @@ class Stack:
         calls: Counter[str],
         amqp: aio_pika.abc.AbstractConnection,
         bus_prefix: str,
+        raw: list[str],
     ):
         self.issuer, self.replicas, self.upstream, self.pg = issuer, replicas, upstream, pg
         self.calls, self.amqp, self.bus_prefix = calls, amqp, bus_prefix
+        self.raw = raw  # every path the stand-in services were called at, still encoded
 
     @property
     def gw(self) -> TestClient:
@@ -88,6 +98,7 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
             return web.json_response({"items": invoices})
 
         calls: Counter[str] = Counter()
+        raw: list[str] = []
         upstream = await _upstream(
             {
                 "/me": _ok,
@@ -100,8 +111,11 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
                 "/operator/sessions": _ok,
                 "/me/e-invoice": _ok,
                 "/me/correspondence": _ok,
+                # Everything else a service serves, as its raw path: what the gateway sent.
+                "/{tail:.*}": _ok,
             },
             calls,
+            raw,
         )
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
@@ -124,7 +138,7 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         replicas = [await exits.enter_async_context(serve(create_app(settings))) for _ in range(2)]
         amqp = await aio_pika.connect(amqp_url)
         exits.push_async_callback(amqp.close)
-        yield Stack(issuer, replicas, upstream, database, calls, amqp, bus_prefix)
+        yield Stack(issuer, replicas, upstream, database, calls, amqp, bus_prefix, raw)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], within: float = 1.0) -> float:

@@ -3,6 +3,8 @@ operator function passed to the service that owns the data (``/operator/<service
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem
@@ -12,8 +14,8 @@ from ebok_shared.service import POOL
 from . import repository, request_bodies
 from .live import LIVE
 from .portal import SECTIONS
-from .proxy import forward
-from .routes import PREFIX
+from .proxy import confined_tail, forward
+from .routes import ITEM_ID, PREFIX
 
 routes = web.RouteTableDef()
 
@@ -50,11 +52,11 @@ async def put_item(request: web.Request) -> web.Response:
     section, item_id = request.match_info["section"], request.match_info["item_id"]
     if section not in SECTIONS:
         raise Problem(404, "Nie ma takiej sekcji e-BOK.", code="unknown-section")
-    if len(item_id) > 64:
+    if not re.fullmatch(ITEM_ID, item_id):
         raise Problem(
             422,
-            "Identyfikator jest za długi.",
-            errors=[{"field": "item_id", "reason": "za długie (najwyżej 64 znaki)"}],
+            "Nieprawidłowy identyfikator pozycji.",
+            errors=[{"field": "item_id", "reason": "wielkie litery, cyfry, / i - (najwyżej 64)"}],
         )
     body = await read_json(request, ITEM_SCHEMA)
     async with request.app[POOL].acquire() as conn:
@@ -73,12 +75,14 @@ async def get_portal_history(request: web.Request) -> web.Response:
     "*", PREFIX + "/operator/{service:auth|billing|readings|correspondence|notifier}/{tail:.*}"
 )
 async def operator_proxy(request: web.Request) -> web.StreamResponse:
-    """Operator functions live in the services that own the data, under /operator/…"""
+    """Operator functions live in the services that own the data, under /operator/…; what
+    follows /api/v1/operator/<service>/ is passed on segment by segment, each re-encoded, so
+    it stays under the service's /operator/ (never its /metrics or /health)."""
     require(request, "operator")
     resp, out = await forward(
         request,
         request.match_info["service"],
-        "/operator/" + request.match_info["tail"],
+        "/operator/" + confined_tail(request, kept=4),
         16 * 1024 * 1024,  # operators' feed batches
     )
     return web.Response(status=resp.status, body=resp.body, headers=out)

@@ -4,12 +4,13 @@ exist without being documented) plus the gateway's own routes."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 from .portal import SECTIONS
 from .request_bodies import BODIES
-from .routes import PREFIX, ROUTES, Route
+from .routes import ITEM_ID, PREFIX, ROUTES, Route
 
 PROBLEM = {
     "type": "object",
@@ -54,16 +55,10 @@ OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
 }
 _NO_BODY = {("POST", "/me/totp")}  # POST or PUT routes that read no body
 
-# What the owning services accept in each path parameter (anything else is 400 or 404).
-_INVOICE_NUMBER = {"type": "string", "pattern": r"^\d{10,20}$"}
-_CONTRACT_NUMBER = {"type": "string", "pattern": r"^[A-Z0-9/-]{3,40}$"}
-_UUID = {"type": "string", "format": "uuid"}
+# The gateway's own routes' path parameters (the route table's carry their own patterns).
 _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "serial": {"type": "string", "pattern": r"^[A-Z0-9-]{3,30}$"},
-    "case_id": _UUID,
-    "attachment_id": _UUID,
-    "version": {"type": "string", "pattern": r"^\d{1,6}$"},
     "section": {"type": "string", "enum": list(SECTIONS)},
+    "item_id": {"type": "string", "pattern": f"^(?:{ITEM_ID})$"},
 }
 
 
@@ -76,9 +71,9 @@ _NO_CACHE = {
 }
 
 
-def _path_parameter(path: str, name: str) -> dict[str, Any]:
-    if name == "number":
-        schema = _CONTRACT_NUMBER if path.startswith("/me/contracts/") else _INVOICE_NUMBER
+def _path_parameter(name: str, patterns: Mapping[str, str]) -> dict[str, Any]:
+    if name in patterns:  # the route table's: what the gateway lets through
+        schema = {"type": "string", "pattern": f"^(?:{patterns[name]})$"}
     else:
         schema = _PATH_PARAMETERS.get(name, {"type": "string", "maxLength": 64})
     return {"name": name, "in": "path", "required": True, "schema": schema}
@@ -113,6 +108,7 @@ def _operation(
     *,
     ok: int = 200,
     media_types: tuple[str, ...] | None = None,
+    patterns: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -122,7 +118,7 @@ def _operation(
     }
     params = re.findall(r"{(\w+)}", path)
     if params:
-        op["parameters"] = [_path_parameter(path, p) for p in params]
+        op["parameters"] = [_path_parameter(p, patterns or {}) for p in params]
     op["security"] = [] if access == "public" else [{"bearer": []}]
     body = _request_body(method, path)
     if body is not None:
@@ -142,6 +138,7 @@ def document() -> dict[str, Any]:
             route.method.lower(),
             ok=route.ok,
             media_types=route.media_types if route.binary else None,
+            patterns=route.params,
         )
     for path, methods in OWN_ROUTES.items():
         for method, (summary, access) in methods.items():

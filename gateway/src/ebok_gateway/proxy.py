@@ -5,11 +5,14 @@ forwarding itself, shared with the operators' catch-all route."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import quote, unquote
 
 import asyncpg
 from aiohttp import web
 from ebok_shared.http.middleware import public, require
+from ebok_shared.http.params import bad
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL
@@ -17,7 +20,7 @@ from ebok_shared.service import POOL
 from . import repository
 from .live import LIVE
 from .ratelimit import RULES, RateLimiter
-from .routes import KINDS, PREFIX, Route
+from .routes import KINDS, Route
 from .settings import GatewaySettings
 from .upstream import UpstreamResponse, Upstreams, as_problem
 
@@ -83,6 +86,43 @@ async def forward(
     return resp, {h: resp.headers[h] for h in _RETURNED_HEADERS if h in resp.headers}
 
 
+def _segment(name: str, value: str) -> str:
+    """``value`` as one path segment, percent-encoded whole ("/" too). Refused: a control
+    character, or a dot segment even inside it ("../x"), which a service decoding it might
+    resolve."""
+    if any(c < " " or c == "\x7f" for c in value) or {".", ".."} & set(value.split("/")):
+        raise bad(name, "nieprawidłowa wartość parametru ścieżki")
+    return quote(value, safe="")
+
+
+def upstream_path(route: Route, match_info: Any) -> str:
+    """The path the owning service is called at: exactly ``route``'s, each parameter checked
+    against its own pattern (400 naming it otherwise) and re-encoded as one segment — so an
+    encoded "/" or ".." in a parameter cannot reach another path of that service."""
+
+    def parameter(found: re.Match[str]) -> str:
+        name = found[1]
+        value = match_info[name]
+        if not route.accepts(name, value):
+            raise bad(name, "nieprawidłowa wartość parametru ścieżki")
+        return _segment(name, value)
+
+    return re.sub(r"{(\w+)}", parameter, route.path)
+
+
+def confined_tail(request: web.Request, kept: int) -> str:
+    """The request's path after its first ``kept`` segments, each segment decoded, refused if
+    it is a dot segment, not UTF-8 or holds a control character, and re-encoded: what a
+    catch-all route forwards (an encoded "/" stays inside its segment)."""
+    segments = []
+    for raw in request.rel_url.raw_path.split("/")[kept + 1 :]:
+        try:
+            segments.append(_segment("(path)", unquote(raw, errors="strict")))
+        except UnicodeDecodeError:
+            raise bad("(path)", "nieprawidłowa wartość parametru ścieżki") from None
+    return "/".join(segments)
+
+
 def proxy(route: Route) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         client = None
@@ -92,15 +132,14 @@ def proxy(route: Route) -> Any:
                 client = principal.subject  # a change: their kept views go (see view_cache)
         live = request.app[LIVE]
         live.portal.check(route.section, request.method)
+        path = upstream_path(route, request.match_info)
         if route.item_key and route.section:
             if live.portal.is_hidden(route.section, request.match_info[route.item_key]):
                 raise Problem(404)
         if route.rate_rule:
             await request.app[LIMITER].hit((RULES[route.rate_rule], client_ip(request)))
         try:
-            resp, out = await forward(
-                request, route.service, request.path.removeprefix(PREFIX), route.max_body
-            )
+            resp, out = await forward(request, route.service, path, route.max_body)
         finally:
             if client is not None:
                 await _views_changed(request, client)

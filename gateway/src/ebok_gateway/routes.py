@@ -3,7 +3,9 @@ section (terms IV.1) it belongs to, and which rate-limit rule guards it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 # "account": anyone signed in, customer or operator (their own password, logging out).
@@ -16,6 +18,20 @@ KINDS: dict[str, tuple[str, ...]] = {
 
 PREFIX = "/api/v1"
 MiB = 1024 * 1024
+
+# What each path parameter may hold: its value as decoded, matched whole. The gateway refuses
+# anything else (400) before it forwards, and forwards each value percent-encoded as exactly
+# one path segment, so no parameter can step out of its route (%2F, "..", %00). The owning
+# services check the same values again; the OpenAPI document gives these patterns.
+INVOICE_NUMBER = r"\d{10,20}"
+# Contract numbers hold "/" as data (U/100002/2023): it travels encoded, as %2F, and the
+# links billing returns are written so (/me/contracts/U%2F100002%2F2023/document).
+CONTRACT_NUMBER = r"[A-Z0-9/-]{3,40}"
+METER_SERIAL = r"[A-Z0-9-]{3,30}"
+UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+VERSION = r"\d{1,6}"
+# An item operators hide (an invoice or a contract number, as the route naming it takes it).
+ITEM_ID = r"[A-Z0-9/-]{1,64}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +50,18 @@ class Route:
     binary: bool = False  # answers a document (PDF) rather than JSON
     ok: int = 200  # the success status the owning service answers
     media_types: tuple[str, ...] = ("application/pdf",)  # what a binary route answers
+    # The pattern of each path parameter ({name} in path): see INVOICE_NUMBER and the rest.
+    params: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        named = set(re.findall(r"{(\w+)}", self.path))
+        if named != set(self.params):
+            # Fail at import: a parameter without its own pattern could carry any path.
+            raise ValueError(f"{self.method} {self.path}: patterns for {sorted(named)} needed")
+
+    def accepts(self, name: str, value: str) -> bool:
+        """Does ``value`` (decoded) match the pattern of path parameter ``name``?"""
+        return re.fullmatch(self.params[name], value) is not None
 
 
 PDF_OR_IMAGE = ("application/pdf", "image/jpeg", "image/png")
@@ -83,13 +111,21 @@ ROUTES: tuple[Route, ...] = (
         "Ustawienie nowego hasła",
         rate_rule="password_reset",
     ),
-    Route("GET", "/regulations/{version}", "auth", "public", "Regulamin w danej wersji"),
+    Route(
+        "GET",
+        "/regulations/{version}",
+        "auth",
+        "public",
+        "Regulamin w danej wersji",
+        params={"version": VERSION},
+    ),
     Route(
         "GET",
         "/regulations/{version}/changes",
         "auth",
         "public",
         "Zmiany regulaminu względem poprzedniej wersji",
+        params={"version": VERSION},
     ),
     Route(
         "POST",
@@ -171,6 +207,7 @@ ROUTES: tuple[Route, ...] = (
         "Umowa",
         section="contracts",
         item_key="number",
+        params={"number": CONTRACT_NUMBER},
     ),
     Route(
         "GET",
@@ -181,6 +218,7 @@ ROUTES: tuple[Route, ...] = (
         section="contracts",
         item_key="number",
         binary=True,
+        params={"number": CONTRACT_NUMBER},
     ),
     Route("GET", "/me/meters", "readings", "customer", "Wodomierze", section="readings"),
     Route(
@@ -190,6 +228,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "Odczyty wodomierza",
         section="readings",
+        params={"serial": METER_SERIAL},
     ),
     Route(
         "POST",
@@ -200,6 +239,7 @@ ROUTES: tuple[Route, ...] = (
         section="readings",
         max_body=12 * MiB,  # a photo of the meter may come with it
         ok=201,
+        params={"serial": METER_SERIAL},
     ),
     Route("GET", "/me/consumption", "readings", "customer", "Zużycie wody", section="readings"),
     Route(
@@ -238,6 +278,7 @@ ROUTES: tuple[Route, ...] = (
         "Faktura",
         section="invoices",
         item_key="number",
+        params={"number": INVOICE_NUMBER},
     ),
     Route(
         "GET",
@@ -248,6 +289,7 @@ ROUTES: tuple[Route, ...] = (
         section="invoices",
         item_key="number",
         binary=True,
+        params={"number": INVOICE_NUMBER},
     ),
     Route(
         "GET", "/me/balance", "billing", "customer", "Stan konta z odsetkami", section="invoices"
@@ -297,6 +339,7 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "Sprawa",
         section="correspondence",
+        params={"case_id": UUID},
     ),
     Route(
         "GET",
@@ -307,5 +350,6 @@ ROUTES: tuple[Route, ...] = (
         section="correspondence",
         binary=True,
         media_types=PDF_OR_IMAGE,
+        params={"case_id": UUID, "attachment_id": UUID},
     ),
 )

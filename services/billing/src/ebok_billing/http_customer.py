@@ -105,7 +105,7 @@ async def contracts(request: web.Request) -> web.Response:
     client_number = _client_number(request)
     async with request.app[POOL].acquire() as conn:
         rows = await clients.contracts(conn, client_number)
-    items = [views.contract(r, f"/me/contracts/{r['contract_number']}/document") for r in rows]
+    items = [views.contract(r, views.contract_document_path(r["contract_number"])) for r in rows]
     return web.json_response({"items": items, "total": len(items)})
 
 
@@ -125,7 +125,7 @@ async def contract(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         row = await clients.own_contract(conn, _client_number(request), number)
     return web.json_response(
-        views.contract(row, f"/me/contracts/{row['contract_number']}/document")
+        views.contract(row, views.contract_document_path(row["contract_number"]))
     )
 
 
@@ -207,7 +207,7 @@ async def export(request: web.Request) -> web.Response:
         {
             "client": views.client_summary(data.client, data.consent, data.active_contracts),
             "contracts": [
-                views.contract(c, f"/me/contracts/{c['contract_number']}/document")
+                views.contract(c, views.contract_document_path(c["contract_number"]))
                 for c in data.contracts
             ],
             "invoices": [views.invoice_item(r) for r in data.invoices],

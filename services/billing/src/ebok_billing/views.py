@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from .domain.compensation import LEGAL_BASIS as COMPENSATION_BASIS
 from .domain.compensation import Compensation, EurRate
@@ -302,6 +303,12 @@ def balance(client_number: str, b: Balance, today: date, kind: InterestKind) -> 
             "outstanding": amount(b.notes_outstanding),
         },
     }
+
+
+def contract_document_path(number: str) -> str:
+    """The contract's document under the API base, the number percent-encoded as one path
+    segment: a contract number holds "/" (U/100002/2023), and the link must work as given."""
+    return f"/me/contracts/{quote(number, safe='')}/document"
 
 
 def contract(r: Any, document_path: str) -> dict[str, Any]:
