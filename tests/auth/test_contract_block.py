@@ -41,6 +41,12 @@ async def test_block_is_scheduled_and_happens_30_days_after_termination(auth: Au
         "block_on": "2026-11-30",
     }
     assert len(auth.published("auth.account.block_scheduled")) == 1
+    # The planned date is shown to the customer and in the operator's account view.
+    status, me = await auth.call("GET", "/me", token=tokens["access_token"])
+    assert status == 200 and me["block_scheduled_on"] == "2026-11-30"
+    op = await auth.operator()
+    status, account = await auth.call("GET", "/operator/accounts/100001", token=op["access_token"])
+    assert status == 200 and account["block_scheduled_on"] == "2026-11-30"
 
     clock.freeze(dt.datetime(2026, 11, 29, 23, 0, tzinfo=LOCAL_TZ))
     await scheduler.tick(auth.app)

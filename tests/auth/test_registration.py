@@ -22,6 +22,7 @@ async def test_registration_activation_and_first_login(auth: Auth) -> None:
 
     registered = await auth.event("auth.account.registered", client_number="100001")
     assert registered["email"] == "jan@example.pl"
+    assert registered["email_of_record"] is None  # billing has the same address: no notice
     # Evidence of accepting the regulations: version, time, IP.
     evidence = await auth.pool.fetchrow(
         "SELECT version, ip, context, accepted_at FROM regulations_acceptances"
@@ -230,3 +231,22 @@ def test_generated_passwords_have_no_characters_people_confuse() -> None:
         password = generate()
         assert not set(password) & set("0Oo1lI"), password
         assert policy_violations(password, "100001") == [], password
+
+
+async def test_billings_address_of_record_is_named_when_another_one_registers(
+    auth: Auth,
+) -> None:
+    """Issue 14.9: whoever holds a paper invoice can register with any address; the event
+    names billing's address of record so the notifier can tell it (no secret goes there)."""
+    await auth.client_with_invoice("100002", email="Anna@Example.pl")
+    status, _ = await auth.register("100002", "ktos.inny@example.pl", ip="203.0.113.9")
+    assert status == 202
+    registered = await auth.event("auth.account.registered", client_number="100002")
+    assert registered["email"] == "ktos.inny@example.pl"
+    assert registered["email_of_record"] == "Anna@Example.pl"
+
+    await auth.client_with_invoice("100003", email=None)  # billing knows no address
+    status, _ = await auth.register("100003", "jan@example.pl", ip="203.0.113.10")
+    assert status == 202
+    registered = await auth.event("auth.account.registered", client_number="100003")
+    assert registered["email_of_record"] is None

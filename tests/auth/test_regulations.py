@@ -71,6 +71,12 @@ async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
     assert status == 201 and tokens["restrictions"] == []
     _, current = await auth.call("GET", "/regulations/current")
     assert current["version"] == 1 and current["upcoming"]["version"] == 2
+    _, me = await auth.call("GET", "/me", token=tokens["access_token"])
+    assert me["regulations"]["upcoming"] == {  # for the dashboard's "new terms coming"
+        "version": 2,
+        "effective_from": later.isoformat(),
+        "summary": "Krótszy termin blokady.",
+    }
 
     clock.freeze(later + dt.timedelta(minutes=1))
     status, tokens = await auth.login("100001", PASSWORD)
@@ -82,7 +88,11 @@ async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
     assert status == 403 and problem["code"] == "regulations-acceptance-required"
     assert problem["restrictions"] == ["regulations"]
     status, me = await auth.call("GET", "/me", token=token)
-    assert status == 200 and me["regulations"] == {"accepted_version": 1, "current_version": 2}
+    assert status == 200 and me["regulations"] == {
+        "accepted_version": 1,
+        "current_version": 2,
+        "upcoming": None,
+    }
     status, _ = await auth.call(
         "POST", "/me/regulations/acceptances", token=token, json_body={"version": 1}
     )

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from ebok_billing import documents
-from ebok_billing.domain.money import describe_balance
+from ebok_billing.domain.money import describe_balance, format_pln
 from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.billing.helpers import (
@@ -139,17 +139,30 @@ async def test_balance_overdue_interest_and_notes(loaded: Billing) -> None:
     assert interest["accrued_to_today"] == "31.21"
     assert interest["to_pay_if_paid_today"] == "1031.21"
     assert balance["overdue"]["amount"] == "1000.00"
+    # The headline with the interest still accruing on I1, and its parts.
+    to_pay = balance["to_pay_today"]
+    assert to_pay["balance"] == balance["balance"]
+    assert to_pay["accruing_interest"] == "31.21" and to_pay["recovery_compensation"] == "0.00"
+    assert to_pay["available"] is True and to_pay["amount"] == f"{expected + Decimal('31.21')}"
+    assert to_pay["text"].startswith(
+        f"do zapłaty dziś z odsetkami: {format_pln(expected + Decimal('31.21'))} "
+        f"(do zapłaty {format_pln(expected)}, odsetki naliczone do dziś 31,21\u00a0zł)"
+    )
 
     # The late payment of I2 got its note: 22 days at 9.50 %.
     assert note["invoice_number"] == I2["invoice_number"]
     assert note["period"] == {"from": "2026-01-20", "to": "2026-02-10"} and note["days"] == 22
-    assert note["rates"] == ["9.50"]
+    assert note["rates"] == [
+        {"from": "2026-01-20", "to": "2026-02-10", "annual_rate_percent": "9.50"}
+    ]
     assert note["amount"] == f"{Decimal(I2['gross']) * Decimal('9.5') * 22 / 36500:.2f}"
     issued = await loaded.events.until("billing.interest_note.issued")
     assert issued.payload["payment_id"] == "P-A2"
 
     settled = await loaded.get("/me/balance", B)
     assert settled["balance"]["position"] == "settled"
+    assert settled["to_pay_today"]["amount"] == "0.00"
+    assert settled["to_pay_today"]["text"] == "do zapłaty dziś z odsetkami: 0,00\u00a0zł"
     assert settled["overdue"]["invoices"] == []
 
 
@@ -312,3 +325,17 @@ async def test_export_holds_everything_billing_has_on_the_client_and_nothing_els
     other = await loaded.get("/me/export", B)
     assert {i["invoice_number"] for i in other["invoices"]} == {IB["invoice_number"]}
     await loaded.get("/me/export", "999999", expect=404)
+
+
+async def test_a_notes_rates_are_listed_in_period_order(loaded: Billing) -> None:
+    """1,000.00 due 2025-11-20 paid 2026-03-20: three periods whose rates fall (9.75, 9.50,
+    9.25); the note lists them as the periods come, each with its days, never sorted."""
+    await loaded.feed([payment_row("P-A3", A, I1["invoice_number"], "2026-03-20", "1000.00")])
+    await loaded.events.until("billing.interest_note.issued", payment_id="P-A3")
+    notes = await loaded.get("/me/interest-notes", A)
+    (note,) = [n for n in notes["items"] if n["invoice_number"] == I1["invoice_number"]]
+    assert note["rates"] == [
+        {"from": "2025-11-21", "to": "2025-12-03", "annual_rate_percent": "9.75"},
+        {"from": "2025-12-04", "to": "2026-03-04", "annual_rate_percent": "9.50"},
+        {"from": "2026-03-05", "to": "2026-03-20", "annual_rate_percent": "9.25"},
+    ]

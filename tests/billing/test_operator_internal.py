@@ -55,7 +55,15 @@ async def test_internal_api_answers_its_contracts(billing: Billing) -> None:
     pdf = await billing.http.get(
         f"/internal/invoices/{INVOICE['invoice_number']}/pdf", headers=service
     )
-    assert pdf.content_type == "application/pdf" and (await pdf.read()).startswith(b"%PDF")
+    assert pdf.content_type == "application/pdf"
+    original = await pdf.read()
+    assert original.startswith(b"%PDF")
+    # The e-invoice is the original invoice; only the customer's download is a copy (ODPIS).
+    number = INVOICE["invoice_number"]
+    assert f"/Title (Faktura VAT nr {number})".encode() in original
+    assert b"Odpis" not in original
+    copy = await billing.get(f"/me/invoices/{number}/pdf", A)
+    assert f"/Title (Odpis faktury {number})".encode() in copy
     client = await (await billing.http.get(f"/internal/clients/{A}", headers=service)).json()
     _schema("internal_client.v1.json").validate(client)
     assert client["active_contracts"] == 1 and client["e_invoice"]["status"] == "none"

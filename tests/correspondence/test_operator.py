@@ -7,7 +7,7 @@ import datetime as dt
 
 from ebok_shared.clock import UTC, clock
 
-from tests.correspondence.harness import Correspondence, documents
+from tests.correspondence.harness import EXE, JPEG, PDF, Correspondence, documents, form
 
 NOW = dt.datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 
@@ -209,3 +209,67 @@ async def test_an_operator_action_sent_twice_with_one_key_happens_once(
     assert again.headers["Idempotent-Replayed"] == "true"
     assert (await first.json())["reply_id"] == (await again.json())["reply_id"]
     assert await svc.pool.fetchval("SELECT count(*) FROM replies") == 1
+
+
+async def test_evidence_request_is_told_shown_and_answered_with_files(
+    svc: Correspondence,
+) -> None:
+    """Issue 14.6: the request shows on the customer's case (with the operator's note) and
+    goes out as an event (the notifier e-mails it); the customer adds files to the open case
+    with the limits of sending; the answers count the days left to the reply deadline."""
+    await svc.give_invoice("10000126010001")
+    clock.freeze(NOW)  # 2026-03-02, Warsaw
+    reklamacja = await svc.submit(documents()["reklamacja"])
+    mine = await svc.get(f"/me/correspondence/{reklamacja['id']}", svc.customer())
+    assert mine["reply_due"] == "2026-03-16" and mine["reply_days_left"] == 14
+    assert mine["evidence_request"] is None
+
+    note = "Prosimy o zdjęcie wodomierza z widocznym stanem."
+    await svc.act("POST", f"/operator/cases/{reklamacja['id']}/evidence-needed", {"note": note})
+    [told] = await svc.events("correspondence.case.evidence_requested")
+    assert told.payload == {
+        "case_id": reklamacja["id"],
+        "case_number": reklamacja["number"],
+        "client_number": "100001",
+        "kind": "reklamacja",
+        "requested_at": NOW.isoformat(),
+        "reply_due": "2026-04-01",
+    }
+    mine = await svc.get(f"/me/correspondence/{reklamacja['id']}", svc.customer())
+    assert mine["evidence_request"] == {"requested_at": NOW.isoformat(), "note": note}
+    assert mine["reply_days_left"] == 30
+
+    path = f"/me/correspondence/{reklamacja['id']}/attachments"
+    added = await svc.client.post(
+        path, data=form(None, [("zdjecie.jpg", JPEG, "image/jpeg")]), headers=svc.customer()
+    )
+    body = await added.json()
+    assert added.status == 201, body
+    [photo] = body["attachments"]
+    assert photo["filename"].endswith(".jpg") and photo["added_at"] == NOW.isoformat()
+    served = await svc.client.get(photo["path"], headers=svc.customer())
+    assert await served.read() == JPEG
+    [event] = await svc.events("correspondence.case.attachments_added")
+    assert [a["attachment_id"] for a in event.payload["attachments"]] == [photo["id"]]
+
+    # The limits of sending: a file that is none of PDF, JPEG, PNG; six files in one form;
+    # someone else's case is not found; a closed case takes no more files.
+    wrong = await svc.client.post(
+        path, data=form(None, [("x.pdf", EXE, "application/pdf")]), headers=svc.customer()
+    )
+    assert wrong.status == 415
+    six = form(None, [(f"p{i}.pdf", PDF, "application/pdf") for i in range(6)])
+    too_many = await svc.client.post(path, data=six, headers=svc.customer())
+    assert too_many.status == 422
+    assert (await too_many.json())["errors"][0]["field"] == "attachments"
+    other = await svc.client.post(
+        path, data=form(None, [("a.pdf", PDF, "application/pdf")]), headers=svc.customer("100002")
+    )
+    assert other.status == 404
+    await svc.act("POST", f"/operator/cases/{reklamacja['id']}/closure", {})
+    closed = await svc.client.post(
+        path, data=form(None, [("a.pdf", PDF, "application/pdf")]), headers=svc.customer()
+    )
+    assert closed.status == 409
+    final = await svc.get(f"/me/correspondence/{reklamacja['id']}", svc.customer())
+    assert final["reply_days_left"] is None and len(final["attachments"]) == 1

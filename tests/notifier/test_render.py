@@ -171,6 +171,60 @@ SAMPLES: dict[Kind, dict[str, Any]] = {
         "changed_at": "2026-02-01T08:00:00+00:00",
         "source": "customer",
     },
+    Kind.INTEREST_NOTE: {
+        "note_number": "NO/10000226010001/01",
+        "client_number": "100001",
+        "invoice_number": "10000226010001",
+        "payment_id": None,
+        "reason": "on-demand",
+        "issue_date": "2026-03-21",
+        "kind": "commercial",
+        "principal": "1000.00",
+        "due_date": "2026-01-20",
+        "interest_to": "2026-03-20",
+        "days_late": 59,
+        "periods": [
+            {
+                "from": "2026-01-21",
+                "to": "2026-03-20",
+                "days": 59,
+                "annual_rate_percent": "15.75",
+                "amount": "25.46",
+            }
+        ],
+        "amount": "25.46",
+        "payable_by": "2026-04-04",
+        "recovery_compensation": {
+            "eur": "40.00",
+            "eur_pln_rate": "4.2730",
+            "rate_date": "2025-12-31",
+            "rate_table": "252/A/NBP/2025",
+            "pln": "170.92",
+        },
+        "total": "196.38",
+    },
+    Kind.EVIDENCE_REQUESTED: {
+        "case_id": "5b1f0c1e-8a4e-4a37-9a51-2f3c1d9e7a10",
+        "case_number": "EBOK/2026/000123",
+        "client_number": "100001",
+        "kind": "reklamacja",
+        "requested_at": "2026-03-05T12:00:00+00:00",
+        "reply_due": "2026-04-01",
+    },
+    Kind.GARDEN_REQUEST_RECEIVED: {
+        "request_id": "0b8a6f1e-2d3c-4e5f-8a9b-1c2d3e4f5a6b",
+        "client_number": "100001",
+        "contract_number": "U/100001/2024",
+        "kind": "replacement",
+        "done_on": "2026-04-02",
+        "new_serial": "OG-2026-002",
+        "old_serial": "OG-2021-007",
+        "submitted_at": "2026-04-03T08:00:00+00:00",
+    },
+    Kind.REGISTRATION_NOTICE: {
+        "client_number": "100001",
+        "registered_at": "2026-01-05T10:15:00+00:00",
+    },
 }
 
 RENDERER = Renderer(BRAND)
@@ -312,3 +366,21 @@ def test_message_id_is_derived_from_event_and_recipient() -> None:
     assert first != message_id(event, "anna@example.pl", "example.pl")
     assert first != message_id(uuid.uuid4(), "jan@example.pl", "example.pl")
     assert re.fullmatch(r"<[0-9a-f]{32}@example\.pl>", first)
+
+
+def test_an_interest_note_e_mail_gives_its_working() -> None:
+    _, parsed = _round_trip(Kind.INTEREST_NOTE, SAMPLES[Kind.INTEREST_NOTE])
+    assert (
+        parsed["Subject"] == "Nota odsetkowa nr NO/10000226010001/01 do faktury nr 10000226010001"
+    )
+    text, _ = _bodies(parsed)
+    assert "od 21 stycznia 2026 do 20 marca 2026: 59 dni, 15,75% w skali roku" in text
+    assert "Rekompensata za koszty odzyskiwania należności: 40,00 EUR" in text
+    assert "Razem do zapłaty z noty: 196,38\u00a0zł, w terminie do 4 kwietnia 2026." in text
+
+
+def test_the_registration_notice_carries_no_link_with_a_secret() -> None:
+    _, parsed = _round_trip(Kind.REGISTRATION_NOTICE, SAMPLES[Kind.REGISTRATION_NOTICE])
+    text, html = _bodies(parsed)
+    assert "numeru klienta 100001" in text and "bok@example.pl" in text
+    assert "aktywacja" not in text and "aktywacja" not in html

@@ -259,6 +259,15 @@ async def test_unusual_consumption_needs_confirmation_and_an_operators_verificat
     ).json()
     assert listed["items"][0]["status"] == "rejected"
     assert listed["items"][0]["decision_reason"] == "Zdjęcie nie potwierdza stanu."
+    # The meter says so too (for the dashboard's notice): its last customer reading.
+    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    [main] = [m for m in meters["items"] if m["serial"] == "WM-100001-1"]
+    assert main["last_submitted"] == {
+        "id": other["id"],
+        "read_on": (TODAY + DAY).isoformat(),
+        "status": "rejected",
+        "decision_reason": "Zdjęcie nie potwierdza stanu.",
+    }
 
     # A waiting reading replaced the same day by a plausible one leaves the queue.
     freeze(TODAY + 2 * DAY)
@@ -300,6 +309,9 @@ async def test_a_possible_leak_is_published(readings: Readings) -> None:
     }
     await readings.settled()
     assert len(readings.tap.of(events.LEAK_SUSPECTED)) == 1
+    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    [main] = [m for m in meters["items"] if m["serial"] == "WM-100001-1"]
+    assert main["last_reading"]["leak_suspected"] is True  # the dashboard's notice
 
 
 async def test_a_retried_request_creates_one_reading(readings: Readings) -> None:

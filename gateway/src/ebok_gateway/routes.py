@@ -342,6 +342,16 @@ ROUTES: tuple[Route, ...] = (
         params={"case_id": UUID},
     ),
     Route(
+        "POST",
+        "/me/correspondence/{case_id}/attachments",
+        "correspondence",
+        "customer",
+        "Dodanie plików do otwartej sprawy",
+        section="correspondence",
+        max_body=51 * MiB,
+        ok=201,
+    ),
+    Route(
         "GET",
         "/me/correspondence/{case_id}/attachments/{attachment_id}",
         "correspondence",

@@ -76,13 +76,21 @@ async def _publish(
 
 
 async def registered(
-    conn: asyncpg.Connection, client: str, email: str, token: str, expires: dt.datetime
+    conn: asyncpg.Connection,
+    client: str,
+    email: str,
+    token: str,
+    expires: dt.datetime,
+    email_of_record: str | None = None,
 ) -> None:
+    """``email_of_record``: billing's address for the client when it is another one than the
+    form's (the notifier tells it an account was registered)."""
     payload = {
         "client_number": client,
         "email": email,
         "activation_token": token,
         "expires_at": expires.isoformat(),
+        "email_of_record": email_of_record,
     }
     await _publish(conn, REGISTERED, payload, key=client)
 

@@ -7,6 +7,7 @@ is a digest of that data: a changed invoice or client can never be served stale.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable
@@ -40,9 +41,12 @@ async def _render(
     return body
 
 
-async def invoice_copy(inv: Any, buyer: Any, utility: pdf.Utility) -> bytes:
-    """``buyer``: the buyer's data kept on the invoice when it was issued."""
-    return await _render("invoice", pdf.invoice_copy, inv, buyer, utility=utility)
+async def invoice_document(inv: Any, buyer: Any, utility: pdf.Utility, *, copy: bool) -> bytes:
+    """``buyer``: the buyer's data kept on the invoice when it was issued; ``copy``: the
+    customer's "ODPIS" rather than the original an e-invoice carries."""
+    kind = "invoice-copy" if copy else "invoice"
+    render = functools.partial(pdf.invoice_document, copy=copy)
+    return await _render(kind, render, inv, buyer, utility=utility)
 
 
 async def contract_document(contract: Any, client: Any, utility: pdf.Utility) -> bytes:

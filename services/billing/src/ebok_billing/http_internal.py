@@ -29,11 +29,11 @@ async def invoice(request: web.Request) -> web.Response:
 
 @routes.get("/internal/invoices/{number}/pdf")
 async def invoice_pdf(request: web.Request) -> web.Response:
-    """The invoice copy the notifier attaches to an e-invoice e-mail."""
+    """The invoice the notifier attaches to an e-invoice e-mail: the original, not a copy."""
     require(request, "service")
     number = invoice_number(request)
     async with request.app[POOL].acquire() as conn:
-        body = await documents.invoice_copy(conn, number, utility(request.app))
+        body = await documents.invoice_original(conn, number, utility(request.app))
     return pdf_response(body, f"faktura-{number}.pdf")
 
 

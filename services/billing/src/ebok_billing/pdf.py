@@ -1,4 +1,5 @@
-"""Printable documents: the copy ("ODPIS") of an invoice and the contract document.
+"""Printable documents: an invoice (the original an e-invoice e-mail carries, or the copy,
+"ODPIS", a customer downloads from the portal) and the contract document.
 
 Deterministic: the same data gives the same bytes (fixed creation date and file id, the
 packaged DejaVu fonts embedded, so Polish letters print on any machine).
@@ -101,20 +102,23 @@ def ksef_qr_url(utility: Utility, issue_date: date, ksef_hash: str) -> str:
     return f"{utility.ksef_qr_base}/{utility.nip}/{issue_date:%d-%m-%Y}/{ksef_hash}"
 
 
-def invoice_copy(inv: Any, client: Any, utility: Utility) -> bytes:
-    """The "ODPIS" of one invoice: what was issued, never its later payment status.
+def invoice_document(inv: Any, client: Any, utility: Utility, *, copy: bool) -> bytes:
+    """One invoice as issued, never its later payment status: the original (``copy`` false,
+    what an e-invoice is) or the copy stamped "ODPIS" (the customer's download).
 
     ``client`` is the buyer as on the day of issue (the snapshot kept on the invoice:
     client_number, name, street, postal_code, city, nip), never the client as now."""
     number = inv["invoice_number"]
-    pdf = _Document(f"invoice:{number}", inv["issue_date"], f"Odpis faktury {number}")
-    pdf.alias_nb_pages()
-    pdf.set_font(FONT, "B", 22)
-    pdf.set_text_color(160, 0, 0)
-    pdf.cell(60, 10, "ODPIS")
-    pdf.set_text_color(0)
-    pdf.set_font(FONT, "B", 14)
     title = "Faktura VAT korygująca" if inv["corrects"] else "Faktura VAT"
+    document_title = f"Odpis faktury {number}" if copy else f"{title} nr {number}"
+    pdf = _Document(f"invoice:{number}:{copy}", inv["issue_date"], document_title)
+    pdf.alias_nb_pages()
+    if copy:
+        pdf.set_font(FONT, "B", 22)
+        pdf.set_text_color(160, 0, 0)
+        pdf.cell(60, 10, "ODPIS")
+        pdf.set_text_color(0)
+    pdf.set_font(FONT, "B", 14)
     pdf.cell(0, 10, f"{title} nr {number}", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FONT, "", 9)
     meta = [
@@ -249,9 +253,14 @@ def invoice_copy(inv: Any, client: Any, utility: Utility) -> bytes:
     pdf.multi_cell(
         0,
         3.8,
-        "Odpis faktury sporządzony w Internetowym Biurze Obsługi Klienta (e-BOK). "
-        "Odpis odpowiada treści faktury w dniu jej wystawienia; aktualny stan "
-        "rozliczeń jest dostępny w e-BOK.",
+        (
+            "Odpis faktury sporządzony w Internetowym Biurze Obsługi Klienta (e-BOK). "
+            "Odpis odpowiada treści faktury w dniu jej wystawienia; aktualny stan "
+            "rozliczeń jest dostępny w e-BOK."
+        )
+        if copy
+        else "Faktura przesłana w formie elektronicznej (e-faktura) na podstawie zgody "
+        "Klienta. Aktualny stan rozliczeń jest dostępny w e-BOK.",
         new_x="LMARGIN",
         new_y="NEXT",
     )

@@ -132,6 +132,15 @@ def _compensation_text(c: Compensation) -> str:
     return f"{c.text} ({COMPENSATION_BASIS})"
 
 
+def _rates_in_period_order(periods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each annual rate the note applied with the days it applied to, in the order of the
+    periods (a rate that comes back later is listed again: it is another period)."""
+    return [
+        {"from": p["from"], "to": p["to"], "annual_rate_percent": p["annual_rate_percent"]}
+        for p in periods
+    ]
+
+
 def note(n: Any, today: date | None = None) -> dict[str, Any]:
     """An interest note: interest with its working, the recovery compensation charged on
     it (if any) with its working, what it charges in all, and what is paid of it."""
@@ -159,7 +168,7 @@ def note(n: Any, today: date | None = None) -> dict[str, Any]:
         "kind": kind.value,
         "kind_label": kind.polish_name,
         "legal_basis": kind.legal_basis,
-        "rates": sorted({p["annual_rate_percent"] for p in periods}, key=Decimal),
+        "rates": _rates_in_period_order(periods),
         "periods": periods,
         "amount": amount(n["amount"]),
         "amount_text": f"odsetki {format_pln(n['amount'])}",
@@ -274,12 +283,41 @@ def _overdue_note(n: NoteFacts, today: date) -> dict[str, Any]:
     }
 
 
+def _to_pay_today(b: Balance) -> dict[str, Any]:
+    """The headline with what paying today also costs: the balance, the interest still
+    accruing on overdue invoices (no note charges it yet) and recovery compensations due."""
+    due = b.to_pay_today
+    interest, compensation = b.accruing_interest, b.compensation_due
+    parts = {
+        "balance": _position(b.balance),
+        "accruing_interest": None if interest is None else amount(interest),
+        "recovery_compensation": None if compensation is None else amount(compensation),
+    }
+    if due is None:
+        return {
+            **parts,
+            "available": False,
+            "amount": None,
+            "text": "kwoty do zapłaty dziś z odsetkami nie można podać: brak stopy "
+            "referencyjnej NBP lub kursu EUR NBP dla zaległej faktury",
+        }
+    text = f"do zapłaty dziś z odsetkami: {format_pln(due)}"
+    if interest or compensation:
+        text += f" ({describe_balance(b.balance)}"
+        text += f", odsetki naliczone do dziś {format_pln(interest or ZERO)}"
+        if compensation:
+            text += f", rekompensata {format_pln(compensation)}"
+        text += ")"
+    return {**parts, "available": True, "amount": amount(due), "text": text}
+
+
 def balance(client_number: str, b: Balance, today: date, kind: InterestKind) -> dict[str, Any]:
     overdue_amount = b.overdue_amount
     return {
         "client_number": client_number,
         "as_of": today.isoformat(),
         "balance": _position(b.balance),
+        "to_pay_today": _to_pay_today(b),
         "invoices_total": amount(b.invoices_total),
         "interest_notes_total": amount(b.notes_total),
         "payments_total": amount(b.payments_total),

@@ -155,3 +155,32 @@ def check_evidence(kind: Kind, status: Status, already_at: dt.datetime | None) -
 
 def check_close(status: Status) -> None:
     _open(status)
+
+
+# Files a case may hold in all: those sent with the document and those added later (each
+# addition has the same limits as sending: count, size and type per form).
+CASE_ATTACHMENTS_MAX = 20
+
+
+def check_add_attachments(status: Status, present: int, adding: int) -> None:
+    """A customer adds files to a case: only an open one, and never past the case's limit."""
+    if status is Status.CLOSED:
+        raise RuleBroken("case-closed", "Sprawa jest zamknięta; nie można dodawać do niej plików.")
+    if adding == 0:
+        raise invalid("attachments", "dołącz co najmniej jeden plik", code="no-attachments")
+    if present + adding > CASE_ATTACHMENTS_MAX:
+        room = max(CASE_ATTACHMENTS_MAX - present, 0)
+        raise invalid(
+            "attachments",
+            f"sprawa może mieć najwyżej {CASE_ATTACHMENTS_MAX} załączników"
+            f" (można dodać jeszcze {room})",
+            code="too-many-attachments",
+        )
+
+
+def days_left(due: dt.date | None, status: Status, today: dt.date) -> int | None:
+    """Days until the reply deadline, counted from today's local date (0: today; below 0:
+    passed); None when there is no deadline or the case is answered or closed."""
+    if due is None or status in (Status.ANSWERED, Status.CLOSED):
+        return None
+    return (due - today).days

@@ -23,11 +23,15 @@ CASE_ANSWERED = "correspondence.case.answered"
 CASE_CLOSED = "correspondence.case.closed"
 DATA_CHANGE_REQUESTED = "correspondence.data_change.requested"
 REKLAMACJA_FILED = "correspondence.reklamacja.filed"
+EVIDENCE_REQUESTED = "correspondence.case.evidence_requested"
+ATTACHMENTS_ADDED = "correspondence.case.attachments_added"
 PUBLISHED = (
     CASE_SUBMITTED,
     CASE_ASSIGNED,
     CASE_ANSWERED,
     CASE_CLOSED,
+    EVIDENCE_REQUESTED,
+    ATTACHMENTS_ADDED,
     DATA_CHANGE_REQUESTED,
     REKLAMACJA_FILED,
 )
@@ -87,6 +91,17 @@ def case_answered(case: Any, reply_id: Any, at: dt.datetime) -> dict[str, Any]:
     """An answer is waiting in e-BOK. Deliberately without the answer's content: the e-mail
     only tells the customer to log in."""
     return {**_case(case), "reply_id": str(reply_id), "answered_at": at.isoformat()}
+
+
+def evidence_requested(case: Any, reply_due: dt.date | None, at: dt.datetime) -> dict[str, Any]:
+    """The customer is to be told that the case needs evidence (the note stays in e-BOK)."""
+    return {**_case(case), "requested_at": at.isoformat(), "reply_due": _date(reply_due)}
+
+
+def attachments_added(
+    case: Any, attachments: list[dict[str, Any]], at: dt.datetime
+) -> dict[str, Any]:
+    return {**_case(case), "added_at": at.isoformat(), "attachments": attachment_refs(attachments)}
 
 
 def case_closed(case: Any, operator_id: str, at: dt.datetime) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from .http_common import (
     settings_of,
     streamed,
 )
-from .upload import read_submission
+from .upload import read_added_files, read_submission
 
 routes = web.RouteTableDef()
 
@@ -63,6 +63,31 @@ async def submit(request: web.Request) -> web.StreamResponse:
         submission.close()
     headers = {"Idempotent-Replayed": "true"} if done.replayed else {}
     return web.json_response(done.response, status=201, headers=headers)
+
+
+@routes.post("/me/correspondence/{case_id}/attachments")
+@streamed
+async def add_attachments(request: web.Request) -> web.StreamResponse:
+    """Add files to an open case (a form of ``attachments`` parts, the limits of sending)."""
+    client_number = _customer(request)
+    case_id = path_id(request, "case_id")
+    try:
+        submission = await read_added_files(request, settings_of(request.app))
+    except Problem as problem:
+        response = problem_response(problem, request.path)
+        response.force_close()  # refused part-way through the body: do not read the rest
+        return response
+    try:
+        answer = await use_cases.add_attachments(
+            request.app[POOL],
+            request.app[BUS].outbox,
+            client_number=client_number,
+            case_id=case_id,
+            uploads=submission.uploads,
+        )
+    finally:
+        submission.close()
+    return web.json_response(answer, status=201)
 
 
 @routes.get("/me/correspondence")

@@ -132,6 +132,7 @@ async def evidence_needed(request: web.Request) -> web.Response:
     note = await _note(request)
     answer = await use_cases.evidence_needed(
         request.app[POOL],
+        request.app[BUS].outbox,
         case_id,
         operator_id,
         note,

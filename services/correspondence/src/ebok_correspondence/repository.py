@@ -87,6 +87,7 @@ class NewAttachment:
     content_type: str
     size: int
     sha256: str
+    added_at: dt.datetime | None = None  # None: sent with the document
 
 
 async def submitted_with_key(conn: Conn, client_number: str, key: str) -> asyncpg.Record | None:
@@ -139,8 +140,9 @@ async def insert_attachment(
     conn: asyncpg.Connection, attachment: NewAttachment, chunks: AsyncIterable[bytes]
 ) -> None:
     await conn.execute(
-        "INSERT INTO attachments (id, case_id, position, filename, content_type, size, sha256)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO attachments"
+        " (id, case_id, position, filename, content_type, size, sha256, added_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         attachment.id,
         attachment.case_id,
         attachment.position,
@@ -148,6 +150,7 @@ async def insert_attachment(
         attachment.content_type,
         attachment.size,
         attachment.sha256,
+        attachment.added_at,
     )
 
     async def records() -> AsyncIterable[tuple[uuid.UUID, int, bytes]]:
@@ -185,8 +188,8 @@ async def add_history(
 # -- reading ------------------------------------------------------------------------------------
 
 _CASE_COLUMNS = """c.id, c.number, c.client_number, c.kind, c.urgent, c.status, c.details,
-    c.contact_phone, c.submitted_at, c.reply_due, c.evidence_needed_at, c.assignee,
-    c.closed_at, c.updated_at, c.unlinked_at"""
+    c.contact_phone, c.submitted_at, c.reply_due, c.evidence_needed_at, c.evidence_note,
+    c.assignee, c.closed_at, c.updated_at, c.unlinked_at"""
 
 
 def _status_filter(status: str | None) -> list[str] | None:
@@ -242,7 +245,8 @@ async def attachments_of(
     conn: Conn, case_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[asyncpg.Record]]:
     rows = await conn.fetch(
-        "SELECT id, case_id, position, filename, content_type, size, sha256 FROM attachments"
+        "SELECT id, case_id, position, filename, content_type, size, sha256, added_at"
+        " FROM attachments"
         " WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, position",
         list(case_ids),
     )
@@ -328,6 +332,22 @@ async def operator_queue(
 # -- operator changes ---------------------------------------------------------------------------
 
 
+async def customer_case_for_update(
+    conn: asyncpg.Connection, client_number: str, case_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """The account's own case, locked, with the number of attachments it has."""
+    return await conn.fetchrow(
+        f"SELECT {_CASE_COLUMNS},"
+        " (SELECT count(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,"
+        " (SELECT coalesce(max(position), -1) FROM attachments a WHERE a.case_id = c.id)"
+        " AS last_position"
+        " FROM cases c WHERE c.id = $1 AND c.client_number = $2 AND c.unlinked_at IS NULL"
+        " FOR UPDATE OF c",
+        case_id,
+        client_number,
+    )
+
+
 async def case_for_update(conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_CASE_COLUMNS}, (SELECT count(*) FROM replies r WHERE r.case_id = c.id)"
@@ -339,7 +359,14 @@ async def case_for_update(conn: asyncpg.Connection, case_id: uuid.UUID) -> async
 async def update_case(
     conn: asyncpg.Connection, case_id: uuid.UUID, at: dt.datetime, **changes: Any
 ) -> None:
-    allowed = {"status", "assignee", "reply_due", "evidence_needed_at", "closed_at"}
+    allowed = {
+        "status",
+        "assignee",
+        "reply_due",
+        "evidence_needed_at",
+        "evidence_note",
+        "closed_at",
+    }
     if not changes or set(changes) - allowed:
         raise ValueError(f"cannot update {sorted(set(changes) - allowed)}")
     names = sorted(changes)

@@ -106,7 +106,22 @@ async def read_submission(request: web.Request, settings: CorrespondenceSettings
         )
     budget = reader.FormBudget(settings.max_body_bytes, lambda: _too_large_body(settings))
     budget.declared(request)
-    return await _read_form(request, settings, budget)
+    return await _read_form(request, settings, budget, with_document=True)
+
+
+async def read_added_files(request: web.Request, settings: CorrespondenceSettings) -> Submission:
+    """Files added to an open case: a form of ``attachments`` parts only, with the limits of
+    sending (count, size, type, the whole form's size)."""
+    if request.content_type != "multipart/form-data":
+        raise Problem(
+            415,
+            "Pliki do sprawy dodaje się formularzem multipart/form-data.",
+            code="unsupported-media-type",
+            errors=[{"field": "Content-Type", "reason": "oczekiwano multipart/form-data"}],
+        )
+    budget = reader.FormBudget(settings.max_body_bytes, lambda: _too_large_body(settings))
+    budget.declared(request)
+    return await _read_form(request, settings, budget, with_document=False)
 
 
 def _too_large_body(settings: CorrespondenceSettings) -> Problem:
@@ -121,7 +136,11 @@ def _too_large_body(settings: CorrespondenceSettings) -> Problem:
 
 
 async def _read_form(
-    request: web.Request, settings: CorrespondenceSettings, budget: reader.FormBudget
+    request: web.Request,
+    settings: CorrespondenceSettings,
+    budget: reader.FormBudget,
+    *,
+    with_document: bool,
 ) -> Submission:
     try:
         form = await request.multipart()
@@ -146,7 +165,7 @@ async def _read_form(
                     "malformed-form",
                     "Formularz ma nieobsługiwaną budowę.",
                 )
-            if part.name == DOCUMENT_FIELD:
+            if part.name == DOCUMENT_FIELD and with_document:
                 if has_document:
                     raise _problem(
                         422,
@@ -168,18 +187,20 @@ async def _read_form(
                 uploads.append(await _read_file(part, len(uploads), settings, budget))
             else:
                 name = (part.name or "(bez nazwy)")[:50]
+                allowed = f"{DOCUMENT_FIELD}, {FILES_FIELD}" if with_document else FILES_FIELD
                 raise _problem(
                     422,
                     name,
                     "nieznane pole",
                     "validation",
-                    f"{name}: nieznane pole formularza (dozwolone: {DOCUMENT_FIELD},"
-                    f" {FILES_FIELD}).",
+                    f"{name}: nieznane pole formularza (dozwolone: {allowed}).",
                 )
     except BaseException:
         for upload in uploads:
             upload.spool.close()
         raise
+    if not with_document:
+        return Submission(None, uploads, fingerprint(None, uploads))
     if not has_document:
         for upload in uploads:
             upload.spool.close()

@@ -222,6 +222,64 @@ def submitted_view(case: dict[str, Any], attachments: list[dict[str, Any]]) -> d
     }
 
 
+async def add_attachments(
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    *,
+    client_number: str,
+    case_id: uuid.UUID,
+    uploads: list[Upload],
+) -> dict[str, Any]:
+    """The customer adds files to their own open case (the evidence asked for, or anything
+    the case needs); the same limits as sending apply per form, and the case's own limit in
+    all. Answers the case as the customer now sees it."""
+    now = clock.now()
+    async with pool.acquire() as conn, conn.transaction():
+        case = await repo.customer_case_for_update(conn, client_number, case_id)
+        if case is None:
+            raise CaseNotFound
+        domain.check_add_attachments(Status(case["status"]), case["attachment_count"], len(uploads))
+        first = case["last_position"] + 1
+        added = [
+            repo.NewAttachment(
+                id=uuid.uuid4(),
+                case_id=case_id,
+                position=first + i,
+                filename=u.filename,
+                content_type=u.content_type,
+                size=u.size,
+                sha256=u.sha256,
+                added_at=now,
+            )
+            for i, u in enumerate(uploads)
+        ]
+        for attachment_, upload in zip(added, uploads, strict=True):
+            await repo.insert_attachment(conn, attachment_, upload.chunks())
+        await repo.update_case(conn, case_id, now, status=case["status"])  # updated_at
+        await repo.add_history(
+            conn,
+            case_id,
+            now,
+            "customer",
+            client_number,
+            "attachments_added",
+            {"attachments": [str(a.id) for a in added]},
+        )
+        refs = [
+            {"id": a.id, "filename": a.filename, "content_type": a.content_type, "size": a.size}
+            for a in added
+        ]
+        await outbox.add_events(
+            conn,
+            [
+                events.new(
+                    events.ATTACHMENTS_ADDED, case_id, events.attachments_added(case, refs, now)
+                )
+            ],
+        )
+    return await customer_case(pool, client_number, case_id)
+
+
 # -- what customers read ----------------------------------------------------------------------
 
 
@@ -418,12 +476,15 @@ async def _change_status(
 
 async def _evidence_needed(
     pool: asyncpg.Pool,
+    outbox: Outbox,
     case_id: uuid.UUID,
     operator_id: str,
     note: str | None,
     extension_days: int,
 ) -> dt.date:
-    """Evidence is needed: the reply deadline moves by the configured period; the new date."""
+    """Evidence is needed: the reply deadline moves by the configured period; the request
+    (with the operator's note) shows on the customer's case and the customer is e-mailed
+    (by the notifier, from the event). The new date."""
     now = clock.now()
     async with pool.acquire() as conn, conn.transaction():
         case = await _locked(conn, case_id)
@@ -431,7 +492,19 @@ async def _evidence_needed(
             Kind(case["kind"]), Status(case["status"]), case["evidence_needed_at"]
         )
         due = domain.extended_due(case["reply_due"], extension_days)
-        await repo.update_case(conn, case_id, now, reply_due=due, evidence_needed_at=now)
+        await repo.update_case(
+            conn, case_id, now, reply_due=due, evidence_needed_at=now, evidence_note=note
+        )
+        await outbox.add_events(
+            conn,
+            [
+                events.new(
+                    events.EVIDENCE_REQUESTED,
+                    case_id,
+                    events.evidence_requested(case, due, now),
+                )
+            ],
+        )
         await repo.add_history(
             conn,
             case_id,
@@ -497,9 +570,14 @@ async def change_status(
 
 
 async def evidence_needed(
-    pool: asyncpg.Pool, case_id: uuid.UUID, operator_id: str, note: str | None, extension_days: int
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    case_id: uuid.UUID,
+    operator_id: str,
+    note: str | None,
+    extension_days: int,
 ) -> dict[str, Any]:
-    await _evidence_needed(pool, case_id, operator_id, note, extension_days)
+    await _evidence_needed(pool, outbox, case_id, operator_id, note, extension_days)
     return await _current(pool, case_id)
 
 

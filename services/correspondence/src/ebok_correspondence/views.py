@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+from ebok_shared.clock import clock
 
-from .domain import KIND_LABELS, STATUS_LABELS, WITH_DEADLINE, Kind, Status
+from .domain import KIND_LABELS, STATUS_LABELS, WITH_DEADLINE, Kind, Status, days_left
 
 UTILITY_AUTHOR = "Biuro Obsługi Klienta"
 
@@ -23,11 +24,14 @@ def attachment(row: asyncpg.Record | dict[str, Any], base: str) -> dict[str, Any
         "content_type": row["content_type"],
         "size": row["size"],
         "path": f"{base}/attachments/{row['id']}",  # under the API root
+        # when the customer added it to the open case; None: it came with the document
+        "added_at": _iso(row.get("added_at")),
     }
 
 
 def _common(case: asyncpg.Record) -> dict[str, Any]:
     kind, status = Kind(case["kind"]), Status(case["status"])
+    due = case["reply_due"] if kind in WITH_DEADLINE else None
     return {
         "id": str(case["id"]),
         "number": case["number"],
@@ -38,8 +42,16 @@ def _common(case: asyncpg.Record) -> dict[str, Any]:
         "urgent": case["urgent"],
         "submitted_at": _iso(case["submitted_at"]),
         # the date the utility must answer by (reklamacje and complaints)
-        "reply_due": _iso(case["reply_due"]) if kind in WITH_DEADLINE else None,
+        "reply_due": _iso(due),
+        # days from today to that date while the answer is awaited (0: today, <0: passed)
+        "reply_days_left": days_left(due, status, clock.today()),
         "evidence_needed": case["evidence_needed_at"] is not None,
+        # what the operator asked the customer to provide (shown on the case)
+        "evidence_request": (
+            {"requested_at": _iso(case["evidence_needed_at"]), "note": case["evidence_note"]}
+            if case["evidence_needed_at"] is not None
+            else None
+        ),
         "closed_at": _iso(case["closed_at"]),
     }
 

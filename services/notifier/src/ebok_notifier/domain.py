@@ -34,6 +34,11 @@ class Kind(enum.StrEnum):
     GARDEN_READING_DUE = "garden_reading_due"
     GARDEN_LEGALISATION_EXPIRING = "garden_legalisation_expiring"
     LEAK_SUSPECTED = "leak_suspected"
+    INTEREST_NOTE = "interest_note"  # billing charged late-payment interest
+    EVIDENCE_REQUESTED = "evidence_requested"  # an operator needs evidence for a case
+    GARDEN_REQUEST_RECEIVED = "garden_request_received"  # a garden-meter request, confirmed
+    # an e-BOK account was registered: to billing's address of record when it is another one
+    REGISTRATION_NOTICE = "registration_notice"
 
 
 class Status(enum.StrEnum):

@@ -28,11 +28,14 @@ def subscriptions(i: Intake) -> list[Subscription]:
             "billing.e_invoice.confirmation_requested", i.e_invoice_confirmation_requested
         ),
         Subscription("billing.e_invoice.consent_changed", i.e_invoice_consent_changed),
+        Subscription("billing.interest_note.issued", i.interest_note_issued),
         # correspondence
         Subscription("correspondence.case.submitted", i.case_submitted),
         Subscription("correspondence.case.answered", i.case_answered),
+        Subscription("correspondence.case.evidence_requested", i.evidence_requested),
         # readings
         Subscription("readings.reading.rejected", i.reading_rejected),
+        Subscription("readings.garden_request.submitted", i.garden_request_submitted),
         Subscription("readings.garden_request.decided", i.garden_request_decided),
         Subscription("readings.garden_meter.reading_due", i.garden_reading_due),
         Subscription("readings.garden_meter.legalisation_expiring", i.garden_legalisation_expiring),

@@ -72,6 +72,10 @@ class Intake:
         if p["delivery"] == "e-mail" and p["e_invoice_email"]:
             await self._mail_from_payload(conn, event, Kind.E_INVOICE, "e_invoice_email")
 
+    async def interest_note_issued(self, conn: asyncpg.Connection, event: Event) -> None:
+        """The note with its working, to the client's e-BOK address."""
+        await self._mail_to_user(conn, event, Kind.INTEREST_NOTE)
+
     async def e_invoice_confirmation_requested(
         self, conn: asyncpg.Connection, event: Event
     ) -> None:
@@ -84,7 +88,17 @@ class Intake:
     # -- auth: e-mails whose event names the address -------------------------------------------
 
     async def account_registered(self, conn: asyncpg.Connection, event: Event) -> None:
+        """The activation link to the address in the form; and, when billing's address of
+        record is another one, a notice to it (no link, no secret): whoever holds a paper
+        invoice can register, so the client of record learns of it."""
         await self._mail_from_payload(conn, event, Kind.ACTIVATION, "email")
+        of_record = event.payload.get("email_of_record")
+        if of_record:
+            notice = {
+                "client_number": event.payload["client_number"],
+                "registered_at": event.occurred_at.isoformat(),
+            }
+            await self._mail(conn, event, Kind.REGISTRATION_NOTICE, of_record, notice)
 
     async def password_reset_requested(self, conn: asyncpg.Connection, event: Event) -> None:
         await self._mail_from_payload(conn, event, Kind.PASSWORD_RESET, "email")
@@ -135,6 +149,12 @@ class Intake:
 
     async def case_answered(self, conn: asyncpg.Connection, event: Event) -> None:
         await self._mail_to_user(conn, event, Kind.CASE_ANSWERED)
+
+    async def evidence_requested(self, conn: asyncpg.Connection, event: Event) -> None:
+        await self._mail_to_user(conn, event, Kind.EVIDENCE_REQUESTED)
+
+    async def garden_request_submitted(self, conn: asyncpg.Connection, event: Event) -> None:
+        await self._mail_to_user(conn, event, Kind.GARDEN_REQUEST_RECEIVED)
 
     async def reading_rejected(self, conn: asyncpg.Connection, event: Event) -> None:
         await self._mail_to_user(conn, event, Kind.READING_REJECTED)

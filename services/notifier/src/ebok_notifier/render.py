@@ -45,6 +45,9 @@ PAGES = {
     "case": "/korespondencja/{case_id}",
     "readings": "/odczyty",
     "meters": "/wodomierze",
+    "balance": "/saldo",
+    "interest_notes": "/noty-odsetkowe",
+    "contact": "/kontakt",
 }
 
 
@@ -87,6 +90,7 @@ class Renderer:
             datetime=format_datetime,
             amount=format_amount,
             m3=format_volume,
+            percent=format_percent,
             label=lambda value, what: LABELS[what][value],
         )
 
@@ -166,3 +170,9 @@ def format_volume(value: str) -> str:
     """'1264.567' (m³, three decimals) → '1264,567 m³'."""
     Decimal(value)  # refuses what is not a number
     return f"{value.replace('.', ',')}{NBSP}m³"
+
+
+def format_percent(value: str) -> str:
+    """'9.75' (a rate in percent) → '9,75%'."""
+    Decimal(value)  # refuses what is not a number
+    return f"{value.replace('.', ',')}%"

@@ -107,6 +107,7 @@ def meter(
         "replaces": m["replaces"],
         "replaced_by": m["replaced_by"],
         "last_reading": None,
+        "last_submitted": None,
     }
     if "last_id" in m.keys() and m["last_id"] is not None:
         shown["last_reading"] = {
@@ -115,6 +116,16 @@ def meter(
             "read_on": m["last_read_on"].isoformat(),
             "source": m["last_source"],
             "status": m["last_status"],
+            # the consumption it shows is far above the usual: a leak, perhaps
+            "leak_suspected": m["last_leak_suspected"],
+        }
+    if "sent_id" in m.keys() and m["sent_id"] is not None:
+        # the customer's most recent reading, whatever became of it (a rejected one too)
+        shown["last_submitted"] = {
+            "id": str(m["sent_id"]),
+            "read_on": m["sent_read_on"].isoformat(),
+            "status": m["sent_status"],
+            "decision_reason": m["sent_decision_reason"],
         }
     if m["kind"] == "garden":
         expires = add_years(m["sealed_on"], legalisation_years) if m["sealed_on"] else None

@@ -107,6 +107,13 @@ async def cancel_block(conn: Conn, client: str) -> dt.date | None:
     )
 
 
+async def block_date(conn: Conn, client: str) -> dt.date | None:
+    """The day the account is to be blocked (its last contract ended), or None."""
+    return await conn.fetchval(
+        "SELECT block_on FROM scheduled_blocks WHERE client_number = $1", client
+    )
+
+
 async def due_blocks(conn: Conn, today: dt.date, limit: int) -> list[str]:
     """Claimed for this transaction (other replicas skip them)."""
     rows = await conn.fetch(

@@ -113,6 +113,9 @@ async def verify_current_password(
 async def me(pool: asyncpg.Pool, client: str) -> dict[str, Any]:
     row = await own_account(pool, client)
     accepted = await regulations.accepted_version(pool, client)
+    now = clock.now()
+    upcoming = await regulations.upcoming(pool, now)
+    block_on = await projection.block_date(pool, client)
     return {
         "client_number": row["client_number"],
         "email": row["email"],
@@ -125,8 +128,20 @@ async def me(pool: asyncpg.Pool, client: str) -> dict[str, Any]:
         "totp_enabled": row["totp_secret"] is not None,
         "regulations": {
             "accepted_version": accepted,
-            "current_version": await regulations.current_version(pool, clock.now()),
+            "current_version": await regulations.current_version(pool, now),
+            # published and not yet in force (terms IV.2): what the customer will be asked
+            "upcoming": (
+                {
+                    "version": upcoming["version"],
+                    "effective_from": upcoming["effective_from"].isoformat(),
+                    "summary": upcoming["summary"],
+                }
+                if upcoming is not None
+                else None
+            ),
         },
+        # the last contract ended: the account is blocked on this day (terms II.7)
+        "block_scheduled_on": block_on.isoformat() if block_on else None,
     }
 
 
@@ -176,7 +191,8 @@ async def view(pool: asyncpg.Pool, client: str, *, operator: str, ip: str) -> di
     await audit.record(
         pool, "operator.account_viewed", actor=f"operator:{operator}", subject=client, ip=ip
     )
-    return _account_view(row)
+    block_on = await projection.block_date(pool, client)
+    return {**_account_view(row), "block_scheduled_on": block_on.isoformat() if block_on else None}
 
 
 async def block_by_operator(

@@ -86,7 +86,12 @@ async def register(deps: Deps, form: Registration) -> str:
         await regulations.add_acceptance(
             conn, client, current, clock.now(), form.ip, "registration"
         )
-        await events.registered(conn, client, form.email, token, expires)
+        # Whoever holds a paper invoice can register: billing's address of record, when it
+        # is another one, is told (terms II; no secret goes there).
+        of_record = await projection.email_of_record(conn, client)
+        if of_record and of_record.strip().lower() == form.email.strip().lower():
+            of_record = None
+        await events.registered(conn, client, form.email, token, expires, of_record)
         await audit.record(
             conn,
             "registration.accepted",

@@ -306,6 +306,33 @@ class Balance:
         return describe_balance(self.balance)
 
     @property
+    def accruing_interest(self) -> Decimal | None:
+        """Interest accrued to today on overdue invoices that no note charges yet (None: a
+        rate the table does not have)."""
+        accrued = [o.accrued_to_today for o in self.overdue]
+        if any(a is None for a in accrued):
+            return None
+        return sum((a for a in accrued if a is not None), ZERO)
+
+    @property
+    def compensation_due(self) -> Decimal | None:
+        """Recovery compensations due with the next note (None: an EUR rate is missing)."""
+        states = [o.compensation for o in self.overdue if o.compensation is not None]
+        if any(c.missing for c in states):
+            return None
+        return sum((c.due.pln for c in states if c.due is not None), ZERO)
+
+    @property
+    def to_pay_today(self) -> Decimal | None:
+        """What settles everything if paid today: the balance owed (an overpayment pays
+        towards the rest), the interest accruing on overdue invoices and the compensations
+        due; None when a part cannot be computed."""
+        interest, compensation = self.accruing_interest, self.compensation_due
+        if interest is None or compensation is None:
+            return None
+        return max(self.balance + interest + compensation, ZERO)
+
+    @property
     def overdue_amount(self) -> Decimal:
         """Invoices' principal past due and interest notes past their payment term."""
         invoices = sum((o.settlement.outstanding for o in self.overdue), ZERO)

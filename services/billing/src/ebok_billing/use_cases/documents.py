@@ -1,4 +1,4 @@
-"""Printed documents: an invoice's copy and a contract's document, as PDF bytes."""
+"""Printed documents: an invoice (original or copy) and a contract's document, as PDF bytes."""
 
 from __future__ import annotations
 
@@ -18,15 +18,22 @@ async def own_invoice_copy(
 ) -> bytes:
     """The copy of a client's own invoice (another client's answers like a missing one)."""
     row = await own_invoice(conn, client_number, invoice_number, today)
-    return await invoice_copy(conn, row["invoice_number"], utility)
+    return await invoice_pdf(conn, row["invoice_number"], utility, copy=True)
 
 
-async def invoice_copy(conn: repo.Conn, invoice_number: str, utility: Utility) -> bytes:
-    """Any invoice's copy, with its buyer as on the day of issue."""
+async def invoice_original(conn: repo.Conn, invoice_number: str, utility: Utility) -> bytes:
+    """Any invoice's original (what an e-invoice e-mail carries: not stamped "ODPIS")."""
+    return await invoice_pdf(conn, invoice_number, utility, copy=False)
+
+
+async def invoice_pdf(
+    conn: repo.Conn, invoice_number: str, utility: Utility, *, copy: bool
+) -> bytes:
+    """Any invoice, with its buyer as on the day of issue."""
     found = await repo.documents.invoice_for_pdf(conn, invoice_number)
     if found is None:
         raise not_found("Nie znaleziono faktury.")
-    return await documents.invoice_copy(*found, utility)
+    return await documents.invoice_document(*found, utility, copy=copy)
 
 
 async def own_contract_document(

@@ -50,15 +50,23 @@ async def client_meters(conn: Conn, client_number: str) -> list[Record]:
             "SELECT m.*,",
             "SELECT m.*, l.id AS last_id, l.value AS last_value,"
             " l.read_on AS last_read_on, l.source AS last_source,"
-            " l.status AS last_status,",
+            " l.status AS last_status, l.leak_suspected AS last_leak_suspected,"
+            " s.id AS sent_id, s.read_on AS sent_read_on, s.status AS sent_status,"
+            " s.decision_reason AS sent_decision_reason,",
         )
         + """ LEFT JOIN LATERAL (
-                SELECT id, value, read_on, source, status FROM readings r
+                SELECT id, value, read_on, source, status, leak_suspected FROM readings r
                 WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
                   AND r.superseded_at IS NULL AND r.status <> 'rejected'
                 ORDER BY r.read_on DESC, CASE r.role WHEN 'initial' THEN 0
                          WHEN 'regular' THEN 1 ELSE 2 END DESC, r.submitted_at DESC
                 LIMIT 1) l ON true
+            LEFT JOIN LATERAL (
+                SELECT id, read_on, status, decision_reason FROM readings r
+                WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
+                  AND r.source = 'customer' AND r.superseded_at IS NULL
+                ORDER BY r.submitted_at DESC
+                LIMIT 1) s ON true
             WHERE c.client_number = $1
             ORDER BY m.removed_on IS NOT NULL, m.kind, m.serial""",
         client_number,
