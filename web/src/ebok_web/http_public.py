@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from ebok_shared.addresses import valid_email
 
 from . import terms
 from .access import SIGN_IN_PAGE, Handler, adopt_tokens, api, session_of, sign_out
@@ -151,7 +152,6 @@ RESET_PAGE = "/haslo/reset"
 REGISTRATION_FIELDS = ("client_number", "email", "invoice_number", "invoice_gross", "accept")
 CLIENT_NUMBER = re.compile(r"^\d{6}$")
 INVOICE_NUMBER = re.compile(r"^\d{10,20}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 AMOUNT = re.compile(r"^\d{1,12}(?:[.,]\d{1,2})?$")
 
 
@@ -166,7 +166,7 @@ def check_email(form: Form, name: str = "email") -> None:
     value = form.value(name)
     if not value:
         form.error(name, "Wpisz adres e-mail.")
-    elif not EMAIL.match(value) or len(value) > 254:
+    elif not valid_email(value):
         form.error(name, "Wpisz adres e-mail w poprawnej postaci, np. jan.kowalski@example.pl.")
 
 
