@@ -9,7 +9,7 @@ from ebok_shared.clock import clock
 
 from tests.auth.harness import Auth
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 
 
 async def test_totp_enrolment_login_and_recovery_codes(auth: Auth) -> None:
