@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pyotp
 import pytest
 from ebok_auth.passwords import policy_violations
 
@@ -50,3 +53,44 @@ async def test_a_context_password_is_refused_with_its_reason(auth: Auth) -> None
     assert status == 422 and problem["code"] == "password-policy"
     assert [e["field"] for e in problem["errors"]] == ["new_password"]
     assert CONTEXT in problem["errors"][0]["reason"]
+
+
+# -- item 8: MFA answers do not tell that the password was right ----------------------------
+
+
+async def _with_totp(auth: Auth, number: str = "100001") -> tuple[dict[str, Any], pyotp.TOTP]:
+    await auth.client_with_invoice(number)
+    tokens = await auth.customer(number, PASSWORD)
+    _, enrol = await auth.call("POST", "/me/totp", token=tokens["access_token"])
+    totp = pyotp.TOTP(enrol["secret"])
+    status, _ = await auth.call(
+        "POST", "/me/totp/activation", token=tokens["access_token"], json_body={"code": totp.now()}
+    )
+    assert status == 200
+    return tokens, totp
+
+
+def _same(answer: tuple[int, Any]) -> tuple[int, dict[str, Any]]:
+    """An answer without what differs per request (its correlation id)."""
+    status, body = answer
+    return status, {k: v for k, v in body.items() if k != "correlation_id"}
+
+
+def _wrong(totp: pyotp.TOTP) -> str:
+    return "000000" if totp.now() != "000000" else "111111"
+
+
+async def test_two_factor_answers_are_the_same_whether_the_password_was_right(
+    auth: Auth,
+) -> None:
+    _, totp = await _with_totp(auth)
+    # Without a code, the code is asked for before the password is judged.
+    right = _same(await auth.login("100001", PASSWORD))
+    wrong = _same(await auth.login("100001", "Zle-Haslo-2026!x"))
+    assert right == wrong and right[0] == 401 and right[1]["code"] == "totp-required"
+    # With a wrong code, a right and a wrong password get one answer.
+    right = _same(await auth.login("100001", PASSWORD, totp_code=_wrong(totp)))
+    wrong = _same(await auth.login("100001", "Zle-Haslo-2026!x", totp_code=_wrong(totp)))
+    assert right == wrong and right[0] == 401 and right[1]["code"] == "invalid-credentials"
+    # And an unknown login with a code answers the same.
+    assert _same(await auth.login("100002", PASSWORD, totp_code=_wrong(totp))) == right

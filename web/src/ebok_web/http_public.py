@@ -117,12 +117,17 @@ async def totp_submit(request: web.Request) -> web.StreamResponse:
                 request, {**reply.json(), "login": pending["login"]}, pending.get("next", "")
             )
         if reply.code == "invalid-credentials":
-            session.pending = {}
-            session.flash.append("Nie udało się zalogować. Zaloguj się ponownie.")
-            redirect(SIGN_IN_PAGE)
-        form.take_problem(reply.problem, {"totp_code": "totp_code"}, known=("totp_code",))
-        if "totp_code" not in form.errors and form.detail:
-            form.errors["totp_code"], form.detail = form.detail, None
+            # auth does not say which was wrong (the code or the password given a step ago):
+            # another code may be tried while the step lasts, or the sign-in started again.
+            form.error(
+                "totp_code",
+                "Nie udało się zalogować: kod albo hasło jest nieprawidłowe. Wpisz aktualny kod "
+                "z aplikacji albo zaloguj się ponownie.",
+            )
+        else:
+            form.take_problem(reply.problem, {"totp_code": "totp_code"}, known=("totp_code",))
+            if "totp_code" not in form.errors and form.detail:
+                form.errors["totp_code"], form.detail = form.detail, None
     return render(request, "public/totp.html", title="Kod z aplikacji", form=form, status=422)
 
 
