@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+import jwt
 import pyotp
 import pytest
 from ebok_auth.passwords import policy_violations
+from ebok_shared.clock import clock
+from ebok_shared.config import ConfigError
 
-from tests.auth.harness import Auth
+from tests.auth.harness import Auth, settings_for
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 CONTEXT = "nazwie Spółki, miasta, e-BOK"
@@ -94,3 +98,47 @@ async def test_two_factor_answers_are_the_same_whether_the_password_was_right(
     assert right == wrong and right[0] == 401 and right[1]["code"] == "invalid-credentials"
     # And an unknown login with a code answers the same.
     assert _same(await auth.login("100002", PASSWORD, totp_code=_wrong(totp))) == right
+
+
+# -- item 13: a new session after the first-login password change; activation link 24 h ------
+
+
+async def test_the_first_login_password_change_starts_a_new_session(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    initial = await auth.activated_account("100001")
+    status, first = await auth.login("100001", initial)
+    assert status == 201 and first["password_change_required"]
+    old_sid = jwt.decode(first["access_token"], options={"verify_signature": False})["sid"]
+    status, changed = await auth.call(
+        "PUT",
+        "/me/password",
+        token=first["access_token"],
+        json_body={"current_password": initial, "new_password": PASSWORD},
+    )
+    assert status == 200 and not changed["password_change_required"]
+    new_sid = jwt.decode(changed["access_token"], options={"verify_signature": False})["sid"]
+    assert new_sid != old_sid
+    # The first session is over: its tokens are refused, the new ones work.
+    assert (await auth.call("GET", "/me", token=first["access_token"]))[0] == 401
+    refused, _ = await auth.call(
+        "POST", "/sessions/refresh", json_body={"refresh_token": first["refresh_token"]}
+    )
+    assert refused == 401
+    assert (await auth.call("GET", "/me", token=changed["access_token"]))[0] == 200
+    ended = await auth.event("auth.sessions.ended", reason="password-changed")
+    assert ended["session_ids"] == [old_sid]
+
+
+async def test_an_activation_link_lives_24_hours(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    clock.freeze(clock.now())
+    assert (await auth.register("100001"))[0] == 202
+    event = await auth.event("auth.account.registered", client_number="100001")
+    assert dt.datetime.fromisoformat(event["expires_at"]) == clock.now() + dt.timedelta(hours=24)
+    clock.advance(dt.timedelta(hours=24, seconds=1))
+    status, problem = await auth.call(
+        "POST", "/activations", json_body={"token": event["activation_token"]}
+    )
+    assert status == 410 and problem["code"] == "link-invalid"
+    with pytest.raises(ConfigError, match="ACTIVATION_TTL"):
+        settings_for("postgresql://x/y", "amqp://x", "p", activation_ttl_hours=72)
