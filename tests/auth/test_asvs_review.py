@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import jwt
@@ -142,3 +143,53 @@ async def test_an_activation_link_lives_24_hours(auth: Auth) -> None:
     assert status == 410 and problem["code"] == "link-invalid"
     with pytest.raises(ConfigError, match="ACTIVATION_TTL"):
         settings_for("postgresql://x/y", "amqp://x", "p", activation_ttl_hours=72)
+
+
+# -- item 3 (and #14 item 10): notices of credential changes, without a secret --------------
+
+
+def _no_secret(payload: dict[str, Any], *secrets: str) -> None:
+    text = json.dumps(payload)
+    for secret in secrets:
+        assert secret not in text
+    assert not {"password", "token", "secret", "code"} & {k.lower() for k in payload}
+
+
+async def test_the_account_address_hears_of_every_password_change_and_reset(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)  # the first-login change is a change too
+    changed = await auth.event("auth.password.changed", client_number="100001", how="changed")
+    assert changed["email"] == "jan@example.pl"
+    _no_secret(changed, PASSWORD)
+
+    await auth.call("POST", "/password-resets", json_body={"login": "100001"})
+    token = (await auth.event("auth.password_reset.requested", client_number="100001"))["token"]
+    status, _ = await auth.call(
+        "POST",
+        "/password-resets/confirm",
+        json_body={"token": token, "new_password": "Nowe-Haslo-2027"},
+    )
+    assert status == 200
+    reset = await auth.event("auth.password.changed", client_number="100001", how="reset")
+    assert reset["email"] == "jan@example.pl"
+    _no_secret(reset, "Nowe-Haslo-2027", token)
+
+
+async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
+    auth: Auth,
+) -> None:
+    tokens, totp = await _with_totp(auth)
+    on = await auth.event("auth.totp.changed", client_number="100001", enabled=True)
+    assert on["email"] == "jan@example.pl"
+    clock.advance(dt.timedelta(seconds=30))
+    status, _ = await auth.call(
+        "POST",
+        "/me/totp/removal",
+        token=tokens["access_token"],
+        json_body={"current_password": PASSWORD, "code": totp.at(clock.now())},
+    )
+    assert status == 204
+    off = await auth.event("auth.totp.changed", client_number="100001", enabled=False)
+    assert off["email"] == "jan@example.pl"
+    _no_secret(on, PASSWORD)
+    _no_secret(off, PASSWORD)

@@ -63,6 +63,7 @@ async def change_password(
     async with pool.acquire() as conn, conn.transaction():
         if kind == "customer":
             await accounts.set_password(conn, subject, hashed, clock.now())
+            await events.password_changed(conn, subject, row["email"], "changed", clock.now())
         else:
             await operators.set_password(conn, subject, hashed)
         revoked = await sessions.revoke_all(conn, kind, subject, reason="password-changed")
@@ -127,6 +128,9 @@ async def _reset(
         raise link_gone("do ustawienia hasła")
     await links.spend_all(conn, client, "password_reset", now)
     await accounts.set_password(conn, client, hashed, now)
+    account = await accounts.get(conn, client)
+    if account is not None:
+        await events.password_changed(conn, client, account["email"], "reset", now)
     await sessions.revoke_all(conn, "customer", client, reason="password-reset")
     await throttle.clear(conn, "customer", client)
     await audit.record(conn, "password.reset", actor=f"customer:{client}", subject=client, ip=ip)
