@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ebok_shared.refusals import Refusal, conflict
-
 from ebok_shared.clock import clock
+from ebok_shared.refusals import Refusal, conflict
 
 from .. import events, totp
 from ..repository import audit
