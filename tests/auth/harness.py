@@ -261,7 +261,7 @@ class Auth:
         )
 
     async def customer(
-        self, number: str = "100001", password: str = "Wodociag-2026!x"
+        self, number: str = "100001", password: str = "Kropla-Deszczu-2026!x"
     ) -> dict[str, Any]:
         """An activated account with its own password; returns a live session's tokens."""
         initial = await self.activated_account(number)

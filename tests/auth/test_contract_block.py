@@ -12,7 +12,7 @@ from ebok_shared.config import ConfigError
 
 from tests.auth.harness import Auth, contract_payload, settings_for
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 
 
 def _terminated(number: str, on: str, left: int = 0, contract: str | None = None) -> dict:

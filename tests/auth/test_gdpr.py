@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.auth.harness import Auth
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 
 
 async def test_export_preview_and_deletion(auth: Auth) -> None:

@@ -7,7 +7,7 @@ import pyotp
 
 from tests.auth.harness import Auth
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 
 
 async def test_operator_login_requires_totp(auth: Auth) -> None:

@@ -22,7 +22,7 @@ async def test_a_throttled_action_says_when_to_retry(auth: Auth) -> None:
 
 async def test_an_ended_session_asks_for_a_bearer_token_again(auth: Auth) -> None:
     await auth.client_with_invoice("100001")
-    tokens = await auth.customer("100001", "Wodociag-2026!x")
+    tokens = await auth.customer("100001", "Kropla-Deszczu-2026!x")
     status, _ = await auth.call("DELETE", "/sessions/current", token=tokens["access_token"])
     assert status == 204
     resp = await auth.client.get(

@@ -199,7 +199,7 @@ async def test_password_rule_names_every_broken_rule(auth: Auth) -> None:
             "PUT",
             "/me/password",
             token=tokens["access_token"],
-            json_body={"current_password": "Wodociag-2026!x", "new_password": password},
+            json_body={"current_password": "Kropla-Deszczu-2026!x", "new_password": password},
         )
         assert status == 422 and problem["code"] == "password-policy", password
         reasons = [e["reason"] for e in problem["errors"]]
@@ -213,7 +213,7 @@ async def test_password_rule_names_every_broken_rule(auth: Auth) -> None:
         "/me/password",
         token=tokens["access_token"],
         json_body={
-            "current_password": "Wodociag-2026!x",
+            "current_password": "Kropla-Deszczu-2026!x",
             "new_password": "Źdźbło-Żółw 7 " + "ą" * 120,
         },
     )

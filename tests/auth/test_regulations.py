@@ -10,7 +10,7 @@ from ebok_shared.clock import clock
 
 from tests.auth.harness import Auth
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 V1 = (Path(__file__).parents[2] / "services/auth/src/ebok_auth/data/regulamin-v1.txt").read_text()
 NEW_II7 = (
     "7. W przypadku rozwiązania umowy na dostarczanie wody i /lub odprowadzanie ścieków "

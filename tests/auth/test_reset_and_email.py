@@ -9,7 +9,7 @@ from ebok_shared.clock import clock
 
 from tests.auth.harness import Auth
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 
 
 def _same(body: dict) -> dict:

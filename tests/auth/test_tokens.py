@@ -13,7 +13,7 @@ from ebok_shared.http.tokens import TokenVerifier
 
 from tests.auth.harness import Auth
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 
 
 def _b64(data: dict) -> str:

@@ -9,7 +9,7 @@ from ebok_shared.clock import clock
 
 from tests.auth.harness import Auth
 
-PASSWORD = "Wodociag-2026!x"
+PASSWORD = "Kropla-Deszczu-2026!x"
 
 
 async def test_totp_enrolment_login_and_recovery_codes(auth: Auth) -> None:
@@ -39,7 +39,7 @@ async def test_totp_enrolment_login_and_recovery_codes(auth: Auth) -> None:
     assert status == 401 and problem["code"] == "totp-required"
     clock.advance(dt.timedelta(seconds=30))
     status, problem = await auth.login("100001", PASSWORD, totp_code="12345a")
-    assert status == 401 and problem["code"] == "invalid-totp-code"
+    assert status == 401 and problem["code"] == "invalid-credentials"
     code = totp.at(clock.now())
     assert (await auth.login("100001", PASSWORD, totp_code=code))[0] == 201
     status, _ = await auth.login("100001", PASSWORD, totp_code=code)  # no replay

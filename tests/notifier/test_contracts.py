@@ -45,6 +45,8 @@ PRODUCES: dict[str, set[Kind]] = {
     "auth.password_reset.requested": {Kind.PASSWORD_RESET},
     "auth.email_change.requested": {Kind.EMAIL_CHANGE},
     "auth.email.changed": {Kind.EMAIL_CHANGED},
+    "auth.password.changed": {Kind.PASSWORD_CHANGED},
+    "auth.totp.changed": {Kind.TOTP_CHANGED},
     "auth.regulations.published": {Kind.REGULATIONS},
     "billing.invoice.issued": set(),  # the example is a paper invoice
     "billing.e_invoice.confirmation_requested": {Kind.E_INVOICE_CONFIRM},

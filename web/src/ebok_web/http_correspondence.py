@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from ebok_shared.addresses import valid_email
 
 from .access import api, customer_page, session_of
 from .formatting import counted, date, datetime, plural
@@ -335,7 +336,7 @@ def _document(form: Form, kind: Kind, problems: list[str]) -> dict[str, Any]:
                 changes[name] = form.value(name)
         if "phone" in changes:
             _phone(form, "phone", required=False)
-        if "email" in changes and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", changes["email"]):
+        if "email" in changes and not valid_email(changes["email"]):
             form.error("email", "Podaj adres e-mail, np. jan.kowalski@example.pl.")
         for form_name, api_name in ADDRESSES:
             parts = {p: form.value(f"{form_name}_{p}") for p, _ in ADDRESS_PARTS}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from ebok_shared.addresses import valid_email
 
 from . import terms
 from .access import SIGN_IN_PAGE, Handler, adopt_tokens, api, session_of, sign_out
@@ -116,12 +117,17 @@ async def totp_submit(request: web.Request) -> web.StreamResponse:
                 request, {**reply.json(), "login": pending["login"]}, pending.get("next", "")
             )
         if reply.code == "invalid-credentials":
-            session.pending = {}
-            session.flash.append("Nie udało się zalogować. Zaloguj się ponownie.")
-            redirect(SIGN_IN_PAGE)
-        form.take_problem(reply.problem, {"totp_code": "totp_code"}, known=("totp_code",))
-        if "totp_code" not in form.errors and form.detail:
-            form.errors["totp_code"], form.detail = form.detail, None
+            # auth does not say which was wrong (the code or the password given a step ago):
+            # another code may be tried while the step lasts, or the sign-in started again.
+            form.error(
+                "totp_code",
+                "Nie udało się zalogować: kod albo hasło jest nieprawidłowe. Wpisz aktualny kod "
+                "z aplikacji albo zaloguj się ponownie.",
+            )
+        else:
+            form.take_problem(reply.problem, {"totp_code": "totp_code"}, known=("totp_code",))
+            if "totp_code" not in form.errors and form.detail:
+                form.errors["totp_code"], form.detail = form.detail, None
     return render(request, "public/totp.html", title="Kod z aplikacji", form=form, status=422)
 
 
@@ -151,7 +157,6 @@ RESET_PAGE = "/haslo/reset"
 REGISTRATION_FIELDS = ("client_number", "email", "invoice_number", "invoice_gross", "accept")
 CLIENT_NUMBER = re.compile(r"^\d{6}$")
 INVOICE_NUMBER = re.compile(r"^\d{10,20}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 AMOUNT = re.compile(r"^\d{1,12}(?:[.,]\d{1,2})?$")
 
 
@@ -166,7 +171,7 @@ def check_email(form: Form, name: str = "email") -> None:
     value = form.value(name)
     if not value:
         form.error(name, "Wpisz adres e-mail.")
-    elif not EMAIL.match(value) or len(value) > 254:
+    elif not valid_email(value):
         form.error(name, "Wpisz adres e-mail w poprawnej postaci, np. jan.kowalski@example.pl.")
 
 

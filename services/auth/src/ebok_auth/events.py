@@ -25,6 +25,8 @@ DELETED = "auth.account.deleted"
 PASSWORD_RESET_REQUESTED = "auth.password_reset.requested"
 EMAIL_CHANGE_REQUESTED = "auth.email_change.requested"
 EMAIL_CHANGED = "auth.email.changed"
+PASSWORD_CHANGED = "auth.password.changed"
+TOTP_CHANGED = "auth.totp.changed"
 REGULATIONS_PUBLISHED = "auth.regulations.published"
 SESSIONS_ENDED = "auth.sessions.ended"
 
@@ -39,6 +41,8 @@ PUBLISHED = (
     PASSWORD_RESET_REQUESTED,
     EMAIL_CHANGE_REQUESTED,
     EMAIL_CHANGED,
+    PASSWORD_CHANGED,
+    TOTP_CHANGED,
     REGULATIONS_PUBLISHED,
     SESSIONS_ENDED,
 )
@@ -154,6 +158,26 @@ async def email_change_requested(
 async def email_changed(conn: asyncpg.Connection, client: str, email: str, previous: str) -> None:
     payload = {"client_number": client, "email": email, "previous_email": previous}
     await _publish(conn, EMAIL_CHANGED, payload, key=client)
+
+
+async def password_changed(
+    conn: asyncpg.Connection, client: str, email: str, how: str, at: dt.datetime
+) -> None:
+    """``how``: "changed" (signed in) or "reset" (by a link). The notice names no secret."""
+    payload = {"client_number": client, "email": email, "how": how, "changed_at": at.isoformat()}
+    await _publish(conn, PASSWORD_CHANGED, payload, key=client)
+
+
+async def totp_changed(
+    conn: asyncpg.Connection, client: str, email: str, enabled: bool, at: dt.datetime
+) -> None:
+    payload = {
+        "client_number": client,
+        "email": email,
+        "enabled": enabled,
+        "changed_at": at.isoformat(),
+    }
+    await _publish(conn, TOTP_CHANGED, payload, key=client)
 
 
 async def regulations_published(

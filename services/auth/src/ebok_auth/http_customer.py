@@ -44,7 +44,6 @@ async def change_password(request: web.Request) -> web.Response:
         deps(request),
         principal.kind,
         principal.subject,
-        principal.session_id,
         body["current_password"],
         body["new_password"],
         client_ip(request),

@@ -57,6 +57,50 @@ def _common() -> frozenset[str]:
     return frozenset(FREQUENCY_LISTS["passwords"]) | polish
 
 
+# Words of e-BOK's own context (NIST SP 800-63B 5.1.1.2: "context-specific words"): the
+# utility's name and its abbreviation, the city, the service, and water words; folded as
+# `_fold` folds (lower case, no diacritics). Listed as stems: "wodociag" covers wodociągi,
+# wodociągów; "warszaw" covers Warszawa, Warszawie.
+CONTEXT_WORDS = (
+    "miejskie",
+    "przedsiebiorstwo",
+    "przedsiebiorstwa",
+    "wodociag",
+    "kanalizac",
+    "mpwik",
+    "warszaw",
+    "starynkiewicza",
+    "ebok",
+    "biuroobslugi",
+    "wodomierz",
+    "sciek",
+    "woda",
+    "wody",
+    "kran",
+    "hydrant",
+)
+# A password is refused when, with context words, digits and punctuation taken out, fewer
+# letters than this remain: "Wodociagi1" and "Mpwik2024!" are refused; a phrase that merely
+# mentions water ("Moja-Woda-Jest-Czysta-7") is not.
+CONTEXT_REMAINDER = 4
+
+
+def _fold(text: str) -> str:
+    """Lower case without diacritics ("Wodociągów" → "wodociagow"; ł has no decomposition)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("ł", "l"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def built_on_context_words(password: str) -> bool:
+    letters = "".join(ch for ch in _fold(normalise(password)) if ch.isalpha())
+    found = False
+    for word in sorted(CONTEXT_WORDS, key=len, reverse=True):
+        if word in letters:
+            found = True
+            letters = letters.replace(word, "")
+    return found and len(letters) < CONTEXT_REMAINDER
+
+
 def policy_violations(password: str, login: str) -> list[str]:
     """Each rule the password breaks, in Polish; empty when it is acceptable."""
     pw = normalise(password)
@@ -74,6 +118,11 @@ def policy_violations(password: str, login: str) -> list[str]:
         broken.append("hasło nie może być równe loginowi ani go zawierać")
     if low in _common() or low.rstrip(string.punctuation) in _common():
         broken.append("hasło jest zbyt popularne (znajduje się na liście często używanych haseł)")
+    elif built_on_context_words(pw):
+        broken.append(
+            "hasło nie może opierać się na nazwie Spółki, miasta, e-BOK ani słowach związanych "
+            "z wodą i kanalizacją"
+        )
     return broken
 
 

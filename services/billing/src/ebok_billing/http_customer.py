@@ -8,6 +8,7 @@ no login: whoever holds the token proves the mailbox.
 from __future__ import annotations
 
 from aiohttp import web
+from ebok_shared.addresses import valid_email
 from ebok_shared.clock import clock
 from ebok_shared.http import params
 from ebok_shared.http.middleware import allow_restricted, public, require
@@ -15,7 +16,6 @@ from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
 from . import views
-from .domain.clients import valid_email
 from .domain.e_invoice import BUSINESS_E_INVOICE
 from .domain.ledger import InvoiceStatus
 from .http_common import contract_number, invoice_number, pdf_response, settings, utility

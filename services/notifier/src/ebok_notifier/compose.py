@@ -20,6 +20,8 @@ from email.header import Header
 from email.headerregistry import Address
 from email.utils import format_datetime, formataddr
 
+from ebok_shared.addresses import valid_email
+
 from .domain import PermanentFailure
 from .render import Rendered
 
@@ -35,7 +37,7 @@ class Attachment:
 
 def recipient_address(recipient: str) -> Address:
     """A bare address (``jan@example.pl``) as a header value; anything else is refused."""
-    if any(c in recipient for c in '\r\n<>,;" ') or recipient.count("@") != 1:
+    if not valid_email(recipient) or any(c in recipient for c in '\r\n<>,;" '):
         raise PermanentFailure(f"nieprawidłowy adres odbiorcy: {recipient!r}")
     try:
         address = Address(addr_spec=recipient)

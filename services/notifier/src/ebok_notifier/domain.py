@@ -20,6 +20,8 @@ class Kind(enum.StrEnum):
     EMAIL_CHANGE = "email_change"  # confirm the new address (to the new address)
     EMAIL_CHANGED = "email_changed"  # the address was changed (to the previous address)
     LOCKOUT = "lockout"
+    PASSWORD_CHANGED = "password_changed"  # changed or reset: a notice, never the password
+    TOTP_CHANGED = "totp_changed"  # two-factor login turned on or off
     REGULATIONS = "regulations"
     BLOCK_SCHEDULED = "block_scheduled"
     ACCOUNT_BLOCKED = "account_blocked"

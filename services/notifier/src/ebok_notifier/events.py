@@ -21,6 +21,8 @@ def subscriptions(i: Intake) -> list[Subscription]:
         Subscription("auth.password_reset.requested", i.password_reset_requested),
         Subscription("auth.email_change.requested", i.email_change_requested),
         Subscription("auth.email.changed", i.email_changed),
+        Subscription("auth.password.changed", i.password_changed),
+        Subscription("auth.totp.changed", i.totp_changed),
         Subscription("auth.regulations.published", i.regulations_published),
         # billing
         Subscription("billing.invoice.issued", i.invoice_issued),

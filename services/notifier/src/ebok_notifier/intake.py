@@ -112,6 +112,14 @@ class Intake:
     async def block_scheduled(self, conn: asyncpg.Connection, event: Event) -> None:
         await self._mail_from_payload(conn, event, Kind.BLOCK_SCHEDULED, "email")
 
+    async def password_changed(self, conn: asyncpg.Connection, event: Event) -> None:
+        """ASVS 2.2.3: the account's address hears of every new password (a takeover gets
+        noticed); the e-mail names no secret."""
+        await self._mail_from_payload(conn, event, Kind.PASSWORD_CHANGED, "email")
+
+    async def totp_changed(self, conn: asyncpg.Connection, event: Event) -> None:
+        await self._mail_from_payload(conn, event, Kind.TOTP_CHANGED, "email")
+
     # -- auth: the projection of users ---------------------------------------------------------
 
     async def account_activated(self, conn: asyncpg.Connection, event: Event) -> None:

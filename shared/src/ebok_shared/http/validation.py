@@ -12,6 +12,7 @@ from aiohttp import web
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
+from ..addresses import valid_email
 from .problems import Problem
 
 MAX_ITEMS_DEFAULT = 1000
@@ -29,6 +30,13 @@ def _is_date_time(instance: object) -> bool:
     if not isinstance(instance, str):
         return True
     return bool(_DATE_TIME_RE.match(instance)) and bool(dt.datetime.fromisoformat(instance.upper()))
+
+
+@FORMAT_CHECKER.checks("email")
+def _is_email(instance: object) -> bool:
+    """Every address a request body carries follows the one rule of ``ebok_shared.addresses``
+    (the notifier's: no quoted local parts, no HTML, no display names)."""
+    return not isinstance(instance, str) or valid_email(instance)
 
 
 @cache

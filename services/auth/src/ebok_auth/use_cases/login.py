@@ -2,7 +2,10 @@
 brute force; and service tokens for the other e-BOK services.
 
 An unknown login, a wrong password and a locked account get the same answer after the same
-work (an argon2 verification is always made, against a dummy hash if need be). Every
+work (an argon2 verification is always made, against a dummy hash if need be). With
+two-factor login on, the code is asked for before the password is judged, and a wrong
+password and a wrong code get that same answer too: no answer tells that the password was
+right (ASVS 2.2; what stays visible is that a login has two-factor login on). Every
 ``lockout_failures`` consecutive failures lock the account for a growing, self-lifting time
 (as Keycloak does); each lockout is audited and, for customers, e-mailed through an event.
 Failures are also counted per IP, which is throttled past a limit.
@@ -35,8 +38,14 @@ def _ip_key(ip: str) -> str:
     return f"login-ip:{ip}"
 
 
-def invalid_credentials() -> Refusal:
-    return Refusal(401, "invalid-credentials", "Nieprawidłowy login lub hasło.")
+def invalid_credentials(code_given: bool = False) -> Refusal:
+    """The one answer to every failed login; its wording depends on the request only."""
+    detail = (
+        "Nieprawidłowy login, hasło lub kod uwierzytelniający."
+        if code_given
+        else "Nieprawidłowy login lub hasło."
+    )
+    return Refusal(401, "invalid-credentials", detail)
 
 
 @dataclass(frozen=True)
@@ -59,13 +68,27 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         raise Throttled(retry)
     # A pending account (no password yet) or an inactive operator is as good as unknown.
     row = loaded if loaded["password_hash"] is not None else None
+    two_factor = row is not None and row["totp_secret"] is not None
+    if two_factor and not attempt.code:
+        # Asked before the password is judged: this answer says nothing about the password.
+        raise Refusal(401, "totp-required", "Podaj kod z aplikacji uwierzytelniającej (TOTP).")
     locked = loaded["locked_until"]
     locked = locked if locked is not None and locked > clock.now() else None
     matches = await hasher.verify(row["password_hash"] if row else None, attempt.password)
     if row is None or locked is not None or not matches:
         reason = "unknown-login" if row is None else "locked" if locked else "wrong-password"
         await _failed(pool, attempt, settings, row, reason, count=row is not None and not locked)
-        raise invalid_credentials()
+        raise invalid_credentials(bool(attempt.code))
+    if two_factor:
+        async with pool.acquire() as conn, conn.transaction():
+            second_ok = await _second_factor_ok(conn, attempt, row)
+            if not second_ok:
+                # Counted like a wrong password: the second factor is brute-forced otherwise.
+                failure = await throttle.record_failure(conn, attempt.kind, attempt.login, settings)
+                await _after_failure(conn, attempt, row, failure.locked_until, "wrong-totp-code")
+                await throttle.count(conn, _ip_key(attempt.ip), settings.ip_window_seconds)
+        if not second_ok:
+            raise invalid_credentials(code_given=True)
 
     actor = f"{attempt.kind}:{attempt.login}"
     if attempt.kind == "customer" and row["status"] == "blocked":
@@ -97,9 +120,6 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
             "initial-password-expired",
             "Hasło tymczasowe wygasło. Ustaw nowe hasło, korzystając z opcji „Nie pamiętam hasła”.",
         )
-    if row["totp_secret"] is not None and not attempt.code:
-        raise Refusal(401, "totp-required", "Podaj kod z aplikacji uwierzytelniającej (TOTP).")
-
     if hasher.needs_rehash(row["password_hash"]):  # parameters were raised since
         new_hash = await hasher.hash(attempt.password)
         if attempt.kind == "customer":
@@ -107,21 +127,11 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         else:
             await operators.set_password_hash(pool, attempt.login, new_hash)
     grant = _grant(attempt.kind, row)
-    if row["totp_secret"] is None and not row["has_failures"]:
+    if not two_factor and not row["has_failures"]:
         return await sessions.start(pool, deps.keyring, settings, grant, ip=attempt.ip)
     async with pool.acquire() as conn, conn.transaction():
-        if row["totp_secret"] is not None and not await _second_factor_ok(conn, attempt, row):
-            # Counted like a wrong password: the second factor is brute-forced otherwise.
-            failure = await throttle.record_failure(conn, attempt.kind, attempt.login, settings)
-            await _after_failure(conn, attempt, row, failure.locked_until, "wrong-totp-code")
-            await throttle.count(conn, _ip_key(attempt.ip), settings.ip_window_seconds)
-            issued = None
-        else:
-            await throttle.clear(conn, attempt.kind, attempt.login)
-            issued = await sessions.start(conn, deps.keyring, settings, grant, ip=attempt.ip)
-    if issued is None:
-        raise Refusal(401, "invalid-totp-code", "Nieprawidłowy kod uwierzytelniający.")
-    return issued
+        await throttle.clear(conn, attempt.kind, attempt.login)
+        return await sessions.start(conn, deps.keyring, settings, grant, ip=attempt.ip)
 
 
 def _grant(kind: str, row: asyncpg.Record) -> Grant:

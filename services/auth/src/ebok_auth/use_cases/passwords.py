@@ -9,7 +9,7 @@ from ebok_shared.clock import clock
 from ebok_shared.refusals import Refusal
 
 from .. import events
-from ..domain import Issued, link_gone, new_token, session_ended, session_uuid, token_hash
+from ..domain import Issued, link_gone, new_token, session_ended, token_hash
 from ..passwords import policy_violations
 from ..repository import accounts, audit, links, operators
 from . import Deps, sessions, throttle
@@ -36,13 +36,13 @@ async def change_password(
     deps: Deps,
     kind: str,
     subject: str,
-    session_id: str | None,
     current_password: str,
     new_password: str,
     ip: str,
 ) -> Issued:
-    """The one call a first-login session may make. Whoever else holds a session of this
-    account is signed out; this one continues with new tokens."""
+    """The one call a first-login session may make. Every session of this account ends,
+    this one too: the caller continues in a new session (a new id, ASVS 3.2.1), so nothing
+    issued before the change — above all to the generated first password — stays valid."""
     pool = deps.pool
     check_policy(new_password, subject)
     async with pool.acquire() as conn:
@@ -60,15 +60,13 @@ async def change_password(
             reason="nowe hasło musi się różnić od obecnego",
         )
     hashed = await deps.hasher.hash(new_password)
-    sid = session_uuid(session_id)
     async with pool.acquire() as conn, conn.transaction():
         if kind == "customer":
             await accounts.set_password(conn, subject, hashed, clock.now())
+            await events.password_changed(conn, subject, row["email"], "changed", clock.now())
         else:
             await operators.set_password(conn, subject, hashed)
-        revoked = await sessions.revoke_all(
-            conn, kind, subject, reason="password-changed", keep=sid
-        )
+        revoked = await sessions.revoke_all(conn, kind, subject, reason="password-changed")
         await throttle.clear(conn, kind, subject)
         await audit.record(
             conn,
@@ -76,12 +74,12 @@ async def change_password(
             actor=f"{kind}:{subject}",
             subject=subject,
             ip=ip,
-            other_sessions_revoked=revoked,
+            sessions_revoked=revoked,
         )
         row = await sessions.load_live(conn, kind, subject)
-        assert row is not None and sid is not None
+        assert row is not None
         grant = await sessions.grant_for(conn, kind, row)
-        return await sessions.reissue(conn, deps.keyring, grant, sid)
+        return await sessions.start(conn, deps.keyring, deps.settings, grant, ip=ip)
 
 
 async def request_reset(deps: Deps, client: str, ip: str) -> str:
@@ -130,6 +128,9 @@ async def _reset(
         raise link_gone("do ustawienia hasła")
     await links.spend_all(conn, client, "password_reset", now)
     await accounts.set_password(conn, client, hashed, now)
+    account = await accounts.get(conn, client)
+    if account is not None:
+        await events.password_changed(conn, client, account["email"], "reset", now)
     await sessions.revoke_all(conn, "customer", client, reason="password-reset")
     await throttle.clear(conn, "customer", client)
     await audit.record(conn, "password.reset", actor=f"customer:{client}", subject=client, ip=ip)

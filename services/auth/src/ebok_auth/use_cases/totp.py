@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ebok_shared.clock import clock
 from ebok_shared.refusals import Refusal, conflict
 
-from .. import totp
+from .. import events, totp
 from ..repository import audit
 from ..repository import totp as repo
 from . import Deps
@@ -44,6 +45,7 @@ async def confirm(deps: Deps, client: str, code: str, ip: str) -> list[str]:
         await repo.enable(conn, client, secret, step)
         await repo.replace_recovery_codes(conn, client, [totp.recovery_hash(c) for c in codes])
         await audit.record(conn, "totp.enabled", actor=f"customer:{client}", subject=client, ip=ip)
+        await events.totp_changed(conn, client, row["email"], True, clock.now())
     return codes
 
 
@@ -63,3 +65,4 @@ async def remove(deps: Deps, client: str, current_password: str, code: str, ip: 
         await repo.disable(conn, client)
         await repo.delete_recovery_codes(conn, client)
         await audit.record(conn, "totp.disabled", actor=f"customer:{client}", subject=client, ip=ip)
+        await events.totp_changed(conn, client, row["email"], False, clock.now())

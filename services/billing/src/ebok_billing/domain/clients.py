@@ -15,7 +15,6 @@ CONTRACT_NUMBER_RE = re.compile(r"^[A-Z0-9/-]{3,40}$")
 METER_SERIAL_RE = re.compile(r"^[A-Z0-9-]{3,30}$")
 POSTAL_CODE_RE = re.compile(r"^\d{2}-\d{3}$")
 NIP_RE = re.compile(r"^\d{10}$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 KSEF_NUMBER_RE = re.compile(r"^\d{10}-\d{8}-[0-9A-F]{12}-[0-9A-F]{2}$")
 KSEF_HASH_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256, no padding
 NOTE_NUMBER_RE = re.compile(r"^NO/\d{10,20}/\d{2}$")
@@ -35,10 +34,6 @@ def nip_with_checksum(first_nine: str) -> str | None:
     """Complete nine digits to a valid NIP (None when no check digit fits)."""
     check = sum(int(d) * w for d, w in zip(first_nine, _NIP_WEIGHTS, strict=True)) % 11
     return None if check == 10 else first_nine + str(check)
-
-
-def valid_email(email: str) -> bool:
-    return len(email) <= 254 and EMAIL_RE.match(email) is not None
 
 
 @dataclass(frozen=True, slots=True)

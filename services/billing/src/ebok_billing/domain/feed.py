@@ -26,6 +26,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ebok_shared.addresses import valid_email
 from ebok_shared.feed import FORMATS as FORMATS  # named here too: the command line's choices
 from ebok_shared.feed import WHOLE_ROW, LineError, LineErrors, no_rows
 from ebok_shared.feed import BatchTooLarge as BatchTooLarge  # raised by parse
@@ -43,7 +44,6 @@ from .clients import (
     Address,
     ClientData,
     ContractData,
-    valid_email,
     valid_nip,
 )
 from .ledger import InvoiceData, Lines, PaymentData

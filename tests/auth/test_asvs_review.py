@@ -1,0 +1,195 @@
+"""Issue #15 (ASVS 4.0.3 L2 review) in auth: each test fails with its defence removed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import jwt
+import pyotp
+import pytest
+from ebok_auth.passwords import policy_violations
+from ebok_shared.clock import clock
+from ebok_shared.config import ConfigError
+
+from tests.auth.harness import Auth, settings_for
+
+PASSWORD = "Kropla-Deszczu-2026!x"
+CONTEXT = "nazwie Spółki, miasta, e-BOK"
+
+
+# -- item 10: context words ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Wodociagi1",
+        "Mpwik2024",
+        "Ebok12345",
+        "Kanalizacja1",
+        "WODOCIĄGÓW-77",  # diacritics and case do not matter
+        "e-BOK-2024!",
+        "Warszawa2024!",
+        "Warszawie#1x",
+        "MPWiK-Wodomierz-9",
+    ],
+)
+def test_passwords_built_on_context_words_are_refused(password: str) -> None:
+    broken = policy_violations(password, "100001")
+    assert len(broken) == 1 and CONTEXT in broken[0], broken
+
+
+def test_a_phrase_mentioning_water_is_still_a_password() -> None:
+    assert policy_violations("Moja-Woda-Jest-Czysta-7", "100001") == []
+    assert policy_violations(PASSWORD, "100001") == []
+
+
+async def test_a_context_password_is_refused_with_its_reason(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    tokens = await auth.customer("100001", PASSWORD)
+    status, problem = await auth.call(
+        "PUT",
+        "/me/password",
+        token=tokens["access_token"],
+        json_body={"current_password": PASSWORD, "new_password": "Wodociągi1"},
+    )
+    assert status == 422 and problem["code"] == "password-policy"
+    assert [e["field"] for e in problem["errors"]] == ["new_password"]
+    assert CONTEXT in problem["errors"][0]["reason"]
+
+
+# -- item 8: MFA answers do not tell that the password was right ----------------------------
+
+
+async def _with_totp(auth: Auth, number: str = "100001") -> tuple[dict[str, Any], pyotp.TOTP]:
+    await auth.client_with_invoice(number)
+    tokens = await auth.customer(number, PASSWORD)
+    _, enrol = await auth.call("POST", "/me/totp", token=tokens["access_token"])
+    totp = pyotp.TOTP(enrol["secret"])
+    status, _ = await auth.call(
+        "POST", "/me/totp/activation", token=tokens["access_token"], json_body={"code": totp.now()}
+    )
+    assert status == 200
+    return tokens, totp
+
+
+def _same(answer: tuple[int, Any]) -> tuple[int, dict[str, Any]]:
+    """An answer without what differs per request (its correlation id)."""
+    status, body = answer
+    return status, {k: v for k, v in body.items() if k != "correlation_id"}
+
+
+def _wrong(totp: pyotp.TOTP) -> str:
+    return "000000" if totp.now() != "000000" else "111111"
+
+
+async def test_two_factor_answers_are_the_same_whether_the_password_was_right(
+    auth: Auth,
+) -> None:
+    _, totp = await _with_totp(auth)
+    # Without a code, the code is asked for before the password is judged.
+    right = _same(await auth.login("100001", PASSWORD))
+    wrong = _same(await auth.login("100001", "Zle-Haslo-2026!x"))
+    assert right == wrong and right[0] == 401 and right[1]["code"] == "totp-required"
+    # With a wrong code, a right and a wrong password get one answer.
+    right = _same(await auth.login("100001", PASSWORD, totp_code=_wrong(totp)))
+    wrong = _same(await auth.login("100001", "Zle-Haslo-2026!x", totp_code=_wrong(totp)))
+    assert right == wrong and right[0] == 401 and right[1]["code"] == "invalid-credentials"
+    # And an unknown login with a code answers the same.
+    assert _same(await auth.login("100002", PASSWORD, totp_code=_wrong(totp))) == right
+
+
+# -- item 13: a new session after the first-login password change; activation link 24 h ------
+
+
+async def test_the_first_login_password_change_starts_a_new_session(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    initial = await auth.activated_account("100001")
+    status, first = await auth.login("100001", initial)
+    assert status == 201 and first["password_change_required"]
+    old_sid = jwt.decode(first["access_token"], options={"verify_signature": False})["sid"]
+    status, changed = await auth.call(
+        "PUT",
+        "/me/password",
+        token=first["access_token"],
+        json_body={"current_password": initial, "new_password": PASSWORD},
+    )
+    assert status == 200 and not changed["password_change_required"]
+    new_sid = jwt.decode(changed["access_token"], options={"verify_signature": False})["sid"]
+    assert new_sid != old_sid
+    # The first session is over: its tokens are refused, the new ones work.
+    assert (await auth.call("GET", "/me", token=first["access_token"]))[0] == 401
+    refused, _ = await auth.call(
+        "POST", "/sessions/refresh", json_body={"refresh_token": first["refresh_token"]}
+    )
+    assert refused == 401
+    assert (await auth.call("GET", "/me", token=changed["access_token"]))[0] == 200
+    ended = await auth.event("auth.sessions.ended", reason="password-changed")
+    assert ended["session_ids"] == [old_sid]
+
+
+async def test_an_activation_link_lives_24_hours(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    clock.freeze(clock.now())
+    assert (await auth.register("100001"))[0] == 202
+    event = await auth.event("auth.account.registered", client_number="100001")
+    assert dt.datetime.fromisoformat(event["expires_at"]) == clock.now() + dt.timedelta(hours=24)
+    clock.advance(dt.timedelta(hours=24, seconds=1))
+    status, problem = await auth.call(
+        "POST", "/activations", json_body={"token": event["activation_token"]}
+    )
+    assert status == 410 and problem["code"] == "link-invalid"
+    with pytest.raises(ConfigError, match="ACTIVATION_TTL"):
+        settings_for("postgresql://x/y", "amqp://x", "p", activation_ttl_hours=72)
+
+
+# -- item 3 (and #14 item 10): notices of credential changes, without a secret --------------
+
+
+def _no_secret(payload: dict[str, Any], *secrets: str) -> None:
+    text = json.dumps(payload)
+    for secret in secrets:
+        assert secret not in text
+    assert not {"password", "token", "secret", "code"} & {k.lower() for k in payload}
+
+
+async def test_the_account_address_hears_of_every_password_change_and_reset(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)  # the first-login change is a change too
+    changed = await auth.event("auth.password.changed", client_number="100001", how="changed")
+    assert changed["email"] == "jan@example.pl"
+    _no_secret(changed, PASSWORD)
+
+    await auth.call("POST", "/password-resets", json_body={"login": "100001"})
+    token = (await auth.event("auth.password_reset.requested", client_number="100001"))["token"]
+    status, _ = await auth.call(
+        "POST",
+        "/password-resets/confirm",
+        json_body={"token": token, "new_password": "Nowe-Haslo-2027"},
+    )
+    assert status == 200
+    reset = await auth.event("auth.password.changed", client_number="100001", how="reset")
+    assert reset["email"] == "jan@example.pl"
+    _no_secret(reset, "Nowe-Haslo-2027", token)
+
+
+async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
+    auth: Auth,
+) -> None:
+    tokens, totp = await _with_totp(auth)
+    on = await auth.event("auth.totp.changed", client_number="100001", enabled=True)
+    assert on["email"] == "jan@example.pl"
+    clock.advance(dt.timedelta(seconds=30))
+    status, _ = await auth.call(
+        "POST",
+        "/me/totp/removal",
+        token=tokens["access_token"],
+        json_body={"current_password": PASSWORD, "code": totp.at(clock.now())},
+    )
+    assert status == 204
+    off = await auth.event("auth.totp.changed", client_number="100001", enabled=False)
+    assert off["email"] == "jan@example.pl"
+    _no_secret(on, PASSWORD)
+    _no_secret(off, PASSWORD)
