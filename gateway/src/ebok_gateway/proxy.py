@@ -1,6 +1,6 @@
 """Forwarding a request to the service that owns its data: the proxy handler each route of
-the route table gets (access, portal switches, rate limits, then the call), and the
-forwarding itself, shared with the operators' catch-all route."""
+the route table gets (access and an operator's role, portal switches, rate limits, then the
+call), and the forwarding itself."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import asyncpg
 from aiohttp import web
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.problems import Problem
+from ebok_shared.http.roles import operator_role
 from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL
 
@@ -99,7 +100,10 @@ def proxy(route: Route) -> Any:
             await request.app[LIMITER].hit((RULES[route.rate_rule], client_ip(request)))
         try:
             resp, out = await forward(
-                request, route.service, request.path.removeprefix(PREFIX), route.max_body
+                request,
+                route.service,
+                route.to_service(request.path.removeprefix(PREFIX)),
+                route.max_body,
             )
         finally:
             if client is not None:
@@ -111,6 +115,8 @@ def proxy(route: Route) -> Any:
 
     if route.access == "public":
         public(handler)
+    if route.role is not None:
+        operator_role(route.role)(handler)  # the shared auth middleware checks it first
     handler.ebok_allowed_restrictions = frozenset(route.allow_restricted)  # type: ignore[attr-defined]
     handler.__name__ = f"proxy_{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
     return handler
