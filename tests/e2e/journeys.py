@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass
 
 import pyotp
-from ebok_shared.http.roles import ROLES
 from ebok_notifier.render import PAGES
+from ebok_shared.http.roles import ROLES
 
 from .client import Api, expect
 from .data import Customer
