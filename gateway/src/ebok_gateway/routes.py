@@ -511,6 +511,10 @@ ROUTES: tuple[Route, ...] = (
     # --- operators: admin (admin) --------------------------------------------------------
     _op("GET", "auth", "/operators", "Pracownicy", ADMIN),
     _op("POST", "auth", "/operators", "Nowy pracownik", ADMIN, ok=201),
+    _op("GET", "auth", "/operators/{login}", "Pracownik", ADMIN),
+    _op("PUT", "auth", "/operators/{login}/roles", "Zmiana ról pracownika", ADMIN),
+    _op("POST", "auth", "/operators/{login}/deactivation", "Dezaktywacja pracownika", ADMIN),
+    _op("POST", "auth", "/operators/{login}/totp-reset", "Nowy klucz TOTP pracownika", ADMIN),
     # --- operators: the gateway's own (portal settings, terms IV.1) -------------------------
     Route("GET", "/operator/portal-settings", "gateway", "operator", "Ustawienia portalu", CONTENT),
     Route(
