@@ -1,6 +1,6 @@
-"""Roles at correspondence itself (not only at the gateway): every operator route it serves refuses an
-operator without the route's role (403 naming it, logged with the operator and the route) and
-lets one holding just that role through."""
+"""Roles at correspondence itself (not only at the gateway): every operator route it serves
+refuses an operator without the route's role (403 naming it, logged with the operator and the
+route) and lets one holding just that role through."""
 
 from __future__ import annotations
 
