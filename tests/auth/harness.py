@@ -98,7 +98,7 @@ class Auth:
     async def operator(
         self,
         login: str = "anna.nowak",
-        roles: tuple[str, ...] = ("operator",),
+        roles: tuple[str, ...] = ("customer_service",),
         password: str = "Operator-Haslo-1",
     ) -> dict[str, Any]:
         """An operator (created as an admin would) and a live session's tokens."""

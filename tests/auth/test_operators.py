@@ -19,7 +19,7 @@ async def test_operator_login_requires_totp(auth: Auth) -> None:
         auth.app[HASHER],
         login="anna.nowak",
         email="anna@mpwik.example",
-        roles=["operator"],
+        roles=["customer_service"],
         by="system:test",
         password="Operator-Haslo-1",
     )
@@ -50,12 +50,16 @@ async def test_operator_login_requires_totp(auth: Auth) -> None:
 
 
 async def test_generated_operator_password_must_be_changed_first(auth: Auth) -> None:
-    admin = await auth.operator("admin.one", roles=("operator", "admin"))
+    admin = await auth.operator("admin.one", roles=("admin",))
     status, created = await auth.call(
         "POST",
         "/operator/operators",
         token=admin["access_token"],
-        json_body={"login": "jan.op", "email": "jan.op@mpwik.example", "roles": ["operator"]},
+        json_body={
+            "login": "jan.op",
+            "email": "jan.op@mpwik.example",
+            "roles": ["customer_service"],
+        },
     )
     assert status == 201 and created["initial_password"]
     status, tokens = await auth.call(
@@ -88,7 +92,7 @@ async def test_generated_operator_password_must_be_changed_first(auth: Auth) -> 
         token=fresh["access_token"],
         json_body={"login": "x.op", "email": "x@mpwik.example", "roles": ["admin"]},
     )
-    assert status == 403 and problem["code"] == "forbidden"
+    assert status == 403 and problem["code"] == "role-required" and problem["role"] == "admin"
 
 
 async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
@@ -198,7 +202,7 @@ async def test_bootstrap_admin_from_settings(database: str, amqp_url: str, bus_p
         )
         assert status == 201
         status, listed = await auth.call("GET", "/operator/operators", token=tokens["access_token"])
-        assert status == 200 and listed["items"][0]["roles"] == ["admin", "operator"]
+        assert status == 200 and listed["items"][0]["roles"] == ["admin"]
 
 
 async def test_first_admin_from_the_cli_command(auth: Auth, database: str) -> None:
@@ -238,4 +242,4 @@ async def test_first_admin_from_the_cli_command(auth: Auth, database: str) -> No
     )
     assert status == 201 and tokens["restrictions"] == ["password_change"]
     roles = await auth.pool.fetchval("SELECT roles FROM operators WHERE login = 'szef'")
-    assert set(roles) == {"admin", "operator"}
+    assert set(roles) == {"admin"}

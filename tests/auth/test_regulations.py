@@ -34,13 +34,13 @@ async def test_version_1_is_the_utility_text_in_force(auth: Auth) -> None:
 async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
     await auth.client_with_invoice("100001")
     await auth.customer("100001", PASSWORD)
-    admin = await auth.operator("admin.one", roles=("operator", "admin"))
+    editor = await auth.operator("ewa.tresci", roles=("content",))
     operator = await auth.operator("anna.nowak")
     soon = (clock.now() + dt.timedelta(days=5)).isoformat()
     later = clock.now() + dt.timedelta(days=20)
     body = {"body": _v2(), "effective_from": soon, "summary": "Krótszy termin blokady."}
     status, problem = await auth.call(
-        "POST", "/operator/regulations", token=admin["access_token"], json_body=body
+        "POST", "/operator/regulations", token=editor["access_token"], json_body=body
     )
     assert status == 422 and problem["errors"][0]["field"] == "effective_from"
     status, _ = await auth.call(
@@ -49,11 +49,11 @@ async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
         token=operator["access_token"],
         json_body={**body, "effective_from": later.isoformat()},
     )
-    assert status == 403  # admins only
+    assert status == 403  # the content role only
     status, published = await auth.call(
         "POST",
         "/operator/regulations",
-        token=admin["access_token"],
+        token=editor["access_token"],
         json_body={**body, "effective_from": later.isoformat()},
     )
     assert status == 201 and published["version"] == 2

@@ -166,8 +166,10 @@ class Billing(RunningService[BillingSettings]):
     def as_customer(self, client_number: str) -> dict[str, str]:
         return self.issuer.customer(client_number)
 
-    def as_operator(self, operator_id: str = "op-1") -> dict[str, str]:
-        return self.issuer.operator(operator_id, roles=None)
+    def as_operator(
+        self, operator_id: str = "op-1", roles: tuple[str, ...] = ("billing",)
+    ) -> dict[str, str]:
+        return self.issuer.operator(operator_id, roles)
 
     def as_service(self, name: str = "notifier") -> dict[str, str]:
         return self.issuer.service(name)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pyotp
 from ebok_notifier.render import PAGES
+from ebok_shared.http.roles import ROLES
 
 from .client import Api, expect
 from .data import Customer
@@ -91,10 +92,18 @@ _PRINTED = re.compile(r"^(initial password|TOTP key):\s+(\S+)")
 
 async def operator_session(api: Api, stack: Stack) -> Session:
     """An admin made with ``python -m ebok_auth create-admin`` (generated password, TOTP key
-    printed once), signed in through the gateway with a TOTP code, password changed."""
+    printed once), holding every role, signed in through the gateway with a TOTP code,
+    password changed."""
     login = f"admin.{uuid.uuid4().hex[:6]}"
     code, printed = await stack.run(
-        "auth", "create-admin", "--login", login, "--email", f"{login}@mpwik.example.pl"
+        "auth",
+        "create-admin",
+        "--login",
+        login,
+        "--email",
+        f"{login}@mpwik.example.pl",
+        "--roles",
+        ",".join(ROLES),
     )
     assert code == 0, "\n".join(printed)
     found = {m[1]: m[2] for m in map(_PRINTED.match, printed) if m}

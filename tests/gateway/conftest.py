@@ -17,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from ebok_gateway.app import create_app
 from ebok_gateway.settings import GatewaySettings
+from ebok_shared.http.roles import ROLES
 
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
@@ -80,9 +81,8 @@ class Stack:
     def customer(self, subject: str = "123456", **claims: Any) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
 
-    def operator(self) -> dict[str, str]:
-        token = self.issuer.token("op-1", kind="operator", roles=["operator"])
-        return {"Authorization": f"Bearer {token}"}
+    def operator(self, roles: tuple[str, ...] = ROLES) -> dict[str, str]:
+        return self.issuer.operator("op-1", roles)
 
 
 @pytest.fixture

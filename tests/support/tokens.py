@@ -16,6 +16,7 @@ import jwt
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from ebok_shared.http.roles import ROLES
 
 
 class Issuer:
@@ -68,9 +69,10 @@ class Issuer:
         return bearer(self.token(client_number, kind="customer", **claims))
 
     def operator(
-        self, operator_id: str = "op-1", roles: tuple[str, ...] | None = ("operator",)
+        self, operator_id: str = "op-1", roles: tuple[str, ...] | None = ROLES
     ) -> dict[str, str]:
-        """An operator's headers (``roles=None``: a token without the roles claim)."""
+        """An operator's headers: by default holding every role (a role test names the one
+        it needs); ``roles=None``: a token without the roles claim."""
         claims: dict[str, Any] = {} if roles is None else {"roles": list(roles)}
         return bearer(self.token(operator_id, kind="operator", **claims))
 

@@ -32,7 +32,6 @@ async def upstreams(app: web.Application) -> AsyncIterator[None]:
 SPEC: ServiceSpec[GatewaySettings] = ServiceSpec(
     name="gateway",
     migrations=Path(__file__).parent / "migrations",
-    # The catch-all operator route (http_operator) comes after every route of the table.
     routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
     subscriptions=events.SUBSCRIPTIONS,
     contexts=(upstreams, live_settings),

@@ -1,5 +1,7 @@
-"""Operators: the portal settings (terms IV.1), kept by the gateway itself, and every other
-operator function passed to the service that owns the data (``/operator/<service>/…``)."""
+"""Operators: the portal settings (terms IV.1), kept by the gateway itself. Every other
+operator function is a route of the table (``routes.py``), passed to the service that owns
+the data (``/operator/<service>/…``); an operator path the table does not list is 404.
+Each handler needs the role the table names for it."""
 
 from __future__ import annotations
 
@@ -8,14 +10,14 @@ import re
 from aiohttp import web
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem
+from ebok_shared.http.roles import operator_role
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
 from . import repository, request_bodies
 from .live import LIVE
 from .portal import SECTIONS
-from .proxy import confined_tail, forward
-from .routes import ITEM_ID, PREFIX
+from .routes import ITEM_ID, PREFIX, role_for
 
 routes = web.RouteTableDef()
 
@@ -24,12 +26,14 @@ ITEM_SCHEMA = request_bodies.PORTAL_ITEM
 
 
 @routes.get(PREFIX + "/operator/portal-settings")
+@operator_role(role_for("GET", "/operator/portal-settings"))
 async def get_portal_settings(request: web.Request) -> web.Response:
     require(request, "operator")
     return web.json_response(request.app[LIVE].portal.describe())
 
 
 @routes.put(PREFIX + "/operator/portal-settings/sections/{section}")
+@operator_role(role_for("PUT", "/operator/portal-settings/sections/{section}"))
 async def put_section(request: web.Request) -> web.Response:
     principal = require(request, "operator")
     section = request.match_info["section"]
@@ -47,6 +51,7 @@ async def put_section(request: web.Request) -> web.Response:
 
 
 @routes.put(PREFIX + "/operator/portal-settings/sections/{section}/items/{item_id}")
+@operator_role(role_for("PUT", "/operator/portal-settings/sections/{section}/items/{item_id}"))
 async def put_item(request: web.Request) -> web.Response:
     principal = require(request, "operator")
     section, item_id = request.match_info["section"], request.match_info["item_id"]
@@ -66,23 +71,15 @@ async def put_item(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/operator/portal-settings/history")
+@operator_role(role_for("GET", "/operator/portal-settings/history"))
 async def get_portal_history(request: web.Request) -> web.Response:
     require(request, "operator")
     return web.json_response({"items": await repository.settings_history(request.app[POOL], 100)})
 
 
-@routes.route(
-    "*", PREFIX + "/operator/{service:auth|billing|readings|correspondence|notifier}/{tail:.*}"
-)
-async def operator_proxy(request: web.Request) -> web.StreamResponse:
-    """Operator functions live in the services that own the data, under /operator/…; what
-    follows /api/v1/operator/<service>/ is passed on segment by segment, each re-encoded, so
-    it stays under the service's /operator/ (never its /metrics or /health)."""
+@routes.get(PREFIX + "/operator/portal-settings/hidden-items")
+@operator_role(role_for("GET", "/operator/portal-settings/hidden-items"))
+async def get_hidden_items(request: web.Request) -> web.Response:
+    """The single items (invoices, contracts) hidden from customers, by section."""
     require(request, "operator")
-    resp, out = await forward(
-        request,
-        request.match_info["service"],
-        "/operator/" + confined_tail(request, kept=4),
-        16 * 1024 * 1024,  # operators' feed batches
-    )
-    return web.Response(status=resp.status, body=resp.body, headers=out)
+    return web.json_response({"items": request.app[LIVE].portal.describe()["hidden_items"]})

@@ -15,6 +15,8 @@ from .routes import PREFIX, ROUTES
 routes = web.RouteTableDef()
 
 for _route in ROUTES:
+    if _route.service == "gateway":
+        continue  # served by the gateway's own handlers (http_operator)
     routes.route(_route.method, PREFIX + _route.path)(proxy(_route))
 
 

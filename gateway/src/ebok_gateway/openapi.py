@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from ebok_shared.http.roles import LABELS
+
 from .portal import SECTIONS
 from .request_bodies import BODIES
 from .routes import ITEM_ID, PREFIX, ROUTES, Route
@@ -44,14 +46,6 @@ OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     "/me/export": {"get": ("Eksport moich danych (RODO)", "customer")},
     "/openapi.json": {"get": ("Dokument OpenAPI", "public")},
     "/portal/sections": {"get": ("Stan sekcji portalu (włączona, tylko do odczytu, …)", "public")},
-    "/operator/portal-settings": {"get": ("Ustawienia portalu", "operator")},
-    "/operator/portal-settings/history": {"get": ("Historia zmian ustawień portalu", "operator")},
-    "/operator/portal-settings/sections/{section}": {
-        "put": ("Ukrycie lub zawieszenie sekcji", "operator")
-    },
-    "/operator/portal-settings/sections/{section}/items/{item_id}": {
-        "put": ("Ukrycie pojedynczej pozycji", "operator")
-    },
 }
 _NO_BODY = {("POST", "/me/totp")}  # POST or PUT routes that read no body
 
@@ -144,6 +138,7 @@ def document() -> dict[str, Any]:
         for method, (summary, access) in methods.items():
             paths.setdefault(PREFIX + path, {})[method] = _operation(summary, access, path, method)
     paths[PREFIX + "/me/dashboard"]["get"]["parameters"] = [_NO_CACHE]
+    _with_roles(paths)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -159,3 +154,15 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _with_roles(paths: dict[str, dict[str, Any]]) -> None:
+    """Each operator route says the role it needs: ``x-required-role`` for tools, a sentence
+    of its description for people (the table's ``role`` is the one source)."""
+    for route in ROUTES:
+        if route.role is None:
+            continue
+        op = paths[PREFIX + route.path][route.method.lower()]
+        op["x-required-role"] = route.role
+        needs = f"Wymaga roli pracownika „{LABELS[route.role]}” ({route.role})."
+        op["description"] = f"{op['description']}\n\n{needs}" if op.get("description") else needs

@@ -1,6 +1,6 @@
 """Forwarding a request to the service that owns its data: the proxy handler each route of
-the route table gets (access, portal switches, rate limits, then the call), and the
-forwarding itself, shared with the operators' catch-all route."""
+the route table gets (access and an operator's role, portal switches, rate limits, then the
+call), and the forwarding itself."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from aiohttp import web
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.params import bad
 from ebok_shared.http.problems import Problem
+from ebok_shared.http.roles import operator_role
 from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL
 
@@ -110,19 +111,6 @@ def upstream_path(route: Route, match_info: Any) -> str:
     return re.sub(r"{(\w+)}", parameter, route.path)
 
 
-def confined_tail(request: web.Request, kept: int) -> str:
-    """The request's path after its first ``kept`` segments, each segment decoded, refused if
-    it is a dot segment, not UTF-8 or holds a control character, and re-encoded: what a
-    catch-all route forwards (an encoded "/" stays inside its segment)."""
-    segments = []
-    for raw in request.rel_url.raw_path.split("/")[kept + 1 :]:
-        try:
-            segments.append(_segment("(path)", unquote(raw, errors="strict")))
-        except UnicodeDecodeError:
-            raise bad("(path)", "nieprawidłowa wartość parametru ścieżki") from None
-    return "/".join(segments)
-
-
 def proxy(route: Route) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
         client = None
@@ -139,7 +127,9 @@ def proxy(route: Route) -> Any:
         if route.rate_rule:
             await request.app[LIMITER].hit((RULES[route.rate_rule], client_ip(request)))
         try:
-            resp, out = await forward(request, route.service, path, route.max_body)
+            resp, out = await forward(
+                request, route.service, route.to_service(path), route.max_body
+            )
         finally:
             if client is not None:
                 await _views_changed(request, client)
@@ -150,6 +140,8 @@ def proxy(route: Route) -> Any:
 
     if route.access == "public":
         public(handler)
+    if route.role is not None:
+        operator_role(route.role)(handler)  # the shared auth middleware checks it first
     handler.ebok_allowed_restrictions = frozenset(route.allow_restricted)  # type: ignore[attr-defined]
     handler.__name__ = f"proxy_{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
     return handler

@@ -1,5 +1,6 @@
-"""The public API as data: every route, who may call it, which service owns it, which portal
-section (terms IV.1) it belongs to, and which rate-limit rule guards it."""
+"""The public API as data: every route, who may call it (and, for operators, the one role it
+needs), which service owns it, which portal section (terms IV.1) it belongs to, and which
+rate-limit rule guards it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
+
+from ebok_shared.http.roles import ADMIN, BILLING, CONTENT, CUSTOMER_SERVICE
 
 # "account": anyone signed in, customer or operator (their own password, logging out).
 Access = Literal["public", "customer", "operator", "account"]
@@ -37,10 +40,11 @@ ITEM_ID = r"[A-Z0-9/-]{1,64}"
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str  # under /api/v1; the owning service serves the same path
-    service: str
+    path: str  # under /api/v1; the owning service serves the same path (see service_path)
+    service: str  # "gateway": the gateway's own handler (not forwarded)
     access: Access
     summary: str
+    role: str | None = None  # operator routes: the role the operator needs (ebok_shared roles)
     section: str | None = None
     rate_rule: str | None = None
     allow_restricted: tuple[str, ...] = ()
@@ -63,8 +67,52 @@ class Route:
         """Does ``value`` (decoded) match the pattern of path parameter ``name``?"""
         return re.fullmatch(self.params[name], value) is not None
 
+    @property
+    def service_path(self) -> str:
+        """The path (template) the owning service serves."""
+        return self.to_service(self.path)
+
+    def to_service(self, path: str) -> str:
+        """``path`` (under /api/v1) as the owning service serves it: operator routes are
+        published as ``/operator/<service>/…`` and served by ``<service>`` as ``/operator/…``."""
+        prefix = f"/operator/{self.service}/"
+        if self.path.startswith(prefix) and path.startswith(prefix):
+            return "/operator/" + path.removeprefix(prefix)
+        return path
+
 
 PDF_OR_IMAGE = ("application/pdf", "image/jpeg", "image/png")
+IMAGE = ("image/jpeg", "image/png")
+
+
+def _op(
+    method: str,
+    service: str,
+    tail: str,
+    summary: str,
+    role: str,
+    *,
+    ok: int = 200,
+    max_body: int = MiB,
+    media_types: tuple[str, ...] | None = None,
+) -> Route:
+    """An operator route of ``service``, published as ``/operator/<service><tail>``; with
+    ``media_types`` it answers a document rather than JSON."""
+    return Route(
+        method,
+        f"/operator/{service}{tail}",
+        service,
+        "operator",
+        summary,
+        role,
+        ok=ok,
+        max_body=max_body,
+        binary=media_types is not None,
+        media_types=media_types or PDF_OR_IMAGE,
+    )
+
+
+FEED_MAX_BODY = 16 * MiB  # a back-office feed batch
 
 
 BOTH = ("password_change", "regulations")
@@ -362,4 +410,205 @@ ROUTES: tuple[Route, ...] = (
         media_types=PDF_OR_IMAGE,
         params={"case_id": UUID, "attachment_id": UUID},
     ),
+    # --- operators: customer service (customer_service) ---------------------------------
+    _op("GET", "auth", "/accounts", "Wyszukiwanie kont", CUSTOMER_SERVICE),
+    _op("GET", "auth", "/accounts/{client_number}", "Konto klienta", CUSTOMER_SERVICE),
+    _op("POST", "auth", "/accounts/{client_number}/block", "Blokada konta", CUSTOMER_SERVICE),
+    _op(
+        "POST", "auth", "/accounts/{client_number}/unblock", "Odblokowanie konta", CUSTOMER_SERVICE
+    ),
+    _op(
+        "POST",
+        "auth",
+        "/accounts/{client_number}/deletion",
+        "Usunięcie konta na wniosek klienta",
+        CUSTOMER_SERVICE,
+    ),
+    _op("GET", "auth", "/audit", "Dziennik zdarzeń (audyt)", CUSTOMER_SERVICE),
+    _op("GET", "correspondence", "/cases", "Kolejka spraw", CUSTOMER_SERVICE),
+    _op("GET", "correspondence", "/cases/{case_id}", "Sprawa", CUSTOMER_SERVICE),
+    _op(
+        "GET",
+        "correspondence",
+        "/cases/{case_id}/attachments/{attachment_id}",
+        "Załącznik sprawy",
+        CUSTOMER_SERVICE,
+        media_types=PDF_OR_IMAGE,
+    ),
+    _op(
+        "POST",
+        "correspondence",
+        "/cases/{case_id}/assignment",
+        "Przejęcie sprawy",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "POST",
+        "correspondence",
+        "/cases/{case_id}/replies",
+        "Odpowiedź na sprawę",
+        CUSTOMER_SERVICE,
+        ok=201,
+        max_body=51 * MiB,
+    ),
+    _op(
+        "PUT",
+        "correspondence",
+        "/cases/{case_id}/status",
+        "Zmiana statusu sprawy",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "POST",
+        "correspondence",
+        "/cases/{case_id}/evidence-needed",
+        "Prośba o uzupełnienie dowodów",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "POST", "correspondence", "/cases/{case_id}/closure", "Zamknięcie sprawy", CUSTOMER_SERVICE
+    ),
+    _op("GET", "readings", "/readings", "Odczyty do weryfikacji", CUSTOMER_SERVICE),
+    _op(
+        "POST",
+        "readings",
+        "/readings/{reading_id}/decision",
+        "Decyzja o odczycie",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "GET",
+        "readings",
+        "/garden-meter-requests",
+        "Zgłoszenia wodomierzy ogrodowych",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "GET",
+        "readings",
+        "/garden-meter-requests/{request_id}",
+        "Zgłoszenie wodomierza ogrodowego",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "POST",
+        "readings",
+        "/garden-meter-requests/{request_id}/decision",
+        "Decyzja o zgłoszeniu wodomierza ogrodowego",
+        CUSTOMER_SERVICE,
+    ),
+    _op("GET", "readings", "/meters/{serial}", "Wodomierz z historią odczytów", CUSTOMER_SERVICE),
+    _op(
+        "GET",
+        "readings",
+        "/photos/{photo_id}",
+        "Zdjęcie wodomierza",
+        CUSTOMER_SERVICE,
+        media_types=IMAGE,
+    ),
+    _op("GET", "notifier", "/deliveries", "Wysłane e-maile (dziennik doręczeń)", CUSTOMER_SERVICE),
+    _op("GET", "notifier", "/deliveries/{id}", "Doręczenie e-maila", CUSTOMER_SERVICE),
+    _op(
+        "POST",
+        "notifier",
+        "/deliveries/{id}/resend",
+        "Ponowne wysłanie e-maila",
+        CUSTOMER_SERVICE,
+    ),
+    # --- operators: billing (billing) ----------------------------------------------------
+    _op(
+        "POST",
+        "billing",
+        "/feed/batches",
+        "Partia danych z systemu rozliczeń",
+        BILLING,
+        max_body=FEED_MAX_BODY,
+    ),
+    _op("GET", "billing", "/feed/batches", "Historia partii danych", BILLING),
+    _op("GET", "billing", "/feed/batches/{batch_id}", "Partia danych", BILLING),
+    _op("GET", "billing", "/interest-rates", "Tabela stóp referencyjnych NBP", BILLING),
+    _op("POST", "billing", "/interest-rates", "Nowa stopa referencyjna NBP", BILLING, ok=201),
+    _op("GET", "billing", "/eur-rates", "Kursy EUR (NBP, tabela A)", BILLING),
+    _op("POST", "billing", "/eur-rates", "Nowy kurs EUR", BILLING, ok=201),
+    _op(
+        "POST",
+        "billing",
+        "/invoices/{number}/interest-notes",
+        "Nota odsetkowa na żądanie",
+        BILLING,
+        ok=201,
+    ),
+    _op("GET", "billing", "/tariffs", "Taryfy", BILLING),
+    _op("PUT", "billing", "/tariffs", "Zmiana taryfy", BILLING),
+    _op("GET", "readings", "/reading-windows", "Okna podawania odczytów", BILLING),
+    _op("PUT", "readings", "/reading-windows", "Zmiana okien podawania odczytów", BILLING),
+    _op(
+        "POST",
+        "readings",
+        "/feed/readings",
+        "Partia odczytów z systemu rozliczeń",
+        BILLING,
+        max_body=FEED_MAX_BODY,
+    ),
+    _op(
+        "POST",
+        "readings",
+        "/feed/meters",
+        "Partia wodomierzy z systemu rozliczeń",
+        BILLING,
+        max_body=FEED_MAX_BODY,
+    ),
+    # --- operators: content (content) ----------------------------------------------------
+    _op("POST", "auth", "/regulations", "Publikacja nowej wersji regulaminu", CONTENT, ok=201),
+    _op("GET", "notifier", "/campaigns", "Kampanie powiadomień o regulaminie", CONTENT),
+    _op("GET", "notifier", "/campaigns/{id}", "Postęp kampanii", CONTENT),
+    # --- operators: admin (admin) --------------------------------------------------------
+    _op("GET", "auth", "/operators", "Pracownicy", ADMIN),
+    _op("POST", "auth", "/operators", "Nowy pracownik", ADMIN, ok=201),
+    _op("GET", "auth", "/operators/{login}", "Pracownik", ADMIN),
+    _op("PUT", "auth", "/operators/{login}/roles", "Zmiana ról pracownika", ADMIN),
+    _op("POST", "auth", "/operators/{login}/deactivation", "Dezaktywacja pracownika", ADMIN),
+    _op("POST", "auth", "/operators/{login}/totp-reset", "Nowy klucz TOTP pracownika", ADMIN),
+    # --- operators: the gateway's own (portal settings, terms IV.1) -------------------------
+    Route("GET", "/operator/portal-settings", "gateway", "operator", "Ustawienia portalu", CONTENT),
+    Route(
+        "GET",
+        "/operator/portal-settings/history",
+        "gateway",
+        "operator",
+        "Historia zmian ustawień portalu",
+        CONTENT,
+    ),
+    Route(
+        "PUT",
+        "/operator/portal-settings/sections/{section}",
+        "gateway",
+        "operator",
+        "Włączenie, zawieszenie lub ukrycie sekcji",
+        CONTENT,
+    ),
+    Route(
+        "GET",
+        "/operator/portal-settings/hidden-items",
+        "gateway",
+        "operator",
+        "Ukryte pojedyncze pozycje (faktury, umowy)",
+        BILLING,
+    ),
+    Route(
+        "PUT",
+        "/operator/portal-settings/sections/{section}/items/{item_id}",
+        "gateway",
+        "operator",
+        "Ukrycie pojedynczej pozycji (faktury, umowy)",
+        BILLING,
+    ),
 )
+
+
+def role_for(method: str, path: str) -> str:
+    """The role the operator route ``method path`` of the table needs (its one source)."""
+    for route in ROUTES:
+        if route.method == method and route.path == path and route.role is not None:
+            return route.role
+    raise LookupError(f"no operator route {method} {path} in the table")

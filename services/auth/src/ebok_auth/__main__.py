@@ -1,5 +1,6 @@
 """``python -m ebok_auth`` / ``ebok-auth``: serve, migrate, dlq list|redrive, and auth's own
-``create-admin --login L --email E`` (the first admin) and ``rotate-key`` (database keys)."""
+``create-admin --login L --email E [--roles admin,…]`` (the first admin) and ``rotate-key``
+(database keys)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from ebok_shared import db
 from ebok_shared.cli import main as run
+from ebok_shared.http.roles import ADMIN, ROLES
 from ebok_shared.service import Command, migration_folders
 
 from .app import SPEC, create_app
@@ -22,6 +24,24 @@ from .use_cases.operators import create
 def _create_admin_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--login", required=True)
     parser.add_argument("--email", required=True)
+    parser.add_argument(
+        "--roles",
+        default=ADMIN,
+        help="comma-separated, admin and any of: " + ", ".join(ROLES) + " (default: admin)",
+    )
+
+
+def _roles(raw: str) -> list[str]:
+    roles = sorted({r.strip() for r in raw.split(",") if r.strip()}, key=_known)
+    if ADMIN not in roles:
+        raise SystemExit("create-admin: --roles must include admin")
+    return roles
+
+
+def _known(role: str) -> int:
+    if role not in ROLES:
+        raise SystemExit(f"create-admin: unknown role {role!r} (known: {', '.join(ROLES)})")
+    return ROLES.index(role)
 
 
 def _own(args: argparse.Namespace, settings: Callable[[], AuthSettings]) -> None:
@@ -58,7 +78,7 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> None:
                     hasher,
                     login=args.login,
                     email=args.email,
-                    roles=["admin", "operator"],
+                    roles=_roles(args.roles),
                     by="system:cli",
                     settings=settings,
                 )
@@ -66,6 +86,7 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> None:
                 hasher.close()
             # Printed to the terminal of whoever ran the command, never logged.
             print(f"login:            {created['login']}")
+            print(f"roles:            {', '.join(created['roles'])}")
             print(f"initial password: {created['initial_password']} (change at first login)")
             print(f"TOTP key:         {created['totp_secret']}")
             print(f"TOTP URI:         {created['otpauth_uri']}")

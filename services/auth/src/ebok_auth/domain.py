@@ -15,6 +15,7 @@ from typing import Any
 from ebok_shared.refusals import Refusal
 
 CLIENT_NUMBER_RE = re.compile(r"^\d{6}$")
+OPERATOR_LOGIN_RE = re.compile(r"^[a-z][a-z0-9._-]{2,39}$")  # schemas.OPERATOR_LOGIN too
 RESTRICT_PASSWORD = "password_change"
 RESTRICT_REGULATIONS = "regulations"
 SYSTEM_CONTRACT_END = "system:contract-end"

@@ -9,12 +9,13 @@ import datetime as dt
 from aiohttp import web
 from ebok_shared.http.middleware import public, secret_answer
 from ebok_shared.http.problems import Problem
+from ebok_shared.http.roles import ADMIN, CONTENT, CUSTOMER_SERVICE, ROLES, operator_role
 from ebok_shared.http.tokens import Principal
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
 from . import schemas
-from .domain import CLIENT_NUMBER_RE
+from .domain import CLIENT_NUMBER_RE, OPERATOR_LOGIN_RE
 from .http_common import client_ip, deps, json, live_principal
 from .resources import HASHER
 from .settings import AuthSettings
@@ -25,8 +26,10 @@ routes = web.RouteTableDef()
 MAX_PAGE = accounts.MAX_PAGE
 
 
-async def _operator(request: web.Request, role: str = "operator") -> Principal:
-    return await live_principal(request, "operator", role=role)
+async def _operator(request: web.Request) -> Principal:
+    """The operator, with a live session (the route's role was checked before the handler:
+    ``operator_role``)."""
+    return await live_principal(request, "operator")
 
 
 def _client(request: web.Request) -> str:
@@ -81,6 +84,7 @@ async def operator_login(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/accounts")
+@operator_role(CUSTOMER_SERVICE)
 async def search_accounts(request: web.Request) -> web.Response:
     """By client number prefix or e-mail fragment, and status; paged (at most 100)."""
     await _operator(request)
@@ -100,6 +104,7 @@ async def search_accounts(request: web.Request) -> web.Response:
 
 
 @routes.get(r"/operator/accounts/{client_number}")
+@operator_role(CUSTOMER_SERVICE)
 async def get_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     client = _client(request)
@@ -110,6 +115,7 @@ async def get_account(request: web.Request) -> web.Response:
 
 
 @routes.post(r"/operator/accounts/{client_number}/block")
+@operator_role(CUSTOMER_SERVICE)
 async def block_account(request: web.Request) -> web.Response:
     """Terms IV.3: use contrary to the regulations or the law; the reason is required."""
     principal = await _operator(request)
@@ -126,6 +132,7 @@ async def block_account(request: web.Request) -> web.Response:
 
 
 @routes.post(r"/operator/accounts/{client_number}/unblock")
+@operator_role(CUSTOMER_SERVICE)
 async def unblock_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     body = await read_json(request, schemas.OPERATOR_ACTION)
@@ -141,6 +148,7 @@ async def unblock_account(request: web.Request) -> web.Response:
 
 
 @routes.post(r"/operator/accounts/{client_number}/deletion")
+@operator_role(CUSTOMER_SERVICE)
 async def delete_account(request: web.Request) -> web.Response:
     """Terms II.6: on the customer's request (the reason records the request)."""
     principal = await _operator(request)
@@ -157,6 +165,7 @@ async def delete_account(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/audit")
+@operator_role(CUSTOMER_SERVICE)
 async def audit_log(request: web.Request) -> web.Response:
     """Newest first; ``before_id`` of the last item fetches the next page."""
     await _operator(request)
@@ -176,18 +185,20 @@ async def audit_log(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/operators")
+@operator_role(ADMIN)
 async def list_operators(request: web.Request) -> web.Response:
-    await _operator(request, role="admin")
+    await _operator(request)
     return json({"items": await operators.listing(request.app[POOL])})
 
 
 @routes.post("/operator/operators")
+@operator_role(ADMIN)
 @secret_answer
 async def create_operator(request: web.Request) -> web.Response:
     """An admin creates an operator; the generated password and TOTP key are shown once."""
-    principal = await _operator(request, role="admin")
+    principal = await _operator(request)
     body = await read_json(request, schemas.NEW_OPERATOR)
-    roles = sorted(set(body["roles"]) | {"operator"})
+    roles = sorted(set(body["roles"]), key=ROLES.index)
     created = await operators.create(
         request.app[POOL],
         request.app[HASHER],
@@ -200,9 +211,78 @@ async def create_operator(request: web.Request) -> web.Response:
     return json(created, status=201)
 
 
+def _login(request: web.Request) -> str:
+    login = request.match_info["login"]
+    if not OPERATOR_LOGIN_RE.match(login):
+        raise Problem(404, "Nie ma takiego pracownika.")
+    return login
+
+
+@routes.get("/operator/operators/{login}")
+@operator_role(ADMIN)
+async def get_operator(request: web.Request) -> web.Response:
+    await _operator(request)
+    return json(await operators.one(request.app[POOL], _login(request)))
+
+
+@routes.put("/operator/operators/{login}/roles")
+@operator_role(ADMIN)
+async def put_operator_roles(request: web.Request) -> web.Response:
+    """The operator's roles, replaced (an admin may change their own; the last active
+    admin keeps ``admin``). The operator's sessions end: the next login carries the roles."""
+    principal = await _operator(request)
+    login = _login(request)
+    body = await read_json(request, schemas.ROLES_CHANGE)
+    changed = await operators.change_roles(
+        request.app[POOL],
+        login,
+        body["roles"],
+        reason=body["reason"],
+        by=f"operator:{principal.subject}",
+        ip=client_ip(request),
+    )
+    return json(changed)
+
+
+@routes.post("/operator/operators/{login}/deactivation")
+@operator_role(ADMIN)
+async def deactivate_operator(request: web.Request) -> web.Response:
+    principal = await _operator(request)
+    login = _login(request)
+    body = await read_json(request, schemas.OPERATOR_ACTION)
+    done = await operators.deactivate(
+        request.app[POOL],
+        login,
+        reason=body["reason"],
+        by=f"operator:{principal.subject}",
+        ip=client_ip(request),
+    )
+    return json(done)
+
+
+@routes.post("/operator/operators/{login}/totp-reset")
+@operator_role(ADMIN)
+@secret_answer
+async def reset_operator_totp(request: web.Request) -> web.Response:
+    """A new TOTP key for an operator (shown once, with its otpauth:// URI for the QR code)."""
+    principal = await _operator(request)
+    login = _login(request)
+    body = await read_json(request, schemas.OPERATOR_ACTION)
+    reset = await operators.reset_totp(
+        request.app[POOL],
+        login,
+        reason=body["reason"],
+        by=f"operator:{principal.subject}",
+        ip=client_ip(request),
+        settings=AuthSettings.of(request.app),
+    )
+    return json(reset)
+
+
 @routes.post("/operator/regulations")
+@operator_role(CONTENT)
 async def publish_regulations(request: web.Request) -> web.Response:
-    principal = await _operator(request, role="admin")
+    principal = await _operator(request)
     body = await read_json(request, schemas.NEW_REGULATIONS)
     effective = _parse_effective(body["effective_from"])
     published = await regulations.publish(

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from ebok_shared.http.roles import ROLES
+
+from .domain import OPERATOR_LOGIN_RE
+
 CLIENT_NUMBER = {"type": "string", "pattern": r"^\d{6}$"}
-OPERATOR_LOGIN = {"type": "string", "pattern": r"^[a-z][a-z0-9._-]{2,39}$"}
+OPERATOR_LOGIN = {"type": "string", "pattern": OPERATOR_LOGIN_RE.pattern}
 EMAIL = {
     "type": "string",
     "format": "email",
@@ -58,18 +62,20 @@ TOTP_CONFIRM = _obj(["code"], code=CODE)
 TOTP_REMOVAL = _obj(["current_password", "code"], current_password=PASSWORD, code=CODE)
 DELETION = _obj(["current_password", "confirm"], current_password=PASSWORD, confirm={"const": True})
 OPERATOR_ACTION = _obj(["reason"], reason=REASON)
+OPERATOR_ROLES = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": len(ROLES),
+    "uniqueItems": True,
+    "items": {"enum": list(ROLES)},
+}
 NEW_OPERATOR = _obj(
     ["login", "email", "roles"],
     login=OPERATOR_LOGIN,
     email=EMAIL,
-    roles={
-        "type": "array",
-        "minItems": 1,
-        "maxItems": 2,
-        "uniqueItems": True,
-        "items": {"enum": ["operator", "admin"]},
-    },
+    roles=OPERATOR_ROLES,
 )
+ROLES_CHANGE = _obj(["roles", "reason"], roles=OPERATOR_ROLES, reason=REASON)
 NEW_REGULATIONS = _obj(
     ["body", "effective_from", "summary"],
     body={"type": "string", "minLength": 100, "maxLength": 200_000},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ebok_shared.config import ConfigError, Secret
+from ebok_shared.http.roles import ADMIN, ROLES
 from ebok_shared.settings import ServiceSettings
 
 # OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1 (the minimum we accept).
@@ -72,6 +73,9 @@ class AuthSettings(ServiceSettings):
     bootstrap_admin_email: str | None = None
     bootstrap_admin_password: Secret | None = None
     bootstrap_admin_totp_secret: Secret | None = None
+    # The bootstrap admin's roles: "admin" alone by default (least privilege; the admin gives
+    # further roles, to themselves too). The local run's demo admin gets all four.
+    bootstrap_admin_roles: tuple[str, ...] = (ADMIN,)
 
     def validate(self) -> None:
         super().validate()
@@ -109,5 +113,9 @@ class AuthSettings(ServiceSettings):
             self.bootstrap_admin_password,
             self.bootstrap_admin_totp_secret,
         )
+        if ADMIN not in self.bootstrap_admin_roles or not set(self.bootstrap_admin_roles) <= set(
+            ROLES
+        ):
+            raise ConfigError("EBOK_BOOTSTRAP_ADMIN_ROLES: admin and any of " + ", ".join(ROLES))
         if any(given) and not all(given):
             raise ConfigError("EBOK_BOOTSTRAP_ADMIN_LOGIN, _PASSWORD and _TOTP_SECRET go together")

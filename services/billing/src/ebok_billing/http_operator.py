@@ -12,6 +12,7 @@ from ebok_shared.clock import clock
 from ebok_shared.http import feed as feed_http
 from ebok_shared.http import params
 from ebok_shared.http.middleware import require
+from ebok_shared.http.roles import BILLING, operator_role
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
@@ -30,6 +31,7 @@ def _operator(request: web.Request) -> str:
 
 
 @routes.post("/operator/feed/batches")
+@operator_role(BILLING)
 async def post_batch(request: web.Request) -> web.Response:
     submitted_by = _operator(request)
     cfg = settings(request.app)
@@ -48,6 +50,7 @@ async def post_batch(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/feed/batches")
+@operator_role(BILLING)
 async def list_batches(request: web.Request) -> web.Response:
     require(request, "operator")
     page = params.page(request, settings(request.app).page_size_max)
@@ -70,6 +73,7 @@ async def list_batches(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/feed/batches/{batch_id}")
+@operator_role(BILLING)
 async def get_batch(request: web.Request) -> web.Response:
     require(request, "operator")
     try:
@@ -82,6 +86,7 @@ async def get_batch(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/interest-rates")
+@operator_role(BILLING)
 async def get_rates(request: web.Request) -> web.Response:
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
@@ -103,6 +108,7 @@ async def get_rates(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/interest-rates")
+@operator_role(BILLING)
 async def post_rate(request: web.Request) -> web.Response:
     who = _operator(request)
     body = await read_json(request, RATE_SCHEMA)
@@ -119,6 +125,7 @@ async def post_rate(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/eur-rates")
+@operator_role(BILLING)
 async def get_eur_rates(request: web.Request) -> web.Response:
     """NBP average EUR rates (table A) the recovery compensation is converted by."""
     require(request, "operator")
@@ -141,6 +148,7 @@ async def get_eur_rates(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/eur-rates")
+@operator_role(BILLING)
 async def post_eur_rate(request: web.Request) -> web.Response:
     """Add one day's NBP average EUR rate; the same rate again answers 200, another 409."""
     who = _operator(request)
@@ -162,6 +170,7 @@ async def post_eur_rate(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/invoices/{number}/interest-notes")
+@operator_role(BILLING)
 async def post_on_demand_note(request: web.Request) -> web.Response:
     require(request, "operator")
     number = invoice_number(request)
@@ -173,6 +182,7 @@ async def post_on_demand_note(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/tariffs")
+@operator_role(BILLING)
 async def get_tariffs(request: web.Request) -> web.Response:
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
@@ -195,6 +205,7 @@ async def get_tariffs(request: web.Request) -> web.Response:
 
 
 @routes.put("/operator/tariffs")
+@operator_role(BILLING)
 async def put_tariff(request: web.Request) -> web.Response:
     require(request, "operator")
     body = await read_json(request, TARIFF_SCHEMA)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import validation_problem
+from ebok_shared.http.roles import CUSTOMER_SERVICE, operator_role
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
@@ -57,6 +58,7 @@ async def _note(request: web.Request) -> str | None:
 
 
 @routes.get("/operator/cases")
+@operator_role(CUSTOMER_SERVICE)
 async def queue(request: web.Request) -> web.Response:
     """Open cases by default; urgent failure reports first, then the nearest deadline."""
     _operator(request)
@@ -72,6 +74,7 @@ async def queue(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/cases/{case_id}")
+@operator_role(CUSTOMER_SERVICE)
 async def case(request: web.Request) -> web.Response:
     _operator(request)
     case_id = path_id(request, "case_id")
@@ -79,6 +82,7 @@ async def case(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/cases/{case_id}/attachments/{attachment_id}")
+@operator_role(CUSTOMER_SERVICE)
 async def attachment(request: web.Request) -> web.StreamResponse:
     _operator(request)
     download = await use_cases.attachment(
@@ -88,6 +92,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post("/operator/cases/{case_id}/assignment")
+@operator_role(CUSTOMER_SERVICE)
 async def assign(request: web.Request) -> web.Response:
     """The operator takes the case (to themself)."""
     operator_id = _operator(request)
@@ -99,6 +104,7 @@ async def assign(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/cases/{case_id}/replies")
+@operator_role(CUSTOMER_SERVICE)
 async def reply(request: web.Request) -> web.Response:
     """The answer: the customer reads it in e-BOK and is e-mailed only that it is waiting."""
     operator_id = _operator(request)
@@ -114,6 +120,7 @@ async def reply(request: web.Request) -> web.Response:
 
 
 @routes.put("/operator/cases/{case_id}/status")
+@operator_role(CUSTOMER_SERVICE)
 async def status(request: web.Request) -> web.Response:
     operator_id = _operator(request)
     case_id = path_id(request, "case_id")
@@ -125,6 +132,7 @@ async def status(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/cases/{case_id}/evidence-needed")
+@operator_role(CUSTOMER_SERVICE)
 async def evidence_needed(request: web.Request) -> web.Response:
     """Evidence is needed: the reply deadline is extended by the configured period, once."""
     operator_id = _operator(request)
@@ -142,6 +150,7 @@ async def evidence_needed(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/cases/{case_id}/closure")
+@operator_role(CUSTOMER_SERVICE)
 async def close(request: web.Request) -> web.Response:
     operator_id = _operator(request)
     case_id = path_id(request, "case_id")

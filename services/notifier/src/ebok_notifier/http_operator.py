@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import field_problem
+from ebok_shared.http.roles import CONTENT, CUSTOMER_SERVICE, operator_role
 from ebok_shared.service import POOL
 
 from . import use_cases
@@ -18,6 +19,7 @@ MAX_LIMIT = 500
 
 
 @routes.get("/operator/deliveries")
+@operator_role(CUSTOMER_SERVICE)
 async def list_deliveries(request: web.Request) -> web.Response:
     """``?status=failed&limit=50&before_id=…``: newest first; page on with ``before_id``."""
     require(request, "operator")
@@ -34,12 +36,14 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 
 @routes.get(r"/operator/deliveries/{id:\d+}")
+@operator_role(CUSTOMER_SERVICE)
 async def get_delivery(request: web.Request) -> web.Response:
     require(request, "operator")
     return json_answer(await use_cases.delivery(request.app[POOL], int(request.match_info["id"])))
 
 
 @routes.post(r"/operator/deliveries/{id:\d+}/resend")
+@operator_role(CUSTOMER_SERVICE)
 async def resend(request: web.Request) -> web.Response:
     """Send a failed e-mail again (same Message-ID), with a fresh retry deadline."""
     require(request, "operator")
@@ -48,6 +52,7 @@ async def resend(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/campaigns")
+@operator_role(CONTENT)
 async def list_campaigns(request: web.Request) -> web.Response:
     require(request, "operator")
     limit = int_param(request, "limit", 50, 1, MAX_LIMIT)
@@ -56,6 +61,7 @@ async def list_campaigns(request: web.Request) -> web.Response:
 
 
 @routes.get(r"/operator/campaigns/{id:\d+}")
+@operator_role(CONTENT)
 async def campaign(request: web.Request) -> web.Response:
     """Progress: how many of the campaign's e-mails were sent, failed, or still wait."""
     require(request, "operator")

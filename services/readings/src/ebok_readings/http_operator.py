@@ -12,6 +12,7 @@ from ebok_shared.http import feed as feed_http
 from ebok_shared.http.middleware import require
 from ebok_shared.http.params import bad, page, query_choice
 from ebok_shared.http.problems import Problem
+from ebok_shared.http.roles import BILLING, CUSTOMER_SERVICE, operator_role
 
 from . import views
 from .domain import feed as feed_rules
@@ -47,6 +48,7 @@ async def _decision(request: web.Request) -> tuple[bool, str | None]:
 
 
 @routes.get("/operator/readings")
+@operator_role(CUSTOMER_SERVICE)
 async def readings_to_verify(request: web.Request) -> web.Response:
     _operator(request)
     query_choice(request, "status", ("to_verify",))
@@ -58,6 +60,7 @@ async def readings_to_verify(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/readings/{reading_id}/decision")
+@operator_role(CUSTOMER_SERVICE)
 async def decide_reading(request: web.Request) -> web.Response:
     by = _operator(request)
     reading_id = uuid_param(request, "reading_id")
@@ -72,6 +75,7 @@ async def decide_reading(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/garden-meter-requests")
+@operator_role(CUSTOMER_SERVICE)
 async def garden_queue(request: web.Request) -> web.Response:
     _operator(request)
     status = query_choice(request, "status", ("submitted", "accepted", "rejected"))
@@ -96,6 +100,7 @@ async def garden_queue(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/garden-meter-requests/{request_id}")
+@operator_role(CUSTOMER_SERVICE)
 async def garden_request(request: web.Request) -> web.Response:
     _operator(request)
     found = await garden.request(pool(request), uuid_param(request, "request_id"))
@@ -103,6 +108,7 @@ async def garden_request(request: web.Request) -> web.Response:
 
 
 @routes.post("/operator/garden-meter-requests/{request_id}/decision")
+@operator_role(CUSTOMER_SERVICE)
 async def decide_garden_request(request: web.Request) -> web.Response:
     by = _operator(request)
     request_id = uuid_param(request, "request_id")
@@ -123,6 +129,7 @@ async def decide_garden_request(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/meters/{serial}")
+@operator_role(CUSTOMER_SERVICE)
 async def meter_history(request: web.Request) -> web.Response:
     _operator(request)
     s = settings(request)
@@ -156,6 +163,7 @@ async def meter_history(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/photos/{photo_id}")
+@operator_role(CUSTOMER_SERVICE)
 async def photo(request: web.Request) -> web.Response:
     _operator(request)
     row = await readings.photo(pool(request), uuid_param(request, "photo_id"))
@@ -170,6 +178,7 @@ async def photo(request: web.Request) -> web.Response:
 
 
 @routes.get("/operator/reading-windows")
+@operator_role(BILLING)
 async def get_windows(request: web.Request) -> web.Response:
     _operator(request)
     found = await readings.reading_windows(pool(request))
@@ -177,6 +186,7 @@ async def get_windows(request: web.Request) -> web.Response:
 
 
 @routes.put("/operator/reading-windows")
+@operator_role(BILLING)
 async def put_windows(request: web.Request) -> web.Response:
     """``always``: customers may read any day; ``windows``: only within the given periods."""
     by = _operator(request)
@@ -211,10 +221,12 @@ async def _feed(request: web.Request, kind: feed_rules.Kind) -> web.Response:
 
 
 @routes.post("/operator/feed/readings")
+@operator_role(BILLING)
 async def feed_readings(request: web.Request) -> web.Response:
     return await _feed(request, "readings")
 
 
 @routes.post("/operator/feed/meters")
+@operator_role(BILLING)
 async def feed_meters(request: web.Request) -> web.Response:
     return await _feed(request, "meters")

@@ -15,6 +15,7 @@ from ..logs import correlation_id_var, get_logger
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from . import idempotency
 from .problems import Problem, render
+from .roles import check_role, role_of
 from .tokens import InvalidToken, Principal, TokenVerifier
 
 log = get_logger(__name__)
@@ -139,6 +140,9 @@ def auth_middleware(verifier: TokenVerifier) -> Any:
         with structlog.contextvars.bound_contextvars(
             principal=f"{principal.kind}:{principal.subject}"
         ):
+            role = role_of(handler)
+            if role is not None:
+                check_role(request, principal, role)
             return await handler(request)  # type: ignore[no-any-return]
 
     return middleware
@@ -157,10 +161,13 @@ def idempotency_middleware(pool_getter: Any) -> Any:
 
 
 def require(request: web.Request, *kinds: str, role: str | None = None) -> Principal:
-    """The caller, if it is one of ``kinds`` (and has ``role``); otherwise 403."""
+    """The caller, if it is one of ``kinds`` (and, an operator, has ``role``: see
+    ``roles.check_role``); otherwise 403."""
     principal = request.get(PRINCIPAL)
     if principal is None:
         raise Problem(401, headers={"WWW-Authenticate": "Bearer"})
-    if principal.kind not in kinds or (role is not None and role not in principal.roles):
+    if principal.kind not in kinds:
         raise Problem(403, "Nie masz uprawnień do tej operacji.", code="forbidden")
+    if role is not None:
+        check_role(request, principal, role)
     return principal

@@ -1,23 +1,30 @@
-"""Operator accounts: separate from customers, with roles (operator, admin), TOTP always.
+"""Operator accounts: separate from customers, with roles (``ebok_shared.http.roles``:
+customer_service, billing, content, admin), TOTP always.
 
 The first admin comes from ``python -m ebok_auth create-admin`` or from the bootstrap
-variables (EBOK_BOOTSTRAP_ADMIN_*), applied at start-up only while no admin exists.
+variables (EBOK_BOOTSTRAP_ADMIN_*), applied at start-up only while no admin exists. Admins
+create operators, change their roles, reset their TOTP key and deactivate them; each change
+is audited, ends the operator's sessions (their tokens carry the old roles) and keeps at
+least one active admin.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from typing import Any
 
 import asyncpg
 from ebok_shared.clock import clock
-from ebok_shared.refusals import Refusal, conflict
+from ebok_shared.http.roles import ADMIN, ROLES
+from ebok_shared.refusals import Refusal, conflict, not_found
 
 from .. import passwords, totp
 from ..passwords import Hasher
 from ..repository import audit
 from ..repository import operators as repo
 from ..settings import AuthSettings
+from . import sessions
 
 
 async def create(
@@ -64,9 +71,112 @@ async def create(
     }
 
 
+def _view(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, dt.datetime) else value
+        for key, value in dict(row).items()
+    } | {"roles": sorted(row["roles"], key=ROLES.index)}
+
+
 async def listing(pool: asyncpg.Pool) -> list[dict[str, Any]]:
-    rows = await repo.listing(pool)
-    return [{**dict(r), "created_at": r["created_at"].isoformat()} for r in rows]
+    return [_view(r) for r in await repo.listing(pool)]
+
+
+async def one(pool: asyncpg.Pool, login: str) -> dict[str, Any]:
+    row = await repo.get(pool, login)
+    if row is None:
+        raise not_found("Nie ma takiego pracownika.")
+    return _view(row)
+
+
+_NO_OPERATOR = "Nie ma takiego aktywnego pracownika."
+
+
+async def _keep_an_admin(conn: asyncpg.Connection, login: str) -> None:
+    """Refuses a change that would leave no active admin (nobody could manage operators)."""
+    await repo.lock_admins(conn)
+    if await repo.other_active_admins(conn, login) == 0:
+        raise conflict(
+            "last-admin",
+            "To ostatni aktywny administrator: najpierw nadaj rolę administratora komuś innemu.",
+        )
+
+
+async def change_roles(
+    pool: asyncpg.Pool, login: str, roles: list[str], *, reason: str, by: str, ip: str
+) -> dict[str, Any]:
+    """New roles for an operator (an admin may change their own); their sessions end so the
+    next login's token carries the new roles."""
+    roles = sorted(set(roles), key=ROLES.index)
+    async with pool.acquire() as conn, conn.transaction():
+        before = await repo.get(conn, login)
+        if before is None or not before["active"]:
+            raise not_found(_NO_OPERATOR)
+        if ADMIN in before["roles"] and ADMIN not in roles:
+            await _keep_an_admin(conn, login)
+        if not await repo.set_roles(conn, login, roles, clock.now(), by):
+            raise not_found(_NO_OPERATOR)
+        await audit.record(
+            conn,
+            "operator.roles_changed",
+            actor=by,
+            subject=login,
+            ip=ip,
+            roles_before=sorted(before["roles"], key=ROLES.index),
+            roles=roles,
+            reason=reason,
+        )
+        await sessions.revoke_all(conn, "operator", login, reason="roles-changed")
+        after = await repo.get(conn, login)
+    assert after is not None
+    return _view(after)
+
+
+async def deactivate(
+    pool: asyncpg.Pool, login: str, *, reason: str, by: str, ip: str
+) -> dict[str, Any]:
+    """The operator can no longer log in; their sessions end at once. The account stays (the
+    audit log names it), so the login is never given to someone else."""
+    async with pool.acquire() as conn, conn.transaction():
+        before = await repo.get(conn, login)
+        if before is None or not before["active"]:
+            raise not_found(_NO_OPERATOR)
+        if ADMIN in before["roles"]:
+            await _keep_an_admin(conn, login)
+        await repo.deactivate(conn, login, clock.now(), by)
+        await audit.record(
+            conn, "operator.deactivated", actor=by, subject=login, ip=ip, reason=reason
+        )
+        await sessions.revoke_all(conn, "operator", login, reason="operator-deactivated")
+        after = await repo.get(conn, login)
+    assert after is not None
+    return _view(after)
+
+
+async def reset_totp(
+    pool: asyncpg.Pool,
+    login: str,
+    *,
+    reason: str,
+    by: str,
+    ip: str,
+    settings: AuthSettings,
+) -> dict[str, Any]:
+    """A new TOTP key (a lost phone): shown once to the admin, to enrol in person; the
+    operator's sessions end."""
+    secret = totp.new_secret()
+    async with pool.acquire() as conn, conn.transaction():
+        if not await repo.reset_totp(conn, login, secret, clock.now()):
+            raise not_found(_NO_OPERATOR)
+        await audit.record(
+            conn, "operator.totp_reset", actor=by, subject=login, ip=ip, reason=reason
+        )
+        await sessions.revoke_all(conn, "operator", login, reason="totp-reset")
+    return {
+        "login": login,
+        "totp_secret": secret,
+        "otpauth_uri": totp.provisioning_uri(secret, login, settings.totp_issuer),
+    }
 
 
 async def bootstrap_admin(pool: asyncpg.Pool, hasher: Hasher, settings: AuthSettings) -> None:
@@ -88,7 +198,7 @@ async def bootstrap_admin(pool: asyncpg.Pool, hasher: Hasher, settings: AuthSett
             hasher,
             login=settings.bootstrap_admin_login,
             email=settings.bootstrap_admin_email or f"{settings.bootstrap_admin_login}@localhost",
-            roles=["admin", "operator"],
+            roles=list(settings.bootstrap_admin_roles),
             by="system:bootstrap",
             password=password,
             totp_secret=secret.reveal() if secret else None,

@@ -1,0 +1,15 @@
+"""Roles at correspondence itself (not only at the gateway): every operator route it serves
+refuses an operator without the route's role (403 naming it, logged with the operator and the
+route) and lets one holding just that role through."""
+
+from __future__ import annotations
+
+from tests.correspondence.harness import Correspondence
+from tests.support.roles import operator_routes, walk
+
+
+async def test_every_operator_route_needs_its_role(svc: Correspondence) -> None:
+    async def headers(roles: tuple[str, ...]) -> dict[str, str]:
+        return svc.issuer.operator("op-1", roles)
+
+    await walk(svc.client, operator_routes(svc.client.app), headers)
