@@ -4,12 +4,13 @@ operator function passed to the service that owns the data (``/operator/<service
 from __future__ import annotations
 
 from aiohttp import web
+from ebok_shared.api import gateway as contract
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
-from . import repository, request_bodies
+from . import repository
 from .live import LIVE
 from .portal import SECTIONS
 from .proxy import forward
@@ -17,8 +18,8 @@ from .routes import PREFIX
 
 routes = web.RouteTableDef()
 
-SECTION_SCHEMA = request_bodies.PORTAL_SECTION
-ITEM_SCHEMA = request_bodies.PORTAL_ITEM
+SECTION_SCHEMA = contract.PORTAL_SECTION
+ITEM_SCHEMA = contract.PORTAL_ITEM
 
 
 @routes.get(PREFIX + "/operator/portal-settings")

@@ -1,5 +1,7 @@
-"""The OpenAPI 3.1 document of the public API, built from the route table (so a route cannot
-exist without being documented) plus the gateway's own routes."""
+"""The OpenAPI 3.1 document of the public API, built from the route tables (so a route cannot
+exist without being documented) and the contract every service validates with
+(``ebok_shared.api``: request and answer schemas, query parameters, the errors particular to
+a route). Nothing here is a copy of a service's schema."""
 
 from __future__ import annotations
 
@@ -7,17 +9,34 @@ import re
 from functools import cache
 from typing import Any
 
-from .portal import SECTIONS
-from .request_bodies import BODIES
-from .routes import PREFIX, ROUTES, Route
+from ebok_shared.api import auth, billing, correspondence, gateway, notifier, readings
+from ebok_shared.api.types import Operation
+from ebok_shared.http.problems import TITLES
 
+from .portal import SECTIONS
+from .routes import GATEWAY_ROUTES, OPERATOR_ROUTES, PREFIX, ROUTES, Route
+
+# Each service's contract, by the name the route tables give the service.
+CONTRACTS: dict[str, dict[tuple[str, str], Operation]] = {
+    "auth": auth.OPERATIONS,
+    "billing": billing.OPERATIONS,
+    "readings": readings.OPERATIONS,
+    "correspondence": correspondence.OPERATIONS,
+    "notifier": notifier.OPERATIONS,
+    "gateway": gateway.OPERATIONS,
+}
+ALL_ROUTES: tuple[Route, ...] = (*ROUTES, *GATEWAY_ROUTES, *OPERATOR_ROUTES)
+
+# RFC 9457 as e-BOK answers it (``ebok_shared.http.problems.Problem.to_dict``): ``errors``
+# names each wrong field (a back-office feed's also its line); some problems add their own
+# members (``restrictions``, ``section``, ``services``, ``batch_id`` …).
 PROBLEM = {
     "type": "object",
     "required": ["type", "title", "status", "detail"],
     "properties": {
         "type": {"type": "string"},
         "title": {"type": "string"},
-        "status": {"type": "integer"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
         "detail": {"type": "string"},
         "code": {"type": "string"},
         "instance": {"type": "string"},
@@ -27,32 +46,21 @@ PROBLEM = {
             "items": {
                 "type": "object",
                 "required": ["field", "reason"],
-                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
+                "properties": {
+                    "field": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "line": {"type": "integer"},
+                },
             },
         },
+        "restrictions": {"type": "array", "items": {"type": "string"}},
+        "section": {"type": "string"},
     },
 }
-_PROBLEM_RESPONSE = {
-    "description": "Błąd (RFC 9457)",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+_PROBLEM_CONTENT = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
 }
-
-# The gateway's own routes (not proxied): path → method → (summary, access)
-OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
-    "/me/dashboard": {"get": ("Pulpit klienta (widok zbiorczy)", "customer")},
-    "/me/export": {"get": ("Eksport moich danych (RODO)", "customer")},
-    "/openapi.json": {"get": ("Dokument OpenAPI", "public")},
-    "/portal/sections": {"get": ("Stan sekcji portalu (włączona, tylko do odczytu, …)", "public")},
-    "/operator/portal-settings": {"get": ("Ustawienia portalu", "operator")},
-    "/operator/portal-settings/history": {"get": ("Historia zmian ustawień portalu", "operator")},
-    "/operator/portal-settings/sections/{section}": {
-        "put": ("Ukrycie lub zawieszenie sekcji", "operator")
-    },
-    "/operator/portal-settings/sections/{section}/items/{item_id}": {
-        "put": ("Ukrycie pojedynczej pozycji", "operator")
-    },
-}
-_NO_BODY = {("POST", "/me/totp")}  # POST or PUT routes that read no body
+_OTHER_ERROR = {"description": "Inny błąd (RFC 9457)", "content": _PROBLEM_CONTENT}
 
 # What the owning services accept in each path parameter (anything else is 400 or 404).
 _INVOICE_NUMBER = {"type": "string", "pattern": r"^\d{10,20}$"}
@@ -62,10 +70,16 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "serial": {"type": "string", "pattern": r"^[A-Z0-9-]{3,30}$"},
     "case_id": _UUID,
     "attachment_id": _UUID,
+    "batch_id": _UUID,
+    "reading_id": _UUID,
+    "request_id": _UUID,
+    "photo_id": _UUID,
+    "id": {"type": "string", "pattern": r"^\d{1,18}$"},
+    "client_number": {"type": "string", "pattern": r"^\d{6}$"},
     "version": {"type": "string", "pattern": r"^\d{1,6}$"},
     "section": {"type": "string", "enum": list(SECTIONS)},
+    "item_id": {"type": "string", "minLength": 1, "maxLength": 64},
 }
-
 
 _NO_CACHE = {
     "name": "Cache-Control",
@@ -76,83 +90,116 @@ _NO_CACHE = {
 }
 
 
+def contract(route: Route) -> Operation:
+    """The route's contract, as its owning service keeps it."""
+    return CONTRACTS[route.service][(route.method, route.service_path)]
+
+
 def _path_parameter(path: str, name: str) -> dict[str, Any]:
     if name == "number":
         schema = _CONTRACT_NUMBER if path.startswith("/me/contracts/") else _INVOICE_NUMBER
     else:
-        schema = _PATH_PARAMETERS.get(name, {"type": "string", "maxLength": 64})
+        schema = _PATH_PARAMETERS[name]
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _success(status: int, media_types: tuple[str, ...] | None) -> dict[str, Any]:
-    """The success answer: a JSON document, a binary document, or nothing (204)."""
-    if status == 204:
-        return {"description": "Bez treści"}
-    if media_types:
-        binary = {"schema": {"type": "string", "format": "binary"}}
-        return {"description": "Dokument", "content": {m: binary for m in media_types}}
-    return {"description": "OK", "content": {"application/json": {"schema": {}}}}
-
-
-def _request_body(method: str, path: str) -> dict[str, Any] | None:
-    schema = BODIES.get((method.upper(), path))
-    if schema is None:
-        if method not in ("post", "put") or (method.upper(), path) in _NO_BODY:
-            return None
-        schema, required = {"type": "object"}, False
-    else:
-        required = True
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
-
-
-def _operation(
-    summary: str,
-    access: str,
-    path: str,
-    method: str,
-    *,
-    ok: int = 200,
-    media_types: tuple[str, ...] | None = None,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "operationId": f"{method}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}",
-        "responses": {str(ok): _success(ok, media_types), "default": _PROBLEM_RESPONSE},
-        "tags": [access],
+def _query_parameter(param: Any) -> dict[str, Any]:
+    return {
+        "name": param.name,
+        "in": "query",
+        "required": False,
+        "description": param.description,
+        "schema": param.schema,
     }
-    params = re.findall(r"{(\w+)}", path)
-    if params:
-        op["parameters"] = [_path_parameter(path, p) for p in params]
-    op["security"] = [] if access == "public" else [{"bearer": []}]
-    body = _request_body(method, path)
+
+
+def _success(route: Route, op: Operation) -> dict[str, Any]:
+    """The success answer: a JSON document, a file, or nothing (204)."""
+    if route.binary:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "Plik", "content": {m: binary for m in route.media_types}}
+    if op.answer is None:
+        return {"description": "Bez treści"}
+    return {"description": "OK", "content": {"application/json": {"schema": op.answer}}}
+
+
+def error_statuses(route: Route, op: Operation) -> list[int]:
+    """The problems this route can answer: those of every route like it (its audience, its
+    parameters and body, its portal section, the hop to its service) and its own."""
+    statuses = {429}  # the per-address and per-account limits count every call
+    if route.access != "public":
+        statuses |= {401, 403}
+    if "{" in route.path:
+        statuses |= {400, 404}
+    if op.query:
+        statuses.add(400)
+    if op.body is not None or op.form is not None or op.raw_body:
+        statuses |= {400, 413, 415, 422}
+    if route.section is not None:
+        statuses |= {404, 503}  # hidden, switched off
+        if route.method != "GET":
+            statuses.add(423)  # read only
+    if route.service != "gateway":
+        statuses |= {502, 503, 504}  # the owning service failed, is away or too slow
+    return sorted(statuses | set(op.errors))
+
+
+def _request_body(op: Operation) -> dict[str, Any] | None:
+    content: dict[str, Any] = {}
+    if op.body is not None:
+        content["application/json"] = {"schema": op.body}
+    if op.form is not None:
+        content["multipart/form-data"] = {"schema": op.form}
+    for media_type in op.raw_body:
+        content[media_type] = {"schema": {"type": "string"}}
+    if not content:
+        return None
+    return {"required": not op.body_optional, "content": content}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op = contract(route)
+    path, method = route.path, route.method.lower()
+    responses: dict[str, Any] = {}
+    for status in (route.ok, *op.also_ok):
+        responses[str(status)] = _success(route, op)
+    for status in error_statuses(route, op):
+        description = f"{TITLES.get(status, 'Błąd')} (RFC 9457)"
+        responses.setdefault(str(status), {"description": description, "content": _PROBLEM_CONTENT})
+    responses["default"] = _OTHER_ERROR
+    document: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": f"{method}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+        "tags": [route.access],
+        "responses": responses,
+        "security": [] if route.access == "public" else [{"bearer": []}],
+    }
+    # The roles helper (issue #13) adds the role an operator route needs here, read from
+    # the route table (``x-required-role`` and a line in the description).
+    parameters = [_path_parameter(path, p) for p in re.findall(r"{(\w+)}", path)]
+    parameters += [_query_parameter(p) for p in op.query]
+    if parameters:
+        document["parameters"] = parameters
+    body = _request_body(op)
     if body is not None:
-        op["requestBody"] = body
-    return op
+        document["requestBody"] = body
+    return document
 
 
 @cache
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    route: Route
-    for route in ROUTES:
-        paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(
-            route.summary,
-            route.access,
-            route.path,
-            route.method.lower(),
-            ok=route.ok,
-            media_types=route.media_types if route.binary else None,
-        )
-    for path, methods in OWN_ROUTES.items():
-        for method, (summary, access) in methods.items():
-            paths.setdefault(PREFIX + path, {})[method] = _operation(summary, access, path, method)
-    paths[PREFIX + "/me/dashboard"]["get"]["parameters"] = [_NO_CACHE]
+    for route in ALL_ROUTES:
+        paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(route)
+    dashboard = paths[PREFIX + "/me/dashboard"]["get"]
+    dashboard["parameters"] = [*dashboard.get("parameters", []), _NO_CACHE]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "e-BOK — Internetowe Biuro Obsługi Klienta",
             "version": "1.0.0",
-            "description": "Publiczne API e-BOK. Każdy błąd to application/problem+json.",
+            "description": "Publiczne API e-BOK. Każdy błąd to application/problem+json "
+            "(RFC 9457): `errors` wskazuje każde błędne pole i powód.",
         },
         "paths": paths,
         "components": {

@@ -4,7 +4,7 @@ section (terms IV.1) it belongs to, and which rate-limit rule guards it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 # "account": anyone signed in, customer or operator (their own password, logging out).
 Access = Literal["public", "customer", "operator", "account"]
@@ -34,6 +34,17 @@ class Route:
     binary: bool = False  # answers a document (PDF) rather than JSON
     ok: int = 200  # the success status the owning service answers
     media_types: tuple[str, ...] = ("application/pdf",)  # what a binary route answers
+
+    @property
+    def service_path(self) -> str:
+        """The path the owning service serves: the same, but for the operator routes of a
+        service (``/operator/<service>/…`` here, ``/operator/…`` in the service)."""
+        prefix = f"/operator/{self.service}/"
+        return (
+            "/operator/" + self.path.removeprefix(prefix)
+            if self.path.startswith(prefix)
+            else self.path
+        )
 
 
 PDF_OR_IMAGE = ("application/pdf", "image/jpeg", "image/png")
@@ -308,4 +319,149 @@ ROUTES: tuple[Route, ...] = (
         binary=True,
         media_types=PDF_OR_IMAGE,
     ),
+)
+
+
+# --- the gateway's own routes (http_customer.py, http_operator.py, http_public.py) ------------
+
+GATEWAY_ROUTES: tuple[Route, ...] = (
+    Route("GET", "/me/dashboard", "gateway", "customer", "Pulpit klienta (widok zbiorczy)"),
+    Route(
+        "GET",
+        "/me/export",
+        "gateway",
+        "customer",
+        "Eksport moich danych (RODO)",
+        allow_restricted=GDPR,
+    ),
+    Route("GET", "/openapi.json", "gateway", "public", "Dokument OpenAPI"),
+    Route(
+        "GET",
+        "/portal/sections",
+        "gateway",
+        "public",
+        "Stan sekcji portalu (włączona, tylko do odczytu, …)",
+    ),
+    Route("GET", "/operator/portal-settings", "gateway", "operator", "Ustawienia portalu"),
+    Route(
+        "GET",
+        "/operator/portal-settings/history",
+        "gateway",
+        "operator",
+        "Historia zmian ustawień portalu",
+    ),
+    Route(
+        "PUT",
+        "/operator/portal-settings/sections/{section}",
+        "gateway",
+        "operator",
+        "Ukrycie lub zawieszenie sekcji",
+    ),
+    Route(
+        "PUT",
+        "/operator/portal-settings/sections/{section}/items/{item_id}",
+        "gateway",
+        "operator",
+        "Ukrycie pojedynczej pozycji",
+    ),
+)
+
+
+def _op(method: str, path: str, service: str, summary: str, **kw: Any) -> Route:
+    return Route(method, f"/operator/{service}{path}", service, "operator", summary, **kw)
+
+
+# --- operator functions of the services -------------------------------------------------------
+# The gateway passes /operator/<service>/… on to the service's /operator/… (one catch-all
+# route, http_operator.operator_proxy); listed here for the API document (every one of them,
+# tests/gateway/test_openapi_document.py compares with the services' own route tables).
+OPERATOR_ROUTES: tuple[Route, ...] = (
+    # auth: accounts, audit, operators, regulations
+    _op("GET", "/accounts", "auth", "Wyszukiwanie kont klientów"),
+    _op("GET", "/accounts/{client_number}", "auth", "Konto klienta"),
+    _op("POST", "/accounts/{client_number}/block", "auth", "Blokada konta (z powodem)"),
+    _op("POST", "/accounts/{client_number}/unblock", "auth", "Odblokowanie konta (z powodem)"),
+    _op(
+        "POST",
+        "/accounts/{client_number}/deletion",
+        "auth",
+        "Usunięcie konta na żądanie klienta",
+    ),
+    _op("GET", "/audit", "auth", "Dziennik zdarzeń bezpieczeństwa"),
+    _op("GET", "/operators", "auth", "Pracownicy"),
+    _op("POST", "/operators", "auth", "Nowy pracownik", ok=201),
+    _op("POST", "/regulations", "auth", "Publikacja nowej wersji regulaminu", ok=201),
+    # billing: back-office feed, rates, interest notes, tariffs
+    _op("POST", "/feed/batches", "billing", "Partia danych z systemu rozliczeń", ok=201),
+    _op("GET", "/feed/batches", "billing", "Partie danych z systemu rozliczeń"),
+    _op("GET", "/feed/batches/{batch_id}", "billing", "Partia danych z systemu rozliczeń"),
+    _op("GET", "/interest-rates", "billing", "Stopy referencyjne NBP"),
+    _op("POST", "/interest-rates", "billing", "Nowa stopa referencyjna NBP", ok=201),
+    _op("GET", "/eur-rates", "billing", "Kursy EUR NBP (rekompensata)"),
+    _op("POST", "/eur-rates", "billing", "Nowy kurs EUR NBP", ok=201),
+    _op(
+        "POST",
+        "/invoices/{number}/interest-notes",
+        "billing",
+        "Nota odsetkowa na żądanie",
+        ok=201,
+    ),
+    _op("GET", "/tariffs", "billing", "Taryfy"),
+    _op("PUT", "/tariffs", "billing", "Ustalenie taryfy"),
+    # readings: verification queues, meters, photos, reading windows, feeds
+    _op("GET", "/readings", "readings", "Odczyty do weryfikacji"),
+    _op("POST", "/readings/{reading_id}/decision", "readings", "Decyzja w sprawie odczytu"),
+    _op("GET", "/garden-meter-requests", "readings", "Zgłoszenia wodomierzy ogrodowych"),
+    _op(
+        "GET",
+        "/garden-meter-requests/{request_id}",
+        "readings",
+        "Zgłoszenie wodomierza ogrodowego",
+    ),
+    _op(
+        "POST",
+        "/garden-meter-requests/{request_id}/decision",
+        "readings",
+        "Decyzja w sprawie zgłoszenia wodomierza ogrodowego",
+    ),
+    _op("GET", "/meters/{serial}", "readings", "Historia wodomierza"),
+    _op(
+        "GET",
+        "/photos/{photo_id}",
+        "readings",
+        "Zdjęcie wodomierza",
+        binary=True,
+        media_types=("image/jpeg", "image/png"),
+    ),
+    _op("GET", "/reading-windows", "readings", "Okna odczytów"),
+    _op("PUT", "/reading-windows", "readings", "Ustalenie okien odczytów"),
+    _op("POST", "/feed/readings", "readings", "Partia odczytów z systemu rozliczeń", ok=201),
+    _op("POST", "/feed/meters", "readings", "Partia wodomierzy z systemu rozliczeń", ok=201),
+    # correspondence: the queue and actions on a case
+    _op("GET", "/cases", "correspondence", "Kolejka spraw"),
+    _op("GET", "/cases/{case_id}", "correspondence", "Sprawa z historią"),
+    _op(
+        "GET",
+        "/cases/{case_id}/attachments/{attachment_id}",
+        "correspondence",
+        "Załącznik sprawy",
+        binary=True,
+        media_types=PDF_OR_IMAGE,
+    ),
+    _op("POST", "/cases/{case_id}/assignment", "correspondence", "Przejęcie sprawy"),
+    _op("POST", "/cases/{case_id}/replies", "correspondence", "Odpowiedź", ok=201),
+    _op("PUT", "/cases/{case_id}/status", "correspondence", "Zmiana stanu sprawy"),
+    _op(
+        "POST",
+        "/cases/{case_id}/evidence-needed",
+        "correspondence",
+        "Potrzebne dowody (termin wydłużony)",
+    ),
+    _op("POST", "/cases/{case_id}/closure", "correspondence", "Zamknięcie sprawy"),
+    # notifier: the delivery log and campaigns
+    _op("GET", "/deliveries", "notifier", "Dziennik wysłanych wiadomości"),
+    _op("GET", "/deliveries/{id}", "notifier", "Wiadomość"),
+    _op("POST", "/deliveries/{id}/resend", "notifier", "Ponowne wysłanie wiadomości", ok=202),
+    _op("GET", "/campaigns", "notifier", "Kampanie (np. nowy regulamin)"),
+    _op("GET", "/campaigns/{id}", "notifier", "Postęp kampanii"),
 )
