@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from ebok_shared.api import auth, billing, correspondence, gateway, notifier, readings
-from ebok_shared.api.types import Operation
+from ebok_shared.api.types import PROBLEM, Operation
 from ebok_shared.http.problems import TITLES
 
 from .portal import SECTIONS
@@ -27,36 +27,6 @@ CONTRACTS: dict[str, dict[tuple[str, str], Operation]] = {
 }
 ALL_ROUTES: tuple[Route, ...] = (*ROUTES, *GATEWAY_ROUTES, *OPERATOR_ROUTES)
 
-# RFC 9457 as e-BOK answers it (``ebok_shared.http.problems.Problem.to_dict``): ``errors``
-# names each wrong field (a back-office feed's also its line); some problems add their own
-# members (``restrictions``, ``section``, ``services``, ``batch_id`` …).
-PROBLEM = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer", "minimum": 400, "maximum": 599},
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-        "instance": {"type": "string"},
-        "correlation_id": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "reason"],
-                "properties": {
-                    "field": {"type": "string"},
-                    "reason": {"type": "string"},
-                    "line": {"type": "integer"},
-                },
-            },
-        },
-        "restrictions": {"type": "array", "items": {"type": "string"}},
-        "section": {"type": "string"},
-    },
-}
 _PROBLEM_CONTENT = {
     "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
 }

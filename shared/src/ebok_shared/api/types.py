@@ -78,7 +78,7 @@ ANY_OBJECT: Schema = {"type": "object"}
 STRINGS: Schema = {"type": "array", "items": STRING}
 
 
-def shape(required: list[str] | None = None, **props: Any) -> Schema:
+def shape(required: list[str] | None = None, /, **props: Any) -> Schema:
     """An answer object: ``required`` are always there (all listed ones if None)."""
     return {
         "type": "object",
@@ -134,6 +134,37 @@ FEED_BATCH = shape(
 )
 # What a feed reads: CSV or JSON lines (the format also named by ?format=).
 FEED_MEDIA_TYPES = ("text/csv", "application/x-ndjson")
+
+# RFC 9457 as every e-BOK component answers it (``ebok_shared.http.problems.Problem``): ``errors``
+# names each wrong field (a back-office feed's also its line); some problems add their own
+# members (``restrictions``, ``section``, ``services``, ``batch_id`` …).
+PROBLEM = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "instance": {"type": "string"},
+        "correlation_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "reason"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "reason": {"type": "string"},
+                    "line": {"type": "integer"},
+                },
+            },
+        },
+        "restrictions": {"type": "array", "items": {"type": "string"}},
+        "section": {"type": "string"},
+    },
+}
 
 # -- query parameters -------------------------------------------------------------------------
 
