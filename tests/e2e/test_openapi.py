@@ -165,8 +165,10 @@ def _fuzz_one(
         _fuzz(operation, base_url, token, caller.headers, http, seen, mode)
     except Unsatisfiable:
         pass  # nothing in this operation can be made invalid
-    except Exception as exc:  # every operation runs; all failures are reported
-        outcome.failures.append(f"{name}:\n{exc}")
+    # Every operation runs; all failures are reported (schemathesis raises a FailureGroup,
+    # a BaseExceptionGroup).
+    except (Exception, BaseExceptionGroup) as exc:
+        outcome.failures.append(f"{name}:\n{exc!r}")
 
 
 def _call_once(
