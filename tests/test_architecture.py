@@ -259,3 +259,34 @@ def problem_violations(component: str) -> list[str]:
 def test_only_the_http_edge_knows_problems(service: str) -> None:
     found = problem_violations(service)
     assert not found, "\n".join(found)
+
+
+# -- the public API's schemas live once, in ebok_shared.api ----------------------------------
+
+# JSON Schemas kept outside the contract, with a reason each.
+SCHEMA_ALLOWED = {
+    # POST /service-tokens: service-to-service credentials, never under /api/v1.
+    "ebok_auth.http_public",
+}
+
+
+def schema_literals(component: str) -> list[str]:
+    """Dict literals that are JSON Schemas of an object (``properties`` with ``type`` or
+    ``additionalProperties``): the services validate with, and the gateway documents, the
+    contract in ``ebok_shared.api`` (issue #14: one source, no copies kept equal by a test)."""
+    found = []
+    for m in modules(component):
+        if m.name in SCHEMA_ALLOWED:
+            continue
+        for node in ast.walk(m.tree):
+            if isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                if "properties" in keys and keys & {"type", "additionalProperties"}:
+                    found.append(f"{m.relative}:{node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("component", [c for c in COMPONENTS if c != "shared"])
+def test_request_and_answer_schemas_live_in_the_shared_contract(component: str) -> None:
+    found = schema_literals(component)
+    assert not found, "\n".join(found)

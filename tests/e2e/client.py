@@ -13,6 +13,8 @@ from typing import Any
 
 import aiohttp
 
+from .contract import Answer, Contract
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -35,16 +37,29 @@ class Reply:
 
 class Api:
     def __init__(
-        self, http: aiohttp.ClientSession, base: str, headers: dict[str, str] | None = None
+        self,
+        http: aiohttp.ClientSession,
+        base: str,
+        headers: dict[str, str] | None = None,
+        contract: Contract | None = None,
     ) -> None:
         self.http = http
         self.base = base.rstrip("/")
         self.headers = dict(headers or {})  # sent with every call (e.g. X-Forwarded-For)
+        self.contract = contract  # when set, every answer is checked against the document
+
+    async def checked(self) -> Api:
+        """This client, checking every answer against the gateway's OpenAPI document."""
+        reply = await self.get("/openapi.json")
+        assert reply.status == 200, str(reply)
+        self.contract = Contract(reply.json())
+        return self
 
     def from_address(self, address: str) -> Api:
         """The same API called from another address (the gateway trusts X-Forwarded-For
         from this host in a test stack): per-address limits count it apart."""
-        return Api(self.http, self.base, {**self.headers, "X-Forwarded-For": address})
+        headers = {**self.headers, "X-Forwarded-For": address}
+        return Api(self.http, self.base, headers, self.contract)
 
     async def call(
         self,
@@ -66,7 +81,10 @@ class Api:
             method, self.base + path, json=json, headers=sent, params=params
         ) as resp:
             body = await resp.read()
-            return Reply(method, path, resp.status, dict(resp.headers), body)
+            reply = Reply(method, path, resp.status, dict(resp.headers), body)
+        if self.contract is not None:
+            self.contract.check(Answer(method, path, reply.status, reply.content_type, body))
+        return reply
 
     async def get(self, path: str, **kw: Any) -> Reply:
         return await self.call("GET", path, **kw)

@@ -33,7 +33,8 @@ async def stack(services: Services, amqp_url: str, workdir: Path) -> AsyncIterat
 async def api(stack: Stack) -> AsyncIterator[Api]:
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as http:
-        yield Api(http, stack.api)
+        # Every answer a test gets is checked against the API document (tests/e2e/contract.py).
+        yield await Api(http, stack.api).checked()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The public API keeps its own document: a bounded property-based run (schemathesis) of
-every operation in the running gateway's ``/api/v1/openapi.json``, with a real customer's
-token, over the whole stack of real processes, first with data the document allows, then with
+every operation in the running gateway's ``/api/v1/openapi.json`` over the whole stack of
+real processes, the customers' operations with a real customer's token and the operators'
+(``/operator/…``) with a real operator's, first with data the document allows, then with
 data it does not. No answer is a 5xx, and every answer conforms to the document: a
 documented status, the documented content type (problem+json for every error) and a body
 matching the documented schema.
@@ -12,6 +13,7 @@ keeps reading the stack's output (a child whose output pipe fills would stall).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +35,7 @@ from schemathesis.specs.openapi.checks import (
 
 from .client import Api, expect
 from .data import load_customers
-from .journeys import Session, log_in, onboard
+from .journeys import Session, log_in, onboard, operator_session
 from .stack import Stack
 
 pytestmark = pytest.mark.timeout(300)
@@ -41,9 +43,12 @@ pytestmark = pytest.mark.timeout(300)
 # A customer per mode (the gateway lets one account make 300 calls a minute) and one who
 # logs out and leaves.
 POSITIVE, NEGATIVE, LEAVER = "730001", "730002", "730003"
-# Per operation and mode: ~45 operations, some 450 calls in all, under the gateway's
-# 600 a minute per address.
+# Per operation and mode: ~45 customer operations, some 450 calls in all, under the gateway's
+# 600 a minute per address; the ~50 operator operations are called from another address
+# (the test stack's gateway trusts X-Forwarded-For), an operator per mode (300 a minute
+# per account).
 MAX_EXAMPLES = 5
+OPERATOR_ADDRESS = "198.51.100.7"
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -52,6 +57,11 @@ CHECKS = [
 ]
 # They end the session under test: checked once each, with the leaver's sessions.
 ENDING = {("DELETE", "/api/v1/sessions/current"), ("DELETE", "/api/v1/me")}
+
+
+@pytest.fixture(scope="module")
+async def operators(api: Api, stack: Stack) -> list[Session]:
+    return [await operator_session(api, stack) for _ in range(2)]
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +81,19 @@ def _operations(url: str) -> dict[tuple[str, str], Any]:
     return operations
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who calls: a token per generation mode, from an address."""
+
+    tokens: dict[GenerationMode, str]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
 def _fuzz(
     operation: Any,
     base_url: str,
     token: str,
+    headers: dict[str, str],
     http: requests.Session,
     seen: Counter[int],
     mode: GenerationMode,
@@ -93,7 +112,9 @@ def _fuzz(
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         response = case.call(
-            base_url=base_url, session=http, headers={"Authorization": f"Bearer {token}"}
+            base_url=base_url,
+            session=http,
+            headers={**headers, "Authorization": f"Bearer {token}"},
         )
         seen[response.status_code] += 1
         case.validate_response(response, checks=CHECKS)
@@ -108,25 +129,46 @@ class Outcome:
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
 
 
-def _run_all(url: str, base_url: str, tokens: dict[GenerationMode, str]) -> Outcome:
+def _is_operators(key: tuple[str, str]) -> bool:
+    return key[1].startswith("/api/v1/operator/") and key[1] != "/api/v1/operator/sessions"
+
+
+def _run_all(url: str, base_url: str, customer: Caller, operator: Caller) -> Outcome:
     """Every operation with data the document allows, then with data it does not (which
-    must be refused with a problem, never fail with a 5xx)."""
+    must be refused with a problem, never fail with a 5xx): the customers' first, then the
+    operators' (whose changes, e.g. a section switched off, would disturb the customers')."""
     operations = _operations(url)
     outcome = Outcome(len(operations))
     with requests.Session() as http:
-        for mode, token in tokens.items():
-            for key, operation in sorted(operations.items()):
-                if key in ENDING:
-                    continue
-                name = f"{key[0]} {key[1]} ({mode.value})"
-                seen = outcome.statuses.setdefault(name, Counter())
-                try:
-                    _fuzz(operation, base_url, token, http, seen, mode)
-                except Unsatisfiable:
-                    pass  # nothing in this operation can be made invalid
-                except Exception as exc:  # every operation runs; all failures are reported
-                    outcome.failures.append(f"{name}:\n{exc}")
+        for caller, operators in ((customer, False), (operator, True)):
+            for mode, token in caller.tokens.items():
+                for key, operation in sorted(operations.items()):
+                    if key in ENDING or _is_operators(key) != operators:
+                        continue
+                    _fuzz_one(outcome, key, operation, base_url, caller, token, http, mode)
     return outcome
+
+
+def _fuzz_one(
+    outcome: Outcome,
+    key: tuple[str, str],
+    operation: Any,
+    base_url: str,
+    caller: Caller,
+    token: str,
+    http: requests.Session,
+    mode: GenerationMode,
+) -> None:
+    name = f"{key[0]} {key[1]} ({mode.value})"
+    seen = outcome.statuses.setdefault(name, Counter())
+    try:
+        _fuzz(operation, base_url, token, caller.headers, http, seen, mode)
+    except Unsatisfiable:
+        pass  # nothing in this operation can be made invalid
+    # Every operation runs; all failures are reported (schemathesis raises a FailureGroup,
+    # a BaseExceptionGroup).
+    except (Exception, BaseExceptionGroup) as exc:
+        outcome.failures.append(f"{name}:\n{exc!r}")
 
 
 def _call_once(
@@ -144,7 +186,7 @@ def _call_once(
 
 
 async def test_every_operation_conforms_to_the_document(
-    api: Api, stack: Stack, customers: dict[str, Session]
+    api: Api, stack: Stack, customers: dict[str, Session], operators: list[Session]
 ) -> None:
     url = stack.api + "/openapi.json"
     document = expect(await api.get("/openapi.json"), 200)
@@ -161,21 +203,42 @@ async def test_every_operation_conforms_to_the_document(
     right = {"current_password": leaver.password, "confirm": True}
     assert await _once(url, stack, delete, leaver.access, right) == 200
 
-    tokens = {
-        GenerationMode.POSITIVE: customers[POSITIVE].access,
-        GenerationMode.NEGATIVE: customers[NEGATIVE].access,
-    }
-    outcome = await asyncio.to_thread(_run_all, url, stack.gateway_url, tokens)
-    assert outcome.operations >= 40, f"only {outcome.operations} operations documented"
+    customer = Caller(
+        {
+            GenerationMode.POSITIVE: customers[POSITIVE].access,
+            GenerationMode.NEGATIVE: customers[NEGATIVE].access,
+        }
+    )
+    operator = Caller(
+        {
+            GenerationMode.POSITIVE: operators[0].access,
+            GenerationMode.NEGATIVE: operators[1].access,
+        },
+        {"X-Forwarded-For": OPERATOR_ADDRESS},
+    )
+    started = time.monotonic()
+    outcome = await asyncio.to_thread(_run_all, url, stack.gateway_url, customer, operator)
+    took = time.monotonic() - started
+    assert outcome.operations >= 90, f"only {outcome.operations} operations documented"
     assert not outcome.failures, f"{len(outcome.failures)} operation(s) failed:\n\n" + (
         "\n\n".join(outcome.failures)
     )
-    print(_summary(outcome))
+    print(_summary(outcome), f"\n{outcome.operations} operations in {took:.0f} s")
     called = sum(outcome.statuses.values(), Counter())
     assert called.total() >= outcome.operations, called
     # The tokens opened the customer's routes: their data came back, not only refusals.
     answered = [name for name, seen in outcome.statuses.items() if _ok(seen)]
     for name in ("GET /api/v1/me/dashboard", "GET /api/v1/me/invoices"):
+        assert f"{name} (positive)" in answered, _summary(outcome)
+    # The operator's token opened the operator routes of every service and the gateway's.
+    for name in (
+        "GET /api/v1/operator/auth/accounts",
+        "GET /api/v1/operator/billing/tariffs",
+        "GET /api/v1/operator/readings/reading-windows",
+        "GET /api/v1/operator/correspondence/cases",
+        "GET /api/v1/operator/notifier/campaigns",
+        "GET /api/v1/operator/portal-settings",
+    ):
         assert f"{name} (positive)" in answered, _summary(outcome)
     assert called[429] < called.total() / 10, _summary(outcome)  # not a run of refusals
 

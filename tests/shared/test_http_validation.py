@@ -162,3 +162,17 @@ async def test_over_http_the_422_names_fields_in_polish(client: TestClient) -> N
     ]
     ok = await client.post("/probe/validated", json=VALID)
     assert ok.status == 200 and await ok.json() == VALID
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfffy"])
+def test_a_character_no_text_can_keep_is_refused_by_name(text: str) -> None:
+    """Found by schemathesis: a NUL (or a lone surrogate, which JSON allows) in a field
+    reached PostgreSQL, which cannot store it (a 500 instead of a refusal)."""
+    assert _errors({**VALID, "note": text}) == [
+        {"field": "note", "reason": "niedozwolony znak (np. NUL)"}
+    ]
+    nested = {"type": "object", "properties": {"a": {"type": "array"}}}
+    assert _errors({"a": [{"b": text}]}, nested) == [
+        {"field": "a.0.b", "reason": "niedozwolony znak (np. NUL)"}
+    ]
+    validate({**VALID, "note": "zażółć 😀"}, PROBE_SCHEMA)  # every real character is kept

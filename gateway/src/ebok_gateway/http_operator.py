@@ -8,21 +8,22 @@ from __future__ import annotations
 import re
 
 from aiohttp import web
+from ebok_shared.api import gateway as contract
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.roles import operator_role
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
-from . import repository, request_bodies
+from . import repository
 from .live import LIVE
 from .portal import SECTIONS
 from .routes import ITEM_ID, PREFIX, role_for
 
 routes = web.RouteTableDef()
 
-SECTION_SCHEMA = request_bodies.PORTAL_SECTION
-ITEM_SCHEMA = request_bodies.PORTAL_ITEM
+SECTION_SCHEMA = contract.PORTAL_SECTION
+ITEM_SCHEMA = contract.PORTAL_ITEM
 
 
 @routes.get(PREFIX + "/operator/portal-settings")

@@ -1,60 +1,35 @@
-"""The OpenAPI 3.1 document of the public API, built from the route table (so a route cannot
-exist without being documented) plus the gateway's own routes."""
+"""The OpenAPI 3.1 document of the public API, built from the route tables (so a route cannot
+exist without being documented) and the contract every service validates with
+(``ebok_shared.api``: request and answer schemas, query parameters, the errors particular to
+a route). Nothing here is a copy of a service's schema."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
+from ebok_shared.api import auth, billing, correspondence, gateway, notifier, readings
+from ebok_shared.api.types import PROBLEM, Operation
+from ebok_shared.http.problems import TITLES
 from ebok_shared.http.roles import LABELS
 
-from .portal import SECTIONS
-from .request_bodies import BODIES
-from .routes import ITEM_ID, PREFIX, ROUTES, Route
+from .routes import PREFIX, ROUTES, Route
 
-PROBLEM = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "code": {"type": "string"},
-        "instance": {"type": "string"},
-        "correlation_id": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "reason"],
-                "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
-            },
-        },
-    },
-}
-_PROBLEM_RESPONSE = {
-    "description": "Błąd (RFC 9457)",
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+# Each service's contract, by the name the route tables give the service.
+CONTRACTS: dict[str, dict[tuple[str, str], Operation]] = {
+    "auth": auth.OPERATIONS,
+    "billing": billing.OPERATIONS,
+    "readings": readings.OPERATIONS,
+    "correspondence": correspondence.OPERATIONS,
+    "notifier": notifier.OPERATIONS,
+    "gateway": gateway.OPERATIONS,
 }
 
-# The gateway's own routes (not proxied): path → method → (summary, access)
-OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
-    "/me/dashboard": {"get": ("Pulpit klienta (widok zbiorczy)", "customer")},
-    "/me/export": {"get": ("Eksport moich danych (RODO)", "customer")},
-    "/openapi.json": {"get": ("Dokument OpenAPI", "public")},
-    "/portal/sections": {"get": ("Stan sekcji portalu (włączona, tylko do odczytu, …)", "public")},
+_PROBLEM_CONTENT = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
 }
-_NO_BODY = {("POST", "/me/totp")}  # POST or PUT routes that read no body
-
-# The gateway's own routes' path parameters (the route table's carry their own patterns).
-_PATH_PARAMETERS: dict[str, dict[str, Any]] = {
-    "section": {"type": "string", "enum": list(SECTIONS)},
-    "item_id": {"type": "string", "pattern": f"^(?:{ITEM_ID})$"},
-}
-
+_OTHER_ERROR = {"description": "Inny błąd (RFC 9457)", "content": _PROBLEM_CONTENT}
 
 _NO_CACHE = {
     "name": "Cache-Control",
@@ -65,86 +40,115 @@ _NO_CACHE = {
 }
 
 
-def _path_parameter(name: str, patterns: Mapping[str, str]) -> dict[str, Any]:
-    if name in patterns:  # the route table's: what the gateway lets through
-        schema = {"type": "string", "pattern": f"^(?:{patterns[name]})$"}
-    else:
-        schema = _PATH_PARAMETERS.get(name, {"type": "string", "maxLength": 64})
+def contract(route: Route) -> Operation:
+    """The route's contract, as its owning service keeps it."""
+    return CONTRACTS[route.service][(route.method, route.service_path)]
+
+
+def _path_parameter(route: Route, name: str) -> dict[str, Any]:
+    """A path parameter as the gateway lets it through: the route table's own pattern."""
+    schema = {"type": "string", "pattern": f"^(?:{route.params[name]})$"}
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
-def _success(status: int, media_types: tuple[str, ...] | None) -> dict[str, Any]:
-    """The success answer: a JSON document, a binary document, or nothing (204)."""
-    if status == 204:
-        return {"description": "Bez treści"}
-    if media_types:
-        binary = {"schema": {"type": "string", "format": "binary"}}
-        return {"description": "Dokument", "content": {m: binary for m in media_types}}
-    return {"description": "OK", "content": {"application/json": {"schema": {}}}}
-
-
-def _request_body(method: str, path: str) -> dict[str, Any] | None:
-    schema = BODIES.get((method.upper(), path))
-    if schema is None:
-        if method not in ("post", "put") or (method.upper(), path) in _NO_BODY:
-            return None
-        schema, required = {"type": "object"}, False
-    else:
-        required = True
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
-
-
-def _operation(
-    summary: str,
-    access: str,
-    path: str,
-    method: str,
-    *,
-    ok: int = 200,
-    media_types: tuple[str, ...] | None = None,
-    patterns: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "summary": summary,
-        "operationId": f"{method}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}",
-        "responses": {str(ok): _success(ok, media_types), "default": _PROBLEM_RESPONSE},
-        "tags": [access],
+def _query_parameter(param: Any) -> dict[str, Any]:
+    return {
+        "name": param.name,
+        "in": "query",
+        "required": False,
+        "description": param.description,
+        "schema": param.schema,
     }
-    params = re.findall(r"{(\w+)}", path)
-    if params:
-        op["parameters"] = [_path_parameter(p, patterns or {}) for p in params]
-    op["security"] = [] if access == "public" else [{"bearer": []}]
-    body = _request_body(method, path)
+
+
+def _success(route: Route, op: Operation) -> dict[str, Any]:
+    """The success answer: a JSON document, a file, or nothing (204)."""
+    if route.binary:
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        return {"description": "Plik", "content": {m: binary for m in route.media_types}}
+    if op.answer is None:
+        return {"description": "Bez treści"}
+    return {"description": "OK", "content": {"application/json": {"schema": op.answer}}}
+
+
+def error_statuses(route: Route, op: Operation) -> list[int]:
+    """The problems this route can answer: those of every route like it (its audience, its
+    parameters and body, its portal section, the hop to its service) and its own."""
+    statuses = {429}  # the per-address and per-account limits count every call
+    if route.access != "public":
+        statuses |= {401, 403}
+    if "{" in route.path:
+        statuses |= {400, 404}
+    if op.query:
+        statuses.add(400)
+    if op.body is not None or op.form is not None or op.raw_body:
+        statuses |= {400, 413, 415, 422}
+    if route.section is not None:
+        statuses |= {404, 503}  # hidden, switched off
+        if route.method != "GET":
+            statuses.add(423)  # read only
+    if route.service != "gateway":
+        statuses |= {502, 503, 504}  # the owning service failed, is away or too slow
+    return sorted(statuses | set(op.errors))
+
+
+def _request_body(op: Operation) -> dict[str, Any] | None:
+    content: dict[str, Any] = {}
+    if op.body is not None:
+        content["application/json"] = {"schema": op.body}
+    if op.form is not None:
+        content["multipart/form-data"] = {"schema": op.form}
+    for media_type in op.raw_body:
+        content[media_type] = {"schema": {"type": "string"}}
+    if not content:
+        return None
+    return {"required": not op.body_optional, "content": content}
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op = contract(route)
+    path, method = route.path, route.method.lower()
+    responses: dict[str, Any] = {}
+    for status in (route.ok, *op.also_ok):
+        responses[str(status)] = _success(route, op)
+    for status in error_statuses(route, op):
+        description = f"{TITLES.get(status, 'Błąd')} (RFC 9457)"
+        responses.setdefault(str(status), {"description": description, "content": _PROBLEM_CONTENT})
+    responses["default"] = _OTHER_ERROR
+    document: dict[str, Any] = {
+        "summary": route.summary,
+        "operationId": f"{method}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}",
+        "tags": [route.access],
+        "responses": responses,
+        "security": [] if route.access == "public" else [{"bearer": []}],
+    }
+    if route.role is not None:  # the table's role is the one source
+        document["x-required-role"] = route.role
+        document["description"] = f"Wymaga roli pracownika „{LABELS[route.role]}” ({route.role})."
+    parameters = [_path_parameter(route, p) for p in re.findall(r"{(\w+)}", path)]
+    parameters += [_query_parameter(p) for p in op.query]
+    if parameters:
+        document["parameters"] = parameters
+    body = _request_body(op)
     if body is not None:
-        op["requestBody"] = body
-    return op
+        document["requestBody"] = body
+    return document
 
 
 @cache
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    route: Route
     for route in ROUTES:
-        paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(
-            route.summary,
-            route.access,
-            route.path,
-            route.method.lower(),
-            ok=route.ok,
-            media_types=route.media_types if route.binary else None,
-            patterns=route.params,
-        )
-    for path, methods in OWN_ROUTES.items():
-        for method, (summary, access) in methods.items():
-            paths.setdefault(PREFIX + path, {})[method] = _operation(summary, access, path, method)
-    paths[PREFIX + "/me/dashboard"]["get"]["parameters"] = [_NO_CACHE]
-    _with_roles(paths)
+        paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(route)
+    dashboard = paths[PREFIX + "/me/dashboard"]["get"]
+    dashboard["parameters"] = [*dashboard.get("parameters", []), _NO_CACHE]
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "e-BOK — Internetowe Biuro Obsługi Klienta",
             "version": "1.0.0",
-            "description": "Publiczne API e-BOK. Każdy błąd to application/problem+json.",
+            "description": "Publiczne API e-BOK. Każdy błąd to application/problem+json "
+            "(RFC 9457): `errors` wskazuje każde błędne pole i powód.",
         },
         "paths": paths,
         "components": {
@@ -154,15 +158,3 @@ def document() -> dict[str, Any]:
             },
         },
     }
-
-
-def _with_roles(paths: dict[str, dict[str, Any]]) -> None:
-    """Each operator route says the role it needs: ``x-required-role`` for tools, a sentence
-    of its description for people (the table's ``role`` is the one source)."""
-    for route in ROUTES:
-        if route.role is None:
-            continue
-        op = paths[PREFIX + route.path][route.method.lower()]
-        op["x-required-role"] = route.role
-        needs = f"Wymaga roli pracownika „{LABELS[route.role]}” ({route.role})."
-        op["description"] = f"{op['description']}\n\n{needs}" if op.get("description") else needs

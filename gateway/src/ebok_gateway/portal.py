@@ -23,7 +23,6 @@ SECTIONS = {
     "e_invoices": "E-faktury",
     "correspondence": "Korespondencja",
 }
-MODES = ("on", "read_only", "off", "hidden")
 DEFAULT_MESSAGE = "Ta część e-BOK jest chwilowo niedostępna."
 
 

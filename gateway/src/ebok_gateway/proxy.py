@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import asyncpg
 from aiohttp import web

@@ -35,6 +35,17 @@ UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 VERSION = r"\d{1,6}"
 # An item operators hide (an invoice or a contract number, as the route naming it takes it).
 ITEM_ID = r"[A-Z0-9/-]{1,64}"
+SECTION = r"[a-z_]{1,32}"  # a portal section's key (the handler knows the sections)
+# The operator routes' path parameters, by name (one meaning per name across the services).
+OPERATOR_PARAMETERS = {
+    "client_number": r"\d{6}",
+    "login": r"[a-z][a-z0-9._-]{2,39}",
+    "number": INVOICE_NUMBER,
+    "serial": METER_SERIAL,
+    "id": r"\d{1,18}",
+    **{name: UUID for name in ("batch_id", "case_id", "attachment_id", "reading_id")},
+    **{name: UUID for name in ("request_id", "photo_id")},
+}
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ def _op(
         max_body=max_body,
         binary=media_types is not None,
         media_types=media_types or PDF_OR_IMAGE,
+        params={name: OPERATOR_PARAMETERS[name] for name in re.findall(r"{(\w+)}", tail)},
     )
 
 
@@ -398,6 +410,7 @@ ROUTES: tuple[Route, ...] = (
         section="correspondence",
         max_body=51 * MiB,
         ok=201,
+        params={"case_id": UUID},
     ),
     Route(
         "GET",
@@ -569,6 +582,24 @@ ROUTES: tuple[Route, ...] = (
     _op("PUT", "auth", "/operators/{login}/roles", "Zmiana ról pracownika", ADMIN),
     _op("POST", "auth", "/operators/{login}/deactivation", "Dezaktywacja pracownika", ADMIN),
     _op("POST", "auth", "/operators/{login}/totp-reset", "Nowy klucz TOTP pracownika", ADMIN),
+    # --- the gateway's own, for customers and everyone ------------------------------------
+    Route("GET", "/me/dashboard", "gateway", "customer", "Pulpit klienta (widok zbiorczy)"),
+    Route(
+        "GET",
+        "/me/export",
+        "gateway",
+        "customer",
+        "Eksport moich danych (RODO)",
+        allow_restricted=GDPR,
+    ),
+    Route("GET", "/openapi.json", "gateway", "public", "Dokument OpenAPI"),
+    Route(
+        "GET",
+        "/portal/sections",
+        "gateway",
+        "public",
+        "Stan sekcji portalu (włączona, tylko do odczytu, …)",
+    ),
     # --- operators: the gateway's own (portal settings, terms IV.1) -------------------------
     Route("GET", "/operator/portal-settings", "gateway", "operator", "Ustawienia portalu", CONTENT),
     Route(
@@ -586,6 +617,7 @@ ROUTES: tuple[Route, ...] = (
         "operator",
         "Włączenie, zawieszenie lub ukrycie sekcji",
         CONTENT,
+        params={"section": SECTION},
     ),
     Route(
         "GET",
@@ -602,6 +634,7 @@ ROUTES: tuple[Route, ...] = (
         "operator",
         "Ukrycie pojedynczej pozycji (faktury, umowy)",
         BILLING,
+        params={"section": SECTION, "item_id": ITEM_ID},
     ),
 )
 

@@ -4,12 +4,12 @@ client number always comes from the token."""
 from __future__ import annotations
 
 from aiohttp import web
+from ebok_shared.api import auth as schemas
 from ebok_shared.http.middleware import allow_restricted, secret_answer
 from ebok_shared.http.tokens import Principal
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
-from . import schemas
 from .domain import RESTRICT_PASSWORD, RESTRICT_REGULATIONS
 from .http_common import client_ip, deps, json, live_principal
 from .settings import AuthSettings

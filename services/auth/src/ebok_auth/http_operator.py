@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from aiohttp import web
+from ebok_shared.api import auth as schemas
 from ebok_shared.http.middleware import public, secret_answer
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.roles import ADMIN, CONTENT, CUSTOMER_SERVICE, ROLES, operator_role
@@ -14,7 +15,6 @@ from ebok_shared.http.tokens import Principal
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
-from . import schemas
 from .domain import CLIENT_NUMBER_RE, OPERATOR_LOGIN_RE
 from .http_common import client_ip, deps, json, live_principal
 from .resources import HASHER

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from ebok_shared.addresses import valid_email
+from ebok_shared.api.billing import CONFIRM_SCHEMA, E_INVOICE_SCHEMA
 from ebok_shared.clock import clock
 from ebok_shared.http import params
 from ebok_shared.http.middleware import allow_restricted, public, require
@@ -19,7 +20,6 @@ from . import views
 from .domain.e_invoice import BUSINESS_E_INVOICE
 from .domain.ledger import InvoiceStatus
 from .http_common import contract_number, invoice_number, pdf_response, settings, utility
-from .schemas import CONFIRM_SCHEMA, E_INVOICE_SCHEMA
 from .use_cases import clients, documents, e_invoice, interest, ledger
 
 routes = web.RouteTableDef()

@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from aiohttp import web
+from ebok_shared.api.billing import EUR_RATE_SCHEMA, RATE_SCHEMA, TARIFF_SCHEMA
 from ebok_shared.clock import clock
 from ebok_shared.http import feed as feed_http
 from ebok_shared.http import params
@@ -20,7 +21,6 @@ from . import views
 from .domain.billing_run import Tariff
 from .domain.money import amount, rate
 from .http_common import invoice_number, settings
-from .schemas import EUR_RATE_SCHEMA, RATE_SCHEMA, TARIFF_SCHEMA
 from .use_cases import billing_run, feed, interest
 
 routes = web.RouteTableDef()

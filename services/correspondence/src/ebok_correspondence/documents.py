@@ -10,116 +10,24 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ebok_shared.api.correspondence import INVOICE_NUMBER_PATTERN, KIND_SCHEMA, METER_SERIAL_PATTERN
+from ebok_shared.api.correspondence import SCHEMAS as KIND_SCHEMAS
 from ebok_shared.clock import LOCAL_TZ
 from ebok_shared.http.validation import validate
 from ebok_shared.refusals import Refusal
 
 from .domain import Kind
 
-WATER_PROBLEMS = {
-    "colour": "barwa",
-    "smell": "zapach",
-    "taste": "smak",
-    "pressure": "ciśnienie",
-    "turbidity": "mętność",
-    "sediment": "osad",
-    "other": "inne",
-}
-INVOICE_NUMBER_RE = re.compile(r"^\d{10,20}$")
-METER_SERIAL_RE = re.compile(r"^[A-Z0-9-]{3,30}$")
+INVOICE_NUMBER_RE = re.compile(INVOICE_NUMBER_PATTERN)
+METER_SERIAL_RE = re.compile(METER_SERIAL_PATTERN)
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()-]+$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATE_TIME_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?$"
 )
 CLOCK_SKEW = dt.timedelta(minutes=5)
-
-
-def _text(max_length: int, min_length: int = 1) -> dict[str, Any]:
-    return {"type": "string", "minLength": min_length, "maxLength": max_length}
-
-
-PHONE = _text(20, 9)
-PLACE = _text(500, 3)
-SINCE = _text(25)
-ADDRESS = {
-    "type": "object",
-    "required": ["street", "postal_code", "city"],
-    "additionalProperties": False,
-    "properties": {
-        "street": _text(200),
-        "postal_code": {"type": "string", "pattern": r"^\d{2}-\d{3}$"},
-        "city": _text(100),
-    },
-}
-
-
-def _kind_schema(kind: Kind, required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["kind", *required],
-        "additionalProperties": False,
-        "properties": {"kind": {"const": kind.value}, "contact_phone": PHONE, **properties},
-    }
-
-
-KIND_SCHEMA = {
-    "type": "object",
-    "required": ["kind"],
-    "properties": {"kind": {"enum": [k.value for k in Kind]}},
-}
-SCHEMAS: dict[Kind, dict[str, Any]] = {
-    Kind.FAILURE_REPORT: _kind_schema(
-        Kind.FAILURE_REPORT,
-        ["place", "description", "since", "contact_phone"],
-        {"place": PLACE, "description": _text(5000), "since": SINCE},
-    ),
-    Kind.WATER_QUALITY_COMPLAINT: _kind_schema(
-        Kind.WATER_QUALITY_COMPLAINT,
-        ["place", "problems", "since"],
-        {
-            "place": PLACE,
-            "problems": {
-                "type": "array",
-                "minItems": 1,
-                "maxItems": len(WATER_PROBLEMS),
-                "items": {"enum": list(WATER_PROBLEMS)},
-            },
-            "description": _text(5000),
-            "since": SINCE,
-        },
-    ),
-    Kind.DATA_CHANGE: _kind_schema(
-        Kind.DATA_CHANGE,
-        ["changes"],
-        {
-            "changes": {
-                "type": "object",
-                "additionalProperties": False,
-                "properties": {
-                    "name": _text(200, 2),
-                    "address": ADDRESS,
-                    "correspondence_address": ADDRESS,
-                    "phone": PHONE,
-                    "email": {"type": "string", "format": "email", "maxLength": 254},
-                },
-            },
-            "comment": _text(2000),
-        },
-    ),
-    Kind.REKLAMACJA: _kind_schema(
-        Kind.REKLAMACJA,
-        ["reason"],
-        {
-            "invoice_number": {"type": "string", "pattern": INVOICE_NUMBER_RE.pattern},
-            "meter_serial": {"type": "string", "pattern": METER_SERIAL_RE.pattern},
-            "reason": _text(5000),
-        },
-    ),
-    Kind.LETTER: _kind_schema(
-        Kind.LETTER, ["subject", "content"], {"subject": _text(200), "content": _text(10000)}
-    ),
-}
+# Each kind's JSON Schema is the public API's (``ebok_shared.api.correspondence``), by kind.
+SCHEMAS: dict[Kind, dict[str, Any]] = {kind: KIND_SCHEMAS[kind.value] for kind in Kind}
 # Fields whose text must not be only blanks, by kind.
 _NOT_BLANK = {
     Kind.FAILURE_REPORT: ("place", "description"),

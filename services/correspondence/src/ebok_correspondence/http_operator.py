@@ -6,6 +6,7 @@ case; a refusal of the case's rules is rendered by the shared error renderer."""
 from __future__ import annotations
 
 from aiohttp import web
+from ebok_shared.api.correspondence import NOTE_SCHEMA, REPLY_SCHEMA, STATUS_SCHEMA
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import validation_problem
 from ebok_shared.http.roles import CUSTOMER_SERVICE, operator_role
@@ -13,7 +14,7 @@ from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
 from . import use_cases
-from .domain import SETTABLE_STATUSES, Status
+from .domain import Status
 from .http_common import (
     KINDS,
     STATUS_FILTERS,
@@ -25,24 +26,6 @@ from .http_common import (
 )
 
 routes = web.RouteTableDef()
-
-REPLY_SCHEMA = {
-    "type": "object",
-    "required": ["body"],
-    "additionalProperties": False,
-    "properties": {"body": {"type": "string", "minLength": 1, "maxLength": 20000}},
-}
-STATUS_SCHEMA = {
-    "type": "object",
-    "required": ["status"],
-    "additionalProperties": False,
-    "properties": {"status": {"enum": [s.value for s in SETTABLE_STATUSES]}},
-}
-NOTE_SCHEMA = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {"note": {"type": "string", "minLength": 1, "maxLength": 2000}},
-}
 
 
 def _operator(request: web.Request) -> str:

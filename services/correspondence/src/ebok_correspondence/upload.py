@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 from ebok_shared.http import uploads as reader
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
@@ -57,6 +58,9 @@ class Submission:
 
 
 _problem = reader.refusal
+# What aiohttp's multipart parser raises on a malformed form (a part's header that is not
+# valid, e.g. a control character in a field name, is a BadHttpMessage).
+_MALFORMED = (ValueError, AssertionError, KeyError, BadHttpMessage)
 
 
 def attachment_rule(settings: CorrespondenceSettings) -> reader.FileRule:
@@ -144,7 +148,7 @@ async def _read_form(
 ) -> Submission:
     try:
         form = await request.multipart()
-    except (ValueError, AssertionError, KeyError):
+    except _MALFORMED:
         raise _malformed_form() from None
     document: Any = None
     has_document = False
@@ -153,7 +157,7 @@ async def _read_form(
         while True:
             try:
                 part = await form.next()
-            except (ValueError, AssertionError, KeyError):
+            except _MALFORMED:
                 raise _malformed_form() from None
             if part is None:
                 break

@@ -9,6 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from ebok_shared.api.readings import (
+    GARDEN_FIELDS,
+    GARDEN_KIND_FIELDS,
+    GARDEN_SCHEMA,
+    READING_SCHEMA,
+)
 from ebok_shared.clock import clock
 from ebok_shared.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ebok_shared.http.middleware import allow_restricted, require
@@ -26,7 +32,6 @@ from .domain.values import (
 )
 from .http_bodies import read_form_or_json
 from .http_common import collect, outbox, pool, rules, serial, settings
-from .schemas import GARDEN_FIELDS, GARDEN_KIND_FIELDS, GARDEN_SCHEMA, READING_SCHEMA
 from .use_cases import clients, garden, meters, readings
 
 routes = web.RouteTableDef()

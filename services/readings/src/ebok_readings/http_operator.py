@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from aiohttp import web
+from ebok_shared.api.readings import DECISION_SCHEMA, WINDOWS_SCHEMA
 from ebok_shared.clock import clock
 from ebok_shared.http import feed as feed_http
 from ebok_shared.http.middleware import require
@@ -20,7 +21,6 @@ from .domain.readings import Window
 from .domain.values import CLIENT_NUMBER_RE
 from .http_bodies import read_small_json
 from .http_common import outbox, pool, rules, serial, settings, uuid_param
-from .schemas import DECISION_SCHEMA, WINDOWS_SCHEMA
 from .use_cases import feed, garden, meters, readings
 
 routes = web.RouteTableDef()

@@ -121,11 +121,36 @@ def _format_pl(value: Any) -> str:
     }.get(value, str(value))
 
 
+# Characters no text can keep: PostgreSQL stores no NUL (text or jsonb), and a lone UTF-16
+# surrogate (JSON allows "\ud800") is no character at all: storing either fails (a 500).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_REASON = "niedozwolony znak (np. NUL)"
+
+
+def _unstorable(data: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every string (value or name) of ``data`` that holds a character no text can keep."""
+    if isinstance(data, str):
+        return [(path or "(body)", _UNSTORABLE_REASON)] if _UNSTORABLE.search(data) else []
+    found: list[tuple[str, str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if _UNSTORABLE.search(key):
+                found.append((path or "(body)", "niedozwolony znak w nazwie pola"))
+            else:
+                found += _unstorable(value, _join(path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found += _unstorable(value, _join(path, str(index)))
+    return found
+
+
 def validate(data: Any, schema: dict[str, Any]) -> None:
-    """Raise a 422 problem naming every field that breaks ``schema``."""
+    """Raise a 422 problem naming every field that breaks ``schema`` or holds a character
+    no text can keep."""
     validator = _validator(json.dumps(schema, sort_keys=True))
     # one "required" error comes per missing name, each listing all the required names
     found = {pair for error in validator.iter_errors(data) for pair in _reasons(error)}
+    found |= set(_unstorable(data))
     fields = [{"field": f, "reason": r} for f, r in sorted(found)]
     if fields:
         raise Problem(
