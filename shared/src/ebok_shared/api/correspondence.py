@@ -117,6 +117,11 @@ DOCUMENT = {
 DOCUMENT_FIELD = "document"
 FILES_FIELD = "attachments"
 MAX_ATTACHMENTS = 5  # the service's default (CORRESPONDENCE_ATTACHMENTS_MAX)
+FILES = {
+    "type": "array",
+    "maxItems": MAX_ATTACHMENTS,
+    "items": {**FILE, "description": "PDF, JPEG lub PNG, najwyżej 10 MB."},
+}
 # The form: the document as JSON text in one field, the files in another (up to five).
 DOCUMENT_FORM = {
     "type": "object",
@@ -128,20 +133,12 @@ DOCUMENT_FORM = {
             "contentSchema": DOCUMENT,
             "description": "Pismo jako JSON (jak w treści application/json).",
         },
-        FILES_FIELD: {
-            "type": "array",
-            "maxItems": MAX_ATTACHMENTS,
-            "items": {**FILE, "description": "PDF, JPEG lub PNG, najwyżej 10 MB."},
-        },
+        FILES_FIELD: FILES,
     },
 }
 
 # Files added to an open case: the attachments field of the letter's form alone.
-ADDED_FILES_FORM = {
-    "type": "object",
-    "required": [FILES_FIELD],
-    "properties": {FILES_FIELD: DOCUMENT_FORM["properties"][FILES_FIELD]},
-}
+ADDED_FILES_FORM = {"type": "object", "required": [FILES_FIELD], "properties": {FILES_FIELD: FILES}}
 
 REPLY_SCHEMA = closed(["body"], body=text(20000))
 STATUS_SCHEMA = closed(["status"], status={"enum": list(SETTABLE_STATUSES)})
