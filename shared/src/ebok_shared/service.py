@@ -29,6 +29,7 @@ from .bus.catalogue import default_catalogue
 from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
 from .http import idempotency
+from .http.hardening import harden_answers, request_guard_middleware
 from .http.middleware import (
     auth_middleware,
     correlation_middleware,
@@ -273,6 +274,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
             correlation_middleware,
             metrics_middleware,
             error_middleware,
+            request_guard_middleware,
             auth_middleware(
                 spec.verifier(settings)
                 if spec.verifier is not None
@@ -292,6 +294,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
     app[_STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_database, _bus, _http_client, _maintenance, *spec.contexts])
     app.on_shutdown.append(_mark_stopping)
+    harden_answers(app)
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)

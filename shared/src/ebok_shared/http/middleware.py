@@ -15,14 +15,13 @@ from ..logs import correlation_id_var, get_logger
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from . import idempotency
 from .problems import Problem, render
+from .tokens import PRINCIPAL as PRINCIPAL  # imported from here by every component
 from .tokens import InvalidToken, Principal, TokenVerifier
 
 log = get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _CID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-
-PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def public(handler: Any) -> Any:
