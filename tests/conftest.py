@@ -21,7 +21,9 @@ from ebok_shared.clock import clock
 
 from tests.support import infra
 
-logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"))
+logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"), cache=False)
+
+pytest_plugins = ["tests.support.logcapture"]  # the ``captured`` fixture: log lines as JSON
 
 HERE = Path(__file__).resolve().parent
 # Test tiers (``pytest -m unit`` runs in seconds): "e2e" starts whole stacks of processes

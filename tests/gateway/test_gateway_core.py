@@ -19,9 +19,9 @@ import redis.asyncio as redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from ebok_gateway.ratelimit import RateLimiter, Rule
-from ebok_gateway.repository import revoke_session, revoke_subject
 from ebok_gateway.settings import GatewaySettings
 from ebok_shared.http.problems import Problem
+from ebok_shared.revocation.repository import revoke_sessions, revoke_subject
 
 from tests.gateway.conftest import Stack, eventually
 from tests.support.tokens import Issuer
@@ -164,7 +164,7 @@ async def test_logged_out_session_refused(stack: Stack) -> None:
     assert (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 200
     conn = await asyncpg.connect(stack.pg)
     try:
-        await revoke_session(conn, sid, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
+        await revoke_sessions(conn, [sid], dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     finally:
         await conn.close()
 

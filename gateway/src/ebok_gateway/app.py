@@ -9,7 +9,7 @@ from ebok_shared.service import HTTP, ServiceSpec, create_service_app
 
 from . import events, http_customer, http_operator, http_public, web_security
 from .live import live_settings
-from .middleware import rate_limit_middleware, revocation_middleware
+from .middleware import rate_limit_middleware
 from .proxy import LIMITER, UPSTREAMS
 from .ratelimit import RateLimiter
 from .settings import GatewaySettings
@@ -35,7 +35,7 @@ SPEC: ServiceSpec[GatewaySettings] = ServiceSpec(
     routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
     subscriptions=events.SUBSCRIPTIONS,
     contexts=(upstreams, live_settings),
-    middlewares=(web_security.preflight_middleware, revocation_middleware, rate_limit_middleware),
+    middlewares=(web_security.preflight_middleware, rate_limit_middleware),
     idempotency=False,  # the services that own the data answer retried POSTs
 )
 

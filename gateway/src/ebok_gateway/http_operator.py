@@ -10,6 +10,7 @@ import re
 from aiohttp import web
 from ebok_shared.api import gateway as contract
 from ebok_shared.http.middleware import require
+from ebok_shared.http.params import bad
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.roles import operator_role
 from ebok_shared.http.validation import read_json
@@ -58,12 +59,8 @@ async def put_item(request: web.Request) -> web.Response:
     section, item_id = request.match_info["section"], request.match_info["item_id"]
     if section not in SECTIONS:
         raise Problem(404, "Nie ma takiej sekcji e-BOK.", code="unknown-section")
-    if not re.fullmatch(ITEM_ID, item_id):
-        raise Problem(
-            422,
-            "Nieprawidłowy identyfikator pozycji.",
-            errors=[{"field": "item_id", "reason": "wielkie litery, cyfry, / i - (najwyżej 64)"}],
-        )
+    if not re.fullmatch(ITEM_ID, item_id):  # a path parameter, as the route table's are
+        raise bad("item_id", "nieprawidłowa wartość parametru ścieżki")
     body = await read_json(request, ITEM_SCHEMA)
     async with request.app[POOL].acquire() as conn:
         await repository.set_item_hidden(conn, section, item_id, body["hidden"], principal.subject)

@@ -1,6 +1,7 @@
-"""What every replica must hold in memory and keep current: portal settings, revocations and
-customers' kept views. A dedicated connection LISTENs; a settings notification (or a
-reconnect) reloads, a views notification drops that client's views (a reconnect, all)."""
+"""What every replica must hold in memory and keep current: portal settings and customers'
+kept views (revoked tokens are kept by the shared factory, as in every component). A
+dedicated connection LISTENs; a settings notification (or a reconnect) reloads, a views
+notification drops that client's views (a reconnect, all)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,7 @@ from ebok_shared.loops import listen, running
 from ebok_shared.service import POOL
 
 from .portal import PortalSettings
-from .repository import PORTAL_NOTIFY, REVOCATION_NOTIFY, VIEWS_NOTIFY
-from .revocation import Revocations
+from .repository import PORTAL_NOTIFY, VIEWS_NOTIFY
 from .settings import GatewaySettings
 from .view_cache import ALL, ViewCache
 
@@ -26,13 +26,11 @@ log = get_logger(__name__)
 @dataclass
 class Live:
     portal: PortalSettings = field(default_factory=PortalSettings)
-    revocations: Revocations = field(default_factory=Revocations)
     views: ViewCache = field(default_factory=lambda: ViewCache(ttl=0))
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def reload(self, pool: asyncpg.Pool) -> None:
         self.portal = await PortalSettings.load(pool)
-        self.revocations = await Revocations.load(pool)
         self.loaded.set()
 
 
@@ -51,7 +49,7 @@ async def live_settings(app: web.Application) -> AsyncIterator[None]:
     follow = listen(
         "live-settings",
         settings.database_url,
-        (PORTAL_NOTIFY, REVOCATION_NOTIFY),
+        (PORTAL_NOTIFY,),
         lambda: live.reload(pool),  # after LISTEN: nothing can slip in between
         on_notify={VIEWS_NOTIFY: live.views.drop},
         on_connect=reconnected,

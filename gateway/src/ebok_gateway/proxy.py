@@ -32,6 +32,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 
 _FORWARDED_HEADERS = ("Content-Type", "Accept", "Idempotency-Key", "Authorization")
 _RETURNED_HEADERS = (
+    "Cache-Control",  # the service's own choice; otherwise no-store (ebok_shared.http.hardening)
     "Content-Type",
     "Content-Disposition",
     "Location",

@@ -58,9 +58,12 @@ class RateLimiter:
             LIMITER_ERRORS.inc()
             log.warning("rate limiter unavailable", error=repr(exc))
             return
-        for (rule, _), count in zip(counted, replies[::2], strict=True):
+        for (rule, who), count in zip(counted, replies[::2], strict=True):
             if count > rule.limit:
                 LIMITED.labels(rule.name).inc()
+                # A throttling decision is logged, not only counted (ASVS 7.2.2); the shared
+                # renderer logs the refusal with the caller and route as well.
+                log.warning("throttled", rule=rule.name, who=who, limit=rule.limit, count=count)
                 retry_after = rule.window_seconds - now % rule.window_seconds
                 raise Problem(
                     429,

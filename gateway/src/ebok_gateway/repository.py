@@ -1,16 +1,14 @@
-"""Gateway SQL: portal settings and revocations (the only data the gateway owns), and the
-notifications that keep every replica's memory of them, and of customers' views, current."""
+"""Gateway SQL: portal settings (the only data the gateway owns besides the shared tables),
+and the notifications that keep every replica's memory of them, and of customers' views,
+current."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from typing import Any, TypeAlias
 
 import asyncpg
 
 PORTAL_NOTIFY = "ebok_portal_settings"
-REVOCATION_NOTIFY = "ebok_revocations"
 VIEWS_NOTIFY = "ebok_views_changed"  # payload: a client number, or "*" for every client
 
 
@@ -22,18 +20,6 @@ async def portal_settings(conn: Conn) -> tuple[list[asyncpg.Record], list[asyncp
     sections = await conn.fetch("SELECT section, mode, message FROM portal_sections")
     items = await conn.fetch("SELECT section, item_id FROM hidden_items")
     return sections, items
-
-
-async def revocations(
-    conn: Conn, now: dt.datetime
-) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-    """Revoked subjects (with the moment before which their tokens count as revoked) and the
-    ended sessions whose tokens may still be unexpired."""
-    subjects = await conn.fetch("SELECT subject, revoked_before FROM revoked_subjects")
-    sessions = await conn.fetch(
-        "SELECT session_id FROM revoked_sessions WHERE expires_at > $1", now
-    )
-    return subjects, sessions
 
 
 async def set_section(
@@ -93,41 +79,6 @@ async def settings_history(pool: asyncpg.Pool, limit: int) -> list[dict[str, Any
         }
         for r in rows
     ]
-
-
-async def revoke_subject(
-    conn: asyncpg.Connection, subject_key: str, before: dt.datetime, reason: str
-) -> None:
-    await conn.execute(
-        """INSERT INTO revoked_subjects (subject, revoked_before, reason) VALUES ($1, $2, $3)
-           ON CONFLICT (subject) DO UPDATE SET
-               revoked_before = GREATEST(revoked_subjects.revoked_before, EXCLUDED.revoked_before),
-               reason = EXCLUDED.reason""",
-        subject_key,
-        before,
-        reason,
-    )
-    await conn.execute(
-        "SELECT pg_notify($1, $2)", REVOCATION_NOTIFY, json.dumps({"subject": subject_key})
-    )
-
-
-async def revoke_session(
-    conn: asyncpg.Connection, session_id: str, expires_at: dt.datetime
-) -> None:
-    await conn.execute(
-        "INSERT INTO revoked_sessions (session_id, expires_at) VALUES ($1, $2)"
-        " ON CONFLICT DO NOTHING",
-        session_id,
-        expires_at,
-    )
-    await conn.execute(
-        "SELECT pg_notify($1, $2)", REVOCATION_NOTIFY, json.dumps({"session": session_id})
-    )
-
-
-async def prune_sessions(pool: asyncpg.Pool, now: dt.datetime) -> None:
-    await pool.execute("DELETE FROM revoked_sessions WHERE expires_at < $1", now)
 
 
 async def views_changed(conn: asyncpg.Connection | asyncpg.Pool, clients: list[str]) -> None:

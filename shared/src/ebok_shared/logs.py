@@ -80,7 +80,9 @@ def _add_correlation_id(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str
     return event_dict
 
 
-def configure(service: str, level: str = "INFO") -> None:
+def configure(service: str, level: str = "INFO", *, cache: bool = True) -> None:
+    """JSON lines on stdout. ``cache=False`` (tests) lets a later configure() reach loggers
+    already used, so a test can capture what a module's logger writes."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_correlation_id,
@@ -96,7 +98,7 @@ def configure(service: str, level: str = "INFO") -> None:
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stdout),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     structlog.contextvars.bind_contextvars(service=service)
     handler = logging.StreamHandler(sys.stdout)

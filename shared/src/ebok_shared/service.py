@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +24,13 @@ from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from . import db
+from . import db, revocation
 from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscription, Topology
 from .bus.catalogue import default_catalogue
 from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
 from .http import idempotency
+from .http.hardening import harden_answers, request_guard_middleware
 from .http.middleware import (
     auth_middleware,
     correlation_middleware,
@@ -87,6 +89,8 @@ class ServiceSpec(Generic[S]):
     verifier: Callable[[S], TokenVerifier] | None = None
     # The service's own commands by name (see Command), added to the shared CLI.
     commands: Mapping[str, Command[S]] = field(default_factory=dict)
+    # Refuse access tokens revoked early (logout, block, erasure): see ebok_shared.revocation.
+    revocations: bool = True
 
 
 @dataclass
@@ -205,9 +209,18 @@ async def _http_client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _prune(app: web.Application) -> None:
-    """Prune the inbox and stored idempotent answers long after any retry could come."""
+    """Prune the inbox and stored idempotent answers long after any retry could come, and
+    ended sessions whose tokens have all expired."""
     await prune_inbox(app[POOL])
     await idempotency.prune(app[POOL])
+    await revocation.prune(app[POOL])
+
+
+async def _revocations(app: web.Application) -> AsyncIterator[None]:
+    async with revocation.following(
+        app[revocation.REVOCATIONS], app[SETTINGS].database_url, app[POOL]
+    ):
+        yield
 
 
 _maintenance = background(
@@ -267,12 +280,17 @@ async def _mark_stopping(app: web.Application) -> None:
 
 
 def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
+    if spec.revocations:
+        spec = dataclasses.replace(
+            spec, subscriptions=revocation.with_revocations(spec.subscriptions)
+        )
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
             correlation_middleware,
             metrics_middleware,
             error_middleware,
+            request_guard_middleware,
             auth_middleware(
                 spec.verifier(settings)
                 if spec.verifier is not None
@@ -282,6 +300,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
                     audience=settings.token_audience,
                 )
             ),
+            *([revocation.revocation_middleware] if spec.revocations else []),
             *spec.middlewares,
             *([idempotency_middleware(lambda a: a[POOL])] if spec.idempotency else []),
         ],
@@ -291,7 +310,12 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
     app[SPEC] = spec
     app[_STOPPING] = asyncio.Event()
     app.cleanup_ctx.extend([_database, _bus, _http_client, _maintenance, *spec.contexts])
+    if spec.revocations:
+        app[revocation.REVOCATIONS] = revocation.Revocations()
+        # Right after the database opens: loaded before any event or request comes.
+        app.cleanup_ctx.insert(1, _revocations)
     app.on_shutdown.append(_mark_stopping)
+    harden_answers(app)
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import redis.asyncio as redis
 from aiohttp import web
+from ebok_shared.http.hardening import harden_answers
 from ebok_shared.http.middleware import correlation_middleware, metrics_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -118,6 +119,7 @@ def create_app(settings: WebSettings) -> web.Application:
     app[SECTIONS] = SectionStates()
     app.cleanup_ctx.append(_resources)
     app.on_response_prepare.append(_static_caching)
+    harden_answers(app, cache_control=False)  # no Server header; caching is set per answer
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)

@@ -189,7 +189,6 @@ def _secure(request: web.Request, response: web.StreamResponse) -> None:
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if not request.path.startswith("/static/"):
         headers["Cache-Control"] = "no-store"
-    headers["Server"] = "e-BOK"  # not the framework and its version
 
 
 _ERROR_PAGES = {

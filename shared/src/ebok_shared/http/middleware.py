@@ -16,14 +16,13 @@ from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
 from . import idempotency
 from .problems import Problem, render
 from .roles import check_role, role_of
+from .tokens import PRINCIPAL as PRINCIPAL  # imported from here by every component
 from .tokens import InvalidToken, Principal, TokenVerifier
 
 log = get_logger(__name__)
 
 CORRELATION_HEADER = "X-Correlation-Id"
 _CID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
-
-PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 def public(handler: Any) -> Any:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..logs import correlation_id_var, get_logger
 from ..refusals import Refusal
+from .tokens import PRINCIPAL
 
 log = get_logger(__name__)
 
@@ -146,20 +147,55 @@ def from_http_exception(exc: web.HTTPException) -> Problem:
 
 
 async def render(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Run ``handler``; any error becomes a problem response."""
+    """Run ``handler``; any error becomes a problem response (refusals of access logged)."""
     try:
         return await handler(request)  # type: ignore[no-any-return]
     except Problem as problem:
-        return problem_response(problem, request.path)
+        return _refused(request, problem)
     except Refusal as refusal:
-        return problem_response(from_refusal(refusal), request.path)
+        return _refused(request, from_refusal(refusal))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(from_http_exception(exc), request.path)
+        return _refused(request, from_http_exception(exc))
     except Exception:
         log.exception("unhandled error", path=request.path, method=request.method)
         return problem_response(Problem(500), request.path)
+
+
+def _refused(request: web.Request, problem: Problem) -> web.Response:
+    log_refusal(request, problem.status, problem.code)
+    return problem_response(problem, request.path)
+
+
+# Access decisions (ASVS 7.2.2): no or a bad token, a forbidden route, an item that is not the
+# caller's own (a service answers 404 for another customer's invoice or case), throttling.
+_ACCESS_REFUSALS = {
+    401: "authentication",
+    403: "authorisation",
+    404: "authorisation",
+    429: "throttling",
+}
+
+
+def log_refusal(request: web.Request, status: int, code: str) -> None:
+    """One warning per refused access: who (never their token), which route, the status and
+    the problem's code; the correlation id comes from the request's context. A 404 counts
+    only when a signed-in caller asked a route that exists (an item not theirs or gone)."""
+    kind = _ACCESS_REFUSALS.get(status)
+    principal = request.get(PRINCIPAL)
+    resource = request.match_info.route.resource
+    if kind is None or (status == 404 and (principal is None or resource is None)):
+        return
+    log.warning(
+        f"{kind} refused",
+        status=status,
+        problem=code,  # not "code": log keys named so are masked as secrets (TOTP codes)
+        actor=f"{principal.kind}:{principal.subject}" if principal else "anonymous",
+        method=request.method,
+        route=resource.canonical if resource is not None else None,
+        path=request.path,
+    )
 
 
 @web.middleware

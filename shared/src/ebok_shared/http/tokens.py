@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import aiohttp
 import jwt
+from aiohttp import web
 
 from ..logs import get_logger
 
@@ -35,6 +36,10 @@ class Principal:
     roles: frozenset[str] = frozenset()
     restrictions: frozenset[str] = frozenset()  # e.g. "password_change", "regulations"
     claims: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+# The verified caller of a request (set by the shared authentication middleware).
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 class TokenVerifier:

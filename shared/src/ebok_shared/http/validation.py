@@ -13,9 +13,12 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from ..addresses import valid_email
+from .hardening import forbidden_text
 from .problems import Problem
 
 MAX_ITEMS_DEFAULT = 1000
+# No e-BOK body nests deeper than a few levels; the limit keeps parsing and validating flat.
+MAX_JSON_DEPTH = 32
 
 
 _DATE_TIME_RE = re.compile(
@@ -178,8 +181,48 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> Any:
         raise _malformed(where) from None
     except (ValueError, UnicodeDecodeError):  # not UTF-8, or NaN/Infinity
         raise _malformed("") from None
+    except RecursionError:  # nested deeper than the parser goes
+        raise _too_deep() from None
+    inspect_text(data)
     validate(data, schema)
     return data
+
+
+def inspect_text(data: Any) -> None:
+    """400 if ``data`` nests deeper than MAX_JSON_DEPTH or any key or text in it holds a
+    character no e-BOK text may (NUL, a lone surrogate such as "\\ud800"): refused here,
+    naming the field, rather than failing in a database or a password hasher."""
+    pending: list[tuple[Any, str, int]] = [(data, "", 1)]
+    while pending:
+        value, path, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        if isinstance(value, str) and forbidden_text(value):
+            raise _forbidden(path or "(body)")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if forbidden_text(key):
+                    raise _forbidden(path or "(body)")
+                pending.append((item, _join(path, key), depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, _join(path, str(i)), depth + 1) for i, item in enumerate(value))
+
+
+def _too_deep() -> Problem:
+    reason = f"zbyt głęboko zagnieżdżony JSON (najwyżej {MAX_JSON_DEPTH} poziomów)"
+    return Problem(
+        400,
+        f"Treść żądania: {reason}.",
+        code="malformed-json",
+        errors=[{"field": "(body)", "reason": reason}],
+    )
+
+
+def _forbidden(field: str) -> Problem:
+    reason = "niedozwolony znak (np. bajt NUL lub niepoprawny znak Unicode)"
+    return Problem(
+        400, f"{field}: {reason}", code="bad-request", errors=[{"field": field, "reason": reason}]
+    )
 
 
 def _refuse_constant(name: str) -> Any:

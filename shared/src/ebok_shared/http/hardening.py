@@ -1,0 +1,64 @@
+"""What every answer and every request of every component gets, whatever the handler does.
+
+Answers: no ``Server`` header naming the framework and its version (nothing to fingerprint),
+and ``Cache-Control: no-store`` unless the handler chose otherwise. No-store is the default
+for every API answer, not only those with tokens: nearly every answer is a customer's
+personal data or a secret (tokens, a generated password, invoices, cases), and the few
+public ones (regulations, portal sections) lose nothing by being asked again; a handler that
+wants caching says so itself.
+
+Requests: text a handler would fail on deep inside (a database refusing a NUL byte, a
+password hasher refusing a lone surrogate, a header that is not ASCII) is refused at the
+door as a 400 problem naming the parameter or header.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from .params import bad
+
+# Printable ASCII (and the space): what a token, a key or a correlation id may hold.
+_VISIBLE_ASCII = re.compile(r"[\x20-\x7e]*")
+# NUL and the other C0 controls but tab, CR and LF; DEL; UTF-16 surrogates (text that came
+# from invalid UTF-8 or a lone "\ud800" escape): text that no part of e-BOK stores or uses.
+_FORBIDDEN_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def forbidden_text(value: str) -> bool:
+    """Does ``value`` hold a character no e-BOK text may (see _FORBIDDEN_CHARACTERS)?"""
+    return _FORBIDDEN_CHARACTERS.search(value) is not None
+
+
+@web.middleware
+async def request_guard_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    token = request.headers.get("Authorization")
+    if token is not None and not _VISIBLE_ASCII.fullmatch(token):
+        raise bad("Authorization", "nagłówek może zawierać tylko znaki ASCII")
+    key = request.headers.get("Idempotency-Key")  # its own rules: ebok_shared.http.idempotency
+    if key is not None and forbidden_text(key):
+        raise bad("Idempotency-Key", "niedozwolony znak")
+    for name, value in request.query.items():
+        if forbidden_text(name) or forbidden_text(value):
+            raise bad(name if not forbidden_text(name) else "(query)", "niedozwolony znak")
+    if forbidden_text(request.path):
+        raise bad("(path)", "niedozwolony znak w adresie")
+    return await handler(request)  # type: ignore[no-any-return]
+
+
+async def _answer_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.popall("Server", None)
+    response.headers.setdefault("Cache-Control", "no-store")
+
+
+async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.popall("Server", None)
+
+
+def harden_answers(app: web.Application, *, cache_control: bool = True) -> None:
+    """Every answer of ``app`` without a Server header and (``cache_control``) no-store by
+    default. The web front end sets its own caching (static files are cached for a year)."""
+    app.on_response_prepare.append(_answer_headers if cache_control else _no_server_header)
