@@ -30,6 +30,8 @@ class Route:
     allow_restricted: tuple[str, ...] = ()
     item_key: str | None = None  # path parameter naming an item operators can hide
     list_key: str | None = None  # field of list items operators can hide
+    # (field, value, section): list items of another section, hidden with it (garden meters)
+    sectioned_items: tuple[str, str, str] | None = None
     max_body: int = MiB
     binary: bool = False  # answers a document (PDF) rather than JSON
     ok: int = 200  # the success status the owning service answers
@@ -38,6 +40,9 @@ class Route:
 
 PDF_OR_IMAGE = ("application/pdf", "image/jpeg", "image/png")
 
+
+# Garden meters are listed with the others but belong to their own section (terms IV.1).
+GARDEN_METERS = ("kind", "garden", "garden_meters")
 
 BOTH = ("password_change", "regulations")
 GDPR = ("regulations",)  # what the GDPR routes allow (export, erasure): any accepted terms
@@ -182,7 +187,15 @@ ROUTES: tuple[Route, ...] = (
         item_key="number",
         binary=True,
     ),
-    Route("GET", "/me/meters", "readings", "customer", "Wodomierze", section="readings"),
+    Route(
+        "GET",
+        "/me/meters",
+        "readings",
+        "customer",
+        "Wodomierze",
+        section="readings",
+        sectioned_items=GARDEN_METERS,
+    ),
     Route(
         "GET",
         "/me/meters/{serial}/readings",
