@@ -51,7 +51,13 @@ PROFILE = {
     },
 }
 CASES = [
-    {"id": "c-1", "number": "EBOK/2026/000001", "status": "answered", "evidence_request": None},
+    {
+        "id": "c-1",
+        "number": "EBOK/2026/000001",
+        "kind_label": "Pismo",
+        "status": "answered",
+        "evidence_request": None,
+    },
     {
         "id": "c-2",
         "number": "EBOK/2026/000002",
@@ -174,12 +180,12 @@ async def test_the_dashboard_lists_what_needs_attention(gateway: Gateway) -> Non
         ("new_terms", "2026-04-01"),
     ]
     texts = {n["kind"]: n["text"] for n in items}
-    assert "zablokowane 30.11.2026" in texts["block_scheduled"]
+    assert "zablokowane 30 listopada 2026" in texts["block_scheduled"]
     assert "WM-1" in texts["leak_suspected"]
     assert "Zdjęcie nieczytelne." in texts["reading_rejected"]
     assert "EBOK/2026/000002" in texts["evidence_needed"]
     assert "EBOK/2026/000001" in texts["case_answered"]
-    assert "do 31.03.2026" in texts["reading_window_open"]
+    assert texts["reading_window_open"] == "Trwa okres podawania odczytów: do 31 marca 2026."
     assert "Krótszy termin blokady." in texts["new_terms"]
     by_kind = {n["kind"]: n for n in items}
     assert by_kind["evidence_needed"]["subject"] == {

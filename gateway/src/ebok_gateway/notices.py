@@ -2,8 +2,9 @@
 dashboard already has (no call of its own). Pure: parts in, notices out.
 
 Each notice is ``{kind, level, text, date, subject}``: ``kind`` a code clients may act on,
-``level`` "warning" (act now) or "info", ``text`` Polish for people, ``date`` the day it is
-about (ISO, or null) and ``subject`` what it names (a meter, a case, a terms version)."""
+``level`` "warning" (act now), "info" or "success" (good news), ``text`` Polish for
+people, ``date`` the day it is about (ISO, or null) and ``subject`` what it names (a meter,
+a case, a terms version)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,36 @@ ORDER = (
     "block_scheduled",
     "leak_suspected",
     "reading_rejected",
+    "garden_legalisation_expired",
     "evidence_needed",
     "case_answered",
     "reading_window_open",
+    "reading_to_verify",
+    "e_invoice_pending",
     "new_terms",
+)
+_MONTHS = (
+    "stycznia",
+    "lutego",
+    "marca",
+    "kwietnia",
+    "maja",
+    "czerwca",
+    "lipca",
+    "sierpnia",
+    "września",
+    "października",
+    "listopada",
+    "grudnia",
 )
 
 
 def _day(value: str | None) -> str:
-    """'2026-11-30' (or an instant) → '30.11.2026'."""
+    """'2026-11-30' (or an instant's local date) → '30 listopada 2026'."""
     if not value:
         return ""
-    return dt.date.fromisoformat(value[:10]).strftime("%d.%m.%Y")
+    day = dt.date.fromisoformat(value[:10])
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def _data(view: dict[str, Any], part: str) -> dict[str, Any]:
@@ -95,6 +114,30 @@ def _meters(meters: dict[str, Any]) -> list[dict[str, Any]]:
                     meter_serial=serial,
                 )
             )
+        if last.get("status") == "to_verify":
+            found.append(
+                _notice(
+                    "reading_to_verify",
+                    "info",
+                    f"Odczyt wodomierza {serial} z {_day(last['read_on'])} czeka na sprawdzenie "
+                    "przez pracownika Spółki (nietypowe zużycie).",
+                    last["read_on"],
+                    meter_serial=serial,
+                )
+            )
+        garden = meter.get("garden") or {}
+        if garden.get("legalisation_expired"):
+            expired_on = garden.get("legalisation_expires_on")
+            found.append(
+                _notice(
+                    "garden_legalisation_expired",
+                    "warning",
+                    f"Legalizacja wodomierza ogrodowego {serial} wygasła {_day(expired_on)}. "
+                    "Wymień wodomierz.",
+                    expired_on,
+                    meter_serial=serial,
+                )
+            )
         sent = meter.get("last_submitted") or {}
         if sent.get("status") == "rejected":
             reason = sent.get("decision_reason")
@@ -116,8 +159,7 @@ def _meters(meters: dict[str, Any]) -> list[dict[str, Any]]:
             _notice(
                 "reading_window_open",
                 "info",
-                f"Trwa okres podawania odczytów: odczyt możesz podać do "
-                f"{_day(window['closes_on'])}.",
+                f"Trwa okres podawania odczytów: do {_day(window['closes_on'])}.",
                 window["closes_on"],
             )
         )
@@ -132,8 +174,8 @@ def _cases(cases: dict[str, Any]) -> list[dict[str, Any]]:
             found.append(
                 _notice(
                     "case_answered",
-                    "info",
-                    f"W sprawie nr {number} czeka odpowiedź.",
+                    "success",
+                    f"Odpowiedzieliśmy w sprawie nr {number} ({case.get('kind_label')}).",
                     None,
                     case_id=case_id,
                     case_number=number,
@@ -156,6 +198,21 @@ def _cases(cases: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+def _e_invoice(state: dict[str, Any]) -> list[dict[str, Any]]:
+    pending = state.get("pending")
+    if not isinstance(pending, dict) or not pending.get("email"):
+        return []
+    return [
+        _notice(
+            "e_invoice_pending",
+            "info",
+            f"E-faktura czeka na potwierdzenie adresu {pending['email']}: kliknij link "
+            "z wiadomości, którą wysłaliśmy na ten adres.",
+            None,
+        )
+    ]
+
+
 def notices(view: dict[str, Any]) -> list[dict[str, Any]]:
     """Every notice the dashboard's parts give, most pressing first. A part that is
     missing (hidden, suspended, unavailable) gives none."""
@@ -163,5 +220,6 @@ def notices(view: dict[str, Any]) -> list[dict[str, Any]]:
         *_account(_data(view, "profile")),
         *_meters(_data(view, "meters")),
         *_cases(_data(view, "open_cases")),
+        *_e_invoice(_data(view, "e_invoice")),
     ]
     return sorted(found, key=lambda n: ORDER.index(n["kind"]))
