@@ -217,6 +217,16 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/me/consumption", "readings", "customer", "Zużycie wody", section="readings"),
     Route(
         "GET",
+        "/me/photos/{photo_id}",
+        "readings",
+        "customer",
+        "Zdjęcie wysłane z odczytem lub zgłoszeniem",
+        allow_restricted=GDPR,  # part of the export
+        binary=True,
+        media_types=("image/jpeg", "image/png"),
+    ),
+    Route(
+        "GET",
         "/me/garden-meter-requests",
         "readings",
         "customer",
