@@ -41,6 +41,9 @@ _PROBLEM_RESPONSE = {
 OWN_ROUTES: dict[str, dict[str, tuple[str, str]]] = {
     "/me/dashboard": {"get": ("Pulpit klienta (widok zbiorczy)", "customer")},
     "/me/export": {"get": ("Eksport moich danych (RODO)", "customer")},
+    "/me/export/archive": {
+        "get": ("Eksport moich danych z plikami: archiwum ZIP z manifestem (RODO)", "customer")
+    },
     "/openapi.json": {"get": ("Dokument OpenAPI", "public")},
     "/portal/sections": {"get": ("Stan sekcji portalu (włączona, tylko do odczytu, …)", "public")},
     "/operator/portal-settings": {"get": ("Ustawienia portalu", "operator")},
