@@ -322,6 +322,20 @@ async def test_export_holds_everything_billing_has_on_the_client_and_nothing_els
     }
     assert [c["contract_number"] for c in export["contracts"]] == ["U/100001/2023"]
     assert export["interest_notes"], "the late payment of I2 gave an interest note"
+    # Issue 14.7: the payments with what they paid, each invoice's lines, each note's working.
+    assert [p["payment_id"] for p in export["payments"]] == ["P-A1", "P-A2"]
+    paid_i2 = export["payments"][1]
+    assert paid_i2["amount"] == I2["gross"] and paid_i2["paid_on"] == "2026-02-10"
+    assert paid_i2["allocated_to"] == [
+        {"invoice_number": I2["invoice_number"], "note_number": None, "amount": I2["gross"]}
+    ]
+    for invoice in export["invoices"]:
+        lines = invoice["lines"]
+        assert [line["kind"] for line in lines] == ["water", "sewage", "subscription"]
+        assert sum(Decimal(line["net"]) for line in lines) == Decimal(invoice["net"])
+    (note,) = export["interest_notes"]
+    assert note["periods"] and note["periods"][0]["annual_rate_percent"] == "9.50"
+    assert note["amount_text"].startswith("odsetki ") and note["status"] in ("unpaid", "overdue")
     other = await loaded.get("/me/export", B)
     assert {i["invoice_number"] for i in other["invoices"]} == {IB["invoice_number"]}
     await loaded.get("/me/export", "999999", expect=404)

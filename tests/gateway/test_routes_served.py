@@ -21,6 +21,7 @@ SAMPLES = {
     "serial": "WM-100001-1",
     "case_id": str(uuid.uuid4()),
     "attachment_id": str(uuid.uuid4()),
+    "photo_id": str(uuid.uuid4()),
     "version": "1",
     "client_number": "100001",
     "login": "anna.nowak",

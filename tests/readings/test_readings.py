@@ -343,6 +343,14 @@ async def test_a_photo_is_kept_as_evidence_and_judged_from_its_bytes(readings: R
     photo_id = history["readings"][0]["photo_id"]
     photo = await readings.client.get(f"/operator/photos/{photo_id}", headers=readings.operator())
     assert (photo.content_type, await photo.read()) == ("image/png", PNG)
+    # The customer's own photo, for the data export (issue 14.7); another's is not found.
+    export = await (await readings.client.get("/me/export", headers=readings.customer())).json()
+    [listed] = export["photos"]
+    assert listed["id"] == photo_id and listed["path"] == f"/me/photos/{photo_id}"
+    own = await readings.client.get(listed["path"], headers=readings.customer())
+    assert (own.status, own.content_type, await own.read()) == (200, "image/png", PNG)
+    theirs = await readings.client.get(listed["path"], headers=readings.customer("100002"))
+    assert theirs.status == 404
 
     jpeg = await readings.submit(value="10.100", photo=(JPEG, "zdjecie.png"))
     assert jpeg.status == 201  # named .png, sent as image/png: the bytes say JPEG

@@ -120,6 +120,7 @@ async def test_operator_and_customer_endpoints_are_apart(readings: Readings) -> 
         ("GET", "/me/garden-meter-requests"),
         ("POST", "/me/garden-meter-requests"),
         ("GET", "/me/export"),
+        ("GET", "/me/photos/7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90"),
     ]
     restricted = {
         "Authorization": "Bearer " + readings.issuer.token(MINE, restrictions=["password_change"])

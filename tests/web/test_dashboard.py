@@ -108,6 +108,72 @@ async def test_dashboard_says_what_matters_at_a_glance(
     assert not page.soup.select("[style]") and not page.soup.select("script:not([src])")
 
 
+async def test_dashboard_notices_tell_of_an_answer_and_of_evidence_asked_for(
+    portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
+) -> None:
+    """Issue 14.8: the gateway's notices on the page, each with a link where to act, in
+    Polish; a warning says so in words too (not by colour alone)."""
+    customer = await ready_customer(stack, api, workdir)
+    token = await mp.token(api, customer)
+    letter = expect(
+        await api.post(
+            "/me/correspondence",
+            token=token,
+            json={"kind": "letter", "subject": "Pytanie", "content": "Proszę o informację."},
+        ),
+        201,
+    )
+    reklamacja: dict[str, Any] = {}
+
+    async def filed() -> bool:  # correspondence learns whose invoices are whose from events
+        reply = await api.post(
+            "/me/correspondence",
+            token=token,
+            json={
+                "kind": "reklamacja",
+                "invoice_number": customer.invoice_number,
+                "reason": "Zużycie jest zawyżone.",
+            },
+        )
+        if reply.status == 201:
+            reklamacja.update(reply.json())
+        return reply.status == 201
+
+    await eventually(filed, within=15, what="the reklamacja filed")
+    cases = "/operator/correspondence/cases"
+    expect(
+        await api.post(
+            f"{cases}/{letter['id']}/replies", token=operator.access, json={"body": "Odpowiedź."}
+        ),
+        201,
+    )
+    expect(
+        await api.post(
+            f"{cases}/{reklamacja['id']}/evidence-needed",
+            token=operator.access,
+            json={"note": "Prosimy o zdjęcie wodomierza."},
+        ),
+        200,
+    )
+
+    page = await sign_in(portal, customer.client_number)
+    assert page.path == "/pulpit", page
+    heading = page.soup.select_one("#powiadomienia")
+    assert heading is not None and heading.get_text().startswith("Powiadomienia"), page
+    shown = {n.get_text(" ", strip=True): n.select_one("a") for n in page.soup.select(".notice")}
+    evidence = next(t for t in shown if f"sprawie nr {reklamacja['number']}" in t)
+    assert evidence.startswith("Ważne: W sprawie nr") and "uzupełnienie dowodów" in evidence
+    link = shown[evidence]
+    assert link is not None and link["href"] == f"/korespondencja/{reklamacja['id']}"
+    assert link.get_text(strip=True) == f"Otwórz sprawę nr {reklamacja['number']}"
+    answered = next(t for t in shown if f"Odpowiedzieliśmy w sprawie nr {letter['number']}" in t)
+    assert shown[answered] is not None
+    assert shown[answered]["href"] == f"/korespondencja/{letter['id']}"
+    # Most pressing first: the evidence asked for before the answer waiting.
+    order = list(shown)
+    assert order.index(evidence) < order.index(answered)
+
+
 async def test_consumption_chart_table_csv_and_the_dashboards_chart(
     portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
 ) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import get_logger
 
+from .notices import notices
 from .portal import PortalSettings
+from .routes import GARDEN_METERS
 from .upstream import Upstreams
 from .view_cache import PARTS_SERVED, ViewCache
 
@@ -28,12 +30,13 @@ class Part:
     path: str
     section: str | None = None
     list_key: str | None = None  # field of the part's items operators can hide
+    sectioned_items: tuple[str, str, str] | None = None  # see routes.Route
 
 
 DASHBOARD: tuple[Part, ...] = (
     Part("profile", "auth", "/me"),
     Part("contracts", "billing", "/me/contracts", "contracts", "contract_number"),
-    Part("meters", "readings", "/me/meters", "readings"),
+    Part("meters", "readings", "/me/meters", "readings", sectioned_items=GARDEN_METERS),
     Part("balance", "billing", "/me/balance", "invoices"),
     Part("last_invoices", "billing", "/me/invoices?page_size=3", "invoices", "invoice_number"),
     Part("e_invoice", "billing", "/me/e-invoice", "e_invoices"),
@@ -128,18 +131,15 @@ async def dashboard_view(
             view[part.name] = {"status": "suspended", "detail": portal.message(part.section)}
             continue
         view[part.name] = _visible(portal, part, kept.get(part.name) or fetched[part.name])
+    # What needs the customer's attention, from the parts above (as they are shown).
+    view["notices"] = {"status": "ok", "data": {"items": notices(view)}}
     return view
 
 
 def _visible(portal: PortalSettings, part: Part, served: dict[str, Any]) -> dict[str, Any]:
     """``served`` without the items operators hid (a copy: kept parts are shared)."""
     data = served.get("data")
-    if not (part.list_key and part.section and isinstance(data, dict)):
-        return served
-    items = data.get("items")
-    if not isinstance(items, list):
-        return served
-    shown = portal.filter_items(part.section, items, part.list_key)
-    if len(shown) == len(items):
-        return served
-    return {**served, "data": {**data, "items": shown}}
+    shown = portal.visible_list(
+        data, section=part.section, list_key=part.list_key, sectioned=part.sectioned_items
+    )
+    return served if shown is data else {**served, "data": shown}

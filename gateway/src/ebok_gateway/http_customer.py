@@ -4,12 +4,13 @@ service, kept while nothing changed) and the GDPR export (every service's part).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from aiohttp import web
 from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.problems import Problem
 
-from . import dashboard
+from . import dashboard, export_archive
 from .live import LIVE
 from .proxy import UPSTREAMS
 from .routes import GDPR, PREFIX
@@ -41,12 +42,9 @@ async def get_dashboard(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
-@routes.get(PREFIX + "/me/export")
-@allow_restricted(*GDPR)
-async def get_export(request: web.Request) -> web.Response:
-    """The GDPR export: every service's part, or an error naming the one that is missing
+async def _export_parts(request: web.Request) -> dict[str, Any]:
+    """Every service's part of the export, or an error naming the ones that are missing
     (an incomplete export would mislead the customer)."""
-    principal = require(request, "customer")
     settings = GatewaySettings.of(request.app)
     parts = await dashboard.fetch_parts(  # never kept, and portal switches do not apply
         request.app[UPSTREAMS],
@@ -63,11 +61,56 @@ async def get_export(request: web.Request) -> web.Response:
             code="export-incomplete",
             services=missing,
         )
+    return {name: part["data"] for name, part in parts.items()}
+
+
+@routes.get(PREFIX + "/me/export")
+@allow_restricted(*GDPR)
+async def get_export(request: web.Request) -> web.Response:
+    """The GDPR export's data as one JSON document (the archive adds the files)."""
+    principal = require(request, "customer")
     document = {
         "client_number": principal.subject,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
-        "services": {name: part["data"] for name, part in parts.items()},
+        "services": await _export_parts(request),
+        "archive": PREFIX + "/me/export/archive",  # the data, the files and a manifest
     }
     return web.json_response(
         document, headers={"Content-Disposition": 'attachment; filename="ebok-dane.json"'}
     )
+
+
+@routes.get(PREFIX + "/me/export/archive")
+@allow_restricted(*GDPR)
+async def get_export_archive(request: web.Request) -> web.StreamResponse:
+    """The whole export as one ZIP archive: the data as JSON, the files the customer sent
+    beside it, and a manifest saying what each entry is."""
+    principal = require(request, "customer")
+    parts = await _export_parts(request)
+    spool = await export_archive.build(
+        request.app[UPSTREAMS],
+        _token(request),
+        principal.subject,
+        parts,
+        timeout=GatewaySettings.of(request.app).upstream_timeout,
+    )
+    try:
+        spool.seek(0, 2)
+        size = spool.tell()
+        spool.seek(0)
+        name = f"ebok-dane-{principal.subject}.zip"
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="{name}"',
+                "Cache-Control": "no-store",
+            }
+        )
+        response.content_length = size
+        await response.prepare(request)
+        while chunk := spool.read(256 * 1024):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+    finally:
+        spool.close()

@@ -76,6 +76,39 @@ class PortalSettings:
             return items
         return [item for item in items if str(item.get(key)) not in hidden]
 
+    def visible_list(
+        self,
+        data: Any,
+        *,
+        section: str | None,
+        list_key: str | None,
+        sectioned: tuple[str, str, str] | None = None,
+    ) -> Any:
+        """A list answer (``{"items": [...], "total": …}``) without what customers may not
+        see: items operators hid (by ``list_key``) and items that belong to a hidden section
+        (``sectioned``: field, value, section — garden meters in the meters list). ``total``
+        and ``pages`` no longer count what was taken out. Anything else is returned as is."""
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return data
+        shown = items
+        if list_key and section:
+            shown = self.filter_items(section, shown, list_key)
+        if sectioned is not None and self.mode(sectioned[2]) == "hidden":
+            field_name, value = sectioned[0], sectioned[1]
+            shown = [i for i in shown if not (isinstance(i, dict) and i.get(field_name) == value)]
+        removed = len(items) - len(shown)
+        if not removed:
+            return data
+        out = {**data, "items": shown}
+        total = data.get("total")
+        if isinstance(total, int):
+            out["total"] = max(total - removed, 0)
+            size = data.get("page_size")
+            if isinstance(size, int) and size > 0 and "pages" in data:
+                out["pages"] = (out["total"] + size - 1) // size
+        return out
+
     def describe(self) -> dict[str, Any]:
         return {
             "sections": [

@@ -135,7 +135,7 @@ def proxy(route: Route) -> Any:
             if client is not None:
                 await _views_changed(request, client)
         payload = resp.body
-        if route.list_key and route.section and resp.status == 200:
+        if (route.list_key or route.sectioned_items) and resp.status == 200:
             payload = _without_hidden(live.portal, route, payload)
         return web.Response(status=resp.status, body=payload, headers=out)
 
@@ -160,7 +160,7 @@ async def _views_changed(request: web.Request, client: str) -> None:
 
 def _without_hidden(portal: Any, route: Route, payload: bytes) -> bytes:
     data = json.loads(payload)
-    if isinstance(data, dict) and isinstance(data.get("items"), list):
-        data["items"] = portal.filter_items(route.section, data["items"], route.list_key)
-        return json.dumps(data, ensure_ascii=False).encode()
-    return payload
+    shown = portal.visible_list(
+        data, section=route.section, list_key=route.list_key, sectioned=route.sectioned_items
+    )
+    return payload if shown is data else json.dumps(shown, ensure_ascii=False).encode()

@@ -61,6 +61,8 @@ class Route:
     allow_restricted: tuple[str, ...] = ()
     item_key: str | None = None  # path parameter naming an item operators can hide
     list_key: str | None = None  # field of list items operators can hide
+    # (field, value, section): list items of another section, hidden with it (garden meters)
+    sectioned_items: tuple[str, str, str] | None = None
     max_body: int = MiB
     binary: bool = False  # answers a document (PDF) rather than JSON
     ok: int = 200  # the success status the owning service answers
@@ -126,6 +128,9 @@ def _op(
 
 FEED_MAX_BODY = 16 * MiB  # a back-office feed batch
 
+
+# Garden meters are listed with the others but belong to their own section (terms IV.1).
+GARDEN_METERS = ("kind", "garden", "garden_meters")
 
 BOTH = ("password_change", "regulations")
 GDPR = ("regulations",)  # what the GDPR routes allow (export, erasure): any accepted terms
@@ -280,7 +285,15 @@ ROUTES: tuple[Route, ...] = (
         binary=True,
         params={"number": CONTRACT_NUMBER},
     ),
-    Route("GET", "/me/meters", "readings", "customer", "Wodomierze", section="readings"),
+    Route(
+        "GET",
+        "/me/meters",
+        "readings",
+        "customer",
+        "Wodomierze",
+        section="readings",
+        sectioned_items=GARDEN_METERS,
+    ),
     Route(
         "GET",
         "/me/meters/{serial}/readings",
@@ -302,6 +315,16 @@ ROUTES: tuple[Route, ...] = (
         params={"serial": METER_SERIAL},
     ),
     Route("GET", "/me/consumption", "readings", "customer", "Zużycie wody", section="readings"),
+    Route(
+        "GET",
+        "/me/photos/{photo_id}",
+        "readings",
+        "customer",
+        "Zdjęcie wysłane z odczytem lub zgłoszeniem",
+        allow_restricted=GDPR,  # part of the export
+        binary=True,
+        media_types=("image/jpeg", "image/png"),
+    ),
     Route(
         "GET",
         "/me/garden-meter-requests",
@@ -591,6 +614,16 @@ ROUTES: tuple[Route, ...] = (
         "customer",
         "Eksport moich danych (RODO)",
         allow_restricted=GDPR,
+    ),
+    Route(
+        "GET",
+        "/me/export/archive",
+        "gateway",
+        "customer",
+        "Eksport moich danych z plikami: archiwum ZIP z manifestem (RODO)",
+        allow_restricted=GDPR,
+        binary=True,
+        media_types=("application/zip",),
     ),
     Route("GET", "/openapi.json", "gateway", "public", "Dokument OpenAPI"),
     Route(

@@ -9,12 +9,13 @@ import datetime as dt
 import io
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
 from . import charts
 from .access import api, customer_page
-from .formatting import WARSAW, date, month, number
+from .formatting import WARSAW, month, number
 from .gateway import GatewayUnavailable
 from .part_state import Part, fetch, from_view
 from .rendering import render
@@ -44,6 +45,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
             "e_invoice",
             "open_cases",
             "garden_meter_requests",
+            "notices",
         )
     }
     today = dt.datetime.now(WARSAW).date()
@@ -55,7 +57,7 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         title="Pulpit",
         parts=parts,
         balance=_balance_summary(parts["balance"], parts["last_invoices"], today),
-        notices=_notices(parts),
+        notices=_notices(parts["notices"]),
         consumption=consumption,
         chart=chart,
     )
@@ -114,77 +116,44 @@ def _balance_summary(balance: Part, invoices: Part, today: dt.date) -> dict[str,
     }
 
 
-def _notices(parts: dict[str, Part]) -> list[dict[str, str]]:
-    """What needs the customer's attention, from what the dashboard's parts say today."""
+# Where each of the gateway's notices leads on the portal: the page and the link's words.
+_NOTICE_LINKS: dict[str, tuple[str, str]] = {
+    "block_scheduled": ("/konto", "Moje konto"),
+    "new_terms": ("/regulamin", "Przeczytaj regulamin"),
+    "leak_suspected": ("/odczyty", "Odczyty wodomierzy"),
+    "reading_rejected": ("/odczyty", "Podaj odczyt ponownie"),
+    "reading_window_open": ("/odczyty", "Podaj odczyt"),
+    "garden_legalisation_expired": ("/wodomierze", "Wodomierze ogrodowe"),
+    "e_invoice_pending": ("/faktury/e-faktura", "E-faktura"),
+    "case_answered": ("/korespondencja/{case_id}", "Przeczytaj odpowiedź w sprawie nr {number}"),
+    "evidence_needed": ("/korespondencja/{case_id}", "Otwórz sprawę nr {number}"),
+}
+_LEVELS = ("warning", "info", "success")
+
+
+def _notices(part: Part) -> list[dict[str, str]]:
+    """The gateway's notices (what needs the customer's attention), each with its link."""
+    if not part.ok or not isinstance(part.data, dict):
+        return []
     found: list[dict[str, str]] = []
-
-    def add(kind: str, text: str, href: str = "", link: str = "") -> None:
-        found.append({"kind": kind, "text": text, "href": href, "link": link})
-
-    meters = parts["meters"]
-    if meters.ok:
-        window = meters.data.get("reading_window") or {}
-        if window.get("open") and window.get("closes_on"):
-            add(
-                "info",
-                f"Trwa okres podawania odczytów: do {date(window['closes_on'])}.",
-                "/odczyty",
-                "Podaj odczyt",
-            )
-        for meter in meters.data.get("items", []):
-            last = meter.get("last_reading") or {}
-            serial = meter["serial"]
-            if last.get("status") == "rejected":
-                add(
-                    "warning",
-                    f"Odczyt wodomierza {serial} z {date(last['read_on'])} nie został przyjęty.",
-                    "/odczyty",
-                    "Podaj odczyt ponownie",
-                )
-            elif last.get("status") == "to_verify":
-                add(
-                    "info",
-                    f"Odczyt wodomierza {serial} z {date(last['read_on'])} czeka na sprawdzenie "
-                    "przez pracownika Spółki (nietypowe zużycie).",
-                )
-            garden = meter.get("garden") or {}
-            if garden.get("legalisation_expired") and meter.get("status") == "installed":
-                add(
-                    "warning",
-                    f"Legalizacja wodomierza ogrodowego {serial} wygasła "
-                    f"{date(garden['legalisation_expires_on'])}. Wymień wodomierz.",
-                    "/wodomierze",
-                    "Wodomierze ogrodowe",
-                )
-    e_invoice = parts["e_invoice"]
-    if e_invoice.ok and e_invoice.data.get("pending"):
-        pending = e_invoice.data["pending"]
-        add(
-            "info",
-            f"E-faktura czeka na potwierdzenie adresu {pending['email']}: kliknij link "
-            "z wiadomości, którą wysłaliśmy na ten adres.",
-            "/faktury/e-faktura",
-            "E-faktura",
+    for notice in part.data.get("items") or []:
+        subject = notice.get("subject") or {}
+        href, link = _NOTICE_LINKS.get(notice.get("kind", ""), ("", ""))
+        if "{case_id}" in href:
+            if not subject.get("case_id"):
+                href = link = ""
+            else:
+                href = href.format(case_id=quote(str(subject["case_id"]), safe=""))
+                link = link.format(number=subject.get("case_number", ""))
+        level = notice.get("level")
+        found.append(
+            {
+                "kind": level if level in _LEVELS else "info",
+                "text": str(notice.get("text") or ""),
+                "href": href,
+                "link": link,
+            }
         )
-    cases = parts["open_cases"]
-    if cases.ok:
-        for case in cases.data.get("items", []):
-            href = f"/korespondencja/{case['id']}"
-            if case.get("evidence_needed"):
-                add(
-                    "warning",
-                    f"Sprawa nr {case['number']} ({case['kind_label']}) czeka na Twoje "
-                    "uzupełnienie.",
-                    href,
-                    f"Otwórz sprawę nr {case['number']}",
-                )
-            elif case.get("status") == "answered":
-                add(
-                    "success",
-                    f"Odpowiedzieliśmy w sprawie nr {case['number']} ({case['kind_label']}).",
-                    href,
-                    f"Przeczytaj odpowiedź w sprawie nr {case['number']}",
-                )
     return found
 
 

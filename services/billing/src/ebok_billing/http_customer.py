@@ -210,8 +210,12 @@ async def export(request: web.Request) -> web.Response:
                 views.contract(c, views.contract_document_path(c["contract_number"]))
                 for c in data.contracts
             ],
-            "invoices": [views.invoice_item(r) for r in data.invoices],
-            "interest_notes": [views.note(n) for n in data.notes],
+            "invoices": [
+                {**views.invoice_item(r), "lines": views.invoice_lines(r)} for r in data.invoices
+            ],
+            "payments": [views.payment(p) for p in data.payments],
+            # each note with its working: periods, rates, days, amounts, the compensation's
+            "interest_notes": [views.note(n, clock.today()) for n in data.notes],
             "e_invoice_history": views.e_invoice(
                 data.client, data.consent, None, data.history, BUSINESS_E_INVOICE
             )["history"],

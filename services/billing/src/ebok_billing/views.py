@@ -3,6 +3,7 @@ people (labels, descriptions) are Polish."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -60,6 +61,24 @@ def invoice_detail(
     pdf_path: str,
     today: date | None = None,
 ) -> dict[str, Any]:
+    return {
+        **invoice_item(r),
+        "client_number": r["client_number"],
+        "contract_number": r["contract_number"],
+        "vat_rate": rate(r["vat_rate"]),
+        "lines": invoice_lines(r),
+        "payments": [
+            {"paid_on": p["paid_on"].isoformat(), "amount": amount(p["amount"])} for p in payments
+        ],
+        "corrected_by": corrections,
+        "interest_notes": [note(n, today) for n in notes],
+        "bank_account": client_bank_account(bank_prefix, r["client_number"]),
+        "pdf": pdf_path,
+    }
+
+
+def invoice_lines(r: Any) -> list[dict[str, Any]]:
+    """What the invoice charges, line by line (as printed on it)."""
     lines = Lines(
         r["water_m3"],
         r["water_price"],
@@ -68,44 +87,53 @@ def invoice_detail(
         r["subscription_net"],
         r["vat_rate"],
     )
+    return [
+        {
+            "kind": "water",
+            "name": "Dostawa wody",
+            "quantity": f"{lines.water_m3:.3f}",
+            "unit": "m3",
+            "unit_price": f"{lines.water_price.normalize():f}",
+            "net": amount(r["water_net"]),
+        },
+        {
+            "kind": "sewage",
+            "name": "Odprowadzanie ścieków",
+            "quantity": f"{lines.sewage_m3:.3f}",
+            "unit": "m3",
+            "unit_price": f"{lines.sewage_price.normalize():f}",
+            "net": amount(r["sewage_net"]),
+        },
+        {
+            "kind": "subscription",
+            "name": "Opłata abonamentowa",
+            "quantity": "1",
+            "unit": "okres",
+            "unit_price": amount(r["subscription_net"]),
+            "net": amount(r["subscription_net"]),
+        },
+    ]
+
+
+def payment(p: Any) -> dict[str, Any]:
+    """A payment and what it paid: invoices' principal or interest notes (art. 451 KC)."""
+    allocations = p["allocations"]
+    if isinstance(allocations, str):
+        allocations = json.loads(allocations)
     return {
-        **invoice_item(r),
-        "client_number": r["client_number"],
-        "contract_number": r["contract_number"],
-        "vat_rate": rate(r["vat_rate"]),
-        "lines": [
+        "payment_id": p["payment_id"],
+        "invoice_number": p["invoice_number"],  # the invoice the payer named
+        "paid_on": p["paid_on"].isoformat(),
+        "amount": amount(p["amount"]),
+        "posted_at": p["posted_at"].isoformat(),
+        "allocated_to": [
             {
-                "kind": "water",
-                "name": "Dostawa wody",
-                "quantity": f"{lines.water_m3:.3f}",
-                "unit": "m3",
-                "unit_price": f"{lines.water_price.normalize():f}",
-                "net": amount(r["water_net"]),
-            },
-            {
-                "kind": "sewage",
-                "name": "Odprowadzanie ścieków",
-                "quantity": f"{lines.sewage_m3:.3f}",
-                "unit": "m3",
-                "unit_price": f"{lines.sewage_price.normalize():f}",
-                "net": amount(r["sewage_net"]),
-            },
-            {
-                "kind": "subscription",
-                "name": "Opłata abonamentowa",
-                "quantity": "1",
-                "unit": "okres",
-                "unit_price": amount(r["subscription_net"]),
-                "net": amount(r["subscription_net"]),
-            },
+                "invoice_number": a["invoice_number"],
+                "note_number": a["note_number"],
+                "amount": amount(Decimal(a["amount"])),
+            }
+            for a in allocations
         ],
-        "payments": [
-            {"paid_on": p["paid_on"].isoformat(), "amount": amount(p["amount"])} for p in payments
-        ],
-        "corrected_by": corrections,
-        "interest_notes": [note(n, today) for n in notes],
-        "bank_account": client_bank_account(bank_prefix, r["client_number"]),
-        "pdf": pdf_path,
     }
 
 

@@ -31,7 +31,7 @@ from .domain.values import (
     parse_m3,
 )
 from .http_bodies import read_form_or_json
-from .http_common import collect, outbox, pool, rules, serial, settings
+from .http_common import collect, outbox, pool, rules, serial, settings, uuid_param
 from .use_cases import clients, garden, meters, readings
 
 routes = web.RouteTableDef()
@@ -231,6 +231,19 @@ async def submit_garden_request(request: web.Request) -> web.Response:
 
 
 # -- GDPR export ----------------------------------------------------------------------------
+
+
+@routes.get("/me/photos/{photo_id}")
+@allow_restricted("regulations")  # part of the export, a GDPR right
+async def my_photo(request: web.Request) -> web.Response:
+    """A photo the customer sent with a reading or a garden-meter request (their own only)."""
+    client = require(request, "customer").subject
+    row = await readings.photo(pool(request), uuid_param(request, "photo_id"), client)
+    return web.Response(
+        body=row["data"],
+        content_type=row["content_type"],
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+    )
 
 
 @routes.get("/me/export")

@@ -247,12 +247,10 @@ def export(client_number: str, found: Export, at: dt.datetime) -> dict[str, Any]
             }
             for r in found.requests
         ],
-        "photos": rows(found.photos),
+        # each photo's content: GET {path} (the gateway's archive puts the files beside)
+        "photos": [{**p, "path": f"/me/photos/{p['id']}"} for p in rows(found.photos)],
         "reminders_sent": rows(found.reminders),
-        "note": (
-            "Zdjęcia wodomierzy przechowujemy jako dowód odczytu; ich treść udostępniamy "
-            "na żądanie w Dziale Obsługi Klienta."
-        ),
+        "note": "Zdjęcia wodomierzy przechowujemy jako dowód odczytu.",
     }
 
 

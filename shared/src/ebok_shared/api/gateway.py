@@ -83,6 +83,7 @@ ITEM_SET = shape(section=STRING, item_id=STRING, hidden={"type": "boolean"})
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/me/dashboard"): Operation(DASHBOARD),
     ("GET", "/me/export"): Operation(EXPORT, errors=(503,)),
+    ("GET", "/me/export/archive"): Operation(errors=(503,)),
     ("GET", "/openapi.json"): Operation(
         shape(openapi={"const": "3.1.0"}, info=ANY_OBJECT, paths=ANY_OBJECT, components=ANY_OBJECT)
     ),

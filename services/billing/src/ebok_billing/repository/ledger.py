@@ -307,6 +307,21 @@ async def payments_of_invoice(conn: Conn, invoice_number: str) -> list[Record]:
     )
 
 
+async def payments_of_client(conn: Conn, client_number: str) -> list[Record]:
+    """Every payment of the client with what it paid (art. 451 KC allocation), in order."""
+    return await conn.fetch(
+        """SELECT p.payment_id, p.invoice_number, p.paid_on, p.amount, p.posted_at,
+                  coalesce(json_agg(json_build_object(
+                      'invoice_number', a.invoice_number, 'note_number', a.note_number,
+                      'amount', a.amount::text) ORDER BY a.seq)
+                    FILTER (WHERE a.payment_id IS NOT NULL), '[]') AS allocations
+           FROM payments p LEFT JOIN payment_allocations a USING (payment_id)
+           WHERE p.client_number = $1
+           GROUP BY p.payment_id ORDER BY p.paid_on, p.posted_at, p.payment_id""",
+        client_number,
+    )
+
+
 async def corrections_of(conn: Conn, invoice_number: str) -> list[str]:
     rows = await conn.fetch(
         "SELECT invoice_number FROM invoices WHERE corrects = $1 ORDER BY issue_date,"

@@ -51,6 +51,7 @@ class Export:
     invoices: list[repo.Record]
     notes: list[repo.Record]
     history: list[repo.Record]
+    payments: list[repo.Record]
 
     @property
     def active_contracts(self) -> int:
@@ -75,4 +76,5 @@ async def export(conn: repo.Conn, client_number: str, today: date) -> Export:
     )
     _, notes = await repo.interest.note_page(conn, client_number, _EXPORT_LIMIT, 0)
     history = await repo.e_invoice.history(conn, client_number, _EXPORT_LIMIT)
-    return Export(client, consent, contracts_, invoices, notes, history)
+    payments = await repo.ledger.payments_of_client(conn, client_number)
+    return Export(client, consent, contracts_, invoices, notes, history, payments)

@@ -249,10 +249,13 @@ async def monthly_consumption(
     return consumption.monthly_consumption(series)
 
 
-async def photo(pool: asyncpg.Pool, photo_id: uuid.UUID) -> Record:
+async def photo(
+    pool: asyncpg.Pool, photo_id: uuid.UUID, client_number: str | None = None
+) -> Record:
+    """A photo; for a customer (``client_number``) only their own (another's is not found)."""
     async with pool.acquire() as conn:
         row = await repo.photo(conn, photo_id)
-    if row is None:
+    if row is None or (client_number is not None and row["client_number"] != client_number):
         raise Refusal(404, "photo-not-found", "Nie znaleziono zdjęcia.")
     return row
 
