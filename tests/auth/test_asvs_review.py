@@ -10,10 +10,12 @@ import jwt
 import pyotp
 import pytest
 from ebok_auth.passwords import policy_violations
+from ebok_auth.totp_vault import TotpVault
+from ebok_auth.use_cases.totp import seal_stored
 from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
 
-from tests.auth.harness import Auth, settings_for
+from tests.auth.harness import TOTP_KEYS, Auth, settings_for
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 CONTEXT = "nazwie Spółki, miasta, e-BOK"
@@ -193,3 +195,136 @@ async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
     assert off["email"] == "jan@example.pl"
     _no_secret(on, PASSWORD)
     _no_secret(off, PASSWORD)
+
+
+# -- item 4: re-authentication for the e-mail change and turning two-factor login off ---------
+
+
+async def test_an_email_change_needs_the_current_password(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    tokens = await auth.customer("100001", PASSWORD)
+    token = tokens["access_token"]
+    status, problem = await auth.call(
+        "POST", "/me/email-change", token=token, json_body={"email": "zlodziej@example.pl"}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "current_password"
+    status, problem = await auth.call(
+        "POST",
+        "/me/email-change",
+        token=token,
+        json_body={"email": "zlodziej@example.pl", "current_password": "Zgadywane-Haslo-1"},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "current_password"
+    assert not auth.published("auth.email_change.requested")
+    status, _ = await auth.call(
+        "POST",
+        "/me/email-change",
+        token=token,
+        json_body={"email": "jan.nowy@example.pl", "current_password": PASSWORD},
+    )
+    assert status == 202
+
+
+async def test_with_two_factor_on_an_email_change_needs_a_fresh_code_too(auth: Auth) -> None:
+    tokens, totp = await _with_totp(auth)
+    token = tokens["access_token"]
+    body = {"email": "jan.nowy@example.pl", "current_password": PASSWORD}
+    status, problem = await auth.call("POST", "/me/email-change", token=token, json_body=body)
+    assert status == 422 and problem["errors"][0]["field"] == "totp_code"
+    status, problem = await auth.call(
+        "POST", "/me/email-change", token=token, json_body={**body, "totp_code": _wrong(totp)}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "totp_code"
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    code = totp.at(clock.now())
+    status, _ = await auth.call(
+        "POST", "/me/email-change", token=token, json_body={**body, "totp_code": code}
+    )
+    assert status == 202
+    await auth.event("auth.email_change.requested", client_number="100001")
+    assert len(auth.published("auth.email_change.requested")) == 1
+
+
+async def test_two_factor_login_goes_off_only_with_the_password_and_a_fresh_code(
+    auth: Auth,
+) -> None:
+    tokens, totp = await _with_totp(auth)
+    token = tokens["access_token"]
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    code = totp.at(clock.now())
+    status, problem = await auth.call(
+        "POST",
+        "/me/totp/removal",
+        token=token,
+        json_body={"current_password": "Zgadywane-Haslo-1", "code": code},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "current_password"
+    assert (await auth.login("100001", PASSWORD, totp_code=code))[0] == 201  # code spent
+    status, problem = await auth.call(
+        "POST",
+        "/me/totp/removal",
+        token=token,
+        json_body={"current_password": PASSWORD, "code": code},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "code"
+    _, me = await auth.call("GET", "/me", token=token)
+    assert me["totp_enabled"] is True
+
+
+# -- item 11: TOTP keys encrypted at rest, rotation-ready; a reused code refused and noted -----
+
+
+async def test_totp_keys_are_stored_encrypted_with_their_key_id(auth: Auth) -> None:
+    _, totp = await _with_totp(auth)
+    row = await auth.pool.fetchrow(
+        "SELECT totp_secret, totp_key_id FROM accounts WHERE client_number = '100001'"
+    )
+    assert row["totp_key_id"] == "t2"  # the first key of EBOK_TOTP_KEYS seals
+    assert totp.secret not in row["totp_secret"]
+    vault = TotpVault.parse(TOTP_KEYS)
+    assert vault.open("t2", row["totp_secret"], "customer:100001") == totp.secret
+    with pytest.raises(LookupError):  # bound to its account: copied elsewhere, it does not open
+        vault.open("t2", row["totp_secret"], "customer:100002")
+    operator = await auth.operator()
+    stored = await auth.pool.fetchrow("SELECT totp_secret, totp_key_id FROM operators")
+    assert stored["totp_key_id"] == "t2" and operator["totp_secret"] not in stored["totp_secret"]
+
+
+async def test_keys_in_clear_or_under_an_old_key_are_sealed_anew_and_still_work(
+    auth: Auth,
+) -> None:
+    """The migration to encryption (keys stored in clear) and a rotation (t1 → t2)."""
+    _, totp = await _with_totp(auth)
+    _, other = await _with_totp(auth, "100002")
+    old = TotpVault.parse(TOTP_KEYS.split(",")[1])  # t1 only
+    await auth.pool.execute(
+        "UPDATE accounts SET totp_secret = $1, totp_key_id = NULL WHERE client_number = '100001'",
+        totp.secret,
+    )
+    await auth.pool.execute(
+        "UPDATE accounts SET totp_secret = $1, totp_key_id = 't1' WHERE client_number = '100002'",
+        old.seal(other.secret, "customer:100002").ciphertext,
+    )
+    assert await seal_stored(auth.pool, TotpVault.parse(TOTP_KEYS)) == 2
+    rows = await auth.pool.fetch(
+        "SELECT client_number, totp_secret, totp_key_id FROM accounts ORDER BY 1"
+    )
+    assert [r["totp_key_id"] for r in rows] == ["t2", "t2"]
+    assert totp.secret not in rows[0]["totp_secret"]
+    assert await seal_stored(auth.pool, TotpVault.parse(TOTP_KEYS)) == 0
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    assert (await auth.login("100001", PASSWORD, totp_code=totp.at(clock.now())))[0] == 201
+    assert (await auth.login("100002", PASSWORD, totp_code=other.at(clock.now())))[0] == 201
+
+
+async def test_a_reused_totp_code_is_refused_and_audited(auth: Auth) -> None:
+    _, totp = await _with_totp(auth)
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    code = totp.at(clock.now())
+    assert (await auth.login("100001", PASSWORD, totp_code=code))[0] == 201
+    status, problem = await auth.login("100001", PASSWORD, totp_code=code)
+    assert status == 401 and problem["code"] == "invalid-credentials"
+    noted = await auth.pool.fetch(
+        "SELECT actor, details FROM audit_log WHERE type = 'totp.replay_refused'"
+    )
+    assert [(r["actor"], r["details"]["during"]) for r in noted] == [("customer:100001", "login")]

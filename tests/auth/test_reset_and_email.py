@@ -90,7 +90,7 @@ async def test_email_changes_only_when_the_new_address_confirms(auth: Auth) -> N
         "POST",
         "/me/email-change",
         token=tokens["access_token"],
-        json_body={"email": "jan.nowy@example.pl"},
+        json_body={"email": "jan.nowy@example.pl", "current_password": PASSWORD},
     )
     assert status == 202
     requested = await auth.event("auth.email_change.requested", client_number="100001")

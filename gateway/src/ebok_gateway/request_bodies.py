@@ -64,7 +64,9 @@ PASSWORD_CHANGE = _obj(
     ["current_password", "new_password"], current_password=PASSWORD, new_password=PASSWORD
 )
 ACCEPTANCE = _obj(["version"], version={"type": "integer", "minimum": 1, "maximum": 999_999})
-EMAIL_CHANGE = _obj(["email"], email=EMAIL)
+EMAIL_CHANGE = _obj(
+    ["email", "current_password"], email=EMAIL, current_password=PASSWORD, totp_code=CODE
+)
 TOTP_CONFIRM = _obj(["code"], code=CODE)
 TOTP_REMOVAL = _obj(["current_password", "code"], current_password=PASSWORD, code=CODE)
 DELETION = _obj(["current_password", "confirm"], current_password=PASSWORD, confirm={"const": True})

@@ -58,6 +58,9 @@ class AuthSettings(ServiceSettings):
     acceptance_retention_years: int = 6  # civil-law limitation period (KC art. 118)
 
     totp_issuer: str = "e-BOK MPWiK"
+    # "<key id>:<32 bytes base64>,…": TOTP keys are stored encrypted with the first; all open
+    # (ebok_auth.totp_vault). Required.
+    totp_keys: Secret | None = None
 
     # Other services' credentials, "client_id:secret,…": each gets tokens of kind "service"
     # (POST /service-tokens) to call the others' /internal routes.
@@ -102,6 +105,8 @@ class AuthSettings(ServiceSettings):
             raise ConfigError("EBOK_PENDING_ACCOUNT_DAYS: at most 7")
         if not 1 <= self.activation_ttl_hours <= 24:
             raise ConfigError("EBOK_ACTIVATION_TTL_HOURS: expected 1-24 (ASVS 2.3.1, terms II)")
+        if self.totp_keys is None:
+            raise ConfigError("EBOK_TOTP_KEYS: required (TOTP keys are encrypted at rest)")
         if self.lockout_failures < 1 or self.lockout_base_seconds < 1:
             raise ConfigError("EBOK_LOCKOUT_*: expected positive numbers")
         given = (

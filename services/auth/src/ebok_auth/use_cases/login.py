@@ -29,7 +29,9 @@ from ..repository import accounts, audit, operators
 from ..repository import login as repo
 from ..repository import totp as totp_repo
 from ..settings import AuthSettings
+from ..totp_vault import owner, vault_of
 from . import Deps, sessions, throttle
+from .totp import note_wrong_code
 
 _RECOVERY_RE = re.compile(r"^[a-z2-9]{5}-[a-z2-9]{5}$")
 
@@ -81,7 +83,7 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         raise invalid_credentials(bool(attempt.code))
     if two_factor:
         async with pool.acquire() as conn, conn.transaction():
-            second_ok = await _second_factor_ok(conn, attempt, row)
+            second_ok = await _second_factor_ok(conn, attempt, row, settings)
             if not second_ok:
                 # Counted like a wrong password: the second factor is brute-forced otherwise.
                 failure = await throttle.record_failure(conn, attempt.kind, attempt.login, settings)
@@ -144,12 +146,20 @@ def _grant(kind: str, row: asyncpg.Record) -> Grant:
 
 
 async def _second_factor_ok(
-    conn: asyncpg.Connection, attempt: Attempt, row: asyncpg.Record
+    conn: asyncpg.Connection, attempt: Attempt, row: asyncpg.Record, settings: AuthSettings
 ) -> bool:
     code = (attempt.code or "").strip().lower()
-    step = totp.matching_step(row["totp_secret"], code, row["totp_last_step"])
-    if step is not None:
-        return await totp_repo.use_step(conn, attempt.kind, attempt.login, step)
+    secret = vault_of(settings).open(
+        row["totp_key_id"], row["totp_secret"], owner(attempt.kind, attempt.login)
+    )
+    step = totp.matching_step(secret, code, row["totp_last_step"])
+    if step is not None and await totp_repo.use_step(conn, attempt.kind, attempt.login, step):
+        return True
+    if step is not None or totp.replayed(secret, code, row["totp_last_step"]):
+        await note_wrong_code(
+            conn, attempt.kind, attempt.login, attempt.ip, replay=True, during="login"
+        )
+        return False
     if attempt.kind == "customer" and _RECOVERY_RE.match(code):
         used = await totp_repo.use_recovery_code(
             conn, attempt.login, totp.recovery_hash(code), clock.now()
