@@ -6,11 +6,14 @@ import datetime as dt
 import json
 from typing import Any
 
+import asyncpg
 import jwt
 import pyotp
 import pytest
 from ebok_auth.passwords import policy_violations
+from ebok_auth.repository.audit import prune as prune_audit
 from ebok_auth.totp_vault import TotpVault
+from ebok_auth.use_cases.audit import verify_chain
 from ebok_auth.use_cases.totp import seal_stored
 from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
@@ -325,6 +328,93 @@ async def test_a_reused_totp_code_is_refused_and_audited(auth: Auth) -> None:
     status, problem = await auth.login("100001", PASSWORD, totp_code=code)
     assert status == 401 and problem["code"] == "invalid-credentials"
     noted = await auth.pool.fetch(
-        "SELECT actor, details FROM audit_log WHERE type = 'totp.replay_refused'"
+        "SELECT actor, details FROM audit_entries WHERE type = 'totp.replay_refused'"
     )
     assert [(r["actor"], r["details"]["during"]) for r in noted] == [("customer:100001", "login")]
+
+
+# -- item 12: the audit log append-only, hash-chained, pseudonymous after erasure -------------
+
+
+async def _activity(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.client_with_invoice("100002")
+    await auth.customer("100001", PASSWORD)
+    await auth.customer("100002", PASSWORD)
+    await auth.login("100001", "Zle-Haslo-2026!x")
+
+
+async def test_the_application_cannot_change_or_remove_audit_entries(auth: Auth) -> None:
+    await _activity(auth)
+    for statement in (
+        "UPDATE audit_log SET details = '{}'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await auth.pool.execute(statement)
+    async with auth.pool.acquire() as conn, conn.transaction():  # retention: only old rows
+        await conn.execute("SET LOCAL ebok.audit_retention = 'on'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM audit_log")
+
+
+async def test_tampering_by_a_superuser_is_detected_by_the_chain(auth: Auth) -> None:
+    await _activity(auth)
+    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+    ids = [r["id"] for r in await auth.pool.fetch("SELECT id FROM audit_log ORDER BY id")]
+    assert len(ids) > 6
+    async with auth.pool.acquire() as conn:  # a superuser can switch the triggers off …
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            await conn.execute("UPDATE audit_log SET ip = '203.0.113.66' WHERE id = $1", ids[3])
+            assert (await verify_chain(auth.pool))["first_broken_id"] == ids[3]
+            await conn.execute("DELETE FROM audit_log WHERE id = $1", ids[3])
+            assert (await verify_chain(auth.pool))["first_broken_id"] == ids[4]
+        finally:
+            await conn.execute("SET session_replication_role = DEFAULT")
+
+
+async def test_retention_removes_only_old_entries_and_the_rest_still_verifies(
+    auth: Auth,
+) -> None:
+    now = clock.now()
+    clock.freeze(now - dt.timedelta(days=400))
+    await auth.client_with_invoice("100001")
+    await auth.login("100001", "Zle-Haslo-2026!x")
+    old = await auth.pool.fetchval("SELECT count(*) FROM audit_log")
+    clock.freeze(now)
+    await auth.login("100001", "Zle-Haslo-2026!x")
+    await prune_audit(auth.pool, now - dt.timedelta(days=365))
+    assert old >= 1 and await auth.pool.fetchval("SELECT count(*) FROM audit_log") == 1
+    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+
+
+async def test_after_erasure_the_audit_log_holds_a_pseudonym_not_the_client_number(
+    auth: Auth,
+) -> None:
+    await _activity(auth)
+    admin = await auth.operator(roles=("operator", "admin"))
+    status, log = await auth.call(
+        "GET", "/operator/audit?subject=100001&limit=100", token=admin["access_token"]
+    )
+    assert status == 200 and log["items"], "clear while the account exists"
+    assert {e["subject"] for e in log["items"]} == {"100001"}
+    status, _ = await auth.call(
+        "DELETE",
+        "/me",
+        token=(await auth.login("100001", PASSWORD))[1]["access_token"],
+        json_body={"current_password": PASSWORD, "confirm": True},
+    )
+    assert status == 200
+    kept = await auth.pool.fetch("SELECT * FROM audit_log")
+    assert "100001" not in str([dict(r) for r in kept])  # rows, actors, details
+    assert "100002" in str(await auth.pool.fetch("SELECT * FROM audit_entries"))
+    deleted = [r for r in kept if r["type"] == "account.deleted"]
+    assert len(deleted) == 1 and deleted[0]["subject"].startswith("ps-")
+    assert deleted[0]["actor"] == "customer:" + deleted[0]["subject"]
+    status, log = await auth.call(
+        "GET", "/operator/audit?subject=100001&limit=100", token=admin["access_token"]
+    )
+    assert log["items"] == []
+    assert (await verify_chain(auth.pool))["first_broken_id"] is None

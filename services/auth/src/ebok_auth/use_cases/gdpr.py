@@ -68,7 +68,8 @@ def deletion_terms(settings: AuthSettings) -> dict[str, Any]:
             },
             {
                 "data": "dziennik zdarzeń bezpieczeństwa (logowania, blokady, usunięcie konta) "
-                "oznaczony numerem klienta",
+                "— po usunięciu konta oznaczony wyłącznie pseudonimem: powiązanie pseudonimu "
+                "z numerem klienta usuwamy od razu",
                 "until": audit_until.isoformat(),
                 "legal_basis": "art. 6 ust. 1 lit. f i art. 32 RODO — bezpieczeństwo systemu i "
                 "rozliczalność",
