@@ -418,3 +418,55 @@ async def test_after_erasure_the_audit_log_holds_a_pseudonym_not_the_client_numb
     )
     assert log["items"] == []
     assert (await verify_chain(auth.pool))["first_broken_id"] is None
+
+
+# -- item 16: limits keyed by the client number do not let anyone deny the customer ----------
+
+
+async def test_a_lockout_from_elsewhere_does_not_keep_the_customer_out(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)
+    for attempt in range(5):
+        await auth.login("100001", f"Zle-Haslo-{attempt}1", ip="192.0.2.66")
+    await auth.event("auth.account.locked", client_number="100001")
+    # The attacker's address stays locked out, even with the right password …
+    assert (await auth.login("100001", PASSWORD, ip="192.0.2.66"))[0] == 401
+    # … the customer, from an address that did not fail, gets in with the right password.
+    assert (await auth.login("100001", PASSWORD, ip="198.51.100.7"))[0] == 201
+    # Every address gets one wrong try during a lock; then it is bound by the lock too.
+    for _ in range(5):
+        await auth.login("100001", "Zle-Haslo-99", ip="192.0.2.66")
+    assert (await auth.login("100001", "Zle-Haslo-98", ip="192.0.2.77"))[0] == 401
+    assert (await auth.login("100001", PASSWORD, ip="192.0.2.77"))[0] == 401
+
+
+async def test_registration_attempts_from_elsewhere_leave_the_client_its_own(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    bogus = [(await auth.register("100001", gross="1,00", ip="192.0.2.66"))[0] for _ in range(7)]
+    assert bogus[-2:] == [429, 429]
+    assert (await auth.register("100001", ip="198.51.100.7"))[0] == 202
+    registered = await auth.event("auth.account.registered", client_number="100001")
+    assert registered["email"] == "jan@example.pl"
+
+
+async def test_reset_requests_from_elsewhere_never_deny_the_customer_a_reset(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)
+    for i in range(8):  # from many addresses: the same answer, but at most 5 e-mails
+        status, _ = await auth.call(
+            "POST", "/password-resets", json_body={"login": "100001"}, ip=f"192.0.2.{i + 1}"
+        )
+        assert status == 202
+    own, _ = await auth.call(
+        "POST", "/password-resets", json_body={"login": "100001"}, ip="198.51.100.7"
+    )
+    assert own == 202  # not refused
+    sent = await auth.events_of("auth.password_reset.requested", 5, client_number="100001")
+    await auth.eventually_audited("password_reset.not_sent")
+    assert len(auth.published("auth.password_reset.requested")) == 5
+    status, _ = await auth.call(
+        "POST",
+        "/password-resets/confirm",
+        json_body={"token": sent[-1]["token"], "new_password": "Nowe-Haslo-2027"},
+    )
+    assert status == 200  # a link the customer already has works

@@ -71,11 +71,11 @@ async def test_reset_link_expires(auth: Auth) -> None:
     assert status == 410
 
 
-async def test_reset_requests_are_rate_limited_per_login(auth: Auth) -> None:
+async def test_reset_requests_are_rate_limited_per_login_and_address(auth: Auth) -> None:
     statuses = [
         (
             await auth.call(
-                "POST", "/password-resets", json_body={"login": "100001"}, ip=f"192.0.2.{i}"
+                "POST", "/password-resets", json_body={"login": "100001"}, ip="192.0.2.1"
             )
         )[0]
         for i in range(5)

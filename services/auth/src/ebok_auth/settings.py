@@ -46,9 +46,10 @@ class AuthSettings(ServiceSettings):
     ip_login_failures_limit: int = 30  # per IP per window
     ip_window_seconds: int = 15 * 60
     registration_ip_limit: int = 10  # per IP per window
-    registration_client_limit: int = 5  # per client number per window
+    registration_client_limit: int = 5  # per client number and IP per window
     reset_ip_limit: int = 10
-    reset_login_limit: int = 3
+    reset_login_limit: int = 3  # per login and IP per window
+    reset_mail_limit: int = 5  # reset e-mails per login per window (then the same answer, no mail)
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For is believed
 
     contract_block_grace_days: int = 30  # terms II.7: never more than 30

@@ -40,6 +40,11 @@ def _ip_key(ip: str) -> str:
     return f"login-ip:{ip}"
 
 
+def _pair_key(attempt: Attempt) -> str:
+    """Failures of one account from one address (issue #15 item 16)."""
+    return f"login-pair:{attempt.kind}:{attempt.login}:{attempt.ip}"
+
+
 def invalid_credentials(code_given: bool = False) -> Refusal:
     """The one answer to every failed login; its wording depends on the request only."""
     detail = (
@@ -76,6 +81,14 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         raise Refusal(401, "totp-required", "Podaj kod z aplikacji uwierzytelniającej (TOTP).")
     locked = loaded["locked_until"]
     locked = locked if locked is not None and locked > clock.now() else None
+    if locked is not None and not await throttle.counted(
+        pool, _pair_key(attempt), settings.ip_window_seconds
+    ):
+        # A lock binds the addresses that failed: an address with no failure on this account
+        # this window is judged by its password, one wrong try and it is bound too. So nobody
+        # locks a customer out from elsewhere; a guesser needs a new address per guess
+        # (and each address is throttled across accounts).
+        locked = None
     matches = await hasher.verify(row["password_hash"] if row else None, attempt.password)
     if row is None or locked is not None or not matches:
         reason = "unknown-login" if row is None else "locked" if locked else "wrong-password"
@@ -89,6 +102,7 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
                 failure = await throttle.record_failure(conn, attempt.kind, attempt.login, settings)
                 await _after_failure(conn, attempt, row, failure.locked_until, "wrong-totp-code")
                 await throttle.count(conn, _ip_key(attempt.ip), settings.ip_window_seconds)
+                await throttle.count(conn, _pair_key(attempt), settings.ip_window_seconds)
         if not second_ok:
             raise invalid_credentials(code_given=True)
 
@@ -193,6 +207,8 @@ async def _failed(
         await _after_failure(conn, attempt, row, locked_until, reason)
         # Failures per IP: past the limit, the next login from that IP is answered 429.
         await throttle.count(conn, _ip_key(attempt.ip), settings.ip_window_seconds)
+        if row is not None:
+            await throttle.count(conn, _pair_key(attempt), settings.ip_window_seconds)
 
 
 async def _after_failure(
