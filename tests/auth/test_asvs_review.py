@@ -470,3 +470,22 @@ async def test_reset_requests_from_elsewhere_never_deny_the_customer_a_reset(aut
         json_body={"token": sent[-1]["token"], "new_password": "Nowe-Haslo-2027"},
     )
     assert status == 200  # a link the customer already has works
+
+
+# -- item 5: what erasure keeps is stated, with its legal basis and date ---------------------
+
+
+async def test_the_deletion_terms_state_what_is_erased_and_what_is_kept_by_law(
+    auth: Auth,
+) -> None:
+    await auth.client_with_invoice("100001")
+    tokens = await auth.customer("100001", PASSWORD)
+    status, terms = await auth.call("GET", "/me/deletion", token=tokens["access_token"])
+    assert status == 200
+    assert any("niepotwierdzony" in item for item in terms["deleted_now"])
+    assert any("dzienniku wysłanych wiadomości" in item for item in terms["deleted_now"])
+    [e_invoice] = [k for k in terms["kept"] if "adres do e-faktur" in k["data"]]
+    assert "art. 112" in e_invoice["legal_basis"]
+    assert dt.date.fromisoformat(e_invoice["until"]) > clock.today()
+    [audit] = [k for k in terms["kept"] if "dziennik zdarzeń" in k["data"]]
+    assert "pseudonimem" in audit["data"]
