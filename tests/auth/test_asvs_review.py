@@ -18,7 +18,7 @@ from ebok_auth.use_cases.totp import seal_stored
 from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
 
-from tests.auth.harness import TOTP_KEYS, Auth, settings_for
+from tests.auth.harness import TOTP_KEYS, Auth, running_auth, settings_for
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 CONTEXT = "nazwie Spółki, miasta, e-BOK"
@@ -489,3 +489,11 @@ async def test_the_deletion_terms_state_what_is_erased_and_what_is_kept_by_law(
     assert dt.date.fromisoformat(e_invoice["until"]) > clock.today()
     [audit] = [k for k in terms["kept"] if "dziennik zdarzeń" in k["data"]]
     assert "pseudonimem" in audit["data"]
+
+
+async def test_auth_does_not_serve_without_its_totp_keys(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    with pytest.raises(ConfigError, match="EBOK_TOTP_KEYS"):
+        async with running_auth(database, amqp_url, bus_prefix, totp_keys=None):
+            pass

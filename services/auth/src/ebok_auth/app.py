@@ -44,7 +44,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: AuthSettings) -> web.Application:
     keyring = KeyRing(settings)
-    vault_of(settings)  # a malformed EBOK_TOTP_KEYS stops the start here
+    if settings.totp_keys is not None:
+        vault_of(settings)  # a malformed EBOK_TOTP_KEYS stops here; a missing one at start-up
     spec = dataclasses.replace(
         SPEC,
         subscriptions=events.subscriptions(settings.contract_block_grace_days),

@@ -60,7 +60,7 @@ class AuthSettings(ServiceSettings):
 
     totp_issuer: str = "e-BOK MPWiK"
     # "<key id>:<32 bytes base64>,…": TOTP keys are stored encrypted with the first; all open
-    # (ebok_auth.totp_vault). Required.
+    # (ebok_auth.totp_vault). Required to serve: auth does not start without it.
     totp_keys: Secret | None = None
 
     # Other services' credentials, "client_id:secret,…": each gets tokens of kind "service"
@@ -106,8 +106,6 @@ class AuthSettings(ServiceSettings):
             raise ConfigError("EBOK_PENDING_ACCOUNT_DAYS: at most 7")
         if not 1 <= self.activation_ttl_hours <= 24:
             raise ConfigError("EBOK_ACTIVATION_TTL_HOURS: expected 1-24 (ASVS 2.3.1, terms II)")
-        if self.totp_keys is None:
-            raise ConfigError("EBOK_TOTP_KEYS: required (TOTP keys are encrypted at rest)")
         if self.lockout_failures < 1 or self.lockout_base_seconds < 1:
             raise ConfigError("EBOK_LOCKOUT_*: expected positive numbers")
         given = (
