@@ -37,6 +37,7 @@ from ebok_auth.settings import OWASP_MEMORY_KIB, OWASP_TIME_COST  # noqa: E402
 from ebok_shared import db  # noqa: E402
 from ebok_shared.bus import Topology  # noqa: E402
 
+from deploy.plan import StackConfig  # noqa: E402
 from tests.auth.process import auth_process  # noqa: E402
 from tests.support.infra import dsn_for  # noqa: E402
 
@@ -113,6 +114,7 @@ async def main() -> None:
             "EBOK_BUS_PREFIX": prefix,
             "EBOK_LOG_LEVEL": "WARNING",
             "EBOK_DB_POOL_MAX": "20",
+            "EBOK_TOTP_KEYS": StackConfig().totp_keys,  # the local run's (known) key
         }
         async with auth_process(env) as proc:
             conn = await db.connect(dsn)

@@ -8,6 +8,8 @@ sink's web listing on 8025 and its SMTP port on 1025; with base 18000 they are 1
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -46,6 +48,12 @@ class StackConfig:
     redis_url: str = "redis://127.0.0.1:6379/0"
     # The notifier's service credentials for this run (auth issues its tokens with them).
     notifier_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # auth's TOTP encryption key: fixed (local databases outlive a run, so must their key) and
+    # known to everyone: for local runs only, never a deployment.
+    totp_keys: str = (
+        "local:"
+        + base64.b64encode(hashlib.sha256(b"e-BOK local run only: TOTP key").digest()).decode()
+    )
     maildir: Path = REPO / "var" / "mail"
     log_level: str = "INFO"
     ready_timeout: float = 90.0
@@ -120,6 +128,7 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
         )
     if name == "auth":
         env.update(EBOK_SERVICE_CLIENTS=f"notifier:{config.notifier_secret}")
+        env.update(EBOK_TOTP_KEYS=config.totp_keys)
         # The gateway (on this host) passes the caller's address in X-Forwarded-For.
         env.update(EBOK_TRUSTED_PROXIES=LOCAL_HOST)
     if name == "notifier":

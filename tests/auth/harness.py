@@ -5,6 +5,7 @@ envelopes to ``<prefix>billing.events`` exactly as billing's relay would."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -20,11 +21,19 @@ from aiohttp.test_utils import TestClient
 from ebok_auth.app import create_app
 from ebok_auth.settings import AuthSettings
 from ebok_shared.bus import Event, Topology, default_catalogue
+from ebok_shared.config import Secret
 from ebok_shared.service import POOL
 
 from tests.support.apps import serve
 from tests.support.tap import EventTap
 
+# Two keys, as after a rotation: the first seals, both open.
+TOTP_KEYS = (
+    "t2:"
+    + base64.b64encode(b"\x02" * 32).decode()
+    + ",t1:"
+    + base64.b64encode(b"\x01" * 32).decode()
+)
 PATIENCE = 20.0  # seconds before a wait gives up (a safety net, never an assertion)
 
 
@@ -40,6 +49,7 @@ def settings_for(database: str, amqp_url: str, prefix: str, **overrides: Any) ->
         "trusted_proxies": ("127.0.0.1",),  # tests speak as different IPs via X-Forwarded-For
         "scheduler_interval": 3600.0,  # tests run scheduler passes themselves
         "retry_delays": (0.2,),
+        "totp_keys": Secret(TOTP_KEYS),
     }
     base.update(overrides)
     return AuthSettings.from_env({}, **base)
@@ -113,6 +123,7 @@ class Auth:
             roles=list(roles),
             by="system:test",
             password=password,
+            settings=AuthSettings.of(self.app),
         )
         status, tokens = await self.call(
             "POST",

@@ -6,14 +6,19 @@ import datetime as dt
 import json
 from typing import Any
 
+import asyncpg
 import jwt
 import pyotp
 import pytest
 from ebok_auth.passwords import policy_violations
+from ebok_auth.repository.audit import prune as prune_audit
+from ebok_auth.totp_vault import TotpVault
+from ebok_auth.use_cases.audit import verify_chain
+from ebok_auth.use_cases.totp import seal_stored
 from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
 
-from tests.auth.harness import Auth, settings_for
+from tests.auth.harness import TOTP_KEYS, Auth, running_auth, settings_for
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 CONTEXT = "nazwie Spółki, miasta, e-BOK"
@@ -193,3 +198,302 @@ async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
     assert off["email"] == "jan@example.pl"
     _no_secret(on, PASSWORD)
     _no_secret(off, PASSWORD)
+
+
+# -- item 4: re-authentication for the e-mail change and turning two-factor login off ---------
+
+
+async def test_an_email_change_needs_the_current_password(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    tokens = await auth.customer("100001", PASSWORD)
+    token = tokens["access_token"]
+    status, problem = await auth.call(
+        "POST", "/me/email-change", token=token, json_body={"email": "zlodziej@example.pl"}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "current_password"
+    status, problem = await auth.call(
+        "POST",
+        "/me/email-change",
+        token=token,
+        json_body={"email": "zlodziej@example.pl", "current_password": "Zgadywane-Haslo-1"},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "current_password"
+    assert not auth.published("auth.email_change.requested")
+    status, _ = await auth.call(
+        "POST",
+        "/me/email-change",
+        token=token,
+        json_body={"email": "jan.nowy@example.pl", "current_password": PASSWORD},
+    )
+    assert status == 202
+
+
+async def test_with_two_factor_on_an_email_change_needs_a_fresh_code_too(auth: Auth) -> None:
+    tokens, totp = await _with_totp(auth)
+    token = tokens["access_token"]
+    body = {"email": "jan.nowy@example.pl", "current_password": PASSWORD}
+    status, problem = await auth.call("POST", "/me/email-change", token=token, json_body=body)
+    assert status == 422 and problem["errors"][0]["field"] == "totp_code"
+    status, problem = await auth.call(
+        "POST", "/me/email-change", token=token, json_body={**body, "totp_code": _wrong(totp)}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "totp_code"
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    code = totp.at(clock.now())
+    status, _ = await auth.call(
+        "POST", "/me/email-change", token=token, json_body={**body, "totp_code": code}
+    )
+    assert status == 202
+    await auth.event("auth.email_change.requested", client_number="100001")
+    assert len(auth.published("auth.email_change.requested")) == 1
+
+
+async def test_two_factor_login_goes_off_only_with_the_password_and_a_fresh_code(
+    auth: Auth,
+) -> None:
+    tokens, totp = await _with_totp(auth)
+    token = tokens["access_token"]
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    code = totp.at(clock.now())
+    status, problem = await auth.call(
+        "POST",
+        "/me/totp/removal",
+        token=token,
+        json_body={"current_password": "Zgadywane-Haslo-1", "code": code},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "current_password"
+    assert (await auth.login("100001", PASSWORD, totp_code=code))[0] == 201  # code spent
+    status, problem = await auth.call(
+        "POST",
+        "/me/totp/removal",
+        token=token,
+        json_body={"current_password": PASSWORD, "code": code},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "code"
+    _, me = await auth.call("GET", "/me", token=token)
+    assert me["totp_enabled"] is True
+
+
+# -- item 11: TOTP keys encrypted at rest, rotation-ready; a reused code refused and noted -----
+
+
+async def test_totp_keys_are_stored_encrypted_with_their_key_id(auth: Auth) -> None:
+    _, totp = await _with_totp(auth)
+    row = await auth.pool.fetchrow(
+        "SELECT totp_secret, totp_key_id FROM accounts WHERE client_number = '100001'"
+    )
+    assert row["totp_key_id"] == "t2"  # the first key of EBOK_TOTP_KEYS seals
+    assert totp.secret not in row["totp_secret"]
+    vault = TotpVault.parse(TOTP_KEYS)
+    assert vault.open("t2", row["totp_secret"], "customer:100001") == totp.secret
+    with pytest.raises(LookupError):  # bound to its account: copied elsewhere, it does not open
+        vault.open("t2", row["totp_secret"], "customer:100002")
+    operator = await auth.operator()
+    stored = await auth.pool.fetchrow("SELECT totp_secret, totp_key_id FROM operators")
+    assert stored["totp_key_id"] == "t2" and operator["totp_secret"] not in stored["totp_secret"]
+
+
+async def test_keys_in_clear_or_under_an_old_key_are_sealed_anew_and_still_work(
+    auth: Auth,
+) -> None:
+    """The migration to encryption (keys stored in clear) and a rotation (t1 → t2)."""
+    _, totp = await _with_totp(auth)
+    _, other = await _with_totp(auth, "100002")
+    old = TotpVault.parse(TOTP_KEYS.split(",")[1])  # t1 only
+    await auth.pool.execute(
+        "UPDATE accounts SET totp_secret = $1, totp_key_id = NULL WHERE client_number = '100001'",
+        totp.secret,
+    )
+    await auth.pool.execute(
+        "UPDATE accounts SET totp_secret = $1, totp_key_id = 't1' WHERE client_number = '100002'",
+        old.seal(other.secret, "customer:100002").ciphertext,
+    )
+    assert await seal_stored(auth.pool, TotpVault.parse(TOTP_KEYS)) == 2
+    rows = await auth.pool.fetch(
+        "SELECT client_number, totp_secret, totp_key_id FROM accounts ORDER BY 1"
+    )
+    assert [r["totp_key_id"] for r in rows] == ["t2", "t2"]
+    assert totp.secret not in rows[0]["totp_secret"]
+    assert await seal_stored(auth.pool, TotpVault.parse(TOTP_KEYS)) == 0
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    assert (await auth.login("100001", PASSWORD, totp_code=totp.at(clock.now())))[0] == 201
+    assert (await auth.login("100002", PASSWORD, totp_code=other.at(clock.now())))[0] == 201
+
+
+async def test_a_reused_totp_code_is_refused_and_audited(auth: Auth) -> None:
+    _, totp = await _with_totp(auth)
+    clock.freeze(clock.now() + dt.timedelta(seconds=30))
+    code = totp.at(clock.now())
+    assert (await auth.login("100001", PASSWORD, totp_code=code))[0] == 201
+    status, problem = await auth.login("100001", PASSWORD, totp_code=code)
+    assert status == 401 and problem["code"] == "invalid-credentials"
+    noted = await auth.pool.fetch(
+        "SELECT actor, details FROM audit_entries WHERE type = 'totp.replay_refused'"
+    )
+    assert [(r["actor"], r["details"]["during"]) for r in noted] == [("customer:100001", "login")]
+
+
+# -- item 12: the audit log append-only, hash-chained, pseudonymous after erasure -------------
+
+
+async def _activity(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.client_with_invoice("100002")
+    await auth.customer("100001", PASSWORD)
+    await auth.customer("100002", PASSWORD)
+    await auth.login("100001", "Zle-Haslo-2026!x")
+
+
+async def test_the_application_cannot_change_or_remove_audit_entries(auth: Auth) -> None:
+    await _activity(auth)
+    for statement in (
+        "UPDATE audit_log SET details = '{}'",
+        "DELETE FROM audit_log",
+        "TRUNCATE audit_log",
+    ):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            await auth.pool.execute(statement)
+    async with auth.pool.acquire() as conn, conn.transaction():  # retention: only old rows
+        await conn.execute("SET LOCAL ebok.audit_retention = 'on'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM audit_log")
+
+
+async def test_tampering_by_a_superuser_is_detected_by_the_chain(auth: Auth) -> None:
+    await _activity(auth)
+    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+    ids = [r["id"] for r in await auth.pool.fetch("SELECT id FROM audit_log ORDER BY id")]
+    assert len(ids) > 6
+    async with auth.pool.acquire() as conn:  # a superuser can switch the triggers off …
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            await conn.execute("UPDATE audit_log SET ip = '203.0.113.66' WHERE id = $1", ids[3])
+            assert (await verify_chain(auth.pool))["first_broken_id"] == ids[3]
+            await conn.execute("DELETE FROM audit_log WHERE id = $1", ids[3])
+            assert (await verify_chain(auth.pool))["first_broken_id"] == ids[4]
+        finally:
+            await conn.execute("SET session_replication_role = DEFAULT")
+
+
+async def test_retention_removes_only_old_entries_and_the_rest_still_verifies(
+    auth: Auth,
+) -> None:
+    now = clock.now()
+    clock.freeze(now - dt.timedelta(days=400))
+    await auth.client_with_invoice("100001")
+    await auth.login("100001", "Zle-Haslo-2026!x")
+    old = await auth.pool.fetchval("SELECT count(*) FROM audit_log")
+    clock.freeze(now)
+    await auth.login("100001", "Zle-Haslo-2026!x")
+    await prune_audit(auth.pool, now - dt.timedelta(days=365))
+    assert old >= 1 and await auth.pool.fetchval("SELECT count(*) FROM audit_log") == 1
+    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+
+
+async def test_after_erasure_the_audit_log_holds_a_pseudonym_not_the_client_number(
+    auth: Auth,
+) -> None:
+    await _activity(auth)
+    admin = await auth.operator(roles=("operator", "admin"))
+    status, log = await auth.call(
+        "GET", "/operator/audit?subject=100001&limit=100", token=admin["access_token"]
+    )
+    assert status == 200 and log["items"], "clear while the account exists"
+    assert {e["subject"] for e in log["items"]} == {"100001"}
+    status, _ = await auth.call(
+        "DELETE",
+        "/me",
+        token=(await auth.login("100001", PASSWORD))[1]["access_token"],
+        json_body={"current_password": PASSWORD, "confirm": True},
+    )
+    assert status == 200
+    kept = await auth.pool.fetch("SELECT * FROM audit_log")
+    assert "100001" not in str([dict(r) for r in kept])  # rows, actors, details
+    assert "100002" in str(await auth.pool.fetch("SELECT * FROM audit_entries"))
+    deleted = [r for r in kept if r["type"] == "account.deleted"]
+    assert len(deleted) == 1 and deleted[0]["subject"].startswith("ps-")
+    assert deleted[0]["actor"] == "customer:" + deleted[0]["subject"]
+    status, log = await auth.call(
+        "GET", "/operator/audit?subject=100001&limit=100", token=admin["access_token"]
+    )
+    assert log["items"] == []
+    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+
+
+# -- item 16: limits keyed by the client number do not let anyone deny the customer ----------
+
+
+async def test_a_lockout_from_elsewhere_does_not_keep_the_customer_out(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)
+    for attempt in range(5):
+        await auth.login("100001", f"Zle-Haslo-{attempt}1", ip="192.0.2.66")
+    await auth.event("auth.account.locked", client_number="100001")
+    # The attacker's address stays locked out, even with the right password …
+    assert (await auth.login("100001", PASSWORD, ip="192.0.2.66"))[0] == 401
+    # … the customer, from an address that did not fail, gets in with the right password.
+    assert (await auth.login("100001", PASSWORD, ip="198.51.100.7"))[0] == 201
+    # Every address gets one wrong try during a lock; then it is bound by the lock too.
+    for _ in range(5):
+        await auth.login("100001", "Zle-Haslo-99", ip="192.0.2.66")
+    assert (await auth.login("100001", "Zle-Haslo-98", ip="192.0.2.77"))[0] == 401
+    assert (await auth.login("100001", PASSWORD, ip="192.0.2.77"))[0] == 401
+
+
+async def test_registration_attempts_from_elsewhere_leave_the_client_its_own(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    bogus = [(await auth.register("100001", gross="1,00", ip="192.0.2.66"))[0] for _ in range(7)]
+    assert bogus[-2:] == [429, 429]
+    assert (await auth.register("100001", ip="198.51.100.7"))[0] == 202
+    registered = await auth.event("auth.account.registered", client_number="100001")
+    assert registered["email"] == "jan@example.pl"
+
+
+async def test_reset_requests_from_elsewhere_never_deny_the_customer_a_reset(auth: Auth) -> None:
+    await auth.client_with_invoice("100001")
+    await auth.customer("100001", PASSWORD)
+    for i in range(8):  # from many addresses: the same answer, but at most 5 e-mails
+        status, _ = await auth.call(
+            "POST", "/password-resets", json_body={"login": "100001"}, ip=f"192.0.2.{i + 1}"
+        )
+        assert status == 202
+    own, _ = await auth.call(
+        "POST", "/password-resets", json_body={"login": "100001"}, ip="198.51.100.7"
+    )
+    assert own == 202  # not refused
+    sent = await auth.events_of("auth.password_reset.requested", 5, client_number="100001")
+    await auth.eventually_audited("password_reset.not_sent")
+    assert len(auth.published("auth.password_reset.requested")) == 5
+    status, _ = await auth.call(
+        "POST",
+        "/password-resets/confirm",
+        json_body={"token": sent[-1]["token"], "new_password": "Nowe-Haslo-2027"},
+    )
+    assert status == 200  # a link the customer already has works
+
+
+# -- item 5: what erasure keeps is stated, with its legal basis and date ---------------------
+
+
+async def test_the_deletion_terms_state_what_is_erased_and_what_is_kept_by_law(
+    auth: Auth,
+) -> None:
+    await auth.client_with_invoice("100001")
+    tokens = await auth.customer("100001", PASSWORD)
+    status, terms = await auth.call("GET", "/me/deletion", token=tokens["access_token"])
+    assert status == 200
+    assert any("niepotwierdzony" in item for item in terms["deleted_now"])
+    assert any("dzienniku wysłanych wiadomości" in item for item in terms["deleted_now"])
+    [e_invoice] = [k for k in terms["kept"] if "adres do e-faktur" in k["data"]]
+    assert "art. 112" in e_invoice["legal_basis"]
+    assert dt.date.fromisoformat(e_invoice["until"]) > clock.today()
+    [audit] = [k for k in terms["kept"] if "dziennik zdarzeń" in k["data"]]
+    assert "pseudonimem" in audit["data"]
+
+
+async def test_auth_does_not_serve_without_its_totp_keys(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    with pytest.raises(ConfigError, match="EBOK_TOTP_KEYS"):
+        async with running_auth(database, amqp_url, bus_prefix, totp_keys=None):
+            pass

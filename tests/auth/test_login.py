@@ -28,7 +28,7 @@ async def test_same_answer_for_unknown_login_wrong_password_and_locked_account(a
         await auth.login("100002", "Zle-haslo-1", ip="192.0.2.50")
     unknown = await auth.login("999999", PASSWORD, ip="192.0.2.1")
     wrong = await auth.login("100001", "Zle-haslo-1", ip="192.0.2.2")
-    locked = await auth.login("100002", PASSWORD, ip="192.0.2.3")  # right password, locked
+    locked = await auth.login("100002", PASSWORD, ip="192.0.2.50")  # right password, locked
     assert unknown[0] == wrong[0] == locked[0] == 401
     assert _same(unknown[1]) == _same(wrong[1]) == _same(locked[1])
     assert unknown[1]["code"] == "invalid-credentials"
@@ -49,15 +49,16 @@ async def test_progressive_lockout_lifts_by_itself_and_is_audited_and_mailed(aut
         assert locked["email"] == "jan@example.pl"
         until = dt.datetime.fromisoformat(locked["until"])
         lock_durations.append(until - started)
-        # The right password is refused (with the usual answer) until the lock lifts by itself.
+        # The right password is refused (with the usual answer) from the address that failed,
+        # until the lock lifts by itself.
         clock.freeze(until - dt.timedelta(seconds=1))
-        assert (await auth.login("100001", PASSWORD))[0] == 401
+        assert (await auth.login("100001", PASSWORD, ip="192.0.2.10"))[0] == 401
         clock.freeze(until + dt.timedelta(seconds=1))
     assert lock_durations == [dt.timedelta(seconds=60), dt.timedelta(seconds=120)]
     status, session = await auth.login("100001", PASSWORD)
     assert status == 201, session
     audited = await auth.pool.fetch(
-        "SELECT details->>'until' AS until FROM audit_log WHERE type = 'account.locked'"
+        "SELECT details->>'until' AS until FROM audit_entries WHERE type = 'account.locked'"
         " AND subject = '100001' ORDER BY id"
     )
     assert len(audited) == 2

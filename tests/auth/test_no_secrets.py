@@ -7,7 +7,7 @@ import aiohttp
 from ebok_shared import db
 from ebok_shared.bus import Topology
 
-from tests.auth.harness import Auth, bus_side
+from tests.auth.harness import TOTP_KEYS, Auth, bus_side
 from tests.auth.process import auth_process
 
 
@@ -23,6 +23,7 @@ async def test_secrets_never_reach_logs_or_audit(
         "EBOK_ARGON2_TIME_COST": "1",
         "EBOK_ALLOW_WEAK_HASHING": "true",
         "EBOK_RETRY_DELAYS": "0.2",
+        "EBOK_TOTP_KEYS": TOTP_KEYS,
     }
     secrets: list[str] = []
     async with bus_side(amqp_url, bus_prefix) as (channel, tap), auth_process(env) as proc:
@@ -68,6 +69,7 @@ async def test_secrets_never_reach_logs_or_audit(
                     tokens["refresh_token"],
                     refreshed["refresh_token"],
                     refreshed["access_token"],
+                    *TOTP_KEYS.replace(",", ":").split(":")[1::2],  # the TOTP encryption keys
                 ]
                 audit_text = str(await pool.fetch("SELECT * FROM audit_log"))
         finally:

@@ -4,6 +4,7 @@ deletion on request, audit log, admin-only actions."""
 from __future__ import annotations
 
 import pyotp
+from ebok_auth.settings import AuthSettings
 
 from tests.auth.harness import Auth
 
@@ -22,6 +23,7 @@ async def test_operator_login_requires_totp(auth: Auth) -> None:
         roles=["customer_service"],
         by="system:test",
         password="Operator-Haslo-1",
+        settings=AuthSettings.of(auth.app),
     )
     status, problem = await auth.call(
         "POST",

@@ -155,7 +155,7 @@ async def test_registration_form_is_validated_per_field_in_polish(auth: Auth) ->
 
 
 async def test_registration_is_rate_limited_per_client_number_and_ip(auth: Auth) -> None:
-    statuses = [(await auth.register("100009", ip=f"203.0.113.{i}"))[0] for i in range(7)]
+    statuses = [(await auth.register("100009", ip="203.0.113.1"))[0] for i in range(7)]
     assert statuses[:5] == [202] * 5 and statuses[5:] == [429, 429]
     statuses = [(await auth.register(f"2000{i:02d}", ip="198.51.100.99"))[0] for i in range(12)]
     assert statuses[:10] == [202] * 10 and statuses[10:] == [429, 429]

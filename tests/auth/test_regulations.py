@@ -114,7 +114,7 @@ async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
             "POST",
             "/me/email-change",
             token=fresh["access_token"],
-            json_body={"email": "x@example.pl"},
+            json_body={"email": "x@example.pl", "current_password": PASSWORD},
         )
     )[0] == 202
     kept = await auth.pool.fetch(

@@ -120,6 +120,13 @@ async def test_deleting_an_account_confirms_erases_and_cancels(
     assert await _recipient(notifier, "200004") == {"email": None, "status": "deleted"}
     cancelled = await notifier.delivery_for(answered)
     assert cancelled is not None and cancelled["status"] == "cancelled"
+    # Issue #15 item 5: the delivery log keeps what was sent and when, not to which address
+    # (the confirmation's own row loses it once sent).
+    logged = await notifier.deliveries(client_number="200004")
+    assert {r["kind"] for r in logged} == {"case_answered", "account_deleted"}
+    assert all(r["recipient"] is None and r["context"] is None for r in logged)
+    assert address not in str([dict(r) for r in logged])
+    assert all(r["message_id"].startswith("<erased.") for r in logged)
 
     # Nothing further reaches the erased address; the same number may register again.
     later = await notifier.emit(

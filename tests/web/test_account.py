@@ -53,13 +53,26 @@ async def test_account_overview_and_e_mail_change_confirmed_by_its_link(
     assert form.status == 200 and form.h1 == "Zmiana adresu e-mail", form
     empty = await portal.submit(form, {"email": ""}, action="/konto/email")
     assert empty.status == 422 and empty.field_error("email") == "Wpisz adres e-mail.", empty
-    wrong = await portal.submit(empty, {"email": "nowy(at)example.pl"}, action="/konto/email")
+    # Re-authentication: a signed-in session alone does not change the address.
+    assert empty.field_error("current_password") == "Wpisz obecne hasło.", empty
+    address = f"nowy.{customer.client_number}@example.pl"
+    guessed = await portal.submit(
+        empty, {"email": address, "current_password": "Nie-To-Haslo-1"}, action="/konto/email"
+    )
+    assert guessed.status == 422 and guessed.field_error("current_password"), guessed
+    assert "Nie-To-Haslo-1" not in guessed.html
+    wrong = await portal.submit(
+        guessed,
+        {"email": "nowy(at)example.pl", "current_password": CUSTOMER_PASSWORD},
+        action="/konto/email",
+    )
     assert wrong.status == 422 and "poprawnej postaci" in wrong.field_error("email")
     assert kept(wrong, "email") == "nowy(at)example.pl"
     assert [a["href"] for a in wrong.soup.select(".error-summary a")] == ["#email"]
 
-    address = f"nowy.{customer.client_number}@example.pl"
-    asked = await portal.submit(wrong, {"email": address}, action="/konto/email")
+    asked = await portal.submit(
+        wrong, {"email": address, "current_password": CUSTOMER_PASSWORD}, action="/konto/email"
+    )
     assert asked.path == "/konto", asked
     assert f"Na adres {address} wysłaliśmy link" in asked.text
     assert customer.email in asked.text, "the address changes only once confirmed"

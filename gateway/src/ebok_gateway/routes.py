@@ -324,6 +324,7 @@ ROUTES: tuple[Route, ...] = (
         allow_restricted=GDPR,  # part of the export
         binary=True,
         media_types=("image/jpeg", "image/png"),
+        params={"photo_id": UUID},
     ),
     Route(
         "GET",

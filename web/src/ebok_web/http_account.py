@@ -84,18 +84,25 @@ async def email_page(request: web.Request) -> web.StreamResponse:
 @routes.post(EMAIL)
 @customer_page()
 async def email_change(request: web.Request) -> web.StreamResponse:
+    """Re-authenticated (ASVS 3.7.1): the current password, and the code when two-step login
+    is on (the form has the field then; auth says if it is needed)."""
     form = await read_form(request)
     check_email(form)
+    require(form, "current_password", message="Wpisz obecne hasło.")
+    code = _code(form, "totp_code") if form.value("two_step") else None
     if not form.invalid:
         email = form.value("email")
-        reply = await api(request).post("/me/email-change", json_body={"email": email})
+        body = {"email": email, "current_password": form.value("current_password")}
+        if code:
+            body["totp_code"] = code
+        reply = await api(request).post("/me/email-change", json_body=body)
         if reply.ok:
             _session(request).flash.append(
                 f"Na adres {email} wysłaliśmy link potwierdzający. Adres konta zmieni się, "
                 "gdy go otworzysz i potwierdzisz (link jest ważny 24 godziny)."
             )
             redirect(ACCOUNT)
-        form.take_problem(reply.problem, known=("email",))
+        form.take_problem(reply.problem, known=("email", "current_password", "totp_code"))
     return await _email_page(request, form, status=422)
 
 

@@ -1,6 +1,6 @@
 """``python -m ebok_auth`` / ``ebok-auth``: serve, migrate, dlq list|redrive, and auth's own
-``create-admin --login L --email E [--roles admin,…]`` (the first admin) and ``rotate-key``
-(database keys)."""
+``create-admin --login L --email E [--roles admin,…]`` (the first admin), ``rotate-key``
+(database keys) and ``verify-audit`` (the audit log's hash chain)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .app import SPEC, create_app
 from .keys import KeyRing
 from .passwords import Hasher
 from .settings import AuthSettings
+from .use_cases.audit import verify_chain
 from .use_cases.operators import create
 
 
@@ -58,6 +59,10 @@ COMMANDS = {
         "new database signing key (when EBOK_SIGNING_KEYS is unset)",
         _own,
     ),
+    "verify-audit": Command(
+        "recompute the audit log's hash chain; exit 1 naming the first row that does not match",
+        _own,
+    ),
 }
 
 
@@ -90,6 +95,13 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> None:
             print(f"initial password: {created['initial_password']} (change at first login)")
             print(f"TOTP key:         {created['totp_secret']}")
             print(f"TOTP URI:         {created['otpauth_uri']}")
+        elif args.command == "verify-audit":
+            checked = await verify_chain(pool)
+            print(f"audit chain head: {checked['head_id']} {checked['head_hash']}")
+            if checked["first_broken_id"] is not None:
+                print(f"audit chain BROKEN at row {checked['first_broken_id']}")
+                raise SystemExit(1)
+            print("audit chain intact")
         else:
             kid = await KeyRing(settings).rotate(pool)
             print(f"ebok-auth: new signing key {kid}")

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
 from . import events, http_common, http_customer, http_operator, http_public, scheduler
@@ -14,7 +15,10 @@ from .keys import KeyRing, LocalVerifier
 from .passwords import Hasher
 from .resources import HASHER, KEYRING
 from .settings import AuthSettings
-from .use_cases import operators, regulations
+from .totp_vault import vault_of
+from .use_cases import operators, regulations, totp
+
+log = get_logger(__name__)
 
 SPEC: ServiceSpec[AuthSettings] = ServiceSpec(
     name="auth",
@@ -29,6 +33,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     """Keys, regulations v1 and the bootstrap admin, before the first request is served."""
     settings, pool = AuthSettings.of(app), app[POOL]
     await app[KEYRING].load(pool)
+    sealed = await totp.seal_stored(pool, vault_of(settings))
+    if sealed:
+        log.info("TOTP keys sealed with the current EBOK_TOTP_KEYS key", count=sealed)
     await regulations.seed(pool)
     await operators.bootstrap_admin(pool, app[HASHER], settings)
     yield
@@ -37,6 +44,8 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: AuthSettings) -> web.Application:
     keyring = KeyRing(settings)
+    if settings.totp_keys is not None:
+        vault_of(settings)  # a malformed EBOK_TOTP_KEYS stops here; a missing one at start-up
     spec = dataclasses.replace(
         SPEC,
         subscriptions=events.subscriptions(settings.contract_block_grace_days),

@@ -66,9 +66,10 @@ async def accept_regulations(request: web.Request) -> web.Response:
 async def request_email_change(request: web.Request) -> web.Response:
     principal = await _customer(request)
     body = await read_json(request, schemas.EMAIL_CHANGE)
-    expires = await email.request_change(
-        deps(request), principal.subject, body["email"], client_ip(request)
+    change = email.ChangeRequest(
+        body["email"], body["current_password"], body.get("totp_code"), client_ip(request)
     )
+    expires = await email.request_change(deps(request), principal.subject, change)
     return json(
         {
             "message": "Na nowy adres wysłaliśmy link. Adres zmieni się, gdy go potwierdzisz.",

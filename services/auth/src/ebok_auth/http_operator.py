@@ -207,6 +207,7 @@ async def create_operator(request: web.Request) -> web.Response:
         roles=roles,
         by=f"operator:{principal.subject}",
         ip=client_ip(request),
+        settings=AuthSettings.of(request.app),
     )
     return json(created, status=201)
 

@@ -47,9 +47,10 @@ class AuthSettings(ServiceSettings):
     ip_login_failures_limit: int = 30  # per IP per window
     ip_window_seconds: int = 15 * 60
     registration_ip_limit: int = 10  # per IP per window
-    registration_client_limit: int = 5  # per client number per window
+    registration_client_limit: int = 5  # per client number and IP per window
     reset_ip_limit: int = 10
-    reset_login_limit: int = 3
+    reset_login_limit: int = 3  # per login and IP per window
+    reset_mail_limit: int = 5  # reset e-mails per login per window (then the same answer, no mail)
     trusted_proxies: tuple[str, ...] = ()  # peers whose X-Forwarded-For is believed
 
     contract_block_grace_days: int = 30  # terms II.7: never more than 30
@@ -59,6 +60,9 @@ class AuthSettings(ServiceSettings):
     acceptance_retention_years: int = 6  # civil-law limitation period (KC art. 118)
 
     totp_issuer: str = "e-BOK MPWiK"
+    # "<key id>:<32 bytes base64>,…": TOTP keys are stored encrypted with the first; all open
+    # (ebok_auth.totp_vault). Required to serve: auth does not start without it.
+    totp_keys: Secret | None = None
 
     # Other services' credentials, "client_id:secret,…": each gets tokens of kind "service"
     # (POST /service-tokens) to call the others' /internal routes.

@@ -37,6 +37,19 @@ def matching_step(secret: str, code: str, last_step: int | None) -> int | None:
     return None
 
 
+def replayed(secret: str, code: str, last_step: int | None) -> bool:
+    """Is ``code`` one already used (valid for a step at or before the last one used)? Such a
+    code is refused by ``matching_step``; this tells a replay from a mistyped code."""
+    if last_step is None or not (code.isdigit() and len(code) == 6):
+        return False
+    totp = pyotp.TOTP(secret)
+    step_now = int(clock.now().timestamp()) // totp.interval
+    return any(
+        step <= last_step and secrets.compare_digest(totp.generate_otp(step), code)
+        for step in (step_now, step_now - 1, step_now + 1)
+    )
+
+
 def now_code(secret: str) -> str:
     """The current code (for the CLI's and tests' use)."""
     return pyotp.TOTP(secret).at(clock.now())

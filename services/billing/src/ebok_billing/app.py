@@ -10,7 +10,7 @@ from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
 from . import events, http_customer, http_internal, http_operator
 from .settings import BillingSettings
-from .use_cases import billing_run, interest
+from .use_cases import billing_run, e_invoice, interest
 
 SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
     name="billing",
@@ -28,11 +28,14 @@ SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
 
 
 def subscriptions(settings: BillingSettings) -> list[Subscription]:
-    """What billing consumes: accepted readings, only when it runs its own billing."""
+    """What billing consumes: an erased e-BOK account (always); accepted readings, only when
+    it runs its own billing."""
+    erasure = [Subscription(events.ACCOUNT_DELETED, e_invoice.account_deleted)]
     if not settings.billing_run:
-        return []
+        return erasure
     run = billing_run.BillingRun(Outbox(SPEC.catalogue), settings.payment_terms_days)
     return [
+        *erasure,
         Subscription(events.READING_ACCEPTED, run.on_reading_accepted),
     ]
 

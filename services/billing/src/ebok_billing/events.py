@@ -31,6 +31,7 @@ INTEREST_NOTE_ISSUED = "billing.interest_note.issued"
 CONSENT_CHANGED = "billing.e_invoice.consent_changed"
 CONFIRMATION_REQUESTED = "billing.e_invoice.confirmation_requested"
 READING_ACCEPTED = "readings.reading.accepted"  # consumed (see app.py's subscriptions)
+ACCOUNT_DELETED = "auth.account.deleted"  # consumed: erase what only the e-BOK account gave
 
 
 def key(client_number: str) -> str:

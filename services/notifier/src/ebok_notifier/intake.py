@@ -143,11 +143,13 @@ class Intake:
         await repo.upsert_recipient(conn, p["client_number"], p["email"], status, event.occurred_at)
 
     async def account_deleted(self, conn: asyncpg.Connection, event: Event) -> None:
-        """The confirmation goes to the address we still have; then the address is erased and
-        nothing else still waiting for that account goes out."""
+        """The confirmation goes to the address we still have; then the address is erased (from
+        the projection and from the delivery log, the confirmation's own row once it is sent)
+        and nothing else still waiting for that account goes out."""
         client_number = event.payload["client_number"]
         await self._mail_to_user(conn, event, Kind.ACCOUNT_DELETED)
         await repo.cancel_pending(conn, client_number, event.id, clock.now())
+        await repo.erase_addressees(conn, client_number, event.id, clock.now())
         await repo.erase_recipient(conn, client_number, event.occurred_at)
 
     # -- readings and correspondence: to the address the projection has ------------------------

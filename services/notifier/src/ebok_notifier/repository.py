@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from .domain import SECRET_FIELDS, Priority, Status
+from .domain import SECRET_FIELDS, Kind, Priority, Status
 
 DELIVERIES_CHANNEL = "ebok_notifier_deliveries"  # NOTIFY: new deliveries are due
 CAMPAIGNS_CHANNEL = "ebok_notifier_campaigns"  # NOTIFY: a campaign waits to be materialised
@@ -155,6 +155,31 @@ async def cancel_pending(
         UPDATE deliveries SET status = 'cancelled', updated_at = $3,
                last_answer = 'konto usunięte przed wysłaniem'
          WHERE client_number = $1 AND status = 'pending' AND event_id <> $2
+        """,
+        client_number,
+        keep_event,
+        at,
+    )
+    return int(result.split()[-1])
+
+
+# What erasing a delivery's addressee does: the address goes from the row, from its context
+# (the event's payload), from the SMTP answer, and from the Message-ID made from it.
+_ERASE_ADDRESSEE = """
+    recipient = NULL, context = NULL,
+    last_answer = replace(last_answer, recipient, '(adres usunięty)'),
+    message_id = '<erased.' || id || '@erased.invalid>'"""
+
+
+async def erase_addressees(
+    conn: asyncpg.Connection, client_number: str, keep_event: uuid.UUID, at: dt.datetime
+) -> int:
+    """The deleted account's e-mails in the log lose their address, except the deletion's own
+    confirmation (``keep_event``), still to be sent: it loses it once sent (``record_outcomes``)."""
+    result = await conn.execute(
+        f"""
+        UPDATE deliveries SET {_ERASE_ADDRESSEE}, updated_at = $3
+         WHERE client_number = $1 AND event_id <> $2 AND recipient IS NOT NULL
         """,
         client_number,
         keep_event,
@@ -360,15 +385,25 @@ async def record_outcomes(
     pool: asyncpg.Pool, key: int, outcomes: Sequence[Outcome], now: dt.datetime
 ) -> None:
     """Outcomes of attempts by the sender that still holds their claims, in one statement.
-    Once sent, the one-time tokens an e-mail carried are not kept."""
+    Once sent, the one-time tokens an e-mail carried are not kept; once the confirmation of
+    an account's deletion is sent or failed for good, its address is not kept either."""
+    # The deletion confirmation's address is erased in the same statement ($8: its kind).
+    erase = "(d.kind = $8 AND o.status IN ('sent', 'failed'))"
     await pool.execute(
-        """
+        f"""
         UPDATE deliveries d
-           SET status = o.status, last_answer = o.answer, claimed_by = NULL, updated_at = $5,
+           SET status = o.status, claimed_by = NULL, updated_at = $5,
                next_attempt_at = coalesce(o.next_at, d.next_attempt_at),
                sent_at = CASE WHEN o.status = 'sent' THEN $5 ELSE d.sent_at END,
-               context = CASE WHEN o.status = 'sent' THEN d.context - $7::text[]
-                              ELSE d.context END
+               context = CASE WHEN {erase} THEN NULL
+                              WHEN o.status = 'sent' THEN d.context - $7::text[]
+                              ELSE d.context END,
+               recipient = CASE WHEN {erase} THEN NULL ELSE d.recipient END,
+               last_answer = CASE WHEN {erase}
+                                  THEN replace(o.answer, d.recipient, '(adres usunięty)')
+                                  ELSE o.answer END,
+               message_id = CASE WHEN {erase} THEN '<erased.' || d.id || '@erased.invalid>'
+                                 ELSE d.message_id END
           FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
                AS o(id, status, answer, next_at)
          WHERE d.id = o.id AND d.claimed_by = $6 AND d.status = 'sending'
@@ -380,6 +415,7 @@ async def record_outcomes(
         now,
         key,
         list(SECRET_FIELDS),
+        str(Kind.ACCOUNT_DELETED),
     )
 
 
@@ -419,7 +455,7 @@ async def requeue_failed(pool: asyncpg.Pool, delivery_id: int, now: dt.datetime)
         WITH again AS (
             UPDATE deliveries SET status = 'pending', next_attempt_at = $2, queued_at = $2,
                    updated_at = $2
-             WHERE id = $1 AND status = 'failed'
+             WHERE id = $1 AND status = 'failed' AND recipient IS NOT NULL
             RETURNING 1
         )
         SELECT count(*) FROM again

@@ -60,7 +60,10 @@ PASSWORD_CHANGE = closed(
 # Versions are numbered like the routes /regulations/{version} take them (up to 6 digits):
 # a larger number is refused here rather than overflowing the database's integer.
 ACCEPTANCE = closed(["version"], version={"type": "integer", "minimum": 1, "maximum": 999_999})
-EMAIL_CHANGE = closed(["email"], email=EMAIL)
+# Re-authentication (ASVS 3.7.1): the current password, and the TOTP code when it is on.
+EMAIL_CHANGE = closed(
+    ["email", "current_password"], email=EMAIL, current_password=PASSWORD, totp_code=CODE
+)
 RESET_REQUEST = closed(["login"], login=CLIENT_NUMBER)
 RESET_CONFIRM = closed(["token", "new_password"], token=LINK_TOKEN, new_password=PASSWORD)
 EMAIL_CONFIRM = closed(["token"], token=LINK_TOKEN)

@@ -267,6 +267,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         OPERATOR_GARDEN_REQUEST, DECISION_SCHEMA, errors=(404, 409)
     ),
     ("GET", "/operator/meters/{serial}"): Operation(METER_HISTORY, errors=(404,)),
+    ("GET", "/me/photos/{photo_id}"): Operation(errors=(404,)),
     ("GET", "/operator/photos/{photo_id}"): Operation(errors=(404,)),
     ("GET", "/operator/reading-windows"): Operation(WINDOWS),
     ("PUT", "/operator/reading-windows"): Operation(WINDOWS, WINDOWS_SCHEMA),

@@ -1,7 +1,9 @@
-"""The security audit log (table ``audit_log``).
+"""The security audit log (table ``audit_log``, read through the view ``audit_entries``).
 
 Written in the same transaction as the change it records. Details are chosen by the caller
-from a closed set of harmless fields; a password, token or secret never goes in.
+from a closed set of harmless fields; a password, token or secret never goes in. The
+database makes the log append-only and hash-chained and stores subjects as pseudonyms
+(migration 0003): ``forget_subject`` is what erasure does to it.
 """
 
 from __future__ import annotations
@@ -57,11 +59,13 @@ async def query(
     before_id: int | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Newest first, keyset-paged by id."""
+    """Newest first, keyset-paged by id. ``subject`` and ``actor`` are the clear values (an
+    erased account's entries are found by their pseudonym only)."""
     return await conn.fetch(
         """SELECT id, occurred_at, type, actor, subject, ip, correlation_id, details
-           FROM audit_log
-           WHERE ($1::text IS NULL OR subject = $1) AND ($2::text IS NULL OR type = $2)
+           FROM audit_entries
+           WHERE ($1::text IS NULL OR subject = $1 OR pseudonym = $1)
+             AND ($2::text IS NULL OR type = $2)
              AND ($3::text IS NULL OR actor = $3)
              AND ($4::timestamptz IS NULL OR occurred_at >= $4)
              AND ($5::timestamptz IS NULL OR occurred_at < $5)
@@ -79,11 +83,32 @@ async def query(
 
 async def export(conn: Conn, subject: str) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT occurred_at, type, actor, ip, details FROM audit_log WHERE subject = $1"
+        "SELECT occurred_at, type, actor, ip, details FROM audit_entries WHERE subject = $1"
         " ORDER BY id DESC LIMIT 1000",
         subject,
     )
 
 
-async def prune(conn: Conn, before: dt.datetime) -> None:
-    await conn.execute("DELETE FROM audit_log WHERE occurred_at < $1", before)
+async def prune(pool: asyncpg.Pool, before: dt.datetime) -> None:
+    """Retention: the database lets only this transaction delete, and only rows older than a
+    month by its own clock."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL ebok.audit_retention = 'on'")
+        await conn.execute("DELETE FROM audit_log WHERE occurred_at < $1", before)
+
+
+async def forget_subject(conn: Conn, subject: str) -> None:
+    """Erasure: the link from the subject's pseudonym to its clear value goes; the log's
+    rows (append-only) keep the pseudonym alone."""
+    await conn.execute("DELETE FROM audit_subjects WHERE subject = $1", subject)
+
+
+async def first_broken(conn: Conn) -> int | None:
+    """The first row whose hash or link does not match the recomputed chain; None: intact."""
+    return await conn.fetchval("SELECT audit_chain_broken()")
+
+
+async def head(conn: Conn) -> asyncpg.Record | None:
+    """The newest row's id and hash (logged: a copy of the chain's head outside the
+    database)."""
+    return await conn.fetchrow("SELECT id, row_hash FROM audit_log ORDER BY id DESC LIMIT 1")

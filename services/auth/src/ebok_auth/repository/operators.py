@@ -6,6 +6,7 @@ import datetime as dt
 
 import asyncpg
 
+from ..totp_vault import Sealed
 from . import Conn
 
 _ADMIN_LOCK = 0x0EB0C_A002  # advisory lock: one replica creates the bootstrap admin
@@ -19,21 +20,23 @@ async def insert(
     roles: list[str],
     password_hash: str,
     must_change_password: bool,
-    totp_secret: str,
+    totp_secret: Sealed,
     now: dt.datetime,
     by: str,
 ) -> bool:
     """False if an operator of that login exists."""
     inserted = await conn.fetchval(
         "INSERT INTO operators (login, email, roles, password_hash, must_change_password,"
-        " totp_secret, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        " totp_secret, totp_key_id, created_at, created_by)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
         " ON CONFLICT (login) DO NOTHING RETURNING true",
         login,
         email,
         roles,
         password_hash,
         must_change_password,
-        totp_secret,
+        totp_secret.ciphertext,
+        totp_secret.key_id,
         now,
         by,
     )

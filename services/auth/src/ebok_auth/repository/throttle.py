@@ -21,6 +21,14 @@ async def count(conn: Conn, key: str, window_start: dt.datetime) -> int:
     )
 
 
+async def hits(conn: Conn, key: str, window_start: dt.datetime) -> int:
+    """The window's count under ``key`` so far (0: none)."""
+    found = await conn.fetchval(
+        "SELECT hits FROM rate_counters WHERE key = $1 AND window_start = $2", key, window_start
+    )
+    return int(found or 0)
+
+
 async def prune(conn: Conn, before: dt.datetime) -> None:
     await conn.execute("DELETE FROM rate_counters WHERE window_start < $1", before)
 

@@ -61,7 +61,8 @@ async def erase(
 ) -> bool:
     """Terms II.6 / GDPR art. 17: credentials and personal data go now (cascading to tokens,
     recovery codes), sessions end, every other service is told to erase or unlink. Kept: the
-    regulations acceptances (evidence, until ``retention_years`` from now) and the audit log."""
+    regulations acceptances (evidence, until ``retention_years`` from now) and the audit log,
+    pseudonymised (its link from the client number to the pseudonym is erased)."""
     if not await repo.delete(conn, client):
         return False
     await session_rows.delete_customer(conn, client)
@@ -71,6 +72,8 @@ async def erase(
     await events.deleted(conn, client)
     details: dict[str, Any] = {"reason": reason} if reason else {}
     await audit.record(conn, "account.deleted", actor=by, subject=client, ip=ip, **details)
+    # Last: from now on the audit log's entries of this account carry only a pseudonym.
+    await audit.forget_subject(conn, client)
     return True
 
 

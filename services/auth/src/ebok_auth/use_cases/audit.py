@@ -39,3 +39,15 @@ async def entries(pool: asyncpg.Pool, wanted: Filter) -> dict[str, Any]:
         "items": items,
         "next_before_id": items[-1]["id"] if len(items) == wanted.limit else None,
     }
+
+
+async def verify_chain(pool: asyncpg.Pool) -> dict[str, Any]:
+    """Recompute the audit log's hash chain: the first row that does not match (None:
+    intact) and the chain's head (its id and hash, to be compared with a copy kept elsewhere)."""
+    broken = await repo.first_broken(pool)
+    head = await repo.head(pool)
+    return {
+        "first_broken_id": broken,
+        "head_id": head["id"] if head else None,
+        "head_hash": head["row_hash"].hex() if head else None,
+    }

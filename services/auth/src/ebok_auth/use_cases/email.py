@@ -4,6 +4,7 @@ the link sent to it."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import asyncpg
 from ebok_shared.clock import clock
@@ -12,12 +13,28 @@ from .. import events
 from ..domain import link_gone, new_token, token_hash
 from ..repository import accounts, audit, links
 from . import Deps, throttle
+from .accounts import own_account, verify_current_password
+from .totp import check_code
 
 
-async def request_change(deps: Deps, client: str, new_email: str, ip: str) -> dt.datetime:
+@dataclass(frozen=True)
+class ChangeRequest:
+    new_email: str
+    current_password: str  # re-authentication (ASVS 3.7.1): a stolen access token is not enough
+    totp_code: str | None  # required when two-factor login is on
+    ip: str
+
+
+async def request_change(deps: Deps, client: str, request: ChangeRequest) -> dt.datetime:
     """The link's expiry."""
     pool, settings = deps.pool, deps.settings
+    new_email, ip = request.new_email, request.ip
     await throttle.hit(pool, f"email-change:{client}", 5, 3600)
+    row = await own_account(pool, client)
+    await verify_current_password(
+        deps, "customer", client, row["password_hash"], request.current_password, ip
+    )
+    await check_code(deps, row, request.totp_code, ip, field="totp_code")
     async with pool.acquire() as conn, conn.transaction():
         now = clock.now()
         token = new_token()

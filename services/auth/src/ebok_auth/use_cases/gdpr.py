@@ -49,6 +49,9 @@ def deletion_terms(settings: AuthSettings) -> dict[str, Any]:
     """Shown before the customer confirms (terms II.6), and again after."""
     today = clock.today()
     audit_until = today + dt.timedelta(days=settings.audit_retention_days)
+    # Art. 70 Ordynacji podatkowej: 5 years from the end of the year the tax fell due; an
+    # invoice issued this year is due next year at the latest.
+    tax_until = dt.date(today.year + 6, 12, 31)
     return {
         "deleted_now": [
             "konto e-BOK i login (numer klienta jako login do e-BOK)",
@@ -58,6 +61,9 @@ def deletion_terms(settings: AuthSettings) -> dict[str, Any]:
             "niewykorzystane linki (aktywacja, reset hasła, zmiana adresu e-mail)",
             "dane e-BOK w pozostałych modułach (odczyty zgłoszone przez e-BOK, korespondencja, "
             "powiadomienia) — usuwane lub odłączane od konta po otrzymaniu zdarzenia o usunięciu",
+            "adres e-mail w dzienniku wysłanych wiadomości (zostaje tylko informacja, jaką "
+            "wiadomość i kiedy wysłano; potwierdzenie usunięcia konta — zaraz po wysłaniu)",
+            "adres do e-faktur zgłoszony w e-BOK, ale niepotwierdzony",
         ],
         "kept": [
             {
@@ -68,10 +74,19 @@ def deletion_terms(settings: AuthSettings) -> dict[str, Any]:
             },
             {
                 "data": "dziennik zdarzeń bezpieczeństwa (logowania, blokady, usunięcie konta) "
-                "oznaczony numerem klienta",
+                "— po usunięciu konta oznaczony wyłącznie pseudonimem: powiązanie pseudonimu "
+                "z numerem klienta usuwamy od razu",
                 "until": audit_until.isoformat(),
                 "legal_basis": "art. 6 ust. 1 lit. f i art. 32 RODO — bezpieczeństwo systemu i "
                 "rozliczalność",
+            },
+            {
+                "data": "potwierdzony adres do e-faktur, zgoda na e-fakturę i jej historia "
+                "(poza e-BOK, w systemie rozliczeń Spółki): na ten adres wysłano faktury",
+                "until": tax_until.isoformat(),
+                "legal_basis": "art. 6 ust. 1 lit. c RODO; art. 106n ust. 1 i art. 112 ustawy "
+                "o podatku od towarów i usług (zgoda na faktury elektroniczne, przechowywanie "
+                "faktur do upływu terminu przedawnienia zobowiązania podatkowego)",
             },
             {
                 "data": "umowy, faktury i rozliczenia (poza e-BOK, w systemie rozliczeń Spółki)",

@@ -29,13 +29,20 @@ from ..repository import accounts, audit, operators
 from ..repository import login as repo
 from ..repository import totp as totp_repo
 from ..settings import AuthSettings
+from ..totp_vault import owner, vault_of
 from . import Deps, sessions, throttle
+from .totp import note_wrong_code
 
 _RECOVERY_RE = re.compile(r"^[a-z2-9]{5}-[a-z2-9]{5}$")
 
 
 def _ip_key(ip: str) -> str:
     return f"login-ip:{ip}"
+
+
+def _pair_key(attempt: Attempt) -> str:
+    """Failures of one account from one address (issue #15 item 16)."""
+    return f"login-pair:{attempt.kind}:{attempt.login}:{attempt.ip}"
 
 
 def invalid_credentials(code_given: bool = False) -> Refusal:
@@ -74,6 +81,14 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         raise Refusal(401, "totp-required", "Podaj kod z aplikacji uwierzytelniającej (TOTP).")
     locked = loaded["locked_until"]
     locked = locked if locked is not None and locked > clock.now() else None
+    if locked is not None and not await throttle.counted(
+        pool, _pair_key(attempt), settings.ip_window_seconds
+    ):
+        # A lock binds the addresses that failed: an address with no failure on this account
+        # this window is judged by its password, one wrong try and it is bound too. So nobody
+        # locks a customer out from elsewhere; a guesser needs a new address per guess
+        # (and each address is throttled across accounts).
+        locked = None
     matches = await hasher.verify(row["password_hash"] if row else None, attempt.password)
     if row is None or locked is not None or not matches:
         reason = "unknown-login" if row is None else "locked" if locked else "wrong-password"
@@ -81,12 +96,13 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         raise invalid_credentials(bool(attempt.code))
     if two_factor:
         async with pool.acquire() as conn, conn.transaction():
-            second_ok = await _second_factor_ok(conn, attempt, row)
+            second_ok = await _second_factor_ok(conn, attempt, row, settings)
             if not second_ok:
                 # Counted like a wrong password: the second factor is brute-forced otherwise.
                 failure = await throttle.record_failure(conn, attempt.kind, attempt.login, settings)
                 await _after_failure(conn, attempt, row, failure.locked_until, "wrong-totp-code")
                 await throttle.count(conn, _ip_key(attempt.ip), settings.ip_window_seconds)
+                await throttle.count(conn, _pair_key(attempt), settings.ip_window_seconds)
         if not second_ok:
             raise invalid_credentials(code_given=True)
 
@@ -144,12 +160,20 @@ def _grant(kind: str, row: asyncpg.Record) -> Grant:
 
 
 async def _second_factor_ok(
-    conn: asyncpg.Connection, attempt: Attempt, row: asyncpg.Record
+    conn: asyncpg.Connection, attempt: Attempt, row: asyncpg.Record, settings: AuthSettings
 ) -> bool:
     code = (attempt.code or "").strip().lower()
-    step = totp.matching_step(row["totp_secret"], code, row["totp_last_step"])
-    if step is not None:
-        return await totp_repo.use_step(conn, attempt.kind, attempt.login, step)
+    secret = vault_of(settings).open(
+        row["totp_key_id"], row["totp_secret"], owner(attempt.kind, attempt.login)
+    )
+    step = totp.matching_step(secret, code, row["totp_last_step"])
+    if step is not None and await totp_repo.use_step(conn, attempt.kind, attempt.login, step):
+        return True
+    if step is not None or totp.replayed(secret, code, row["totp_last_step"]):
+        await note_wrong_code(
+            conn, attempt.kind, attempt.login, attempt.ip, replay=True, during="login"
+        )
+        return False
     if attempt.kind == "customer" and _RECOVERY_RE.match(code):
         used = await totp_repo.use_recovery_code(
             conn, attempt.login, totp.recovery_hash(code), clock.now()
@@ -183,6 +207,8 @@ async def _failed(
         await _after_failure(conn, attempt, row, locked_until, reason)
         # Failures per IP: past the limit, the next login from that IP is answered 429.
         await throttle.count(conn, _ip_key(attempt.ip), settings.ip_window_seconds)
+        if row is not None:
+            await throttle.count(conn, _pair_key(attempt), settings.ip_window_seconds)
 
 
 async def _after_failure(

@@ -24,6 +24,7 @@ from ..passwords import Hasher
 from ..repository import audit
 from ..repository import operators as repo
 from ..settings import AuthSettings
+from ..totp_vault import owner, vault_of
 from . import sessions
 
 
@@ -38,7 +39,7 @@ async def create(
     ip: str | None = None,
     password: str | None = None,
     totp_secret: str | None = None,
-    settings: AuthSettings | None = None,
+    settings: AuthSettings,
 ) -> dict[str, Any]:
     """A new operator. Unless given, the password is generated (and must be changed at first
     login) and so is the TOTP key; both are returned once, to be handed over in person."""
@@ -54,14 +55,14 @@ async def create(
             roles=roles,
             password_hash=hashed,
             must_change_password=generated,
-            totp_secret=secret,
+            totp_secret=vault_of(settings).seal(secret, owner("operator", login)),
             now=clock.now(),
             by=by,
         )
         if not inserted:
             raise conflict("operator-exists", "Operator o tym loginie już istnieje.")
         await audit.record(conn, "operator.created", actor=by, subject=login, ip=ip, roles=roles)
-    issuer = settings.totp_issuer if settings else "e-BOK MPWiK"
+    issuer = settings.totp_issuer
     return {
         "login": login,
         "roles": roles,
@@ -166,7 +167,8 @@ async def reset_totp(
     operator's sessions end."""
     secret = totp.new_secret()
     async with pool.acquire() as conn, conn.transaction():
-        if not await repo.reset_totp(conn, login, secret, clock.now()):
+        sealed = vault_of(settings).seal(secret, owner("operator", login))
+        if not await repo.reset_totp(conn, login, sealed, clock.now()):
             raise not_found(_NO_OPERATOR)
         await audit.record(
             conn, "operator.totp_reset", actor=by, subject=login, ip=ip, reason=reason

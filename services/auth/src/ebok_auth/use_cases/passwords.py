@@ -86,11 +86,26 @@ async def request_reset(deps: Deps, client: str, ip: str) -> str:
     """The answer never tells whether the account exists."""
     pool, settings = deps.pool, deps.settings
     await throttle.hit(pool, f"reset-ip:{ip}", settings.reset_ip_limit, settings.ip_window_seconds)
+    # Per login AND address (issue #15 item 16): nobody can use up the customer's own tries.
     await throttle.hit(
-        pool, f"reset-login:{client}", settings.reset_login_limit, settings.ip_window_seconds
+        pool, f"reset-login:{client}:{ip}", settings.reset_login_limit, settings.ip_window_seconds
     )
+    # Per login from everywhere: past the cap, the same answer but no further e-mail (no
+    # flooding the customer's mailbox); the links already sent stay valid, so the customer
+    # is never denied a reset.
+    sent = await throttle.count(pool, f"reset-mail:{client}", settings.ip_window_seconds)
     async with pool.acquire() as conn, conn.transaction():
         email = await accounts.active_email(conn, client)
+        if email is not None and sent > settings.reset_mail_limit:
+            await audit.record(
+                conn,
+                "password_reset.not_sent",
+                actor="anonymous",
+                subject=client,
+                ip=ip,
+                reason="mail-limit",
+            )
+            return RESET_ACCEPTED
         if email is not None:
             now = clock.now()
             token = new_token()

@@ -50,9 +50,11 @@ async def register(deps: Deps, form: Registration) -> str:
     await throttle.hit(
         pool, f"register-ip:{form.ip}", settings.registration_ip_limit, settings.ip_window_seconds
     )
+    # Per client number AND address (issue #15 item 16): attempts from elsewhere cannot use
+    # up the client's own tries; a guesser spreading over addresses meets the per-IP limit.
     await throttle.hit(
         pool,
-        f"register-client:{client}",
+        f"register-client:{client}:{form.ip}",
         settings.registration_client_limit,
         settings.ip_window_seconds,
     )

@@ -20,6 +20,12 @@ async def count(conn: Conn, key: str, seconds: int) -> int:
     return await repo.count(conn, key, start)
 
 
+async def counted(conn: Conn, key: str, seconds: int) -> int:
+    """The current window's count under ``key``, not counting this look."""
+    start, _ = rate_window(clock.now(), seconds)
+    return await repo.hits(conn, key, start)
+
+
 async def hit(conn: Conn, key: str, limit: int, seconds: int) -> None:
     """Count one attempt under ``key``; refused (429) once more than ``limit`` were made this
     window."""

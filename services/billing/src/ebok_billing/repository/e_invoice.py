@@ -122,3 +122,32 @@ async def history(conn: Conn, client_number: str, limit: int) -> list[Record]:
         client_number,
         limit,
     )
+
+
+async def erase_unconfirmed(conn: Conn, client_number: str) -> int:
+    """Addresses given for e-invoices and never confirmed: the requests go, and the history
+    keeps that a request was made, without its address. A confirmed address (invoices were
+    sent to it) stays with its consent and history. Returns the requests erased."""
+    erased = await conn.fetchval(
+        """
+        WITH gone AS (
+            DELETE FROM e_invoice_requests
+             WHERE client_number = $1 AND outcome IS DISTINCT FROM 'confirmed'
+            RETURNING 1
+        )
+        SELECT count(*) FROM gone
+        """,
+        client_number,
+    )
+    await conn.execute(
+        """
+        UPDATE e_invoice_history h SET email = NULL
+         WHERE h.client_number = $1 AND h.action = 'requested' AND h.email IS NOT NULL
+           AND NOT EXISTS (
+               SELECT 1 FROM e_invoice_history c
+                WHERE c.client_number = h.client_number AND c.action = 'confirmed'
+                  AND lower(c.email) = lower(h.email))
+        """,
+        client_number,
+    )
+    return int(erased)

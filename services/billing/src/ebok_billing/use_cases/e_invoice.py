@@ -8,12 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ebok_shared.bus import Outbox
+import asyncpg
+from ebok_shared.bus import Event, Outbox
+from ebok_shared.logs import get_logger
 from ebok_shared.refusals import Refusal, not_found
 
 from .. import events as ev
 from .. import repository as repo
 from ..domain.e_invoice import BUSINESS_E_INVOICE, CONFIRMATION_VALID, token_hash
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -145,3 +149,11 @@ async def withdraw_e_invoice(
                     )
                 ],
             )
+
+
+async def account_deleted(conn: asyncpg.Connection, event: Event) -> None:
+    """GDPR art. 17: the e-BOK account was erased. An e-invoice address the customer gave in
+    e-BOK and never confirmed is theirs alone (no invoice went to it): erased. A confirmed one
+    stays (the invoices sent to it are kept under the VAT Act; auth's /me/deletion says so)."""
+    erased = await repo.e_invoice.erase_unconfirmed(conn, event.payload["client_number"])
+    log.info("unconfirmed e-invoice addresses erased", count=erased)
