@@ -515,6 +515,35 @@ ROUTES: tuple[Route, ...] = (
     _op("PUT", "auth", "/operators/{login}/roles", "Zmiana ról pracownika", ADMIN),
     _op("POST", "auth", "/operators/{login}/deactivation", "Dezaktywacja pracownika", ADMIN),
     _op("POST", "auth", "/operators/{login}/totp-reset", "Nowy klucz TOTP pracownika", ADMIN),
+    # --- operators: admin, each service's dead-letter queue (ebok_shared.http.dead_letters) -
+    *(
+        route
+        for service in ("auth", "billing", "readings", "correspondence", "notifier")
+        for route in (
+            _op("GET", service, "/dead-letters", "Kolejka odrzuconych komunikatów", ADMIN),
+            _op(
+                "GET",
+                service,
+                "/dead-letters/{message_id}",
+                "Odrzucony komunikat",
+                ADMIN,
+            ),
+            _op(
+                "POST",
+                service,
+                "/dead-letters/{message_id}/redrive",
+                "Ponowne przetworzenie komunikatu",
+                ADMIN,
+            ),
+            _op(
+                "POST",
+                service,
+                "/dead-letters/redrive",
+                "Ponowne przetworzenie wszystkich odrzuconych komunikatów",
+                ADMIN,
+            ),
+        )
+    ),
     # --- operators: the gateway's own (portal settings, terms IV.1) -------------------------
     Route("GET", "/operator/portal-settings", "gateway", "operator", "Ustawienia portalu", CONTENT),
     Route(

@@ -28,7 +28,7 @@ from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscrip
 from .bus.catalogue import default_catalogue
 from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
-from .http import idempotency
+from .http import dead_letters, idempotency
 from .http.middleware import (
     auth_middleware,
     correlation_middleware,
@@ -87,6 +87,9 @@ class ServiceSpec(Generic[S]):
     verifier: Callable[[S], TokenVerifier] | None = None
     # The service's own commands by name (see Command), added to the shared CLI.
     commands: Mapping[str, Command[S]] = field(default_factory=dict)
+    # The operators' dead-letter routes (http.dead_letters, admin role): every service; not
+    # the gateway, whose every route is public and under /api/v1 (its `dlq` command remains).
+    dead_letter_routes: bool = True
 
 
 @dataclass
@@ -296,4 +299,6 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
     app.router.add_routes(spec.routes)
+    if spec.dead_letter_routes:
+        app.router.add_routes(dead_letters.routes)
     return app
