@@ -372,6 +372,20 @@ ROUTES: tuple[Route, ...] = (
     ),
     _op("GET", "auth", "/audit", "Dziennik zdarzeń (audyt)", CUSTOMER_SERVICE),
     _op("GET", "correspondence", "/cases", "Kolejka spraw", CUSTOMER_SERVICE),
+    _op(
+        "GET",
+        "correspondence",
+        "/queue-counts",
+        "Liczba spraw w kolejce (otwarte, pilne, nieprzydzielone, po terminie)",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "GET",
+        "readings",
+        "/queue-counts",
+        "Liczba odczytów do weryfikacji i zgłoszeń wodomierzy ogrodowych",
+        CUSTOMER_SERVICE,
+    ),
     _op("GET", "correspondence", "/cases/{case_id}", "Sprawa", CUSTOMER_SERVICE),
     _op(
         "GET",

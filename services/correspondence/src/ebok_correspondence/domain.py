@@ -65,6 +65,13 @@ def reply_due(kind: Kind, submitted_at: dt.datetime, reply_days: int) -> dt.date
     return submitted_at.astimezone(LOCAL_TZ).date() + dt.timedelta(days=reply_days)
 
 
+def days_left(due: dt.date | None, status: Status, today: dt.date) -> int | None:
+    """Calendar days until an open case's reply deadline (0: today, negative: overdue)."""
+    if due is None or status not in OPEN_STATUSES:
+        return None
+    return (due - today).days
+
+
 def extended_due(due: dt.date, extension_days: int) -> dt.date:
     return due + dt.timedelta(days=extension_days)
 

@@ -71,6 +71,14 @@ async def decide_reading(request: web.Request) -> web.Response:
     return web.json_response(views.reading(row, operator=True))
 
 
+@routes.get("/operator/queue-counts")
+@operator_role(CUSTOMER_SERVICE)
+async def queue_counts(request: web.Request) -> web.Response:
+    """``{"readings_to_verify", "garden_meter_requests"}``: what waits for an operator."""
+    _operator(request)
+    return web.json_response(await readings.queue_counts(pool(request)))
+
+
 # -- garden-meter requests -----------------------------------------------------------------------
 
 
