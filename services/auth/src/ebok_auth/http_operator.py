@@ -109,7 +109,11 @@ async def get_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     client = _client(request)
     view = await accounts.view(
-        request.app[POOL], client, operator=principal.subject, ip=client_ip(request)
+        request.app[POOL],
+        client,
+        operator=principal.subject,
+        ip=client_ip(request),
+        idle_timeout=AuthSettings.of(request.app).session_idle_timeout,
     )
     return json(view)
 
