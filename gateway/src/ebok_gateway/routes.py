@@ -520,6 +520,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     # --- operators: content (content) ----------------------------------------------------
     _op("POST", "auth", "/regulations", "Publikacja nowej wersji regulaminu", CONTENT, ok=201),
+    _op(
+        "POST",
+        "auth",
+        "/regulations/preview",
+        "Podgląd zmian w projekcie regulaminu (zmienione punkty obok siebie)",
+        CONTENT,
+    ),
     _op("GET", "notifier", "/campaigns", "Kampanie powiadomień o regulaminie", CONTENT),
     _op("GET", "notifier", "/campaigns/{id}", "Postęp kampanii", CONTENT),
     # --- operators: admin (admin) --------------------------------------------------------

@@ -301,6 +301,16 @@ async def publish_regulations(request: web.Request) -> web.Response:
     return json(published, status=201)
 
 
+@routes.post("/operator/regulations/preview")
+@operator_role(CONTENT)
+async def preview_regulations(request: web.Request) -> web.Response:
+    """A draft's changed clauses against the latest version, side by side; nothing stored."""
+    await _operator(request)
+    body = await read_json(request, schemas.REGULATIONS_DRAFT)
+    notice = AuthSettings.of(request.app).regulations_notice_days
+    return json(await regulations.preview(request.app[POOL], body["body"], notice))
+
+
 def _parse_effective(raw: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(raw)

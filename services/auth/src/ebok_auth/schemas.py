@@ -76,9 +76,11 @@ NEW_OPERATOR = _obj(
     roles=OPERATOR_ROLES,
 )
 ROLES_CHANGE = _obj(["roles", "reason"], roles=OPERATOR_ROLES, reason=REASON)
+REGULATIONS_BODY = {"type": "string", "minLength": 100, "maxLength": 200_000}
+REGULATIONS_DRAFT = _obj(["body"], body=REGULATIONS_BODY)
 NEW_REGULATIONS = _obj(
     ["body", "effective_from", "summary"],
-    body={"type": "string", "minLength": 100, "maxLength": 200_000},
+    body=REGULATIONS_BODY,
     effective_from={"type": "string", "format": "date-time"},
     summary={"type": "string", "minLength": 3, "maxLength": 2000},
 )
