@@ -500,6 +500,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     _op("GET", "billing", "/tariffs", "Taryfy", BILLING),
     _op("PUT", "billing", "/tariffs", "Zmiana taryfy", BILLING),
+    _op("GET", "billing", "/tariffs/changes", "Historia zmian taryf (kto i kiedy)", BILLING),
     _op("GET", "readings", "/reading-windows", "Okna podawania odczytów", BILLING),
     _op("PUT", "readings", "/reading-windows", "Zmiana okien podawania odczytów", BILLING),
     _op(
