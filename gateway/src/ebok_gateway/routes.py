@@ -511,6 +511,8 @@ ROUTES: tuple[Route, ...] = (
         BILLING,
         max_body=FEED_MAX_BODY,
     ),
+    _op("GET", "readings", "/feed/batches", "Historia partii odczytów i wodomierzy", BILLING),
+    _op("GET", "readings", "/feed/batches/{batch_id}", "Partia odczytów lub wodomierzy", BILLING),
     _op(
         "POST",
         "readings",

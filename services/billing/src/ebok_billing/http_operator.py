@@ -56,19 +56,7 @@ async def list_batches(request: web.Request) -> web.Response:
     page = params.page(request, settings(request.app).page_size_max)
     async with request.app[POOL].acquire() as conn:
         total, rows = await feed.batch_page(conn, page.size, page.offset)
-    items = [
-        {
-            "batch_id": str(r["batch_id"]),
-            "status": r["status"],
-            "format": r["format"],
-            "row_count": r["row_count"],
-            "error_count": r["error_count"],
-            "submitted_by": r["submitted_by"],
-            "received_at": r["received_at"].isoformat(),
-            "summary": r["summary"],
-        }
-        for r in rows
-    ]
+    items = [feed_http.batch_summary(r) for r in rows]
     return web.json_response(page.envelope(items, total))
 
 
