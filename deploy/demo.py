@@ -12,6 +12,9 @@ that it agrees with the invoices (the main meter moves by each invoice's water m
 meter by the water that was not charged for sewage), goes in through the readings service's
 own back-office feed (``python -m ebok_readings feed readings FILE``), once readings has
 learnt the meters from billing's events.
+
+And the operator console's demo admin (``deploy.demo_admin``, local run only): its login,
+password and TOTP key, printed.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from deploy.demo_admin import DEMO_ADMIN, DemoAdmin
 from deploy.plan import Component
 from deploy.processes import Child, Output, run_to_end
 
@@ -38,6 +42,18 @@ DEMO_MODULE = "deploy.demo_data"
 ROOT = Path(__file__).resolve().parent.parent  # where ``deploy`` is importable from
 SEED = 1
 ME = "local"
+
+
+def print_demo_admin(output: Output, console_url: str, admin: DemoAdmin = DEMO_ADMIN) -> None:
+    output.plain("  demo admin for the operator console (local run only, all four roles):")
+    output.plain(f"    console          {console_url}")
+    output.plain(f"    login            {admin.login}")
+    output.plain(f"    password         {admin.password}")
+    output.plain(f"    TOTP key         {admin.totp_secret}")
+    output.plain(f"    TOTP URI         {admin.otpauth_uri}")
+    output.plain("    (created when auth first started without an admin; if another admin")
+    output.plain("    existed, make one: python -m ebok_auth create-admin --login L --email E)")
+    output.plain()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from pathlib import Path
 import aiohttp
 
 from deploy import checks
-from deploy.demo import seed_demo_data
+from deploy.demo import print_demo_admin, seed_demo_data
 from deploy.plan import SERVICES, SINK, Component, StackConfig, plan
 from deploy.processes import Child, Output, run_to_end, terminate
 
@@ -244,6 +244,7 @@ async def _run_until_stopped(stack: LocalStack, stop: asyncio.Event, hurry: asyn
         await seed_demo_data(
             by_name["billing"], by_name["readings"], stack.config.demo_clients, stack.output
         )
+        print_demo_admin(stack.output, by_name["web"].url.rstrip("/") + "/operator/")
         stack.output.plain(READY)
 
     startup = asyncio.create_task(bring_up())

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from deploy.demo_admin import demo_admin_env
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_PORT = 8000
 SERVICES = ("auth", "billing", "readings", "correspondence", "notifier")
@@ -129,6 +131,7 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
     if name == "auth":
         env.update(EBOK_SERVICE_CLIENTS=f"notifier:{config.notifier_secret}")
         env.update(EBOK_TOTP_KEYS=config.totp_keys)
+        env.update(demo_admin_env())  # the console's demo admin, for the local run only
         # The gateway (on this host) passes the caller's address in X-Forwarded-For.
         env.update(EBOK_TRUSTED_PROXIES=LOCAL_HOST)
     if name == "notifier":

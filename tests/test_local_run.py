@@ -15,11 +15,15 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import jwt
+import pyotp
 import pytest
 from ebok_shared import db
+from ebok_shared.http.roles import ROLES
 
 from deploy.checks import busy_ports
 from deploy.demo import demo_loader_installed
+from deploy.demo_admin import DEMO_ADMIN
 from deploy.local import READY
 from deploy.plan import REPO, SERVICES, StackConfig
 from tests.support.infra import Services
@@ -128,6 +132,7 @@ async def test_local_run_comes_up_and_stops_cleanly_on_sigint(
         assert (tmp_path / "mail" / "new").is_dir()
         if demo_loader_installed():
             assert any(line.startswith("    client number") for line in stack.lines), stack.tail()
+        await _demo_admin_logs_in(stack, addresses["gateway (API)"])
 
         process.send_signal(signal.SIGINT)
         code = await asyncio.wait_for(process.wait(), timeout=90)
@@ -182,3 +187,25 @@ def test_kubernetes_manifests_keep_their_promises() -> None:
             secrets = [e["secretRef"]["name"] for e in each["envFrom"] if "secretRef" in e]
             assert secrets == [f"ebok-{name}"]
         assert f"database-{name}" in policies
+
+
+async def _demo_admin_logs_in(stack: Stack, gateway: str) -> None:
+    """The printed demo admin logs in to the operator API with a TOTP code; its token holds
+    all four roles (the local run only)."""
+    printed = {
+        m[1]: m[2]
+        for m in map(re.compile(r"^    (login|password|TOTP key)\s+(\S+)$").match, stack.lines)
+        if m
+    }
+    assert printed.get("TOTP key") == DEMO_ADMIN.totp_secret, stack.tail()
+    body = {
+        "login": printed["login"],
+        "password": printed["password"],
+        "totp_code": pyotp.TOTP(printed["TOTP key"]).now(),
+    }
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with http.post(gateway + "api/v1/operator/sessions", json=body) as response:
+            assert response.status == 201, await response.text()
+            token = (await response.json())["access_token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert sorted(claims["roles"]) == sorted(ROLES)

@@ -15,6 +15,11 @@ SERVICES = ("auth", "billing", "readings", "correspondence", "notifier", "gatewa
 
 def spec_as_run(service: str) -> ServiceSpec:
     """The spec a service really runs with (some subscriptions depend on its settings)."""
+    return app_as_run(service)[SPEC]
+
+
+def app_as_run(service: str) -> web.Application:
+    """The app a service really runs (built by its own factory, not started)."""
     app_module = importlib.import_module(f"ebok_{service}.app")
     settings_module = importlib.import_module(f"ebok_{service}.settings")
     settings_cls = next(
@@ -24,7 +29,7 @@ def spec_as_run(service: str) -> ServiceSpec:
     )
     settings = settings_cls.from_env({}, database_url="postgresql://nobody@127.0.0.1/none")
     app: web.Application = app_module.create_app(settings)
-    return app[SPEC]
+    return app
 
 
 def consumers() -> dict[str, list[str]]:

@@ -109,6 +109,14 @@ async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
     assert status == 200 and found["total"] == 2 and len(found["items"]) == 1
     status, problem = await auth.call("GET", "/operator/accounts?limit=1000", token=token)
     assert status == 422 and problem["errors"][0]["field"] == "limit"
+    status, found = await auth.call("GET", "/operator/accounts?q=jan@exa", token=token)
+    assert status == 200 and found["total"] == 2  # by e-mail too
+    # The account's view: its state, its live sessions, its latest audit entries.
+    status, account = await auth.call("GET", "/operator/accounts/100001", token=token)
+    assert status == 200 and account["status"] == "active"
+    [session] = account["sessions"]
+    assert session["started_at"] and session["last_seen_at"] and session["ip"]
+    assert "login.succeeded" in {e["type"] for e in account["recent_audit"]}, account
 
     status, problem = await auth.call(
         "POST", "/operator/accounts/100001/block", token=token, json_body={}
@@ -128,6 +136,9 @@ async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
         "reason": "Korzystanie niezgodne z regulaminem.",
         "by": "operator:anna.nowak",
     }
+    status, account = await auth.call("GET", "/operator/accounts/100001", token=token)
+    assert account["status"] == "blocked" and account["sessions"] == []
+    assert account["recent_audit"][0]["type"] == "account.blocked"
     # The existing session and refresh token stop working at once.
     assert (await auth.call("GET", "/me", token=customer["access_token"]))[0] == 401
     assert (

@@ -50,6 +50,19 @@ async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
         json_body={**body, "effective_from": later.isoformat()},
     )
     assert status == 403  # the content role only
+    # The preview shows what would change, side by side, and stores nothing.
+    status, preview = await auth.call(
+        "POST",
+        "/operator/regulations/preview",
+        token=editor["access_token"],
+        json_body={"body": body["body"]},
+    )
+    assert status == 200 and preview["based_on_version"] == 1
+    [changed] = preview["changes"]
+    assert changed["clause"] == "II.7" and "14 dniach" in changed["current"]
+    assert "30 dni kalendarzowych" in changed["previous"]
+    assert preview["notice_days"] >= 14 and preview["earliest_effective_from"]
+    assert (await auth.call("GET", "/regulations/2"))[0] == 404
     status, published = await auth.call(
         "POST",
         "/operator/regulations",

@@ -160,6 +160,43 @@ async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Bi
     assert paid.status == 409
 
 
+async def test_each_tariff_change_is_kept_with_who_and_when(billing: Billing) -> None:
+    clock.freeze(TODAY)
+    tariff = {
+        "tariff_group": "G1",
+        "valid_from": "2026-01-01",
+        "water_price": "6.00",
+        "sewage_price": "8.00",
+        "subscription_fee": "10.00",
+        "vat_rate": "8",
+    }
+    first = await billing.http.put(
+        "/operator/tariffs", headers=billing.as_operator("ewa"), json=tariff
+    )
+    assert first.status == 200
+    clock.freeze(TODAY + dt.timedelta(hours=2))
+    again = await billing.http.put(
+        "/operator/tariffs",
+        headers=billing.as_operator("jan"),
+        json={**tariff, "water_price": "6.50"},
+    )
+    assert again.status == 200
+    listed = await (
+        await billing.http.get("/operator/tariffs", headers=billing.as_operator())
+    ).json()
+    [g1] = [t for t in listed["items"] if t["tariff_group"] == "G1"]
+    assert (g1["water_price"], g1["changed_by"]) == ("6.5", "operator:jan")
+    assert dt.datetime.fromisoformat(g1["changed_at"]) == TODAY + dt.timedelta(hours=2)
+    changes = await (
+        await billing.http.get("/operator/tariffs/changes", headers=billing.as_operator())
+    ).json()
+    assert changes["total"] == 2
+    assert [(c["water_price"], c["replaced"], c["changed_by"]) for c in changes["items"]] == [
+        ("6.5", True, "operator:jan"),
+        ("6", False, "operator:ewa"),
+    ]
+
+
 async def test_billing_run_invoices_accepted_readings(
     database: str, amqp_url: str, bus_prefix: str
 ) -> None:

@@ -35,6 +35,14 @@ async def test_the_queue_puts_urgent_failures_first_then_the_nearest_deadline(
     ]
     assert queue["items"][1]["reply_due"] == "2026-03-13"
     assert queue["items"][0]["client_number"] == "100001"
+    # Days left to each deadline, counted from the operator's today (2 March, Warsaw).
+    assert [i["days_left"] for i in queue["items"]] == [None, 11, 14, None, None]
+    clock.freeze(dt.datetime(2026, 3, 14, 9, 0, tzinfo=UTC))
+    overdue = await svc.get("/operator/cases?kind=reklamacja", svc.operator())
+    assert overdue["items"][0]["days_left"] == -1
+    counts = await svc.get("/operator/queue-counts", svc.operator())
+    assert counts == {"open": 5, "urgent": 1, "unassigned": 5, "evidence_needed": 0, "overdue": 1}
+    clock.freeze(NOW + dt.timedelta(hours=1))
     kinds = await svc.get("/operator/cases?kind=reklamacja", svc.operator())
     assert [i["id"] for i in kinds["items"]] == [early_reklamacja["id"]]
     await svc.act("POST", f"/operator/cases/{letter['id']}/closure", {})

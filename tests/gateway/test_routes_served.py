@@ -14,7 +14,7 @@ from aiohttp.test_utils import make_mocked_request
 from ebok_gateway.routes import ROUTES, Route
 from ebok_shared.http.roles import role_of
 
-from tools.event_table import spec_as_run
+from tools.event_table import app_as_run
 
 SAMPLES = {
     "number": "10000126010001",
@@ -28,19 +28,17 @@ SAMPLES = {
     "batch_id": str(uuid.uuid4()),
     "reading_id": str(uuid.uuid4()),
     "request_id": str(uuid.uuid4()),
-    "photo_id": str(uuid.uuid4()),
     "id": "1",
+    "message_id": str(uuid.uuid4()),
 }
 FORWARDED = [r for r in ROUTES if r.service != "gateway"]
 _routers: dict[str, web.Application] = {}
 
 
 def _app(service: str) -> web.Application:
-    """An app with just the service's own routes (its real route table)."""
+    """The service's app as it runs (its own routes and the shared ones), not started."""
     if service not in _routers:
-        app = web.Application()
-        app.router.add_routes(spec_as_run(service).routes)
-        _routers[service] = app
+        _routers[service] = app_as_run(service)
     return _routers[service]
 
 

@@ -6,12 +6,14 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import sys
 from pathlib import Path
 
 from ebok_readings import events
+from ebok_shared.clock import clock
 
 from tests.readings.harness import Readings, problem
 
@@ -219,3 +221,32 @@ async def test_the_feed_from_the_command_line(readings: Readings, tmp_path: Path
     await readings.tap.wait_for(events.READING_ACCEPTED, count=3)
     recorded = "SELECT submitted_by FROM back_office_batches WHERE status = 'applied'"
     assert await readings.pool.fetchval(recorded) == "cli:nightly-job"
+
+
+async def test_the_batch_history_with_each_bad_row(readings: Readings) -> None:
+    await readings.conclude()
+    bad = READINGS_CSV.replace("2026-02-28,110.500", "2026-02-30,110.500")
+    rejected = await readings.feed("readings", bad)
+    assert rejected.status == 422
+    assert await readings.readings_of("WM-100001-1") == []  # nothing applied
+    clock.advance(dt.timedelta(minutes=5))  # the tests' clock stands still otherwise
+    applied = await readings.feed("readings", READINGS_CSV)
+    assert applied.status == 201
+
+    history = await readings.client.get("/operator/feed/batches", headers=readings.operator())
+    listed = await history.json()
+    assert listed["total"] == 2
+    assert [(b["kind"], b["status"], b["row_count"]) for b in listed["items"]] == [
+        ("readings", "applied", 3),
+        ("readings", "rejected", 3),
+    ]
+    assert listed["items"][0]["submitted_by"] == "operator:op-1"
+    one = await readings.client.get(
+        f"/operator/feed/batches/{listed['items'][1]['batch_id']}", headers=readings.operator()
+    )
+    [error] = (await one.json())["errors"]
+    assert (error["line"], error["field"]) == (3, "read_on")
+    missing = await readings.client.get(
+        "/operator/feed/batches/00000000-0000-0000-0000-000000000001", headers=readings.operator()
+    )
+    assert missing.status == 404

@@ -90,6 +90,8 @@ async def test_an_accepted_installation_changes_the_registry(readings: Readings)
         await readings.client.get("/operator/garden-meter-requests", headers=readings.operator())
     ).json()
     assert [(q["id"], q["client_number"]) for q in queue["items"]] == [(submitted["id"], "100001")]
+    counts = await readings.client.get("/operator/queue-counts", headers=readings.operator())
+    assert (await counts.json())["garden_meter_requests"] == 1
     assert await _mine(readings, "open") == [submitted["id"]]
     accepted = await decide(readings, submitted["id"], "accept")
     assert (await accepted.json())["status"] == "accepted"

@@ -228,6 +228,8 @@ async def test_unusual_consumption_needs_confirmation_and_an_operators_verificat
         )
     ).json()
     assert [r["id"] for r in queue["items"]] == [waiting["id"]]
+    counts = await readings.client.get("/operator/queue-counts", headers=readings.operator())
+    assert await counts.json() == {"readings_to_verify": 1, "garden_meter_requests": 0}
     url = f"/operator/readings/{waiting['id']}/decision"
     no_reason = await readings.client.post(
         url, json={"decision": "reject"}, headers=readings.operator()
@@ -237,6 +239,8 @@ async def test_unusual_consumption_needs_confirmation_and_an_operators_verificat
         url, json={"decision": "accept"}, headers=readings.operator()
     )
     assert (await accepted.json())["status"] == "accepted"
+    counts = await readings.client.get("/operator/queue-counts", headers=readings.operator())
+    assert (await counts.json())["readings_to_verify"] == 0
     await readings.tap.wait_for(events.READING_ACCEPTED, reading_id=waiting["id"])
     again = await readings.client.post(
         url, json={"decision": "accept"}, headers=readings.operator()

@@ -37,6 +37,7 @@ SPEC: ServiceSpec[GatewaySettings] = ServiceSpec(
     contexts=(upstreams, live_settings),
     middlewares=(web_security.preflight_middleware, rate_limit_middleware),
     idempotency=False,  # the services that own the data answer retried POSTs
+    dead_letter_routes=False,  # only the table's routes, under /api/v1
 )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ebok_shared.http.dead_letters import MESSAGE_ID
 from ebok_shared.http.roles import ADMIN, BILLING, CONTENT, CUSTOMER_SERVICE
 
 # "account": anyone signed in, customer or operator (their own password, logging out).
@@ -43,6 +44,7 @@ OPERATOR_PARAMETERS = {
     "number": INVOICE_NUMBER,
     "serial": METER_SERIAL,
     "id": r"\d{1,18}",
+    "message_id": MESSAGE_ID,
     **{name: UUID for name in ("batch_id", "case_id", "attachment_id", "reading_id")},
     **{name: UUID for name in ("request_id", "photo_id")},
 }
@@ -463,6 +465,20 @@ ROUTES: tuple[Route, ...] = (
     ),
     _op("GET", "auth", "/audit", "Dziennik zdarzeń (audyt)", CUSTOMER_SERVICE),
     _op("GET", "correspondence", "/cases", "Kolejka spraw", CUSTOMER_SERVICE),
+    _op(
+        "GET",
+        "correspondence",
+        "/queue-counts",
+        "Liczba spraw w kolejce (otwarte, pilne, nieprzydzielone, po terminie)",
+        CUSTOMER_SERVICE,
+    ),
+    _op(
+        "GET",
+        "readings",
+        "/queue-counts",
+        "Liczba odczytów do weryfikacji i zgłoszeń wodomierzy ogrodowych",
+        CUSTOMER_SERVICE,
+    ),
     _op("GET", "correspondence", "/cases/{case_id}", "Sprawa", CUSTOMER_SERVICE),
     _op(
         "GET",
@@ -577,6 +593,7 @@ ROUTES: tuple[Route, ...] = (
     ),
     _op("GET", "billing", "/tariffs", "Taryfy", BILLING),
     _op("PUT", "billing", "/tariffs", "Zmiana taryfy", BILLING),
+    _op("GET", "billing", "/tariffs/changes", "Historia zmian taryf (kto i kiedy)", BILLING),
     _op("GET", "readings", "/reading-windows", "Okna podawania odczytów", BILLING),
     _op("PUT", "readings", "/reading-windows", "Zmiana okien podawania odczytów", BILLING),
     _op(
@@ -587,6 +604,8 @@ ROUTES: tuple[Route, ...] = (
         BILLING,
         max_body=FEED_MAX_BODY,
     ),
+    _op("GET", "readings", "/feed/batches", "Historia partii odczytów i wodomierzy", BILLING),
+    _op("GET", "readings", "/feed/batches/{batch_id}", "Partia odczytów lub wodomierzy", BILLING),
     _op(
         "POST",
         "readings",
@@ -597,6 +616,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     # --- operators: content (content) ----------------------------------------------------
     _op("POST", "auth", "/regulations", "Publikacja nowej wersji regulaminu", CONTENT, ok=201),
+    _op(
+        "POST",
+        "auth",
+        "/regulations/preview",
+        "Podgląd zmian w projekcie regulaminu (zmienione punkty obok siebie)",
+        CONTENT,
+    ),
     _op("GET", "notifier", "/campaigns", "Kampanie powiadomień o regulaminie", CONTENT),
     _op("GET", "notifier", "/campaigns/{id}", "Postęp kampanii", CONTENT),
     # --- operators: admin (admin) --------------------------------------------------------
@@ -633,6 +659,35 @@ ROUTES: tuple[Route, ...] = (
         "gateway",
         "public",
         "Stan sekcji portalu (włączona, tylko do odczytu, …)",
+    ),
+    # --- operators: admin, each service's dead-letter queue (ebok_shared.http.dead_letters) -
+    *(
+        route
+        for service in ("auth", "billing", "readings", "correspondence", "notifier")
+        for route in (
+            _op("GET", service, "/dead-letters", "Kolejka odrzuconych komunikatów", ADMIN),
+            _op(
+                "GET",
+                service,
+                "/dead-letters/{message_id}",
+                "Odrzucony komunikat",
+                ADMIN,
+            ),
+            _op(
+                "POST",
+                service,
+                "/dead-letters/{message_id}/redrive",
+                "Ponowne przetworzenie komunikatu",
+                ADMIN,
+            ),
+            _op(
+                "POST",
+                service,
+                "/dead-letters/redrive",
+                "Ponowne przetworzenie wszystkich odrzuconych komunikatów",
+                ADMIN,
+            ),
+        )
     ),
     # --- operators: the gateway's own (portal settings, terms IV.1) -------------------------
     Route("GET", "/operator/portal-settings", "gateway", "operator", "Ustawienia portalu", CONTENT),

@@ -29,7 +29,7 @@ from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscrip
 from .bus.catalogue import default_catalogue
 from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
-from .http import idempotency
+from .http import dead_letters, idempotency
 from .http.hardening import harden_answers, request_guard_middleware
 from .http.middleware import (
     auth_middleware,
@@ -91,6 +91,9 @@ class ServiceSpec(Generic[S]):
     commands: Mapping[str, Command[S]] = field(default_factory=dict)
     # Refuse access tokens revoked early (logout, block, erasure): see ebok_shared.revocation.
     revocations: bool = True
+    # The operators' dead-letter routes (http.dead_letters, admin role): every service; not
+    # the gateway, whose every route is public and under /api/v1 (its `dlq` command remains).
+    dead_letter_routes: bool = True
 
 
 @dataclass
@@ -320,4 +323,6 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
     app.router.add_routes(spec.routes)
+    if spec.dead_letter_routes:
+        app.router.add_routes(dead_letters.routes)
     return app

@@ -109,7 +109,11 @@ async def get_account(request: web.Request) -> web.Response:
     principal = await _operator(request)
     client = _client(request)
     view = await accounts.view(
-        request.app[POOL], client, operator=principal.subject, ip=client_ip(request)
+        request.app[POOL],
+        client,
+        operator=principal.subject,
+        ip=client_ip(request),
+        idle_timeout=AuthSettings.of(request.app).session_idle_timeout,
     )
     return json(view)
 
@@ -296,6 +300,16 @@ async def publish_regulations(request: web.Request) -> web.Response:
         ip=client_ip(request),
     )
     return json(published, status=201)
+
+
+@routes.post("/operator/regulations/preview")
+@operator_role(CONTENT)
+async def preview_regulations(request: web.Request) -> web.Response:
+    """A draft's changed clauses against the latest version, side by side; nothing stored."""
+    await _operator(request)
+    body = await read_json(request, schemas.REGULATIONS_DRAFT)
+    notice = AuthSettings.of(request.app).regulations_notice_days
+    return json(await regulations.preview(request.app[POOL], body["body"], notice))
 
 
 def _parse_effective(raw: str) -> dt.datetime:

@@ -56,19 +56,7 @@ async def list_batches(request: web.Request) -> web.Response:
     page = params.page(request, settings(request.app).page_size_max)
     async with request.app[POOL].acquire() as conn:
         total, rows = await feed.batch_page(conn, page.size, page.offset)
-    items = [
-        {
-            "batch_id": str(r["batch_id"]),
-            "status": r["status"],
-            "format": r["format"],
-            "row_count": r["row_count"],
-            "error_count": r["error_count"],
-            "submitted_by": r["submitted_by"],
-            "received_at": r["received_at"].isoformat(),
-            "summary": r["summary"],
-        }
-        for r in rows
-    ]
+    items = [feed_http.batch_summary(r) for r in rows]
     return web.json_response(page.envelope(items, total))
 
 
@@ -197,6 +185,8 @@ async def get_tariffs(request: web.Request) -> web.Response:
                     "sewage_price": f"{r['sewage_price'].normalize():f}",
                     "subscription_fee": amount(r["subscription_fee"]),
                     "vat_rate": rate(r["vat_rate"]),
+                    "changed_by": r["changed_by"],
+                    "changed_at": r["changed_at"].isoformat(),
                 }
                 for r in rows
             ]
@@ -204,10 +194,35 @@ async def get_tariffs(request: web.Request) -> web.Response:
     )
 
 
+@routes.get("/operator/tariffs/changes")
+@operator_role(BILLING)
+async def get_tariff_changes(request: web.Request) -> web.Response:
+    """Every change of a tariff, the newest first, with who made it and when (paged)."""
+    require(request, "operator")
+    page = params.page(request, settings(request.app).page_size_max)
+    async with request.app[POOL].acquire() as conn:
+        total, rows = await billing_run.tariff_changes(conn, page.size, page.offset)
+    items = [
+        {
+            "tariff_group": r["tariff_group"],
+            "valid_from": r["valid_from"].isoformat(),
+            "water_price": f"{r['water_price'].normalize():f}",
+            "sewage_price": f"{r['sewage_price'].normalize():f}",
+            "subscription_fee": amount(r["subscription_fee"]),
+            "vat_rate": rate(r["vat_rate"]),
+            "replaced": r["replaced"],
+            "changed_by": r["changed_by"],
+            "changed_at": r["changed_at"].isoformat(),
+        }
+        for r in rows
+    ]
+    return web.json_response(page.envelope(items, total))
+
+
 @routes.put("/operator/tariffs")
 @operator_role(BILLING)
 async def put_tariff(request: web.Request) -> web.Response:
-    require(request, "operator")
+    who = _operator(request)
     body = await read_json(request, TARIFF_SCHEMA)
     tariff = Tariff(
         body["tariff_group"],
@@ -218,5 +233,5 @@ async def put_tariff(request: web.Request) -> web.Response:
         Decimal(body["vat_rate"]),
     )
     async with request.app[POOL].acquire() as conn:
-        await billing_run.put_tariff(conn, tariff)
+        await billing_run.put_tariff(conn, tariff, who)
     return web.json_response(body)

@@ -56,6 +56,14 @@ async def queue(request: web.Request) -> web.Response:
     return web.json_response(answer)
 
 
+@routes.get("/operator/queue-counts")
+@operator_role(CUSTOMER_SERVICE)
+async def queue_counts(request: web.Request) -> web.Response:
+    """``{"open", "urgent", "unassigned", "evidence_needed", "overdue"}``: open cases."""
+    _operator(request)
+    return web.json_response(await use_cases.queue_counts(request.app[POOL]))
+
+
 @routes.get("/operator/cases/{case_id}")
 @operator_role(CUSTOMER_SERVICE)
 async def case(request: web.Request) -> web.Response:

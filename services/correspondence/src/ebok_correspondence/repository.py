@@ -329,6 +329,20 @@ async def operator_queue(
     return rows, total
 
 
+async def queue_counts(conn: Conn, today: dt.date) -> dict[str, int]:
+    row = await conn.fetchrow(
+        "SELECT count(*) AS open,"
+        " count(*) FILTER (WHERE c.kind = 'failure_report' AND c.urgent) AS urgent,"
+        " count(*) FILTER (WHERE c.assignee IS NULL) AS unassigned,"
+        " count(*) FILTER (WHERE c.evidence_needed_at IS NOT NULL) AS evidence_needed,"
+        " count(*) FILTER (WHERE c.reply_due < $2) AS overdue"
+        " FROM cases c WHERE c.status = ANY($1)",
+        [s.value for s in OPEN_STATUSES],
+        today,
+    )
+    return {key: int(value) for key, value in dict(row).items()}
+
+
 # -- operator changes ---------------------------------------------------------------------------
 
 

@@ -372,8 +372,17 @@ async def operator_queue(
     """Open cases by default; urgent failure reports first, then the nearest deadline."""
     rows, total = await repo.operator_queue(pool, status, kind, assignee, page)
     attachments = await repo.attachments_of(pool, [r["id"] for r in rows])
-    items: list[object] = [views.operator_case(r, attachments.get(r["id"], [])) for r in rows]
+    today = clock.today()
+    items: list[object] = [
+        views.operator_case(r, attachments.get(r["id"], []), today=today) for r in rows
+    ]
     return page.envelope(items, total)
+
+
+async def queue_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    """The console's home: open cases, the urgent ones, those nobody took, those waiting for
+    the customer's evidence, and those past their reply deadline."""
+    return await repo.queue_counts(pool, clock.today())
 
 
 async def operator_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any]:
@@ -384,7 +393,9 @@ async def operator_case(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any
     attachments = await repo.attachments_of(pool, [case_id])
     replies = await repo.replies_of(pool, [case_id])
     history = await repo.history_of(pool, case_id)
-    return views.operator_case(row, attachments.get(case_id, []), replies.get(case_id, []), history)
+    return views.operator_case(
+        row, attachments.get(case_id, []), replies.get(case_id, []), history, today=clock.today()
+    )
 
 
 async def _current(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any]:
@@ -392,7 +403,7 @@ async def _current(pool: asyncpg.Pool, case_id: uuid.UUID) -> dict[str, Any]:
     row = await repo.case_by_id(pool, case_id)
     assert row is not None
     attachments = await repo.attachments_of(pool, [case_id])
-    return views.operator_case(row, attachments.get(case_id, []))
+    return views.operator_case(row, attachments.get(case_id, []), today=clock.today())
 
 
 # -- operator actions -------------------------------------------------------------------------

@@ -3,6 +3,7 @@ the utility did what, nor the case's internal history; operators see everything.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import asyncpg
@@ -86,10 +87,14 @@ def operator_case(
     attachments: list[asyncpg.Record],
     replies: list[asyncpg.Record] | None = None,
     history: list[asyncpg.Record] | None = None,
+    *,
+    today: dt.date,
 ) -> dict[str, Any]:
     base = f"/operator/cases/{case['id']}"
     view = _common(case)
+    due = case["reply_due"] if Kind(case["kind"]) in WITH_DEADLINE else None
     view.update(
+        days_left=days_left(due, Status(case["status"]), today),
         client_number=case["client_number"],
         account_linked=case["unlinked_at"] is None,
         assignee=case["assignee"],

@@ -71,6 +71,14 @@ async def decide_reading(request: web.Request) -> web.Response:
     return web.json_response(views.reading(row, operator=True))
 
 
+@routes.get("/operator/queue-counts")
+@operator_role(CUSTOMER_SERVICE)
+async def queue_counts(request: web.Request) -> web.Response:
+    """``{"readings_to_verify", "garden_meter_requests"}``: what waits for an operator."""
+    _operator(request)
+    return web.json_response(await readings.queue_counts(pool(request)))
+
+
 # -- garden-meter requests -----------------------------------------------------------------------
 
 
@@ -230,3 +238,22 @@ async def feed_readings(request: web.Request) -> web.Response:
 @operator_role(BILLING)
 async def feed_meters(request: web.Request) -> web.Response:
     return await _feed(request, "meters")
+
+
+@routes.get("/operator/feed/batches")
+@operator_role(BILLING)
+async def feed_batches(request: web.Request) -> web.Response:
+    """The history of readings' and meters' batches, the newest first (paged)."""
+    _operator(request)
+    paging = page(request, settings(request).page_size_max)
+    total, rows = await feed.batch_page(pool(request), paging.size, paging.offset)
+    return web.json_response(paging.envelope([feed_http.batch_summary(r) for r in rows], total))
+
+
+@routes.get("/operator/feed/batches/{batch_id}")
+@operator_role(BILLING)
+async def feed_batch(request: web.Request) -> web.Response:
+    """One batch with its answer: each bad row's line, field and reason if it was rejected."""
+    _operator(request)
+    batch_id = uuid_param(request, "batch_id")
+    return web.json_response((await feed.batch(pool(request), batch_id)).to_dict())

@@ -8,6 +8,7 @@ from .types import (
     ANY_OBJECT,
     BOOLEAN,
     DATE_TIME,
+    DEAD_LETTER_OPERATIONS,
     INTEGER,
     MESSAGE,
     STRING,
@@ -84,9 +85,11 @@ NEW_OPERATOR = closed(
     ["login", "email", "roles"], login=OPERATOR_LOGIN, email=EMAIL, roles=OPERATOR_ROLES
 )
 ROLES_CHANGE = closed(["roles", "reason"], roles=OPERATOR_ROLES, reason=REASON)
+REGULATIONS_BODY = {"type": "string", "minLength": 100, "maxLength": 200_000}
+REGULATIONS_DRAFT = closed(["body"], body=REGULATIONS_BODY)
 NEW_REGULATIONS = closed(
     ["body", "effective_from", "summary"],
-    body={"type": "string", "minLength": 100, "maxLength": 200_000},
+    body=REGULATIONS_BODY,
     effective_from={"type": "string", "format": "date-time"},
     summary={"type": "string", "minLength": 3, "maxLength": 2000},
 )
@@ -263,4 +266,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         TOTP_RESET, OPERATOR_ACTION, errors=(404,)
     ),
     ("POST", "/operator/regulations"): Operation(PUBLISHED, NEW_REGULATIONS),
+    ("POST", "/operator/regulations/preview"): Operation(
+        shape(
+            based_on_version=nullable(INTEGER),
+            changes=array(ANY_OBJECT),
+            earliest_effective_from=DATE_TIME,
+            notice_days=INTEGER,
+        ),
+        REGULATIONS_DRAFT,
+    ),
+    **DEAD_LETTER_OPERATIONS,
 }

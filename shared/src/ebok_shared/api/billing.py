@@ -8,6 +8,7 @@ from .types import (
     BOOLEAN,
     DATE,
     DATE_TIME,
+    DEAD_LETTER_OPERATIONS,
     DECIMAL,
     FEED_BATCH,
     FEED_FORMAT,
@@ -287,4 +288,17 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/operator/tariffs"): Operation(items_of(TARIFF)),
     # The tariff as it was given (the list shows it normalised).
     ("PUT", "/operator/tariffs"): Operation(TARIFF_SCHEMA, TARIFF_SCHEMA, errors=(409,)),
+    ("GET", "/operator/tariffs/changes"): Operation(
+        page_of(
+            shape(
+                tariff_group=STRING,
+                valid_from=STRING,
+                replaced=BOOLEAN,
+                changed_by=STRING,
+                changed_at=DATE_TIME,
+            )
+        ),
+        query=PAGE,
+    ),
+    **DEAD_LETTER_OPERATIONS,
 }

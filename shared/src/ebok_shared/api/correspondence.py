@@ -9,6 +9,7 @@ from .types import (
     ANY_OBJECT,
     BOOLEAN,
     DATE_TIME,
+    DEAD_LETTER_OPERATIONS,
     FILE,
     INTEGER,
     PAGE,
@@ -245,4 +246,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/operator/cases/{case_id}/closure"): Operation(
         OPERATOR_CASE_ITEM, NOTE_SCHEMA, body_optional=True, errors=(404, 409)
     ),
+    ("GET", "/operator/queue-counts"): Operation(
+        shape(
+            open=INTEGER,
+            urgent=INTEGER,
+            unassigned=INTEGER,
+            evidence_needed=INTEGER,
+            overdue=INTEGER,
+        )
+    ),
+    **DEAD_LETTER_OPERATIONS,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .types import (
     BOOLEAN,
     DATE_TIME,
+    DEAD_LETTER_OPERATIONS,
     INTEGER,
     NUMBER,
     STRING,
@@ -78,4 +79,5 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/operator/deliveries/{id}/resend"): Operation(DELIVERY, errors=(404, 409)),
     ("GET", "/operator/campaigns"): Operation(items_of(CAMPAIGN), query=(_LIMIT,)),
     ("GET", "/operator/campaigns/{id}"): Operation(CAMPAIGN_PROGRESS, errors=(404,)),
+    **DEAD_LETTER_OPERATIONS,
 }

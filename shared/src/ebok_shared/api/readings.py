@@ -7,10 +7,12 @@ from .types import (
     BOOLEAN,
     DATE,
     DATE_TIME,
+    DEAD_LETTER_OPERATIONS,
     FEED_BATCH,
     FEED_FORMAT,
     FEED_MEDIA_TYPES,
     FILE,
+    INTEGER,
     PAGE,
     STRING,
     UUID,
@@ -273,4 +275,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("PUT", "/operator/reading-windows"): Operation(WINDOWS, WINDOWS_SCHEMA),
     ("POST", "/operator/feed/readings"): _FEED,
     ("POST", "/operator/feed/meters"): _FEED,
+    ("GET", "/operator/queue-counts"): Operation(
+        shape(readings_to_verify=INTEGER, garden_meter_requests=INTEGER)
+    ),
+    ("GET", "/operator/feed/batches"): Operation(page_of(FEED_BATCH), query=PAGE),
+    ("GET", "/operator/feed/batches/{batch_id}"): Operation(FEED_BATCH, errors=(404,)),
+    **DEAD_LETTER_OPERATIONS,
 }

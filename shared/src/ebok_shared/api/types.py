@@ -179,3 +179,21 @@ def choice(name: str, values: tuple[str, ...] | list[str], description: str) -> 
 
 
 FEED_FORMAT = choice("format", ("csv", "jsonl"), "Format partii, gdy nie wynika z Content-Type.")
+
+
+# -- every service's operator routes for its dead-letter queue (ebok_shared.http.dead_letters)
+
+_PARKED = shape(
+    message_id=STRING, type=STRING, error=STRING, dead_lettered_at=STRING, body=STRING, size=INTEGER
+)
+DEAD_LETTER_OPERATIONS: dict[tuple[str, str], Operation] = {
+    ("GET", "/operator/dead-letters"): Operation(
+        shape(queue=STRING, items=array(_PARKED), more=BOOLEAN),
+        query=(Param("limit", {"type": "integer", "minimum": 1}, "Najwyżej tyle komunikatów."),),
+    ),
+    ("GET", "/operator/dead-letters/{message_id}"): Operation(_PARKED, errors=(404,)),
+    ("POST", "/operator/dead-letters/{message_id}/redrive"): Operation(
+        shape(message_id=STRING, moved=INTEGER), errors=(404,)
+    ),
+    ("POST", "/operator/dead-letters/redrive"): Operation(shape(moved=INTEGER)),
+}

@@ -3,6 +3,8 @@ request (its format, a size limit, streamed) and the one answer about it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from ..feed import BatchResult, detect_format
@@ -58,3 +60,19 @@ def answer(result: BatchResult) -> web.Response:
             error_count=result.error_count,
         )
     return web.json_response(result.to_dict(), status=200 if result.replayed else 201)
+
+
+def batch_summary(row: Any) -> dict[str, Any]:
+    """One line of a feed's batch history (``feed.repository.batch_page``): who sent it,
+    when, what became of it; its errors are in the batch itself."""
+    return {
+        "batch_id": str(row["batch_id"]),
+        "kind": row["kind"],
+        "status": row["status"],
+        "format": row["format"],
+        "row_count": row["row_count"],
+        "error_count": row["error_count"],
+        "submitted_by": row["submitted_by"],
+        "received_at": row["received_at"].isoformat(),
+        "summary": row["summary"],
+    }

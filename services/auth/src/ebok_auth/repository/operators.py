@@ -104,13 +104,14 @@ async def deactivate(conn: Conn, login: str, now: dt.datetime, by: str) -> bool:
     return bool(done)
 
 
-async def reset_totp(conn: Conn, login: str, secret: str, now: dt.datetime) -> bool:
+async def reset_totp(conn: Conn, login: str, secret: Sealed, now: dt.datetime) -> bool:
     """A new TOTP key (the old one's last used step goes with it)."""
     done = await conn.fetchval(
-        "UPDATE operators SET totp_secret = $2, totp_last_step = NULL, totp_reset_at = $3"
-        " WHERE login = $1 AND active RETURNING true",
+        "UPDATE operators SET totp_secret = $2, totp_key_id = $3, totp_last_step = NULL,"
+        " totp_reset_at = $4 WHERE login = $1 AND active RETURNING true",
         login,
-        secret,
+        secret.ciphertext,
+        secret.key_id,
         now,
     )
     return bool(done)

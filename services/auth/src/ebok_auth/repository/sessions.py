@@ -109,6 +109,22 @@ async def alive(
     )
 
 
+async def live_of(
+    conn: Conn, kind: str, subject: str, now: dt.datetime, seen_since: dt.datetime, limit: int
+) -> list[asyncpg.Record]:
+    """The subject's live sessions, the most recently used first."""
+    return await conn.fetch(
+        "SELECT id, created_at, last_seen_at, expires_at, ip FROM sessions"
+        " WHERE kind = $1 AND subject = $2 AND revoked_at IS NULL AND expires_at > $3"
+        " AND last_seen_at > $4 ORDER BY last_seen_at DESC LIMIT $5",
+        kind,
+        subject,
+        now,
+        seen_since,
+        limit,
+    )
+
+
 async def revoke(
     conn: Conn, session_id: uuid.UUID | None, now: dt.datetime, reason: str
 ) -> list[asyncpg.Record]:

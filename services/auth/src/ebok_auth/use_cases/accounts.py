@@ -4,6 +4,7 @@ in one transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,16 +187,51 @@ async def search(pool: asyncpg.Pool, query: Search) -> dict[str, Any]:
     }
 
 
-async def view(pool: asyncpg.Pool, client: str, *, operator: str, ip: str) -> dict[str, Any]:
+RECENT = 20  # sessions and audit entries an account's view shows
+
+
+async def view(
+    pool: asyncpg.Pool, client: str, *, operator: str, ip: str, idle_timeout: int
+) -> dict[str, Any]:
+    """The account as customer service sees it: its state, its live sessions and its most
+    recent audit entries (the full log: the audit route, filtered by subject)."""
     row = await repo.get_with_last_login(pool, client)
     if row is None:
         raise not_found("Nie ma takiego konta.")
+    now = clock.now()
+    live = await session_rows.live_of(
+        pool, "customer", client, now, now - dt.timedelta(seconds=idle_timeout), RECENT
+    )
+    recent = await audit.query(
+        pool,
+        subject=client,
+        type=None,
+        actor=None,
+        since=None,
+        until=None,
+        before_id=None,
+        limit=RECENT,
+    )
     # Operators reading a customer's account is itself accountable (GDPR art. 5(2)).
     await audit.record(
         pool, "operator.account_viewed", actor=f"operator:{operator}", subject=client, ip=ip
     )
     block_on = await projection.block_date(pool, client)
-    return {**_account_view(row), "block_scheduled_on": block_on.isoformat() if block_on else None}
+    return {
+        **_account_view(row),
+        "block_scheduled_on": block_on.isoformat() if block_on else None,
+        "sessions": [
+            {
+                "id": str(s["id"]),
+                "started_at": s["created_at"].isoformat(),
+                "last_seen_at": s["last_seen_at"].isoformat(),
+                "expires_at": s["expires_at"].isoformat(),
+                "ip": s["ip"],
+            }
+            for s in live
+        ],
+        "recent_audit": [{**dict(r), "occurred_at": r["occurred_at"].isoformat()} for r in recent],
+    }
 
 
 async def block_by_operator(

@@ -73,6 +73,18 @@ async def changes(pool: asyncpg.Pool, number: int) -> dict[str, Any]:
     }
 
 
+async def preview(pool: asyncpg.Pool, body: str, notice_days: int) -> dict[str, Any]:
+    """A draft against the latest published version, clause by clause, side by side (nothing
+    is stored), and the earliest date it could come into force."""
+    latest = await repo.latest(pool)
+    return {
+        "based_on_version": latest["version"] if latest else None,
+        "changes": changed_clauses(latest["body"] if latest else "", body),
+        "earliest_effective_from": (clock.now() + dt.timedelta(days=notice_days)).isoformat(),
+        "notice_days": notice_days,
+    }
+
+
 async def accept(pool: asyncpg.Pool, client: str, number: int, ip: str) -> dict[str, Any]:
     """Evidence of acceptance: version, time, IP (every acceptance is kept). The restriction
     lifts with the next token: the client refreshes its session."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from ..domain.billing_run import Tariff
@@ -15,20 +15,48 @@ async def tariffs(conn: Conn) -> list[Record]:
     return await conn.fetch("SELECT * FROM tariffs ORDER BY tariff_group, valid_from")
 
 
-async def put_tariff(conn: Conn, t: Tariff) -> None:
-    await conn.execute(
+async def put_tariff(conn: Conn, t: Tariff, by: str, at: datetime) -> None:
+    """The tariff (replacing that group's prices of that day) and its line in the history."""
+    replaced = await conn.fetchval(
         """INSERT INTO tariffs (tariff_group, valid_from, water_price, sewage_price,
-               subscription_fee, vat_rate) VALUES ($1, $2, $3, $4, $5, $6)
+               subscription_fee, vat_rate, changed_by, changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
            ON CONFLICT (tariff_group, valid_from) DO UPDATE SET
                water_price = EXCLUDED.water_price, sewage_price = EXCLUDED.sewage_price,
-               subscription_fee = EXCLUDED.subscription_fee, vat_rate = EXCLUDED.vat_rate""",
+               subscription_fee = EXCLUDED.subscription_fee, vat_rate = EXCLUDED.vat_rate,
+               changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at
+           RETURNING xmax <> 0""",
         t.tariff_group,
         t.valid_from,
         t.water_price,
         t.sewage_price,
         t.subscription_fee,
         t.vat_rate,
+        by,
+        at,
     )
+    await conn.execute(
+        """INSERT INTO tariff_changes (tariff_group, valid_from, water_price, sewage_price,
+               subscription_fee, vat_rate, replaced, changed_by, changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        t.tariff_group,
+        t.valid_from,
+        t.water_price,
+        t.sewage_price,
+        t.subscription_fee,
+        t.vat_rate,
+        bool(replaced),
+        by,
+        at,
+    )
+
+
+async def tariff_changes(conn: Conn, limit: int, offset: int) -> tuple[int, list[Record]]:
+    total = await conn.fetchval("SELECT count(*) FROM tariff_changes")
+    rows = await conn.fetch(
+        "SELECT * FROM tariff_changes ORDER BY id DESC LIMIT $1 OFFSET $2", limit, offset
+    )
+    return int(total), rows
 
 
 async def tariff_on(conn: Conn, tariff_group: str, day: date) -> Record | None:

@@ -31,9 +31,16 @@ async def tariffs(conn: repo.Conn) -> list[repo.Record]:
     return await repo.billing_run.tariffs(conn)
 
 
-async def put_tariff(conn: repo.Conn, tariff: Tariff) -> None:
-    """Add a tariff, or replace the one of the same group and day."""
-    await repo.billing_run.put_tariff(conn, tariff)
+async def put_tariff(conn: repo.Conn, tariff: Tariff, by: str) -> None:
+    """Add a tariff, or replace the one of the same group and day; either way the change is
+    kept with who made it and when."""
+    async with conn.transaction():
+        await repo.billing_run.put_tariff(conn, tariff, by, clock.now())
+
+
+async def tariff_changes(conn: repo.Conn, limit: int, offset: int) -> tuple[int, list[repo.Record]]:
+    """Every tariff change, the newest first."""
+    return await repo.billing_run.tariff_changes(conn, limit, offset)
 
 
 class BillingRun:

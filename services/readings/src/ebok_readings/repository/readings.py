@@ -131,6 +131,17 @@ async def to_verify_page(conn: Conn, limit: int, offset: int) -> tuple[int, list
     return int(total), rows
 
 
+async def queue_counts(conn: Conn) -> dict[str, int]:
+    """The operators' two queues: readings to verify, garden-meter requests to decide."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM readings WHERE status = 'to_verify'"
+        " AND superseded_at IS NULL) AS readings_to_verify,"
+        " (SELECT count(*) FROM garden_requests WHERE status = 'submitted')"
+        " AS garden_meter_requests"
+    )
+    return {key: int(value) for key, value in dict(row).items()}
+
+
 async def mark_billed(
     conn: Conn, client_number: str, upto: dt.date, issued_at: dt.datetime
 ) -> None:

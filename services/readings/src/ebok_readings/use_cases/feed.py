@@ -20,7 +20,8 @@ import asyncpg
 from ebok_shared.bus import Outbox
 from ebok_shared.feed import WHOLE_ROW, BatchResult, Counts, LineErrors, no_rows
 from ebok_shared.feed import apply as shared_feed
-from ebok_shared.refusals import Refusal, invalid
+from ebok_shared.feed import repository as batches
+from ebok_shared.refusals import Refusal, invalid, not_found
 
 from ..domain import feed, meters
 from ..domain.feed import Kind
@@ -245,3 +246,21 @@ async def apply(
             apply=apply_rows,
             received_at=now,
         )
+
+
+KINDS: tuple[Kind, ...] = ("readings", "meters")
+
+
+async def batch_page(pool: asyncpg.Pool, limit: int, offset: int) -> tuple[int, list[Record]]:
+    """The history of readings' and meters' batches, the newest first."""
+    async with pool.acquire() as conn:
+        return await batches.batch_page(conn, KINDS, limit, offset)
+
+
+async def batch(pool: asyncpg.Pool, batch_id: uuid.UUID) -> BatchResult:
+    """One batch as it was answered: applied, or rejected with each bad row."""
+    async with pool.acquire() as conn:
+        row = await batches.batch(conn, KINDS, batch_id)
+    if row is None:
+        raise not_found("Nie znaleziono partii.")
+    return BatchResult.from_record(row, replayed=False)

@@ -222,6 +222,12 @@ async def to_verify(pool: asyncpg.Pool, limit: int, offset: int) -> tuple[int, l
         return await repo.to_verify_page(conn, limit, offset)
 
 
+async def queue_counts(pool: asyncpg.Pool) -> dict[str, int]:
+    """For the console's home: readings to verify, garden-meter requests to decide."""
+    async with pool.acquire() as conn:
+        return await repo.queue_counts(conn)
+
+
 async def monthly_consumption(
     pool: asyncpg.Pool, client_number: str, contract_number: str | None
 ) -> dict[str, consumption.Month]:
