@@ -24,11 +24,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import db
+from .api.types import Operation
 from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscription, Topology
 from .bus.catalogue import default_catalogue
 from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
 from .http import idempotency
+from .http.answers import answer_check_middleware
 from .http.middleware import (
     auth_middleware,
     correlation_middleware,
@@ -87,6 +89,9 @@ class ServiceSpec(Generic[S]):
     verifier: Callable[[S], TokenVerifier] | None = None
     # The service's own commands by name (see Command), added to the shared CLI.
     commands: Mapping[str, Command[S]] = field(default_factory=dict)
+    # The service's part of the public API's contract (``ebok_shared.api.<name>``): with
+    # ``check_answers`` set, every answer is checked against it (http/answers.py).
+    contract: Mapping[tuple[str, str], Operation] = field(default_factory=dict)
 
 
 @dataclass
@@ -271,6 +276,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[
             correlation_middleware,
+            *([answer_check_middleware(spec.contract)] if settings.check_answers else []),
             metrics_middleware,
             error_middleware,
             auth_middleware(

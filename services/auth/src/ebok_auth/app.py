@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared import api
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
 from . import events, http_common, http_customer, http_operator, http_public, scheduler
@@ -18,6 +19,7 @@ from .use_cases import operators, regulations
 
 SPEC: ServiceSpec[AuthSettings] = ServiceSpec(
     name="auth",
+    contract=api.auth.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
     subscriptions=events.subscriptions(grace_days=30),
