@@ -40,6 +40,7 @@ def settings_for(database: str, amqp_url: str, prefix: str, **overrides: Any) ->
         "trusted_proxies": ("127.0.0.1",),  # tests speak as different IPs via X-Forwarded-For
         "scheduler_interval": 3600.0,  # tests run scheduler passes themselves
         "retry_delays": (0.2,),
+        "check_answers": True,  # every answer held to auth's contract (ebok_shared.api.auth)
     }
     base.update(overrides)
     return AuthSettings.from_env({}, **base)
