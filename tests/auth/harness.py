@@ -50,6 +50,7 @@ def settings_for(database: str, amqp_url: str, prefix: str, **overrides: Any) ->
         "scheduler_interval": 3600.0,  # tests run scheduler passes themselves
         "retry_delays": (0.2,),
         "totp_keys": Secret(TOTP_KEYS),
+        "check_answers": True,  # every answer held to auth's contract (ebok_shared.api.auth)
     }
     base.update(overrides)
     return AuthSettings.from_env({}, **base)

@@ -25,8 +25,11 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureReq
 
 @pytest.fixture(scope="module")
 async def stack(services: Services, amqp_url: str, workdir: Path) -> AsyncIterator[Stack]:
-    async with running_stack(services.pg_admin_dsn, amqp_url, workdir) as running:
-        yield running
+    # Each service checks its own answers against its contract (ebok_shared.http.answers).
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EBOK_CHECK_ANSWERS", "1")
+        async with running_stack(services.pg_admin_dsn, amqp_url, workdir) as running:
+            yield running
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,12 @@ from tests.support.tokens import Issuer
 S = TypeVar("S", bound=ServiceSettings)
 
 # Short delays, so a retry or an outage takes a second, not an hour.
-TEST_SETTINGS: dict[str, Any] = {"retry_delays": (0.2, 0.4), "shutdown_timeout": 5.0}
+# Every answer a service gives in a test is checked against its contract (ebok_shared.api).
+TEST_SETTINGS: dict[str, Any] = {
+    "retry_delays": (0.2, 0.4),
+    "shutdown_timeout": 5.0,
+    "check_answers": True,
+}
 
 
 def settings_for_test(

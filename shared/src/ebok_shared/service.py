@@ -25,11 +25,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import db, revocation
+from .api.types import Operation
 from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscription, Topology
 from .bus.catalogue import default_catalogue
 from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
 from .http import dead_letters, idempotency
+from .http.answers import answer_check_middleware
 from .http.hardening import harden_answers, request_guard_middleware
 from .http.middleware import (
     auth_middleware,
@@ -94,6 +96,9 @@ class ServiceSpec(Generic[S]):
     # The operators' dead-letter routes (http.dead_letters, admin role): every service; not
     # the gateway, whose every route is public and under /api/v1 (its `dlq` command remains).
     dead_letter_routes: bool = True
+    # The service's part of the public API's contract (``ebok_shared.api.<name>``): with
+    # ``check_answers`` set, every answer is checked against it (http/answers.py).
+    contract: Mapping[tuple[str, str], Operation] = field(default_factory=dict)
 
 
 @dataclass
@@ -291,6 +296,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
         client_max_size=settings.max_body_bytes,
         middlewares=[
             correlation_middleware,
+            *([answer_check_middleware(spec.contract)] if settings.check_answers else []),
             metrics_middleware,
             error_middleware,
             request_guard_middleware,

@@ -26,6 +26,8 @@ class ServiceSettings(Settings):
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
     relay_batch_size: int = 500
     db_pool_max: int = 10
+    # Test stacks: every answer checked against the service's contract (ebok_shared.api).
+    check_answers: bool = False
 
     @classmethod
     def of(cls, app: web.Application) -> Self:

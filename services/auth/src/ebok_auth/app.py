@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared import api
 from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
@@ -22,6 +23,7 @@ log = get_logger(__name__)
 
 SPEC: ServiceSpec[AuthSettings] = ServiceSpec(
     name="auth",
+    contract=api.auth.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
     subscriptions=events.subscriptions(grace_days=30),

@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared import api
 from ebok_shared.bus import Outbox, Subscription
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
@@ -14,6 +15,7 @@ from .use_cases import billing_run, e_invoice, interest
 
 SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
     name="billing",
+    contract=api.billing.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_customer.routes, *http_operator.routes, *http_internal.routes],
     # What the back office's ledger takes from e-BOK: invoices and interest notes issued

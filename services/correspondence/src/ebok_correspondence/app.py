@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared import api
 from ebok_shared.service import ServiceSpec, create_service_app
 
 from . import events, http_customer, http_operator
@@ -11,6 +12,7 @@ from .settings import CorrespondenceSettings
 
 SPEC: ServiceSpec[CorrespondenceSettings] = ServiceSpec(
     name="correspondence",
+    contract=api.correspondence.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_customer.routes, *http_operator.routes],
     subscriptions=events.SUBSCRIPTIONS,

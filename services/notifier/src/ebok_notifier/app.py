@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared import api
 from ebok_shared.http.service_tokens import ServiceTokens
 from ebok_shared.service import HTTP, POOL, CleanupContext, ServiceSpec, create_service_app
 
@@ -22,6 +23,7 @@ from .settings import NotifierSettings
 
 SPEC: ServiceSpec[NotifierSettings] = ServiceSpec(
     name="notifier",
+    contract=api.notifier.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_operator.routes, *http_customer.routes],
 )

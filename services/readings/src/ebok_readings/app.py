@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from aiohttp import web
+from ebok_shared import api
 from ebok_shared.service import ServiceSpec, create_service_app
 
 from . import events, http_customer, http_operator, scheduler
@@ -10,6 +11,7 @@ from .settings import ReadingsSettings
 
 SPEC: ServiceSpec[ReadingsSettings] = ServiceSpec(
     name="readings",
+    contract=api.readings.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_customer.routes, *http_operator.routes],
     subscriptions=events.SUBSCRIPTIONS,

@@ -8,3 +8,7 @@ the same reason the event catalogue (``ebok_shared.catalogue``) lives here. One 
 service (``auth``, ``billing``, ``readings``, ``correspondence``, ``notifier``) and one for
 the gateway's own routes (``gateway``), each with ``OPERATIONS`` keyed by (method, the path
 the owning service serves)."""
+
+from . import auth, billing, correspondence, gateway, notifier, readings
+
+__all__ = ["auth", "billing", "correspondence", "gateway", "notifier", "readings"]

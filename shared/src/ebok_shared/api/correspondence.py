@@ -163,7 +163,9 @@ _HEADER = {
     "submitted_at": DATE_TIME,
     "reply_due": nullable(STRING),
 }
-SUBMITTED = shape(**_HEADER, attachments=array(ATTACHMENT))
+# The answer to "send" names each file stored (its link comes with the case).
+_STORED = shape(id=UUID, filename=STRING, content_type=STRING, size=INTEGER)
+SUBMITTED = shape(**_HEADER, attachments=array(_STORED))
 _REPLY = shape(id=UUID, author=STRING, body=STRING, created_at=DATE_TIME)
 _CASE = {
     **_HEADER,
