@@ -394,7 +394,7 @@ async def test_after_erasure_the_audit_log_holds_a_pseudonym_not_the_client_numb
     auth: Auth,
 ) -> None:
     await _activity(auth)
-    admin = await auth.operator(roles=("operator", "admin"))
+    admin = await auth.operator(roles=("customer_service",))
     status, log = await auth.call(
         "GET", "/operator/audit?subject=100001&limit=100", token=admin["access_token"]
     )
