@@ -220,6 +220,7 @@ async def test_evidence_request_is_told_shown_and_answered_with_files(
     await svc.give_invoice("10000126010001")
     clock.freeze(NOW)  # 2026-03-02, Warsaw
     reklamacja = await svc.submit(documents()["reklamacja"])
+    assert reklamacja["reply_days_left"] == 14  # the answer to sending says it too
     mine = await svc.get(f"/me/correspondence/{reklamacja['id']}", svc.customer())
     assert mine["reply_due"] == "2026-03-16" and mine["reply_days_left"] == 14
     assert mine["evidence_request"] is None

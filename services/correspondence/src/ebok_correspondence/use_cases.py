@@ -218,6 +218,7 @@ def submitted_view(case: dict[str, Any], attachments: list[dict[str, Any]]) -> d
         "urgent": case["urgent"],
         "submitted_at": case["submitted_at"].isoformat(),
         "reply_due": case["reply_due"].isoformat() if case["reply_due"] else None,
+        "reply_days_left": domain.days_left(case["reply_due"], status, clock.today()),
         "attachments": attachments,
     }
 
