@@ -228,6 +228,7 @@ async def test_evidence_request_is_told_shown_and_answered_with_files(
     await svc.give_invoice("10000126010001")
     clock.freeze(NOW)  # 2026-03-02, Warsaw
     reklamacja = await svc.submit(documents()["reklamacja"])
+    assert reklamacja["reply_days_left"] == 14  # the answer to sending says it too
     mine = await svc.get(f"/me/correspondence/{reklamacja['id']}", svc.customer())
     assert mine["reply_due"] == "2026-03-16" and mine["reply_days_left"] == 14
     assert mine["evidence_request"] is None
@@ -259,6 +260,10 @@ async def test_evidence_request_is_told_shown_and_answered_with_files(
     assert await served.read() == JPEG
     [event] = await svc.events("correspondence.case.attachments_added")
     assert [a["attachment_id"] for a in event.payload["attachments"]] == [photo["id"]]
+    again = await svc.client.post(  # sent twice: the same file is not stored again
+        path, data=form(None, [("zdjecie.jpg", JPEG, "image/jpeg")]), headers=svc.customer()
+    )
+    assert again.status == 201 and len((await again.json())["attachments"]) == 1
 
     # The limits of sending: a file that is none of PDF, JPEG, PNG; six files in one form;
     # someone else's case is not found; a closed case takes no more files.

@@ -58,6 +58,9 @@ PRODUCES: dict[str, set[Kind]] = {
     "readings.garden_meter.reading_due": {Kind.GARDEN_READING_DUE},
     "readings.garden_meter.legalisation_expiring": {Kind.GARDEN_LEGALISATION_EXPIRING},
     "readings.leak.suspected": {Kind.LEAK_SUSPECTED},
+    "billing.interest_note.issued": {Kind.INTEREST_NOTE},
+    "correspondence.case.evidence_requested": {Kind.EVIDENCE_REQUESTED},
+    "readings.garden_request.submitted": {Kind.GARDEN_REQUEST_RECEIVED},
 }
 
 
@@ -123,7 +126,10 @@ def test_every_consumed_event_is_in_the_catalogue_with_examples() -> None:
 
 
 def test_every_kind_of_email_has_an_event_that_sends_it() -> None:
-    produced = set().union(*PRODUCES.values()) | {Kind.E_INVOICE}  # by an e-mail invoice
+    produced = set().union(*PRODUCES.values()) | {
+        Kind.E_INVOICE,  # by an e-mail invoice
+        Kind.REGISTRATION_NOTICE,  # by a registration when billing has another address
+    }
     assert produced == set(Kind)
 
 
@@ -152,6 +158,22 @@ async def test_an_e_mail_invoice_is_an_e_invoice(pool: asyncpg.Pool) -> None:
     payload = {**example, "delivery": "e-mail", "e_invoice_email": "efaktura@example.pl"}
     [(kind, recipient, _context)] = await _apply(pool, sub, payload)
     assert (kind, recipient) == (Kind.E_INVOICE, "efaktura@example.pl")
+
+
+async def test_billings_address_of_record_gets_the_registration_notice(
+    pool: asyncpg.Pool,
+) -> None:
+    [sub] = [s for s in SUBSCRIPTIONS if s.event_type == "auth.account.registered"]
+    example = _schema(sub)["examples"][0]
+    payload = {**example, "email_of_record": "ewidencja@example.pl"}
+    mails = sorted(await _apply(pool, sub, payload), key=lambda m: m[0])
+    assert [(kind, recipient) for kind, recipient, _ in mails] == [
+        (Kind.ACTIVATION, example["email"]),
+        (Kind.REGISTRATION_NOTICE, "ewidencja@example.pl"),
+    ]
+    notice_context = mails[1][2]
+    assert "activation_token" not in str(notice_context)  # no secret to that address
+    RENDERER.render(Kind.REGISTRATION_NOTICE, notice_context)
 
 
 def test_no_event_brings_a_password_to_the_notifier() -> None:

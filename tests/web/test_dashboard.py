@@ -89,6 +89,8 @@ async def test_dashboard_says_what_matters_at_a_glance(
     overdue = balance["overdue"]
     assert f"Po terminie 2 faktury na {mp.plain(money(overdue['amount']))}" in saldo, saldo
     assert "odsetki do dziś" in saldo and "Przy zapłacie dziś:" in saldo
+    with_interest = balance["to_pay_today"]["amount"]  # issue 14.5: the headline with interest
+    assert f"Do zapłaty dziś z odsetkami: {mp.plain(money(with_interest))}" in saldo, saldo
     assert "/saldo" in page.links()
 
     invoices = mp.section(page, "ostatnie-faktury")

@@ -99,9 +99,12 @@ def _balance_summary(balance: Part, invoices: Part, today: dt.date) -> dict[str,
         for item in (invoices.data or {}).get("items", [])
         if invoices.ok and _amount(item.get("outstanding")) > 0 and item["due_date"] >= str(today)
     )
+    with_interest = data.get("to_pay_today") or {}
     return {
         "position": position,
         "amount": data["balance"]["amount"],
+        # billing's total to pay today: the balance and the interest still accruing
+        "with_interest": with_interest.get("amount") if with_interest.get("available") else None,
         "next_due": due_dates[0] if due_dates else None,
         "overdue_amount": overdue.get("amount", "0.00"),
         "overdue_count": len(overdue_items),

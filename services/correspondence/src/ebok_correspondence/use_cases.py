@@ -218,6 +218,7 @@ def submitted_view(case: dict[str, Any], attachments: list[dict[str, Any]]) -> d
         "urgent": case["urgent"],
         "submitted_at": case["submitted_at"].isoformat(),
         "reply_due": case["reply_due"].isoformat() if case["reply_due"] else None,
+        "reply_days_left": domain.days_left(case["reply_due"], status, clock.today()),
         "attachments": attachments,
     }
 
@@ -239,6 +240,13 @@ async def add_attachments(
         if case is None:
             raise CaseNotFound
         domain.check_add_attachments(Status(case["status"]), case["attachment_count"], len(uploads))
+        # "Add" pressed twice: a file the case already has (the same bytes) is not stored
+        # again, so a retried form changes nothing.
+        stored = (await repo.attachments_of(conn, [case_id])).get(case_id, [])
+        present = {a["sha256"] for a in stored}
+        uploads = [u for u in uploads if u.sha256 not in present]
+        if not uploads:
+            return await customer_case(pool, client_number, case_id)
         first = case["last_position"] + 1
         added = [
             repo.NewAttachment(
