@@ -64,6 +64,8 @@ async def erase(
     regulations acceptances (evidence, until ``retention_years`` from now) and the audit log."""
     if not await repo.delete(conn, client):
         return False
+    # Announced before the rows go: every component refuses their live tokens at once.
+    await sessions.revoke_all(conn, "customer", client, reason="account-deleted")
     await session_rows.delete_customer(conn, client)
     await throttle_rows.clear(conn, "customer", client)
     await projection.delete_blocks(conn, [client])
