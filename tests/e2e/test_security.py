@@ -119,21 +119,26 @@ async def test_refused_access_is_logged_by_the_real_processes(
 ) -> None:
     neighbour = await onboard(api, stack, customers[NEIGHBOUR])
     theirs = customers[OWNER].invoice_number
+    # (path, status, the processes that refuse it: the gateway, and the owner of the data)
     attempts = {
-        "operator route": ("/operator/auth/accounts/" + OWNER, 403),
-        "another's invoice": (f"/me/invoices/{theirs}", 404),
+        "operator route": ("/operator/auth/accounts/" + OWNER, 403, {"gateway"}),
+        "another's invoice": (f"/me/invoices/{theirs}", 404, {"gateway", "billing"}),
     }
-    for name, (path, status) in attempts.items():
+    for name, (path, status, refusing) in attempts.items():
         cid = f"sec-{uuid.uuid4().hex[:12]}"
         reply = await api.get(path, token=neighbour.access, headers={"X-Correlation-Id": cid})
         expect_problem(reply, status)
 
-        async def logged(cid: str = cid) -> bool:
-            return any(line["event"] == "authorisation refused" for _, line in _logged(stack, cid))
+        async def logged(cid: str = cid, refusing: set[str] = refusing) -> bool:
+            return refusing <= {
+                component
+                for component, line in _logged(stack, cid)
+                if line["event"] == "authorisation refused"
+            }
 
         await eventually(logged, within=5.0, what=f"the refusal ({name}) logged")
         lines = [(c, line) for c, line in _logged(stack, cid) if "refused" in str(line["event"])]
-        assert {c for c, _ in lines} >= {"gateway"}, lines
+        assert {c for c, _ in lines} == refusing, lines
         for _component, line in lines:
             assert line["actor"] == f"customer:{neighbour.login}", line
             assert line["status"] == status and line["level"] == "warning", line
