@@ -119,21 +119,26 @@ async def test_refused_access_is_logged_by_the_real_processes(
 ) -> None:
     neighbour = await onboard(api, stack, customers[NEIGHBOUR])
     theirs = customers[OWNER].invoice_number
+    # (path, status, the processes that refuse it: the gateway, and the owner of the data)
     attempts = {
-        "operator route": ("/operator/auth/accounts/" + OWNER, 403),
-        "another's invoice": (f"/me/invoices/{theirs}", 404),
+        "operator route": ("/operator/auth/accounts/" + OWNER, 403, {"gateway"}),
+        "another's invoice": (f"/me/invoices/{theirs}", 404, {"gateway", "billing"}),
     }
-    for name, (path, status) in attempts.items():
+    for name, (path, status, refusing) in attempts.items():
         cid = f"sec-{uuid.uuid4().hex[:12]}"
         reply = await api.get(path, token=neighbour.access, headers={"X-Correlation-Id": cid})
         expect_problem(reply, status)
 
-        async def logged(cid: str = cid) -> bool:
-            return any(line["event"] == "authorisation refused" for _, line in _logged(stack, cid))
+        async def logged(cid: str = cid, refusing: set[str] = refusing) -> bool:
+            return refusing <= {
+                component
+                for component, line in _logged(stack, cid)
+                if line["event"] == "authorisation refused"
+            }
 
         await eventually(logged, within=5.0, what=f"the refusal ({name}) logged")
         lines = [(c, line) for c, line in _logged(stack, cid) if "refused" in str(line["event"])]
-        assert {c for c, _ in lines} >= {"gateway"}, lines
+        assert {c for c, _ in lines} == refusing, lines
         for _component, line in lines:
             assert line["actor"] == f"customer:{neighbour.login}", line
             assert line["status"] == status and line["level"] == "warning", line
@@ -157,3 +162,40 @@ async def test_the_links_the_api_gives_work_as_given(api: Api, owner: Session) -
         assert document.status == 200, str(document)
         assert document.content_type == "application/pdf"
         assert document.body.startswith(b"%PDF-")
+
+
+async def test_answers_carry_no_store_and_no_server_header_on_every_process(
+    api: Api, stack: Stack, owner: Session
+) -> None:
+    """Tokens and the generated password are never stored by a cache (no-store on every API
+    answer), and no process names its framework and version (no Server header)."""
+    login = await api.post("/sessions", json={"login": owner.login, "password": owner.password})
+    refreshed = await api.post(
+        "/sessions/refresh", json={"refresh_token": login.json()["refresh_token"]}
+    )
+    activation = await api.post("/activations", json={"token": "x" * 43})
+    for reply in (login, refreshed, activation):
+        assert reply.status < 500, str(reply)
+        assert reply.headers.get("Cache-Control") == "no-store", (str(reply), reply.headers)
+        assert "Server" not in reply.headers, reply.headers
+    for name in (*DIRECT, "gateway"):
+        reply = await _direct(api, stack, name).get("/health/live")
+        assert "Server" not in reply.headers, (name, reply.headers)
+    async with api.http.get(stack.portal_url + "/") as page:
+        assert "Server" not in page.headers, page.headers
+
+
+async def test_bad_text_in_headers_and_parameters_is_a_400_on_every_process(
+    api: Api, stack: Stack, operator: Session
+) -> None:
+    """A non-ASCII Authorization header (every protected route, before any token is read)
+    and a NUL byte in an operator's search are 400 problems, not 500s with a traceback."""
+    for name, path in (*DIRECT.items(), ("gateway", "/api/v1/me/dashboard")):
+        reply = await _direct(api, stack, name).get(path, headers={"Authorization": "Bearer żółw"})
+        problem = expect_problem(reply, 400)
+        assert problem["errors"][0]["field"] == "Authorization", (name, problem)
+    searched = await api.get(
+        "/operator/auth/accounts", token=operator.access, params={"q": "Kowal\x00ski"}
+    )
+    problem = expect_problem(searched, 400)
+    assert problem["errors"] == [{"field": "q", "reason": "niedozwolony znak"}]

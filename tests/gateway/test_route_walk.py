@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,10 +88,11 @@ async def test_the_document_has_routes_of_every_kind_to_walk(stack: Stack) -> No
 
 
 async def test_every_protected_route_refuses_a_revoked_token(stack: Stack) -> None:
-    customer = stack.customer("700001")
+    issued = int(time.time()) - 5  # seconds before the block (as every live token is)
+    customer = stack.customer("700001", iat=issued)
     operator = {
         "Authorization": "Bearer "
-        + stack.issuer.token("op-revoked", kind="operator", roles=["operator"])
+        + stack.issuer.token("op-revoked", kind="operator", roles=["operator"], iat=issued)
     }
     await _revoke(stack, "customer:700001")
     await _revoke(stack, "operator:op-revoked")

@@ -59,8 +59,12 @@ class Revocations:
         self.loaded.set()
 
     def is_revoked(self, subject_key: str, session_id: str | None, issued_at: dt.datetime) -> bool:
+        """A token counts as issued before a block if its whole second (``iat``) is: one
+        issued in the block's own second may be from just after it (an unblock and a new
+        login), and one from just before it has a session the block ended (auth announces
+        every session it ends, so it is refused by its session id)."""
         before = self.subjects.get(subject_key)
-        if before is not None and issued_at <= before:
+        if before is not None and issued_at < before.replace(microsecond=0):
             return True
         return session_id is not None and session_id in self.sessions
 

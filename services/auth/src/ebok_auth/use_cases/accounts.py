@@ -66,6 +66,8 @@ async def erase(
     pseudonymised (its link from the client number to the pseudonym is erased)."""
     if not await repo.delete(conn, client):
         return False
+    # Announced before the rows go: every component refuses their live tokens at once.
+    await sessions.revoke_all(conn, "customer", client, reason="account-deleted")
     await session_rows.delete_customer(conn, client)
     await throttle_rows.clear(conn, "customer", client)
     await projection.delete_blocks(conn, [client])
