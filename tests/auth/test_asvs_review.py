@@ -497,3 +497,23 @@ async def test_auth_does_not_serve_without_its_totp_keys(
     with pytest.raises(ConfigError, match="EBOK_TOTP_KEYS"):
         async with running_auth(database, amqp_url, bus_prefix, totp_keys=None):
             pass
+
+
+# -- item 15: addresses the notifier would refuse are refused at input -----------------------
+
+
+@pytest.mark.parametrize("address", ['"jan kowalski"@example.pl', "<b>jan</b>@example.pl"])
+async def test_addresses_the_notifier_would_refuse_are_not_taken_in(
+    auth: Auth, address: str
+) -> None:
+    await auth.client_with_invoice("100001")
+    status, problem = await auth.register("100001", email=address)
+    assert status == 422 and problem["errors"][0]["field"] == "email"
+    tokens = await auth.customer("100001", PASSWORD)
+    status, problem = await auth.call(
+        "POST",
+        "/me/email-change",
+        token=tokens["access_token"],
+        json_body={"email": address, "current_password": PASSWORD},
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "email"

@@ -60,6 +60,18 @@ SAMPLES: dict[Kind, dict[str, Any]] = {
         "email": "jan@example.pl",
         "until": "2026-01-06T10:15:00+00:00",
     },
+    Kind.PASSWORD_CHANGED: {
+        "client_number": "100001",
+        "email": "jan@example.pl",
+        "how": "reset",
+        "changed_at": "2026-01-06T10:15:00+00:00",
+    },
+    Kind.TOTP_CHANGED: {
+        "client_number": "100001",
+        "email": "jan@example.pl",
+        "enabled": False,
+        "changed_at": "2026-01-06T10:15:00+00:00",
+    },
     Kind.REGULATIONS: {
         "version": 2,
         "effective_from": "2026-03-01T00:00:00+01:00",

@@ -96,10 +96,16 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         raise invalid_credentials(bool(attempt.code))
     if two_factor:
         async with pool.acquire() as conn, conn.transaction():
-            second_ok = await _second_factor_ok(conn, attempt, row, settings)
+            verdict = await _second_factor(conn, attempt, row, settings)
+            second_ok = verdict == "ok"
             if not second_ok:
                 # Counted like a wrong password: the second factor is brute-forced otherwise.
+                # (Row locks first, audit entries after: see use_cases.totp.check_code.)
                 failure = await throttle.record_failure(conn, attempt.kind, attempt.login, settings)
+                if verdict == "replayed":
+                    await note_wrong_code(
+                        conn, attempt.kind, attempt.login, attempt.ip, replay=True, during="login"
+                    )
                 await _after_failure(conn, attempt, row, failure.locked_until, "wrong-totp-code")
                 await throttle.count(conn, _ip_key(attempt.ip), settings.ip_window_seconds)
                 await throttle.count(conn, _pair_key(attempt), settings.ip_window_seconds)
@@ -159,21 +165,20 @@ def _grant(kind: str, row: asyncpg.Record) -> Grant:
     return operator_grant(row["login"], list(row["roles"]), row["must_change_password"])
 
 
-async def _second_factor_ok(
+async def _second_factor(
     conn: asyncpg.Connection, attempt: Attempt, row: asyncpg.Record, settings: AuthSettings
-) -> bool:
+) -> str:
+    """ "ok" (the code's step or the recovery code is spent now), "replayed" (a TOTP code
+    used before) or "wrong"."""
     code = (attempt.code or "").strip().lower()
     secret = vault_of(settings).open(
         row["totp_key_id"], row["totp_secret"], owner(attempt.kind, attempt.login)
     )
     step = totp.matching_step(secret, code, row["totp_last_step"])
     if step is not None and await totp_repo.use_step(conn, attempt.kind, attempt.login, step):
-        return True
+        return "ok"
     if step is not None or totp.replayed(secret, code, row["totp_last_step"]):
-        await note_wrong_code(
-            conn, attempt.kind, attempt.login, attempt.ip, replay=True, during="login"
-        )
-        return False
+        return "replayed"
     if attempt.kind == "customer" and _RECOVERY_RE.match(code):
         used = await totp_repo.use_recovery_code(
             conn, attempt.login, totp.recovery_hash(code), clock.now()
@@ -186,8 +191,8 @@ async def _second_factor_ok(
                 subject=attempt.login,
                 ip=attempt.ip,
             )
-        return used
-    return False
+        return "ok" if used else "wrong"
+    return "wrong"
 
 
 async def _failed(

@@ -119,10 +119,12 @@ async def check_code(
         if step is not None and await repo.use_step(conn, "customer", client, step):
             return
         replay = step is not None or totp.replayed(secret, code, row["totp_last_step"])
+        # Row locks before the audit entry (whose trigger serialises writers until commit):
+        # one order everywhere, so two such transactions never wait on each other in a cycle.
+        await throttle.record_failure(conn, "customer", client, deps.settings)
         await note_wrong_code(
             conn, "customer", client, ip, replay=replay, during="reauthentication"
         )
-        await throttle.record_failure(conn, "customer", client, deps.settings)
     raise Refusal(422, "validation", "Nieprawidłowy kod.", field=field, reason="nieprawidłowy kod")
 
 
