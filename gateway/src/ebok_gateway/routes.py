@@ -371,6 +371,13 @@ ROUTES: tuple[Route, ...] = (
         CUSTOMER_SERVICE,
     ),
     _op("GET", "auth", "/audit", "Dziennik zdarzeń (audyt)", CUSTOMER_SERVICE),
+    _op(
+        "GET",
+        "auth",
+        "/deletion-terms",
+        "Co usunięcie konta usuwa, a co Spółka musi zachować",
+        CUSTOMER_SERVICE,
+    ),
     _op("GET", "correspondence", "/cases", "Kolejka spraw", CUSTOMER_SERVICE),
     _op(
         "GET",
