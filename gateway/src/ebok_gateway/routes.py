@@ -481,6 +481,7 @@ ROUTES: tuple[Route, ...] = (
         "/deliveries/{id}/resend",
         "Ponowne wysłanie e-maila",
         CUSTOMER_SERVICE,
+        ok=202,
     ),
     # --- operators: billing (billing) ----------------------------------------------------
     _op(
@@ -489,6 +490,7 @@ ROUTES: tuple[Route, ...] = (
         "/feed/batches",
         "Partia danych z systemu rozliczeń",
         BILLING,
+        ok=201,
         max_body=FEED_MAX_BODY,
     ),
     _op("GET", "billing", "/feed/batches", "Historia partii danych", BILLING),
@@ -516,6 +518,7 @@ ROUTES: tuple[Route, ...] = (
         "/feed/readings",
         "Partia odczytów z systemu rozliczeń",
         BILLING,
+        ok=201,
         max_body=FEED_MAX_BODY,
     ),
     _op("GET", "readings", "/feed/batches", "Historia partii odczytów i wodomierzy", BILLING),
@@ -526,6 +529,7 @@ ROUTES: tuple[Route, ...] = (
         "/feed/meters",
         "Partia wodomierzy z systemu rozliczeń",
         BILLING,
+        ok=201,
         max_body=FEED_MAX_BODY,
     ),
     # --- operators: content (content) ----------------------------------------------------
