@@ -161,6 +161,10 @@ async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
     await auth.event("auth.account.unblocked", client_number="100001")
     assert (await auth.login("100001", PASSWORD))[0] == 201
 
+    status, terms = await auth.call("GET", "/operator/deletion-terms", token=token)
+    fresh = (await auth.login("100001", PASSWORD))[1]["access_token"]
+    status_me, own = await auth.call("GET", "/me/deletion", token=fresh)
+    assert status == status_me == 200 and terms == own  # the explainer the customer sees
     status, _ = await auth.call(
         "POST",
         "/operator/accounts/100002/deletion",

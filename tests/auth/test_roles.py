@@ -64,7 +64,7 @@ async def test_admin_changes_roles_deactivates_and_resets_totp(auth: Auth) -> No
     status, problem = await auth.call("GET", "/operator/accounts", token=anna["access_token"])
     assert status == 401 and problem["code"] == "session-ended"
     status, tokens = await _login(auth, "anna.nowak", "Operator-Haslo-1", anna["totp_secret"], 1)
-    assert status == 201
+    assert status == 201 and tokens["roles"] == ["billing", "content"]  # for the console
     status, problem = await auth.call("GET", "/operator/accounts", token=tokens["access_token"])
     assert status == 403 and problem["role"] == "customer_service"
     await auth.eventually_audited("operator.roles_changed")

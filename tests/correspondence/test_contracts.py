@@ -117,7 +117,7 @@ async def test_consumed_events_as_their_schema_examples_describe_them(
 async def test_every_gateway_route_of_correspondence_is_served(svc: Correspondence) -> None:
     """The gateway strips /api/v1 and forwards: each of its correspondence routes must reach a
     handler here (a problem from the handler, never the router's 404/405)."""
-    ours = [r for r in ROUTES if r.service == "correspondence"]
+    ours = [r for r in ROUTES if r.service == "correspondence" and r.access == "customer"]
     assert {(r.method, r.path) for r in ours} == {
         ("GET", "/me/correspondence"),
         ("POST", "/me/correspondence"),
@@ -137,7 +137,20 @@ async def test_every_gateway_route_of_correspondence_is_served(svc: Corresponden
         assert resp.status in (200, 404, 415, 422), (route.path, resp.status)
         if resp.status == 404:
             assert body["detail"] != "Nie znaleziono żądanego zasobu.", route.path  # router's
-    # the gateway's operator proxy and dashboard/export parts
+    # the operator routes (as correspondence serves them: /operator/…) and dashboard/export
+    operator_routes = [r for r in ROUTES if r.service == "correspondence" and r.role]
+    assert len(operator_routes) > 8
+    for route in operator_routes:
+        path = route.service_path.format(
+            case_id=case_id, attachment_id=attachment_id, message_id="x"
+        )
+        resp = await svc.client.request(
+            route.method, path, headers=svc.operator(), json={} if route.method != "GET" else None
+        )
+        body = await resp.json(content_type=None)
+        assert resp.status in (200, 400, 404, 422), (route.path, resp.status)
+        if resp.status == 404:
+            assert body["detail"] != "Nie znaleziono żądanego zasobu.", route.path  # router's
     assert (await svc.client.get("/operator/cases", headers=svc.operator())).status == 200
     assert (await svc.client.get("/me/export", headers=svc.customer())).status == 200
 

@@ -120,12 +120,15 @@ async def test_read_only_section_allows_reading_but_not_changing(stack: Stack) -
 
 
 async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> None:
+    billing = stack.operator(("billing",))  # hiding an invoice is the billing role's
     resp = await stack.gw.put(
         "/api/v1/operator/portal-settings/sections/invoices/items/12345626010001",
-        headers=stack.operator(),
+        headers=billing,
         json={"hidden": True},
     )
     assert resp.status == 200
+    hidden = await stack.gw.get("/api/v1/operator/portal-settings/hidden-items", headers=billing)
+    assert (await hidden.json())["items"] == [{"section": "invoices", "item_id": "12345626010001"}]
     listing = await (await stack.gw.get("/api/v1/me/invoices", headers=stack.customer())).json()
     assert [i["invoice_number"] for i in listing["items"]] == ["12345626020001"]
     detail = await stack.gw.get("/api/v1/me/invoices/12345626010001", headers=stack.customer())

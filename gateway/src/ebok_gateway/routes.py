@@ -464,6 +464,13 @@ ROUTES: tuple[Route, ...] = (
         CUSTOMER_SERVICE,
     ),
     _op("GET", "auth", "/audit", "Dziennik zdarzeń (audyt)", CUSTOMER_SERVICE),
+    _op(
+        "GET",
+        "auth",
+        "/deletion-terms",
+        "Co usunięcie konta usuwa, a co Spółka musi zachować",
+        CUSTOMER_SERVICE,
+    ),
     _op("GET", "correspondence", "/cases", "Kolejka spraw", CUSTOMER_SERVICE),
     _op(
         "GET",
@@ -567,6 +574,7 @@ ROUTES: tuple[Route, ...] = (
         "/deliveries/{id}/resend",
         "Ponowne wysłanie e-maila",
         CUSTOMER_SERVICE,
+        ok=202,
     ),
     # --- operators: billing (billing) ----------------------------------------------------
     _op(
@@ -575,6 +583,7 @@ ROUTES: tuple[Route, ...] = (
         "/feed/batches",
         "Partia danych z systemu rozliczeń",
         BILLING,
+        ok=201,
         max_body=FEED_MAX_BODY,
     ),
     _op("GET", "billing", "/feed/batches", "Historia partii danych", BILLING),
@@ -602,6 +611,7 @@ ROUTES: tuple[Route, ...] = (
         "/feed/readings",
         "Partia odczytów z systemu rozliczeń",
         BILLING,
+        ok=201,
         max_body=FEED_MAX_BODY,
     ),
     _op("GET", "readings", "/feed/batches", "Historia partii odczytów i wodomierzy", BILLING),
@@ -612,6 +622,7 @@ ROUTES: tuple[Route, ...] = (
         "/feed/meters",
         "Partia wodomierzy z systemu rozliczeń",
         BILLING,
+        ok=201,
         max_body=FEED_MAX_BODY,
     ),
     # --- operators: content (content) ----------------------------------------------------

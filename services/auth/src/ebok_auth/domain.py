@@ -66,9 +66,10 @@ class Issued:
     refresh_token: str
     expires_in: int
     restrictions: list[str]
+    roles: list[str] | None = None  # an operator's (what the console shows them); customers: None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        answer = {
             "access_token": self.access_token,
             "token_type": "Bearer",
             "refresh_token": self.refresh_token,
@@ -76,6 +77,9 @@ class Issued:
             "password_change_required": RESTRICT_PASSWORD in self.restrictions,
             "restrictions": self.restrictions,
         }
+        if self.roles is not None:
+            answer["roles"] = self.roles
+        return answer
 
 
 def restrictions_for(must_change_password: bool, accepted: int, current: int) -> list[str]:

@@ -19,7 +19,7 @@ from .domain import CLIENT_NUMBER_RE, OPERATOR_LOGIN_RE
 from .http_common import client_ip, deps, json, live_principal
 from .resources import HASHER
 from .settings import AuthSettings
-from .use_cases import accounts, audit, login, operators, regulations
+from .use_cases import accounts, audit, gdpr, login, operators, regulations
 
 routes = web.RouteTableDef()
 
@@ -166,6 +166,15 @@ async def delete_account(request: web.Request) -> web.Response:
         ip=client_ip(request),
     )
     return json({"client_number": client, "deleted": True})
+
+
+@routes.get("/operator/deletion-terms")
+@operator_role(CUSTOMER_SERVICE)
+async def deletion_terms(request: web.Request) -> web.Response:
+    """What a deletion on request erases and what the utility must keep (until when, why):
+    the explainer customer service shows before deleting an account (as ``/me/deletion``)."""
+    await _operator(request)
+    return json(gdpr.deletion_terms(AuthSettings.of(request.app)))
 
 
 @routes.get("/operator/audit")

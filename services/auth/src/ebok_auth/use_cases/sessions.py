@@ -45,6 +45,11 @@ def _access(keyring: KeyRing, grant: Grant, session_id: uuid.UUID) -> tuple[str,
     )
 
 
+def _shown_roles(grant: Grant) -> list[str] | None:
+    """An operator's roles, in the login and refresh answers too (the token has them)."""
+    return grant.roles if grant.kind == "operator" else None
+
+
 async def start(
     conn: Conn, keyring: KeyRing, settings: AuthSettings, grant: Grant, *, ip: str | None
 ) -> Issued:
@@ -67,7 +72,7 @@ async def start(
     )
     log.info("session started", actor=actor, session_id=str(session_id))
     access, ttl = _access(keyring, grant, session_id)
-    return Issued(session_id, access, refresh, ttl, grant.restrictions)
+    return Issued(session_id, access, refresh, ttl, grant.restrictions, _shown_roles(grant))
 
 
 async def reissue(
@@ -80,7 +85,7 @@ async def reissue(
     refresh = secrets.token_urlsafe(32)
     await repo.add_refresh(conn, token_hash(refresh), session_id, clock.now())
     access, ttl = _access(keyring, grant, session_id)
-    return Issued(session_id, access, refresh, ttl, grant.restrictions)
+    return Issued(session_id, access, refresh, ttl, grant.restrictions, _shown_roles(grant))
 
 
 async def load_live(conn: Conn, kind: str, subject: str) -> asyncpg.Record | None:
