@@ -38,7 +38,7 @@ from .data import load_customers
 from .journeys import Session, log_in, onboard, operator_session
 from .stack import Stack
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(420)  # a stack, five sessions, ~950 calls; under load
 
 # A customer per mode (the gateway lets one account make 300 calls a minute) and one who
 # logs out and leaves.

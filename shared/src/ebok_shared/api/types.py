@@ -161,8 +161,13 @@ PROBLEM = {
                 },
             },
         },
+        # what a restricted session must do first (password_change, regulations)
         "restrictions": {"type": "array", "items": {"type": "string"}},
-        "section": {"type": "string"},
+        "section": {"type": "string"},  # the portal section switched off or read only
+        "service": {"type": "string"},  # the service that did not answer
+        "services": {"type": "array", "items": {"type": "string"}},  # an export's missing parts
+        "batch_id": {"type": "string"},  # a rejected feed batch
+        "error_count": {"type": "integer"},
     },
 }
 
