@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ebok_shared.config import ConfigError, Secret
+from ebok_shared.http.forwarded import check_trusted_proxies
 from ebok_shared.settings import ServiceSettings
 
 # OWASP Password Storage Cheat Sheet, argon2id: m=19 MiB, t=2, p=1 (the minimum we accept).
@@ -75,6 +76,7 @@ class AuthSettings(ServiceSettings):
 
     def validate(self) -> None:
         super().validate()
+        check_trusted_proxies(self.trusted_proxies)
         for client, secret in self.service_client_secrets().items():
             if not client or len(secret) < 32:
                 raise ConfigError(
