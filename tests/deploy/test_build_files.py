@@ -57,4 +57,3 @@ def test_compose_runs_every_component_after_its_migrations() -> None:
         assert service["environment"]["EBOK_DATABASE_URL"].endswith(own)
         assert migrate["environment"]["EBOK_DATABASE_URL"].endswith(own)
         assert service["environment"]["EBOK_MIGRATE_AT_START"] == "false"
-
