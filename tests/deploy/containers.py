@@ -118,10 +118,14 @@ def ensure_base() -> str:
     # pip and uv read the system's bundle only when told so.
     bundle = "/etc/ssl/certs/ca-certificates.crt"
     _run(
-        "podman", "import",
-        "--change", f"ENV SSL_CERT_FILE={bundle}",
-        "--change", f"ENV PIP_CERT={bundle}",
-        BASE_TAR, BASE_IMAGE,
+        "podman",
+        "import",
+        "--change",
+        f"ENV SSL_CERT_FILE={bundle}",
+        "--change",
+        f"ENV PIP_CERT={bundle}",
+        BASE_TAR,
+        BASE_IMAGE,
     )
     return how
 
