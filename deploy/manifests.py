@@ -796,6 +796,32 @@ def rabbitmq() -> list[Doc]:
                 },
             }
         )
+    # KEDA reads queue depths through the management API: a monitoring user, read only.
+    docs.append(
+        {
+            "apiVersion": "rabbitmq.com/v1beta1",
+            "kind": "User",
+            "metadata": {"name": "rabbitmq-keda"},
+            "spec": {
+                "tags": ["monitoring"],
+                "rabbitmqClusterReference": {"name": "rabbitmq"},
+                "importCredentialsSecret": {"name": "rabbitmq-user-keda"},
+            },
+        }
+    )
+    docs.append(
+        {
+            "apiVersion": "rabbitmq.com/v1beta1",
+            "kind": "Permission",
+            "metadata": {"name": "rabbitmq-keda"},
+            "spec": {
+                "vhost": "ebok",
+                "userReference": {"name": "rabbitmq-keda"},
+                "permissions": {"configure": "^$", "write": "^$", "read": "^$"},
+                "rabbitmqClusterReference": {"name": "rabbitmq"},
+            },
+        }
+    )
     docs.append(
         _policy(
             "rabbitmq-cluster",
@@ -1143,6 +1169,7 @@ def secrets() -> dict[str, dict[str, str]]:
         if c.database:
             out[f"{_db_cluster(c)}-owner"] = {"username": f"ebok_{c.name}", "password": "CHANGE-ME"}
             out[f"rabbitmq-user-{c.name}"] = {"username": f"ebok_{c.name}", "password": "CHANGE-ME"}
+    out["rabbitmq-user-keda"] = {"username": "keda", "password": "CHANGE-ME"}
     out["ebok-backup-s3"] = {"ACCESS_KEY_ID": "CHANGE-ME", "ACCESS_SECRET_KEY": "CHANGE-ME"}
     out["ebok-keda-rabbitmq"] = {"host": "https://keda:CHANGE-ME@rabbitmq:15671/ebok"}
     out["ebok-ca"] = {"ca.crt": "<PEM of the CA that signed rabbitmq-tls and the databases>"}

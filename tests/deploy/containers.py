@@ -34,7 +34,7 @@ def env() -> dict[str, str]:
     return {**os.environ, "CONTAINERS_CONF": str(CONF)}
 
 
-def _run(*argv: str | Path, timeout: float = 900, **kwargs: object) -> str:
+def _run(*argv: str | Path, timeout: float = 900) -> str:
     done = subprocess.run(
         [str(a) for a in argv],
         env=env(),
@@ -42,7 +42,6 @@ def _run(*argv: str | Path, timeout: float = 900, **kwargs: object) -> str:
         text=True,
         timeout=timeout,
         check=False,
-        **kwargs,  # type: ignore[arg-type]
     )
     if done.returncode != 0:
         raise AssertionError(
@@ -174,20 +173,39 @@ def remove_all(run_id: str) -> None:
         subprocess.run(["podman", "rm", "-f", "-t", "0", *ids], env=env(), capture_output=True)
 
 
+# Runs as three containers, one per role (serve --role), the others as one (role all).
+SPLIT = "readings"
+SPLIT_PORTS = {"worker": 100, "relay": 200}  # its worker's and relay's HTTP port: api's + this
+
+
 class ContainerStack(LocalStack):
     """The local run with every component but the SMTP sink in a container of its image:
     host network (the host's PostgreSQL, RabbitMQ and Redis, the plan's ports), read-only
     root file system, user 10001, a /tmp in memory; ``podman run`` in the foreground, so
-    SIGTERM to it reaches the app (podman proxies signals) and its exit code is the app's."""
+    SIGTERM to it reaches the app (podman proxies signals) and its exit code is the app's.
+    :data:`SPLIT` runs as ``serve --role api``, plus ``<name>-worker`` and ``<name>-relay``
+    components (health and metrics on their own ports)."""
 
     def __init__(self, config: StackConfig, output: Output) -> None:
         super().__init__(config, output)
         self.run_id = uuid.uuid4().hex[:8]
-        # podman itself needs the project's containers.conf (restarts reuse this env).
-        self.components = [
-            dataclasses.replace(c, env={**c.env, "CONTAINERS_CONF": str(CONF)})
-            for c in self.components
-        ]
+        self.roles: dict[str, tuple[str, str]] = {}  # component name -> (image's, role)
+        components = []
+        for c in self.components:
+            # podman itself needs the project's containers.conf (restarts reuse this env).
+            c = dataclasses.replace(c, env={**c.env, "CONTAINERS_CONF": str(CONF)})
+            components.append(c)
+            if c.name == SPLIT:
+                self.roles[c.name] = (c.name, "api")
+                for role, offset in SPLIT_PORTS.items():
+                    name, port = f"{c.name}-{role}", c.port + offset
+                    self.roles[name] = (c.name, role)
+                    env = {**c.env, "EBOK_HTTP_PORT": str(port)}
+                    # No database of its own to create or migrate: the api's.
+                    components.append(
+                        dataclasses.replace(c, name=name, port=port, env=env, database=None)
+                    )
+        self.components = components
 
     def _child(self, component: Component, command: str) -> Child:
         if component.kind == "sink":
@@ -196,6 +214,10 @@ class ContainerStack(LocalStack):
         if key not in self._made:
             app_env = {k: v for k, v in component.env.items() if k.startswith("EBOK_")}
             app_env |= {"EBOK_MIGRATE_AT_START": "false", "PYTHONUNBUFFERED": "1"}
+            owner, role = self.roles.get(component.name, (component.name, "all"))
+            args = [command]
+            if command == "serve" and owner != "web":
+                args += ["--role", role]
             argv = [
                 "podman",
                 "run",
@@ -214,8 +236,8 @@ class ContainerStack(LocalStack):
                 "--stop-timeout",
                 "30",
                 *(arg for k, v in sorted(app_env.items()) for arg in ("-e", f"{k}={v}")),
-                image(component.name),
-                command,
+                image(owner),
+                *args,
             ]
             self._made[key] = Child(component.name, argv, component.env, self.output)
         return self._made[key]

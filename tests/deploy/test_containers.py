@@ -85,21 +85,35 @@ async def api(stack: Stack) -> AsyncIterator[Api]:
 async def test_every_component_runs_in_its_container(stack: Stack, images: dict[str, int]) -> None:
     local = stack.local
     assert isinstance(local, containers.ContainerStack)
-    names = containers.running(local.run_id)
-    assert names == sorted(f"ebok-{local.run_id}-{c}-serve" for c in containers.IMAGES), names
+    split = containers.SPLIT
+    expected = {f"ebok-{local.run_id}-{c}-serve": c for c in containers.IMAGES}
+    expected |= {f"ebok-{local.run_id}-{split}-{role}-serve": split for role in ("worker", "relay")}
+    assert containers.running(local.run_id) == sorted(expected)
     # The image is the one built here, its process not root, its root file system read-only.
-    for component in containers.IMAGES:
+    for name, component in expected.items():
         inspected = containers._run(
             "podman",
             "inspect",
             "--format",
             "{{.ImageName}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}}",
-            f"ebok-{local.run_id}-{component}-serve",
+            name,
         ).split()
         assert inspected == [containers.image(component), "10001:10001", "true"], inspected
+    # The split component's roles: the api needs no broker, the worker and the relay do.
+    async with aiohttp.ClientSession() as http:
+        for name, checks in (
+            (split, {"database": "ok"}),
+            (f"{split}-worker", {"database": "ok", "broker": "ok"}),
+            (f"{split}-relay", {"database": "ok", "broker": "ok"}),
+        ):
+            async with http.get(stack.component(name).ready_url) as reply:
+                assert reply.status == 200
+                assert (await reply.json())["checks"] == checks, name
 
 
 async def test_a_customer_walks_through(stack: Stack, api: Api, tmp_path: Path) -> None:
+    """Registration, the activation e-mail in the sink, login, the dashboard, a reading (to the
+    split readings: its worker applied billing's events, its api takes the reading), a page."""
     [me] = await load_customers(stack, ["730001"], tmp_path)
     session = await onboard(api, stack, me)  # registration, the e-mail in the sink, login
     dashboard = expect(await api.get("/me/dashboard", token=session.access), 200)
