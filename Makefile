@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: run test test-web test-fast test-service setup browser lint typecheck
+.PHONY: run test test-web test-containers test-fast test-service setup browser lint typecheck
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -32,6 +32,12 @@ test: setup browser lint typecheck
 # The portal's page and browser tests alone.
 test-web: setup browser
 	@uv run --frozen pytest tests/web
+
+# The images built with podman and the stack run from them (installs podman, runc and
+# debootstrap with apt when missing; the base image is cached in ~/.cache/ebok). Part of
+# `make test` too; this runs it alone, printing image sizes and timings.
+test-containers: setup
+	@uv run --frozen pytest tests/deploy/test_containers.py -s
 
 # Tiers: unit (no I/O, seconds), service (real PostgreSQL and RabbitMQ, minutes).
 test-fast: setup

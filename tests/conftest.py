@@ -30,14 +30,19 @@ HERE = Path(__file__).resolve().parent
 # (tests/e2e, tests/web, the local run); "service" talks to the real PostgreSQL or RabbitMQ;
 # "unit" does no I/O.
 WHOLE_STACKS = ("e2e", "web", "test_local_run.py")
+# Builds every image and runs the stack in containers: a whole stack too, with a timeout of
+# its own (its module's: a first run on a machine also makes the base image).
+CONTAINERS = ("deploy", "test_containers.py")
 INFRASTRUCTURE = frozenset({"services", "database", "amqp_url"})
 STACK_TEST_TIMEOUT = 420  # seconds; the rest keep pyproject's 180
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        where = Path(str(item.fspath)).resolve().relative_to(HERE).parts[0]
-        if where in WHOLE_STACKS:
+        parts = Path(str(item.fspath)).resolve().relative_to(HERE).parts
+        if parts[:2] == CONTAINERS:
+            item.add_marker(pytest.mark.e2e)
+        elif parts[0] in WHOLE_STACKS:
             item.add_marker(pytest.mark.e2e)
             # The first test of a module also waits for its whole stack to start.
             item.add_marker(pytest.mark.timeout(STACK_TEST_TIMEOUT))

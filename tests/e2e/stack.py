@@ -17,7 +17,7 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -131,9 +131,11 @@ async def running_stack(
     *,
     log_level: str = "INFO",
     ready_timeout: float = 120.0,
+    make_local: Callable[[StackConfig, Output], LocalStack] = LocalStack,
 ) -> AsyncIterator[Stack]:
     """Start a whole stack in ``workdir``, an existing directory (its Maildir and the
-    processes' output, ``stack.log``, go there)."""
+    processes' output, ``stack.log``, go there). ``make_local`` builds what starts the
+    components (the container test's runs each in a container)."""
     tag = uuid.uuid4().hex[:8]
     config = StackConfig(
         base_port=free_base_port(),
@@ -153,7 +155,7 @@ async def running_stack(
     log_path = workdir / "stack.log"
     with log_path.open("w", encoding="utf-8") as log:
         output = Output(width=max(len(n) for n in (*COMPONENTS, "smtp-sink", "local")), stream=log)
-        local = LocalStack(config, output)
+        local = make_local(config, output)
         stack = Stack(local, log_path, output)
         try:
             try:

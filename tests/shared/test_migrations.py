@@ -219,11 +219,11 @@ def test_missing_folder_is_refused(tmp_path: Path) -> None:
         load_migrations("readings", tmp_path / "migratoins")
 
 
-def _cli(database: str) -> subprocess.CompletedProcess[str]:
+def _cli(database: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EBOK_")}
     env |= {"EBOK_DATABASE_URL": database, "EBOK_LOG_LEVEL": "WARNING"}
     return subprocess.run(
-        [sys.executable, "-m", "ebok_billing", "migrate"],
+        [sys.executable, "-m", "ebok_billing", "migrate", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -241,3 +241,40 @@ async def test_migrate_command_against_a_fresh_database(database: str) -> None:
     ]
     assert result.stdout.splitlines()[-1] == f"ebok-billing: {len(expected)} migration(s) applied"
     assert [(c, v) for c, v, _, _ in await _recorded(database)] == expected
+
+
+async def test_migrate_wait_is_a_guard_that_applies_nothing(database: str) -> None:
+    """The init container of every pod: it waits for the migrate job, it never migrates."""
+    waited = await asyncio.to_thread(_cli, database, "--wait", "1")
+    assert waited.returncode == 1, waited.stdout
+    assert "the schema is not ready after 1 s; pending: shared/0001_" in waited.stderr
+    conn = await asyncpg.connect(database)
+    try:  # the guard applied nothing, not even the bookkeeping table
+        assert await conn.fetchval("SELECT to_regclass('schema_migrations') IS NULL")
+    finally:
+        await conn.close()
+
+    assert (await asyncio.to_thread(_cli, database)).returncode == 0
+    ready = await asyncio.to_thread(_cli, database, "--wait", "1")
+    assert ready.returncode == 0, ready.stderr
+    assert ready.stdout.splitlines()[-1] == "ebok-billing: the schema is ready"
+
+
+async def test_pending_accepts_a_newer_database_but_not_a_changed_file(
+    database: str, folder: Path
+) -> None:
+    """Expand/contract: the previous release runs on the schema its successor expanded."""
+    older = _write(folder.parent / "older", {"0001_readings.sql": FIRST})
+    await _migrate(database, [("readings", folder)])
+    conn = await db.connect(database)
+    try:
+        assert await db.pending(conn, [("readings", older)]) == []
+        changed = _write(folder.parent / "changed", {"0001_readings.sql": FIRST + "-- edited\n"})
+        with pytest.raises(MigrationError, match="was changed after it was applied"):
+            await db.pending(conn, [("readings", changed)])
+        more = _write(folder.parent / "more", {"0004_extra.sql": "SELECT 1;\n"})
+        for name in ("0001_readings.sql", "0002_meter_column.sql", "0003_meters.sql"):
+            (more / name).write_text((folder / name).read_text())
+        assert await db.pending(conn, [("readings", more)]) == ["readings/0004_extra"]
+    finally:
+        await conn.close()

@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import asyncpg
 from aiohttp import web
+from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.params import bad
 from ebok_shared.http.problems import Problem
@@ -44,7 +45,7 @@ _RETURNED_HEADERS = (
 
 def client_ip(request: web.Request) -> str:
     settings = GatewaySettings.of(request.app)
-    if settings.trust_forwarded_for or request.remote in settings.trusted_proxies:
+    if settings.trust_forwarded_for or is_trusted(request.remote, settings.trusted_proxies):
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
             return forwarded.split(",")[0].strip()

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from ebok_shared.config import ConfigError
+from ebok_shared.http.forwarded import check_trusted_proxies
 from ebok_shared.settings import ServiceSettings
 
 
@@ -30,6 +31,7 @@ class GatewaySettings(ServiceSettings):
 
     def validate(self) -> None:
         super().validate()
+        check_trusted_proxies(self.trusted_proxies)
         if self.dashboard_part_timeout > self.dashboard_budget:
             raise ConfigError("EBOK_DASHBOARD_PART_TIMEOUT: must not exceed EBOK_DASHBOARD_BUDGET")
         if self.dashboard_cache_seconds < 0:

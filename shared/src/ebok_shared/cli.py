@@ -1,16 +1,23 @@
 """The entry point every service shares: ``python -m ebok_<service> [serve|migrate|dlq …]``,
-plus the service's own commands from ``ServiceSpec.commands``."""
+plus the service's own commands from ``ServiceSpec.commands``.
+
+``serve --role api|worker|relay|all`` runs one part of the service (see ebok_shared.service);
+``migrate`` applies pending migrations once (a job per release), ``migrate --wait SECONDS``
+only waits until someone has (the guard in front of every pod that serves)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 import aio_pika
+import asyncpg
 from aiohttp import web
 
 from . import db, logs
@@ -18,7 +25,7 @@ from .bus import Topology
 from .bus.dlq import list_dead_letters, redrive
 from .config import ConfigError
 from .service import S, ServiceSpec, migration_folders
-from .settings import ServiceSettings
+from .settings import ROLES, ServiceSettings
 
 
 def main(
@@ -29,8 +36,21 @@ def main(
 ) -> None:
     parser = argparse.ArgumentParser(prog=f"ebok-{spec.name}")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the HTTP server, relay and consumers (default)")
-    sub.add_parser("migrate", help="apply pending database migrations and exit")
+    serve = sub.add_parser("serve", help="run the HTTP server, relay and consumers (default)")
+    serve.add_argument(
+        "--role",
+        choices=ROLES,
+        help="api: HTTP routes; worker: consumers and background loops; relay: the outbox"
+        " relay; all: everything (default: EBOK_ROLE, else all)",
+    )
+    migrate = sub.add_parser("migrate", help="apply pending database migrations and exit")
+    migrate.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="apply nothing: wait up to SECONDS until the schema is ready for this code"
+        " (exit 1 if it is not)",
+    )
     dlq = sub.add_parser("dlq", help="dead-lettered messages of this service's queue")
     dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_sub.add_parser("list", help="print parked messages as JSON lines")
@@ -50,6 +70,8 @@ def main(
             raise SystemExit(code)
         return
     settings = load()
+    if getattr(args, "role", None):
+        settings = dataclasses.replace(settings, role=args.role)
 
     if args.command in (None, "serve"):
         web.run_app(
@@ -62,6 +84,16 @@ def main(
             access_log=None,
             print=None,
         )
+    elif args.command == "migrate" and args.wait is not None:
+        missing = asyncio.run(_wait_for_schema(spec, settings, args.wait))
+        if missing:
+            print(
+                f"ebok-{spec.name}: the schema is not ready after {args.wait:g} s; pending: "
+                + ", ".join(missing),
+                file=sys.stderr,
+            )
+            raise SystemExit(1)
+        print(f"ebok-{spec.name}: the schema is ready")
     elif args.command == "migrate":
         applied = asyncio.run(_migrate(spec, settings))
         print(f"ebok-{spec.name}: {applied} migration(s) applied")
@@ -86,6 +118,27 @@ async def _migrate(spec: ServiceSpec[Any], settings: ServiceSettings) -> int:
         return await db.migrate(conn, migration_folders(spec))
     finally:
         await conn.close()
+
+
+async def _wait_for_schema(
+    spec: ServiceSpec[Any], settings: ServiceSettings, seconds: float
+) -> list[str]:
+    """What is still pending when ``seconds`` are up (empty: ready); the database may be
+    unreachable for a while (a new cluster, a failover): that is waited for too."""
+    deadline = time.monotonic() + seconds
+    missing = ["(the database did not answer)"]
+    while True:
+        try:
+            conn = await db.connect(settings.database_url)
+            try:
+                missing = await db.pending(conn, migration_folders(spec))
+            finally:
+                await conn.close()
+        except (OSError, asyncpg.PostgresError) as exc:
+            missing = [f"(the database did not answer: {type(exc).__name__})"]
+        if not missing or time.monotonic() >= deadline:
+            return missing
+        await asyncio.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
 
 async def _dlq(spec: ServiceSpec[Any], settings: ServiceSettings, args: argparse.Namespace) -> None:

@@ -113,6 +113,35 @@ async def migrate(conn: asyncpg.Connection, components: Sequence[tuple[str, Path
         await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
 
+async def pending(conn: asyncpg.Connection, components: Sequence[tuple[str, Path]]) -> list[str]:
+    """The migrations this code knows that the database has not applied yet (none: the schema
+    is ready for this code), as ``component/NNNN_name``; without taking the lock.
+
+    A database newer than the code is ready for it: with expand/contract migrations the
+    previous release keeps running on the expanded schema during a rollout. A changed applied
+    file is an error, as in ``migrate``.
+    """
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    rows = (
+        await conn.fetch("SELECT component, version, checksum FROM schema_migrations")
+        if exists
+        else []
+    )
+    applied = {(r["component"], r["version"]): r["checksum"] for r in rows}
+    missing = []
+    for component, folder in components:
+        for m in load_migrations(component, folder):
+            done = applied.get((component, m.version))
+            if done is None:
+                missing.append(f"{component}/{m.version:04d}_{m.name}")
+            elif done != m.checksum:
+                raise MigrationError(
+                    f"{component} migration {m.version:04d}_{m.name} was changed after it was "
+                    "applied; add a new migration instead"
+                )
+    return missing
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await conn.set_type_codec(

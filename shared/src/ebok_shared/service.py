@@ -4,6 +4,18 @@
 migrations at start-up, the bus connection, the outbox relay, the consumer of the events the
 service subscribes to, health and metrics, and the middlewares. A service's own ``app.py``
 passes its routes, subscriptions and any extra resources in a ``ServiceSpec``.
+
+One process runs the role its settings name (``serve --role``, ``EBOK_ROLE``), so HTTP can
+scale apart from queue work:
+
+==========  =====================================================================================
+role        runs (every role also: the pool, ``spec.contexts``, /health/*, /metrics)
+==========  =====================================================================================
+``api``     the service's HTTP routes; no broker connection (use cases only write the outbox)
+``worker``  the consumer of ``spec.subscriptions``, ``spec.background`` loops, inbox pruning
+``relay``   the outbox relay (and the back office's queue it publishes to)
+``all``     all of the above in one process (the default: the local run, tests)
+==========  =====================================================================================
 """
 
 from __future__ import annotations
@@ -81,6 +93,9 @@ class ServiceSpec(Generic[S]):
     routes: Sequence[web.AbstractRouteDef] = ()
     subscriptions: Sequence[Subscription] = ()
     contexts: Sequence[CleanupContext] = ()  # extra resources, started after the bus
+    # Background loops (schedulers, senders) that belong with the queue work: started after
+    # ``contexts`` in the roles "worker" and "all" only.
+    background: Sequence[CleanupContext] = ()
     # Events the utility's back office (outside e-BOK) takes from this service; they wait
     # in the durable queue backoffice.<name>, declared at start-up (see declare_backoffice).
     backoffice_events: Sequence[str] = ()
@@ -103,9 +118,15 @@ class ServiceSpec(Generic[S]):
 
 @dataclass
 class Bus:
-    connection: AbstractRobustConnection
+    # None in the "api" role: it only writes outbox rows, the relay publishes them.
+    connection: AbstractRobustConnection | None
     topology: Topology
     outbox: Outbox
+
+
+def _runs(settings: ServiceSettings, part: str) -> bool:
+    """Whether this process's role includes ``part`` ("api", "worker" or "relay")."""
+    return settings.role in (part, "all")
 
 
 SPEC = web.AppKey("spec", ServiceSpec)
@@ -124,12 +145,13 @@ def migration_folders(spec: ServiceSpec[Any]) -> list[tuple[str, Path]]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings, spec = app[SETTINGS], app[SPEC]
     pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_max)
-    try:
-        async with pool.acquire() as conn:
-            await db.migrate(conn, migration_folders(spec))
-    except BaseException:
-        await pool.close()
-        raise
+    if settings.migrate_at_start:
+        try:
+            async with pool.acquire() as conn:
+                await db.migrate(conn, migration_folders(spec))
+        except BaseException:
+            await pool.close()
+            raise
     app[POOL] = pool
     yield
     await _close_pool(pool)
@@ -146,18 +168,27 @@ async def _close_pool(pool: asyncpg.Pool) -> None:
 
 async def _bus(app: web.Application) -> AsyncIterator[None]:
     settings, spec = app[SETTINGS], app[SPEC]
-    connection = await aio_pika.connect_robust(
-        settings.amqp_url, client_properties={"connection_name": spec.name}
-    )
     topology = Topology(settings.bus_prefix)
-    app[BUS] = Bus(connection, topology, Outbox(spec.catalogue))
-    await declare_backoffice(connection, topology, spec.name, spec.backoffice_events)
-    relay = OutboxRelay(
-        settings.database_url, connection, topology=topology, batch_size=settings.relay_batch_size
+    if not (_runs(settings, "relay") or _runs(settings, "worker")):
+        app[BUS] = Bus(None, topology, Outbox(spec.catalogue))
+        yield
+        return
+    connection = await aio_pika.connect_robust(
+        settings.amqp_url, client_properties={"connection_name": f"{spec.name}:{settings.role}"}
     )
-    relay_task = asyncio.create_task(relay.run(), name=f"relay:{spec.name}")
+    app[BUS] = Bus(connection, topology, Outbox(spec.catalogue))
+    relay_task = None
+    if _runs(settings, "relay"):
+        await declare_backoffice(connection, topology, spec.name, spec.backoffice_events)
+        relay = OutboxRelay(
+            settings.database_url,
+            connection,
+            topology=topology,
+            batch_size=settings.relay_batch_size,
+        )
+        relay_task = asyncio.create_task(relay.run(), name=f"relay:{spec.name}")
     consumer = None
-    if spec.subscriptions:
+    if spec.subscriptions and _runs(settings, "worker"):
         consumer = Consumer(
             spec.name,
             pool=app[POOL],
@@ -172,9 +203,10 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     yield
     if consumer is not None:
         await consumer.stop()
-    relay_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await relay_task
+    if relay_task is not None:
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
     # Bounded: a broker that vanished must not hold the process's exit.
     with contextlib.suppress(Exception):
         await asyncio.wait_for(connection.close(), timeout=5)
@@ -251,8 +283,9 @@ async def ready(request: web.Request) -> web.Response:
     except Exception as exc:  # any failure means not ready
         checks["database"] = f"unavailable: {type(exc).__name__}"
     connection = app[BUS].connection
-    connected = not connection.is_closed and connection.connected.is_set()
-    checks["broker"] = "ok" if connected else "unavailable"
+    if connection is not None:  # the api role has none: it does not need the broker
+        connected = not connection.is_closed and connection.connected.is_set()
+        checks["broker"] = "ok" if connected else "unavailable"
     if app[_STOPPING].is_set():
         checks["process"] = "shutting down"
     failing = [name for name, state in checks.items() if state != "ok"]
@@ -318,7 +351,9 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
     app[SETTINGS] = shared
     app[SPEC] = spec
     app[_STOPPING] = asyncio.Event()
-    app.cleanup_ctx.extend([_database, _bus, _http_client, _maintenance, *spec.contexts])
+    app.cleanup_ctx.extend([_database, _bus, _http_client, *spec.contexts])
+    if _runs(settings, "worker"):
+        app.cleanup_ctx.extend([_maintenance, *spec.background])
     if spec.revocations:
         app[revocation.REVOCATIONS] = revocation.Revocations()
         # Right after the database opens: loaded before any event or request comes.
@@ -328,7 +363,8 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)
     app.router.add_get("/metrics", metrics)
-    app.router.add_routes(spec.routes)
-    if spec.dead_letter_routes:
-        app.router.add_routes(dead_letters.routes)
+    if _runs(settings, "api"):
+        app.router.add_routes(spec.routes)
+        if spec.dead_letter_routes:
+            app.router.add_routes(dead_letters.routes)
     return app

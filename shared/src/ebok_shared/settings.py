@@ -9,6 +9,9 @@ from aiohttp import web
 
 from .config import ConfigError, Settings
 
+# The parts of a service one process can run (ebok_shared.service: create_service_app).
+ROLES = ("api", "worker", "relay", "all")
+
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceSettings(Settings):
@@ -28,6 +31,13 @@ class ServiceSettings(Settings):
     db_pool_max: int = 10
     # Test stacks: every answer checked against the service's contract (ebok_shared.api).
     check_answers: bool = False
+    # What ``serve`` runs (``serve --role`` overrides it): "api" the HTTP routes, "worker" the
+    # consumers and background loops, "relay" the outbox relay, "all" everything (the local
+    # run). Every role answers /health/* and /metrics. See ebok_shared.service.
+    role: str = "all"
+    # Apply pending migrations when ``serve`` starts (the local run). Off where a migrate job
+    # runs once per release and the pods only wait for the schema (Kubernetes, compose).
+    migrate_at_start: bool = True
 
     @classmethod
     def of(cls, app: web.Application) -> Self:
@@ -48,6 +58,8 @@ class ServiceSettings(Settings):
             raise ConfigError("EBOK_AMQP_URL: expected an amqp:// or amqps:// URL")
         if not 0 < self.http_port < 65536:
             raise ConfigError("EBOK_HTTP_PORT: expected a port number 1-65535")
+        if self.role not in ROLES:
+            raise ConfigError("EBOK_ROLE: expected " + ", ".join(ROLES))
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("EBOK_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
 

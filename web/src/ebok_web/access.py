@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.logs import get_logger
 
 from .gateway import Reply
@@ -46,7 +47,7 @@ class SignedOut(Exception):
 
 def client_ip(request: web.Request) -> str:
     """The customer's address, passed on to the gateway (which trusts it from web only)."""
-    if request.remote in request.app[SETTINGS].trusted_proxies:
+    if is_trusted(request.remote, request.app[SETTINGS].trusted_proxies):
         forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
         if forwarded:
             return forwarded

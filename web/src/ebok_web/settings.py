@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ebok_shared.config import ConfigError, Settings
+from ebok_shared.http.forwarded import check_trusted_proxies
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,6 +29,7 @@ class WebSettings(Settings):
     shutdown_timeout: float = 20.0
 
     def validate(self) -> None:
+        check_trusted_proxies(self.trusted_proxies)
         if not self.gateway_url.startswith(("http://", "https://")):
             raise ConfigError("EBOK_GATEWAY_URL: expected an http:// or https:// URL")
         if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):

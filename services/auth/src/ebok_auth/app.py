@@ -51,6 +51,8 @@ def create_app(settings: AuthSettings) -> web.Application:
     spec = dataclasses.replace(
         SPEC,
         subscriptions=events.subscriptions(settings.contract_block_grace_days),
+        # The scheduler also reloads the signing keys, which every role that answers HTTP
+        # needs after a rotation: a context (every role), not a worker-only background loop.
         contexts=[_resources, scheduler.run],
         verifier=lambda _settings: LocalVerifier(keyring, settings),
     )

@@ -7,6 +7,7 @@ import json as _json
 from typing import Any
 
 from aiohttp import web
+from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem, from_refusal
 from ebok_shared.http.tokens import Principal
@@ -28,11 +29,11 @@ def client_ip(request: web.Request) -> str:
     X-Forwarded-For. Untrusted peers cannot spoof their address this way."""
     trusted = AuthSettings.of(request.app).trusted_proxies
     peer = request.remote or "unknown"
-    if peer not in trusted:
+    if not is_trusted(peer, trusted):
         return peer
     hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
     for hop in reversed(hops):
-        if hop not in trusted:
+        if not is_trusted(hop, trusted):
             return hop[:64]
     return peer
 

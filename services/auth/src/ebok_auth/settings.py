@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ebok_shared.config import ConfigError, Secret
+from ebok_shared.http.forwarded import check_trusted_proxies
 from ebok_shared.http.roles import ADMIN, ROLES
 from ebok_shared.settings import ServiceSettings
 
@@ -83,6 +84,7 @@ class AuthSettings(ServiceSettings):
 
     def validate(self) -> None:
         super().validate()
+        check_trusted_proxies(self.trusted_proxies)
         for client, secret in self.service_client_secrets().items():
             if not client or len(secret) < 32:
                 raise ConfigError(

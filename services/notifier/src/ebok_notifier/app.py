@@ -91,7 +91,8 @@ def spec_for(settings: NotifierSettings) -> ServiceSpec[NotifierSettings]:
     return dataclasses.replace(
         SPEC,
         subscriptions=events.subscriptions(intake_for(settings)),
-        contexts=[*SPEC.contexts, delivery(settings)],
+        # Sending is queue work: the worker role (serve --role worker|all) runs it.
+        background=[*SPEC.background, delivery(settings)],
     )
 
 

@@ -17,7 +17,7 @@ SPEC: ServiceSpec[ReadingsSettings] = ServiceSpec(
     subscriptions=events.SUBSCRIPTIONS,
     # The utility's systems keep their register of meters and readings in step with e-BOK.
     backoffice_events=events.PUBLISHED,
-    contexts=[scheduler.scheduler_context],
+    background=[scheduler.scheduler_context],  # the worker role runs the reminders
 )
 
 
