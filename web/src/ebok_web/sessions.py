@@ -44,6 +44,7 @@ class Session:
     refresh_token: str | None = None
     access_expires: float = 0.0
     restrictions: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # an operator's (for the console's menu)
     flash: list[str] = field(default_factory=list)  # one-time messages for the next page
     # Short-lived state of a multi-step form (e.g. the login waiting for its TOTP code).
     pending: dict[str, Any] = field(default_factory=dict)

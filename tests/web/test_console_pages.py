@@ -1,0 +1,392 @@
+"""The operator console's pages without JavaScript (``portal.Portal``), against the whole
+stack: sign-in with TOTP and the first password, its own cookie and session store, the
+headers and CSRF of the portal, home with the queue counts, the cases queue and a case's
+actions, garden-meter requests, readings to verify, accounts (block while the customer is
+signed in, unblock), the audit log, and the page naming a missing role."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.e2e.client import Api, expect
+from tests.e2e.journeys import OPERATOR_PASSWORD, change_password
+from tests.e2e.mail import subject_has, wait_for_mail
+from tests.e2e.stack import Stack
+
+from .console import Operator, console_signed_in, new_admin, operator_token, sign_in_form
+from .filling import PNG
+from .portal import Portal
+from .signed_in import customer_signed_in
+
+CSP_START = "default-src 'self'"
+
+
+@pytest.fixture(scope="module")
+async def admin(stack: Stack, api: Api) -> Operator:
+    """The first admin, their generated password already changed (through the API)."""
+    made = await new_admin(stack)
+    body = {"login": made.login, "password": made.password, "totp_code": await made.code()}
+    first = expect(await api.post("/operator/sessions", json=body), 201)
+    await change_password(api, str(first["access_token"]), made.password, OPERATOR_PASSWORD)
+    made.password = OPERATOR_PASSWORD
+    return made
+
+
+@pytest.fixture
+async def console(stack: Stack) -> AsyncIterator[Portal]:
+    """An operator's browser (without JavaScript), apart from the customer's ``portal``."""
+    async with Portal.session(stack.portal_url) as http:
+        yield Portal(http, stack.portal_url)
+
+
+def cookie_names(portal: Portal) -> set[str]:
+    return {c.key for c in portal.http.cookie_jar}
+
+
+# -- signing in ----------------------------------------------------------------------------------
+
+
+async def test_a_new_admin_signs_in_with_a_code_and_sets_a_password_first(
+    console: Portal, stack: Stack
+) -> None:
+    operator = await new_admin(stack)
+    page = await sign_in_form(console, operator)
+    assert page.path == "/operator/haslo", page
+    assert page.title == "Zmiana hasła – Konsola e-BOK"
+    assert "pierwsze logowanie" in page.text
+    # Until the password is changed, every console page leads back to it.
+    assert (await console.get("/operator/sprawy")).path == "/operator/haslo"
+    refused = await console.submit(
+        page,
+        {
+            "current_password": operator.password,
+            "new_password": "krotkie",
+            "new_password_repeat": "krotkie",
+        },
+        action="/operator/haslo",
+    )
+    assert refused.status == 422 and refused.field_error("new_password"), refused
+    values = {
+        "current_password": operator.password,
+        "new_password": OPERATOR_PASSWORD,
+        "new_password_repeat": OPERATOR_PASSWORD,
+    }
+    home_page = await console.submit(refused, values, action="/operator/haslo")
+    assert home_page.path == "/operator", home_page
+    assert "Hasło zostało zmienione." in home_page.text
+    assert home_page.h1 == "Konsola e-BOK"
+    nav = [
+        a.get_text(strip=True) for a in home_page.soup.select("nav[aria-label='Menu konsoli'] a")
+    ]
+    assert nav[:3] == ["Start", "Sprawy", "Wodomierze ogrodowe"], nav
+
+
+async def test_the_code_is_always_asked_and_a_wrong_one_is_refused(
+    console: Portal, admin: Operator
+) -> None:
+    page = await console.get("/operator/logowanie")
+    assert page.status == 200 and page.h1 == "Logowanie do konsoli e-BOK"
+    empty = await console.submit(page, {}, action="/operator/logowanie")
+    assert empty.status == 422, empty
+    assert empty.field_error("login") == "Wpisz login."
+    assert empty.field_error("totp_code") == "Wpisz kod z aplikacji uwierzytelniającej."
+    wrong = await sign_in_form(console, admin, code="000000")
+    assert wrong.status == 422 and wrong.path == "/operator/logowanie", wrong
+    assert "Nieprawidłowy login, hasło albo kod" in wrong.text
+    assert 'value="000000"' not in wrong.html and admin.password not in wrong.html
+    assert (await console.get("/operator")).path == "/operator/logowanie"
+
+
+async def test_the_console_has_its_own_cookie_and_session_store(
+    console: Portal, portal: Portal, admin: Operator, stack: Stack, workdir: Path
+) -> None:
+    home = await console_signed_in(console, admin)
+    assert "__Host-ebok-operator" in cookie_names(console)
+    assert "__Host-ebok" not in cookie_names(console)
+    assert home.headers["Cache-Control"] == "no-store"
+    assert home.headers["Content-Security-Policy"].startswith(CSP_START)
+    assert "'unsafe-inline'" not in home.headers["Content-Security-Policy"]
+    assert 'lang="pl"' in home.html
+    # A customer's session does not open the console, and an operator's cookie does not
+    # open the portal's customer pages (each store knows only its own audience).
+    await customer_signed_in(portal, stack, workdir)
+    assert (await portal.get("/operator")).path == "/operator/logowanie"
+    operator_cookie = next(
+        c.value for c in console.http.cookie_jar if c.key == "__Host-ebok-operator"
+    )
+    stolen = await console.get("/pulpit", headers={"Cookie": f"__Host-ebok={operator_cookie}"})
+    assert stolen.path == "/logowanie", stolen
+    # Signing out ends the session (the old cookie opens nothing).
+    signed_out = await console.submit(home, action="/operator/wyloguj")
+    assert signed_out.path == "/operator/logowanie" and "Wylogowano z konsoli." in signed_out.text
+    back = await console.get(
+        "/operator", headers={"Cookie": f"__Host-ebok-operator={operator_cookie}"}
+    )
+    assert back.path == "/operator/logowanie"
+
+
+async def test_a_console_form_without_its_token_is_refused(
+    console: Portal, admin: Operator
+) -> None:
+    home = await console_signed_in(console, admin)
+    refused = await console.post("/operator/wyloguj", {"csrf": "zepsuty"})
+    assert refused.status == 403 and refused.h1 == "Formularz wygasł", refused
+    assert (await console.get("/operator")).path == "/operator", home
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+
+async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close(
+    console: Portal, portal: Portal, admin: Operator, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, session = await customer_signed_in(portal, stack, workdir)
+    complaint = {
+        "kind": "reklamacja",
+        "invoice_number": customer.invoice_number,
+        "reason": "Kwota na fakturze jest dwa razy wyższa niż zwykle.",
+    }
+    failure = {
+        "kind": "failure_report",
+        "place": "ul. Testowa 2, przed budynkiem",
+        "description": "Z pokrywy studzienki wypływa woda.",
+        "since": dt.date.today().isoformat(),
+    }
+    made = []
+    for document in (complaint, failure):
+        made.append(
+            expect(
+                await api.post(
+                    "/me/correspondence", token=session.access, json=document, idempotent=True
+                ),
+                201,
+            )
+        )
+    complaint_case, failure_case = made
+
+    home = await console_signed_in(console, admin)
+    tile = next(card for card in home.soup.select(".card") if "Otwarte sprawy" in card.get_text())
+    count = tile.select_one("[data-count]")
+    assert count is not None, tile
+    assert int(count.get_text(strip=True).replace("\u00a0", "")) >= 2
+
+    queue = await console.get("/operator/sprawy")
+    assert queue.status == 200 and queue.title == "Sprawy – Konsola e-BOK", queue
+    rows = [r.get_text(" ", strip=True) for r in queue.soup.select("tbody tr")]
+    numbers = [
+        n for row in rows for n in (complaint_case["number"], failure_case["number"]) if n in row
+    ]
+    assert numbers.index(failure_case["number"]) < numbers.index(complaint_case["number"]), rows
+    complaint_row = next(r for r in rows if complaint_case["number"] in r)
+    assert "zostało 14 dni" in complaint_row, complaint_row  # the reply deadline, days left
+    assert "Pilne" in next(r for r in rows if failure_case["number"] in r)
+
+    case_page = await console.get(f"/operator/sprawy/{complaint_case['id']}")
+    assert case_page.h1 == f"Reklamacja – sprawa {complaint_case['number']}", case_page
+    assert "Kwota na fakturze jest dwa razy wyższa" in case_page.text
+    taken = await console.submit(
+        case_page, action=f"/operator/sprawy/{complaint_case['id']}/przydziel"
+    )
+    assert "Sprawa jest teraz przydzielona Tobie." in taken.text, taken
+    assert admin.login in taken.text
+
+    empty = await console.submit(
+        taken, {"reply_body": ""}, action=f"/operator/sprawy/{complaint_case['id']}/odpowiedz"
+    )
+    assert empty.status == 422 and empty.field_error("reply_body") == "Wpisz treść odpowiedzi."
+
+    answer = "Sprawdziliśmy odczyty: faktura jest poprawna, zużycie wzrosło w lipcu."
+    replied = await console.submit(
+        empty, {"reply_body": answer}, action=f"/operator/sprawy/{complaint_case['id']}/odpowiedz"
+    )
+    assert replied.status == 200 and "Odpowiedź wysłana." in replied.text, replied
+    assert answer in replied.text
+    # The customer reads it in the portal and gets the e-mail that it is waiting.
+    seen = await portal.get(f"/korespondencja/{complaint_case['id']}")
+    assert answer in seen.text, seen
+    await wait_for_mail(stack.maildir, customer.email, subject_has(complaint_case["number"]))
+
+    evidence = await console.submit(
+        replied,
+        {"evidence_note": "Potrzebne zdjęcie wodomierza."},
+        action=f"/operator/sprawy/{complaint_case['id']}/dowody",
+    )
+    assert "termin odpowiedzi przedłużono" in evidence.text, evidence
+    assert "przedłużony z powodu uzupełnienia dowodów" in evidence.text
+
+    status = await console.submit(
+        evidence,
+        {"new_status": "in_progress"},
+        action=f"/operator/sprawy/{complaint_case['id']}/status",
+    )
+    assert "Status sprawy zmieniony." in status.text and "W trakcie rozpatrywania" in status.text
+
+    closed = await console.submit(
+        status,
+        {"close_note": "Wyjaśnione."},
+        action=f"/operator/sprawy/{complaint_case['id']}/zamknij",
+    )
+    assert "Sprawa zamknięta." in closed.text and "Zamknięte" in closed.text, closed
+    assert not closed.soup.select(
+        f"form[action='/operator/sprawy/{complaint_case['id']}/odpowiedz']"
+    )
+    mine_closed = await console.get("/operator/sprawy?status=closed&assignee=me")
+    assert complaint_case["number"] in mine_closed.text
+
+
+# -- garden-meter requests and readings ----------------------------------------------------------
+
+
+async def test_a_garden_request_is_rejected_only_with_a_reason_the_customer_reads(
+    console: Portal, portal: Portal, admin: Operator, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, session = await customer_signed_in(portal, stack, workdir)
+    wanted = {
+        "kind": "installation",
+        "done_on": dt.date.today().isoformat(),
+        "contract_number": customer.contract_number,
+        "new_serial": f"WG-{customer.client_number}-1",
+        "initial_value": "0.000",
+        "seal_number": "PL-2026/001",
+    }
+    submitted = expect(
+        await api.post(
+            "/me/garden-meter-requests", token=session.access, json=wanted, idempotent=True
+        ),
+        201,
+    )
+    await console_signed_in(console, admin)
+    queue = await console.get("/operator/wodomierze-ogrodowe")
+    assert customer.client_number in queue.text, queue
+    item = await console.get(f"/operator/wodomierze-ogrodowe/{submitted['id']}")
+    assert item.h1 == f"Montaż wodomierza ogrodowego – klient {customer.client_number}", item
+    assert f"WG-{customer.client_number}-1" in item.text
+    no_reason = await console.submit(
+        item, {"decision": "reject"}, action=f"/operator/wodomierze-ogrodowe/{submitted['id']}"
+    )
+    assert no_reason.status == 422, no_reason
+    assert no_reason.field_error("reason") == "Podaj powód odrzucenia – klient go zobaczy."
+    reason = "Plomba nie jest widoczna na zdjęciu; prosimy o ponowne zgłoszenie."
+    decided = await console.submit(
+        no_reason,
+        {"decision": "reject", "reason": reason},
+        action=f"/operator/wodomierze-ogrodowe/{submitted['id']}",
+    )
+    assert (
+        decided.path == "/operator/wodomierze-ogrodowe"
+        and "Zapisano decyzję: odrzucone." in decided.text
+    )
+    assert customer.client_number not in decided.text  # gone from the queue of those to decide
+    mine = expect(await api.get("/me/garden-meter-requests", token=session.access), 200)
+    assert [(r["status"], r["reason"]) for r in mine["items"]] == [("rejected", reason)]
+
+
+async def test_a_reading_to_verify_shows_its_photo_and_history_and_is_accepted(
+    console: Portal, portal: Portal, admin: Operator, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, session = await customer_signed_in(portal, stack, workdir)
+    path = f"/me/meters/{quote(customer.meter)}/readings"
+    ten_days_ago = (dt.date.today() - dt.timedelta(days=10)).isoformat()
+    expect(
+        await api.post(
+            path,
+            token=session.access,
+            json={"value": "100", "read_on": ten_days_ago},
+            idempotent=True,
+        ),
+        201,
+    )
+    form = await portal.get(f"/odczyty/{customer.meter}")
+    from .filling import fill
+
+    asked = await fill(
+        portal, form, {"value": "5000"}, files={"photo": ("licznik.png", PNG, "image/png")}
+    )
+    await fill(portal, asked, button=("action", "confirm"))
+
+    await console_signed_in(console, admin)
+    queue = await console.get("/operator/odczyty")
+    link = next(a for a in queue.soup.select("tbody a") if customer.meter in a.get_text())
+    reading = await console.get(str(link["href"]))
+    assert reading.status == 200 and reading.h1.startswith(f"Odczyt wodomierza {customer.meter}"), (
+        reading
+    )
+    assert "5 000 m³" in reading.text  # (Page.text joins words with plain spaces)
+    photo = reading.soup.select_one("img.photo")
+    assert photo is not None and photo["alt"], reading
+    image = await console.get(str(photo["src"]))
+    assert (
+        image.status == 200 and image.body == PNG and image.headers["Content-Type"] == "image/png"
+    )
+    history = [r.get_text(" ", strip=True) for r in reading.soup.select("tbody tr")]
+    assert any("100\u00a0m³" in row for row in history) and any(
+        "(ten odczyt)" in row for row in history
+    ), history
+    accepted = await console.submit(reading, {"decision": "accept"}, action=str(link["href"]))
+    assert (
+        accepted.path == "/operator/odczyty" and "Zapisano decyzję: przyjęte." in accepted.text
+    ), accepted
+    mine = expect(await api.get(path, token=session.access), 200)["items"]
+    assert mine[0]["status"] == "accepted", mine[0]
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+
+async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblocking(
+    console: Portal, portal: Portal, admin: Operator, stack: Stack, workdir: Path
+) -> None:
+    customer, _ = await customer_signed_in(portal, stack, workdir)
+    assert (await portal.get("/pulpit")).path == "/pulpit"
+    await console_signed_in(console, admin)
+    found = await console.get(f"/operator/konta?q={customer.client_number}")
+    assert found.status == 200 and customer.email in found.text, found
+    account = await console.get(f"/operator/konta/{customer.client_number}")
+    assert account.h1 == f"Konto klienta {customer.client_number}" and "aktywne" in account.text
+    no_reason = await console.submit(
+        account, action=f"/operator/konta/{customer.client_number}/blokada"
+    )
+    assert no_reason.status == 422 and no_reason.field_error("block_reason"), no_reason
+    blocked = await console.submit(
+        no_reason,
+        {"block_reason": "Naruszenie pkt IV.3 Regulaminu (test)."},
+        action=f"/operator/konta/{customer.client_number}/blokada",
+    )
+    assert "Konto zablokowane." in blocked.text and "zablokowane" in blocked.text, blocked
+    assert "account.blocked" in blocked.text or "blocked" in blocked.text
+    # The customer's next page load is refused: signed out, back to the sign-in page.
+    refused = await portal.get("/pulpit")
+    assert refused.path == "/logowanie", refused
+    unblocked = await console.submit(
+        blocked,
+        {"unblock_reason": "Wyjaśnione z klientem."},
+        action=f"/operator/konta/{customer.client_number}/odblokowanie",
+    )
+    assert "Konto odblokowane." in unblocked.text, unblocked
+    log = await console.get(f"/operator/dziennik?subject={customer.client_number}")
+    assert log.status == 200 and log.soup.select("tbody tr"), log
+    bad_day = await console.get("/operator/dziennik?since=wczoraj")
+    assert (
+        bad_day.status == 422
+        and bad_day.field_error("since") == "Podaj datę w formacie RRRR-MM-DD."
+    )
+
+
+async def test_a_page_outside_the_operators_roles_names_the_missing_role(
+    console: Portal, admin: Operator, api: Api
+) -> None:
+    token = await operator_token(api, admin)
+    from .console import new_operator
+
+    clerk = await new_operator(api, token, ["operator"])
+    await console_signed_in(console, clerk)
+    refused = await console.get("/operator/pracownicy")
+    assert refused.status == 403 and refused.h1 == "Brak uprawnień", refused
+    assert "Administrator" in refused.text and "admin" in refused.text
+    nav = [a.get_text(strip=True) for a in (await console.get("/operator")).soup.select("nav a")]
+    assert "Pracownicy" not in nav and "Sprawy" in nav, nav
