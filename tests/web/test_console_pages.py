@@ -14,11 +14,20 @@ from urllib.parse import quote
 import pytest
 
 from tests.e2e.client import Api, expect
-from tests.e2e.journeys import OPERATOR_PASSWORD, change_password
+from tests.e2e.journeys import OPERATOR_PASSWORD
 from tests.e2e.mail import subject_has, wait_for_mail
 from tests.e2e.stack import Stack
 
-from .console import Operator, console_signed_in, new_admin, operator_token, sign_in_form
+from .console import (
+    ALL_ROLES,
+    Operator,
+    console_signed_in,
+    new_admin,
+    new_operator,
+    operator_token,
+    ready,
+    sign_in_form,
+)
 from .filling import PNG
 from .portal import Portal
 from .signed_in import customer_signed_in
@@ -28,13 +37,14 @@ CSP_START = "default-src 'self'"
 
 @pytest.fixture(scope="module")
 async def admin(stack: Stack, api: Api) -> Operator:
-    """The first admin, their generated password already changed (through the API)."""
-    made = await new_admin(stack)
-    body = {"login": made.login, "password": made.password, "totp_code": await made.code()}
-    first = expect(await api.post("/operator/sessions", json=body), 201)
-    await change_password(api, str(first["access_token"]), made.password, OPERATOR_PASSWORD)
-    made.password = OPERATOR_PASSWORD
-    return made
+    """The first admin (``create-admin``), their generated password already changed."""
+    return await ready(api, await new_admin(stack))
+
+
+@pytest.fixture(scope="module")
+async def staff(admin: Operator, api: Api) -> Operator:
+    """An operator with every role (made by the admin), their first password changed."""
+    return await ready(api, await new_operator(api, await operator_token(api, admin), ALL_ROLES))
 
 
 @pytest.fixture
@@ -83,7 +93,7 @@ async def test_a_new_admin_signs_in_with_a_code_and_sets_a_password_first(
     nav = [
         a.get_text(strip=True) for a in home_page.soup.select("nav[aria-label='Menu konsoli'] a")
     ]
-    assert nav[:3] == ["Start", "Sprawy", "Wodomierze ogrodowe"], nav
+    assert nav[0] == "Start" and "Pracownicy" in nav, nav
 
 
 async def test_the_code_is_always_asked_and_a_wrong_one_is_refused(
@@ -143,7 +153,7 @@ async def test_a_console_form_without_its_token_is_refused(
 
 
 async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close(
-    console: Portal, portal: Portal, admin: Operator, stack: Stack, api: Api, workdir: Path
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
 ) -> None:
     customer, session = await customer_signed_in(portal, stack, workdir)
     complaint = {
@@ -169,7 +179,7 @@ async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close
         )
     complaint_case, failure_case = made
 
-    home = await console_signed_in(console, admin)
+    home = await console_signed_in(console, staff)
     tile = next(card for card in home.soup.select(".card") if "Otwarte sprawy" in card.get_text())
     count = tile.select_one("[data-count]")
     assert count is not None, tile
@@ -193,7 +203,7 @@ async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close
         case_page, action=f"/operator/sprawy/{complaint_case['id']}/przydziel"
     )
     assert "Sprawa jest teraz przydzielona Tobie." in taken.text, taken
-    assert admin.login in taken.text
+    assert staff.login in taken.text
 
     empty = await console.submit(
         taken, {"reply_body": ""}, action=f"/operator/sprawy/{complaint_case['id']}/odpowiedz"
@@ -243,7 +253,7 @@ async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close
 
 
 async def test_a_garden_request_is_rejected_only_with_a_reason_the_customer_reads(
-    console: Portal, portal: Portal, admin: Operator, stack: Stack, api: Api, workdir: Path
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
 ) -> None:
     customer, session = await customer_signed_in(portal, stack, workdir)
     wanted = {
@@ -260,7 +270,7 @@ async def test_a_garden_request_is_rejected_only_with_a_reason_the_customer_read
         ),
         201,
     )
-    await console_signed_in(console, admin)
+    await console_signed_in(console, staff)
     queue = await console.get("/operator/wodomierze-ogrodowe")
     assert customer.client_number in queue.text, queue
     item = await console.get(f"/operator/wodomierze-ogrodowe/{submitted['id']}")
@@ -287,7 +297,7 @@ async def test_a_garden_request_is_rejected_only_with_a_reason_the_customer_read
 
 
 async def test_a_reading_to_verify_shows_its_photo_and_history_and_is_accepted(
-    console: Portal, portal: Portal, admin: Operator, stack: Stack, api: Api, workdir: Path
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
 ) -> None:
     customer, session = await customer_signed_in(portal, stack, workdir)
     path = f"/me/meters/{quote(customer.meter)}/readings"
@@ -309,7 +319,7 @@ async def test_a_reading_to_verify_shows_its_photo_and_history_and_is_accepted(
     )
     await fill(portal, asked, button=("action", "confirm"))
 
-    await console_signed_in(console, admin)
+    await console_signed_in(console, staff)
     queue = await console.get("/operator/odczyty")
     link = next(a for a in queue.soup.select("tbody a") if customer.meter in a.get_text())
     reading = await console.get(str(link["href"]))
@@ -339,11 +349,11 @@ async def test_a_reading_to_verify_shows_its_photo_and_history_and_is_accepted(
 
 
 async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblocking(
-    console: Portal, portal: Portal, admin: Operator, stack: Stack, workdir: Path
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, workdir: Path
 ) -> None:
     customer, _ = await customer_signed_in(portal, stack, workdir)
     assert (await portal.get("/pulpit")).path == "/pulpit"
-    await console_signed_in(console, admin)
+    await console_signed_in(console, staff)
     found = await console.get(f"/operator/konta?q={customer.client_number}")
     assert found.status == 200 and customer.email in found.text, found
     account = await console.get(f"/operator/konta/{customer.client_number}")
@@ -380,13 +390,174 @@ async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblockin
 async def test_a_page_outside_the_operators_roles_names_the_missing_role(
     console: Portal, admin: Operator, api: Api
 ) -> None:
-    token = await operator_token(api, admin)
-    from .console import new_operator
-
-    clerk = await new_operator(api, token, ["operator"])
+    clerk = await new_operator(api, await operator_token(api, admin), ["customer_service"])
     await console_signed_in(console, clerk)
     refused = await console.get("/operator/pracownicy")
     assert refused.status == 403 and refused.h1 == "Brak uprawnień", refused
     assert "Administrator" in refused.text and "admin" in refused.text
     nav = [a.get_text(strip=True) for a in (await console.get("/operator")).soup.select("nav a")]
     assert "Pracownicy" not in nav and "Sprawy" in nav, nav
+    # Publishing terms is the content team's: the page (by the token's roles) or the API
+    # (when the page is shown) refuses it, naming the role.
+    terms = await console.get("/operator/regulamin")
+    if terms.status == 200:
+        terms = await console.submit(
+            terms,
+            {"summary": "Próba", "effective_on": "2099-01-01"},
+            action="/operator/regulamin",
+            button=("action", "publish"),
+        )
+    assert terms.status == 403 and "Treści portalu" in terms.text, terms
+
+
+# -- content: terms and portal sections ----------------------------------------------------------
+
+
+async def test_new_terms_previewed_side_by_side_then_published_with_the_notice_period(
+    console: Portal, staff: Operator, stack: Stack
+) -> None:
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/regulamin")
+    assert page.status == 200 and page.h1 == "Regulamin", page
+    current = page.soup.select_one("textarea#body")
+    assert current is not None and "II." in current.get_text(), page
+    text = current.get_text()
+    changed = (
+        text.replace("II.", "II.", 1) + "\n\nVI. Postanowienia dodatkowe\n1. Nowy punkt testowy.\n"
+    )
+    too_soon = (dt.date.today() + dt.timedelta(days=13)).isoformat()
+    preview = await console.submit(
+        page,
+        {"body": changed, "summary": "Nowy rozdział VI.", "effective_on": too_soon},
+        action="/operator/regulamin",
+        button=("action", "preview"),
+    )
+    assert preview.status == 422, preview
+    assert "najwcześniej 14 dni od dziś" in preview.field_error("effective_on")
+    compare = preview.soup.select_one(".compare")
+    assert compare is not None and "Nowy punkt testowy." in compare.get_text(), preview
+    assert preview.soup.select(".compare ins"), preview  # the added words marked
+    in_time = (dt.date.today() + dt.timedelta(days=14)).isoformat()
+    published = await console.submit(
+        preview,
+        {"effective_on": in_time},
+        action="/operator/regulamin",
+        button=("action", "publish"),
+    )
+    assert published.path == "/operator/regulamin", published
+    assert "Opublikowano wersję" in published.text, published
+    assert "Powiadomienia o zmianach" in published.text
+
+
+async def test_a_portal_section_made_read_only_with_a_message_customers_see(
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, workdir: Path
+) -> None:
+    await customer_signed_in(portal, stack, workdir)
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/portal")
+    assert page.status == 200 and page.h1 == "Sekcje portalu", page
+    no_message = await console.submit(
+        page, {"mode-correspondence": "read_only"}, action="/operator/portal/sekcje/correspondence"
+    )
+    assert no_message.status == 422, no_message
+    assert (
+        no_message.field_error("message-correspondence")
+        == "Napisz komunikat, który zobaczą klienci."
+    )
+    message = "Przerwa techniczna do 18:00."
+    saved = await console.submit(
+        no_message,
+        {"mode-correspondence": "read_only", "message-correspondence": message},
+        action="/operator/portal/sekcje/correspondence",
+    )
+    assert "Zapisano" in saved.text and message in saved.text, saved
+    assert staff.login in saved.text  # the history says who
+    seen = await portal.get("/korespondencja")
+    assert message in seen.text and "Tylko do odczytu" in seen.text, seen
+    back = await console.submit(
+        saved,
+        {"mode-correspondence": "on", "message-correspondence": ""},
+        action="/operator/portal/sekcje/correspondence",
+    )
+    assert "Zapisano" in back.text, back
+
+
+# -- e-mails, feeds, rates, operators ------------------------------------------------------------
+
+
+async def test_the_e_mail_log_lists_deliveries(console: Portal, staff: Operator) -> None:
+    await console_signed_in(console, staff)
+    failed = await console.get("/operator/wiadomosci")
+    assert failed.status == 200 and failed.h1 == "E-maile", failed
+    sent = await console.get("/operator/wiadomosci?status=sent")
+    rows = [r.get_text(" ", strip=True) for r in sent.soup.select("tbody tr")]
+    assert rows and all("wysłana" in row for row in rows), rows  # registration e-mails at least
+
+
+async def test_a_feed_batch_with_a_bad_row_is_refused_whole_with_each_bad_row_shown(
+    console: Portal, staff: Operator
+) -> None:
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/zasilenia")
+    assert page.status == 200 and page.h1 == "Zasilenia z systemu rozliczeń", page
+    no_file = await console.submit(page, {"kind": "billing"}, action="/operator/zasilenia")
+    assert no_file.status == 422 and no_file.field_error("batch"), no_file
+    bad = b'{"type": "client", "client_number": "12"}\n{"type": "nonsense"}\n'
+    refused = await console.submit(
+        page,
+        {"kind": "billing"},
+        action="/operator/zasilenia",
+        files={"batch": ("partia.jsonl", bad, "application/x-ndjson")},
+    )
+    assert refused.status == 422 and "Partii nie przyjęto" in refused.text, refused
+    errors = refused.soup.select("table")[0].select("tbody tr")  # the bad rows come first
+    lines = [r.select("td")[0].get_text(strip=True) for r in errors]
+    assert lines and all(line.isdigit() for line in lines), refused
+    assert "2" in lines, lines  # the row of an unknown type
+
+
+async def test_rates_and_tariffs_with_a_new_eur_rate(console: Portal, staff: Operator) -> None:
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/stawki")
+    assert page.status == 200 and page.h1 == "Stawki i taryfy", page
+    wrong = await console.submit(
+        page, {"eur_date": "wczoraj", "eur_pln": "abc"}, action="/operator/stawki/eur"
+    )
+    assert wrong.status == 422, wrong
+    assert wrong.field_error("eur_date") == "Podaj datę w formacie RRRR-MM-DD."
+    assert wrong.field_error("eur_pln").startswith("Podaj kurs")
+    added = await console.submit(
+        wrong,
+        {"eur_date": "2026-11-30", "eur_pln": "4,2834", "table_number": "231/A/NBP/2026"},
+        action="/operator/stawki/eur",
+    )
+    assert "Zapisano kurs EUR." in added.text, added
+    assert "4,2834" in added.text and "231/A/NBP/2026" in added.text
+
+
+async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
+    console: Portal, admin: Operator
+) -> None:
+    await console_signed_in(console, admin)
+    page = await console.get("/operator/pracownicy")
+    assert page.status == 200 and admin.login in page.text, page
+    no_role = await console.submit(
+        page,
+        {"login": "nowy.pracownik", "email": "nowy@mpwik.example.pl"},
+        action="/operator/pracownicy",
+    )
+    assert no_role.status == 422 and "Wybierz co najmniej jedną rolę." in no_role.error_summary(), (
+        no_role
+    )
+    made = await console.submit(
+        page,
+        {"login": "nowy.admin", "email": "nowy.admin@mpwik.example.pl", "role_admin": "1"},
+        action="/operator/pracownicy",
+    )
+    assert made.status == 200 and made.h1 == "Nowy pracownik: nowy.admin", made
+    secrets = [s.get_text(strip=True) for s in made.soup.select(".secret")]
+    assert len(secrets) == 2 and all(secrets), secrets
+    assert made.soup.select_one("svg.qr") is not None
+    assert made.headers["Cache-Control"] == "no-store"
+    again = await console.get("/operator/pracownicy")
+    assert "nowy.admin" in again.text and secrets[0] not in again.text

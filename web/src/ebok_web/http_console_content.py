@@ -14,12 +14,12 @@ from urllib.parse import quote
 from aiohttp import web
 
 from . import terms
-from .access import api
+from .access import api, session_of
 from .console import checked, console_page, done
 from .formatting import WARSAW
 from .forms import Form, read_form
 from .http_public import changed_clauses
-from .operator_roles import CONTENT
+from .operator_roles import BILLING, CONTENT, may
 from .rendering import render
 from .typed import today
 
@@ -169,6 +169,7 @@ async def _portal_page(
         modes=MODES,
         mode_names=MODE_NAMES,
         section_options=[(s["section"], s["name"]) for s in sections],
+        may_hide=may(session_of(request), BILLING),
         history=history.json()["items"] if history.ok else None,
         status=status,
     )
@@ -211,7 +212,7 @@ async def set_section(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post(PORTAL + "/pozycje")
-@console_page(CONTENT)
+@console_page(BILLING)  # hiding a single invoice or contract is the billing team's
 async def set_item(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     section, item_id = form.value("item_section"), form.value("item_id")
