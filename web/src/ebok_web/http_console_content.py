@@ -16,7 +16,7 @@ from aiohttp import web
 from . import terms
 from .access import api, session_of
 from .console import checked, console_page, done
-from .formatting import WARSAW
+from .formatting import WARSAW, date
 from .forms import Form, read_form
 from .http_public import changed_clauses
 from .operator_roles import BILLING, CONTENT, may
@@ -58,7 +58,7 @@ async def _terms_page(
     current = await api(request).get("/regulations/current")
     in_force = current.json() if current.ok else None
     if form is None:
-        earliest = today() + dt.timedelta(days=NOTICE_DAYS)
+        earliest = earliest_day()
         form = Form(
             values={
                 "body": in_force["body"] if in_force else "",
@@ -74,6 +74,7 @@ async def _terms_page(
         preview=preview,
         campaigns=await _campaigns(request),
         notice_days=NOTICE_DAYS,
+        earliest=earliest_day(),
         status=status,
     )
 
@@ -82,6 +83,11 @@ async def _terms_page(
 @console_page(CONTENT)
 async def terms_page(request: web.Request) -> web.StreamResponse:
     return await _terms_page(request)
+
+
+def earliest_day() -> dt.date:
+    """The first midnight (Warsaw) at least ``NOTICE_DAYS`` whole days from now."""
+    return today() + dt.timedelta(days=NOTICE_DAYS + 1)
 
 
 def _check_draft(form: Form) -> str | None:
@@ -97,10 +103,11 @@ def _check_draft(form: Form) -> str | None:
     except ValueError:
         form.error("effective_on", "Podaj datę wejścia w życie w formacie RRRR-MM-DD.")
         return None
-    if day < today() + dt.timedelta(days=NOTICE_DAYS):
+    if day < earliest_day():
         form.error(
             "effective_on",
-            f"Zmiana może wejść w życie najwcześniej {NOTICE_DAYS} dni od dziś "
+            f"Zmiana może wejść w życie najwcześniej {date(earliest_day())}: "
+            f"użytkownicy muszą mieć {NOTICE_DAYS} pełnych dni na zapoznanie się z nią "
             "(pkt IV.2 Regulaminu).",
         )
         return None
