@@ -68,13 +68,11 @@ class Things:
 
 
 async def customer_with_work(
-    api: Api,
-    stack: Stack,
-    workdir: Path,  # noqa: F811
+    api: Api, running: Stack, workdir: Path
 ) -> tuple[Customer, Session, str, str, str]:
     """A customer who sent a complaint, asked for a garden meter and gave an unusual
     reading (through the API): the case's, the request's and the reading's ids."""
-    customer, session = await onboarded(stack, workdir)
+    customer, session = await onboarded(running, workdir)
     token = session.access
     case = expect(
         await api.post(

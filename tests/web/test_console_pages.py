@@ -195,7 +195,7 @@ async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close
     ]
     assert numbers.index(failure_case["number"]) < numbers.index(complaint_case["number"]), rows
     complaint_row = next(r for r in rows if complaint_case["number"] in r)
-    assert "zostało 14 dni" in complaint_row, complaint_row  # the reply deadline, days left
+    assert "zostało 14\u00a0dni" in complaint_row, complaint_row  # the reply deadline, days left
     assert "Pilne" in next(r for r in rows if failure_case["number"] in r)
 
     case_page = await console.get(f"/operator/sprawy/{complaint_case['id']}")
