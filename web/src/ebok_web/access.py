@@ -145,11 +145,15 @@ async def fresh(request: web.Request, session: Session) -> Session:
     if session.access_expires - time.time() > REFRESH_MARGIN:
         return session
     store = store_of(request)
+    stale = session.access_token
     if not await store.lock(session):
-        updated = await store.wait_for_refresh(session)
+        # Another request refreshes it, or another call of this request (a page asking the
+        # API several things at once shares its session object).
+        updated = await store.wait_for_refresh(session, stale)
         if updated is None:
             raise SignedOut("refresh-failed")
-        _replace(request, session, updated)
+        if updated is not session:
+            _replace(request, session, updated)
         return session
     try:
         reply = await request.app[GATEWAY].call(
