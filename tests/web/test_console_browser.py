@@ -291,8 +291,10 @@ async def test_an_operators_day(
     await screenshot(console, "dzien-start")
 
     # The case: from the queue, taken, answered.
-    await console.click("nav >> text=Sprawy")
-    await console.click(f"a[href='/operator/sprawy/{case_id}']")
+    async with console.expect_navigation():
+        await console.click("nav >> text=Sprawy")
+    async with console.expect_navigation():
+        await console.click(f"a[href='/operator/sprawy/{case_id}']")
     await _submit(console, f"/operator/sprawy/{case_id}/przydziel")
     assert "przydzielona Tobie" in await _flash(console)
     answer = "Sprawdziliśmy odczyty: faktura jest poprawna, zużycie wzrosło w lipcu."
