@@ -410,7 +410,7 @@ async def test_a_page_outside_the_operators_roles_names_the_missing_role(
             action="/operator/regulamin",
             button=("action", "publish"),
         )
-    assert terms.status == 403 and "Treści portalu" in terms.text, terms
+    assert terms.status == 403 and "Treści i portal" in terms.text, terms
 
 
 # -- content: terms and portal sections ----------------------------------------------------------
@@ -500,6 +500,15 @@ async def test_the_e_mail_log_lists_deliveries(console: Portal, staff: Operator)
     sent = await console.get("/operator/wiadomosci?status=sent")
     rows = [r.get_text(" ", strip=True) for r in sent.soup.select("tbody tr")]
     assert rows and all("wysłana" in row for row in rows), sent  # registration e-mails at least
+    # Only a failed e-mail is sent again: the service's refusal is said on the page.
+    first = sent.soup.select_one("tbody tr td")
+    token = sent.soup.select_one("input[name=csrf]")
+    assert first is not None and token is not None, sent
+    refused = await console.post(
+        f"/operator/wiadomosci/{first.get_text(strip=True)}", {"csrf": str(token["value"])}
+    )
+    assert refused.status == 422 and "Nie wysłano ponownie" in refused.text, refused
+    assert "nie powiodła" in refused.text, refused
 
 
 async def test_a_feed_batch_with_a_bad_row_is_refused_whole_with_each_bad_row_shown(

@@ -137,7 +137,15 @@ def adopt_tokens(session: Session, answer: dict[str, Any], kind: str) -> None:
     session.refresh_token = str(answer.get("refresh_token") or session.refresh_token or "")
     session.access_expires = time.time() + float(answer.get("expires_in", 300))
     session.restrictions = list(answer.get("restrictions") or [])
-    session.roles = roles_in_token(session.access_token) if kind == "operator" else []
+    if kind == "operator":  # as auth lists them in its answer, else as the token carries them
+        listed = answer.get("roles")
+        session.roles = (
+            sorted(map(str, listed))
+            if isinstance(listed, list)
+            else roles_in_token(session.access_token)
+        )
+    else:
+        session.roles = []
 
 
 async def fresh(request: web.Request, session: Session) -> Session:

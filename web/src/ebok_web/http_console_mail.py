@@ -32,6 +32,10 @@ STATUS_NAMES = {
 @routes.get(MAIL)
 @console_page(CUSTOMER_SERVICE)
 async def deliveries(request: web.Request) -> web.StreamResponse:
+    return await _mail_page(request)
+
+
+async def _mail_page(request: web.Request, error: str | None = None) -> web.Response:
     status = request.query.get("status", "failed")
     status = status if status in dict(STATUSES) else "failed"
     params = {"status": status, "limit": "50"}
@@ -48,6 +52,8 @@ async def deliveries(request: web.Request) -> web.StreamResponse:
         statuses=STATUSES,
         names=STATUS_NAMES,
         status_filter=status,
+        error=error,
+        status=422 if error else 200,
     )
 
 
@@ -60,5 +66,6 @@ async def resend(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     if reply.ok:
         done(request, f"Wiadomość {delivery_id} zostanie wysłana ponownie.", MAIL)
-    detail = str(reply.problem.get("detail") or "Nie udało się ponowić wysyłki.")
-    done(request, detail, MAIL)
+    return await _mail_page(
+        request, str(reply.problem.get("detail") or "Nie udało się ponowić wysyłki.")
+    )

@@ -24,7 +24,7 @@ CUSTOMER_SERVICE, BILLING, CONTENT, ADMIN = "customer_service", "billing", "cont
 ROLE_NAMES = {
     CUSTOMER_SERVICE: "Obsługa klienta",
     BILLING: "Rozliczenia",
-    CONTENT: "Treści portalu",
+    CONTENT: "Treści i portal",
     ADMIN: "Administrator",
 }
 WORK_ROLES = (CUSTOMER_SERVICE, BILLING, CONTENT)
