@@ -111,6 +111,7 @@ async def test_the_code_is_always_asked_and_a_wrong_one_is_refused(
     assert "Nieprawidłowy login, hasło albo kod" in wrong.text
     assert 'value="000000"' not in wrong.html and admin.password not in wrong.html
     assert (await console.get("/operator")).path == "/operator/logowanie"
+    assert (await console.get("/operator/")).path == "/operator/logowanie"
 
 
 async def test_the_console_has_its_own_cookie_and_session_store(

@@ -157,6 +157,12 @@ async def _count(request: web.Request, path: str, params: dict[str, str]) -> int
     return int(body["total"]) if "total" in body else len(body.get("items") or [])
 
 
+@routes.get(HOME + "/")
+async def home_with_slash(request: web.Request) -> web.StreamResponse:
+    """``/operator/`` (as the local run prints it) is the console's home too."""
+    redirect(HOME)
+
+
 @routes.get(HOME)
 @console_page()
 async def home(request: web.Request) -> web.StreamResponse:
