@@ -21,7 +21,8 @@ from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.logs import get_logger
 
 from .gateway import Reply
-from .keys import GATEWAY, SESSION, SETTINGS, STORE
+from .keys import GATEWAY, SESSION, SETTINGS, is_console, store_of
+from .operator_roles import roles_in_token
 from .rendering import redirect
 from .sessions import REFRESH_MARGIN, Session
 
@@ -32,6 +33,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PASSWORD_PAGE = "/haslo/zmiana"
 TERMS_PAGE = "/regulamin/akceptacja"
 SIGN_IN_PAGE = "/logowanie"
+CONSOLE_SIGN_IN_PAGE = "/operator/logowanie"
+CONSOLE_PASSWORD_PAGE = "/operator/haslo"
 # Pages of each restriction: where a restricted session is sent.
 RESTRICTION_PAGES = {"password_change": PASSWORD_PAGE, "regulations": TERMS_PAGE}
 # The gateway's refusal codes that mean "this session is restricted".
@@ -39,6 +42,13 @@ RESTRICTION_CODES = {
     "password-change-required": "password_change",
     "regulations-acceptance-required": "regulations",
 }
+
+
+def restriction_page(request: web.Request, restriction: str) -> str:
+    """Where a restricted session is sent: an operator's first password in the console."""
+    if restriction == "password_change" and is_console(request):
+        return CONSOLE_PASSWORD_PAGE
+    return RESTRICTION_PAGES[restriction]
 
 
 class SignedOut(Exception):
@@ -101,7 +111,7 @@ class Api:
             restriction = RESTRICTION_CODES[reply.code]
             if restriction not in session.restrictions:
                 session.restrictions.append(restriction)
-            redirect(RESTRICTION_PAGES[restriction])
+            redirect(restriction_page(request, restriction))
         return reply
 
     async def get(self, path: str, **kwargs: Any) -> Reply:
@@ -128,18 +138,31 @@ def adopt_tokens(session: Session, answer: dict[str, Any], kind: str) -> None:
     session.refresh_token = str(answer.get("refresh_token") or session.refresh_token or "")
     session.access_expires = time.time() + float(answer.get("expires_in", 300))
     session.restrictions = list(answer.get("restrictions") or [])
+    if kind == "operator":  # as auth lists them in its answer, else as the token carries them
+        listed = answer.get("roles")
+        session.roles = (
+            sorted(map(str, listed))
+            if isinstance(listed, list)
+            else roles_in_token(session.access_token)
+        )
+    else:
+        session.roles = []
 
 
 async def fresh(request: web.Request, session: Session) -> Session:
     """The session with an access token valid for a while yet (refreshed here if not)."""
     if session.access_expires - time.time() > REFRESH_MARGIN:
         return session
-    store = request.app[STORE]
+    store = store_of(request)
+    stale = session.access_token
     if not await store.lock(session):
-        updated = await store.wait_for_refresh(session)
+        # Another request refreshes it, or another call of this request (a page asking the
+        # API several things at once shares its session object).
+        updated = await store.wait_for_refresh(session, stale)
         if updated is None:
             raise SignedOut("refresh-failed")
-        _replace(request, session, updated)
+        if updated is not session:
+            _replace(request, session, updated)
         return session
     try:
         reply = await request.app[GATEWAY].call(
@@ -176,4 +199,4 @@ async def sign_out(request: web.Request, session: Session) -> None:
             )
         except Exception as exc:  # the web session ends whatever the gateway says
             log.info("gateway logout failed", error=type(exc).__name__)
-    await request.app[STORE].delete(session)
+    await store_of(request).delete(session)

@@ -14,6 +14,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import (
     http_account,
+    http_console_access,
+    http_console_accounts,
+    http_console_billing,
+    http_console_cases,
+    http_console_content,
+    http_console_mail,
+    http_console_meters,
+    http_console_operators,
     http_contracts,
     http_correspondence,
     http_dashboard,
@@ -23,7 +31,7 @@ from . import (
     http_readings,
 )
 from .gateway import Gateway
-from .keys import GATEWAY, HTTP, SETTINGS, STORE, TEMPLATES
+from .keys import GATEWAY, HTTP, OPERATOR_STORE, SETTINGS, STORE, TEMPLATES
 from .middleware import (
     csrf_middleware,
     error_middleware,
@@ -44,6 +52,15 @@ AREAS = (
     http_readings,
     http_garden,
     http_correspondence,
+    # The operator console (/operator): its own cookie, session store and layout.
+    http_console_access,
+    http_console_cases,
+    http_console_meters,
+    http_console_accounts,
+    http_console_content,
+    http_console_mail,
+    http_console_billing,
+    http_console_operators,
 )
 
 
@@ -60,6 +77,13 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[STORE] = SessionStore(
         client,
         settings.session_prefix,
+        idle=settings.session_idle_seconds,
+        absolute=settings.session_absolute_seconds,
+    )
+    # Operators apart: their own key prefix (and cookie), nothing shared with customers'.
+    app[OPERATOR_STORE] = SessionStore(
+        client,
+        settings.session_prefix + "operator:",
         idle=settings.session_idle_seconds,
         absolute=settings.session_absolute_seconds,
     )

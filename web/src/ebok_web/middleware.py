@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from ebok_shared.logs import get_logger
 
-from .access import SIGN_IN_PAGE, SignedOut
+from .access import CONSOLE_SIGN_IN_PAGE, SIGN_IN_PAGE, SignedOut
 from .gateway import GatewayUnavailable
-from .keys import SESSION, SETTINGS, STORE
+from .keys import SESSION, SETTINGS, is_console, store_of
 from .rendering import render
 from .sessions import COOKIES, Session
 
@@ -38,7 +38,7 @@ CSP = "; ".join(
 
 
 def audience_of(request: web.Request) -> str:
-    return "operator" if request.path.startswith("/operator") else "customer"
+    return "operator" if is_console(request) else "customer"
 
 
 # -- sessions ---------------------------------------------------------------------------------
@@ -48,14 +48,14 @@ def ensure_session(request: web.Request) -> Session:
     """The request's session; an anonymous one is started for a page with a form."""
     session = request.get(SESSION)
     if session is None:
-        session = request.app[STORE].new(audience_of(request))
+        session = store_of(request).new(audience_of(request))
         request[SESSION] = session
     return session
 
 
 async def start_session(request: web.Request) -> Session:
     """A new session id for what the old one held (at sign-in, at a password change)."""
-    renewed = await request.app[STORE].renew(ensure_session(request))
+    renewed = await store_of(request).renew(ensure_session(request))
     request[SESSION] = renewed
     return renewed
 
@@ -71,7 +71,7 @@ def _set_cookie(response: web.StreamResponse, name: str, value: str) -> None:
 async def _finish(request: web.Request, response: web.StreamResponse, incoming: str | None) -> None:
     name = COOKIES[audience_of(request)]
     session = request.get(SESSION)
-    store = request.app[STORE]
+    store = store_of(request)
     if request.get(_ENDED):
         if session is not None:
             await store.delete(session)
@@ -95,7 +95,7 @@ async def session_middleware(request: web.Request, handler: Any) -> web.StreamRe
     audience = audience_of(request)
     incoming = request.cookies.get(COOKIES[audience])
     if incoming:
-        session = await request.app[STORE].load(incoming, audience)
+        session = await store_of(request).load(incoming, audience)
         if session is not None:
             request[SESSION] = session
     try:
@@ -103,7 +103,8 @@ async def session_middleware(request: web.Request, handler: Any) -> web.StreamRe
     except SignedOut as gone:
         log.info("session no longer accepted by the gateway", reason=str(gone))
         end_session(request)
-        response = web.HTTPSeeOther(f"{SIGN_IN_PAGE}?wygasla=1")
+        page = CONSOLE_SIGN_IN_PAGE if is_console(request) else SIGN_IN_PAGE
+        response = web.HTTPSeeOther(f"{page}?wygasla=1")
     except web.HTTPException as exc:
         if exc.status >= 400:
             raise

@@ -15,8 +15,8 @@ from typing import Any, NoReturn
 import jinja2
 from aiohttp import web
 
-from . import formatting
-from .keys import SESSION, SETTINGS, TEMPLATES
+from . import formatting, operator_roles
+from .keys import SESSION, SETTINGS, TEMPLATES, is_console
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -48,7 +48,12 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(formatting.FILTERS)
-    env.globals.update(static=static_url, contact=CONTACT)
+    env.globals.update(
+        static=static_url,
+        contact=CONTACT,
+        console_menu=operator_roles.menu,
+        role_names=operator_roles.ROLE_NAMES,
+    )
     return env
 
 
@@ -76,6 +81,9 @@ def render(
             flash=flash,
             path=request.path,
             settings=request.app[SETTINGS],
+            # The console's pages (and its error pages) in the console's own layout.
+            layout="console/layout.html" if is_console(request) else "layout.html",
+            home="/operator" if is_console(request) else "/",
             **{"read_only": None, **context},  # a read-only section's message hides forms
         )
     )

@@ -44,6 +44,7 @@ class Session:
     refresh_token: str | None = None
     access_expires: float = 0.0
     restrictions: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)  # an operator's (for the console's menu)
     flash: list[str] = field(default_factory=list)  # one-time messages for the next page
     # Short-lived state of a multi-step form (e.g. the login waiting for its TOTP code).
     pending: dict[str, Any] = field(default_factory=dict)
@@ -129,15 +130,21 @@ class SessionStore:
     async def unlock(self, session: Session) -> None:
         await self._redis.delete(_key_of(self._prefix, session.id) + ":refresh")
 
-    async def wait_for_refresh(self, session: Session, timeout: float = 5.0) -> Session | None:
-        """Another request of this session is refreshing: its result, once stored."""
+    async def wait_for_refresh(
+        self, session: Session, stale_token: str | None, timeout: float = 5.0
+    ) -> Session | None:
+        """Another call is refreshing ``stale_token``: its result, once there — in this
+        very ``session`` (a call of the same request, sharing it), or stored by another
+        request."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+            if session.access_token != stale_token:
+                return session
             current = await self.load(session.id, session.audience)
             if current is None:
                 return None
-            if current.access_token != session.access_token:
+            if current.access_token != stale_token:
                 return current
         return None
 

@@ -1,0 +1,581 @@
+"""The operator console's pages without JavaScript (``portal.Portal``), against the whole
+stack: sign-in with TOTP and the first password, its own cookie and session store, the
+headers and CSRF of the portal, home with the queue counts, the cases queue and a case's
+actions, garden-meter requests, readings to verify, accounts (block while the customer is
+signed in, unblock), the audit log, and the page naming a missing role."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from tests.e2e.client import Api, expect
+from tests.e2e.journeys import OPERATOR_PASSWORD
+from tests.e2e.mail import subject_has, wait_for_mail
+from tests.e2e.stack import Stack
+
+from .console import (
+    ALL_ROLES,
+    Operator,
+    console_signed_in,
+    new_admin,
+    new_operator,
+    operator_token,
+    ready,
+    sign_in_form,
+)
+from .filling import PNG
+from .portal import Portal
+from .signed_in import customer_signed_in
+
+CSP_START = "default-src 'self'"
+
+
+@pytest.fixture(scope="module")
+async def admin(stack: Stack, api: Api) -> Operator:
+    """The first admin (``create-admin``), their generated password already changed."""
+    return await ready(api, await new_admin(stack))
+
+
+@pytest.fixture(scope="module")
+async def staff(admin: Operator, api: Api) -> Operator:
+    """An operator with every role (made by the admin), their first password changed."""
+    return await ready(api, await new_operator(api, await operator_token(api, admin), ALL_ROLES))
+
+
+@pytest.fixture
+async def console(stack: Stack) -> AsyncIterator[Portal]:
+    """An operator's browser (without JavaScript), apart from the customer's ``portal``."""
+    async with Portal.session(stack.portal_url) as http:
+        yield Portal(http, stack.portal_url)
+
+
+def cookie_names(portal: Portal) -> set[str]:
+    return {c.key for c in portal.http.cookie_jar}
+
+
+# -- signing in ----------------------------------------------------------------------------------
+
+
+async def test_a_new_admin_signs_in_with_a_code_and_sets_a_password_first(
+    console: Portal, stack: Stack
+) -> None:
+    operator = await new_admin(stack)
+    page = await sign_in_form(console, operator)
+    assert page.path == "/operator/haslo", page
+    assert page.title == "Zmiana hasła – Konsola e-BOK"
+    assert "pierwsze logowanie" in page.text
+    # Until the password is changed, every console page leads back to it.
+    assert (await console.get("/operator/sprawy")).path == "/operator/haslo"
+    refused = await console.submit(
+        page,
+        {
+            "current_password": operator.password,
+            "new_password": "krotkie",
+            "new_password_repeat": "krotkie",
+        },
+        action="/operator/haslo",
+    )
+    assert refused.status == 422 and refused.field_error("new_password"), refused
+    values = {
+        "current_password": operator.password,
+        "new_password": OPERATOR_PASSWORD,
+        "new_password_repeat": OPERATOR_PASSWORD,
+    }
+    home_page = await console.submit(refused, values, action="/operator/haslo")
+    assert home_page.path == "/operator", home_page
+    assert "Hasło zostało zmienione." in home_page.text
+    assert home_page.h1 == "Konsola e-BOK"
+    nav = [
+        a.get_text(strip=True) for a in home_page.soup.select("nav[aria-label='Menu konsoli'] a")
+    ]
+    assert nav[0] == "Start" and "Pracownicy" in nav, nav
+
+
+async def test_the_code_is_always_asked_and_a_wrong_one_is_refused(
+    console: Portal, admin: Operator
+) -> None:
+    page = await console.get("/operator/logowanie")
+    assert page.status == 200 and page.h1 == "Logowanie do konsoli e-BOK"
+    empty = await console.submit(page, {}, action="/operator/logowanie")
+    assert empty.status == 422, empty
+    assert empty.field_error("login") == "Wpisz login."
+    assert empty.field_error("totp_code") == "Wpisz kod z aplikacji uwierzytelniającej."
+    wrong = await sign_in_form(console, admin, code="000000")
+    assert wrong.status == 422 and wrong.path == "/operator/logowanie", wrong
+    assert "Nieprawidłowy login, hasło albo kod" in wrong.text
+    assert 'value="000000"' not in wrong.html and admin.password not in wrong.html
+    assert (await console.get("/operator")).path == "/operator/logowanie"
+    assert (await console.get("/operator/")).path == "/operator/logowanie"
+
+
+async def test_the_console_has_its_own_cookie_and_session_store(
+    console: Portal, portal: Portal, admin: Operator, stack: Stack, workdir: Path
+) -> None:
+    home = await console_signed_in(console, admin)
+    assert "__Host-ebok-operator" in cookie_names(console)
+    assert "__Host-ebok" not in cookie_names(console)
+    assert home.headers["Cache-Control"] == "no-store"
+    assert home.headers["Content-Security-Policy"].startswith(CSP_START)
+    assert "'unsafe-inline'" not in home.headers["Content-Security-Policy"]
+    assert 'lang="pl"' in home.html
+    # A customer's session does not open the console, and an operator's cookie does not
+    # open the portal's customer pages (each store knows only its own audience).
+    await customer_signed_in(portal, stack, workdir)
+    assert (await portal.get("/operator")).path == "/operator/logowanie"
+    operator_cookie = next(
+        c.value for c in console.http.cookie_jar if c.key == "__Host-ebok-operator"
+    )
+    stolen = await console.get("/pulpit", headers={"Cookie": f"__Host-ebok={operator_cookie}"})
+    assert stolen.path == "/logowanie", stolen
+    # Signing out ends the session (the old cookie opens nothing).
+    signed_out = await console.submit(home, action="/operator/wyloguj")
+    assert signed_out.path == "/operator/logowanie" and "Wylogowano z konsoli." in signed_out.text
+    back = await console.get(
+        "/operator", headers={"Cookie": f"__Host-ebok-operator={operator_cookie}"}
+    )
+    assert back.path == "/operator/logowanie"
+
+
+async def test_a_console_form_without_its_token_is_refused(
+    console: Portal, admin: Operator
+) -> None:
+    home = await console_signed_in(console, admin)
+    refused = await console.post("/operator/wyloguj", {"csrf": "zepsuty"})
+    assert refused.status == 403 and refused.h1 == "Formularz wygasł", refused
+    assert (await console.get("/operator")).path == "/operator", home
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+
+async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close(
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, session = await customer_signed_in(portal, stack, workdir)
+    complaint = {
+        "kind": "reklamacja",
+        "invoice_number": customer.invoice_number,
+        "reason": "Kwota na fakturze jest dwa razy wyższa niż zwykle.",
+    }
+    failure = {
+        "kind": "failure_report",
+        "place": "ul. Testowa 2, przed budynkiem",
+        "description": "Z pokrywy studzienki wypływa woda.",
+        "since": dt.date.today().isoformat(),
+        "contact_phone": "+48 600 100 200",
+    }
+    made = []
+    for document in (complaint, failure):
+        made.append(
+            expect(
+                await api.post(
+                    "/me/correspondence", token=session.access, json=document, idempotent=True
+                ),
+                201,
+            )
+        )
+    complaint_case, failure_case = made
+
+    home = await console_signed_in(console, staff)
+    tile = next(card for card in home.soup.select(".card") if "Otwarte sprawy" in card.get_text())
+    count = tile.select_one("[data-count]")
+    assert count is not None, tile
+    assert int(count.get_text(strip=True).replace("\u00a0", "")) >= 2
+
+    queue = await console.get("/operator/sprawy")
+    assert queue.status == 200 and queue.title == "Sprawy – Konsola e-BOK", queue
+    rows = [r.get_text(" ", strip=True) for r in queue.soup.select("tbody tr")]
+    numbers = [
+        n for row in rows for n in (complaint_case["number"], failure_case["number"]) if n in row
+    ]
+    assert numbers.index(failure_case["number"]) < numbers.index(complaint_case["number"]), rows
+    complaint_row = next(r for r in rows if complaint_case["number"] in r)
+    assert "zostało 14\u00a0dni" in complaint_row, complaint_row  # the reply deadline, days left
+    assert "Pilne" in next(r for r in rows if failure_case["number"] in r)
+
+    case_page = await console.get(f"/operator/sprawy/{complaint_case['id']}")
+    assert case_page.h1 == f"Reklamacja – sprawa {complaint_case['number']}", case_page
+    assert "Kwota na fakturze jest dwa razy wyższa" in case_page.text
+    taken = await console.submit(
+        case_page, action=f"/operator/sprawy/{complaint_case['id']}/przydziel"
+    )
+    assert "Sprawa jest teraz przydzielona Tobie." in taken.text, taken
+    assert staff.login in taken.text
+
+    empty = await console.submit(
+        taken, {"reply_body": ""}, action=f"/operator/sprawy/{complaint_case['id']}/odpowiedz"
+    )
+    assert empty.status == 422 and empty.field_error("reply_body") == "Wpisz treść odpowiedzi."
+
+    answer = "Sprawdziliśmy odczyty: faktura jest poprawna, zużycie wzrosło w lipcu."
+    replied = await console.submit(
+        empty, {"reply_body": answer}, action=f"/operator/sprawy/{complaint_case['id']}/odpowiedz"
+    )
+    assert replied.status == 200 and "Odpowiedź wysłana." in replied.text, replied
+    assert answer in replied.text
+    # The customer reads it in the portal and gets the e-mail that it is waiting.
+    seen = await portal.get(f"/korespondencja/{complaint_case['id']}")
+    assert answer in seen.text, seen
+    answered = f"Odpowiedź w sprawie nr {complaint_case['number']}"
+    await wait_for_mail(stack.maildir, customer.email, subject_has(answered))
+
+    evidence = await console.submit(
+        replied,
+        {"evidence_note": "Potrzebne zdjęcie wodomierza."},
+        action=f"/operator/sprawy/{complaint_case['id']}/dowody",
+    )
+    assert "termin odpowiedzi przedłużono" in evidence.text, evidence
+    assert "przedłużony z powodu uzupełnienia dowodów" in evidence.text
+
+    status = await console.submit(
+        evidence,
+        {"new_status": "in_progress"},
+        action=f"/operator/sprawy/{complaint_case['id']}/status",
+    )
+    assert "Status sprawy zmieniony." in status.text and "W trakcie rozpatrywania" in status.text
+
+    closed = await console.submit(
+        status,
+        {"close_note": "Wyjaśnione."},
+        action=f"/operator/sprawy/{complaint_case['id']}/zamknij",
+    )
+    assert "Sprawa zamknięta." in closed.text and "Zamknięte" in closed.text, closed
+    assert not closed.soup.select(
+        f"form[action='/operator/sprawy/{complaint_case['id']}/odpowiedz']"
+    )
+    mine_closed = await console.get("/operator/sprawy?status=closed&assignee=me")
+    assert complaint_case["number"] in mine_closed.text
+
+
+# -- garden-meter requests and readings ----------------------------------------------------------
+
+
+async def test_a_garden_request_is_rejected_only_with_a_reason_the_customer_reads(
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, session = await customer_signed_in(portal, stack, workdir)
+    wanted = {
+        "kind": "installation",
+        "done_on": dt.date.today().isoformat(),
+        "contract_number": customer.contract_number,
+        "new_serial": f"WG-{customer.client_number}-1",
+        "initial_value": "0.000",
+        "seal_number": "PL-2026/001",
+    }
+    submitted = expect(
+        await api.post(
+            "/me/garden-meter-requests", token=session.access, json=wanted, idempotent=True
+        ),
+        201,
+    )
+    await console_signed_in(console, staff)
+    queue = await console.get("/operator/wodomierze-ogrodowe")
+    assert customer.client_number in queue.text, queue
+    item = await console.get(f"/operator/wodomierze-ogrodowe/{submitted['id']}")
+    assert item.h1 == f"Montaż wodomierza ogrodowego – klient {customer.client_number}", item
+    assert f"WG-{customer.client_number}-1" in item.text
+    no_reason = await console.submit(
+        item, {"decision": "reject"}, action=f"/operator/wodomierze-ogrodowe/{submitted['id']}"
+    )
+    assert no_reason.status == 422, no_reason
+    assert no_reason.field_error("reason") == "Podaj powód odrzucenia – klient go zobaczy."
+    reason = "Plomba nie jest widoczna na zdjęciu; prosimy o ponowne zgłoszenie."
+    decided = await console.submit(
+        no_reason,
+        {"decision": "reject", "reason": reason},
+        action=f"/operator/wodomierze-ogrodowe/{submitted['id']}",
+    )
+    assert (
+        decided.path == "/operator/wodomierze-ogrodowe"
+        and "Zapisano decyzję: odrzucone." in decided.text
+    )
+    assert customer.client_number not in decided.text  # gone from the queue of those to decide
+    mine = expect(await api.get("/me/garden-meter-requests", token=session.access), 200)
+    assert [(r["status"], r["reason"]) for r in mine["items"]] == [("rejected", reason)]
+
+
+async def test_a_reading_to_verify_shows_its_photo_and_history_and_is_accepted(
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
+) -> None:
+    customer, session = await customer_signed_in(portal, stack, workdir)
+    path = f"/me/meters/{quote(customer.meter)}/readings"
+    ten_days_ago = (dt.date.today() - dt.timedelta(days=10)).isoformat()
+    expect(
+        await api.post(
+            path,
+            token=session.access,
+            json={"value": "100", "read_on": ten_days_ago},
+            idempotent=True,
+        ),
+        201,
+    )
+    form = await portal.get(f"/odczyty/{customer.meter}")
+    from .filling import fill
+
+    asked = await fill(
+        portal, form, {"value": "5000"}, files={"photo": ("licznik.png", PNG, "image/png")}
+    )
+    await fill(portal, asked, button=("action", "confirm"))
+
+    await console_signed_in(console, staff)
+    queue = await console.get("/operator/odczyty")
+    link = next(a for a in queue.soup.select("tbody a") if customer.meter in a.get_text())
+    reading = await console.get(str(link["href"]))
+    assert reading.status == 200 and reading.h1.startswith(f"Odczyt wodomierza {customer.meter}"), (
+        reading
+    )
+    assert "5 000 m³" in reading.text  # (Page.text joins words with plain spaces)
+    photo = reading.soup.select_one("img.photo")
+    assert photo is not None and photo["alt"], reading
+    image = await console.get(str(photo["src"]))
+    assert (
+        image.status == 200 and image.body == PNG and image.headers["Content-Type"] == "image/png"
+    )
+    history = [r.get_text(" ", strip=True) for r in reading.soup.select("tbody tr")]
+    assert any("100\u00a0m³" in row for row in history) and any(
+        "(ten odczyt)" in row for row in history
+    ), history
+    accepted = await console.submit(reading, {"decision": "accept"}, action=str(link["href"]))
+    assert (
+        accepted.path == "/operator/odczyty" and "Zapisano decyzję: przyjęte." in accepted.text
+    ), accepted
+    mine = expect(await api.get(path, token=session.access), 200)["items"]
+    assert mine[0]["status"] == "accepted", mine[0]
+
+
+# -- accounts ------------------------------------------------------------------------------------
+
+
+async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblocking(
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, workdir: Path
+) -> None:
+    customer, _ = await customer_signed_in(portal, stack, workdir)
+    assert (await portal.get("/pulpit")).path == "/pulpit"
+    await console_signed_in(console, staff)
+    found = await console.get(f"/operator/konta?q={customer.client_number}")
+    assert found.status == 200 and customer.email in found.text, found
+    account = await console.get(f"/operator/konta/{customer.client_number}")
+    assert account.h1 == f"Konto klienta {customer.client_number}" and "aktywne" in account.text
+    no_reason = await console.submit(
+        account, action=f"/operator/konta/{customer.client_number}/blokada"
+    )
+    assert no_reason.status == 422 and no_reason.field_error("block_reason"), no_reason
+    blocked = await console.submit(
+        no_reason,
+        {"block_reason": "Naruszenie pkt IV.3 Regulaminu (test)."},
+        action=f"/operator/konta/{customer.client_number}/blokada",
+    )
+    assert "Konto zablokowane." in blocked.text and "zablokowane" in blocked.text, blocked
+    assert "account.blocked" in blocked.text or "blocked" in blocked.text
+    # The customer's next page load is refused: signed out, back to the sign-in page.
+    refused = await portal.get("/pulpit")
+    assert refused.path == "/logowanie", refused
+    unblocked = await console.submit(
+        blocked,
+        {"unblock_reason": "Wyjaśnione z klientem."},
+        action=f"/operator/konta/{customer.client_number}/odblokowanie",
+    )
+    assert "Konto odblokowane." in unblocked.text, unblocked
+    log = await console.get(f"/operator/dziennik?subject={customer.client_number}")
+    assert log.status == 200 and log.soup.select("tbody tr"), log
+    bad_day = await console.get("/operator/dziennik?since=wczoraj")
+    assert (
+        bad_day.status == 422
+        and bad_day.field_error("since") == "Podaj datę w formacie RRRR-MM-DD."
+    )
+
+
+async def test_a_page_outside_the_operators_roles_names_the_missing_role(
+    console: Portal, admin: Operator, api: Api
+) -> None:
+    clerk = await new_operator(api, await operator_token(api, admin), ["customer_service"])
+    await console_signed_in(console, clerk)
+    refused = await console.get("/operator/pracownicy")
+    assert refused.status == 403 and refused.h1 == "Brak uprawnień", refused
+    assert "Administrator" in refused.text and "admin" in refused.text
+    nav = [a.get_text(strip=True) for a in (await console.get("/operator")).soup.select("nav a")]
+    assert "Pracownicy" not in nav and "Sprawy" in nav, nav
+    # Publishing terms is the content team's: the page (by the token's roles) or the API
+    # (when the page is shown) refuses it, naming the role.
+    terms = await console.get("/operator/regulamin")
+    if terms.status == 200:
+        terms = await console.submit(
+            terms,
+            {"summary": "Próba", "effective_on": "2099-01-01"},
+            action="/operator/regulamin",
+            button=("action", "publish"),
+        )
+    assert terms.status == 403 and "Treści i portal" in terms.text, terms
+
+
+# -- content: terms and portal sections ----------------------------------------------------------
+
+
+async def test_new_terms_previewed_side_by_side_then_published_with_the_notice_period(
+    console: Portal, staff: Operator, stack: Stack
+) -> None:
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/regulamin")
+    assert page.status == 200 and page.h1 == "Regulamin", page
+    current = page.soup.select_one("textarea#body")
+    assert current is not None and "II." in current.get_text(), page
+    text = current.get_text()
+    changed = (
+        text.replace("II.", "II.", 1) + "\n\nVI. Postanowienia dodatkowe\n1. Nowy punkt testowy.\n"
+    )
+    too_soon = (dt.date.today() + dt.timedelta(days=14)).isoformat()  # not 14 whole days
+    preview = await console.submit(
+        page,
+        {"body": changed, "summary": "Nowy rozdział VI.", "effective_on": too_soon},
+        action="/operator/regulamin",
+        button=("action", "preview"),
+    )
+    assert preview.status == 422, preview
+    assert "14 pełnych dni" in preview.field_error("effective_on"), preview
+    compare = preview.soup.select_one(".compare")
+    assert compare is not None and "Nowy punkt testowy." in compare.get_text(), preview
+    assert preview.soup.select(".compare ins"), preview  # the added words marked
+    in_time = (dt.date.today() + dt.timedelta(days=15)).isoformat()
+    published = await console.submit(
+        preview,
+        {"effective_on": in_time},
+        action="/operator/regulamin",
+        button=("action", "publish"),
+    )
+    assert published.path == "/operator/regulamin", published
+    assert "Opublikowano wersję" in published.text, published
+    assert "Powiadomienia o zmianach" in published.text
+
+
+async def test_a_portal_section_made_read_only_with_a_message_customers_see(
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, workdir: Path
+) -> None:
+    await customer_signed_in(portal, stack, workdir)
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/portal")
+    assert page.status == 200 and page.h1 == "Sekcje portalu", page
+    no_message = await console.submit(
+        page, {"mode-garden_meters": "read_only"}, action="/operator/portal/sekcje/garden_meters"
+    )
+    assert no_message.status == 422, no_message
+    assert (
+        no_message.field_error("message-garden_meters")
+        == "Napisz komunikat, który zobaczą klienci."
+    )
+    message = "Przerwa techniczna do 18:00."
+    saved = await console.submit(
+        no_message,
+        {"mode-garden_meters": "read_only", "message-garden_meters": message},
+        action="/operator/portal/sekcje/garden_meters",
+    )
+    assert "Zapisano" in saved.text and message in saved.text, saved
+    assert staff.login in saved.text  # the history says who
+    # The portal reads the sections' states every few seconds (web/sections.py).
+    for _ in range(20):
+        seen = await portal.get("/wodomierze")
+        if message in seen.text:
+            break
+        await asyncio.sleep(0.5)
+    assert message in seen.text and "Tylko do odczytu" in seen.text, seen
+    back = await console.submit(
+        saved,
+        {"mode-garden_meters": "on", "message-garden_meters": ""},
+        action="/operator/portal/sekcje/garden_meters",
+    )
+    assert "Zapisano" in back.text, back
+
+
+# -- e-mails, feeds, rates, operators ------------------------------------------------------------
+
+
+async def test_the_e_mail_log_lists_deliveries(console: Portal, staff: Operator) -> None:
+    await console_signed_in(console, staff)
+    failed = await console.get("/operator/wiadomosci")
+    assert failed.status == 200 and failed.h1 == "E-maile", failed
+    sent = await console.get("/operator/wiadomosci?status=sent")
+    rows = [r.get_text(" ", strip=True) for r in sent.soup.select("tbody tr")]
+    assert rows and all("wysłana" in row for row in rows), sent  # registration e-mails at least
+    # Only a failed e-mail is sent again: the service's refusal is said on the page.
+    first = sent.soup.select_one("tbody tr td")
+    token = sent.soup.select_one("input[name=csrf]")
+    assert first is not None and token is not None, sent
+    refused = await console.post(
+        f"/operator/wiadomosci/{first.get_text(strip=True)}", {"csrf": str(token["value"])}
+    )
+    assert refused.status == 422 and "Nie wysłano ponownie" in refused.text, refused
+    assert "nie powiodła" in refused.text, refused
+
+
+async def test_a_feed_batch_with_a_bad_row_is_refused_whole_with_each_bad_row_shown(
+    console: Portal, staff: Operator
+) -> None:
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/zasilenia")
+    assert page.status == 200 and page.h1 == "Zasilenia z systemu rozliczeń", page
+    no_file = await console.submit(page, {"kind": "billing"}, action="/operator/zasilenia")
+    assert no_file.status == 422 and no_file.field_error("batch"), no_file
+    bad = b'{"type": "client", "client_number": "12"}\n{"type": "nonsense"}\n'
+    refused = await console.submit(
+        page,
+        {"kind": "billing"},
+        action="/operator/zasilenia",
+        files={"batch": ("partia.jsonl", bad, "application/x-ndjson")},
+    )
+    assert refused.status == 422 and "Partii nie przyjęto" in refused.text, refused
+    errors = refused.soup.select("table")[0].select("tbody tr")  # the bad rows come first
+    lines = [r.select("td")[0].get_text(strip=True) for r in errors]
+    assert lines and all(line.isdigit() for line in lines), refused
+    assert "2" in lines, lines  # the row of an unknown type
+
+
+async def test_rates_and_tariffs_with_a_new_eur_rate(console: Portal, staff: Operator) -> None:
+    await console_signed_in(console, staff)
+    page = await console.get("/operator/stawki")
+    assert page.status == 200 and page.h1 == "Stawki i taryfy", page
+    wrong = await console.submit(
+        page, {"eur_date": "wczoraj", "eur_pln": "abc"}, action="/operator/stawki/eur"
+    )
+    assert wrong.status == 422, wrong
+    assert wrong.field_error("eur_date") == "Podaj datę w formacie RRRR-MM-DD."
+    assert wrong.field_error("eur_pln").startswith("Podaj kurs")
+    added = await console.submit(
+        wrong,
+        {"eur_date": "2026-11-30", "eur_pln": "4,2834", "table_number": "231/A/NBP/2026"},
+        action="/operator/stawki/eur",
+    )
+    assert "Zapisano kurs EUR." in added.text, added
+    assert "4,2834" in added.text and "231/A/NBP/2026" in added.text
+
+
+async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
+    console: Portal, admin: Operator
+) -> None:
+    await console_signed_in(console, admin)
+    page = await console.get("/operator/pracownicy")
+    assert page.status == 200 and admin.login in page.text, page
+    no_role = await console.submit(
+        page,
+        {"login": "nowy.pracownik", "email": "nowy@mpwik.example.pl"},
+        action="/operator/pracownicy",
+    )
+    assert no_role.status == 422 and "Wybierz co najmniej jedną rolę." in no_role.error_summary(), (
+        no_role
+    )
+    made = await console.submit(
+        page,
+        {"login": "nowy.admin", "email": "nowy.admin@mpwik.example.pl", "role_admin": "1"},
+        action="/operator/pracownicy",
+    )
+    assert made.status == 200 and made.h1 == "Nowy pracownik: nowy.admin", made
+    secrets = [s.get_text(strip=True) for s in made.soup.select(".secret")]
+    assert len(secrets) == 2 and all(secrets), secrets
+    assert made.soup.select_one("svg.qr") is not None
+    assert made.headers["Cache-Control"] == "no-store"
+    again = await console.get("/operator/pracownicy")
+    assert "nowy.admin" in again.text and secrets[0] not in again.text
