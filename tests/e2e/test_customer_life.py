@@ -119,6 +119,7 @@ async def test_customer_life(
         "e_invoice": "ok",
         "open_cases": "ok",
         "garden_meter_requests": "ok",
+        "notices": "ok",
     }, dashboard
     assert dashboard["profile"]["data"]["client_number"] == me.client_number
     assert [c["contract_number"] for c in dashboard["contracts"]["data"]["items"]] == [
