@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import uuid
+import zipfile
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -119,6 +121,7 @@ async def test_customer_life(
         "e_invoice": "ok",
         "open_cases": "ok",
         "garden_meter_requests": "ok",
+        "notices": "ok",
     }, dashboard
     assert dashboard["profile"]["data"]["client_number"] == me.client_number
     assert [c["contract_number"] for c in dashboard["contracts"]["data"]["items"]] == [
@@ -265,6 +268,9 @@ async def _garden_meter_request(
     assert garden in [m["serial"] for m in meters["items"]]
     mail = await wait_for_mail(stack.maildir, me.email, subject_has("Wniosek przyjęty"))
     assert me.contract_number in mail.text
+    # And the confirmation that the request came in (issue 14.10).
+    received = await wait_for_mail(stack.maildir, me.email, subject_has("Przyjęliśmy zgłoszenie"))
+    assert garden in received.text and me.contract_number in received.text
 
 
 async def _waiting_on_dashboard(api: Api, token: str) -> list[str]:
@@ -285,6 +291,21 @@ async def _export(api: Api, token: str, me: Customer) -> None:
     assert me.meter in json.dumps(parts["readings"])
     assert "EBOK/" in json.dumps(parts["correspondence"])
     assert me.email in json.dumps(parts["notifier"])
+    assert document["archive"] == "/api/v1/me/export/archive"
+
+    # The whole export as one archive: the data as JSON, the files, what each entry is.
+    archive_reply = await api.get("/me/export/archive", token=token)
+    assert archive_reply.status == 200, str(archive_reply)
+    assert archive_reply.content_type == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(archive_reply.body))
+    names = set(archive.namelist())
+    assert {f"dane/{name}.json" for name in parts} | {"manifest.json"} <= names, names
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["client_number"] == me.client_number
+    assert {e["path"] for e in manifest["entries"]} == names - {"manifest.json"}
+    billing = json.loads(archive.read("dane/billing.json"))
+    assert billing["invoices"] and all(i["lines"] for i in billing["invoices"])
+    assert "payments" in billing
 
 
 # -- an operator's life ----------------------------------------------------------------------
