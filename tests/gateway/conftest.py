@@ -15,6 +15,7 @@ import aio_pika
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.typedefs import Handler
 from ebok_gateway.app import create_app
 from ebok_gateway.settings import GatewaySettings
 from ebok_shared.http.roles import ROLES
@@ -22,18 +23,16 @@ from ebok_shared.http.roles import ROLES
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 
 async def _upstream(
     routes: dict[str, Handler], calls: Counter[str], raw: list[str] | None = None
 ) -> TestServer:
     @web.middleware
-    async def count(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
         calls[request.path] += 1
         if raw is not None:
             raw.append(request.rel_url.raw_path)  # as it came, before any decoding
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
 
     app = web.Application(middlewares=[count])
     for path, handler in routes.items():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 ALLOWED_METHODS = "GET, POST, PUT, DELETE, OPTIONS"
 ALLOWED_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Correlation-Id"
@@ -39,7 +39,7 @@ def install(app: web.Application, origins: Iterable[str]) -> None:
 
 
 @web.middleware
-async def preflight_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def preflight_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Answer CORS preflight before routing (the route may not accept OPTIONS itself)."""
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         return web.Response(
@@ -50,4 +50,4 @@ async def preflight_middleware(request: web.Request, handler: Any) -> web.Stream
                 "Access-Control-Max-Age": "600",
             },
         )
-    return await handler(request)  # type: ignore[no-any-return]
+    return await handler(request)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.logs import get_logger
 
@@ -27,8 +28,6 @@ from .rendering import redirect
 from .sessions import REFRESH_MARGIN, Session
 
 log = get_logger(__name__)
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 PASSWORD_PAGE = "/haslo/zmiana"
 TERMS_PAGE = "/regulamin/akceptacja"

@@ -10,9 +10,10 @@ from typing import NoReturn
 from urllib.parse import quote
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from ebok_shared.logs import get_logger
 
-from .access import CONSOLE_PASSWORD_PAGE, CONSOLE_SIGN_IN_PAGE, Handler, session_of
+from .access import CONSOLE_PASSWORD_PAGE, CONSOLE_SIGN_IN_PAGE, session_of
 from .gateway import Reply
 from .operator_roles import ROLE_NAMES, may
 from .rendering import redirect, render

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from ebok_shared.addresses import valid_email
 
 from . import terms
-from .access import SIGN_IN_PAGE, Handler, adopt_tokens, api, session_of, sign_out
+from .access import SIGN_IN_PAGE, adopt_tokens, api, session_of, sign_out
 from .forms import Form, read_form, require
 from .gateway import GatewayUnavailable, Reply
 from .middleware import end_session, ensure_session, start_session

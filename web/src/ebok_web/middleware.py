@@ -4,10 +4,10 @@ security headers, the session, CSRF."""
 from __future__ import annotations
 
 import hmac
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from ebok_shared.logs import get_logger
 
 from .access import CONSOLE_SIGN_IN_PAGE, SIGN_IN_PAGE, SignedOut
@@ -89,9 +89,9 @@ async def _finish(request: web.Request, response: web.StreamResponse, incoming: 
 
 
 @web.middleware
-async def session_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(_UNSESSIONED):
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     audience = audience_of(request)
     incoming = request.cookies.get(COOKIES[audience])
     if incoming:
@@ -144,9 +144,9 @@ def csrf_refusal(request: web.Request, form_token: str | None) -> str | None:
 
 
 @web.middleware
-async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method in ("GET", "HEAD", "OPTIONS"):
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     token = None
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         data = await request.post()  # kept by aiohttp: the handler reads the same form
@@ -161,14 +161,14 @@ async def csrf_middleware(request: web.Request, handler: Any) -> web.StreamRespo
             title="Formularz wygasł",
             status=403,
         )
-    return await handler(request)  # type: ignore[no-any-return]
+    return await handler(request)
 
 
 # -- headers and error pages ------------------------------------------------------------------
 
 
 @web.middleware
-async def headers_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response: web.StreamResponse = await handler(request)
     except web.HTTPException as exc:
@@ -200,9 +200,9 @@ _ERROR_PAGES = {
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

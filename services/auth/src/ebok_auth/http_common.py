@@ -7,6 +7,7 @@ import json as _json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem, from_refusal
@@ -70,11 +71,11 @@ def _dumps(data: Any) -> str:
 
 
 @web.middleware
-async def retry_after(request: web.Request, handler: Any) -> web.StreamResponse:
+async def retry_after(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A refused-as-throttled action says when to try again (the shared renderer makes the
     rest of the problem, as for every refusal)."""
     try:
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     except Throttled as throttled:
         problem = from_refusal(throttled)
         problem.headers["Retry-After"] = str(throttled.retry_after)

@@ -13,10 +13,10 @@ presses "send" again).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from ebok_shared.http import idempotency
 from ebok_shared.http.middleware import PRINCIPAL
 from ebok_shared.http.params import page, query_choice
@@ -29,8 +29,6 @@ from .settings import CorrespondenceSettings
 from .use_cases import Download
 
 __all__ = ["page", "query_choice"]
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 STATUS_FILTERS = (*(s.value for s in Status), "open")
 KINDS = tuple(k.value for k in Kind)

@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from jsonschema import Draft202012Validator, FormatChecker
 
 from ..api.types import PROBLEM, Operation
@@ -48,7 +49,7 @@ def mismatch(
 
 def answer_check_middleware(contract: Mapping[tuple[str, str], Operation]) -> Any:
     @web.middleware
-    async def check(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         if not isinstance(response, web.Response) or response.content_type not in (
             "application/json",

@@ -15,9 +15,9 @@ door as a 400 problem naming the parameter or header.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from .params import bad
 
@@ -34,7 +34,7 @@ def forbidden_text(value: str) -> bool:
 
 
 @web.middleware
-async def request_guard_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def request_guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = request.headers.get("Authorization")
     if token is not None and not _VISIBLE_ASCII.fullmatch(token):
         raise bad("Authorization", "nagłówek może zawierać tylko znaki ASCII")
@@ -46,7 +46,7 @@ async def request_guard_middleware(request: web.Request, handler: Any) -> web.St
             raise bad(name if not forbidden_text(name) else "(query)", "niedozwolony znak")
     if forbidden_text(request.path):
         raise bad("(path)", "niedozwolony znak w adresie")
-    return await handler(request)  # type: ignore[no-any-return]
+    return await handler(request)
 
 
 async def _answer_headers(request: web.Request, response: web.StreamResponse) -> None:

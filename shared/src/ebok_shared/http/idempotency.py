@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 import asyncpg
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..refusals import Refusal
 from .problems import Problem, render
@@ -62,10 +62,10 @@ async def prune(pool: asyncpg.Pool, days: int = 2) -> None:
 
 
 async def handle(
-    request: web.Request, handler: Any, pool: asyncpg.Pool, principal_subject: str
+    request: web.Request, handler: Handler, pool: asyncpg.Pool, principal_subject: str
 ) -> web.StreamResponse:
     if request.method != "POST" or HEADER not in request.headers:
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     key = key_of(request)
     assert key is not None
     body = await request.read()

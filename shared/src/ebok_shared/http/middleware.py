@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..logs import correlation_id_var, get_logger
 from ..metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -74,7 +75,7 @@ def _refuse_restricted(principal: Principal, handler: Any) -> None:
 
 
 @web.middleware
-async def correlation_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def correlation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get(CORRELATION_HEADER, "")
     cid = incoming if _CID_RE.match(incoming) else str(uuid.uuid4())
     token = correlation_id_var.set(cid)
@@ -82,19 +83,19 @@ async def correlation_middleware(request: web.Request, handler: Any) -> web.Stre
         with structlog.contextvars.bound_contextvars(correlation_id=cid):
             response = await handler(request)
             response.headers[CORRELATION_HEADER] = cid
-            return response  # type: ignore[no-any-return]
+            return response
     finally:
         correlation_id_var.reset(token)
 
 
 @web.middleware
-async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     status = 500
     try:
         response = await handler(request)
         status = response.status
-        return response  # type: ignore[no-any-return]
+        return response
     finally:
         route = request.match_info.route.resource
         name = route.canonical if route is not None else "unmatched"
@@ -103,19 +104,19 @@ async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamRe
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await render(request, handler)
 
 
 def auth_middleware(verifier: TokenVerifier) -> Any:
     @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if (
             getattr(handler, "ebok_public", False)
             or request.method == "OPTIONS"
             or request.match_info.http_exception is not None  # 404/405 need no token
         ):
-            return await handler(request)  # type: ignore[no-any-return]
+            return await handler(request)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise Problem(
@@ -142,16 +143,16 @@ def auth_middleware(verifier: TokenVerifier) -> Any:
             role = role_of(handler)
             if role is not None:
                 check_role(request, principal, role)
-            return await handler(request)  # type: ignore[no-any-return]
+            return await handler(request)
 
     return middleware
 
 
 def idempotency_middleware(pool_getter: Any) -> Any:
     @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if getattr(handler, "ebok_secret_answer", False):
-            return await handler(request)  # type: ignore[no-any-return]
+            return await handler(request)
         principal = request.get(PRINCIPAL)
         subject = f"{principal.kind}:{principal.subject}" if principal else "anonymous"
         return await idempotency.handle(request, handler, pool_getter(request.app), subject)

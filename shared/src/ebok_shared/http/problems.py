@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..logs import correlation_id_var, get_logger
 from ..refusals import Refusal
@@ -146,10 +147,10 @@ def from_http_exception(exc: web.HTTPException) -> Problem:
     return Problem(exc.status, headers=headers, errors=errors)
 
 
-async def render(request: web.Request, handler: Any) -> web.StreamResponse:
+async def render(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Run ``handler``; any error becomes a problem response (refusals of access logged)."""
     try:
-        return await handler(request)  # type: ignore[no-any-return]
+        return await handler(request)
     except Problem as problem:
         return _refused(request, problem)
     except Refusal as refusal:
@@ -199,5 +200,5 @@ def log_refusal(request: web.Request, status: int, code: str) -> None:
 
 
 @web.middleware
-async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await render(request, handler)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ..logs import get_logger
 from .problems import Problem
@@ -58,7 +59,7 @@ def operator_role(role: str) -> Callable[[H], H]:
     return mark
 
 
-def role_of(handler: Any) -> str | None:
+def role_of(handler: Handler) -> str | None:
     """The role a handler was marked with (None: not an operator route)."""
     return getattr(handler, "ebok_role", None)
 

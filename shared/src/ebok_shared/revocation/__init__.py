@@ -21,10 +21,10 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 from aiohttp import web
+from aiohttp.typedefs import Handler as HttpHandler
 
 from ..bus import Event, Subscription
 from ..bus.consumer import BatchHandler, Handler
@@ -73,7 +73,7 @@ REVOCATIONS = web.AppKey("revocations", Revocations)
 
 
 @web.middleware
-async def revocation_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def revocation_middleware(request: web.Request, handler: HttpHandler) -> web.StreamResponse:
     """After authentication: a revoked token is 401, whatever route it asks."""
     principal = request.get(PRINCIPAL)
     if principal is not None and principal.kind != "service":
@@ -86,7 +86,7 @@ async def revocation_middleware(request: web.Request, handler: Any) -> web.Strea
                 code="session-revoked",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-    return await handler(request)  # type: ignore[no-any-return]
+    return await handler(request)
 
 
 @contextlib.asynccontextmanager
