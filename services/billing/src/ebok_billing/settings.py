@@ -16,6 +16,8 @@ class BillingSettings(ServiceSettings):
     utility_postal_code: str = "02-015"
     utility_city: str = "Warszawa"
     utility_nip: str = "5250000009"
+    # The recipient's name in transfer QR codes (the ZBP 2D standard allows 20 characters).
+    transfer_recipient: str = "MPWiK Warszawa"
     # 8-digit bank routing number + the first 10 digits of the collection account; each
     # client's own account ends with the client number (NRB check digits computed).
     bank_prefix: str = "102010260000042270"
@@ -32,6 +34,8 @@ class BillingSettings(ServiceSettings):
             raise ConfigError("EBOK_BANK_PREFIX: expected 18 digits")
         if not re.fullmatch(r"\d{10}", self.utility_nip):
             raise ConfigError("EBOK_UTILITY_NIP: expected 10 digits")
+        if not 1 <= len(self.transfer_recipient) <= 20 or "|" in self.transfer_recipient:
+            raise ConfigError("EBOK_TRANSFER_RECIPIENT: expected 1-20 characters, no |")
         if not 0 <= self.payment_terms_days <= 90:
             raise ConfigError("EBOK_PAYMENT_TERMS_DAYS: expected 0-90")
         if not 1 <= self.page_size_max <= 1000:
