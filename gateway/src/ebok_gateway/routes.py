@@ -252,6 +252,14 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET", "/me/balance", "billing", "customer", "Stan konta z odsetkami", section="invoices"
     ),
+    Route(
+        "GET",
+        "/me/balance/transfer",
+        "billing",
+        "customer",
+        "Przelew salda na dziś z kodem QR",
+        section="invoices",
+    ),
     Route("GET", "/me/interest-notes", "billing", "customer", "Noty odsetkowe", section="invoices"),
     Route("GET", "/me/e-invoice", "billing", "customer", "E-faktura: status", section="e_invoices"),
     Route(

@@ -8,14 +8,19 @@ from aiohttp import web
 from ebok_shared.bus import Outbox, Subscription
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import events, http_customer, http_internal, http_operator
+from . import events, http_customer, http_internal, http_operator, http_payments
 from .settings import BillingSettings
 from .use_cases import billing_run, interest
 
 SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
     name="billing",
     migrations=Path(__file__).parent / "migrations",
-    routes=[*http_customer.routes, *http_operator.routes, *http_internal.routes],
+    routes=[
+        *http_customer.routes,
+        *http_payments.routes,
+        *http_operator.routes,
+        *http_internal.routes,
+    ],
     # What the back office's ledger takes from e-BOK: invoices and interest notes issued
     # here, payments as applied, and each client's invoice delivery preference.
     backoffice_events=(

@@ -20,6 +20,7 @@ from .domain.ledger import (
 )
 from .domain.money import amount, describe_balance, format_pln, rate
 from .domain.notes import compensation_working
+from .domain.payments import BalanceTransfer
 from .domain.rates import InterestKind
 
 ZERO = Decimal("0.00")
@@ -400,5 +401,30 @@ def client_summary(r: Any, consent: Any, active_contracts: int) -> dict[str, Any
         "e_invoice": {
             "status": consent["status"] if consent else "none",
             "email": consent["email"] if accepted else None,
+        },
+    }
+
+
+def balance_transfer(client_number: str, t: BalanceTransfer, today: date) -> dict[str, Any]:
+    """The transfer that pays the balance today, with its QR payload (ZBP 2D standard)."""
+    qr = t.qr
+    return {
+        "client_number": client_number,
+        "as_of": today.isoformat(),
+        "available": qr is not None,
+        "reason": t.reason,
+        "amount": None if t.amount is None else amount(t.amount),
+        "invoices": list(t.invoices),
+        "interest_notes": list(t.notes),
+        "transfer": None
+        if qr is None
+        else {
+            "recipient": qr.recipient,
+            "nip": qr.nip,
+            "account": qr.account,
+            "title": qr.title,
+            "amount": amount(qr.amount),
+            "amount_in_code": qr.amount_fits,
+            "qr_payload": qr.payload(),
         },
     }
