@@ -12,7 +12,7 @@ DPI = 200
 
 def _decode(pixmap: pymupdf.Pixmap) -> list[str]:
     image = Image.frombytes("RGB", (pixmap.width, pixmap.height), pixmap.samples)
-    return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+    return [r.text for r in zxingcpp.read_barcodes(image)]
 
 
 def pdf_codes(pdf: bytes) -> list[list[str]]:

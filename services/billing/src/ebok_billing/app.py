@@ -28,6 +28,7 @@ SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
         events.INTEREST_NOTE_ISSUED,
         events.PAYMENT_POSTED,
         events.CONSENT_CHANGED,
+        events.PAYMENT_ORDER_CHANGED,
     ),
 )
 
@@ -50,5 +51,9 @@ async def _seed_rates(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: BillingSettings) -> web.Application:
-    spec = replace(SPEC, subscriptions=subscriptions(settings), contexts=[_seed_rates])
+    spec = replace(
+        SPEC,
+        subscriptions=subscriptions(settings),
+        contexts=[_seed_rates, http_payments.provider_context],
+    )
     return create_service_app(spec, settings)

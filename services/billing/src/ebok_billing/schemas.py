@@ -61,3 +61,26 @@ TARIFF_SCHEMA: dict[str, Any] = {
         "vat_rate": {"type": "string", "pattern": r"^\d{1,2}(\.\d{1,2})?$"},
     },
 }
+
+_INVOICE_NUMBER = {"type": "string", "pattern": r"^\d{10,20}$"}
+_NOTE_NUMBER = {"type": "string", "pattern": r"^NO/\d{10,20}/\d{2}$"}
+PAYMENT_ORDER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["scope"],
+    "additionalProperties": False,
+    "properties": {
+        "scope": {"enum": ["balance", "documents"]},
+        "invoice_numbers": {
+            "type": "array",
+            "items": _INVOICE_NUMBER,
+            "maxItems": 50,
+            "uniqueItems": True,
+        },
+        "note_numbers": {
+            "type": "array",
+            "items": _NOTE_NUMBER,
+            "maxItems": 50,
+            "uniqueItems": True,
+        },
+    },
+}

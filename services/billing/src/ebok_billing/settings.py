@@ -3,7 +3,7 @@
 import re
 from dataclasses import dataclass
 
-from ebok_shared.config import ConfigError
+from ebok_shared.config import ConfigError, Secret
 from ebok_shared.settings import ServiceSettings
 
 
@@ -27,6 +27,19 @@ class BillingSettings(ServiceSettings):
     feed_max_rows: int = 200_000
     page_size_max: int = 100
     billing_run: bool = False  # issue invoices from accepted readings (demo, no back office)
+    # Online payment through PayU's REST API 2.1 (off while the base URL is empty):
+    # https://secure.payu.com (production), https://secure.snd.payu.com (PayU's sandbox),
+    # or the local sandbox in deploy/payu_sandbox.py. The POS's credentials from PayU's panel.
+    payu_base_url: str = ""
+    payu_pos_id: str = ""
+    payu_client_id: str = ""
+    payu_client_secret: Secret | None = None
+    payu_second_key: Secret | None = None  # signs the notifications PayU sends (MD5 key)
+    # Where PayU sends notifications (the gateway's public route) and returns the customer
+    # (the portal's return page; the order's id is appended).
+    payu_notify_url: str = "http://127.0.0.1:8000/api/v1/payments/payu/notifications"
+    payu_continue_url: str = "http://127.0.0.1:8010/platnosci"
+    payment_order_validity_seconds: int = 1800
 
     def validate(self) -> None:
         super().validate()
@@ -38,5 +51,17 @@ class BillingSettings(ServiceSettings):
             raise ConfigError("EBOK_TRANSFER_RECIPIENT: expected 1-20 characters, no |")
         if not 0 <= self.payment_terms_days <= 90:
             raise ConfigError("EBOK_PAYMENT_TERMS_DAYS: expected 0-90")
+        if self.payu_base_url and not (
+            self.payu_pos_id
+            and self.payu_client_id
+            and self.payu_client_secret
+            and self.payu_second_key
+        ):
+            raise ConfigError(
+                "EBOK_PAYU_POS_ID, EBOK_PAYU_CLIENT_ID, EBOK_PAYU_CLIENT_SECRET and "
+                "EBOK_PAYU_SECOND_KEY are required with EBOK_PAYU_BASE_URL"
+            )
+        if not 60 <= self.payment_order_validity_seconds <= 86400:
+            raise ConfigError("EBOK_PAYMENT_ORDER_VALIDITY_SECONDS: expected 60-86400")
         if not 1 <= self.page_size_max <= 1000:
             raise ConfigError("EBOK_PAGE_SIZE_MAX: expected 1-1000")

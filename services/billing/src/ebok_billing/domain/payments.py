@@ -45,14 +45,21 @@ def balance_transfer(
     nip: str,
     account: str,
     recipient: str,
+    already_paid: Decimal = ZERO,
 ) -> BalanceTransfer:
     """``invoices``/``notes``: the client's unpaid invoices and interest notes, named in the
-    title (as many as fit) so the back office can see what the money is for."""
+    title (as many as fit) so the back office can see what the money is for;
+    ``already_paid``: online payments paid but not booked yet (never asked for twice)."""
     amount = to_pay_today(balance)
     docs = (tuple(invoices), tuple(notes))
     if amount is None:
         reason = "Kwoty do zapłaty na dziś nie można podać: brak stopy lub kursu NBP."
         return BalanceTransfer(None, *docs, None, reason)
+    if amount > 0 and already_paid > 0:
+        amount = max(amount - already_paid, ZERO)
+        if amount == 0:
+            reason = "Twoja płatność online jest w trakcie księgowania: nie masz nic do zapłaty."
+            return BalanceTransfer(amount, *docs, None, reason)
     if amount <= 0:
         return BalanceTransfer(amount, *docs, None, "Nie masz nic do zapłaty.")
     title = title_for([*invoices, *notes]) or "Saldo"
