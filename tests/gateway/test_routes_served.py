@@ -19,6 +19,7 @@ SAMPLES = {
     "serial": "WM-100001-1",
     "case_id": str(uuid.uuid4()),
     "attachment_id": str(uuid.uuid4()),
+    "order_id": str(uuid.uuid4()),
     "version": "1",
 }
 _routers: dict[str, web.Application] = {}

@@ -84,6 +84,15 @@ ROUTES: tuple[Route, ...] = (
         rate_rule="password_reset",
     ),
     Route("GET", "/regulations/{version}", "auth", "public", "Regulamin w danej wersji"),
+    # The payment provider's (PayU's) signed notifications; billing verifies the signature.
+    Route(
+        "POST",
+        "/payments/payu/notifications",
+        "billing",
+        "public",
+        "Powiadomienia operatora płatności (PayU)",
+        max_body=64 * 1024,
+    ),
     Route(
         "GET",
         "/regulations/{version}/changes",
@@ -261,6 +270,27 @@ ROUTES: tuple[Route, ...] = (
         section="invoices",
     ),
     Route("GET", "/me/interest-notes", "billing", "customer", "Noty odsetkowe", section="invoices"),
+    Route(
+        "POST",
+        "/me/payment-orders",
+        "billing",
+        "customer",
+        "Płatność online: rozpoczęcie (saldo albo wybrane faktury i noty)",
+        section="invoices",
+        ok=201,
+        max_body=16 * 1024,
+    ),
+    Route(
+        "GET", "/me/payment-orders", "billing", "customer", "Płatności online", section="invoices"
+    ),
+    Route(
+        "GET",
+        "/me/payment-orders/{order_id}",
+        "billing",
+        "customer",
+        "Płatność online: stan",
+        section="invoices",
+    ),
     Route("GET", "/me/e-invoice", "billing", "customer", "E-faktura: status", section="e_invoices"),
     Route(
         "PUT",

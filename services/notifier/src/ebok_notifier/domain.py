@@ -34,6 +34,7 @@ class Kind(enum.StrEnum):
     GARDEN_READING_DUE = "garden_reading_due"
     GARDEN_LEGALISATION_EXPIRING = "garden_legalisation_expiring"
     LEAK_SUSPECTED = "leak_suspected"
+    PAYMENT_RECEIPT = "payment_receipt"  # an online payment paid (the provider confirmed it)
 
 
 class Status(enum.StrEnum):

@@ -28,6 +28,7 @@ def subscriptions(i: Intake) -> list[Subscription]:
             "billing.e_invoice.confirmation_requested", i.e_invoice_confirmation_requested
         ),
         Subscription("billing.e_invoice.consent_changed", i.e_invoice_consent_changed),
+        Subscription("billing.payment_order.status_changed", i.payment_order_changed),
         # correspondence
         Subscription("correspondence.case.submitted", i.case_submitted),
         Subscription("correspondence.case.answered", i.case_answered),

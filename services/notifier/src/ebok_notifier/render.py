@@ -45,6 +45,7 @@ PAGES = {
     "case": "/korespondencja/{case_id}",
     "readings": "/odczyty",
     "meters": "/wodomierze",
+    "payment": "/platnosci/{order_id}",
 }
 
 
