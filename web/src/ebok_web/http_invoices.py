@@ -206,7 +206,14 @@ async def balance(request: web.Request) -> web.StreamResponse:
         today_total=_if_paid_today(part.data) if part.ok else None,
         transfer=code,
         transfer_qr=qr_svg(code["qr_payload"], TRANSFER_QR_TITLE) if code else None,
+        booking=_booking(transfer.data) if transfer.ok else None,
     )
+
+
+def _booking(data: dict[str, Any]) -> Decimal | None:
+    """Online payments paid and not yet posted by the back office (None: none)."""
+    amount = Decimal(str(data.get("being_booked") or "0"))
+    return amount if amount > 0 else None
 
 
 TRANSFER_QR_TITLE = "Kod QR przelewu do zapłaty na dziś (dane przelewu obok kodu)"
