@@ -66,7 +66,7 @@ async def test_paying_the_balance_online_through_the_sandbox(
     customer = await ready_customer(stack, api, workdir)
     assert (await sign_in(portal, customer.client_number)).path == "/pulpit"
     balance = await portal.get("/saldo")
-    button = mp.one(balance.soup, "form[action='/platnosci'] button").get_text(strip=True)
+    button = mp.plain(mp.one(balance.soup, "form[action='/platnosci'] button").get_text(strip=True))
     transfer = expect(
         await api.get("/me/balance/transfer", token=await mp.token(api, customer)), 200
     )
