@@ -121,6 +121,14 @@ async def _post(billing: Billing, client: str, body: dict[str, Any]) -> tuple[in
     return resp.status, await resp.json(content_type=None)
 
 
+async def _unmatched(billing: Billing) -> Any:
+    resp = await billing.http.get(
+        "/operator/payment-orders/unmatched", headers=billing.as_operator()
+    )
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
 async def _delivered(sandbox: RunningSandbox, order: str, status: str, count: int = 1) -> None:
     def done() -> bool:
         taken = [
@@ -176,6 +184,13 @@ async def test_paying_the_balance_through_the_provider(
     assert booking["being_booked"] == order["amount"] and booking["available"] is False
     assert "w trakcie księgowania" in booking["reason"]
 
+    # Not posted within the set days: listed for operators.
+    assert (await _unmatched(paying))["paid_not_posted"] == []
+    clock.freeze(TODAY + dt.timedelta(days=4))
+    (late,) = (await _unmatched(paying))["paid_not_posted"]
+    assert late["order_id"] == order["order_id"] and late["client_number"] == A
+    clock.freeze(TODAY)
+
     # The back office posts the real payment under the order's id: booked, counted once.
     before = Decimal((await paying.get("/me/balance", A))["payments_total"])
     await paying.feed(
@@ -186,6 +201,16 @@ async def test_paying_the_balance_through_the_provider(
     after = await paying.get("/me/balance", A)
     assert Decimal(after["payments_total"]) == before + Decimal(order["amount"])
     assert (await paying.get("/me/balance/transfer", A))["being_booked"] == "0.00"
+
+    clock.freeze(TODAY + dt.timedelta(days=4))
+    assert (await _unmatched(paying))["paid_not_posted"] == []
+    clock.freeze(TODAY)
+
+    # A payment posted as an online one that names no order of ours: listed too.
+    orphan = "9d7c1b1f-55a4-4c43-9a57-2d7c1b1f3c11"
+    await paying.feed([payment_row(orphan, A, I3["invoice_number"], "2026-03-20", "10.00")])
+    listed = await _unmatched(paying)
+    assert [p["payment_id"] for p in listed["posted_without_order"]] == [orphan]
 
     history = await paying.get("/me/payment-orders", A)
     assert [o["order_id"] for o in history["items"]] == [order["order_id"]]

@@ -136,3 +136,23 @@ async def provider_notification(request: web.Request) -> web.Response:
             clock.now(),
         )
     return web.json_response({"status": "OK"})
+
+
+@routes.get("/operator/payment-orders/unmatched")
+async def unmatched(request: web.Request) -> web.Response:
+    """Paid online and never posted by the back office, and posted with no order."""
+    require(request, "operator")
+    s = settings(request.app)
+    async with request.app[POOL].acquire() as conn:
+        late, orphans = await payments.unmatched(
+            conn, clock.now(), s.payment_booking_days, s.page_size_max
+        )
+    return web.json_response(
+        {
+            "booking_days": s.payment_booking_days,
+            "paid_not_posted": [
+                {**views.payment_order(r), "client_number": r["client_number"]} for r in late
+            ],
+            "posted_without_order": [views.orphan_payment(r) for r in orphans],
+        }
+    )

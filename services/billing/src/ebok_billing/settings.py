@@ -40,6 +40,9 @@ class BillingSettings(ServiceSettings):
     payu_notify_url: str = "http://127.0.0.1:8000/api/v1/payments/payu/notifications"
     payu_continue_url: str = "http://127.0.0.1:8010/platnosci"
     payment_order_validity_seconds: int = 1800
+    # A paid order the back office has not posted within this many days is listed for
+    # operators (GET /operator/payment-orders/unmatched).
+    payment_booking_days: int = 3
 
     def validate(self) -> None:
         super().validate()
@@ -61,6 +64,8 @@ class BillingSettings(ServiceSettings):
                 "EBOK_PAYU_POS_ID, EBOK_PAYU_CLIENT_ID, EBOK_PAYU_CLIENT_SECRET and "
                 "EBOK_PAYU_SECOND_KEY are required with EBOK_PAYU_BASE_URL"
             )
+        if not 1 <= self.payment_booking_days <= 60:
+            raise ConfigError("EBOK_PAYMENT_BOOKING_DAYS: expected 1-60")
         if not 60 <= self.payment_order_validity_seconds <= 86400:
             raise ConfigError("EBOK_PAYMENT_ORDER_VALIDITY_SECONDS: expected 60-86400")
         if not 1 <= self.page_size_max <= 1000:

@@ -454,3 +454,13 @@ def payment_order(r: Any) -> dict[str, Any]:
         # Where the customer pays: only while the order waits for the payment.
         "redirect_uri": r["redirect_uri"] if status == OrderStatus.PENDING else None,
     }
+
+
+def orphan_payment(r: Any) -> dict[str, Any]:
+    return {
+        "payment_id": r["payment_id"],
+        "client_number": r["client_number"],
+        "invoice_number": r["invoice_number"],
+        "paid_on": r["paid_on"].isoformat(),
+        "amount": amount(r["amount"]),
+    }

@@ -121,3 +121,29 @@ async def paid_unbooked(conn: Conn, client_number: str) -> list[Record]:
 async def client_email(conn: Conn, client_number: str) -> str | None:
     value = await conn.fetchval("SELECT email FROM clients WHERE client_number = $1", client_number)
     return value if isinstance(value, str) else None
+
+
+async def paid_not_posted(conn: Conn, paid_before: datetime, limit: int) -> list[Record]:
+    """Orders paid before ``paid_before`` that the back office has still not posted."""
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM payment_orders o
+            WHERE o.status = 'paid' AND o.paid_at < $1
+              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = o.order_id::text)
+            ORDER BY o.paid_at LIMIT $2""",
+        paid_before,
+        limit,
+    )
+
+
+async def posted_without_order(conn: Conn, limit: int) -> list[Record]:
+    """Payments the back office posted as online ones (an order's id as ``payment_id``)
+    that name no order of ours."""
+    return await conn.fetch(
+        """SELECT p.payment_id, p.client_number, p.invoice_number, p.paid_on, p.amount
+           FROM payments p
+           WHERE p.payment_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+             AND NOT EXISTS (SELECT 1 FROM payment_orders o
+                             WHERE o.order_id::text = p.payment_id)
+           ORDER BY p.paid_on, p.payment_id LIMIT $1""",
+        limit,
+    )

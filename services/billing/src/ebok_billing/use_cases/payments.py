@@ -292,3 +292,12 @@ async def history(
     conn: repo.Conn, client_number: str, limit: int, offset: int
 ) -> tuple[int, list[Any]]:
     return await repo.payments.orders_of(conn, client_number, limit, offset)
+
+
+async def unmatched(
+    conn: repo.Conn, now: datetime, booking_days: int, limit: int
+) -> tuple[list[Any], list[Any]]:
+    """For operators: orders paid over ``booking_days`` ago the back office never posted,
+    and posted online payments that name no order."""
+    late = await repo.payments.paid_not_posted(conn, now - timedelta(days=booking_days), limit)
+    return late, await repo.payments.posted_without_order(conn, limit)
