@@ -64,7 +64,10 @@ async def test_paying_the_balance_online_through_the_sandbox(
     portal: Portal, stack: Stack, api: Api, workdir: Path
 ) -> None:
     customer = await ready_customer(stack, api, workdir)
-    assert (await sign_in(portal, customer.client_number)).path == "/pulpit"
+    dashboard = await sign_in(portal, customer.client_number)
+    assert dashboard.path == "/pulpit"
+    pay = mp.one(dashboard.soup, "form[action='/platnosci'] button").get_text(strip=True)
+    assert pay == "Zapłać online"  # the dashboard's, for the balance
     balance = await portal.get("/saldo")
     button = mp.plain(mp.one(balance.soup, "form[action='/platnosci'] button").get_text(strip=True))
     transfer = expect(
