@@ -34,6 +34,7 @@ SERVICES_OWN: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/me/meters/{serial}/readings"): readings.READING_SCHEMA,
     ("POST", "/me/garden-meter-requests"): readings.GARDEN_SCHEMA,
     ("PUT", "/me/e-invoice"): billing.E_INVOICE_SCHEMA,
+    ("POST", "/me/payment-orders"): billing.PAYMENT_ORDER_SCHEMA,
     ("POST", "/me/correspondence"): correspondence.KIND_SCHEMA,
     ("PUT", "/operator/portal-settings/sections/{section}"): SECTION_SCHEMA,
     ("PUT", "/operator/portal-settings/sections/{section}/items/{item_id}"): ITEM_SCHEMA,

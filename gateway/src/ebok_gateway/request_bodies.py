@@ -24,6 +24,30 @@ LINK_TOKEN = {"type": "string", "minLength": 16, "maxLength": 200}
 CODE = {"type": "string", "minLength": 6, "maxLength": 20}
 
 
+_INVOICE_NUMBER = {"type": "string", "pattern": r"^\d{10,20}$"}
+_NOTE_NUMBER = {"type": "string", "pattern": r"^NO/\d{10,20}/\d{2}$"}
+PAYMENT_ORDER: dict[str, Any] = {
+    "type": "object",
+    "required": ["scope"],
+    "additionalProperties": False,
+    "properties": {
+        "scope": {"enum": ["balance", "documents"]},
+        "invoice_numbers": {
+            "type": "array",
+            "items": _INVOICE_NUMBER,
+            "maxItems": 50,
+            "uniqueItems": True,
+        },
+        "note_numbers": {
+            "type": "array",
+            "items": _NOTE_NUMBER,
+            "maxItems": 50,
+            "uniqueItems": True,
+        },
+    },
+}
+
+
 def _obj(required: list[str], **props: Any) -> dict[str, Any]:
     return {
         "type": "object",
@@ -153,6 +177,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/me/meters/{serial}/readings"): READING,
     ("POST", "/me/garden-meter-requests"): GARDEN_REQUEST,
     ("PUT", "/me/e-invoice"): E_INVOICE,
+    ("POST", "/me/payment-orders"): PAYMENT_ORDER,
     ("POST", "/me/correspondence"): DOCUMENT,
     ("PUT", "/operator/portal-settings/sections/{section}"): PORTAL_SECTION,
     ("PUT", "/operator/portal-settings/sections/{section}/items/{item_id}"): PORTAL_ITEM,
