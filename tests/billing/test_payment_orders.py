@@ -231,9 +231,12 @@ async def test_cancelled_then_expired_orders(paying: Billing, sandbox: RunningSa
     status, second = await _post(paying, A, {"scope": "documents", "invoice_numbers": numbers})
     assert status == 201 and second["status"] == "pending"
     clock.freeze(TODAY + dt.timedelta(hours=1))  # past the order's validity, never paid
+    # Abandoned, it does not block the next order: it expires as that one starts.
+    status, third = await _post(paying, A, {"scope": "documents", "invoice_numbers": numbers})
+    assert status == 201 and third["status"] == "pending", third
     expired = await paying.get(f"/me/payment-orders/{second['order_id']}", A)
     assert expired["status"] == "expired"
-    events = await paying.events.wait_for(EVENT, 6)
+    events = await paying.events.wait_for(EVENT, 8)
     assert [e.payload["status"] for e in events if e.payload["order_id"] == second["order_id"]] == [
         "started",
         "pending",

@@ -90,6 +90,7 @@ async def start_order(request: web.Request) -> web.Response:
             _customer_ip(request),
             clock.now(),
             clock.today(),
+            settings(request.app).payment_order_validity_seconds,
         )
     return web.json_response(views.payment_order(row), status=201)
 

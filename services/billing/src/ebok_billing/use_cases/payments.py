@@ -141,11 +141,19 @@ async def start_order(
     customer_ip: str,
     now: datetime,
     today: date,
+    validity: int,
 ) -> Any:
     """Create the order (started), register it with the provider (pending) and return it
     with the provider's address for the customer. One open order per client at a time."""
     if provider is None:
         raise Refusal(503, "payments-off", "Płatności online są obecnie wyłączone.")
+    open_order = await repo.payments.open_order(conn, client_number)
+    if open_order is not None:
+        # An order the customer abandoned must not block the next one: settle it first
+        # (paid or cancelled meanwhile at the provider, or past its validity).
+        await own_order(
+            conn, outbox, provider, client_number, open_order["order_id"], now, validity
+        )
     amount, invoices, notes = await _amount(conn, client_number, choice, today)
     order_id = uuid.uuid4()
     async with conn.transaction():
