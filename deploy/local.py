@@ -39,7 +39,7 @@ import aiohttp
 
 from deploy import checks
 from deploy.demo import print_demo_admin, seed_demo_data
-from deploy.plan import SERVICES, SINK, Component, StackConfig, plan
+from deploy.plan import PAYU_SANDBOX, SERVICES, SINK, Component, StackConfig, plan
 from deploy.processes import Child, Output, run_to_end, terminate
 
 ME = "local"
@@ -159,6 +159,7 @@ class LocalStack:
         rows += [(n, by_name[n].url, by_name[n].database or "") for n in SERVICES]
         smtp = f"smtp://127.0.0.1:{self.config.port('sink-smtp')}"
         rows += [("SMTP sink (SMTP)", smtp, ""), ("SMTP sink (mail)", by_name[SINK].url, "")]
+        rows += [("payment sandbox", by_name[PAYU_SANDBOX].url, "")]
         out = self.output
         out.plain()
         out.plain("e-BOK is ready.")

@@ -33,8 +33,11 @@ DEFAULT_PORTS = {
     "web": 8010,
     "sink-http": 8025,
     "sink-smtp": 1025,
+    "payu-sandbox": 8030,
 }
 SINK = "smtp-sink"
+PAYU_SANDBOX = "payu-sandbox"
+PAYU_POS_ID = "300746"  # the sandbox's point of sale (any id: it is ours)
 LOCAL_HOST = "127.0.0.1"
 
 Kind = Literal["sink", "service", "gateway", "web"]
@@ -56,6 +59,9 @@ class StackConfig:
         "local:"
         + base64.b64encode(hashlib.sha256(b"e-BOK local run only: TOTP key").digest()).decode()
     )
+    # The payment sandbox's POS credentials for this run (billing calls it with them).
+    payu_client_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    payu_second_key: str = field(default_factory=lambda: secrets.token_hex(16))
     maildir: Path = REPO / "var" / "mail"
     log_level: str = "INFO"
     ready_timeout: float = 90.0
@@ -134,10 +140,29 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
         env.update(demo_admin_env())  # the console's demo admin, for the local run only
         # The gateway (on this host) passes the caller's address in X-Forwarded-For.
         env.update(EBOK_TRUSTED_PROXIES=LOCAL_HOST)
+    if name == "billing":
+        env.update(_payu_env(config))
+        env.update(
+            EBOK_PAYU_BASE_URL=f"http://{LOCAL_HOST}:{config.port('payu-sandbox')}",
+            # The provider notifies the gateway's public route and returns to the portal.
+            EBOK_PAYU_NOTIFY_URL=f"http://{LOCAL_HOST}:{config.port('gateway')}"
+            "/api/v1/payments/payu/notifications",
+            EBOK_PAYU_CONTINUE_URL=f"{portal_url(config)}/platnosci",
+        )
     if name == "notifier":
         env.update(EBOK_SMTP_HOST=LOCAL_HOST, EBOK_SMTP_PORT=str(config.port("sink-smtp")))
         env.update(EBOK_SERVICE_CLIENT_SECRET=config.notifier_secret)
     return env
+
+
+def _payu_env(config: StackConfig) -> dict[str, str]:
+    """The POS credentials billing and the payment sandbox share in the local run."""
+    return {
+        "EBOK_PAYU_POS_ID": PAYU_POS_ID,
+        "EBOK_PAYU_CLIENT_ID": PAYU_POS_ID,
+        "EBOK_PAYU_CLIENT_SECRET": config.payu_client_secret,
+        "EBOK_PAYU_SECOND_KEY": config.payu_second_key,
+    }
 
 
 def portal_url(config: StackConfig) -> str:
@@ -160,7 +185,8 @@ def _web_env(config: StackConfig, inherited: Mapping[str, str]) -> dict[str, str
 
 
 def plan(config: StackConfig, inherited: Mapping[str, str] | None = None) -> list[Component]:
-    """The components in start order: the SMTP sink, the services, the gateway, web."""
+    """The components in start order: the SMTP sink, the payment sandbox, the services, the
+    gateway, web."""
     inherited = os.environ if inherited is None else inherited
     sink_env = _base_env(config, inherited)
     sink_env.update(
@@ -173,6 +199,22 @@ def plan(config: StackConfig, inherited: Mapping[str, str] | None = None) -> lis
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), inherited.get("PYTHONPATH")) if p),
     )
     components = [Component(SINK, "sink", "deploy.sink", config.port("sink-http"), sink_env)]
+    # The payment provider's sandbox (deploy/payu_sandbox.py), a development tool like the sink.
+    sandbox_env = {k: v for k, v in sink_env.items() if not k.startswith("EBOK_SINK_")}
+    sandbox_env.update(
+        EBOK_PAYU_SANDBOX_HOST=LOCAL_HOST,
+        EBOK_PAYU_SANDBOX_PORT=str(config.port("payu-sandbox")),
+        **_payu_env(config),
+    )
+    components.append(
+        Component(
+            PAYU_SANDBOX,
+            "sink",
+            "deploy.payu_sandbox",
+            config.port("payu-sandbox"),
+            sandbox_env,
+        )
+    )
     for name in SERVICES:
         components.append(
             Component(

@@ -113,7 +113,7 @@ async def test_local_run_comes_up_and_stops_cleanly_on_sigint(
 
         addresses = stack.addresses()
         pids = stack.child_pids()
-        assert set(pids) == {*COMPONENTS, "smtp-sink"}, stack.tail()
+        assert set(pids) == {*COMPONENTS, "smtp-sink", "payu-sandbox"}, stack.tail()
         moved = StackConfig(base_port=base)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
             for name in COMPONENTS:
@@ -125,6 +125,10 @@ async def test_local_run_comes_up_and_stops_cleanly_on_sigint(
             async with http.get(addresses["SMTP sink (mail)"]) as response:
                 assert response.status == 200
                 assert "Poczta testowa e-BOK" in await response.text()
+            sandbox = addresses["payment sandbox"]
+            assert sandbox == f"http://127.0.0.1:{moved.port('payu-sandbox')}/"
+            async with http.get(sandbox + "health/ready") as response:
+                assert response.status == 200
         assert (tmp_path / "mail" / "new").is_dir()
         if demo_loader_installed():
             assert any(line.startswith("    client number") for line in stack.lines), stack.tail()

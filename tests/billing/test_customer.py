@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from ebok_billing import documents
 from ebok_billing.domain.money import describe_balance, format_pln
+from ebok_billing.domain.transfer_qr import parse
 from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.billing.helpers import (
@@ -18,6 +19,7 @@ from tests.billing.helpers import (
     invoice_row,
     payment_row,
 )
+from tests.support.qr import pdf_codes
 
 A, B = "100001", "100002"  # a household and a business
 TODAY = dt.datetime(2026, 3, 20, 12, 0, tzinfo=LOCAL_TZ)
@@ -108,7 +110,26 @@ async def test_invoice_detail_and_its_printable_copy(loaded: Billing) -> None:
     ksef = await loaded.get(f"/me/invoices/{IB['invoice_number']}", B)
     assert ksef["ksef_number"] == KSEF[0]
     ksef_pdf = await loaded.get(ksef["pdf"], B)
-    assert b"/Subtype /Image" in ksef_pdf and b"/Subtype /Image" not in pdf  # the QR code
+    # Every copy carries the transfer QR code; a KSeF invoice also its verification link.
+    ((transfer,),) = pdf_codes(pdf)
+    assert parse(transfer) == {
+        "nip": "5250000009",
+        "country": "PL",
+        "account": detail["bank_account"].replace(" ", ""),
+        "amount": f"{round(Decimal(I2['gross']) * 100):06d}",
+        "recipient": "MPWiK Warszawa",
+        "title": f"Faktura {I2['invoice_number']}",
+        "direct_debit_id": "",
+        "invoobill_id": "",
+        "reserved": "",
+    }
+    ((first, second),) = pdf_codes(ksef_pdf)
+    codes = {first, second}
+    ksef_url = next(c for c in codes if c.startswith("https://"))
+    assert ksef_url.endswith(KSEF[1])
+    fields = parse((codes - {ksef_url}).pop())
+    assert fields["account"] == ksef["bank_account"].replace(" ", "")
+    assert fields["account"].endswith(B) and fields["title"] == f"Faktura {IB['invoice_number']}"
 
 
 async def test_balance_overdue_interest_and_notes(loaded: Billing) -> None:

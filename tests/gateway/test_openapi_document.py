@@ -16,6 +16,7 @@ from ebok_auth import http_operator as auth_operator
 from ebok_auth import http_public as auth_public
 from ebok_billing import http_customer as billing_customer
 from ebok_billing import http_operator as billing_operator
+from ebok_billing import http_payments as billing_payments
 from ebok_correspondence import documents
 from ebok_correspondence import http_customer as correspondence_customer
 from ebok_correspondence import http_operator as correspondence_operator
@@ -30,7 +31,7 @@ from openapi_spec_validator import validate
 
 SERVED: dict[str, tuple[web.RouteTableDef, ...]] = {
     "auth": (auth_public.routes, auth_customer.routes, auth_operator.routes),
-    "billing": (billing_customer.routes, billing_operator.routes),
+    "billing": (billing_customer.routes, billing_operator.routes, billing_payments.routes),
     "readings": (readings_customer.routes, readings_operator.routes),
     "correspondence": (correspondence_customer.routes, correspondence_operator.routes),
     "notifier": (notifier_operator.routes,),

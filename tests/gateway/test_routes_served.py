@@ -22,6 +22,7 @@ SAMPLES = {
     "case_id": str(uuid.uuid4()),
     "attachment_id": str(uuid.uuid4()),
     "photo_id": str(uuid.uuid4()),
+    "order_id": str(uuid.uuid4()),
     "version": "1",
     "client_number": "100001",
     "login": "anna.nowak",

@@ -112,6 +112,16 @@ SAMPLES: dict[Kind, dict[str, Any]] = {
         "reply_id": "0e6f6a52-3c1b-4b8e-8d0a-6a2e5f1c9b44",
         "answered_at": "2026-03-05T12:00:00+00:00",
     },
+    Kind.PAYMENT_RECEIPT: {
+        "order_id": "0b8e2f8c-55a4-4c43-9a57-2d7c1b1f3c11",
+        "client_number": "100001",
+        "status": "paid",
+        "amount": "1245.10",
+        "invoice_numbers": ["10000126030003", "10000125110001"],
+        "note_numbers": ["NO/10000126010002/01"],
+        "changed_at": "2026-03-20T10:15:00+00:00",
+        "provider_order_id": "WZHF5FFDRJ140731GUEST000P01",
+    },
     Kind.READING_REJECTED: {
         "reading_id": "7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90",
         "meter_serial": "WM-100001-1",
@@ -361,6 +371,14 @@ def test_activation_email_carries_a_link_and_no_password() -> None:
     text, _html = _bodies(_round_trip(Kind.ACTIVATION, SAMPLES[Kind.ACTIVATION])[1])
     assert f"{BASE}/aktywacja?token=" in text
     assert "nie zawiera hasła" in text
+
+
+def test_payment_receipt_names_the_amount_and_what_it_paid() -> None:
+    text, html = _bodies(_round_trip(Kind.PAYMENT_RECEIPT, SAMPLES[Kind.PAYMENT_RECEIPT])[1])
+    for body in (text, html):
+        assert "1\u00a0245,10\u00a0zł" in body
+        assert "10000126030003, 10000125110001" in body and "NO/10000126010002/01" in body
+        assert f"{BASE}/platnosci/0b8e2f8c-55a4-4c43-9a57-2d7c1b1f3c11" in body
 
 
 def test_polish_formats() -> None:

@@ -74,6 +74,7 @@ CUSTOMER_PAGES = [
     Visit("/faktury", "faktury"),
     Visit("/faktury/{invoice}", "faktura"),
     Visit("/saldo", "saldo"),
+    Visit("/platnosci", "platnosci"),
     Visit("/noty-odsetkowe", "noty-odsetkowe"),
     Visit("/faktury/e-faktura", "e-faktura"),
     Visit("/faktury/e-faktura", "e-faktura-bledy", 422, submit="/faktury/e-faktura"),

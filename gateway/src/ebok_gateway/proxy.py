@@ -31,7 +31,14 @@ log = get_logger(__name__)
 UPSTREAMS = web.AppKey("upstreams", Upstreams)
 LIMITER = web.AppKey("limiter", RateLimiter)
 
-_FORWARDED_HEADERS = ("Content-Type", "Accept", "Idempotency-Key", "Authorization")
+# OpenPayu-Signature: the payment provider's signature over a notification's body.
+_FORWARDED_HEADERS = (
+    "Content-Type",
+    "Accept",
+    "Idempotency-Key",
+    "Authorization",
+    "OpenPayu-Signature",
+)
 _RETURNED_HEADERS = (
     "Cache-Control",  # the service's own choice; otherwise no-store (ebok_shared.http.hardening)
     "Content-Type",

@@ -186,6 +186,15 @@ ROUTES: tuple[Route, ...] = (
         "Regulamin w danej wersji",
         params={"version": VERSION},
     ),
+    # The payment provider's (PayU's) signed notifications; billing verifies the signature.
+    Route(
+        "POST",
+        "/payments/payu/notifications",
+        "billing",
+        "public",
+        "Powiadomienia operatora płatności (PayU)",
+        max_body=64 * 1024,
+    ),
     Route(
         "GET",
         "/regulations/{version}/changes",
@@ -380,7 +389,37 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET", "/me/balance", "billing", "customer", "Stan konta z odsetkami", section="invoices"
     ),
+    Route(
+        "GET",
+        "/me/balance/transfer",
+        "billing",
+        "customer",
+        "Przelew salda na dziś z kodem QR",
+        section="invoices",
+    ),
     Route("GET", "/me/interest-notes", "billing", "customer", "Noty odsetkowe", section="invoices"),
+    Route(
+        "POST",
+        "/me/payment-orders",
+        "billing",
+        "customer",
+        "Płatność online: rozpoczęcie (saldo albo wybrane faktury i noty)",
+        section="invoices",
+        ok=201,
+        max_body=16 * 1024,
+    ),
+    Route(
+        "GET", "/me/payment-orders", "billing", "customer", "Płatności online", section="invoices"
+    ),
+    Route(
+        "GET",
+        "/me/payment-orders/{order_id}",
+        "billing",
+        "customer",
+        "Płatność online: stan",
+        section="invoices",
+        params={"order_id": UUID},
+    ),
     Route("GET", "/me/e-invoice", "billing", "customer", "E-faktura: status", section="e_invoices"),
     Route(
         "PUT",
@@ -602,6 +641,13 @@ ROUTES: tuple[Route, ...] = (
     ),
     _op("GET", "billing", "/tariffs", "Taryfy", BILLING),
     _op("PUT", "billing", "/tariffs", "Zmiana taryfy", BILLING),
+    _op(
+        "GET",
+        "billing",
+        "/payment-orders/unmatched",
+        "Płatności online niezaksięgowane i wpłaty bez zlecenia",
+        BILLING,
+    ),
     _op("GET", "billing", "/tariffs/changes", "Historia zmian taryf (kto i kiedy)", BILLING),
     _op("GET", "readings", "/reading-windows", "Okna podawania odczytów", BILLING),
     _op("PUT", "readings", "/reading-windows", "Zmiana okien podawania odczytów", BILLING),

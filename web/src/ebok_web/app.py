@@ -27,6 +27,7 @@ from . import (
     http_dashboard,
     http_garden,
     http_invoices,
+    http_payments,
     http_public,
     http_readings,
 )
@@ -48,6 +49,7 @@ AREAS = (
     http_account,
     http_dashboard,
     http_invoices,
+    http_payments,
     http_contracts,
     http_readings,
     http_garden,

@@ -8,7 +8,6 @@ import datetime as dt
 import time
 from typing import Any
 
-import segno
 from aiohttp import web
 from markupsafe import Markup
 
@@ -24,6 +23,7 @@ from .http_public import (
     take_refusal,
 )
 from .middleware import end_session, start_session
+from .qr import qr_svg
 from .rendering import redirect, render
 from .sessions import Session
 
@@ -244,11 +244,8 @@ async def _totp_page(request: web.Request, form: Form, status: int = 200) -> web
 
 def qr_code(uri: str) -> Markup:
     """The authenticator app's address as a QR code, inline SVG drawn here (no script, no
-    third party); segno escapes what it writes, so the markup is ours."""
-    svg = segno.make(uri, error="m").svg_inline(
-        scale=5, title="Kod QR dla aplikacji uwierzytelniającej", svgclass="qr", omitsize=True
-    )
-    return Markup(svg.replace("<svg ", '<svg role="img" ', 1))
+    third party)."""
+    return qr_svg(uri, "Kod QR dla aplikacji uwierzytelniającej")
 
 
 def _grouped(secret: str) -> str:

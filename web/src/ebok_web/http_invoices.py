@@ -9,6 +9,7 @@ invoice number is digits only, so ``/faktury/{number}`` never takes another page
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +19,7 @@ from .access import api, customer_page, session_of
 from .forms import Form, read_form, require
 from .gateway import Reply
 from .part_state import document, fetch, found_or_404
+from .qr import qr_svg
 from .rendering import redirect, render
 from .sections import read_only
 
@@ -192,14 +194,29 @@ def _lines(invoice: dict[str, Any]) -> list[dict[str, Any]]:
 @routes.get("/saldo")
 @customer_page()
 async def balance(request: web.Request) -> web.StreamResponse:
-    part = await fetch(api(request), "/me/balance")
+    part, transfer = await asyncio.gather(
+        fetch(api(request), "/me/balance"), fetch(api(request), "/me/balance/transfer")
+    )
+    code = transfer.data["transfer"] if transfer.ok else None
     return render(
         request,
         "invoices/balance.html",
         title="Saldo i odsetki",
         part=part,
         today_total=_if_paid_today(part.data) if part.ok else None,
+        transfer=code,
+        transfer_qr=qr_svg(code["qr_payload"], TRANSFER_QR_TITLE) if code else None,
+        booking=_booking(transfer.data) if transfer.ok else None,
     )
+
+
+def _booking(data: dict[str, Any]) -> Decimal | None:
+    """Online payments paid and not yet posted by the back office (None: none)."""
+    amount = Decimal(str(data.get("being_booked") or "0"))
+    return amount if amount > 0 else None
+
+
+TRANSFER_QR_TITLE = "Kod QR przelewu do zapłaty na dziś (dane przelewu obok kodu)"
 
 
 def _if_paid_today(data: dict[str, Any]) -> Decimal | None:

@@ -9,7 +9,7 @@ from ebok_shared import api
 from ebok_shared.bus import Outbox, Subscription
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import events, http_customer, http_internal, http_operator
+from . import events, http_customer, http_internal, http_operator, http_payments
 from .settings import BillingSettings
 from .use_cases import billing_run, e_invoice, interest
 
@@ -17,7 +17,12 @@ SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
     name="billing",
     contract=api.billing.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
-    routes=[*http_customer.routes, *http_operator.routes, *http_internal.routes],
+    routes=[
+        *http_customer.routes,
+        *http_payments.routes,
+        *http_operator.routes,
+        *http_internal.routes,
+    ],
     # What the back office's ledger takes from e-BOK: invoices and interest notes issued
     # here, payments as applied, and each client's invoice delivery preference.
     backoffice_events=(
@@ -25,6 +30,7 @@ SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
         events.INTEREST_NOTE_ISSUED,
         events.PAYMENT_POSTED,
         events.CONSENT_CHANGED,
+        events.PAYMENT_ORDER_CHANGED,
     ),
 )
 
@@ -50,5 +56,9 @@ async def _seed_rates(app: web.Application) -> AsyncIterator[None]:
 
 
 def create_app(settings: BillingSettings) -> web.Application:
-    spec = replace(SPEC, subscriptions=subscriptions(settings), contexts=[_seed_rates])
+    spec = replace(
+        SPEC,
+        subscriptions=subscriptions(settings),
+        contexts=[_seed_rates, http_payments.provider_context],
+    )
     return create_service_app(spec, settings)

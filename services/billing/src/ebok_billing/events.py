@@ -30,6 +30,7 @@ PAYMENT_POSTED = "billing.payment.posted"
 INTEREST_NOTE_ISSUED = "billing.interest_note.issued"
 CONSENT_CHANGED = "billing.e_invoice.consent_changed"
 CONFIRMATION_REQUESTED = "billing.e_invoice.confirmation_requested"
+PAYMENT_ORDER_CHANGED = "billing.payment_order.status_changed"
 READING_ACCEPTED = "readings.reading.accepted"  # consumed (see app.py's subscriptions)
 ACCOUNT_DELETED = "auth.account.deleted"  # consumed: erase what only the e-BOK account gave
 
@@ -207,4 +208,18 @@ def confirmation_requested(
         "token": token,
         "purpose": purpose,
         "expires_at": expires_at.isoformat(),
+    }
+
+
+def payment_order_changed(order: Any, status: str, changed_at: datetime) -> dict[str, Any]:
+    """``order``: the order's row as it was before the change (status excepted)."""
+    return {
+        "order_id": str(order["order_id"]),
+        "client_number": order["client_number"],
+        "status": status,
+        "amount": amount(order["amount"]),
+        "invoice_numbers": list(order["invoice_numbers"]),
+        "note_numbers": list(order["note_numbers"]),
+        "changed_at": changed_at.isoformat(),
+        "provider_order_id": order["provider_order_id"],
     }

@@ -31,6 +31,7 @@ def utility(app: web.Application) -> Utility:
         s.utility_nip,
         s.bank_prefix,
         s.ksef_qr_base,
+        s.transfer_recipient,
     )
 
 

@@ -20,6 +20,7 @@ from fpdf import FPDF
 
 from .domain.ledger import Lines, client_bank_account
 from .domain.money import format_pln
+from .domain.transfer_qr import TransferQr
 
 _FONTS = resources.files("ebok_billing") / "fonts"
 FONT = "DejaVu"
@@ -37,6 +38,7 @@ class Utility:
     nip: str
     bank_prefix: str
     ksef_qr_base: str
+    transfer_recipient: str = "MPWiK Warszawa"
 
 
 class _Document(FPDF):
@@ -100,6 +102,40 @@ def _price(value: Decimal) -> str:
 def ksef_qr_url(utility: Utility, issue_date: date, ksef_hash: str) -> str:
     """KSeF verification link (KOD I): seller NIP, issue date, the invoice file's hash."""
     return f"{utility.ksef_qr_base}/{utility.nip}/{issue_date:%d-%m-%Y}/{ksef_hash}"
+
+
+def _qr_png(data: str) -> io.BytesIO:
+    png = io.BytesIO()
+    segno.make(data, error="m").save(png, kind="png", scale=4, border=2)
+    png.seek(0)
+    return png
+
+
+def _transfer_qr(pdf: _Document, transfer: TransferQr) -> None:
+    """The transfer QR code (ZBP 2D standard) with what it holds said beside it."""
+    if pdf.get_y() + 36 > pdf.h - 18:
+        pdf.add_page()
+    y = pdf.get_y()
+    pdf.image(_qr_png(transfer.payload()), x=15, y=y, w=32, h=32)
+    pdf.set_xy(52, y + 2)
+    pdf.set_font(FONT, "B", 9)
+    pdf.cell(0, 4.6, "Zapłać kodem QR", new_x="LEFT", new_y="NEXT")
+    pdf.set_font(FONT, "", 8.5)
+    amount = (
+        f"na kwotę {format_pln(transfer.amount)}"
+        if transfer.amount_fits
+        else f"bez kwoty (wpisz {format_pln(transfer.amount)} sam — kod mieści do 9 999,99 zł)"
+    )
+    pdf.multi_cell(
+        140,
+        4.4,
+        "Zeskanuj kod w aplikacji swojego banku: wypełni przelew na rachunek indywidualny "
+        f"({transfer.recipient}, NIP {transfer.nip}) {amount}, tytuł „{transfer.title}”.",
+        align="L",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.set_y(y + 36)
 
 
 def invoice_document(inv: Any, client: Any, utility: Utility, *, copy: bool) -> bytes:
@@ -225,14 +261,18 @@ def invoice_document(inv: Any, client: Any, utility: Utility, *, copy: bool) -> 
     pdf.text_line(f"Rachunek bankowy do wpłat (indywidualny dla klienta): {account}", 9.5)
     pdf.text_line(f"W tytule przelewu prosimy podać numer faktury: {number}", 9)
     pdf.ln(3)
+    if inv["gross"] > 0:
+        transfer = TransferQr(
+            utility.nip, account, inv["gross"], utility.transfer_recipient, f"Faktura {number}"
+        )
+        _transfer_qr(pdf, transfer)
 
     if inv["ksef_number"] and inv["ksef_hash"]:
         url = ksef_qr_url(utility, inv["issue_date"], inv["ksef_hash"])
-        png = io.BytesIO()
-        segno.make(url, error="m").save(png, kind="png", scale=4, border=2)
-        png.seek(0)
+        if pdf.get_y() + 40 > pdf.h - 18:
+            pdf.add_page()
         y = pdf.get_y()
-        pdf.image(png, x=15, y=y, w=32, h=32)
+        pdf.image(_qr_png(url), x=15, y=y, w=32, h=32)
         pdf.set_xy(15, y + 32.5)
         pdf.set_font(FONT, "", 6.5)
         pdf.cell(60, 3.5, inv["ksef_number"], new_x="LMARGIN", new_y="NEXT")

@@ -22,6 +22,8 @@ from .domain.ledger import (
 )
 from .domain.money import amount, describe_balance, format_pln, rate
 from .domain.notes import compensation_working
+from .domain.payment_orders import OrderStatus
+from .domain.payments import BalanceTransfer
 from .domain.rates import InterestKind
 
 ZERO = Decimal("0.00")
@@ -474,4 +476,64 @@ def client_summary(r: Any, consent: Any, active_contracts: int) -> dict[str, Any
             "status": consent["status"] if consent else "none",
             "email": consent["email"] if accepted else None,
         },
+    }
+
+
+def balance_transfer(
+    client_number: str, t: BalanceTransfer, today: date, being_booked: Decimal
+) -> dict[str, Any]:
+    """The transfer that pays the balance today, with its QR payload (ZBP 2D standard);
+    ``being_booked``: online payments paid and not yet posted by the back office."""
+    qr = t.qr
+    return {
+        "client_number": client_number,
+        "as_of": today.isoformat(),
+        "being_booked": amount(being_booked),
+        "available": qr is not None,
+        "reason": t.reason,
+        "amount": None if t.amount is None else amount(t.amount),
+        "invoices": list(t.invoices),
+        "interest_notes": list(t.notes),
+        "transfer": None
+        if qr is None
+        else {
+            "recipient": qr.recipient,
+            "nip": qr.nip,
+            "account": qr.account,
+            "title": qr.title,
+            "amount": amount(qr.amount),
+            "amount_in_code": qr.amount_fits,
+            "qr_payload": qr.payload(),
+        },
+    }
+
+
+def payment_order(r: Any) -> dict[str, Any]:
+    status = OrderStatus(r["status"])
+    return {
+        "order_id": str(r["order_id"]),
+        "status": status.value,
+        "status_label": status.label,
+        "scope": r["scope"],
+        "amount": amount(r["amount"]),
+        "invoice_numbers": list(r["invoice_numbers"]),
+        "note_numbers": list(r["note_numbers"]),
+        "created_at": r["created_at"].isoformat(),
+        "paid_at": r["paid_at"].isoformat() if r["paid_at"] else None,
+        "booked": bool(r["booked"]),
+        "booking_text": ("zaksięgowana" if r["booked"] else "w trakcie księgowania")
+        if status == OrderStatus.PAID
+        else None,
+        # Where the customer pays: only while the order waits for the payment.
+        "redirect_uri": r["redirect_uri"] if status == OrderStatus.PENDING else None,
+    }
+
+
+def orphan_payment(r: Any) -> dict[str, Any]:
+    return {
+        "payment_id": r["payment_id"],
+        "client_number": r["client_number"],
+        "invoice_number": r["invoice_number"],
+        "paid_on": r["paid_on"].isoformat(),
+        "amount": amount(r["amount"]),
     }

@@ -41,6 +41,7 @@ class Kind(enum.StrEnum):
     GARDEN_REQUEST_RECEIVED = "garden_request_received"  # a garden-meter request, confirmed
     # an e-BOK account was registered: to billing's address of record when it is another one
     REGISTRATION_NOTICE = "registration_notice"
+    PAYMENT_RECEIPT = "payment_receipt"  # an online payment paid (the provider confirmed it)
 
 
 class Status(enum.StrEnum):

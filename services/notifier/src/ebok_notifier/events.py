@@ -31,6 +31,7 @@ def subscriptions(i: Intake) -> list[Subscription]:
         ),
         Subscription("billing.e_invoice.consent_changed", i.e_invoice_consent_changed),
         Subscription("billing.interest_note.issued", i.interest_note_issued),
+        Subscription("billing.payment_order.status_changed", i.payment_order_changed),
         # correspondence
         Subscription("correspondence.case.submitted", i.case_submitted),
         Subscription("correspondence.case.answered", i.case_answered),

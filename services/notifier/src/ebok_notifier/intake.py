@@ -85,6 +85,11 @@ class Intake:
         """Accepted: to the address e-invoices now go to. Withdrawn: to the user's address."""
         await self._mail_to_user(conn, event, Kind.E_INVOICE_CONSENT)
 
+    async def payment_order_changed(self, conn: asyncpg.Connection, event: Event) -> None:
+        """A receipt when an online payment is paid (the other states need no e-mail)."""
+        if event.payload["status"] == "paid":
+            await self._mail_to_user(conn, event, Kind.PAYMENT_RECEIPT)
+
     # -- auth: e-mails whose event names the address -------------------------------------------
 
     async def account_registered(self, conn: asyncpg.Connection, event: Event) -> None:

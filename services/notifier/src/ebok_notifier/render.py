@@ -48,6 +48,7 @@ PAGES = {
     "balance": "/saldo",
     "interest_notes": "/noty-odsetkowe",
     "contact": "/kontakt",
+    "payment": "/platnosci/{order_id}",
 }
 
 

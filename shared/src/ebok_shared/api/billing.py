@@ -246,6 +246,47 @@ TARIFF = shape(
     vat_rate=DECIMAL,
 )
 
+# -- online payment (PayU) -----------------------------------------------------------------
+
+_INVOICE_NUMBER = {"type": "string", "pattern": r"^\d{10,20}$"}
+_NOTE_NUMBER = {"type": "string", "pattern": r"^NO/\d{10,20}/\d{2}$"}
+
+
+def _ARRAY_OF(item: dict[str, object]) -> dict[str, object]:
+    return {"type": "array", "items": item, "maxItems": 50, "uniqueItems": True}
+
+
+PAYMENT_ORDER_SCHEMA = closed(
+    ["scope"],
+    scope={"enum": ["balance", "documents"]},
+    invoice_numbers={
+        "type": "array",
+        "items": _INVOICE_NUMBER,
+        "maxItems": 50,
+        "uniqueItems": True,
+    },
+    note_numbers={"type": "array", "items": _NOTE_NUMBER, "maxItems": 50, "uniqueItems": True},
+)
+PAYMENT_ORDER = shape(
+    ["order_id", "status", "amount"],
+    order_id=STRING,
+    status=STRING,
+    status_label=STRING,
+    amount=MONEY,
+    scope=STRING,
+    invoice_numbers=STRINGS,
+    note_numbers=STRINGS,
+    created_at=DATE_TIME,
+    redirect_uri=nullable(STRING),
+)
+BALANCE_TRANSFER = shape(["amount"], amount=MONEY, qr_payload=STRING, title=STRING)
+UNMATCHED_PAYMENTS = shape(
+    booking_days=INTEGER,
+    paid_not_posted=array(PAYMENT_ORDER),
+    posted_without_order=array(ANY_OBJECT),
+)
+
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("GET", "/me/contracts"): Operation(items_of(CONTRACT, total=INTEGER)),
     ("GET", "/me/contracts/{number}"): Operation(CONTRACT, errors=(404,)),
@@ -301,4 +342,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         query=PAGE,
     ),
     **DEAD_LETTER_OPERATIONS,
+    ("GET", "/me/balance/transfer"): Operation(BALANCE_TRANSFER),
+    ("POST", "/me/payment-orders"): Operation(
+        PAYMENT_ORDER, PAYMENT_ORDER_SCHEMA, errors=(404, 409, 503)
+    ),
+    ("GET", "/me/payment-orders"): Operation(page_of(PAYMENT_ORDER), query=PAGE),
+    ("GET", "/me/payment-orders/{order_id}"): Operation(PAYMENT_ORDER, errors=(404,)),
+    ("POST", "/payments/payu/notifications"): Operation(
+        shape(status=STRING), raw_body=("application/json",), errors=(400,)
+    ),
+    ("GET", "/operator/payment-orders/unmatched"): Operation(UNMATCHED_PAYMENTS),
 }

@@ -1,6 +1,6 @@
 """Every SQL statement of billing (plain asyncpg), one module per area."""
 
-from . import billing_run, clients, documents, e_invoice, feed, interest, ledger
+from . import billing_run, clients, documents, e_invoice, feed, interest, ledger, payments
 from .connection import Conn, Record
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "feed",
     "interest",
     "ledger",
+    "payments",
 ]
