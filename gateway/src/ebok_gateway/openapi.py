@@ -65,6 +65,7 @@ _PATH_PARAMETERS: dict[str, dict[str, Any]] = {
     "serial": {"type": "string", "pattern": r"^[A-Z0-9-]{3,30}$"},
     "case_id": _UUID,
     "attachment_id": _UUID,
+    "photo_id": _UUID,
     "version": {"type": "string", "pattern": r"^\d{1,6}$"},
     "section": {"type": "string", "enum": list(SECTIONS)},
 }
@@ -150,6 +151,8 @@ def document() -> dict[str, Any]:
         for method, (summary, access) in methods.items():
             paths.setdefault(PREFIX + path, {})[method] = _operation(summary, access, path, method)
     paths[PREFIX + "/me/dashboard"]["get"]["parameters"] = [_NO_CACHE]
+    archive = paths[PREFIX + "/me/export/archive"]["get"]["responses"]
+    archive["200"] = _success(200, ("application/zip",))  # data, files and a manifest
     return {
         "openapi": "3.1.0",
         "info": {
