@@ -26,9 +26,11 @@ from ebok_notifier import http_operator as notifier_operator
 from ebok_readings import http_customer as readings_customer
 from ebok_readings import http_operator as readings_operator
 from ebok_shared.api import correspondence as correspondence_api
+from ebok_shared.http import dead_letters
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
+# Each service's own route tables, and the dead-letter routes every service gets from shared.
 SERVED: dict[str, tuple[web.RouteTableDef, ...]] = {
     "auth": (auth_public.routes, auth_customer.routes, auth_operator.routes),
     "billing": (billing_customer.routes, billing_operator.routes, billing_payments.routes),
@@ -36,6 +38,7 @@ SERVED: dict[str, tuple[web.RouteTableDef, ...]] = {
     "correspondence": (correspondence_customer.routes, correspondence_operator.routes),
     "notifier": (notifier_operator.routes,),
 }
+SERVED = {name: (*tables, dead_letters.routes) for name, tables in SERVED.items()}
 # What the services serve to the gateway only (never under /api/v1 as it is).
 NOT_PUBLIC = {"/me/export", "/me/data", "/.well-known/jwks.json", "/service-tokens"}
 
