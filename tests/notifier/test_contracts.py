@@ -61,6 +61,7 @@ PRODUCES: dict[str, set[Kind]] = {
     "billing.interest_note.issued": {Kind.INTEREST_NOTE},
     "correspondence.case.evidence_requested": {Kind.EVIDENCE_REQUESTED},
     "readings.garden_request.submitted": {Kind.GARDEN_REQUEST_RECEIVED},
+    "billing.payment_order.status_changed": {Kind.PAYMENT_RECEIPT},  # the example is paid
 }
 
 

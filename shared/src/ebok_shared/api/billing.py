@@ -115,7 +115,7 @@ INTEREST_NOTE = shape(
     kind=STRING,
     kind_label=STRING,
     legal_basis=STRING,
-    rates=array(STRING),
+    rates=array(shape(**{"from": DATE, "to": DATE}, annual_rate_percent=DECIMAL)),
     periods=array(ANY_OBJECT),
     amount=MONEY,
     amount_text=STRING,
