@@ -579,3 +579,59 @@ async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
     assert made.headers["Cache-Control"] == "no-store"
     again = await console.get("/operator/pracownicy")
     assert "nowy.admin" in again.text and secrets[0] not in again.text
+
+
+async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_operator(
+    console: Portal, admin: Operator, api: Api
+) -> None:
+    token = await operator_token(api, admin)
+    clerk = await new_operator(api, token, ["customer_service"])
+    await console_signed_in(console, admin)
+    listing = await console.get("/operator/pracownicy")
+    page = await console.get(str(listing.soup.select_one(f"a[href$='/{clerk.login}']")["href"]))
+    assert page.status == 200 and page.h1 == f"Pracownik {clerk.login}", page
+    assert page.soup.select_one("#role_customer_service[checked]") is not None, page
+    no_reason = await console.submit(
+        page,
+        {"role_customer_service": "1", "role_billing": "1"},
+        action=f"/operator/pracownicy/{clerk.login}/role",
+    )
+    assert no_reason.status == 422 and no_reason.field_error("reason"), no_reason
+    changed = await console.submit(
+        no_reason,
+        {"role_customer_service": "1", "role_billing": "1", "reason": "Zastępstwo w dziale."},
+        action=f"/operator/pracownicy/{clerk.login}/role",
+    )
+    assert f"Zmieniono role pracownika {clerk.login}." in changed.text, changed
+    assert "Obsługa klienta, Rozliczenia" in changed.text and admin.login in changed.text
+    held = expect(await api.get(f"/operator/auth/operators/{clerk.login}", token=token), 200)
+    assert sorted(held["roles"]) == ["billing", "customer_service"], held
+
+    reset = await console.submit(
+        changed,
+        {"totp_reason": "Zgubiony telefon."},
+        action=f"/operator/pracownicy/{clerk.login}/totp",
+    )
+    assert reset.status == 200 and reset.h1 == f"Nowy klucz TOTP: {clerk.login}", reset
+    assert reset.soup.select_one("svg.qr") is not None
+    assert reset.headers["Cache-Control"] == "no-store"
+    secret = reset.soup.select_one(".secret").get_text(strip=True).replace(" ", "")
+    assert secret and secret != clerk.secret, secret
+    # The new key signs in; the old one no longer does.
+    old_code = await clerk.code()
+    old = {"login": clerk.login, "password": clerk.password, "totp_code": old_code}
+    assert (await api.post("/operator/sessions", json=old)).status == 401
+    await operator_token(api, Operator(clerk.login, clerk.password, secret))
+    assert secret not in (await console.get(f"/operator/pracownicy/{clerk.login}")).text
+
+    page = await console.get(f"/operator/pracownicy/{clerk.login}")
+    gone = await console.submit(
+        page,
+        {"deactivation_reason": "Koniec umowy."},
+        action=f"/operator/pracownicy/{clerk.login}/dezaktywacja",
+    )
+    assert f"Konto pracownika {clerk.login} zostało dezaktywowane." in gone.text, gone
+    assert "dezaktywowane" in gone.text and not gone.soup.select("form[action$='/role']")
+    again = Operator(clerk.login, clerk.password, secret)
+    body = {"login": again.login, "password": again.password, "totp_code": await again.code()}
+    assert (await api.post("/operator/sessions", json=body)).status in (401, 403)
