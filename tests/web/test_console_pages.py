@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
+import aio_pika
 import pytest
+from ebok_shared.bus import Topology
 
 from tests.e2e.client import Api, expect
 from tests.e2e.journeys import OPERATOR_PASSWORD
@@ -635,3 +638,42 @@ async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_ope
     again = Operator(clerk.login, clerk.password, secret)
     body = {"login": again.login, "password": again.password, "totp_code": await again.code()}
     assert (await api.post("/operator/sessions", json=body)).status in (401, 403)
+
+
+async def test_an_admin_looks_at_a_dead_letter_and_re_drives_it(
+    console: Portal, admin: Operator, stack: Stack, amqp_url: str
+) -> None:
+    message_id = str(uuid.uuid4())
+    queue = Topology(stack.config.bus_prefix).queue("readings")
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        message = aio_pika.Message(b"to nie JSON", message_id=message_id, type="test.malformed")
+        await channel.default_exchange.publish(message, routing_key=queue)
+    await console_signed_in(console, admin)
+    listing = await console.get("/operator/martwe-wiadomosci?service=auth")
+    assert listing.status == 200 and listing.h1 == "Martwe wiadomości", listing
+    for _ in range(40):  # readings refuses it and parks it in its dead-letter queue
+        listing = await console.get("/operator/martwe-wiadomosci?service=readings")
+        if message_id in listing.text:
+            break
+        await asyncio.sleep(0.5)
+    row = next(r for r in listing.soup.select("tbody tr") if message_id in r.get_text())
+    assert "test.malformed" in row.get_text(), row
+    one = await console.get(f"/operator/martwe-wiadomosci/readings/{message_id}")
+    assert one.status == 200 and one.h1 == f"Martwa wiadomość {message_id}", one
+    assert "to nie JSON" in one.soup.select_one("pre").get_text()
+    redriven = await console.submit(
+        one, action=f"/operator/martwe-wiadomosci/readings/{message_id}"
+    )
+    assert f"Wiadomość {message_id} wróciła do kolejki." in redriven.text, redriven
+    # Still malformed: refused and parked again, then all of the queue re-driven at once.
+    for _ in range(40):
+        again = await console.get("/operator/martwe-wiadomosci?service=readings")
+        if message_id in again.text:
+            break
+        await asyncio.sleep(0.5)
+    everything = await console.submit(again, action="/operator/martwe-wiadomosci/readings")
+    assert "Do kolejki wróciło wiadomości: 1." in everything.text, everything
+    unknown = await console.get(f"/operator/martwe-wiadomosci/readings/{uuid.uuid4()}")
+    assert unknown.status == 404

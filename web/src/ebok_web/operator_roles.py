@@ -49,6 +49,7 @@ AREAS = (
     Area("/operator/zasilenia", "Zasilenia", BILLING),
     Area("/operator/stawki", "Stawki i taryfy", BILLING),
     Area("/operator/pracownicy", "Pracownicy", ADMIN),
+    Area("/operator/martwe-wiadomosci", "Martwe wiadomości", ADMIN),
 )
 
 
