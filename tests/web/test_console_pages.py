@@ -356,8 +356,9 @@ async def test_a_reading_to_verify_shows_its_photo_and_history_and_is_accepted(
 
 
 async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblocking(
-    console: Portal, portal: Portal, staff: Operator, stack: Stack, workdir: Path
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
 ) -> None:
+    staff_token = await operator_token(api, staff)
     customer, _ = await customer_signed_in(portal, stack, workdir)
     assert (await portal.get("/pulpit")).path == "/pulpit"
     await console_signed_in(console, staff)
@@ -365,6 +366,17 @@ async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblockin
     assert found.status == 200 and customer.email in found.text, found
     account = await console.get(f"/operator/konta/{customer.client_number}")
     assert account.h1 == f"Konto klienta {customer.client_number}" and "aktywne" in account.text
+    facts = {
+        dt_.get_text(strip=True): dt_.find_next_sibling("dd").get_text(" ", strip=True)
+        for dt_ in account.soup.select("dl.summary-list dt")
+    }
+    assert facts["Planowana blokada"] == "—", facts  # no contract has ended
+    sessions = account.soup.select("[aria-labelledby=sessions-heading] tbody tr")
+    assert len(sessions) >= 1, account  # the customer signed in above
+    # The deletion explainer is auth's (what is erased, what is kept until when), not web's.
+    terms = expect(await api.get("/operator/auth/deletion-terms", token=staff_token), 200)
+    kept = account.soup.select("[aria-labelledby=zachowane] tbody tr")
+    assert len(kept) == len(terms["kept"]) and terms["deleted_now"][0] in account.text, account
     no_reason = await console.submit(
         account, action=f"/operator/konta/{customer.client_number}/blokada"
     )
