@@ -547,6 +547,20 @@ async def test_a_feed_batch_with_a_bad_row_is_refused_whole_with_each_bad_row_sh
     lines = [r.select("td")[0].get_text(strip=True) for r in errors]
     assert lines and all(line.isdigit() for line in lines), refused
     assert "2" in lines, lines  # the row of an unknown type
+    # A readings batch refused too: both histories say who sent what and how it ended.
+    await console.submit(
+        page,
+        {"kind": "readings"},
+        action="/operator/zasilenia",
+        files={"batch": ("odczyty.jsonl", b'{"serial": ""}\n', "application/x-ndjson")},
+    )
+    history = await console.get("/operator/zasilenia")
+    for heading in ("batches-heading", "readings-batches-heading"):
+        rows = history.soup.select(f"[aria-labelledby={heading}] tbody tr")
+        newest = rows[0].get_text(" ", strip=True) if rows else ""
+        assert staff.login in newest and "odrzucona" in newest, (heading, newest)
+    readings_row = history.soup.select("[aria-labelledby=readings-batches-heading] tbody tr")[0]
+    assert "Odczyty wodomierzy" in readings_row.get_text(), readings_row
 
 
 async def test_rates_and_tariffs_with_a_new_eur_rate(console: Portal, staff: Operator) -> None:
@@ -566,6 +580,19 @@ async def test_rates_and_tariffs_with_a_new_eur_rate(console: Portal, staff: Ope
     )
     assert "Zapisano kurs EUR." in added.text, added
     assert "4,2834" in added.text and "231/A/NBP/2026" in added.text
+    tariff = {
+        "tariff_group": "G9",
+        "valid_from": "2027-01-01",
+        "water_price": "5,1234",
+        "sewage_price": "7,4321",
+        "subscription_fee": "3,50",
+        "vat_rate": "8",
+    }
+    saved = await console.submit(added, tariff, action="/operator/stawki/tariff")
+    assert "Zapisano taryfę." in saved.text, saved
+    changes = saved.soup.select("[aria-labelledby=tariff-changes-heading] tbody tr")
+    newest = changes[0].get_text(" ", strip=True) if changes else ""
+    assert "G9" in newest and staff.login in newest and "5,1234" in newest, newest
 
 
 async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
