@@ -453,8 +453,10 @@ async def test_new_terms_previewed_side_by_side_then_published_with_the_notice_p
     )
     assert preview.status == 422, preview
     assert "14 pełnych dni" in preview.field_error("effective_on"), preview
-    compare = preview.soup.select_one(".compare")
-    assert compare is not None and "Nowy punkt testowy." in compare.get_text(), preview
+    # Auth compares the draft (POST …/regulations/preview): the new section's title and its
+    # first clause, each beside what was there before (nothing).
+    compared = " ".join(c.get_text(" ", strip=True) for c in preview.soup.select(".compare"))
+    assert "Postanowienia dodatkowe" in compared and "Nowy punkt testowy." in compared, preview
     assert preview.soup.select(".compare ins"), preview  # the added words marked
     in_time = (dt.date.today() + dt.timedelta(days=15)).isoformat()
     published = await console.submit(
