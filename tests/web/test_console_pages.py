@@ -252,6 +252,25 @@ async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close
     assert not closed.soup.select(
         f"form[action='/operator/sprawy/{complaint_case['id']}/odpowiedz']"
     )
+    # The case's history says in Polish what happened, each entry (never the API's codes).
+    history = [
+        [td.get_text(" ", strip=True) for td in tr.select("td")]
+        for tr in closed.soup.select("[aria-labelledby=history-heading] tbody tr")
+    ]
+    said = [row[2] for row in history]
+    assert said[0] == "Sprawa złożona przez klienta" and history[0][1] == (
+        f"klient {customer.client_number}"
+    ), history
+    for expected in (
+        "Sprawa przydzielona",
+        "Wysłano odpowiedź",
+        "Prośba o uzupełnienie dowodów: Potrzebne zdjęcie wodomierza.",
+        "Zmiana statusu: Udzielono odpowiedzi → W trakcie rozpatrywania",
+        "Sprawa zamknięta: Wyjaśnione.",
+    ):
+        assert any(line.startswith(expected) for line in said), (expected, said)
+    codes = ("submitted", "assigned", "answered", "status_changed", "evidence_needed", "closed")
+    assert not any(line.split(":")[0] in codes for line in said), said
     mine_closed = await console.get("/operator/sprawy?status=closed&assignee=me")
     assert complaint_case["number"] in mine_closed.text
 
