@@ -64,6 +64,7 @@ class Things:
             "reading": self.reading_id,
             "serial": self.customer.meter,
             "client": self.customer.client_number,
+            "clerk": self.clerk.login,
         }
 
 
@@ -214,6 +215,14 @@ STAFF_PAGES = [
     Visit("/operator/stawki", "konsola-stawki-bledy", 422, submit="/operator/stawki/eur"),
     Visit("/operator/pracownicy", "konsola-pracownicy"),
     Visit("/operator/pracownicy", "konsola-pracownicy-bledy", 422, submit="/operator/pracownicy"),
+    Visit("/operator/pracownicy/{clerk}", "konsola-pracownik"),
+    Visit(
+        "/operator/pracownicy/{clerk}",
+        "konsola-pracownik-bledy",
+        422,
+        submit="/operator/pracownicy/{clerk}/role",
+    ),
+    Visit("/operator/martwe-wiadomosci?service=readings", "konsola-martwe-wiadomosci"),
 ]
 # An operator of customer service only: the admin's page refused, naming the role.
 CLERK_PAGES = [Visit("/operator/pracownicy", "konsola-brak-uprawnien", 403)]
