@@ -63,7 +63,8 @@ def history_entry(entry: dict[str, Any]) -> str:
     """What happened, in Polish: the entry's kind, and for a status change or a note, what."""
     action = str(entry.get("action", ""))
     said = HISTORY_ACTIONS.get(action, action)
-    details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+    raw = entry.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
     if action == "status_changed" and details.get("to"):
         before = STATUS_NAMES.get(str(details.get("from")), str(details.get("from") or "—"))
         said += f": {before} → {STATUS_NAMES.get(str(details['to']), str(details['to']))}"
