@@ -365,7 +365,8 @@ async def test_an_operators_day(
     await console.fill("#body", body + "\n\nVI. Postanowienia dodatkowe\n1. Nowy punkt testowy.\n")
     await console.fill("#summary", "Nowy rozdział VI.")
     await _submit(console, "/operator/regulamin", "preview")
-    assert "Nowy punkt testowy." in await console.inner_text(".compare")
+    # Auth's preview: the new section's title and its clause, each in its own comparison.
+    assert "Nowy punkt testowy." in " ".join(await console.locator(".compare").all_inner_texts())
     await screenshot(console, "dzien-regulamin-podglad")
     await _submit(console, "/operator/regulamin", "publish")
     assert "Opublikowano wersję" in await _flash(console)
