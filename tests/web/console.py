@@ -57,19 +57,10 @@ ALL_ROLES = ["customer_service", "billing", "content", "admin"]
 
 
 async def new_operator(api: Api, admin_token: str, roles: list[str]) -> Operator:
-    """An operator an admin creates through the API (password and TOTP key shown once).
-
-    Before the services knew the four roles, the API took only ``operator`` and ``admin``
-    and every operator could do every operator's work: then the nearest of those is made."""
+    """An operator an admin creates through the API (password and TOTP key shown once)."""
     login = f"op.{uuid.uuid4().hex[:6]}"
     body = {"login": login, "email": f"{login}@mpwik.example.pl", "roles": roles}
     reply = await api.post("/operator/auth/operators", token=admin_token, json=body)
-    if reply.status == 422 and b"roles" in reply.body and "admin" not in roles:
-        body["roles"] = ["operator"]
-        reply = await api.post("/operator/auth/operators", token=admin_token, json=body)
-    elif reply.status == 422 and b"roles" in reply.body:
-        body["roles"] = ["operator", "admin"]
-        reply = await api.post("/operator/auth/operators", token=admin_token, json=body)
     made = expect(reply, 201)
     return Operator(login, str(made["initial_password"]), str(made["totp_secret"]))
 

@@ -64,6 +64,7 @@ class Things:
             "reading": self.reading_id,
             "serial": self.customer.meter,
             "client": self.customer.client_number,
+            "clerk": self.clerk.login,
         }
 
 
@@ -214,6 +215,14 @@ STAFF_PAGES = [
     Visit("/operator/stawki", "konsola-stawki-bledy", 422, submit="/operator/stawki/eur"),
     Visit("/operator/pracownicy", "konsola-pracownicy"),
     Visit("/operator/pracownicy", "konsola-pracownicy-bledy", 422, submit="/operator/pracownicy"),
+    Visit("/operator/pracownicy/{clerk}", "konsola-pracownik"),
+    Visit(
+        "/operator/pracownicy/{clerk}",
+        "konsola-pracownik-bledy",
+        422,
+        submit="/operator/pracownicy/{clerk}/role",
+    ),
+    Visit("/operator/martwe-wiadomosci?service=readings", "konsola-martwe-wiadomosci"),
 ]
 # An operator of customer service only: the admin's page refused, naming the role.
 CLERK_PAGES = [Visit("/operator/pracownicy", "konsola-brak-uprawnien", 403)]
@@ -356,7 +365,8 @@ async def test_an_operators_day(
     await console.fill("#body", body + "\n\nVI. Postanowienia dodatkowe\n1. Nowy punkt testowy.\n")
     await console.fill("#summary", "Nowy rozdział VI.")
     await _submit(console, "/operator/regulamin", "preview")
-    assert "Nowy punkt testowy." in await console.inner_text(".compare")
+    # Auth's preview: the new section's title and its clause, each in its own comparison.
+    assert "Nowy punkt testowy." in " ".join(await console.locator(".compare").all_inner_texts())
     await screenshot(console, "dzien-regulamin-podglad")
     await _submit(console, "/operator/regulamin", "publish")
     assert "Opublikowano wersję" in await _flash(console)

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
+import aio_pika
 import pytest
+from ebok_shared.bus import Topology
 
 from tests.e2e.client import Api, expect
 from tests.e2e.journeys import OPERATOR_PASSWORD
@@ -249,6 +252,25 @@ async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close
     assert not closed.soup.select(
         f"form[action='/operator/sprawy/{complaint_case['id']}/odpowiedz']"
     )
+    # The case's history says in Polish what happened, each entry (never the API's codes).
+    history = [
+        [td.get_text(" ", strip=True) for td in tr.select("td")]
+        for tr in closed.soup.select("[aria-labelledby=history-heading] tbody tr")
+    ]
+    said = [row[2] for row in history]
+    assert said[0] == "Sprawa złożona przez klienta" and history[0][1] == (
+        f"klient {customer.client_number}"
+    ), history
+    for expected in (
+        "Sprawa przydzielona",
+        "Wysłano odpowiedź",
+        "Prośba o uzupełnienie dowodów: Potrzebne zdjęcie wodomierza.",
+        "Zmiana statusu: Udzielono odpowiedzi → W trakcie rozpatrywania",
+        "Sprawa zamknięta: Wyjaśnione.",
+    ):
+        assert any(line.startswith(expected) for line in said), (expected, said)
+    codes = ("submitted", "assigned", "answered", "status_changed", "evidence_needed", "closed")
+    assert not any(line.split(":")[0] in codes for line in said), said
     mine_closed = await console.get("/operator/sprawy?status=closed&assignee=me")
     assert complaint_case["number"] in mine_closed.text
 
@@ -353,8 +375,9 @@ async def test_a_reading_to_verify_shows_its_photo_and_history_and_is_accepted(
 
 
 async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblocking(
-    console: Portal, portal: Portal, staff: Operator, stack: Stack, workdir: Path
+    console: Portal, portal: Portal, staff: Operator, stack: Stack, api: Api, workdir: Path
 ) -> None:
+    staff_token = await operator_token(api, staff)
     customer, _ = await customer_signed_in(portal, stack, workdir)
     assert (await portal.get("/pulpit")).path == "/pulpit"
     await console_signed_in(console, staff)
@@ -362,6 +385,17 @@ async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblockin
     assert found.status == 200 and customer.email in found.text, found
     account = await console.get(f"/operator/konta/{customer.client_number}")
     assert account.h1 == f"Konto klienta {customer.client_number}" and "aktywne" in account.text
+    facts = {
+        dt_.get_text(strip=True): dt_.find_next_sibling("dd").get_text(" ", strip=True)
+        for dt_ in account.soup.select("dl.summary-list dt")
+    }
+    assert facts["Planowana blokada"] == "—", facts  # no contract has ended
+    sessions = account.soup.select("[aria-labelledby=sessions-heading] tbody tr")
+    assert len(sessions) >= 1, account  # the customer signed in above
+    # The deletion explainer is auth's (what is erased, what is kept until when), not web's.
+    terms = expect(await api.get("/operator/auth/deletion-terms", token=staff_token), 200)
+    kept = account.soup.select("[aria-labelledby=zachowane] tbody tr")
+    assert len(kept) == len(terms["kept"]) and terms["deleted_now"][0] in account.text, account
     no_reason = await console.submit(
         account, action=f"/operator/konta/{customer.client_number}/blokada"
     )
@@ -438,8 +472,10 @@ async def test_new_terms_previewed_side_by_side_then_published_with_the_notice_p
     )
     assert preview.status == 422, preview
     assert "14 pełnych dni" in preview.field_error("effective_on"), preview
-    compare = preview.soup.select_one(".compare")
-    assert compare is not None and "Nowy punkt testowy." in compare.get_text(), preview
+    # Auth compares the draft (POST …/regulations/preview): the new section's title and its
+    # first clause, each beside what was there before (nothing).
+    compared = " ".join(c.get_text(" ", strip=True) for c in preview.soup.select(".compare"))
+    assert "Postanowienia dodatkowe" in compared and "Nowy punkt testowy." in compared, preview
     assert preview.soup.select(".compare ins"), preview  # the added words marked
     in_time = (dt.date.today() + dt.timedelta(days=15)).isoformat()
     published = await console.submit(
@@ -532,6 +568,20 @@ async def test_a_feed_batch_with_a_bad_row_is_refused_whole_with_each_bad_row_sh
     lines = [r.select("td")[0].get_text(strip=True) for r in errors]
     assert lines and all(line.isdigit() for line in lines), refused
     assert "2" in lines, lines  # the row of an unknown type
+    # A readings batch refused too: both histories say who sent what and how it ended.
+    await console.submit(
+        page,
+        {"kind": "readings"},
+        action="/operator/zasilenia",
+        files={"batch": ("odczyty.jsonl", b'{"serial": ""}\n', "application/x-ndjson")},
+    )
+    history = await console.get("/operator/zasilenia")
+    for heading in ("batches-heading", "readings-batches-heading"):
+        rows = history.soup.select(f"[aria-labelledby={heading}] tbody tr")
+        newest = rows[0].get_text(" ", strip=True) if rows else ""
+        assert staff.login in newest and "odrzucona" in newest, (heading, newest)
+    readings_row = history.soup.select("[aria-labelledby=readings-batches-heading] tbody tr")[0]
+    assert "Odczyty wodomierzy" in readings_row.get_text(), readings_row
 
 
 async def test_rates_and_tariffs_with_a_new_eur_rate(console: Portal, staff: Operator) -> None:
@@ -551,6 +601,19 @@ async def test_rates_and_tariffs_with_a_new_eur_rate(console: Portal, staff: Ope
     )
     assert "Zapisano kurs EUR." in added.text, added
     assert "4,2834" in added.text and "231/A/NBP/2026" in added.text
+    tariff = {
+        "tariff_group": "G9",
+        "valid_from": "2027-01-01",
+        "water_price": "5,1234",
+        "sewage_price": "7,4321",
+        "subscription_fee": "3,50",
+        "vat_rate": "8",
+    }
+    saved = await console.submit(added, tariff, action="/operator/stawki/tariff")
+    assert "Zapisano taryfę." in saved.text, saved
+    changes = saved.soup.select("[aria-labelledby=tariff-changes-heading] tbody tr")
+    newest = changes[0].get_text(" ", strip=True) if changes else ""
+    assert "G9" in newest and staff.login in newest and "5,1234" in newest, newest
 
 
 async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
@@ -579,3 +642,98 @@ async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
     assert made.headers["Cache-Control"] == "no-store"
     again = await console.get("/operator/pracownicy")
     assert "nowy.admin" in again.text and secrets[0] not in again.text
+
+
+async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_operator(
+    console: Portal, admin: Operator, api: Api
+) -> None:
+    token = await operator_token(api, admin)
+    clerk = await new_operator(api, token, ["customer_service"])
+    await console_signed_in(console, admin)
+    listing = await console.get("/operator/pracownicy")
+    page = await console.get(str(listing.soup.select_one(f"a[href$='/{clerk.login}']")["href"]))
+    assert page.status == 200 and page.h1 == f"Pracownik {clerk.login}", page
+    assert page.soup.select_one("#role_customer_service[checked]") is not None, page
+    no_reason = await console.submit(
+        page,
+        {"role_customer_service": "1", "role_billing": "1"},
+        action=f"/operator/pracownicy/{clerk.login}/role",
+    )
+    assert no_reason.status == 422 and no_reason.field_error("reason"), no_reason
+    changed = await console.submit(
+        no_reason,
+        {"role_customer_service": "1", "role_billing": "1", "reason": "Zastępstwo w dziale."},
+        action=f"/operator/pracownicy/{clerk.login}/role",
+    )
+    assert f"Zmieniono role pracownika {clerk.login}." in changed.text, changed
+    assert "Obsługa klienta, Rozliczenia" in changed.text and admin.login in changed.text
+    held = expect(await api.get(f"/operator/auth/operators/{clerk.login}", token=token), 200)
+    assert sorted(held["roles"]) == ["billing", "customer_service"], held
+
+    reset = await console.submit(
+        changed,
+        {"totp_reason": "Zgubiony telefon."},
+        action=f"/operator/pracownicy/{clerk.login}/totp",
+    )
+    assert reset.status == 200 and reset.h1 == f"Nowy klucz TOTP: {clerk.login}", reset
+    assert reset.soup.select_one("svg.qr") is not None
+    assert reset.headers["Cache-Control"] == "no-store"
+    secret = reset.soup.select_one(".secret").get_text(strip=True).replace(" ", "")
+    assert secret and secret != clerk.secret, secret
+    # The new key signs in; the old one no longer does.
+    old_code = await clerk.code()
+    old = {"login": clerk.login, "password": clerk.password, "totp_code": old_code}
+    assert (await api.post("/operator/sessions", json=old)).status == 401
+    await operator_token(api, Operator(clerk.login, clerk.password, secret))
+    assert secret not in (await console.get(f"/operator/pracownicy/{clerk.login}")).text
+
+    page = await console.get(f"/operator/pracownicy/{clerk.login}")
+    gone = await console.submit(
+        page,
+        {"deactivation_reason": "Koniec umowy."},
+        action=f"/operator/pracownicy/{clerk.login}/dezaktywacja",
+    )
+    assert f"Konto pracownika {clerk.login} zostało dezaktywowane." in gone.text, gone
+    assert "dezaktywowane" in gone.text and not gone.soup.select("form[action$='/role']")
+    again = Operator(clerk.login, clerk.password, secret)
+    body = {"login": again.login, "password": again.password, "totp_code": await again.code()}
+    assert (await api.post("/operator/sessions", json=body)).status in (401, 403)
+
+
+async def test_an_admin_looks_at_a_dead_letter_and_re_drives_it(
+    console: Portal, admin: Operator, stack: Stack, amqp_url: str
+) -> None:
+    message_id = str(uuid.uuid4())
+    queue = Topology(stack.config.bus_prefix).queue("readings")
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        message = aio_pika.Message(b"to nie JSON", message_id=message_id, type="test.malformed")
+        await channel.default_exchange.publish(message, routing_key=queue)
+    await console_signed_in(console, admin)
+    listing = await console.get("/operator/martwe-wiadomosci?service=auth")
+    assert listing.status == 200 and listing.h1 == "Martwe wiadomości", listing
+    for _ in range(40):  # readings refuses it and parks it in its dead-letter queue
+        listing = await console.get("/operator/martwe-wiadomosci?service=readings")
+        if message_id in listing.text:
+            break
+        await asyncio.sleep(0.5)
+    row = next(r for r in listing.soup.select("tbody tr") if message_id in r.get_text())
+    assert "test.malformed" in row.get_text(), row
+    one = await console.get(f"/operator/martwe-wiadomosci/readings/{message_id}")
+    assert one.status == 200 and one.h1 == f"Martwa wiadomość {message_id}", one
+    assert "to nie JSON" in one.soup.select_one("pre").get_text()
+    redriven = await console.submit(
+        one, action=f"/operator/martwe-wiadomosci/readings/{message_id}"
+    )
+    assert f"Wiadomość {message_id} wróciła do kolejki." in redriven.text, redriven
+    # Still malformed: refused and parked again, then all of the queue re-driven at once.
+    for _ in range(40):
+        again = await console.get("/operator/martwe-wiadomosci?service=readings")
+        if message_id in again.text:
+            break
+        await asyncio.sleep(0.5)
+    everything = await console.submit(again, action="/operator/martwe-wiadomosci/readings")
+    assert "Do kolejki wróciło wiadomości: 1." in everything.text, everything
+    unknown = await console.get(f"/operator/martwe-wiadomosci/readings/{uuid.uuid4()}")
+    assert unknown.status == 404

@@ -23,7 +23,6 @@ from ebok_shared.logs import get_logger
 
 from .gateway import Reply
 from .keys import GATEWAY, SESSION, SETTINGS, is_console, store_of
-from .operator_roles import roles_in_token
 from .rendering import redirect
 from .sessions import REFRESH_MARGIN, Session
 
@@ -137,13 +136,9 @@ def adopt_tokens(session: Session, answer: dict[str, Any], kind: str) -> None:
     session.refresh_token = str(answer.get("refresh_token") or session.refresh_token or "")
     session.access_expires = time.time() + float(answer.get("expires_in", 300))
     session.restrictions = list(answer.get("restrictions") or [])
-    if kind == "operator":  # as auth lists them in its answer, else as the token carries them
+    if kind == "operator":  # auth lists them in its login's and refresh's answers
         listed = answer.get("roles")
-        session.roles = (
-            sorted(map(str, listed))
-            if isinstance(listed, list)
-            else roles_in_token(session.access_token)
-        )
+        session.roles = sorted(map(str, listed)) if isinstance(listed, list) else []
     else:
         session.roles = []
 

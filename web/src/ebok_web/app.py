@@ -19,6 +19,7 @@ from . import (
     http_console_billing,
     http_console_cases,
     http_console_content,
+    http_console_dead_letters,
     http_console_mail,
     http_console_meters,
     http_console_operators,
@@ -63,6 +64,7 @@ AREAS = (
     http_console_mail,
     http_console_billing,
     http_console_operators,
+    http_console_dead_letters,
 )
 
 

@@ -35,13 +35,9 @@ class Forbidden(Exception):
 
 
 def refused_role(reply: Reply) -> str | None:
-    """The role a 403 problem names (the gateway's and the services' ``required_role``)."""
-    problem = reply.problem
-    for name in ("required_role", "role", "missing_role"):
-        value = problem.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
+    """The role a 403 ``role-required`` problem names (``ebok_shared.http.roles``)."""
+    value = reply.problem.get("role")
+    return value if isinstance(value, str) and value else None
 
 
 def checked(reply: Reply) -> Reply:

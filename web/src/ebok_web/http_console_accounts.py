@@ -1,7 +1,7 @@
 """The console's accounts (customer service): search by client number or e-mail, one
-account's view (state, last sign-in, recent audit events), block and unblock with a reason
-(terms IV.3, II.7), deletion on the customer's request (II.6) with what is kept; and the
-audit log with filters."""
+account's view (state, live sessions, a scheduled block, recent audit events), block and
+unblock with a reason (terms IV.3, II.7), deletion on the customer's request (II.6) with
+auth's explainer of what is erased and what is kept; and the audit log with filters."""
 
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ async def _account_page(
     events = checked(
         await api(request).get("/operator/auth/audit", params={"subject": client, "limit": "20"})
     )
+    explainer = checked(await api(request).get("/operator/auth/deletion-terms"))
     return render(
         request,
         "console/account.html",
@@ -94,6 +95,7 @@ async def _account_page(
         client=client,
         account=reply.json() if reply.ok else None,
         events=events.json()["items"] if events.ok else None,
+        deletion_terms=explainer.json() if explainer.ok else None,
         statuses=STATUS_NAMES,
         forms={"block": Form(), "unblock": Form(), "delete": Form()} | (forms or {}),
         status=status,

@@ -38,15 +38,21 @@ async def _feeds_page(
     request: web.Request, form: Form | None = None, result: Any = None, status: int = 200
 ) -> web.Response:
     params = {"page": page_number(request), "page_size": "20"}
-    history = checked(await api(request).get("/operator/billing/feed/batches", params=params))
+    history, readings_history = await asyncio.gather(
+        api(request).get("/operator/billing/feed/batches", params=params),
+        api(request).get("/operator/readings/feed/batches", params=params),
+    )
+    checked(history), checked(readings_history)
     return render(
         request,
         "console/feeds.html",
         title="Zasilenia z systemu rozliczeń",
         form=form or Form(values={"kind": "billing"}),
         kinds=[(k, label) for k, (_, label) in FEED_KINDS.items()],
+        batch_kinds={k: label for k, (_, label) in FEED_KINDS.items()},
         result=result,
         history=history.json() if history.ok else None,
+        readings_history=readings_history.json() if readings_history.ok else None,
         status=status,
     )
 
@@ -106,12 +112,14 @@ async def upload(request: web.Request) -> web.StreamResponse:
 async def _rates_page(
     request: web.Request, forms: dict[str, Form] | None = None, status: int = 200
 ) -> web.Response:
-    interest, eur, tariffs = await asyncio.gather(
+    changes_page = {"page": page_number(request), "page_size": "20"}
+    interest, eur, tariffs, changes = await asyncio.gather(
         api(request).get("/operator/billing/interest-rates"),
         api(request).get("/operator/billing/eur-rates"),
         api(request).get("/operator/billing/tariffs"),
+        api(request).get("/operator/billing/tariffs/changes", params=changes_page),
     )
-    for reply in (interest, eur, tariffs):
+    for reply in (interest, eur, tariffs, changes):
         checked(reply)
     return render(
         request,
@@ -120,6 +128,7 @@ async def _rates_page(
         interest=interest.json()["items"] if interest.ok else None,
         eur=eur.json()["items"] if eur.ok else None,
         tariffs=tariffs.json()["items"] if tariffs.ok else None,
+        tariff_changes=changes.json() if changes.ok else None,
         forms={"interest": Form(), "eur": Form(), "tariff": Form()} | (forms or {}),
         status=status,
     )

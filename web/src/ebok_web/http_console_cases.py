@@ -44,6 +44,36 @@ SETTABLE = (
     ("answered", "Udzielono odpowiedzi"),
 )
 
+STATUS_NAMES = dict(STATUS_FILTERS)
+# Each kind of entry in a case's history (correspondence's ``case_history.action``).
+HISTORY_ACTIONS = {
+    "submitted": "Sprawa złożona przez klienta",
+    "attachments_added": "Klient dołączył załączniki",
+    "assigned": "Sprawa przydzielona",
+    "answered": "Wysłano odpowiedź",
+    "status_changed": "Zmiana statusu",
+    "evidence_needed": "Prośba o uzupełnienie dowodów",
+    "closed": "Sprawa zamknięta",
+    "unlinked": "Odłączona od usuniętego konta e-BOK",
+}
+ACTOR_KINDS = {"customer": "klient", "operator": "pracownik", "system": "system"}
+
+
+def history_entry(entry: dict[str, Any]) -> str:
+    """What happened, in Polish: the entry's kind, and for a status change or a note, what."""
+    action = str(entry.get("action", ""))
+    said = HISTORY_ACTIONS.get(action, action)
+    raw = entry.get("details")
+    details: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if action == "status_changed" and details.get("to"):
+        before = STATUS_NAMES.get(str(details.get("from")), str(details.get("from") or "—"))
+        said += f": {before} → {STATUS_NAMES.get(str(details['to']), str(details['to']))}"
+    if action == "submitted" and details.get("attachments"):
+        said += f" (załączniki: {details['attachments']})"
+    if details.get("note"):
+        said += f": {details['note']}"
+    return said
+
 
 def _choice(raw: str | None, options: tuple[tuple[str, str], ...], default: str) -> str:
     return raw if raw in {value for value, _ in options} else default
@@ -95,6 +125,8 @@ async def _case_page(
         deadline=deadline_text(found.get("reply_due"), found["status"]) if found else None,
         tags=STATUS_TAGS,
         settable=SETTABLE,
+        history=[(h, history_entry(h)) for h in found.get("history") or []] if found else [],
+        actor_kinds=ACTOR_KINDS,
         forms={"reply": Form(), "status": Form(), "evidence": Form(), "close": Form()}
         | (forms or {}),
         status=status,

@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from . import terms
 from .access import api, session_of
 from .console import checked, console_page, done
 from .formatting import WARSAW, date
@@ -114,14 +113,21 @@ def _check_draft(form: Form) -> str | None:
     return dt.datetime.combine(day, dt.time.min, tzinfo=WARSAW).isoformat()
 
 
+async def _preview(request: web.Request, body: str) -> list[dict[str, Any]] | None:
+    """The draft's changed clauses as auth compares them with the text in force (nothing
+    stored); none when auth cannot read the draft (its errors come with publishing)."""
+    reply = checked(
+        await api(request).post("/operator/auth/regulations/preview", json_body={"body": body})
+    )
+    return changed_clauses(reply.json()) if reply.ok else None
+
+
 @routes.post(TERMS)
 @console_page(CONTENT)
 async def publish(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     effective = _check_draft(form)
-    current = await api(request).get("/regulations/current")
-    previous = current.json()["body"] if current.ok else ""
-    preview = changed_clauses(terms.draft_changes(previous, form.value("body")))
+    preview = await _preview(request, form.value("body"))
     if form.value("action") != "publish" or form.invalid:
         return await _terms_page(request, form, preview, status=422 if form.invalid else 200)
     body = {

@@ -93,32 +93,3 @@ def clause_name(clause: str) -> str:
     if "." in clause:
         return f"Pkt {clause}"
     return f"Rozdział {clause}"
-
-
-def clause_texts(body: str) -> dict[str, str]:
-    """Each clause's text by its id as the auth service names them ("II.7", "II" for a
-    section's text before its first clause, "preambuła" for the title's part)."""
-    found: dict[str, str] = {}
-    for section in sections(body):
-        for clause in section.clauses:
-            key = section.number or "preambuła"
-            if clause.label:
-                key = f"{key}.{clause.label.rstrip('.')}"
-            found[key] = f"{found[key]} {clause.text}" if key in found else clause.text
-        if not section.number and section.heading:
-            found.setdefault("preambuła", section.heading)
-    return found
-
-
-def draft_changes(previous: str, current: str) -> dict[str, object]:
-    """A draft compared with the text in force, in the shape of the API's ``/changes``
-    (for the operator's preview before anything is published)."""
-    before, after = clause_texts(previous), clause_texts(current)
-    order = list(after) + [k for k in before if k not in after]
-    return {
-        "changes": [
-            {"clause": k, "previous": before.get(k), "current": after.get(k)}
-            for k in order
-            if before.get(k) != after.get(k)
-        ]
-    }

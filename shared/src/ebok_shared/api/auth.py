@@ -220,6 +220,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         ),
     ),
     ("GET", "/operator/accounts/{client_number}"): Operation(ACCOUNT, errors=(404,)),
+    ("GET", "/operator/deletion-terms"): Operation(DELETION_TERMS),
     ("POST", "/operator/accounts/{client_number}/block"): Operation(
         ACCOUNT_STATUS, OPERATOR_ACTION, errors=(404, 409)
     ),
