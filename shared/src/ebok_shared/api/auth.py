@@ -230,7 +230,6 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/operator/accounts/{client_number}/deletion"): Operation(
         ACCOUNT_DELETED, OPERATOR_ACTION, errors=(404, 409)
     ),
-    ("GET", "/operator/deletion-terms"): Operation(DELETION_TERMS),
     ("GET", "/operator/audit"): Operation(
         AUDIT,
         query=(
