@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 from ebok_gateway.app import create_app
 from ebok_gateway.notices import notices
 from ebok_gateway.settings import GatewaySettings
+from ebok_shared.http.roles import ROLES
 
 from tests.gateway.conftest import _upstream
 from tests.support.apps import serve
@@ -80,7 +81,7 @@ class Gateway:
         return {"Authorization": f"Bearer {self.issuer.token(CLIENT)}"}
 
     def operator(self) -> dict[str, str]:
-        token = self.issuer.token("op-1", kind="operator", roles=["operator"])
+        token = self.issuer.token("op-1", kind="operator", roles=list(ROLES))
         return {"Authorization": f"Bearer {token}"}
 
     async def json(self, path: str) -> Any:

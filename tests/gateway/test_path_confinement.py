@@ -102,7 +102,7 @@ async def test_an_operator_path_outside_the_table_is_not_forwarded(stack: Stack)
         "clients/%ff",
     ):
         status, problem = await _get(stack, f"/api/v1/operator/billing/{tail}", stack.operator())
-        assert status == 404, (tail, problem)
+        assert status in (400, 404), (tail, problem)  # 400: a NUL is refused before routing
     assert stack.raw == []
 
 

@@ -10,13 +10,13 @@ from tests.support.logcapture import Captured
 
 async def test_a_customer_on_an_operator_route_is_logged(stack: Stack, captured: Captured) -> None:
     headers = {**stack.customer("100007"), "X-Correlation-Id": "gw-walk-1"}
-    resp = await stack.gw.get("/api/v1/operator/billing/clients/100001", headers=headers)
+    resp = await stack.gw.get("/api/v1/operator/auth/accounts/100001", headers=headers)
     assert resp.status == 403
     out = captured.stdout.getvalue()
     assert headers["Authorization"].removeprefix("Bearer ") not in out
     (line,) = [line for line in captured.lines() if line["event"] == "authorisation refused"]
     assert line["actor"] == "customer:100007"
-    assert line["route"] == "/api/v1/operator/{service}/{tail}"
+    assert line["route"] == "/api/v1/operator/auth/accounts/{client_number}"
     assert line["correlation_id"] == "gw-walk-1" and line["level"] == "warning"
     assert stack.raw == []
 

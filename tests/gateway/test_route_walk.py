@@ -29,6 +29,14 @@ GOOD = {
     "version": "1",
     "section": "invoices",
     "item_id": "12345626010001",
+    "client_number": "100001",
+    "login": "anna.nowak",
+    "id": "1",
+    "message_id": "5c3a4fcb-6d1e-4d1a-9d5e-2f0c1a7b8e91",
+    **{
+        name: "5c3a4fcb-6d1e-4d1a-9d5e-2f0c1a7b8e92"
+        for name in ("photo_id", "batch_id", "reading_id", "request_id", "order_id")
+    },
 }
 # Encoded "/" with "..", an encoded NUL, both: each would leave its route if decoded.
 BAD = ("..%2F..%2Fmetrics", "%2e%2e%2F%2e%2e%2Fhealth%2Fready", "1%00", "..%2F%00")

@@ -52,6 +52,7 @@ from .http.middleware import (
     idempotency_middleware,
     metrics_middleware,
     public,
+    role_middleware,
 )
 from .http.problems import Problem
 from .http.tokens import TokenVerifier
@@ -343,6 +344,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
                 )
             ),
             *([revocation.revocation_middleware] if spec.revocations else []),
+            role_middleware,
             *spec.middlewares,
             *([idempotency_middleware(lambda a: a[POOL])] if spec.idempotency else []),
         ],

@@ -140,12 +140,19 @@ def auth_middleware(verifier: TokenVerifier) -> Any:
         with structlog.contextvars.bound_contextvars(
             principal=f"{principal.kind}:{principal.subject}"
         ):
-            role = role_of(handler)
-            if role is not None:
-                check_role(request, principal, role)
             return await handler(request)
 
     return middleware
+
+
+@web.middleware
+async def role_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An operator route's role (``roles.operator_role``), checked after the token is known
+    valid and not revoked: a revoked token is a 401 on every route, a missing role a 403."""
+    role = role_of(handler)
+    if role is not None:
+        check_role(request, request[PRINCIPAL], role)
+    return await handler(request)
 
 
 def idempotency_middleware(pool_getter: Any) -> Any:
