@@ -45,9 +45,7 @@ PAGES = {
     "case": "/korespondencja/{case_id}",
     "readings": "/odczyty",
     "meters": "/wodomierze",
-    "balance": "/saldo",
     "interest_notes": "/noty-odsetkowe",
-    "contact": "/kontakt",
     "payment": "/platnosci/{order_id}",
 }
 
