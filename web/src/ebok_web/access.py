@@ -159,6 +159,13 @@ async def fresh(request: web.Request, session: Session) -> Session:
             _replace(request, session, updated)
         return session
     try:
+        # A request that loaded the session before another one refreshed it gets the lock
+        # after that one let it go: the stored session may already be fresh (its refresh
+        # token rotated: using the old one again would end the whole session family).
+        current = await store.load(session.id, session.audience)
+        if current is not None and current.access_token != stale:
+            _replace(request, session, current)
+            return session
         reply = await request.app[GATEWAY].call(
             "POST",
             "/sessions/refresh",
