@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ebok_shared.polish import long_date
+
 # Most pressing first: the order notices are listed in.
 ORDER = (
     "block_scheduled",
@@ -24,20 +26,6 @@ ORDER = (
     "e_invoice_pending",
     "new_terms",
 )
-_MONTHS = (
-    "stycznia",
-    "lutego",
-    "marca",
-    "kwietnia",
-    "maja",
-    "czerwca",
-    "lipca",
-    "sierpnia",
-    "września",
-    "października",
-    "listopada",
-    "grudnia",
-)
 
 
 def _day(value: str | None) -> str:
@@ -45,7 +33,7 @@ def _day(value: str | None) -> str:
     if not value:
         return ""
     day = dt.date.fromisoformat(value[:10])
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return long_date(day)
 
 
 def _data(view: dict[str, Any], part: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 
 import jinja2
 from ebok_shared.clock import LOCAL_TZ
+from ebok_shared.polish import long_date
 
 from .domain import one_line
 
@@ -114,20 +115,6 @@ class Renderer:
 
 
 NBSP = "\u00a0"
-_MONTHS = (
-    "stycznia",
-    "lutego",
-    "marca",
-    "kwietnia",
-    "maja",
-    "czerwca",
-    "lipca",
-    "sierpnia",
-    "września",
-    "października",
-    "listopada",
-    "grudnia",
-)
 
 
 def format_date(value: str | dt.date) -> str:
@@ -138,7 +125,7 @@ def format_date(value: str | dt.date) -> str:
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         value = value.astimezone(LOCAL_TZ).date()
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return long_date(value)
 
 
 def format_datetime(value: str | dt.datetime) -> str:
