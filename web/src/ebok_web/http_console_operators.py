@@ -137,15 +137,21 @@ async def change_roles(request: web.Request) -> web.StreamResponse:
     return await _operator_page(request, form, status=422)
 
 
+async def _reason_form(request: web.Request, field: str) -> Form:
+    """The one field an action on an operator takes (its reason), checked as given."""
+    form = await read_form(request)
+    reasons = Form(values={field: form.value(field)})
+    require(reasons, field, message=REASON_MISSING)
+    return reasons
+
+
 @routes.post(ONE + "/dezaktywacja")
 @console_page(ADMIN)
 async def deactivate(request: web.Request) -> web.StreamResponse:
     login = request.match_info["login"]
-    form = await read_form(request)
-    reasons = Form(values={"deactivation_reason": form.value("deactivation_reason")})
-    require(reasons, "deactivation_reason", message=REASON_MISSING)
+    reasons = await _reason_form(request, "deactivation_reason")
     if not reasons.invalid:
-        body = {"reason": form.value("deactivation_reason")}
+        body = {"reason": reasons.value("deactivation_reason")}
         reply = checked(
             await api(request).post(_operator_path(login) + "/deactivation", json_body=body)
         )
@@ -161,11 +167,9 @@ async def deactivate(request: web.Request) -> web.StreamResponse:
 @console_page(ADMIN)
 async def reset_totp(request: web.Request) -> web.StreamResponse:
     login = request.match_info["login"]
-    form = await read_form(request)
-    reasons = Form(values={"totp_reason": form.value("totp_reason")})
-    require(reasons, "totp_reason", message=REASON_MISSING)
+    reasons = await _reason_form(request, "totp_reason")
     if not reasons.invalid:
-        body = {"reason": form.value("totp_reason")}
+        body = {"reason": reasons.value("totp_reason")}
         reply = checked(
             await api(request).post(_operator_path(login) + "/totp-reset", json_body=body)
         )
