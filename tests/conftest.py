@@ -37,19 +37,30 @@ INFRASTRUCTURE = frozenset({"services", "database", "amqp_url"})
 STACK_TEST_TIMEOUT = 420  # seconds; the rest keep pyproject's 180
 
 
+def _tier(item: pytest.Item) -> int:
+    """0 the container test, 1 whole stacks, 2 service, 3 unit: the longest modules first."""
+    parts = Path(str(item.fspath)).resolve().relative_to(HERE).parts
+    if parts[:2] == CONTAINERS:
+        return 0
+    if parts[0] in WHOLE_STACKS:
+        return 1
+    return 2 if INFRASTRUCTURE & set(getattr(item, "fixturenames", ())) else 3
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    marks = (pytest.mark.e2e, pytest.mark.e2e, pytest.mark.service, pytest.mark.unit)
+    module_tier: dict[str, int] = {}
     for item in items:
-        parts = Path(str(item.fspath)).resolve().relative_to(HERE).parts
-        if parts[:2] == CONTAINERS:
-            item.add_marker(pytest.mark.e2e)
-        elif parts[0] in WHOLE_STACKS:
-            item.add_marker(pytest.mark.e2e)
+        tier = _tier(item)
+        item.add_marker(marks[tier])
+        if tier == 1:
             # The first test of a module also waits for its whole stack to start.
             item.add_marker(pytest.mark.timeout(STACK_TEST_TIMEOUT))
-        elif INFRASTRUCTURE & set(getattr(item, "fixturenames", ())):
-            item.add_marker(pytest.mark.service)
-        else:
-            item.add_marker(pytest.mark.unit)
+        module_tier[item.module.__name__] = min(tier, module_tier.get(item.module.__name__, 3))
+    # The longest modules first: the suite runs its modules side by side (pytest-xdist, a
+    # module to a worker), and a long module started last would run alone at the end. Sorted
+    # by module, stably, so each module's tests stay together and in their order.
+    items.sort(key=lambda item: module_tier[item.module.__name__])
 
 
 @pytest.fixture(scope="session")
