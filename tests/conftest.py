@@ -33,6 +33,8 @@ WHOLE_STACKS = ("e2e", "web", "test_local_run.py")
 # Builds every image and runs the stack in containers: a whole stack too, with a timeout of
 # its own (its module's: a first run on a machine also makes the base image).
 CONTAINERS = ("deploy", "test_containers.py")
+# The system fault suite: whole stacks on a PostgreSQL and a RabbitMQ of its own.
+SYSTEM = "system"
 INFRASTRUCTURE = frozenset({"services", "database", "amqp_url"})
 STACK_TEST_TIMEOUT = 420  # seconds; the rest keep pyproject's 180
 
@@ -42,6 +44,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).resolve().relative_to(HERE).parts
         if parts[:2] == CONTAINERS:
             item.add_marker(pytest.mark.e2e)
+        elif parts[0] == SYSTEM:
+            item.add_marker(pytest.mark.e2e)  # its timeout is its module's own
         elif parts[0] in WHOLE_STACKS:
             item.add_marker(pytest.mark.e2e)
             # The first test of a module also waits for its whole stack to start.

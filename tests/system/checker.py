@@ -1,0 +1,191 @@
+"""The checker: what the history says happened against what the real effect stores hold.
+
+Effects are read where they live: readings' ``readings`` rows (by Idempotency-Key),
+correspondence's ``cases`` (by the operation id written in the description), the SMTP sink's
+Maildir (activation and case confirmation e-mails, by recipient and subject) and the notifier's
+``deliveries`` (an e-mail refused for good with 550 is recorded there as failed: not lost).
+
+Per effect of an operation:
+  lost         the operation was acknowledged (ok) and the effect is missing
+  unexpected   the effect exists for an operation that definitely failed, or never was invoked
+  duplicated   the effect exists more than once (two rows, two different e-mails); the same
+               e-mail (same Message-ID) arriving twice is a redelivery, counted apart, allowed
+               (SMTP itself cannot do better when a line breaks after the data was sent)
+  recovered    the effect exists for an operation whose outcome was unknown
+  refused      an e-mail the SMTP server refused for good (550), recorded as failed
+"""
+
+from __future__ import annotations
+
+import email.policy
+from collections import Counter
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from pathlib import Path
+
+import asyncpg
+
+from .history import FAILED, OK, UNKNOWN, History
+
+_HEADERS = BytesParser(policy=email.policy.default)
+ACTIVATION_SUBJECT = "Aktywuj konto"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One message in the Maildir."""
+
+    to: str
+    subject: str
+    message_id: str
+
+
+def maildir_messages(maildir: Path) -> list[Kept]:
+    kept = []
+    for sub in ("new", "cur"):
+        for path in sorted((maildir / sub).glob("*")):
+            if not path.is_file():
+                continue
+            headers = _HEADERS.parsebytes(path.read_bytes(), headersonly=True)
+            to = str(headers.get("X-Original-To") or headers.get("To") or "")
+            kept.append(
+                Kept(
+                    to.strip().lower(), str(headers.get("Subject", "")), str(headers["Message-ID"])
+                )
+            )
+    return kept
+
+
+@dataclass
+class Counts:
+    checked: int = 0
+    lost: int = 0
+    unexpected: int = 0
+    duplicated: int = 0
+    recovered: int = 0
+    refused: int = 0
+    redelivered: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def note(self, what: str, problem: str) -> None:
+        setattr(self, what, getattr(self, what) + 1)
+        self.problems.append(f"{what}: {problem}")
+
+    @property
+    def clean(self) -> bool:
+        return self.lost == self.unexpected == self.duplicated == 0
+
+    def summary(self) -> str:
+        return (
+            f"checked {self.checked} effects: lost {self.lost}, unexpected {self.unexpected},"
+            f" duplicated {self.duplicated}, recovered {self.recovered}, refused (550)"
+            f" {self.refused}, redelivered e-mails {self.redelivered}"
+        )
+
+
+def _judge(counts: Counts, label: str, outcome: str | None, found: int, refused: bool) -> None:
+    """One effect of one operation: ``found`` distinct applications of it."""
+    counts.checked += 1
+    if found > 1:
+        counts.note("duplicated", f"{label} applied {found} times")
+    if outcome == OK and found == 0:
+        if refused:
+            counts.refused += 1
+        else:
+            counts.note("lost", f"{label} acknowledged, no effect")
+    elif outcome == FAILED and found:
+        counts.note("unexpected", f"{label} failed, yet applied")
+    elif outcome == UNKNOWN and found:
+        counts.recovered += 1
+
+
+async def check(
+    history: History,
+    maildir: Path,
+    readings_dsn: str,
+    correspondence_dsn: str,
+    notifier_dsn: str,
+    emails: dict[str, str],  # client number → address
+    setup_addresses: set[str],  # customers onboarded before the faults (activated then)
+) -> Counts:
+    counts = Counts()
+    mail = maildir_messages(maildir)
+    by_id = Counter(m.message_id for m in mail)
+    counts.redelivered = sum(n - 1 for n in by_id.values())
+    distinct = {m.message_id: m for m in mail}.values()
+
+    notifier = await asyncpg.connect(notifier_dsn)
+    try:
+        refused_to = Counter(
+            r["recipient"].lower()
+            for r in await notifier.fetch(
+                "SELECT recipient FROM deliveries"
+                " WHERE status = 'failed' AND last_answer LIKE '550%'"
+            )
+        )
+    finally:
+        await notifier.close()
+
+    # Registrations → one activation e-mail each.
+    registered = {op.subject: op for op in history.of_kind("register")}
+    activations = Counter(m.to for m in distinct if ACTIVATION_SUBJECT in m.subject)
+    for number, op in registered.items():
+        address = emails[number]
+        _judge(
+            counts,
+            f"activation e-mail of {number} ({op.id})",
+            op.outcome,
+            activations[address],
+            refused_to[address] > 0,
+        )
+    wanted = {emails[n] for n in registered} | setup_addresses
+    for address in set(activations) - wanted:
+        counts.note("unexpected", f"activation e-mail to {address}, never registered in the run")
+
+    # Readings → one row each, by its Idempotency-Key.
+    readings = await asyncpg.connect(readings_dsn)
+    try:
+        rows = Counter(
+            r["idempotency_key"]
+            for r in await readings.fetch(
+                "SELECT idempotency_key FROM readings WHERE idempotency_key LIKE 'sys-%'"
+            )
+        )
+    finally:
+        await readings.close()
+    invoked = {op.id: op for op in history.of_kind("reading")}
+    for op_id, op in invoked.items():
+        _judge(counts, f"reading {op_id}", op.outcome, rows[op_id], False)
+    for key in set(rows) - set(invoked):
+        counts.note("unexpected", f"reading with key {key}, never invoked")
+
+    # Correspondence cases → one case each, and one confirmation e-mail naming its number.
+    correspondence = await asyncpg.connect(correspondence_dsn)
+    try:
+        cases = await correspondence.fetch(
+            "SELECT number, substring(details->>'description' from 'op:(sys-[a-z0-9-]+)') AS op"
+            " FROM cases WHERE details->>'description' LIKE '%op:sys-%'"
+        )
+    finally:
+        await correspondence.close()
+    case_numbers: dict[str, list[str]] = {}
+    for row in cases:
+        case_numbers.setdefault(row["op"], []).append(row["number"])
+    invoked = {op.id: op for op in history.of_kind("case")}
+    for op_id, op in invoked.items():
+        numbers = case_numbers.get(op_id, [])
+        _judge(counts, f"case {op_id}", op.outcome, len(numbers), False)
+        address = emails[op.subject]
+        for number in numbers:
+            confirmations = sum(1 for m in distinct if m.to == address and number in m.subject)
+            # The case exists, so its e-mail was owed, whatever the client heard.
+            _judge(
+                counts,
+                f"confirmation of case {number} ({op_id})",
+                OK,
+                confirmations,
+                refused_to[address] > 0,
+            )
+    for op_id in set(case_numbers) - set(invoked):
+        counts.note("unexpected", f"case for {op_id}, never invoked")
+    return counts

@@ -1,0 +1,411 @@
+"""Nothing lost, nothing twice — for the whole system, in the Jepsen way.
+
+A whole stack of real processes (gateway, five services, SMTP sink) runs on a PostgreSQL
+cluster and a RabbitMQ node of this test's own (``tests.system.infra``), with TCP fault
+proxies between readings and PostgreSQL, correspondence and RabbitMQ, and the notifier and the
+SMTP sink. Concurrent simulated customers issue operations with unique ids through the gateway
+(registrations → activation e-mail; meter readings with an Idempotency-Key; correspondence
+cases → case and confirmation e-mail), retrying an unknown outcome with the same key, while
+the nemesis works through its seeded schedule (``tests.system.nemesis``). Then everything is
+healed and drained, and the checker (``tests.system.checker``) compares the history with the
+effect stores. Any lost, unexpected or duplicated effect fails the test; the counts are
+printed, and the history is kept in var/system/.
+
+``EBOK_SYSTEM_LONG=1`` runs the catalogue of faults four times over; ``EBOK_SYSTEM_SEED``
+picks another seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import aiohttp
+import asyncpg
+import pytest
+
+from deploy.local import LocalStack
+from deploy.plan import REPO, SERVICES, StackConfig
+from deploy.processes import Output
+from tests.e2e.client import Api, Reply
+from tests.e2e.data import Customer, load_customers
+from tests.e2e.journeys import CUSTOMER_PASSWORD, Session, log_in, onboard
+from tests.e2e.stack import Stack, running_stack
+
+from . import infra
+from .checker import check
+from .faults import FaultProxy
+from .history import FAILED, OK, UNKNOWN, History, Operation, classify
+from .nemesis import Nemesis, schedule
+
+LONG = os.environ.get("EBOK_SYSTEM_LONG") == "1"
+SEED = int(os.environ.get("EBOK_SYSTEM_SEED", "1919"))
+ROUNDS = 4 if LONG else 1
+pytestmark = pytest.mark.timeout(1800 if LONG else 600)
+
+SESSION_CUSTOMERS = 6  # onboarded before the faults; they send readings and cases
+REGISTRANTS = 24 if LONG else 12  # registered during the faults
+ATTEMPTS = 5  # per operation: the first and up to four retries of an unknown outcome
+CALL_TIMEOUT = 8.0  # seconds per HTTP call; past it the outcome is unknown
+DRAIN_WITHIN = 240.0
+
+
+@dataclass
+class Proxies:
+    pg: FaultProxy
+    amqp: FaultProxy
+    smtp: FaultProxy
+
+
+def _via(url: str, port: int) -> str:
+    parts = urlsplit(url)
+    auth = parts.netloc.rpartition("@")[0]
+    return urlunsplit(
+        parts._replace(netloc=f"{auth}@127.0.0.1:{port}" if auth else f"127.0.0.1:{port}")
+    )
+
+
+def _with_faults(proxies: Proxies) -> Any:
+    """``running_stack``'s ``make_local``: the planned stack, three services rewired through
+    the fault proxies, and the notifier retrying within seconds rather than minutes."""
+
+    def make(config: StackConfig, output: Output) -> LocalStack:
+        local = LocalStack(config, output)
+        proxies.smtp.target_port = config.port("sink-smtp")
+        changed = {
+            "readings": {
+                "EBOK_DATABASE_URL": _via(config.database_url("readings"), proxies.pg.port)
+            },
+            "correspondence": {"EBOK_AMQP_URL": _via(config.amqp_url, proxies.amqp.port)},
+            "notifier": {
+                "EBOK_SMTP_PORT": str(proxies.smtp.port),
+                "EBOK_SMTP_TIMEOUT": "5",
+                "EBOK_DELIVERY_RETRY_BASE": "0.5",
+                "EBOK_DELIVERY_RETRY_MAX": "3",
+            },
+        }
+        local.components = [
+            replace(c, env={**c.env, **changed[c.name]}) if c.name in changed else c
+            for c in local.components
+        ]
+        return local
+
+    return make
+
+
+@contextlib.contextmanager
+def _infrastructure(root: Path) -> Iterator[tuple[infra.PrivatePostgres, infra.RabbitNode]]:
+    with infra.private_postgres() as postgres, infra.private_rabbit(root / "rabbit") as broker:
+        yield postgres, broker
+
+
+@contextlib.asynccontextmanager
+async def _proxies(
+    postgres: infra.PrivatePostgres, broker: infra.RabbitNode
+) -> AsyncIterator[Proxies]:
+    proxies = Proxies(FaultProxy(postgres.port), FaultProxy(broker.port), FaultProxy(0))
+    for proxy in (proxies.pg, proxies.amqp, proxies.smtp):
+        await proxy.start()
+    try:
+        yield proxies
+    finally:
+        for proxy in (proxies.pg, proxies.amqp, proxies.smtp):
+            await proxy.close()
+
+
+# -- the customers -------------------------------------------------------------------------------
+
+
+async def _call(
+    api: Api, method: str, path: str, **kw: Any
+) -> tuple[int | None, Reply | None, str]:
+    try:
+        reply = await asyncio.wait_for(api.call(method, path, **kw), CALL_TIMEOUT)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return None, None, f"{type(exc).__name__}: {exc}"
+    return reply.status, reply, str(reply)
+
+
+async def _perform(history: History, op: Operation, attempt: Any, *, retry: bool = True) -> None:
+    """``attempt()`` until it is ok or definitely failed (an unknown outcome is retried with
+    the same id, as a careful client would), at most ATTEMPTS times."""
+    for _ in range(ATTEMPTS if retry else 1):
+        history.invoke(op)
+        status, reply, detail = await attempt()
+        outcome = classify(status)
+        history.complete(op, outcome, detail)
+        if outcome == OK and reply is not None:
+            op.result = reply.json() if reply.body else {}
+        if outcome in (OK, FAILED):
+            return
+        await asyncio.sleep(1.0)
+
+
+class Customer_:
+    """One onboarded customer: readings and cases, one at a time, until told to stop."""
+
+    def __init__(self, api: Api, session: Session, customer: Customer, history: History) -> None:
+        self.api, self.session, self.customer, self.history = api, session, customer, history
+        self.value = 100.0
+
+    async def _authorised(
+        self, method: str, path: str, **kw: Any
+    ) -> tuple[int | None, Reply | None, str]:
+        status, reply, detail = await _call(self.api, method, path, token=self.session.access, **kw)
+        if status == 401:  # the access token expired: sign in again, then the same call
+            with contextlib.suppress(Exception):
+                tokens = await log_in(self.api, self.session.login, CUSTOMER_PASSWORD)
+                self.session.access = str(tokens["access_token"])
+                status, reply, detail = await _call(
+                    self.api, method, path, token=self.session.access, **kw
+                )
+        return status, reply, detail
+
+    async def reading(self) -> None:
+        op = Operation(f"sys-r-{uuid.uuid4().hex[:16]}", "reading", self.customer.client_number)
+        self.value += 0.125
+        body = {
+            "value": f"{self.value:.3f}",
+            "read_on": dt.date.today().isoformat(),
+            "confirm_unusual": True,
+        }
+        path = f"/me/meters/{quote(self.customer.meter)}/readings"
+        await _perform(
+            self.history,
+            op,
+            lambda: self._authorised("POST", path, json=body, headers={"Idempotency-Key": op.id}),
+        )
+
+    async def case(self) -> None:
+        op = Operation(f"sys-c-{uuid.uuid4().hex[:16]}", "case", self.customer.client_number)
+        body = {
+            "kind": "failure_report",
+            "place": "ul. Testowa 2, przed budynkiem",
+            "description": f"Z pokrywy studzienki wypływa woda (op:{op.id}).",
+            "since": dt.date.today().isoformat(),
+            "contact_phone": "+48 600 100 200",
+        }
+        await _perform(
+            self.history,
+            op,
+            lambda: self._authorised(
+                "POST", "/me/correspondence", json=body, headers={"Idempotency-Key": op.id}
+            ),
+        )
+
+    async def run(self, stop: asyncio.Event, rng: random.Random) -> None:
+        while not stop.is_set():
+            await (self.reading() if rng.random() < 0.6 else self.case())
+            await asyncio.sleep(rng.uniform(0.1, 0.5))
+
+
+async def _registrations(
+    api: Api,
+    registrants: list[Customer],
+    history: History,
+    stop: asyncio.Event,
+    version: str,
+    every: float,
+) -> None:
+    """One registration at a time, spread over the faults (never retried: a second form sends
+    a second activation e-mail on purpose)."""
+    for customer in registrants:
+        if stop.is_set():
+            return
+        op = Operation(f"sys-g-{customer.client_number}", "register", customer.client_number)
+        form = {
+            "client_number": customer.client_number,
+            "email": customer.email,
+            "invoice_number": customer.invoice_number,
+            "invoice_gross": customer.gross,
+            "accepted_regulations_version": version,
+        }
+        await _perform(
+            history, op, lambda f=form: _call(api, "POST", "/registrations", json=f), retry=False
+        )
+        await asyncio.sleep(every)
+
+
+# -- heal and drain ------------------------------------------------------------------------------
+
+
+async def _drain(stack: Stack, broker: infra.RabbitNode) -> dict[str, int]:
+    """Until every process runs, every outbox is empty, every queue of the stack is drained
+    and the notifier has nothing left to send (twice in a row); what was left at the end."""
+    for name in (*SERVICES, "gateway"):
+        if not stack.local.children[name].running:
+            await stack.start_service(name)
+    deadline = time.monotonic() + DRAIN_WITHIN
+    quiet = 0
+    while True:
+        left: dict[str, int] = {}
+        for name in (*SERVICES, "gateway"):
+            conn = await asyncpg.connect(stack.database_url(name))
+            try:
+                if await conn.fetchval("SELECT to_regclass('outbox') IS NOT NULL"):
+                    left[f"{name} outbox"] = await conn.fetchval("SELECT count(*) FROM outbox")
+                if name == "notifier":
+                    left["notifier unsent"] = await conn.fetchval(
+                        "SELECT count(*) FROM deliveries WHERE status IN ('pending', 'sending')"
+                    )
+            finally:
+                await conn.close()
+        listed = await asyncio.to_thread(
+            broker.ctl, "list_queues", "name", "messages", "--no-table-headers"
+        )
+        for line in listed.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0].startswith(stack.config.bus_prefix):
+                # The back office's queues have no consumer in a test stack (they only grow);
+                # dead letters are reported apart.
+                if not parts[0].endswith(".dlq") and ".backoffice." not in parts[0]:
+                    left[f"queue {parts[0]}"] = int(parts[1])
+        quiet = quiet + 1 if not any(left.values()) else 0
+        if quiet >= 2:
+            return left
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"not drained within {DRAIN_WITHIN:.0f} s: "
+                + json.dumps({k: v for k, v in left.items() if v})
+            )
+        await asyncio.sleep(1.0)
+
+
+async def _dead_letters(stack: Stack, broker: infra.RabbitNode) -> dict[str, int]:
+    listed = await asyncio.to_thread(
+        broker.ctl, "list_queues", "name", "messages", "--no-table-headers"
+    )
+    found = {}
+    for line in listed.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0].endswith(".dlq") and int(parts[1]):
+            found[parts[0]] = int(parts[1])
+    return found
+
+
+# -- the test ------------------------------------------------------------------------------------
+
+
+async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
+    tmp_path: Path,
+) -> None:
+    started = time.monotonic()
+    artefacts = REPO / "var" / "system"
+    artefacts.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    history = History(artefacts / f"faults-{stamp}-{os.getpid()}.jsonl")
+    faults = schedule(SEED, ROUNDS)
+    rng = random.Random(SEED)
+    with _infrastructure(tmp_path) as (postgres, broker):
+        async with (
+            _proxies(postgres, broker) as proxies,
+            running_stack(
+                postgres.url,
+                broker.url,
+                tmp_path,
+                make_local=_with_faults(proxies),
+                log_level="WARNING",
+            ) as stack,
+            aiohttp.ClientSession() as http,
+        ):
+            up = time.monotonic()
+            api = Api(http, stack.api)
+            base = 731000 + rng.randrange(0, 200) * 100
+            numbers = [str(base + k) for k in range(SESSION_CUSTOMERS + REGISTRANTS)]
+            loaded = await load_customers(stack, numbers, tmp_path)
+            holders, registrants = loaded[:SESSION_CUSTOMERS], loaded[SESSION_CUSTOMERS:]
+            customers = []
+            for k, customer in enumerate(holders):
+                own = api.from_address(f"10.19.1.{k + 1}")
+                customers.append(
+                    Customer_(own, await onboard(own, stack, customer), customer, history)
+                )
+            version = (await api.get("/regulations/current")).json()["version"]
+            ready = time.monotonic()
+
+            stop = asyncio.Event()
+            nemesis = Nemesis(
+                stack, postgres, broker, proxies.pg, proxies.amqp, proxies.smtp, history
+            )
+            expected_length = sum(f.duration + 1.0 for f in faults) + 30
+            workers = [
+                asyncio.create_task(c.run(stop, random.Random(SEED + k)))
+                for k, c in enumerate(customers)
+            ]
+            workers.append(
+                asyncio.create_task(
+                    _registrations(
+                        api.from_address("10.19.2.1"),
+                        registrants,
+                        history,
+                        stop,
+                        version,
+                        expected_length / len(registrants),
+                    )
+                )
+            )
+            try:
+                await nemesis.run(faults)
+            finally:
+                stop.set()
+                await asyncio.gather(*workers, return_exceptions=True)
+            faulted = time.monotonic()
+
+            left = await _drain(stack, broker)
+            drained = time.monotonic()
+            emails = {c.client_number: c.email for c in loaded}
+            counts = await check(
+                history,
+                stack.maildir,
+                stack.database_url("readings"),
+                stack.database_url("correspondence"),
+                stack.database_url("notifier"),
+                emails,
+                setup_addresses={c.email for c in holders},
+            )
+            dead = await _dead_letters(stack, broker)
+    history.close()
+    outcomes = {
+        kind: {
+            o: sum(1 for op in history.of_kind(kind) if op.outcome == o)
+            for o in (OK, FAILED, UNKNOWN)
+        }
+        for kind in ("register", "reading", "case")
+    }
+    report = {
+        "seed": SEED,
+        "schedule": [str(f) for f in faults],
+        "operations": outcomes,
+        "counts": {k: v for k, v in vars(counts).items() if k != "problems"},
+        "problems": counts.problems[:50],
+        "dead_letters": dead,
+        "left_after_drain": left,
+        "seconds": {
+            "infrastructure_and_stack": round(up - started, 1),
+            "customers_ready": round(ready - up, 1),
+            "faults": round(faulted - ready, 1),
+            "drain": round(drained - faulted, 1),
+            "total": round(time.monotonic() - started, 1),
+        },
+        "history": str(history.path),
+    }
+    history.path.with_suffix(".summary.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False)
+    )
+    print("\nsystem fault suite:", counts.summary())
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    # Enough happened for the verdict to mean something: every kind acknowledged at least once.
+    for kind, by_outcome in outcomes.items():
+        assert by_outcome[OK] > 0, f"no {kind} was acknowledged: {report}"
+    assert counts.clean, counts.summary() + "\n" + "\n".join(counts.problems[:50])
