@@ -39,7 +39,13 @@ START_TIMEOUT = 120.0  # seconds: a loaded 2-core machine starts an Erlang node 
 
 
 class InfraUnavailable(RuntimeError):
-    """The binaries are missing: the suite is skipped with this message."""
+    """The binaries are missing (PostgreSQL's server or RabbitMQ not installed here)."""
+
+
+def require_binaries() -> None:
+    """Raises InfraUnavailable unless both servers can be started on this machine."""
+    _pg_bin()
+    _require_rabbit()
 
 
 def free_port() -> int:

@@ -34,17 +34,18 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 import pytest
+from ebok_notifier.render import PAGES
 
 from deploy.local import LocalStack
 from deploy.plan import REPO, SERVICES, StackConfig
 from deploy.processes import Output
 from tests.e2e.client import Api, Reply
 from tests.e2e.data import Customer, load_customers
-from tests.e2e.journeys import CUSTOMER_PASSWORD, Session, log_in, onboard
+from tests.e2e.journeys import CUSTOMER_PASSWORD, Session, log_in, onboard, operator_session
 from tests.e2e.stack import Stack, running_stack
 
 from . import infra
-from .checker import check
+from .checker import E_INVOICE_CONFIRM_SUBJECT, MailIndex, check
 from .faults import FaultProxy
 from .history import FAILED, OK, UNKNOWN, History, Operation, classify
 from .nemesis import Nemesis, schedule
@@ -54,7 +55,11 @@ SEED = int(os.environ.get("EBOK_SYSTEM_SEED", "1919"))
 ROUNDS = 4 if LONG else 1
 pytestmark = pytest.mark.timeout(1800 if LONG else 600)
 
-SESSION_CUSTOMERS = 6  # onboarded before the faults; they send readings and cases
+SESSION_CUSTOMERS = 6  # onboarded before the faults; readings, cases, e-invoices
+VICTIMS = 2  # onboarded before the faults, blocked by an operator during them
+E_INVOICE_CONFIRM_PAGE = PAGES["confirm_e_invoice"]
+BLOCK_REASON = {"reason": "Korzystanie z e-BOK niezgodnie z Regulaminem (pkt IV.3)."}
+KINDS = ("register", "reading", "case", "einvoice-request", "einvoice-accept", "block")
 REGISTRANTS = 24 if LONG else 12  # registered during the faults
 ATTEMPTS = 5  # per operation: the first and up to four retries of an unknown outcome
 CALL_TIMEOUT = 8.0  # seconds per HTTP call; past it the outcome is unknown
@@ -153,10 +158,14 @@ async def _perform(history: History, op: Operation, attempt: Any, *, retry: bool
 
 
 class Customer_:
-    """One onboarded customer: readings and cases, one at a time, until told to stop."""
+    """One onboarded customer: readings, cases and e-invoice acceptances, one at a time, until
+    told to stop."""
 
-    def __init__(self, api: Api, session: Session, customer: Customer, history: History) -> None:
+    def __init__(
+        self, api: Api, session: Session, customer: Customer, history: History, mail: MailIndex
+    ) -> None:
         self.api, self.session, self.customer, self.history = api, session, customer, history
+        self.mail = mail
         self.value = 100.0
 
     async def _authorised(
@@ -204,10 +213,59 @@ class Customer_:
             ),
         )
 
+    async def e_invoice(self) -> None:
+        """Ask for e-invoices to a new address (→ a confirmation e-mail there), then follow
+        the e-mail's link (→ "accepted" e-mail). Asking is not retried: asking again sends
+        another confirmation on purpose."""
+        address = f"e-faktury.sys-{uuid.uuid4().hex[:12]}@example.pl"
+        number = self.customer.client_number
+        asked = Operation(address, "einvoice-request", number)
+        await _perform(
+            self.history,
+            asked,
+            lambda: self._authorised("PUT", "/me/e-invoice", json={"email": address}),
+            retry=False,
+        )
+        if asked.outcome != OK:
+            return
+        token = None
+        for _ in range(40):  # the e-mail comes through the bus and SMTP, faults and all
+            token = self.mail.token(address, E_INVOICE_CONFIRM_SUBJECT, E_INVOICE_CONFIRM_PAGE)
+            if token:
+                break
+            await asyncio.sleep(0.5)
+        if token is None:
+            return
+        accept = Operation(f"accept:{address}", "einvoice-accept", number)
+        await _perform(
+            self.history,
+            accept,
+            lambda: _call(self.api, "POST", "/e-invoice/confirmations", json={"token": token}),
+        )
+
     async def run(self, stop: asyncio.Event, rng: random.Random) -> None:
         while not stop.is_set():
-            await (self.reading() if rng.random() < 0.6 else self.case())
+            dice = rng.random()
+            await (
+                self.reading() if dice < 0.55 else self.case() if dice < 0.9 else self.e_invoice()
+            )
             await asyncio.sleep(rng.uniform(0.1, 0.5))
+
+
+async def _blocks(
+    api: Api, operator: Session, victims: list[Customer], history: History, every: float
+) -> None:
+    """An operator blocks each victim in turn, during the faults (→ blocked, a notice e-mail,
+    every session of theirs ended)."""
+    for victim in victims:
+        await asyncio.sleep(every)
+        op = Operation(f"sys-b-{victim.client_number}", "block", victim.client_number)
+        path = f"/operator/auth/accounts/{victim.client_number}/block"
+        await _perform(
+            history,
+            op,
+            lambda p=path: _call(api, "POST", p, token=operator.access, json=BLOCK_REASON),
+        )
 
 
 async def _registrations(
@@ -322,15 +380,18 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
             up = time.monotonic()
             api = Api(http, stack.api)
             base = 731000 + rng.randrange(0, 200) * 100
-            numbers = [str(base + k) for k in range(SESSION_CUSTOMERS + REGISTRANTS)]
+            numbers = [str(base + k) for k in range(SESSION_CUSTOMERS + VICTIMS + REGISTRANTS)]
             loaded = await load_customers(stack, numbers, tmp_path)
-            holders, registrants = loaded[:SESSION_CUSTOMERS], loaded[SESSION_CUSTOMERS:]
+            holders = loaded[: SESSION_CUSTOMERS + VICTIMS]
+            registrants = loaded[SESSION_CUSTOMERS + VICTIMS :]
+            mail = MailIndex(stack.maildir)
             customers = []
             for k, customer in enumerate(holders):
                 own = api.from_address(f"10.19.1.{k + 1}")
-                customers.append(
-                    Customer_(own, await onboard(own, stack, customer), customer, history)
-                )
+                session = await onboard(own, stack, customer)
+                customers.append(Customer_(own, session, customer, history, mail))
+            customers, victims = customers[:SESSION_CUSTOMERS], customers[SESSION_CUSTOMERS:]
+            operator = await operator_session(api.from_address("10.19.3.1"), stack)
             version = (await api.get("/regulations/current")).json()["version"]
             ready = time.monotonic()
 
@@ -355,6 +416,17 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
                     )
                 )
             )
+            workers.append(
+                asyncio.create_task(
+                    _blocks(
+                        api.from_address("10.19.3.1"),
+                        operator,
+                        [v.customer for v in victims],
+                        history,
+                        expected_length / (VICTIMS + 1),
+                    )
+                )
+            )
             try:
                 await nemesis.run(faults)
             finally:
@@ -365,6 +437,10 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
             left = await _drain(stack, broker)
             drained = time.monotonic()
             emails = {c.client_number: c.email for c in loaded}
+            sessions_alive = {}
+            for victim in victims:  # the token each had before the block, asked after it
+                status, _, _ = await _call(api, "GET", "/me/dashboard", token=victim.session.access)
+                sessions_alive[victim.customer.client_number] = status == 200
             counts = await check(
                 history,
                 stack.maildir,
@@ -373,6 +449,8 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
                 stack.database_url("notifier"),
                 emails,
                 setup_addresses={c.email for c in holders},
+                auth_dsn=stack.database_url("auth"),
+                sessions_alive=sessions_alive,
             )
             dead = await _dead_letters(stack, broker)
     history.close()
@@ -381,7 +459,7 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
             o: sum(1 for op in history.of_kind(kind) if op.outcome == o)
             for o in (OK, FAILED, UNKNOWN)
         }
-        for kind in ("register", "reading", "case")
+        for kind in KINDS
     }
     report = {
         "seed": SEED,
