@@ -44,7 +44,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(str(item.fspath)).resolve().relative_to(HERE).parts
         if parts[:2] == CONTAINERS:
             item.add_marker(pytest.mark.e2e)
-        elif parts[0] == SYSTEM:
+        elif parts[0] == SYSTEM and "servers_installed" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.e2e)  # its timeout is its module's own
         elif parts[0] in WHOLE_STACKS:
             item.add_marker(pytest.mark.e2e)

@@ -136,7 +136,7 @@ def _judge(
         counts.retried += 1
     if found > 1:
         counts.note("duplicated", f"{label} applied {found} times")
-    if outcome == OK and found == 0:
+    elif outcome == OK and found == 0:
         if refused:
             counts.refused += 1
         else:

@@ -9,8 +9,8 @@ import pytest
 from .infra import InfraUnavailable, require_binaries
 
 
-@pytest.fixture(autouse=True)
-def _servers_installed() -> None:
+@pytest.fixture
+def servers_installed() -> None:
     try:
         require_binaries()
     except InfraUnavailable as missing:

@@ -27,7 +27,7 @@ from tests.support.bus import BusSandbox, sandbox, wait_until
 from .faults import Balancer
 from .infra import RabbitNode, rabbit_cluster
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.timeout(420), pytest.mark.usefixtures("servers_installed")]
 
 EVENTS = int(os.environ.get("EBOK_CLUSTER_EVENTS", "10000"))
 BATCH = 500  # events committed to the outbox per transaction

@@ -53,7 +53,10 @@ from .nemesis import Nemesis, schedule
 LONG = os.environ.get("EBOK_SYSTEM_LONG") == "1"
 SEED = int(os.environ.get("EBOK_SYSTEM_SEED", "1919"))
 ROUNDS = 4 if LONG else 1
-pytestmark = pytest.mark.timeout(1800 if LONG else 600)
+pytestmark = [
+    pytest.mark.timeout(1800 if LONG else 600),
+    pytest.mark.usefixtures("servers_installed"),
+]
 
 SESSION_CUSTOMERS = 6  # onboarded before the faults; readings, cases, e-invoices
 VICTIMS = 2  # onboarded before the faults, blocked by an operator during them
