@@ -213,20 +213,29 @@ async def check(
     correspondence = await asyncpg.connect(correspondence_dsn)
     try:
         cases = await correspondence.fetch(
-            "SELECT number, substring(details->>'description' from 'op:(sys-[a-z0-9-]+)') AS op"
-            " FROM cases WHERE details->>'description' LIKE '%op:sys-%'"
+            "SELECT c.number, substring(c.details->>'description' from 'op:(sys-[a-z0-9-]+)')"
+            " AS op, (SELECT count(*) FROM attachments a WHERE a.case_id = c.id) AS files"
+            " FROM cases c WHERE c.details->>'description' LIKE '%op:sys-%'"
         )
     finally:
         await correspondence.close()
     case_numbers: dict[str, list[str]] = {}
+    files: dict[str, int] = {}
     for row in cases:
         case_numbers.setdefault(row["op"], []).append(row["number"])
+        files[row["number"]] = row["files"]
     invoked = {op.id: op for op in history.of_kind("case")}
     for op_id, op in invoked.items():
         numbers = case_numbers.get(op_id, [])
         _judge(counts, f"case {op_id}", op.outcome, len(numbers), False, op.attempts)
         address = emails[op.subject]
         for number in numbers:
+            # A case sent with its photo (``sys-ca-``) keeps exactly one; the others none.
+            photos = 1 if op_id.startswith("sys-ca-") else 0
+            if files[number] > photos:
+                counts.note("duplicated", f"case {number} has {files[number]} attachments")
+            elif files[number] < photos:
+                counts.note("lost", f"case {number} lost its attachment")
             confirmations = sum(1 for m in distinct if m.to == address and number in m.subject)
             # The case exists, so its e-mail was owed, whatever the client heard.
             _judge(

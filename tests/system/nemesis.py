@@ -52,7 +52,8 @@ class Fault:
         return f"{self.name}{':' + self.target if self.target else ''} {self.duration:.1f}s"
 
 
-def schedule(seed: int, rounds: int = 1) -> list[Fault]:
+def schedule(seed: int, rounds: int = 1, longest: float = 2.5) -> list[Fault]:
+    """``rounds`` times the whole catalogue, each fault lasting 1 s to ``longest``."""
     rng = random.Random(seed)
     faults = []
     for _ in range(rounds):
@@ -60,7 +61,7 @@ def schedule(seed: int, rounds: int = 1) -> list[Fault]:
         rng.shuffle(names)
         for name in names:
             target = rng.choice(KILLABLE) if name == "kill-service" else ""
-            faults.append(Fault(name, round(rng.uniform(1.0, 2.5), 1), target))
+            faults.append(Fault(name, round(rng.uniform(1.0, longest), 1), target))
     return faults
 
 
@@ -74,7 +75,7 @@ class Nemesis:
     smtp_proxy: FaultProxy  # between the notifier and the SMTP sink
     history: History
 
-    async def run(self, faults: list[Fault], gap: float = 1.0) -> None:
+    async def run(self, faults: list[Fault], gap: float = 0.5) -> None:
         for fault in faults:
             self.history.nemesis(str(fault), "start")
             heal = await self._break(fault)
