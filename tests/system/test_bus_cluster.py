@@ -3,7 +3,8 @@ applied twice.
 
 Three nodes of this test's own (``tests.system.infra.rabbit_cluster``) form a cluster; the
 real outbox relay and the real consumer (``ebok_shared.bus``, as every service runs them)
-connect through a TCP balancer, as a deployment's clients reach a cluster through one address.
+connect through a TCP balancer, as a deployment's clients reach a cluster through one address;
+their database is on a PostgreSQL of the test's own.
 The consumer's quorum queues have a replica on every node. While 10,000 events go from the
 outbox to the consumer, the node leading the consumer's queue is killed (SIGKILL) and, after
 the stream has gone on without it, started again. The consumer's handler writes a row per
@@ -21,11 +22,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from ebok_shared import db
 
 from tests.support.bus import BusSandbox, sandbox, wait_until
+from tests.support.infra import dsn_for
 
 from .faults import Balancer
-from .infra import RabbitNode, rabbit_cluster
+from .infra import RabbitNode, private_postgres, rabbit_cluster
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.usefixtures("servers_installed")]
 
@@ -38,6 +41,15 @@ KILL_AFTER = EVENTS * 3 // 10  # applied events before the leader is killed
 async def cluster(tmp_path: Path) -> AsyncIterator[list[RabbitNode]]:
     with rabbit_cluster(tmp_path / "cluster", size=3) as nodes:
         yield nodes
+
+
+@pytest.fixture
+async def own_database() -> AsyncIterator[str]:
+    """A database on a PostgreSQL of the test's own (the shared server's connections are
+    everybody's; this test must not fail for want of one)."""
+    with private_postgres() as server:
+        await db.ensure_database(server.url, "cluster")
+        yield dsn_for(server.url, "cluster")
 
 
 def _running_nodes(node: RabbitNode) -> set[str]:
@@ -53,7 +65,7 @@ def _queue_replicas(node: RabbitNode, queue: str) -> tuple[str, list[str]]:
 
 
 async def test_a_node_killed_mid_stream_loses_nothing_and_applies_nothing_twice(
-    cluster: list[RabbitNode], database: str, bus_prefix: str
+    cluster: list[RabbitNode], own_database: str, bus_prefix: str
 ) -> None:
     names = {n.node for n in cluster}
     assert await asyncio.to_thread(_running_nodes, cluster[0]) == names
@@ -61,7 +73,7 @@ async def test_a_node_killed_mid_stream_loses_nothing_and_applies_nothing_twice(
     balancer = Balancer([n.port for n in cluster])
     await balancer.start()
     try:
-        async with sandbox(database, balancer.url(cluster[0].url), bus_prefix) as bus:
+        async with sandbox(own_database, balancer.url(cluster[0].url), bus_prefix) as bus:
             await _stream_with_a_node_killed(bus, cluster, names)
     finally:
         await balancer.close()
