@@ -33,15 +33,19 @@ WHOLE_STACKS = ("e2e", "web", "test_local_run.py")
 # Builds every image and runs the stack in containers: a whole stack too, with a timeout of
 # its own (its module's: a first run on a machine also makes the base image).
 CONTAINERS = ("deploy", "test_containers.py")
+# The system fault suite: whole stacks on a PostgreSQL and a RabbitMQ of its own.
+SYSTEM = "system"
 INFRASTRUCTURE = frozenset({"services", "database", "amqp_url"})
 STACK_TEST_TIMEOUT = 420  # seconds; the rest keep pyproject's 180
 
 
 def _tier(item: pytest.Item) -> int:
-    """0 the container test, 1 whole stacks, 2 service, 3 unit: the longest modules first."""
+    """0 the container test and the fault suite, 1 whole stacks, 2 service, 3 unit."""
     parts = Path(str(item.fspath)).resolve().relative_to(HERE).parts
-    if parts[:2] == CONTAINERS:
-        return 0
+    if parts[:2] == CONTAINERS or (
+        parts[0] == SYSTEM and "servers_installed" in getattr(item, "fixturenames", ())
+    ):
+        return 0  # with a timeout of its module's own
     if parts[0] in WHOLE_STACKS:
         return 1
     return 2 if INFRASTRUCTURE & set(getattr(item, "fixturenames", ())) else 3
@@ -49,18 +53,18 @@ def _tier(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     marks = (pytest.mark.e2e, pytest.mark.e2e, pytest.mark.service, pytest.mark.unit)
-    module_tier: dict[str, int] = {}
+    module_tier: dict[Path, int] = {}
     for item in items:
         tier = _tier(item)
         item.add_marker(marks[tier])
         if tier == 1:
             # The first test of a module also waits for its whole stack to start.
             item.add_marker(pytest.mark.timeout(STACK_TEST_TIMEOUT))
-        module_tier[item.module.__name__] = min(tier, module_tier.get(item.module.__name__, 3))
+        module_tier[item.path] = min(tier, module_tier.get(item.path, 3))
     # The longest modules first: the suite runs its modules side by side (pytest-xdist, a
     # module to a worker), and a long module started last would run alone at the end. Sorted
     # by module, stably, so each module's tests stay together and in their order.
-    items.sort(key=lambda item: module_tier[item.module.__name__])
+    items.sort(key=lambda item: module_tier[item.path])
 
 
 @pytest.fixture(scope="session")

@@ -158,3 +158,36 @@ async def _until(condition: Any, within: float = 3.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
+
+
+async def test_a_listen_loop_whose_connection_is_ended_by_the_server_listens_again(
+    database: str, warnings: Warnings
+) -> None:
+    """The server ends the LISTEN connection (``pg_terminate_backend``, as a PostgreSQL restart
+    or a DBA does) while the loop waits for a notification: the loop must notice, reconnect,
+    make a pass (what it missed) and be woken by the next notification. (Found by the system
+    fault suite: a gateway stuck on a dead LISTEN connection kept a blocked customer's token.)"""
+    passes: list[int] = []
+    connected: list[int] = []
+
+    async def step() -> None:
+        passes.append(1)
+
+    loop = loops.listen(
+        "probe-ended", database, ["probe_wake"], step, on_connect=lambda: connected.append(1)
+    )
+    conn = await asyncpg.connect(database)
+    try:
+        async with loops.running("probe", loop):
+            await _until(lambda: passes == [1])
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            await _until(lambda: connected == [1, 1], within=5)  # a new connection
+            await _until(lambda: len(passes) == 2)  # the pass for what it may have missed
+            await conn.execute("NOTIFY probe_wake")
+            await _until(lambda: len(passes) == 3)
+    finally:
+        await conn.close()
+    assert [f["loop"] for _, f in warnings.seen] == ["probe-ended"]

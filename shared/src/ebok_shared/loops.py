@@ -67,6 +67,10 @@ async def listen(
         conn = None
         try:
             conn = await db.connect(dsn)
+            # The loop waits on ``wake``, never on the connection: without this, a connection
+            # the server ends (a restart, pg_terminate_backend) would leave it waiting for
+            # notifications that can no longer come, for ever.
+            conn.add_termination_listener(lambda *_: wake.set())
             for channel in channels:
                 await conn.add_listener(channel, lambda *_: wake.set())
             for channel, callback in (on_notify or {}).items():
@@ -79,6 +83,8 @@ async def listen(
                 pause = RECONNECT_FIRST  # this connection worked
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout)
+                if conn.is_closed():
+                    raise ConnectionError("the LISTEN connection was closed by the server")
         except Exception as exc:  # the connection or a pass failed: reconnect, after a pause
             log.warning("background loop failed; reconnecting", loop=name, error=repr(exc))
             await asyncio.sleep(pause)
