@@ -304,3 +304,34 @@ async def test_forged_replayed_and_foreign_requests_are_refused(
     assert "Serwis płatności jest chwilowo niedostępny" in problem["detail"]
     history = (await paying.get("/me/payment-orders", A))["items"]
     assert [o["status"] for o in history] == ["cancelled", "cancelled"]
+
+
+async def test_a_transfer_naming_the_order_in_its_title_books_it(
+    paying: Billing, sandbox: RunningSandbox
+) -> None:
+    numbers = [I3["invoice_number"]]  # not due yet: art. 451 § 3 alone would pay I1 first
+    _, order = await _post(paying, A, {"scope": "documents", "invoice_numbers": numbers})
+    async with aiohttp.ClientSession() as browser:
+        await browser.post(f"{order['redirect_uri']}/pay", allow_redirects=False)
+    paid = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
+    assert paid["status"] == "paid" and paid["booked"] is False
+
+    # The back office posts it under the bank's own id, the order's id only in the title.
+    row = payment_row("BANK-0001", A, "x", "2026-03-20", order["amount"])
+    del row["invoice_number"]
+    title = f"e-BOK płatność {order['order_id'].upper()}"
+    await paying.feed([{**row, "title": title}])
+    posted = await paying.events.until("billing.payment.posted", payment_id="BANK-0001")
+    assert [a["invoice_number"] for a in posted.payload["allocations"]] == numbers
+    booked = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
+    assert booked["booked"] is True and booked["booking_text"] == "zaksięgowana"
+    assert (await paying.get("/me/balance/transfer", A))["being_booked"] == "0.00"
+
+    # A second transfer naming the same order books nothing: listed for operators, as is
+    # one naming another client's order.
+    second = {**row, "payment_id": "BANK-0002", "amount": "5.00", "title": title}
+    foreign = {**second, "payment_id": "BANK-0003", "client_number": B}
+    await paying.feed([second, foreign])
+    listed = await _unmatched(paying)
+    assert [p["payment_id"] for p in listed["title_unmatched"]] == ["BANK-0002", "BANK-0003"]
+    assert listed["posted_without_order"] == []

@@ -304,8 +304,9 @@ async def history(
 
 async def unmatched(
     conn: repo.Conn, now: datetime, booking_days: int, limit: int
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[Any], list[Any], list[Any]]:
     """For operators: orders paid over ``booking_days`` ago the back office never posted,
-    and posted online payments that name no order."""
+    posted online payments that book no order, and transfers whose title named nothing."""
     late = await repo.payments.paid_not_posted(conn, now - timedelta(days=booking_days), limit)
-    return late, await repo.payments.posted_without_order(conn, limit)
+    orphans = await repo.payments.posted_without_order(conn, limit)
+    return late, orphans, await repo.payments.title_unmatched(conn, limit)
