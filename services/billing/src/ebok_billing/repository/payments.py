@@ -165,3 +165,14 @@ async def orders_to_book(conn: Conn, order_ids: Sequence[uuid.UUID]) -> list[Rec
         f"SELECT {_COLUMNS} FROM payment_orders o WHERE o.order_id = ANY($1::uuid[])",
         list(order_ids),
     )
+
+
+async def claim_overdue(conn: Conn, created_before: datetime) -> Record | None:
+    """One open order created before ``created_before``, locked for this transaction; one
+    another transaction holds is skipped (another replica is settling it)."""
+    return await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM payment_orders o
+            WHERE o.status IN ('started', 'pending') AND o.created_at < $1
+            ORDER BY o.created_at LIMIT 1 FOR UPDATE OF o SKIP LOCKED""",
+        created_before,
+    )
