@@ -41,6 +41,13 @@ RABBITMQ_NS = "rabbitmq-system"
 KEDA_NS = "keda"
 AMQPS_PORT = 5671
 REDIS_PORT = 6379
+# PayU (online payments): billing's api registers orders and its worker checks their status,
+# over HTTPS. A NetworkPolicy names addresses, not host names: PayU's block, which holds
+# secure.payu.com, secure.snd.payu.com and the addresses its notifications come from
+# (185.68.12.10-12 and .26-28; the sandbox's 185.68.14.x). Check `dig secure.payu.com`
+# before going live and patch the policy in the overlay if PayU announces new addresses.
+PAYU_URL = "https://secure.payu.com"
+PAYU_CIDRS = ("185.68.12.0/22",)
 
 Doc = dict[str, Any]
 
@@ -78,7 +85,12 @@ COMPONENTS: tuple[Component, ...] = (
         summary="the one public API: token checks, routing, aggregated customer views",
     ),
     Component("auth", ("api", "worker", "relay"), summary="accounts, sessions, operators"),
-    Component("billing", ("api", "worker", "relay"), summary="clients, contracts, invoices"),
+    Component(
+        "billing",
+        ("api", "worker", "relay"),
+        configs=("ebok-billing",),
+        summary="clients, contracts, invoices, online payments (PayU)",
+    ),
     Component("readings", ("api", "worker", "relay"), summary="meters, readings, garden meters"),
     Component("correspondence", ("api", "worker", "relay"), summary="cases and replies"),
     Component(
@@ -330,6 +342,17 @@ def config_maps() -> list[Doc]:
         "EBOK_REDIS_URL": f"redis://redis:{REDIS_PORT}/1",
         "EBOK_SESSION_PREFIX": "ebok:web:",
     }
+    billing = {
+        # PayU's production API (its sandbox: https://secure.snd.payu.com; empty: payments
+        # off). The POS's id and keys are in the Secret ebok-billing.
+        "EBOK_PAYU_BASE_URL": PAYU_URL,
+        # PayU notifies the gateway's public route; the customer returns to the portal.
+        "EBOK_PAYU_NOTIFY_URL": f"https://{DOMAIN}/api/v1/payments/payu/notifications",
+        "EBOK_PAYU_CONTINUE_URL": f"https://{DOMAIN}/platnosci",
+        "EBOK_PAYMENT_ORDER_VALIDITY_SECONDS": "1800",
+        "EBOK_PAYMENT_BOOKING_DAYS": "3",
+        "EBOK_PAYMENT_EXPIRY_INTERVAL_SECONDS": "60",
+    }
     notifier = {
         "EBOK_SMTP_HOST": "smtp-relay.mail.svc",
         "EBOK_SMTP_PORT": "587",
@@ -341,6 +364,7 @@ def config_maps() -> list[Doc]:
             ("ebok-common", common),
             ("ebok-gateway", gateway),
             ("ebok-web", web),
+            ("ebok-billing", billing),
             ("ebok-notifier", notifier),
         )
     ]
@@ -492,6 +516,24 @@ def network_policies() -> list[Doc]:
                     ],
                     "ports": _ports(REDIS_PORT),
                 }
+            ],
+        ),
+        # Billing's api (orders) and worker (status checks) call PayU over HTTPS only.
+        _policy(
+            "billing-egress-payu",
+            {
+                "matchExpressions": [
+                    {"key": "app.kubernetes.io/name", "operator": "In", "values": ["billing"]},
+                    {
+                        "key": "app.kubernetes.io/component",
+                        "operator": "In",
+                        "values": ["api", "worker"],
+                    },
+                ]
+            },
+            ["Egress"],
+            egress=[
+                {"to": [{"ipBlock": {"cidr": cidr}} for cidr in PAYU_CIDRS], "ports": _ports(443)}
             ],
         ),
         # The notifier's worker sends e-mail through the SMTP relay (wherever it is).
@@ -1163,6 +1205,12 @@ def secrets() -> dict[str, dict[str, str]]:
             # TOTP secrets are sealed with the first key; a new key goes first, auth re-seals
             # at start-up, then the old one can be dropped.
             data["EBOK_TOTP_KEYS"] = "<key id>:<32 random bytes, base64>[,<older id>:<key>]"
+        if c.name == "billing":
+            # The POS's credentials from PayU's panel (Moje sklepy → Punkty płatności).
+            data["EBOK_PAYU_POS_ID"] = "<POS id (id punktu płatności)>"
+            data["EBOK_PAYU_CLIENT_ID"] = "<OAuth client_id>"
+            data["EBOK_PAYU_CLIENT_SECRET"] = "<OAuth client_secret>"
+            data["EBOK_PAYU_SECOND_KEY"] = "<second key (drugi klucz, MD5)>"
         if c.name == "notifier":
             data["EBOK_SERVICE_CLIENT_SECRET"] = "<the same notifier secret as in ebok-auth>"
             data["EBOK_SMTP_USERNAME"] = "ebok"

@@ -5,9 +5,11 @@ the gateway, forwards only the body, its type and the signature."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +18,8 @@ import pytest
 from aiohttp import web
 from ebok_billing import documents
 from ebok_billing.domain.payment_orders import signature_header
+from ebok_billing.http_payments import PROVIDER
+from ebok_billing.use_cases import payments
 from ebok_shared.clock import clock
 from ebok_shared.config import Secret
 
@@ -25,6 +29,7 @@ from tests.billing.helpers import (
     billing_settings,
     client_row,
     contract_row,
+    invoice_row,
     payment_row,
     running_billing,
 )
@@ -304,3 +309,72 @@ async def test_forged_replayed_and_foreign_requests_are_refused(
     assert "Serwis płatności jest chwilowo niedostępny" in problem["detail"]
     history = (await paying.get("/me/payment-orders", A))["items"]
     assert [o["status"] for o in history] == ["cancelled", "cancelled"]
+
+
+async def test_a_transfer_naming_the_order_in_its_title_books_it(
+    paying: Billing, sandbox: RunningSandbox
+) -> None:
+    numbers = [I3["invoice_number"]]  # not due yet: art. 451 § 3 alone would pay I1 first
+    _, order = await _post(paying, A, {"scope": "documents", "invoice_numbers": numbers})
+    async with aiohttp.ClientSession() as browser:
+        await browser.post(f"{order['redirect_uri']}/pay", allow_redirects=False)
+    paid = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
+    assert paid["status"] == "paid" and paid["booked"] is False
+
+    # The back office posts it under the bank's own id, the order's id only in the title.
+    row = payment_row("BANK-0001", A, "x", "2026-03-20", order["amount"])
+    del row["invoice_number"]
+    title = f"e-BOK płatność {order['order_id'].upper()}"
+    await paying.feed([{**row, "title": title}])
+    posted = await paying.events.until("billing.payment.posted", payment_id="BANK-0001")
+    assert [a["invoice_number"] for a in posted.payload["allocations"]] == numbers
+    booked = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
+    assert booked["booked"] is True and booked["booking_text"] == "zaksięgowana"
+    assert (await paying.get("/me/balance/transfer", A))["being_booked"] == "0.00"
+
+    # A second transfer naming the same order books nothing: listed for operators, as is
+    # one naming another client's order.
+    second = {**row, "payment_id": "BANK-0002", "amount": "5.00", "title": title}
+    foreign = {**second, "payment_id": "BANK-0003", "client_number": B}
+    await paying.feed([second, foreign])
+    listed = await _unmatched(paying)
+    assert [p["payment_id"] for p in listed["title_unmatched"]] == ["BANK-0002", "BANK-0003"]
+    assert listed["posted_without_order"] == []
+
+
+async def test_orders_past_their_validity_expire_without_anyone_reading_them(
+    paying: Billing, sandbox: RunningSandbox
+) -> None:
+    await paying.feed([invoice_row("10000226030002", B, "U/100002/2024", issue_date="2026-03-15")])
+    _, first = await _post(paying, A, {"scope": "balance"})
+    _, second = await _post(paying, B, {"scope": "balance"})
+    assert first["status"] == second["status"] == "pending"
+    provider = paying.app[PROVIDER]
+    validity = paying.settings.payment_order_validity_seconds
+    # Within their validity: left alone.
+    assert (
+        await payments.expire_overdue(paying.pool, paying.outbox, provider, clock.now(), validity)
+        == 0
+    )
+
+    # Two replicas sweep at the same moment, past the validity: each order expires once.
+    later = clock.now() + dt.timedelta(seconds=validity + 1)
+    swept = await asyncio.gather(
+        payments.expire_overdue(paying.pool, paying.outbox, provider, later, validity),
+        payments.expire_overdue(paying.pool, paying.outbox, provider, later, validity),
+    )
+    assert sum(swept) == 2, swept
+    for order in (first, second):
+        changes = await paying.events.wait_for(EVENT, 3, order_id=order["order_id"])
+        assert [e.payload["status"] for e in changes] == ["started", "pending", "expired"]
+    async with paying.pool.acquire() as conn:
+        statuses = await conn.fetch("SELECT status FROM payment_orders")
+    assert [r["status"] for r in statuses] == ["expired", "expired"]
+
+    # The worker's own loop (another replica, started with a short interval) does it alone.
+    clock.freeze(TODAY)
+    _, third = await _post(paying, A, {"scope": "balance"})
+    clock.freeze(TODAY + dt.timedelta(seconds=validity + 1))
+    replica = replace(paying.settings, role="worker", payment_expiry_interval_seconds=0.2)
+    async with running_billing(replica, paying.issuer):
+        await paying.events.until(EVENT, order_id=third["order_id"], status="expired")

@@ -213,3 +213,51 @@ def test_dev_runs_one_of_everything(rendered: dict[str, list[Doc]]) -> None:
     assert {d["spec"]["replicas"] for d in _of(docs, "Deployment")} == {1}
     assert {d["spec"]["instances"] for d in _of(docs, "Cluster")} == {1}
     assert _of(docs, "HorizontalPodAutoscaler") == [] and _of(docs, "ScaledObject") == []
+
+
+def test_billing_has_its_payu_settings_and_only_payus_egress(
+    rendered: dict[str, list[Doc]],
+) -> None:
+    """Billing's pods start with payments on (the settings from its ConfigMaps and the
+    example Secret load and validate), PayU notifies the gateway's public route and returns
+    the customer to the portal, and only billing's api and worker may reach PayU, on 443."""
+    from ebok_billing.settings import BillingSettings
+    from ebok_gateway.routes import ROUTES
+
+    for overlay, payu in (("prod", manifests.PAYU_URL), ("dev", "https://secure.snd.payu.com")):
+        docs = rendered[f"overlay {overlay}"]
+        config = {d["metadata"]["name"]: d["data"] for d in _of(docs, "ConfigMap")}
+        (deployment,) = [d for d in _of(docs, "Deployment") if d["metadata"]["name"] == "billing"]
+        env: dict[str, str] = {}
+        for ref in deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]:
+            if "configMapRef" in ref:
+                env.update(config[ref["configMapRef"]["name"]])
+            else:
+                env.update(manifests.secrets()[ref["secretRef"]["name"]])
+        settings = BillingSettings.from_env(env)
+        assert settings.payu_base_url == payu and settings.payu_second_key is not None
+        host = next(d for d in _of(docs, "Ingress"))["spec"]["rules"][0]["host"]
+        base = f"https://{host}"
+        assert settings.payu_continue_url == f"{base}/platnosci"
+        path = settings.payu_notify_url.removeprefix(f"{base}/api/v1")
+        (route,) = [r for r in ROUTES if r.method == "POST" and r.path == path]
+        assert route.service == "billing", route
+
+    policies = {d["metadata"]["name"]: d["spec"] for d in _of(rendered["base"], "NetworkPolicy")}
+    payu = policies["billing-egress-payu"]
+    (rule,) = payu["egress"]
+    assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert [b["ipBlock"]["cidr"] for b in rule["to"]] == list(manifests.PAYU_CIDRS)
+    selector = {e["key"]: e["values"] for e in payu["podSelector"]["matchExpressions"]}
+    assert selector == {
+        "app.kubernetes.io/name": ["billing"],
+        "app.kubernetes.io/component": ["api", "worker"],
+    }
+    # Nobody else gets a way out to the Internet on 443.
+    others = [
+        name
+        for name, spec in policies.items()
+        if name != "billing-egress-payu"
+        and any(p.get("port") == 443 for r in spec.get("egress", []) for p in r.get("ports", []))
+    ]
+    assert others == [], others

@@ -75,6 +75,8 @@ CUSTOMER_PAGES = [
     Visit("/faktury/{invoice}", "faktura"),
     Visit("/saldo", "saldo"),
     Visit("/platnosci", "platnosci"),
+    Visit("/platnosci/wybor", "platnosci-wybor"),
+    Visit("/platnosci/wybor", "platnosci-wybor-bledy", 422, submit="/platnosci"),
     Visit("/noty-odsetkowe", "noty-odsetkowe"),
     Visit("/faktury/e-faktura", "e-faktura"),
     Visit("/faktury/e-faktura", "e-faktura-bledy", 422, submit="/faktury/e-faktura"),

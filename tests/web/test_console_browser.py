@@ -213,6 +213,7 @@ STAFF_PAGES = [
     Visit("/operator/zasilenia", "konsola-zasilenia-bledy", 422, submit="/operator/zasilenia"),
     Visit("/operator/stawki", "konsola-stawki"),
     Visit("/operator/stawki", "konsola-stawki-bledy", 422, submit="/operator/stawki/eur"),
+    Visit("/operator/platnosci", "konsola-platnosci"),
     Visit("/operator/pracownicy", "konsola-pracownicy"),
     Visit("/operator/pracownicy", "konsola-pracownicy-bledy", 422, submit="/operator/pracownicy"),
     Visit("/operator/pracownicy/{clerk}", "konsola-pracownik"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from .console import (
     ready,
     sign_in_form,
 )
+from .customers import fresh_customers
 from .filling import PNG
 from .portal import Portal
 from .signed_in import customer_signed_in
@@ -614,6 +616,61 @@ async def test_rates_and_tariffs_with_a_new_eur_rate(console: Portal, staff: Ope
     changes = saved.soup.select("[aria-labelledby=tariff-changes-heading] tbody tr")
     newest = changes[0].get_text(" ", strip=True) if changes else ""
     assert "G9" in newest and staff.login in newest and "5,1234" in newest, newest
+
+
+async def test_payments_to_look_into_list_posted_ones_without_an_order_and_unmatched_titles(
+    console: Portal, staff: Operator, stack: Stack, workdir: Path
+) -> None:
+    (customer,) = await fresh_customers(stack, workdir)
+    await console_signed_in(console, staff)
+    orphan, titled = str(uuid.uuid4()), f"T-{uuid.uuid4().hex[:12]}"
+    day = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    rows = [
+        {"payment_id": orphan, "amount": "1.00"},  # an online payment's id, no such order
+        {"payment_id": titled, "amount": "2.50", "title": "Za wodę – marzec"},  # names nothing
+    ]
+    batch = "".join(
+        json.dumps(
+            {"type": "payment", "client_number": customer.client_number, "paid_on": day, **row},
+            ensure_ascii=False,
+        )
+        + "\n"
+        for row in rows
+    )
+    feeds = await console.get("/operator/zasilenia")
+    sent = await console.submit(
+        feeds,
+        {"kind": "billing"},
+        action="/operator/zasilenia",
+        files={"batch": ("wplaty.jsonl", batch.encode(), "application/x-ndjson")},
+    )
+    assert "Partię przyjęto" in sent.text, sent
+
+    page = await console.get("/operator/platnosci")
+    assert page.status == 200 and page.h1 == "Płatności do wyjaśnienia", page
+    nav = [a.get_text(strip=True) for a in page.soup.select("nav[aria-label='Menu konsoli'] a")]
+    assert "Płatności do wyjaśnienia" in nav, nav
+
+    def rows_of(heading: str) -> dict[str, list[str]]:
+        found = page.soup.select(f"[aria-labelledby={heading}] tbody tr")
+        cells = [[td.get_text(" ", strip=True) for td in r.select("td")] for r in found]
+        return {c[0]: c[1:] for c in cells}
+
+    without_order = rows_of("without-order-heading")
+    assert without_order[orphan][:3] == [customer.client_number, _short(day), "1,00\u00a0zł"]
+    unmatched = rows_of("title-unmatched-heading")
+    assert unmatched[titled] == [
+        customer.client_number,
+        _short(day),
+        "2,50\u00a0zł",
+        "Za wodę – marzec",
+    ]
+    assert "niezaksięgowane dłużej niż 3 dni" in page.text
+
+
+def _short(day: str) -> str:
+    """A date as the console's tables print it (DD.MM.RRRR)."""
+    return dt.date.fromisoformat(day).strftime("%d.%m.%Y")
 
 
 async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(

@@ -12,6 +12,7 @@ import aiohttp
 from ebok_billing.domain.transfer_qr import parse
 
 from tests.e2e.client import Api, expect
+from tests.e2e.journeys import Session
 from tests.e2e.mail import wait_for_mail
 from tests.e2e.stack import Stack
 from tests.support.bus import wait_until
@@ -19,7 +20,7 @@ from tests.support.qr import svg_codes
 
 from . import money_pages as mp
 from .customers import ready_customer, sign_in
-from .portal import Portal
+from .portal import Portal, form_fields
 
 
 async def test_balance_page_has_the_transfer_qr_code(
@@ -125,3 +126,63 @@ async def test_an_invoice_that_is_not_the_customers_is_refused(
     refused = await portal.submit(page, {"invoice": "9999990000000001"}, action="/platnosci")
     assert refused.status == 409, refused
     assert "faktura 9999990000000001 nie jest Twoją nieopłaconą fakturą" in refused.text
+
+
+async def test_choosing_which_invoices_and_notes_to_pay(
+    portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
+) -> None:
+    """The chooser without JavaScript: unpaid invoices and interest notes to tick; nothing
+    ticked is said at the field; what is ticked is ordered, for billing's amount (interest
+    to today on an overdue invoice), whatever else the form carries."""
+    customer = await ready_customer(stack, api, workdir)
+    token = await mp.token(api, customer)
+    overdue = expect(await api.get("/me/invoices?status=overdue", token=token), 200)["items"]
+    first, second = sorted(i["invoice_number"] for i in overdue)
+    note = expect(
+        await api.post(f"/operator/billing/invoices/{first}/interest-notes", token=operator.access),
+        201,
+    )
+    await sign_in(portal, customer.client_number)
+    balance = await portal.get("/saldo")
+    assert "/platnosci/wybor" in balance.links()
+
+    page = await portal.get("/platnosci/wybor")
+    assert page.status == 200 and page.h1 == "Wybierz, co chcesz zapłacić", page
+    boxes = {(str(b["name"]), str(b["value"])) for b in page.soup.select("input[type=checkbox]")}
+    assert {("invoice", first), ("invoice", second), ("note", note["note_number"])} <= boxes
+    labels = [
+        mp.plain(x.get_text(" ", strip=True)) for x in page.soup.select("label.choice__label")
+    ]
+    assert f"Nota odsetkowa {note['note_number']}: {mp.pln(note['outstanding'])}" in labels
+
+    # Nothing ticked: refused at the field, linked from the summary; no order started.
+    empty = await portal.submit(page, action="/platnosci")
+    assert empty.status == 422 and empty.path == "/platnosci", empty
+    assert empty.field_error("documents") == "Wybierz co najmniej jedną fakturę lub notę odsetkową."
+    assert empty.soup.select_one(".error-summary a[href='#documents']") is not None
+    assert empty.soup.select_one("#documents") is not None
+    history = expect(await api.get("/me/payment-orders", token=token), 200)
+    assert history["items"] == []
+
+    # One invoice and the note, with an amount the page never asks for (ignored).
+    sent = [
+        *form_fields(page.form("/platnosci")).items(),
+        ("invoice", second),
+        ("note", note["note_number"]),
+        ("amount", "0.01"),
+    ]
+    started = await portal.post("/platnosci", sent)
+    assert started.status == 200 and started.path.startswith("/platnosci/"), started
+    order = expect(
+        await api.get(f"/me/payment-orders/{started.path.rsplit('/', 1)[1]}", token=token), 200
+    )
+    assert order["invoice_numbers"] == [second]
+    assert order["note_numbers"] == [note["note_number"]]
+    balance_now = expect(await api.get("/me/balance", token=token), 200)
+    (with_interest,) = [
+        o["interest"]["to_pay_if_paid_today"]
+        for o in balance_now["overdue"]["invoices"]
+        if o["invoice_number"] == second
+    ]
+    assert Decimal(order["amount"]) == Decimal(with_interest) + Decimal(note["outstanding"])
+    assert f"{mp.pln(order['amount'])}" in started.text

@@ -1,7 +1,9 @@
 """The console's back office (role ``billing``): a feed batch uploaded (billing's feed, or
 readings' readings and meters; CSV or JSON lines) — a batch with a bad row is refused whole,
 each bad row shown with its line, field and reason; the history of batches; the rate tables
-(NBP reference rates for statutory interest, NBP EUR rates) and tariffs."""
+(NBP reference rates for statutory interest, NBP EUR rates) and tariffs; and the payments to
+look into (online payments the back office has not posted, posted ones without an order,
+transfers whose title matched nothing)."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ routes = web.RouteTableDef()
 
 FEEDS = "/operator/zasilenia"
 RATES = "/operator/stawki"
+PAYMENTS = "/operator/platnosci"
 FEED_MAX_BYTES = 16 * 1024 * 1024  # the gateway's limit for operators' batches
 # form value → (the API path, what it is)
 FEED_KINDS = {
@@ -215,3 +218,18 @@ async def add_rate(request: web.Request) -> web.StreamResponse:
             done(request, MESSAGES[name], RATES)
         form.take_problem(reply.problem, fields, known=fields.values())
     return await _rates_page(request, {name: form}, status=422)
+
+
+# -- payments to look into -----------------------------------------------------------------------
+
+
+@routes.get(PAYMENTS)
+@console_page(BILLING)
+async def unmatched_payments(request: web.Request) -> web.StreamResponse:
+    reply = checked(await api(request).get("/operator/billing/payment-orders/unmatched"))
+    return render(
+        request,
+        "console/payments.html",
+        title="Płatności do wyjaśnienia",
+        unmatched=reply.json() if reply.ok else None,
+    )

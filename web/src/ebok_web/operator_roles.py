@@ -41,6 +41,7 @@ AREAS = (
     Area("/operator/wiadomosci", "E-maile", CUSTOMER_SERVICE),
     Area("/operator/zasilenia", "Zasilenia", BILLING),
     Area("/operator/stawki", "Stawki i taryfy", BILLING),
+    Area("/operator/platnosci", "Płatności do wyjaśnienia", BILLING),
     Area("/operator/pracownicy", "Pracownicy", ADMIN),
     Area("/operator/martwe-wiadomosci", "Martwe wiadomości", ADMIN),
 )

@@ -9,7 +9,7 @@ from ebok_shared import api
 from ebok_shared.bus import Outbox, Subscription
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import events, http_customer, http_internal, http_operator, http_payments
+from . import events, http_customer, http_internal, http_operator, http_payments, scheduler
 from .settings import BillingSettings
 from .use_cases import billing_run, e_invoice, interest
 
@@ -60,5 +60,6 @@ def create_app(settings: BillingSettings) -> web.Application:
         SPEC,
         subscriptions=subscriptions(settings),
         contexts=[_seed_rates, http_payments.provider_context],
+        background=[scheduler.expiry_context],  # the worker role settles expired orders
     )
     return create_service_app(spec, settings)

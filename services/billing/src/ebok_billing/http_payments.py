@@ -143,11 +143,12 @@ async def provider_notification(request: web.Request) -> web.Response:
 @routes.get("/operator/payment-orders/unmatched")
 @operator_role(BILLING)
 async def unmatched(request: web.Request) -> web.Response:
-    """Paid online and never posted by the back office, and posted with no order."""
+    """Paid online and never posted by the back office, posted with no order, and
+    transfers whose title matched nothing."""
     require(request, "operator")
     s = settings(request.app)
     async with request.app[POOL].acquire() as conn:
-        late, orphans = await payments.unmatched(
+        late, orphans, untitled = await payments.unmatched(
             conn, clock.now(), s.payment_booking_days, s.page_size_max
         )
     return web.json_response(
@@ -157,5 +158,6 @@ async def unmatched(request: web.Request) -> web.Response:
                 {**views.payment_order(r), "client_number": r["client_number"]} for r in late
             ],
             "posted_without_order": [views.orphan_payment(r) for r in orphans],
+            "title_unmatched": [views.orphan_payment(r) for r in untitled],
         }
     )

@@ -40,6 +40,8 @@ class BillingSettings(ServiceSettings):
     payu_notify_url: str = "http://127.0.0.1:8000/api/v1/payments/payu/notifications"
     payu_continue_url: str = "http://127.0.0.1:8010/platnosci"
     payment_order_validity_seconds: int = 1800
+    # How often the worker settles orders past their validity (0: never, only when read).
+    payment_expiry_interval_seconds: float = 60.0
     # A paid order the back office has not posted within this many days is listed for
     # operators (GET /operator/payment-orders/unmatched).
     payment_booking_days: int = 3
@@ -68,5 +70,7 @@ class BillingSettings(ServiceSettings):
             raise ConfigError("EBOK_PAYMENT_BOOKING_DAYS: expected 1-60")
         if not 60 <= self.payment_order_validity_seconds <= 86400:
             raise ConfigError("EBOK_PAYMENT_ORDER_VALIDITY_SECONDS: expected 60-86400")
+        if not 0 <= self.payment_expiry_interval_seconds <= 3600:
+            raise ConfigError("EBOK_PAYMENT_EXPIRY_INTERVAL_SECONDS: expected 0-3600")
         if not 1 <= self.page_size_max <= 1000:
             raise ConfigError("EBOK_PAGE_SIZE_MAX: expected 1-1000")

@@ -536,4 +536,5 @@ def orphan_payment(r: Any) -> dict[str, Any]:
         "invoice_number": r["invoice_number"],
         "paid_on": r["paid_on"].isoformat(),
         "amount": amount(r["amount"]),
+        "title": r["title"],
     }

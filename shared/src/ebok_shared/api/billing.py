@@ -280,10 +280,22 @@ PAYMENT_ORDER = shape(
     redirect_uri=nullable(STRING),
 )
 BALANCE_TRANSFER = shape(["amount"], amount=MONEY, qr_payload=STRING, title=STRING)
+POSTED_PAYMENT = shape(
+    ["payment_id", "client_number", "paid_on", "amount"],
+    payment_id=STRING,
+    client_number=STRING,
+    invoice_number=nullable(STRING),
+    paid_on=DATE,
+    amount=MONEY,
+    title=nullable(STRING),
+)
 UNMATCHED_PAYMENTS = shape(
     booking_days=INTEGER,
     paid_not_posted=array(PAYMENT_ORDER),
-    posted_without_order=array(ANY_OBJECT),
+    posted_without_order=array(POSTED_PAYMENT),
+    # Transfers whose title named no order, invoice or note of the client (allocated by
+    # art. 451 § 3 KC, oldest debt first): for the back office to look at.
+    title_unmatched=array(POSTED_PAYMENT),
 )
 
 

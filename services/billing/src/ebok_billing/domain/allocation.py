@@ -9,6 +9,8 @@ The rule, applied when a payment is posted and never revised afterwards:
    an invoice first covers that invoice's unpaid interest notes issued on or before the
    day of payment, oldest first (§ 1 second sentence: the creditor may credit it first to
    the overdue accessory claims of that debt, and this utility does), then its principal.
+   A payment may name several debts (a transfer's title, an online payment order): each
+   in turn as above, the invoices first, in the order named.
 2. **No indication, or what the indicated debt did not take (§ 3).** It goes to the debts
    already due on the day of payment, the longest due first (an invoice's notes before its
    principal, as in 1.); then to debts not yet due, the soonest due first.
@@ -19,7 +21,7 @@ Interest notes bear no interest themselves (art. 482 KC); allocation moves no in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -93,15 +95,25 @@ class Ledger:
         *,
         invoice: str | None = None,
         note: str | None = None,
+        invoices: Sequence[str] = (),
+        notes: Sequence[str] = (),
     ) -> tuple[list[Allocation], Decimal]:
         """Allocate ``amount`` paid on ``paid_on``; ``invoice`` is the settlement root the
-        payer named, ``note`` the note. Returns the allocations and the overpayment."""
+        payer named, ``note`` the note; ``invoices`` and ``notes`` several debts named at
+        once (a transfer's title, an online order), paid in that order, invoices first.
+        Returns the allocations and the overpayment."""
         out: list[Allocation] = []
         left = amount
         if note is not None:
             left = self._pay_note(self.notes[note], left, out)
         elif invoice is not None:
             left = self._pay_invoice(self.invoices[invoice], left, paid_on, out)
+        for root in invoices:
+            if left > 0:
+                left = self._pay_invoice(self.invoices[root], left, paid_on, out)
+        for number in notes:
+            if left > 0:
+                left = self._pay_note(self.notes[number], left, out)
         for debt in self._by_age(client_number, paid_on):
             if left <= 0:
                 break

@@ -5,7 +5,9 @@ among them); both give the same flat records. Every record has a ``type`` (clien
 contract, invoice, payment) and string fields; meter serials are a JSON list or, in CSV,
 separated by ``|``. Amounts are strings with a dot ("123.45"), dates ``YYYY-MM-DD``.
 A payment may name the debt it pays: ``invoice_number`` or ``note_number`` (an interest
-note), or neither; see ``allocation`` for where its money goes.
+note), or neither; it may carry the transfer's ``title`` (an optional column: batches
+without it are read as before), whose order id or invoice and note numbers then say what
+it pays (see ``use_cases.ledger``); see ``allocation`` for where its money goes.
 
 This module only reads and checks (no I/O): ``parse`` checks each row on its own,
 ``check_references`` checks rows against each other and against what the database
@@ -57,6 +59,7 @@ _RATE_RE = re.compile(r"^\d{1,2}(\.\d{1,2})?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _PAYMENT_ID_RE = re.compile(r"^[A-Za-z0-9/_.-]{1,64}$")
 _TARIFF_RE = re.compile(r"^[A-Za-z0-9/_.-]{1,20}$")
+TITLE_MAX_LEN = 140
 
 _CLIENT_FIELDS = ("client_number", "name", "kind", "nip", "email", "street", "postal_code", "city")
 _ADDRESS = ("street", "postal_code", "city")
@@ -98,6 +101,7 @@ _PAYMENT_FIELDS = (
     "note_number",
     "paid_on",
     "amount",
+    "title",
 )
 FIELDS = {
     "client": frozenset(_CLIENT_FIELDS),
@@ -181,6 +185,7 @@ class PaymentRow(PaymentData):
             self.paid_on,
             self.amount.normalize(),
             self.note_number,
+            self.title,
         )
 
 
@@ -575,6 +580,12 @@ class _RowReader:
         if paid_on and paid_on > self.today:
             self.fail("paid_on", "data wpłaty z przyszłości")
         amount = self.number("amount", _MONEY_RE, "123.45")
+        # A transfer's title: 4 lines of 35 characters in Polish clearing (Elixir).
+        title = self.text("title", required=False, max_len=TITLE_MAX_LEN)
+        if title is not None:
+            title = " ".join(title.split())  # one line: the bank's line breaks are not meant
+            if not title.isprintable():
+                self.fail("title", "tytuł przelewu zawiera znaki sterujące")
         if amount is not None and amount == 0:
             self.fail("amount", "kwota wpłaty musi być większa od zera")
         if self.ok:
@@ -588,6 +599,7 @@ class _RowReader:
                     paid_on=paid_on,
                     amount=amount,
                     note_number=note,
+                    title=title,
                 )
             )
 

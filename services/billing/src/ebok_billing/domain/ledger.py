@@ -139,6 +139,9 @@ class PaymentData:
     paid_on: date
     amount: Decimal
     note_number: str | None = None
+    # The transfer's title as the bank gave it (the feed's optional column): what it names
+    # is what the payment pays when the row indicates no debt itself.
+    title: str | None = None
 
 
 # -- balance and overdue interest -----------------------------------------------------

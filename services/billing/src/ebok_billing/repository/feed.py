@@ -64,7 +64,8 @@ async def known_rows(
             list(invoices),
         ),
         payments=await conn.fetch(
-            "SELECT payment_id, client_number, invoice_number, paid_on, amount, note_number"
+            "SELECT payment_id, client_number, invoice_number, paid_on, amount, note_number,"
+            " title"
             " FROM payments WHERE payment_id = ANY($1::text[])",
             list(payments),
         ),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -123,8 +124,13 @@ async def insert_payments(
     rows: Sequence[PaymentData],
     overpaid: dict[str, Decimal],
     allocations: Sequence[AllocationRow],
+    orders: Mapping[str, uuid.UUID] | None = None,
+    title_unmatched: Collection[str] = (),
 ) -> None:
-    """Insert payments and their allocations; add what each debt got to its amount paid."""
+    """Insert payments and their allocations; add what each debt got to its amount paid.
+    ``orders``: the online payment order each payment books; ``title_unmatched``: the
+    payments whose title named nothing to match."""
+    orders = orders or {}
     await conn.copy_records_to_table(
         "payments",
         columns=[
@@ -135,6 +141,9 @@ async def insert_payments(
             "paid_on",
             "amount",
             "overpaid",
+            "title",
+            "order_id",
+            "title_unmatched",
         ],
         records=[
             (
@@ -145,6 +154,9 @@ async def insert_payments(
                 r.paid_on,
                 r.amount,
                 overpaid[r.payment_id],
+                r.title,
+                orders.get(r.payment_id),
+                r.payment_id in title_unmatched,
             )
             for r in rows
         ],

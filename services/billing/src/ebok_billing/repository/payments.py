@@ -12,7 +12,7 @@ from .connection import Conn, Record
 _COLUMNS = """o.order_id, o.client_number, o.scope, o.invoice_numbers, o.note_numbers,
     o.amount, o.status, o.provider_order_id, o.redirect_uri, o.created_at, o.updated_at,
     o.paid_at, o.notifications,
-    EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = o.order_id::text) AS booked"""
+    EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.order_id) AS booked"""
 
 
 async def insert_order(
@@ -112,7 +112,7 @@ async def paid_unbooked(conn: Conn, client_number: str) -> list[Record]:
     return await conn.fetch(
         f"""SELECT {_COLUMNS} FROM payment_orders o
             WHERE o.client_number = $1 AND o.status = 'paid'
-              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = o.order_id::text)
+              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.order_id)
             ORDER BY o.paid_at""",
         client_number,
     )
@@ -128,7 +128,7 @@ async def paid_not_posted(conn: Conn, paid_before: datetime, limit: int) -> list
     return await conn.fetch(
         f"""SELECT {_COLUMNS} FROM payment_orders o
             WHERE o.status = 'paid' AND o.paid_at < $1
-              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.payment_id = o.order_id::text)
+              AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.order_id)
             ORDER BY o.paid_at LIMIT $2""",
         paid_before,
         limit,
@@ -137,13 +137,42 @@ async def paid_not_posted(conn: Conn, paid_before: datetime, limit: int) -> list
 
 async def posted_without_order(conn: Conn, limit: int) -> list[Record]:
     """Payments the back office posted as online ones (an order's id as ``payment_id``)
-    that name no order of ours."""
+    that book no order of ours (none by that id, or another client's)."""
     return await conn.fetch(
-        """SELECT p.payment_id, p.client_number, p.invoice_number, p.paid_on, p.amount
+        """SELECT p.payment_id, p.client_number, p.invoice_number, p.paid_on, p.amount, p.title
            FROM payments p
            WHERE p.payment_id ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-             AND NOT EXISTS (SELECT 1 FROM payment_orders o
-                             WHERE o.order_id::text = p.payment_id)
+             AND p.order_id IS NULL
            ORDER BY p.paid_on, p.payment_id LIMIT $1""",
         limit,
+    )
+
+
+async def title_unmatched(conn: Conn, limit: int) -> list[Record]:
+    """Transfers whose title named nothing of their client's we could match."""
+    return await conn.fetch(
+        """SELECT p.payment_id, p.client_number, p.invoice_number, p.paid_on, p.amount, p.title
+           FROM payments p WHERE p.title_unmatched
+           ORDER BY p.paid_on, p.payment_id LIMIT $1""",
+        limit,
+    )
+
+
+async def orders_to_book(conn: Conn, order_ids: Sequence[uuid.UUID]) -> list[Record]:
+    """The named orders with what they pay, for matching payments to them; ``booked``: a
+    payment already books the order."""
+    return await conn.fetch(
+        f"SELECT {_COLUMNS} FROM payment_orders o WHERE o.order_id = ANY($1::uuid[])",
+        list(order_ids),
+    )
+
+
+async def claim_overdue(conn: Conn, created_before: datetime) -> Record | None:
+    """One open order created before ``created_before``, locked for this transaction; one
+    another transaction holds is skipped (another replica is settling it)."""
+    return await conn.fetchrow(
+        f"""SELECT {_COLUMNS} FROM payment_orders o
+            WHERE o.status IN ('started', 'pending') AND o.created_at < $1
+            ORDER BY o.created_at LIMIT 1 FOR UPDATE OF o SKIP LOCKED""",
+        created_before,
     )

@@ -154,6 +154,7 @@ async def _known(conn: repo.Conn, keys: feed.Keys) -> feed.Known:
             r["paid_on"],
             r["amount"].normalize(),
             r["note_number"],
+            r["title"],
         )
     for r in rows.notes:
         known.notes[r["note_number"]] = r["client_number"]

@@ -3,6 +3,7 @@ what a customer reads of it — invoices, their details and the balance."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,7 @@ from ..domain.ledger import (
     compute_balance,
     invoice_status,
 )
+from ..domain.payments import title_references
 from ..domain.rates import InterestKind, RateTable, interest_kind
 from .interest import late_payment_notes, load_eur_rates, load_rate_table
 
@@ -82,6 +84,81 @@ def _event_invoice(
     return latest.get(p.client_number)
 
 
+@dataclass(frozen=True)
+class _Match:
+    """What a payment books and pays beyond its row's own indication: the online order it
+    books, the debts its title or order names (settlement roots and notes, all open debts
+    of its client), and whether its title named nothing to match."""
+
+    order_id: uuid.UUID | None = None
+    invoices: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    unmatched: bool = False
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if len(value) == 36 else None
+    except ValueError:
+        return None
+
+
+async def _matches(
+    conn: repo.Conn, payments: Sequence[PaymentData], ledger: Ledger
+) -> dict[str, _Match]:
+    """Each payment matched by its id or its transfer's title (the QR code's title format,
+    or any title naming the numbers): an online order of its client not booked yet (the
+    order's id as the payment's id, or in the title), else its client's open invoices and
+    notes the title names. A row that names a debt itself pays that debt (and still books
+    the order its id names); a titled payment that names none of these is unmatched, its
+    money allocated by § 3 as any payment without an indication."""
+    titles = {p.payment_id: title_references(p.title) for p in payments}
+    wanted = {o for t in titles.values() for o in t.order_ids}
+    wanted.update(o for p in payments if (o := _uuid(p.payment_id)) is not None)
+    orders = {r["order_id"]: r for r in await repo.payments.orders_to_book(conn, sorted(wanted))}
+    roots = await repo.ledger.invoice_roots(
+        conn, sorted({i for t in titles.values() for i in t.invoices})
+    )
+    taken: set[uuid.UUID] = {o for o, r in orders.items() if r["booked"]}
+    out: dict[str, _Match] = {}
+    for p in payments:
+        refs = titles[p.payment_id]
+        order = None
+        for candidate in (_uuid(p.payment_id), *refs.order_ids):
+            row = orders.get(candidate) if candidate is not None else None
+            if row is not None and row["client_number"] == p.client_number:
+                if candidate not in taken:
+                    order = row
+                break
+        order_id = order["order_id"] if order is not None else None
+        if order_id is not None:
+            taken.add(order_id)
+        if p.invoice_number or p.note_number:
+            out[p.payment_id] = _Match(order_id)
+            continue
+        if order is not None:
+            named_invoices: Sequence[str] = order["invoice_numbers"]
+            named_notes: Sequence[str] = order["note_numbers"]
+        else:
+            named_invoices = [roots[i] for i in refs.invoices if i in roots]
+            named_notes = refs.notes
+        invoices = tuple(
+            dict.fromkeys(
+                i
+                for i in named_invoices
+                if i in ledger.invoices and ledger.invoices[i].client_number == p.client_number
+            )
+        )
+        notes = tuple(
+            n
+            for n in named_notes
+            if n in ledger.notes and ledger.notes[n].client_number == p.client_number
+        )
+        unmatched = bool(p.title) and order is None and not invoices and not notes
+        out[p.payment_id] = _Match(order_id, invoices, notes, unmatched)
+    return out
+
+
 async def post_payments(
     conn: repo.Conn,
     payments: Sequence[PaymentData],
@@ -94,17 +171,21 @@ async def post_payments(
     (naming the lines) when a payment cannot be posted."""
     ordered = sorted(payments, key=lambda p: (p.paid_on, line_of[p.payment_id]))
     ledger, roots = await _ledger(conn, ordered)
+    matches = await _matches(conn, ordered, ledger)
     rows: list[repo.ledger.AllocationRow] = []
     overpaid: dict[str, Decimal] = {}
     posted: list[tuple[PaymentData, list[Allocation]]] = []
     late_roots: set[str] = set()
     for p in ordered:
+        match = matches[p.payment_id]
         allocations, left = ledger.allocate(
             p.client_number,
             p.amount,
             p.paid_on,
             invoice=roots[p.invoice_number] if p.invoice_number else None,
             note=p.note_number,
+            invoices=match.invoices,
+            notes=match.notes,
         )
         overpaid[p.payment_id] = left
         rows.extend(
@@ -134,7 +215,14 @@ async def post_payments(
             named[p.payment_id] = number
     if refused:
         raise BatchRefused(refused)
-    await repo.ledger.insert_payments(conn, ordered, overpaid, rows)
+    await repo.ledger.insert_payments(
+        conn,
+        ordered,
+        overpaid,
+        rows,
+        orders={pid: m.order_id for pid, m in matches.items() if m.order_id is not None},
+        title_unmatched={pid for pid, m in matches.items() if m.unmatched},
+    )
     states = await repo.ledger.invoice_states(conn, sorted(set(named.values())))
     out: list[tuple[Event, str]] = []
     for p, allocations in posted:

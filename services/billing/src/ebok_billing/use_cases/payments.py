@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 from ebok_shared import logs
 from ebok_shared.bus import Outbox
 from ebok_shared.refusals import Refusal, conflict, invalid, not_found
@@ -278,6 +279,20 @@ async def own_order(
     row = await repo.payments.order(conn, order_id)
     if row is None or row["client_number"] != client_number:
         raise not_found("Nie znaleziono płatności.")
+    return await _settle(conn, outbox, provider, row, now, validity)
+
+
+async def _settle(
+    conn: repo.Conn,
+    outbox: Outbox,
+    provider: PayU | None,
+    row: Any,
+    now: datetime,
+    validity: int,
+) -> Any:
+    """An open order as the provider reports it; past its validity and not completed at
+    the provider, expired."""
+    order_id = row["order_id"]
     if OrderStatus(row["status"]).final or provider is None:
         return row
     reported: OrderStatus | None = None
@@ -296,6 +311,35 @@ async def own_order(
     return row
 
 
+async def expire_overdue(
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    provider: PayU | None,
+    now: datetime,
+    validity: int,
+    limit: int = 100,
+) -> int:
+    """The expiry sweep (the worker's loop): every open order past its validity settled —
+    paid or cancelled if the provider says so, else expired, each with its event — without
+    anyone reading it. Safe with several replicas: each order is claimed with its row lock
+    (``SKIP LOCKED``), so another replica takes the next one and none is settled twice.
+    Returns how many orders it settled."""
+    if provider is None:
+        return 0  # payments off: no order is open
+    settled = 0
+    async with pool.acquire() as conn:
+        while settled < limit:
+            async with conn.transaction():
+                row = await repo.payments.claim_overdue(conn, now - timedelta(seconds=validity))
+                if row is None:
+                    break
+                await _settle(conn, outbox, provider, row, now, validity)
+                settled += 1
+    if settled:
+        log.info("payment orders past their validity settled", count=settled)
+    return settled
+
+
 async def history(
     conn: repo.Conn, client_number: str, limit: int, offset: int
 ) -> tuple[int, list[Any]]:
@@ -304,8 +348,9 @@ async def history(
 
 async def unmatched(
     conn: repo.Conn, now: datetime, booking_days: int, limit: int
-) -> tuple[list[Any], list[Any]]:
+) -> tuple[list[Any], list[Any], list[Any]]:
     """For operators: orders paid over ``booking_days`` ago the back office never posted,
-    and posted online payments that name no order."""
+    posted online payments that book no order, and transfers whose title named nothing."""
     late = await repo.payments.paid_not_posted(conn, now - timedelta(days=booking_days), limit)
-    return late, await repo.payments.posted_without_order(conn, limit)
+    orphans = await repo.payments.posted_without_order(conn, limit)
+    return late, orphans, await repo.payments.title_unmatched(conn, limit)
