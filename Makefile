@@ -26,8 +26,12 @@ browser:
 	fi
 
 # The whole suite, after the code passes ruff and mypy (a style or type error fails CI too).
+# Its modules run side by side in TEST_WORKERS processes (pytest-xdist, a whole module to a
+# worker, so a module's stack starts once): the tests wait on processes, broker and disk more
+# than on CPU. Every test isolates its data, so the workers never meet.
+TEST_WORKERS ?= 2
 test: setup browser lint typecheck
-	@uv run --frozen pytest
+	@uv run --frozen pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The portal's page and browser tests alone.
 test-web: setup browser
