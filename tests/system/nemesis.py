@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from tests.e2e.stack import Stack
+from tests.support.proxy import TcpProxy
 
-from .faults import FaultProxy
 from .history import History
 from .infra import PrivatePostgres, RabbitNode
 
@@ -70,9 +70,9 @@ class Nemesis:
     stack: Stack
     postgres: PrivatePostgres
     broker: RabbitNode
-    pg_proxy: FaultProxy  # between readings and PostgreSQL
-    amqp_proxy: FaultProxy  # between correspondence and RabbitMQ
-    smtp_proxy: FaultProxy  # between the notifier and the SMTP sink
+    pg_proxy: TcpProxy  # between readings and PostgreSQL
+    amqp_proxy: TcpProxy  # between correspondence and RabbitMQ
+    smtp_proxy: TcpProxy  # between the notifier and the SMTP sink
     history: History
 
     async def run(self, faults: list[Fault], gap: float = 0.5) -> None:

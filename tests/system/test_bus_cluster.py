@@ -26,8 +26,8 @@ from ebok_shared import db
 
 from tests.support.bus import BusSandbox, sandbox, wait_until
 from tests.support.infra import dsn_for
+from tests.support.proxy import Balancer
 
-from .faults import Balancer
 from .infra import RabbitNode, private_postgres, rabbit_cluster
 
 pytestmark = [pytest.mark.timeout(420), pytest.mark.usefixtures("servers_installed")]

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import aiohttp
 import asyncpg
@@ -45,10 +45,10 @@ from tests.e2e.client import Api, Reply
 from tests.e2e.data import Customer, load_customers
 from tests.e2e.journeys import CUSTOMER_PASSWORD, Session, log_in, onboard, operator_session
 from tests.e2e.stack import Stack, running_stack
+from tests.support.proxy import TcpProxy, via
 
 from . import infra
 from .checker import E_INVOICE_CONFIRM_SUBJECT, MailIndex, check
-from .faults import FaultProxy
 from .history import FAILED, OK, UNKNOWN, History, Operation, classify
 from .nemesis import Nemesis, schedule
 
@@ -91,17 +91,9 @@ PHOTO = _png_1x1()
 
 @dataclass
 class Proxies:
-    pg: FaultProxy
-    amqp: FaultProxy
-    smtp: FaultProxy
-
-
-def _via(url: str, port: int) -> str:
-    parts = urlsplit(url)
-    auth = parts.netloc.rpartition("@")[0]
-    return urlunsplit(
-        parts._replace(netloc=f"{auth}@127.0.0.1:{port}" if auth else f"127.0.0.1:{port}")
-    )
+    pg: TcpProxy
+    amqp: TcpProxy
+    smtp: TcpProxy
 
 
 def _with_faults(proxies: Proxies) -> Any:
@@ -113,9 +105,9 @@ def _with_faults(proxies: Proxies) -> Any:
         proxies.smtp.target_port = config.port("sink-smtp")
         changed = {
             "readings": {
-                "EBOK_DATABASE_URL": _via(config.database_url("readings"), proxies.pg.port)
+                "EBOK_DATABASE_URL": via(config.database_url("readings"), proxies.pg.port)
             },
-            "correspondence": {"EBOK_AMQP_URL": _via(config.amqp_url, proxies.amqp.port)},
+            "correspondence": {"EBOK_AMQP_URL": via(config.amqp_url, proxies.amqp.port)},
             "notifier": {
                 "EBOK_SMTP_PORT": str(proxies.smtp.port),
                 "EBOK_SMTP_TIMEOUT": "5",
@@ -142,7 +134,7 @@ def _infrastructure(root: Path) -> Iterator[tuple[infra.PrivatePostgres, infra.R
 async def _proxies(
     postgres: infra.PrivatePostgres, broker: infra.RabbitNode
 ) -> AsyncIterator[Proxies]:
-    proxies = Proxies(FaultProxy(postgres.port), FaultProxy(broker.port), FaultProxy(0))
+    proxies = Proxies(TcpProxy(postgres.port), TcpProxy(broker.port), TcpProxy(0))
     for proxy in (proxies.pg, proxies.amqp, proxies.smtp):
         await proxy.start()
     try:
