@@ -9,6 +9,7 @@ A visit, through the gateway's API (``/api/v1``) and the portal (web):
     → GET /me/meters/{serial}/readings → POST /me/meters/{serial}/readings (a new reading,
       a little above the last, with an Idempotency-Key) → GET /me/correspondence
     → every fourth visit POST /me/correspondence (a letter) → portal: GET /pulpit, GET /faktury
+    → DELETE /sessions/current (sign-out)
 
 The portal's session comes from its own sign-in form (recorded as "portal sign-in") on the
 customer's first visit and is kept; the API's token is new on every visit. A customer thinks
@@ -194,6 +195,12 @@ class Customer:
         await self.pause()
         await self._portal("/faktury")
         await self.pause()
+        await self._call(
+            "DELETE",
+            "/sessions/current",
+            ok=204,
+            route="DELETE /api/v1/sessions/current (sign-out)",
+        )
 
     # -- the API ----------------------------------------------------------------------------
     async def _sign_in(self) -> bool:

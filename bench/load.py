@@ -37,20 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.journey import Crowd, by_route, overall, route_table  # noqa: E402
-from bench.rules import Step, find_limit, next_step, over  # noqa: E402
+from bench.rules import Step, find_limit, over, steps_up  # noqa: E402
 from bench.stack import seeded_stack  # noqa: E402
 
 P99_BOUND = 1.0  # seconds
 MAX_ERROR_RATE = 0.01
 TARGET_CUSTOMERS = 10
 ARRIVAL = 1.0  # seconds for a step's new customers to arrive before it is measured
-
-
-def plan_steps(start: int, factor: float, most: int) -> list[int]:
-    steps = [start]
-    while (following := next_step(steps[-1], factor)) <= most:
-        steps.append(following)
-    return steps
 
 
 async def main() -> None:
@@ -63,7 +56,7 @@ async def main() -> None:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--log-level", default="WARNING", help="of every e-BOK process")
     args = parser.parse_args()
-    plan = plan_steps(args.start, args.factor, args.max_customers)
+    plan = steps_up(args.start, args.factor, args.max_customers)
     started = time.monotonic()
     steps: list[Step] = []
     tables: dict[int, list[str]] = {}

@@ -79,6 +79,17 @@ def next_step(customers: int, factor: float = 2.0) -> int:
     return max(customers + 1, round(customers * factor))
 
 
+def steps_up(start: int, factor: float, most: int) -> list[int]:
+    """The customers of each step: ``start``, then ``factor`` times as many each step, up to
+    ``most``."""
+    if start < 1 or start > most:
+        raise ValueError(f"the first step ({start}) must lie between 1 and the last ({most})")
+    steps = [start]
+    while (following := next_step(steps[-1], factor)) <= most:
+        steps.append(following)
+    return steps
+
+
 # -- growth without bound ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Growth:

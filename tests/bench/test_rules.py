@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bench.rules import Limit, Step, find_limit, growth, next_step, percentile
+from bench.rules import Limit, Step, find_limit, growth, next_step, percentile, steps_up
 
 
 def test_percentile_is_the_nearest_rank() -> None:
@@ -46,6 +46,14 @@ def test_over_the_bound_at_the_first_step_serves_none() -> None:
 def test_steps_grow_by_the_factor_and_always_by_one_at_least() -> None:
     assert next_step(4) == 8
     assert next_step(1, 1.2) == 2
+    assert steps_up(4, 2.0, 128) == [4, 8, 16, 32, 64, 128]
+    assert steps_up(4, 2.0, 100) == [4, 8, 16, 32, 64]
+    assert steps_up(1, 1.5, 5) == [1, 2, 3, 4]
+
+
+def test_a_first_step_beyond_the_last_is_refused() -> None:
+    with pytest.raises(ValueError, match="first step"):
+        steps_up(8, 2.0, 4)
 
 
 TIMES = [5.0 * i for i in range(40)]  # a sample every 5 s for 200 s
