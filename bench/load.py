@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.journey import Crowd, by_route, overall, route_table  # noqa: E402
+from bench.journey import Crowd, RouteStats, by_route, overall, route_table  # noqa: E402
 from bench.rules import Step, find_limit, over, steps_up  # noqa: E402
 from bench.stack import seeded_stack  # noqa: E402
 
@@ -60,6 +60,7 @@ async def main() -> None:
     started = time.monotonic()
     steps: list[Step] = []
     tables: dict[int, list[str]] = {}
+    slowest: dict[int, RouteStats] = {}
     async with seeded_stack(plan[-1], args.log_level) as seeded:
         stack = seeded.stack
         print(
@@ -83,7 +84,10 @@ async def main() -> None:
                 p50, p99, errors = overall(samples)
                 step = Step(customers, p99, errors)
                 steps.append(step)
-                tables[customers] = route_table(by_route(samples), end - begin)
+                routes = by_route(samples)
+                tables[customers] = route_table(routes, end - begin)
+                if routes:
+                    slowest[customers] = max(routes, key=lambda r: r.p99)
                 verdict = "over" if over(step, P99_BOUND, MAX_ERROR_RATE) else "within"
                 print(
                     f"{customers:5d} customers  {len(samples) / (end - begin):7.1f} req/s"
@@ -103,6 +107,9 @@ async def main() -> None:
             print(f"per route at {at} customers ({title} the limit):")
             print("\n".join(tables[at]))
     print(f"limit: {limit.describe(P99_BOUND)}")
+    if limit.passed_at in slowest:
+        worst = slowest[limit.passed_at]
+        print(f"slowest route past it: {worst.route} (p99 {worst.p99 * 1000:.0f} ms)")
     verdict = "met" if limit.served >= TARGET_CUSTOMERS else "NOT met"
     print(f"ratio customers-at-limit: {limit.served} (target ≥ {TARGET_CUSTOMERS}: {verdict})")
     print(f"finished in {time.monotonic() - started:.1f} s")

@@ -12,8 +12,8 @@ mix of bench/journey.py for ``--minutes`` (default 10). Every ``--interval`` sec
                           payment sandbox)
   fds:<process>           its open file descriptors (/proc/<pid>/fd, by psutil)
   db-connections:<service>
-                          the stack's connections to each service's database (pg_stat_activity,
-                          the sampler's own left out)
+                          the stack's connections to each service's database
+                          (pg_stat_activity, the sampler's own left out)
   broker-connections, broker-channels
                           the stack's AMQP connections and their channels in its own vhost
                           (``rabbitmqctl list_connections``; the management plugin is not
@@ -118,36 +118,40 @@ class Sampler:
         self.vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
         self.series: dict[str, Series] = {}
         self.exited: set[str] = set()
+        self.missed: dict[str, int] = {}  # samples not taken, by why
         self.databases = {
             c.database: c.name for c in stack.local.components if c.database is not None
         }
         self._admin: db.asyncpg.Connection | None = None
-        self._tables: dict[str, db.asyncpg.Connection] = {}  # databases with outbox and inbox
-        self._own_pids: list[int] = []
+        self._conns: dict[str, db.asyncpg.Connection] = {}  # by service, made when they can be
         self._started = 0.0
         self.rabbitmqctl = shutil.which("rabbitmqctl")
 
     async def __aenter__(self) -> Sampler:
         self._admin = await db.connect(self.stack.config.pg_url)
-        self._own_pids.append(self._admin.get_server_pid())
-        for database in self.databases:
-            conn = await db.connect(self.stack.database_url(self.databases[database]))
-            self._own_pids.append(conn.get_server_pid())
-            has = await conn.fetchval(
-                "SELECT to_regclass('outbox') IS NOT NULL AND to_regclass('inbox') IS NOT NULL"
-            )
-            if has:
-                self._tables[database] = conn
-            else:
-                await conn.close()
         self._started = time.monotonic()
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        for conn in [*self._tables.values(), self._admin]:
+        for conn in [*self._conns.values(), self._admin]:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await conn.close()
+
+    def _miss(self, why: str) -> None:
+        self.missed[why] = self.missed.get(why, 0) + 1
+
+    async def _conn(self, name: str) -> db.asyncpg.Connection | None:
+        """A connection to ``name``'s database, kept once made. PostgreSQL's 100 connections
+        are shared with everything else on this machine: when none is free, this sample of
+        the tables is missed and the next one tries again."""
+        if name not in self._conns:
+            try:
+                self._conns[name] = await db.connect(self.stack.database_url(name))
+            except (db.asyncpg.PostgresError, OSError) as exc:
+                self._miss(type(exc).__name__)
+                return None
+        return self._conns[name]
 
     def _add(self, name: str, t: float, value: float) -> None:
         self.series.setdefault(name, Series(name)).add(t, value)
@@ -180,22 +184,25 @@ class Sampler:
 
     async def _database(self, t: float) -> None:
         assert self._admin is not None
+        conns = {name: await self._conn(name) for name in self.databases.values()}
+        own = [self._admin.get_server_pid()]
+        own += [c.get_server_pid() for c in conns.values() if c is not None]
         rows = await self._admin.fetch(
             "SELECT datname, count(*) AS n FROM pg_stat_activity"
             " WHERE datname = ANY($1) AND pid <> ALL($2) GROUP BY datname",
             list(self.databases),
-            self._own_pids,
+            own,
         )
         counted = {r["datname"]: r["n"] for r in rows}
-        for database in self.databases:
-            name = self.databases[database]
+        for database, name in self.databases.items():
             self._add(f"db-connections:{name}", t, counted.get(database, 0))
-        for database, conn in self._tables.items():
-            outbox, inbox = await conn.fetchrow(
-                "SELECT (SELECT count(*) FROM outbox), (SELECT count(*) FROM inbox)"
-            )
-            self._add(f"outbox:{self.databases[database]}", t, outbox)
-            self._add(f"inbox:{self.databases[database]}", t, inbox)
+        for name, conn in conns.items():
+            if conn is None:
+                continue
+            for table in ("outbox", "inbox"):
+                with contextlib.suppress(db.asyncpg.UndefinedTableError):  # none there
+                    rows_now = await conn.fetchval(f"SELECT count(*) FROM {table}")
+                    self._add(f"{table}:{name}", t, rows_now)
 
     async def _broker(self) -> tuple[int, int] | None:
         """(connections, channels) in this stack's vhost, None when rabbitmqctl cannot tell."""
@@ -294,7 +301,7 @@ def write_csv(all_series: Sequence[Series], path: Path) -> None:
 
 def report(all_series: Sequence[Series], verdicts: dict[str, Growth | None]) -> list[str]:
     lines = [
-        f"  {'series':<36} {'first':>9} {'last':>9} {'max':>9} {'rise/2nd half':>14}"
+        f"  {'series':<36} {'n':>4} {'first':>9} {'last':>9} {'max':>9} {'rise/2nd half':>14}"
         f" {'allowed':>9}  verdict"
     ]
     for series in all_series:
@@ -308,8 +315,8 @@ def report(all_series: Sequence[Series], verdicts: dict[str, Growth | None]) -> 
             state = "GROWS WITHOUT BOUND" if verdict.unbounded else "bounded"
             state += f" (r² {verdict.r2:.2f})"
         lines.append(
-            f"  {series.name:<36} {first:9.1f} {last:9.1f} {most:9.1f} {rise:>14}"
-            f" {allowed:>9}  {state}"
+            f"  {series.name:<36} {len(series.values):4d} {first:9.1f} {last:9.1f} {most:9.1f}"
+            f" {rise:>14} {allowed:>9}  {state}"
         )
     return lines
 
@@ -389,7 +396,7 @@ async def main() -> int:
         f" p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, errors {error_rate:.2%}"
     )
     print("\n".join(route_table(by_route(samples), load_end - load_started)))
-    print(f"samples: {len(all_series[0].values) if all_series else 0} of each series")
+    print(f"samples taken: {taken}, every {args.interval:g} s (n: of each series)")
     print("\n".join(report(all_series, verdicts)))
     print("inbox growth (kept by design, not judged):")
     print("\n".join(inbox_projection(all_series)))
@@ -400,6 +407,8 @@ async def main() -> int:
         failures.append("the customers made no request: nothing was soaked")
     if error_rate > MAX_ERROR_RATE:
         failures.append(f"{error_rate:.1%} of requests failed (at most {MAX_ERROR_RATE:.0%})")
+    for why, count in sorted(sampler.missed.items()):
+        print(f"database samples missed {count} time(s): {why} (PostgreSQL busy)")
     if sampler.rabbitmqctl is None:
         print("broker channels not sampled: rabbitmqctl is not on this machine")
     judged = sum(v is not None for v in verdicts.values())
