@@ -52,6 +52,7 @@ class Sample:
     started: float  # loop time
     seconds: float
     ok: bool
+    why: str = ""  # what came instead, when not ok: a status, "200 degraded", an exception
 
 
 @dataclass(frozen=True)
@@ -82,10 +83,11 @@ class Recorder:
         self._in_flight[self._next] = started
         return self._next, started
 
-    def end(self, token: tuple[int, float], route: str, ok: bool) -> None:
+    def end(self, token: tuple[int, float], route: str, ok: bool, why: str = "") -> None:
         ident, started = token
         self._in_flight.pop(ident, None)
-        self.samples.append(Sample(route, started, time.monotonic() - started, ok))
+        seconds = time.monotonic() - started
+        self.samples.append(Sample(route, started, seconds, ok, "" if ok else why))
 
     async def settled(self, before: float, timeout: float = REQUEST_TIMEOUT + 5) -> None:
         """Wait until every request started before ``before`` has ended."""
@@ -132,6 +134,16 @@ def route_table(stats: list[RouteStats], window: float) -> list[str]:
             f" {s.error_rate:7.1%}"
         )
     return lines
+
+
+def failures(samples: Iterable[Sample], most: int = 10) -> list[str]:
+    """What came instead of the expected answers, by route, the commonest first."""
+    counted: dict[tuple[str, str], int] = {}
+    for s in samples:
+        if not s.ok:
+            counted[(s.route, s.why)] = counted.get((s.route, s.why), 0) + 1
+    ranked = sorted(counted.items(), key=lambda item: -item[1])[:most]
+    return [f"  {route}: {why or '?'} × {n}" for (route, why), n in ranked]
 
 
 def _sent_a_reading(status: int, _: bytes) -> bool:
@@ -280,7 +292,7 @@ class Customer:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         name = route or f"{method} /api/v1{path}"
         token = self.recorder.begin()
-        good, body = False, b""
+        good, body, why = False, b"", ""
         try:
             async with self.http.request(
                 method, self.api + path, json=json, headers=headers
@@ -288,9 +300,10 @@ class Customer:
                 body = await resp.read()
                 verdict = judge(resp.status, body) if judge else resp.status == ok
                 good = verdict is True or verdict == "ok"
-        except (aiohttp.ClientError, TimeoutError):
-            good = False
-        self.recorder.end(token, name, good)
+                why = f"{resp.status} {verdict}" if isinstance(verdict, str) else str(resp.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            good, why = False, type(exc).__name__
+        self.recorder.end(token, name, good, why)
         if not good:
             return None
         try:
@@ -306,28 +319,29 @@ class Customer:
                 return
         headers = {**self._headers, "Cookie": f"{PORTAL_COOKIE}={self.cookie}"}
         token = self.recorder.begin()
-        good = False
+        good, why = False, ""
         try:
             async with self.http.get(
                 self.portal + page, headers=headers, allow_redirects=False
             ) as resp:
-                good = page_judge(resp.status, await resp.read()) == "ok"
-        except (aiohttp.ClientError, TimeoutError):
-            good = False
-        self.recorder.end(token, f"GET {page} (portal)", good)
+                verdict = page_judge(resp.status, await resp.read())
+                good, why = verdict == "ok", f"{resp.status} {verdict}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            good, why = False, type(exc).__name__
+        self.recorder.end(token, f"GET {page} (portal)", good, why)
 
     async def _portal_sign_in(self) -> None:
         self.cookie = await portal_sign_in(self.portal, self.i, self.number)
 
     async def _timed(self, route: str, work: Awaitable[None]) -> None:
         token = self.recorder.begin()
-        good = False
+        good, why = False, ""
         try:
             await asyncio.wait_for(work, REQUEST_TIMEOUT)
             good = True
-        except (aiohttp.ClientError, TimeoutError, RuntimeError, StopIteration):
-            good = False
-        self.recorder.end(token, route, good)
+        except (aiohttp.ClientError, TimeoutError, RuntimeError, StopIteration) as exc:
+            good, why = False, f"{type(exc).__name__}: {exc}"[:120]
+        self.recorder.end(token, route, good, why)
 
 
 class Crowd:

@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.journey import Crowd, RouteStats, by_route, overall, route_table  # noqa: E402
+from bench.journey import Crowd, RouteStats, by_route, failures, overall, route_table  # noqa: E402
 from bench.rules import Step, find_limit, over, steps_up  # noqa: E402
 from bench.stack import seeded_stack  # noqa: E402
 
@@ -85,7 +85,9 @@ async def main() -> None:
                 step = Step(customers, p99, errors)
                 steps.append(step)
                 routes = by_route(samples)
-                tables[customers] = route_table(routes, end - begin)
+                tables[customers] = route_table(routes, end - begin) + (
+                    ["  what failed:", *failures(samples)] if errors else []
+                )
                 if routes:
                     slowest[customers] = max(routes, key=lambda r: r.p99)
                 verdict = "over" if over(step, P99_BOUND, MAX_ERROR_RATE) else "within"

@@ -65,6 +65,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402 (no pyplot: files only, no display)
 
 from bench.journey import Crowd, by_route, overall, route_table  # noqa: E402
+from bench.journey import failures as what_failed  # noqa: E402
 from bench.rules import Growth, growth  # noqa: E402
 from bench.stack import seeded_stack  # noqa: E402
 from tests.e2e.stack import Stack  # noqa: E402
@@ -396,6 +397,9 @@ async def main() -> int:
         f" p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, errors {error_rate:.2%}"
     )
     print("\n".join(route_table(by_route(samples), load_end - load_started)))
+    if error_rate:
+        print("what failed:")
+        print("\n".join(what_failed(samples)))
     print(f"samples taken: {taken}, every {args.interval:g} s (n: of each series)")
     print("\n".join(report(all_series, verdicts)))
     print("inbox growth (kept by design, not judged):")
