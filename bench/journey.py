@@ -146,6 +146,23 @@ def failures(samples: Iterable[Sample], most: int = 10) -> list[str]:
     return [f"  {route}: {why or '?'} × {n}" for (route, why), n in ranked]
 
 
+def _problem(body: bytes) -> str:
+    """A problem answer's code and the fields it names, to tell refusals apart."""
+    try:
+        problem = jsonlib.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(problem, dict):
+        return ""
+    fields = [
+        ":".join(str(e[k]) for k in ("field", "code") if e.get(k))
+        for e in problem.get("errors", [])
+        if isinstance(e, dict)
+    ]
+    code = str(problem.get("code", ""))
+    return f" {code}" + (f" ({', '.join(fields)})" if fields else "") if code else ""
+
+
 def _sent_a_reading(status: int, _: bytes) -> bool:
     # 201 accepted; 422 "unusual" would mean our values are off, and counts as an error.
     return status == 201
@@ -301,6 +318,8 @@ class Customer:
                 verdict = judge(resp.status, body) if judge else resp.status == ok
                 good = verdict is True or verdict == "ok"
                 why = f"{resp.status} {verdict}" if isinstance(verdict, str) else str(resp.status)
+                if not good and resp.status >= 400:
+                    why += _problem(body)
         except (aiohttp.ClientError, TimeoutError) as exc:
             good, why = False, type(exc).__name__
         self.recorder.end(token, name, good, why)
