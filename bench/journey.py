@@ -11,11 +11,12 @@ A visit, through the gateway's API (``/api/v1``) and the portal (web):
     → every fourth visit POST /me/correspondence (a letter) → portal: GET /pulpit, GET /faktury
     → DELETE /sessions/current (sign-out)
 
-The portal's session comes from its own sign-in form (recorded as "portal sign-in") on the
-customer's first visit and is kept; the API's token is new on every visit. A customer thinks
-between steps for ``think`` seconds on average (uniformly 0.5 to 1.5 times it) — a real one
-reads for ten seconds or more, so one simulated customer at the default 1 s weighs about as
-much as ten real ones.
+On the first visit GET /me/meters and GET /me/contracts find the meter to read (installed, on
+a contract in force). The portal's session comes from its own sign-in form (recorded as
+"portal sign-in") on the customer's first visit and is kept; the API's token is new on every
+visit. A customer thinks between steps for ``think`` seconds on average (uniformly 0.5 to 1.5
+times it) — a real one reads for ten seconds or more, so one simulated customer at the
+default 1 s weighs about as much as ten real ones.
 """
 
 from __future__ import annotations
@@ -258,9 +259,19 @@ class Customer:
         if self.meter is None:
             meters = await self._call("GET", "/me/meters")
             items = meters.get("items", []) if isinstance(meters, dict) else []
-            if not items:
+            # A reading goes to a meter still installed, on a contract still in force (a few
+            # demo clients' contracts have ended: readings after the end are refused).
+            contracts = await self._call("GET", "/me/contracts")
+            listed = contracts.get("items", []) if isinstance(contracts, dict) else []
+            active = {c.get("contract_number") for c in listed if c.get("status") == "active"}
+            installed = [
+                m
+                for m in items
+                if m.get("status") == "installed" and m.get("contract_number") in active
+            ]
+            if not installed:
                 return
-            first = items[0]
+            first = installed[0]
             self.meter = str(first["serial"])
             known = [first.get("initial_value"), (first.get("last_reading") or {}).get("value")]
             # A meter without any register yet (the demo data has none) starts from zero.
