@@ -34,13 +34,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import json
 import os
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -51,18 +49,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.e2e.stack: the local run's stack, stoppable from here
 
 import aiohttp  # noqa: E402
-import argon2  # noqa: E402
 from aiohttp import web  # noqa: E402
-from ebok_auth.settings import OWASP_MEMORY_KIB, OWASP_TIME_COST  # noqa: E402
-from ebok_shared import db  # noqa: E402
 
-from deploy.demo import demo_command, demo_env  # noqa: E402
-from tests.e2e.stack import Stack, running_stack  # noqa: E402
-from tests.support import infra  # noqa: E402
+from bench.stack import address, log_in, seeded_stack  # noqa: E402
 
-PASSWORD = "Benchmark-Pulpit-2026"
 PARTS = 8  # the dashboard's parts (ebok_gateway.dashboard.DASHBOARD)
-FIRST_CLIENT = 100001  # deploy.demo_data numbers its clients from here
 
 
 # -- the bare fan-out (b), each role its own process ------------------------------------------
@@ -136,81 +127,6 @@ async def bare_fanout() -> AsyncIterator[str]:
                 proc.terminate()
         for proc in procs:
             await proc.wait()
-
-
-# -- the stack (a) ---------------------------------------------------------------------------
-async def demo_data(stack: Stack, clients: int, workdir: Path) -> None:
-    out = workdir / "demo"
-    process = await asyncio.create_subprocess_exec(
-        *demo_command(clients, 1, out),
-        env=demo_env(stack.component("billing").env),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    if process.returncode != 0:
-        printed = output.decode(errors="replace").splitlines()
-        raise RuntimeError("demo data not loaded:\n" + "\n".join(printed[-20:]))
-    numbers = [str(FIRST_CLIENT + i) for i in range(clients)]
-    for service, query in (
-        ("auth", "SELECT count(*) FROM clients WHERE client_number = ANY($1)"),
-        ("readings", "SELECT count(DISTINCT client_number) FROM contracts"),
-        ("correspondence", "SELECT count(DISTINCT client_number) FROM known_invoices"),
-    ):
-        conn = await db.connect(stack.database_url(service))
-        try:
-            args = [numbers] if "$1" in query else []
-            deadline = time.monotonic() + 60
-            while await conn.fetchval(query, *args) < clients:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{service} did not learn the demo clients")
-                await asyncio.sleep(0.2)
-        finally:
-            await conn.close()
-
-
-async def accounts(stack: Stack, numbers: list[str]) -> None:
-    """Active accounts with the regulations accepted, as registration and activation leave
-    them (put in directly: the registration path is not what this measures)."""
-    hashed = argon2.PasswordHasher(
-        time_cost=OWASP_TIME_COST, memory_cost=OWASP_MEMORY_KIB, parallelism=1
-    ).hash(PASSWORD)
-    conn = await db.connect(stack.database_url("auth"))
-    try:
-        now = dt.datetime.now(dt.UTC)
-        await conn.executemany(
-            "INSERT INTO accounts (client_number, email, status, password_hash, created_at,"
-            " activated_at, password_changed_at) VALUES ($1, $2, 'active', $3, $4, $4, $4)",
-            [(n, f"bench.{n}@example.pl", hashed, now) for n in numbers],
-        )
-        await conn.executemany(
-            "INSERT INTO regulations_acceptances (client_number, version, accepted_at, context)"
-            " VALUES ($1, 1, $2, 'registration')",
-            [(n, now) for n in numbers],
-        )
-    finally:
-        await conn.close()
-
-
-def address(i: int) -> str:
-    return f"198.51.{100 + i // 250}.{i % 250 + 1}"  # TEST-NET-2, one per client
-
-
-async def log_in(gateway: str, numbers: list[str]) -> list[str]:
-    async with aiohttp.ClientSession() as http:
-
-        async def one(i: int, number: str) -> str:
-            async with http.post(
-                f"{gateway}/api/v1/sessions",
-                json={"login": number, "password": PASSWORD},
-                headers={"X-Forwarded-For": address(i)},
-            ) as resp:
-                body = await resp.json()
-                if resp.status != 201:
-                    raise RuntimeError(f"login {number}: {resp.status} {body}")
-                return str(body["access_token"])
-
-        return list(await asyncio.gather(*(one(i, n) for i, n in enumerate(numbers))))
 
 
 # -- driving either ---------------------------------------------------------------------------
@@ -295,35 +211,27 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=128, help="accounts (demo clients)")
     parser.add_argument("--log-level", default="WARNING", help="of every e-BOK process")
     args = parser.parse_args()
-    os.environ["EBOK_TRUST_FORWARDED_FOR"] = "true"  # the gateway, as behind the ingress
     started = time.monotonic()
-    with infra.provide() as services, tempfile.TemporaryDirectory(prefix="ebok-bench-") as tmp:
-        workdir = Path(tmp)
-        async with (
-            running_stack(
-                services.pg_admin_dsn, services.amqp_url, workdir, log_level=args.log_level
-            ) as stack,
-            bare_fanout() as bare_url,
-        ):
-            up = time.monotonic() - started
-            numbers = [str(FIRST_CLIENT + i) for i in range(args.customers)]
-            await demo_data(stack, args.customers, workdir)
-            await accounts(stack, numbers)
-            tokens = await log_in(stack.gateway_url, numbers)
-            ready = time.monotonic() - started
+    async with (
+        seeded_stack(args.customers, args.log_level) as seeded,
+        bare_fanout() as bare_url,
+    ):
+        stack, up = seeded.stack, seeded.up
+        tokens = await log_in(stack.gateway_url, seeded.numbers)
+        ready = time.monotonic() - started
 
-            def customer(fresh: bool) -> Callable[[int, int], dict[str, str]]:
-                def headers(i: int, n: int) -> dict[str, str]:
-                    k = (i + n * args.concurrency) % len(tokens)  # the client's share, in turn
-                    sent = {"Authorization": f"Bearer {tokens[k]}", "X-Forwarded-For": address(k)}
-                    return {**sent, "Cache-Control": "no-cache"} if fresh else sent
+        def customer(fresh: bool) -> Callable[[int, int], dict[str, str]]:
+            def headers(i: int, n: int) -> dict[str, str]:
+                k = (i + n * args.concurrency) % len(tokens)  # the client's share, in turn
+                sent = {"Authorization": f"Bearer {tokens[k]}", "X-Forwarded-For": address(k)}
+                return {**sent, "Cache-Control": "no-cache"} if fresh else sent
 
-                return headers
+            return headers
 
-            url = stack.api + "/me/dashboard"
-            asked = await drive(url, customer(True), args.concurrency, args.seconds)
-            kept = await drive(url, customer(False), args.concurrency, args.seconds)
-            bare = await drive(bare_url, lambda *_: {}, args.concurrency, args.seconds)
+        url = stack.api + "/me/dashboard"
+        asked = await drive(url, customer(True), args.concurrency, args.seconds)
+        kept = await drive(url, customer(False), args.concurrency, args.seconds)
+        bare = await drive(bare_url, lambda *_: {}, args.concurrency, args.seconds)
     total = time.monotonic() - started
     print(f"cores: {os.cpu_count()}; {args.concurrency} concurrent clients, {PARTS} parts each;")
     print(

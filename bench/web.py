@@ -30,7 +30,6 @@ import gzip
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,44 +39,19 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
-from bench.gateway import (  # noqa: E402
-    FIRST_CLIENT,
-    PASSWORD,
-    accounts,
-    address,
-    demo_data,
-    drive,
-    line,
-    log_in,
-)
-from tests.e2e.stack import running_stack  # noqa: E402
-from tests.support import infra  # noqa: E402
+from bench.gateway import drive, line  # noqa: E402
+from bench.stack import PORTAL_COOKIE as COOKIE  # noqa: E402
+from bench.stack import address, log_in, portal_sign_in, seeded_stack  # noqa: E402
 
-COOKIE = "__Host-ebok"
 UNAVAILABLE = "chwilowo niedostępne".encode()
 WEIGHT_LIMIT_KB = 60.0
-_CSRF = re.compile(rb'name="csrf" value="([^"]+)"')
 _ASSET = re.compile(rb'(?:src|href)="(/static/[^"]+)"')
 
 
 async def sign_in_through_the_portal(portal: str, numbers: list[str]) -> list[str]:
     """Each customer's session cookie, from the portal's own form (CSRF token and all)."""
-
-    async def one(i: int, number: str) -> str:
-        jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[portal])
-        headers = {"X-Forwarded-For": address(i)}
-        async with aiohttp.ClientSession(cookie_jar=jar, headers=headers) as http:
-            async with http.get(f"{portal}/logowanie") as resp:
-                found = _CSRF.search(await resp.read())
-            if found is None:
-                raise RuntimeError("no CSRF token on the sign-in page")
-            form = {"csrf": found[1].decode(), "login": number, "password": PASSWORD}
-            async with http.post(f"{portal}/logowanie", data=form) as resp:
-                if resp.url.path != "/pulpit":
-                    raise RuntimeError(f"sign-in {number}: ended at {resp.url} ({resp.status})")
-            return next(c.value for c in jar if c.key == COOKIE)
-
-    return list(await asyncio.gather(*(one(i, n) for i, n in enumerate(numbers))))
+    signed = (portal_sign_in(portal, i, n) for i, n in enumerate(numbers))
+    return list(await asyncio.gather(*signed))
 
 
 def page_judge(status: int, body: bytes) -> str:
@@ -107,33 +81,26 @@ async def main() -> None:
     parser.add_argument("--log-level", default="WARNING", help="of every e-BOK process")
     args = parser.parse_args()
     started = time.monotonic()
-    with infra.provide() as services, tempfile.TemporaryDirectory(prefix="ebok-bench-") as tmp:
-        workdir = Path(tmp)
-        async with running_stack(
-            services.pg_admin_dsn, services.amqp_url, workdir, log_level=args.log_level
-        ) as stack:
-            up = time.monotonic() - started
-            numbers = [str(FIRST_CLIENT + i) for i in range(args.customers)]
-            await demo_data(stack, args.customers, workdir)
-            await accounts(stack, numbers)
-            cookies = await sign_in_through_the_portal(stack.portal_url, numbers)
-            tokens = await log_in(stack.gateway_url, numbers)
-            ready = time.monotonic() - started
+    async with seeded_stack(args.customers, args.log_level) as seeded:
+        stack, up, numbers = seeded.stack, seeded.up, seeded.numbers
+        cookies = await sign_in_through_the_portal(stack.portal_url, numbers)
+        tokens = await log_in(stack.gateway_url, numbers)
+        ready = time.monotonic() - started
 
-            def customer(credential: Callable[[int], dict[str, str]]) -> Callable[..., dict]:
-                def headers(i: int, n: int) -> dict[str, str]:
-                    k = (i + n * args.concurrency) % len(numbers)  # the client's share, in turn
-                    return {**credential(k), "X-Forwarded-For": address(k)}
+        def customer(credential: Callable[[int], dict[str, str]]) -> Callable[..., dict]:
+            def headers(i: int, n: int) -> dict[str, str]:
+                k = (i + n * args.concurrency) % len(numbers)  # the client's share, in turn
+                return {**credential(k), "X-Forwarded-For": address(k)}
 
-                return headers
+            return headers
 
-            by_cookie = customer(lambda k: {"Cookie": f"{COOKIE}={cookies[k]}"})
-            by_token = customer(lambda k: {"Authorization": f"Bearer {tokens[k]}"})
-            pages = await drive(
-                stack.portal_url + "/pulpit", by_cookie, args.concurrency, args.seconds, page_judge
-            )
-            api = await drive(stack.api + "/me/dashboard", by_token, args.concurrency, args.seconds)
-            weight = await page_weight(stack.portal_url, cookies[0])
+        by_cookie = customer(lambda k: {"Cookie": f"{COOKIE}={cookies[k]}"})
+        by_token = customer(lambda k: {"Authorization": f"Bearer {tokens[k]}"})
+        pages = await drive(
+            stack.portal_url + "/pulpit", by_cookie, args.concurrency, args.seconds, page_judge
+        )
+        api = await drive(stack.api + "/me/dashboard", by_token, args.concurrency, args.seconds)
+        weight = await page_weight(stack.portal_url, cookies[0])
     total = time.monotonic() - started
     print(
         f"cores: {os.cpu_count()}; {args.concurrency} concurrent clients, {len(numbers)} customers"
