@@ -30,6 +30,7 @@ import aio_pika  # noqa: E402
 import aiohttp  # noqa: E402
 import asyncpg  # noqa: E402
 import jwt  # noqa: E402
+import report  # noqa: E402  # bench/report.py, beside this script
 from aiohttp import web  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from ebok_shared import db, logs  # noqa: E402
@@ -39,6 +40,7 @@ from deploy import demo_data  # noqa: E402
 ADMIN_DSN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
+TARGET = 0.4  # of bare asyncpg over the same rows (issue 17)
 LIST_SQL = """SELECT invoice_number, issue_date, due_date, period_from, period_to, net, vat,
     gross, amount_paid, ksef_number, corrects, corrected, delivery
     FROM invoices WHERE client_number = $1
@@ -95,8 +97,16 @@ class Issuer:
 
 
 async def measure(
-    name: str, call: Callable[[], Awaitable[object]], seconds: float, concurrency: int
+    name: str,
+    call: Callable[[], Awaitable[object]],
+    seconds: float,
+    concurrency: int,
+    pid: int | None = None,
 ) -> dict[str, float]:
+    """``call`` repeated by ``concurrency`` workers for ``seconds``; with the CPU time per call
+    of process ``pid`` (none: this one, the asyncpg client side)."""
+    cpu_of = (lambda: report.cpu_seconds(pid)) if pid is not None else report.own_cpu
+    cpu = cpu_of()
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -109,18 +119,28 @@ async def measure(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    cpu = cpu_of() - cpu
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    result = {"per_second": len(latencies) / elapsed, "p99_ms": p99 * 1000, "count": len(latencies)}
+    result = {
+        "per_second": len(latencies) / elapsed,
+        "p99_ms": p99 * 1000,
+        "count": len(latencies),
+        "cpu_us": cpu / max(1, len(latencies)) * 1e6,
+    }
     print(
         f"  {name:<34} {result['per_second']:8.1f}/s   p99 {result['p99_ms']:7.1f} ms"
-        f"   (n={len(latencies)})",
+        f"   (n={len(latencies)})   CPU {result['cpu_us']:5.0f} µs per call"
+        f" ({'service process' if pid is not None else 'asyncpg client'})",
         flush=True,
     )
     return result
 
 
-async def main(clients: int, seconds: float, concurrency: int) -> None:
+Verdict = tuple[str, dict[str, float], dict[str, float]]  # name, ours, bare
+
+
+async def main(clients: int, seconds: float, concurrency: int) -> list[Verdict]:
     logs.configure("bench", "WARNING")
     run_id = uuid.uuid4().hex[:8]
     database = f"ebok_bench_{run_id}"
@@ -133,7 +153,9 @@ async def main(clients: int, seconds: float, concurrency: int) -> None:
         data = demo_data.generate(clients, seed=1)
         with tempfile.TemporaryDirectory(prefix="ebok-bench-") as out:
             shards = demo_data.write_shards(data, Path(out), 1)  # one feed process, in order
-            await asyncio.to_thread(demo_data.load, dsn, shards)
+            # Quiet: the feed's result lines are what the loader reads from its output.
+            quiet = {**os.environ, "EBOK_LOG_LEVEL": "WARNING"}
+            await asyncio.to_thread(demo_data.load, dsn, shards, quiet)
         client = data.demo_client.client_number
         print(
             f"loaded {clients} demo clients through the feed in "
@@ -208,20 +230,17 @@ async def main(clients: int, seconds: float, concurrency: int) -> None:
                 f"{seconds:.0f}s each",
                 flush=True,
             )
+            pid = service.pid
             service_list = await measure(
-                "GET /me/invoices (service)", lambda: get("/me/invoices"), seconds, concurrency
+                "GET /me/invoices (service)", lambda: get("/me/invoices"), seconds, concurrency, pid
             )
             bare_l = await measure("same rows, bare asyncpg", bare_list, seconds, concurrency)
             service_balance = await measure(
-                "GET /me/balance (service)", lambda: get("/me/balance"), seconds, concurrency
+                "GET /me/balance (service)", lambda: get("/me/balance"), seconds, concurrency, pid
             )
             bare_b = await measure("same rows, bare asyncpg", bare_balance, seconds, concurrency)
-            list_ratio = service_list["per_second"] / bare_l["per_second"]
-            balance_ratio = service_balance["per_second"] / bare_b["per_second"]
-            print(
-                f"  ratio service/bare: list {list_ratio:.2f}, balance {balance_ratio:.2f}",
-                flush=True,
-            )
+            verdicts = [("billing-invoices", service_list, bare_l)]
+            verdicts.append(("billing-balance", service_balance, bare_b))
             await pool.close()
 
             # PDF copies: each invoice once (rendered), then the same again (cached).
@@ -241,7 +260,9 @@ async def main(clients: int, seconds: float, concurrency: int) -> None:
                 position += 1
                 await get(f"/me/invoices/{numbers[position % len(numbers)]}/pdf")
 
-            await measure("PDF copies, same again (cached)", cached_pdf, seconds / 2, concurrency)
+            await measure(
+                "PDF copies, same again (cached)", cached_pdf, seconds / 2, concurrency, pid
+            )
     finally:
         if service is not None and service.returncode is None:
             service.terminate()
@@ -257,6 +278,7 @@ async def main(clients: int, seconds: float, concurrency: int) -> None:
                 await channel.exchange_delete(f"{prefix}billing.events")
             await amqp.close()
         await db.drop_database(ADMIN_DSN, database)
+    return verdicts
 
 
 if __name__ == "__main__":
@@ -265,5 +287,15 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    asyncio.run(main(args.clients, args.seconds, args.concurrency))
+    verdicts = asyncio.run(main(args.clients, args.seconds, args.concurrency))
     print(f"done ({date.today().isoformat()})")
+    for name, ours, bare in verdicts:
+        report.ratio(
+            name,
+            ours["per_second"],
+            bare["per_second"],
+            TARGET,
+            "req/s",
+            cpu_us=ours["cpu_us"],
+            limit_cpu_us=bare["cpu_us"],
+        )

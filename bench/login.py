@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))  # tests.auth.process: starting and stopping the r
 import aio_pika  # noqa: E402
 import aiohttp  # noqa: E402
 import argon2  # noqa: E402
+import report  # noqa: E402  # bench/report.py, beside this script
 from ebok_auth.settings import OWASP_MEMORY_KIB, OWASP_TIME_COST  # noqa: E402
 from ebok_shared import db  # noqa: E402
 from ebok_shared.bus import Topology  # noqa: E402
@@ -49,8 +50,9 @@ HASHER = argon2.PasswordHasher(
 )
 
 
-def raw_rate(seconds: float, threads: int) -> float:
-    """argon2id verifications per second on ``threads`` threads (argon2-cffi drops the GIL)."""
+def raw_rate(seconds: float, threads: int) -> tuple[float, float]:
+    """argon2id verifications per second on ``threads`` threads (argon2-cffi drops the GIL),
+    and the CPU seconds each took."""
     stored = HASHER.hash(PASSWORD)
     deadline = time.perf_counter() + seconds
 
@@ -61,10 +63,10 @@ def raw_rate(seconds: float, threads: int) -> float:
             n += 1
         return n
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), report.own_cpu()
     with ThreadPoolExecutor(threads) as pool:
         total = sum(pool.map(lambda _: work(), range(threads)))
-    return total / (time.perf_counter() - started)
+    return total / (time.perf_counter() - started), (report.own_cpu() - cpu) / max(1, total)
 
 
 async def service_rate(
@@ -98,7 +100,7 @@ async def service_rate(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--raw-seconds", type=float, default=4.0)
     parser.add_argument("--concurrency", type=int, default=2 * (os.cpu_count() or 2) + 2)
     args = parser.parse_args()
@@ -135,11 +137,17 @@ async def main() -> None:
                 await conn.close()
             # Raw before and after the service run (the service idle meanwhile), averaged:
             # on a shared machine the load drifts, and both figures must see the same.
-            raw_before = raw_rate(args.raw_seconds / 2, cores)
+            raw_before, raw_cpu = raw_rate(args.raw_seconds / 2, cores)
+            cpu = report.cpu_seconds(proc.pid)
             rate, latencies, failures = await service_rate(
                 proc.url, args.seconds, 2.0, args.concurrency
             )
-            raw = (raw_before + raw_rate(args.raw_seconds / 2, cores)) / 2
+            # The warm-up's logins are in it too: CPU per login counts every one answered.
+            cpu = report.cpu_seconds(proc.pid) - cpu
+            answered = len(latencies) + failures
+            raw_after, raw_cpu_after = raw_rate(args.raw_seconds / 2, cores)
+            raw = (raw_before + raw_after) / 2
+            raw_cpu = (raw_cpu + raw_cpu_after) / 2
     finally:
         await db.drop_database(PG, name)
         await _remove_bus(prefix)
@@ -151,13 +159,17 @@ async def main() -> None:
         f"logins/s through auth (c={args.concurrency}):      {rate:8.1f}"
         f"   ({len(latencies)} in {args.seconds:.0f} s, {failures} failed)"
     )
-    ratio = rate / raw if raw else 0.0
-    print(f"ratio: {ratio:.2f} (target >= 0.80: {'met' if ratio >= 0.8 else 'NOT met'})")
+    per_login = cpu / ((answered * (args.seconds + 2.0) / args.seconds) or 1) * 1e6
+    print(
+        f"CPU per login (auth process): {per_login:.0f} µs; per raw verification:"
+        f" {raw_cpu * 1e6:.0f} µs"
+    )
     if latencies:
         print(
             f"latency ms: p50 {p(0.5):.1f}  p99 {p(0.99):.1f}  max {latencies[-1] * 1000:.1f}"
             f"  mean {statistics.fmean(latencies) * 1000:.1f}"
         )
+    report.ratio("login", rate, raw, 0.8, "logins/s", cpu_us=per_login, limit_cpu_us=raw_cpu * 1e6)
 
 
 async def _remove_bus(prefix: str) -> None:

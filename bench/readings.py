@@ -41,6 +41,7 @@ import aio_pika
 import aiohttp
 import asyncpg
 import jwt
+import report  # bench/report.py, beside this script
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ebok_readings.app import SPEC
@@ -183,7 +184,10 @@ async def run_chains(
     return time.perf_counter() - started, latencies
 
 
-def line(what: str, elapsed: float, latencies: list[float], cpu: float, cpu_of: str) -> float:
+def line(
+    what: str, elapsed: float, latencies: list[float], cpu: float, cpu_of: str
+) -> tuple[float, float]:
+    """Prints the side's figures; its rate and CPU µs per request."""
     ordered = sorted(latencies)
     rate = len(ordered) / elapsed if elapsed else 0.0
     p50 = statistics.median(ordered) * 1000 if ordered else 0.0
@@ -194,7 +198,7 @@ def line(what: str, elapsed: float, latencies: list[float], cpu: float, cpu_of: 
         f"  {'':<44} CPU {per:7.0f} µs per request ({cpu_of})",
         flush=True,
     )
-    return rate
+    return rate, per
 
 
 async def seed(dsn: str, chains: list[list[Row]]) -> None:
@@ -343,7 +347,7 @@ async def main(args: argparse.Namespace) -> bool:
             cpu = cpu_seconds(pid)
             elapsed, latencies = await run_chains(chains, submit, args.concurrency, args.seconds)
             cpu = cpu_seconds(pid) - cpu
-            service_rate = line(
+            service_rate, service_cpu = line(
                 "service: POST reading (token, rules, row + event)",
                 elapsed,
                 latencies,
@@ -403,7 +407,7 @@ async def main(args: argparse.Namespace) -> bool:
                 cpu = time.process_time() - cpu
             finally:
                 await pool.close()
-        bare_rate = line(
+        bare_rate, bare_cpu = line(
             "bare asyncpg: INSERT reading + outbox, one tx",
             bare_elapsed,
             bare_latencies,
@@ -415,9 +419,15 @@ async def main(args: argparse.Namespace) -> bool:
             f"failures: {len(failures)}" + (f" (first: {failures[0][:200]})" if failures else ""),
             flush=True,
         )
-        ratio = service_rate / bare_rate if bare_rate else 0.0
-        verdict = "met" if ratio >= TARGET else "NOT met"
-        print(f"ratio submit-reading: {ratio:.2f} (target ≥ {TARGET}: {verdict})")
+        report.ratio(
+            "readings-submit",
+            service_rate,
+            bare_rate,
+            TARGET,
+            "req/s",
+            cpu_us=service_cpu,
+            limit_cpu_us=bare_cpu,
+        )
         return not failures
     finally:
         await issuer.stop()

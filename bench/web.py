@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
+import report  # noqa: E402  # bench/report.py, beside this script
 
 from bench.gateway import drive, line  # noqa: E402
 from bench.stack import PORTAL_COOKIE as COOKIE  # noqa: E402
@@ -96,10 +97,18 @@ async def main() -> None:
 
         by_cookie = customer(lambda k: {"Cookie": f"{COOKIE}={cookies[k]}"})
         by_token = customer(lambda k: {"Authorization": f"Bearer {tokens[k]}"})
+        pids = {name: child.pid for name, child in stack.local.children.items()}
         pages = await drive(
-            stack.portal_url + "/pulpit", by_cookie, args.concurrency, args.seconds, page_judge
+            stack.portal_url + "/pulpit",
+            by_cookie,
+            args.concurrency,
+            args.seconds,
+            page_judge,
+            pids=pids,
         )
-        api = await drive(stack.api + "/me/dashboard", by_token, args.concurrency, args.seconds)
+        api = await drive(
+            stack.api + "/me/dashboard", by_token, args.concurrency, args.seconds, pids=pids
+        )
         weight = await page_weight(stack.portal_url, cookies[0])
     total = time.monotonic() - started
     print(
@@ -111,12 +120,11 @@ async def main() -> None:
     for name, size in weight.items():
         print(f"  {name:<30} {size / 1024:6.1f} KB gzipped")
     kilobytes = sum(weight.values()) / 1024
-    ratio = pages.rate / api.rate if api.rate else 0.0
     print(f"dashboard page weight: {kilobytes:.1f} KB (limit {WEIGHT_LIMIT_KB:.0f} KB)")
-    print(f"ratio portal: {ratio:.2f} (target ≥ 0.70: {'met' if ratio >= 0.7 else 'NOT met'})")
-    headroom = WEIGHT_LIMIT_KB / kilobytes if kilobytes else 0.0
-    verdict = "met" if headroom >= 1 else "NOT met"
-    print(f"ratio page-weight: {headroom:.2f} (target ≥ 1.00: {verdict})")
+    report.ratio(
+        "portal", pages.rate, api.rate, 0.7, "req/s", cpu_us=pages.cpu_us, limit_cpu_us=api.cpu_us
+    )
+    report.bound("page-weight", kilobytes, WEIGHT_LIMIT_KB, "KB")
     print(f"finished in {total:.1f} s")
 
 

@@ -300,7 +300,8 @@ async def test_block_event_from_auth_ends_live_tokens_on_every_replica(
 async def test_general_limits_count_address_and_account_in_one_call() -> None:
     settings = GatewaySettings.from_env({}, database_url="postgresql://unused@127.0.0.1/none")
     client = redis.from_url(settings.redis_url)  # the Redis every gateway test uses
-    limiter = RateLimiter(client, f"ebok:test:{uuid.uuid4().hex}:")
+    prefix = f"ebok:test:{uuid.uuid4().hex}:"
+    limiter = RateLimiter(client, prefix)
     ip, account = Rule("ip", 4, 60), Rule("account", 2, 60)
     try:
         for _ in range(2):
@@ -313,5 +314,10 @@ async def test_general_limits_count_address_and_account_in_one_call() -> None:
         await limiter.hit((ip, "198.51.100.1"), (account, "customer:654321"))
         with pytest.raises(Problem):
             await limiter.hit((ip, "198.51.100.1"), (account, "customer:111111"))
+        # every counter goes with its window: none is kept past the window and a second
+        keys = [key async for key in client.scan_iter(match=prefix + "*")]
+        assert len(keys) == 4
+        ttls = [await client.ttl(key) for key in keys]
+        assert all(0 < ttl <= 61 for ttl in ttls), ttls
     finally:
         await client.aclose()

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -248,3 +249,55 @@ async def test_a_failing_issuer_is_not_hammered(issuer: Issuer, failure: str) ->
         with pytest.raises(InvalidToken):
             await verifier.verify(token)
     assert hits.count == 1
+
+
+class Moment:
+    """A clock for the verifier's kept tokens that the test moves."""
+
+    def __init__(self) -> None:
+        self.at = time.time()
+
+    def __call__(self) -> float:
+        return self.at
+
+
+async def test_a_token_verified_before_is_refused_once_it_expires(issuer: Issuer) -> None:
+    moment = Moment()
+    verifier = TokenVerifier(
+        issuer.jwks_url, issuer=issuer.issuer, audience=issuer.audience, leeway=5, now=moment
+    )
+    token = issuer.token("100001", ttl=60)
+    exp = json.loads(_unb64(token.split(".")[1]))["exp"]
+    assert (await verifier.verify(token)).subject == "100001"
+    moment.at = exp + 4  # within the leeway: still the same principal
+    assert (await verifier.verify(token)).subject == "100001"
+    moment.at = exp + 5
+    with pytest.raises(InvalidToken, match="expired"):
+        await verifier.verify(token)
+
+
+async def test_a_kept_token_goes_with_its_withdrawn_key(issuer: Issuer) -> None:
+    verifier = _verifier(issuer, refetch_interval=0)
+    old_kid = issuer.current
+    old_token = issuer.token("100001")
+    assert (await verifier.verify(old_token)).subject == "100001"
+    issuer.rotate()
+    del issuer.keys[old_kid]  # withdrawn: the JWKS no longer has it
+    assert (await verifier.verify(issuer.token("100002"))).subject == "100002"  # refetched
+    with pytest.raises(InvalidToken, match="unknown key id"):
+        await verifier.verify(old_token)
+
+
+async def test_kept_tokens_are_each_their_own_and_bounded(issuer: Issuer) -> None:
+    verifier = TokenVerifier(
+        issuer.jwks_url, issuer=issuer.issuer, audience=issuer.audience, kept=2
+    )
+    tokens = [issuer.token(str(100001 + i)) for i in range(4)]
+    for _ in range(2):  # the second round verifies the ones pushed out again
+        for i, token in enumerate(tokens):
+            assert (await verifier.verify(token)).subject == str(100001 + i)
+    assert len(verifier._verified) == 2
+    header, _, signature = tokens[0].split(".")
+    forged = _b64(json.dumps(_claims(issuer, sub="100009")).encode())
+    with pytest.raises(InvalidToken):  # a kept token's signature proves nothing else
+        await verifier.verify(f"{header}.{forged}.{signature}")

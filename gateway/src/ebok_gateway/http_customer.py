@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.problems import Problem
 
@@ -39,7 +40,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
         budget=settings.dashboard_budget,
         fresh="no-cache" in request.headers.get("Cache-Control", ""),
     )
-    return web.json_response(view)
+    return json_answer(view)
 
 
 async def _export_parts(request: web.Request) -> dict[str, Any]:

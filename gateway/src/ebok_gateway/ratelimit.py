@@ -38,27 +38,42 @@ RULES = {
 }
 
 
+# Every counter of one request in one command, atomically: each key counted, and given its
+# expiry when it is new (a key names its window, so it needs one expiry, not one per hit). One
+# script call costs the client a fraction of a MULTI … EXEC pipeline's six commands, and the
+# gateway makes one on every request.
+_COUNT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCR', key)
+  if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+end
+return counts
+"""
+
+
 class RateLimiter:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
+        self._count = client.register_script(_COUNT)
 
     async def hit(self, *counted: tuple[Rule, str]) -> None:
         """Count one request of each ``(rule, who)`` (one round trip to Redis for all); 429
         when any is over its limit."""
         now = int(clock.now().timestamp())
+        keys = [
+            f"{self.prefix}{rule.name}:{who}:{now // rule.window_seconds}" for rule, who in counted
+        ]
         try:
-            async with self.client.pipeline(transaction=True) as pipe:
-                for rule, who in counted:
-                    key = f"{self.prefix}{rule.name}:{who}:{now // rule.window_seconds}"
-                    pipe.incr(key)
-                    pipe.expire(key, rule.window_seconds + 1)
-                replies = await pipe.execute()
+            counts = await self._count(
+                keys=keys, args=[rule.window_seconds + 1 for rule, _ in counted]
+            )
         except (redis.RedisError, OSError) as exc:
             LIMITER_ERRORS.inc()
             log.warning("rate limiter unavailable", error=repr(exc))
             return
-        for (rule, who), count in zip(counted, replies[::2], strict=True):
+        for (rule, who), count in zip(counted, counts, strict=True):
             if count > rule.limit:
                 LIMITED.labels(rule.name).inc()
                 # A throttling decision is logged, not only counted (ASVS 7.2.2); the shared

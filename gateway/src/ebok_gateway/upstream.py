@@ -3,12 +3,11 @@ upstream failures mapped to meaningful problems (never upstream internals)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 from ebok_shared.http.middleware import CORRELATION_HEADER
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import correlation_id_var, get_logger
@@ -32,7 +31,7 @@ class UpstreamResponse:
     body: bytes
 
     def json(self) -> Any:
-        return json.loads(self.body)
+        return orjson.loads(self.body)
 
 
 def unavailable(service: str, status: int = 503) -> Problem:
@@ -88,12 +87,11 @@ class Upstreams:
             raise unavailable(service) from None
 
     async def json(self, service: str, path: str, *, token: str, timeout: float) -> Any:
-        """GET a JSON document for an aggregated view; any non-200 is an error of that part."""
-        resp = await asyncio.wait_for(
-            self.call(
-                service, "GET", path, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-            ),
-            timeout,
+        """GET a JSON document for an aggregated view; any non-200 is an error of that part.
+        ``timeout`` bounds the whole call, connecting and reading included (the client's own
+        total timeout: no extra task per call)."""
+        resp = await self.call(
+            service, "GET", path, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
         )
         if resp.status != 200:
             raise as_problem(service, resp)

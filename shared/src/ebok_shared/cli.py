@@ -24,6 +24,7 @@ from . import db, logs
 from .bus import Topology
 from .bus.dlq import list_dead_letters, redrive
 from .config import ConfigError
+from .loops import event_loop
 from .service import S, ServiceSpec, migration_folders
 from .settings import ROLES, ServiceSettings
 
@@ -83,6 +84,7 @@ def main(
             shutdown_timeout=settings.shutdown_timeout / 2,
             access_log=None,
             print=None,
+            loop=event_loop(),
         )
     elif args.command == "migrate" and args.wait is not None:
         missing = asyncio.run(_wait_for_schema(spec, settings, args.wait))

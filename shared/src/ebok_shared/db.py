@@ -156,11 +156,24 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A connection going back to the pool keeps its session as it is: pool connections
+    carry no session state (``SET LOCAL`` only; LISTEN and session advisory locks live on
+    dedicated connections, ``connect``), so asyncpg's default reset — ``RESET ALL``,
+    ``UNLISTEN *``, ``pg_advisory_unlock_all()``, ``CLOSE ALL``: one more round trip on every
+    request — has nothing to undo. asyncpg still rolls back a transaction left open."""
+
+
 async def create_pool(
     dsn: str, *, min_size: int = 2, max_size: int = 10, **kw: Any
 ) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init_connection, **kw
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        reset=_keep_session,
+        **kw,
     )
     assert pool is not None
     return pool

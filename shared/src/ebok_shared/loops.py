@@ -7,6 +7,8 @@ stays away (back to 1 s after a connection that worked). Cancellation is the onl
 
 ``background(name, start)`` runs such a loop as a cleanup context: started with the app,
 cancelled and awaited at shutdown, so the process does not exit under a pass.
+
+``event_loop()`` is the loop every serving process runs on (uvloop).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, NoReturn
 
+import uvloop
 from aiohttp import web
 
 from . import db
@@ -24,6 +27,14 @@ from .logs import get_logger
 log = get_logger(__name__)
 
 Step = Callable[[], Awaitable[object]]
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """A new loop for a serving process: uvloop's (libuv), whose socket writes, timers and
+    callbacks cost a fraction of the standard loop's — on a request path of a few database
+    round trips and one answer, the loop itself was the largest single cost."""
+    return uvloop.new_event_loop()
+
 
 RECONNECT_FIRST = 1.0
 RECONNECT_MAX = 30.0

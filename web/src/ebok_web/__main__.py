@@ -8,6 +8,7 @@ import sys
 from aiohttp import web
 from ebok_shared import logs
 from ebok_shared.config import ConfigError
+from ebok_shared.loops import event_loop
 
 from .app import create_app
 from .settings import WebSettings
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
         shutdown_timeout=settings.shutdown_timeout / 2,
         access_log=None,
         print=None,
+        loop=event_loop(),
     )
 
 

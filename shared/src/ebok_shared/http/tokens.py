@@ -3,12 +3,21 @@
 Keys are fetched once, cached, and fetched again when a token names an unknown key id
 (at most once per ``refetch_interval``, so garbage key ids cannot hammer auth). Only
 ``EdDSA`` is accepted: ``alg: none`` and HMAC confusion are refused before any key is used.
+
+A token's signature is checked once per process: the principal it proves is kept, under the
+exact token text, until the token expires (never longer) or its key is no longer known, so
+a customer's next requests — and the dashboard's eight calls behind one — skip the signature
+and claim checks. The cache keeps only what the token itself says; whether it was revoked
+since is asked on every request (``ebok_shared.revocation``), so a revoked token is refused
+as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +30,7 @@ from ..logs import get_logger
 log = get_logger(__name__)
 
 ALGORITHM = "EdDSA"
+VERIFIED_KEPT = 20_000  # verified tokens kept per process (the least recently used go first)
 Kind = Literal["customer", "operator", "service"]
 
 
@@ -52,6 +62,8 @@ class TokenVerifier:
         session: aiohttp.ClientSession | None = None,
         refetch_interval: float = 10.0,
         leeway: float = 5.0,
+        kept: int = VERIFIED_KEPT,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
@@ -62,6 +74,10 @@ class TokenVerifier:
         self._refetch_interval = refetch_interval
         self._leeway = leeway
         self._lock = asyncio.Lock()
+        # token text -> (the principal it proves, when it stops being accepted, its key id)
+        self._verified: OrderedDict[str, tuple[Principal, float, str]] = OrderedDict()
+        self._kept = kept
+        self._now = now
 
     async def _fetch(self) -> None:
         session = self._session or aiohttp.ClientSession()
@@ -104,6 +120,25 @@ class TokenVerifier:
         return self._keys[kid]
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token)
+        if known is not None:
+            principal, until, kid = known
+            if self._now() >= until:
+                del self._verified[token]
+                raise InvalidToken("Signature has expired")
+            await self._key(kid)  # a key withdrawn since takes its tokens with it
+            self._verified.move_to_end(token)
+            return principal
+        principal, kid = await self._verify(token)
+        if "nbf" not in principal.claims:  # a not-yet-valid token is checked again each time
+            until = float(principal.claims["exp"]) + self._leeway
+            self._verified[token] = (principal, until, kid)
+            if len(self._verified) > self._kept:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, str]:
+        """The principal ``token`` proves, checked in full, and its key id."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -126,7 +161,7 @@ class TokenVerifier:
         kind = claims.get("kind")
         if kind not in ("customer", "operator", "service"):
             raise InvalidToken("unknown principal kind")
-        return Principal(
+        principal = Principal(
             subject=str(claims["sub"]),
             kind=kind,
             session_id=claims.get("sid"),
@@ -134,3 +169,4 @@ class TokenVerifier:
             restrictions=frozenset(claims.get("restrictions", ())),
             claims=claims,
         )
+        return principal, header["kid"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ..domain.clients import Buyer
 from ..domain.ledger import InvoiceData, PaymentData
@@ -343,30 +345,57 @@ async def corrections_of(conn: Conn, invoice_number: str) -> list[str]:
     return [r["invoice_number"] for r in rows]
 
 
-async def balance_rows(
-    conn: Conn, client_number: str
-) -> tuple[list[Record], list[Record], list[Record], Decimal]:
-    """Invoices, what payments paid of their principal, interest notes, and all money paid."""
-    invoices = await conn.fetch(
-        "SELECT invoice_number, gross, due_date, corrects FROM invoices WHERE client_number = $1",
+@dataclass(frozen=True)
+class BalanceFacts:
+    """All a balance is computed from, read in one statement (one snapshot, one round trip):
+    the client's kind, their invoices, what payments paid of the principal, their interest
+    notes, all money they paid, and the two rate tables — each list of plain tuples in the
+    column order of ``balance_facts``'s arrays."""
+
+    kind: str
+    invoices: list[tuple[Any, ...]]  # invoice_number, gross, due_date, corrects
+    principal: list[tuple[Any, ...]]  # invoice_number, paid_on, amount
+    notes: list[tuple[Any, ...]]  # see _BALANCE_NOTES
+    paid: Decimal
+    rates: list[tuple[Any, ...]]  # effective_from, reference_rate_percent
+    eur_rates: list[tuple[Any, ...]]  # rate_date, eur_pln, table_number
+
+
+_BALANCE_NOTES = """note_number, invoice_number, issue_date, payable_by, total, amount_paid,
+    compensation_for, compensation_pln, reason, interest_to"""
+
+
+async def balance_facts(conn: Conn, client_number: str) -> BalanceFacts | None:
+    """What ``balance`` needs (None: no such client), in one statement."""
+    row = await conn.fetchrow(
+        f"""SELECT c.kind,
+            array(SELECT (invoice_number, gross, due_date, corrects) FROM invoices
+                   WHERE client_number = $1) AS invoices,
+            array(SELECT (invoice_number, paid_on, amount) FROM (
+                   SELECT {PRINCIPAL} WHERE a.note_number IS NULL AND p.client_number = $1
+                   GROUP BY a.payment_id, a.invoice_number, p.paid_on, p.posted_at
+                   ORDER BY p.paid_on, p.posted_at, a.payment_id) principal) AS principal,
+            array(SELECT ({_BALANCE_NOTES}) FROM interest_notes WHERE client_number = $1
+                   ORDER BY issue_date, note_number) AS notes,
+            (SELECT coalesce(sum(amount), 0) FROM payments WHERE client_number = $1) AS paid,
+            array(SELECT (effective_from, reference_rate_percent) FROM reference_rates
+                   ORDER BY effective_from) AS rates,
+            array(SELECT (rate_date, eur_pln, table_number) FROM eur_rates
+                   ORDER BY rate_date) AS eur_rates
+           FROM clients c WHERE c.client_number = $1""",
         client_number,
     )
-    payments = await conn.fetch(
-        f"""SELECT {PRINCIPAL} WHERE a.note_number IS NULL AND p.client_number = $1
-            GROUP BY a.payment_id, a.invoice_number, p.paid_on, p.posted_at
-            ORDER BY p.paid_on, p.posted_at, a.payment_id""",
-        client_number,
+    if row is None:
+        return None
+    return BalanceFacts(
+        kind=row["kind"],
+        invoices=list(row["invoices"]),
+        principal=list(row["principal"]),
+        notes=list(row["notes"]),
+        paid=row["paid"],
+        rates=list(row["rates"]),
+        eur_rates=list(row["eur_rates"]),
     )
-    notes = await conn.fetch(
-        """SELECT note_number, invoice_number, issue_date, payable_by, amount,
-                  compensation_pln, total, amount_paid, compensation_for, reason, interest_to
-           FROM interest_notes WHERE client_number = $1 ORDER BY issue_date, note_number""",
-        client_number,
-    )
-    paid = await conn.fetchval(
-        "SELECT coalesce(sum(amount), 0) FROM payments WHERE client_number = $1", client_number
-    )
-    return invoices, payments, notes, paid
 
 
 async def next_invoice_sequence(conn: Conn, client_number: str, prefix: str) -> int:

@@ -15,6 +15,7 @@ from ebok_shared.refusals import not_found
 from .. import events as ev
 from .. import repository as repo
 from ..domain.allocation import Allocation, InvoiceDebt, Ledger, NoteDebt
+from ..domain.compensation import EurRate
 from ..domain.feed import BatchRefused
 from ..domain.ledger import (
     Balance,
@@ -26,8 +27,8 @@ from ..domain.ledger import (
     invoice_status,
 )
 from ..domain.payments import title_references
-from ..domain.rates import InterestKind, RateTable, interest_kind
-from .interest import late_payment_notes, load_eur_rates, load_rate_table
+from ..domain.rates import InterestKind, RateRow, RateTable, interest_kind
+from .interest import late_payment_notes, load_default_rate_table
 
 # -- posting payments ------------------------------------------------------------------------
 
@@ -331,38 +332,52 @@ async def invoice(conn: repo.Conn, invoice_number: str, today: date) -> repo.Rec
 
 
 async def balance(conn: repo.Conn, client_number: str, today: date) -> tuple[Balance, InterestKind]:
-    """The client's balance and what is overdue, with interest to today."""
-    client = await repo.clients.client(conn, client_number)
-    if client is None:
+    """The client's balance and what is overdue, with interest to today (everything read in
+    one statement: the balance is on every customer's first dashboard)."""
+    facts = await repo.ledger.balance_facts(conn, client_number)
+    if facts is None:
         raise not_found("Nie znaleziono klienta.")
-    invoices, principal, notes, paid = await repo.ledger.balance_rows(conn, client_number)
-    table = await load_rate_table(conn)
-    eur_rates = await load_eur_rates(conn)
-    kind = interest_kind(client["kind"])
+    kind = interest_kind(facts.kind)
+    table = (
+        RateTable.from_rows(RateRow(day, percent) for day, percent in facts.rates)
+        if facts.rates
+        else load_default_rate_table()
+    )
     result = compute_balance(
-        [
-            InvoiceFacts(r["invoice_number"], r["gross"], r["due_date"], r["corrects"])
-            for r in invoices
-        ],
-        [PaymentFacts(r["invoice_number"], r["paid_on"], r["amount"]) for r in principal],
+        [InvoiceFacts(*r) for r in facts.invoices],
+        [PaymentFacts(*r) for r in facts.principal],
         [
             NoteFacts(
-                n["note_number"],
-                n["invoice_number"],
-                n["issue_date"],
-                n["payable_by"],
-                n["total"],
-                n["amount_paid"],
-                n["compensation_for"],
-                n["compensation_pln"] or Decimal("0.00"),
-                n["interest_to"] if n["reason"] == "on-demand" else None,
+                number,
+                invoice,
+                issued,
+                payable_by,
+                total,
+                amount_paid,
+                compensation_for,
+                compensation_pln or Decimal("0.00"),
+                interest_to if reason == "on-demand" else None,
             )
-            for n in notes
+            for (
+                number,
+                invoice,
+                issued,
+                payable_by,
+                total,
+                amount_paid,
+                compensation_for,
+                compensation_pln,
+                reason,
+                interest_to,
+            ) in facts.notes
         ],
-        paid,
+        facts.paid,
         today=today,
         kind=kind,
         table=table,
-        eur_rates=eur_rates,
+        eur_rates={
+            day: EurRate(day, eur_pln, table_number)
+            for day, eur_pln, table_number in facts.eur_rates
+        },
     )
     return result, kind

@@ -23,14 +23,24 @@ async def accepted_points(conn: Conn, serial: str) -> list[Record]:
     )
 
 
-async def live_customer_reading(conn: Conn, serial: str, read_on: dt.date) -> Record | None:
-    return await conn.fetchrow(
-        """SELECT * FROM readings WHERE meter_serial = $1 AND read_on = $2
-             AND source = 'customer' AND role = 'regular' AND superseded_at IS NULL
-             AND status <> 'rejected'""",
+async def points_and_live_reading(
+    conn: Conn, serial: str, read_on: dt.date
+) -> tuple[list[Record], Record | None]:
+    """``accepted_points`` and ``live_customer_reading`` of the meter, in one round trip."""
+    rows = await conn.fetch(
+        f"""SELECT *, status = 'accepted' AS counted,
+                   (read_on = $2 AND source = 'customer' AND role = 'regular') AS live
+              FROM readings
+             WHERE meter_serial = $1 AND superseded_at IS NULL
+               AND (status = 'accepted'
+                    OR (read_on = $2 AND source = 'customer' AND role = 'regular'
+                        AND status <> 'rejected'))
+             ORDER BY {_ORDER}""",
         serial,
         read_on,
     )
+    live = [r for r in rows if r["live"]]
+    return [r for r in rows if r["counted"]], live[0] if live else None
 
 
 async def feed_reading(conn: Conn, serial: str, read_on: dt.date, source: str) -> Record | None:
@@ -213,12 +223,16 @@ async def photo(conn: Conn, photo_id: uuid.UUID) -> Record | None:
 
 
 async def window_config(conn: Conn, *, stored: bool = False) -> tuple[str, list[Record]]:
-    """The mode and the windows that apply (``stored``: the windows kept whatever the mode)."""
-    mode = await conn.fetchval("SELECT mode FROM reading_window_mode WHERE id = 1")
-    if mode == "always" and not stored:
-        return "always", []
-    windows = await conn.fetch("SELECT * FROM reading_windows ORDER BY opens_on")
-    return str(mode), windows
+    """The mode and the windows that apply (``stored``: the windows kept whatever the mode),
+    in one round trip (every reading submitted asks)."""
+    rows = await conn.fetch(
+        """SELECT m.mode, w.* FROM reading_window_mode m
+             LEFT JOIN reading_windows w ON m.mode <> 'always' OR $1
+            WHERE m.id = 1 ORDER BY w.opens_on""",
+        stored,
+    )
+    mode = str(rows[0]["mode"]) if rows else None
+    return str(mode), [r for r in rows if r["opens_on"] is not None]
 
 
 async def set_windows(

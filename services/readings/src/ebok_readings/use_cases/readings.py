@@ -111,12 +111,13 @@ async def record_reading(
     implausible reading needs ``confirm_unusual`` and then waits for an operator."""
     meters.check_readable(meter, source, read_on)
     reading_rules.check_date(meters.facts(meter), read_on, today)
-    rows = await repo.accepted_points(conn, meter["serial"])
     replaced = None
     if source == "customer":
-        replaced = await repo.live_customer_reading(conn, meter["serial"], read_on)
+        rows, replaced = await repo.points_and_live_reading(conn, meter["serial"], read_on)
         if replaced is not None and replaced["billed_at"] is not None:
             raise reading_rules.already_billed(read_on)
+    else:
+        rows = await repo.accepted_points(conn, meter["serial"])
     verdict = reading_rules.judge(
         points(rows, replaced["id"] if replaced is not None else None),
         value,
