@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from ebok_shared.http.params import HIDDEN_ITEMS_HEADER
 from ebok_shared.http.problems import Problem
 
 from . import repository
@@ -67,6 +68,13 @@ class PortalSettings:
 
     def is_hidden(self, section: str, item_id: str) -> bool:
         return item_id in self.hidden.get(section, ())
+
+    def hidden_header(self, section: str | None, list_key: str | None) -> dict[str, str]:
+        """The header that names a list's hidden items to the service that owns the list, so
+        its SQL leaves them out (and ``total`` and every page are right); empty for a list
+        operators cannot hide items of."""
+        hidden = self.hidden.get(section or "") if list_key else None
+        return {HIDDEN_ITEMS_HEADER: ",".join(sorted(hidden))} if hidden else {}
 
     def filter_items(
         self, section: str, items: list[dict[str, Any]], key: str

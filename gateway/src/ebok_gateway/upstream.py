@@ -87,11 +87,23 @@ class Upstreams:
             log.warning("upstream unreachable", service=service, path=path, error=repr(exc))
             raise unavailable(service) from None
 
-    async def json(self, service: str, path: str, *, token: str, timeout: float) -> Any:
+    async def json(
+        self,
+        service: str,
+        path: str,
+        *,
+        token: str,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """GET a JSON document for an aggregated view; any non-200 is an error of that part."""
         resp = await asyncio.wait_for(
             self.call(
-                service, "GET", path, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+                service,
+                "GET",
+                path,
+                headers={**(headers or {}), "Authorization": f"Bearer {token}"},
+                timeout=timeout,
             ),
             timeout,
         )

@@ -188,9 +188,11 @@ async def invoice_page(
     date_from: date | None,
     date_to: date | None,
     status: str | None,
+    hidden: list[str],
     limit: int,
     offset: int,
 ) -> tuple[int, list[repo.Record]]:
+    """A page of the client's invoices, without those operators hid (``hidden``)."""
     return await repo.ledger.invoice_page(
         conn,
         client_number,
@@ -198,6 +200,7 @@ async def invoice_page(
         date_from=date_from,
         date_to=date_to,
         status=status,
+        hidden=hidden,
         limit=limit,
         offset=offset,
     )
