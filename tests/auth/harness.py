@@ -90,6 +90,7 @@ class Auth:
     async def event(self, event_type: str, **match: Any) -> dict[str, Any]:
         """The payload of the first published ``event_type`` whose payload has ``match``."""
         found = await eventually(lambda: _async(self.published(event_type, **match)), event_type)
+        # event payloads are JSON, typed Any by the tap
         return found[0]["payload"]  # type: ignore[no-any-return]
 
     async def events_of(self, event_type: str, count: int, **match: Any) -> list[dict[str, Any]]:
@@ -263,6 +264,7 @@ class Auth:
         ]
         status, body = await self.call("POST", "/activations", json_body={"token": token})
         assert status == 200, body
+        # auth's answer is JSON (Any): the password is a string
         return body["initial_password"]  # type: ignore[no-any-return]
 
     async def login(
@@ -286,6 +288,7 @@ class Auth:
             json_body={"current_password": initial, "new_password": password},
         )
         assert status == 200, body
+        # auth's answer is JSON (Any): a JSON object
         return body  # type: ignore[no-any-return]
 
 

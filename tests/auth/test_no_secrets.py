@@ -30,6 +30,7 @@ async def test_secrets_never_reach_logs_or_audit(
         pool = await db.create_pool(database, min_size=1, max_size=2)
         try:
             async with aiohttp.ClientSession(base_url=proc.url) as http:
+                # this test's Auth runs without a database pool, which it never uses
                 auth = Auth(http, pool, None, channel, Topology(bus_prefix), tap)  # type: ignore[arg-type]
                 await auth.client_with_invoice("100001")
                 initial = await auth.activated_account("100001")

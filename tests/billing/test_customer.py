@@ -284,6 +284,7 @@ async def test_a_customer_sees_only_their_own_client(loaded: Billing) -> None:
 async def _confirm(billing: Billing, token: str, expect: int = 200) -> dict[str, Any]:
     resp = await billing.http.post("/e-invoice/confirmations", json={"token": token})
     assert resp.status == expect, await resp.text()
+    # resp.json() is Any: a JSON object
     return await resp.json()  # type: ignore[no-any-return]
 
 

@@ -28,6 +28,7 @@ async def _view(
         DASHBOARD, headers={**stack.customer(subject), **(headers or {})}
     )
     assert resp.status == 200
+    # resp.json() is Any: the view is a JSON object
     return await resp.json()  # type: ignore[no-any-return]
 
 

@@ -163,6 +163,7 @@ def proxy(route: Route) -> Any:
         public(handler)
     if route.role is not None:
         operator_role(route.role)(handler)  # the shared auth middleware checks it first
+    # a marker attribute on the handler function, read by the auth middleware
     handler.ebok_allowed_restrictions = frozenset(route.allow_restricted)  # type: ignore[attr-defined]
     handler.__name__ = f"proxy_{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
     return handler

@@ -81,6 +81,7 @@ def customer_page(*, allow: tuple[str, ...] = ()) -> Callable[[Handler], Handler
                     redirect(RESTRICTION_PAGES[restriction])
             return await handler(request)
 
+        # a marker attribute on the handler function, read by the session guard
         guarded.ebok_allowed_restrictions = allow  # type: ignore[attr-defined]
         return guarded
 
@@ -131,6 +132,7 @@ def api(request: web.Request) -> Api:
 
 def adopt_tokens(session: Session, answer: dict[str, Any], kind: str) -> None:
     """Keep a login's or refresh's tokens (as the auth service answered them)."""
+    # kind comes from auth's answer or the session itself: always one of Session.kind
     session.kind = kind  # type: ignore[assignment]
     session.access_token = str(answer["access_token"])
     session.refresh_token = str(answer.get("refresh_token") or session.refresh_token or "")
