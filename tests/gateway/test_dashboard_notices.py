@@ -84,11 +84,10 @@ class Gateway:
         self.client, self.issuer = client, issuer
 
     def customer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token(CLIENT)}"}
+        return self.issuer.customer(CLIENT)
 
     def operator(self) -> dict[str, str]:
-        token = self.issuer.token("op-1", kind="operator", roles=list(ROLES))
-        return {"Authorization": f"Bearer {token}"}
+        return self.issuer.operator("op-1", ROLES)
 
     async def json(self, path: str) -> Any:
         resp = await self.client.get(path, headers={**self.customer(), "Cache-Control": "no-cache"})
