@@ -290,3 +290,57 @@ def schema_literals(component: str) -> list[str]:
 def test_request_and_answer_schemas_live_in_the_shared_contract(component: str) -> None:
     found = schema_literals(component)
     assert not found, "\n".join(found)
+
+
+# -- every type: ignore names its error and says why ---------------------------------------
+
+IGNORE = re.compile(r"#\s*type:\s*ignore\b(?P<codes>\[[^\]]*\])?(?P<rest>.*)$")
+CODES = re.compile(r"\[[a-z][a-z-]*(\s*,\s*[a-z][a-z-]*)*\]")
+
+
+def _python_sources() -> Iterator[Path]:
+    for folder in ("shared", "gateway", "web", "services", "tests", "tools", "bench", "deploy"):
+        yield from (p for p in (ROOT / folder).rglob("*.py") if ".venv" not in p.parts)
+
+
+def ignore_violations(lines: list[str], name: str) -> list[str]:
+    """Each type-ignore comment must name its error code(s) (a bare one hides every error on
+    the line) and give its reason: a comment after it, or a comment on the line above."""
+    found = []
+    for number, line in enumerate(lines, 1):
+        ignore = IGNORE.search(line)
+        if ignore is None:
+            continue
+        codes, rest = ignore["codes"], ignore["rest"].strip()
+        above = lines[number - 2].strip() if number > 1 else ""
+        reason = re.fullmatch(r"#\s*\S.*", rest) is not None or above.startswith("#")
+        if codes is None or not CODES.fullmatch(codes):
+            found.append(f"{name}:{number}: a type: ignore names no error code")
+        elif not reason:
+            found.append(f"{name}:{number}: a type: ignore without its reason")
+    return found
+
+
+def test_every_type_ignore_names_its_error_and_its_reason() -> None:
+    found = [
+        violation
+        for path in _python_sources()
+        for violation in ignore_violations(
+            path.read_text(encoding="utf-8").splitlines(), str(path.relative_to(ROOT))
+        )
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_type_ignore_rule_catches_what_it_must() -> None:
+    ignore = "# type: " + "ignore"  # spelled apart so that this file is not its own example
+    bad = [f"x = f()  {ignore}", f"x = f()  {ignore}[]", f"x = f()  {ignore}[arg-type]"]
+    bad.append(f"x = f()  {ignore}[arg-type]  #")
+    good = [
+        f"x = f()  {ignore}[arg-type]  # f is untyped",
+        f"# f is untyped\nx = f()  {ignore}[arg-type, misc]",
+    ]
+    for line in bad:
+        assert ignore_violations(line.splitlines(), "m.py"), line
+    for text in good:
+        assert not ignore_violations(text.splitlines(), "m.py"), text

@@ -57,6 +57,7 @@ async def test_a_polish_message_is_kept_in_the_maildir_and_listed(sink: RunningS
     assert POLISH_SUBJECT in page
     assert "Łucja Wędrowna &lt;klient@example.pl&gt;" in page
 
+    # no match fails the test with a TypeError, which is what it should do
     link = html.unescape(re.search(r'href="(/messages/[^"]+)"', page)[1])  # type: ignore[index]
     status, view = await _get(sink.url.rstrip("/") + link)
     assert status == 200
@@ -82,6 +83,7 @@ async def test_markup_in_a_message_is_never_rendered_in_the_sink_page(sink: Runn
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Twoja faktura" in page
     assert "<script" not in page
 
+    # no match fails the test with a TypeError, which is what it should do
     link = html.unescape(re.search(r'href="(/messages/[^"]+)"', page)[1])  # type: ignore[index]
     status, view = await _get(sink.url.rstrip("/") + link)
     assert status == 200

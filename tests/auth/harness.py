@@ -1,6 +1,7 @@
-"""The auth service under test: the real app on a real port, its own fresh database, a
-tap (tests.support.tap) on every event auth publishes, and a billing feed that publishes real
-envelopes to ``<prefix>billing.events`` exactly as billing's relay would."""
+"""The auth service under test, started by the one harness of every service
+(tests.support.service): the real app on a real port, its own fresh database, a tap on every
+event auth publishes, and billing's events put on the bus exactly as billing's relay would.
+What is auth's own here: its settings for tests and helpers (accounts, sessions, operators)."""
 
 from __future__ import annotations
 
@@ -16,15 +17,14 @@ from typing import Any
 import aio_pika
 import asyncpg
 import pyotp
-from aio_pika.abc import AbstractChannel
-from aiohttp.test_utils import TestClient
-from ebok_auth.app import create_app
+from aio_pika.abc import AbstractRobustConnection
+from ebok_auth.app import SPEC, create_app
 from ebok_auth.settings import AuthSettings
-from ebok_shared.bus import Event, Topology, default_catalogue
+from ebok_shared.bus import Event, Topology
 from ebok_shared.config import Secret
-from ebok_shared.service import POOL
 
-from tests.support.apps import serve
+from tests.support.bus import wait_until
+from tests.support.service import RunningService, delete_service_bus, running_service
 from tests.support.tap import EventTap
 
 # Two keys, as after a rotation: the first seals, both open.
@@ -68,15 +68,8 @@ async def eventually(probe: Callable[[], Awaitable[Any]], what: str) -> Any:
         await asyncio.sleep(0.05)
 
 
-@dataclass
-class Auth:
-    client: TestClient
-    pool: asyncpg.Pool
-    app: Any
-    channel: AbstractChannel
-    topology: Topology
-    tap: EventTap
-    _n: int = 0
+class Auth(RunningService[AuthSettings]):
+    """auth under test, with the helpers its tests share."""
 
     # -- events out ------------------------------------------------------------------------
     @property
@@ -90,6 +83,7 @@ class Auth:
     async def event(self, event_type: str, **match: Any) -> dict[str, Any]:
         """The payload of the first published ``event_type`` whose payload has ``match``."""
         found = await eventually(lambda: _async(self.published(event_type, **match)), event_type)
+        # event payloads are JSON, typed Any by the tap
         return found[0]["payload"]  # type: ignore[no-any-return]
 
     async def events_of(self, event_type: str, count: int, **match: Any) -> list[dict[str, Any]]:
@@ -140,26 +134,10 @@ class Auth:
 
     # -- events in (as billing publishes them) ---------------------------------------------
     async def billing(self, event_type: str, payload: dict[str, Any]) -> Event:
-        event = Event.new(event_type, payload)
-        default_catalogue().validate(event)
-        exchange = await self.channel.get_exchange(self.topology.exchange("billing"))
-        await exchange.publish(
-            aio_pika.Message(
-                event.to_json(),
-                message_id=str(event.id),
-                type=event_type,
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            ),
-            routing_key=event_type,
-            mandatory=True,
-        )
-        await eventually(
-            lambda: self.pool.fetchval(
-                "SELECT true FROM inbox WHERE consumer = 'auth' AND event_id = $1", event.id
-            ),
-            f"auth to consume {event_type}",
-        )
+        """Put billing's event on the bus (as billing's relay does) and wait until auth has
+        applied it."""
+        event = await self.emit(event_type, payload)
+        await self.consumed(event)
         return event
 
     async def client_with_invoice(
@@ -263,6 +241,7 @@ class Auth:
         ]
         status, body = await self.call("POST", "/activations", json_body={"token": token})
         assert status == 200, body
+        # auth's answer is JSON (Any): the password is a string
         return body["initial_password"]  # type: ignore[no-any-return]
 
     async def login(
@@ -286,6 +265,7 @@ class Auth:
             json_body={"current_password": initial, "new_password": password},
         )
         assert status == 200, body
+        # auth's answer is JSON (Any): a JSON object
         return body  # type: ignore[no-any-return]
 
 
@@ -307,38 +287,47 @@ def contract_payload(
 
 
 @contextlib.asynccontextmanager
-async def bus_side(amqp_url: str, prefix: str) -> AsyncIterator[tuple[AbstractChannel, EventTap]]:
-    """A channel (billing's exchange declared on it), and a tap on every event auth publishes
-    (auth's events need a bound queue: the relay publishes them mandatory)."""
-    topology = Topology(prefix)
-    connection = await aio_pika.connect_robust(amqp_url)
-    channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-    try:
-        await channel.declare_exchange(
-            topology.exchange("billing"), aio_pika.ExchangeType.TOPIC, durable=True
-        )
-        tap = await EventTap.bound(connection, topology, ["auth"])
-        yield channel, tap
-    finally:
-        await _cleanup(channel, topology)
-        await connection.close()
-
-
-@contextlib.asynccontextmanager
 async def running_auth(
     database: str, amqp_url: str, prefix: str, **overrides: Any
 ) -> AsyncIterator[Auth]:
     settings = settings_for(database, amqp_url, prefix, **overrides)
-    async with bus_side(amqp_url, prefix) as (channel, tap):
-        app = create_app(settings)
-        async with serve(app) as client:
-            yield Auth(client, app[POOL], app, channel, Topology(prefix), tap)
+    async with running_service(create_app, settings, tap=["auth"], service_type=Auth) as auth:
+        yield auth
 
 
-async def _cleanup(channel: AbstractChannel, topology: Topology) -> None:
-    with contextlib.suppress(Exception):
-        for name in ("", ".dlq", ".retry.1"):
-            queue = await channel.get_queue(topology.queue("auth") + name, ensure=False)
-            await queue.delete(if_unused=False, if_empty=False)
-        for producer in ("auth", "billing"):
-            await channel.exchange_delete(topology.exchange(producer))
+@dataclass
+class AuthProcess(Auth):
+    """auth run as a real process (tests.auth.process): the same helpers over HTTP, with
+    the test's own pool on auth's database (there is no app in this process)."""
+
+    own_pool: asyncpg.Pool | None = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self.own_pool is not None
+        return self.own_pool
+
+    async def consumed(self, event: Event) -> None:
+        await wait_until(
+            lambda: self.pool.fetchval(
+                "SELECT true FROM inbox WHERE consumer = 'auth' AND event_id = $1", event.id
+            ),
+            f"auth to consume {event.type}",
+        )
+
+
+@contextlib.asynccontextmanager
+async def auth_bus(
+    settings: AuthSettings,
+) -> AsyncIterator[tuple[AbstractRobustConnection, EventTap]]:
+    """For auth run as a process: a connection and a tap on every event auth publishes
+    (bound before auth starts: its relay publishes mandatory); auth's queues and exchanges
+    deleted on the way out."""
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    tap = await EventTap.bound(connection, Topology(settings.bus_prefix), ["auth"])
+    try:
+        yield connection, tap
+    finally:
+        await tap.close()
+        await delete_service_bus(connection, settings, SPEC, extra_producers=["auth"])
+        await connection.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 
-import aio_pika
 import pytest
 from ebok_auth import events
 from ebok_auth.app import SPEC
@@ -77,12 +76,7 @@ async def test_catalogue_examples_of_consumed_events_are_applied(auth: Auth) -> 
     # after a newer one must not bring the old amount back.
     first = await auth.billing("billing.invoice.issued", invoice)
     await auth.billing("billing.invoice.issued", {**invoice, "gross": "1.00"})
-    exchange = await auth.channel.get_exchange(auth.topology.exchange("billing"))
-    await exchange.publish(
-        aio_pika.Message(first.to_json(), message_id=str(first.id)),
-        routing_key=first.type,
-        mandatory=True,
-    )
+    await auth.publish(first)
     # One queue, one consumer: once a later marker is handled, the replay was too.
     await auth.billing("billing.client.upserted", examples["billing.client.upserted"])
     assert (

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 from ebok_shared import db
-from ebok_shared.bus import Topology
 
-from tests.auth.harness import TOTP_KEYS, Auth, bus_side
+from tests.auth.harness import TOTP_KEYS, AuthProcess, auth_bus, settings_for
 from tests.auth.process import auth_process
 
 
@@ -26,11 +25,13 @@ async def test_secrets_never_reach_logs_or_audit(
         "EBOK_TOTP_KEYS": TOTP_KEYS,
     }
     secrets: list[str] = []
-    async with bus_side(amqp_url, bus_prefix) as (channel, tap), auth_process(env) as proc:
+    settings = settings_for(database, amqp_url, bus_prefix)
+    async with auth_bus(settings) as (connection, tap), auth_process(env) as proc:
         pool = await db.create_pool(database, min_size=1, max_size=2)
         try:
             async with aiohttp.ClientSession(base_url=proc.url) as http:
-                auth = Auth(http, pool, None, channel, Topology(bus_prefix), tap)  # type: ignore[arg-type]
+                # The helpers of the in-process harness, over HTTP to the real process.
+                auth = AuthProcess(http, settings, connection, None, tap, own_pool=pool)  # type: ignore[arg-type]  # a ClientSession where a TestClient is typed: both request(method, path)
                 await auth.client_with_invoice("100001")
                 initial = await auth.activated_account("100001")
                 activation = (await auth.event("auth.account.registered"))["activation_token"]

@@ -11,6 +11,7 @@ from ebok_billing import documents
 from ebok_billing.domain.money import describe_balance, format_pln
 from ebok_billing.domain.transfer_qr import parse
 from ebok_shared.clock import LOCAL_TZ, clock
+from ebok_shared.http import params
 
 from tests.billing.helpers import (
     Billing,
@@ -92,6 +93,39 @@ async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
         assert resp.status == status, query
         assert resp.content_type == "application/problem+json"
         assert (await resp.json())["errors"][0]["field"] == field
+
+
+async def test_invoices_the_gateway_names_hidden_are_left_out_of_every_page(
+    loaded: Billing,
+) -> None:
+    """Issue 14: a hidden invoice is left out in billing's SQL, so ``total``, ``pages`` and
+    the pages after it are right, not only the page the hidden invoice would stand on."""
+
+    async def page(query: str, hidden: str) -> Any:
+        resp = await loaded.http.get(
+            f"/me/invoices?{query}",
+            headers={**loaded.as_customer(A), params.HIDDEN_ITEMS_HEADER: hidden},
+        )
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    # I3 stands on page 1; page 2 would otherwise repeat I2 or count I3 in its total.
+    second = await page("page=2&page_size=1", f"{I3['invoice_number']},{IB['invoice_number']}")
+    assert [i["invoice_number"] for i in second["items"]] == [I1["invoice_number"]]
+    assert second["total"] == 2 and second["pages"] == 2
+    past = await page("page=3&page_size=1", I3["invoice_number"])
+    assert past["items"] == [] and past["total"] == 2
+    filtered = await page("status=overdue", I1["invoice_number"])
+    assert filtered["items"] == [] and filtered["total"] == 0
+    everything = await page("", " , ")
+    assert everything["total"] == 3
+    too_many = ",".join(str(n) for n in range(params.MAX_HIDDEN_ITEMS + 1))
+    resp = await loaded.http.get(
+        "/me/invoices",
+        headers={**loaded.as_customer(A), params.HIDDEN_ITEMS_HEADER: too_many},
+    )
+    assert resp.status == 400
+    assert (await resp.json())["errors"][0]["field"] == params.HIDDEN_ITEMS_HEADER
 
 
 async def test_invoice_detail_and_its_printable_copy(loaded: Billing) -> None:
@@ -250,6 +284,7 @@ async def test_a_customer_sees_only_their_own_client(loaded: Billing) -> None:
 async def _confirm(billing: Billing, token: str, expect: int = 200) -> dict[str, Any]:
     resp = await billing.http.post("/e-invoice/confirmations", json={"token": token})
     assert resp.status == expect, await resp.text()
+    # resp.json() is Any: a JSON object
     return await resp.json()  # type: ignore[no-any-return]
 
 

@@ -72,6 +72,7 @@ def test_is_whole_grosze() -> None:
 
 def test_float_is_refused() -> None:
     with pytest.raises(TypeError):
+        # the wrong type on purpose: format_pln must refuse a float
         format_pln(1.5)  # type: ignore[arg-type]
 
 

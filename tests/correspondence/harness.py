@@ -78,6 +78,7 @@ def settings_for(
 
 def form(
     document: dict[str, Any] | None,
+    # an empty tuple as the immutable default of a list parameter
     files: list[tuple[str, bytes, str]] = (),  # type: ignore[assignment]
 ) -> aiohttp.FormData:
     """A multipart form: the document part, then ``(filename, bytes, declared type)`` files."""

@@ -8,6 +8,7 @@ import datetime as dt
 from ebok_shared.clock import UTC, clock
 
 from tests.correspondence.harness import EXE, JPEG, PDF, Correspondence, documents, form
+from tests.support.tokens import Issuer
 
 NOW = dt.datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 
@@ -160,14 +161,14 @@ async def test_evidence_needed_extends_the_deadline_once(svc: Correspondence) ->
 
 
 async def test_deadline_settings_are_honoured(
-    database: str, amqp_url: str, bus_prefix: str, issuer: object
+    database: str, amqp_url: str, bus_prefix: str, issuer: Issuer
 ) -> None:
     from tests.correspondence.harness import running_correspondence, settings_for
 
     settings = settings_for(
         database, amqp_url, bus_prefix, reply_days=30, evidence_extension_days=30
     )
-    async with running_correspondence(settings, issuer) as svc:  # type: ignore[arg-type]
+    async with running_correspondence(settings, issuer) as svc:
         clock.freeze(NOW)
         complaint = await svc.submit(documents()["water_quality_complaint"])
         assert complaint["reply_due"] == "2026-04-01"

@@ -68,17 +68,22 @@ class Api:
         *,
         token: str | None = None,
         json: Any = None,
+        form: aiohttp.FormData | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
         idempotent: bool = False,
     ) -> Reply:
+        """One call; ``form`` is a multipart/form-data body (fields and files)."""
         sent = {**self.headers, **(headers or {})}
         if token is not None:
             sent["Authorization"] = f"Bearer {token}"
         if idempotent:
             sent["Idempotency-Key"] = str(uuid.uuid4())
+        body: dict[str, Any] = {"json": json} if form is None else {"data": form}
+        if form is not None and self.contract is not None:
+            self.contract.check_form(method, path)
         async with self.http.request(
-            method, self.base + path, json=json, headers=sent, params=params
+            method, self.base + path, headers=sent, params=params, **body
         ) as resp:
             body = await resp.read()
             reply = Reply(method, path, resp.status, dict(resp.headers), body)
@@ -97,6 +102,18 @@ class Api:
 
     async def delete(self, path: str, **kw: Any) -> Reply:
         return await self.call("DELETE", path, **kw)
+
+
+def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes, str]]) -> aiohttp.FormData:
+    """A multipart/form-data body: text ``fields``, then ``files`` as (field, file name,
+    bytes, content type); a field named more than once carries several files. File names
+    travel as browsers send them, UTF-8 in quotes (aiohttp would percent-encode them)."""
+    form = aiohttp.FormData(quote_fields=False)  # names as a browser sends them (UTF-8)
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for name, filename, data, content_type in files:
+        form.add_field(name, data, filename=filename, content_type=content_type)
+    return form
 
 
 def expect(reply: Reply, status: int) -> Any:

@@ -50,6 +50,15 @@ class Contract:
                     return dict(found)
         return None
 
+    def check_form(self, method: str, path: str) -> None:
+        """A multipart body is sent only where the document describes one."""
+        operation = self.operation(method, path)
+        assert operation is not None, f"{method} {path}: not in the document"
+        content = operation.get("requestBody", {}).get("content", {})
+        assert "multipart/form-data" in content, (
+            f"{method} {path}: the document describes no multipart/form-data body"
+        )
+
     def check(self, answer: Answer) -> None:
         """Raises AssertionError, naming the call, when the answer is not as documented."""
         self.checked += 1

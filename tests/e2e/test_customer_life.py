@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ebok_notifier.render import PAGES
 from ebok_shared.clock import LOCAL_TZ
 
-from .client import Api, Reply, eventually, expect, expect_problem
+from .client import Api, Reply, eventually, expect, expect_problem, multipart
 from .data import Customer, load_customers
 from .journeys import (
     CUSTOMER_PASSWORD,
@@ -52,6 +52,11 @@ LIFE, OWNER, NEIGHBOUR, TO_BLOCK, READER_1, READER_2 = (
 E_INVOICE_CONFIRM_PAGE = PAGES["confirm_e_invoice"]
 REGULATIONS_PAGE = PAGES["regulations"]
 SECOND = 1.0  # "within 1 second": a bounded wait, polled
+# A valid 1×1 PNG (a phone's photo of the meter, in small) and a minimal PDF.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +141,7 @@ async def test_customer_life(
     await _invoice_pdf(api, token, me)
     await _e_invoice(api, stack, token, me)
     await _failure_report(api, stack, token, me)
+    await _letter_with_attachments(api, stack, token, me)
     await _garden_meter_request(api, stack, token, me, operator)
     await _export(api, token, me)
 
@@ -158,18 +164,25 @@ async def test_customer_life(
 
 
 async def _submit_reading(api: Api, token: str, me: Customer) -> None:
+    """A reading with a photo of the meter, as a multipart form (issue 14)."""
     meters = expect(await api.get("/me/meters", token=token), 200)
     assert [m["serial"] for m in meters["items"]] == [me.meter]
     path = f"/me/meters/{quote(me.meter)}/readings"
-    reading = expect(
-        await api.post(
-            path, token=token, json={"value": "123.456", "read_on": _today()}, idempotent=True
-        ),
-        201,
+    form = multipart(
+        {"value": "123.456", "read_on": _today()},
+        [("photo", "licznik.png", PNG, "image/png")],
     )
+    reading = expect(await api.post(path, token=token, form=form, idempotent=True), 201)
     assert reading["status"] == "accepted", reading
+    assert reading["has_photo"] is True, reading
     history = expect(await api.get(path, token=token), 200)
     assert [(r["value"], r["read_on"]) for r in history["items"]][:1] == [("123.456", _today())]
+    # A photo that is not one is refused, naming the field.
+    wrong = multipart(
+        {"value": "123.456", "read_on": _today()}, [("photo", "a.png", PDF, "image/png")]
+    )
+    problem = expect_problem(await api.post(path, token=token, form=wrong, idempotent=True), 422)
+    assert problem["errors"][0]["field"] == "photo", problem
 
 
 async def _invoice_pdf(api: Api, token: str, me: Customer) -> None:
@@ -216,6 +229,28 @@ async def _failure_report(api: Api, stack: Stack, token: str, me: Customer) -> N
     assert number in [c["number"] for c in cases["items"]]
 
 
+async def _letter_with_attachments(api: Api, stack: Stack, token: str, me: Customer) -> None:
+    """A letter with two attachments, as a multipart form (the document as JSON text)."""
+    letter = {"kind": "letter", "subject": "Kopia umowy", "content": "Proszę o kopię umowy."}
+    form = multipart(
+        {"document": json.dumps(letter, ensure_ascii=False)},
+        [
+            ("attachments", "wniosek.pdf", PDF, "application/pdf"),
+            ("attachments", "zdjęcie.png", PNG, "image/png"),
+        ],
+    )
+    case = expect(
+        await api.post("/me/correspondence", token=token, form=form, idempotent=True), 201
+    )
+    assert sorted(a["filename"] for a in case["attachments"]) == ["wniosek.pdf", "zdjęcie.png"]
+    assert {a["size"] for a in case["attachments"]} == {len(PDF), len(PNG)}
+    await wait_for_mail(stack.maildir, me.email, subject_has(case["number"]))
+    detail = expect(await api.get(f"/me/correspondence/{case['id']}", token=token), 200)
+    stored = {a["filename"]: a for a in detail["attachments"]}
+    pdf = await api.get(stored["wniosek.pdf"]["path"].removeprefix("/api/v1"), token=token)
+    assert pdf.status == 200 and pdf.body == PDF, str(pdf)
+
+
 async def _garden_meter_request(
     api: Api, stack: Stack, token: str, me: Customer, operator: Session
 ) -> None:
@@ -228,8 +263,9 @@ async def _garden_meter_request(
         "initial_value": "0.000",
         "seal_number": "PL-2026/001",
     }
+    form = multipart(wanted, [("photo", "ogrodowy.png", PNG, "image/png")])
     submitted = expect(
-        await api.post("/me/garden-meter-requests", token=token, json=wanted, idempotent=True),
+        await api.post("/me/garden-meter-requests", token=token, form=form, idempotent=True),
         201,
     )
     assert submitted["status"] == "submitted", submitted
@@ -245,6 +281,7 @@ async def _garden_meter_request(
         200,
     )
     assert [r["id"] for r in queue["items"]] == [submitted["id"]], queue
+    assert queue["items"][0]["has_photo"] is True, queue  # the form's photo came with it
     expect(
         await api.post(
             f"/operator/readings/garden-meter-requests/{submitted['id']}/decision",

@@ -78,7 +78,7 @@ class Stack:
         return self.replicas[0]
 
     def customer(self, subject: str = "123456", **claims: Any) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token(subject, **claims)}"}
+        return self.issuer.customer(subject, **claims)
 
     def operator(self, roles: tuple[str, ...] = ROLES) -> dict[str, str]:
         return self.issuer.operator("op-1", roles)

@@ -5,18 +5,24 @@ as the real ones do (the services' own suites hold those answers to their contra
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from typing import Any
 
+import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from ebok_gateway import repository
 from ebok_gateway.app import create_app
 from ebok_gateway.notices import notices
 from ebok_gateway.settings import GatewaySettings
+from ebok_gateway.view_cache import ALL
+from ebok_shared import db
+from ebok_shared.http import params
 from ebok_shared.http.roles import ROLES
 
 from tests.gateway.conftest import _upstream
@@ -74,15 +80,15 @@ def _page(items: list[dict[str, Any]], size: int = 20) -> dict[str, Any]:
 
 
 class Gateway:
-    def __init__(self, client: TestClient, issuer: Issuer) -> None:
+    def __init__(self, client: TestClient, issuer: Issuer, told: list[list[str]]) -> None:
         self.client, self.issuer = client, issuer
+        self.told = told  # the hidden invoices billing was told of, call by call
 
     def customer(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.issuer.token(CLIENT)}"}
+        return self.issuer.customer(CLIENT)
 
     def operator(self) -> dict[str, str]:
-        token = self.issuer.token("op-1", kind="operator", roles=list(ROLES))
-        return {"Authorization": f"Bearer {token}"}
+        return self.issuer.operator("op-1", ROLES)
 
     async def json(self, path: str) -> Any:
         resp = await self.client.get(path, headers={**self.customer(), "Cache-Control": "no-cache"})
@@ -104,11 +110,22 @@ async def gateway(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterato
 
         return handler
 
+    told: list[list[str]] = []
+
+    async def billing_invoices(request: web.Request) -> web.Response:
+        """As billing answers: the hidden invoices the gateway names left out before paging."""
+        hidden = params.hidden_items(request)
+        told.append(hidden)
+        shown = [i for i in INVOICES if i["invoice_number"] not in hidden]
+        page = params.page(request, 100)
+        items = shown[page.offset : page.offset + page.size]
+        return web.json_response(page.envelope(items, len(shown)))
+
     async with AsyncExitStack() as exits, running_issuer() as issuer:
         upstream = await _upstream(
             {
                 "/me": await answer(PROFILE),
-                "/me/invoices": await answer(_page(INVOICES)),
+                "/me/invoices": billing_invoices,
                 "/me/meters": await answer(
                     {
                         "items": [MAIN, GARDEN],
@@ -139,7 +156,7 @@ async def gateway(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterato
             rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
         )
         client = await exits.enter_async_context(serve(create_app(settings)))
-        yield Gateway(client, issuer)
+        yield Gateway(client, issuer, told)
 
 
 async def test_a_hidden_invoice_is_not_counted_in_total(gateway: Gateway) -> None:
@@ -152,6 +169,67 @@ async def test_a_hidden_invoice_is_not_counted_in_total(gateway: Gateway) -> Non
     assert listed["total"] == 2 and listed["pages"] == 1
     dashboard = await gateway.json("/api/v1/me/dashboard")
     assert dashboard["last_invoices"]["data"]["total"] == 2
+
+
+async def test_billing_is_told_the_hidden_invoices_so_every_page_is_right(
+    gateway: Gateway,
+) -> None:
+    """The hidden invoice stands on page 1: page 2 is still right (billing left it out)."""
+    await gateway.portal(f"sections/invoices/items/{CLIENT}26010001", {"hidden": True})
+    second = await gateway.json("/api/v1/me/invoices?page=2&page_size=1")
+    assert [i["invoice_number"] for i in second["items"]] == [f"{CLIENT}26010003"]
+    assert second["total"] == 2 and second["pages"] == 2
+    # A customer cannot name hidden items for the gateway: their header is not passed on.
+    resp = await gateway.client.get(
+        "/api/v1/me/invoices",
+        headers={**gateway.customer(), params.HIDDEN_ITEMS_HEADER: f"{CLIENT}26010002"},
+    )
+    listed = await resp.json()
+    assert [i["invoice_number"] for i in listed["items"]] == [
+        f"{CLIENT}26010002",
+        f"{CLIENT}26010003",
+    ]
+
+
+async def test_billing_is_told_only_the_clients_own_hidden_invoices(
+    gateway: Gateway, database: str
+) -> None:
+    """However many invoices operators hide in all, the header names the client's alone: it
+    stays a few ids long (a header of every hidden id would pass aiohttp's 8 KiB limit)."""
+    others = [(f"{200000 + n}26010001",) for n in range(3000)]
+    conn = await db.connect(database)
+    try:
+        await conn.executemany(
+            "INSERT INTO hidden_items (section, item_id, changed_by)"
+            " VALUES ('invoices', $1, 'op-1')",
+            others,
+        )
+    finally:
+        await conn.close()
+    # Hiding one of the client's through the API reloads every replica's settings.
+    await gateway.portal(f"sections/invoices/items/{CLIENT}26010003", {"hidden": True})
+    listed = await gateway.json("/api/v1/me/invoices")
+    assert [i["invoice_number"] for i in listed["items"]] == [
+        f"{CLIENT}26010001",
+        f"{CLIENT}26010002",
+    ]
+    assert gateway.told[-1] == [f"{CLIENT}26010003"]
+
+
+async def test_hiding_an_item_drops_every_kept_view(gateway: Gateway, database: str) -> None:
+    """Kept dashboards were fetched with the old hidden set: a change announces "*"."""
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(database)
+    writer = await db.connect(database)
+    try:
+        await listener.add_listener(
+            repository.VIEWS_NOTIFY, lambda *args: heard.put_nowait(args[3])
+        )
+        await repository.set_item_hidden(writer, "invoices", "1234567890", True, "op-1")
+        assert await asyncio.wait_for(heard.get(), 30) == ALL
+    finally:
+        await listener.close()
+        await writer.close()
 
 
 async def test_garden_meters_are_not_listed_while_their_section_is_hidden(

@@ -126,7 +126,7 @@ async def gateway(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterato
 
 async def test_the_export_is_one_archive_of_data_files_and_a_manifest(gateway: Any) -> None:
     client, issuer = gateway
-    headers = {"Authorization": f"Bearer {issuer.token(CLIENT, restrictions=['regulations'])}"}
+    headers = issuer.customer(CLIENT, restrictions=["regulations"])
     resp = await client.get("/api/v1/me/export/archive", headers=headers)  # a GDPR right
     assert resp.status == 200, await resp.text()
     assert resp.content_type == "application/zip"
@@ -169,7 +169,7 @@ async def test_a_file_that_cannot_be_fetched_makes_the_export_fail_not_shrink(
         {**READINGS["photos"][0], "id": "x", "path": f"/me/photos/{uuid.uuid4()}"}
     )
     try:
-        headers = {"Authorization": f"Bearer {issuer.token(CLIENT)}"}
+        headers = issuer.customer(CLIENT)
         resp = await client.get("/api/v1/me/export/archive", headers=headers)
         assert resp.status == 503 and resp.content_type == "application/problem+json"
         problem = await resp.json()

@@ -24,7 +24,7 @@ from ebok_shared.http.problems import Problem
 from ebok_shared.revocation.repository import revoke_sessions, revoke_subject
 
 from tests.gateway.conftest import Stack, eventually
-from tests.support.tokens import Issuer
+from tests.support.tokens import Issuer, bearer
 
 
 async def test_proxy_forwards_the_callers_token_and_strips_the_prefix(stack: Stack) -> None:
@@ -38,7 +38,7 @@ async def test_proxy_forwards_the_callers_token_and_strips_the_prefix(stack: Sta
 async def test_customer_route_refuses_anonymous_and_forged_tokens(stack: Stack) -> None:
     assert (await stack.gw.get("/api/v1/me/contracts")).status == 401
     other = Issuer()  # a key the gateway never saw
-    forged = {"Authorization": f"Bearer {other.token('123456')}"}
+    forged = other.customer("123456")
     resp = await stack.gw.get("/api/v1/me/contracts", headers=forged)
     assert resp.status == 401
     assert resp.content_type == "application/problem+json"
@@ -72,7 +72,7 @@ async def test_operator_logs_in_and_sets_own_password_through_the_gateway(stack:
     token = stack.issuer.token(
         "op-2", kind="operator", roles=["operator"], restrictions=["password_change"]
     )
-    restricted = {"Authorization": f"Bearer {token}"}
+    restricted = bearer(token)
     refused = await stack.gw.get("/api/v1/operator/portal-settings", headers=restricted)
     assert refused.status == 403
     assert (await refused.json())["code"] == "password-change-required"

@@ -53,6 +53,7 @@ async def test_a_parameter_that_does_not_match_its_pattern_is_refused_before_for
             status, problem = await _get(stack, template.format(value), stack.customer())
             assert status == 400, (template, value, problem)
             assert problem["code"] == "bad-parameter"
+            # a problem is a dict[str, object]; its errors are a list of dicts
             field = problem["errors"][0]["field"]  # type: ignore[index]
             # A NUL anywhere in the path is refused at the door (the shared request guard).
             assert field in ("number", "serial", "case_id", "(path)"), field
@@ -63,6 +64,7 @@ async def test_a_public_route_is_confined_too(stack: Stack) -> None:
     for value in ESCAPES:
         status, problem = await _get(stack, f"/api/v1/regulations/{value}/changes", {})
         assert status == 400, problem
+        # errors is object-typed in the problem dict; compared to its real shapes
         assert problem["errors"] in (  # type: ignore[comparison-overlap]
             [{"field": "version", "reason": "nieprawidłowa wartość parametru ścieżki"}],
             [{"field": "(path)", "reason": "niedozwolony znak w adresie"}],  # the NUL

@@ -19,6 +19,7 @@ from ebok_shared.revocation.repository import revoke_subject
 from yarl import URL
 
 from tests.gateway.conftest import Stack, eventually
+from tests.support.tokens import bearer
 
 # A valid value of each path parameter, so that only the one under test is wrong.
 GOOD = {
@@ -98,10 +99,9 @@ async def test_the_document_has_routes_of_every_kind_to_walk(stack: Stack) -> No
 async def test_every_protected_route_refuses_a_revoked_token(stack: Stack) -> None:
     issued = int(time.time()) - 5  # seconds before the block (as every live token is)
     customer = stack.customer("700001", iat=issued)
-    operator = {
-        "Authorization": "Bearer "
-        + stack.issuer.token("op-revoked", kind="operator", roles=["operator"], iat=issued)
-    }
+    operator = bearer(
+        stack.issuer.token("op-revoked", kind="operator", roles=["operator"], iat=issued)
+    )
     await _revoke(stack, "customer:700001")
     await _revoke(stack, "operator:op-revoked")
 
@@ -139,7 +139,7 @@ async def test_every_protected_route_refuses_a_non_ascii_authorization_header(
 ) -> None:
     for method, path, op in _operations():
         if _protected(op):
-            got = await _call(stack, method, _fill(path), {"Authorization": "Bearer żółw"})
+            got = await _call(stack, method, _fill(path), bearer("żółw"))
             _refused(f"{method} {path}", got, 400)
     assert stack.raw == []
 

@@ -28,6 +28,7 @@ async def _view(
         DASHBOARD, headers={**stack.customer(subject), **(headers or {})}
     )
     assert resp.status == 200
+    # resp.json() is Any: the view is a JSON object
     return await resp.json()  # type: ignore[no-any-return]
 
 
@@ -133,7 +134,8 @@ async def test_kept_views_follow_hidden_items_and_sections(stack: Stack) -> None
         return [i["invoice_number"] for i in items] == ["12345626020001"]
 
     await eventually(hidden_on_the_other_replica)
-    assert stack.calls["/me/invoices"] == 1  # from memory, filtered as served
+    # Asked again: billing leaves hidden invoices out itself, so a kept list is stale.
+    assert stack.calls["/me/invoices"] == 2
     await stack.gw.put(
         "/api/v1/operator/portal-settings/sections/contracts",
         headers=stack.operator(),

@@ -75,6 +75,7 @@ async def test_an_issued_interest_note_is_e_mailed(notifier: Notifier, smtp: Smt
     text = message.get_body(("plain",)).get_content()
     assert "od 21 listopada 2025 do 3 grudnia 2025: 13 dni, 9,75% w skali roku = 3,47" in text
     assert "Odsetki razem: 31,21" in text
+    # delivery_for is Optional; a missing delivery fails the test with a TypeError
     assert (await notifier.delivery_for(event))["kind"] == Kind.INTEREST_NOTE  # type: ignore[index]
 
 

@@ -59,6 +59,7 @@ async def test_users_follow_auths_events(notifier: Notifier, smtp: SmtpServer) -
     [notice] = smtp.to(old)  # a hijacked account gets noticed at the old address
     assert notice.message()["Subject"] == "Adres e-mail konta e-BOK został zmieniony"
     await wait_until(lambda: notifier.sent(blocked), "the block notice")
+    # delivery_for is Optional; a missing delivery fails the test with a TypeError
     assert (await notifier.delivery_for(blocked))["kind"] == Kind.ACCOUNT_BLOCKED  # type: ignore[index]
 
     unblocked = await notifier.emit(
@@ -144,6 +145,7 @@ async def test_deleting_an_account_confirms_erases_and_cancels(
     )
     await _handled(notifier, later, again)
     assert await notifier.delivery_for(later) is None
+    # Optional; a missing recipient fails the test with a TypeError
     assert (await _recipient(notifier, "200004"))["status"] == "active"  # type: ignore[index]
 
 

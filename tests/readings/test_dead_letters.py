@@ -22,6 +22,7 @@ async def _parked(readings: Readings, headers: dict[str, str]) -> list[dict[str,
     assert resp.status == 200, await resp.text()
     body = await resp.json()
     assert body["queue"].endswith("readings.dlq")
+    # resp.json() is Any: the items are a list
     return body["items"]  # type: ignore[no-any-return]
 
 

@@ -49,6 +49,7 @@ def test_the_relays_frames_are_the_ones_pamqp_would_send(size: int) -> None:
     for start in range(0, size, 100):
         expected += pamqp.frame.marshal(ContentBody(body[start : start + 100]), 7)
 
+    # a stand-in channel: only the attributes message_frames reads
     frames = message_frames(channel, "x.billing.events", EVENT_TYPE, MESSAGE_ID, body)  # type: ignore[arg-type]
     assert frames == expected
 

@@ -18,9 +18,11 @@ from ebok_shared.feed import (
     Counts,
     LineErrors,
     checksum,
+    csv_records,
     decode,
     detect_format,
     format_of_file,
+    jsonl_records,
     refused_file,
 )
 from ebok_shared.feed.apply import Apply, apply_batch
@@ -238,3 +240,39 @@ async def test_readings_batch_history_is_kept(tmp_path: Path, database: str) -> 
         assert await conn.fetchval("SELECT to_regclass('feed_batches')") is None
     finally:
         await conn.close()
+
+
+def test_json_lines_are_read_once_for_every_feed() -> None:
+    """billing's and readings' feeds read JSON lines here: numbered objects, line errors."""
+    errors = LineErrors()
+    text = '{"a": "1"}\n\n[1, 2]\n{"b": \n{"c": "\u2028"}\r\n'
+    assert list(jsonl_records(text, errors)) == [(1, {"a": "1"}), (5, {"c": "\u2028"})]
+    assert errors.to_list() == [
+        {"line": 3, "field": "(wiersz)", "reason": "wiersz musi być obiektem JSON"},
+        {"line": 4, "field": "(wiersz)", "reason": "wiersz nie jest poprawnym obiektem JSON"},
+    ]
+
+
+def test_csv_rows_are_read_once_for_every_feed() -> None:
+    """billing's and readings' feeds read CSV here: the header names the columns, each row
+    is numbered by its line, empty cells are left out, faults are line errors."""
+    errors = LineErrors()
+    text = 'type,name,amount\nclient,"Jan, syn",\n\npayment,x\npayment,y,"1"\n'
+    rows = list(csv_records(text, errors, ("type", "name", "amount"), required=("type",)))
+    assert rows == [
+        (2, {"type": "client", "name": "Jan, syn"}),
+        (5, {"type": "payment", "name": "y", "amount": "1"}),
+    ]
+    assert errors.to_list() == [
+        {"line": 4, "field": "(wiersz)", "reason": "oczekiwano 3 kolumn, jest 2"}
+    ]
+
+    header = LineErrors()
+    assert list(csv_records("name,name,colour\nx,y,z\n", header, ("type", "name"), ("type",))) == []
+    assert header.to_list() == [
+        {"line": 1, "field": "colour", "reason": "nieznana kolumna"},
+        {"line": 1, "field": "type", "reason": "brak kolumny"},
+        {"line": 1, "field": "name", "reason": "powtórzona kolumna"},
+    ]
+    empty = LineErrors()
+    assert list(csv_records("", empty, ("type",))) == [] and not empty

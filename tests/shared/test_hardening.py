@@ -90,8 +90,10 @@ async def probe(
 
 
 async def _problem(resp: web.StreamResponse, status: int) -> dict[str, object]:
+    # aiohttp types the test client's answer as the server-side StreamResponse
     assert resp.status == status, await resp.text()  # type: ignore[attr-defined]
     assert resp.content_type == "application/problem+json"
+    # aiohttp types the test client's answer as the server-side StreamResponse
     return await resp.json()  # type: ignore[attr-defined,no-any-return]
 
 
@@ -121,6 +123,7 @@ async def test_json_nested_a_thousand_deep_is_a_400_problem(
         )
         problem = await _problem(resp, 400)
         assert problem["code"] == "malformed-json"
+        # a problem is a dict[str, object]; its errors are a list of dicts
         assert "zagnieżdżony" in problem["errors"][0]["reason"]  # type: ignore[index]
     ok = await client.post("/sessions", json={"password": "Wiosna2024", "x": [[[1]]]})
     assert ok.status == 201
@@ -137,6 +140,7 @@ async def test_a_lone_surrogate_or_nul_in_a_password_is_a_400_problem(
             headers={"Content-Type": "application/json"},
         )
         problem = await _problem(resp, 400)
+        # a problem is a dict[str, object]; its errors are a list of dicts
         assert problem["errors"][0]["field"] == "password"  # type: ignore[index]
     resp = await client.post(
         "/sessions",

@@ -358,6 +358,7 @@ class CountingRelay(OutboxRelay):
         self.published += count
         return count
 
+    # a test double: the same call, a narrower signature than the base
     async def _without_rows_held_back(  # type: ignore[override]
         self, conn: asyncpg.Connection, rows: list[asyncpg.Record]
     ) -> list[asyncpg.Record]:

@@ -79,6 +79,7 @@ async def main(role: str, dsn: str, amqp_url: str, prefix: str, publish_path: st
                 _die()
             return await execute(self, query, *args, **kw)
 
+        # a fault injected into asyncpg for this worker process only
         asyncpg.Connection.execute = execute_or_die  # type: ignore[method-assign]
         fast_path = publish_path == "fast"
         relay = OutboxRelay(
@@ -88,6 +89,7 @@ async def main(role: str, dsn: str, amqp_url: str, prefix: str, publish_path: st
         await relay.run()
         return
     if role == "consumer-dies-on-ack":
+        # a fault injected into aiormq for this worker process only
         aiormq.Channel.basic_ack = _die  # type: ignore[method-assign, assignment]
         handler = record
     elif role == "consumer-echoes":

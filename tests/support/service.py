@@ -87,6 +87,7 @@ class RunningService(Generic[S]):
 
     @property
     def app(self) -> web.Application:
+        # TestClient.app is Optional in its stubs; a server client always has it
         return self.client.app  # type: ignore[return-value]
 
     @property
@@ -136,6 +137,7 @@ async def running_service(
     issuer: Issuer | None = None,
     tap: Sequence[str] = (),
     tap_queue: Callable[[Topology], str] | None = None,
+    # the default of a TypeVar-typed parameter: mypy cannot bind R to it
     service_type: type[R] = RunningService,  # type: ignore[assignment]
 ) -> AsyncIterator[R]:
     """Start the service ``create_app(settings)`` builds (trusting ``issuer``'s tokens, if

@@ -5,8 +5,11 @@ held to new regulations until they are accepted."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import io
 import json
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -212,6 +215,39 @@ async def test_data_export_downloads_a_file(
 
     await sign_out(portal, page)
     anonymous = await portal.get("/konto/eksport/plik")
+    assert anonymous.path == "/logowanie", anonymous
+
+
+async def test_data_export_downloads_the_zip_archive_with_its_manifest(
+    portal: Portal, stack: Stack, api: Api, workdir: Path
+) -> None:
+    """Issue 12: the archive the gateway builds (data, the customer's files, a manifest),
+    streamed through web as a download with a Polish file name."""
+    customer = await signed_in(portal, stack, api, workdir)
+    page = await portal.get("/konto/eksport")
+    assert "/konto/eksport/archiwum" in page.links(), page
+    download = await portal.get("/konto/eksport/archiwum")
+    assert download.status == 200, download
+    assert download.headers["Content-Type"] == "application/zip"
+    today = dt.date.today().isoformat()
+    assert download.headers["Content-Disposition"] == (
+        f'attachment; filename="e-bok-dane-{customer.client_number}-{today}.zip"'
+    )
+    assert download.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in download.headers["Content-Security-Policy"]
+    assert download.body[:4] == b"PK\x03\x04"
+    with zipfile.ZipFile(io.BytesIO(download.body)) as archive:
+        assert archive.testzip() is None
+        manifest = json.loads(archive.read("manifest.json"))
+        names = set(archive.namelist())
+        assert {entry["path"] for entry in manifest["entries"]} <= names
+        billing = json.loads(archive.read("dane/billing.json"))
+    assert manifest["client_number"] == customer.client_number
+    assert {"dane/auth.json", "dane/billing.json", "dane/readings.json"} <= names
+    assert billing["client"]["client_number"] == customer.client_number, billing
+
+    await sign_out(portal, page)
+    anonymous = await portal.get("/konto/eksport/archiwum")
     assert anonymous.path == "/logowanie", anonymous
 
 

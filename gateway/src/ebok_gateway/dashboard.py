@@ -64,9 +64,18 @@ EXPORT: tuple[Part, ...] = (
 )
 
 
-async def _fetch(upstreams: Upstreams, part: Part, token: str, timeout: float) -> dict[str, Any]:
+async def _fetch(
+    upstreams: Upstreams,
+    part: Part,
+    token: str,
+    timeout: float,
+    hidden: tuple[PortalSettings, str] | None,
+) -> dict[str, Any]:
+    headers = hidden[0].hidden_header(part.section, part.list_key, hidden[1]) if hidden else None
     try:
-        data = await upstreams.json(part.service, part.path, token=token, timeout=timeout)
+        data = await upstreams.json(
+            part.service, part.path, token=token, timeout=timeout, headers=headers
+        )
         return {"status": "ok", "data": data}
     except Problem as problem:
         if problem.status < 500:
@@ -78,11 +87,20 @@ async def _fetch(upstreams: Upstreams, part: Part, token: str, timeout: float) -
 
 
 async def fetch_parts(
-    upstreams: Upstreams, parts: Sequence[Part], token: str, *, part_timeout: float, budget: float
+    upstreams: Upstreams,
+    parts: Sequence[Part],
+    token: str,
+    *,
+    part_timeout: float,
+    budget: float,
+    hidden: tuple[PortalSettings, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every part, fetched concurrently; what is not there within ``budget`` is unavailable."""
+    """Every part, fetched concurrently; what is not there within ``budget`` is unavailable.
+    With ``hidden`` (the portal's settings and the client), each list is asked without the
+    items operators hid."""
     tasks = {
-        p.name: asyncio.ensure_future(_fetch(upstreams, p, token, part_timeout)) for p in parts
+        p.name: asyncio.ensure_future(_fetch(upstreams, p, token, part_timeout, hidden))
+        for p in parts
     }
     if not tasks:
         return {}
@@ -116,7 +134,12 @@ async def dashboard_view(
         fill = cache.begin(client)
         try:
             fetched = await fetch_parts(
-                upstreams, missing, token, part_timeout=part_timeout, budget=budget
+                upstreams,
+                missing,
+                token,
+                part_timeout=part_timeout,
+                budget=budget,
+                hidden=(portal, client),
             )
         finally:
             cache.end(fill, {n: part for n, part in fetched.items() if part["status"] == "ok"})

@@ -149,6 +149,7 @@ async def build(
         spool.close()
         raise
     spool.seek(0)
+    # a SpooledTemporaryFile is a binary file object; typeshed types it apart
     return spool  # type: ignore[return-value]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from ebok_shared.http.params import HIDDEN_ITEMS_HEADER
 from ebok_shared.http.problems import Problem
 
 from . import repository
@@ -67,6 +68,19 @@ class PortalSettings:
 
     def is_hidden(self, section: str, item_id: str) -> bool:
         return item_id in self.hidden.get(section, ())
+
+    def hidden_header(
+        self, section: str | None, list_key: str | None, client: str
+    ) -> dict[str, str]:
+        """The header that names the client's hidden items of a list to the service that owns
+        the list, so its SQL leaves them out (and ``total`` and every page are right); empty
+        for a list operators cannot hide items of. Only ids with the client's number in them:
+        an invoice number begins with it (terms II.2) and a contract number carries it, so
+        nothing of the client's is left out, and the header stays a few ids long however many
+        items operators hide in all."""
+        hidden = self.hidden.get(section or "", ()) if list_key else ()
+        theirs = sorted(item for item in hidden if client in item)
+        return {HIDDEN_ITEMS_HEADER: ",".join(theirs)} if theirs else {}
 
     def filter_items(
         self, section: str, items: list[dict[str, Any]], key: str

@@ -56,6 +56,9 @@ async def set_item_hidden(
                 "DELETE FROM hidden_items WHERE section = $1 AND item_id = $2", section, item_id
             )
         await _history(conn, {"section": section, "item_id": item_id, "hidden": hidden}, actor)
+        # Kept views were fetched with the old hidden set (the services' lists leave hidden
+        # items out themselves): an item shown again must not wait for the cache's ttl.
+        await conn.execute("SELECT pg_notify($1, '*')", VIEWS_NOTIFY)
 
 
 async def _history(conn: asyncpg.Connection, change: dict[str, Any], actor: str) -> None:

@@ -86,12 +86,24 @@ class Upstreams:
             log.warning("upstream unreachable", service=service, path=path, error=repr(exc))
             raise unavailable(service) from None
 
-    async def json(self, service: str, path: str, *, token: str, timeout: float) -> Any:
+    async def json(
+        self,
+        service: str,
+        path: str,
+        *,
+        token: str,
+        timeout: float,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """GET a JSON document for an aggregated view; any non-200 is an error of that part.
         ``timeout`` bounds the whole call, connecting and reading included (the client's own
         total timeout: no extra task per call)."""
         resp = await self.call(
-            service, "GET", path, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+            service,
+            "GET",
+            path,
+            headers={**(headers or {}), "Authorization": f"Bearer {token}"},
+            timeout=timeout,
         )
         if resp.status != 200:
             raise as_problem(service, resp)

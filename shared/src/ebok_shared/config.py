@@ -64,6 +64,7 @@ class Settings:
         env = os.environ if environ is None else environ
         hints = typing.get_type_hints(cls)
         values: dict[str, Any] = {}
+        # a Self-typed class is a dataclass only at runtime (Settings subclasses)
         for field in dataclasses.fields(cls):  # type: ignore[arg-type]
             if field.name in overrides:
                 values[field.name] = overrides[field.name]

@@ -23,7 +23,7 @@ from ebok_shared.logs import get_logger
 
 from .gateway import Reply
 from .keys import GATEWAY, SESSION, SETTINGS, is_console, store_of
-from .rendering import redirect
+from .rendering import redirect, secure
 from .sessions import REFRESH_MARGIN, Session
 
 log = get_logger(__name__)
@@ -81,6 +81,7 @@ def customer_page(*, allow: tuple[str, ...] = ()) -> Callable[[Handler], Handler
                     redirect(RESTRICTION_PAGES[restriction])
             return await handler(request)
 
+        # a marker attribute on the handler function, read by the session guard
         guarded.ebok_allowed_restrictions = allow  # type: ignore[attr-defined]
         return guarded
 
@@ -103,14 +104,56 @@ class Api:
         reply = await request.app[GATEWAY].call(
             method, path, token=token, client_ip=client_ip(request), **kwargs
         )
+        return self._checked(reply, token, session)
+
+    async def _token(self) -> tuple[str | None, Session | None]:
+        request = self._request
+        session = session_of(request)
+        if session is not None and session.signed_in:
+            session = await fresh(request, session)
+            return session.access_token, session
+        return None, session
+
+    def _checked(self, reply: Reply, token: str | None, session: Session | None) -> Reply:
+        """A refusal that ends the session or holds it to a page acts here, for every call."""
         if reply.status == 401 and token is not None:
             raise SignedOut(reply.code)
         if reply.status == 403 and reply.code in RESTRICTION_CODES and session is not None:
             restriction = RESTRICTION_CODES[reply.code]
             if restriction not in session.restrictions:
                 session.restrictions.append(restriction)
-            redirect(restriction_page(request, restriction))
+            redirect(restriction_page(request=self._request, restriction=restriction))
         return reply
+
+    async def download(self, path: str, filename: str) -> Reply | web.StreamResponse:
+        """``path``'s answer passed on to the browser as it comes (a large archive is never
+        held whole in web) as an attachment named ``filename``, with the gateway's content
+        type; a refusal comes back as the Reply, for the page to say why."""
+        request = self._request
+        token, session = await self._token()
+        gateway = request.app[GATEWAY]
+        timeout = request.app[SETTINGS].gateway_timeout
+        address = client_ip(request)
+        async with gateway.opened(
+            path, token=token, client_ip=address, read_timeout=timeout
+        ) as resp:
+            if not 200 <= resp.status < 300:
+                reply = Reply(resp.status, dict(resp.headers), await resp.read())
+                return self._checked(reply, token, session)
+            out = web.StreamResponse(
+                headers={
+                    "Content-Type": resp.headers.get("Content-Type", "application/octet-stream"),
+                    "Content-Disposition": f'attachment; filename="{filename}"',
+                }
+            )
+            if resp.content_length is not None:
+                out.content_length = resp.content_length
+            secure(request, out)  # the headers middleware comes after the answer has gone
+            await out.prepare(request)
+            async for chunk in resp.content.iter_chunked(256 * 1024):
+                await out.write(chunk)
+            await out.write_eof()
+            return out
 
     async def get(self, path: str, **kwargs: Any) -> Reply:
         return await self.call("GET", path, **kwargs)
@@ -131,6 +174,7 @@ def api(request: web.Request) -> Api:
 
 def adopt_tokens(session: Session, answer: dict[str, Any], kind: str) -> None:
     """Keep a login's or refresh's tokens (as the auth service answered them)."""
+    # kind comes from auth's answer or the session itself: always one of Session.kind
     session.kind = kind  # type: ignore[assignment]
     session.access_token = str(answer["access_token"])
     session.refresh_token = str(answer.get("refresh_token") or session.refresh_token or "")

@@ -58,6 +58,7 @@ def _as_date(value: Any) -> dt.date | None:
     if isinstance(value, str) and value:
         try:
             if len(value) > 10:
+                # a string longer than a date parses to a datetime, never to None
                 return _as_datetime(value).date()  # type: ignore[union-attr]
             return dt.date.fromisoformat(value)
         except ValueError:

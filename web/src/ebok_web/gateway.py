@@ -10,6 +10,8 @@ raises ``GatewayUnavailable`` and the page says so instead of breaking.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,16 +79,7 @@ class Gateway:
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        sent = {"Accept": "application/json, application/problem+json, */*"}
-        sent.update(headers or {})
-        if token:
-            sent["Authorization"] = f"Bearer {token}"
-        if client_ip:
-            sent["X-Forwarded-For"] = client_ip
-        cid = correlation_id_var.get()
-        if cid:
-            sent["X-Correlation-Id"] = cid
-        kwargs: dict[str, Any] = {"headers": sent}
+        kwargs: dict[str, Any] = {"headers": _headers(token, client_ip, headers)}
         if params:
             kwargs["params"] = {k: v for k, v in params.items() if v not in (None, "")}
         if json_body is not None:
@@ -100,3 +93,38 @@ class Gateway:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("gateway unavailable", method=method, path=path, error=type(exc).__name__)
             raise GatewayUnavailable(f"{method} {path}: {type(exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def opened(
+        self,
+        path: str,
+        *,
+        token: str | None,
+        client_ip: str | None,
+        read_timeout: float,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A GET whose answer is read by the caller as it comes (a large download passed on
+        without holding it whole): no total timeout, ``read_timeout`` between two chunks."""
+        timeout = aiohttp.ClientTimeout(total=None, connect=2, sock_read=read_timeout)
+        headers = _headers(token, client_ip, None)
+        try:
+            async with self._http.get(self._api + path, headers=headers, timeout=timeout) as resp:
+                yield resp
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("gateway unavailable", method="GET", path=path, error=type(exc).__name__)
+            raise GatewayUnavailable(f"GET {path}: {type(exc).__name__}") from exc
+
+
+def _headers(
+    token: str | None, client_ip: str | None, extra: dict[str, str] | None
+) -> dict[str, str]:
+    sent = {"Accept": "application/json, application/problem+json, */*"}
+    sent.update(extra or {})
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    if client_ip:
+        sent["X-Forwarded-For"] = client_ip
+    cid = correlation_id_var.get()
+    if cid:
+        sent["X-Correlation-Id"] = cid
+    return sent

@@ -372,19 +372,41 @@ async def export_file(request: web.Request) -> web.StreamResponse:
     except GatewayUnavailable:
         reply = None
     if reply is None or not reply.ok:
-        detail = reply.problem.get("detail") if reply is not None else None
-        return _export_page(
-            request, str(detail or "Nie udało się przygotować pliku. Spróbuj za kilka minut.")
-        )
-    login = _session(request).login or "klient"
-    name = f"e-bok-dane-{login}-{dt.date.today().isoformat()}.json"
+        return _export_refused(request, reply)
     return web.Response(
         body=reply.body,
         headers={
             "Content-Type": reply.headers.get("Content-Type", "application/json"),
-            "Content-Disposition": f'attachment; filename="{name}"',
+            "Content-Disposition": f'attachment; filename="{_export_name(request, "json")}"',
             "Cache-Control": "no-store",
         },
+    )
+
+
+@routes.get(EXPORT + "/archiwum")
+@customer_page(allow=GDPR)
+async def export_archive(request: web.Request) -> web.StreamResponse:
+    """The gateway's ZIP archive (the data, the files the customer sent, a manifest), passed
+    on to the browser as it comes."""
+    answer: Reply | web.StreamResponse | None
+    try:
+        answer = await api(request).download("/me/export/archive", _export_name(request, "zip"))
+    except GatewayUnavailable:
+        answer = None
+    if answer is None or isinstance(answer, Reply):
+        return _export_refused(request, answer)
+    return answer
+
+
+def _export_name(request: web.Request, extension: str) -> str:
+    login = _session(request).login or "klient"
+    return f"e-bok-dane-{login}-{dt.date.today().isoformat()}.{extension}"
+
+
+def _export_refused(request: web.Request, reply: Reply | None) -> web.Response:
+    detail = reply.problem.get("detail") if reply is not None else None
+    return _export_page(
+        request, str(detail or "Nie udało się przygotować pliku. Spróbuj za kilka minut.")
     )
 
 

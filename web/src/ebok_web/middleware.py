@@ -13,28 +13,13 @@ from ebok_shared.logs import get_logger
 from .access import CONSOLE_SIGN_IN_PAGE, SIGN_IN_PAGE, SignedOut
 from .gateway import GatewayUnavailable
 from .keys import SESSION, SETTINGS, is_console, store_of
-from .rendering import render
+from .rendering import render, secure
 from .sessions import COOKIES, Session
 
 log = get_logger(__name__)
 
 _ENDED = web.RequestKey("session_ended", bool)
 _UNSESSIONED = ("/static/", "/health/", "/metrics")
-
-CSP = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-        "base-uri 'none'",
-        "object-src 'none'",
-    )
-)
 
 
 def audience_of(request: web.Request) -> str:
@@ -172,24 +157,11 @@ async def headers_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         response: web.StreamResponse = await handler(request)
     except web.HTTPException as exc:
-        _secure(request, exc)
+        secure(request, exc)
         raise
-    _secure(request, response)
+    if not response.prepared:  # a streamed answer set its headers before it started
+        secure(request, response)
     return response
-
-
-def _secure(request: web.Request, response: web.StreamResponse) -> None:
-    headers = response.headers
-    headers["Content-Security-Policy"] = CSP
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
-    headers.setdefault("Referrer-Policy", "same-origin")
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
-    if request.scheme == "https":
-        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if not request.path.startswith("/static/"):
-        headers["Cache-Control"] = "no-store"
 
 
 _ERROR_PAGES = {

@@ -48,6 +48,7 @@ async def list_invoices(request: web.Request) -> web.Response:
             date_from=date_from,
             date_to=date_to,
             status=status,
+            hidden=params.hidden_items(request),
             limit=page.size,
             offset=page.offset,
         )

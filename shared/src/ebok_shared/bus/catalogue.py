@@ -57,11 +57,12 @@ def _compile(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
     # Formats are checked by jsonschema's own checker, so each means exactly what it means
     # there, whatever fastjsonschema's own regexes would say.
     checker = FORMAT_CHECKER
-    return fastjsonschema.compile(  # type: ignore[no-any-return]
+    validate: Callable[[Any], Any] = fastjsonschema.compile(
         {k: v for k, v in schema.items() if k != "$schema"},
         formats={name: partial(checker.conforms, format=name) for name in _format_names(schema)},
         use_default=False,  # never write defaults into the event
     )
+    return validate
 
 
 def _format_names(schema: Any) -> set[str]:

@@ -362,6 +362,7 @@ class Consumer:
                 event_type=first.type,
             ),
         ):
+            # the handler's type is chosen by `batched` at runtime; a Union cannot say so
             call = handler(conn, events if key in self.batched else first)  # type: ignore[arg-type]
             if not isolate:
                 try:
@@ -386,6 +387,7 @@ class Consumer:
         self, message: DeliveredMessage, event: Event, error: Exception
     ) -> None:
         headers = message.header.properties.headers or {}
+        # AMQP header values are typed as a wide union; ours is always an int
         attempt = int(headers.get(ATTEMPT_HEADER, 1))  # type: ignore[arg-type]
         if attempt >= self.retry.max_attempts:
             await self._dead_letter(message, f"{type(error).__name__}: {error}", reason="failed")
@@ -420,6 +422,7 @@ class Consumer:
         properties = message.header.properties
         copy = aio_pika.Message(
             message.body,
+            # aio-pika's header value union is narrower than what it delivers to us
             headers={**(properties.headers or {}), **headers},  # type: ignore[dict-item]
             message_id=properties.message_id,
             type=properties.message_type,

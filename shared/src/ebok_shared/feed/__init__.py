@@ -18,10 +18,13 @@ Pure: no I/O here.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
@@ -126,6 +129,62 @@ def decode(body: bytes, errors: LineErrors) -> str | None:
         line = body.count(b"\n", 0, exc.start) + 1
         errors.add(line, WHOLE_ROW, "plik nie jest zapisany w kodowaniu UTF-8")
         return None
+
+
+def jsonl_records(text: str, errors: LineErrors) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of a JSON-lines batch as (its line number, the object); a line
+    that is not a JSON object is a line error. The service then reads its own columns."""
+    for number, line in enumerate(text.split("\n"), start=1):  # not splitlines: U+2028 is data
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            errors.add(number, WHOLE_ROW, "wiersz nie jest poprawnym obiektem JSON")
+            continue
+        if not isinstance(record, dict):
+            errors.add(number, WHOLE_ROW, "wiersz musi być obiektem JSON")
+            continue
+        yield number, record
+
+
+def csv_records(
+    text: str, errors: LineErrors, columns: Collection[str], required: Collection[str] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Each row of a CSV batch as (its line number, {column: value}), empty cells left out.
+    The header row must name only ``columns``, each once, ``required`` among them: otherwise
+    each fault is an error of line 1 and no row is read. A row of another width, or text
+    that is not CSV, is a line error. An empty text yields nothing (the service says so)."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        errors.add(1, WHOLE_ROW, f"niepoprawny CSV ({exc})")
+        return
+    faults = [(name or WHOLE_ROW, "nieznana kolumna") for name in header if name not in columns]
+    faults += [(name, "brak kolumny") for name in required if name not in header]
+    faults += [
+        (name, "powtórzona kolumna") for name in sorted(set(header)) if header.count(name) > 1
+    ]
+    for name, reason in faults:
+        errors.add(1, name, reason)
+    if faults:
+        return
+    width = len(header)
+    try:
+        for cells in reader:
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue
+            if len(cells) != width:
+                errors.add(
+                    reader.line_num, WHOLE_ROW, f"oczekiwano {width} kolumn, jest {len(cells)}"
+                )
+                continue
+            yield reader.line_num, {k: v for k, v in zip(header, cells, strict=True) if v != ""}
+    except csv.Error as exc:
+        errors.add(reader.line_num, WHOLE_ROW, f"niepoprawny CSV ({exc})")
 
 
 def no_rows(errors: LineErrors) -> None:

@@ -14,12 +14,13 @@ Record: TypeAlias = asyncpg.Record
 
 
 async def applied_batch(conn: Conn, kind: str, checksum: str) -> Record | None:
-    return await conn.fetchrow(  # type: ignore[no-any-return]
+    row: Record | None = await conn.fetchrow(
         "SELECT * FROM back_office_batches"
         " WHERE kind = $1 AND checksum = $2 AND status = 'applied'",
         kind,
         checksum,
     )
+    return row
 
 
 async def record_batch(
@@ -39,7 +40,7 @@ async def record_batch(
     error_count: int,
     errors: list[dict[str, Any]],
 ) -> Record:
-    return await conn.fetchrow(  # type: ignore[no-any-return]
+    row: Record = await conn.fetchrow(
         """INSERT INTO back_office_batches (batch_id, kind, checksum, format, status, row_count,
                applied, unchanged, submitted_by, received_at, summary, error_count, errors)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce($10, now()), $11, $12, $13)
@@ -58,14 +59,16 @@ async def record_batch(
         error_count,
         errors,
     )
+    return row
 
 
 async def batch(conn: Conn, kinds: tuple[str, ...], batch_id: uuid.UUID) -> Record | None:
-    return await conn.fetchrow(  # type: ignore[no-any-return]
+    row: Record | None = await conn.fetchrow(
         "SELECT * FROM back_office_batches WHERE batch_id = $1 AND kind = ANY($2::text[])",
         batch_id,
         list(kinds),
     )
+    return row
 
 
 async def batch_page(

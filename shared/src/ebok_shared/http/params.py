@@ -15,6 +15,13 @@ from .problems import Problem
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE = 100_000
 
+# The items of a list operators hid from customers (portal settings are the gateway's data):
+# the gateway names them on every list call so that the owning service leaves them out in its
+# SQL, and ``total``, ``pages`` and every page count only what customers see. Whoever calls a
+# service directly can only hide rows of their own list from themselves.
+HIDDEN_ITEMS_HEADER = "X-Ebok-Hidden-Items"
+MAX_HIDDEN_ITEMS = 1000
+
 
 def bad(field: str, reason: str, status: int = 400) -> Problem:
     return Problem(
@@ -54,6 +61,16 @@ def query_month(request: web.Request, name: str) -> str | None:
     if raw is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", raw):
         raise bad(name, "nieprawidłowy miesiąc (oczekiwano RRRR-MM)")
     return raw
+
+
+def hidden_items(request: web.Request) -> list[str]:
+    """The item ids the gateway said are hidden (``HIDDEN_ITEMS_HEADER``, comma-separated);
+    more than ``MAX_HIDDEN_ITEMS`` is refused rather than half applied."""
+    raw = request.headers.get(HIDDEN_ITEMS_HEADER, "")
+    items = sorted({item.strip() for item in raw.split(",") if item.strip()})
+    if len(items) > MAX_HIDDEN_ITEMS:
+        raise bad(HIDDEN_ITEMS_HEADER, f"najwyżej {MAX_HIDDEN_ITEMS} pozycji")
+    return items
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def operator_role(role: str) -> Callable[[H], H]:
         raise ValueError(f"unknown operator role {role!r}")
 
     def mark(handler: H) -> H:
+        # a marker attribute on the handler function, read by the auth middleware
         handler.ebok_role = role  # type: ignore[attr-defined]
         return handler
 

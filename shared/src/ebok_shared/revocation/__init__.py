@@ -136,6 +136,7 @@ def _both(
     if theirs is None:
         return Subscription(event_type, revoke, version)
     if theirs.batched:
+        # Subscription.handler is a union; `batched` says which one it is
         batch: BatchHandler = theirs.handler  # type: ignore[assignment]
 
         async def revoke_then_batch(conn: asyncpg.Connection, events: list[Event]) -> None:
@@ -144,6 +145,7 @@ def _both(
             await batch(conn, events)
 
         return Subscription(event_type, revoke_then_batch, version, batched=True)
+    # Subscription.handler is a union; not `batched`, so a single handler
     single: Handler = theirs.handler  # type: ignore[assignment]
 
     async def revoke_then_handle(conn: asyncpg.Connection, event: Event) -> None:

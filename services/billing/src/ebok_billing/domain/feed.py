@@ -18,11 +18,7 @@ all-or-nothing flow and the batch's record are the shared feed's (``ebok_shared.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -30,8 +26,14 @@ from typing import Any
 
 from ebok_shared.addresses import valid_email
 from ebok_shared.feed import FORMATS as FORMATS  # named here too: the command line's choices
-from ebok_shared.feed import WHOLE_ROW, LineError, LineErrors, no_rows
 from ebok_shared.feed import BatchTooLarge as BatchTooLarge  # raised by parse
+from ebok_shared.feed import (
+    LineError,
+    LineErrors,
+    csv_records,
+    jsonl_records,
+    no_rows,
+)
 from ebok_shared.feed import decode as decode_batch
 
 from .clients import (
@@ -229,7 +231,11 @@ def parse(raw: bytes, fmt: str, *, max_rows: int, today: date) -> ParsedBatch:
     text = decode_batch(raw, batch.problems)
     if text is None:
         return batch
-    records = _jsonl(text, batch) if fmt == "jsonl" else _csv(text, batch)
+    records = (
+        jsonl_records(text, batch.problems)
+        if fmt == "jsonl"
+        else csv_records(text, batch.problems, ALL_COLUMNS, required=("type",))
+    )
     reader = _RowReader(batch, today)
     for line, record in records:
         batch.row_count += 1
@@ -239,54 +245,6 @@ def parse(raw: bytes, fmt: str, *, max_rows: int, today: date) -> ParsedBatch:
     if batch.row_count == 0 and not batch.errors:
         no_rows(batch.problems)
     return batch
-
-
-def _jsonl(text: str, batch: ParsedBatch) -> Iterator[tuple[int, dict[str, Any]]]:
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            batch.error(number, WHOLE_ROW, "wiersz nie jest poprawnym obiektem JSON")
-            continue
-        if not isinstance(record, dict):
-            batch.error(number, WHOLE_ROW, "wiersz musi być obiektem JSON")
-            continue
-        yield number, record
-
-
-def _csv(text: str, batch: ParsedBatch) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        return
-    header = [h.strip() for h in header]
-    unknown = [h for h in header if h not in ALL_COLUMNS]
-    if "type" not in header or unknown or len(set(header)) != len(header):
-        reason = (
-            f"nieznana kolumna {unknown[0]}"
-            if unknown
-            else "brak kolumny type"
-            if "type" not in header
-            else "powtórzona kolumna"
-        )
-        batch.error(1, unknown[0] if unknown else "type", reason)
-        return
-    width = len(header)
-    try:
-        for cells in reader:
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue
-            if len(cells) != width:
-                batch.error(
-                    reader.line_num, WHOLE_ROW, f"oczekiwano {width} kolumn, jest {len(cells)}"
-                )
-                continue
-            yield reader.line_num, {k: v for k, v in zip(header, cells, strict=True) if v != ""}
-    except csv.Error as exc:
-        batch.error(reader.line_num, WHOLE_ROW, f"niepoprawny CSV ({exc})")
 
 
 # -- one row ---------------------------------------------------------------------------

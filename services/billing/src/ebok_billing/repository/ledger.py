@@ -267,23 +267,26 @@ async def invoice_page(
     date_from: date | None,
     date_to: date | None,
     status: str | None,
+    hidden: list[str],
     limit: int,
     offset: int,
 ) -> tuple[int, list[Record]]:
     where = f"""i.client_number = $1
         AND ($3::date IS NULL OR i.issue_date >= $3)
         AND ($4::date IS NULL OR i.issue_date <= $4)
-        AND ($5::text IS NULL OR {STATUS_SQL} = $5)"""
+        AND ($5::text IS NULL OR {STATUS_SQL} = $5)
+        AND i.invoice_number <> ALL($6::text[])"""
     rows = await conn.fetch(
         f"""SELECT {INVOICE_COLUMNS}, {STATUS_SQL} AS status, count(*) OVER () AS total
             FROM invoices i WHERE {where}
             ORDER BY i.issue_date DESC, i.invoice_number DESC
-            LIMIT $6 OFFSET $7""",
+            LIMIT $7 OFFSET $8""",
         client_number,
         today,
         date_from,
         date_to,
         status,
+        hidden,
         limit,
         offset,
     )
@@ -298,6 +301,7 @@ async def invoice_page(
         date_from,
         date_to,
         status,
+        hidden,
     )
     return total, []
 

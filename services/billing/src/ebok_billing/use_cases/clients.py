@@ -71,6 +71,7 @@ async def export(conn: repo.Conn, client_number: str, today: date) -> Export:
         date_from=None,
         date_to=None,
         status=None,
+        hidden=[],  # the export is all of the customer's data, hidden from the portal or not
         limit=_EXPORT_LIMIT,
         offset=0,
     )

@@ -277,9 +277,11 @@ async def invoice_page(
     date_from: date | None,
     date_to: date | None,
     status: str | None,
+    hidden: list[str],
     limit: int,
     offset: int,
 ) -> tuple[int, list[repo.Record]]:
+    """A page of the client's invoices, without those operators hid (``hidden``)."""
     return await repo.ledger.invoice_page(
         conn,
         client_number,
@@ -287,6 +289,7 @@ async def invoice_page(
         date_from=date_from,
         date_to=date_to,
         status=status,
+        hidden=hidden,
         limit=limit,
         offset=offset,
     )

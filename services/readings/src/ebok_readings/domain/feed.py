@@ -6,16 +6,19 @@ batch's record are the shared feed's (``ebok_shared.feed``)."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
 from ebok_shared.feed import FORMATS as FORMATS  # named here too: the command line's choices
-from ebok_shared.feed import WHOLE_FILE, WHOLE_ROW, BatchTooLarge, LineErrors, decode
+from ebok_shared.feed import (
+    BatchTooLarge,
+    LineErrors,
+    csv_records,
+    decode,
+    jsonl_records,
+)
 from ebok_shared.refusals import invalid
 
 from .values import CONTRACT_NUMBER_RE, METER_SERIAL_RE, SEAL_NUMBER_RE, parse_date, parse_m3
@@ -57,35 +60,14 @@ def read_rows(
     columns = COLUMNS[kind]
     rows: list[tuple[int, dict[str, str]]] = []
     if fmt == "csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        if not reader.fieldnames:
-            errors.add(1, WHOLE_FILE, "brak wiersza nagłówka z nazwami kolumn")
-            return rows
-        for name in reader.fieldnames:
-            if name not in columns:
-                errors.add(1, name, "nieznana kolumna")
-        for record in reader:
+        for line, record in csv_records(text, errors, columns):
             if len(rows) >= max_rows:
                 raise BatchTooLarge(max_rows)
-            if None in record:
-                errors.add(reader.line_num, WHOLE_ROW, "więcej wartości niż kolumn")
-                continue
-            values = {k: (v or "").strip() for k, v in record.items() if k in columns}
-            rows.append((reader.line_num, {k: v for k, v in values.items() if v != ""}))
+            rows.append((line, {k: v.strip() for k, v in record.items() if v.strip()}))
         return rows
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, record in jsonl_records(text, errors):
         if len(rows) >= max_rows:
             raise BatchTooLarge(max_rows)
-        try:
-            record = json.loads(line)
-        except ValueError:
-            errors.add(number, WHOLE_ROW, "niepoprawny JSON")
-            continue
-        if not isinstance(record, dict):
-            errors.add(number, WHOLE_ROW, "wiersz musi być obiektem JSON")
-            continue
         values = {}
         for name, value in record.items():
             if name not in columns:

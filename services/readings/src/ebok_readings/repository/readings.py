@@ -188,12 +188,12 @@ async def client_readings(conn: Conn, client_number: str) -> list[Record]:
 
 
 async def last_read_on(conn: Conn, serial: str) -> dt.date | None:
-    value = await conn.fetchval(
+    value: dt.date | None = await conn.fetchval(
         """SELECT max(read_on) FROM readings WHERE meter_serial = $1 AND role = 'regular'
              AND status <> 'rejected' AND superseded_at IS NULL""",
         serial,
     )
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 async def insert_photo(
