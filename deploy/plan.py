@@ -67,7 +67,9 @@ class StackConfig:
     ready_timeout: float = 90.0
     stop_timeout: float = 30.0  # above the services' own shutdown timeout (20 s)
     demo_clients: int = 20
-    db_pool_max: int | None = None  # each service's pool (None: the services' own default)
+    # Each service's pool, fewest and most connections (None: the services' own defaults).
+    db_pool_min: int | None = None
+    db_pool_max: int | None = None
 
     def port(self, what: str) -> int:
         return DEFAULT_PORTS[what] + self.base_port - DEFAULT_BASE_PORT
@@ -122,6 +124,7 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
         EBOK_HTTP_HOST=LOCAL_HOST,
         EBOK_HTTP_PORT=str(config.port(name)),
         EBOK_JWKS_URL=f"http://{LOCAL_HOST}:{config.port('auth')}/.well-known/jwks.json",
+        **({"EBOK_DB_POOL_MIN": str(config.db_pool_min)} if config.db_pool_min else {}),
         **({"EBOK_DB_POOL_MAX": str(config.db_pool_max)} if config.db_pool_max else {}),
         # Links in e-mails open this stack's portal, never the production address.
         EBOK_PUBLIC_BASE_URL=portal_url(config),

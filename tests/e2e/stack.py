@@ -148,9 +148,11 @@ async def running_stack(
         ready_timeout=ready_timeout,
         stop_timeout=30.0,
         demo_clients=0,
-        # Two stacks may run at once (the browser tests' and a module's): small pools keep
-        # them well inside PostgreSQL's default 100 connections.
-        db_pool_max=4,
+        # Two stacks run at once (two test workers, or the browser tests' and a module's):
+        # small pools keep them well inside PostgreSQL's default 100 connections (an idle
+        # stack holds about 20: a pool connection, the relay's and the revocations' LISTEN).
+        db_pool_min=1,
+        db_pool_max=3,
     )
     log_path = workdir / "stack.log"
     with log_path.open("w", encoding="utf-8") as log:

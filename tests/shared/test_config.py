@@ -96,6 +96,10 @@ def test_invalid_value_names_the_variable(variable: str, raw: str, expected: str
             {"EBOK_DATABASE_URL": DSN, "EBOK_LOG_LEVEL": "LOUD"},
             "EBOK_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR",
         ),
+        (
+            {"EBOK_DATABASE_URL": DSN, "EBOK_DB_POOL_MIN": "5", "EBOK_DB_POOL_MAX": "3"},
+            "EBOK_DB_POOL_MIN: expected 0 to EBOK_DB_POOL_MAX (at least 1)",
+        ),
     ],
 )
 def test_service_settings_cross_checks_name_the_variable(

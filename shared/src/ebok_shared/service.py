@@ -145,7 +145,9 @@ def migration_folders(spec: ServiceSpec[Any]) -> list[tuple[str, Path]]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings, spec = app[SETTINGS], app[SPEC]
-    pool = await db.create_pool(settings.database_url, max_size=settings.db_pool_max)
+    pool = await db.create_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
     if settings.migrate_at_start:
         try:
             async with pool.acquire() as conn:

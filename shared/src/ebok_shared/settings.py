@@ -28,6 +28,7 @@ class ServiceSettings(Settings):
     shutdown_timeout: float = 20.0  # SIGTERM to exit, at most (+ closing the pool and bus)
     retry_delays: tuple[float, ...] = (1.0, 10.0, 60.0)
     relay_batch_size: int = 500
+    db_pool_min: int = 2  # connections kept open while idle
     db_pool_max: int = 10
     # Test stacks: every answer checked against the service's contract (ebok_shared.api).
     check_answers: bool = False
@@ -62,6 +63,8 @@ class ServiceSettings(Settings):
             raise ConfigError("EBOK_ROLE: expected " + ", ".join(ROLES))
         if self.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ConfigError("EBOK_LOG_LEVEL: expected DEBUG, INFO, WARNING or ERROR")
+        if not 0 <= self.db_pool_min <= self.db_pool_max or self.db_pool_max < 1:
+            raise ConfigError("EBOK_DB_POOL_MIN: expected 0 to EBOK_DB_POOL_MAX (at least 1)")
 
 
 SETTINGS = web.AppKey("settings", ServiceSettings)
