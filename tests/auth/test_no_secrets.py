@@ -7,7 +7,7 @@ import aiohttp
 from ebok_shared import db
 from ebok_shared.bus import Topology
 
-from tests.auth.harness import TOTP_KEYS, Auth, bus_side
+from tests.auth.harness import AUDIT_KEYS, TOTP_KEYS, Auth, bus_side
 from tests.auth.process import auth_process
 
 
@@ -24,6 +24,7 @@ async def test_secrets_never_reach_logs_or_audit(
         "EBOK_ALLOW_WEAK_HASHING": "true",
         "EBOK_RETRY_DELAYS": "0.2",
         "EBOK_TOTP_KEYS": TOTP_KEYS,
+        "EBOK_AUDIT_KEYS": AUDIT_KEYS,
     }
     secrets: list[str] = []
     async with bus_side(amqp_url, bus_prefix) as (channel, tap), auth_process(env) as proc:
@@ -70,6 +71,7 @@ async def test_secrets_never_reach_logs_or_audit(
                     refreshed["refresh_token"],
                     refreshed["access_token"],
                     *TOTP_KEYS.replace(",", ":").split(":")[1::2],  # the TOTP encryption keys
+                    *AUDIT_KEYS.replace(",", ":").split(":")[1::2],  # the audit seal keys
                 ]
                 audit_text = str(await pool.fetch("SELECT * FROM audit_log"))
         finally:
