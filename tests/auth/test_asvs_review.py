@@ -185,6 +185,21 @@ async def test_the_account_address_hears_of_every_password_change_and_reset(auth
     _no_secret(reset, "Nowe-Haslo-2027", token)
 
 
+async def test_an_operators_address_hears_of_their_own_password_change(auth: Auth) -> None:
+    """Operators get the notice customers get (their accounts reach every customer)."""
+    tokens = await auth.operator(login="ewa.lis", password="Operator-Haslo-1")
+    status, _ = await auth.call(
+        "PUT",
+        "/me/password",
+        token=tokens["access_token"],
+        json_body={"current_password": "Operator-Haslo-1", "new_password": "Nowe-Operator-2027"},
+    )
+    assert status == 200
+    notice = await auth.event("auth.operator.password_changed", login="ewa.lis")
+    assert notice["email"] == "ewa.lis@mpwik.example"
+    _no_secret(notice, "Operator-Haslo-1", "Nowe-Operator-2027")
+
+
 async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
     auth: Auth,
 ) -> None:

@@ -26,6 +26,7 @@ PASSWORD_RESET_REQUESTED = "auth.password_reset.requested"
 EMAIL_CHANGE_REQUESTED = "auth.email_change.requested"
 EMAIL_CHANGED = "auth.email.changed"
 PASSWORD_CHANGED = "auth.password.changed"
+OPERATOR_PASSWORD_CHANGED = "auth.operator.password_changed"
 TOTP_CHANGED = "auth.totp.changed"
 REGULATIONS_PUBLISHED = "auth.regulations.published"
 SESSIONS_ENDED = "auth.sessions.ended"
@@ -42,6 +43,7 @@ PUBLISHED = (
     EMAIL_CHANGE_REQUESTED,
     EMAIL_CHANGED,
     PASSWORD_CHANGED,
+    OPERATOR_PASSWORD_CHANGED,
     TOTP_CHANGED,
     REGULATIONS_PUBLISHED,
     SESSIONS_ENDED,
@@ -166,6 +168,14 @@ async def password_changed(
     """``how``: "changed" (signed in) or "reset" (by a link). The notice names no secret."""
     payload = {"client_number": client, "email": email, "how": how, "changed_at": at.isoformat()}
     await _publish(conn, PASSWORD_CHANGED, payload, key=client)
+
+
+async def operator_password_changed(
+    conn: asyncpg.Connection, login: str, email: str, at: dt.datetime
+) -> None:
+    """An operator's own password changed: their address is told, as a customer's is."""
+    payload = {"login": login, "email": email, "changed_at": at.isoformat()}
+    await _publish(conn, OPERATOR_PASSWORD_CHANGED, payload, key=login)
 
 
 async def totp_changed(
