@@ -49,6 +49,7 @@ PUBLISHED = (
     SESSIONS_ENDED,
 )
 
+ACCESS_REFUSED = "security.access.refused"
 CLIENT_UPSERTED = "billing.client.upserted"
 CONTRACT_CONCLUDED = "billing.contract.concluded"
 CONTRACT_TERMINATED = "billing.contract.terminated"
@@ -58,7 +59,7 @@ INVOICE_ISSUED = "billing.invoice.issued"
 def subscriptions(grace_days: int) -> list[Subscription]:
     """What auth consumes, one line each; ``grace_days`` is the contract-end block's delay."""
     # Imported here: the use cases publish through this module.
-    from .use_cases import projection
+    from .use_cases import audit, projection
 
     terminated = functools.partial(projection.contract_terminated, grace_days=grace_days)
     return [
@@ -66,6 +67,8 @@ def subscriptions(grace_days: int) -> list[Subscription]:
         Subscription(CONTRACT_CONCLUDED, projection.contract_concluded),
         Subscription(CONTRACT_TERMINATED, terminated),
         Subscription(INVOICE_ISSUED, projection.invoice_issued),
+        # every service's refused access, into the one security audit log
+        Subscription(ACCESS_REFUSED, audit.access_refused),
     ]
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from ebok_shared.bus import Event
 from ebok_shared.logs import get_logger
 
 from ..audit_seal import AuditSeal
@@ -78,6 +79,26 @@ def _fault(row: asyncpg.Record, seal: AuditSeal) -> str | None:
     if not seal.holds(row["key_id"], row["row_hash"], row["mac"]):
         return "its seal does not match (rebuilt without the key)"
     return None
+
+
+async def access_refused(conn: asyncpg.Connection, event: Event) -> None:
+    """A refusal from any service (``security.access.refused``): one audit row, the account
+    concerned being the actor's own (a customer's or operator's); ``count`` says how many
+    refusals of that actor on that route it stands for (the publisher's per-minute limit)."""
+    p = event.payload
+    kind, _, who = str(p["actor"]).partition(":")
+    await repo.record(
+        conn,
+        "access.refused",
+        actor=p["actor"],
+        subject=who if kind in ("customer", "operator") and who else None,
+        service=p["service"],
+        method=p["method"],
+        route=p["route"],
+        status=p["status"],
+        problem=p["problem"],
+        count=p["count"],
+    )
 
 
 def install_seal(seal: AuditSeal) -> None:
