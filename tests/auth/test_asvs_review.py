@@ -23,7 +23,14 @@ from ebok_auth.use_cases.totp import seal_stored
 from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
 
-from tests.auth.harness import AUDIT_KEYS, TOTP_KEYS, Auth, running_auth, settings_for
+from tests.auth.harness import (
+    AUDIT_KEYS,
+    TOTP_KEYS,
+    Auth,
+    eventually,
+    running_auth,
+    settings_for,
+)
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 CONTEXT = "nazwie Spółki, miasta, e-BOK"
@@ -362,6 +369,9 @@ async def _activity(auth: Auth) -> None:
     await auth.customer("100001", PASSWORD)
     await auth.customer("100002", PASSWORD)
     await auth.login("100001", "Zle-Haslo-2026!x")
+    # The refusal is audited through the bus: wait for its row, so nothing is written to the
+    # log while a test below plays the superuser.
+    await auth.eventually_audited("access.refused")
 
 
 async def test_the_application_cannot_change_or_remove_audit_entries(auth: Auth) -> None:
@@ -502,11 +512,19 @@ async def test_retention_removes_only_old_entries_and_the_rest_still_verifies(
     clock.freeze(now - dt.timedelta(days=400))
     await auth.client_with_invoice("100001")
     await auth.login("100001", "Zle-Haslo-2026!x")
+    await auth.eventually_audited("access.refused")  # the refusal's row, written via the bus
     old = await auth.pool.fetchval("SELECT count(*) FROM audit_log")
     clock.freeze(now)
     await auth.login("100001", "Zle-Haslo-2026!x")
+    await eventually(  # this refusal's row too (a new minute for the per-minute limit)
+        lambda: auth.pool.fetchval(
+            "SELECT count(*) = 2 FROM audit_log WHERE type = 'access.refused'"
+        ),
+        "the second refusal audited",
+    )
     await prune_audit(auth.pool, now - dt.timedelta(days=365))
-    assert old >= 1 and await auth.pool.fetchval("SELECT count(*) FROM audit_log") == 1
+    kept = await auth.pool.fetch("SELECT type FROM audit_log ORDER BY id")
+    assert old >= 2 and [r["type"] for r in kept] == ["login.failed", "access.refused"], kept
     assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] is None
 
 
