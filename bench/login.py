@@ -117,6 +117,7 @@ async def main() -> None:
             "EBOK_LOG_LEVEL": "WARNING",
             "EBOK_DB_POOL_MAX": "20",
             "EBOK_TOTP_KEYS": StackConfig().totp_keys,  # the local run's (known) key
+            "EBOK_AUDIT_KEYS": StackConfig().audit_keys,
         }
         async with auth_process(env) as proc:
             conn = await db.connect(dsn)

@@ -1205,6 +1205,9 @@ def secrets() -> dict[str, dict[str, str]]:
             # TOTP secrets are sealed with the first key; a new key goes first, auth re-seals
             # at start-up, then the old one can be dropped.
             data["EBOK_TOTP_KEYS"] = "<key id>:<32 random bytes, base64>[,<older id>:<key>]"
+            # Audit rows are sealed with the first key; an older key stays listed while the
+            # log keeps rows it sealed (the retention period).
+            data["EBOK_AUDIT_KEYS"] = "<key id>:<32 random bytes, base64>[,<older id>:<key>]"
         if c.name == "billing":
             # The POS's credentials from PayU's panel (Moje sklepy → Punkty płatności).
             data["EBOK_PAYU_POS_ID"] = "<POS id (id punktu płatności)>"

@@ -59,6 +59,11 @@ class StackConfig:
         "local:"
         + base64.b64encode(hashlib.sha256(b"e-BOK local run only: TOTP key").digest()).decode()
     )
+    # auth's audit seal key: fixed and public for the same reason (local runs only).
+    audit_keys: str = (
+        "local:"
+        + base64.b64encode(hashlib.sha256(b"e-BOK local run only: audit key").digest()).decode()
+    )
     # The payment sandbox's POS credentials for this run (billing calls it with them).
     payu_client_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     payu_second_key: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -139,7 +144,7 @@ def _service_env(config: StackConfig, name: str, inherited: Mapping[str, str]) -
         )
     if name == "auth":
         env.update(EBOK_SERVICE_CLIENTS=f"notifier:{config.notifier_secret}")
-        env.update(EBOK_TOTP_KEYS=config.totp_keys)
+        env.update(EBOK_TOTP_KEYS=config.totp_keys, EBOK_AUDIT_KEYS=config.audit_keys)
         env.update(demo_admin_env())  # the console's demo admin, for the local run only
         # The gateway (on this host) passes the caller's address in X-Forwarded-For.
         env.update(EBOK_TRUSTED_PROXIES=LOCAL_HOST)

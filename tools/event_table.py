@@ -48,7 +48,9 @@ def table() -> str:
     rows = ["| event (v1) | published by | consumed by |", "| --- | --- | --- |"]
     for event_type, _version in sorted(default_catalogue().schemas):
         by = ", ".join(sorted(taken.get(event_type, []))) or "**nobody (holds the outbox)**"
-        rows.append(f"| `{event_type}` | {event_type.split('.')[0]} | {by} |")
+        prefix = event_type.split(".")[0]
+        publisher = "every service" if prefix == "security" else prefix  # refusal_audit
+        rows.append(f"| `{event_type}` | {publisher} | {by} |")
     return "\n".join(rows) + "\n"
 
 

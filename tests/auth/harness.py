@@ -34,6 +34,13 @@ TOTP_KEYS = (
     + ",t1:"
     + base64.b64encode(b"\x01" * 32).decode()
 )
+# The audit log's seal keys, also after a rotation: the first seals, both verify.
+AUDIT_KEYS = (
+    "a2:"
+    + base64.b64encode(b"\x12" * 32).decode()
+    + ",a1:"
+    + base64.b64encode(b"\x11" * 32).decode()
+)
 PATIENCE = 20.0  # seconds before a wait gives up (a safety net, never an assertion)
 
 
@@ -50,6 +57,7 @@ def settings_for(database: str, amqp_url: str, prefix: str, **overrides: Any) ->
         "scheduler_interval": 3600.0,  # tests run scheduler passes themselves
         "retry_delays": (0.2,),
         "totp_keys": Secret(TOTP_KEYS),
+        "audit_keys": Secret(AUDIT_KEYS),
         "check_answers": True,  # every answer held to auth's contract (ebok_shared.api.auth)
     }
     base.update(overrides)

@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import datetime as dt
 import json
+import os
+import sys
 from typing import Any
 
 import asyncpg
 import jwt
 import pyotp
 import pytest
+from ebok_auth.audit_seal import AuditSeal
 from ebok_auth.passwords import policy_violations
 from ebok_auth.repository.audit import prune as prune_audit
 from ebok_auth.totp_vault import TotpVault
-from ebok_auth.use_cases.audit import verify_chain
+from ebok_auth.use_cases.audit import seal_unsealed, verify_chain
 from ebok_auth.use_cases.totp import seal_stored
 from ebok_shared.clock import clock
 from ebok_shared.config import ConfigError
 
-from tests.auth.harness import TOTP_KEYS, Auth, running_auth, settings_for
+from tests.auth.harness import (
+    AUDIT_KEYS,
+    TOTP_KEYS,
+    Auth,
+    eventually,
+    running_auth,
+    settings_for,
+)
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 CONTEXT = "nazwie Spółki, miasta, e-BOK"
@@ -178,6 +190,21 @@ async def test_the_account_address_hears_of_every_password_change_and_reset(auth
     reset = await auth.event("auth.password.changed", client_number="100001", how="reset")
     assert reset["email"] == "jan@example.pl"
     _no_secret(reset, "Nowe-Haslo-2027", token)
+
+
+async def test_an_operators_address_hears_of_their_own_password_change(auth: Auth) -> None:
+    """Operators get the notice customers get (their accounts reach every customer)."""
+    tokens = await auth.operator(login="ewa.lis", password="Operator-Haslo-1")
+    status, _ = await auth.call(
+        "PUT",
+        "/me/password",
+        token=tokens["access_token"],
+        json_body={"current_password": "Operator-Haslo-1", "new_password": "Nowe-Operator-2027"},
+    )
+    assert status == 200
+    notice = await auth.event("auth.operator.password_changed", login="ewa.lis")
+    assert notice["email"] == "ewa.lis@mpwik.example"
+    _no_secret(notice, "Operator-Haslo-1", "Nowe-Operator-2027")
 
 
 async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
@@ -342,6 +369,9 @@ async def _activity(auth: Auth) -> None:
     await auth.customer("100001", PASSWORD)
     await auth.customer("100002", PASSWORD)
     await auth.login("100001", "Zle-Haslo-2026!x")
+    # The refusal is audited through the bus: wait for its row, so nothing is written to the
+    # log while a test below plays the superuser.
+    await auth.eventually_audited("access.refused")
 
 
 async def test_the_application_cannot_change_or_remove_audit_entries(auth: Auth) -> None:
@@ -349,7 +379,9 @@ async def test_the_application_cannot_change_or_remove_audit_entries(auth: Auth)
     for statement in (
         "UPDATE audit_log SET details = '{}'",
         "DELETE FROM audit_log",
-        "TRUNCATE audit_log",
+        "TRUNCATE audit_log CASCADE",  # (plain, the seals' foreign key refuses it first)
+        "UPDATE audit_seals SET key_id = 'x'",
+        "DELETE FROM audit_seals",
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await auth.pool.execute(statement)
@@ -361,18 +393,116 @@ async def test_the_application_cannot_change_or_remove_audit_entries(auth: Auth)
 
 async def test_tampering_by_a_superuser_is_detected_by_the_chain(auth: Auth) -> None:
     await _activity(auth)
-    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+    assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] is None
     ids = [r["id"] for r in await auth.pool.fetch("SELECT id FROM audit_log ORDER BY id")]
     assert len(ids) > 6
     async with auth.pool.acquire() as conn:  # a superuser can switch the triggers off …
         await conn.execute("SET session_replication_role = replica")
         try:
             await conn.execute("UPDATE audit_log SET ip = '203.0.113.66' WHERE id = $1", ids[3])
-            assert (await verify_chain(auth.pool))["first_broken_id"] == ids[3]
+            assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] == ids[3]
             await conn.execute("DELETE FROM audit_log WHERE id = $1", ids[3])
-            assert (await verify_chain(auth.pool))["first_broken_id"] == ids[4]
+            assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] == ids[4]
         finally:
             await conn.execute("SET session_replication_role = DEFAULT")
+
+
+SEAL = AuditSeal.parse(AUDIT_KEYS)
+
+
+async def _rebuild_chain_from(conn: asyncpg.Connection, first: int) -> None:
+    """What a superuser can do: recompute every SHA-256 hash from row ``first`` on (triggers
+    off), so the database's own check finds nothing."""
+    rows = await conn.fetch("SELECT id FROM audit_log WHERE id >= $1 ORDER BY id", first)
+    for row in rows:
+        await conn.execute(
+            """UPDATE audit_log a SET
+                   prev_hash = (SELECT row_hash FROM audit_log WHERE id < a.id
+                                ORDER BY id DESC LIMIT 1),
+                   row_hash = audit_row_hash((SELECT row_hash FROM audit_log WHERE id < a.id
+                                              ORDER BY id DESC LIMIT 1), a)
+                WHERE id = $1""",
+            row["id"],
+        )
+
+
+async def test_a_chain_rebuilt_by_a_superuser_is_caught_by_its_seals(
+    auth: Auth, database: str
+) -> None:
+    """Issue 15 item 12, keyed: the SHA-256 chain alone can be recomputed by whoever writes
+    the database; the seals (HMAC under EBOK_AUDIT_KEYS, not in the database) cannot."""
+    await _activity(auth)
+    ids = [r["id"] for r in await auth.pool.fetch("SELECT id FROM audit_log ORDER BY id")]
+    sealed = await auth.pool.fetch("SELECT row_id, key_id FROM audit_seals ORDER BY row_id")
+    assert [r["row_id"] for r in sealed] == ids  # every row, sealed as it was written
+    assert {r["key_id"] for r in sealed} == {"a2"}  # by the first key
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        await auth.pool.execute("DELETE FROM audit_seals")
+    async with auth.pool.acquire() as conn:
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            await conn.execute("UPDATE audit_log SET ip = '203.0.113.66' WHERE id = $1", ids[3])
+            await _rebuild_chain_from(conn, ids[3])
+            assert await conn.fetchval("SELECT audit_chain_broken()") is None  # unkeyed: fooled
+            checked = await verify_chain(auth.pool, SEAL)
+            assert checked["first_broken_id"] == ids[3]
+            assert checked["why"] == "its seal does not match (rebuilt without the key)"
+            # Dropping the rebuilt rows' seals does not help, nor does a restart (auth seals
+            # unsealed rows only while the log has no seal at all).
+            await conn.execute("DELETE FROM audit_seals WHERE row_id >= $1", ids[3])
+            assert await seal_unsealed(auth.pool, SEAL) == 0
+            assert (await verify_chain(auth.pool, SEAL))["why"] == "it has no seal"
+        finally:
+            await conn.execute("SET session_replication_role = DEFAULT")
+    # The command line says so too, and exits 1.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ebok_auth",
+        "verify-audit",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "EBOK_DATABASE_URL": database, "EBOK_AUDIT_KEYS": AUDIT_KEYS},
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 1, (out, err)
+    assert f"audit chain BROKEN at row {ids[3]}: it has no seal" in out.decode()
+
+
+async def test_seals_verify_under_an_older_listed_key_and_fail_without_it(auth: Auth) -> None:
+    """Rotation: rows sealed with an older key verify while it stays listed."""
+    await _activity(auth)
+    assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] is None
+    only_a1 = AuditSeal.parse(AUDIT_KEYS.split(",")[1])
+    checked = await verify_chain(auth.pool, only_a1)
+    assert checked["why"] == "its seal's key 'a2' is not in EBOK_AUDIT_KEYS"
+    other_a2 = AuditSeal.parse("a2:" + base64.b64encode(b"\x13" * 32).decode())
+    assert (await verify_chain(auth.pool, other_a2))["why"] == (
+        "its seal does not match (rebuilt without the key)"
+    )
+
+
+async def test_rows_from_before_the_seals_are_sealed_once_if_their_chain_holds(
+    auth: Auth,
+) -> None:
+    """Migration 0005: rows written before it have no seal; the first start with keys seals
+    them — but not a chain that is already broken."""
+    await _activity(auth)
+    async with auth.pool.acquire() as conn:  # as before 0005: no seal at all
+        await conn.execute("SET session_replication_role = replica")
+        try:
+            await conn.execute("DELETE FROM audit_seals")
+            assert (await verify_chain(auth.pool, SEAL))["why"] == "it has no seal"
+            first = await conn.fetchval("SELECT min(id) FROM audit_log")
+            await conn.execute("UPDATE audit_log SET ip = 'x' WHERE id = $1", first)
+            assert await seal_unsealed(auth.pool, SEAL) == 0  # a broken chain stays unsealed
+            await conn.execute("DELETE FROM audit_log WHERE id = $1", first)
+        finally:
+            await conn.execute("SET session_replication_role = DEFAULT")
+    count = await auth.pool.fetchval("SELECT count(*) FROM audit_log")
+    assert await seal_unsealed(auth.pool, SEAL) == count > 0
+    assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] is None
+    assert await seal_unsealed(auth.pool, SEAL) == 0  # once
 
 
 async def test_retention_removes_only_old_entries_and_the_rest_still_verifies(
@@ -382,12 +512,20 @@ async def test_retention_removes_only_old_entries_and_the_rest_still_verifies(
     clock.freeze(now - dt.timedelta(days=400))
     await auth.client_with_invoice("100001")
     await auth.login("100001", "Zle-Haslo-2026!x")
+    await auth.eventually_audited("access.refused")  # the refusal's row, written via the bus
     old = await auth.pool.fetchval("SELECT count(*) FROM audit_log")
     clock.freeze(now)
     await auth.login("100001", "Zle-Haslo-2026!x")
+    await eventually(  # this refusal's row too (a new minute for the per-minute limit)
+        lambda: auth.pool.fetchval(
+            "SELECT count(*) = 2 FROM audit_log WHERE type = 'access.refused'"
+        ),
+        "the second refusal audited",
+    )
     await prune_audit(auth.pool, now - dt.timedelta(days=365))
-    assert old >= 1 and await auth.pool.fetchval("SELECT count(*) FROM audit_log") == 1
-    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+    kept = await auth.pool.fetch("SELECT type FROM audit_log ORDER BY id")
+    assert old >= 2 and [r["type"] for r in kept] == ["login.failed", "access.refused"], kept
+    assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] is None
 
 
 async def test_after_erasure_the_audit_log_holds_a_pseudonym_not_the_client_number(
@@ -417,7 +555,7 @@ async def test_after_erasure_the_audit_log_holds_a_pseudonym_not_the_client_numb
         "GET", "/operator/audit?subject=100001&limit=100", token=admin["access_token"]
     )
     assert log["items"] == []
-    assert (await verify_chain(auth.pool))["first_broken_id"] is None
+    assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] is None
 
 
 # -- item 16: limits keyed by the client number do not let anyone deny the customer ----------

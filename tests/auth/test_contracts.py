@@ -36,7 +36,8 @@ def test_published_event_has_a_strict_documented_schema(event_type: str) -> None
 
 
 def test_auth_subscribes_to_exactly_the_billing_facts_it_needs() -> None:
-    assert {s.event_type for s in SPEC.subscriptions} == CONSUMED
+    # and every service's refused access, for the audit log (ebok_shared.http.refusal_audit)
+    assert {s.event_type for s in SPEC.subscriptions} == CONSUMED | {"security.access.refused"}
     assert all(default_catalogue().knows(t, 1) for t in CONSUMED)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 from ebok_shared import db
 
-from tests.auth.harness import TOTP_KEYS, AuthProcess, auth_bus, settings_for
+from tests.auth.harness import AUDIT_KEYS, TOTP_KEYS, AuthProcess, auth_bus, settings_for
 from tests.auth.process import auth_process
 
 
@@ -23,6 +23,7 @@ async def test_secrets_never_reach_logs_or_audit(
         "EBOK_ALLOW_WEAK_HASHING": "true",
         "EBOK_RETRY_DELAYS": "0.2",
         "EBOK_TOTP_KEYS": TOTP_KEYS,
+        "EBOK_AUDIT_KEYS": AUDIT_KEYS,
     }
     secrets: list[str] = []
     settings = settings_for(database, amqp_url, bus_prefix)
@@ -71,6 +72,7 @@ async def test_secrets_never_reach_logs_or_audit(
                     refreshed["refresh_token"],
                     refreshed["access_token"],
                     *TOTP_KEYS.replace(",", ":").split(":")[1::2],  # the TOTP encryption keys
+                    *AUDIT_KEYS.replace(",", ":").split(":")[1::2],  # the audit seal keys
                 ]
                 audit_text = str(await pool.fetch("SELECT * FROM audit_log"))
         finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pyotp
 from ebok_auth.settings import AuthSettings
 
-from tests.auth.harness import TOTP_KEYS, Auth
+from tests.auth.harness import AUDIT_KEYS, TOTP_KEYS, Auth
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 
@@ -243,6 +243,7 @@ async def test_first_admin_from_the_cli_command(auth: Auth, database: str) -> No
             **os.environ,
             "EBOK_DATABASE_URL": database,
             "EBOK_TOTP_KEYS": TOTP_KEYS,
+            "EBOK_AUDIT_KEYS": AUDIT_KEYS,
             "EBOK_ARGON2_MEMORY_KIB": "1024",
             "EBOK_ARGON2_TIME_COST": "1",
             "EBOK_ALLOW_WEAK_HASHING": "true",

@@ -134,3 +134,33 @@ async def test_the_last_admin_keeps_the_admin_role(auth: Auth) -> None:
         json_body={"roles": ["customer_service"], "reason": "Powrót do obsługi klienta."},
     )
     assert status == 200 and changed["roles"] == ["customer_service"]
+
+
+async def test_a_role_refusal_reaches_the_audit_log_with_the_operator_and_route(
+    auth: Auth,
+) -> None:
+    """Issue 13: role refusals are audited, not only logged. The refusing service (here auth
+    itself) writes security.access.refused to its outbox; auth's consumer turns it into an
+    audit row (the same way as a refusal from billing or the gateway)."""
+    clerk = await auth.operator("ola.refused", roles=("customer_service",))
+    for _ in range(3):  # one event a minute per operator and route: one row
+        status, problem = await auth.call("GET", "/operator/operators", token=clerk["access_token"])
+        assert status == 403 and problem["code"] == "role-required"
+    await auth.eventually_audited("access.refused")
+    rows = await auth.pool.fetch(
+        "SELECT actor, subject, details FROM audit_entries WHERE type = 'access.refused'"
+    )
+    assert [(r["actor"], r["subject"]) for r in rows] == [("operator:ola.refused", "ola.refused")]
+    assert rows[0]["details"] == {
+        "service": "auth",
+        "method": "GET",
+        "route": "/operator/operators",
+        "status": 403,
+        "problem": "role-required",
+        "count": 1,
+    }
+    admin = await auth.operator("szef.audit", roles=("admin", "customer_service"))
+    status, log = await auth.call(
+        "GET", "/operator/audit?type=access.refused&limit=10", token=admin["access_token"]
+    )
+    assert status == 200 and log["items"][0]["actor"] == "operator:ola.refused", log

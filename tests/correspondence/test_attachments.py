@@ -252,3 +252,29 @@ async def test_attachments_are_served_only_to_their_owner(svc: Correspondence) -
     assert status == 403
     status, _, _ = await _download(svc, f"/me/correspondence/{mine['id']}/attachments/{a}", {})
     assert status == 401
+
+
+FORBIDDEN_REASON = "niedozwolony znak (np. bajt NUL lub niepoprawny znak Unicode)"
+
+
+async def test_the_documents_text_in_a_form_is_checked_as_a_json_bodys_is(
+    svc: Correspondence,
+) -> None:
+    """The document part of a form gets the JSON body's checks (``parse_json``): a NUL, an
+    escape character or a lone surrogate in a field, or JSON nested too deep, is a 400
+    naming the field, and nothing is stored."""
+    for bad in ("Awaria\x00", "Awaria \x1b[31m", "Awaria \ud800"):
+        answer = await svc.submit(
+            {**LETTER, "subject": bad}, files=[("a.pdf", PDF, "application/pdf")], expect=400
+        )
+        assert answer["errors"] == [{"field": "subject", "reason": FORBIDDEN_REASON}], bad
+    data = aiohttp.FormData()
+    data.add_field("document", '{"kind": ' + "[" * 5000 + "]" * 5000 + "}")
+    data.add_field("attachments", PDF, filename="a.pdf", content_type="application/pdf")
+    resp = await svc.client.post("/me/correspondence", data=data, headers=svc.customer())
+    assert resp.status == 400, await resp.text()
+    problem = await resp.json(content_type=None)
+    assert problem["code"] == "malformed-json" and problem["errors"][0]["field"] == "document"
+    assert await svc.pool.fetchval("SELECT count(*) FROM cases") == 0
+    # the same letter with clean text goes through
+    await svc.submit({**LETTER, "subject": "Awaria"}, files=[("a.pdf", PDF, "application/pdf")])

@@ -287,3 +287,48 @@ async def test_evidence_request_is_told_shown_and_answered_with_files(
     assert closed.status == 409
     final = await svc.get(f"/me/correspondence/{reklamacja['id']}", svc.customer())
     assert final["reply_days_left"] is None and len(final["attachments"]) == 1
+
+
+async def test_an_operator_replies_with_files_the_customer_downloads(svc: Correspondence) -> None:
+    """Issue 13: a reply with attachments — the customer's form (document + attachments),
+    the same reader, limits and checks; the files are the case's, marked with their reply,
+    and the customer reads and downloads them on the case."""
+    case = await svc.submit(documents()["letter"])
+    path = f"/operator/cases/{case['id']}/replies"
+    files = [("protokol.pdf", PDF, "application/pdf"), ("zdjecie.jpg", JPEG, "image/jpeg")]
+    sent = await svc.client.post(
+        path, data=form({"body": "W załączeniu protokół."}, files), headers=svc.operator()
+    )
+    assert sent.status == 201, await sent.text()
+    reply_id = (await sent.json())["reply_id"]
+    mine = await svc.get(f"/me/correspondence/{case['id']}", svc.customer())
+    theirs = [a for a in mine["attachments"] if a["reply_id"] == reply_id]
+    assert [(a["filename"], a["content_type"]) for a in theirs] == [
+        ("protokol.pdf", "application/pdf"),
+        ("zdjecie.jpg", "image/jpeg"),
+    ]
+    assert mine["replies"][0]["body"] == "W załączeniu protokół."
+    download = await svc.client.get(theirs[0]["path"], headers=svc.customer())
+    assert (download.status, await download.read()) == (200, PDF)
+    other = await svc.client.get(theirs[0]["path"], headers=svc.customer("200002"))
+    assert other.status == 404  # another customer's case: not found
+    # The customer's own allowance is untouched by the operator's files.
+    assert all(a["reply_id"] is None for a in mine["attachments"] if a not in theirs)
+
+    # The letter's checks: a file that is not PDF/JPEG/PNG, six files, no reply text.
+    bad = await svc.client.post(
+        path,
+        data=form({"body": "Plik."}, [("wirus.pdf", EXE, "application/pdf")]),
+        headers=svc.operator(),
+    )
+    assert bad.status == 415 and (await bad.json())["errors"][0]["field"] == "attachments.0"
+    six = await svc.client.post(
+        path,
+        data=form({"body": "Sześć."}, [("a.pdf", PDF, "application/pdf")] * 6),
+        headers=svc.operator(),
+    )
+    assert six.status == 422 and (await six.json())["code"] == "too-many-attachments"
+    empty = await svc.client.post(path, data=form({"body": " "}, files[:1]), headers=svc.operator())
+    assert empty.status == 422
+    assert await svc.pool.fetchval("SELECT count(*) FROM replies") == 1
+    assert await svc.pool.fetchval("SELECT count(*) FROM attachments") == 2

@@ -46,6 +46,7 @@ PRODUCES: dict[str, set[Kind]] = {
     "auth.email_change.requested": {Kind.EMAIL_CHANGE},
     "auth.email.changed": {Kind.EMAIL_CHANGED},
     "auth.password.changed": {Kind.PASSWORD_CHANGED},
+    "auth.operator.password_changed": {Kind.OPERATOR_PASSWORD_CHANGED},
     "auth.totp.changed": {Kind.TOTP_CHANGED},
     "auth.regulations.published": {Kind.REGULATIONS},
     "billing.invoice.issued": set(),  # the example is a paper invoice

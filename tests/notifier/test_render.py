@@ -66,6 +66,11 @@ SAMPLES: dict[Kind, dict[str, Any]] = {
         "how": "reset",
         "changed_at": "2026-01-06T10:15:00+00:00",
     },
+    Kind.OPERATOR_PASSWORD_CHANGED: {
+        "login": "anna.nowak",
+        "email": "anna.nowak@mpwik.example",
+        "changed_at": "2026-01-06T10:15:00+00:00",
+    },
     Kind.TOTP_CHANGED: {
         "client_number": "100001",
         "email": "jan@example.pl",

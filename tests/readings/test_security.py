@@ -135,3 +135,37 @@ async def test_operator_and_customer_endpoints_are_apart(readings: Readings) -> 
         assert (await problem(anonymous, 401))["code"] == "unauthorized", path
         limited = await readings.client.request(method, path, headers=restricted, json={})
         assert (await problem(limited, 403))["code"] == "password-change-required", path
+
+
+FORBIDDEN_REASON = "niedozwolony znak (np. bajt NUL lub niepoprawny znak Unicode)"
+
+
+async def test_a_forms_text_fields_are_checked_as_a_json_bodys_are(readings: Readings) -> None:
+    """A reading with a photo and a garden-meter request (multipart, or urlencoded without a
+    file) get the JSON body's text check (``inspect_text``): a NUL or a control character
+    in a field is a 400 naming that field, before any rule looks at it."""
+    await readings.conclude("U/100001/2024", MINE, serials=(MY_METER,))
+    reading = await readings.submit(value="10.000\x00", photo=(PNG, "a.png"), client=MINE)
+    assert fields_of(await problem(reading, 400)) == {"value": FORBIDDEN_REASON}
+    garden = {
+        "kind": "installation",
+        "done_on": "2026-03-02",
+        "new_serial": "OG-1",
+        "initial_value": "0.000",
+        "seal_number": "PL-\x1b[2J1",  # an escape sequence (terminal control)
+    }
+    form = FormData()
+    for name, value in garden.items():
+        form.add_field(name, value)
+    form.add_field("photo", PNG, filename="plomba.png", content_type="image/png")
+    sent = await readings.client.post(
+        "/me/garden-meter-requests", data=form, headers=readings.customer(MINE)
+    )
+    assert fields_of(await problem(sent, 400)) == {"seal_number": FORBIDDEN_REASON}
+    urlencoded = await readings.client.post(
+        "/me/garden-meter-requests",
+        data={**garden, "seal_number": "PL-\x071"},  # BEL, sent as %07
+        headers=readings.customer(MINE),
+    )
+    assert fields_of(await problem(urlencoded, 400)) == {"seal_number": FORBIDDEN_REASON}
+    assert await readings.pool.fetchval("SELECT count(*) FROM garden_requests") == 0

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from ebok_shared import db
+from ebok_shared.bus import default_catalogue
 
 from tests.support.bus import (
     ECHOED,
@@ -136,3 +137,21 @@ async def test_an_event_no_queue_takes_is_an_error_and_stays_in_the_outbox(
     assert (bus.consumed("applied"), bus.consumed("duplicate")) == (2, 1)
     rows = Counter(r["event_id"] for r in await bus.applied_rows())
     assert rows == {first[0].id: 1, lost[0].id: 1, last[0].id: 1}
+
+
+async def test_a_best_effort_event_no_queue_takes_is_dropped_not_holding_the_outbox(
+    bus: BusSandbox,
+) -> None:
+    """An access refusal's audit copy (ebok_shared.http.refusal_audit) that no queue takes
+    (auth not started yet, a test without auth) must not hold every later event back."""
+    await bus.consumer()  # takes test.counter.incremented only
+    example = default_catalogue().schemas[("security.access.refused", 1)]["examples"][0]
+    await bus.add([example], event_type="security.access.refused")
+    await bus.add([{"n": 1}])
+    relay = bus.relay()
+    conn = await db.connect(bus.dsn)
+    try:
+        assert await relay.publish_batch(conn) == 2  # dropped, and the next one delivered
+        assert await bus.outbox_size() == 0
+    finally:
+        await conn.close()

@@ -9,6 +9,7 @@ password into a hasher's encoding)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from ebok_shared.http.hardening import harden_answers
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
@@ -206,3 +208,57 @@ async def test_refused_access_is_logged_with_actor_route_and_correlation_id(
     ]
     assert {r["correlation_id"] for r in refused} == {"walk-1"}
     assert {r["level"] for r in refused} == {"warning"}
+
+
+async def _raw_answer(client: TestClient, request: bytes) -> bytes:
+    """What the server answers to ``request`` sent as bytes on a socket of its own."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        return await reader.readuntil(b"\r\n\r\n")
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /health/live HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n",  # space in the name
+        b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n",  # a control character in the target
+        b"GET /health/live HTTP/9.9\r\nHost: x\r\n\r\n",  # no such version
+        b"GET /health/live HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS at a plain port
+    ],
+)
+async def test_the_frameworks_own_answer_to_a_malformed_request_names_no_server(
+    probe: tuple[TestClient, Issuer], request_bytes: bytes
+) -> None:
+    """aiohttp answers a request it cannot parse itself, before any of our code runs (no
+    route, no middleware, no on_response_prepare): that answer must name no framework
+    either."""
+    client, _ = probe
+    head = await _raw_answer(client, request_bytes)
+    status_line, _, headers = head.partition(b"\r\n")
+    assert status_line.split(b" ")[1].startswith(b"4"), head  # refused, by aiohttp itself
+    names = [line.split(b":", 1)[0].strip().lower() for line in headers.split(b"\r\n") if line]
+    assert b"server" not in names, head
+    assert b"aiohttp" not in head.lower() and b"python" not in head.lower(), head
+
+
+async def test_the_portals_malformed_request_answer_names_no_server_either() -> None:
+    """The portal (web/) is no service app: it calls harden_answers itself, without the
+    default no-store."""
+
+    async def page_handler(request: web.Request) -> web.Response:
+        return web.Response(text="strona")
+
+    app = web.Application()
+    harden_answers(app, cache_control=False)
+    app.router.add_get("/", page_handler)
+    async with serve(app) as client:
+        page = await client.get("/")
+        assert page.status == 200 and "Server" not in page.headers
+        head = await _raw_answer(client, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
+        assert b" 400 " in head.split(b"\r\n")[0], head
+        assert b"\r\nserver:" not in head.lower(), head

@@ -16,9 +16,12 @@ from urllib.parse import quote
 
 import aio_pika
 import pytest
+from ebok_shared import db
 from ebok_shared.bus import Topology
+from ebok_shared.polish import long_date
 
 from tests.e2e.client import Api, expect
+from tests.e2e.data import customer_rows
 from tests.e2e.journeys import OPERATOR_PASSWORD
 from tests.e2e.mail import subject_has, wait_for_mail
 from tests.e2e.stack import Stack
@@ -36,7 +39,7 @@ from .console import (
 from .customers import fresh_customers
 from .filling import PNG
 from .portal import Portal
-from .signed_in import customer_signed_in
+from .signed_in import customer_signed_in, onboarded
 
 CSP_START = "default-src 'self'"
 
@@ -220,13 +223,21 @@ async def test_cases_urgent_first_then_deadline_take_reply_evidence_status_close
 
     answer = "Sprawdziliśmy odczyty: faktura jest poprawna, zużycie wzrosło w lipcu."
     replied = await console.submit(
-        empty, {"reply_body": answer}, action=f"/operator/sprawy/{complaint_case['id']}/odpowiedz"
+        empty,
+        {"reply_body": answer},
+        action=f"/operator/sprawy/{complaint_case['id']}/odpowiedz",
+        files={"attachments": ("odczyty.png", PNG, "image/png")},  # the reply's file
     )
     assert replied.status == 200 and "Odpowiedź wysłana." in replied.text, replied
-    assert answer in replied.text
-    # The customer reads it in the portal and gets the e-mail that it is waiting.
+    assert answer in replied.text and "odczyty.png" in replied.text
+    # The customer reads it in the portal (and downloads its file), and gets the e-mail
+    # that it is waiting.
     seen = await portal.get(f"/korespondencja/{complaint_case['id']}")
     assert answer in seen.text, seen
+    link = seen.soup.select_one("[aria-label='Załączniki do odpowiedzi'] a")
+    assert link is not None and "odczyty.png" in link.get_text(), seen
+    download = await portal.get(str(link["href"]))
+    assert (download.status, download.body) == (200, PNG), download.status
     answered = f"Odpowiedź w sprawie nr {complaint_case['number']}"
     await wait_for_mail(stack.maildir, customer.email, subject_has(answered))
 
@@ -425,6 +436,87 @@ async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblockin
         bad_day.status == 422
         and bad_day.field_error("since") == "Podaj datę w formacie RRRR-MM-DD."
     )
+
+
+async def test_the_account_view_shows_the_planned_block_with_its_date(
+    console: Portal, staff: Operator, stack: Stack, workdir: Path
+) -> None:
+    """Terms II.7: a contract that ended schedules the block 30 days later; the account's
+    view says when."""
+    customer, _ = await onboarded(stack, workdir)
+    ended = dt.date.today() - dt.timedelta(days=3)
+    contract = next(
+        r
+        for r in customer_rows(customer.client_number, dt.date.today())[1]
+        if r["type"] == "contract"
+    )
+    batch = workdir / f"termination-{customer.client_number}.jsonl"
+    batch.write_text(json.dumps({**contract, "terminated_on": ended.isoformat()}) + "\n", "utf-8")
+    code, printed = await stack.run("billing", "feed", str(batch))
+    assert code == 0, "\n".join(printed[-20:])
+    conn = await db.connect(stack.database_url("auth"))
+    try:  # auth learns of it from billing's event (the bus): wait, then look
+        for _ in range(300):
+            if await conn.fetchval(
+                "SELECT block_on FROM scheduled_blocks WHERE client_number = $1",
+                customer.client_number,
+            ):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await conn.close()
+    await console_signed_in(console, staff)
+    account = await console.get(f"/operator/konta/{customer.client_number}")
+    facts = {
+        dt_.get_text(strip=True): dt_.find_next_sibling("dd").get_text(" ", strip=True)
+        for dt_ in account.soup.select("dl.summary-list dt")
+    }
+    planned = long_date(ended + dt.timedelta(days=30))
+    assert facts["Planowana blokada"] == (
+        f"{planned} (pkt II.7 Regulaminu: po rozwiązaniu umowy)"
+    ), facts
+
+
+async def test_removing_the_last_admins_role_is_refused_on_the_page(
+    console: Portal, admin: Operator, stack: Stack, api: Api
+) -> None:
+    """Nobody could manage operators without an active admin: the console shows auth's 409
+    (as a 409 page with the reason in its error summary) and the roles stay."""
+    conn = await db.connect(stack.database_url("auth"))
+    others = await conn.fetch(  # for this test, the first admin is the only active one
+        "UPDATE operators SET active = false"
+        " WHERE active AND 'admin' = ANY(roles) AND login <> $1 RETURNING login",
+        admin.login,
+    )
+    try:
+        await console_signed_in(console, admin)
+        page = await console.get(f"/operator/pracownicy/{admin.login}")
+        refused = await console.submit(
+            page,
+            {"role_admin": "", "role_customer_service": "1", "reason": "Już nie administruję."},
+            action=f"/operator/pracownicy/{admin.login}/role",
+        )
+        assert refused.status == 409, refused
+        summary = refused.soup.select_one(".error-summary")
+        assert summary is not None, refused
+        assert "To ostatni aktywny administrator" in summary.get_text(" ", strip=True), refused
+        left = await console.submit(
+            refused,
+            {"deactivation_reason": "Odchodzę."},
+            action=f"/operator/pracownicy/{admin.login}/dezaktywacja",
+        )
+        left_summary = left.soup.select_one(".error-summary")
+        assert left.status == 409 and left_summary is not None, left
+        assert "ostatni aktywny administrator" in left_summary.get_text(" ", strip=True)
+        token = await operator_token(api, admin)
+        held = expect(await api.get(f"/operator/auth/operators/{admin.login}", token=token), 200)
+        assert "admin" in held["roles"], held  # and the token above shows them active
+    finally:
+        await conn.execute(
+            "UPDATE operators SET active = true WHERE login = ANY($1)",
+            [r["login"] for r in others],
+        )
+        await conn.close()
 
 
 async def test_a_page_outside_the_operators_roles_names_the_missing_role(

@@ -545,7 +545,7 @@ ROUTES: tuple[Route, ...] = (
         "POST",
         "correspondence",
         "/cases/{case_id}/replies",
-        "Odpowiedź na sprawę",
+        "Odpowiedź na sprawę (JSON albo formularz z załącznikami)",
         CUSTOMER_SERVICE,
         ok=201,
         max_body=51 * MiB,

@@ -55,6 +55,7 @@ from .http.middleware import (
     role_middleware,
 )
 from .http.problems import Problem
+from .http.refusal_audit import REFUSAL_AUDIT, RefusalAudit
 from .http.tokens import TokenVerifier
 from .logs import get_logger
 from .loops import background, every
@@ -174,12 +175,14 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     topology = Topology(settings.bus_prefix)
     if not (_runs(settings, "relay") or _runs(settings, "worker")):
         app[BUS] = Bus(None, topology, Outbox(spec.catalogue))
+        app[REFUSAL_AUDIT] = RefusalAudit(spec.name, app[POOL], app[BUS].outbox)
         yield
         return
     connection = await aio_pika.connect_robust(
         settings.amqp_url, client_properties={"connection_name": f"{spec.name}:{settings.role}"}
     )
     app[BUS] = Bus(connection, topology, Outbox(spec.catalogue))
+    app[REFUSAL_AUDIT] = RefusalAudit(spec.name, app[POOL], app[BUS].outbox)
     relay_task = None
     if _runs(settings, "relay"):
         await declare_backoffice(connection, topology, spec.name, spec.backoffice_events)

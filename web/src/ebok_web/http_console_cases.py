@@ -5,6 +5,7 @@ close it. The customer reads the reply in the portal and is e-mailed that it is 
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +16,7 @@ from .forms import Form, read_form
 from .http_correspondence import STATUS_TAGS, deadline_text, details_of
 from .operator_roles import CUSTOMER_SERVICE
 from .rendering import render
-from .submissions import valid_uuid
+from .submissions import json_part, multipart, uploads, valid_uuid
 
 routes = web.RouteTableDef()
 
@@ -194,12 +195,25 @@ async def act(request: web.Request) -> web.StreamResponse:
     name, method, tail, message = ACTIONS[action]
     form = await read_form(request)
     body = _body(name, form)
+    # A reply's files go with it as the API's form (document + attachments), as a
+    # customer's letter does; the service checks them (type, size, count).
+    files = uploads(await request.post(), "attachments") if name == "reply" else []
     if not form.invalid:
-        reply = checked(await api(request).call(method, f"{API}/{case_id}{tail}", json_body=body))
+        path = f"{API}/{case_id}{tail}"
+        if files:
+            sent = multipart(
+                [("document", json_part(body), "application/json")], files, str(uuid.uuid4())
+            )
+            reply = checked(await api(request).call(method, path, data=sent))
+        else:
+            reply = checked(await api(request).call(method, path, json_body=body))
         if reply.ok:
             done(request, message, _case_path(case_id))
         if reply.status == 404:
             raise web.HTTPNotFound()
         api_fields = {api_name: field for field, api_name in FIELDS.get(name, {}).items()}
-        form.take_problem(reply.problem, api_fields, known=api_fields.values())
+        known = [*api_fields.values(), *(["attachments"] if name == "reply" else [])]
+        form.take_problem(reply.problem, api_fields, known=known)
+    if files and "attachments" not in form.errors:
+        form.error("attachments", "Wybierz pliki ponownie: przeglądarka ich nie zachowuje.")
     return await _case_page(request, case_id, {name: form}, status=422)

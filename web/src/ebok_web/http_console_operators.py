@@ -112,11 +112,17 @@ async def operator(request: web.Request) -> web.StreamResponse:
     return await _operator_page(request)
 
 
+def _refusal_status(problem: dict[str, object]) -> int:
+    """The page's status: auth's 409 (the state forbids it, e.g. the last admin) stays a
+    409; anything else about the form is a 422."""
+    return 409 if problem.get("status") == 409 else 422
+
+
 async def _refused(
     request: web.Request, form: Form, reply_problem: dict[str, object]
 ) -> web.Response:
     form.take_problem(reply_problem, fields={"reason": "reason", "roles": "role_customer_service"})
-    return await _operator_page(request, form, status=422)
+    return await _operator_page(request, form, status=_refusal_status(reply_problem))
 
 
 @routes.post(ONE + "/role")
@@ -160,6 +166,7 @@ async def deactivate(request: web.Request) -> web.StreamResponse:
                 request, f"Konto pracownika {login} zostało dezaktywowane.", f"{OPERATORS}/{login}"
             )
         reasons.take_problem(reply.problem, fields={"reason": "deactivation_reason"})
+        return await _operator_page(request, reasons, status=_refusal_status(reply.problem))
     return await _operator_page(request, reasons, status=422)
 
 

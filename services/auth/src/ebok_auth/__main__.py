@@ -15,10 +15,11 @@ from ebok_shared.http.roles import ADMIN, ROLES
 from ebok_shared.service import Command, migration_folders
 
 from .app import SPEC, create_app
+from .audit_seal import seal_of
 from .keys import KeyRing
 from .passwords import Hasher
 from .settings import AuthSettings
-from .use_cases.audit import verify_chain
+from .use_cases.audit import install_seal, verify_chain
 from .use_cases.operators import create
 
 
@@ -60,7 +61,8 @@ COMMANDS = {
         _own,
     ),
     "verify-audit": Command(
-        "recompute the audit log's hash chain; exit 1 naming the first row that does not match",
+        "check the audit log's hash chain and its seals (EBOK_AUDIT_KEYS); exit 1 naming the"
+        " first row that does not hold",
         _own,
     ),
 }
@@ -75,6 +77,8 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> None:
     try:
         async with pool.acquire() as conn:
             await db.migrate(conn, migration_folders(SPEC))
+        if args.command in ("create-admin", "rotate-key"):
+            install_seal(seal_of(settings))  # what they do is audited, each row sealed
         if args.command == "create-admin":
             hasher = Hasher(settings)
             try:
@@ -96,10 +100,10 @@ async def _run(args: argparse.Namespace, settings: AuthSettings) -> None:
             print(f"TOTP key:         {created['totp_secret']}")
             print(f"TOTP URI:         {created['otpauth_uri']}")
         elif args.command == "verify-audit":
-            checked = await verify_chain(pool)
+            checked = await verify_chain(pool, seal_of(settings))
             print(f"audit chain head: {checked['head_id']} {checked['head_hash']}")
             if checked["first_broken_id"] is not None:
-                print(f"audit chain BROKEN at row {checked['first_broken_id']}")
+                print(f"audit chain BROKEN at row {checked['first_broken_id']}: {checked['why']}")
                 raise SystemExit(1)
             print("audit chain intact")
         else:

@@ -26,6 +26,7 @@ PASSWORD_RESET_REQUESTED = "auth.password_reset.requested"
 EMAIL_CHANGE_REQUESTED = "auth.email_change.requested"
 EMAIL_CHANGED = "auth.email.changed"
 PASSWORD_CHANGED = "auth.password.changed"
+OPERATOR_PASSWORD_CHANGED = "auth.operator.password_changed"
 TOTP_CHANGED = "auth.totp.changed"
 REGULATIONS_PUBLISHED = "auth.regulations.published"
 SESSIONS_ENDED = "auth.sessions.ended"
@@ -42,11 +43,13 @@ PUBLISHED = (
     EMAIL_CHANGE_REQUESTED,
     EMAIL_CHANGED,
     PASSWORD_CHANGED,
+    OPERATOR_PASSWORD_CHANGED,
     TOTP_CHANGED,
     REGULATIONS_PUBLISHED,
     SESSIONS_ENDED,
 )
 
+ACCESS_REFUSED = "security.access.refused"
 CLIENT_UPSERTED = "billing.client.upserted"
 CONTRACT_CONCLUDED = "billing.contract.concluded"
 CONTRACT_TERMINATED = "billing.contract.terminated"
@@ -56,7 +59,7 @@ INVOICE_ISSUED = "billing.invoice.issued"
 def subscriptions(grace_days: int) -> list[Subscription]:
     """What auth consumes, one line each; ``grace_days`` is the contract-end block's delay."""
     # Imported here: the use cases publish through this module.
-    from .use_cases import projection
+    from .use_cases import audit, projection
 
     terminated = functools.partial(projection.contract_terminated, grace_days=grace_days)
     return [
@@ -64,6 +67,8 @@ def subscriptions(grace_days: int) -> list[Subscription]:
         Subscription(CONTRACT_CONCLUDED, projection.contract_concluded),
         Subscription(CONTRACT_TERMINATED, terminated),
         Subscription(INVOICE_ISSUED, projection.invoice_issued),
+        # every service's refused access, into the one security audit log
+        Subscription(ACCESS_REFUSED, audit.access_refused),
     ]
 
 
@@ -166,6 +171,14 @@ async def password_changed(
     """``how``: "changed" (signed in) or "reset" (by a link). The notice names no secret."""
     payload = {"client_number": client, "email": email, "how": how, "changed_at": at.isoformat()}
     await _publish(conn, PASSWORD_CHANGED, payload, key=client)
+
+
+async def operator_password_changed(
+    conn: asyncpg.Connection, login: str, email: str, at: dt.datetime
+) -> None:
+    """An operator's own password changed: their address is told, as a customer's is."""
+    payload = {"login": login, "email": email, "changed_at": at.isoformat()}
+    await _publish(conn, OPERATOR_PASSWORD_CHANGED, payload, key=login)
 
 
 async def totp_changed(

@@ -64,6 +64,9 @@ class AuthSettings(ServiceSettings):
     # "<key id>:<32 bytes base64>,…": TOTP keys are stored encrypted with the first; all open
     # (ebok_auth.totp_vault). Required to serve: auth does not start without it.
     totp_keys: Secret | None = None
+    # "<key id>:<32 bytes base64>,…": the audit log's rows are sealed (HMAC) with the first;
+    # all verify (ebok_auth.audit_seal). Required to serve, like the TOTP keys.
+    audit_keys: Secret | None = None
 
     # Other services' credentials, "client_id:secret,…": each gets tokens of kind "service"
     # (POST /service-tokens) to call the others' /internal routes.

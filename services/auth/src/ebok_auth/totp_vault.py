@@ -12,7 +12,6 @@ then the old key can be dropped.
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ebok_shared.config import ConfigError
 
+from .key_lists import parse_key_list
 from .settings import AuthSettings
 
 _NONCE_BYTES = 12
@@ -43,21 +43,7 @@ class TotpVault:
     @functools.cache
     def parse(raw: str) -> TotpVault:
         """``kid:base64,…`` (the first seals); refused unless every key is 32 bytes."""
-        keys: dict[str, bytes] = {}
-        for entry in (e.strip() for e in raw.split(",") if e.strip()):
-            kid, _, encoded = entry.partition(":")
-            try:
-                key = base64.b64decode(encoded, validate=True)
-            except (binascii.Error, ValueError):
-                key = b""
-            if not kid or len(kid) > 32 or len(key) != 32 or kid in keys:
-                raise ConfigError(
-                    "EBOK_TOTP_KEYS: expected <key id>:<32 random bytes in base64>, comma-"
-                    'separated, ids unique (python -c "import base64,os;'
-                    'print(base64.b64encode(os.urandom(32)).decode())")'
-                )
-            keys[kid] = key
-        return TotpVault(keys)
+        return TotpVault(parse_key_list(raw, "EBOK_TOTP_KEYS"))
 
     def seal(self, secret: str, owner: str) -> Sealed:
         nonce = os.urandom(_NONCE_BYTES)

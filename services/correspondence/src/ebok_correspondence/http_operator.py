@@ -5,12 +5,14 @@ case; a refusal of the case's rules is rendered by the shared error renderer."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from ebok_shared.api.correspondence import NOTE_SCHEMA, REPLY_SCHEMA, STATUS_SCHEMA
 from ebok_shared.http.middleware import require
-from ebok_shared.http.problems import validation_problem
+from ebok_shared.http.problems import Problem, problem_response, validation_problem
 from ebok_shared.http.roles import CUSTOMER_SERVICE, operator_role
-from ebok_shared.http.validation import read_json
+from ebok_shared.http.validation import read_json, validate
 from ebok_shared.service import BUS, POOL
 
 from . import use_cases
@@ -18,12 +20,15 @@ from .domain import Status
 from .http_common import (
     KINDS,
     STATUS_FILTERS,
+    body_and_idempotency,
     page,
     path_id,
     query_choice,
     send_attachment,
     settings_of,
+    streamed,
 )
+from .upload import Upload, read_submission
 
 routes = web.RouteTableDef()
 
@@ -96,16 +101,40 @@ async def assign(request: web.Request) -> web.Response:
 
 @routes.post("/operator/cases/{case_id}/replies")
 @operator_role(CUSTOMER_SERVICE)
-async def reply(request: web.Request) -> web.Response:
-    """The answer: the customer reads it in e-BOK and is e-mailed only that it is waiting."""
+@streamed
+async def reply(request: web.Request) -> web.StreamResponse:
+    """The answer: the customer reads it in e-BOK and is e-mailed only that it is waiting.
+    JSON, or the customer's form (a ``document`` part with the reply, ``attachments`` parts
+    with its files: the same reader, limits and checks as sending a letter)."""
+    if request.content_type != "multipart/form-data":  # JSON: the JSON cap and idempotency
+        return await body_and_idempotency(request, _reply_of_json)
+    try:
+        submission = await read_submission(request, settings_of(request.app))
+    except Problem as problem:
+        response = problem_response(problem, request.path)
+        response.force_close()  # refused part-way through the body: do not read the rest
+        return response
+    try:
+        validate(submission.document, REPLY_SCHEMA)
+        return await _replied(request, submission.document, submission.uploads)
+    finally:
+        submission.close()
+
+
+async def _reply_of_json(request: web.Request) -> web.StreamResponse:
+    return await _replied(request, await read_json(request, REPLY_SCHEMA), [])
+
+
+async def _replied(
+    request: web.Request, document: dict[str, Any], uploads: list[Upload]
+) -> web.Response:
     operator_id = _operator(request)
     case_id = path_id(request, "case_id")
-    body = await read_json(request, REPLY_SCHEMA)
-    text = body["body"].strip()
+    text = document["body"].strip()
     if not text:
         raise validation_problem([{"field": "body", "reason": "pole nie może być puste"}])
     answer = await use_cases.reply(
-        request.app[POOL], request.app[BUS].outbox, case_id, operator_id, text
+        request.app[POOL], request.app[BUS].outbox, case_id, operator_id, text, uploads
     )
     return web.json_response(answer, status=201)
 

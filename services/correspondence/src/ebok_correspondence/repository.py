@@ -88,6 +88,7 @@ class NewAttachment:
     size: int
     sha256: str
     added_at: dt.datetime | None = None  # None: sent with the document
+    reply_id: uuid.UUID | None = None  # an operator's reply it came with (None: the customer's)
 
 
 async def submitted_with_key(conn: Conn, client_number: str, key: str) -> asyncpg.Record | None:
@@ -141,8 +142,8 @@ async def insert_attachment(
 ) -> None:
     await conn.execute(
         "INSERT INTO attachments"
-        " (id, case_id, position, filename, content_type, size, sha256, added_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        " (id, case_id, position, filename, content_type, size, sha256, added_at, reply_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         attachment.id,
         attachment.case_id,
         attachment.position,
@@ -151,6 +152,7 @@ async def insert_attachment(
         attachment.size,
         attachment.sha256,
         attachment.added_at,
+        attachment.reply_id,
     )
 
     async def records() -> AsyncIterable[tuple[uuid.UUID, int, bytes]]:
@@ -245,8 +247,8 @@ async def attachments_of(
     conn: Conn, case_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[asyncpg.Record]]:
     rows = await conn.fetch(
-        "SELECT id, case_id, position, filename, content_type, size, sha256, added_at"
-        " FROM attachments"
+        "SELECT id, case_id, position, filename, content_type, size, sha256, added_at,"
+        " reply_id FROM attachments"
         " WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, position",
         list(case_ids),
     )
@@ -352,7 +354,9 @@ async def customer_case_for_update(
     """The account's own case, locked, with the number of attachments it has."""
     return await conn.fetchrow(
         f"SELECT {_CASE_COLUMNS},"
-        " (SELECT count(*) FROM attachments a WHERE a.case_id = c.id) AS attachment_count,"
+        # the customer's own files (the limit of a case is theirs; an operator's are apart)
+        " (SELECT count(*) FROM attachments a WHERE a.case_id = c.id AND a.reply_id IS NULL)"
+        " AS attachment_count,"
         " (SELECT coalesce(max(position), -1) FROM attachments a WHERE a.case_id = c.id)"
         " AS last_position"
         " FROM cases c WHERE c.id = $1 AND c.client_number = $2 AND c.unlinked_at IS NULL"
@@ -365,7 +369,9 @@ async def customer_case_for_update(
 async def case_for_update(conn: asyncpg.Connection, case_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_CASE_COLUMNS}, (SELECT count(*) FROM replies r WHERE r.case_id = c.id)"
-        " AS replies FROM cases c WHERE c.id = $1 FOR UPDATE",
+        " AS replies,"
+        " (SELECT coalesce(max(position), -1) FROM attachments a WHERE a.case_id = c.id)"
+        " AS last_position FROM cases c WHERE c.id = $1 FOR UPDATE",
         case_id,
     )
 

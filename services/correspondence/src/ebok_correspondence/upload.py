@@ -21,7 +21,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
 from ebok_shared.http import uploads as reader
 from ebok_shared.http.problems import Problem
-from ebok_shared.http.validation import read_json
+from ebok_shared.http.validation import parse_json, read_json
 
 from . import files
 from .settings import CorrespondenceSettings
@@ -242,20 +242,8 @@ async def _read_document(
     raw = await reader.read_text(
         part, DOCUMENT_FIELD, settings.document_max_bytes, lambda: too_large, budget
     )
-    try:
-        return json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError):
-        raise _problem(
-            400,
-            DOCUMENT_FIELD,
-            "niepoprawny JSON",
-            "malformed-json",
-            "Pole document musi zawierać treść pisma w formacie JSON.",
-        ) from None
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    # The same checks as a JSON body's (nesting, NUL, lone surrogates, control characters).
+    return parse_json(raw, field=DOCUMENT_FIELD)
 
 
 async def _read_file(

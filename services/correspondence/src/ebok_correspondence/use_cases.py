@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -453,7 +453,12 @@ async def _assign(pool: asyncpg.Pool, outbox: Outbox, case_id: uuid.UUID, operat
 
 
 async def _reply(
-    pool: asyncpg.Pool, outbox: Outbox, case_id: uuid.UUID, operator_id: str, body: str
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    case_id: uuid.UUID,
+    operator_id: str,
+    body: str,
+    uploads: Sequence[Upload] = (),
 ) -> uuid.UUID:
     now = clock.now()
     reply_id = uuid.uuid4()
@@ -461,6 +466,19 @@ async def _reply(
         case = await _locked(conn, case_id)
         status = domain.check_reply(Status(case["status"]))
         await repo.add_reply(conn, reply_id, case_id, operator_id, body, now)
+        for i, upload in enumerate(uploads):  # the reply's files: the case's, marked as its
+            stored = repo.NewAttachment(
+                id=uuid.uuid4(),
+                case_id=case_id,
+                position=case["last_position"] + 1 + i,
+                filename=upload.filename,
+                content_type=upload.content_type,
+                size=upload.size,
+                sha256=upload.sha256,
+                added_at=now,
+                reply_id=reply_id,
+            )
+            await repo.insert_attachment(conn, stored, upload.chunks())
         await repo.update_case(conn, case_id, now, status=status.value)
         await repo.add_history(
             conn, case_id, now, "operator", operator_id, "answered", {"reply_id": str(reply_id)}
@@ -574,10 +592,16 @@ async def assign(
 
 
 async def reply(
-    pool: asyncpg.Pool, outbox: Outbox, case_id: uuid.UUID, operator_id: str, body: str
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    case_id: uuid.UUID,
+    operator_id: str,
+    body: str,
+    uploads: Sequence[Upload] = (),
 ) -> dict[str, Any]:
-    """The answer: the customer reads it in e-BOK and is e-mailed only that it is waiting."""
-    reply_id = await _reply(pool, outbox, case_id, operator_id, body)
+    """The answer, with its files if any: the customer reads it (and downloads the files) in
+    e-BOK and is e-mailed only that it is waiting."""
+    reply_id = await _reply(pool, outbox, case_id, operator_id, body, uploads)
     return {"reply_id": str(reply_id), "case": await _current(pool, case_id)}
 
 

@@ -27,6 +27,8 @@ def attachment(row: asyncpg.Record | dict[str, Any], base: str) -> dict[str, Any
         "path": f"{base}/attachments/{row['id']}",  # under the API root
         # when the customer added it to the open case; None: it came with the document
         "added_at": _iso(row.get("added_at")),
+        # the operator's reply it came with; None: the customer's own file
+        "reply_id": str(row["reply_id"]) if row.get("reply_id") else None,
     }
 
 

@@ -21,6 +21,7 @@ class Kind(enum.StrEnum):
     EMAIL_CHANGED = "email_changed"  # the address was changed (to the previous address)
     LOCKOUT = "lockout"
     PASSWORD_CHANGED = "password_changed"  # changed or reset: a notice, never the password
+    OPERATOR_PASSWORD_CHANGED = "operator_password_changed"  # an operator's own, a notice
     TOTP_CHANGED = "totp_changed"  # two-factor login turned on or off
     REGULATIONS = "regulations"
     BLOCK_SCHEDULED = "block_scheduled"

@@ -22,6 +22,7 @@ def subscriptions(i: Intake) -> list[Subscription]:
         Subscription("auth.email_change.requested", i.email_change_requested),
         Subscription("auth.email.changed", i.email_changed),
         Subscription("auth.password.changed", i.password_changed),
+        Subscription("auth.operator.password_changed", i.operator_password_changed),
         Subscription("auth.totp.changed", i.totp_changed),
         Subscription("auth.regulations.published", i.regulations_published),
         # billing

@@ -122,6 +122,11 @@ class Intake:
         noticed); the e-mail names no secret."""
         await self._mail_from_payload(conn, event, Kind.PASSWORD_CHANGED, "email")
 
+    async def operator_password_changed(self, conn: asyncpg.Connection, event: Event) -> None:
+        """Operators hear of their own new password too (their accounts reach every
+        customer's data)."""
+        await self._mail_from_payload(conn, event, Kind.OPERATOR_PASSWORD_CHANGED, "email")
+
     async def totp_changed(self, conn: asyncpg.Connection, event: Event) -> None:
         await self._mail_from_payload(conn, event, Kind.TOTP_CHANGED, "email")
 

@@ -48,6 +48,7 @@ PAGES = {
     "meters": "/wodomierze",
     "interest_notes": "/noty-odsetkowe",
     "payment": "/platnosci/{order_id}",
+    "console": "/operator/logowanie",  # the operators' console (their own notices)
 }
 
 

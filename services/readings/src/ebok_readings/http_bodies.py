@@ -3,8 +3,9 @@ multipart/form-data with one photo of the meter.
 
 The photo is judged from its bytes (JPEG or PNG signature), never from the name or the
 declared type, and capped in size, by the shared upload reader (``ebok_shared.http.uploads``).
-The form's text fields are checked against the same JSON Schema as the JSON body
-(``true``/``false`` become booleans).
+The form's text fields get the same checks as the JSON body: its text (``inspect_text``: no
+NUL, lone surrogate or control character) and its JSON Schema (``true``/``false`` become
+booleans).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from urllib.parse import parse_qsl
 from aiohttp import MultipartReader, web
 from ebok_shared.http import uploads
 from ebok_shared.http.problems import Problem
-from ebok_shared.http.validation import read_json, validate
+from ebok_shared.http.validation import inspect_text, read_json, validate
 
 from .domain.values import Photo
 
@@ -110,6 +111,7 @@ async def read_form_or_json(
         raise
     except Exception:  # whatever a malformed form makes the parser raise
         raise _bad_form("(body)", "niepoprawny formularz multipart/form-data") from None
+    inspect_text(fields)  # the checks of a JSON body's text (NUL, surrogates, controls)
     validate(fields, schema)
     return fields, photo
 
@@ -129,6 +131,7 @@ def _urlencoded(
         if name in fields:
             raise _bad_form(name, "pole podano więcej niż raz")
         fields[name] = _typed(text) if name in booleans else text
+    inspect_text(fields)
     validate(fields, schema)
     return fields
 

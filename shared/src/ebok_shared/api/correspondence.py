@@ -142,6 +142,20 @@ DOCUMENT_FORM = {
 ADDED_FILES_FORM = {"type": "object", "required": [FILES_FIELD], "properties": {FILES_FIELD: FILES}}
 
 REPLY_SCHEMA = closed(["body"], body=text(20000))
+# An operator's reply with files: the letter's form, the reply as its document.
+REPLY_FORM = {
+    "type": "object",
+    "required": [DOCUMENT_FIELD],
+    "properties": {
+        DOCUMENT_FIELD: {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": REPLY_SCHEMA,
+            "description": "Odpowiedź jako JSON (jak w treści application/json).",
+        },
+        FILES_FIELD: FILES,
+    },
+}
 STATUS_SCHEMA = closed(["status"], status={"enum": list(SETTABLE_STATUSES)})
 NOTE_SCHEMA = {
     "type": "object",
@@ -151,7 +165,16 @@ NOTE_SCHEMA = {
 
 # -- answers -------------------------------------------------------------------------------
 
-ATTACHMENT = shape(id=UUID, filename=STRING, content_type=STRING, size=INTEGER, path=STRING)
+ATTACHMENT = shape(
+    ["id", "filename", "content_type", "size", "path"],
+    id=UUID,
+    filename=STRING,
+    content_type=STRING,
+    size=INTEGER,
+    path=STRING,
+    # the operator's reply the file came with (None: the customer's own)
+    reply_id=nullable(UUID),
+)
 _HEADER = {
     "id": UUID,
     "number": STRING,
@@ -237,7 +260,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         OPERATOR_CASE_ITEM, errors=(404, 409)
     ),
     ("POST", "/operator/cases/{case_id}/replies"): Operation(
-        REPLIED, REPLY_SCHEMA, errors=(404, 409)
+        REPLIED, REPLY_SCHEMA, REPLY_FORM, errors=(404, 409)
     ),
     ("PUT", "/operator/cases/{case_id}/status"): Operation(
         OPERATOR_CASE_ITEM, STATUS_SCHEMA, errors=(404, 409)

@@ -137,6 +137,15 @@ class OutboxRelay:
             done = []
             published: Counter[str] = Counter()
             for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException) and row["event_type"] in BEST_EFFORT:
+                    log.warning(
+                        "best-effort event not taken; dropped",
+                        event_type=row["event_type"],
+                        event_id=str(row["event_id"]),
+                        error=repr(result),
+                    )
+                    done.append(row["id"])
+                    continue
                 if isinstance(result, BaseException):
                     # Stop at the first failure: later rows stay for the next round, in order.
                     log.error(
@@ -199,6 +208,11 @@ class OutboxRelay:
             if r["aggregate_key"] not in first_held or r["id"] < first_held[r["aggregate_key"]]
         ]
 
+
+# Events a service may lose rather than hold its outbox behind: an access refusal's audit copy
+# (ebok_shared.http.refusal_audit; the refusal's log line stays) when no queue takes it yet,
+# e.g. before auth first declared its queue, or in a test without auth.
+BEST_EFFORT = frozenset({"security.access.refused"})
 
 _chosen: bool | None = None
 

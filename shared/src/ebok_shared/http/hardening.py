@@ -7,6 +7,10 @@ personal data or a secret (tokens, a generated password, invoices, cases), and t
 public ones (regulations, portal sections) lose nothing by being asked again; a handler that
 wants caching says so itself.
 
+The framework answers a request it cannot parse (a bad request line, a header that is not
+valid) itself, before any route, middleware or ``on_response_prepare`` signal runs: that
+answer loses the header too, by the request class the app makes every request with.
+
 Requests: text a handler would fail on deep inside (a database refusing a NUL byte, a
 password hasher refusing a lone surrogate, a header that is not ASCII) is refused at the
 door as a 400 problem naming the parameter or header.
@@ -15,6 +19,7 @@ door as a 400 problem naming the parameter or header.
 from __future__ import annotations
 
 import re
+from functools import partial
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -49,16 +54,26 @@ async def request_guard_middleware(request: web.Request, handler: Handler) -> we
     return await handler(request)
 
 
-async def _answer_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.popall("Server", None)
+class _UnbrandedRequest(web.Request):
+    """A request whose answer never carries ``Server``, whatever prepared it: a handler, the
+    router's 404, or aiohttp's own answer to a malformed request (which has no route, so the
+    app's ``on_response_prepare`` signal never runs for it)."""
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        # Runs after aiohttp set its default headers and before they are written.
+        response.headers.popall("Server", None)
+        await super()._prepare_hook(response)
+
+
+async def _no_store_by_default(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.setdefault("Cache-Control", "no-store")
-
-
-async def _no_server_header(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.popall("Server", None)
 
 
 def harden_answers(app: web.Application, *, cache_control: bool = True) -> None:
     """Every answer of ``app`` without a Server header and (``cache_control``) no-store by
     default. The web front end sets its own caching (static files are cached for a year)."""
-    app.on_response_prepare.append(_answer_headers if cache_control else _no_server_header)
+    # The app's request factory takes the request class as a parameter (``_cls``): the one
+    # place every request of a runner serving ``app`` is made, malformed ones included.
+    app._make_request = partial(app._make_request, _cls=_UnbrandedRequest)  # type: ignore[method-assign]
+    if cache_control:
+        app.on_response_prepare.append(_no_store_by_default)

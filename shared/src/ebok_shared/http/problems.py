@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 
 from ..logs import correlation_id_var, get_logger
 from ..refusals import Refusal
+from .refusal_audit import audit_refusal
 from .tokens import PRINCIPAL
 
 log = get_logger(__name__)
@@ -152,20 +153,25 @@ async def render(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except Problem as problem:
-        return _refused(request, problem)
+        return await _refused(request, problem)
     except Refusal as refusal:
-        return _refused(request, from_refusal(refusal))
+        return await _refused(request, from_refusal(refusal))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _refused(request, from_http_exception(exc))
+        return await _refused(request, from_http_exception(exc))
     except Exception:
         log.exception("unhandled error", path=request.path, method=request.method)
         return problem_response(Problem(500), request.path)
 
 
-def _refused(request: web.Request, problem: Problem) -> web.Response:
-    log_refusal(request, problem.status, problem.code)
+async def _refused(request: web.Request, problem: Problem) -> web.Response:
+    logged = log_refusal(request, problem.status, problem.code)
+    if logged is not None:  # and audited (ebok_shared.http.refusal_audit)
+        actor, route = logged
+        await audit_refusal(
+            request, actor=actor, route=route, status=problem.status, problem=problem.code
+        )
     return problem_response(problem, request.path)
 
 
@@ -179,24 +185,28 @@ _ACCESS_REFUSALS = {
 }
 
 
-def log_refusal(request: web.Request, status: int, code: str) -> None:
+def log_refusal(request: web.Request, status: int, code: str) -> tuple[str, str] | None:
     """One warning per refused access: who (never their token), which route, the status and
     the problem's code; the correlation id comes from the request's context. A 404 counts
-    only when a signed-in caller asked a route that exists (an item not theirs or gone)."""
+    only when a signed-in caller asked a route that exists (an item not theirs or gone).
+    The actor and route logged (None: not an access refusal)."""
     kind = _ACCESS_REFUSALS.get(status)
     principal = request.get(PRINCIPAL)
     resource = request.match_info.route.resource
     if kind is None or (status == 404 and (principal is None or resource is None)):
-        return
+        return None
+    actor = f"{principal.kind}:{principal.subject}" if principal else "anonymous"
     log.warning(
         f"{kind} refused",
         status=status,
         problem=code,  # not "code": log keys named so are masked as secrets (TOTP codes)
-        actor=f"{principal.kind}:{principal.subject}" if principal else "anonymous",
+        actor=actor,
         method=request.method,
         route=resource.canonical if resource is not None else None,
         path=request.path,
     )
+    # No route: the path is the caller's to choose, so it is no key to count by.
+    return actor, resource.canonical if resource is not None else "(no route)"
 
 
 @web.middleware

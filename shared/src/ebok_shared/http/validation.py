@@ -173,48 +173,58 @@ async def read_json(request: web.Request, schema: dict[str, Any]) -> Any:
             code="unsupported-media-type",
             errors=[{"field": "Content-Type", "reason": "oczekiwano application/json"}],
         )
-    raw = await request.read()
+    return parse_json(await request.read(), schema)
+
+
+def parse_json(raw: bytes, schema: dict[str, Any] | None = None, *, field: str = "(body)") -> Any:
+    """``raw`` parsed as JSON, checked by ``inspect_text`` and (``schema``) ``validate``:
+    the one check of JSON text, whether it is a request's body or one part of a multipart
+    form (then ``field`` names the part)."""
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         where = f" (wiersz {exc.lineno}, kolumna {exc.colno})"
-        raise _malformed(where) from None
+        raise _malformed(where, field) from None
     except (ValueError, UnicodeDecodeError):  # not UTF-8, or NaN/Infinity
-        raise _malformed("") from None
+        raise _malformed("", field) from None
     except RecursionError:  # nested deeper than the parser goes
-        raise _too_deep() from None
-    inspect_text(data)
-    validate(data, schema)
+        raise _too_deep(field) from None
+    inspect_text(data, root=field)
+    if schema is not None:
+        validate(data, schema)
     return data
 
 
-def inspect_text(data: Any) -> None:
+def inspect_text(data: Any, *, root: str = "(body)") -> None:
     """400 if ``data`` nests deeper than MAX_JSON_DEPTH or any key or text in it holds a
-    character no e-BOK text may (NUL, a lone surrogate such as "\\ud800"): refused here,
-    naming the field, rather than failing in a database or a password hasher."""
+    character no e-BOK text may (NUL, a lone surrogate such as "\\ud800", a control
+    character): refused here, naming the field, rather than failing in a database or a
+    password hasher. Fields are named as in ``validate`` (``a.0.b``); ``root`` names the
+    whole (a JSON body, or a multipart form's fields, or one part of it)."""
     pending: list[tuple[Any, str, int]] = [(data, "", 1)]
     while pending:
         value, path, depth = pending.pop()
         if depth > MAX_JSON_DEPTH:
-            raise _too_deep()
+            raise _too_deep(root)
         if isinstance(value, str) and forbidden_text(value):
-            raise _forbidden(path or "(body)")
+            raise _forbidden(path or root)
         if isinstance(value, dict):
             for key, item in value.items():
                 if forbidden_text(key):
-                    raise _forbidden(path or "(body)")
+                    raise _forbidden(path or root)
                 pending.append((item, _join(path, key), depth + 1))
         elif isinstance(value, list):
             pending.extend((item, _join(path, str(i)), depth + 1) for i, item in enumerate(value))
 
 
-def _too_deep() -> Problem:
+def _too_deep(field: str) -> Problem:
     reason = f"zbyt głęboko zagnieżdżony JSON (najwyżej {MAX_JSON_DEPTH} poziomów)"
+    whole = "Treść żądania" if field == "(body)" else field
     return Problem(
         400,
-        f"Treść żądania: {reason}.",
+        f"{whole}: {reason}.",
         code="malformed-json",
-        errors=[{"field": "(body)", "reason": reason}],
+        errors=[{"field": field, "reason": reason}],
     )
 
 
@@ -229,11 +239,12 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _malformed(where: str) -> Problem:
+def _malformed(where: str, field: str) -> Problem:
     # The parser's own (English) message stays out: the detail is Polish.
+    whole = "Treść żądania" if field == "(body)" else f"Pole {field}"
     return Problem(
         400,
-        f"Treść żądania nie jest poprawnym JSON-em{where}.",
+        f"{whole} nie jest poprawnym JSON-em{where}.",
         code="malformed-json",
-        errors=[{"field": "(body)", "reason": "niepoprawny JSON" + where}],
+        errors=[{"field": field, "reason": "niepoprawny JSON" + where}],
     )

@@ -3,12 +3,17 @@
 Written in the same transaction as the change it records. Details are chosen by the caller
 from a closed set of harmless fields; a password, token or secret never goes in. The
 database makes the log append-only and hash-chained and stores subjects as pseudonyms
-(migration 0003): ``forget_subject`` is what erasure does to it.
+(migration 0004): ``forget_subject`` is what erasure does to it. Each row is sealed in the
+same transaction with the process's audit key (``ebok_auth.audit_seal``, migration 0005):
+``use_seal`` installs it once when the app is made, so the many callers of ``record`` need
+not carry it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -20,6 +25,36 @@ from . import Conn
 log = get_logger(__name__)
 
 _FORBIDDEN = ("password", "token", "secret", "code")
+
+Sealer = Callable[[bytes], tuple[str, bytes]]  # a row's hash -> (key id, seal)
+_sealer: Sealer | None = None
+
+
+def use_seal(sealer: Sealer) -> None:
+    """The seal every row written from now on gets (auth has one key list per process)."""
+    global _sealer
+    _sealer = sealer
+
+
+@asynccontextmanager
+async def transaction(conn: Conn) -> AsyncIterator[asyncpg.Connection]:
+    """A row and its seal commit together: a transaction (a savepoint inside the caller's)."""
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as acquired, acquired.transaction():
+            yield acquired
+    else:
+        async with conn.transaction():
+            yield conn
+
+
+async def seal_row(conn: Conn, row_id: int, row_hash: bytes) -> None:
+    """Seal the row just written (in the caller's transaction)."""
+    if _sealer is None:
+        raise RuntimeError("the audit seal is not installed (audit.use_seal)")
+    key_id, mac = _sealer(row_hash)
+    await conn.execute(
+        "INSERT INTO audit_seals (row_id, key_id, mac) VALUES ($1, $2, $3)", row_id, key_id, mac
+    )
 
 
 async def record(
@@ -34,17 +69,20 @@ async def record(
     bad = [k for k in details if any(f in k for f in _FORBIDDEN)]
     if bad:  # a programming error, caught by tests: secrets never reach the audit log
         raise ValueError(f"audit details must not carry secrets: {bad}")
-    await conn.execute(
-        "INSERT INTO audit_log (occurred_at, type, actor, subject, ip, correlation_id, details)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        clock.now(),
-        type,
-        actor,
-        subject,
-        ip,
-        correlation_id_var.get(),
-        details,
-    )
+    async with transaction(conn) as tx:
+        row = await tx.fetchrow(
+            "INSERT INTO audit_log (occurred_at, type, actor, subject, ip, correlation_id,"
+            " details) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, row_hash",
+            clock.now(),
+            type,
+            actor,
+            subject,
+            ip,
+            correlation_id_var.get(),
+            details,
+        )
+        assert row is not None
+        await seal_row(tx, row["id"], row["row_hash"])
     log.info("audit", audit_type=type, actor=actor, subject=subject)
 
 
@@ -104,8 +142,33 @@ async def forget_subject(conn: Conn, subject: str) -> None:
 
 
 async def first_broken(conn: Conn) -> int | None:
-    """The first row whose hash or link does not match the recomputed chain; None: intact."""
+    """The first row whose hash or link does not match the recomputed SHA-256 chain (the
+    database's own check, without the seals); None: intact."""
     return await conn.fetchval("SELECT audit_chain_broken()")
+
+
+async def chain(conn: asyncpg.Connection) -> AsyncIterator[asyncpg.Record]:
+    """Every row in chain order: its hash, the hash recomputed from its content, its link
+    to the row before, and its seal (NULLs: none). Streamed (the caller's transaction)."""
+    async for row in conn.cursor(
+        """SELECT a.id, a.row_hash, audit_row_hash(a.prev_hash, a) AS recomputed,
+                  a.prev_hash, lag(a.row_hash) OVER (ORDER BY a.id) AS before,
+                  row_number() OVER (ORDER BY a.id) AS n, s.key_id, s.mac
+             FROM audit_log a LEFT JOIN audit_seals s ON s.row_id = a.id
+            ORDER BY a.id"""
+    ):
+        yield row
+
+
+async def any_sealed(conn: Conn) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM audit_seals)"))
+
+
+async def unsealed(conn: Conn) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT a.id, a.row_hash FROM audit_log a"
+        " WHERE NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.row_id = a.id) ORDER BY a.id"
+    )
 
 
 async def head(conn: Conn) -> asyncpg.Record | None:

@@ -66,6 +66,7 @@ async def change_password(
             await events.password_changed(conn, subject, row["email"], "changed", clock.now())
         else:
             await operators.set_password(conn, subject, hashed)
+            await events.operator_password_changed(conn, subject, row["email"], clock.now())
         revoked = await sessions.revoke_all(conn, kind, subject, reason="password-changed")
         await throttle.clear(conn, kind, subject)
         await audit.record(
