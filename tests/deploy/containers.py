@@ -34,6 +34,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ebok
 BASE_TAR = CACHE / "debian-bookworm-python3.11.tar"
 MIRROR = os.environ.get("EBOK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 NEEDED = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap"}
+DNSNAME = Path("/usr/lib/cni/dnsname")
 IMAGES = ("web", "gateway", "auth", "billing", "readings", "correspondence", "notifier")
 LABEL = "ebok.container-test"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -61,8 +62,12 @@ def _run(*argv: str | Path, timeout: float = 900) -> str:
 
 
 def ensure_tools() -> list[str]:
-    """podman, runc and debootstrap, installed with apt when missing; what was installed."""
+    """podman, runc, debootstrap and the CNI plugin that lets compose's containers find each
+    other by name (podman 4.3's CNI networks have no DNS without it), installed with apt when
+    missing; what was installed."""
     missing = [package for tool, package in NEEDED.items() if shutil.which(tool) is None]
+    if not (DNSNAME.exists() or shutil.which("netavark")):
+        missing.append("golang-github-containernetworking-plugin-dnsname")
     if not missing:
         return []
     if os.geteuid() == 0:

@@ -247,7 +247,7 @@ def test_compose_runs_every_service_from_the_images(compose: containers.ComposeS
             "{{.ImageName}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}}",
             name,
         ).split()
-        assert inspected == [f"ebok-{component}:test", "10001:10001", "true"], inspected
+        assert inspected == [containers.image(component), "10001:10001", "true"], inspected
 
 
 async def test_a_customer_walks_through_compose(
