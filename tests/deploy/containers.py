@@ -1,19 +1,28 @@
 """The container test's machinery: podman (runc, no default ulimits: the project's
 containers.conf via CONTAINERS_CONF, nothing outside the project changed), a Debian
 bookworm base image with Python 3.11 made offline with debootstrap and cached between runs,
-every component's image built from deploy/Dockerfile, and a stack whose components each run
-in a container of its image (the local run's plan: same ports, databases, environment)."""
+every component's image built from deploy/Dockerfile, a stack whose components each run
+in a container of its image (the local run's plan: same ports, databases, environment), and
+compose.yaml run with podman-compose (the infrastructure from Debian's packages:
+deploy/podman/compose.offline.yaml), its own project, ports and volumes."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import hashlib
+import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from deploy.local import LocalStack
 from deploy.plan import REPO, Component, StackConfig
@@ -25,6 +34,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ebok
 BASE_TAR = CACHE / "debian-bookworm-python3.11.tar"
 MIRROR = os.environ.get("EBOK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 NEEDED = {"podman": "podman", "runc": "runc", "debootstrap": "debootstrap"}
+DNSNAME = Path("/usr/lib/cni/dnsname")
 IMAGES = ("web", "gateway", "auth", "billing", "readings", "correspondence", "notifier")
 LABEL = "ebok.container-test"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -52,8 +62,12 @@ def _run(*argv: str | Path, timeout: float = 900) -> str:
 
 
 def ensure_tools() -> list[str]:
-    """podman, runc and debootstrap, installed with apt when missing; what was installed."""
+    """podman, runc, debootstrap and the CNI plugin that lets compose's containers find each
+    other by name (podman 4.3's CNI networks have no DNS without it), installed with apt when
+    missing; what was installed."""
     missing = [package for tool, package in NEEDED.items() if shutil.which(tool) is None]
+    if not (DNSNAME.exists() or shutil.which("netavark")):
+        missing.append("golang-github-containernetworking-plugin-dnsname")
     if not missing:
         return []
     if os.geteuid() == 0:
@@ -245,3 +259,245 @@ class ContainerStack(LocalStack):
     def kill_all_now(self) -> None:
         super().kill_all_now()
         remove_all(self.run_id)
+
+
+# -- compose.yaml through podman-compose ---------------------------------------------------------
+
+INFRA = ("postgres", "rabbitmq", "redis", "smtp-sink")  # targets of deploy/podman/infra/Dockerfile
+INFRA_DIR = REPO / "deploy" / "podman" / "infra"
+COMPOSE_FILES = (REPO / "compose.yaml", REPO / "deploy" / "podman" / "compose.offline.yaml")
+APP_ONE_OFF = tuple(f"migrate-{c}" for c in IMAGES if c != "web")
+
+
+def infra_tag() -> str:
+    """The infrastructure images' tag: a digest of what they are built from (the base image's
+    id too), so they are built again only when that changes, kept in podman meanwhile."""
+    digest = hashlib.sha256(
+        _run("podman", "image", "inspect", "--format", "{{.Id}}", BASE_IMAGE).encode()
+    )
+    for path in sorted(INFRA_DIR.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def ensure_infra() -> str:
+    """PostgreSQL, RabbitMQ, Redis and the SMTP sink built on the base image (cached by
+    :func:`infra_tag`); says which were built."""
+    tag, built = infra_tag(), []
+    for target in INFRA:
+        name = f"localhost/ebok-infra-{target}:{tag}"
+        if subprocess.run(["podman", "image", "exists", name], env=env()).returncode == 0:
+            continue
+        _run(
+            "podman",
+            "build",
+            "--network",
+            "host",
+            "-f",
+            INFRA_DIR / "Dockerfile",
+            "--target",
+            target,
+            "--build-arg",
+            f"BASE={BASE_IMAGE}",
+            "-t",
+            name,
+            INFRA_DIR,
+            timeout=1800,
+        )
+        built.append(target)
+    return f"built {', '.join(built)}" if built else "cached"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def startup_order(
+    services: dict[str, dict[str, Any]],
+) -> list[tuple[list[str], dict[str, str]]]:
+    """compose.yaml's services in layers, each after the ones it depends on; with each, the
+    condition to wait for: the strongest its dependents name (healthy when it has a
+    healthcheck and nothing asks more)."""
+    needs = {name: dict(spec.get("depends_on") or {}) for name, spec in services.items()}
+    wanted: dict[str, str] = {
+        name: "service_healthy" if "healthcheck" in spec else "service_started"
+        for name, spec in services.items()
+    }
+    for deps in needs.values():
+        for dep, how in deps.items():
+            if how["condition"] == "service_completed_successfully":
+                wanted[dep] = how["condition"]
+    layers, done = [], set[str]()
+    while len(done) < len(services):
+        layer = [n for n in services if n not in done and set(needs[n]) <= done]
+        assert layer, f"a dependency cycle among {set(services) - done}"
+        layers.append((layer, {n: wanted[n] for n in layer}))
+        done.update(layer)
+    return layers
+
+
+class ComposeStack:
+    """compose.yaml + compose.offline.yaml + a file of the test's own (PostgreSQL published for
+    the test's checks, the sink's Maildir and a folder of batch files from this machine) under
+    a project name of its own, its ports chosen free. Quacks like tests.e2e.stack.Stack as far
+    as the journeys need (api, portal_url, maildir, database_url, run)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.project = f"ebok-compose-{uuid.uuid4().hex[:8]}"
+        self.ports = {name: free_port() for name in ("web", "gateway", "mail", "postgres")}
+        self.maildir = workdir / "mail"
+        self.feeds = workdir / "feeds"
+        for folder in (self.maildir, self.feeds):
+            folder.mkdir()
+            folder.chmod(0o755)  # the app's user 10001 reads the batch files
+        self.override = workdir / "compose.test.yaml"
+        test_only = {
+            "services": {
+                "postgres": {"ports": [f"127.0.0.1:{self.ports['postgres']}:5432"]},
+                "smtp-sink": {"volumes": [f"{self.maildir}:/var/mail/ebok"]},
+                "billing": {"volumes": [f"{self.feeds}:/feeds:ro"]},
+            }
+        }
+        self.override.write_text(yaml.safe_dump(test_only), "utf-8")
+        self.tag = infra_tag()
+        self.services: dict[str, dict[str, Any]] = yaml.safe_load(
+            COMPOSE_FILES[0].read_text("utf-8")
+        )["services"]
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}/api/v1"
+
+    @property
+    def portal_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['web']}"
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql://postgres:ebok@127.0.0.1:{self.ports['postgres']}/ebok_{name}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **env(),
+            "EBOK_TAG": "test",
+            "EBOK_INFRA_TAG": self.tag,
+            "EBOK_PYTHON_IMAGE": BASE_IMAGE,
+            "EBOK_DEBIAN_IMAGE": BASE_IMAGE,
+            "EBOK_WEB_PORT": str(self.ports["web"]),
+            "EBOK_GATEWAY_PORT": str(self.ports["gateway"]),
+            "EBOK_MAIL_PORT": str(self.ports["mail"]),
+        }
+
+    def compose(self, *args: str, timeout: float = 600) -> str:
+        files = [arg for path in (*COMPOSE_FILES, self.override) for arg in ("-f", str(path))]
+        done = subprocess.run(
+            ["podman-compose", "-p", self.project, *files, *args],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=REPO,
+        )
+        if done.returncode != 0:
+            raise AssertionError(
+                f"podman-compose {' '.join(args)} failed ({done.returncode}):\n"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+            )
+        return done.stdout
+
+    def containers(self) -> dict[str, tuple[str, str]]:
+        """service -> (container name, state and exit code) of this project's containers."""
+        label = f"label=io.podman.compose.project={self.project}"
+        listed = json.loads(_run("podman", "ps", "-a", "--filter", label, "--format", "json"))
+        found = {}
+        for c in listed:
+            service = c["Labels"]["com.docker.compose.service"]
+            found[service] = (c["Names"][0], f"{c['State']}:{c['ExitCode']}")
+        return found
+
+    def wait_for(self, service: str, condition: str, timeout: float = 240) -> None:
+        """Until the service is healthy (its own healthcheck, compose.yaml's, passes),
+        completed (exited with 0) or started."""
+        deadline = time.monotonic() + timeout
+        while True:
+            name, state = self.containers()[service]
+            if condition == "service_completed_successfully":
+                if state == "exited:0":
+                    return
+                assert not state.startswith("exited"), f"{service}: {state}\n{self.logs(service)}"
+            elif condition == "service_healthy":
+                check = subprocess.run(
+                    ["podman", "healthcheck", "run", name], env=env(), capture_output=True
+                )
+                if check.returncode == 0:
+                    return
+            elif state.startswith("running"):
+                return
+            assert time.monotonic() < deadline, f"{service} not {condition}:\n{self.logs(service)}"
+            time.sleep(1)
+
+    def logs(self, service: str) -> str:
+        name, _ = self.containers()[service]
+        done = subprocess.run(
+            ["podman", "logs", "--tail", "40", name], env=env(), capture_output=True, text=True
+        )
+        return done.stdout + done.stderr
+
+    def up(self) -> None:
+        """compose.yaml's order, kept by the test: podman 4.3 (Debian bookworm's) cannot start
+        a container whose dependency has dependencies of its own (podman-compose passes them as
+        --requires: "depends on container … not found in input list"), and podman-compose
+        skips `service_healthy` conditions on podman older than 4.6. So each layer of the
+        dependency graph goes up with --no-deps once the layer before meets the conditions
+        compose.yaml names."""
+        for layer, conditions in startup_order(self.services):
+            self.compose("up", "-d", "--no-build", "--no-deps", "--no-recreate", *layer)
+            for service in layer:
+                self.wait_for(service, conditions[service])
+
+    async def run(self, component: str, *args: str) -> tuple[int, list[str]]:
+        """The component's command in its running container (a batch file from
+        :attr:`feeds` under /feeds): the exit code and what it printed."""
+        name, _ = self.containers()[component]
+        inside = [arg.replace(str(self.feeds), "/feeds") for arg in args]
+        process = await asyncio.create_subprocess_exec(
+            "podman",
+            "exec",
+            name,
+            "ebok-service",
+            *inside,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        out, _ = await process.communicate()
+        return int(process.returncode or 0), out.decode(errors="replace").splitlines()
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """This project's containers, volumes and networks still there."""
+        label = f"label=io.podman.compose.project={self.project}"
+        found = {
+            "containers": _run("podman", "ps", "-aq", "--filter", label).split(),
+            "volumes": _run("podman", "volume", "ls", "-q", "--filter", label).split(),
+            "networks": _run(
+                "podman", "network", "ls", "-q", "--filter", f"name=^{self.project}_"
+            ).split(),
+        }
+        return {kind: names for kind, names in found.items() if names}
+
+    def down(self) -> None:
+        """`down -v`, then whatever it left (a failed `up` can): nothing of it stays."""
+        try:
+            self.compose("down", "-v", "-t", "10")
+        finally:
+            left = self.leftovers()
+            for kind, command in (
+                ("containers", "rm"),
+                ("volumes", "volume"),
+                ("networks", "network"),
+            ):
+                if kind in left:
+                    argv = ["podman", command] if command == "rm" else ["podman", command, "rm"]
+                    subprocess.run([*argv, "-f", *left[kind]], env=env(), capture_output=True)

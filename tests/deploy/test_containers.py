@@ -3,7 +3,10 @@ component's image from deploy/Dockerfile on a Debian bookworm base made offline 
 debootstrap (cached between runs), the stack runs with each component in a container of its
 image (read-only, non-root) against this machine's PostgreSQL, RabbitMQ and Redis, a customer
 walks through it, and one component restarted with SIGTERM under light load fails no request
-and loses no message. Image sizes and the time each part took are printed (pytest -s).
+and loses no message. Then compose.yaml runs with podman-compose (PostgreSQL, RabbitMQ, Redis
+and the SMTP sink from Debian's packages: deploy/podman/compose.offline.yaml) from the same
+images, a customer walks through it, and `down -v` leaves nothing behind. Image sizes and the
+time each part took are printed (pytest -s).
 
 Slow (minutes; the first run on a machine also installs podman, runc and debootstrap with
 apt and makes the base image): ``make test-containers`` runs it alone."""
@@ -14,8 +17,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 import pytest
@@ -114,7 +118,11 @@ async def test_every_component_runs_in_its_container(stack: Stack, images: dict[
 async def test_a_customer_walks_through(stack: Stack, api: Api, tmp_path: Path) -> None:
     """Registration, the activation e-mail in the sink, login, the dashboard, a reading (to the
     split readings: its worker applied billing's events, its api takes the reading), a page."""
-    [me] = await load_customers(stack, ["730001"], tmp_path)
+    await _walk(stack, api, "730001", tmp_path)
+
+
+async def _walk(stack: Stack, api: Api, number: str, feeds: Path) -> None:
+    [me] = await load_customers(stack, [number], feeds)
     session = await onboard(api, stack, me)  # registration, the e-mail in the sink, login
     dashboard = expect(await api.get("/me/dashboard", token=session.access), 200)
     assert me.meter in str(dashboard), dashboard
@@ -198,3 +206,54 @@ def test_print_image_sizes(images: dict[str, int]) -> None:
         _say(f"image ebok-{component}: {size / 1e6:.0f} MB")
     _say(f"all images: {total / 1e6:.0f} MB (they share the base and most layers)")
     assert all(size < 400e6 for size in images.values()), images
+
+
+# -- compose.yaml, last: the stack above is idle by now ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def compose(
+    images: dict[str, int], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[containers.ComposeStack]:
+    """compose.yaml up with podman-compose, every service healthy; `down -v` after, always."""
+    began = time.monotonic()
+    _say(f"infrastructure images: {containers.ensure_infra()} ({time.monotonic() - began:.0f} s)")
+    running = containers.ComposeStack(tmp_path_factory.mktemp("compose"))
+    try:
+        began = time.monotonic()
+        running.up()
+        _say(f"compose stack {running.project} up and healthy in {time.monotonic() - began:.0f} s")
+        yield running
+    finally:
+        began = time.monotonic()
+        running.down()
+        _say(f"compose stack down in {time.monotonic() - began:.0f} s")
+        assert not running.leftovers(), running.leftovers()
+
+
+def test_compose_runs_every_service_from_the_images(compose: containers.ComposeStack) -> None:
+    found = compose.containers()
+    # The migrations ran once and finished; everything else runs, from the images built here.
+    for name in containers.APP_ONE_OFF:
+        assert found[name][1] == "exited:0", (name, found[name], compose.logs(name))
+    serving = {*containers.INFRA, *containers.IMAGES}
+    assert {s for s, (_, state) in found.items() if state.startswith("running")} == serving
+    for component in containers.IMAGES:
+        name, _ = found[component]
+        inspected = containers._run(
+            "podman",
+            "inspect",
+            "--format",
+            "{{.ImageName}} {{.Config.User}} {{.HostConfig.ReadonlyRootfs}}",
+            name,
+        ).split()
+        assert inspected == [containers.image(component), "10001:10001", "true"], inspected
+
+
+async def test_a_customer_walks_through_compose(
+    compose: containers.ComposeStack, tmp_path: Path
+) -> None:
+    """The same walk as above, through compose's published ports; the mail from its sink."""
+    as_stack = cast(Stack, compose)  # the journeys use only what both have
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        await _walk(as_stack, Api(http, compose.api), "730201", compose.feeds)
