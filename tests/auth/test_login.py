@@ -64,6 +64,22 @@ async def test_progressive_lockout_lifts_by_itself_and_is_audited_and_mailed(aut
     assert len(audited) == 2
 
 
+async def test_a_lock_binds_the_failing_address_after_the_window_it_began_in(
+    auth: Auth,
+) -> None:
+    """The failures counted per address fall in fixed windows; a lock that began in the last
+    seconds of one still binds that address in the next (it once let the right password in)."""
+    await _account(auth, "100001")
+    window = auth.settings.ip_window_seconds
+    boundary = (int(clock.now().timestamp()) // window + 1) * window
+    clock.freeze(dt.datetime.fromtimestamp(boundary - 5, dt.UTC))
+    for attempt in range(5):
+        assert (await auth.login("100001", f"Zle-haslo-{attempt}", ip="192.0.2.11"))[0] == 401
+    clock.freeze(dt.datetime.fromtimestamp(boundary + 30, dt.UTC))  # locked for 60 s
+    assert (await auth.login("100001", PASSWORD, ip="192.0.2.11"))[0] == 401
+    assert (await auth.login("100001", PASSWORD, ip="192.0.2.12"))[0] == 201  # not elsewhere
+
+
 async def test_failures_from_one_ip_are_throttled_across_accounts(auth: Auth) -> None:
     await _account(auth, "100001")
     statuses = [

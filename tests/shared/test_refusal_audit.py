@@ -57,7 +57,8 @@ async def probe(
 
 
 async def _refusals(client: TestClient) -> list[dict[str, Any]]:
-    pool = client.app[POOL]  # type: ignore[index]
+    assert client.app is not None
+    pool = client.app[POOL]
     rows = await pool.fetch(
         "SELECT body FROM outbox WHERE event_type = 'security.access.refused' ORDER BY id"
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -42,6 +43,7 @@ from .portal import Portal
 from .signed_in import customer_signed_in, onboarded
 
 CSP_START = "default-src 'self'"
+TOKEN_REUSE_SECONDS = 200  # an operator's access token lives 300 s
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +53,25 @@ async def admin(stack: Stack, api: Api) -> Operator:
 
 
 @pytest.fixture(scope="module")
-async def staff(admin: Operator, api: Api) -> Operator:
-    """An operator with every role (made by the admin), their first password changed."""
-    return await ready(api, await new_operator(api, await operator_token(api, admin), ALL_ROLES))
+def admin_token(admin: Operator, api: Api) -> Callable[[], Awaitable[str]]:
+    """The admin's access token, signed in again only when it is about to expire (every
+    sign-in takes one of the admin's TOTP codes)."""
+    kept: dict[str, tuple[str, float]] = {}
+
+    async def token() -> str:
+        if "token" not in kept or time.monotonic() - kept["token"][1] > TOKEN_REUSE_SECONDS:
+            kept["token"] = (await operator_token(api, admin), time.monotonic())
+        return kept["token"][0]
+
+    return token
+
+
+@pytest.fixture
+async def staff(admin_token: Callable[[], Awaitable[str]], api: Api) -> Operator:
+    """A new operator with every role (made by the admin), their first password changed: one
+    for each test, because auth takes each TOTP code once, and one operator signing in test
+    after test would wait for new 30-second steps."""
+    return await ready(api, await new_operator(api, await admin_token(), ALL_ROLES))
 
 
 @pytest.fixture
@@ -520,9 +538,9 @@ async def test_removing_the_last_admins_role_is_refused_on_the_page(
 
 
 async def test_a_page_outside_the_operators_roles_names_the_missing_role(
-    console: Portal, admin: Operator, api: Api
+    console: Portal, admin_token: Callable[[], Awaitable[str]], api: Api
 ) -> None:
-    clerk = await new_operator(api, await operator_token(api, admin), ["customer_service"])
+    clerk = await new_operator(api, await admin_token(), ["customer_service"])
     await console_signed_in(console, clerk)
     refused = await console.get("/operator/pracownicy")
     assert refused.status == 403 and refused.h1 == "Brak uprawnień", refused
@@ -794,9 +812,9 @@ async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
 
 
 async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_operator(
-    console: Portal, admin: Operator, api: Api
+    console: Portal, admin: Operator, admin_token: Callable[[], Awaitable[str]], api: Api
 ) -> None:
-    token = await operator_token(api, admin)
+    token = await admin_token()
     clerk = await new_operator(api, token, ["customer_service"])
     await console_signed_in(console, admin)
     listing = await console.get("/operator/pracownicy")

@@ -11,10 +11,12 @@ its QR code, the deletion's confirmation, and the reading's "Czy na pewno?" if i
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import struct
 import time
+import zipfile
 import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -307,7 +309,12 @@ async def data_export(journey: Journey, customer: Customer, folder: Path) -> Non
     await page.goto("/konto/eksport")
     assert await journey.h1() == "Pobierz moje dane"
     await journey.shot("eksport")
-    data = await read_download(await journey.download("Pobierz plik z danymi"), folder)
+    archive = await read_download(await journey.download("Pobierz archiwum ZIP"), folder)
+    with zipfile.ZipFile(io.BytesIO(archive)) as opened:
+        manifest = json.loads(opened.read("manifest.json"))
+        assert manifest["client_number"] == customer.client_number, manifest
+        assert customer.email in opened.read("dane/auth.json").decode()
+    data = await read_download(await journey.download("Pobierz plik JSON z danymi"), folder)
     exported = json.loads(data)
     assert customer.client_number in json.dumps(exported), list(exported)
     assert customer.email in json.dumps(exported)

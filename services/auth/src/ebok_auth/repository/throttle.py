@@ -29,6 +29,16 @@ async def hits(conn: Conn, key: str, window_start: dt.datetime) -> int:
     return int(found or 0)
 
 
+async def hits_since(conn: Conn, key: str, window_start: dt.datetime) -> int:
+    """The count under ``key`` in the windows from ``window_start`` on."""
+    found = await conn.fetchval(
+        "SELECT sum(hits) FROM rate_counters WHERE key = $1 AND window_start >= $2",
+        key,
+        window_start,
+    )
+    return int(found or 0)
+
+
 async def prune(conn: Conn, before: dt.datetime) -> None:
     await conn.execute("DELETE FROM rate_counters WHERE window_start < $1", before)
 

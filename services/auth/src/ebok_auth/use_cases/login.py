@@ -81,11 +81,16 @@ async def log_in(deps: Deps, attempt: Attempt) -> Issued:
         raise Refusal(401, "totp-required", "Podaj kod z aplikacji uwierzytelniającej (TOTP).")
     locked = loaded["locked_until"]
     locked = locked if locked is not None and locked > clock.now() else None
-    if locked is not None and not await throttle.counted(
-        pool, _pair_key(attempt), settings.ip_window_seconds
+    # The failures that set this lock happened at most the longest lock before it ends.
+    failed_from = (
+        None if locked is None else locked - dt.timedelta(seconds=settings.lockout_max_seconds)
+    )
+    if failed_from is not None and not await throttle.counted_since(
+        pool, _pair_key(attempt), settings.ip_window_seconds, failed_from
     ):
-        # A lock binds the addresses that failed: an address with no failure on this account
-        # this window is judged by its password, one wrong try and it is bound too. So nobody
+        # A lock binds the addresses that failed on this account while it built up (in any
+        # window since, not only this one: a lock outlives the window it began in): another
+        # address is judged by its password, one wrong try and it is bound too. So nobody
         # locks a customer out from elsewhere; a guesser needs a new address per guess
         # (and each address is throttled across accounts).
         locked = None

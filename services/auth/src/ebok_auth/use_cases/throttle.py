@@ -20,10 +20,10 @@ async def count(conn: Conn, key: str, seconds: int) -> int:
     return await repo.count(conn, key, start)
 
 
-async def counted(conn: Conn, key: str, seconds: int) -> int:
-    """The current window's count under ``key``, not counting this look."""
-    start, _ = rate_window(clock.now(), seconds)
-    return await repo.hits(conn, key, start)
+async def counted_since(conn: Conn, key: str, seconds: int, since: dt.datetime) -> int:
+    """The count under ``key`` since the window ``since`` falls in (windows of ``seconds``)."""
+    start, _ = rate_window(since, seconds)
+    return await repo.hits_since(conn, key, start)
 
 
 async def hit(conn: Conn, key: str, limit: int, seconds: int) -> None:
