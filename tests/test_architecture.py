@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -59,6 +59,12 @@ def modules(component: str) -> tuple[Module, ...]:
     return tuple(found)
 
 
+def synthetic(name: str, source: str) -> Module:
+    """A module that is not on disk, for showing that a rule reports what it must."""
+    path = ROOT.joinpath(*name.split(".")).with_suffix(".py")
+    return Module(name, path, ast.parse(source, str(path)))
+
+
 # -- the specs ----------------------------------------------------------------------------------
 
 
@@ -92,22 +98,48 @@ def test_the_architecture_document_shows_the_real_event_catalogue() -> None:
 
 # -- rooms --------------------------------------------------------------------------------------
 
-# Names the house retired (HOUSE.md, "Naming"): the rooms above say the same thing.
+# Names the house retired (docs/architecture.md, "Rooms"): the rooms say the same thing.
 RETIRED = ("handlers.py", "operations.py", "operator_handlers.py", "customer_api.py", "http_me.py")
+
+
+def room_violations(package: Path) -> list[str]:
+    found = [
+        f"no {room}"
+        for room in ("__main__.py", "settings.py", "app.py", "events.py")
+        if not (package / room).is_file()
+    ]
+    if not list(package.glob("http_*.py")):
+        found.append("no http_*.py")
+    if (
+        not (package / "repository.py").is_file()
+        and not (package / "repository" / "__init__.py").is_file()
+    ):
+        found.append("no repository")
+    if not list((package / "migrations").glob("0001_*.sql")):
+        found.append("no migrations/0001_*.sql")
+    found += [f"retired module name {name}" for name in RETIRED if (package / name).exists()]
+    return found
 
 
 @pytest.mark.parametrize("service", [*BACKEND, "gateway"])
 def test_every_service_has_the_same_rooms(service: str) -> None:
-    package = _package(service)
-    for room in ("__main__.py", "settings.py", "app.py", "events.py"):
-        assert (package / room).is_file(), f"{service}: {room}"
-    assert list(package.glob("http_*.py")), f"{service}: no http_*.py"
-    assert (package / "repository.py").is_file() or (
-        package / "repository" / "__init__.py"
-    ).is_file(), f"{service}: repository"
-    assert list((package / "migrations").glob("0001_*.sql")), f"{service}: migrations"
-    retired = [name for name in RETIRED if (package / name).exists()]
-    assert not retired, f"{service}: retired module names {retired}"
+    found = room_violations(_package(service))
+    assert not found, f"{service}: {found}"
+
+
+def test_the_rooms_rule_catches_what_it_must(tmp_path: Path) -> None:
+    rooms = ("__main__.py", "settings.py", "app.py", "events.py", "http_public.py")
+    for room in (*rooms, "repository.py", "migrations/0001_init.sql"):
+        (tmp_path / room).parent.mkdir(exist_ok=True)
+        (tmp_path / room).write_text("", "utf-8")
+    assert room_violations(tmp_path) == []
+    (tmp_path / "handlers.py").write_text("", "utf-8")
+    assert room_violations(tmp_path) == ["retired module name handlers.py"]
+    (tmp_path / "handlers.py").unlink()
+    for room in (*rooms, "repository.py", "migrations/0001_init.sql"):
+        (tmp_path / room).unlink()
+        assert room_violations(tmp_path), f"{room} removed, nothing reported"
+        (tmp_path / room).write_text("", "utf-8")
 
 
 # -- imports ------------------------------------------------------------------------------------
@@ -135,11 +167,11 @@ def forbidden_imports(component: str) -> frozenset[str]:
     return frozenset((services - {f"ebok_{component}"}) | edges)
 
 
-def import_violations(component: str) -> list[str]:
+def import_violations(component: str, found_in: Iterable[Module]) -> list[str]:
     forbidden = forbidden_imports(component)
     return [
         f"{m.relative}:{line} imports {name}"
-        for m in modules(component)
+        for m in found_in
         for line, name in _imported(m.tree)
         if name in forbidden
     ]
@@ -147,8 +179,26 @@ def import_violations(component: str) -> list[str]:
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_no_component_imports_another_service(component: str) -> None:
-    found = import_violations(component)
+    found = import_violations(component, modules(component))
     assert not found, "\n".join(found)
+
+
+def test_the_import_rule_catches_what_it_must() -> None:
+    other = next(s for s in BACKEND if s != "billing")
+    cases = {
+        "billing": [f"import ebok_{other}.domain", "from ebok_gateway import app"],
+        "gateway": ["from ebok_billing.domain import ledger", "import ebok_web"],
+        "web": [f"from ebok_{other} import use_cases"],
+        "shared": ["import ebok_billing", "from ebok_web.app import build"],
+    }
+    for component, bad in cases.items():
+        for line in bad:
+            module = synthetic(f"ebok_{component}.m", f"def f():\n    {line}\n")
+            assert import_violations(component, [module]), (component, line)
+    fine = synthetic("ebok_billing.m", "import ebok_shared\nfrom ebok_billing import domain\n")
+    assert import_violations("billing", [fine]) == []
+    relative = synthetic("ebok_billing.m", "from .ebok_readings import x\n")
+    assert import_violations("billing", [relative]) == []
 
 
 # -- SQL only in the repository -----------------------------------------------------------------
@@ -208,9 +258,9 @@ def _is_repository(name: str) -> bool:
     return "repository" in name.split(".")[1:]
 
 
-def sql_violations(component: str) -> list[str]:
+def sql_violations(found_in: Iterable[Module]) -> list[str]:
     found = []
-    for m in modules(component):
+    for m in found_in:
         if _is_repository(m.name) or m.name in SQL_ALLOWED_IN_SHARED:
             continue
         for line, text in string_literals(m.tree):
@@ -221,8 +271,31 @@ def sql_violations(component: str) -> list[str]:
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_sql_lives_only_in_the_repository(component: str) -> None:
-    found = sql_violations(component)
+    found = sql_violations(modules(component))
     assert not found, "\n".join(found)
+
+
+def test_the_sql_rule_catches_what_it_must() -> None:
+    bad = [
+        'q = "SELECT id FROM bills WHERE account = $1"',
+        'q = f"SELECT {cols} FROM {table}"',
+        'q = "insert into outbox (id) values ($1)"',
+        'q = "UPDATE bills SET paid = true"',
+        'q = f"UPDATE {table} SET x = 1"',
+        'q = "DELETE FROM sessions"',
+        'q = "... ON CONFLICT DO NOTHING"',
+    ]
+    for line in bad:
+        assert sql_violations([synthetic("ebok_billing.use_cases", line)]), line
+        assert not sql_violations([synthetic("ebok_billing.repository.ledger", line)]), line
+    assert not sql_violations([synthetic("ebok_shared.bus.outbox", bad[2])])
+    assert sql_violations([synthetic("ebok_shared.loops", bad[2])])
+    fine = [
+        '"""Select the bills from the ledger."""',
+        'label = "Delete the draft, update the settings"',
+    ]
+    for line in fine:
+        assert not sql_violations([synthetic("ebok_billing.use_cases", line)]), line
 
 
 # -- problems only at the HTTP edge -------------------------------------------------------------
@@ -231,15 +304,14 @@ def test_sql_lives_only_in_the_repository(component: str) -> None:
 PROBLEM_NAMES = frozenset({"Problem", "field_problem", "validation_problem", "problem_response"})
 # Modules that read a request body themselves, with a reason each.
 PROBLEM_ALLOWED = {
-    # The streaming multipart reader answers mid-body (and closes the connection); a later
-    # step of #16 unifies the services' upload readers into shared.
+    # The streaming multipart reader answers mid-body (and closes the connection).
     "ebok_correspondence.upload",
 }
 
 
-def problem_violations(component: str) -> list[str]:
+def problem_violations(found_in: Iterable[Module]) -> list[str]:
     found = []
-    for m in modules(component):
+    for m in found_in:
         last = m.name.split(".")[-1]
         if last.startswith("http_") or last == "app" or m.name in PROBLEM_ALLOWED:
             continue
@@ -257,8 +329,25 @@ def problem_violations(component: str) -> list[str]:
 # through (its middlewares and the upstream translation answer problems themselves).
 @pytest.mark.parametrize("service", BACKEND)
 def test_only_the_http_edge_knows_problems(service: str) -> None:
-    found = problem_violations(service)
+    found = problem_violations(modules(service))
     assert not found, "\n".join(found)
+
+
+def test_the_problem_rule_catches_what_it_must() -> None:
+    bad = [
+        "from ebok_shared.http.problems import Problem",
+        "from ebok_shared.http.problems import field_problem as fp",
+        "from ebok_shared.http import problems\nraise problems.Problem(422, 'x')",
+        "import ebok_shared.http.problems\nebok_shared.http.problems.validation_problem([])",
+    ]
+    for source in bad:
+        for where in (
+            "ebok_billing.use_cases",
+            "ebok_billing.domain.ledger",
+            "ebok_billing.events",
+        ):
+            assert problem_violations([synthetic(where, source)]), (where, source)
+        assert not problem_violations([synthetic("ebok_billing.http_public", source)]), source
 
 
 # -- the public API's schemas live once, in ebok_shared.api ----------------------------------
@@ -270,12 +359,12 @@ SCHEMA_ALLOWED = {
 }
 
 
-def schema_literals(component: str) -> list[str]:
+def schema_literals(found_in: Iterable[Module]) -> list[str]:
     """Dict literals that are JSON Schemas of an object (``properties`` with ``type`` or
     ``additionalProperties``): the services validate with, and the gateway documents, the
     contract in ``ebok_shared.api`` (issue #14: one source, no copies kept equal by a test)."""
     found = []
-    for m in modules(component):
+    for m in found_in:
         if m.name in SCHEMA_ALLOWED:
             continue
         for node in ast.walk(m.tree):
@@ -288,8 +377,21 @@ def schema_literals(component: str) -> list[str]:
 
 @pytest.mark.parametrize("component", [c for c in COMPONENTS if c != "shared"])
 def test_request_and_answer_schemas_live_in_the_shared_contract(component: str) -> None:
-    found = schema_literals(component)
+    found = schema_literals(modules(component))
     assert not found, "\n".join(found)
+
+
+def test_the_schema_rule_catches_what_it_must() -> None:
+    bad = [
+        'S = {"type": "object", "properties": {"amount": {"type": "integer"}}}',
+        'S = {"properties": {}, "additionalProperties": False}',
+        'def f():\n    return [{"x": 1}, {"type": "object", "properties": {}}]',
+    ]
+    for source in bad:
+        assert schema_literals([synthetic("ebok_billing.http_public", source)]), source
+    fine = ['S = {"type": "object"}', 'S = {"properties": 1}', 'S = {"type": "string"}']
+    for source in fine:
+        assert not schema_literals([synthetic("ebok_billing.http_public", source)]), source
 
 
 # -- every type: ignore names its error and says why ---------------------------------------
