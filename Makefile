@@ -54,7 +54,7 @@ lint: setup
 	@uv run --frozen ruff check . && uv run --frozen ruff format --check .
 
 # mypy over every package of the platform.
-TYPED := shared/src gateway/src web/src $(wildcard services/*/src) deploy tools
+TYPED := shared/src gateway/src web/src $(wildcard services/*/src) deploy tools bench
 
 # Its own cache: mypy's incremental cache, shared with runs over other paths (where
 # ebok_shared is found installed rather than as a source), reports false "no attribute" errors.

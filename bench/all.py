@@ -47,7 +47,11 @@ def run(name: str, timeout: float) -> tuple[list[dict[str, object]], float, str]
         )
         output = done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
-        output = f"{exc.stdout or ''}\ntimed out after {timeout:.0f} s"
+        # text=True makes it str; the stubs type it str | bytes for every call.
+        partial = exc.stdout or ""
+        if isinstance(partial, bytes):
+            partial = partial.decode("utf-8", "replace")
+        output = f"{partial}\ntimed out after {timeout:.0f} s"
     took = time.monotonic() - started
     rows = [
         json.loads(line.removeprefix("result "))

@@ -71,8 +71,12 @@ class Issuer:
     async def start(self) -> None:
         jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(self.key.public_key()))
         body = {"keys": [{**jwk, "kid": self.kid, "alg": "EdDSA", "use": "sig"}]}
+
+        async def jwks(_: web.Request) -> web.Response:
+            return web.json_response(body)
+
         app = web.Application()
-        app.router.add_get("/jwks.json", lambda _: web.json_response(body))
+        app.router.add_get("/jwks.json", jwks)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         port = _free_port()

@@ -1,0 +1,1 @@
+"""Benchmarks (see README.md, "Benchmarks"); a package so that mypy names each module once."""
