@@ -5,6 +5,7 @@ on the source itself (parsed with ``ast``, never imported for it): the shape of 
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -348,6 +349,132 @@ def test_the_problem_rule_catches_what_it_must() -> None:
         ):
             assert problem_violations([synthetic(where, source)]), (where, source)
         assert not problem_violations([synthetic("ebok_billing.http_public", source)]), source
+
+
+# -- handlers raise no domain error untranslated ----------------------------------------------
+
+# Handlers that catch a refusal themselves, with a reason each (the shared renderer does it
+# for every other one).
+REFUSAL_CAUGHT_ALLOWED = {
+    # A throttled login answers 429 with Retry-After, a header the problem document has not.
+    "ebok_auth.http_common",
+    # A form's fields are judged one by one and every refused field is named in one answer.
+    "ebok_readings.http_common",
+}
+
+
+def _error_classes(found_in: Iterable[Module]) -> tuple[set[str], set[str]]:
+    """The exception classes the modules define, by name: (refusals, other errors). A class is
+    an error if a base is a built-in exception, ``Refusal`` or an error defined here."""
+    classes = [
+        (
+            node.name,
+            {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases},
+        )
+        for m in found_in
+        for node in ast.walk(m.tree)
+        if isinstance(node, ast.ClassDef)
+    ]
+    refusals, errors = {"Refusal"}, set()
+    changed = True
+    while changed:
+        changed = False
+        for name, bases in classes:
+            if name in refusals or name in errors:
+                continue
+            if bases & refusals:
+                refusals.add(name)
+                changed = True
+            elif bases & errors or any(
+                isinstance(b := getattr(builtins, base, None), type)
+                and issubclass(b, BaseException)
+                for base in bases
+            ):
+                errors.add(name)
+                changed = True
+    return refusals, errors
+
+
+def _caught(tree: ast.Module) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            types = node.type.elts if isinstance(node.type, ast.Tuple) else [node.type]
+            for t in types:
+                name = t.id if isinstance(t, ast.Name) else getattr(t, "attr", None)
+                if name:
+                    yield node.lineno, name
+
+
+def untranslated_errors(found_in: Iterable[Module]) -> list[str]:
+    """A refusal reaches the shared renderer, which answers its problem: a handler
+    (``http_*``) does not catch one itself. Every other error a service defines is caught
+    below the edge (a use case turns it into a refusal or a decision); one that no use case,
+    domain or worker module catches would reach a handler as a 500."""
+    found_in = list(found_in)
+    refusals, errors = _error_classes(found_in)
+    found, caught_below = [], set()
+    for m in found_in:
+        edge = m.name.split(".")[-1].startswith("http_")
+        for line, name in _caught(m.tree):
+            if edge and name in refusals and m.name not in REFUSAL_CAUGHT_ALLOWED:
+                found.append(f"{m.relative}:{line} a handler catches the refusal {name}")
+            if not edge:
+                caught_below.add(name)
+    bases = {
+        node.name: {getattr(b, "id", None) or getattr(b, "attr", "") for b in node.bases}
+        for m in found_in
+        for node in ast.walk(m.tree)
+        if isinstance(node, ast.ClassDef)
+    }
+
+    def lineage(name: str) -> set[str]:
+        """The class and its ancestors among ours (catching a base catches it), and its
+        direct subclasses (an abstract base is caught as its kinds)."""
+        found, todo = {name}, [name]
+        while todo:
+            for base in bases.get(todo.pop(), set()) - found:
+                found.add(base)
+                todo.append(base)
+        return found | {sub for sub, of in bases.items() if name in of}
+
+    for m in found_in:
+        for node in ast.walk(m.tree):
+            if isinstance(node, ast.ClassDef) and node.name in errors:
+                if not lineage(node.name) & errors & caught_below:
+                    found.append(f"{m.relative}:{node.lineno} {node.name} is caught nowhere")
+    return found
+
+
+@pytest.mark.parametrize("service", BACKEND)
+def test_handlers_raise_no_domain_error_untranslated(service: str) -> None:
+    found = untranslated_errors(modules(service))
+    assert not found, "\n".join(found)
+
+
+def test_the_untranslated_error_rule_catches_what_it_must() -> None:
+    domain = synthetic(
+        "ebok_billing.domain.x",
+        "class Late(Refusal): ...\nclass Gone(Late): ...\nclass RateMissing(LookupError): ...\n",
+    )
+    translated = synthetic(
+        "ebok_billing.use_cases.x",
+        "try:\n    f()\nexcept RateMissing:\n    raise Late('rate')\n",
+    )
+    assert untranslated_errors([domain, translated]) == []
+    assert untranslated_errors([domain]) == [
+        "ebok_billing/domain/x.py:3 RateMissing is caught nowhere"
+    ]
+    in_handler = synthetic(
+        "ebok_billing.http_customer", "try:\n    f()\nexcept RateMissing:\n    pass\n"
+    )
+    assert untranslated_errors([domain, in_handler]), "caught only at the edge"
+    broad = synthetic("ebok_billing.use_cases.y", "try:\n    f()\nexcept LookupError:\n    pass\n")
+    assert untranslated_errors([domain, broad]), "a built-in base is no translation"
+    for caught in ("Gone", "domain.Late", "(ValueError, Refusal)"):
+        handler = synthetic(
+            "ebok_billing.http_customer", f"try:\n    f()\nexcept {caught}:\n    pass\n"
+        )
+        assert untranslated_errors([domain, translated, handler]), caught
 
 
 # -- the public API's schemas live once, in ebok_shared.api ----------------------------------
