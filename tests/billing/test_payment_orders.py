@@ -359,11 +359,20 @@ async def test_orders_past_their_validity_expire_without_anyone_reading_them(
 
     # Two replicas sweep at the same moment, past the validity: each order expires once.
     later = clock.now() + dt.timedelta(seconds=validity + 1)
-    swept = await asyncio.gather(
-        payments.expire_overdue(paying.pool, paying.outbox, provider, later, validity),
-        payments.expire_overdue(paying.pool, paying.outbox, provider, later, validity),
-    )
-    assert sum(swept) == 2, swept
+
+    async def sweep() -> int:
+        return await payments.expire_overdue(paying.pool, paying.outbox, provider, later, validity)
+
+    swept = sum(await asyncio.gather(sweep(), sweep()))
+    # An order whose row another transaction holds at that moment (the sandbox repeats its
+    # notifications) is skipped, as one another replica holds would be: a later round takes
+    # it. The worker's loop runs the rounds; here they run until both are settled.
+    for _ in range(100):
+        if swept >= 2:
+            break
+        await asyncio.sleep(0.05)
+        swept += await sweep()
+    assert swept == 2, swept
     for order in (first, second):
         changes = await paying.events.wait_for(EVENT, 3, order_id=order["order_id"])
         assert [e.payload["status"] for e in changes] == ["started", "pending", "expired"]
