@@ -122,8 +122,14 @@ def validation_problem(
 
 def from_refusal(refusal: Refusal) -> Problem:
     """A rule's refusal as the problem the client reads (the one place this happens)."""
+    headers = {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
     return Problem(
-        refusal.status, refusal.detail, code=refusal.code, errors=refusal.errors, **refusal.extra
+        refusal.status,
+        refusal.detail,
+        code=refusal.code,
+        errors=refusal.errors,
+        headers=headers,
+        **refusal.extra,
     )
 
 
