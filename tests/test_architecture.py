@@ -92,7 +92,8 @@ def test_the_architecture_document_shows_the_real_event_catalogue() -> None:
 
 # -- rooms --------------------------------------------------------------------------------------
 
-# Names the house retired (HOUSE.md, "Naming"): the rooms above say the same thing.
+# Names the house retired (issue #16): the rooms above (docs/architecture.md, "Rooms") say
+# the same thing.
 RETIRED = ("handlers.py", "operations.py", "operator_handlers.py", "customer_api.py", "http_me.py")
 
 
@@ -231,8 +232,8 @@ def test_sql_lives_only_in_the_repository(component: str) -> None:
 PROBLEM_NAMES = frozenset({"Problem", "field_problem", "validation_problem", "problem_response"})
 # Modules that read a request body themselves, with a reason each.
 PROBLEM_ALLOWED = {
-    # The streaming multipart reader answers mid-body (and closes the connection); a later
-    # step of #16 unifies the services' upload readers into shared.
+    # The streaming multipart reader answers mid-body (and closes the connection); it reads
+    # each file with the shared reader (ebok_shared.http.uploads) and answers its problems.
     "ebok_correspondence.upload",
 }
 
