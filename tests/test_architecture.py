@@ -354,13 +354,8 @@ def test_the_problem_rule_catches_what_it_must() -> None:
 # -- handlers raise no domain error untranslated ----------------------------------------------
 
 # Handlers that catch a refusal themselves, with a reason each (the shared renderer does it
-# for every other one).
-REFUSAL_CAUGHT_ALLOWED = {
-    # A throttled login answers 429 with Retry-After, a header the problem document has not.
-    "ebok_auth.http_common",
-    # A form's fields are judged one by one and every refused field is named in one answer.
-    "ebok_readings.http_common",
-}
+# for every other one; Retry-After and several refused fields go through it too). None now.
+REFUSAL_CAUGHT_ALLOWED: set[str] = set()
 
 
 def _error_classes(found_in: Iterable[Module]) -> tuple[set[str], set[str]]:

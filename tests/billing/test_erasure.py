@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ebok_billing.app import subscriptions
+from ebok_billing.events import subscriptions
 
 from tests.billing.helpers import Billing, billing_settings
 from tests.billing.test_customer import A, _confirm, loaded  # noqa: F401  (fixture)

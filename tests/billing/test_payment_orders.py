@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 from ebok_billing import documents
 from ebok_billing.domain.payment_orders import signature_header
-from ebok_billing.http_payments import PROVIDER
+from ebok_billing.provider import PROVIDER
 from ebok_billing.use_cases import payments
 from ebok_shared.clock import clock
 from ebok_shared.config import Secret

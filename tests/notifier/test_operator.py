@@ -57,6 +57,7 @@ async def test_operator_routes_refuse_others_with_problems(notifier: Notifier) -
     headers = notifier.operator()
     bad = await _problem(await client.get("/operator/deliveries?status=lost", headers=headers), 422)
     assert bad["errors"][0]["field"] == "status"
-    await _problem(await client.get("/operator/deliveries?limit=0", headers=headers), 422)
+    paged = await _problem(await client.get("/operator/deliveries?limit=0", headers=headers), 400)
+    assert paged["errors"][0]["field"] == "limit"  # a bad query parameter: 400, as everywhere
     await _problem(await client.post("/operator/deliveries/999/resend", headers=headers), 404)
     await _problem(await client.get("/operator/campaigns/999", headers=headers), 404)

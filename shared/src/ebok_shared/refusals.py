@@ -8,13 +8,16 @@ no aiohttp.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
 class Refusal(Exception):
     """A request the rules refuse: the HTTP-like ``status`` it means, a stable ``code``, a
     Polish ``detail`` for people and, where it concerns one field, that ``field`` and its
-    ``reason``. ``extra`` goes into the problem document as further members."""
+    ``reason`` (or, for several fields, ``errors``: each field with its reason).
+    ``retry_after``: seconds until trying again makes sense (a limit's window; the HTTP edge
+    sends it as Retry-After). ``extra`` goes into the problem document as further members."""
 
     def __init__(
         self,
@@ -25,9 +28,11 @@ class Refusal(Exception):
         field: str | None = None,
         reason: str | None = None,
         errors: list[dict[str, str]] | None = None,
+        retry_after: int | None = None,
         **extra: Any,
     ) -> None:
         super().__init__(detail)
+        self.retry_after = retry_after
         self.status = status
         self.code = code
         self.detail = detail
@@ -42,6 +47,30 @@ class Refusal(Exception):
 def invalid(field: str, reason: str, code: str = "validation", **extra: Any) -> Refusal:
     """422: one field's value breaks a rule."""
     return Refusal(422, code, f"{field}: {reason}", field=field, reason=reason, **extra)
+
+
+def invalid_fields(errors: list[dict[str, str]]) -> Refusal:
+    """422: several fields break rules; one refusal naming each with its reason."""
+    return Refusal(
+        422,
+        "validation",
+        "Popraw wskazane pola: " + "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
+        errors=errors,
+    )
+
+
+def gather(*checks: Callable[[], Any]) -> list[Any]:
+    """Run every check and answer their results; when some refuse, refuse once naming every
+    field that failed (a form's reader sees all its mistakes at once, not the first)."""
+    results, errors = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except Refusal as refusal:
+            errors.extend(refusal.errors or [{"field": "(body)", "reason": refusal.reason}])
+    if errors:
+        raise invalid_fields(errors)
+    return results
 
 
 def not_found(detail: str, code: str = "not-found") -> Refusal:

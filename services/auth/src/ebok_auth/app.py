@@ -11,7 +11,7 @@ from ebok_shared import api
 from ebok_shared.logs import get_logger
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import events, http_common, http_customer, http_operator, http_public, scheduler
+from . import events, http_customer, http_operator, http_public, scheduler
 from .audit_seal import seal_of
 from .keys import KeyRing, LocalVerifier
 from .passwords import Hasher
@@ -28,7 +28,6 @@ SPEC: ServiceSpec[AuthSettings] = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_public.routes, *http_customer.routes, *http_operator.routes],
     subscriptions=events.subscriptions(grace_days=30),
-    middlewares=[http_common.retry_after],
 )
 
 

@@ -31,9 +31,15 @@ class Throttled(Refusal):
     """Too many attempts in a fixed window; ``retry_after`` seconds until it ends (the HTTP
     edge sends them as Retry-After)."""
 
+    retry_after: int
+
     def __init__(self, retry_after: int) -> None:
-        super().__init__(429, "rate-limited", "Zbyt wiele prób. Spróbuj ponownie za chwilę.")
-        self.retry_after = retry_after
+        super().__init__(
+            429,
+            "rate-limited",
+            "Zbyt wiele prób. Spróbuj ponownie za chwilę.",
+            retry_after=retry_after,
+        )
 
 
 def link_gone(what: str) -> Refusal:

@@ -1,5 +1,6 @@
 """What every auth HTTP module needs: the caller's IP, the caller's live session, the
-actions' dependencies, JSON answers, and the HTTP form of auth's own refusals."""
+actions' dependencies and JSON answers (auth's refusals, Retry-After included, become
+problems in the shared renderer like every service's)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ import json as _json
 from typing import Any
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.http.middleware import require
-from ebok_shared.http.problems import Problem, from_refusal
+from ebok_shared.http.problems import Problem
 from ebok_shared.http.tokens import Principal
 from ebok_shared.service import POOL
 
-from .domain import Throttled
 from .resources import HASHER, KEYRING
 from .settings import AuthSettings
 from .use_cases import Deps, sessions
@@ -68,15 +67,3 @@ def json(data: Any, status: int = 200, **headers: str) -> web.Response:
 
 def _dumps(data: Any) -> str:
     return _json.dumps(data, ensure_ascii=False, default=str)
-
-
-@web.middleware
-async def retry_after(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A refused-as-throttled action says when to try again (the shared renderer makes the
-    rest of the problem, as for every refusal)."""
-    try:
-        return await handler(request)
-    except Throttled as throttled:
-        problem = from_refusal(throttled)
-        problem.headers["Retry-After"] = str(throttled.retry_after)
-        raise problem from None

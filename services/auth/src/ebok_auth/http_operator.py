@@ -9,7 +9,8 @@ import datetime as dt
 from aiohttp import web
 from ebok_shared.api import auth as schemas
 from ebok_shared.http.middleware import public, secret_answer
-from ebok_shared.http.problems import Problem
+from ebok_shared.http.params import query_int
+from ebok_shared.http.problems import Problem, validation_problem
 from ebok_shared.http.roles import ADMIN, CONTENT, CUSTOMER_SERVICE, ROLES, operator_role
 from ebok_shared.http.tokens import Principal
 from ebok_shared.http.validation import read_json
@@ -39,20 +40,6 @@ def _client(request: web.Request) -> str:
     return number
 
 
-def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
-        raise Problem(
-            422,
-            f"Parametr {name} musi być liczbą od {lo} do {hi}.",
-            code="validation",
-            errors=[{"field": name, "reason": f"liczba od {lo} do {hi}"}],
-        )
-    return int(raw)
-
-
 def _time_param(request: web.Request, name: str) -> dt.datetime | None:
     raw = request.query.get(name)
     if raw is None:
@@ -62,11 +49,9 @@ def _time_param(request: web.Request, name: str) -> dt.datetime | None:
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise Problem(
-            422,
-            f"Parametr {name}: data i czas ISO 8601 ze strefą.",
-            code="validation",
-            errors=[{"field": name, "reason": "nieprawidłowy format (ISO 8601)"}],
+        raise validation_problem(
+            [{"field": name, "reason": "nieprawidłowy format (ISO 8601)"}],
+            detail=f"Parametr {name}: data i czas ISO 8601 ze strefą.",
         )
     return value
 
@@ -91,14 +76,12 @@ async def search_accounts(request: web.Request) -> web.Response:
     q = request.query.get("q", "").strip()[:100]
     status = request.query.get("status")
     if status not in (None, "pending", "active", "blocked"):
-        raise Problem(
-            422,
-            "Parametr status: pending, active albo blocked.",
-            code="validation",
-            errors=[{"field": "status", "reason": "dozwolone: pending, active, blocked"}],
+        raise validation_problem(
+            [{"field": "status", "reason": "dozwolone: pending, active, blocked"}],
+            detail="Parametr status: pending, active albo blocked.",
         )
-    limit = _int_param(request, "limit", 20, 1, MAX_PAGE)
-    offset = _int_param(request, "offset", 0, 0, 1_000_000)
+    limit = query_int(request, "limit", 20, 1, MAX_PAGE)
+    offset = query_int(request, "offset", 0, 0, 1_000_000)
     found = await accounts.search(request.app[POOL], accounts.Search(q, status, limit, offset))
     return json(found)
 
@@ -182,8 +165,8 @@ async def deletion_terms(request: web.Request) -> web.Response:
 async def audit_log(request: web.Request) -> web.Response:
     """Newest first; ``before_id`` of the last item fetches the next page."""
     await _operator(request)
-    limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
-    before = _int_param(request, "before_id", 0, 1, 2**62) if "before_id" in request.query else None
+    limit = query_int(request, "limit", 50, 1, MAX_PAGE)
+    before = query_int(request, "before_id", None, 1, 2**62)
     q = request.query
     wanted = audit.Filter(
         subject=q.get("subject"),
@@ -327,10 +310,8 @@ def _parse_effective(raw: str) -> dt.datetime:
     except ValueError:
         value = None
     if value is None or value.tzinfo is None:
-        raise Problem(
-            422,
-            "effective_from: data i czas ISO 8601 ze strefą czasową.",
-            code="validation",
-            errors=[{"field": "effective_from", "reason": "nieprawidłowy format"}],
+        raise validation_problem(
+            [{"field": "effective_from", "reason": "nieprawidłowy format"}],
+            detail="effective_from: data i czas ISO 8601 ze strefą czasową.",
         )
     return value.astimezone(dt.UTC)

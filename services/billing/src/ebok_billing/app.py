@@ -1,4 +1,5 @@
-"""The billing app factory: wires routes, subscriptions and resources; no logic here."""
+"""The billing app factory: wires routes, subscriptions (``events.subscriptions``) and
+resources; no logic here."""
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -6,12 +7,19 @@ from pathlib import Path
 
 from aiohttp import web
 from ebok_shared import api
-from ebok_shared.bus import Outbox, Subscription
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import events, http_customer, http_internal, http_operator, http_payments, scheduler
+from . import (
+    events,
+    http_customer,
+    http_internal,
+    http_operator,
+    http_payments,
+    provider,
+    scheduler,
+)
 from .settings import BillingSettings
-from .use_cases import billing_run, e_invoice, interest
+from .use_cases import interest
 
 SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
     name="billing",
@@ -35,19 +43,6 @@ SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
 )
 
 
-def subscriptions(settings: BillingSettings) -> list[Subscription]:
-    """What billing consumes: an erased e-BOK account (always); accepted readings, only when
-    it runs its own billing."""
-    erasure = [Subscription(events.ACCOUNT_DELETED, e_invoice.account_deleted)]
-    if not settings.billing_run:
-        return erasure
-    run = billing_run.BillingRun(Outbox(SPEC.catalogue), settings.payment_terms_days)
-    return [
-        *erasure,
-        Subscription(events.READING_ACCEPTED, run.on_reading_accepted),
-    ]
-
-
 async def _seed_rates(app: web.Application) -> AsyncIterator[None]:
     """The NBP rate table lives in the database; the packaged CSV extends it at start."""
     async with app[POOL].acquire() as conn:
@@ -58,8 +53,8 @@ async def _seed_rates(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: BillingSettings) -> web.Application:
     spec = replace(
         SPEC,
-        subscriptions=subscriptions(settings),
-        contexts=[_seed_rates, http_payments.provider_context],
+        subscriptions=events.subscriptions(settings),
+        contexts=[_seed_rates, provider.provider_context],
         background=[scheduler.expiry_context],  # the worker role settles expired orders
     )
     return create_service_app(spec, settings)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ebok_shared.bus import Event, Outbox
+from ebok_shared.bus import Event, Outbox, Subscription
 
 from .domain.allocation import Allocation
 from .domain.money import amount
@@ -21,6 +21,7 @@ from .domain.notes import compensation_working
 
 if TYPE_CHECKING:  # the caller's connection, only passed on to the outbox
     from .repository.connection import Conn
+    from .settings import BillingSettings
 
 CLIENT_UPSERTED = "billing.client.upserted"
 CONTRACT_CONCLUDED = "billing.contract.concluded"
@@ -31,8 +32,21 @@ INTEREST_NOTE_ISSUED = "billing.interest_note.issued"
 CONSENT_CHANGED = "billing.e_invoice.consent_changed"
 CONFIRMATION_REQUESTED = "billing.e_invoice.confirmation_requested"
 PAYMENT_ORDER_CHANGED = "billing.payment_order.status_changed"
-READING_ACCEPTED = "readings.reading.accepted"  # consumed (see app.py's subscriptions)
+READING_ACCEPTED = "readings.reading.accepted"  # consumed (see subscriptions below)
 ACCOUNT_DELETED = "auth.account.deleted"  # consumed: erase what only the e-BOK account gave
+
+
+def subscriptions(settings: BillingSettings) -> list[Subscription]:
+    """What billing consumes, one line each: an erased e-BOK account (always); accepted
+    readings, only when it runs its own billing."""
+    # Imported here: the use cases publish through this module.
+    from .use_cases import billing_run, e_invoice
+
+    erasure = [Subscription(ACCOUNT_DELETED, e_invoice.account_deleted)]
+    if not settings.billing_run:
+        return erasure
+    run = billing_run.BillingRun(Outbox(), settings.payment_terms_days)
+    return [*erasure, Subscription(READING_ACCEPTED, run.on_reading_accepted)]
 
 
 def key(client_number: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -16,23 +15,15 @@ from ebok_shared.http import params
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.roles import BILLING, operator_role
 from ebok_shared.http.validation import read_json
-from ebok_shared.service import BUS, HTTP, POOL
+from ebok_shared.service import BUS, POOL
 
 from . import views
 from .http_common import settings, utility
-from .provider import PayU
+from .provider import PROVIDER, PayU
 from .use_cases import payments
 
 routes = web.RouteTableDef()
-PROVIDER = web.AppKey("payment_provider", PayU)
 NOTIFICATION_MAX_BYTES = 64 * 1024
-
-
-async def provider_context(app: web.Application) -> AsyncIterator[None]:
-    """The provider's client (its OAuth token cached per process) when payments are on."""
-    if settings(app).payu_base_url:
-        app[PROVIDER] = PayU(settings(app), app[HTTP])
-    yield
 
 
 def _provider(request: web.Request) -> PayU | None:

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 from ebok_shared import logs
+from ebok_shared.service import HTTP
 
 from .settings import BillingSettings
 
@@ -127,3 +130,16 @@ class PayU:
             return None
         status = orders[0].get("status")
         return status if isinstance(status, str) else None
+
+
+# The app's provider client: set by ``provider_context`` when payments are on, read by the
+# payment routes and the expiry loop (``scheduler``) alike, so it lives beside the client.
+PROVIDER = web.AppKey("payment_provider", PayU)
+
+
+async def provider_context(app: web.Application) -> AsyncIterator[None]:
+    """The provider's client (its OAuth token cached per process) when payments are on."""
+    settings = BillingSettings.of(app)
+    if settings.payu_base_url:
+        app[PROVIDER] = PayU(settings, app[HTTP])
+    yield

@@ -10,15 +10,15 @@ from ebok_shared.clock import clock
 from ebok_shared.loops import every, running
 from ebok_shared.service import BUS, POOL
 
-from .http_common import settings
-from .http_payments import PROVIDER
+from .provider import PROVIDER
+from .settings import BillingSettings
 from .use_cases import payments
 
 LOOP = "billing:payment-order-expiry"
 
 
 async def expiry_context(app: web.Application) -> AsyncIterator[None]:
-    s = settings(app)
+    s = BillingSettings.of(app)
     if not s.payment_expiry_interval_seconds:
         yield
         return

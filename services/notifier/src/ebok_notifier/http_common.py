@@ -1,5 +1,5 @@
-"""What the notifier's HTTP handlers share: JSON answers with its dates and ids, and whole
-numbers from the query."""
+"""What the notifier's HTTP handlers share: JSON answers with its dates and ids (whole
+numbers from the query come from ``ebok_shared.http.params.query_int``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from functools import partial
 from typing import Any
 
 from aiohttp import web
-from ebok_shared.http.problems import field_problem
 
 
 def _plain(value: Any) -> Any:
@@ -25,18 +24,3 @@ def json_answer(data: Any, status: int = 200) -> web.Response:
     return web.json_response(
         data, status=status, dumps=partial(json.dumps, default=_plain, ensure_ascii=False)
     )
-
-
-def int_param(
-    request: web.Request, name: str, default: int | None, low: int, high: int
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise field_problem(name, "oczekiwano liczby całkowitej") from None
-    if not low <= value <= high:
-        raise field_problem(name, f"dozwolony zakres: {low}–{high}")
-    return value

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 from ebok_shared.http.middleware import require
+from ebok_shared.http.params import query_int
 from ebok_shared.http.problems import field_problem
 from ebok_shared.http.roles import CONTENT, CUSTOMER_SERVICE, operator_role
 from ebok_shared.service import POOL
 
 from . import use_cases
 from .domain import Status
-from .http_common import int_param, json_answer
+from .http_common import json_answer
 
 routes = web.RouteTableDef()
 
@@ -26,9 +27,8 @@ async def list_deliveries(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status is not None and status not in {s.value for s in Status}:
         raise field_problem("status", "dozwolone wartości: " + ", ".join(s.value for s in Status))
-    limit = int_param(request, "limit", 50, 1, MAX_LIMIT)
-    before_id = int_param(request, "before_id", None, 1, 2**63 - 1)
-    assert limit is not None
+    limit = query_int(request, "limit", 50, 1, MAX_LIMIT)
+    before_id = query_int(request, "before_id", None, 1, 2**63 - 1)
     answer = await use_cases.deliveries(
         request.app[POOL], None if status is None else Status(status), before_id, limit
     )
@@ -55,8 +55,7 @@ async def resend(request: web.Request) -> web.Response:
 @operator_role(CONTENT)
 async def list_campaigns(request: web.Request) -> web.Response:
     require(request, "operator")
-    limit = int_param(request, "limit", 50, 1, MAX_LIMIT)
-    assert limit is not None
+    limit = query_int(request, "limit", 50, 1, MAX_LIMIT)
     return json_answer(await use_cases.campaigns(request.app[POOL], limit))
 
 

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import MultipartReader, web
 from ebok_shared.http import uploads
-from ebok_shared.http.problems import Problem
+from ebok_shared.http.problems import Problem, field_problem
 from ebok_shared.http.validation import inspect_text, read_json, validate
 
 from .domain.values import Photo
@@ -88,11 +88,11 @@ async def read_form_or_json(
     try:
         async for part in reader:
             if part is None or isinstance(part, MultipartReader):
-                raise _bad_form("(body)", "zagnieżdżone formularze nie są obsługiwane")
+                raise field_problem("(body)", "zagnieżdżone formularze nie są obsługiwane")
             name = part.name or ""
             if name == PHOTO_FIELD:
                 if photo is not None:
-                    raise _bad_form(PHOTO_FIELD, "można dołączyć jedno zdjęcie")
+                    raise field_problem(PHOTO_FIELD, "można dołączyć jedno zdjęcie")
                 read = await uploads.read_file(
                     part, PHOTO_FIELD, photo_rule(photo_limit), spool_memory=photo_limit
                 )
@@ -100,17 +100,19 @@ async def read_form_or_json(
                     photo = Photo(read.media_type, read.read())
                 continue
             if part.filename is not None:
-                raise _bad_form(name or "(body)", "nieoczekiwany plik (dozwolone tylko pole photo)")
+                raise field_problem(
+                    name or "(body)", "nieoczekiwany plik (dozwolone tylko pole photo)"
+                )
             text = await part.text()
             if len(text) > MAX_FIELD_CHARS:
-                raise _bad_form(name, f"za długie (najwyżej {MAX_FIELD_CHARS} znaków)")
+                raise field_problem(name, f"za długie (najwyżej {MAX_FIELD_CHARS} znaków)")
             if name in fields:
-                raise _bad_form(name, "pole podano więcej niż raz")
+                raise field_problem(name, "pole podano więcej niż raz")
             fields[name] = _typed(text) if name in booleans else text
     except Problem:
         raise
     except Exception:  # whatever a malformed form makes the parser raise
-        raise _bad_form("(body)", "niepoprawny formularz multipart/form-data") from None
+        raise field_problem("(body)", "niepoprawny formularz multipart/form-data") from None
     inspect_text(fields)  # the checks of a JSON body's text (NUL, surrogates, controls)
     validate(fields, schema)
     return fields, photo
@@ -125,11 +127,11 @@ def _urlencoded(
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
     except (UnicodeDecodeError, ValueError):
-        raise _bad_form("(body)", "niepoprawny formularz") from None
+        raise field_problem("(body)", "niepoprawny formularz") from None
     fields: dict[str, Any] = {}
     for name, text in pairs:
         if name in fields:
-            raise _bad_form(name, "pole podano więcej niż raz")
+            raise field_problem(name, "pole podano więcej niż raz")
         fields[name] = _typed(text) if name in booleans else text
     inspect_text(fields)
     validate(fields, schema)
@@ -139,9 +141,3 @@ def _urlencoded(
 def _typed(text: str) -> Any:
     low = text.strip().lower()
     return {"true": True, "false": False, "1": True, "0": False}.get(low, text)
-
-
-def _bad_form(field: str, reason: str) -> Problem:
-    return Problem(
-        422, f"{field}: {reason}", code="validation", errors=[{"field": field, "reason": reason}]
-    )

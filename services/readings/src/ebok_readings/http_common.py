@@ -4,19 +4,16 @@ and outbox; path parameters; several fields' parse errors gathered into one answ
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from functools import cache
-from typing import Any
 
 import asyncpg
 from aiohttp import web
 from ebok_shared.bus import Outbox
 from ebok_shared.http.params import bad
-from ebok_shared.refusals import Refusal
 from ebok_shared.service import BUS, POOL
 
 from .domain.readings import Rules
-from .domain.values import METER_SERIAL_RE, fields_refused
+from .domain.values import METER_SERIAL_RE
 from .settings import ReadingsSettings
 
 
@@ -55,16 +52,3 @@ def uuid_param(request: web.Request, name: str) -> uuid.UUID:
         return uuid.UUID(request.match_info[name])
     except ValueError:
         raise bad(name, "nieprawidłowy identyfikator") from None
-
-
-def collect(*checks: Callable[[], Any]) -> list[Any]:
-    """Run every parse; refuse once, naming every field that failed."""
-    results, errors = [], []
-    for check in checks:
-        try:
-            results.append(check())
-        except Refusal as exc:
-            errors.append({"field": exc.field or "(body)", "reason": exc.reason})
-    if errors:
-        raise fields_refused(errors)
-    return results

@@ -19,7 +19,7 @@ from ebok_shared.clock import clock
 from ebok_shared.http.idempotency import HEADER as IDEMPOTENCY_HEADER
 from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.params import bad, page, query_choice, query_month
-from ebok_shared.refusals import invalid
+from ebok_shared.refusals import gather, invalid
 
 from . import views
 from .domain.garden import GardenRequest
@@ -31,7 +31,7 @@ from .domain.values import (
     parse_m3,
 )
 from .http_bodies import read_form_or_json
-from .http_common import collect, outbox, pool, rules, serial, settings, uuid_param
+from .http_common import outbox, pool, rules, serial, settings, uuid_param
 from .use_cases import clients, garden, meters, readings
 
 routes = web.RouteTableDef()
@@ -87,7 +87,7 @@ async def submit_reading(request: web.Request) -> web.Response:
         photo_limit=s.photo_max_bytes,
         booleans=("confirm_unusual",),
     )
-    value, read_on = collect(
+    value, read_on = gather(
         lambda: parse_m3(fields["value"], "value"),
         lambda: parse_date(fields["read_on"], "read_on"),
     )
@@ -163,7 +163,7 @@ def _garden_request(fields: dict[str, Any]) -> GardenRequest:
     for name in ("initial_value", "final_value"):
         if name in fields:
             checks.append(functools.partial(parse_m3, fields[name], name))
-    done_on, *_ = collect(*checks)
+    done_on, *_ = gather(*checks)
     value = {n: parse_m3(fields[n], n) for n in ("initial_value", "final_value") if n in fields}
     return GardenRequest(
         kind=kind,

@@ -12,7 +12,7 @@ from ebok_shared.clock import clock
 from ebok_shared.http import feed as feed_http
 from ebok_shared.http.middleware import require
 from ebok_shared.http.params import bad, page, query_choice
-from ebok_shared.http.problems import Problem
+from ebok_shared.http.problems import validation_problem
 from ebok_shared.http.roles import BILLING, CUSTOMER_SERVICE, operator_role
 
 from . import views
@@ -35,11 +35,9 @@ async def _decision(request: web.Request) -> tuple[bool, str | None]:
     accept = body["decision"] == "accept"
     reason = body.get("reason")
     if not accept and not reason:
-        raise Problem(
-            422,
-            "reason: podaj powód odrzucenia (klient go zobaczy).",
-            code="validation",
-            errors=[{"field": "reason", "reason": "powód odrzucenia jest wymagany"}],
+        raise validation_problem(
+            [{"field": "reason", "reason": "powód odrzucenia jest wymagany"}],
+            detail="reason: podaj powód odrzucenia (klient go zobaczy).",
         )
     return accept, reason
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, overload
 
 from aiohttp import web
 
@@ -61,6 +61,25 @@ def query_month(request: web.Request, name: str) -> str | None:
     if raw is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", raw):
         raise bad(name, "nieprawidłowy miesiąc (oczekiwano RRRR-MM)")
     return raw
+
+
+@overload
+def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int: ...
+@overload
+def query_int(
+    request: web.Request, name: str, default: None, low: int, high: int
+) -> int | None: ...
+def query_int(
+    request: web.Request, name: str, default: int | None, low: int, high: int
+) -> int | None:
+    """A whole number from ``low`` to ``high`` (``default`` when absent): limits, offsets and
+    keyset cursors of the lists that are not paged by ``page``."""
+    raw = _raw(request, name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"\d{1,19}", raw) or not low <= int(raw) <= high:
+        raise bad(name, f"liczba całkowita od {low} do {high}")
+    return int(raw)
 
 
 def hidden_items(request: web.Request) -> list[str]:

@@ -105,21 +105,31 @@ class Problem(Exception):
 def field_problem(
     field: str, reason: str, *, status: int = 422, code: str = "validation"
 ) -> Problem:
+    """One field's value is wrong (``validation_problem`` for one field, with its own code)."""
     return Problem(
         status, f"{field}: {reason}", code=code, errors=[{"field": field, "reason": reason}]
     )
 
 
-def validation_problem(errors: list[dict[str, str]], *, status: int = 422) -> Problem:
-    """The one shape of "these fields are wrong": every field with its reason."""
-    detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or None
+def validation_problem(
+    errors: list[dict[str, str]], *, status: int = 422, detail: str | None = None
+) -> Problem:
+    """The one shape of "these fields are wrong": every field with its reason (``detail``, a
+    sentence for people, defaults to the fields and reasons joined)."""
+    detail = detail or "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or None
     return Problem(status, detail, code="validation", errors=errors)
 
 
 def from_refusal(refusal: Refusal) -> Problem:
     """A rule's refusal as the problem the client reads (the one place this happens)."""
+    headers = {} if refusal.retry_after is None else {"Retry-After": str(refusal.retry_after)}
     return Problem(
-        refusal.status, refusal.detail, code=refusal.code, errors=refusal.errors, **refusal.extra
+        refusal.status,
+        refusal.detail,
+        code=refusal.code,
+        errors=refusal.errors,
+        headers=headers,
+        **refusal.extra,
     )
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Protocol
 
-from ebok_shared.refusals import Refusal, invalid
+from ebok_shared.refusals import Refusal, invalid, invalid_fields
 
-from .values import THOUSANDTH, fields_refused, m3, pl_date, pl_m3
+from .values import THOUSANDTH, m3, pl_date, pl_m3
 
 ROLE_ORDER = {"initial": 0, "regular": 1, "final": 2}
 
@@ -393,4 +393,4 @@ def check_windows(mode: str, windows: Sequence[Window]) -> None:
     if mode == "windows" and not windows:
         errors.append({"field": "windows", "reason": "podaj co najmniej jeden okres"})
     if errors:
-        raise fields_refused(errors)
+        raise invalid_fields(errors)

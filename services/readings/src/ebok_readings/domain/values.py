@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from ebok_shared.refusals import Refusal, invalid
+from ebok_shared.refusals import invalid
 
 CLIENT_NUMBER_RE = re.compile(r"^\d{6}$")
 CONTRACT_NUMBER_RE = re.compile(r"^[A-Z0-9/-]{3,40}$")
@@ -21,16 +21,6 @@ SEAL_NUMBER_RE = re.compile(r"^[A-Za-z0-9/-]{1,30}$")
 _M3_RE = re.compile(r"^\d+([.,]\d+)?$")
 
 THOUSANDTH = Decimal("0.001")
-
-
-def fields_refused(errors: list[dict[str, str]]) -> Refusal:
-    """One refusal naming every field that failed, each with its reason."""
-    return Refusal(
-        422,
-        "validation",
-        "Popraw wskazane pola: " + "; ".join(f"{e['field']}: {e['reason']}" for e in errors),
-        errors=errors,
-    )
 
 
 def parse_m3(raw: object, field: str = "value") -> Decimal:
