@@ -11,6 +11,7 @@ runs twice in a row, and beside a running local stack, with the same result.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +23,10 @@ from ebok_shared.clock import clock
 from tests.support import infra
 
 logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"), cache=False)
+# "Today" is the utility's day (Europe/Warsaw) in the tests and the processes they start, as
+# on its pages: between 23:00 and 24:00 UTC the two calendars name different days.
+os.environ["TZ"] = "Europe/Warsaw"
+time.tzset()
 
 pytest_plugins = ["tests.support.logcapture"]  # the ``captured`` fixture: log lines as JSON
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import pyotp
 import pytest
+from ebok_shared.clock import LOCAL_TZ
 from playwright.async_api import Download, Page
 
 from tests.e2e.data import Customer
@@ -203,7 +204,7 @@ async def reading_with_a_photo(journey: Journey, customer: Customer) -> None:
     row = history.get_by_role("row").filter(has_text="42,042")
     assert await row.count() == 1, await history.inner_text()
     assert "ze zdjęciem" in await row.inner_text()
-    today = dt.date.today().strftime("%d.%m.%Y")
+    today = dt.datetime.now(LOCAL_TZ).strftime("%d.%m.%Y")  # the utility's day, not UTC's
     assert today in await row.inner_text(), await row.inner_text()
     await journey.shot("odczyt-w-historii")
 
@@ -253,7 +254,9 @@ async def failure_report_with_an_attachment(journey: Journey) -> None:
     assert await journey.h1() == "Zgłoszenie awarii"
     await page.get_by_label("Miejsce").fill("ul. Testowa 2, studzienka przed budynkiem")
     await page.get_by_label("Co się dzieje?").fill("Z pokrywy studzienki wypływa czysta woda.")
-    await page.get_by_label("Od kiedy występuje problem").fill(dt.date.today().isoformat())
+    await page.get_by_label("Od kiedy występuje problem").fill(
+        dt.datetime.now(LOCAL_TZ).date().isoformat()
+    )
     await page.get_by_label("Telefon kontaktowy").fill("600 100 200")
     await page.get_by_label("Załączniki (nieobowiązkowe)").set_input_files(
         {"name": "studzienka.png", "mimeType": "image/png", "buffer": small_png(6, 6)}
