@@ -1,5 +1,9 @@
 """The nemesis: faults on a fixed seed, one at a time, each followed by its heal.
 
+SIGKILL of a whole service process (``kill-service``), of a split service's relay alone
+(``kill-relay``: between publishing and deleting, perhaps) or of its worker alone
+(``kill-consumer``: consumers between commit and ack, the notifier's sender mid-send).
+
 Every fault of the catalogue comes at least once in a schedule (in a seeded order, with seeded
 durations and targets); the long schedule (``EBOK_SYSTEM_LONG=1``) goes round it several times.
 """
@@ -22,10 +26,17 @@ from .history import History
 from .infra import PrivatePostgres, RabbitNode
 
 KILLABLE = ("auth", "readings", "correspondence", "notifier", "gateway")
+# The services the suite runs split into roles (``serve --role``, see test_faults): a relay or
+# a consumer can be killed alone while the service's HTTP part keeps answering.
+SPLIT = ("readings", "notifier")
+RELAYS = tuple(f"{name}-relay" for name in SPLIT)  # the outbox relay only
+CONSUMERS = tuple(f"{name}-worker" for name in SPLIT)  # consumers and background loops
 # name → what is broken; each takes its duration and returns the heal.
 CATALOGUE = (
     "kill-service",
     "kill-service",
+    "kill-relay",
+    "kill-consumer",
     "broker-connections-closed",
     "broker-restart",
     "pg-connections-terminated",
@@ -60,7 +71,8 @@ def schedule(seed: int, rounds: int = 1, longest: float = 2.5) -> list[Fault]:
         names = list(CATALOGUE)
         rng.shuffle(names)
         for name in names:
-            target = rng.choice(KILLABLE) if name == "kill-service" else ""
+            targets = {"kill-service": KILLABLE, "kill-relay": RELAYS, "kill-consumer": CONSUMERS}
+            target = rng.choice(targets[name]) if name in targets else ""
             faults.append(Fault(name, round(rng.uniform(1.0, longest), 1), target))
     return faults
 
@@ -86,7 +98,7 @@ class Nemesis:
 
     async def _break(self, fault: Fault) -> Callable[[], Awaitable[None]]:
         name = fault.name
-        if name == "kill-service":
+        if name in ("kill-service", "kill-relay", "kill-consumer"):
             return await self._kill(fault.target)
         if name == "broker-connections-closed":
             await asyncio.to_thread(

@@ -1,5 +1,6 @@
-"""The checker's verdicts and the history's outcomes, on made-up cases (no I/O): what it calls
-lost, unexpected, duplicated and recovered, so a run that reports zeros means what it says."""
+"""The checker's verdicts, the history's outcomes and the nemesis' schedule, on made-up cases
+(no I/O): what it calls lost, unexpected, duplicated and recovered, so a run that reports zeros
+means what it says."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from .checker import Counts, _judge
 from .history import FAILED, OK, UNKNOWN, History, Operation, classify
+from .nemesis import CATALOGUE, CONSUMERS, RELAYS, SPLIT, schedule
 
 
 @pytest.mark.parametrize(
@@ -69,3 +71,14 @@ def test_an_operation_once_unknown_never_becomes_failed(tmp_path: Path) -> None:
     assert (maybe.outcome, done.outcome) == (UNKNOWN, OK)
     lines = (tmp_path / "h.jsonl").read_text().splitlines()
     assert len(lines) == 10  # every attempt: invoked and its outcome
+
+
+def test_the_schedule_kills_a_relay_and_a_consumer_alone() -> None:
+    """Every fault of the catalogue comes once per round; a relay or a consumer is killed by
+    its role process's name (the split services'), never a whole service."""
+    faults = schedule(1919)
+    assert sorted(f.name for f in faults) == sorted(CATALOGUE)
+    targets = {f.name: f.target for f in faults if f.name.startswith("kill-")}
+    assert targets["kill-relay"] in RELAYS and targets["kill-consumer"] in CONSUMERS
+    assert all(t.split("-")[0] in SPLIT for t in (*RELAYS, *CONSUMERS))
+    assert schedule(1919) == faults  # the seed fixes it

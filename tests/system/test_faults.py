@@ -3,13 +3,24 @@
 A whole stack of real processes (gateway, five services, SMTP sink) runs on a PostgreSQL
 cluster and a RabbitMQ node of this test's own (``tests.system.infra``), with TCP fault
 proxies between readings and PostgreSQL, correspondence and RabbitMQ, and the notifier and the
-SMTP sink. Concurrent simulated customers issue operations with unique ids through the gateway
-(registrations → activation e-mail; meter readings with an Idempotency-Key; correspondence
-cases → case and confirmation e-mail), retrying an unknown outcome with the same key, while
-the nemesis works through its seeded schedule (``tests.system.nemesis``). Then everything is
-healed and drained, and the checker (``tests.system.checker``) compares the history with the
-effect stores. Any lost, unexpected or duplicated effect fails the test; the counts are
-printed, and the history is kept in var/system/.
+SMTP sink. Readings and the notifier run split into their roles (``serve --role``: api,
+worker, relay: three processes each), so the nemesis can kill a relay or a consumer alone;
+billing's own run is on (it records every accepted reading; with no tariff in the test data
+it bills none: an invoice up to today would make readings refuse the day's next reading).
+
+Concurrent simulated customers issue operations with unique ids through the gateway, retrying
+an unknown outcome with the same key: registrations → activation e-mail; meter readings with
+an Idempotency-Key → a reading row, billing's run's record of it (by the reading's id), the
+gateway's kept dashboard showing it (customers look at their dashboard now and then, so the
+gateway keeps views to drop); correspondence cases, some with a photo → case, stored file and
+confirmation e-mail; e-invoice requests → confirmation e-mail, its link followed → acceptance
+e-mail. An operator blocks two customers (→ blocked, audited once, a notice, their old token
+refused) and publishes new terms once (→ a version, audited once, a campaign: one e-mail to
+every active user). Meanwhile the nemesis works through its seeded schedule
+(``tests.system.nemesis``). Then everything is healed and drained, and the checker
+(``tests.system.checker``) compares the history with the effect stores. Any lost, unexpected
+or duplicated effect fails the test; the counts are printed, and the history is kept in
+var/system/.
 
 ``EBOK_SYSTEM_LONG=1`` runs the catalogue of faults four times over, each fault lasting up
 to 30 s instead of 2.5 s (about 20 minutes); ``EBOK_SYSTEM_SEED`` picks another seed.
@@ -39,7 +50,7 @@ import pytest
 from ebok_notifier.render import PAGES
 
 from deploy.local import LocalStack
-from deploy.plan import REPO, SERVICES, StackConfig
+from deploy.plan import REPO, SERVICES, Component, StackConfig
 from deploy.processes import Output
 from tests.e2e.client import Api, Reply
 from tests.e2e.data import Customer, load_customers
@@ -50,7 +61,7 @@ from tests.support.proxy import TcpProxy, via
 from . import infra
 from .checker import E_INVOICE_CONFIRM_SUBJECT, MailIndex, check
 from .history import FAILED, OK, UNKNOWN, History, Operation, classify
-from .nemesis import Nemesis, schedule
+from .nemesis import CONSUMERS, RELAYS, SPLIT, Nemesis, schedule
 
 LONG = os.environ.get("EBOK_SYSTEM_LONG") == "1"
 SEED = int(os.environ.get("EBOK_SYSTEM_SEED", "1919"))
@@ -65,7 +76,7 @@ SESSION_CUSTOMERS = 6  # onboarded before the faults; readings, cases, e-invoice
 VICTIMS = 2  # onboarded before the faults, blocked by an operator during them
 E_INVOICE_CONFIRM_PAGE = PAGES["confirm_e_invoice"]
 BLOCK_REASON = {"reason": "Korzystanie z e-BOK niezgodnie z Regulaminem (pkt IV.3)."}
-KINDS = ("register", "reading", "case", "einvoice-request", "einvoice-accept", "block")
+KINDS = ("register", "reading", "case", "einvoice-request", "einvoice-accept", "block", "terms")
 REGISTRANTS = 24 if LONG else 12  # registered during the faults
 ATTEMPTS = 5  # per operation: the first and up to four retries of an unknown outcome
 CALL_TIMEOUT = 8.0  # seconds per HTTP call; past it the outcome is unknown
@@ -98,7 +109,10 @@ class Proxies:
 
 def _with_faults(proxies: Proxies) -> Any:
     """``running_stack``'s ``make_local``: the planned stack, three services rewired through
-    the fault proxies, and the notifier retrying within seconds rather than minutes."""
+    the fault proxies, the notifier retrying within seconds rather than minutes, billing's own
+    run on (it consumes every accepted reading), and readings and the notifier each split
+    into its roles (``serve --role api|worker|relay``, three processes), so the nemesis can
+    kill a relay or a consumer alone."""
 
     def make(config: StackConfig, output: Output) -> LocalStack:
         local = LocalStack(config, output)
@@ -114,14 +128,32 @@ def _with_faults(proxies: Proxies) -> Any:
                 "EBOK_DELIVERY_RETRY_BASE": "0.5",
                 "EBOK_DELIVERY_RETRY_MAX": "3",
             },
+            "billing": {"EBOK_BILLING_RUN": "true"},
         }
-        local.components = [
+        components = [
             replace(c, env={**c.env, **changed[c.name]}) if c.name in changed else c
             for c in local.components
         ]
+        local.components = [part for c in components for part in _roles(c)]
         return local
 
     return make
+
+
+def _roles(component: Component) -> list[Component]:
+    """A service of ``SPLIT`` as three processes: its HTTP part on its own port (what the
+    gateway calls), its worker and its relay each on a free port of their own (for
+    /health/ready); the database is migrated once, by the first. Any other: as planned."""
+    if component.name not in SPLIT:
+        return [component]
+    parts = [replace(component, env={**component.env, "EBOK_ROLE": "api"})]
+    for role in ("worker", "relay"):
+        port = infra.free_port()
+        env = {**component.env, "EBOK_ROLE": role, "EBOK_HTTP_PORT": str(port)}
+        parts.append(
+            replace(component, name=f"{component.name}-{role}", port=port, env=env, database=None)
+        )
+    return parts
 
 
 @contextlib.contextmanager
@@ -160,7 +192,7 @@ async def _call(
 async def _perform(history: History, op: Operation, attempt: Any, *, retry: bool = True) -> None:
     """``attempt()`` until it is ok or definitely failed (an unknown outcome is retried with
     the same id, as a careful client would), at most ATTEMPTS times."""
-    for _ in range(ATTEMPTS if retry else 1):
+    for attempt_number in range(ATTEMPTS if retry else 1):
         history.invoke(op)
         status, reply, detail = await attempt()
         outcome = classify(status)
@@ -169,7 +201,8 @@ async def _perform(history: History, op: Operation, attempt: Any, *, retry: bool
             op.result = reply.json() if reply.body else {}
         if outcome in (OK, FAILED):
             return
-        await asyncio.sleep(1.0)
+        # 1, 2, 4, 8 s: past a restarted service or database (its own health-checked start)
+        await asyncio.sleep(2.0**attempt_number)
 
 
 class Customer_:
@@ -290,11 +323,19 @@ class Customer_:
             lambda: _call(self.api, "POST", "/e-invoice/confirmations", json={"token": token}),
         )
 
+    async def dashboard(self) -> dict[str, Any] | None:
+        """The dashboard as the gateway serves it (from its kept view when it has one); None
+        when it could not be had."""
+        status, reply, _ = await self._authorised("GET", "/me/dashboard")
+        return reply.json() if status == 200 and reply is not None else None
+
     async def run(self, stop: asyncio.Event, rng: random.Random) -> None:
         while not stop.is_set():
             dice = rng.random()
             if dice < 0.55:
                 await self.reading()
+                if rng.random() < 0.5:  # look, so the gateway keeps a view to drop
+                    await self.dashboard()
             elif dice < 0.9:
                 await self.case(attachment=dice >= 0.72)
             else:
@@ -316,6 +357,48 @@ async def _blocks(
             op,
             lambda p=path: _call(api, "POST", p, token=operator.access, json=BLOCK_REASON),
         )
+
+
+async def _new_terms(
+    api: Api, operator: Session, history: History, body: str, after: float
+) -> None:
+    """An operator publishes new terms during the faults (→ a new version, a campaign: an
+    e-mail to every active user). Publishing again is another version, so a careful operator
+    whose answer was lost first waits and looks whether the new version is there; only a
+    refusal, or nothing there after the wait, is tried again (as a new operation). The
+    summary names the operation, so the checker finds its version whatever the client heard."""
+    await asyncio.sleep(after)
+    for _ in range(ATTEMPTS):
+        op = Operation(f"sys-t-{uuid.uuid4().hex[:16]}", "terms", "regulations")
+        effective = dt.datetime.now(dt.UTC) + dt.timedelta(days=45)
+        new = {
+            "body": body.replace(
+                "w terminie 30 dni kalendarzowych", "w terminie 14 dni kalendarzowych"
+            ),
+            "summary": f"Krótszy termin blokady konta po rozwiązaniu umowy (op:{op.id}).",
+            "effective_from": effective.isoformat(),
+        }
+        await _perform(
+            history,
+            op,
+            lambda n=new: _call(
+                api, "POST", "/operator/auth/regulations", token=operator.access, json=n
+            ),
+            retry=False,
+        )
+        if op.outcome == OK:
+            return
+        if op.outcome == UNKNOWN:
+            await asyncio.sleep(10.0)  # a request still under way has committed by then
+            for _ in range(10):
+                status, reply, _ = await _call(api, "GET", "/regulations/current")
+                if status == 200 and reply is not None:
+                    upcoming = reply.json().get("upcoming") or {}
+                    if f"op:{op.id}" in str(upcoming.get("summary", "")):
+                        return
+                    break
+                await asyncio.sleep(1.0)
+        await asyncio.sleep(1.0)
 
 
 async def _registrations(
@@ -351,7 +434,7 @@ async def _registrations(
 async def _drain(stack: Stack, broker: infra.RabbitNode) -> dict[str, int]:
     """Until every process runs, every outbox is empty, every queue of the stack is drained
     and the notifier has nothing left to send (twice in a row); what was left at the end."""
-    for name in (*SERVICES, "gateway"):
+    for name in (*SERVICES, *RELAYS, *CONSUMERS, "gateway"):
         if not stack.local.children[name].running:
             await stack.start_service(name)
     deadline = time.monotonic() + DRAIN_WITHIN
@@ -445,7 +528,8 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
             ]
             customers, victims = customers[:SESSION_CUSTOMERS], customers[SESSION_CUSTOMERS:]
             operator = await operator_session(api.from_address("10.19.3.1"), stack)
-            version = (await api.get("/regulations/current")).json()["version"]
+            current = (await api.get("/regulations/current")).json()
+            version = current["version"]
             ready = time.monotonic()
 
             stop = asyncio.Event()
@@ -480,6 +564,17 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
                     )
                 )
             )
+            workers.append(
+                asyncio.create_task(
+                    _new_terms(
+                        api.from_address("10.19.3.2"),
+                        operator,
+                        history,
+                        current["body"],
+                        expected_length / 4,
+                    )
+                )
+            )
             try:
                 await nemesis.run(faults)
             finally:
@@ -494,6 +589,12 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
             for victim in victims:  # the token each had before the block, asked after it
                 status, _, _ = await _call(api, "GET", "/me/dashboard", token=victim.session.access)
                 sessions_alive[victim.customer.client_number] = status == 200
+            views = {}  # each customer's dashboard, as the gateway serves it after the drain
+            for customer in customers:
+                seen = await customer.dashboard()
+                views[customer.customer.client_number] = (seen or {}).get(
+                    "meters", {"status": "not served"}
+                )
             counts = await check(
                 history,
                 stack.maildir,
@@ -504,6 +605,9 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
                 setup_addresses={c.email for c in holders},
                 auth_dsn=stack.database_url("auth"),
                 sessions_alive=sessions_alive,
+                billing_dsn=stack.database_url("billing"),
+                views=views,
+                steady={c.customer.email for c in customers},
             )
             dead = await _dead_letters(stack, broker)
     history.close()
@@ -518,7 +622,10 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
         "seed": SEED,
         "schedule": [str(f) for f in faults],
         "operations": outcomes,
-        "counts": {k: v for k, v in vars(counts).items() if k != "problems"},
+        "counts": {
+            k: v for k, v in vars(counts).items() if k not in ("problems", "section", "table")
+        },
+        "per_effect": {section: dict(tally) for section, tally in counts.table.items()},
         "problems": counts.problems[:50],
         "dead_letters": dead,
         "left_after_drain": left,
@@ -535,8 +642,13 @@ async def test_every_operation_takes_effect_exactly_once_while_the_parts_fail(
         json.dumps(report, indent=2, ensure_ascii=False)
     )
     print("\nsystem fault suite:", counts.summary())
+    print("\n".join(counts.rows()))
     print(json.dumps(report, indent=2, ensure_ascii=False))
     # Enough happened for the verdict to mean something: every kind acknowledged at least once.
+    # (The new terms are published once: an answer lost to a fault is judged by its effect.)
     for kind, by_outcome in outcomes.items():
+        if kind == "terms":
+            assert sum(by_outcome.values()) > 0, f"no new terms were published: {report}"
+            continue
         assert by_outcome[OK] > 0, f"no {kind} was acknowledged: {report}"
     assert counts.clean, counts.summary() + "\n" + "\n".join(counts.problems[:50])
