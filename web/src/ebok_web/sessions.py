@@ -23,6 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+import orjson
 import redis.asyncio as redis
 
 Kind = Literal["anonymous", "customer", "operator"]
@@ -92,7 +93,7 @@ class SessionStore:
         raw = await self._redis.getex(key, ex=self.idle)
         if raw is None:
             return None
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         if data.get("audience") != audience:
             return None
         session = Session(id=session_id, **data)
