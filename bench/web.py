@@ -120,6 +120,15 @@ async def main() -> None:
     for name, size in weight.items():
         print(f"  {name:<30} {size / 1024:6.1f} KB gzipped")
     kilobytes = sum(weight.values()) / 1024
+    # CPU per answer is the steadier figure on a shared machine: what a page view costs web
+    # itself, what it costs behind web, and the API's answer next to it.
+    views = max(1, len(pages.latencies) + pages.degraded + pages.failed)
+    web_us = pages.cpu.get("web", 0.0) / views * 1e6
+    print(
+        f"CPU per page view: web {web_us:.0f} µs + behind web {pages.cpu_us - web_us:.0f} µs"
+        f" = {pages.cpu_us:.0f} µs; per API answer {api.cpu_us:.0f} µs"
+        f" (CPU ratio {api.cpu_us / pages.cpu_us if pages.cpu_us else 0:.2f})"
+    )
     print(f"dashboard page weight: {kilobytes:.1f} KB (limit {WEIGHT_LIMIT_KB:.0f} KB)")
     report.ratio(
         "portal", pages.rate, api.rate, 0.7, "req/s", cpu_us=pages.cpu_us, limit_cpu_us=api.cpu_us

@@ -53,13 +53,22 @@ class SignedOut(Exception):
     """The gateway no longer accepts this session's tokens."""
 
 
+_CLIENT_IP = web.RequestKey("client_ip", str)
+
+
 def client_ip(request: web.Request) -> str:
-    """The customer's address, passed on to the gateway (which trusts it from web only)."""
+    """The customer's address, passed on to the gateway (which trusts it from web only);
+    worked out once per request, however many calls the page makes."""
+    known = request.get(_CLIENT_IP)
+    if known is not None:
+        return known
+    address = request.remote or "unknown"
     if is_trusted(request.remote, request.app[SETTINGS].trusted_proxies):
         forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
         if forwarded:
-            return forwarded
-    return request.remote or "unknown"
+            address = forwarded
+    request[_CLIENT_IP] = address
+    return address
 
 
 def session_of(request: web.Request) -> Session | None:

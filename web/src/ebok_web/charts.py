@@ -9,16 +9,14 @@ ebok.css; only geometry is in the SVG's attributes (the CSP forbids inline style
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from babel.dates import format_date
 from markupsafe import Markup, escape
 
-from .formatting import LOCALE, month, number
+from .formatting import MONTHS_SHORT, month, number
 
 # Geometry of the drawing (user units of the viewBox; the page scales it to its width).
 SLOT = 50  # horizontal room of one month
@@ -83,7 +81,7 @@ def month_bars(consumption: Mapping[str, Any], *, at_least: int = 12) -> list[Mo
 
 
 def _short_month(key: str) -> str:
-    return format_date(dt.date(int(key[:4]), int(key[5:]), 1), "LLL", locale=LOCALE)
+    return MONTHS_SHORT[int(key[5:])]  # CLDR "LLL": "sty", "lut"…
 
 
 def _text(x: float, y: float, content: str, css: str, anchor: str = "middle") -> str:

@@ -9,13 +9,13 @@ raises ``GatewayUnavailable`` and the page says so instead of breaking.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 from ebok_shared.logs import correlation_id_var, get_logger
 
 log = get_logger(__name__)
@@ -42,7 +42,7 @@ class Reply:
     def json(self) -> Any:
         if not self.body:
             return None
-        return json.loads(self.body)
+        return orjson.loads(self.body)
 
     @property
     def problem(self) -> dict[str, Any]:
@@ -50,8 +50,8 @@ class Reply:
         if self.ok or self.content_type not in ("application/problem+json", "application/json"):
             return {}
         try:
-            body = json.loads(self.body)
-        except ValueError:
+            body = orjson.loads(self.body)
+        except ValueError:  # orjson.JSONDecodeError is one
             return {}
         return body if isinstance(body, dict) else {}
 

@@ -64,10 +64,9 @@ async def _finish(request: web.Request, response: web.StreamResponse, incoming: 
         return
     if session is None:
         return
-    # Every request of a live session starts its idle time again.
-    if session.loaded_as is not None and session.as_json() == session.loaded_as:
-        await store.touch(session)
-    else:
+    # Every request of a live session starts its idle time again: reading it did (the
+    # store's load), so only a changed or new session is written.
+    if session.loaded_as is None or session.as_json() != session.loaded_as:
         await store.save(session)
     if session.id != incoming:
         _set_cookie(response, name, session.id)

@@ -8,6 +8,7 @@ computer's back button must not show someone else's invoices).
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,6 +35,17 @@ def _asset_version(name: str) -> str:
     return hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
 
 
+# The CSRF token of the page being rendered (its session's), for the macros' forms: they are
+# imported without the page's context, so Jinja2 builds them once per process and shares
+# them between pages — the token itself is read from here while each page renders.
+_page_csrf: ContextVar[str] = ContextVar("page_csrf", default="")
+
+
+def csrf_token() -> str:
+    """The CSRF token of the session whose page is being rendered ("" outside a page)."""
+    return _page_csrf.get()
+
+
 def static_url(name: str) -> str:
     """``/static/ebok.css?v=<hash>``: cached for a year, a new file gets a new address."""
     return f"/static/{name}?v={_asset_version(name)}"
@@ -42,6 +54,8 @@ def static_url(name: str) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
+        # The templates ship with the package: compiled once, never stat()ed per page.
+        auto_reload=False,
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -50,6 +64,7 @@ def environment() -> jinja2.Environment:
     env.filters.update(formatting.FILTERS)
     env.globals.update(
         static=static_url,
+        csrf_token=csrf_token,
         contact=CONTACT,
         console_menu=operator_roles.menu,
         role_names=operator_roles.ROLE_NAMES,
@@ -70,23 +85,28 @@ def render(
     flash: list[str] = []
     if session is not None and session.flash:
         flash, session.flash = session.flash, []
-    html = (
-        request.app[TEMPLATES]
-        .get_template(template)
-        .render(
-            request=request,
-            title=title,
-            session=session,
-            csrf=session.csrf if session is not None else "",
-            flash=flash,
-            path=request.path,
-            settings=request.app[SETTINGS],
-            # The console's pages (and its error pages) in the console's own layout.
-            layout="console/layout.html" if is_console(request) else "layout.html",
-            home="/operator" if is_console(request) else "/",
-            **{"read_only": None, **context},  # a read-only section's message hides forms
+    csrf = session.csrf if session is not None else ""
+    page_csrf = _page_csrf.set(csrf)
+    try:
+        html = (
+            request.app[TEMPLATES]
+            .get_template(template)
+            .render(
+                request=request,
+                title=title,
+                session=session,
+                csrf=csrf,
+                flash=flash,
+                path=request.path,
+                settings=request.app[SETTINGS],
+                # The console's pages (and its error pages) in the console's own layout.
+                layout="console/layout.html" if is_console(request) else "layout.html",
+                home="/operator" if is_console(request) else "/",
+                **{"read_only": None, **context},  # a read-only section's message hides forms
+            )
         )
-    )
+    finally:
+        _page_csrf.reset(page_csrf)
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     response.headers.update(headers or {})
     return response
