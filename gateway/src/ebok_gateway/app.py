@@ -5,28 +5,29 @@ from pathlib import Path
 
 import redis.asyncio as redis
 from aiohttp import web
-from ebok_shared.service import HTTP, ServiceSpec, create_service_app
+from ebok_shared.service import ServiceSpec, create_service_app
 
-from . import events, http_customer, http_operator, http_public, web_security
+from . import events, http_customer, http_operator, http_public, upstream, web_security
 from .live import live_settings
 from .middleware import rate_limit_middleware
 from .proxy import LIMITER, UPSTREAMS
 from .ratelimit import RateLimiter
 from .settings import GatewaySettings
-from .upstream import Upstreams
 
 SERVICES = ("auth", "billing", "readings", "correspondence", "notifier")
 
 
 async def upstreams(app: web.Application) -> AsyncIterator[None]:
     settings = GatewaySettings.of(app)
-    app[UPSTREAMS] = Upstreams(
-        app[HTTP], {s: settings.upstream(s) for s in SERVICES}, settings.upstream_timeout
+    session = upstream.session(settings.upstream_connections)
+    app[UPSTREAMS] = upstream.Upstreams(
+        session, {s: settings.upstream(s) for s in SERVICES}, settings.upstream_timeout
     )
     client = redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
     app[LIMITER] = RateLimiter(client, settings.rate_limit_prefix)
     yield
     await client.aclose()
+    await session.close()
 
 
 SPEC: ServiceSpec[GatewaySettings] = ServiceSpec(

@@ -5,13 +5,15 @@ is marked unavailable and never turns the view into an error."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import get_logger
 
+from .coalesce import Coalescer
 from .notices import notices
 from .portal import PortalSettings
 from .routes import GARDEN_METERS
@@ -69,9 +71,8 @@ async def _fetch(
     part: Part,
     token: str,
     timeout: float,
-    hidden: tuple[PortalSettings, str] | None,
+    headers: dict[str, str] | None,
 ) -> dict[str, Any]:
-    headers = hidden[0].hidden_header(part.section, part.list_key, hidden[1]) if hidden else None
     try:
         data = await upstreams.json(
             part.service, part.path, token=token, timeout=timeout, headers=headers
@@ -94,14 +95,26 @@ async def fetch_parts(
     part_timeout: float,
     budget: float,
     hidden: tuple[PortalSettings, str] | None = None,
+    asks: Coalescer | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every part, fetched concurrently; what is not there within ``budget`` is unavailable.
-    With ``hidden`` (the portal's settings and the client), each list is asked without the
-    items operators hid."""
-    tasks = {
-        p.name: asyncio.ensure_future(_fetch(upstreams, p, token, part_timeout, hidden))
-        for p in parts
-    }
+    A part whose service does not answer within ``part_timeout`` of the call reaching it is
+    unavailable too (a protection against a service that is down or hangs; waiting in line
+    for a connection under load counts only against ``budget``). With ``hidden`` (the
+    portal's settings and the client), each list is asked without the items operators hid,
+    and with ``asks`` a part the same session is already asking for joins that call."""
+
+    def ask(part: Part) -> Awaitable[dict[str, Any]]:
+        headers = (
+            hidden[0].hidden_header(part.section, part.list_key, hidden[1]) if hidden else None
+        )
+        fetch = functools.partial(_fetch, upstreams, part, token, part_timeout, headers)
+        if asks is None or hidden is None:
+            return fetch()
+        key = (token, part.name, tuple(headers.items()) if headers else ())
+        return asks.ask(hidden[1], key, fetch)
+
+    tasks = {p.name: asyncio.ensure_future(ask(p)) for p in parts}
     if not tasks:
         return {}
     done, pending = await asyncio.wait(tasks.values(), timeout=budget)
@@ -140,6 +153,7 @@ async def dashboard_view(
                 part_timeout=part_timeout,
                 budget=budget,
                 hidden=(portal, client),
+                asks=cache.asks,
             )
         finally:
             cache.end(fill, {n: part for n, part in fetched.items() if part["status"] == "ok"})

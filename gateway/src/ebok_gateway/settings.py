@@ -19,6 +19,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_prefix: str = "ebok:rl:"  # keeps test runs apart on a shared Redis
     cors_origins: tuple[str, ...] = ("http://localhost:3000",)
     upstream_timeout: float = 10.0
+    # Connections to each service at most (calls beyond wait in line for one): a bound per
+    # service, so a service that hangs cannot take the connections the others need.
+    upstream_connections: int = 32
     dashboard_budget: float = 2.0  # the dashboard answers within this, whatever is down
     dashboard_part_timeout: float = 1.0
     # Dashboard parts are kept until an event or the customer changes them; this bounds a
@@ -34,6 +37,8 @@ class GatewaySettings(ServiceSettings):
         check_trusted_proxies(self.trusted_proxies)
         if self.dashboard_part_timeout > self.dashboard_budget:
             raise ConfigError("EBOK_DASHBOARD_PART_TIMEOUT: must not exceed EBOK_DASHBOARD_BUDGET")
+        if self.upstream_connections < 1:
+            raise ConfigError("EBOK_UPSTREAM_CONNECTIONS: must be at least 1")
         if self.dashboard_cache_seconds < 0:
             raise ConfigError("EBOK_DASHBOARD_CACHE_SECONDS: must not be negative")
 

@@ -1,5 +1,12 @@
 """Calls from the gateway to the services: one client session, timeouts on every call, and
-upstream failures mapped to meaningful problems (never upstream internals)."""
+upstream failures mapped to meaningful problems (never upstream internals).
+
+The session is the gateway's own (``session``): kept-alive connections, at most
+``per_service`` at a time to each service. A bound per service, not one for all: with a
+single shared bound, a service that hangs would hold every connection and the other
+services' calls would queue behind it (head-of-line blocking across services). Calls over a
+service's bound wait in line (first come, first served) for one of its connections.
+"""
 
 from __future__ import annotations
 
@@ -44,11 +51,28 @@ def unavailable(service: str, status: int = 503) -> Problem:
     )
 
 
+def session(per_service: int) -> aiohttp.ClientSession:
+    """The gateway's client session for the services (see the module's docstring)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=per_service, keepalive_timeout=30),
+        timeout=aiohttp.ClientTimeout(total=10, connect=2),
+    )
+
+
+def _answer_within(seconds: float) -> aiohttp.ClientTimeout:
+    """A service's answer within ``seconds`` of the call reaching it: connecting, and the
+    answer's first byte (and each next one) after the request went out. The wait for a free
+    connection is not counted: that is the gateway's own queue under load, not the service
+    being slow or down; the caller's overall budget bounds it."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+
+
 class Upstreams:
     def __init__(self, session: aiohttp.ClientSession, base_urls: dict[str, str], timeout: float):
         self.session = session
         self.base_urls = base_urls
         self.timeout = timeout
+        self._answer_within: dict[float, aiohttp.ClientTimeout] = {}
 
     async def call(
         self,
@@ -60,13 +84,22 @@ class Upstreams:
         params: Any = None,
         data: bytes | None = None,
         timeout: float | None = None,
+        answer_within: float | None = None,
     ) -> UpstreamResponse:
-        """One call; connection failures and timeouts become 503/504 problems."""
+        """One call; connection failures and timeouts become 503/504 problems. ``timeout``
+        bounds the whole call; ``answer_within`` instead only the service's part of it
+        (``_answer_within``)."""
         sent = dict(headers or {})
         cid = correlation_id_var.get()
         if cid:
             sent[CORRELATION_HEADER] = cid
         url = self.base_urls[service] + path
+        if answer_within is not None:
+            limits = self._answer_within.get(answer_within)
+            if limits is None:
+                limits = self._answer_within[answer_within] = _answer_within(answer_within)
+        else:
+            limits = aiohttp.ClientTimeout(total=timeout or self.timeout)
         try:
             async with self.session.request(
                 method,
@@ -74,7 +107,7 @@ class Upstreams:
                 headers=sent,
                 params=params,
                 data=data,
-                timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
+                timeout=limits,
                 allow_redirects=False,
             ) as resp:
                 body = await resp.read()
@@ -96,14 +129,15 @@ class Upstreams:
         headers: dict[str, str] | None = None,
     ) -> Any:
         """GET a JSON document for an aggregated view; any non-200 is an error of that part.
-        ``timeout`` bounds the whole call, connecting and reading included (the client's own
-        total timeout: no extra task per call)."""
+        ``timeout`` bounds the service's answer once the call reached it (``_answer_within``:
+        the client's own socket timeouts, no extra task per call); the caller's budget bounds
+        the whole call, waiting for a connection included."""
         resp = await self.call(
             service,
             "GET",
             path,
             headers={**(headers or {}), "Authorization": f"Bearer {token}"},
-            timeout=timeout,
+            answer_within=timeout,
         )
         if resp.status != 200:
             raise as_problem(service, resp)

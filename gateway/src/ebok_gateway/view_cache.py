@@ -10,7 +10,8 @@ moment ago. A replica keeps each client's parts in memory and drops them when:
 - ``ttl`` seconds pass (the bound for a change no event announces), or the replica loses its
   LISTEN connection (it may have missed notifications: everything is dropped).
 A fetch that began before a change must not store what it read: each fetch is a ``Fill``,
-and dropping a client marks that client's fills under way as stale.
+and dropping a client marks that client's fills under way as stale. For the same reason
+dropping a client ends the joining of their calls under way (``asks``, coalesce.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 
 from ebok_shared.clock import clock
 from prometheus_client import Counter
+
+from .coalesce import Coalescer
 
 ALL = "*"  # the NOTIFY payload that drops every client's views (e.g. new regulations)
 
@@ -49,6 +52,7 @@ class Fill:
 class ViewCache:
     ttl: float  # seconds; 0 keeps nothing
     max_clients: int = 20_000  # least recently used clients go first
+    asks: Coalescer = field(default_factory=Coalescer)  # parts being asked, per session
     _entries: OrderedDict[str, _Entry] = field(default_factory=OrderedDict)
     _fills: dict[str, set[Fill]] = field(default_factory=dict)
 
@@ -88,6 +92,7 @@ class ViewCache:
 
     def drop(self, client: str) -> None:
         """Something about ``client`` changed (``ALL``: about everyone)."""
+        self.asks.forget(client)
         if client == ALL:
             self._entries.clear()
             stale = [f for fills in self._fills.values() for f in fills]

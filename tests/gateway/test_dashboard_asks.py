@@ -1,0 +1,266 @@
+"""Issue 17: how the dashboard asks the services under load.
+
+- Asks of one session for the same part at the same time share one call; asks of different
+  clients never do, and an ask made after a change never joins a call from before it.
+- A part's timeout counts the service's answer, not the gateway's own line for a connection.
+- A service that hangs or is down still leaves its parts unavailable, and holds none of the
+  connections the other services' parts need.
+
+A gateway over real PostgreSQL, RabbitMQ and Redis in front of stand-in services whose
+answers the test holds back and lets go (the services' own suites hold their answers to
+their contracts)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from ebok_gateway.app import create_app
+from ebok_gateway.coalesce import Coalescer
+from ebok_gateway.dashboard import DASHBOARD
+from ebok_gateway.live import LIVE
+from ebok_gateway.settings import GatewaySettings
+
+from tests.gateway.conftest import _upstream, eventually
+from tests.support.apps import serve
+from tests.support.tokens import Issuer, running_issuer
+
+PATHS = ("/me", "/me/contracts", "/me/meters", "/me/balance", "/me/invoices", "/me/e-invoice")
+PATHS += ("/me/correspondence", "/me/garden-meter-requests")
+FRESH = {"Cache-Control": "no-cache"}
+
+
+@dataclass
+class Gated:
+    """A gateway whose stand-in services answer only once ``gate`` is open, each answer
+    naming the token it was asked with."""
+
+    client: TestClient
+    issuer: Issuer
+    gate: asyncio.Event
+    calls: Counter[str]
+
+    @property
+    def asks(self) -> Coalescer:
+        return self.client.server.app[LIVE].views.asks
+
+    def dashboard(self, subject: str, token: dict[str, str] | None = None) -> asyncio.Task[Any]:
+        headers = {**(token or self.issuer.customer(subject)), **FRESH}
+
+        async def get() -> Any:
+            resp = await self.client.get("/api/v1/me/dashboard", headers=headers)
+            assert resp.status == 200, await resp.text()
+            return await resp.json()
+
+        return asyncio.ensure_future(get())
+
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+def _settings(issuer: Issuer, database: str, amqp_url: str, bus_prefix: str, **kw: Any) -> Any:
+    return GatewaySettings.from_env(
+        {},
+        database_url=database,
+        amqp_url=amqp_url,
+        bus_prefix=bus_prefix,
+        jwks_url=issuer.jwks_url,
+        rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
+        **kw,
+    )
+
+
+@pytest.fixture
+async def gated(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Gated]:
+    gate = asyncio.Event()
+
+    async def held(request: web.Request) -> web.Response:
+        await gate.wait()
+        return web.json_response({"items": [], "asked_with": request.headers["Authorization"]})
+
+    async with AsyncExitStack() as exits, running_issuer() as issuer:
+        calls: Counter[str] = Counter()
+        upstream = await _upstream(dict.fromkeys(PATHS, held), calls)
+        exits.push_async_callback(upstream.close)
+        base = str(upstream.make_url("")).rstrip("/")
+        urls = {f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")}
+        settings = _settings(issuer, database, amqp_url, bus_prefix, **urls)
+        client = await exits.enter_async_context(serve(create_app(settings)))
+        yield Gated(client, issuer, gate, calls)
+        gate.set()
+
+
+def _asked_with(view: dict[str, Any]) -> set[str]:
+    return {view[p.name]["data"]["asked_with"] for p in DASHBOARD}
+
+
+async def _until(check: Callable[[], bool]) -> None:
+    async def holds() -> bool:
+        return check()
+
+    await eventually(holds, within=20)  # a bound for a stuck test, not a speed requirement
+
+
+async def test_asks_of_one_session_at_once_share_each_call(gated: Gated) -> None:
+    token = gated.issuer.customer("123456")
+    first = gated.dashboard("123456", token)
+    await _until(lambda: gated.asks.waiting("123456") == len(DASHBOARD))
+    second = gated.dashboard("123456", token)
+    await _until(lambda: gated.asks.waiting("123456") == 2 * len(DASHBOARD))
+    gated.gate.set()
+    views = await asyncio.gather(first, second)
+    assert gated.total() == len(DASHBOARD)  # one call per part, for both
+    for view in views:
+        assert _asked_with(view) == {token["Authorization"]}
+    assert gated.asks.waiting("123456") == 0  # nothing kept once answered
+
+
+async def test_asks_of_different_clients_never_share_a_call(gated: Gated) -> None:
+    tokens = {s: gated.issuer.customer(s) for s in ("123456", "654321")}
+    asked = {s: gated.dashboard(s, t) for s, t in tokens.items()}
+    await _until(lambda: gated.total() == 2 * len(DASHBOARD))
+    gated.gate.set()
+    for subject, task in asked.items():
+        assert _asked_with(await task) == {tokens[subject]["Authorization"]}
+    assert gated.total() == 2 * len(DASHBOARD)
+
+
+async def test_two_sessions_of_one_client_do_not_share_a_call(gated: Gated) -> None:
+    one, other = gated.issuer.customer("123456"), gated.issuer.customer("123456")
+    assert one != other
+    asked = [gated.dashboard("123456", one), gated.dashboard("123456", other)]
+    await _until(lambda: gated.total() == 2 * len(DASHBOARD))
+    gated.gate.set()
+    first, second = await asyncio.gather(*asked)
+    assert _asked_with(first) == {one["Authorization"]}
+    assert _asked_with(second) == {other["Authorization"]}
+
+
+async def test_an_ask_after_a_change_makes_calls_of_its_own(gated: Gated) -> None:
+    token = gated.issuer.customer("123456")
+    before = gated.dashboard("123456", token)
+    await _until(lambda: gated.asks.waiting("123456") == len(DASHBOARD))
+    gated.client.server.app[LIVE].views.drop("123456")  # what any change of theirs does
+    after = gated.dashboard("123456", token)
+    await _until(lambda: gated.total() == 2 * len(DASHBOARD))
+    gated.gate.set()
+    for view in await asyncio.gather(before, after):
+        assert _asked_with(view) == {token["Authorization"]}
+
+
+async def test_a_call_nobody_waits_for_is_cancelled_and_never_joined() -> None:
+    asks, started, cancelled = Coalescer(), asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def call() -> str:
+        nonlocal calls
+        calls += 1
+        started.set()
+        try:
+            await asyncio.Event().wait()  # never answers on its own
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "never"
+
+    waiting = asyncio.ensure_future(asks.ask("123456", ("token", "profile"), call))
+    await started.wait()
+    waiting.cancel()  # e.g. the dashboard's budget ran out
+    await cancelled.wait()
+    assert asks.waiting("123456") == 0
+
+    async def answer() -> str:
+        return "fresh"
+
+    assert await asks.ask("123456", ("token", "profile"), answer) == "fresh"
+    assert calls == 1
+
+
+async def test_part_timeout_does_not_count_the_line_for_a_connection(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    """One connection per service: the parts of one service go one after another, together
+    longer than a part's timeout, each well within it once asked."""
+    answered: Counter[str] = Counter()
+
+    async def unhurried(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.2)
+        return web.json_response({"items": []})
+
+    async with AsyncExitStack() as exits, running_issuer() as issuer:
+        upstream = await _upstream(dict.fromkeys(PATHS, unhurried), answered)
+        exits.push_async_callback(upstream.close)
+        base = str(upstream.make_url("")).rstrip("/")
+        urls = {f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")}
+        settings = _settings(
+            issuer,
+            database,
+            amqp_url,
+            bus_prefix,
+            upstream_connections=1,
+            dashboard_part_timeout=0.5,
+            dashboard_budget=20.0,
+            **urls,
+        )
+        client = await exits.enter_async_context(serve(create_app(settings)))
+        resp = await client.get(
+            "/api/v1/me/dashboard", headers={**issuer.customer("123456"), **FRESH}
+        )
+        view = await resp.json()
+    assert {p.name: view[p.name]["status"] for p in DASHBOARD} == {p.name: "ok" for p in DASHBOARD}
+    assert sum(answered.values()) == len(DASHBOARD)
+
+
+async def test_a_hung_and_a_down_service_hold_no_connection_the_others_need(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    """Billing hangs, readings is down; with one connection per service auth's and
+    correspondence's parts are still asked and answered, billing's and readings' are
+    unavailable (each within the dashboard's budget)."""
+    never = asyncio.Event()
+
+    async def hung(_: web.Request) -> web.Response:
+        await never.wait()
+        return web.json_response({})
+
+    async def fine(_: web.Request) -> web.Response:
+        return web.json_response({"items": []})
+
+    async with AsyncExitStack() as exits, running_issuer() as issuer:
+        billing = await _upstream({"/{tail:.*}": hung}, Counter())
+        others = await _upstream({"/{tail:.*}": fine}, Counter())
+        for server in (billing, others):
+            exits.push_async_callback(server.close)
+        settings = _settings(
+            issuer,
+            database,
+            amqp_url,
+            bus_prefix,
+            upstream_connections=1,
+            dashboard_part_timeout=0.3,
+            dashboard_budget=1.0,
+            auth_url=str(others.make_url("")).rstrip("/"),
+            billing_url=str(billing.make_url("")).rstrip("/"),
+            readings_url="http://127.0.0.1:9",  # nothing listens: down
+            correspondence_url=str(others.make_url("")).rstrip("/"),
+        )
+        client = await exits.enter_async_context(serve(create_app(settings)))
+        resp = await client.get(
+            "/api/v1/me/dashboard", headers={**issuer.customer("123456"), **FRESH}
+        )
+        assert resp.status == 200
+        view = await resp.json()
+        never.set()
+    status = {p.name: view[p.name]["status"] for p in DASHBOARD}
+    by_service = {p.name: p.service for p in DASHBOARD}
+    for name, state in status.items():
+        expected = "unavailable" if by_service[name] in ("billing", "readings") else "ok"
+        assert state == expected, (name, state)
