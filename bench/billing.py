@@ -7,7 +7,7 @@ stand-in token issuer, the billing service as its own process on a free port) an
 all again. Finishes within a minute. Run: ``.venv/bin/python bench/billing.py``.
 
 The service is asked over kept-alive plain HTTP/1.1 connections, one per concurrent caller
-(``KeepAliveClient``, the way wrk loads a server): the bare side's load is asyncpg, a client
+(bench/lean_http.py, the way wrk loads a server): the bare side's load is asyncpg, a client
 in C, and both share this process and the machine's two cores with the service. Each line
 prints the CPU per call of the service process and of this one (the client side);
 ``--client aiohttp`` loads the service through aiohttp's client instead, as before.
@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import os
-import re
 import socket
 import sys
 import tempfile
@@ -41,6 +40,7 @@ import report  # noqa: E402  # bench/report.py, beside this script
 from aiohttp import web  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from ebok_shared import db, logs  # noqa: E402
+from lean_http import KeepAliveClient  # noqa: E402  # bench/lean_http.py, beside it too
 
 from deploy import demo_data  # noqa: E402
 
@@ -105,43 +105,6 @@ class Issuer:
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
-
-
-class KeepAliveClient:
-    """The service's side of the load, as lean as the bare side's asyncpg: plain HTTP/1.1 GETs
-    over ``size`` kept-alive connections (one per concurrent caller), like wrk. aiohttp's
-    client spent about as much CPU per request in this process as the service did in its
-    own, on the same two cores: the ratio measured the load generator as much as the service.
-    """
-
-    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
-        self.host, self.port = host, port
-        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self._head = f"HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode()
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
-
-    async def open(self, size: int) -> None:
-        for _ in range(size):
-            self._idle.append(await asyncio.open_connection(self.host, self.port))
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        reader, writer = self._idle.pop()
-        try:
-            writer.write(b"GET " + path.encode() + b" " + self._head)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            assert length is not None, head  # the service answers with a length, not chunks
-            body = await reader.readexactly(int(length[1]))
-        except BaseException:
-            writer.close()
-            raise
-        self._idle.append((reader, writer))
-        return int(head[9:12]), body
-
-    async def close(self) -> None:
-        for _, writer in self._idle:
-            writer.close()
-        self._idle.clear()
 
 
 async def measure(
