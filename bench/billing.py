@@ -5,6 +5,12 @@ in the same run (the ratio shows what the service layer costs); PDF copies per s
 Starts what it measures (a scratch database loaded with demo data through the feed, a
 stand-in token issuer, the billing service as its own process on a free port) and stops it
 all again. Finishes within a minute. Run: ``.venv/bin/python bench/billing.py``.
+
+The service is asked over kept-alive plain HTTP/1.1 connections, one per concurrent caller
+(bench/lean_http.py, the way wrk loads a server): the bare side's load is asyncpg, a client
+in C, and both share this process and the machine's two cores with the service. Each line
+prints the CPU per call of the service process and of this one (the client side);
+``--client aiohttp`` loads the service through aiohttp's client instead, as before.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import report  # noqa: E402  # bench/report.py, beside this script
 from aiohttp import web  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from ebok_shared import db, logs  # noqa: E402
+from lean_http import KeepAliveClient  # noqa: E402  # bench/lean_http.py, beside it too
 
 from deploy import demo_data  # noqa: E402
 
@@ -108,9 +115,10 @@ async def measure(
     pid: int | None = None,
 ) -> dict[str, float]:
     """``call`` repeated by ``concurrency`` workers for ``seconds``; with the CPU time per call
-    of process ``pid`` (none: this one, the asyncpg client side)."""
+    of process ``pid`` (none: this one, the asyncpg client side) and of this process (the
+    client side, whichever it is)."""
     cpu_of = (lambda: report.cpu_seconds(pid)) if pid is not None else report.own_cpu
-    cpu = cpu_of()
+    cpu, client_cpu = cpu_of(), report.own_cpu()
     latencies: list[float] = []
     deadline = time.perf_counter() + seconds
 
@@ -123,7 +131,7 @@ async def measure(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
-    cpu = cpu_of() - cpu
+    cpu, client_cpu = cpu_of() - cpu, report.own_cpu() - client_cpu
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     result = {
@@ -131,11 +139,13 @@ async def measure(
         "p99_ms": p99 * 1000,
         "count": len(latencies),
         "cpu_us": cpu / max(1, len(latencies)) * 1e6,
+        "client_cpu_us": client_cpu / max(1, len(latencies)) * 1e6,
     }
     print(
         f"  {name:<34} {result['per_second']:8.1f}/s   p99 {result['p99_ms']:7.1f} ms"
         f"   (n={len(latencies)})   CPU {result['cpu_us']:5.0f} µs per call"
-        f" ({'service process' if pid is not None else 'asyncpg client'})",
+        f" ({'service process' if pid is not None else 'asyncpg client'})"
+        + (f", client {result['client_cpu_us']:.0f} µs" if pid is not None else ""),
         flush=True,
     )
     return result
@@ -144,7 +154,7 @@ async def measure(
 Verdict = tuple[str, dict[str, float], dict[str, float]]  # name, ours, bare
 
 
-async def main(clients: int, seconds: float, concurrency: int) -> list[Verdict]:
+async def main(clients: int, seconds: float, concurrency: int, client_kind: str) -> list[Verdict]:
     logs.configure("bench", "WARNING")
     run_id = uuid.uuid4().hex[:8]
     database = f"ebok_bench_{run_id}"
@@ -215,7 +225,14 @@ async def main(clients: int, seconds: float, concurrency: int) -> list[Verdict]:
             async with http.get(f"{base}/me/invoices?page_size=100") as resp:
                 numbers = [i["invoice_number"] for i in (await resp.json())["items"]]
 
+            lean = KeepAliveClient("127.0.0.1", port, headers)
+            await lean.open(concurrency)
+
             async def get(path: str) -> None:
+                if client_kind == "lean":
+                    status, _ = await lean.get(path)
+                    assert status == 200, status
+                    return
                 async with http.get(base + path) as resp:
                     await resp.read()
                     assert resp.status == 200, resp.status
@@ -267,6 +284,7 @@ async def main(clients: int, seconds: float, concurrency: int) -> list[Verdict]:
             await measure(
                 "PDF copies, same again (cached)", cached_pdf, seconds / 2, concurrency, pid
             )
+            await lean.close()
     finally:
         if service is not None and service.returncode is None:
             service.terminate()
@@ -290,8 +308,14 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--client",
+        choices=("lean", "aiohttp"),
+        default="lean",
+        help="the service's load: kept-alive plain HTTP/1.1 (lean) or aiohttp's client",
+    )
     args = parser.parse_args()
-    verdicts = asyncio.run(main(args.clients, args.seconds, args.concurrency))
+    verdicts = asyncio.run(main(args.clients, args.seconds, args.concurrency, args.client))
     print(f"done ({date.today().isoformat()})")
     for name, ours, bare in verdicts:
         report.ratio(

@@ -14,9 +14,13 @@ concurrency, each in one transaction of two INSERTs: the reading into a table li
 ``readings`` and the event's envelope into a table like ``outbox``. No HTTP, no token, no
 rules. CPU per row is the bench process's (the asyncpg client side).
 
-Ratio = service / bare (readings a second). Starts what it measures (a scratch database,
-the readings service as its own process on a free port, a stand-in token issuer, a bus
-prefix of its own on the local RabbitMQ) and stops it all again; finishes within a minute.
+Ratio = service / bare (readings a second). Then reads of the rows just written, each side
+for a few seconds: a meter's history (first page) and the monthly consumption, through the
+service (loaded by bench/lean_http.py) and by bare asyncpg with the service's statements.
+
+Starts what it measures (a scratch database, the readings service as its own process on a
+free port, a stand-in token issuer, a bus prefix of its own on the local RabbitMQ) and stops
+it all again; finishes within a minute.
 Run: ``.venv/bin/python bench/readings.py [--seconds 8] [--concurrency 8] [--meters 32]``.
 """
 
@@ -52,10 +56,24 @@ from ebok_shared import db, logs
 from ebok_shared.bus import Event, Topology
 from ebok_shared.bus.envelope import encode
 from ebok_shared.service import migration_folders
+from lean_http import KeepAliveClient  # bench/lean_http.py, beside this script
 
 ADMIN_DSN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TARGET = 0.3
+READ_TARGET = 0.4  # reads of the same rows, of bare asyncpg (issue 17)
+READ_SECONDS = 3.0
+# What a customer's reads ask, bare: a meter's first page of history, and the readings the
+# monthly consumption is derived from (the service's own statements, without the service).
+BARE_HISTORY = """SELECT * FROM readings WHERE meter_serial = $1 AND client_number = $2
+    AND read_on >= $3 AND superseded_at IS NULL
+    ORDER BY read_on DESC, CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END DESC,
+    submitted_at DESC LIMIT 20"""
+BARE_CONSUMPTION = """SELECT r.meter_serial, m.kind, r.value, r.read_on, r.role
+    FROM readings r JOIN meters m ON m.serial = r.meter_serial
+    WHERE r.client_number = $1 AND r.status = 'accepted' AND r.superseded_at IS NULL
+    ORDER BY r.meter_serial, read_on,
+    CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END, submitted_at, id"""
 CONCLUDED_ON = dt.date(2024, 1, 15)
 FIRST_DAY = dt.date(2024, 2, 1)
 DAILY = Decimal("0.250")  # a steady consumption: every reading passes without confirmation
@@ -289,6 +307,85 @@ async def remove_bus_objects(prefix: str) -> None:
             await connection.close()
 
 
+async def reads(
+    port: int,
+    pid: int,
+    pool: asyncpg.Pool,
+    chains: list[list[Row]],
+    headers: dict[str, dict[str, str]],
+    concurrency: int,
+) -> list[tuple[str, float, float, float, float]]:
+    """A meter's history and the consumption, through the service and bare, each for
+    ``READ_SECONDS`` with ``concurrency`` callers over the benchmark's customers in turn:
+    (name, service rate, bare rate, service CPU µs, bare CPU µs) per read."""
+    http = KeepAliveClient("127.0.0.1", port)
+    await http.open(concurrency)
+    customers = [(c[0][0], c[0][2]) for c in chains]  # (client, serial)
+    turn = 0
+
+    def next_customer() -> tuple[str, str]:
+        nonlocal turn
+        turn += 1
+        return customers[turn % len(customers)]
+
+    async def ask(path: str, client: str) -> None:
+        status, _ = await http.get(path, headers[client])
+        assert status == 200, status
+
+    async def history() -> None:
+        client, serial = next_customer()
+        await ask(f"/me/meters/{serial}/readings", client)
+
+    async def consumption() -> None:
+        client, _ = next_customer()
+        await ask("/me/consumption", client)
+
+    async def bare_history() -> None:
+        client, serial = next_customer()
+        async with pool.acquire() as conn:
+            await conn.fetch(BARE_HISTORY, serial, client, CONCLUDED_ON)
+
+    async def bare_consumption() -> None:
+        client, _ = next_customer()
+        async with pool.acquire() as conn:
+            await conn.fetch(BARE_CONSUMPTION, client)
+
+    async def timed(call: Callable[[], Awaitable[None]], of: int | None) -> tuple[float, float]:
+        count = 0
+        deadline = time.perf_counter() + READ_SECONDS
+
+        async def worker() -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                await call()
+                count += 1
+
+        cpu = cpu_seconds(of) if of is not None else time.process_time()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        cpu = (cpu_seconds(of) if of is not None else time.process_time()) - cpu
+        return count / elapsed, cpu / max(1, count) * 1e6
+
+    results = []
+    try:
+        for name, ours, bare in (
+            ("readings-history", history, bare_history),
+            ("readings-consumption", consumption, bare_consumption),
+        ):
+            rate, cpu = await timed(ours, pid)
+            bare_rate, bare_cpu = await timed(bare, None)
+            print(
+                f"  {name:<22} service {rate:8.1f}/s  CPU {cpu:5.0f} µs per request"
+                f" (service process);  bare asyncpg {bare_rate:8.1f}/s  CPU {bare_cpu:5.0f} µs",
+                flush=True,
+            )
+            results.append((name, rate, bare_rate, cpu, bare_cpu))
+    finally:
+        await http.close()
+    return results
+
+
 async def main(args: argparse.Namespace) -> bool:
     logs.configure("bench", "WARNING")
     run_id = uuid.uuid4().hex[:8]
@@ -405,6 +502,8 @@ async def main(args: argparse.Namespace) -> bool:
                     chains, insert, args.concurrency, args.seconds, limit=len(latencies)
                 )
                 cpu = time.process_time() - cpu
+                # Reads of the rows just written: a meter's history, the consumption.
+                read_results = await reads(port, pid, pool, chains, headers, args.concurrency)
             finally:
                 await pool.close()
         bare_rate, bare_cpu = line(
@@ -428,6 +527,16 @@ async def main(args: argparse.Namespace) -> bool:
             cpu_us=service_cpu,
             limit_cpu_us=bare_cpu,
         )
+        for name, rate, bare_read_rate, read_cpu, bare_read_cpu in read_results:
+            report.ratio(
+                name,
+                rate,
+                bare_read_rate,
+                READ_TARGET,
+                "req/s",
+                cpu_us=read_cpu,
+                limit_cpu_us=bare_read_cpu,
+            )
         return not failures
     finally:
         await issuer.stop()

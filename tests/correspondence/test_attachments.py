@@ -69,6 +69,28 @@ async def test_a_ten_megabyte_file_is_accepted_and_comes_back_byte_for_byte(
     assert headers["ETag"] == f'"{hashlib.sha256(content).hexdigest()}"'
 
 
+async def test_a_file_of_one_stored_chunk_and_one_of_two_come_back_byte_for_byte(
+    svc: Correspondence,
+) -> None:
+    """1 MiB is one stored chunk, written with the attachment's row in one statement; a byte
+    more is two chunks, copied in: both come back as sent."""
+    one = PDF + bytes(range(256)) * ((MiB - len(PDF)) // 256)
+    one += b"\x01" * (MiB - len(one))
+    two = one + b"\x02"
+    answer = await svc.submit(
+        LETTER, files=[("jeden.pdf", one, "application/pdf"), ("dwa.pdf", two, "application/pdf")]
+    )
+    counts = await svc.pool.fetch(
+        "SELECT a.position, count(c.seq) AS chunks FROM attachments a"
+        " JOIN attachment_chunks c ON c.attachment_id = a.id GROUP BY a.position ORDER BY 1"
+    )
+    assert [(r["position"], r["chunks"]) for r in counts] == [(0, 1), (1, 2)]
+    for shown, content in zip(answer["attachments"], (one, two), strict=True):
+        url = f"/me/correspondence/{answer['id']}/attachments/{shown['id']}"
+        status, body, _ = await _download(svc, url, svc.customer())
+        assert (status, body) == (200, content)
+
+
 async def test_a_png_named_pdf_is_stored_as_the_png_it_is(svc: Correspondence) -> None:
     answer = await svc.submit(LETTER, files=[("faktura.pdf", PNG, "application/pdf")])
     [shown] = answer["attachments"]

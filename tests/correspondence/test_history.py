@@ -33,6 +33,8 @@ async def test_the_history_lists_newest_first_in_pages(svc: Correspondence) -> N
     assert [i["id"] for i in first["items"]] == [sent[4]["id"], sent[3]["id"]]
     last = await svc.get("/me/correspondence?page=3&page_size=2", me)
     assert [i["id"] for i in last["items"]] == [sent[0]["id"]]
+    past = await svc.get("/me/correspondence?page=4&page_size=2", me)
+    assert (past["items"], past["total"], past["pages"]) == ([], 5, 3)
     item = first["items"][0]
     assert {k: item[k] for k in ("kind", "kind_label", "status", "status_label", "number")} == {
         "kind": "letter",

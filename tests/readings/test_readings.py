@@ -436,6 +436,8 @@ async def test_reading_windows_set_by_an_operator(readings: Readings) -> None:
         "/operator/reading-windows", json={"mode": "always"}, headers=readings.operator()
     )
     assert (await reopened.json())["today"]["always_open"] is True
+    # The mode is read with the meter's lock: the next reading sees "always" at once.
+    assert (await readings.submit(value="6.000", read_on="2026-03-27")).status == 201
 
 
 async def test_history_is_paged_and_starts_at_the_contract_date(readings: Readings) -> None:
@@ -483,4 +485,5 @@ async def test_history_is_paged_and_starts_at_the_contract_date(readings: Readin
         )
     ).json()
     assert page_two["items"] == []
+    assert page_two["total"] == 1  # past the end: the count is asked on its own
     assert json.dumps(page_two)  # a plain JSON page

@@ -8,10 +8,14 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
+import structlog
+from aiohttp import web
 from aiohttp.test_utils import TestServer
 from ebok_shared.db import MigrationError
+from ebok_shared.http.middleware import public
 from ebok_shared.service import ServiceSpec, create_service_app
 from ebok_shared.settings import ServiceSettings
+from prometheus_client import REGISTRY
 
 from tests.support import infra
 from tests.support.apps import serve
@@ -131,3 +135,55 @@ async def test_a_missing_migrations_folder_stops_start_up(
             await server.start_server()
     finally:
         await server.close()
+
+
+async def test_each_request_logs_with_its_own_correlation_id_and_leaves_none_behind(
+    database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
+) -> None:
+    """The middleware binds the correlation id for the request's log lines and unbinds it
+    after (by token): the next request on the same connection starts from a clean context."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/probe/context")
+    @public
+    async def context(request: web.Request) -> web.Response:
+        return web.json_response(structlog.contextvars.get_contextvars())
+
+    spec = ServiceSpec(name="probe", migrations=tmp_path, routes=list(routes))
+    async with serve(create_service_app(spec, _settings(database, amqp_url, bus_prefix))) as client:
+        first = await client.get("/probe/context", headers={"X-Correlation-Id": "corr-first"})
+        assert (await first.json())["correlation_id"] == "corr-first"
+        second = await client.get("/probe/context")
+        bound = await second.json()
+        assert bound["correlation_id"] == second.headers["X-Correlation-Id"] != "corr-first"
+        assert "principal" not in bound
+
+
+async def test_request_metrics_count_every_request_of_a_route(
+    database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
+) -> None:
+    """The series of a method, route and status are looked up once and then reused: every
+    request still counts, under its own status."""
+    spec = ServiceSpec(name="probe", migrations=tmp_path)
+    labels = {"method": "GET", "route": "/health/live", "status": "200"}
+    counted = REGISTRY.get_sample_value("ebok_http_requests_total", labels) or 0.0
+    timed = (
+        REGISTRY.get_sample_value(
+            "ebok_http_request_duration_seconds_count", {"method": "GET", "route": "/health/live"}
+        )
+        or 0.0
+    )
+    async with serve(create_service_app(spec, _settings(database, amqp_url, bus_prefix))) as client:
+        for _ in range(3):
+            assert (await client.get("/health/live")).status == 200
+        assert (await client.post("/health/live")).status == 405
+    assert REGISTRY.get_sample_value("ebok_http_requests_total", labels) == counted + 3
+    assert (
+        REGISTRY.get_sample_value(
+            "ebok_http_request_duration_seconds_count", {"method": "GET", "route": "/health/live"}
+        )
+        == timed + 3
+    )
+    assert REGISTRY.get_sample_value(
+        "ebok_http_requests_total", {"method": "POST", "route": "unmatched", "status": "405"}
+    )

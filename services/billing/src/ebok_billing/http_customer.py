@@ -12,6 +12,7 @@ from ebok_shared.addresses import valid_email
 from ebok_shared.api.billing import CONFIRM_SCHEMA, E_INVOICE_SCHEMA
 from ebok_shared.clock import clock
 from ebok_shared.http import params
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import allow_restricted, public, require
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
@@ -52,7 +53,7 @@ async def list_invoices(request: web.Request) -> web.Response:
             limit=page.size,
             offset=page.offset,
         )
-    return web.json_response(page.envelope([views.invoice_item(r) for r in rows], total))
+    return json_answer(page.envelope([views.invoice_item(r) for r in rows], total))
 
 
 @routes.get("/me/invoices/{number}")
@@ -69,7 +70,7 @@ async def invoice_detail(request: web.Request) -> web.Response:
         f"/me/invoices/{number}/pdf",
         clock.today(),
     )
-    return web.json_response(body)
+    return json_answer(body)
 
 
 @routes.get("/me/invoices/{number}/pdf")
@@ -88,7 +89,7 @@ async def balance(request: web.Request) -> web.Response:
     today = clock.today()
     async with request.app[POOL].acquire() as conn:
         result, kind = await ledger.balance(conn, client_number, today)
-    return web.json_response(views.balance(client_number, result, today, kind))
+    return json_answer(views.balance(client_number, result, today, kind))
 
 
 @routes.get("/me/interest-notes")
@@ -98,7 +99,7 @@ async def interest_notes(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         total, rows = await interest.note_page(conn, client_number, page.size, page.offset)
     today = clock.today()
-    return web.json_response(page.envelope([views.note(r, today) for r in rows], total))
+    return json_answer(page.envelope([views.note(r, today) for r in rows], total))
 
 
 @routes.get("/me/contracts")
@@ -107,7 +108,7 @@ async def contracts(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         rows = await clients.contracts(conn, client_number)
     items = [views.contract(r, views.contract_document_path(r["contract_number"])) for r in rows]
-    return web.json_response({"items": items, "total": len(items)})
+    return json_answer({"items": items, "total": len(items)})
 
 
 @routes.get("/me/contracts/{number:[^{}]+}/document")
@@ -125,9 +126,7 @@ async def contract(request: web.Request) -> web.Response:
     number = contract_number(request)
     async with request.app[POOL].acquire() as conn:
         row = await clients.own_contract(conn, _client_number(request), number)
-    return web.json_response(
-        views.contract(row, views.contract_document_path(row["contract_number"]))
-    )
+    return json_answer(views.contract(row, views.contract_document_path(row["contract_number"])))
 
 
 # -- e-invoices (terms III.c) -----------------------------------------------------------
@@ -141,7 +140,7 @@ async def _e_invoice_state(request: web.Request, client_number: str) -> dict[str
 
 @routes.get("/me/e-invoice")
 async def get_e_invoice(request: web.Request) -> web.Response:
-    return web.json_response(await _e_invoice_state(request, _client_number(request)))
+    return json_answer(await _e_invoice_state(request, _client_number(request)))
 
 
 @routes.put("/me/e-invoice")
@@ -160,7 +159,7 @@ async def put_e_invoice(request: web.Request) -> web.Response:
         f"Wysłaliśmy wiadomość z linkiem potwierdzającym na adres {email}. "
         "E-faktury zaczniemy wysyłać po potwierdzeniu adresu."
     )
-    return web.json_response(state, status=202)
+    return json_answer(state, status=202)
 
 
 @routes.delete("/me/e-invoice")
@@ -172,7 +171,7 @@ async def delete_e_invoice(request: web.Request) -> web.Response:
         )
     state = await _e_invoice_state(request, client_number)
     state["message"] = "Zgoda na e-fakturę została wycofana; faktury otrzymasz w formie papierowej."
-    return web.json_response(state)
+    return json_answer(state)
 
 
 @routes.post("/e-invoice/confirmations")
@@ -184,7 +183,7 @@ async def confirm_e_invoice(request: web.Request) -> web.Response:
         result = await e_invoice.confirm_e_invoice(
             conn, request.app[BUS].outbox, body["token"], clock.now()
         )
-    return web.json_response(
+    return json_answer(
         {
             "status": "accepted",
             "email": result["email"],
@@ -204,7 +203,7 @@ async def export(request: web.Request) -> web.Response:
     client_number = _client_number(request)
     async with request.app[POOL].acquire() as conn:
         data = await clients.export(conn, client_number, clock.today())
-    return web.json_response(
+    return json_answer(
         {
             "client": views.client_summary(data.client, data.consent, data.active_contracts),
             "contracts": [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from ebok_shared.clock import clock
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import require
 from ebok_shared.service import POOL
 
@@ -24,7 +25,7 @@ async def invoice(request: web.Request) -> web.Response:
     number = invoice_number(request)
     async with request.app[POOL].acquire() as conn:
         row = await ledger.invoice(conn, number, clock.today())
-    return web.json_response(views.invoice_summary(row))
+    return json_answer(views.invoice_summary(row))
 
 
 @routes.get("/internal/invoices/{number}/pdf")
@@ -43,6 +44,4 @@ async def client(request: web.Request) -> web.Response:
     number = client_number(request)
     async with request.app[POOL].acquire() as conn:
         found = await clients.client_summary(conn, number)
-    return web.json_response(
-        views.client_summary(found.client, found.consent, found.active_contracts)
-    )
+    return json_answer(views.client_summary(found.client, found.consent, found.active_contracts))

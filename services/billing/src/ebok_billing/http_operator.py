@@ -12,6 +12,7 @@ from ebok_shared.api.billing import EUR_RATE_SCHEMA, RATE_SCHEMA, TARIFF_SCHEMA
 from ebok_shared.clock import clock
 from ebok_shared.http import feed as feed_http
 from ebok_shared.http import params
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import require
 from ebok_shared.http.roles import BILLING, operator_role
 from ebok_shared.http.validation import read_json
@@ -57,7 +58,7 @@ async def list_batches(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         total, rows = await feed.batch_page(conn, page.size, page.offset)
     items = [feed_http.batch_summary(r) for r in rows]
-    return web.json_response(page.envelope(items, total))
+    return json_answer(page.envelope(items, total))
 
 
 @routes.get("/operator/feed/batches/{batch_id}")
@@ -70,7 +71,7 @@ async def get_batch(request: web.Request) -> web.Response:
         raise params.bad("batch_id", "identyfikator partii to UUID") from None
     async with request.app[POOL].acquire() as conn:
         result = await feed.batch(conn, batch_id)
-    return web.json_response(result.to_dict())
+    return json_answer(result.to_dict())
 
 
 @routes.get("/operator/interest-rates")
@@ -79,7 +80,7 @@ async def get_rates(request: web.Request) -> web.Response:
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
         rows = await interest.rate_rows(conn)
-    return web.json_response(
+    return json_answer(
         {
             "items": [
                 {
@@ -103,7 +104,7 @@ async def post_rate(request: web.Request) -> web.Response:
     effective_from = date.fromisoformat(body["effective_from"])
     async with request.app[POOL].acquire() as conn:
         await interest.add_rate(conn, effective_from, Decimal(body["reference_rate_percent"]), who)
-    return web.json_response(
+    return json_answer(
         {
             "effective_from": effective_from.isoformat(),
             "reference_rate_percent": body["reference_rate_percent"],
@@ -119,7 +120,7 @@ async def get_eur_rates(request: web.Request) -> web.Response:
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
         rows = await interest.eur_rate_rows(conn)
-    return web.json_response(
+    return json_answer(
         {
             "items": [
                 {
@@ -147,7 +148,7 @@ async def post_eur_rate(request: web.Request) -> web.Response:
         raise params.bad("eur_pln", "kurs musi być większy od zera", 422)
     async with request.app[POOL].acquire() as conn:
         added = await interest.add_eur_rate(conn, rate_date, eur_pln, body.get("table_number"), who)
-    return web.json_response(
+    return json_answer(
         {
             "rate_date": rate_date.isoformat(),
             "eur_pln": f"{eur_pln:.4f}",
@@ -166,7 +167,7 @@ async def post_on_demand_note(request: web.Request) -> web.Response:
         note, created = await interest.issue_on_demand_note(
             conn, request.app[BUS].outbox, number, clock.today()
         )
-    return web.json_response(views.note(note, clock.today()), status=201 if created else 200)
+    return json_answer(views.note(note, clock.today()), status=201 if created else 200)
 
 
 @routes.get("/operator/tariffs")
@@ -175,7 +176,7 @@ async def get_tariffs(request: web.Request) -> web.Response:
     require(request, "operator")
     async with request.app[POOL].acquire() as conn:
         rows = await billing_run.tariffs(conn)
-    return web.json_response(
+    return json_answer(
         {
             "items": [
                 {
@@ -216,7 +217,7 @@ async def get_tariff_changes(request: web.Request) -> web.Response:
         }
         for r in rows
     ]
-    return web.json_response(page.envelope(items, total))
+    return json_answer(page.envelope(items, total))
 
 
 @routes.put("/operator/tariffs")
@@ -234,4 +235,4 @@ async def put_tariff(request: web.Request) -> web.Response:
     )
     async with request.app[POOL].acquire() as conn:
         await billing_run.put_tariff(conn, tariff, who)
-    return web.json_response(body)
+    return json_answer(body)

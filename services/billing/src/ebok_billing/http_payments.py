@@ -12,6 +12,7 @@ from aiohttp import web
 from ebok_shared.api.billing import PAYMENT_ORDER_SCHEMA
 from ebok_shared.clock import clock
 from ebok_shared.http import params
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import public, require
 from ebok_shared.http.roles import BILLING, operator_role
 from ebok_shared.http.validation import read_json
@@ -60,7 +61,7 @@ async def balance_transfer(request: web.Request) -> web.Response:
         transfer, booking = await payments.balance_transfer_today(
             conn, client_number, today, utility(request.app)
         )
-    return web.json_response(views.balance_transfer(client_number, transfer, today, booking))
+    return json_answer(views.balance_transfer(client_number, transfer, today, booking))
 
 
 @routes.post("/me/payment-orders")
@@ -84,7 +85,7 @@ async def start_order(request: web.Request) -> web.Response:
             clock.today(),
             settings(request.app).payment_order_validity_seconds,
         )
-    return web.json_response(views.payment_order(row), status=201)
+    return json_answer(views.payment_order(row), status=201)
 
 
 @routes.get("/me/payment-orders")
@@ -92,7 +93,7 @@ async def order_history(request: web.Request) -> web.Response:
     page = params.page(request, settings(request.app).page_size_max)
     async with request.app[POOL].acquire() as conn:
         total, rows = await payments.history(conn, _client_number(request), page.size, page.offset)
-    return web.json_response(page.envelope([views.payment_order(r) for r in rows], total))
+    return json_answer(page.envelope([views.payment_order(r) for r in rows], total))
 
 
 @routes.get("/me/payment-orders/{order_id}")
@@ -108,7 +109,7 @@ async def order(request: web.Request) -> web.Response:
             clock.now(),
             settings(request.app).payment_order_validity_seconds,
         )
-    return web.json_response(views.payment_order(row))
+    return json_answer(views.payment_order(row))
 
 
 @routes.post("/payments/payu/notifications")
@@ -128,7 +129,7 @@ async def provider_notification(request: web.Request) -> web.Response:
             key.reveal() if key else "",
             clock.now(),
         )
-    return web.json_response({"status": "OK"})
+    return json_answer({"status": "OK"})
 
 
 @routes.get("/operator/payment-orders/unmatched")
@@ -142,7 +143,7 @@ async def unmatched(request: web.Request) -> web.Response:
         late, orphans, untitled = await payments.unmatched(
             conn, clock.now(), s.payment_booking_days, s.page_size_max
         )
-    return web.json_response(
+    return json_answer(
         {
             "booking_days": s.payment_booking_days,
             "paid_not_posted": [

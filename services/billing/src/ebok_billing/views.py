@@ -33,8 +33,13 @@ def _address(r: Any) -> dict[str, str]:
     return {"street": r["street"], "postal_code": r["postal_code"], "city": r["city"]}
 
 
+# A status as SQL gives it (``STATUS_SQL``) -> its label: looked up, not built as an enum
+# member, for each row of every list.
+_STATUS_LABELS = {status.value: status.label for status in InvoiceStatus}
+
+
 def invoice_item(r: Any) -> dict[str, Any]:
-    status = InvoiceStatus(r["status"])
+    status = r["status"]
     outstanding = max(r["gross"] - r["amount_paid"], ZERO) if not r["corrected"] else ZERO
     return {
         "invoice_number": r["invoice_number"],
@@ -46,8 +51,8 @@ def invoice_item(r: Any) -> dict[str, Any]:
         "gross": amount(r["gross"]),
         "amount_paid": amount(r["amount_paid"]),
         "outstanding": amount(outstanding),
-        "status": str(status),
-        "status_label": status.label,
+        "status": status,
+        "status_label": _STATUS_LABELS[status],
         "ksef_number": r["ksef_number"],
         "corrects": r["corrects"],
         "delivery": r["delivery"],

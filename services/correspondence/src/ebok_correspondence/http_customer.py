@@ -4,11 +4,10 @@ one use case, answer. A customer sees only the cases of their own account: anyth
 
 from __future__ import annotations
 
-import json
-
 from aiohttp import web
 from ebok_shared.clock import clock
 from ebok_shared.http import idempotency
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.problems import Problem, problem_response
 from ebok_shared.service import BUS, POOL
@@ -62,7 +61,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     finally:
         submission.close()
     headers = {"Idempotent-Replayed": "true"} if done.replayed else {}
-    return web.json_response(done.response, status=201, headers=headers)
+    return json_answer(done.response, status=201, headers=headers)
 
 
 @routes.post("/me/correspondence/{case_id}/attachments")
@@ -87,7 +86,7 @@ async def add_attachments(request: web.Request) -> web.StreamResponse:
         )
     finally:
         submission.close()
-    return web.json_response(answer, status=201)
+    return json_answer(answer, status=201)
 
 
 @routes.get("/me/correspondence")
@@ -100,16 +99,14 @@ async def history(request: web.Request) -> web.Response:
     answer = await use_cases.customer_history(
         request.app[POOL], client_number, status, kind, paging
     )
-    return web.json_response(answer)
+    return json_answer(answer)
 
 
 @routes.get("/me/correspondence/{case_id}")
 async def case(request: web.Request) -> web.Response:
     client_number = _customer(request)
     case_id = path_id(request, "case_id")
-    return web.json_response(
-        await use_cases.customer_case(request.app[POOL], client_number, case_id)
-    )
+    return json_answer(await use_cases.customer_case(request.app[POOL], client_number, case_id))
 
 
 @routes.get("/me/correspondence/{case_id}/attachments/{attachment_id}")
@@ -130,4 +127,4 @@ async def export(request: web.Request) -> web.Response:
     """This service's part of the customer's data export (terms I.7, GDPR art. 15 and 20)."""
     client_number = _customer(request)
     body = await use_cases.customer_export(request.app[POOL], client_number)
-    return web.json_response(body, dumps=lambda v: json.dumps(v, ensure_ascii=False))
+    return json_answer(body)

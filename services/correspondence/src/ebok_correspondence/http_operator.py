@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from ebok_shared.api.correspondence import NOTE_SCHEMA, REPLY_SCHEMA, STATUS_SCHEMA
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem, problem_response, validation_problem
 from ebok_shared.http.roles import CUSTOMER_SERVICE, operator_role
@@ -58,7 +59,7 @@ async def queue(request: web.Request) -> web.Response:
     answer = await use_cases.operator_queue(
         request.app[POOL], None if status == "all" else status, kind, operator_id, paging
     )
-    return web.json_response(answer)
+    return json_answer(answer)
 
 
 @routes.get("/operator/queue-counts")
@@ -66,7 +67,7 @@ async def queue(request: web.Request) -> web.Response:
 async def queue_counts(request: web.Request) -> web.Response:
     """``{"open", "urgent", "unassigned", "evidence_needed", "overdue"}``: open cases."""
     _operator(request)
-    return web.json_response(await use_cases.queue_counts(request.app[POOL]))
+    return json_answer(await use_cases.queue_counts(request.app[POOL]))
 
 
 @routes.get("/operator/cases/{case_id}")
@@ -74,7 +75,7 @@ async def queue_counts(request: web.Request) -> web.Response:
 async def case(request: web.Request) -> web.Response:
     _operator(request)
     case_id = path_id(request, "case_id")
-    return web.json_response(await use_cases.operator_case(request.app[POOL], case_id))
+    return json_answer(await use_cases.operator_case(request.app[POOL], case_id))
 
 
 @routes.get("/operator/cases/{case_id}/attachments/{attachment_id}")
@@ -96,7 +97,7 @@ async def assign(request: web.Request) -> web.Response:
     answer = await use_cases.assign(
         request.app[POOL], request.app[BUS].outbox, case_id, operator_id
     )
-    return web.json_response(answer)
+    return json_answer(answer)
 
 
 @routes.post("/operator/cases/{case_id}/replies")
@@ -136,7 +137,7 @@ async def _replied(
     answer = await use_cases.reply(
         request.app[POOL], request.app[BUS].outbox, case_id, operator_id, text, uploads
     )
-    return web.json_response(answer, status=201)
+    return json_answer(answer, status=201)
 
 
 @routes.put("/operator/cases/{case_id}/status")
@@ -148,7 +149,7 @@ async def status(request: web.Request) -> web.Response:
     answer = await use_cases.change_status(
         request.app[POOL], case_id, operator_id, Status(body["status"])
     )
-    return web.json_response(answer)
+    return json_answer(answer)
 
 
 @routes.post("/operator/cases/{case_id}/evidence-needed")
@@ -166,7 +167,7 @@ async def evidence_needed(request: web.Request) -> web.Response:
         note,
         settings_of(request.app).evidence_extension_days,
     )
-    return web.json_response(answer)
+    return json_answer(answer)
 
 
 @routes.post("/operator/cases/{case_id}/closure")
@@ -178,4 +179,4 @@ async def close(request: web.Request) -> web.Response:
     answer = await use_cases.close(
         request.app[POOL], request.app[BUS].outbox, case_id, operator_id, note
     )
-    return web.json_response(answer)
+    return json_answer(answer)

@@ -137,13 +137,17 @@ async def insert_case(conn: asyncpg.Connection, case: NewCase) -> bool:
     return bool(inserted)
 
 
+_INSERT_ATTACHMENT = """INSERT INTO attachments
+    (id, case_id, position, filename, content_type, size, sha256, added_at, reply_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+
+
 async def insert_attachment(
     conn: asyncpg.Connection, attachment: NewAttachment, chunks: AsyncIterable[bytes]
 ) -> None:
-    await conn.execute(
-        "INSERT INTO attachments"
-        " (id, case_id, position, filename, content_type, size, sha256, added_at, reply_id)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    """The attachment's row and its bytes, in stored chunks. A file of one chunk (up to
+    1 MiB, most scans) goes in one statement with its row; a larger one is copied in."""
+    values = (
         attachment.id,
         attachment.case_id,
         attachment.position,
@@ -154,10 +158,27 @@ async def insert_attachment(
         attachment.added_at,
         attachment.reply_id,
     )
+    stream = aiter(chunks)
+    first = await anext(stream, None)
+    second = await anext(stream, None) if first is not None else None
+    if first is not None and second is None:
+        # One round trip instead of three (the row, then COPY's start and its data).
+        await conn.execute(
+            f"""WITH attachment AS ({_INSERT_ATTACHMENT})
+                INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES ($1, 0, $10)""",
+            *values,
+            first,
+        )
+        return
+    await conn.execute(_INSERT_ATTACHMENT, *values)
+    if first is None or second is None:  # no bytes (the readers refuse an empty file)
+        return
 
     async def records() -> AsyncIterable[tuple[uuid.UUID, int, bytes]]:
-        seq = 0
-        async for chunk in chunks:
+        yield (attachment.id, 0, first)
+        yield (attachment.id, 1, second)
+        seq = 2
+        async for chunk in stream:
             yield (attachment.id, seq, chunk)
             seq += 1
 
@@ -203,18 +224,23 @@ def _status_filter(status: str | None) -> list[str] | None:
 async def customer_cases(
     conn: Conn, client_number: str, status: str | None, kind: str | None, page: Page
 ) -> tuple[list[asyncpg.Record], int]:
-    """The account's cases, newest first."""
+    """The account's cases, newest first, and how many there are: one round trip (the count
+    rides on each row), a second only for a page past the end."""
     where = """c.client_number = $1 AND c.unlinked_at IS NULL
         AND ($2::text[] IS NULL OR c.status = ANY($2)) AND ($3::text IS NULL OR c.kind = $3)"""
     args = (client_number, _status_filter(status), kind)
-    total: int = await conn.fetchval(f"SELECT count(*) FROM cases c WHERE {where}", *args)
     rows = await conn.fetch(
-        f"SELECT {_CASE_COLUMNS} FROM cases c WHERE {where}"
+        f"SELECT {_CASE_COLUMNS}, count(*) OVER () AS total FROM cases c WHERE {where}"
         " ORDER BY c.submitted_at DESC, c.number DESC LIMIT $4 OFFSET $5",
         *args,
         page.size,
         page.offset,
     )
+    if rows:
+        return rows, int(rows[0]["total"])
+    if page.offset == 0:
+        return rows, 0
+    total: int = await conn.fetchval(f"SELECT count(*) FROM cases c WHERE {where}", *args)
     return rows, total
 
 

@@ -295,10 +295,11 @@ async def customer_history(
     pool: asyncpg.Pool, client_number: str, status: str | None, kind: str | None, page: Page
 ) -> dict[str, Any]:
     """Every document the customer sent through e-BOK, newest first, with its replies."""
-    rows, total = await repo.customer_cases(pool, client_number, status, kind, page)
-    ids = [r["id"] for r in rows]
-    attachments = await repo.attachments_of(pool, ids)
-    replies = await repo.replies_of(pool, ids)
+    async with pool.acquire() as conn:  # one connection for the page and what it shows
+        rows, total = await repo.customer_cases(conn, client_number, status, kind, page)
+        ids = [r["id"] for r in rows]
+        attachments = await repo.attachments_of(conn, ids) if ids else {}
+        replies = await repo.replies_of(conn, ids) if ids else {}
     items: list[object] = [
         views.customer_case(
             r, attachments.get(r["id"], []), replies.get(r["id"], []), with_details=False

@@ -17,6 +17,7 @@ from ebok_shared.api.readings import (
 )
 from ebok_shared.clock import clock
 from ebok_shared.http.idempotency import HEADER as IDEMPOTENCY_HEADER
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.params import bad, page, query_choice, query_month
 from ebok_shared.refusals import gather, invalid
@@ -56,7 +57,7 @@ async def my_meters(request: web.Request) -> web.Response:
         )
         for r in rows
     ]
-    return web.json_response({"items": items, "reading_window": views.window(state)})
+    return json_answer({"items": items, "reading_window": views.window(state)})
 
 
 @routes.get("/me/meters/{serial}/readings")
@@ -65,7 +66,7 @@ async def meter_readings(request: web.Request) -> web.Response:
     meter = serial(request)
     paging = page(request, settings(request).page_size_max)
     found = await readings.meter_readings(pool(request), client, meter, paging.size, paging.offset)
-    return web.json_response(
+    return json_answer(
         paging.envelope(
             [views.reading(r) for r in found.rows],
             found.total,
@@ -105,7 +106,7 @@ async def submit_reading(request: web.Request) -> web.Response:
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
         ),
     )
-    return web.json_response(views.reading_created(row), status=201)
+    return json_answer(views.reading_created(row), status=201)
 
 
 @routes.get("/me/consumption")
@@ -129,7 +130,7 @@ async def my_consumption(request: web.Request) -> web.Response:
     if span > s.consumption_max_months:
         raise bad("to", f"okres może obejmować najwyżej {s.consumption_max_months} miesięcy")
     months = await readings.monthly_consumption(pool(request), client, contract)
-    return web.json_response(views.consumption(months, first, last, contract))
+    return json_answer(views.consumption(months, first, last, contract))
 
 
 # -- garden-meter requests -------------------------------------------------------------------
@@ -197,7 +198,7 @@ async def my_garden_requests(request: web.Request) -> web.Response:
         limit=paging.size,
         offset=paging.offset,
     )
-    return web.json_response(
+    return json_answer(
         paging.envelope(
             [views.garden_request(q.row, q.history) for q in found.requests], found.total
         )
@@ -221,7 +222,7 @@ async def submit_garden_request(request: web.Request) -> web.Response:
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
         ),
     )
-    return web.json_response(
+    return json_answer(
         {
             **views.garden_request(done.row, done.history),
             "message": "Zgłoszenie przekazano do rozpatrzenia przez Spółkę.",
@@ -252,4 +253,4 @@ async def my_export(request: web.Request) -> web.Response:
     """This service's part of the customer's data export."""
     client = require(request, "customer").subject
     found = await clients.export(pool(request), client)
-    return web.json_response(views.export(client, found, clock.now()))
+    return json_answer(views.export(client, found, clock.now()))

@@ -10,6 +10,7 @@ from aiohttp import web
 from ebok_shared.api.readings import DECISION_SCHEMA, WINDOWS_SCHEMA
 from ebok_shared.clock import clock
 from ebok_shared.http import feed as feed_http
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import require
 from ebok_shared.http.params import bad, page, query_choice
 from ebok_shared.http.problems import validation_problem
@@ -52,9 +53,7 @@ async def readings_to_verify(request: web.Request) -> web.Response:
     query_choice(request, "status", ("to_verify",))
     paging = page(request, settings(request).page_size_max)
     total, rows = await readings.to_verify(pool(request), paging.size, paging.offset)
-    return web.json_response(
-        paging.envelope([views.reading(r, operator=True) for r in rows], total)
-    )
+    return json_answer(paging.envelope([views.reading(r, operator=True) for r in rows], total))
 
 
 @routes.post("/operator/readings/{reading_id}/decision")
@@ -66,7 +65,7 @@ async def decide_reading(request: web.Request) -> web.Response:
     row = await readings.decide_reading(
         pool(request), outbox(request), reading_id, accept=accept, reason=reason, by=by
     )
-    return web.json_response(views.reading(row, operator=True))
+    return json_answer(views.reading(row, operator=True))
 
 
 @routes.get("/operator/queue-counts")
@@ -74,7 +73,7 @@ async def decide_reading(request: web.Request) -> web.Response:
 async def queue_counts(request: web.Request) -> web.Response:
     """``{"readings_to_verify", "garden_meter_requests"}``: what waits for an operator."""
     _operator(request)
-    return web.json_response(await readings.queue_counts(pool(request)))
+    return json_answer(await readings.queue_counts(pool(request)))
 
 
 # -- garden-meter requests -----------------------------------------------------------------------
@@ -97,7 +96,7 @@ async def garden_queue(request: web.Request) -> web.Response:
         offset=paging.offset,
         oldest_first=True,
     )
-    return web.json_response(
+    return json_answer(
         paging.envelope(
             [views.garden_request(q.row, q.history, operator=True) for q in found.requests],
             found.total,
@@ -110,7 +109,7 @@ async def garden_queue(request: web.Request) -> web.Response:
 async def garden_request(request: web.Request) -> web.Response:
     _operator(request)
     found = await garden.request(pool(request), uuid_param(request, "request_id"))
-    return web.json_response(views.garden_request(found.row, found.history, operator=True))
+    return json_answer(views.garden_request(found.row, found.history, operator=True))
 
 
 @routes.post("/operator/garden-meter-requests/{request_id}/decision")
@@ -128,7 +127,7 @@ async def decide_garden_request(request: web.Request) -> web.Response:
         reason=reason,
         by=by,
     )
-    return web.json_response(views.garden_request(decided.row, decided.history, operator=True))
+    return json_answer(views.garden_request(decided.row, decided.history, operator=True))
 
 
 # -- a meter's full history ----------------------------------------------------------------------
@@ -146,7 +145,7 @@ async def meter_history(request: web.Request) -> web.Response:
         dates=s.garden_reading_dates,
         legalisation_years=s.legalisation_years,
     )
-    return web.json_response(
+    return json_answer(
         {
             **shown,
             "client_number": found.meter["client_number"],
@@ -188,7 +187,7 @@ async def photo(request: web.Request) -> web.Response:
 async def get_windows(request: web.Request) -> web.Response:
     _operator(request)
     found = await readings.reading_windows(pool(request))
-    return web.json_response(views.windows(found.mode, found.windows, found.today))
+    return json_answer(views.windows(found.mode, found.windows, found.today))
 
 
 @routes.put("/operator/reading-windows")
@@ -202,7 +201,7 @@ async def put_windows(request: web.Request) -> web.Response:
         for w in body.get("windows", [])
     ]
     found = await readings.set_reading_windows(pool(request), body["mode"], windows, by)
-    return web.json_response(views.windows(found.mode, found.windows, found.today))
+    return json_answer(views.windows(found.mode, found.windows, found.today))
 
 
 # -- back-office feed ----------------------------------------------------------------------------
@@ -245,7 +244,7 @@ async def feed_batches(request: web.Request) -> web.Response:
     _operator(request)
     paging = page(request, settings(request).page_size_max)
     total, rows = await feed.batch_page(pool(request), paging.size, paging.offset)
-    return web.json_response(paging.envelope([feed_http.batch_summary(r) for r in rows], total))
+    return json_answer(paging.envelope([feed_http.batch_summary(r) for r in rows], total))
 
 
 @routes.get("/operator/feed/batches/{batch_id}")
@@ -254,4 +253,4 @@ async def feed_batch(request: web.Request) -> web.Response:
     """One batch with its answer: each bad row's line, field and reason if it was rejected."""
     _operator(request)
     batch_id = uuid_param(request, "batch_id")
-    return web.json_response((await feed.batch(pool(request), batch_id)).to_dict())
+    return json_answer((await feed.batch(pool(request), batch_id)).to_dict())

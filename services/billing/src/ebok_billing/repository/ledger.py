@@ -27,6 +27,11 @@ INVOICE_COLUMNS = """i.invoice_number, i.client_number, i.contract_number, i.iss
     i.gross, i.amount_paid, i.ksef_number, i.ksef_hash, i.corrects, i.corrected, i.delivery,
     i.e_invoice_email, i.source"""
 
+# What an invoice list shows of each (views.invoice_item): the columns the list decodes on
+# every customer's first view, not the lines and buyer a copy or an export needs.
+LIST_COLUMNS = """i.invoice_number, i.issue_date, i.due_date, i.period_from, i.period_to, i.net,
+    i.vat, i.gross, i.amount_paid, i.ksef_number, i.corrects, i.corrected, i.delivery"""
+
 
 # What a payment paid of invoices' principal (allocations to notes are not principal).
 PRINCIPAL = """a.payment_id, a.invoice_number, p.paid_on, sum(a.amount) AS amount
@@ -270,14 +275,17 @@ async def invoice_page(
     hidden: list[str],
     limit: int,
     offset: int,
+    columns: str = INVOICE_COLUMNS,
 ) -> tuple[int, list[Record]]:
+    """A page of the client's invoices and how many there are; ``columns``: which of the
+    invoice's (``LIST_COLUMNS`` for a list)."""
     where = f"""i.client_number = $1
         AND ($3::date IS NULL OR i.issue_date >= $3)
         AND ($4::date IS NULL OR i.issue_date <= $4)
         AND ($5::text IS NULL OR {STATUS_SQL} = $5)
         AND i.invoice_number <> ALL($6::text[])"""
     rows = await conn.fetch(
-        f"""SELECT {INVOICE_COLUMNS}, {STATUS_SQL} AS status, count(*) OVER () AS total
+        f"""SELECT {columns}, {STATUS_SQL} AS status, count(*) OVER () AS total
             FROM invoices i WHERE {where}
             ORDER BY i.issue_date DESC, i.invoice_number DESC
             LIMIT $7 OFFSET $8""",

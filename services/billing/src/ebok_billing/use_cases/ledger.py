@@ -281,7 +281,8 @@ async def invoice_page(
     limit: int,
     offset: int,
 ) -> tuple[int, list[repo.Record]]:
-    """A page of the client's invoices, without those operators hid (``hidden``)."""
+    """A page of the client's invoices, without those operators hid (``hidden``), with what
+    a list shows of each (``views.invoice_item``)."""
     return await repo.ledger.invoice_page(
         conn,
         client_number,
@@ -292,6 +293,7 @@ async def invoice_page(
         hidden=hidden,
         limit=limit,
         offset=offset,
+        columns=repo.ledger.LIST_COLUMNS,
     )
 
 

@@ -44,6 +44,24 @@ async def client_meter(
     return row if row is not None and row["client_number"] == client_number else None
 
 
+async def client_meter_to_read(conn: Conn, serial: str, client_number: str) -> Record | None:
+    """``client_meter`` locked, with the reading window's configuration beside it in the same
+    round trip (every reading submitted asks both): ``window_mode`` and ``windows`` (opens_on,
+    closes_on) in order, as ``readings.window_config`` gives them."""
+    row = await conn.fetchrow(
+        _METER.replace(
+            "SELECT m.*,",
+            """SELECT m.*, (SELECT mode FROM reading_window_mode WHERE id = 1) AS window_mode,
+                array(SELECT (w.opens_on, w.closes_on) FROM reading_window_mode wm
+                        JOIN reading_windows w ON wm.mode <> 'always'
+                       WHERE wm.id = 1 ORDER BY w.opens_on) AS windows,""",
+        )
+        + " WHERE m.serial = $1 FOR UPDATE OF m",
+        serial,
+    )
+    return row if row is not None and row["client_number"] == client_number else None
+
+
 async def client_meters(conn: Conn, client_number: str) -> list[Record]:
     return await conn.fetch(
         _METER.replace(

@@ -105,18 +105,25 @@ async def decide_reading(
 async def readings_page(
     conn: Conn, serial: str, client_number: str, since: dt.date, limit: int, offset: int
 ) -> tuple[int, list[Record]]:
+    """A page of the meter's readings and how many there are: one round trip (the count
+    rides on each row), a second only for a page past the end."""
     where = """FROM readings WHERE meter_serial = $1 AND client_number = $2 AND read_on >= $3
                AND superseded_at IS NULL"""
-    total = await conn.fetchval(f"SELECT count(*) {where}", serial, client_number, since)
     rows = await conn.fetch(
-        f"SELECT * {where} ORDER BY read_on DESC, CASE role WHEN 'initial' THEN 0"
-        " WHEN 'regular' THEN 1 ELSE 2 END DESC, submitted_at DESC LIMIT $4 OFFSET $5",
+        f"SELECT *, count(*) OVER () AS total {where} ORDER BY read_on DESC,"
+        " CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END DESC,"
+        " submitted_at DESC LIMIT $4 OFFSET $5",
         serial,
         client_number,
         since,
         limit,
         offset,
     )
+    if rows:
+        return int(rows[0]["total"]), rows
+    if offset == 0:
+        return 0, []
+    total = await conn.fetchval(f"SELECT count(*) {where}", serial, client_number, since)
     return int(total), rows
 
 

@@ -50,10 +50,13 @@ async def submit_reading(
         key = cmd.idempotency_key
         if key is not None and (done := await repo.reading_by_key(conn, cmd.client_number, key)):
             return done
-        meter = await meters_repo.client_meter(conn, cmd.serial, cmd.client_number, lock=True)
+        # The meter locked and the window's configuration: one round trip.
+        meter = await meters_repo.client_meter_to_read(conn, cmd.serial, cmd.client_number)
         if meter is None:
             raise meters.not_yours(cmd.serial)
-        state = await window_state(conn, today)
+        state = reading_rules.window_state(
+            str(meter["window_mode"]), [Window(*w) for w in meter["windows"]], today
+        )
         if not state.open:
             raise reading_rules.window_closed(state)
         photo_id = await save_photo(conn, cmd.client_number, cmd.photo, now)
