@@ -39,8 +39,8 @@ from ebok_shared import db  # noqa: E402
 from ebok_shared.bus import Topology  # noqa: E402
 
 from deploy.plan import StackConfig  # noqa: E402
-from tests.auth.process import auth_process  # noqa: E402
 from tests.support.infra import dsn_for  # noqa: E402
+from tests.support.process import service_process  # noqa: E402
 
 PG = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -119,7 +119,7 @@ async def main() -> None:
             "EBOK_TOTP_KEYS": StackConfig().totp_keys,  # the local run's (known) key
             "EBOK_AUDIT_KEYS": StackConfig().audit_keys,
         }
-        async with auth_process(env) as proc:
+        async with service_process("auth", env) as proc:
             conn = await db.connect(dsn)
             try:  # one active account with its own password (no restriction on its tokens)
                 await conn.execute(

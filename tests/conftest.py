@@ -21,6 +21,7 @@ from ebok_shared import logs
 from ebok_shared.clock import clock
 
 from tests.support import infra
+from tests.support.tokens import Issuer, running_issuer
 
 logs.configure("tests", os.environ.get("EBOK_TEST_LOG_LEVEL", "WARNING"), cache=False)
 # "Today" is the utility's day (Europe/Warsaw) in the tests and the processes they start, as
@@ -93,6 +94,14 @@ async def database(services: infra.Services) -> AsyncIterator[str]:
 @pytest.fixture
 def bus_prefix() -> str:
     return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+async def issuer() -> AsyncIterator[Issuer]:
+    """A stand-in token issuer (tests.support.tokens): a service under test started with it
+    trusts its customer, operator and service tokens."""
+    async with running_issuer() as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ import pytest
 from ebok_shared.bus import default_catalogue
 from ebok_shared.service import ServiceSpec
 
+from tools import flowchart
 from tools.event_table import SERVICES, spec_as_run, table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +96,13 @@ def test_every_consumed_event_is_catalogued(specs: dict[str, ServiceSpec]) -> No
 def test_the_architecture_document_shows_the_real_event_catalogue() -> None:
     document = (ROOT / "docs" / "architecture.md").read_text("utf-8")
     assert table() in document, "docs/architecture.md: run python -m tools.event_table"
+
+
+def test_the_architecture_diagram_is_the_one_made_from_the_code() -> None:
+    document = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    assert flowchart.written(document) == document, (
+        "docs/architecture.md: run python -m tools.flowchart"
+    )
 
 
 # -- rooms --------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import importlib
 from aiohttp import web
 from ebok_shared.bus import default_catalogue
 from ebok_shared.service import SPEC, ServiceSpec
+from ebok_shared.settings import ServiceSettings
 
 SERVICES = ("auth", "billing", "readings", "correspondence", "notifier", "gateway")
 
@@ -21,15 +22,22 @@ def spec_as_run(service: str) -> ServiceSpec:
 def app_as_run(service: str) -> web.Application:
     """The app a service really runs (built by its own factory, not started)."""
     app_module = importlib.import_module(f"ebok_{service}.app")
+    settings = settings_type(service).from_env(
+        {}, database_url="postgresql://nobody@127.0.0.1/none"
+    )
+    app: web.Application = app_module.create_app(settings)
+    return app
+
+
+def settings_type(service: str) -> type[ServiceSettings]:
+    """The service's settings class (the one ``*Settings`` of its settings module)."""
     settings_module = importlib.import_module(f"ebok_{service}.settings")
-    settings_cls = next(
+    found: type[ServiceSettings] = next(
         value
         for name, value in vars(settings_module).items()
         if name.endswith("Settings") and name != "ServiceSettings"
     )
-    settings = settings_cls.from_env({}, database_url="postgresql://nobody@127.0.0.1/none")
-    app: web.Application = app_module.create_app(settings)
-    return app
+    return found
 
 
 def consumers() -> dict[str, list[str]]:

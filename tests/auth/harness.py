@@ -5,27 +5,24 @@ What is auth's own here: its settings for tests and helpers (accounts, sessions,
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import aio_pika
 import asyncpg
 import pyotp
-from aio_pika.abc import AbstractRobustConnection
 from ebok_auth.app import SPEC, create_app
 from ebok_auth.settings import AuthSettings
-from ebok_shared.bus import Event, Topology
+from ebok_shared.bus import Event
 from ebok_shared.config import Secret
+from ebok_shared.service import ServiceSpec
 
-from tests.support.bus import wait_until
-from tests.support.service import RunningService, delete_service_bus, running_service
-from tests.support.tap import EventTap
+from tests.support.payloads import client_upserted, contract_concluded, invoice_issued
+from tests.support.service import RunningService, running_service, settings_for_test
+from tests.support.waiting import eventually
 
 # Two keys, as after a rotation: the first seals, both open.
 TOTP_KEYS = (
@@ -41,66 +38,32 @@ AUDIT_KEYS = (
     + ",a1:"
     + base64.b64encode(b"\x11" * 32).decode()
 )
-PATIENCE = 20.0  # seconds before a wait gives up (a safety net, never an assertion)
 
 
 def settings_for(database: str, amqp_url: str, prefix: str, **overrides: Any) -> AuthSettings:
-    base: dict[str, Any] = {
-        "database_url": database,
-        "amqp_url": amqp_url,
-        "bus_prefix": prefix,
-        # Light hashing for speed; production refuses these without allow_weak_hashing.
-        "argon2_memory_kib": 1024,
-        "argon2_time_cost": 1,
-        "allow_weak_hashing": True,
-        "trusted_proxies": ("127.0.0.1",),  # tests speak as different IPs via X-Forwarded-For
-        "scheduler_interval": 3600.0,  # tests run scheduler passes themselves
-        "retry_delays": (0.2,),
-        "totp_keys": Secret(TOTP_KEYS),
-        "audit_keys": Secret(AUDIT_KEYS),
-        "check_answers": True,  # every answer held to auth's contract (ebok_shared.api.auth)
-    }
-    base.update(overrides)
-    return AuthSettings.from_env({}, **base)
-
-
-async def eventually(probe: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Poll until ``probe`` returns something truthy (asynchronous delivery), or fail."""
-    deadline = time.monotonic() + PATIENCE
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        await asyncio.sleep(0.05)
+    return settings_for_test(
+        AuthSettings,
+        database,
+        amqp_url,
+        prefix,
+        **{
+            # Light hashing for speed; production refuses these without allow_weak_hashing.
+            "argon2_memory_kib": 1024,
+            "argon2_time_cost": 1,
+            "allow_weak_hashing": True,
+            # tests speak as different IPs via X-Forwarded-For
+            "trusted_proxies": ("127.0.0.1",),
+            "scheduler_interval": 3600.0,  # tests run scheduler passes themselves
+            "retry_delays": (0.2,),
+            "totp_keys": Secret(TOTP_KEYS),
+            "audit_keys": Secret(AUDIT_KEYS),
+            **overrides,
+        },
+    )
 
 
 class Auth(RunningService[AuthSettings]):
     """auth under test, with the helpers its tests share."""
-
-    # -- events out ------------------------------------------------------------------------
-    @property
-    def events(self) -> list[dict[str, Any]]:
-        """Every event auth published so far (envelopes as dicts)."""
-        return [e.to_dict() for e in self.tap.received]
-
-    def published(self, event_type: str, **match: Any) -> list[dict[str, Any]]:
-        return [e.to_dict() for e in self.tap.of(event_type, **match)]
-
-    async def event(self, event_type: str, **match: Any) -> dict[str, Any]:
-        """The payload of the first published ``event_type`` whose payload has ``match``."""
-        found = await eventually(lambda: _async(self.published(event_type, **match)), event_type)
-        # event payloads are JSON, typed Any by the tap
-        return found[0]["payload"]  # type: ignore[no-any-return]
-
-    async def events_of(self, event_type: str, count: int, **match: Any) -> list[dict[str, Any]]:
-        """Wait until ``count`` events of ``event_type`` matching ``match`` were published."""
-        await eventually(
-            lambda: _async(len(self.published(event_type, **match)) >= count),
-            f"{count} × {event_type}",
-        )
-        return [e["payload"] for e in self.published(event_type, **match)]
 
     async def eventually_audited(self, audit_type: str) -> None:
         await eventually(
@@ -160,38 +123,10 @@ class Auth(RunningService[AuthSettings]):
         """Feed billing's view of a client with one active contract and one invoice; returns
         the invoice number."""
         invoice = invoice or f"{number}26010001"
-        await self.billing(
-            "billing.client.upserted",
-            {
-                "client_number": number,
-                "name": "Jan Kowalski",
-                "kind": "household",
-                "nip": None,
-                "email": email,
-                "address": {
-                    "street": "ul. Żelazna 12",
-                    "postal_code": "00-001",
-                    "city": "Warszawa",
-                },
-            },
-        )
+        await self.billing("billing.client.upserted", client_upserted(number, email=email))
         if contract:
-            await self.billing("billing.contract.concluded", contract_payload(number))
-        await self.billing(
-            "billing.invoice.issued",
-            {
-                "invoice_number": invoice,
-                "client_number": number,
-                "issue_date": "2026-01-05",
-                "due_date": "2026-01-19",
-                "net": "100.00",
-                "vat": "8.00",
-                "gross": gross,
-                "ksef_number": None,
-                "delivery": "paper",
-                "e_invoice_email": None,
-            },
-        )
+            await self.billing("billing.contract.concluded", contract_concluded(number))
+        await self.billing("billing.invoice.issued", invoice_issued(invoice, number, gross=gross))
         return invoice
 
     # -- HTTP ------------------------------------------------------------------------------
@@ -244,7 +179,7 @@ class Auth(RunningService[AuthSettings]):
         """Register and activate; returns the generated initial password."""
         status, _ = await self.register(number, email)
         assert status == 202
-        token = (await self.event("auth.account.registered", client_number=number))[
+        token = (await self.tap.payload("auth.account.registered", client_number=number))[
             "activation_token"
         ]
         status, body = await self.call("POST", "/activations", json_body={"token": token})
@@ -277,23 +212,6 @@ class Auth(RunningService[AuthSettings]):
         return body  # type: ignore[no-any-return]
 
 
-async def _async(value: Any) -> Any:
-    return value
-
-
-def contract_payload(
-    number: str, contract: str | None = None, concluded_on: str = "2024-01-15"
-) -> dict[str, Any]:
-    return {
-        "contract_number": contract or f"U/{number}/2024",
-        "client_number": number,
-        "concluded_on": concluded_on,
-        "supply_address": {"street": "ul. Żelazna 12", "postal_code": "00-001", "city": "Warszawa"},
-        "tariff_group": "G1",
-        "meter_serials": [f"WM-{number}-1"],
-    }
-
-
 @contextlib.asynccontextmanager
 async def running_auth(
     database: str, amqp_url: str, prefix: str, **overrides: Any
@@ -315,27 +233,6 @@ class AuthProcess(Auth):
         assert self.own_pool is not None
         return self.own_pool
 
-    async def consumed(self, event: Event) -> None:
-        await wait_until(
-            lambda: self.pool.fetchval(
-                "SELECT true FROM inbox WHERE consumer = 'auth' AND event_id = $1", event.id
-            ),
-            f"auth to consume {event.type}",
-        )
-
-
-@contextlib.asynccontextmanager
-async def auth_bus(
-    settings: AuthSettings,
-) -> AsyncIterator[tuple[AbstractRobustConnection, EventTap]]:
-    """For auth run as a process: a connection and a tap on every event auth publishes
-    (bound before auth starts: its relay publishes mandatory); auth's queues and exchanges
-    deleted on the way out."""
-    connection = await aio_pika.connect_robust(settings.amqp_url)
-    tap = await EventTap.bound(connection, Topology(settings.bus_prefix), ["auth"])
-    try:
-        yield connection, tap
-    finally:
-        await tap.close()
-        await delete_service_bus(connection, settings, SPEC, extra_producers=["auth"])
-        await connection.close()
+    @property
+    def spec(self) -> ServiceSpec[Any]:
+        return SPEC

@@ -27,10 +27,10 @@ from tests.auth.harness import (
     AUDIT_KEYS,
     TOTP_KEYS,
     Auth,
-    eventually,
     running_auth,
     settings_for,
 )
+from tests.support.waiting import eventually
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 CONTEXT = "nazwie Spółki, miasta, e-BOK"
@@ -143,7 +143,7 @@ async def test_the_first_login_password_change_starts_a_new_session(auth: Auth) 
     )
     assert refused == 401
     assert (await auth.call("GET", "/me", token=changed["access_token"]))[0] == 200
-    ended = await auth.event("auth.sessions.ended", reason="password-changed")
+    ended = await auth.tap.payload("auth.sessions.ended", reason="password-changed")
     assert ended["session_ids"] == [old_sid]
 
 
@@ -151,7 +151,7 @@ async def test_an_activation_link_lives_24_hours(auth: Auth) -> None:
     await auth.client_with_invoice("100001")
     clock.freeze(clock.now())
     assert (await auth.register("100001"))[0] == 202
-    event = await auth.event("auth.account.registered", client_number="100001")
+    event = await auth.tap.payload("auth.account.registered", client_number="100001")
     assert dt.datetime.fromisoformat(event["expires_at"]) == clock.now() + dt.timedelta(hours=24)
     clock.advance(dt.timedelta(hours=24, seconds=1))
     status, problem = await auth.call(
@@ -175,19 +175,21 @@ def _no_secret(payload: dict[str, Any], *secrets: str) -> None:
 async def test_the_account_address_hears_of_every_password_change_and_reset(auth: Auth) -> None:
     await auth.client_with_invoice("100001")
     await auth.customer("100001", PASSWORD)  # the first-login change is a change too
-    changed = await auth.event("auth.password.changed", client_number="100001", how="changed")
+    changed = await auth.tap.payload("auth.password.changed", client_number="100001", how="changed")
     assert changed["email"] == "jan@example.pl"
     _no_secret(changed, PASSWORD)
 
     await auth.call("POST", "/password-resets", json_body={"login": "100001"})
-    token = (await auth.event("auth.password_reset.requested", client_number="100001"))["token"]
+    token = (await auth.tap.payload("auth.password_reset.requested", client_number="100001"))[
+        "token"
+    ]
     status, _ = await auth.call(
         "POST",
         "/password-resets/confirm",
         json_body={"token": token, "new_password": "Nowe-Haslo-2027"},
     )
     assert status == 200
-    reset = await auth.event("auth.password.changed", client_number="100001", how="reset")
+    reset = await auth.tap.payload("auth.password.changed", client_number="100001", how="reset")
     assert reset["email"] == "jan@example.pl"
     _no_secret(reset, "Nowe-Haslo-2027", token)
 
@@ -202,7 +204,7 @@ async def test_an_operators_address_hears_of_their_own_password_change(auth: Aut
         json_body={"current_password": "Operator-Haslo-1", "new_password": "Nowe-Operator-2027"},
     )
     assert status == 200
-    notice = await auth.event("auth.operator.password_changed", login="ewa.lis")
+    notice = await auth.tap.payload("auth.operator.password_changed", login="ewa.lis")
     assert notice["email"] == "ewa.lis@mpwik.example"
     _no_secret(notice, "Operator-Haslo-1", "Nowe-Operator-2027")
 
@@ -211,7 +213,7 @@ async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
     auth: Auth,
 ) -> None:
     tokens, totp = await _with_totp(auth)
-    on = await auth.event("auth.totp.changed", client_number="100001", enabled=True)
+    on = await auth.tap.payload("auth.totp.changed", client_number="100001", enabled=True)
     assert on["email"] == "jan@example.pl"
     clock.advance(dt.timedelta(seconds=30))
     status, _ = await auth.call(
@@ -221,7 +223,7 @@ async def test_the_account_address_hears_when_two_factor_login_goes_on_and_off(
         json_body={"current_password": PASSWORD, "code": totp.at(clock.now())},
     )
     assert status == 204
-    off = await auth.event("auth.totp.changed", client_number="100001", enabled=False)
+    off = await auth.tap.payload("auth.totp.changed", client_number="100001", enabled=False)
     assert off["email"] == "jan@example.pl"
     _no_secret(on, PASSWORD)
     _no_secret(off, PASSWORD)
@@ -245,7 +247,7 @@ async def test_an_email_change_needs_the_current_password(auth: Auth) -> None:
         json_body={"email": "zlodziej@example.pl", "current_password": "Zgadywane-Haslo-1"},
     )
     assert status == 422 and problem["errors"][0]["field"] == "current_password"
-    assert not auth.published("auth.email_change.requested")
+    assert not auth.tap.of("auth.email_change.requested")
     status, _ = await auth.call(
         "POST",
         "/me/email-change",
@@ -271,8 +273,8 @@ async def test_with_two_factor_on_an_email_change_needs_a_fresh_code_too(auth: A
         "POST", "/me/email-change", token=token, json_body={**body, "totp_code": code}
     )
     assert status == 202
-    await auth.event("auth.email_change.requested", client_number="100001")
-    assert len(auth.published("auth.email_change.requested")) == 1
+    await auth.tap.payload("auth.email_change.requested", client_number="100001")
+    assert len(auth.tap.of("auth.email_change.requested")) == 1
 
 
 async def test_two_factor_login_goes_off_only_with_the_password_and_a_fresh_code(
@@ -566,7 +568,7 @@ async def test_a_lockout_from_elsewhere_does_not_keep_the_customer_out(auth: Aut
     await auth.customer("100001", PASSWORD)
     for attempt in range(5):
         await auth.login("100001", f"Zle-Haslo-{attempt}1", ip="192.0.2.66")
-    await auth.event("auth.account.locked", client_number="100001")
+    await auth.tap.payload("auth.account.locked", client_number="100001")
     # The attacker's address stays locked out, even with the right password …
     assert (await auth.login("100001", PASSWORD, ip="192.0.2.66"))[0] == 401
     # … the customer, from an address that did not fail, gets in with the right password.
@@ -583,7 +585,7 @@ async def test_registration_attempts_from_elsewhere_leave_the_client_its_own(aut
     bogus = [(await auth.register("100001", gross="1,00", ip="192.0.2.66"))[0] for _ in range(7)]
     assert bogus[-2:] == [429, 429]
     assert (await auth.register("100001", ip="198.51.100.7"))[0] == 202
-    registered = await auth.event("auth.account.registered", client_number="100001")
+    registered = await auth.tap.payload("auth.account.registered", client_number="100001")
     assert registered["email"] == "jan@example.pl"
 
 
@@ -599,9 +601,12 @@ async def test_reset_requests_from_elsewhere_never_deny_the_customer_a_reset(aut
         "POST", "/password-resets", json_body={"login": "100001"}, ip="198.51.100.7"
     )
     assert own == 202  # not refused
-    sent = await auth.events_of("auth.password_reset.requested", 5, client_number="100001")
+    sent = [
+        e.payload
+        for e in await auth.tap.wait_for("auth.password_reset.requested", 5, client_number="100001")
+    ]
     await auth.eventually_audited("password_reset.not_sent")
-    assert len(auth.published("auth.password_reset.requested")) == 5
+    assert len(auth.tap.of("auth.password_reset.requested")) == 5
     status, _ = await auth.call(
         "POST",
         "/password-resets/confirm",

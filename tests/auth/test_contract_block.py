@@ -10,7 +10,8 @@ from ebok_auth import scheduler
 from ebok_shared.clock import LOCAL_TZ, clock
 from ebok_shared.config import ConfigError
 
-from tests.auth.harness import Auth, contract_payload, settings_for
+from tests.auth.harness import Auth, settings_for
+from tests.support.payloads import contract_concluded
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 
@@ -27,20 +28,22 @@ def _terminated(number: str, on: str, left: int = 0, contract: str | None = None
 async def test_block_is_scheduled_and_happens_30_days_after_termination(auth: Auth) -> None:
     await auth.client_with_invoice("100001")
     tokens = await auth.customer("100001", PASSWORD)
-    await auth.billing("billing.contract.concluded", contract_payload("100001", "U/100001/2025"))
+    await auth.billing(
+        "billing.contract.concluded", contract_concluded("100001", contract_number="U/100001/2025")
+    )
     # One of two contracts ends: nothing to do yet.
     await auth.billing(
         "billing.contract.terminated",
         _terminated("100001", "2026-10-31", left=1, contract="U/100001/2025"),
     )
     await auth.billing("billing.contract.terminated", _terminated("100001", "2026-10-31"))
-    scheduled = await auth.event("auth.account.block_scheduled", client_number="100001")
+    scheduled = await auth.tap.payload("auth.account.block_scheduled", client_number="100001")
     assert scheduled == {
         "client_number": "100001",
         "email": "jan@example.pl",
         "block_on": "2026-11-30",
     }
-    assert len(auth.published("auth.account.block_scheduled")) == 1
+    assert len(auth.tap.of("auth.account.block_scheduled")) == 1
     # The planned date is shown to the customer and in the operator's account view.
     status, me = await auth.call("GET", "/me", token=tokens["access_token"])
     assert status == 200 and me["block_scheduled_on"] == "2026-11-30"
@@ -55,7 +58,7 @@ async def test_block_is_scheduled_and_happens_30_days_after_termination(auth: Au
     clock.freeze(dt.datetime(2026, 11, 30, 0, 5, tzinfo=LOCAL_TZ))
     # Two replicas at once: the due row is claimed by one of them only.
     await asyncio.gather(scheduler.block_due(auth.pool), scheduler.block_due(auth.pool))
-    blocked = await auth.event("auth.account.blocked", client_number="100001")
+    blocked = await auth.tap.payload("auth.account.blocked", client_number="100001")
     assert blocked["by"] == "system:contract-end" and "II.7" in blocked["reason"]
     assert await auth.pool.fetchval("SELECT status FROM accounts") == "blocked"
     assert await auth.pool.fetchval("SELECT count(*) FROM scheduled_blocks") == 0
@@ -72,8 +75,10 @@ async def test_block_is_scheduled_and_happens_30_days_after_termination(auth: Au
     )[0] == 401
 
     # A new contract afterwards gives access back.
-    await auth.billing("billing.contract.concluded", contract_payload("100001", "U/100001/2027"))
-    unblocked = await auth.event("auth.account.unblocked", client_number="100001")
+    await auth.billing(
+        "billing.contract.concluded", contract_concluded("100001", contract_number="U/100001/2027")
+    )
+    unblocked = await auth.tap.payload("auth.account.unblocked", client_number="100001")
     assert unblocked["by"] == "system"
     assert (await auth.login("100001", PASSWORD))[0] == 201
 
@@ -82,8 +87,10 @@ async def test_a_new_contract_before_the_date_cancels_the_block(auth: Auth) -> N
     await auth.client_with_invoice("100001")
     await auth.customer("100001", PASSWORD)
     await auth.billing("billing.contract.terminated", _terminated("100001", "2026-10-31"))
-    await auth.event("auth.account.block_scheduled", client_number="100001")
-    await auth.billing("billing.contract.concluded", contract_payload("100001", "U/100001/2026"))
+    await auth.tap.payload("auth.account.block_scheduled", client_number="100001")
+    await auth.billing(
+        "billing.contract.concluded", contract_concluded("100001", contract_number="U/100001/2026")
+    )
     await auth.eventually_audited("account.block_cancelled")
     clock.freeze(dt.datetime(2026, 12, 31, 12, 0, tzinfo=LOCAL_TZ))
     await scheduler.tick(auth.app)
@@ -101,5 +108,5 @@ async def test_grace_is_configurable_but_never_above_30_days(
         await auth.client_with_invoice("100001")
         await auth.customer("100001", PASSWORD)
         await auth.billing("billing.contract.terminated", _terminated("100001", "2026-10-31"))
-        scheduled = await auth.event("auth.account.block_scheduled", client_number="100001")
+        scheduled = await auth.tap.payload("auth.account.block_scheduled", client_number="100001")
         assert scheduled["block_on"] == "2026-11-14"

@@ -37,7 +37,7 @@ async def test_export_preview_and_deletion(auth: Auth) -> None:
         json_body={"current_password": PASSWORD, "confirm": True},
     )
     assert status == 200 and done["kept"] == terms["kept"]
-    assert await auth.event("auth.account.deleted", client_number="100001") == {
+    assert await auth.tap.payload("auth.account.deleted", client_number="100001") == {
         "client_number": "100001"
     }
 
@@ -56,5 +56,5 @@ async def test_export_preview_and_deletion(auth: Auth) -> None:
 
     # The same client number may register again.
     assert (await auth.register("100001", ip="203.0.113.77"))[0] == 202
-    await auth.events_of("auth.account.registered", 2, client_number="100001")
+    await auth.tap.wait_for("auth.account.registered", 2, client_number="100001")
     assert await auth.pool.fetchval("SELECT status FROM accounts") == "pending"

@@ -45,7 +45,9 @@ async def test_progressive_lockout_lifts_by_itself_and_is_audited_and_mailed(aut
         started = clock.now()
         for attempt in range(5):
             assert (await auth.login("100001", f"Zle-haslo-{attempt}", ip="192.0.2.10"))[0] == 401
-        locked = (await auth.events_of("auth.account.locked", len(lock_durations) + 1))[-1]
+        locked = (await auth.tap.wait_for("auth.account.locked", len(lock_durations) + 1))[
+            -1
+        ].payload
         assert locked["email"] == "jan@example.pl"
         until = dt.datetime.fromisoformat(locked["until"])
         lock_durations.append(until - started)

@@ -4,10 +4,12 @@ level goes through every flow that handles one, then its whole output is searche
 from __future__ import annotations
 
 import aiohttp
+from ebok_auth.app import SPEC
 from ebok_shared import db
 
-from tests.auth.harness import AUDIT_KEYS, TOTP_KEYS, AuthProcess, auth_bus, settings_for
-from tests.auth.process import auth_process
+from tests.auth.harness import AUDIT_KEYS, TOTP_KEYS, AuthProcess, settings_for
+from tests.support.process import service_process
+from tests.support.service import service_bus
 
 
 async def test_secrets_never_reach_logs_or_audit(
@@ -27,7 +29,10 @@ async def test_secrets_never_reach_logs_or_audit(
     }
     secrets: list[str] = []
     settings = settings_for(database, amqp_url, bus_prefix)
-    async with auth_bus(settings) as (connection, tap), auth_process(env) as proc:
+    async with (
+        service_bus(settings, SPEC, tap=["auth"]) as (connection, tap),
+        service_process("auth", env) as proc,
+    ):
         pool = await db.create_pool(database, min_size=1, max_size=2)
         try:
             async with aiohttp.ClientSession(base_url=proc.url) as http:
@@ -35,7 +40,7 @@ async def test_secrets_never_reach_logs_or_audit(
                 auth = AuthProcess(http, settings, connection, None, tap, own_pool=pool)  # type: ignore[arg-type]  # a ClientSession where a TestClient is typed: both request(method, path)
                 await auth.client_with_invoice("100001")
                 initial = await auth.activated_account("100001")
-                activation = (await auth.event("auth.account.registered"))["activation_token"]
+                activation = (await auth.tap.payload("auth.account.registered"))["activation_token"]
                 status, first = await auth.login("100001", initial)
                 assert status == 201
                 status, tokens = await auth.call(
@@ -53,7 +58,7 @@ async def test_secrets_never_reach_logs_or_audit(
                 )
                 assert status == 200
                 await auth.call("POST", "/password-resets", json_body={"login": "100001"})
-                reset = (await auth.event("auth.password_reset.requested"))["token"]
+                reset = (await auth.tap.payload("auth.password_reset.requested"))["token"]
                 await auth.call(
                     "POST",
                     "/password-resets/confirm",

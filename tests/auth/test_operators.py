@@ -129,7 +129,7 @@ async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
         json_body={"reason": "Korzystanie niezgodne z regulaminem."},
     )
     assert status == 200
-    blocked = await auth.event("auth.account.blocked", client_number="100001")
+    blocked = await auth.tap.payload("auth.account.blocked", client_number="100001")
     assert blocked == {
         "client_number": "100001",
         "email": "jan@example.pl",
@@ -158,7 +158,7 @@ async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
         json_body={"reason": "Wyjaśniono."},
     )
     assert status == 200
-    await auth.event("auth.account.unblocked", client_number="100001")
+    await auth.tap.payload("auth.account.unblocked", client_number="100001")
     assert (await auth.login("100001", PASSWORD))[0] == 201
 
     status, terms = await auth.call("GET", "/operator/deletion-terms", token=token)
@@ -172,7 +172,7 @@ async def test_block_unblock_and_delete_on_request(auth: Auth) -> None:
         json_body={"reason": "Wniosek klienta z 5.01.2026"},
     )
     assert status == 200
-    await auth.event("auth.account.deleted", client_number="100002")
+    await auth.tap.payload("auth.account.deleted", client_number="100002")
     assert (await auth.call("GET", "/operator/accounts/100002", token=token))[0] == 404
 
     status, log = await auth.call("GET", "/operator/audit?subject=100001&limit=100", token=token)

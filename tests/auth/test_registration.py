@@ -20,7 +20,7 @@ async def test_registration_activation_and_first_login(auth: Auth) -> None:
     status, body = await auth.register("100001", "jan@example.pl", gross="108,00", ip="203.0.113.7")
     assert status == 202 and "link aktywacyjny" in body["message"]
 
-    registered = await auth.event("auth.account.registered", client_number="100001")
+    registered = await auth.tap.payload("auth.account.registered", client_number="100001")
     assert registered["email"] == "jan@example.pl"
     assert registered["email_of_record"] is None  # billing has the same address: no notice
     # Evidence of accepting the regulations: version, time, IP.
@@ -43,7 +43,7 @@ async def test_registration_activation_and_first_login(auth: Auth) -> None:
     assert status == 200
     initial = activated["initial_password"]
     assert activated["login"] == "100001" and len(initial) >= 12
-    await auth.event("auth.account.activated", client_number="100001", email="jan@example.pl")
+    await auth.tap.payload("auth.account.activated", client_number="100001", email="jan@example.pl")
     # The link works once.
     status, again = await auth.call(
         "POST", "/activations", json_body={"token": registered["activation_token"]}
@@ -94,10 +94,8 @@ async def test_registration_does_not_reveal_whether_a_client_exists(auth: Auth) 
     assert {status for status, _ in answers} == {202}
     assert all(_same(body) == _same(answers[-1][1]) for _, body in answers)
     # Events go out in the order they were written: once the last one is here, all are.
-    await auth.event("auth.account.registered", client_number="100001")
-    registered = [
-        e["payload"]["client_number"] for e in auth.events if e["type"] == "auth.account.registered"
-    ]
+    await auth.tap.payload("auth.account.registered", client_number="100001")
+    registered = [e.payload["client_number"] for e in auth.tap.of("auth.account.registered")]
     assert registered == ["100002", "100001"]  # 100002 only from its own first registration
     refused = await auth.pool.fetch(
         "SELECT details->>'reason' AS reason FROM audit_log"
@@ -164,7 +162,7 @@ async def test_registration_is_rate_limited_per_client_number_and_ip(auth: Auth)
 async def test_unactivated_registration_is_removed_after_7_days(auth: Auth) -> None:
     await auth.client_with_invoice("100001")
     assert (await auth.register("100001"))[0] == 202
-    token = (await auth.event("auth.account.registered", client_number="100001"))[
+    token = (await auth.tap.payload("auth.account.registered", client_number="100001"))[
         "activation_token"
     ]
     clock.freeze(clock.now() + dt.timedelta(days=6, hours=23))
@@ -179,7 +177,7 @@ async def test_unactivated_registration_is_removed_after_7_days(auth: Auth) -> N
     clock.reset()
     # The client may register again.
     assert (await auth.register("100001", ip="203.0.113.50"))[0] == 202
-    await auth.events_of("auth.account.registered", 2, client_number="100001")
+    await auth.tap.wait_for("auth.account.registered", 2, client_number="100001")
     assert await auth.pool.fetchval("SELECT status FROM accounts") == "pending"
 
 
@@ -241,12 +239,12 @@ async def test_billings_address_of_record_is_named_when_another_one_registers(
     await auth.client_with_invoice("100002", email="Anna@Example.pl")
     status, _ = await auth.register("100002", "ktos.inny@example.pl", ip="203.0.113.9")
     assert status == 202
-    registered = await auth.event("auth.account.registered", client_number="100002")
+    registered = await auth.tap.payload("auth.account.registered", client_number="100002")
     assert registered["email"] == "ktos.inny@example.pl"
     assert registered["email_of_record"] == "Anna@Example.pl"
 
     await auth.client_with_invoice("100003", email=None)  # billing knows no address
     status, _ = await auth.register("100003", "jan@example.pl", ip="203.0.113.10")
     assert status == 202
-    registered = await auth.event("auth.account.registered", client_number="100003")
+    registered = await auth.tap.payload("auth.account.registered", client_number="100003")
     assert registered["email_of_record"] is None

@@ -70,7 +70,7 @@ async def test_new_version_restricts_until_accepted(auth: Auth) -> None:
         json_body={**body, "effective_from": later.isoformat()},
     )
     assert status == 201 and published["version"] == 2
-    event = await auth.event("auth.regulations.published", version=2)
+    event = await auth.tap.payload("auth.regulations.published", version=2)
     assert event["changed_clauses"] == ["II.7"] and event["summary"] == "Krótszy termin blokady."
 
     status, changes = await auth.call("GET", "/regulations/2/changes")

@@ -26,9 +26,9 @@ async def test_password_reset_by_single_use_link(auth: Auth) -> None:
         "POST", "/password-resets", json_body={"login": "999999"}, ip="192.0.2.2"
     )
     assert known[0] == unknown[0] == 202 and _same(known[1]) == _same(unknown[1])
-    requested = await auth.event("auth.password_reset.requested", client_number="100001")
+    requested = await auth.tap.payload("auth.password_reset.requested", client_number="100001")
     assert requested["email"] == "jan@example.pl"
-    assert not auth.published("auth.password_reset.requested", client_number="999999")
+    assert not auth.tap.of("auth.password_reset.requested", client_number="999999")
 
     token = requested["token"]
     status, problem = await auth.call(
@@ -61,7 +61,7 @@ async def test_reset_link_expires(auth: Auth) -> None:
     await auth.client_with_invoice("100001")
     await auth.customer("100001", PASSWORD)
     await auth.call("POST", "/password-resets", json_body={"login": "100001"})
-    token = (await auth.event("auth.password_reset.requested"))["token"]
+    token = (await auth.tap.payload("auth.password_reset.requested"))["token"]
     clock.freeze(clock.now() + dt.timedelta(minutes=61))
     status, _ = await auth.call(
         "POST",
@@ -93,7 +93,7 @@ async def test_email_changes_only_when_the_new_address_confirms(auth: Auth) -> N
         json_body={"email": "jan.nowy@example.pl", "current_password": PASSWORD},
     )
     assert status == 202
-    requested = await auth.event("auth.email_change.requested", client_number="100001")
+    requested = await auth.tap.payload("auth.email_change.requested", client_number="100001")
     assert requested["new_email"] == "jan.nowy@example.pl"
     _, me = await auth.call("GET", "/me", token=tokens["access_token"])
     assert me["email"] == "jan@example.pl"  # not before confirmation
@@ -101,7 +101,7 @@ async def test_email_changes_only_when_the_new_address_confirms(auth: Auth) -> N
         "POST", "/email-changes/confirm", json_body={"token": requested["token"]}
     )
     assert status == 200 and body["email"] == "jan.nowy@example.pl"
-    changed = await auth.event("auth.email.changed", client_number="100001")
+    changed = await auth.tap.payload("auth.email.changed", client_number="100001")
     assert changed == {
         "client_number": "100001",
         "email": "jan.nowy@example.pl",

@@ -73,6 +73,6 @@ async def test_wrong_totp_codes_lock_the_account(auth: Auth) -> None:
     wrong = "000000" if totp.now() != "000000" else "111111"
     for _ in range(5):
         await auth.login("100001", PASSWORD, totp_code=wrong)
-    await auth.event("auth.account.locked", client_number="100001")
+    await auth.tap.payload("auth.account.locked", client_number="100001")
     status, problem = await auth.login("100001", PASSWORD, totp_code=totp.now())
     assert status == 401 and problem["code"] == "invalid-credentials"

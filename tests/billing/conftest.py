@@ -8,13 +8,14 @@ import pytest
 from ebok_billing import documents
 
 from tests.billing.helpers import Billing, billing_settings, running_billing
-from tests.support.tokens import running_issuer
+from tests.support.tokens import Issuer
 
 
 @pytest.fixture
-async def billing(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Billing]:
+async def billing(
+    database: str, amqp_url: str, bus_prefix: str, issuer: Issuer
+) -> AsyncIterator[Billing]:
     documents.clear_cache()
-    async with running_issuer() as issuer:
-        settings = billing_settings(database, amqp_url, bus_prefix, issuer.jwks_url)
-        async with running_billing(settings, issuer) as running:
-            yield running
+    settings = billing_settings(database, amqp_url, bus_prefix, issuer.jwks_url)
+    async with running_billing(settings, issuer) as running:
+        yield running

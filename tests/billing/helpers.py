@@ -11,14 +11,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from aiohttp.test_utils import TestClient
 from ebok_billing.app import create_app
 from ebok_billing.domain.clients import nip_with_checksum
 from ebok_billing.domain.ledger import Lines
 from ebok_billing.settings import BillingSettings
 
 from tests.support.service import RunningService, running_service, settings_for_test
-from tests.support.tap import EventTap
 from tests.support.tokens import Issuer
 
 
@@ -154,35 +152,15 @@ def billing_settings(
 
 
 class Billing(RunningService[BillingSettings]):
-    @property
-    def http(self) -> TestClient:
-        return self.client
-
-    @property
-    def events(self) -> EventTap:
-        """Every billing event, checked against the catalogue as it arrives."""
-        return self.tap
-
-    def as_customer(self, client_number: str) -> dict[str, str]:
-        return self.issuer.customer(client_number)
-
-    def as_operator(
-        self, operator_id: str = "op-1", roles: tuple[str, ...] = ("billing",)
-    ) -> dict[str, str]:
-        return self.issuer.operator(operator_id, roles)
-
-    def as_service(self, name: str = "notifier") -> dict[str, str]:
-        return self.issuer.service(name)
-
     async def feed(
         self, rows: list[dict[str, Any]] | bytes, *, fmt: str = "jsonl", expect: int | None = 201
     ) -> dict[str, Any]:
         body = rows if isinstance(rows, bytes) else jsonl(rows)
         content_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
-        resp = await self.http.post(
+        resp = await self.client.post(
             "/operator/feed/batches",
             data=body,
-            headers={**self.as_operator(), "Content-Type": content_type},
+            headers={**self.issuer.operator(roles=("billing",)), "Content-Type": content_type},
         )
         data: dict[str, Any] = await resp.json(content_type=None)
         if expect is not None:
@@ -190,7 +168,7 @@ class Billing(RunningService[BillingSettings]):
         return data
 
     async def get(self, path: str, client_number: str, expect: int = 200) -> Any:
-        resp = await self.http.get(path, headers=self.as_customer(client_number))
+        resp = await self.client.get(path, headers=self.issuer.customer(client_number))
         assert resp.status == expect, await resp.text()
         if resp.content_type.endswith("json"):
             return await resp.json()

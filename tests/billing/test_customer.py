@@ -89,7 +89,7 @@ async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
         ("page=0", "page", 400),
         ("from=2026-02-01&to=2026-01-01", "to", 422),
     ]:
-        resp = await loaded.http.get(f"/me/invoices?{query}", headers=loaded.as_customer(A))
+        resp = await loaded.client.get(f"/me/invoices?{query}", headers=loaded.issuer.customer(A))
         assert resp.status == status, query
         assert resp.content_type == "application/problem+json"
         assert (await resp.json())["errors"][0]["field"] == field
@@ -102,9 +102,9 @@ async def test_invoices_the_gateway_names_hidden_are_left_out_of_every_page(
     the pages after it are right, not only the page the hidden invoice would stand on."""
 
     async def page(query: str, hidden: str) -> Any:
-        resp = await loaded.http.get(
+        resp = await loaded.client.get(
             f"/me/invoices?{query}",
-            headers={**loaded.as_customer(A), params.HIDDEN_ITEMS_HEADER: hidden},
+            headers={**loaded.issuer.customer(A), params.HIDDEN_ITEMS_HEADER: hidden},
         )
         assert resp.status == 200, await resp.text()
         return await resp.json()
@@ -120,9 +120,9 @@ async def test_invoices_the_gateway_names_hidden_are_left_out_of_every_page(
     everything = await page("", " , ")
     assert everything["total"] == 3
     too_many = ",".join(str(n) for n in range(params.MAX_HIDDEN_ITEMS + 1))
-    resp = await loaded.http.get(
+    resp = await loaded.client.get(
         "/me/invoices",
-        headers={**loaded.as_customer(A), params.HIDDEN_ITEMS_HEADER: too_many},
+        headers={**loaded.issuer.customer(A), params.HIDDEN_ITEMS_HEADER: too_many},
     )
     assert resp.status == 400
     assert (await resp.json())["errors"][0]["field"] == params.HIDDEN_ITEMS_HEADER
@@ -211,7 +211,7 @@ async def test_balance_overdue_interest_and_notes(loaded: Billing) -> None:
         {"from": "2026-01-20", "to": "2026-02-10", "annual_rate_percent": "9.50"}
     ]
     assert note["amount"] == f"{Decimal(I2['gross']) * Decimal('9.5') * 22 / 36500:.2f}"
-    issued = await loaded.events.until("billing.interest_note.issued")
+    issued = await loaded.tap.until("billing.interest_note.issued")
     assert issued.payload["payment_id"] == "P-A2"
 
     settled = await loaded.get("/me/balance", B)
@@ -260,7 +260,7 @@ async def test_a_customer_sees_only_their_own_client(loaded: Billing) -> None:
         "/me/contracts/U/100001/2023",
         "/me/contracts/U/100001/2023/document",
     ):
-        resp = await loaded.http.get(path, headers=loaded.as_customer(B))
+        resp = await loaded.client.get(path, headers=loaded.issuer.customer(B))
         assert resp.status == 404, path
         assert (await resp.json())["code"] == "not-found"
     own = {i["invoice_number"] for i in (await loaded.get("/me/invoices", B))["items"]}
@@ -275,33 +275,35 @@ async def test_a_customer_sees_only_their_own_client(loaded: Billing) -> None:
     assert (await loaded.get("/me/invoices", "999999"))["items"] == []
     await loaded.get("/me/balance", "999999", expect=404)
     # no token, or not a customer
-    assert (await loaded.http.get("/me/invoices")).status == 401
-    assert (await loaded.http.get("/me/invoices", headers=loaded.as_operator())).status == 403
-    bad = await loaded.http.get("/me/invoices/12ab", headers=loaded.as_customer(A))
+    assert (await loaded.client.get("/me/invoices")).status == 401
+    assert (
+        await loaded.client.get("/me/invoices", headers=loaded.issuer.operator(roles=("billing",)))
+    ).status == 403
+    bad = await loaded.client.get("/me/invoices/12ab", headers=loaded.issuer.customer(A))
     assert bad.status == 400 and (await bad.json())["errors"][0]["field"] == "number"
 
 
 async def _confirm(billing: Billing, token: str, expect: int = 200) -> dict[str, Any]:
-    resp = await billing.http.post("/e-invoice/confirmations", json={"token": token})
+    resp = await billing.client.post("/e-invoice/confirmations", json={"token": token})
     assert resp.status == expect, await resp.text()
     # resp.json() is Any: a JSON object
     return await resp.json()  # type: ignore[no-any-return]
 
 
 async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
-    headers = loaded.as_customer(A)
+    headers = loaded.issuer.customer(A)
     assert (await loaded.get("/me/e-invoice", A))["status"] == "none"
-    asked = await loaded.http.put(
+    asked = await loaded.client.put(
         "/me/e-invoice", json={"email": "jan@example.pl"}, headers=headers
     )
     assert asked.status == 202
     state = await asked.json()
     assert state["status"] == "none" and state["pending"]["purpose"] == "accept"
-    request = await loaded.events.until("billing.e_invoice.confirmation_requested")
+    request = await loaded.tap.until("billing.e_invoice.confirmation_requested")
     assert request.payload["email"] == "jan@example.pl"
     confirmed = await _confirm(loaded, request.payload["token"])
     assert confirmed["status"] == "accepted"
-    changed = await loaded.events.until("billing.e_invoice.consent_changed")
+    changed = await loaded.tap.until("billing.e_invoice.consent_changed")
     assert changed.payload["status"] == "accepted"
     assert changed.payload["source"] == "confirmation-link"
     await _confirm(loaded, request.payload["token"], expect=404)  # single use
@@ -309,30 +311,26 @@ async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
     # While accepted, a new invoice goes by e-mail to the confirmed address.
     i4 = invoice_row("10000126030004", A, "U/100001/2023", issue_date="2026-03-15")
     await loaded.feed([i4])
-    issued = await loaded.events.until(
-        "billing.invoice.issued", invoice_number=i4["invoice_number"]
-    )
+    issued = await loaded.tap.until("billing.invoice.issued", invoice_number=i4["invoice_number"])
     assert issued.payload["delivery"] == "e-mail"
     assert issued.payload["e_invoice_email"] == "jan@example.pl"
 
     # A change is confirmed again; until then the old address stays in force.
-    await loaded.http.put("/me/e-invoice", json={"email": "jan.nowy@example.pl"}, headers=headers)
+    await loaded.client.put("/me/e-invoice", json={"email": "jan.nowy@example.pl"}, headers=headers)
     state = await loaded.get("/me/e-invoice", A)
     assert state["email"] == "jan@example.pl" and state["pending"]["purpose"] == "change"
-    request = await loaded.events.until("billing.e_invoice.confirmation_requested")
+    request = await loaded.tap.until("billing.e_invoice.confirmation_requested")
     await _confirm(loaded, request.payload["token"])
     assert (await loaded.get("/me/e-invoice", A))["email"] == "jan.nowy@example.pl"
 
-    withdrawn = await loaded.http.delete("/me/e-invoice", headers=headers)
+    withdrawn = await loaded.client.delete("/me/e-invoice", headers=headers)
     assert withdrawn.status == 200
     assert (
-        await loaded.events.until("billing.e_invoice.consent_changed", status="withdrawn")
+        await loaded.tap.until("billing.e_invoice.consent_changed", status="withdrawn")
     ).payload["email"] is None
     i5 = invoice_row("10000126030005", A, "U/100001/2023", issue_date="2026-03-16")
     await loaded.feed([i5])
-    issued = await loaded.events.until(
-        "billing.invoice.issued", invoice_number=i5["invoice_number"]
-    )
+    issued = await loaded.tap.until("billing.invoice.issued", invoice_number=i5["invoice_number"])
     assert issued.payload["delivery"] == "paper"
 
     history = (await loaded.get("/me/e-invoice", A))["history"]
@@ -343,23 +341,23 @@ async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
         ("confirmed", "confirmation-link"),
         ("withdrawn", "customer"),
     ]
-    again = await loaded.http.delete("/me/e-invoice", headers=headers)
+    again = await loaded.client.delete("/me/e-invoice", headers=headers)
     assert again.status == 409
 
 
 async def test_e_invoice_refusals(loaded: Billing) -> None:
-    business = await loaded.http.put(
-        "/me/e-invoice", json={"email": "firma@example.pl"}, headers=loaded.as_customer(B)
+    business = await loaded.client.put(
+        "/me/e-invoice", json={"email": "firma@example.pl"}, headers=loaded.issuer.customer(B)
     )
     assert business.status == 409
     problem = await business.json()
     assert problem["code"] == "e-invoice-ksef" and "KSeF" in problem["detail"]
-    bad = await loaded.http.put(
-        "/me/e-invoice", json={"email": "nie-adres"}, headers=loaded.as_customer(A)
+    bad = await loaded.client.put(
+        "/me/e-invoice", json={"email": "nie-adres"}, headers=loaded.issuer.customer(A)
     )
     assert bad.status == 422 and (await bad.json())["errors"][0]["field"] == "email"
-    extra = await loaded.http.put(
-        "/me/e-invoice", json={"email": "a@example.pl", "x": 1}, headers=loaded.as_customer(A)
+    extra = await loaded.client.put(
+        "/me/e-invoice", json={"email": "a@example.pl", "x": 1}, headers=loaded.issuer.customer(A)
     )
     assert extra.status == 422
     await _confirm(loaded, "x" * 43, expect=404)
@@ -401,7 +399,7 @@ async def test_a_notes_rates_are_listed_in_period_order(loaded: Billing) -> None
     """1,000.00 due 2025-11-20 paid 2026-03-20: three periods whose rates fall (9.75, 9.50,
     9.25); the note lists them as the periods come, each with its days, never sorted."""
     await loaded.feed([payment_row("P-A3", A, I1["invoice_number"], "2026-03-20", "1000.00")])
-    await loaded.events.until("billing.interest_note.issued", payment_id="P-A3")
+    await loaded.tap.until("billing.interest_note.issued", payment_id="P-A3")
     notes = await loaded.get("/me/interest-notes", A)
     (note,) = [n for n in notes["items"] if n["invoice_number"] == I1["invoice_number"]]
     assert note["rates"] == [

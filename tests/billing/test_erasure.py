@@ -26,11 +26,11 @@ async def _addresses(billing: Billing) -> str:
 async def test_an_erased_account_leaves_no_unconfirmed_e_invoice_address(
     loaded: Billing,  # noqa: F811
 ) -> None:
-    headers = loaded.as_customer(A)
-    await loaded.http.put("/me/e-invoice", json={"email": CONFIRMED}, headers=headers)
-    request = await loaded.events.until("billing.e_invoice.confirmation_requested")
+    headers = loaded.issuer.customer(A)
+    await loaded.client.put("/me/e-invoice", json={"email": CONFIRMED}, headers=headers)
+    request = await loaded.tap.until("billing.e_invoice.confirmation_requested")
     await _confirm(loaded, request.payload["token"])
-    asked = await loaded.http.put("/me/e-invoice", json={"email": UNCONFIRMED}, headers=headers)
+    asked = await loaded.client.put("/me/e-invoice", json={"email": UNCONFIRMED}, headers=headers)
     assert asked.status == 202
     assert UNCONFIRMED in await _addresses(loaded)
 

@@ -58,7 +58,7 @@ async def test_a_batch_applies_once_and_resending_it_changes_nothing(
     assert first["status"] == "applied" and first["replayed"] is False
     assert first["summary"]["clients"] == {"created": 1, "updated": 0, "unchanged": 0}
     assert first["summary"]["invoices"]["created"] == 2
-    events = await billing.events.take(5)
+    events = await billing.tap.take(5)
     assert [e.type for e in events] == [
         "billing.client.upserted",
         "billing.contract.concluded",
@@ -93,7 +93,7 @@ async def test_a_batch_applies_once_and_resending_it_changes_nothing(
     # Events of one client leave in order: the next one seen must be this change, so the
     # two re-sent batches published nothing.
     await billing.feed([client_row("100001", email="jan.nowy@example.pl")])
-    (changed,) = await billing.events.take(1)
+    (changed,) = await billing.tap.take(1)
     assert changed.type == "billing.client.upserted"
     assert changed.payload["email"] == "jan.nowy@example.pl"
 
@@ -103,10 +103,13 @@ async def test_one_bad_row_rejects_the_batch_and_names_line_field_reason(
 ) -> None:
     rows = _basic_rows()
     rows[4]["amount"] = "-149.69"
-    resp = await billing.http.post(
+    resp = await billing.client.post(
         "/operator/feed/batches",
         data=jsonl(rows),
-        headers={**billing.as_operator(), "Content-Type": "application/x-ndjson"},
+        headers={
+            **billing.issuer.operator(roles=("billing",)),
+            "Content-Type": "application/x-ndjson",
+        },
     )
     assert resp.status == 422
     assert resp.content_type == "application/problem+json"
@@ -118,8 +121,9 @@ async def test_one_bad_row_rejects_the_batch_and_names_line_field_reason(
     assert await _counts(database) == dict.fromkeys(
         ("clients", "contracts", "invoices", "payments", "interest_notes"), 0
     )
-    report = await billing.http.get(
-        f"/operator/feed/batches/{problem['batch_id']}", headers=billing.as_operator()
+    report = await billing.client.get(
+        f"/operator/feed/batches/{problem['batch_id']}",
+        headers=billing.issuer.operator(roles=("billing",)),
     )
     assert (await report.json())["status"] == "rejected"
 
@@ -157,10 +161,13 @@ async def test_a_batch_of_100000_rows_with_one_bad_row_applies_nothing(
     bad_line = 73_210
     assert rows[bad_line - 1]["type"] == "payment"
     rows[bad_line - 1] = {**rows[bad_line - 1], "amount": "-12.00"}
-    resp = await billing.http.post(
+    resp = await billing.client.post(
         "/operator/feed/batches",
         data=jsonl(rows),
-        headers={**billing.as_operator(), "Content-Type": "application/x-ndjson"},
+        headers={
+            **billing.issuer.operator(roles=("billing",)),
+            "Content-Type": "application/x-ndjson",
+        },
     )
     problem = await resp.json()
     assert resp.status == 422, problem
@@ -202,14 +209,14 @@ async def test_contract_termination_and_correction(billing: Billing) -> None:
     ended = contract_row("U/100001/2023", "100001", terminated_on="2025-12-31")
     result = await billing.feed([ended, correction])
     assert result["summary"]["contracts"]["updated"] == 1
-    terminated = await billing.events.until("billing.contract.terminated")
+    terminated = await billing.tap.until("billing.contract.terminated")
     assert terminated.payload == {
         "contract_number": "U/100001/2023",
         "client_number": "100001",
         "terminated_on": "2025-12-31",
         "active_contracts_left": 1,
     }
-    issued = await billing.events.until("billing.invoice.issued", invoice_number="10000125040003")
+    issued = await billing.tap.until("billing.invoice.issued", invoice_number="10000125040003")
     assert issued.payload["gross"].startswith("-")
     original = await billing.get("/me/invoices/10000125030002", "100001")
     assert original["status"] == "corrected"
@@ -355,18 +362,18 @@ def _lines(raw: bytes, fmt: str) -> list[tuple[int, str]]:
 
 async def test_feed_endpoint_refuses_other_callers_and_formats(billing: Billing) -> None:
     body = jsonl(BASE)
-    customer = await billing.http.post(
+    customer = await billing.client.post(
         "/operator/feed/batches",
         data=body,
-        headers={**billing.as_customer("100001"), "Content-Type": "application/x-ndjson"},
+        headers={**billing.issuer.customer("100001"), "Content-Type": "application/x-ndjson"},
     )
     assert customer.status == 403
-    anonymous = await billing.http.post("/operator/feed/batches", data=body)
+    anonymous = await billing.client.post("/operator/feed/batches", data=body)
     assert anonymous.status == 401
-    xml = await billing.http.post(
+    xml = await billing.client.post(
         "/operator/feed/batches",
         data=b"<a/>",
-        headers={**billing.as_operator(), "Content-Type": "application/xml"},
+        headers={**billing.issuer.operator(roles=("billing",)), "Content-Type": "application/xml"},
     )
     assert xml.status == 415
     assert (await xml.json())["errors"][0]["field"] == "Content-Type"

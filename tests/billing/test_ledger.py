@@ -92,7 +92,7 @@ async def test_a_late_business_payment_charges_the_compensation_once(billing: Bi
     # 100.00 × 15.75 % × 30 / 365 = 1.2945… → 1.29; 40 EUR × 4.2730 (NBP, 31.12.2024) = 170.92
     issued = {}
     while len(issued) < 2:
-        event = await billing.events.until("billing.interest_note.issued")
+        event = await billing.tap.until("billing.interest_note.issued")
         issued[event.payload["payment_id"]] = event
     note = issued["P-B1"]
     assert note.payload["amount"] == "1.29"
@@ -133,7 +133,7 @@ async def test_a_late_business_payment_charges_the_compensation_once(billing: Bi
         payment_row("P-B3", B, IB["invoice_number"], "2025-02-26", "49.69"),
     ]
     await billing.feed(second)
-    later = await billing.events.until("billing.interest_note.issued", payment_id="P-B3")
+    later = await billing.tap.until("billing.interest_note.issued", payment_id="P-B3")
     assert later.payload["amount"] == "0.79" and later.payload["recovery_compensation"] is None
     assert (await billing.feed(second, expect=200))["replayed"] is True
     balance = await billing.get("/me/balance", B)
@@ -156,7 +156,7 @@ async def test_a_missing_eur_rate_refuses_rather_than_guesses(billing: Billing) 
     ib = invoice_row("10000226010001", B, "U/100002/2024", issue_date="2026-01-05")  # due 01-19
     await billing.feed([*_base(), ib])
     path = f"/operator/invoices/{ib['invoice_number']}/interest-notes"
-    resp = await billing.http.post(path, headers=billing.as_operator())
+    resp = await billing.client.post(path, headers=billing.issuer.operator(roles=("billing",)))
     assert resp.status == 409 and resp.content_type == "application/problem+json"
     problem = await resp.json()
     assert problem["errors"][0]["field"] == "rate_date"
@@ -169,10 +169,10 @@ async def test_a_missing_eur_rate_refuses_rather_than_guesses(billing: Billing) 
     (invoice,) = (await billing.get("/me/invoices", B))["items"]
     assert invoice["amount_paid"] == "0.00"  # nothing of the batch was applied
 
-    op = billing.as_operator()
+    op = billing.issuer.operator(roles=("billing",))
     add = {"rate_date": "2025-12-31", "eur_pln": "4.2000"}  # a test value, not NBP's
-    assert (await billing.http.post("/operator/eur-rates", headers=op, json=add)).status == 201
-    assert (await billing.http.post("/operator/eur-rates", headers=op, json=add)).status == 200
+    assert (await billing.client.post("/operator/eur-rates", headers=op, json=add)).status == 201
+    assert (await billing.client.post("/operator/eur-rates", headers=op, json=add)).status == 200
     for body, field, status in [
         ({**add, "eur_pln": "4.3000"}, "rate_date", 409),  # a day's rate never changes
         ({**add, "rate_date": "2025-12-27"}, "rate_date", 422),  # a Saturday
@@ -180,11 +180,11 @@ async def test_a_missing_eur_rate_refuses_rather_than_guesses(billing: Billing) 
         ({**add, "eur_pln": "4.2"}, "eur_pln", 422),
         ({**add, "table_number": "251/A/NBP/2024"}, "table_number", 422),
     ]:
-        resp = await billing.http.post("/operator/eur-rates", headers=op, json=body)
+        resp = await billing.client.post("/operator/eur-rates", headers=op, json=body)
         assert resp.status == status, body
         assert resp.content_type == "application/problem+json"
         assert (await resp.json())["errors"][0]["field"] == field, body
-    rates = await (await billing.http.get("/operator/eur-rates", headers=op)).json()
+    rates = await (await billing.client.get("/operator/eur-rates", headers=op)).json()
     assert [r["rate_date"] for r in rates["items"]] == [
         "2022-12-30",
         "2023-12-29",
@@ -193,7 +193,7 @@ async def test_a_missing_eur_rate_refuses_rather_than_guesses(billing: Billing) 
     ]
 
     await billing.feed(late)  # the same batch again, now that the rate is there
-    note = await billing.events.until("billing.interest_note.issued", payment_id="P-B1")
+    note = await billing.tap.until("billing.interest_note.issued", payment_id="P-B1")
     assert note.payload["recovery_compensation"]["pln"] == "168.00"  # 40 × 4.2000
 
 
@@ -220,7 +220,9 @@ async def test_payments_go_to_the_named_debt_else_the_oldest_due(billing: Billin
     i2 = invoice_row("10000126010002", H, "U/100001/2023", issue_date="2026-01-05")
     await billing.feed([*_base(), i1, i2])
     path = f"/operator/invoices/{i1['invoice_number']}/interest-notes"
-    first = await (await billing.http.post(path, headers=billing.as_operator())).json()
+    first = await (
+        await billing.client.post(path, headers=billing.issuer.operator(roles=("billing",)))
+    ).json()
     # 1103.00 × (9.75 × 13 + 9.50 × 91 + 9.25 × 16) / 36500 = 34.4272… → 34.43
     assert first["amount"] == "34.43" and first["recovery_compensation"] is None
     n1 = first["note_number"]
@@ -234,7 +236,7 @@ async def test_payments_go_to_the_named_debt_else_the_oldest_due(billing: Billin
     assert result["summary"]["payments"]["created"] == 3
     posted = {}
     for _ in range(3):
-        event = await billing.events.until("billing.payment.posted")
+        event = await billing.tap.until("billing.payment.posted")
         posted[event.payload["payment_id"]] = event.payload
     assert posted["U-1"]["allocations"] == [
         {"invoice_number": i1["invoice_number"], "note_number": n1, "amount": "10.00"}
@@ -254,7 +256,7 @@ async def test_payments_go_to_the_named_debt_else_the_oldest_due(billing: Billin
 
     # I2 was paid late by U-3: 149.69 × (9.50 × 44 + 9.25 × 16) / 36500 = 2.3212… → 2.32.
     # I1's days up to today were charged by the on-demand note already: no second note.
-    late = await billing.events.until("billing.interest_note.issued", reason="late-payment")
+    late = await billing.tap.until("billing.interest_note.issued", reason="late-payment")
     assert late.payload["invoice_number"] == i2["invoice_number"]
     assert late.payload["amount"] == "2.32" and late.payload["payment_id"] == "U-3"
 
@@ -356,13 +358,13 @@ async def test_an_invoice_copy_keeps_the_buyer_it_was_issued_to(billing: Billing
     documents.clear_cache()
     after = await billing.get(f"/me/invoices/{i1['invoice_number']}/pdf", H)
     assert after == before  # the same invoice, the same bytes, after the client moved
-    original = await billing.http.get(
-        f"/internal/invoices/{i1['invoice_number']}/pdf", headers=billing.as_service()
+    original = await billing.client.get(
+        f"/internal/invoices/{i1['invoice_number']}/pdf", headers=billing.issuer.service()
     )
     first_original = await original.read()
     documents.clear_cache()
-    again = await billing.http.get(
-        f"/internal/invoices/{i1['invoice_number']}/pdf", headers=billing.as_service()
+    again = await billing.client.get(
+        f"/internal/invoices/{i1['invoice_number']}/pdf", headers=billing.issuer.service()
     )
     assert await again.read() == first_original  # the e-invoice original is kept as well
 

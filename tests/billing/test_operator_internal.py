@@ -45,14 +45,14 @@ async def test_internal_api_answers_its_contracts(billing: Billing) -> None:
     await billing.feed(
         [client_row(A, email="jan@example.pl"), contract_row("U/100001/2023", A), INVOICE]
     )
-    service = billing.as_service("notifier")
-    resp = await billing.http.get(
+    service = billing.issuer.service("notifier")
+    resp = await billing.client.get(
         f"/internal/invoices/{INVOICE['invoice_number']}", headers=service
     )
     body = await resp.json()
     _schema("internal_invoice.v1.json").validate(body)
     assert body["gross"] == INVOICE["gross"] and body["delivery"] == "paper"
-    pdf = await billing.http.get(
+    pdf = await billing.client.get(
         f"/internal/invoices/{INVOICE['invoice_number']}/pdf", headers=service
     )
     assert pdf.content_type == "application/pdf"
@@ -64,7 +64,7 @@ async def test_internal_api_answers_its_contracts(billing: Billing) -> None:
     assert b"Odpis" not in original
     copy = await billing.get(f"/me/invoices/{number}/pdf", A)
     assert f"/Title (Odpis faktury {number})".encode() in copy
-    client = await (await billing.http.get(f"/internal/clients/{A}", headers=service)).json()
+    client = await (await billing.client.get(f"/internal/clients/{A}", headers=service)).json()
     _schema("internal_client.v1.json").validate(client)
     assert client["active_contracts"] == 1 and client["e_invoice"]["status"] == "none"
 
@@ -73,40 +73,42 @@ async def test_internal_api_answers_its_contracts(billing: Billing) -> None:
         ("/internal/clients/12", 400),
         ("/internal/invoices/abc/pdf", 400),
     ]:
-        assert (await billing.http.get(path, headers=service)).status == status, path
-    customer = await billing.http.get(f"/internal/clients/{A}", headers=billing.as_customer(A))
+        assert (await billing.client.get(path, headers=service)).status == status, path
+    customer = await billing.client.get(
+        f"/internal/clients/{A}", headers=billing.issuer.customer(A)
+    )
     assert customer.status == 403
 
 
 async def test_rate_table_is_data_an_operator_extends(billing: Billing) -> None:
-    op = billing.as_operator()
-    rates = await (await billing.http.get("/operator/interest-rates", headers=op)).json()
+    op = billing.issuer.operator(roles=("billing",))
+    rates = await (await billing.client.get("/operator/interest-rates", headers=op)).json()
     assert rates["items"][0] == {
         **rates["items"][0],
         "effective_from": "2022-09-08",
         "reference_rate_percent": "6.75",
         "added_by": "packaged",
     }
-    added = await billing.http.post(
+    added = await billing.client.post(
         "/operator/interest-rates",
         headers=op,
         json={"effective_from": "2026-09-03", "reference_rate_percent": "3.50"},
     )
     assert added.status == 201
-    earlier = await billing.http.post(
+    earlier = await billing.client.post(
         "/operator/interest-rates",
         headers=op,
         json={"effective_from": "2026-01-01", "reference_rate_percent": "3.00"},
     )
     assert earlier.status == 409
     assert (await earlier.json())["errors"][0]["field"] == "effective_from"
-    bad = await billing.http.post(
+    bad = await billing.client.post(
         "/operator/interest-rates",
         headers=op,
         json={"effective_from": "2026-10-01", "reference_rate_percent": "-1"},
     )
     assert bad.status == 422
-    rates = await (await billing.http.get("/operator/interest-rates", headers=op)).json()
+    rates = await (await billing.client.get("/operator/interest-rates", headers=op)).json()
     assert rates["items"][-1]["household_rate_percent"] == "9.00"
 
 
@@ -114,14 +116,14 @@ async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Bi
     clock.freeze(TODAY)
     await billing.feed([client_row(A), contract_row("U/100001/2023", A), INVOICE])
     path = f"/operator/invoices/{INVOICE['invoice_number']}/interest-notes"
-    first = await billing.http.post(path, headers=billing.as_operator())
+    first = await billing.client.post(path, headers=billing.issuer.operator(roles=("billing",)))
     assert first.status == 201
     note = await first.json()
     assert note["reason"] == "on-demand" and note["period"]["to"] == "2026-03-20"
     assert note["days"] == (dt.date(2026, 3, 20) - dt.date(2025, 11, 20)).days
-    same = await billing.http.post(path, headers=billing.as_operator())
+    same = await billing.client.post(path, headers=billing.issuer.operator(roles=("billing",)))
     assert same.status == 200 and (await same.json())["note_number"] == note["note_number"]
-    event = await billing.events.until("billing.interest_note.issued")
+    event = await billing.tap.until("billing.interest_note.issued")
     assert event.payload["amount"] == note["amount"] and event.payload["payment_id"] is None
     # The balance counts no day twice: the note charged up to today, so nothing more
     # accrues today; three days on, the days after the note (149.69 × 9.25 % × 3 / 365).
@@ -138,14 +140,14 @@ async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Bi
     await billing.feed(
         [payment_row("P-1", A, INVOICE["invoice_number"], "2026-03-25", INVOICE["gross"])]
     )
-    late = await billing.events.until("billing.interest_note.issued", reason="late-payment")
+    late = await billing.tap.until("billing.interest_note.issued", reason="late-payment")
     assert late.payload["periods"][0]["from"] == "2026-03-21"
     assert late.payload["days_late"] == 5
     # Art. 451 § 1: the payment first covered the invoice's note issued before it, so
     # that much of the principal is still unpaid, and a new note may charge it.
     rest = Decimal(note["total"])
     assert Decimal(late.payload["principal"]) == Decimal(INVOICE["gross"]) - rest
-    again = await billing.http.post(path, headers=billing.as_operator())
+    again = await billing.client.post(path, headers=billing.issuer.operator(roles=("billing",)))
     assert again.status == 201
     second = await again.json()
     assert second["principal"] == f"{rest}"
@@ -156,7 +158,7 @@ async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Bi
         [payment_row("P-2", A, INVOICE["invoice_number"], "2026-03-30", f"{everything}")]
     )
     clock.freeze(TODAY + dt.timedelta(days=11))
-    paid = await billing.http.post(path, headers=billing.as_operator())
+    paid = await billing.client.post(path, headers=billing.issuer.operator(roles=("billing",)))
     assert paid.status == 409
 
 
@@ -170,25 +172,29 @@ async def test_each_tariff_change_is_kept_with_who_and_when(billing: Billing) ->
         "subscription_fee": "10.00",
         "vat_rate": "8",
     }
-    first = await billing.http.put(
-        "/operator/tariffs", headers=billing.as_operator("ewa"), json=tariff
+    first = await billing.client.put(
+        "/operator/tariffs", headers=billing.issuer.operator("ewa", ("billing",)), json=tariff
     )
     assert first.status == 200
     clock.freeze(TODAY + dt.timedelta(hours=2))
-    again = await billing.http.put(
+    again = await billing.client.put(
         "/operator/tariffs",
-        headers=billing.as_operator("jan"),
+        headers=billing.issuer.operator("jan", ("billing",)),
         json={**tariff, "water_price": "6.50"},
     )
     assert again.status == 200
     listed = await (
-        await billing.http.get("/operator/tariffs", headers=billing.as_operator())
+        await billing.client.get(
+            "/operator/tariffs", headers=billing.issuer.operator(roles=("billing",))
+        )
     ).json()
     [g1] = [t for t in listed["items"] if t["tariff_group"] == "G1"]
     assert (g1["water_price"], g1["changed_by"]) == ("6.5", "operator:jan")
     assert dt.datetime.fromisoformat(g1["changed_at"]) == TODAY + dt.timedelta(hours=2)
     changes = await (
-        await billing.http.get("/operator/tariffs/changes", headers=billing.as_operator())
+        await billing.client.get(
+            "/operator/tariffs/changes", headers=billing.issuer.operator(roles=("billing",))
+        )
     ).json()
     assert changes["total"] == 2
     assert [(c["water_price"], c["replaced"], c["changed_by"]) for c in changes["items"]] == [
@@ -206,7 +212,7 @@ async def test_billing_run_invoices_accepted_readings(
             database, amqp_url, bus_prefix, issuer.jwks_url, billing_run=True
         )
         async with running_billing(settings, issuer) as b:
-            http, tap = b.http, b.events
+            http, tap = b.client, b.tap
             await b.feed(
                 [
                     client_row(A),
@@ -215,7 +221,7 @@ async def test_billing_run_invoices_accepted_readings(
             )
             tariff = await http.put(
                 "/operator/tariffs",
-                headers=b.as_operator(),
+                headers=b.issuer.operator(roles=("billing",)),
                 json={
                     "tariff_group": "G1",
                     "valid_from": "2026-01-01",
@@ -375,7 +381,9 @@ async def test_demo_data_loads_through_billings_feed_command(
     gross = {i["invoice_number"]: i["gross"] for i in listed["items"]}
     assert gross[demo_client.invoice_number] == demo_client.gross
     batches = await (
-        await billing.http.get("/operator/feed/batches", headers=billing.as_operator())
+        await billing.client.get(
+            "/operator/feed/batches", headers=billing.issuer.operator(roles=("billing",))
+        )
     ).json()
     assert batches["total"] == 4 and {b["status"] for b in batches["items"]} == {"applied"}
     assert sum(b["summary"]["interest_notes"] for b in batches["items"]) > 0

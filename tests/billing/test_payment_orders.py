@@ -34,8 +34,8 @@ from tests.billing.helpers import (
     running_billing,
 )
 from tests.billing.test_customer import I1, I2, I3, IB, PAYMENTS, TODAY, A, B
-from tests.support.bus import wait_until
 from tests.support.tokens import running_issuer
+from tests.support.waiting import eventually
 
 SANDBOX = SandboxSettings(payu_sandbox_port=0)
 EVENT = "billing.payment_order.status_changed"
@@ -99,7 +99,7 @@ async def paying(
             payu_continue_url="http://portal.test/platnosci",
         )
         async with running_billing(settings, issuer) as billing:
-            hop.target = str(billing.http.make_url("/payments/payu/notifications"))
+            hop.target = str(billing.client.make_url("/payments/payu/notifications"))
             clock.freeze(TODAY)
             await billing.feed(
                 [
@@ -120,15 +120,15 @@ async def paying(
 
 
 async def _post(billing: Billing, client: str, body: dict[str, Any]) -> tuple[int, Any]:
-    resp = await billing.http.post(
-        "/me/payment-orders", json=body, headers=billing.as_customer(client)
+    resp = await billing.client.post(
+        "/me/payment-orders", json=body, headers=billing.issuer.customer(client)
     )
     return resp.status, await resp.json(content_type=None)
 
 
 async def _unmatched(billing: Billing) -> Any:
-    resp = await billing.http.get(
-        "/operator/payment-orders/unmatched", headers=billing.as_operator()
+    resp = await billing.client.get(
+        "/operator/payment-orders/unmatched", headers=billing.issuer.operator(roles=("billing",))
     )
     assert resp.status == 200, await resp.text()
     return await resp.json()
@@ -143,7 +143,7 @@ async def _delivered(sandbox: RunningSandbox, order: str, status: str, count: in
         ]
         return len(taken) >= count
 
-    await wait_until(done, f"{count} × {status} taken for {order}")
+    await eventually(done, f"{count} × {status} taken for {order}")
 
 
 async def test_paying_the_balance_through_the_provider(
@@ -181,7 +181,7 @@ async def test_paying_the_balance_through_the_provider(
     paid = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
     assert paid["status"] == "paid" and paid["booked"] is False
     assert paid["booking_text"] == "w trakcie księgowania" and paid["redirect_uri"] is None
-    changes = await paying.events.wait_for(EVENT, 3, order_id=order["order_id"])
+    changes = await paying.tap.wait_for(EVENT, 3, order_id=order["order_id"])
     assert [e.payload["status"] for e in changes] == ["started", "pending", "paid"]
 
     # Shown as being booked; the transfer no longer asks for it.
@@ -241,7 +241,7 @@ async def test_cancelled_then_expired_orders(paying: Billing, sandbox: RunningSa
     assert status == 201 and third["status"] == "pending", third
     expired = await paying.get(f"/me/payment-orders/{second['order_id']}", A)
     assert expired["status"] == "expired"
-    events = await paying.events.wait_for(EVENT, 8)
+    events = await paying.tap.wait_for(EVENT, 8)
     assert [e.payload["status"] for e in events if e.payload["order_id"] == second["order_id"]] == [
         "started",
         "pending",
@@ -274,7 +274,7 @@ async def test_forged_replayed_and_foreign_requests_are_refused(
     async def send(document: dict[str, Any], key: str = SANDBOX.payu_second_key) -> str:
         """The reason a notification was refused ("" when taken)."""
         body = json.dumps(document).encode()
-        resp = await paying.http.post(
+        resp = await paying.client.post(
             notify,
             data=body,
             headers={
@@ -294,7 +294,7 @@ async def test_forged_replayed_and_foreign_requests_are_refused(
     assert await send(other_order) == "other-provider-order"
     unknown = {"order": {**genuine["order"], "extOrderId": "6f1c3a43-3b1e-4c1b-9d0e-000000000000"}}
     assert await send(unknown) == "unknown-order"
-    unsigned = await paying.http.post(notify, json=genuine)
+    unsigned = await paying.client.post(notify, json=genuine)
     assert unsigned.status == 400
     still = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
     assert still["status"] == "pending"
@@ -326,7 +326,7 @@ async def test_a_transfer_naming_the_order_in_its_title_books_it(
     del row["invoice_number"]
     title = f"e-BOK płatność {order['order_id'].upper()}"
     await paying.feed([{**row, "title": title}])
-    posted = await paying.events.until("billing.payment.posted", payment_id="BANK-0001")
+    posted = await paying.tap.until("billing.payment.posted", payment_id="BANK-0001")
     assert [a["invoice_number"] for a in posted.payload["allocations"]] == numbers
     booked = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
     assert booked["booked"] is True and booked["booking_text"] == "zaksięgowana"
@@ -374,7 +374,7 @@ async def test_orders_past_their_validity_expire_without_anyone_reading_them(
         swept += await sweep()
     assert swept == 2, swept
     for order in (first, second):
-        changes = await paying.events.wait_for(EVENT, 3, order_id=order["order_id"])
+        changes = await paying.tap.wait_for(EVENT, 3, order_id=order["order_id"])
         assert [e.payload["status"] for e in changes] == ["started", "pending", "expired"]
     async with paying.pool.acquire() as conn:
         statuses = await conn.fetch("SELECT status FROM payment_orders")
@@ -386,4 +386,4 @@ async def test_orders_past_their_validity_expire_without_anyone_reading_them(
     clock.freeze(TODAY + dt.timedelta(seconds=validity + 1))
     replica = replace(paying.settings, role="worker", payment_expiry_interval_seconds=0.2)
     async with running_billing(replica, paying.issuer):
-        await paying.events.until(EVENT, order_id=third["order_id"], status="expired")
+        await paying.tap.until(EVENT, order_id=third["order_id"], status="expired")

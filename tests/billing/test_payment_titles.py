@@ -38,7 +38,7 @@ def old_csv(rows: list[dict[str, Any]]) -> bytes:
 async def _posted(billing: Billing, count: int) -> dict[str, Any]:
     posted = {}
     for _ in range(count):
-        event = await billing.events.until("billing.payment.posted")
+        event = await billing.tap.until("billing.payment.posted")
         posted[event.payload["payment_id"]] = event.payload
     return posted
 
@@ -51,7 +51,9 @@ async def test_a_transfer_pays_what_its_title_names(billing: Billing) -> None:
     assert result["summary"]["payments"]["created"] == 1, result
     await _posted(billing, 1)
     path = f"/operator/invoices/{I1['invoice_number']}/interest-notes"
-    note = await (await billing.http.post(path, headers=billing.as_operator())).json()
+    note = await (
+        await billing.client.post(path, headers=billing.issuer.operator(roles=("billing",)))
+    ).json()
     n1 = note["note_number"]
     i1, i2, i3 = (i["invoice_number"] for i in (I1, I2, I3))
 
@@ -84,8 +86,8 @@ async def test_a_transfer_pays_what_its_title_names(billing: Billing) -> None:
     assert went("T-5") == [(i1, None, "20.00")]
     assert went("T-6") == [(i1, None, "1.00")]
 
-    resp = await billing.http.get(
-        "/operator/payment-orders/unmatched", headers=billing.as_operator()
+    resp = await billing.client.get(
+        "/operator/payment-orders/unmatched", headers=billing.issuer.operator(roles=("billing",))
     )
     listed = await resp.json()
     assert [(p["payment_id"], p["title"]) for p in listed["title_unmatched"]] == [

@@ -12,4 +12,4 @@ async def test_every_operator_route_needs_its_role(billing: Billing) -> None:
     async def headers(roles: tuple[str, ...]) -> dict[str, str]:
         return billing.issuer.operator("op-1", roles)
 
-    await walk(billing.http, operator_routes(billing.http.app), headers)
+    await walk(billing.client, operator_routes(billing.client.app), headers)

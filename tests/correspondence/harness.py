@@ -15,11 +15,11 @@ from typing import Any
 import aiohttp
 from ebok_correspondence.app import create_app
 from ebok_correspondence.settings import CorrespondenceSettings
-from ebok_shared.bus import Event
 
-from tests.support.bus import wait_until
+from tests.support.payloads import contract_concluded, invoice_issued
 from tests.support.service import RunningService, running_service, settings_for_test
 from tests.support.tokens import Issuer
+from tests.support.waiting import eventually
 
 # The smallest files each accepted format can be recognised by (and one that is none of them).
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -91,19 +91,6 @@ def form(
 
 
 class Correspondence(RunningService[CorrespondenceSettings]):
-    @property
-    def seen(self) -> list[Event]:
-        """Every event taken off the back office queue so far."""
-        return self.tap.received
-
-    # -- callers --------------------------------------------------------------------------------
-
-    def customer(self, client_number: str = "100001", **claims: Any) -> dict[str, str]:
-        return self.issuer.customer(client_number, **claims)
-
-    def operator(self, operator_id: str = "op-1") -> dict[str, str]:
-        return self.issuer.operator(operator_id)
-
     async def submit(
         self,
         document: dict[str, Any] | None = None,
@@ -114,7 +101,7 @@ class Correspondence(RunningService[CorrespondenceSettings]):
         expect: int | None = 201,
     ) -> dict[str, Any]:
         """POST /me/correspondence: JSON without files, a multipart form with them."""
-        headers = self.customer(client_number)
+        headers = self.issuer.customer(client_number)
         if key is not None:
             headers["Idempotency-Key"] = key
         if files is None:
@@ -146,7 +133,7 @@ class Correspondence(RunningService[CorrespondenceSettings]):
         status: int = 200,
     ) -> Any:
         resp = await self.client.request(
-            method, path, json=body, headers=self.operator(operator_id)
+            method, path, json=body, headers=self.issuer.operator(operator_id)
         )
         answer = await resp.json(content_type=None)
         assert resp.status == status, answer
@@ -156,7 +143,7 @@ class Correspondence(RunningService[CorrespondenceSettings]):
 
     async def give_invoice(self, invoice_number: str, client_number: str = "100001") -> None:
         """billing.invoice.issued, and wait until this service has taken it in."""
-        await self.emit("billing.invoice.issued", invoice_payload(invoice_number, client_number))
+        await self.emit("billing.invoice.issued", invoice_issued(invoice_number, client_number))
 
         async def known() -> bool:
             return bool(
@@ -168,10 +155,15 @@ class Correspondence(RunningService[CorrespondenceSettings]):
                 )
             )
 
-        await wait_until(known, f"invoice {invoice_number} known")
+        await eventually(known, f"invoice {invoice_number} known")
 
     async def give_meter(self, serial: str, client_number: str = "100001") -> None:
-        await self.emit("billing.contract.concluded", contract_payload(client_number, [serial]))
+        await self.emit(
+            "billing.contract.concluded",
+            contract_concluded(
+                client_number, contract_number=unique_contract(client_number), serials=[serial]
+            ),
+        )
 
         async def known() -> bool:
             return bool(
@@ -182,40 +174,11 @@ class Correspondence(RunningService[CorrespondenceSettings]):
                 )
             )
 
-        await wait_until(known, f"meter {serial} known")
-
-    # -- what this service published --------------------------------------------------------------
-
-    async def events(self, event_type: str, count: int = 1, **payload: Any) -> list[Event]:
-        """The first ``count`` events of this type (whose payload has these values) that
-        reached the back office's queue; waits for them."""
-        return (await self.tap.wait_for(event_type, count, **payload))[:count]
+        await eventually(known, f"meter {serial} known")
 
 
-def invoice_payload(invoice_number: str, client_number: str) -> dict[str, Any]:
-    return {
-        "invoice_number": invoice_number,
-        "client_number": client_number,
-        "issue_date": "2026-01-05",
-        "due_date": "2026-01-19",
-        "net": "100.00",
-        "vat": "8.00",
-        "gross": "108.00",
-        "ksef_number": None,
-        "delivery": "paper",
-        "e_invoice_email": None,
-    }
-
-
-def contract_payload(client_number: str, serials: list[str]) -> dict[str, Any]:
-    return {
-        "contract_number": f"U/{client_number}/{uuid.uuid4().hex[:4].upper()}",
-        "client_number": client_number,
-        "concluded_on": "2024-01-15",
-        "supply_address": {"street": "ul. Żelazna 12", "postal_code": "00-001", "city": "Warszawa"},
-        "tariff_group": "G1",
-        "meter_serials": serials,
-    }
+def unique_contract(client_number: str) -> str:
+    return f"U/{client_number}/{uuid.uuid4().hex[:4].upper()}"
 
 
 @asynccontextmanager

@@ -39,9 +39,9 @@ async def test_pdf_jpeg_and_png_are_stored_and_served_back_to_their_owner(
         ("zdjęcie wycieku.jpeg", "image/jpeg", len(JPEG)),
         ("licznik.png", "image/png", len(PNG)),
     ]
-    case = await svc.get(f"/me/correspondence/{answer['id']}", svc.customer())
+    case = await svc.get(f"/me/correspondence/{answer['id']}", svc.issuer.customer())
     for attachment, (_, content, media_type) in zip(case["attachments"], files, strict=True):
-        status, body, headers = await _download(svc, attachment["path"], svc.customer())
+        status, body, headers = await _download(svc, attachment["path"], svc.issuer.customer())
         assert status == 200
         assert body == content
         assert headers["Content-Type"] == media_type
@@ -49,7 +49,7 @@ async def test_pdf_jpeg_and_png_are_stored_and_served_back_to_their_owner(
         assert headers["Content-Disposition"].startswith("attachment;")
     # operators read them too
     status, body, _ = await _download(
-        svc, f"/operator/cases/{answer['id']}/attachments/{shown[0]['id']}", svc.operator()
+        svc, f"/operator/cases/{answer['id']}/attachments/{shown[0]['id']}", svc.issuer.operator()
     )
     assert (status, body) == (200, PDF)
 
@@ -63,7 +63,7 @@ async def test_a_ten_megabyte_file_is_accepted_and_comes_back_byte_for_byte(
     answer = await svc.submit(LETTER, files=[("plan.png", content, "image/png")])
     assert await svc.pool.fetchval("SELECT count(*) FROM attachment_chunks") == 10
     url = f"/me/correspondence/{answer['id']}/attachments/{answer['attachments'][0]['id']}"
-    status, body, headers = await _download(svc, url, svc.customer())
+    status, body, headers = await _download(svc, url, svc.issuer.customer())
     assert status == 200 and len(body) == 10 * MiB
     assert hashlib.sha256(body).hexdigest() == hashlib.sha256(content).hexdigest()
     assert headers["ETag"] == f'"{hashlib.sha256(content).hexdigest()}"'
@@ -96,7 +96,7 @@ async def test_a_png_named_pdf_is_stored_as_the_png_it_is(svc: Correspondence) -
     [shown] = answer["attachments"]
     assert (shown["filename"], shown["content_type"]) == ("faktura.png", "image/png")
     url = f"/me/correspondence/{answer['id']}/attachments/{shown['id']}"
-    status, body, headers = await _download(svc, url, svc.customer())
+    status, body, headers = await _download(svc, url, svc.issuer.customer())
     assert (status, body, headers["Content-Type"]) == (200, PNG, "image/png")
     assert 'filename="faktura.png"' in headers["Content-Disposition"]
 
@@ -146,7 +146,7 @@ async def test_an_empty_file_an_unknown_field_and_a_form_without_document_are_re
     data = aiohttp.FormData()
     data.add_field("document", json.dumps(LETTER))
     data.add_field("virus", b"x", filename="x.bin")
-    resp = await svc.client.post("/me/correspondence", data=data, headers=svc.customer())
+    resp = await svc.client.post("/me/correspondence", data=data, headers=svc.issuer.customer())
     assert resp.status == 422
     assert (await resp.json(content_type=None))["errors"] == [
         {"field": "virus", "reason": "nieznane pole"}
@@ -171,7 +171,7 @@ async def test_an_eleven_megabyte_part_is_refused_before_it_is_all_read(
     ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     file_size, sent_of_it = 11 * MiB, 10 * MiB + MiB // 2
-    token = svc.customer()["Authorization"]
+    token = svc.issuer.customer()["Authorization"]
     request_head = (
         "POST /me/correspondence HTTP/1.1\r\n"
         f"Host: {svc.client.host}:{svc.client.port}\r\n"
@@ -224,7 +224,7 @@ async def test_a_part_whose_header_is_not_valid_is_a_malformed_form_not_an_error
     resp = await svc.client.post(
         "/me/correspondence",
         data=body,
-        headers={**svc.customer(), "Content-Type": "multipart/form-data; boundary=B"},
+        headers={**svc.issuer.customer(), "Content-Type": "multipart/form-data; boundary=B"},
     )
     assert resp.status == 400, await resp.text()
     assert (await resp.json(content_type=None))["errors"][0]["field"] == "(body)"
@@ -235,7 +235,7 @@ async def test_a_declared_body_over_the_limit_is_refused_at_once(svc: Correspond
         "/me/correspondence",
         data=b"",
         headers={
-            **svc.customer(),
+            **svc.issuer.customer(),
             "Content-Type": "multipart/form-data; boundary=x",
             "Content-Length": str(52 * MiB),
         },
@@ -250,7 +250,7 @@ async def test_attachments_are_served_only_to_their_owner(svc: Correspondence) -
     mine_too = await svc.submit(LETTER, files=[("b.png", PNG, "image/png")])
     theirs = await svc.submit(LETTER, client_number="200002", files=[("c.jpg", JPEG, "image/jpeg")])
     a, b, c = (x["attachments"][0]["id"] for x in (mine, mine_too, theirs))
-    me = svc.customer("100001")
+    me = svc.issuer.customer("100001")
     assert (await _download(svc, f"/me/correspondence/{mine['id']}/attachments/{a}", me))[0] == 200
     refused = [
         f"/me/correspondence/{mine['id']}/attachments/{b}",  # my own, but of my other case
@@ -269,7 +269,7 @@ async def test_attachments_are_served_only_to_their_owner(svc: Correspondence) -
     status, _, _ = await _download(svc, f"/operator/cases/{mine['id']}/attachments/{a}", me)
     assert status == 403
     status, _, _ = await _download(
-        svc, f"/me/correspondence/{mine['id']}/attachments/{a}", svc.operator()
+        svc, f"/me/correspondence/{mine['id']}/attachments/{a}", svc.issuer.operator()
     )
     assert status == 403
     status, _, _ = await _download(svc, f"/me/correspondence/{mine['id']}/attachments/{a}", {})
@@ -293,7 +293,7 @@ async def test_the_documents_text_in_a_form_is_checked_as_a_json_bodys_is(
     data = aiohttp.FormData()
     data.add_field("document", '{"kind": ' + "[" * 5000 + "]" * 5000 + "}")
     data.add_field("attachments", PDF, filename="a.pdf", content_type="application/pdf")
-    resp = await svc.client.post("/me/correspondence", data=data, headers=svc.customer())
+    resp = await svc.client.post("/me/correspondence", data=data, headers=svc.issuer.customer())
     assert resp.status == 400, await resp.text()
     problem = await resp.json(content_type=None)
     assert problem["code"] == "malformed-json" and problem["errors"][0]["field"] == "document"

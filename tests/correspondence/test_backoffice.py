@@ -34,7 +34,7 @@ async def test_a_reklamacja_of_a_reading_names_the_clients_own_meter(
         {"field": "meter_serial", "reason": "na Twoim koncie nie ma wodomierza o tym numerze"}
     ]
     answer = await svc.submit({**base, "meter_serial": "WM-100001-1"})
-    [event] = await svc.events("correspondence.reklamacja.filed", case_id=answer["id"])
+    [event] = await svc.tap.wait_for("correspondence.reklamacja.filed", case_id=answer["id"])
     assert event.payload["meter_serial"] == "WM-100001-1"
     assert event.payload["invoice_number"] is None
 
@@ -49,7 +49,7 @@ async def test_reklamacja_and_data_change_are_published_for_the_back_office(
     change = await svc.submit(documents()["data_change"])
     letter = await svc.submit(documents()["letter"])
 
-    [filed] = await svc.events("correspondence.reklamacja.filed")
+    [filed] = await svc.tap.wait_for("correspondence.reklamacja.filed")
     assert filed.payload == {
         "case_id": reklamacja["id"],
         "case_number": reklamacja["number"],
@@ -68,21 +68,25 @@ async def test_reklamacja_and_data_change_are_published_for_the_back_office(
             }
         ],
     }
-    [requested] = await svc.events("correspondence.data_change.requested")
+    [requested] = await svc.tap.wait_for("correspondence.data_change.requested")
     assert requested.payload["case_id"] == change["id"]
     assert requested.payload["changes"] == documents()["data_change"]["changes"]
     assert requested.payload["comment"] is None
     # every case is in the register; only these two are the back office's work
-    submitted = await svc.events("correspondence.case.submitted", count=3)
+    submitted = await svc.tap.wait_for("correspondence.case.submitted", count=3)
     assert {e.payload["case_id"] for e in submitted} == {
         reklamacja["id"],
         change["id"],
         letter["id"],
     }
-    work = {e.payload["case_id"] for e in svc.seen if not e.type.startswith("correspondence.case")}
+    work = {
+        e.payload["case_id"]
+        for e in svc.tap.received
+        if not e.type.startswith("correspondence.case")
+    }
     assert work == {reklamacja["id"], change["id"]}
     # a case's events keep their order: submitted before filed
-    order = [e.type for e in svc.seen if e.payload["case_id"] == reklamacja["id"]]
+    order = [e.type for e in svc.tap.received if e.payload["case_id"] == reklamacja["id"]]
     assert order == ["correspondence.case.submitted", "correspondence.reklamacja.filed"]
 
 

@@ -19,7 +19,8 @@ from ebok_shared.bus.catalogue import default_catalogue
 from ebok_shared.config import ConfigError
 from jsonschema import Draft202012Validator, FormatChecker
 
-from tests.correspondence.harness import Correspondence, contract_payload, documents
+from tests.correspondence.harness import Correspondence, documents, unique_contract
+from tests.support.payloads import contract_concluded
 
 CASE = {
     "id": uuid.uuid4(),
@@ -90,12 +91,15 @@ async def test_consumed_events_as_their_schema_examples_describe_them(
     [contract] = catalogue.schemas[("billing.contract.concluded", 1)]["examples"]
     await svc.emit("billing.invoice.issued", invoice)
     await svc.emit("billing.contract.concluded", contract)
-    await svc.emit("billing.contract.concluded", contract_payload("100001", ["WM-9"]))
+    await svc.emit(
+        "billing.contract.concluded",
+        contract_concluded("100001", contract_number=unique_contract("100001"), serials=["WM-9"]),
+    )
     twice = Event.new("billing.invoice.issued", {**invoice, "invoice_number": "10000126010002"})
     for _ in range(2):  # redelivered: taken once
         await svc.publish(twice)
 
-    from tests.support.bus import wait_until
+    from tests.support.waiting import eventually
 
     async def taken() -> bool:
         return (
@@ -103,7 +107,7 @@ async def test_consumed_events_as_their_schema_examples_describe_them(
             and await svc.pool.fetchval("SELECT count(*) FROM known_meters") == 2
         )
 
-    await wait_until(taken, "billing's events taken")
+    await eventually(taken, "billing's events taken")
     rows = await svc.pool.fetch("SELECT * FROM known_meters ORDER BY serial")
     assert [(r["serial"], r["client_number"]) for r in rows] == [
         ("WM-100001-1", "100001"),
@@ -131,7 +135,10 @@ async def test_every_gateway_route_of_correspondence_is_served(svc: Corresponden
     for route in ours:
         path = route.path.format(case_id=case_id, attachment_id=attachment_id)
         resp = await svc.client.request(
-            route.method, path, headers=svc.customer(), json={} if route.method == "POST" else None
+            route.method,
+            path,
+            headers=svc.issuer.customer(),
+            json={} if route.method == "POST" else None,
         )
         body = await resp.json(content_type=None)
         assert resp.status in (200, 404, 415, 422), (route.path, resp.status)
@@ -145,14 +152,17 @@ async def test_every_gateway_route_of_correspondence_is_served(svc: Corresponden
             case_id=case_id, attachment_id=attachment_id, message_id="x"
         )
         resp = await svc.client.request(
-            route.method, path, headers=svc.operator(), json={} if route.method != "GET" else None
+            route.method,
+            path,
+            headers=svc.issuer.operator(),
+            json={} if route.method != "GET" else None,
         )
         body = await resp.json(content_type=None)
         assert resp.status in (200, 400, 404, 422), (route.path, resp.status)
         if resp.status == 404:
             assert body["detail"] != "Nie znaleziono żądanego zasobu.", route.path  # router's
-    assert (await svc.client.get("/operator/cases", headers=svc.operator())).status == 200
-    assert (await svc.client.get("/me/export", headers=svc.customer())).status == 200
+    assert (await svc.client.get("/operator/cases", headers=svc.issuer.operator())).status == 200
+    assert (await svc.client.get("/me/export", headers=svc.issuer.customer())).status == 200
 
 
 def test_the_body_limit_must_admit_five_full_attachments() -> None:

@@ -27,7 +27,7 @@ async def _send_over_days(
 async def test_the_history_lists_newest_first_in_pages(svc: Correspondence) -> None:
     sent = await _send_over_days(svc, 5)
     await _send_over_days(svc, 2, client_number="200002")
-    me = svc.customer()
+    me = svc.issuer.customer()
     first = await svc.get("/me/correspondence?page_size=2", me)
     assert (first["total"], first["pages"], first["page"], first["page_size"]) == (5, 3, 1, 2)
     assert [i["id"] for i in first["items"]] == [sent[4]["id"], sent[3]["id"]]
@@ -63,7 +63,7 @@ async def test_replies_and_status_show_in_the_history_and_filters_work(
         status=201,
     )
     await svc.act("POST", f"/operator/cases/{closed['id']}/closure", {"note": "Duplikat."})
-    me = svc.customer()
+    me = svc.issuer.customer()
     listed = await svc.get("/me/correspondence", me)
     by_id = {i["id"]: i for i in listed["items"]}
     assert by_id[answered["id"]]["status"] == "answered"
@@ -85,7 +85,7 @@ async def test_a_customer_opens_only_their_own_case(svc: Correspondence) -> None
         documents()["failure_report"], files=[("wyciek.pdf", PDF, "application/pdf")]
     )
     theirs = await svc.submit(documents()["letter"], client_number="200002")
-    case = await svc.get(f"/me/correspondence/{mine['id']}", svc.customer())
+    case = await svc.get(f"/me/correspondence/{mine['id']}", svc.issuer.customer())
     assert case["details"]["place"] == documents()["failure_report"]["place"]
     assert case["contact_phone"] == "+48 600 100 200"
     assert case["urgent"] is True
@@ -95,15 +95,15 @@ async def test_a_customer_opens_only_their_own_case(svc: Correspondence) -> None
         f"/me/correspondence/{uuid.uuid4()}",
         "/me/correspondence/EBOK-2026-000001",
     ):
-        problem = await svc.get(path, svc.customer(), status=404)
+        problem = await svc.get(path, svc.issuer.customer(), status=404)
         assert problem["detail"] == "Nie znaleziono takiej sprawy." or problem["status"] == 404
-    listed = await svc.get("/me/correspondence", svc.customer("200002"))
+    listed = await svc.get("/me/correspondence", svc.issuer.customer("200002"))
     assert [i["id"] for i in listed["items"]] == [theirs["id"]]
     # an operator's token is no customer's
-    await svc.get("/me/correspondence", svc.operator(), status=403)
-    await svc.get(f"/me/correspondence/{mine['id']}", svc.operator(), status=403)
+    await svc.get("/me/correspondence", svc.issuer.operator(), status=403)
+    await svc.get(f"/me/correspondence/{mine['id']}", svc.issuer.operator(), status=403)
     resp = await svc.client.post(
-        "/me/correspondence", json=documents()["letter"], headers=svc.operator()
+        "/me/correspondence", json=documents()["letter"], headers=svc.issuer.operator()
     )
     assert resp.status == 403
     # and no token at all is nobody's
@@ -119,11 +119,11 @@ async def test_the_export_holds_every_case_of_the_account_and_nothing_else(
     await svc.act(
         "POST", f"/operator/cases/{mine[0]['id']}/replies", {"body": "Ekipa jedzie."}, status=201
     )
-    export = await svc.get("/me/export", svc.customer())
+    export = await svc.get("/me/export", svc.issuer.customer())
     assert export["service"] == "correspondence"
     assert export["client_number"] == "100001"
     assert {c["id"] for c in export["cases"]} == {m["id"] for m in mine}
     failure = next(c for c in export["cases"] if c["id"] == mine[0]["id"])
     assert failure["details"]["description"] == documents()["failure_report"]["description"]
     assert failure["replies"][0]["body"] == "Ekipa jedzie."
-    await svc.get("/me/export", svc.operator(), status=403)
+    await svc.get("/me/export", svc.issuer.operator(), status=403)

@@ -8,7 +8,7 @@ from ebok_correspondence import events
 from ebok_correspondence.app import SPEC
 
 from tests.correspondence.harness import PDF, Correspondence, documents
-from tests.support.bus import wait_until
+from tests.support.waiting import eventually
 
 
 async def _delete_account(svc: Correspondence, client_number: str) -> None:
@@ -24,7 +24,7 @@ async def _delete_account(svc: Correspondence, client_number: str) -> None:
             )
         )
 
-    await wait_until(unlinked, "cases unlinked")
+    await eventually(unlinked, "cases unlinked")
 
 
 async def test_a_deleted_accounts_cases_stay_unlinked_and_without_contact_data(
@@ -38,7 +38,7 @@ async def test_a_deleted_accounts_cases_stay_unlinked_and_without_contact_data(
 
     await _delete_account(svc, "100001")
 
-    me = svc.customer("100001")
+    me = svc.issuer.customer("100001")
     assert (await svc.get("/me/correspondence", me))["items"] == []
     assert (await svc.get("/me/export", me))["cases"] == []
     await svc.get(f"/me/correspondence/{failure['id']}", me, status=404)
@@ -48,28 +48,28 @@ async def test_a_deleted_accounts_cases_stay_unlinked_and_without_contact_data(
     )
     assert resp.status == 404
 
-    kept = await svc.get(f"/operator/cases/{failure['id']}", svc.operator())
+    kept = await svc.get(f"/operator/cases/{failure['id']}", svc.issuer.operator())
     assert kept["account_linked"] is False
     assert kept["contact_phone"] is None
     assert kept["details"]["description"] == documents()["failure_report"]["description"]
     assert kept["history"][-1]["action"] == "unlinked"
     resp = await svc.client.get(
-        f"/operator/cases/{failure['id']}/attachments/{attachment}", headers=svc.operator()
+        f"/operator/cases/{failure['id']}/attachments/{attachment}", headers=svc.issuer.operator()
     )
     assert (resp.status, await resp.read()) == (200, PDF)
-    changed = await svc.get(f"/operator/cases/{change['id']}", svc.operator())
+    changed = await svc.get(f"/operator/cases/{change['id']}", svc.issuer.operator())
     assert changed["details"]["changes"] == {
         "correspondence_address": documents()["data_change"]["changes"]["correspondence_address"]
     }
     # another client's case is untouched
-    theirs = await svc.get(f"/operator/cases/{other['id']}", svc.operator())
+    theirs = await svc.get(f"/operator/cases/{other['id']}", svc.issuer.operator())
     assert theirs["account_linked"] is True
 
     # nobody is to be e-mailed about the unlinked case
     await svc.act(
         "POST", f"/operator/cases/{failure['id']}/replies", {"body": "Naprawione."}, status=201
     )
-    [answered] = await svc.events("correspondence.case.answered", case_id=failure["id"])
+    [answered] = await svc.tap.wait_for("correspondence.case.answered", case_id=failure["id"])
     assert answered.payload["client_number"] is None
 
     # a new account of the same client starts with an empty history

@@ -115,14 +115,14 @@ async def test_an_unknown_kind_and_a_body_that_is_not_a_document_are_refused(
     resp = await svc.client.post(
         "/me/correspondence",
         data=b"{not json",
-        headers={**svc.customer(), "Content-Type": "application/json"},
+        headers={**svc.issuer.customer(), "Content-Type": "application/json"},
     )
     assert resp.status == 400
     assert resp.content_type == "application/problem+json"
     resp = await svc.client.post(
         "/me/correspondence",
         data=b"kind=letter",
-        headers={**svc.customer(), "Content-Type": "application/x-www-form-urlencoded"},
+        headers={**svc.issuer.customer(), "Content-Type": "application/x-www-form-urlencoded"},
     )
     assert resp.status == 415
     assert (await resp.json(content_type=None))["errors"][0]["field"] == "Content-Type"
@@ -159,7 +159,7 @@ async def test_submission_publishes_case_submitted_for_the_confirmation_email(
     answer = await svc.submit(
         documents()["failure_report"], files=[("zdjecie.png", PNG, "image/png")]
     )
-    [event] = await svc.events("correspondence.case.submitted", case_id=answer["id"])
+    [event] = await svc.tap.wait_for("correspondence.case.submitted", case_id=answer["id"])
     assert event.payload == {
         "case_id": answer["id"],
         "case_number": answer["number"],
@@ -226,6 +226,6 @@ async def test_concurrent_sends_with_one_key_create_one_case(svc: Correspondence
     assert await svc.pool.fetchval("SELECT count(*) FROM cases") == 1
     assert await svc.pool.fetchval("SELECT count(*) FROM attachments") == 1
     await svc.settled()
-    events = await svc.events("correspondence.case.submitted")
-    assert len([e for e in svc.seen if e.type == "correspondence.case.submitted"]) == 1
+    events = await svc.tap.wait_for("correspondence.case.submitted")
+    assert len([e for e in svc.tap.received if e.type == "correspondence.case.submitted"]) == 1
     assert events[0].payload["case_id"] == answers[0]["id"]

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,7 @@ import yaml
 from deploy.local import LocalStack
 from deploy.plan import REPO, Component, StackConfig
 from deploy.processes import Child, Output
+from tests.support.commands import free_port, run
 
 CONF = REPO / "deploy" / "podman" / "containers.conf"
 BASE_IMAGE = "localhost/ebok-base:bookworm-py311"
@@ -45,20 +45,7 @@ def env() -> dict[str, str]:
 
 
 def _run(*argv: str | Path, timeout: float = 900) -> str:
-    done = subprocess.run(
-        [str(a) for a in argv],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(map(str, argv))} failed ({done.returncode}):\n"
-            f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        )
-    return done.stdout
+    return run(*argv, env=env(), timeout=timeout)
 
 
 def ensure_tools() -> list[str]:
@@ -308,12 +295,6 @@ def ensure_infra() -> str:
     return f"built {', '.join(built)}" if built else "cached"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def startup_order(
     services: dict[str, dict[str, Any]],
 ) -> list[tuple[list[str], dict[str, str]]]:
@@ -391,21 +372,16 @@ class ComposeStack:
 
     def compose(self, *args: str, timeout: float = 600) -> str:
         files = [arg for path in (*COMPOSE_FILES, self.override) for arg in ("-f", str(path))]
-        done = subprocess.run(
-            ["podman-compose", "-p", self.project, *files, *args],
+        return run(
+            "podman-compose",
+            "-p",
+            self.project,
+            *files,
+            *args,
             env=self.env(),
-            capture_output=True,
-            text=True,
             timeout=timeout,
-            check=False,
             cwd=REPO,
         )
-        if done.returncode != 0:
-            raise AssertionError(
-                f"podman-compose {' '.join(args)} failed ({done.returncode}):\n"
-                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-            )
-        return done.stdout
 
     def containers(self) -> dict[str, tuple[str, str]]:
         """service -> (container name, state and exit code) of this project's containers."""

@@ -3,11 +3,8 @@ assertion can show what came back."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,15 +130,3 @@ def expect_problem(reply: Reply, status: int, code: str | None = None) -> dict[s
     if code is not None:
         assert problem.get("code") == code, problem
     return problem
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, within: float, what: str, step: float = 0.02
-) -> float:
-    """Seconds until ``check`` holds (polled); fails once ``within`` seconds have passed."""
-    started = time.monotonic()
-    while not await check():
-        elapsed = time.monotonic() - started
-        assert elapsed < within, f"{what}: not within {within} s"
-        await asyncio.sleep(step)
-    return time.monotonic() - started

@@ -15,8 +15,9 @@ import pytest
 from ebok_gateway.dashboard import DASHBOARD
 
 from deploy.plan import SERVICES
+from tests.support.waiting import eventually
 
-from .client import Api, eventually, expect, expect_problem
+from .client import Api, expect, expect_problem
 from .data import load_customers
 from .journeys import Session, onboard
 from .stack import Stack
@@ -79,7 +80,7 @@ async def test_dashboard_survives_a_stopped_service(
     async def restored() -> bool:
         return set(_statuses(await _dashboard(api, customer)).values()) == {"ok"}
 
-    await eventually(restored, within=BACK_WITHIN, what=f"{service}'s parts to return", step=0.2)
+    await eventually(restored, f"{service}'s parts to return", within=BACK_WITHIN, step=0.2)
     if service == "notifier":
         expect(await api.get("/me/export", token=customer.access), 200)
     assert stack.local.children["gateway"].pid == gateway_pid  # the gateway ran throughout

@@ -13,13 +13,16 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from .client import Api, eventually, expect, expect_problem
+from tests.support.waiting import eventually
+
+from .client import Api, expect, expect_problem
 from .data import Customer, load_customers
 from .journeys import Session, log_in, onboard
 from .stack import Stack
@@ -65,9 +68,14 @@ async def _refused_everywhere_within_a_second(api: Api, stack: Stack, token: str
                 pending.discard(service)
         return not pending
 
-    waited = await eventually(
-        all_refused, within=SECOND, what=f"the revoked token refused by {sorted(pending)}"
+    started = time.monotonic()
+    await eventually(
+        all_refused,
+        f"the revoked token refused by {sorted(pending)}",
+        within=SECOND,
+        step=0.02,
     )
+    waited = time.monotonic() - started
     print(f"revoked token refused by every service {waited * 1000:.0f} ms after")  # -s
 
 
@@ -136,7 +144,7 @@ async def test_refused_access_is_logged_by_the_real_processes(
                 if line["event"] == "authorisation refused"
             }
 
-        await eventually(logged, within=5.0, what=f"the refusal ({name}) logged")
+        await eventually(logged, f"the refusal ({name}) logged", within=5.0, step=0.02)
         # (The role check adds its own "operator route refused" line, naming the role.)
         lines = [
             (c, line) for c, line in _logged(stack, cid) if line["event"] == "authorisation refused"

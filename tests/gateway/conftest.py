@@ -4,12 +4,10 @@ services: one aiohttp server answering every service's paths and counting the ca
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from typing import Any
 
 import aio_pika
 import pytest
@@ -18,7 +16,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.typedefs import Handler
 from ebok_gateway.app import create_app
 from ebok_gateway.settings import GatewaySettings
-from ebok_shared.http.roles import ROLES
 
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
@@ -77,12 +74,6 @@ class Stack:
     def gw(self) -> TestClient:
         return self.replicas[0]
 
-    def customer(self, subject: str = "123456", **claims: Any) -> dict[str, str]:
-        return self.issuer.customer(subject, **claims)
-
-    def operator(self, roles: tuple[str, ...] = ROLES) -> dict[str, str]:
-        return self.issuer.operator("op-1", roles)
-
 
 @pytest.fixture
 async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Stack]:
@@ -138,12 +129,3 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         amqp = await aio_pika.connect(amqp_url)
         exits.push_async_callback(amqp.close)
         yield Stack(issuer, replicas, upstream, database, calls, amqp, bus_prefix, raw)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 1.0) -> float:
-    """Seconds until ``check`` holds; fails the test if it does not within ``within``."""
-    started = time.monotonic()
-    while not await check():
-        assert time.monotonic() - started < within, "not within the allowed time"
-        await asyncio.sleep(0.02)
-    return time.monotonic() - started

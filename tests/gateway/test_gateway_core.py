@@ -23,12 +23,13 @@ from ebok_gateway.settings import GatewaySettings
 from ebok_shared.http.problems import Problem
 from ebok_shared.revocation.repository import revoke_sessions, revoke_subject
 
-from tests.gateway.conftest import Stack, eventually
+from tests.gateway.conftest import Stack
 from tests.support.tokens import Issuer, bearer
+from tests.support.waiting import eventually
 
 
 async def test_proxy_forwards_the_callers_token_and_strips_the_prefix(stack: Stack) -> None:
-    resp = await stack.gw.get("/api/v1/me/contracts", headers=stack.customer())
+    resp = await stack.gw.get("/api/v1/me/contracts", headers=stack.issuer.customer("123456"))
     assert resp.status == 200
     body = await resp.json()
     assert body["path"] == "/me/contracts"
@@ -45,15 +46,17 @@ async def test_customer_route_refuses_anonymous_and_forged_tokens(stack: Stack) 
 
 
 async def test_operator_routes_refuse_customer_tokens(stack: Stack) -> None:
-    resp = await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.customer())
+    resp = await stack.gw.get(
+        "/api/v1/operator/portal-settings", headers=stack.issuer.customer("123456")
+    )
     assert resp.status == 403
     assert (
-        await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.operator())
+        await stack.gw.get("/api/v1/operator/portal-settings", headers=stack.issuer.operator())
     ).status == 200
 
 
 async def test_first_login_session_can_only_change_the_password(stack: Stack) -> None:
-    restricted = stack.customer(restrictions=["password_change"])
+    restricted = stack.issuer.customer("123456", restrictions=["password_change"])
     refused = await stack.gw.get("/api/v1/me/contracts", headers=restricted)
     assert refused.status == 403
     assert (await refused.json())["code"] == "password-change-required"
@@ -79,24 +82,28 @@ async def test_operator_logs_in_and_sets_own_password_through_the_gateway(stack:
     changed = await stack.gw.put("/api/v1/me/password", headers=restricted, json={})
     assert changed.status == 200
     assert (await changed.json())["path"] == "/me/password"
-    assert (await stack.gw.get("/api/v1/me/contracts", headers=stack.operator())).status == 403
+    assert (
+        await stack.gw.get("/api/v1/me/contracts", headers=stack.issuer.operator())
+    ).status == 403
 
 
 async def test_section_switched_off_holds_on_every_replica_within_a_second(stack: Stack) -> None:
     a, b = stack.replicas
     resp = await a.put(
         "/api/v1/operator/portal-settings/sections/contracts",
-        headers=stack.operator(),
+        headers=stack.issuer.operator(),
         json={"mode": "off", "message": "Przerwa techniczna do godz. 12:00."},
     )
     assert resp.status == 200
 
     async def refused_on_b() -> bool:
-        r = await b.get("/api/v1/me/contracts", headers=stack.customer())
+        r = await b.get("/api/v1/me/contracts", headers=stack.issuer.customer("123456"))
         return r.status == 503
 
-    await eventually(refused_on_b)
-    body = await (await b.get("/api/v1/me/contracts", headers=stack.customer())).json()
+    await eventually(refused_on_b, within=1.0, step=0.02)
+    body = await (
+        await b.get("/api/v1/me/contracts", headers=stack.issuer.customer("123456"))
+    ).json()
     assert body["detail"] == "Przerwa techniczna do godz. 12:00."
     assert body["code"] == "section-suspended"
 
@@ -104,11 +111,15 @@ async def test_section_switched_off_holds_on_every_replica_within_a_second(stack
 async def test_read_only_section_allows_reading_but_not_changing(stack: Stack) -> None:
     await stack.gw.put(
         "/api/v1/operator/portal-settings/sections/e_invoices",
-        headers=stack.operator(),
+        headers=stack.issuer.operator(),
         json={"mode": "read_only"},
     )
-    assert (await stack.gw.get("/api/v1/me/e-invoice", headers=stack.customer())).status == 200
-    resp = await stack.gw.put("/api/v1/me/e-invoice", headers=stack.customer(), json={})
+    assert (
+        await stack.gw.get("/api/v1/me/e-invoice", headers=stack.issuer.customer("123456"))
+    ).status == 200
+    resp = await stack.gw.put(
+        "/api/v1/me/e-invoice", headers=stack.issuer.customer("123456"), json={}
+    )
     assert resp.status == 423
     assert (await resp.json())["code"] == "section-read-only"
     # Anyone may ask each section's state (a front end then shows the data without forms).
@@ -120,7 +131,7 @@ async def test_read_only_section_allows_reading_but_not_changing(stack: Stack) -
 
 
 async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> None:
-    billing = stack.operator(("billing",))  # hiding an invoice is the billing role's
+    billing = stack.issuer.operator("op-1", ("billing",))  # hiding an invoice is the billing role's
     resp = await stack.gw.put(
         "/api/v1/operator/portal-settings/sections/invoices/items/12345626010001",
         headers=billing,
@@ -129,12 +140,18 @@ async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> N
     assert resp.status == 200
     hidden = await stack.gw.get("/api/v1/operator/portal-settings/hidden-items", headers=billing)
     assert (await hidden.json())["items"] == [{"section": "invoices", "item_id": "12345626010001"}]
-    listing = await (await stack.gw.get("/api/v1/me/invoices", headers=stack.customer())).json()
+    listing = await (
+        await stack.gw.get("/api/v1/me/invoices", headers=stack.issuer.customer("123456"))
+    ).json()
     assert [i["invoice_number"] for i in listing["items"]] == ["12345626020001"]
-    detail = await stack.gw.get("/api/v1/me/invoices/12345626010001", headers=stack.customer())
+    detail = await stack.gw.get(
+        "/api/v1/me/invoices/12345626010001", headers=stack.issuer.customer("123456")
+    )
     assert detail.status == 404
     history = await (
-        await stack.gw.get("/api/v1/operator/portal-settings/history", headers=stack.operator())
+        await stack.gw.get(
+            "/api/v1/operator/portal-settings/history", headers=stack.issuer.operator()
+        )
     ).json()
     assert history["items"][0]["changed_by"] == "op-1"
 
@@ -142,7 +159,7 @@ async def test_hidden_invoice_disappears_from_list_and_detail(stack: Stack) -> N
 async def test_blocked_account_token_refused_on_every_replica_within_a_second(stack: Stack) -> None:
     # Issued seconds before the block (one from the block's own second is judged by its
     # session, which a real block ends too: see ebok_shared.revocation).
-    headers = stack.customer("654321", iat=int(time.time()) - 5)
+    headers = stack.issuer.customer("654321", iat=int(time.time()) - 5)
     for replica in stack.replicas:
         assert (await replica.get("/api/v1/me/contracts", headers=headers)).status == 200
     conn = await asyncpg.connect(stack.pg)
@@ -155,17 +172,17 @@ async def test_blocked_account_token_refused_on_every_replica_within_a_second(st
         async def refused(r: TestClient = replica) -> bool:
             return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
 
-        await eventually(refused)
+        await eventually(refused, within=1.0, step=0.02)
     # a token issued after the block (e.g. after unblocking) is not affected
     await asyncio.sleep(1.1)
     assert (
-        await stack.gw.get("/api/v1/me/contracts", headers=stack.customer("654321"))
+        await stack.gw.get("/api/v1/me/contracts", headers=stack.issuer.customer("654321"))
     ).status == 200
 
 
 async def test_logged_out_session_refused(stack: Stack) -> None:
     sid = uuid.uuid4().hex
-    headers = stack.customer(sid=sid)
+    headers = stack.issuer.customer("123456", sid=sid)
     assert (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 200
     conn = await asyncpg.connect(stack.pg)
     try:
@@ -176,7 +193,7 @@ async def test_logged_out_session_refused(stack: Stack) -> None:
     async def refused() -> bool:
         return (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 401
 
-    await eventually(refused)
+    await eventually(refused, within=1.0, step=0.02)
 
 
 async def test_login_rate_limit_holds_across_replicas(stack: Stack) -> None:
@@ -193,7 +210,7 @@ async def test_login_rate_limit_holds_across_replicas(stack: Stack) -> None:
 
 async def test_dashboard_answers_within_budget_with_parts_unavailable(stack: Stack) -> None:
     started = time.monotonic()
-    resp = await stack.gw.get("/api/v1/me/dashboard", headers=stack.customer())
+    resp = await stack.gw.get("/api/v1/me/dashboard", headers=stack.issuer.customer("123456"))
     elapsed = time.monotonic() - started
     assert resp.status == 200
     view = await resp.json()
@@ -207,7 +224,8 @@ async def test_dashboard_answers_within_budget_with_parts_unavailable(stack: Sta
 
 async def test_security_headers_and_cors(stack: Stack) -> None:
     resp = await stack.gw.get(
-        "/api/v1/me/contracts", headers={**stack.customer(), "Origin": "https://ebok.example.pl"}
+        "/api/v1/me/contracts",
+        headers={**stack.issuer.customer("123456"), "Origin": "https://ebok.example.pl"},
     )
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert resp.headers["Cache-Control"] == "no-store"
@@ -227,7 +245,7 @@ async def test_security_headers_and_cors(stack: Stack) -> None:
 async def test_upload_over_route_limit_refused_before_reading_it_all(stack: Stack) -> None:
     resp = await stack.gw.post(
         "/api/v1/me/email-change",
-        headers={**stack.customer(), "Content-Type": "application/json"},
+        headers={**stack.issuer.customer("123456"), "Content-Type": "application/json"},
         data=b"x" * (2 * 1024 * 1024),
     )
     assert resp.status == 413
@@ -263,7 +281,7 @@ async def test_block_event_from_auth_ends_live_tokens_on_every_replica(
     import aio_pika
     from ebok_shared.bus import Event
 
-    headers = stack.customer("777001")
+    headers = stack.issuer.customer("777001")
     assert (await stack.gw.get("/api/v1/me/contracts", headers=headers)).status == 200
     # A block covers tokens issued in whole seconds before it (one from the block's own
     # second may be a new login after an unblock; auth ends those by session id): block
@@ -294,7 +312,7 @@ async def test_block_event_from_auth_ends_live_tokens_on_every_replica(
         async def refused(r: TestClient = replica) -> bool:
             return (await r.get("/api/v1/me/contracts", headers=headers)).status == 401
 
-        await eventually(refused, within=3.0)
+        await eventually(refused, within=3.0, step=0.02)
 
 
 async def test_general_limits_count_address_and_account_in_one_call() -> None:

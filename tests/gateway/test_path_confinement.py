@@ -50,7 +50,9 @@ async def test_a_parameter_that_does_not_match_its_pattern_is_refused_before_for
 ) -> None:
     for template in TEMPLATES:
         for value in ESCAPES:
-            status, problem = await _get(stack, template.format(value), stack.customer())
+            status, problem = await _get(
+                stack, template.format(value), stack.issuer.customer("123456")
+            )
             assert status == 400, (template, value, problem)
             assert problem["code"] == "bad-parameter"
             # a problem is a dict[str, object]; its errors are a list of dicts
@@ -77,7 +79,7 @@ async def test_a_contract_number_travels_encoded_as_one_segment(stack: Stack) ->
     service is called at that path, the number one segment, encoded."""
     for tail in ("", "/document"):
         status, body = await _get(
-            stack, f"/api/v1/me/contracts/U%2F100002%2F2023{tail}", stack.customer()
+            stack, f"/api/v1/me/contracts/U%2F100002%2F2023{tail}", stack.issuer.customer("123456")
         )
         assert status == 200, body
         assert body["raw_path"] == f"/me/contracts/U%2F100002%2F2023{tail}"
@@ -88,7 +90,9 @@ async def test_a_contract_number_travels_encoded_as_one_segment(stack: Stack) ->
 
 
 async def test_a_valid_parameter_is_forwarded_at_its_route_only(stack: Stack) -> None:
-    status, body = await _get(stack, "/api/v1/me/invoices/12345626010001/pdf", stack.customer())
+    status, body = await _get(
+        stack, "/api/v1/me/invoices/12345626010001/pdf", stack.issuer.customer("123456")
+    )
     assert status == 200
     assert body["raw_path"] == "/me/invoices/12345626010001/pdf"
 
@@ -103,7 +107,9 @@ async def test_an_operator_path_outside_the_table_is_not_forwarded(stack: Stack)
         "clients/%00",
         "clients/%ff",
     ):
-        status, problem = await _get(stack, f"/api/v1/operator/billing/{tail}", stack.operator())
+        status, problem = await _get(
+            stack, f"/api/v1/operator/billing/{tail}", stack.issuer.operator()
+        )
         assert status in (400, 404), (tail, problem)  # 400: a NUL is refused before routing
     assert stack.raw == []
 
@@ -111,7 +117,7 @@ async def test_an_operator_path_outside_the_table_is_not_forwarded(stack: Stack)
 async def test_an_operator_routes_parameter_stays_inside_its_segment(stack: Stack) -> None:
     for value in ("..%2F..%2Fmetrics", "%2e%2e", "x%00", "%ff"):
         status, problem = await _get(
-            stack, f"/api/v1/operator/billing/feed/batches/{value}", stack.operator()
+            stack, f"/api/v1/operator/billing/feed/batches/{value}", stack.issuer.operator()
         )
         assert status == 400, (value, problem)
         assert problem["code"] == "bad-parameter"

@@ -9,7 +9,7 @@ from tests.support.logcapture import Captured
 
 
 async def test_a_customer_on_an_operator_route_is_logged(stack: Stack, captured: Captured) -> None:
-    headers = {**stack.customer("100007"), "X-Correlation-Id": "gw-walk-1"}
+    headers = {**stack.issuer.customer("100007"), "X-Correlation-Id": "gw-walk-1"}
     resp = await stack.gw.get("/api/v1/operator/auth/accounts/100001", headers=headers)
     assert resp.status == 403
     out = captured.stdout.getvalue()

@@ -20,23 +20,25 @@ async def test_every_operator_route_needs_its_role(stack: Stack) -> None:
     assert set(table.values()) == set(ROLES)
 
     async def headers(roles: tuple[str, ...]) -> dict[str, str]:
-        return stack.operator(roles)
+        return stack.issuer.operator("op-1", roles)
 
     await walk(stack.gw, routes, headers)
 
 
 async def test_refused_calls_are_not_forwarded_and_allowed_ones_are(stack: Stack) -> None:
-    without = stack.operator(("customer_service", "content", "admin"))
+    without = stack.issuer.operator("op-1", ("customer_service", "content", "admin"))
     resp = await stack.gw.get("/api/v1/operator/billing/tariffs", headers=without)
     assert resp.status == 403 and (await resp.json())["role"] == "billing"
     assert stack.calls["/operator/tariffs"] == 0
-    resp = await stack.gw.get("/api/v1/operator/billing/tariffs", headers=stack.operator())
+    resp = await stack.gw.get("/api/v1/operator/billing/tariffs", headers=stack.issuer.operator())
     assert stack.calls["/operator/tariffs"] == 1  # forwarded as billing serves it
     # A customer is no operator, whatever the route.
-    resp = await stack.gw.get("/api/v1/operator/billing/tariffs", headers=stack.customer())
+    resp = await stack.gw.get(
+        "/api/v1/operator/billing/tariffs", headers=stack.issuer.customer("123456")
+    )
     assert resp.status == 403 and (await resp.json())["code"] == "forbidden"
     # Only the table's routes: no catch-all under /operator/<service>/.
-    resp = await stack.gw.get("/api/v1/operator/billing/metrics", headers=stack.operator())
+    resp = await stack.gw.get("/api/v1/operator/billing/metrics", headers=stack.issuer.operator())
     assert resp.status == 404 and stack.calls["/operator/metrics"] == 0
 
 

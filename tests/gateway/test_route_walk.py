@@ -18,8 +18,9 @@ from ebok_gateway.openapi import document
 from ebok_shared.revocation.repository import revoke_subject
 from yarl import URL
 
-from tests.gateway.conftest import Stack, eventually
+from tests.gateway.conftest import Stack
 from tests.support.tokens import bearer
+from tests.support.waiting import eventually
 
 # A valid value of each path parameter, so that only the one under test is wrong.
 GOOD = {
@@ -98,7 +99,7 @@ async def test_the_document_has_routes_of_every_kind_to_walk(stack: Stack) -> No
 
 async def test_every_protected_route_refuses_a_revoked_token(stack: Stack) -> None:
     issued = int(time.time()) - 5  # seconds before the block (as every live token is)
-    customer = stack.customer("700001", iat=issued)
+    customer = stack.issuer.customer("700001", iat=issued)
     operator = bearer(
         stack.issuer.token("op-revoked", kind="operator", roles=["operator"], iat=issued)
     )
@@ -109,7 +110,7 @@ async def test_every_protected_route_refuses_a_revoked_token(stack: Stack) -> No
         status, _, _ = await _call(stack, "GET", "/api/v1/me/contracts", customer)
         return status == 401
 
-    await eventually(loaded)
+    await eventually(loaded, within=1.0, step=0.02)
     walked = 0
     for method, path, op in _operations():
         if not _protected(op):
@@ -127,7 +128,7 @@ async def test_every_operator_route_refuses_a_customer_token(stack: Stack) -> No
     walked = 0
     for method, path, op in _operations():
         if _operator_route(path) and _protected(op):
-            got = await _call(stack, method, _fill(path), stack.customer())
+            got = await _call(stack, method, _fill(path), stack.issuer.customer("123456"))
             _refused(f"{method} {path}", got, 403)
             walked += 1
     assert walked >= 4
@@ -149,7 +150,11 @@ async def test_every_path_parameter_refuses_an_encoded_slash_dots_and_nul(stack:
     for method, path, op in _operations():
         headers = {}
         if _protected(op):
-            headers = stack.operator() if _operator_route(path) else stack.customer()
+            headers = (
+                stack.issuer.operator()
+                if _operator_route(path)
+                else stack.issuer.customer("123456")
+            )
         for name in re.findall(r"{(\w+)}", path):
             for bad in BAD:
                 got = await _call(stack, method, _fill(path, (name, bad)), headers)

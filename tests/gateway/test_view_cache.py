@@ -10,8 +10,9 @@ from ebok_gateway.view_cache import ViewCache
 from ebok_shared.bus import Event, default_catalogue
 from ebok_shared.clock import clock
 
-from tests.gateway.conftest import Stack, eventually
+from tests.gateway.conftest import Stack
 from tests.support.events import publish_event
+from tests.support.waiting import eventually
 
 DASHBOARD = "/api/v1/me/dashboard"
 
@@ -25,7 +26,7 @@ async def _view(
     stack: Stack, replica: int = 0, subject: str = "123456", headers: dict[str, str] | None = None
 ) -> dict:
     resp = await stack.replicas[replica].get(
-        DASHBOARD, headers={**stack.customer(subject), **(headers or {})}
+        DASHBOARD, headers={**stack.issuer.customer(subject), **(headers or {})}
     )
     assert resp.status == 200
     # resp.json() is Any: the view is a JSON object
@@ -63,7 +64,9 @@ async def test_own_change_shows_at_once_here_and_within_a_second_elsewhere(stack
     await _view(stack, 1)
     assert stack.calls["/me/e-invoice"] == 2
     resp = await stack.replicas[0].put(
-        "/api/v1/me/e-invoice", headers=stack.customer(), json={"email": "jan@example.pl"}
+        "/api/v1/me/e-invoice",
+        headers=stack.issuer.customer("123456"),
+        json={"email": "jan@example.pl"},
     )
     assert resp.status == 200
     calls = stack.calls["/me/e-invoice"]  # the PUT itself
@@ -75,7 +78,7 @@ async def test_own_change_shows_at_once_here_and_within_a_second_elsewhere(stack
         await _view(stack, 1)
         return stack.calls["/me/e-invoice"] > before
 
-    await eventually(asked_again_on_the_other)
+    await eventually(asked_again_on_the_other, within=1.0, step=0.02)
 
 
 async def test_event_about_a_client_drops_their_views_on_every_replica(stack: Stack) -> None:
@@ -95,7 +98,7 @@ async def test_event_about_a_client_drops_their_views_on_every_replica(stack: St
             await _view(stack, r, "123456")
             return stack.calls["/me/contracts"] > before
 
-        await eventually(asked_again)
+        await eventually(asked_again, within=1.0, step=0.02)
     before = stack.calls["/me/contracts"]
     for replica in (0, 1):
         await _view(stack, replica, "654321")
@@ -112,7 +115,7 @@ async def test_new_regulations_drop_every_view(stack: Stack) -> None:
         await _view(stack, 0, "123456")
         return stack.calls["/me"] > before
 
-    await eventually(asked_again, within=2)  # each view waits 0.5 s on the slow part
+    await eventually(asked_again, within=2, step=0.02)  # each view waits 0.5 s on the slow part
     before = stack.calls["/me"]
     await _view(stack, 0, "654321")
     assert stack.calls["/me"] == before + 1  # dropped at the same moment
@@ -124,7 +127,7 @@ async def test_kept_views_follow_hidden_items_and_sections(stack: Stack) -> None
     assert numbers == ["12345626010001", "12345626020001"]
     await stack.gw.put(
         "/api/v1/operator/portal-settings/sections/invoices/items/12345626010001",
-        headers=stack.operator(),
+        headers=stack.issuer.operator(),
         json={"hidden": True},
     )
 
@@ -133,12 +136,12 @@ async def test_kept_views_follow_hidden_items_and_sections(stack: Stack) -> None
         items = view["last_invoices"]["data"]["items"]
         return [i["invoice_number"] for i in items] == ["12345626020001"]
 
-    await eventually(hidden_on_the_other_replica)
+    await eventually(hidden_on_the_other_replica, within=1.0, step=0.02)
     # Asked again: billing leaves hidden invoices out itself, so a kept list is stale.
     assert stack.calls["/me/invoices"] == 2
     await stack.gw.put(
         "/api/v1/operator/portal-settings/sections/contracts",
-        headers=stack.operator(),
+        headers=stack.issuer.operator(),
         json={"mode": "off", "message": "Przerwa techniczna."},
     )
 
@@ -146,7 +149,7 @@ async def test_kept_views_follow_hidden_items_and_sections(stack: Stack) -> None
         view = await _view(stack, 1)
         return view["contracts"] == {"status": "suspended", "detail": "Przerwa techniczna."}
 
-    await eventually(suspended_on_the_other_replica)
+    await eventually(suspended_on_the_other_replica, within=1.0, step=0.02)
 
 
 async def test_a_new_day_asks_again() -> None:

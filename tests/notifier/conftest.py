@@ -15,7 +15,7 @@ from tests.notifier.harness import (
     settings_for,
 )
 from tests.support.smtp import SmtpServer, running_smtp
-from tests.support.tokens import Issuer, running_issuer
+from tests.support.tokens import Issuer
 
 
 @pytest.fixture
@@ -28,12 +28,6 @@ def smtp() -> Iterator[SmtpServer]:
 async def billing() -> AsyncIterator[Billing]:
     async with running_billing() as stand_in:
         yield stand_in
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[Issuer]:
-    async with running_issuer() as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,18 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from ebok_notifier.app import create_app, spec_for
+from ebok_notifier.app import create_app
 from ebok_notifier.settings import NotifierSettings
 from ebok_shared.bus import Event
 from ebok_shared.config import Secret
 
-from tests.support.events import publish_event
+from tests.support.payloads import invoice_issued
 from tests.support.service import (
     RunningService,
-    delete_service_bus,
     running_service,
     settings_for_test,
 )
@@ -79,17 +77,6 @@ class Notifier(RunningService[NotifierSettings]):
     async def sent(self, event: Event) -> bool:
         return await self.has_status(event, "sent")
 
-    def operator(self) -> dict[str, str]:
-        return self.issuer.operator()
-
-    def customer(self) -> dict[str, str]:
-        return self.issuer.customer("100001")
-
-
-async def publish(connection: AbstractRobustConnection, prefix: str, event: Event) -> Event:
-    """Put an event on its producer's exchange, as the outbox relay does (with confirms)."""
-    return await publish_event(connection, prefix, event)
-
 
 @asynccontextmanager
 async def running_notifier(
@@ -99,13 +86,6 @@ async def running_notifier(
         create_app, settings, issuer=issuer, service_type=Notifier
     ) as notifier:
         yield notifier
-
-
-async def delete_notifier_bus(
-    connection: AbstractRobustConnection, settings: NotifierSettings
-) -> None:
-    """What a notifier declared under the test's prefix (a notifier run as a process)."""
-    await delete_service_bus(connection, settings, spec_for(settings))
 
 
 @dataclass
@@ -153,18 +133,8 @@ async def running_billing() -> AsyncIterator[Billing]:
 
 
 def invoice_payload(n: int = 1, *, email: str | None = "jan@example.pl") -> dict[str, Any]:
-    return {
-        "invoice_number": f"1000012601{n:04d}",
-        "client_number": "100001",
-        "issue_date": "2026-01-05",
-        "due_date": "2026-01-19",
-        "net": "100.00",
-        "vat": "8.00",
-        "gross": "108.00",
-        "ksef_number": None,
-        "delivery": "e-mail" if email else "paper",
-        "e_invoice_email": email,
-    }
+    """Invoice ``n`` of client 100001, sent to ``email`` (on paper without one)."""
+    return invoice_issued(f"1000012601{n:04d}", e_invoice_email=email)
 
 
 def unique_email(prefix: str = "klient") -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import aio_pika
 import aiohttp
 import asyncpg
-from ebok_notifier.app import SPEC, intake_for
+from ebok_notifier.app import SPEC, intake_for, spec_for
 from ebok_notifier.campaigns import CampaignWorker
 from ebok_notifier.domain import message_id
 from ebok_notifier.settings import NotifierSettings
@@ -26,14 +26,15 @@ from ebok_shared.service import migration_folders
 
 from tests.notifier.harness import (
     Notifier,
-    delete_notifier_bus,
     environment,
-    publish,
     seed_recipients,
     settings_for,
 )
-from tests.support.bus import wait_until
-from tests.support.smtp import SmtpServer, free_port
+from tests.support.commands import free_port
+from tests.support.events import publish_event
+from tests.support.service import delete_service_bus
+from tests.support.smtp import SmtpServer
+from tests.support.waiting import eventually
 
 REGULATIONS = "auth.regulations.published"
 REGULATIONS_PAYLOAD = {
@@ -59,7 +60,7 @@ async def test_campaign_reaches_every_active_user_once(
     active = await seed_recipients(notifier.pool, 120)
     blocked = await seed_recipients(notifier.pool, 5, status="blocked", start=300000)
     event = await notifier.emit(REGULATIONS, dict(REGULATIONS_PAYLOAD))
-    headers = notifier.operator()
+    headers = notifier.issuer.operator()
 
     async def campaign_id() -> int | None:
         found = await notifier.pool.fetchval(
@@ -70,14 +71,14 @@ async def test_campaign_reaches_every_active_user_once(
     async def started() -> bool:
         return await campaign_id() is not None
 
-    await wait_until(started, "the event to start a campaign")
+    await eventually(started, "the event to start a campaign")
     url = f"/operator/campaigns/{await campaign_id()}"
 
     async def done() -> bool:
         resp = await notifier.client.get(url, headers=headers)
         return bool((await resp.json())["done"])
 
-    await wait_until(done, "the campaign to finish")
+    await eventually(done, "the campaign to finish")
 
     progress = await (await notifier.client.get(url, headers=headers)).json()
     assert (progress["total"], progress["sent"], progress["failed"]) == (120, 120, 0)
@@ -188,7 +189,7 @@ async def notifier_process(
                 except aiohttp.ClientError:
                     return False
 
-            await wait_until(ready, "the notifier process to be ready", timeout=60)
+            await eventually(ready, "the notifier process to be ready", within=60)
         yield process
     finally:
         if process.returncode is None:
@@ -224,10 +225,12 @@ async def test_killed_mid_campaign_every_recipient_gets_it_and_only_in_flight_on
     try:
         people = await seed_recipients(pool, recipients)
         async with notifier_process(values, tmp_path / "first.log") as first:
-            event = await publish(
+            event = await publish_event(
                 connection, bus_prefix, Event.new(REGULATIONS, REGULATIONS_PAYLOAD)
             )
-            await wait_until(lambda: smtp.count >= recipients // 4, "a quarter to be sent", 120)
+            await eventually(
+                lambda: smtp.count >= recipients // 4, "a quarter to be sent", within=120
+            )
             first.send_signal(signal.SIGKILL)
             await first.wait()
         assert first.returncode == -signal.SIGKILL
@@ -248,7 +251,7 @@ async def test_killed_mid_campaign_every_recipient_gets_it_and_only_in_flight_on
             return waiting == 0 and status == "queued"
 
         async with notifier_process(values, tmp_path / "second.log"):
-            await wait_until(finished, "the restarted notifier to finish the campaign", 180)
+            await eventually(finished, "the restarted notifier to finish the campaign", within=180)
         domain = settings.message_id_domain
         expected = {message_id(event.id, address, domain) for _, address in people}
         copies = smtp.message_ids()
@@ -260,6 +263,6 @@ async def test_killed_mid_campaign_every_recipient_gets_it_and_only_in_flight_on
         statuses = await pool.fetch("SELECT status, count(*) AS n FROM deliveries GROUP BY status")
         assert {r["status"]: r["n"] for r in statuses} == {"sent": recipients}
     finally:
-        await delete_notifier_bus(connection, settings)
+        await delete_service_bus(connection, settings, spec_for(settings))
         await connection.close()
         await pool.close()

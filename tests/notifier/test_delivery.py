@@ -18,8 +18,8 @@ from tests.notifier.harness import (
     settings_for,
     unique_email,
 )
-from tests.support.bus import wait_until
 from tests.support.smtp import SmtpServer
+from tests.support.waiting import eventually
 
 
 async def test_e_invoice_goes_out_once_with_its_pdf(
@@ -28,7 +28,7 @@ async def test_e_invoice_goes_out_once_with_its_pdf(
     address = unique_email()
     event = await notifier.emit(INVOICE, invoice_payload(7, email=address))
 
-    await wait_until(lambda: notifier.sent(event), "the e-invoice to be sent")
+    await eventually(lambda: notifier.sent(event), "the e-invoice to be sent")
 
     [received] = smtp.to(address)
     expected_id = message_id(event.id, address, notifier.settings.message_id_domain)
@@ -48,7 +48,7 @@ async def test_e_invoice_goes_out_once_with_its_pdf(
 async def test_paper_invoice_sends_nothing(notifier: Notifier, smtp: SmtpServer) -> None:
     paper = await notifier.emit(INVOICE, invoice_payload(1, email=None))
     barrier = await notifier.emit(INVOICE, invoice_payload(2, email=unique_email()))
-    await wait_until(lambda: notifier.sent(barrier), "the e-mail published after it")
+    await eventually(lambda: notifier.sent(barrier), "the e-mail published after it")
     assert await notifier.delivery_for(paper) is None
     assert smtp.count == 1
 
@@ -58,7 +58,7 @@ async def test_421_then_success_is_delivered_once(notifier: Notifier, smtp: Smtp
     address = unique_email()
     event = await notifier.emit(INVOICE, invoice_payload(3, email=address))
 
-    await wait_until(lambda: notifier.sent(event), "the retried e-mail to be sent")
+    await eventually(lambda: notifier.sent(event), "the retried e-mail to be sent")
 
     assert smtp.refused == 1
     assert len(smtp.to(address)) == 1
@@ -77,7 +77,7 @@ async def test_a_relay_that_does_not_answer_in_time_is_retried(
             "auth.account.locked",
             {"client_number": "100001", "email": address, "until": "2026-01-05T10:15:00+00:00"},
         )
-        await wait_until(lambda: notifier.sent(event), "the e-mail to go out on a second try")
+        await eventually(lambda: notifier.sent(event), "the e-mail to go out on a second try")
         row = await notifier.delivery_for(event)
     assert row is not None and row["attempts"] >= 2
     assert len(smtp.to(address)) == 1  # the timed-out attempt transmitted nothing
@@ -86,11 +86,11 @@ async def test_a_relay_that_does_not_answer_in_time_is_retried(
 async def test_550_fails_once_and_is_never_retried(notifier: Notifier, smtp: SmtpServer) -> None:
     smtp.fail_next(1, 550, "No such user here")
     refused = await notifier.emit(INVOICE, invoice_payload(4, email=unique_email()))
-    await wait_until(lambda: notifier.has_status(refused, "failed"), "the refusal to be recorded")
+    await eventually(lambda: notifier.has_status(refused, "failed"), "the refusal to be recorded")
     # A later e-mail goes through the same sender: by the time it is sent, a retry of the
     # refused one would have been claimed long before it (it was due first).
     later = await notifier.emit(INVOICE, invoice_payload(5, email=unique_email()))
-    await wait_until(lambda: notifier.sent(later), "the next e-mail to be sent")
+    await eventually(lambda: notifier.sent(later), "the next e-mail to be sent")
 
     row = await notifier.delivery_for(refused)
     assert row is not None
@@ -113,14 +113,14 @@ async def test_smtp_outage_everything_delivered_after_it(
         rows = await notifier.pool.fetch("SELECT attempts, status FROM deliveries")
         return len(rows) == 20 and all(r["attempts"] >= 2 for r in rows)
 
-    await wait_until(all_retried, "every e-mail to fail at least twice during the outage")
+    await eventually(all_retried, "every e-mail to fail at least twice during the outage")
     await asyncio.sleep(max(0.0, outage - (asyncio.get_running_loop().time() - started)))
     smtp.start()
 
     async def all_sent() -> bool:
         return all([await notifier.sent(e) for e in events])
 
-    await wait_until(all_sent, "every e-mail to be sent after the outage")
+    await eventually(all_sent, "every e-mail to be sent after the outage")
     ids = smtp.message_ids()
     assert len(ids) == 20 and set(ids.values()) == {1}
     rows = await notifier.pool.fetch("SELECT last_answer FROM deliveries")
@@ -136,8 +136,8 @@ async def test_the_same_event_delivered_twice_sends_one_email(
     await notifier.publish(event)
     barrier = await notifier.emit(INVOICE, invoice_payload(8, email=unique_email()))
 
-    await wait_until(lambda: notifier.sent(event), "the e-mail to be sent")
-    await wait_until(lambda: notifier.sent(barrier), "the e-mail published after both copies")
+    await eventually(lambda: notifier.sent(event), "the e-mail to be sent")
+    await eventually(lambda: notifier.sent(barrier), "the e-mail published after both copies")
 
     assert len(smtp.to(address)) == 1
     assert len(await notifier.deliveries(event_id=event.id)) == 1
@@ -150,7 +150,7 @@ async def test_pdf_not_ready_yet_is_retried(
     address = unique_email()
     event = await notifier.emit(INVOICE, invoice_payload(9, email=address))
 
-    await wait_until(lambda: notifier.sent(event), "the e-invoice to be sent")
+    await eventually(lambda: notifier.sent(event), "the e-invoice to be sent")
 
     row = await notifier.delivery_for(event)
     assert row is not None and row["attempts"] == 3

@@ -5,7 +5,7 @@ never a one-time link."""
 from __future__ import annotations
 
 from tests.notifier.harness import Notifier, unique_email
-from tests.support.bus import wait_until
+from tests.support.waiting import eventually
 
 
 def _case(client_number: str, case_number: str) -> dict[str, object]:
@@ -30,15 +30,15 @@ async def test_customer_exports_own_address_and_email_log(notifier: Notifier) ->
         known = await notifier.pool.fetchval("SELECT count(*) FROM recipients")
         return bool(known == 2)
 
-    await wait_until(both_known, "both users to be known")
+    await eventually(both_known, "both users to be known")
     own = await notifier.emit("correspondence.case.submitted", _case("100001", "EBOK/2026/000001"))
     other = await notifier.emit(
         "correspondence.case.submitted", _case("200001", "EBOK/2026/000002")
     )
-    await wait_until(lambda: notifier.sent(own), "the customer's e-mail to go out")
-    await wait_until(lambda: notifier.sent(other), "the other customer's e-mail to go out")
+    await eventually(lambda: notifier.sent(own), "the customer's e-mail to go out")
+    await eventually(lambda: notifier.sent(other), "the other customer's e-mail to go out")
 
-    resp = await notifier.client.get("/me/export", headers=notifier.customer())  # 100001
+    resp = await notifier.client.get("/me/export", headers=notifier.issuer.customer())  # 100001
     assert resp.status == 200
     body = await resp.json()
     assert body["service"] == "notifier" and body["client_number"] == "100001"
@@ -55,6 +55,6 @@ async def test_customer_exports_own_address_and_email_log(notifier: Notifier) ->
 
 async def test_export_is_for_customers_only(notifier: Notifier) -> None:
     assert (await notifier.client.get("/me/export")).status == 401
-    refused = await notifier.client.get("/me/export", headers=notifier.operator())
+    refused = await notifier.client.get("/me/export", headers=notifier.issuer.operator())
     assert refused.status == 403
     assert refused.content_type == "application/problem+json"

@@ -10,8 +10,8 @@ from ebok_notifier.domain import Kind
 from ebok_shared.bus import Event
 
 from tests.notifier.harness import Notifier, unique_email
-from tests.support.bus import wait_until
 from tests.support.smtp import SmtpServer
+from tests.support.waiting import eventually
 
 CLIENT = "100001"
 
@@ -27,7 +27,7 @@ async def _user(notifier: Notifier) -> str:
 
 
 async def _one_sent(notifier: Notifier, smtp: SmtpServer, event: Event, to: str) -> Any:
-    await wait_until(lambda: notifier.sent(event), f"the e-mail of {event.type}")
+    await eventually(lambda: notifier.sent(event), f"the e-mail of {event.type}")
     [received] = smtp.to(to)
     return received.message()
 
@@ -138,7 +138,7 @@ async def test_registration_tells_billings_address_of_record_without_the_link(
         rows = await notifier.deliveries(event_id=event.id)
         return len(rows) == 2 and all(r["status"] == "sent" for r in rows)
 
-    await wait_until(both_sent, "the activation and the notice")
+    await eventually(both_sent, "the activation and the notice")
     [notice] = smtp.to(of_record)
     message = notice.message()
     assert message["Subject"] == f"Zarejestrowano konto e-BOK dla numeru klienta {CLIENT}"
@@ -149,5 +149,5 @@ async def test_registration_tells_billings_address_of_record_without_the_link(
 
     # Without an address of record (or the same one), only the activation goes out.
     alone = await notifier.emit("auth.account.registered", {**payload, "email_of_record": None})
-    await wait_until(lambda: notifier.sent(alone), "the activation alone")
+    await eventually(lambda: notifier.sent(alone), "the activation alone")
     assert len(await notifier.deliveries(event_id=alone.id)) == 1

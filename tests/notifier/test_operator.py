@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import ClientResponse
 
 from tests.notifier.harness import INVOICE, Notifier, invoice_payload, unique_email
-from tests.support.bus import wait_until
 from tests.support.smtp import SmtpServer
+from tests.support.waiting import eventually
 
 
 async def _problem(resp: ClientResponse, status: int) -> dict[str, Any]:
@@ -26,8 +26,8 @@ async def test_operator_lists_failures_and_resends_one(
     smtp.fail_next(1, 550, "Mailbox full")
     address = unique_email()
     event = await notifier.emit(INVOICE, invoice_payload(1, email=address))
-    await wait_until(lambda: notifier.has_status(event, "failed"), "the refusal to be recorded")
-    client, headers = notifier.client, notifier.operator()
+    await eventually(lambda: notifier.has_status(event, "failed"), "the refusal to be recorded")
+    client, headers = notifier.client, notifier.issuer.operator()
 
     listed = await client.get("/operator/deliveries?status=failed", headers=headers)
     assert listed.status == 200
@@ -37,7 +37,7 @@ async def test_operator_lists_failures_and_resends_one(
 
     resent = await client.post(f"/operator/deliveries/{item['id']}/resend", headers=headers)
     assert resent.status == 202
-    await wait_until(lambda: notifier.sent(event), "the re-sent e-mail to go out")
+    await eventually(lambda: notifier.sent(event), "the re-sent e-mail to go out")
     [received] = smtp.to(address)
     assert received.message_id == item["message_id"]  # the same e-mail, recognisably
     assert (await (await client.get("/operator/deliveries?status=failed", headers=headers)).json())[
@@ -52,9 +52,10 @@ async def test_operator_routes_refuse_others_with_problems(notifier: Notifier) -
     client = notifier.client
     await _problem(await client.get("/operator/deliveries?status=failed"), 401)
     await _problem(
-        await client.get("/operator/deliveries?status=failed", headers=notifier.customer()), 403
+        await client.get("/operator/deliveries?status=failed", headers=notifier.issuer.customer()),
+        403,
     )
-    headers = notifier.operator()
+    headers = notifier.issuer.operator()
     bad = await _problem(await client.get("/operator/deliveries?status=lost", headers=headers), 422)
     assert bad["errors"][0]["field"] == "status"
     paged = await _problem(await client.get("/operator/deliveries?limit=0", headers=headers), 400)

@@ -8,8 +8,8 @@ from typing import Any
 from ebok_notifier.domain import Kind
 
 from tests.notifier.harness import Notifier, unique_email
-from tests.support.bus import wait_until
 from tests.support.smtp import SmtpServer
+from tests.support.waiting import eventually
 
 ORDER = "0b8e2f8c-55a4-4c43-9a57-2d7c1b1f3c11"
 
@@ -35,7 +35,7 @@ async def test_paid_order_sends_one_receipt(notifier: Notifier, smtp: SmtpServer
     await notifier.consumed(activated)
     pending = await notifier.emit("billing.payment_order.status_changed", _order("pending"))
     paid = await notifier.emit("billing.payment_order.status_changed", _order("paid"))
-    await wait_until(lambda: notifier.sent(paid), "the receipt to be sent")
+    await eventually(lambda: notifier.sent(paid), "the receipt to be sent")
 
     assert await notifier.delivery_for(pending) is None
     [received] = smtp.to(address)

@@ -10,8 +10,8 @@ from ebok_notifier.domain import Kind
 from ebok_shared.bus import Event
 
 from tests.notifier.harness import Notifier, unique_email
-from tests.support.bus import wait_until
 from tests.support.smtp import SmtpServer
+from tests.support.waiting import eventually
 
 
 def _auth(event_type: str, payload: dict[str, Any], **fields: Any) -> Event:
@@ -34,7 +34,7 @@ async def _handled(notifier: Notifier, *events: Event) -> None:
         )
         return bool(found == len(ids))
 
-    await wait_until(all_in_inbox, "the events to be handled")
+    await eventually(all_in_inbox, "the events to be handled")
 
 
 async def test_users_follow_auths_events(notifier: Notifier, smtp: SmtpServer) -> None:
@@ -55,10 +55,10 @@ async def test_users_follow_auths_events(notifier: Notifier, smtp: SmtpServer) -
 
     assert await _recipient(notifier, "200001") == {"email": first, "status": "active"}
     assert await _recipient(notifier, "200002") == {"email": second, "status": "blocked"}
-    await wait_until(lambda: notifier.sent(changed), "the previous address to be told")
+    await eventually(lambda: notifier.sent(changed), "the previous address to be told")
     [notice] = smtp.to(old)  # a hijacked account gets noticed at the old address
     assert notice.message()["Subject"] == "Adres e-mail konta e-BOK został zmieniony"
-    await wait_until(lambda: notifier.sent(blocked), "the block notice")
+    await eventually(lambda: notifier.sent(blocked), "the block notice")
     # delivery_for is Optional; a missing delivery fails the test with a TypeError
     assert (await notifier.delivery_for(blocked))["kind"] == Kind.ACCOUNT_BLOCKED  # type: ignore[index]
 
@@ -110,12 +110,12 @@ async def test_deleting_an_account_confirms_erases_and_cancels(
             "answered_at": "2026-03-05T12:00:00+00:00",
         },
     )
-    await wait_until(lambda: notifier.has_status(answered, "pending"), "the answer notice to wait")
+    await eventually(lambda: notifier.has_status(answered, "pending"), "the answer notice to wait")
     deleted = await notifier.emit("auth.account.deleted", {"client_number": "200004"})
     await _handled(notifier, deleted)
     smtp.start()
 
-    await wait_until(lambda: notifier.sent(deleted), "the deletion to be confirmed")
+    await eventually(lambda: notifier.sent(deleted), "the deletion to be confirmed")
     [confirmation] = smtp.to(address)
     assert confirmation.message()["Subject"] == "Potwierdzenie usunięcia konta e-BOK"
     assert await _recipient(notifier, "200004") == {"email": None, "status": "deleted"}

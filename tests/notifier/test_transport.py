@@ -17,8 +17,8 @@ from tests.notifier.harness import (
     unique_email,
 )
 from tests.notifier.test_campaign import REGULATIONS, REGULATIONS_PAYLOAD
-from tests.support.bus import wait_until
 from tests.support.smtp import SmtpServer, running_smtp
+from tests.support.waiting import eventually
 
 RESET = "auth.password_reset.requested"
 
@@ -53,7 +53,7 @@ async def test_tls_and_login(
         async with running_notifier(settings) as notifier:
             address = unique_email()
             event = await notifier.emit(RESET, _reset(address))
-            await wait_until(lambda: notifier.sent(event), "the e-mail to go out over TLS")
+            await eventually(lambda: notifier.sent(event), "the e-mail to go out over TLS")
         [received] = smtp.to(address)
         assert received.login == "ebok"
 
@@ -80,7 +80,7 @@ async def test_wrong_password_is_retried_not_lost(
                 row = await notifier.delivery_for(event)
                 return row is not None and row["attempts"] >= 2 and row["status"] == "pending"
 
-            await wait_until(retried, "the refused login to be retried")
+            await eventually(retried, "the refused login to be retried")
             row = await notifier.delivery_for(event)
             assert row is not None and row["last_answer"].startswith("535")
         assert smtp.count == 0
@@ -92,7 +92,7 @@ async def test_connections_are_reused(notifier: Notifier, smtp: SmtpServer) -> N
     async def all_sent() -> bool:
         return all([await notifier.sent(e) for e in events])
 
-    await wait_until(all_sent, "every e-mail to be sent")
+    await eventually(all_sent, "every e-mail to be sent")
     assert smtp.count == 30
     assert len(smtp.connections()) <= notifier.settings.smtp_pool_size
 
@@ -115,7 +115,7 @@ async def test_two_replicas_send_each_email_once(
             )
             return bool(sent == len(people) + len(resets))
 
-        await wait_until(all_sent, "both replicas to send everything")
+        await eventually(all_sent, "both replicas to send everything")
         claimed_by_both = await first.pool.fetchval(
             "SELECT count(DISTINCT claimed_by) FROM deliveries"
         )

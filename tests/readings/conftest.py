@@ -8,13 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.readings.harness import Readings, freeze, running_readings, settings_for
-from tests.support.tokens import Issuer, running_issuer
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[Issuer]:
-    async with running_issuer() as running:
-        yield running
+from tests.support.tokens import Issuer
 
 
 @pytest.fixture

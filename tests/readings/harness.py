@@ -19,6 +19,7 @@ from ebok_readings.settings import ReadingsSettings
 from ebok_shared.bus import Event, default_catalogue
 from ebok_shared.clock import LOCAL_TZ, clock
 
+from tests.support.payloads import contract_concluded
 from tests.support.service import RunningService, running_service, settings_for_test
 from tests.support.tokens import Issuer
 
@@ -46,12 +47,6 @@ def settings_for(
 
 
 class Readings(RunningService[ReadingsSettings]):
-    def customer(self, client_number: str = "100001") -> dict[str, str]:
-        return self.issuer.customer(client_number)
-
-    def operator(self, subject: str = "op-1") -> dict[str, str]:
-        return self.issuer.operator(subject)
-
     async def apply(self, event_type: str, payload: dict[str, Any]) -> Event:
         """Apply a consumed event through readings' own handler, in one transaction (as the
         consumer does; the broker path has its own tests)."""
@@ -70,7 +65,13 @@ class Readings(RunningService[ReadingsSettings]):
         serials: Sequence[str] = ("WM-100001-1",),
     ) -> None:
         await self.apply(
-            events.CONTRACT_CONCLUDED, contract_payload(contract, client, concluded_on, serials)
+            events.CONTRACT_CONCLUDED,
+            contract_concluded(
+                client,
+                contract_number=contract,
+                concluded_on=concluded_on.isoformat(),
+                serials=serials,
+            ),
         )
 
     async def submit(
@@ -85,7 +86,7 @@ class Readings(RunningService[ReadingsSettings]):
         headers: dict[str, str] | None = None,
     ) -> ClientResponse:
         day = read_on.isoformat() if isinstance(read_on, dt.date) else read_on
-        all_headers = {**self.customer(client), **(headers or {})}
+        all_headers = {**self.issuer.customer(client), **(headers or {})}
         url = f"/me/meters/{serial}/readings"
         if photo is None:
             body: dict[str, Any] = {"value": value, "read_on": day}
@@ -104,26 +105,13 @@ class Readings(RunningService[ReadingsSettings]):
         return await self.client.post(
             f"/operator/feed/{kind}",
             data=body.encode(),
-            headers={**self.operator(), "Content-Type": content_type},
+            headers={**self.issuer.operator(), "Content-Type": content_type},
         )
 
     async def readings_of(self, serial: str) -> list[asyncpg.Record]:
         return await self.pool.fetch(
             "SELECT * FROM readings WHERE meter_serial = $1 ORDER BY read_on, submitted_at", serial
         )
-
-
-def contract_payload(
-    contract: str, client: str, concluded_on: dt.date, serials: Sequence[str]
-) -> dict[str, Any]:
-    return {
-        "contract_number": contract,
-        "client_number": client,
-        "concluded_on": concluded_on.isoformat(),
-        "supply_address": {"street": "ul. Żelazna 12", "postal_code": "00-001", "city": "Warszawa"},
-        "tariff_group": "G1",
-        "meter_serials": list(serials),
-    }
 
 
 async def seed_history(

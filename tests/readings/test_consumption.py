@@ -29,7 +29,7 @@ async def test_consumption_per_month_with_the_average_per_day(readings: Readings
     await readings.submit(value="190.000", read_on="2026-03-09", confirm=True)
 
     answer = await readings.client.get(
-        "/me/consumption?from=2025-12&to=2026-03", headers=readings.customer()
+        "/me/consumption?from=2025-12&to=2026-03", headers=readings.issuer.customer()
     )
     body = await answer.json()
     assert body["months"] == [
@@ -59,7 +59,7 @@ async def test_consumption_per_month_with_the_average_per_day(readings: Readings
     only_feb = await (
         await readings.client.get(
             "/me/consumption?from=2026-02&to=2026-02&contract_number=U/100001/2024",
-            headers=readings.customer(),
+            headers=readings.issuer.customer(),
         )
     ).json()
     assert [m["month"] for m in only_feb["months"]] == ["2026-02"]
@@ -69,5 +69,7 @@ async def test_consumption_per_month_with_the_average_per_day(readings: Readings
         ("from=2026-03&to=2026-01", "from", "początek okresu jest późniejszy niż jego koniec"),
         ("from=2010-01&to=2026-01", "to", "okres może obejmować najwyżej 60 miesięcy"),
     ]:
-        refused = await readings.client.get(f"/me/consumption?{query}", headers=readings.customer())
+        refused = await readings.client.get(
+            f"/me/consumption?{query}", headers=readings.issuer.customer()
+        )
         assert fields_of(await problem(refused, 400)) == {field: reason}

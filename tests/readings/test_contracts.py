@@ -20,15 +20,16 @@ from tests.readings.harness import (
     PNG,
     TODAY,
     Readings,
-    contract_payload,
     freeze,
     problem,
     running_readings,
     seed_history,
     settings_for,
 )
-from tests.support.bus import consumed_total, wait_until
+from tests.support.bus import consumed_total
+from tests.support.payloads import contract_concluded
 from tests.support.tokens import Issuer
+from tests.support.waiting import eventually
 
 
 def test_every_published_event_has_a_closed_schema_with_valid_examples() -> None:
@@ -178,7 +179,7 @@ async def test_customer_api_answers_in_the_agreed_shapes(readings: Readings) -> 
         "0.000,PL-1\n",
     )
     await seed_history(readings, "WM-100001-1", [(dt.date(2026, 1, 1), "10.000")])
-    me = readings.customer()
+    me = readings.issuer.customer()
     answers = {
         "created": await readings.submit(value="12.000", photo=(PNG, "a.png")),
         "meters": await readings.client.get("/me/meters", headers=me),
@@ -197,14 +198,16 @@ async def test_customer_api_answers_in_the_agreed_shapes(readings: Readings) -> 
 async def test_billing_events_are_consumed_off_the_broker_once(readings: Readings) -> None:
     concluded = Event.new(
         events.CONTRACT_CONCLUDED,
-        contract_payload(
-            "U/100001/2024", "100001", dt.date(2024, 1, 15), ["WM-100001-1", "WM-100001-2"]
+        contract_concluded(
+            "100001",
+            contract_number="U/100001/2024",
+            serials=["WM-100001-1", "WM-100001-2"],
         ),
     )
     duplicates = consumed_total("readings", events.CONTRACT_CONCLUDED, "duplicate")
     await readings.publish(concluded)
     await readings.publish(concluded)  # redelivered: applied once
-    await wait_until(
+    await eventually(
         lambda: consumed_total("readings", events.CONTRACT_CONCLUDED, "duplicate") > duplicates,
         "the duplicate seen",
     )
@@ -225,7 +228,7 @@ async def test_billing_events_are_consumed_off_the_broker_once(readings: Reading
             },
         )
     )
-    await wait_until(
+    await eventually(
         lambda: readings.pool.fetchval("SELECT terminated_on IS NOT NULL FROM contracts"),
         "the termination applied",
     )
@@ -250,7 +253,9 @@ async def test_a_deleted_account_is_unlinked_and_its_readings_stay(
                 value="5.000", photo=(PNG, "a.png"), headers={"Idempotency-Key": "k"}
             )
         ).json()
-        export = await (await readings.client.get("/me/export", headers=readings.customer())).json()
+        export = await (
+            await readings.client.get("/me/export", headers=readings.issuer.customer())
+        ).json()
         assert [r["id"] for r in export["readings"]] == [sent["id"]]
         assert export["readings"][0]["submitted_by"] == "customer:100001"
         assert len(export["photos"]) == 1 and "data" not in export["photos"][0]
@@ -258,7 +263,7 @@ async def test_a_deleted_account_is_unlinked_and_its_readings_stay(
         deleted = Event.new("auth.account.deleted", {"client_number": "100001"})
         default_catalogue().validate(deleted)
         await readings.publish(deleted)
-        await wait_until(
+        await eventually(
             lambda: readings.pool.fetchval("SELECT count(*) = 1 FROM unlinked_clients"),
             "the account unlinked",
         )

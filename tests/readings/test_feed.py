@@ -119,7 +119,7 @@ WM-100001-1,2026-03-01,abc,remote
     wrong_type = await readings.client.post(
         "/operator/feed/readings",
         data=b"<xml/>",
-        headers={**readings.operator(), "Content-Type": "application/xml"},
+        headers={**readings.issuer.operator(), "Content-Type": "application/xml"},
     )
     assert (await problem(wrong_type, 415))["code"] == "unsupported-media-type"
 
@@ -155,7 +155,9 @@ remove,OG-2025-001,,,2025-10-31,,40.250,,
     assert removed.payload["meter_serial"] == "OG-2025-001"
 
     history = await (
-        await readings.client.get("/operator/meters/WM-100001-1", headers=readings.operator())
+        await readings.client.get(
+            "/operator/meters/WM-100001-1", headers=readings.issuer.operator()
+        )
     ).json()
     assert (history["status"], history["replaced_by"], history["client_number"]) == (
         "removed",
@@ -233,7 +235,9 @@ async def test_the_batch_history_with_each_bad_row(readings: Readings) -> None:
     applied = await readings.feed("readings", READINGS_CSV)
     assert applied.status == 201
 
-    history = await readings.client.get("/operator/feed/batches", headers=readings.operator())
+    history = await readings.client.get(
+        "/operator/feed/batches", headers=readings.issuer.operator()
+    )
     listed = await history.json()
     assert listed["total"] == 2
     assert [(b["kind"], b["status"], b["row_count"]) for b in listed["items"]] == [
@@ -242,11 +246,13 @@ async def test_the_batch_history_with_each_bad_row(readings: Readings) -> None:
     ]
     assert listed["items"][0]["submitted_by"] == "operator:op-1"
     one = await readings.client.get(
-        f"/operator/feed/batches/{listed['items'][1]['batch_id']}", headers=readings.operator()
+        f"/operator/feed/batches/{listed['items'][1]['batch_id']}",
+        headers=readings.issuer.operator(),
     )
     [error] = (await one.json())["errors"]
     assert (error["line"], error["field"]) == (3, "read_on")
     missing = await readings.client.get(
-        "/operator/feed/batches/00000000-0000-0000-0000-000000000001", headers=readings.operator()
+        "/operator/feed/batches/00000000-0000-0000-0000-000000000001",
+        headers=readings.issuer.operator(),
     )
     assert missing.status == 404

@@ -32,14 +32,14 @@ async def request(
 ) -> ClientResponse:
     if photo is None:
         return await readings.client.post(
-            "/me/garden-meter-requests", json=body, headers=readings.customer(client)
+            "/me/garden-meter-requests", json=body, headers=readings.issuer.customer(client)
         )
     form = FormData()
     for name, value in body.items():
         form.add_field(name, value)
     form.add_field("photo", photo, filename="plomba.png", content_type="image/png")
     return await readings.client.post(
-        "/me/garden-meter-requests", data=form, headers=readings.customer(client)
+        "/me/garden-meter-requests", data=form, headers=readings.issuer.customer(client)
     )
 
 
@@ -50,7 +50,7 @@ async def decide(
     return await readings.client.post(
         f"/operator/garden-meter-requests/{request_id}/decision",
         json=body,
-        headers=readings.operator(),
+        headers=readings.issuer.operator(),
     )
 
 
@@ -87,10 +87,12 @@ async def test_an_accepted_installation_changes_the_registry(readings: Readings)
     assert event.payload["new_serial"] == "OG-2026-001"
 
     queue = await (
-        await readings.client.get("/operator/garden-meter-requests", headers=readings.operator())
+        await readings.client.get(
+            "/operator/garden-meter-requests", headers=readings.issuer.operator()
+        )
     ).json()
     assert [(q["id"], q["client_number"]) for q in queue["items"]] == [(submitted["id"], "100001")]
-    counts = await readings.client.get("/operator/queue-counts", headers=readings.operator())
+    counts = await readings.client.get("/operator/queue-counts", headers=readings.issuer.operator())
     assert (await counts.json())["garden_meter_requests"] == 1
     assert await _mine(readings, "open") == [submitted["id"]]
     accepted = await decide(readings, submitted["id"], "accept")
@@ -99,10 +101,12 @@ async def test_an_accepted_installation_changes_the_registry(readings: Readings)
     assert await _mine(readings, "accepted") == [submitted["id"]]
 
     mine = await (
-        await readings.client.get("/me/garden-meter-requests", headers=readings.customer())
+        await readings.client.get("/me/garden-meter-requests", headers=readings.issuer.customer())
     ).json()
     assert [h["status"] for h in mine["items"][0]["history"]] == ["submitted", "accepted"]
-    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    meters = await (
+        await readings.client.get("/me/meters", headers=readings.issuer.customer())
+    ).json()
     garden = next(m for m in meters["items"] if m["kind"] == "garden")
     assert (garden["serial"], garden["initial_value"], garden["seal_number"]) == (
         "OG-2026-001",
@@ -250,7 +254,7 @@ async def test_bad_requests_and_a_rejection_with_its_reason(readings: Readings) 
     reason = "Na zdjęciu nie widać numeru plomby."
     assert (await decide(readings, sent["id"], "reject", reason)).status == 200
     mine = await (
-        await readings.client.get("/me/garden-meter-requests", headers=readings.customer())
+        await readings.client.get("/me/garden-meter-requests", headers=readings.issuer.customer())
     ).json()
     shown = mine["items"][0]
     assert (shown["status"], shown["reason"], [h["status"] for h in shown["history"]]) == (
@@ -323,7 +327,9 @@ async def test_replacement_and_removal(readings: Readings) -> None:
     meters = {
         m["serial"]: m
         for m in (
-            await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+            await (
+                await readings.client.get("/me/meters", headers=readings.issuer.customer())
+            ).json()
         )["items"]
     }
     assert (
@@ -358,7 +364,7 @@ async def test_replacement_and_removal(readings: Readings) -> None:
     # Garden water: 15.5 on the old meter and 1 on the new one, nothing across the replacement.
     consumption = await (
         await readings.client.get(
-            "/me/consumption?from=2025-05&to=2026-03", headers=readings.customer()
+            "/me/consumption?from=2025-05&to=2026-03", headers=readings.issuer.customer()
         )
     ).json()
     assert consumption["total_garden_m3"] == "16.500"
@@ -377,7 +383,9 @@ async def test_reminders_before_reading_dates_and_legalisation_expiry(
 ) -> None:
     await readings.conclude(concluded_on=dt.date(2021, 1, 4))
     await install_garden(readings, on="2021-05-20")  # sealed then: legal until 2026-05-20
-    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    meters = await (
+        await readings.client.get("/me/meters", headers=readings.issuer.customer())
+    ).json()
     garden = next(m for m in meters["items"] if m["kind"] == "garden")["garden"]
     assert (garden["legalisation_expires_on"], garden["legalisation_expired"]) == (
         "2026-05-20",
@@ -453,7 +461,7 @@ async def test_reminders_before_reading_dates_and_legalisation_expiry(
 async def _mine(readings: Readings, status: str) -> list[str]:
     """The ids of the customer's requests with ``?status=``."""
     resp = await readings.client.get(
-        f"/me/garden-meter-requests?status={status}", headers=readings.customer()
+        f"/me/garden-meter-requests?status={status}", headers=readings.issuer.customer()
     )
     assert resp.status == 200
     return [r["id"] for r in (await resp.json())["items"]]
@@ -461,7 +469,7 @@ async def _mine(readings: Readings, status: str) -> list[str]:
 
 async def test_customer_request_list_refuses_an_unknown_status(readings: Readings) -> None:
     resp = await readings.client.get(
-        "/me/garden-meter-requests?status=lost", headers=readings.customer()
+        "/me/garden-meter-requests?status=lost", headers=readings.issuer.customer()
     )
     assert resp.status in (400, 422)
     assert (await resp.json())["errors"][0]["field"] == "status"

@@ -36,14 +36,16 @@ async def test_a_reading_is_recorded_listed_and_published(readings: Readings) ->
         "customer",
     )
 
-    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    meters = await (
+        await readings.client.get("/me/meters", headers=readings.issuer.customer())
+    ).json()
     assert [
         (m["serial"], m["kind"], m["status"], m["last_reading"]["value"]) for m in meters["items"]
     ] == [("WM-100001-1", "main", "installed", "12.345")]
     assert meters["reading_window"]["open"] is True
 
     history = await readings.client.get(
-        "/me/meters/WM-100001-1/readings", headers=readings.customer()
+        "/me/meters/WM-100001-1/readings", headers=readings.issuer.customer()
     )
     listed = await history.json()
     assert (listed["total"], listed["since"], [r["id"] for r in listed["items"]]) == (
@@ -115,11 +117,13 @@ async def test_bad_input_is_refused_naming_the_field_and_reason(readings: Readin
     url = "/me/meters/WM-100001-1/readings"
     for body, status, expected in cases:
         refused = await problem(
-            await readings.client.post(url, json=body, headers=readings.customer()), status
+            await readings.client.post(url, json=body, headers=readings.issuer.customer()), status
         )
         assert fields_of(refused) == expected, body
     bad_json = await readings.client.post(
-        url, data=b"{not json", headers={**readings.customer(), "Content-Type": "application/json"}
+        url,
+        data=b"{not json",
+        headers={**readings.issuer.customer(), "Content-Type": "application/json"},
     )
     assert fields_of(await problem(bad_json, 400)) == {
         "(body)": "niepoprawny JSON (wiersz 1, kolumna 2)"
@@ -127,7 +131,7 @@ async def test_bad_input_is_refused_naming_the_field_and_reason(readings: Readin
     too_big = await readings.client.post(
         url,
         data=b"{" + b" " * 70_000 + b"}",
-        headers={**readings.customer(), "Content-Type": "application/json"},
+        headers={**readings.issuer.customer(), "Content-Type": "application/json"},
     )
     assert fields_of(await problem(too_big, 413)) == {"(body)": "rozmiar przekracza 64 KB"}
     bad_serial = await readings.submit(serial="wm 1")
@@ -169,7 +173,9 @@ async def test_a_second_reading_of_the_day_replaces_the_first_until_billed(
     second = await (await readings.submit(value="100.500")).json()
     assert second["id"] != first["id"]
     listed = await (
-        await readings.client.get("/me/meters/WM-100001-1/readings", headers=readings.customer())
+        await readings.client.get(
+            "/me/meters/WM-100001-1/readings", headers=readings.issuer.customer()
+        )
     ).json()
     assert [r["value"] for r in listed["items"]] == ["100.500"]
     rows = await readings.readings_of("WM-100001-1")
@@ -224,26 +230,26 @@ async def test_unusual_consumption_needs_confirmation_and_an_operators_verificat
 
     queue = await (
         await readings.client.get(
-            "/operator/readings?status=to_verify", headers=readings.operator()
+            "/operator/readings?status=to_verify", headers=readings.issuer.operator()
         )
     ).json()
     assert [r["id"] for r in queue["items"]] == [waiting["id"]]
-    counts = await readings.client.get("/operator/queue-counts", headers=readings.operator())
+    counts = await readings.client.get("/operator/queue-counts", headers=readings.issuer.operator())
     assert await counts.json() == {"readings_to_verify": 1, "garden_meter_requests": 0}
     url = f"/operator/readings/{waiting['id']}/decision"
     no_reason = await readings.client.post(
-        url, json={"decision": "reject"}, headers=readings.operator()
+        url, json={"decision": "reject"}, headers=readings.issuer.operator()
     )
     assert fields_of(await problem(no_reason, 422)) == {"reason": "powód odrzucenia jest wymagany"}
     accepted = await readings.client.post(
-        url, json={"decision": "accept"}, headers=readings.operator()
+        url, json={"decision": "accept"}, headers=readings.issuer.operator()
     )
     assert (await accepted.json())["status"] == "accepted"
-    counts = await readings.client.get("/operator/queue-counts", headers=readings.operator())
+    counts = await readings.client.get("/operator/queue-counts", headers=readings.issuer.operator())
     assert (await counts.json())["readings_to_verify"] == 0
     await readings.tap.wait_for(events.READING_ACCEPTED, reading_id=waiting["id"])
     again = await readings.client.post(
-        url, json={"decision": "accept"}, headers=readings.operator()
+        url, json={"decision": "accept"}, headers=readings.issuer.operator()
     )
     assert (await problem(again, 409))["code"] == "reading-not-waiting"
 
@@ -253,18 +259,22 @@ async def test_unusual_consumption_needs_confirmation_and_an_operators_verificat
     rejected = await readings.client.post(
         f"/operator/readings/{other['id']}/decision",
         json={"decision": "reject", "reason": "Zdjęcie nie potwierdza stanu."},
-        headers=readings.operator(),
+        headers=readings.issuer.operator(),
     )
     assert (await rejected.json())["status"] == "rejected"
     [event] = await readings.tap.wait_for(events.READING_REJECTED)
     assert event.payload["reason"] == "Zdjęcie nie potwierdza stanu."
     listed = await (
-        await readings.client.get("/me/meters/WM-100001-1/readings", headers=readings.customer())
+        await readings.client.get(
+            "/me/meters/WM-100001-1/readings", headers=readings.issuer.customer()
+        )
     ).json()
     assert listed["items"][0]["status"] == "rejected"
     assert listed["items"][0]["decision_reason"] == "Zdjęcie nie potwierdza stanu."
     # The meter says so too (for the dashboard's notice): its last customer reading.
-    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    meters = await (
+        await readings.client.get("/me/meters", headers=readings.issuer.customer())
+    ).json()
     [main] = [m for m in meters["items"] if m["serial"] == "WM-100001-1"]
     assert main["last_submitted"] == {
         "id": other["id"],
@@ -281,7 +291,7 @@ async def test_unusual_consumption_needs_confirmation_and_an_operators_verificat
     corrected = await readings.submit(value="230.100", read_on=day)
     assert (await corrected.json())["status"] == "accepted"
     queue = await (
-        await readings.client.get("/operator/readings", headers=readings.operator())
+        await readings.client.get("/operator/readings", headers=readings.issuer.operator())
     ).json()
     assert queue["total"] == 0
 
@@ -313,7 +323,9 @@ async def test_a_possible_leak_is_published(readings: Readings) -> None:
     }
     await readings.settled()
     assert len(readings.tap.of(events.LEAK_SUSPECTED)) == 1
-    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    meters = await (
+        await readings.client.get("/me/meters", headers=readings.issuer.customer())
+    ).json()
     [main] = [m for m in meters["items"] if m["serial"] == "WM-100001-1"]
     assert main["last_reading"]["leak_suspected"] is True  # the dashboard's notice
 
@@ -342,18 +354,24 @@ async def test_a_photo_is_kept_as_evidence_and_judged_from_its_bytes(readings: R
     body = await sent.json()
     assert body["has_photo"] is True
     history = await (
-        await readings.client.get("/operator/meters/WM-100001-1", headers=readings.operator())
+        await readings.client.get(
+            "/operator/meters/WM-100001-1", headers=readings.issuer.operator()
+        )
     ).json()
     photo_id = history["readings"][0]["photo_id"]
-    photo = await readings.client.get(f"/operator/photos/{photo_id}", headers=readings.operator())
+    photo = await readings.client.get(
+        f"/operator/photos/{photo_id}", headers=readings.issuer.operator()
+    )
     assert (photo.content_type, await photo.read()) == ("image/png", PNG)
     # The customer's own photo, for the data export (issue 14.7); another's is not found.
-    export = await (await readings.client.get("/me/export", headers=readings.customer())).json()
+    export = await (
+        await readings.client.get("/me/export", headers=readings.issuer.customer())
+    ).json()
     [listed] = export["photos"]
     assert listed["id"] == photo_id and listed["path"] == f"/me/photos/{photo_id}"
-    own = await readings.client.get(listed["path"], headers=readings.customer())
+    own = await readings.client.get(listed["path"], headers=readings.issuer.customer())
     assert (own.status, own.content_type, await own.read()) == (200, "image/png", PNG)
-    theirs = await readings.client.get(listed["path"], headers=readings.customer("100002"))
+    theirs = await readings.client.get(listed["path"], headers=readings.issuer.customer("100002"))
     assert theirs.status == 404
 
     jpeg = await readings.submit(value="10.100", photo=(JPEG, "zdjecie.png"))
@@ -378,13 +396,13 @@ async def test_a_photo_is_kept_as_evidence_and_judged_from_its_bytes(readings: R
     text = await readings.client.post(
         "/me/meters/WM-100001-1/readings",
         data=b"value=1",
-        headers={**readings.customer(), "Content-Type": "text/plain"},
+        headers={**readings.issuer.customer(), "Content-Type": "text/plain"},
     )
     assert (await problem(text, 415))["code"] == "unsupported-media-type"
     form = await readings.client.post(  # a form without a file
         "/me/meters/WM-100001-1/readings",
         data={"value": "10.300", "read_on": "2026-03-10"},
-        headers=readings.customer(),
+        headers=readings.issuer.customer(),
     )
     assert (await form.json())["value"] == "10.300"
     assert await readings.pool.fetchval("SELECT count(*) FROM photos") == 2
@@ -400,7 +418,7 @@ async def test_reading_windows_set_by_an_operator(readings: Readings) -> None:
         ],
     }
     put = await readings.client.put(
-        "/operator/reading-windows", json=windows, headers=readings.operator()
+        "/operator/reading-windows", json=windows, headers=readings.issuer.operator()
     )
     assert put.status == 200
     closed = await problem(await readings.submit(value="5.000"), 409)
@@ -409,7 +427,9 @@ async def test_reading_windows_set_by_an_operator(readings: Readings) -> None:
         "2026-03-25",
     )
     assert "Najbliższy okres trwa od 25.03.2026 do 31.03.2026" in closed["detail"]
-    meters = await (await readings.client.get("/me/meters", headers=readings.customer())).json()
+    meters = await (
+        await readings.client.get("/me/meters", headers=readings.issuer.customer())
+    ).json()
     assert meters["reading_window"] == {
         "open": False,
         "always_open": False,
@@ -429,11 +449,11 @@ async def test_reading_windows_set_by_an_operator(readings: Readings) -> None:
                 {"opens_on": "2026-04-10", "closes_on": "2026-04-12"},
             ],
         },
-        headers=readings.operator(),
+        headers=readings.issuer.operator(),
     )
     assert fields_of(await problem(overlapping, 422)) == {"windows.1": "okres nachodzi na okres 0"}
     reopened = await readings.client.put(
-        "/operator/reading-windows", json={"mode": "always"}, headers=readings.operator()
+        "/operator/reading-windows", json={"mode": "always"}, headers=readings.issuer.operator()
     )
     assert (await reopened.json())["today"]["always_open"] is True
     # The mode is read with the meter's lock: the next reading sees "always" at once.
@@ -464,14 +484,14 @@ async def test_history_is_paged_and_starts_at_the_contract_date(readings: Readin
     )
     await seed_history(readings, "WM-100001-1", [(dt.date(2025, 8, 1), "110.000")])
 
-    new_owner = readings.customer("200002")
+    new_owner = readings.issuer.customer("200002")
     first = await (
         await readings.client.get("/me/meters/WM-100001-1/readings?page_size=1", headers=new_owner)
     ).json()
     assert (first["total"], first["pages"], first["since"]) == (1, 1, "2025-07-01")
     assert [r["value"] for r in first["items"]] == ["110.000"]
     old_owner = await readings.client.get(
-        "/me/meters/WM-100001-1/readings", headers=readings.customer("100001")
+        "/me/meters/WM-100001-1/readings", headers=readings.issuer.customer("100001")
     )
     assert (await problem(old_owner, 404))["code"] == "meter-not-found"
 

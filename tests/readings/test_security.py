@@ -23,7 +23,7 @@ async def test_a_customer_reaches_only_their_own_clients_meters(readings: Readin
         "seal_number\ninstall,OG-200002-1,garden,U/200002/2024,"
         "2025-05-01,0.000,PL-9\n",
     )
-    me = readings.customer(MINE)
+    me = readings.issuer.customer(MINE)
 
     # Their meter in the path: not found, whatever the method, with or without a photo.
     listed = await readings.client.get(f"/me/meters/{THEIR_METER}/readings", headers=me)
@@ -91,7 +91,7 @@ async def test_a_customer_reaches_only_their_own_clients_meters(readings: Readin
     # They still see their own.
     theirs = await (
         await readings.client.get(
-            f"/me/meters/{THEIR_METER}/readings", headers=readings.customer(THEIRS)
+            f"/me/meters/{THEIR_METER}/readings", headers=readings.issuer.customer(THEIRS)
         )
     ).json()
     assert [r["value"] for r in theirs["items"]] == ["77.000"]
@@ -99,7 +99,7 @@ async def test_a_customer_reaches_only_their_own_clients_meters(readings: Readin
 
 async def test_operator_and_customer_endpoints_are_apart(readings: Readings) -> None:
     await readings.conclude()
-    customer, operator = readings.customer(), readings.operator()
+    customer, operator = readings.issuer.customer(), readings.issuer.operator()
     operator_routes = [
         ("GET", "/operator/readings"),
         ("GET", "/operator/garden-meter-requests"),
@@ -159,13 +159,13 @@ async def test_a_forms_text_fields_are_checked_as_a_json_bodys_are(readings: Rea
         form.add_field(name, value)
     form.add_field("photo", PNG, filename="plomba.png", content_type="image/png")
     sent = await readings.client.post(
-        "/me/garden-meter-requests", data=form, headers=readings.customer(MINE)
+        "/me/garden-meter-requests", data=form, headers=readings.issuer.customer(MINE)
     )
     assert fields_of(await problem(sent, 400)) == {"seal_number": FORBIDDEN_REASON}
     urlencoded = await readings.client.post(
         "/me/garden-meter-requests",
         data={**garden, "seal_number": "PL-\x071"},  # BEL, sent as %07
-        headers=readings.customer(MINE),
+        headers=readings.issuer.customer(MINE),
     )
     assert fields_of(await problem(urlencoded, 400)) == {"seal_number": FORBIDDEN_REASON}
     assert await readings.pool.fetchval("SELECT count(*) FROM garden_requests") == 0

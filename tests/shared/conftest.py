@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.support.probe_service import running_routes
+from tests.support.tokens import Issuer
 
 
 @pytest.fixture
@@ -10,3 +17,27 @@ def publish_path() -> str:
     """How a bus sandbox's relays publish, unless a test parametrizes ``publish_path`` over
     ``tests.support.bus.PUBLISH_PATHS`` (the relay's reliability tests run with each)."""
     return "fast"
+
+
+@pytest.fixture
+async def probe(
+    request: pytest.FixtureRequest,
+    database: str,
+    amqp_url: str,
+    bus_prefix: str,
+    tmp_path: Path,
+    issuer: Issuer,
+) -> AsyncIterator[tuple[TestClient, Issuer]]:
+    """The test module's ``routes`` served by the real ``create_service_app`` (with the
+    module's ``PROBE_SETTINGS``, if any), trusting ``issuer``'s tokens."""
+    module = request.module
+    async with running_routes(
+        module.routes,
+        tmp_path,
+        database,
+        amqp_url,
+        bus_prefix,
+        jwks_url=issuer.jwks_url,
+        **getattr(module, "PROBE_SETTINGS", {}),
+    ) as client:
+        yield client, issuer

@@ -10,7 +10,8 @@ import asyncpg
 import pytest
 from ebok_shared.bus import Event, Subscription
 
-from tests.support.bus import INCREMENTED, BusSandbox, record_many, sandbox, wait_until
+from tests.support.bus import INCREMENTED, BusSandbox, record_many, sandbox
+from tests.support.waiting import eventually
 
 POISON = 13
 
@@ -42,8 +43,8 @@ async def test_runs_are_applied_in_one_call_once_and_a_poison_event_is_isolated(
     async def all_good_applied() -> bool:
         return {r["event_id"] for r in await bus.applied_rows()} == good
 
-    await wait_until(all_good_applied, "every good event")
-    await wait_until(lambda: bus.consumed("dead_lettered") == 1, "the poison event parked")
+    await eventually(all_good_applied, "every good event")
+    await eventually(lambda: bus.consumed("dead_lettered") == 1, "the poison event parked")
     relay.cancel()
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {i: 1 for i in good}
     assert max(calls) > 1, "runs of events reached the handler together"

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 import pytest
 from ebok_shared.logs import correlation_id_var
 
-from tests.support.bus import ECHOED, BusSandbox, sandbox, wait_until
+from tests.support.bus import ECHOED, BusSandbox, sandbox
 from tests.support.bus_worker import spawn
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ async def test_correlation_id_reaches_the_consumer_logs_and_the_events_it_raises
     # records the event and raises test.counter.echoed through its outbox.
     worker = await spawn("consumer-echoes", bus.dsn, bus.amqp_url, bus.topology.prefix)
     try:
-        await wait_until(lambda: _echoed(bus), "the handler's own event")
+        await eventually(lambda: _echoed(bus), "the handler's own event")
     finally:
         worker.terminate()
         out, err = await asyncio.wait_for(worker.communicate(), timeout=30)

@@ -18,8 +18,9 @@ from ebok_shared.bus import Event, RetryPolicy
 from ebok_shared.bus.consumer import ATTEMPT_HEADER, ERROR_HEADER
 from ebok_shared.bus.dlq import list_dead_letters, redrive
 
-from tests.support.bus import INCREMENTED, BusSandbox, record, sandbox, wait_until
+from tests.support.bus import INCREMENTED, BusSandbox, record, sandbox
 from tests.support.bus_worker import REPO_ROOT
+from tests.support.waiting import eventually
 
 NO_RETRY = RetryPolicy(delays=())  # the first failure parks the event
 
@@ -74,8 +75,8 @@ async def test_poison_event_is_retried_then_parked_while_the_queue_moves_on(
     await bus.consumer(handlers={INCREMENTED: handler})  # retry delays 0.2 s, 0.4 s
 
     dlq = bus.topology.dead_letter_queue("counter")
-    await wait_until(lambda: _depth_is(bus, dlq, 1), "the poison event to be parked")
-    await wait_until(lambda: bus.consumed("applied") == 20, "the good events")
+    await eventually(lambda: _depth_is(bus, dlq, 1), "the poison event to be parked")
+    await eventually(lambda: bus.consumed("applied") == 20, "the good events")
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in good}
     # The good events did not wait for the poison one's retries: all of them were handled
     # before its last attempt.
@@ -122,8 +123,8 @@ async def test_malformed_messages_are_parked_at_once_without_blocking_the_queue(
     await bus.consumer()
 
     dlq = bus.topology.dead_letter_queue("counter")
-    await wait_until(lambda: _depth_is(bus, dlq, len(malformed)), "the malformed messages")
-    await wait_until(lambda: bus.consumed("applied") == 2, "the good events")
+    await eventually(lambda: _depth_is(bus, dlq, len(malformed)), "the malformed messages")
+    await eventually(lambda: bus.consumed("applied") == 2, "the good events")
     messages = await _drain(bus, dlq)
     assert sorted(str(m.message_id) for m in messages) == sorted(malformed)  # each once
     parked: dict[str, dict[str, Any]] = {str(m.message_id): dict(m.headers) for m in messages}
@@ -146,7 +147,7 @@ async def test_dead_letters_are_listed_in_place_and_redriven_to_apply_once(
     a, b = await bus.add([{"n": 1}, {"n": 2}])
     await bus.publish_outbox()
     dlq = bus.topology.dead_letter_queue("counter")
-    await wait_until(lambda: _depth_is(bus, dlq, 2), "both events to be parked")
+    await eventually(lambda: _depth_is(bus, dlq, 2), "both events to be parked")
 
     for _ in range(2):  # listing leaves them parked: a second look finds the same
         listed = await list_dead_letters(bus.connection, bus.topology, "counter")
@@ -156,16 +157,16 @@ async def test_dead_letters_are_listed_in_place_and_redriven_to_apply_once(
         ]
         assert all(p.dead_lettered_at for p in listed)
         assert Event.from_dict(json.loads(listed[0].body)).id == a.id
-        await wait_until(lambda: _depth_is(bus, dlq, 2), "the listed messages to stay parked")
+        await eventually(lambda: _depth_is(bus, dlq, 2), "the listed messages to stay parked")
 
     handler.failing = False  # the cause is fixed; re-drive one, then the rest
     assert await redrive(bus.connection, bus.topology, "counter", message_id=str(a.id)) == 1
-    await wait_until(lambda: bus.consumed("applied") == 1, "the re-driven event")
+    await eventually(lambda: bus.consumed("applied") == 1, "the re-driven event")
     [left] = await list_dead_letters(bus.connection, bus.topology, "counter")
     assert left.message_id == str(b.id)
-    await wait_until(lambda: _depth_is(bus, dlq, 1), "the other one to stay parked")
+    await eventually(lambda: _depth_is(bus, dlq, 1), "the other one to stay parked")
     assert await redrive(bus.connection, bus.topology, "counter") == 1
-    await wait_until(lambda: bus.consumed("applied") == 2, "the second re-driven event")
+    await eventually(lambda: bus.consumed("applied") == 2, "the second re-driven event")
 
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {a.id: 1, b.id: 1}
     assert await list_dead_letters(bus.connection, bus.topology, "counter") == []
@@ -214,7 +215,7 @@ async def test_billing_cli_lists_dead_letters(bus: BusSandbox) -> None:
     await bus.consumer("billing", handlers={INCREMENTED: handler}, retry=NO_RETRY)
     [event] = await bus.add([{"n": 5}])
     await bus.publish_outbox()
-    await wait_until(
+    await eventually(
         lambda: _depth_is(bus, bus.topology.dead_letter_queue("billing"), 1), "the parked event"
     )
     code, out, err = await _cli(bus, "list")

@@ -21,9 +21,9 @@ from tests.support.bus import (
     BusSandbox,
     record,
     sandbox,
-    wait_until,
 )
 from tests.support.bus_worker import DIED, spawn
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ async def test_consumer_killed_between_commit_and_ack_applies_the_redelivery_onc
     # The broker redelivers what was never acked to a fresh consumer: it recognises what
     # was applied and applies only the rest.
     await bus.consumer()
-    await wait_until(lambda: _taken(bus) == 3, "the redelivered events")
+    await eventually(lambda: _taken(bus) == 3, "the redelivered events")
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
     assert bus.consumed("duplicate") == len(applied_before_death)
     assert await bus.queue_depth(bus.topology.queue("counter")) == 0
@@ -68,9 +68,9 @@ async def test_the_same_event_published_twice_is_applied_once(bus: BusSandbox) -
     # Two copies back to back (likely one batch), then a third once those are handled.
     for _ in range(2):
         await bus.publish_raw(wire, routing_key=INCREMENTED, message_id=str(event.id))
-    await wait_until(lambda: _taken(bus) == 2, "2 copies")
+    await eventually(lambda: _taken(bus) == 2, "2 copies")
     await bus.publish_raw(wire, routing_key=INCREMENTED, message_id=str(event.id))
-    await wait_until(lambda: _taken(bus) == 3, "the third copy")
+    await eventually(lambda: _taken(bus) == 3, "the third copy")
 
     rows = await bus.applied_rows()
     assert [r["event_id"] for r in rows] == [event.id]
@@ -89,12 +89,12 @@ async def test_relay_killed_between_publish_and_delete_publishes_again_and_it_ap
         "relay-dies-before-delete", bus.dsn, bus.amqp_url, bus.topology.prefix, bus.publish_path
     )
     await _died(relay)
-    await wait_until(lambda: _taken(bus) == 5, "the first publication")
+    await eventually(lambda: _taken(bus) == 5, "the first publication")
     assert await bus.outbox_size() == 5  # the rows were never marked sent
 
     bus.run(bus.relay().run())
-    await wait_until(lambda: _outbox_empty(bus), "the outbox to drain")
-    await wait_until(lambda: _taken(bus) == 10, "the second publication")
+    await eventually(lambda: _outbox_empty(bus), "the outbox to drain")
+    await eventually(lambda: _taken(bus) == 10, "the second publication")
     assert (bus.consumed("applied"), bus.consumed("duplicate")) == (5, 5)
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
 
@@ -131,9 +131,9 @@ async def test_an_event_no_queue_takes_is_an_error_and_stays_in_the_outbox(
         assert await bus.outbox_size() == 0
     finally:
         await conn.close()
-    await wait_until(lambda: bus.consumed("applied", "echo", ECHOED) == 1, "the kept event")
+    await eventually(lambda: bus.consumed("applied", "echo", ECHOED) == 1, "the kept event")
     # The event after the refused one went out in both rounds: applied once, one duplicate.
-    await wait_until(lambda: _taken(bus) == 3, "the incremented events")
+    await eventually(lambda: _taken(bus) == 3, "the incremented events")
     assert (bus.consumed("applied"), bus.consumed("duplicate")) == (2, 1)
     rows = Counter(r["event_id"] for r in await bus.applied_rows())
     assert rows == {first[0].id: 1, lost[0].id: 1, last[0].id: 1}

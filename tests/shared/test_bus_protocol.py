@@ -20,7 +20,8 @@ from pamqp import commands
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
-from tests.support.bus import BusSandbox, delete_bus_objects, sandbox, wait_until
+from tests.support.bus import BusSandbox, delete_bus_objects, sandbox
+from tests.support.waiting import eventually
 
 EVENT_TYPE = "billing.invoice.issued"
 MESSAGE_ID = "0b8f1f3c-5b7e-4a39-9d55-1f1e4f2a1d0c"
@@ -64,16 +65,16 @@ async def test_a_consumer_the_broker_cancelled_consumes_again(bus: BusSandbox) -
     consumer = await bus.consumer()
     bus.run(bus.relay().run())
     await bus.add([{"n": 1}])
-    await wait_until(lambda: bus.consumed("applied") == 1, "the first event")
+    await eventually(lambda: bus.consumed("applied") == 1, "the first event")
 
     # Deleting the queue makes the broker cancel its consumer; the consumer keeps trying to
     # consume again (failing while the queue is gone) and succeeds once it is back.
     await delete_bus_objects(bus.connection, [consumer.queue_name], [])
-    await wait_until(lambda: consumer._consuming is None, "the broker's cancel")
+    await eventually(lambda: consumer._consuming is None, "the broker's cancel")
     await asyncio.sleep(1.5)  # at least one failed attempt (it closes the channel)
     await consumer.declare()
     await bus.add([{"n": 2}])
-    await wait_until(lambda: bus.consumed("applied") == 2, "the event after the cancel")
+    await eventually(lambda: bus.consumed("applied") == 2, "the event after the cancel")
 
 
 def test_the_fast_path_is_used_with_the_pinned_aiormq() -> None:
@@ -112,7 +113,7 @@ async def test_the_relay_falls_back_to_aio_pika_when_the_internals_are_not_there
         assert await relay.publish_batch(conn) == 3
     finally:
         await conn.close()
-    await wait_until(lambda: bus.consumed("applied") == 3, "the events")
+    await eventually(lambda: bus.consumed("applied") == 3, "the events")
     assert [r["event_id"] for r in await bus.applied_rows()] == [e.id for e in events]
 
 

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.bus import PUBLISH_PATHS, BusSandbox, sandbox, wait_until
+from tests.support.bus import PUBLISH_PATHS, BusSandbox, sandbox
 from tests.support.proxy import TcpProxy
+from tests.support.waiting import eventually
 
 
 @pytest.fixture
@@ -48,11 +49,11 @@ async def test_broker_connection_cut_mid_stream_loses_nothing_and_applies_once(
         events += await bus.add([{"n": batch * 25 + i} for i in range(25)])
         if batch in (10, 25):
             # Cut once something is on its way (applied), not before traffic starts.
-            await wait_until(lambda: _applied_some(bus), "traffic through the proxy")
+            await eventually(lambda: _applied_some(bus), "traffic through the proxy")
             cuts.append(proxy.cut())
         await asyncio.sleep(0.01)  # a stream, not one burst
 
-    await wait_until(lambda: _settled(bus, 1000), "all 1,000 events", timeout=60)
+    await eventually(lambda: _settled(bus, 1000), "all 1,000 events", within=60)
     assert cuts == [1, 1]  # each cut broke the live connection…
     assert proxy.accepted == 3  # …and the robust connection came back through the proxy
     rows = Counter(r["event_id"] for r in await bus.applied_rows())
@@ -73,7 +74,7 @@ async def test_two_relays_on_one_outbox_publish_every_event_once(bus: BusSandbox
     for relay in relays:
         bus.run(relay.run())
 
-    await wait_until(lambda: _settled(bus, 10_000), "all 10,000 events", timeout=60)
+    await eventually(lambda: _settled(bus, 10_000), "all 10,000 events", within=60)
     assert all(relay.published > 0 for relay in relays), [r.published for r in relays]
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
 
@@ -96,7 +97,7 @@ async def test_two_relays_keep_each_aggregates_events_in_order(bus: BusSandbox) 
     for relay in relays:
         bus.run(relay.run())
 
-    await wait_until(lambda: _settled(bus, len(payloads)), "all events", timeout=60)
+    await eventually(lambda: _settled(bus, len(payloads)), "all events", within=60)
     arrived: dict[str, list[int]] = defaultdict(list)
     for row in await bus.applied_rows():  # in the order the consumer applied them
         arrived[row["key"]].append(row["key_seq"])

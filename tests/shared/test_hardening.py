@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -22,12 +20,11 @@ from ebok_shared.http.middleware import public, require
 from ebok_shared.http.problems import Problem
 from ebok_shared.http.validation import read_json
 from ebok_shared.refusals import Refusal
-from ebok_shared.service import POOL, ServiceSpec, create_service_app
-from ebok_shared.settings import ServiceSettings
+from ebok_shared.service import POOL
 
 from tests.support.apps import serve
 from tests.support.logcapture import Captured
-from tests.support.tokens import Issuer, running_issuer
+from tests.support.tokens import Issuer
 
 routes = web.RouteTableDef()
 PASSWORD = {"type": "object", "properties": {"password": {"type": "string"}}}
@@ -72,23 +69,6 @@ async def throttled(request: web.Request) -> web.Response:
 @public
 async def cacheable(request: web.Request) -> web.Response:
     return web.json_response({}, headers={"Cache-Control": "public, max-age=60"})
-
-
-@pytest.fixture
-async def probe(
-    database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
-) -> AsyncIterator[tuple[TestClient, Issuer]]:
-    async with running_issuer() as issuer:
-        settings = ServiceSettings.from_env(
-            {},
-            database_url=database,
-            amqp_url=amqp_url,
-            bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url,
-        )
-        spec = ServiceSpec(name="probe", migrations=tmp_path, routes=list(routes))
-        async with serve(create_service_app(spec, settings)) as client:
-            yield client, issuer
 
 
 async def _problem(resp: web.StreamResponse, status: int) -> dict[str, object]:

@@ -11,15 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.support.probe_service import GATES, running_probe
-from tests.support.tokens import Issuer, running_issuer
+from tests.support.tokens import Issuer
 
 KEY = "Idempotency-Key"
-
-
-@pytest.fixture
-async def issuer() -> AsyncIterator[Issuer]:
-    async with running_issuer() as issuer:
-        yield issuer
 
 
 @pytest.fixture

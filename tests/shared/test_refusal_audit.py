@@ -7,23 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from ebok_shared.clock import clock
 from ebok_shared.http.middleware import require
 from ebok_shared.http.roles import ADMIN, operator_role
-from ebok_shared.service import POOL, ServiceSpec, create_service_app
-from ebok_shared.settings import ServiceSettings
+from ebok_shared.service import POOL
 
-from tests.support.apps import serve
-from tests.support.tokens import Issuer, running_issuer
+from tests.support.tokens import Issuer
 
 routes = web.RouteTableDef()
+PROBE_SETTINGS = {"role": "api"}  # no relay: the events stay in the outbox to read
 
 
 @routes.get("/operator/operators")
@@ -36,24 +32,6 @@ async def admins_only(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     require(request, "customer")
     return web.json_response({})
-
-
-@pytest.fixture
-async def probe(
-    database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
-) -> AsyncIterator[tuple[TestClient, Issuer]]:
-    async with running_issuer() as issuer:
-        settings = ServiceSettings.from_env(
-            {},
-            database_url=database,
-            amqp_url=amqp_url,
-            bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url,
-            role="api",
-        )
-        spec = ServiceSpec(name="probe", migrations=tmp_path, routes=list(routes))
-        async with serve(create_service_app(spec, settings)) as client:
-            yield client, issuer
 
 
 async def _refusals(client: TestClient) -> list[dict[str, Any]]:

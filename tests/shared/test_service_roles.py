@@ -24,8 +24,8 @@ from tests.support.bus import (
     delete_bus_objects,
     prepare_database,
     record,
-    wait_until,
 )
+from tests.support.waiting import eventually
 
 STARTED = web.AppKey("roles_background_started", list)
 
@@ -113,14 +113,14 @@ async def test_api_worker_and_relay_each_do_their_part(
                     assert (await relay.get("/ping")).status == 404
                     assert relay.app[STARTED] == []
                     # The relay publishes, the worker applies: the whole path, split in three.
-                    await wait_until(
+                    await eventually(
                         lambda: relay.app[POOL].fetchval(
                             "SELECT count(*) = 1 FROM applied WHERE event_id = $1", event.id
                         ),
                         "the worker to apply the event the relay published",
                     )
                     # (The relay deletes the batch once the broker confirmed it: maybe after.)
-                    await wait_until(
+                    await eventually(
                         lambda: relay.app[POOL].fetchval("SELECT count(*) = 0 FROM outbox"),
                         "the relay to delete what it published",
                     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,22 +143,6 @@ def consumed_total(consumer: str, event_type: str, outcome: str) -> float:
         {"consumer": consumer, "type": event_type, "outcome": outcome},
     )
     return value or 0.0
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], what: str, timeout: float = 30.0
-) -> None:
-    """Poll ``check`` until it holds; a liveness bound, not a performance assertion."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass

@@ -180,17 +180,15 @@ def create_app(settings: ServiceSettings) -> web.Application:
     return app
 
 
-@asynccontextmanager
-async def running_probe(
+def probe_settings(
     database: str,
     amqp_url: str,
     bus_prefix: str,
     *,
-    jwks_url: str = "http://127.0.0.1:9/none",
+    jwks_url: str = "http://127.0.0.1:9/none",  # nothing listens: no token is trusted
     **overrides: object,
-) -> AsyncIterator[TestClient]:
-    """The probe served in this process on a real port, against the given database and broker."""
-    settings = ServiceSettings.from_env(
+) -> ServiceSettings:
+    return ServiceSettings.from_env(
         {},
         database_url=database,
         amqp_url=amqp_url,
@@ -198,7 +196,33 @@ async def running_probe(
         jwks_url=jwks_url,
         **overrides,
     )
-    async with serve(create_app(settings)) as client:
+
+
+@asynccontextmanager
+async def running_probe(
+    database: str, amqp_url: str, bus_prefix: str, **settings: object
+) -> AsyncIterator[TestClient]:
+    """The probe served in this process on a real port, against the given database and broker."""
+    async with serve(
+        create_app(probe_settings(database, amqp_url, bus_prefix, **settings))
+    ) as client:
+        yield client
+
+
+@asynccontextmanager
+async def running_routes(
+    routes: web.RouteTableDef,
+    migrations: Path,
+    database: str,
+    amqp_url: str,
+    bus_prefix: str,
+    **settings: object,
+) -> AsyncIterator[TestClient]:
+    """A service of just ``routes`` (its migrations: the folder ``migrations``, e.g. an empty
+    one), built by the real ``create_service_app`` and served like the probe."""
+    spec = ServiceSpec(name="probe", migrations=migrations, routes=list(routes))
+    app = create_service_app(spec, probe_settings(database, amqp_url, bus_prefix, **settings))
+    async with serve(app) as client:
         yield client
 
 

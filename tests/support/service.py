@@ -25,10 +25,11 @@ from ebok_shared.service import BUS, POOL, SPEC, ServiceSpec
 from ebok_shared.settings import ServiceSettings
 
 from tests.support.apps import serve
-from tests.support.bus import consumer_queues, delete_bus_objects, wait_until
+from tests.support.bus import consumer_queues, delete_bus_objects
 from tests.support.events import publish_event
 from tests.support.tap import EventTap
 from tests.support.tokens import Issuer
+from tests.support.waiting import eventually
 
 S = TypeVar("S", bound=ServiceSettings)
 
@@ -109,10 +110,14 @@ class RunningService(Generic[S]):
     async def emit(self, event_type: str, payload: dict[str, Any]) -> Event:
         return await self.publish(Event.new(event_type, payload))
 
+    @property
+    def spec(self) -> ServiceSpec[Any]:
+        return self.app[SPEC]
+
     async def consumed(self, event: Event) -> None:
         """Wait until the service's consumer has applied ``event`` (its inbox has it)."""
-        name = self.app[SPEC].name
-        await wait_until(
+        name = self.spec.name
+        await eventually(
             lambda: self.pool.fetchval(
                 "SELECT true FROM inbox WHERE consumer = $1 AND event_id = $2", name, event.id
             ),
@@ -121,7 +126,7 @@ class RunningService(Generic[S]):
 
     async def settled(self) -> None:
         """Wait until the relay has published everything committed so far."""
-        await wait_until(
+        await eventually(
             lambda: self.pool.fetchval("SELECT count(*) = 0 FROM outbox"), "outbox drained"
         )
 
@@ -161,6 +166,24 @@ async def running_service(
     finally:
         for each in taps:
             await each.close()
+        await delete_service_bus(connection, settings, spec, extra_producers=tap)
+        await connection.close()
+
+
+@asynccontextmanager
+async def service_bus(
+    settings: ServiceSettings, spec: ServiceSpec[Any], *, tap: Sequence[str] = ()
+) -> AsyncIterator[tuple[AbstractRobustConnection, EventTap | None]]:
+    """For a service run as a process: the test's broker connection and, with ``tap``, a tap
+    bound to those producers' exchanges before the service starts (its relay publishes
+    mandatory); what the service declared under the prefix deleted on the way out."""
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    bound = await EventTap.bound(connection, Topology(settings.bus_prefix), tap) if tap else None
+    try:
+        yield connection, bound
+    finally:
+        if bound is not None:
+            await bound.close()
         await delete_service_bus(connection, settings, spec, extra_producers=tap)
         await connection.close()
 

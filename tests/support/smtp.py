@@ -13,7 +13,6 @@ import collections
 import datetime as dt
 import email
 import email.policy
-import socket
 import ssl
 import tempfile
 import threading
@@ -31,6 +30,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.commands import free_port
 
 _HEADERS = BytesHeaderParser(policy=email.policy.default)
 
@@ -224,12 +225,6 @@ def _self_signed_context(host: str) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
     return context
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

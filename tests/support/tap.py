@@ -16,7 +16,7 @@ import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 from ebok_shared.bus import Catalogue, Event, Topology, default_catalogue
 
-from tests.support.bus import wait_until
+from tests.support.waiting import eventually
 
 
 class EventTap:
@@ -75,10 +75,15 @@ class EventTap:
 
     async def wait_for(self, event_type: str, count: int = 1, **where: Any) -> list[Event]:
         """Wait until ``count`` such events arrived; all of them so far."""
-        await wait_until(
+        await eventually(
             lambda: len(self.of(event_type, **where)) >= count, f"{count} × {event_type} {where}"
         )
         return self.of(event_type, **where)
+
+    async def payload(self, event_type: str, **where: Any) -> dict[str, Any]:
+        """The payload of the first event of ``event_type`` with the ``where`` values
+        (waiting for it)."""
+        return (await self.wait_for(event_type, **where))[0].payload
 
     async def take(self, count: int, *, timeout: float = 30.0) -> list[Event]:
         """The next ``count`` events not read yet, in arrival order (waiting for them)."""

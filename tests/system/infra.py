@@ -33,6 +33,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.commands import free_port, run
+
 RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
 PG_USER = "postgres"
 START_TIMEOUT = 120.0  # seconds: a loaded 2-core machine starts an Erlang node slowly
@@ -46,14 +48,6 @@ def require_binaries() -> None:
     """Raises InfraUnavailable unless both servers can be started on this machine."""
     _pg_bin()
     _require_rabbit()
-
-
-def free_port() -> int:
-    """A port the kernel considers free now (bound and released at once)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def free_port_below(limit: int) -> int:
@@ -308,19 +302,17 @@ class RabbitNode:
         return "\n".join(lines)
 
     def ctl(self, *args: str, timeout: float = 60) -> str:
-        done = subprocess.run(
-            [str(RABBIT_BIN / "rabbitmqctl"), "-q", "-n", self.node, *args],
+        return run(
+            RABBIT_BIN / "rabbitmqctl",
+            "-q",
+            "-n",
+            self.node,
+            *args,
             env=self.env(),
-            capture_output=True,
-            text=True,
             timeout=timeout,
+            tail=None,
+            error=RuntimeError,
         )
-        if done.returncode != 0:
-            raise RuntimeError(
-                f"rabbitmqctl {' '.join(args)} on {self.node} failed ({done.returncode}):"
-                f" {done.stdout}{done.stderr}"
-            )
-        return done.stdout
 
     def stop(self) -> None:
         """A clean stop (the node leaves nothing behind but its data folder)."""

@@ -24,9 +24,10 @@ from pathlib import Path
 import pytest
 from ebok_shared import db
 
-from tests.support.bus import BusSandbox, sandbox, wait_until
+from tests.support.bus import BusSandbox, sandbox
 from tests.support.infra import dsn_for
 from tests.support.proxy import Balancer
+from tests.support.waiting import eventually
 
 from .infra import RabbitNode, private_postgres, rabbit_cluster
 
@@ -100,23 +101,23 @@ async def _stream_with_a_node_killed(
         return int(await bus.pool.fetchval("SELECT count(*) FROM applied"))
 
     producer = asyncio.create_task(produce())
-    await wait_until(lambda: _at_least(applied, KILL_AFTER), "the stream to get going", 120)
+    await eventually(lambda: _at_least(applied, KILL_AFTER), "the stream to get going", within=120)
 
     victim = next(n for n in cluster if n.node == leader)
     await asyncio.to_thread(victim.kill)
     at_kill = await applied()
     # The stream goes on without the node: the queue elects a new leader among the two left.
-    await wait_until(
+    await eventually(
         lambda: _at_least(applied, min(EVENTS, at_kill + EVENTS // 5)),
         "the stream to go on with a node down",
-        180,
+        within=180,
     )
     await producer
     await asyncio.to_thread(victim.start)
     assert await asyncio.to_thread(_running_nodes, victim) == {n.node for n in cluster}
 
-    await wait_until(lambda: _at_least(applied, EVENTS), "every event to be applied", 180)
-    await wait_until(_outbox_empty(bus), "the outbox to empty", 60)
+    await eventually(lambda: _at_least(applied, EVENTS), "every event to be applied", within=180)
+    await eventually(_outbox_empty(bus), "the outbox to empty", within=60)
     rows = await bus.pool.fetch(
         "SELECT event_id::text AS id, count(*) AS n FROM applied GROUP BY 1"
     )

@@ -13,10 +13,11 @@ import aiohttp
 import pytest
 from ebok_shared.clock import LOCAL_TZ
 
-from tests.e2e.client import Api, eventually, expect
+from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer
 from tests.e2e.journeys import CUSTOMER_PASSWORD, Session
 from tests.e2e.stack import Stack
+from tests.support.waiting import eventually
 
 from .customers import fresh_customers, sign_in
 from .filling import NOT_A_DOCUMENT, PDF, PNG, fill, main_action, value_of
@@ -359,7 +360,7 @@ async def test_a_suspended_section_and_a_stopped_service_leave_the_page_standing
         async def applied() -> bool:
             return (await api.get("/me/correspondence", token=session.access)).status == status
 
-        await eventually(applied, within=5, what=f"the section answering {status}")
+        await eventually(applied, f"the section answering {status}", within=5, step=0.02)
 
     expect(
         await api.put(section, token=operator.access, json={"mode": "off", "message": message}),

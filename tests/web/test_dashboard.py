@@ -15,10 +15,11 @@ from ebok_web.charts import short_number
 from ebok_web.formatting import date, money, volume
 from ebok_web.formatting import month as month_name
 
-from tests.e2e.client import Api, eventually, expect
+from tests.e2e.client import Api, expect
 from tests.e2e.data import Customer, _months_back
 from tests.e2e.journeys import CUSTOMER_PASSWORD, Session
 from tests.e2e.stack import Stack
+from tests.support.waiting import eventually
 
 from . import money_pages as mp
 from .customers import ready_customer, sign_in
@@ -141,7 +142,7 @@ async def test_dashboard_notices_tell_of_an_answer_and_of_evidence_asked_for(
             reklamacja.update(reply.json())
         return reply.status == 201
 
-    await eventually(filed, within=15, what="the reklamacja filed")
+    await eventually(filed, "the reklamacja filed", within=15, step=0.02)
     cases = "/operator/correspondence/cases"
     expect(
         await api.post(
@@ -301,7 +302,7 @@ async def test_switched_off_and_hidden_sections(
             page = await portal.get("/faktury/e-faktura")
             return "Tylko do odczytu" in page.text
 
-        await eventually(shown_read_only, within=10, what="the read-only e-invoice section")
+        await eventually(shown_read_only, "the read-only e-invoice section", within=10, step=0.02)
         e_invoice = await portal.get("/faktury/e-faktura")
         assert e_invoice.status == 200 and "brak zgody" in e_invoice.text, e_invoice  # the data
         assert "Trwa przegląd zgód na e-faktury." in e_invoice.text  # the operator's message

@@ -15,8 +15,8 @@ from tests.e2e.client import Api, expect
 from tests.e2e.journeys import Session
 from tests.e2e.mail import wait_for_mail
 from tests.e2e.stack import Stack
-from tests.support.bus import wait_until
 from tests.support.qr import svg_codes
+from tests.support.waiting import eventually
 
 from . import money_pages as mp
 from .customers import ready_customer, sign_in
@@ -99,7 +99,7 @@ async def test_paying_the_balance_online_through_the_sandbox(
         page = await portal.get(returned)
         return mp.one(page.soup, "#stan").get_text(strip=True) == "opłacona"
 
-    await wait_until(paid, "the order to be paid")
+    await eventually(paid, "the order to be paid")
     history = await portal.get("/platnosci")
     assert mp.rows(history, "historia")[0][1:3] == [
         mp.pln(transfer["amount"]),

@@ -1,47 +1,43 @@
-"""auth as a real process (``python -m ebok_auth serve``), for the log check and the bench."""
+"""A service as a real process (``python -m ebok_<name> serve``) on a free port, awaited on
+``/health/ready``, its output kept (for the log checks and the benchmarks)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.commands import free_port
 
 
 @dataclass
-class AuthProcess:
+class ServiceProcess:
     url: str
     output: list[str] = field(default_factory=list)
     pid: int | None = None  # for the benchmark's CPU time
 
 
 @contextlib.asynccontextmanager
-async def auth_process(
-    env: Mapping[str, str], *, ready_within: float = 30.0
-) -> AsyncIterator[AuthProcess]:
+async def service_process(
+    service: str, env: Mapping[str, str], *, ready_within: float = 30.0
+) -> AsyncIterator[ServiceProcess]:
     port = free_port()
     full_env = {**os.environ, "EBOK_HTTP_HOST": "127.0.0.1", "EBOK_HTTP_PORT": str(port), **env}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "ebok_auth",
+        f"ebok_{service}",
         "serve",
         env=full_env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
-    running = AuthProcess(f"http://127.0.0.1:{port}", pid=proc.pid)
+    running = ServiceProcess(f"http://127.0.0.1:{port}", pid=proc.pid)
 
     async def read() -> None:
         assert proc.stdout is not None
@@ -59,7 +55,9 @@ async def auth_process(
                         if resp.status == 200:
                             break
                 if proc.returncode is not None or loop.time() > deadline:
-                    raise RuntimeError("auth did not start:\n" + "".join(running.output[-20:]))
+                    raise RuntimeError(
+                        f"{service} did not start:\n" + "".join(running.output[-20:])
+                    )
                 await asyncio.sleep(0.1)
         yield running
     finally:
