@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import random
@@ -206,6 +207,9 @@ async def _perform(history: History, op: Operation, attempt: Any, *, retry: bool
         await asyncio.sleep(2.0**attempt_number)
 
 
+_LINK_ADDRESSES = itertools.count()
+
+
 class Customer_:
     """One onboarded customer: readings, cases and e-invoice acceptances, one at a time, until
     told to stop."""
@@ -318,10 +322,14 @@ class Customer_:
         if token is None:
             return
         accept = Operation(f"accept:{address}", "einvoice-accept", number)
+        # The link is opened wherever the e-mail is read: an address of its own (the public
+        # route's per-address limit would otherwise refuse the long schedule's many links).
+        k = next(_LINK_ADDRESSES)
+        clicker = self.api.from_address(f"10.20.{k // 250 % 250}.{k % 250 + 1}")
         await _perform(
             self.history,
             accept,
-            lambda: _call(self.api, "POST", "/e-invoice/confirmations", json={"token": token}),
+            lambda: _call(clicker, "POST", "/e-invoice/confirmations", json={"token": token}),
         )
 
     async def dashboard(self) -> dict[str, Any] | None:
@@ -426,10 +434,12 @@ async def _registrations(
     every: float,
 ) -> None:
     """One registration at a time, spread over the faults (never retried: a second form sends
-    a second activation e-mail on purpose)."""
-    for customer in registrants:
+    a second activation e-mail on purpose). Each from an address of its own: different people
+    (the per-address limit on registrations would refuse the long schedule's)."""
+    for k, customer in enumerate(registrants):
         if stop.is_set():
             return
+        own = api.from_address(f"10.19.2.{k % 250 + 1}")
         op = Operation(f"sys-g-{customer.client_number}", "register", customer.client_number)
         form = {
             "client_number": customer.client_number,
@@ -439,7 +449,10 @@ async def _registrations(
             "accepted_regulations_version": version,
         }
         await _perform(
-            history, op, lambda f=form: _call(api, "POST", "/registrations", json=f), retry=False
+            history,
+            op,
+            lambda f=form, a=own: _call(a, "POST", "/registrations", json=f),
+            retry=False,
         )
         await asyncio.sleep(every)
 
