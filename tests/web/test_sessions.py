@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -114,3 +115,53 @@ async def test_a_token_the_gateway_no_longer_accepts_signs_the_customer_out(
         page = await signed_in.get("/pulpit")
     assert page.path == "/logowanie", page
     assert "sesja wygasła" in page.text.lower(), page
+
+
+async def test_a_page_starts_the_idle_time_again_without_writing_the_session_back(
+    signed_in: Portal, stack: Stack, sessions: redis.Redis
+) -> None:
+    key = _key(stack, signed_in)
+    await sessions.expire(key, 100)
+    stored = await sessions.get(key)
+    page = await signed_in.get("/pulpit")
+    assert page.path == "/pulpit" and page.status == 200, page
+    ttl = await sessions.ttl(key)
+    assert 1700 < ttl <= 1800, ttl  # read with its idle time started again (one Redis call)
+    assert await sessions.get(key) == stored  # nothing changed: nothing written back
+
+
+async def test_in_its_last_half_hour_a_session_lives_no_longer_than_twelve_hours(
+    signed_in: Portal, stack: Stack, sessions: redis.Redis
+) -> None:
+    key = _key(stack, signed_in)
+    await _change(sessions, key, created=time.time() - 12 * 3600 + 600)  # 10 minutes left
+    page = await signed_in.get("/pulpit")
+    assert page.path == "/pulpit" and page.status == 200, page
+    ttl = await sessions.ttl(key)
+    assert 0 < ttl <= 600, ttl  # not the idle half hour: the absolute limit comes first
+
+
+_TOKENS = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def test_each_page_carries_its_own_sessions_csrf_token_from_the_shared_macros(
+    signed_in: Portal, stack: Stack, api: Api, workdir: Path, sessions: redis.Redis
+) -> None:
+    """The forms' macros are built once per process and shared by every page: the token
+    they write is read while each page renders, so concurrent pages of two customers never
+    carry each other's."""
+    other = await ready_customer(stack, api, workdir)
+    async with Portal.session(stack.portal_url) as http:
+        second = Portal(http, stack.portal_url)
+        assert (await sign_in(second, other.client_number)).path == "/pulpit"
+        expected = {
+            id(portal): str((await _session(sessions, _key(stack, portal)))["csrf"])
+            for portal in (signed_in, second)
+        }
+        assert len(set(expected.values())) == 2
+        asked = [(p, path) for p in (signed_in, second) for path in ("/konto/haslo", "/pulpit")]
+        pages = await asyncio.gather(*(p.get(path) for p, path in asked * 5))
+    for (portal, path), page in zip(asked * 5, pages, strict=True):
+        assert page.path == path and page.status == 200, page
+        found = set(_TOKENS.findall(page.html))
+        assert found == {expected[id(portal)]}, (path, found)
