@@ -21,7 +21,7 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout: float = 10.0
     # Connections to each service at most (calls beyond wait in line for one): a bound per
     # service, so a service that hangs cannot take the connections the others need.
-    upstream_connections: int = 32
+    upstream_connections: int = 8
     # The dashboard answers within this, whatever is down. Generous: under load parts wait in
     # line for a connection, and that is no failure; a service that is failing is cut short
     # by its part timeout (counted once the call reached it) and its breaker (breaker.py).
