@@ -24,6 +24,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from ebok_gateway.app import create_app
+from ebok_gateway.breaker import Breaker
 from ebok_gateway.coalesce import Coalescer
 from ebok_gateway.dashboard import DASHBOARD
 from ebok_gateway.live import LIVE
@@ -264,3 +265,68 @@ async def test_a_hung_and_a_down_service_hold_no_connection_the_others_need(
     for name, state in status.items():
         expected = "unavailable" if by_service[name] in ("billing", "readings") else "ok"
         assert state == expected, (name, state)
+
+
+async def test_a_failing_service_is_not_called_for_a_while_then_asked_again(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    """Billing answers 503 until it recovers: after a few failures in a row its parts are
+    unavailable without a call; once it recovers, its parts are asked and shown again."""
+    recovered = False
+    billing_calls: Counter[str] = Counter()
+
+    async def billing(_: web.Request) -> web.Response:
+        if recovered:
+            return web.json_response({"items": []})
+        return web.json_response({}, status=503)
+
+    async def fine(_: web.Request) -> web.Response:
+        return web.json_response({"items": []})
+
+    async with AsyncExitStack() as exits, running_issuer() as issuer:
+        failing = await _upstream({"/{tail:.*}": billing}, billing_calls)
+        others = await _upstream({"/{tail:.*}": fine}, Counter())
+        for server in (failing, others):
+            exits.push_async_callback(server.close)
+        base = str(others.make_url("")).rstrip("/")
+        settings = _settings(
+            issuer,
+            database,
+            amqp_url,
+            bus_prefix,
+            auth_url=base,
+            billing_url=str(failing.make_url("")).rstrip("/"),
+            readings_url=base,
+            correspondence_url=base,
+        )
+        client = await exits.enter_async_context(serve(create_app(settings)))
+        headers = {**issuer.customer("123456"), **FRESH}
+
+        async def billing_parts() -> set[str]:
+            resp = await client.get("/api/v1/me/dashboard", headers=headers)
+            view = await resp.json()
+            return {view[p.name]["status"] for p in DASHBOARD if p.service == "billing"}
+
+        for _ in range(2):  # four billing parts each: five failures in a row and more
+            assert await billing_parts() == {"unavailable"}
+        calls_when_open = sum(billing_calls.values())
+        assert await billing_parts() == {"unavailable"}
+        assert sum(billing_calls.values()) == calls_when_open  # not called while taken as down
+        recovered = True
+
+        async def shown_again() -> bool:
+            return await billing_parts() == {"ok"}
+
+        await eventually(shown_again, within=20)  # after the breaker's cooldown
+
+
+def test_a_service_that_still_answers_now_and_then_is_never_taken_as_down() -> None:
+    breaker = Breaker(threshold=5)
+    for _ in range(20):  # under load: a part timing out here and there
+        for _ in range(4):
+            breaker.failed()
+        breaker.answered()
+        assert not breaker.is_open()
+    for _ in range(5):
+        breaker.failed()
+    assert breaker.is_open()

@@ -21,8 +21,11 @@ class GatewaySettings(ServiceSettings):
     upstream_timeout: float = 10.0
     # Connections to each service at most (calls beyond wait in line for one): a bound per
     # service, so a service that hangs cannot take the connections the others need.
-    upstream_connections: int = 32
-    dashboard_budget: float = 2.0  # the dashboard answers within this, whatever is down
+    upstream_connections: int = 8
+    # The dashboard answers within this, whatever is down. Generous: under load parts wait in
+    # line for a connection, and that is no failure; a service that is failing is cut short
+    # by its part timeout (counted once the call reached it) and its breaker (breaker.py).
+    dashboard_budget: float = 4.0
     dashboard_part_timeout: float = 1.0
     # Dashboard parts are kept until an event or the customer changes them; this bounds a
     # change that no event announces. 0: every dashboard asks the services.

@@ -19,6 +19,8 @@ from ebok_shared.http.middleware import CORRELATION_HEADER
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import correlation_id_var, get_logger
 
+from .breaker import Breaker
+
 log = get_logger(__name__)
 
 SERVICE_NAMES_PL = {
@@ -68,11 +70,19 @@ def _answer_within(seconds: float) -> aiohttp.ClientTimeout:
 
 
 class Upstreams:
-    def __init__(self, session: aiohttp.ClientSession, base_urls: dict[str, str], timeout: float):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_urls: dict[str, str],
+        timeout: float,
+        breaker_cooldown: float = 1.0,
+    ):
         self.session = session
         self.base_urls = base_urls
         self.timeout = timeout
         self._answer_within: dict[float, aiohttp.ClientTimeout] = {}
+        # For the aggregated views' parts only: a forwarded request is the caller's own.
+        self.breakers = {s: Breaker(cooldown=breaker_cooldown) for s in base_urls}
 
     async def call(
         self,
@@ -131,14 +141,26 @@ class Upstreams:
         """GET a JSON document for an aggregated view; any non-200 is an error of that part.
         ``timeout`` bounds the service's answer once the call reached it (``_answer_within``:
         the client's own socket timeouts, no extra task per call); the caller's budget bounds
-        the whole call, waiting for a connection included."""
-        resp = await self.call(
-            service,
-            "GET",
-            path,
-            headers={**(headers or {}), "Authorization": f"Bearer {token}"},
-            answer_within=timeout,
-        )
+        the whole call, waiting for a connection included. A service taken as down
+        (breaker.py) is not called: unavailable at once."""
+        breaker = self.breakers[service]
+        if breaker.is_open():
+            raise unavailable(service)
+        try:
+            resp = await self.call(
+                service,
+                "GET",
+                path,
+                headers={**(headers or {}), "Authorization": f"Bearer {token}"},
+                answer_within=timeout,
+            )
+        except Problem:
+            breaker.failed()
+            raise
+        if resp.status >= 500:
+            breaker.failed()
+        else:
+            breaker.answered()
         if resp.status != 200:
             raise as_problem(service, resp)
         return resp.json()
