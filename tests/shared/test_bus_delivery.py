@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from ebok_shared import db
 from ebok_shared.bus import default_catalogue
+from ebok_shared.bus.relay import RELAY_LOOP
 
 from tests.support.bus import (
     ECHOED,
@@ -155,3 +156,40 @@ async def test_a_best_effort_event_no_queue_takes_is_dropped_not_holding_the_out
         assert await bus.outbox_size() == 0
     finally:
         await conn.close()
+
+
+async def _relay_backends(bus: BusSandbox) -> list[int]:
+    rows = await bus.pool.fetch(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1"
+        " AND datname = current_database()",
+        RELAY_LOOP,
+    )
+    return [r["pid"] for r in rows]
+
+
+@pytest.mark.parametrize("publish_path", PUBLISH_PATHS)
+async def test_the_relay_listens_again_when_the_server_ends_its_connection(
+    bus: BusSandbox,
+) -> None:
+    """PostgreSQL ends the relay's LISTEN connection (``pg_terminate_backend``, as a restart or
+    a DBA does): the relay reconnects, publishes what came meanwhile, and new rows wake it
+    again. Its periodic sweep is an hour away, so only the reconnect and the notifications
+    can have published them (before the shared LISTEN loop, the relay went on waiting on the
+    dead connection until that sweep)."""
+    await bus.consumer()
+    bus.run(bus.relay(poll_interval=3600).run())
+    await bus.add([{"n": 1}])
+    await wait_until(lambda: bus.consumed("applied") == 1, "the first event")
+    [first] = await _relay_backends(bus)
+
+    await bus.pool.execute("SELECT pg_terminate_backend($1)", first)
+    await bus.add([{"n": 2}])  # while the relay is away, or just back
+    await wait_until(lambda: bus.consumed("applied") == 2, "the event added meanwhile")
+
+    async def listening_again() -> bool:
+        return bool(await _relay_backends(bus)) and first not in await _relay_backends(bus)
+
+    await wait_until(listening_again, "the relay's new connection")
+    await bus.add([{"n": 3}])  # a notification on the new connection
+    await wait_until(lambda: bus.consumed("applied") == 3, "the event after the reconnect")
+    assert sorted(r["n"] for r in await bus.applied_rows()) == [1, 2, 3]

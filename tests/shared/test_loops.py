@@ -4,9 +4,10 @@ spinning), a prompt stop at shutdown, passes at the interval, and LISTEN waking 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import asyncpg
@@ -23,6 +24,8 @@ class Warnings:
 
     def warning(self, event: str, **fields: Any) -> None:
         self.seen.append((event, fields))
+
+    error = warning
 
 
 @pytest.fixture
@@ -191,3 +194,55 @@ async def test_a_listen_loop_whose_connection_is_ended_by_the_server_listens_aga
     finally:
         await conn.close()
     assert [f["loop"] for _, f in warnings.seen] == ["probe-ended"]
+
+
+async def test_a_loop_that_ignores_its_cancellation_does_not_hold_the_shutdown(
+    warnings: Warnings,
+) -> None:
+    """A loop that swallows its cancellation (a bug) is left behind after ``stop_within``,
+    with an error naming it: the process's exit is bounded."""
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                await release.wait()  # the bug: goes on after being cancelled
+
+    async with loops.running("stubborn", stubborn(), stop_within=0.2) as task:
+        await asyncio.sleep(0)
+    assert not task.done()
+    assert warnings.seen == [
+        ("background loop did not stop in time; left behind", {"loop": "stubborn"})
+    ]
+    task.cancel()
+    release.set()
+    await asyncio.wait({task})
+    assert task.cancelled()
+
+
+async def test_a_listen_loops_session_ends_before_its_connection_closes(database: str) -> None:
+    """What a connection holds (here a session advisory lock) is given back by the session's
+    exit, on that open connection, when the loop is cancelled at shutdown."""
+    seen: list[str] = []
+    passes: list[int] = []
+
+    @contextlib.asynccontextmanager
+    async def holding_a_lock(conn: asyncpg.Connection) -> AsyncIterator[None]:
+        await conn.execute("SELECT pg_advisory_lock(4242)")
+        seen.append("locked")
+        try:
+            yield
+        finally:
+            seen.append("open" if not conn.is_closed() else "closed")
+            await conn.execute("SELECT pg_advisory_unlock(4242)")
+            seen.append("unlocked")
+
+    async def step(conn: asyncpg.Connection) -> None:
+        passes.append(await conn.fetchval("SELECT 1"))
+
+    loop = loops.listen_on("probe-session", database, ["w"], step, session=holding_a_lock)
+    async with loops.running("probe", loop):
+        await _until(lambda: passes == [1])
+    assert seen == ["locked", "open", "unlocked"]

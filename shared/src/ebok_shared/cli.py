@@ -20,11 +20,9 @@ import aio_pika
 import asyncpg
 from aiohttp import web
 
-from . import db, logs
+from . import db, serving
 from .bus import Topology
 from .bus.dlq import list_dead_letters, redrive
-from .config import ConfigError
-from .loops import event_loop
 from .service import S, ServiceSpec, migration_folders
 from .settings import ROLES, ServiceSettings
 
@@ -75,17 +73,7 @@ def main(
         settings = dataclasses.replace(settings, role=args.role)
 
     if args.command in (None, "serve"):
-        web.run_app(
-            create_app(settings),
-            host=settings.http_host,
-            port=settings.http_port,
-            # aiohttp waits this long for in-flight handlers, then as long again for the ones
-            # it cancels: half each keeps the whole drain within EBOK_SHUTDOWN_TIMEOUT.
-            shutdown_timeout=settings.shutdown_timeout / 2,
-            access_log=None,
-            print=None,
-            loop=event_loop(),
-        )
+        serving.serve(create_app(settings), settings)
     elif args.command == "migrate" and args.wait is not None:
         missing = asyncio.run(_wait_for_schema(spec, settings, args.wait))
         if missing:
@@ -105,13 +93,7 @@ def main(
 
 def _load(spec: ServiceSpec[Any], settings_cls: type[S]) -> S:
     """The settings from the environment, and the logs configured with them."""
-    try:
-        settings = settings_cls.from_env()
-    except ConfigError as exc:
-        print(f"ebok-{spec.name}: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    logs.configure(spec.name, settings.log_level)
-    return settings
+    return serving.load_settings(spec.name, settings_cls)
 
 
 async def _migrate(spec: ServiceSpec[Any], settings: ServiceSettings) -> int:

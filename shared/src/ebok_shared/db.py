@@ -149,9 +149,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    """A dedicated connection (for LISTEN and session advisory locks, which pools reset)."""
-    conn = await asyncpg.connect(dsn)
+async def connect(dsn: str, *, name: str | None = None) -> asyncpg.Connection:
+    """A dedicated connection (for LISTEN and session advisory locks, which pools reset);
+    ``name``, when given, is its ``application_name`` (which loop it is, in pg_stat_activity)."""
+    conn = await asyncpg.connect(
+        dsn, server_settings={"application_name": name} if name is not None else None
+    )
     await _init_connection(conn)
     return conn
 

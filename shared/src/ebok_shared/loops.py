@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from typing import Any, NoReturn
 
+import asyncpg
 import uvloop
 from aiohttp import web
 
@@ -72,12 +73,51 @@ async def listen(
     first pass: what was missed while not listening is unknown, and nothing can slip in
     between LISTEN and that pass. Any error closes the connection and reconnects.
     """
-    wake = asyncio.Event()
-    pause = RECONNECT_FIRST
+
+    async def each_pass(_conn: asyncpg.Connection) -> None:
+        await step()
+
+    await listen_on(
+        name,
+        dsn,
+        channels,
+        each_pass,
+        on_notify=on_notify,
+        on_connect=on_connect,
+        timeout=timeout,
+    )
+
+
+async def listen_on(
+    name: str,
+    dsn: str,
+    channels: Sequence[str],
+    step: Callable[[asyncpg.Connection], Awaitable[object]],
+    *,
+    on_notify: Mapping[str, Callable[[str], object]] | None = None,
+    on_connect: Callable[[], object] | None = None,
+    session: Callable[[asyncpg.Connection], contextlib.AbstractAsyncContextManager[object]]
+    | None = None,
+    timeout: float | None = None,
+    wake: asyncio.Event | None = None,
+    reconnect_first: float = RECONNECT_FIRST,
+    reconnect_max: float = RECONNECT_MAX,
+) -> NoReturn:
+    """:func:`listen`, with ``step`` given the LISTEN connection to work on (one connection,
+    not two: LISTEN and session advisory locks do not survive a pool's reset).
+
+    ``session(conn)``, when given, is entered after LISTEN and before the first pass and
+    exited before the connection closes (also on cancellation): what a connection holds while
+    it is open, e.g. a session advisory lock and the work done under it. ``wake`` lets the
+    caller wake the loop too (set it: one more pass). ``reconnect_first`` and
+    ``reconnect_max`` bound the pause before reconnecting.
+    """
+    wake = wake if wake is not None else asyncio.Event()
+    pause = reconnect_first
     while True:
         conn = None
         try:
-            conn = await db.connect(dsn)
+            conn = await db.connect(dsn, name=name)
             # The loop waits on ``wake``, never on the connection: without this, a connection
             # the server ends (a restart, pg_terminate_backend) would leave it waiting for
             # notifications that can no longer come, for ever.
@@ -88,22 +128,29 @@ async def listen(
                 await conn.add_listener(channel, _payload_to(callback))
             if on_connect is not None:
                 on_connect()
-            while True:
-                wake.clear()
-                await step()
-                pause = RECONNECT_FIRST  # this connection worked
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), timeout)
-                if conn.is_closed():
-                    raise ConnectionError("the LISTEN connection was closed by the server")
+            async with session(conn) if session is not None else _nothing():
+                while True:
+                    wake.clear()
+                    await step(conn)
+                    pause = reconnect_first  # this connection worked
+                    if not wake.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(wake.wait(), timeout)
+                    if conn.is_closed():
+                        raise ConnectionError("the LISTEN connection was closed by the server")
         except Exception as exc:  # the connection or a pass failed: reconnect, after a pause
             log.warning("background loop failed; reconnecting", loop=name, error=repr(exc))
             await asyncio.sleep(pause)
-            pause = min(pause * 2, RECONNECT_MAX)
+            pause = min(pause * 2, reconnect_max)
         finally:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(conn.close(timeout=2))
+
+
+@contextlib.asynccontextmanager
+async def _nothing() -> AsyncIterator[None]:
+    yield
 
 
 def _payload_to(callback: Callable[[str], object]) -> Callable[..., None]:
@@ -126,15 +173,24 @@ def background(
     return context
 
 
+# How long a cancelled loop may take to end (a graceful finish included) before shutdown goes
+# on without it: a loop that does not end must not hold the process's exit for ever.
+STOP_WITHIN = 30.0
+
+
 @contextlib.asynccontextmanager
 async def running(
-    name: str, loop: Coroutine[Any, Any, object]
+    name: str, loop: Coroutine[Any, Any, object], *, stop_within: float = STOP_WITHIN
 ) -> AsyncIterator[asyncio.Task[object]]:
-    """``loop`` as a task while the block runs; cancelled and awaited when it ends."""
+    """``loop`` as a task while the block runs; cancelled and awaited when it ends (for at
+    most ``stop_within`` seconds: then it is logged as an error and left behind)."""
     task = asyncio.create_task(loop, name=name)
     try:
         yield task
     finally:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        done, _ = await asyncio.wait({task}, timeout=stop_within)
+        if not done:
+            log.error("background loop did not stop in time; left behind", loop=name)
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("background loop had ended", loop=name, error=repr(task.exception()))

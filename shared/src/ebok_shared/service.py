@@ -58,7 +58,7 @@ from .http.problems import Problem
 from .http.refusal_audit import REFUSAL_AUDIT, RefusalAudit
 from .http.tokens import TokenVerifier
 from .logs import get_logger
-from .loops import background, every
+from .loops import background, every, running
 from .metrics import OUTBOX_BACKLOG
 from .settings import SETTINGS, ServiceSettings
 
@@ -181,39 +181,38 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
     connection = await aio_pika.connect_robust(
         settings.amqp_url, client_properties={"connection_name": f"{spec.name}:{settings.role}"}
     )
-    app[BUS] = Bus(connection, topology, Outbox(spec.catalogue))
-    app[REFUSAL_AUDIT] = RefusalAudit(spec.name, app[POOL], app[BUS].outbox)
-    relay_task = None
-    if _runs(settings, "relay"):
-        await declare_backoffice(connection, topology, spec.name, spec.backoffice_events)
-        relay = OutboxRelay(
-            settings.database_url,
-            connection,
-            topology=topology,
-            batch_size=settings.relay_batch_size,
-        )
-        relay_task = asyncio.create_task(relay.run(), name=f"relay:{spec.name}")
-    consumer = None
-    if spec.subscriptions and _runs(settings, "worker"):
-        consumer = Consumer(
-            spec.name,
-            pool=app[POOL],
-            connection=connection,
-            subscriptions=spec.subscriptions,
-            topology=topology,
-            catalogue=spec.catalogue,
-            retry=RetryPolicy(delays=settings.retry_delays),
-        )
-        await consumer.start()
-        app[CONSUMER] = consumer
-    yield
-    if consumer is not None:
-        await consumer.stop()
-    if relay_task is not None:
-        relay_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await relay_task
-    # Bounded: a broker that vanished must not hold the process's exit.
+    async with contextlib.AsyncExitStack() as stack:
+        # Unwound in reverse: the consumer stops, then the relay, then the connection closes
+        # (bounded: a broker that vanished must not hold the process's exit).
+        stack.push_async_callback(_close_bounded, connection)
+        app[BUS] = Bus(connection, topology, Outbox(spec.catalogue))
+        app[REFUSAL_AUDIT] = RefusalAudit(spec.name, app[POOL], app[BUS].outbox)
+        if _runs(settings, "relay"):
+            await declare_backoffice(connection, topology, spec.name, spec.backoffice_events)
+            relay = OutboxRelay(
+                settings.database_url,
+                connection,
+                topology=topology,
+                batch_size=settings.relay_batch_size,
+            )
+            await stack.enter_async_context(running(f"relay:{spec.name}", relay.run()))
+        if spec.subscriptions and _runs(settings, "worker"):
+            consumer = Consumer(
+                spec.name,
+                pool=app[POOL],
+                connection=connection,
+                subscriptions=spec.subscriptions,
+                topology=topology,
+                catalogue=spec.catalogue,
+                retry=RetryPolicy(delays=settings.retry_delays),
+            )
+            await consumer.start()
+            stack.push_async_callback(consumer.stop)
+            app[CONSUMER] = consumer
+        yield
+
+
+async def _close_bounded(connection: AbstractRobustConnection) -> None:
     with contextlib.suppress(Exception):
         await asyncio.wait_for(connection.close(), timeout=5)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from ebok_shared import filetypes
 from ebok_shared.addresses import valid_email
 
 from .access import api, customer_page, session_of
@@ -41,7 +42,7 @@ routes = web.RouteTableDef()
 PAGE_SIZE = 10
 ATTACHMENTS_MAX = 5
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
-ATTACHMENT_MAGIC = (b"%PDF-", b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+ATTACHMENT_TYPES = ("application/pdf", "image/jpeg", "image/png")
 ATTACHMENTS_HINT = (
     "Najwyżej 5 plików PDF, JPEG lub PNG, każdy do 10 MB. Aby wybrać kilka plików, "
     "przytrzymaj Ctrl (na Macu: Cmd)."
@@ -394,7 +395,7 @@ def _check_files(form: Form, files: list[Upload]) -> None:
             form.error("attachments", f"Plik „{upload.filename}” jest pusty.")
         elif len(upload.data) > ATTACHMENT_MAX_BYTES:
             form.error("attachments", f"Plik „{upload.filename}” jest za duży: najwyżej 10 MB.")
-        elif not upload.data.startswith(ATTACHMENT_MAGIC):
+        elif filetypes.sniff(upload.data, ATTACHMENT_TYPES) is None:
             form.error(
                 "attachments", f"Plik „{upload.filename}” nie jest plikiem PDF, JPEG ani PNG."
             )

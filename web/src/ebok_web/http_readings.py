@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from ebok_shared import filetypes
 
 from .access import api, customer_page, session_of
 from .forms import Form, read_form
@@ -40,7 +41,7 @@ routes = web.RouteTableDef()
 SERIAL_RE = re.compile(r"^[A-Z0-9-]{3,30}$")
 PAGE_SIZE = 10
 PHOTO_MAX_BYTES = 10 * 1024 * 1024
-PHOTO_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+PHOTO_TYPES = ("image/jpeg", "image/png")
 STASH_SECONDS = 15 * 60
 FIELDS = {"value": "value", "read_on": "read_on", "photo": "photo"}
 
@@ -83,14 +84,15 @@ def check_photo(photo: list[Upload]) -> str | None:
         return "Wybrany plik jest pusty."
     if len(data) > PHOTO_MAX_BYTES:
         return "Zdjęcie może mieć najwyżej 10 MB."
-    if not any(data.startswith(magic) for magic in PHOTO_TYPES):
+    if filetypes.sniff(data, PHOTO_TYPES) is None:
         return "Zdjęcie musi być plikiem JPEG lub PNG."
     return None
 
 
 def photo_upload(photo: Upload) -> Upload:
     """The photo with the type its bytes prove (the browser's guess may differ)."""
-    kind = next(t for magic, t in PHOTO_TYPES.items() if photo.data.startswith(magic))
+    kind = filetypes.sniff(photo.data, PHOTO_TYPES)
+    assert kind is not None, "checked by photo_problem first"
     return Upload("photo", photo.filename, kind, photo.data)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,6 +9,7 @@ from pathlib import Path
 from aiohttp import web
 from ebok_shared import api
 from ebok_shared.http.service_tokens import ServiceTokens
+from ebok_shared.loops import running
 from ebok_shared.service import HTTP, POOL, CleanupContext, ServiceSpec, create_service_app
 
 from . import events, http_customer, http_operator
@@ -71,17 +70,13 @@ def delivery(settings: NotifierSettings) -> CleanupContext:
             message_id_domain=settings.message_id_domain,
             poll_interval=settings.sender_poll_interval,
         )
-        tasks = [
-            asyncio.create_task(sender.run(), name="notifier:sender"),
-            asyncio.create_task(campaigns.run(), name="notifier:campaigns"),
-        ]
-        yield
-        sender.stop()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(tasks[0]), settings.shutdown_timeout)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        # Cancelled at shutdown; the sender then finishes the e-mails in hand and records
+        # them (within shutdown_timeout).
+        async with (
+            running("notifier:sender", sender.run(), stop_within=settings.shutdown_timeout + 5),
+            running("notifier:campaigns", campaigns.run()),
+        ):
+            yield
 
     return context
 

@@ -19,10 +19,10 @@ import contextlib
 import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import asyncpg
-from ebok_shared import db
+from ebok_shared import loops
 from ebok_shared.clock import clock
 from ebok_shared.logs import get_logger
 from prometheus_client import Counter
@@ -42,13 +42,19 @@ _MAX_RECORD_BATCH = 200
 _MAX_RELAY_PAUSE = 10.0  # seconds a worker waits after the relay could not be reached
 
 
+SENDER_LOOP = "notifier-sender"  # the loop's name in logs, and its connection's application_name
+
+
 @dataclass
-class _Identity:
-    """The dedicated connection holding this sender's advisory lock."""
+class _Session:
+    """What one database session of the sender holds: the advisory lock ``key`` on ``conn``
+    (the loop's LISTEN connection), the workers and the recorder working under it."""
 
     conn: asyncpg.Connection
     key: int
-    lost: asyncio.Event
+    workers: list[asyncio.Task[None]]
+    recorder: asyncio.Task[None]
+    next_reclaim: float
 
 
 class Sender:
@@ -71,7 +77,7 @@ class Sender:
         self.smtp = SmtpConfig.from_settings(settings)
         self.sender = settings.sender_address
         self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
+        self._session: _Session | None = None
         self._in_flight = 0  # claimed, outcome not yet recorded
         self._todo: asyncio.Queue[repo.Claimed | None] = asyncio.Queue()
         self._done: asyncio.Queue[repo.Outcome] = asyncio.Queue()
@@ -79,106 +85,100 @@ class Sender:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Deliver until stopped; a lost database session starts over with a new identity."""
-        while not self._stopping.is_set():
-            try:
-                async with self._identity() as identity:
-                    await self._serve(identity)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("sender failed; restarting", error=repr(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 1.0)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
+    async def run(self) -> NoReturn:
+        """Deliver until cancelled (then: the e-mails in hand finish and are recorded, within
+        ``shutdown_timeout``). Woken by new deliveries (``NOTIFY``), by recorded outcomes
+        (room to claim more) and every ``sender_poll_interval``; a lost database session
+        starts over with a new identity (ebok_shared.loops)."""
+        await loops.listen_on(
+            SENDER_LOOP,
+            self.settings.database_url,
+            [repo.DELIVERIES_CHANNEL],
+            self._dispatch,
+            session=self._identity,
+            timeout=self.settings.sender_poll_interval,
+            wake=self._wake,
+        )
 
     @contextlib.asynccontextmanager
-    async def _identity(self) -> AsyncIterator[_Identity]:
-        conn = await db.connect(self.settings.database_url)
+    async def _identity(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
+        """This sender's identity on ``conn`` (a session advisory lock), its claims left by an
+        earlier run given back, and the workers and recorder; at the end, each worker
+        finishes the e-mail in hand and its outcome is recorded while the lock is held."""
+        while True:
+            key = random.randint(1, 2**31 - 1)
+            if await repo.try_sender_lock(conn, key):
+                break
+        await repo.release_claims_of(conn, key)
+        freed = await repo.reclaim_orphans(conn)
+        if freed:
+            log.info("claims of a stopped sender released", count=freed)
+        self._in_flight = 0
+        self._todo, self._done = asyncio.Queue(), asyncio.Queue()
+        session = _Session(
+            conn,
+            key,
+            [
+                asyncio.create_task(self._work(), name=f"notifier:smtp-{n}")
+                for n in range(self.settings.smtp_pool_size)
+            ],
+            asyncio.create_task(self._record(conn, key), name="notifier:recorder"),
+            asyncio.get_running_loop().time() + self.settings.sender_reclaim_interval,
+        )
+        self._session = session
         try:
-            while True:
-                key = random.randint(1, 2**31 - 1)
-                if await repo.try_sender_lock(conn, key):
-                    break
-            lost = asyncio.Event()
-
-            def on_lost(_conn: object) -> None:
-                lost.set()
-                self._wake.set()
-
-            conn.add_termination_listener(on_lost)
-            await conn.add_listener(repo.DELIVERIES_CHANNEL, lambda *_: self._wake.set())
-            await repo.release_claims_of(conn, key)
-            freed = await repo.reclaim_orphans(conn)
-            if freed:
-                log.info("claims of a stopped sender released", count=freed)
-            yield _Identity(conn, key, lost)
+            yield
         finally:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(conn.close(timeout=2))
+            self._session = None
+            await self._finish(session)
 
     # -- the dispatcher -------------------------------------------------------------------------
 
-    async def _serve(self, identity: _Identity) -> None:
-        self._in_flight = 0
-        self._todo, self._done = asyncio.Queue(), asyncio.Queue()
-        workers = [
-            asyncio.create_task(self._work(), name=f"notifier:smtp-{n}")
-            for n in range(self.settings.smtp_pool_size)
-        ]
-        recorder = asyncio.create_task(self._record(identity), name="notifier:recorder")
+    async def _dispatch(self, conn: asyncpg.Connection) -> None:
+        """One pass: claim due deliveries while there is room, free dead senders' claims now
+        and then."""
+        session = self._session
+        assert session is not None and session.conn is conn
         loop = asyncio.get_running_loop()
-        next_reclaim = loop.time() + self.settings.sender_reclaim_interval
         batch = self.settings.sender_batch_size
-        try:
-            while not self._stopping.is_set() and not identity.lost.is_set():
-                if recorder.done():
-                    recorder.result()  # re-raise what stopped it
-                self._wake.clear()
-                room = batch - self._in_flight
-                claimed = 0
-                if room * 2 >= batch:  # refill at half, not one row at a time
-                    rows = await repo.claim(self.pool, identity.key, room, clock.now())
-                    claimed = len(rows)
-                    self._in_flight += claimed
-                    for row in rows:
-                        self._todo.put_nowait(row)
-                if loop.time() >= next_reclaim:
-                    await repo.reclaim_orphans(identity.conn)
-                    next_reclaim = loop.time() + self.settings.sender_reclaim_interval
-                if claimed == room and claimed > 0:
-                    continue  # more may be due: claim again as soon as there is room
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.sender_poll_interval)
-        finally:
-            await self._finish(workers, recorder, identity)
+        while True:
+            if session.recorder.done():
+                session.recorder.result()  # re-raise what stopped it
+            room = batch - self._in_flight
+            claimed = 0
+            if room * 2 >= batch:  # refill at half, not one row at a time
+                rows = await repo.claim(self.pool, session.key, room, clock.now())
+                claimed = len(rows)
+                self._in_flight += claimed
+                for row in rows:
+                    self._todo.put_nowait(row)
+            if loop.time() >= session.next_reclaim:
+                await repo.reclaim_orphans(conn)
+                session.next_reclaim = loop.time() + self.settings.sender_reclaim_interval
+            if claimed < room or claimed == 0:
+                return  # nothing more due now, or no room: a notification or outcome wakes us
+            self._wake.clear()  # more may be due: claim again as soon as there is room
 
-    async def _finish(
-        self, workers: list[asyncio.Task[None]], recorder: asyncio.Task[None], identity: _Identity
-    ) -> None:
+    async def _finish(self, session: _Session) -> None:
         """Let each worker finish the e-mail in hand and its outcome be recorded, then give
         back the claims not started."""
         while not self._todo.empty():
             self._todo.get_nowait()
-        for _ in workers:
+        for _ in session.workers:
             self._todo.put_nowait(None)  # one stop sign each, after the e-mail in hand
         grace = self.settings.shutdown_timeout / 2
-        _finished, unfinished = await asyncio.wait(workers, timeout=grace)
+        _finished, unfinished = await asyncio.wait(session.workers, timeout=grace)
         for task in unfinished:
             task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        if not recorder.done():
+        await asyncio.gather(*session.workers, return_exceptions=True)
+        if not session.recorder.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._done.join(), grace)
-        recorder.cancel()
-        await asyncio.gather(recorder, return_exceptions=True)
-        if not identity.lost.is_set():
+        session.recorder.cancel()
+        await asyncio.gather(session.recorder, return_exceptions=True)
+        if not session.conn.is_closed():
             with contextlib.suppress(Exception):
-                await repo.release_claims_of(identity.conn, identity.key)
+                await repo.release_claims_of(session.conn, session.key)
 
     # -- the workers ----------------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class Sender:
 
     # -- the recorder ---------------------------------------------------------------------------
 
-    async def _record(self, identity: _Identity) -> None:
+    async def _record(self, conn: asyncpg.Connection, key: int) -> None:
         """Write outcomes back as they come, many per statement; the database being away
         for a moment must not lose one."""
         while True:
@@ -250,10 +250,10 @@ class Sender:
                 batch.append(self._done.get_nowait())
             while True:
                 try:
-                    await repo.record_outcomes(self.pool, identity.key, batch, clock.now())
+                    await repo.record_outcomes(self.pool, key, batch, clock.now())
                     break
                 except (asyncpg.PostgresError, OSError) as exc:
-                    if identity.lost.is_set():
+                    if conn.is_closed():
                         break  # our claims are released; those rows will be tried again
                     log.warning("recording outcomes failed; retrying", error=repr(exc))
                     await asyncio.sleep(0.5)

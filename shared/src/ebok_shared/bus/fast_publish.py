@@ -12,7 +12,6 @@ relay falls back to aio-pika's ordinary publishing when it is not.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
 import importlib.metadata
@@ -195,7 +194,13 @@ async def _unless_closed(channel: aiormq.abc.AbstractChannel, step: Awaitable[_T
         closing.cancel()
     if not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await task
+        except asyncio.CancelledError:
+            # The step's own cancellation is expected; the caller's (shutdown) must go on
+            # up, or a cancelled relay would carry on and never let its shutdown end.
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
         raise ConnectionError("the broker channel closed while publishing")
     return task.result()

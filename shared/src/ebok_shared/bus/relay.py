@@ -18,14 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import aio_pika
 import aiormq
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
 
-from .. import db
+from .. import loops
 from ..logs import get_logger
 from ..metrics import EVENTS_PUBLISHED
 from . import fast_publish
@@ -34,6 +34,11 @@ from .outbox import NOTIFY_CHANNEL
 from .topology import Topology
 
 log = get_logger(__name__)
+
+RELAY_LOOP = "outbox-relay"  # the loop's name in logs, and its connection's application_name
+# The longest pause between attempts while the database or the broker is away: short, since
+# the outbox waits meanwhile and an attempt costs little.
+_RETRY_MAX = 5.0
 
 _CLAIM = """
 SELECT id, event_id::text, event_type, aggregate_key, body FROM outbox
@@ -67,36 +72,34 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
-        self._wake = asyncio.Event()
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self.fast_path = fast_path and choose_fast_path()
 
-    async def run(self) -> None:
-        """Publish until cancelled; reconnects to the database and the broker by itself."""
+    async def run(self) -> NoReturn:
+        """Publish until cancelled, woken by each commit that adds outbox rows (``NOTIFY``)
+        and every ``poll_interval`` seconds besides; reconnects to the database (also when
+        the server ends the LISTEN connection) and the broker by itself."""
         log.info("outbox relay started", publishing="fast" if self.fast_path else "aio-pika")
-        while True:
-            conn: asyncpg.Connection | None = None
-            try:
-                # A dedicated connection: LISTEN does not survive a pool's reset.
-                conn = await db.connect(self.dsn)
-                await conn.add_listener(NOTIFY_CHANNEL, lambda *_: self._wake.set())
-                while True:
-                    self._wake.clear()
-                    published = await self.publish_batch(conn)
-                    if published < self.batch_size:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("outbox relay failed; retrying", error=repr(exc))
-                await self._close_channel()
-                await asyncio.sleep(self.retry_delay)
-            finally:
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(conn.close(timeout=2))
+        await loops.listen_on(
+            RELAY_LOOP,
+            self.dsn,
+            [NOTIFY_CHANNEL],
+            self._drain,
+            timeout=self.poll_interval,
+            reconnect_first=self.retry_delay,
+            reconnect_max=max(self.retry_delay, _RETRY_MAX),
+        )
+
+    async def _drain(self, conn: asyncpg.Connection) -> None:
+        """Batches until the outbox has less than a full one; a failure drops the broker
+        channel (the loop logs it and tries again after a pause)."""
+        try:
+            while await self.publish_batch(conn) >= self.batch_size:
+                pass
+        except Exception:
+            await self._close_channel()
+            raise
 
     async def _confirm_channel(self, event_types: set[str]) -> AbstractChannel:
         """The confirm channel (opened on first use or after a failure), with the exchanges

@@ -1,0 +1,64 @@
+"""Serving a process's aiohttp app, written once for the services (``serve``) and web: its
+settings read from the environment (a configuration error: a message and exit code 2), the
+logs configured, and the app run on the serving event loop with a bounded shutdown."""
+
+from __future__ import annotations
+
+import sys
+from typing import Protocol, Self, TypeVar
+
+from aiohttp import web
+
+from . import logs
+from .config import ConfigError
+from .loops import event_loop
+
+
+class Served(Protocol):
+    """What serving reads of a process's settings."""
+
+    @property
+    def http_host(self) -> str: ...
+    @property
+    def http_port(self) -> int: ...
+    @property
+    def log_level(self) -> str: ...
+    @property
+    def shutdown_timeout(self) -> float: ...
+
+
+class Loadable(Served, Protocol):
+    """Settings read from the environment (``ebok_shared.config.Settings``)."""
+
+    @classmethod
+    def from_env(cls) -> Self: ...
+
+
+T = TypeVar("T", bound=Loadable)
+
+
+def load_settings(component: str, settings_cls: type[T]) -> T:
+    """``settings_cls`` from the environment, and the logs configured with them; a
+    configuration error ends the process with its message and exit code 2."""
+    try:
+        settings = settings_cls.from_env()
+    except ConfigError as exc:
+        print(f"ebok-{component}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logs.configure(component, settings.log_level)
+    return settings
+
+
+def serve(app: web.Application, settings: Served) -> None:
+    """Run ``app`` until SIGTERM/SIGINT."""
+    web.run_app(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        # aiohttp waits this long for in-flight handlers, then as long again for the ones it
+        # cancels: half each keeps the whole drain within EBOK_SHUTDOWN_TIMEOUT.
+        shutdown_timeout=settings.shutdown_timeout / 2,
+        access_log=None,
+        print=None,
+        loop=event_loop(),
+    )
