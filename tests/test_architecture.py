@@ -378,7 +378,7 @@ def _error_classes(found_in: Iterable[Module]) -> tuple[set[str], set[str]]:
         for node in ast.walk(m.tree)
         if isinstance(node, ast.ClassDef)
     ]
-    refusals, errors = {"Refusal"}, set()
+    refusals, errors = {"Refusal"}, set[str]()
     changed = True
     while changed:
         changed = False
@@ -423,8 +423,8 @@ def untranslated_errors(found_in: Iterable[Module]) -> list[str]:
                 found.append(f"{m.relative}:{line} a handler catches the refusal {name}")
             if not edge:
                 caught_below.add(name)
-    bases = {
-        node.name: {getattr(b, "id", None) or getattr(b, "attr", "") for b in node.bases}
+    bases: dict[str, set[str]] = {
+        node.name: {str(getattr(b, "id", None) or getattr(b, "attr", "")) for b in node.bases}
         for m in found_in
         for node in ast.walk(m.tree)
         if isinstance(node, ast.ClassDef)
@@ -433,7 +433,8 @@ def untranslated_errors(found_in: Iterable[Module]) -> list[str]:
     def lineage(name: str) -> set[str]:
         """The class and its ancestors among ours (catching a base catches it), and its
         direct subclasses (an abstract base is caught as its kinds)."""
-        found, todo = {name}, [name]
+        found: set[str] = {name}
+        todo = [name]
         while todo:
             for base in bases.get(todo.pop(), set()) - found:
                 found.add(base)

@@ -9,6 +9,7 @@ import subprocess
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -26,7 +27,7 @@ def batches(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _rows(folder: Path, kind: str) -> list[dict[str, str]]:
+def _rows(folder: Path, kind: str) -> list[dict[str, Any]]:
     lines = (line for p in sorted(folder.glob("*.jsonl")) for line in p.read_text().splitlines())
     return [row for row in map(json.loads, lines) if row["type"] == kind]
 

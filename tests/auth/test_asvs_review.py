@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime as dt
 import json
-import os
-import sys
 from typing import Any
 
 import asyncpg
@@ -30,6 +27,7 @@ from tests.auth.harness import (
     running_auth,
     settings_for,
 )
+from tests.support.process import service_command
 from tests.support.waiting import eventually
 
 PASSWORD = "Kropla-Deszczu-2026!x"
@@ -457,18 +455,11 @@ async def test_a_chain_rebuilt_by_a_superuser_is_caught_by_its_seals(
         finally:
             await conn.execute("SET session_replication_role = DEFAULT")
     # The command line says so too, and exits 1.
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ebok_auth",
-        "verify-audit",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "EBOK_DATABASE_URL": database, "EBOK_AUDIT_KEYS": AUDIT_KEYS},
+    done = await service_command(
+        "auth", "verify-audit", env={"EBOK_DATABASE_URL": database, "EBOK_AUDIT_KEYS": AUDIT_KEYS}
     )
-    out, err = await proc.communicate()
-    assert proc.returncode == 1, (out, err)
-    assert f"audit chain BROKEN at row {ids[3]}: it has no seal" in out.decode()
+    assert done.code == 1, done
+    assert f"audit chain BROKEN at row {ids[3]}: it has no seal" in done.out
 
 
 async def test_seals_verify_under_an_older_listed_key_and_fail_without_it(auth: Auth) -> None:

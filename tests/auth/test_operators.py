@@ -7,6 +7,7 @@ import pyotp
 from ebok_auth.settings import AuthSettings
 
 from tests.auth.harness import AUDIT_KEYS, TOTP_KEYS, Auth
+from tests.support.process import service_command
 
 PASSWORD = "Kropla-Deszczu-2026!x"
 
@@ -223,24 +224,16 @@ async def test_bootstrap_admin_from_settings(database: str, amqp_url: str, bus_p
 
 
 async def test_first_admin_from_the_cli_command(auth: Auth, database: str) -> None:
-    import asyncio
-    import os
     import re
-    import sys
 
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ebok_auth",
+    done = await service_command(
+        "auth",
         "create-admin",
         "--login",
         "szef",
         "--email",
         "szef@mpwik.example",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
         env={
-            **os.environ,
             "EBOK_DATABASE_URL": database,
             "EBOK_TOTP_KEYS": TOTP_KEYS,
             "EBOK_AUDIT_KEYS": AUDIT_KEYS,
@@ -249,9 +242,8 @@ async def test_first_admin_from_the_cli_command(auth: Auth, database: str) -> No
             "EBOK_ALLOW_WEAK_HASHING": "true",
         },
     )
-    out, err = await proc.communicate()
-    assert proc.returncode == 0, err.decode()
-    text = out.decode()
+    assert done.code == 0, done.err
+    text = done.out
     # the CLI's output is checked above; no match fails the test with a TypeError
     password = re.search(r"initial password: (\S+)", text)[1]  # type: ignore[index]
     # the CLI's output is checked above; no match fails the test with a TypeError

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from ebok_billing.app import create_app
@@ -138,17 +139,7 @@ def jsonl(rows: list[dict[str, Any]]) -> bytes:
     return ("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n").encode()
 
 
-def billing_settings(
-    database: str, amqp_url: str, prefix: str, jwks_url: str, **overrides: Any
-) -> BillingSettings:
-    return settings_for_test(
-        BillingSettings,
-        database,
-        amqp_url,
-        prefix,
-        jwks_url=jwks_url,
-        **{"retry_delays": (0.2, 0.5), **overrides},
-    )
+billing_settings = partial(settings_for_test, BillingSettings, retry_delays=(0.2, 0.5))
 
 
 class Billing(RunningService[BillingSettings]):

@@ -90,7 +90,7 @@ async def test_a_late_business_payment_charges_the_compensation_once(billing: Bi
         ]
     )
     # 100.00 × 15.75 % × 30 / 365 = 1.2945… → 1.29; 40 EUR × 4.2730 (NBP, 31.12.2024) = 170.92
-    issued = {}
+    issued: dict[str, Any] = {}
     while len(issued) < 2:
         event = await billing.tap.until("billing.interest_note.issued")
         issued[event.payload["payment_id"]] = event

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -70,10 +71,7 @@ def documents() -> dict[str, dict[str, Any]]:
     }
 
 
-def settings_for(
-    database: str, amqp_url: str, prefix: str, **overrides: Any
-) -> CorrespondenceSettings:
-    return settings_for_test(CorrespondenceSettings, database, amqp_url, prefix, **overrides)
+settings_for = partial(settings_for_test, CorrespondenceSettings)
 
 
 def form(

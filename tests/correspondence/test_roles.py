@@ -5,11 +5,8 @@ route) and lets one holding just that role through."""
 from __future__ import annotations
 
 from tests.correspondence.harness import Correspondence
-from tests.support.roles import operator_routes, walk
+from tests.support.roles import walk_service
 
 
 async def test_every_operator_route_needs_its_role(svc: Correspondence) -> None:
-    async def headers(roles: tuple[str, ...]) -> dict[str, str]:
-        return svc.issuer.operator("op-1", roles)
-
-    await walk(svc.client, operator_routes(svc.client.app), headers)
+    await walk_service(svc)

@@ -82,10 +82,10 @@ class Api:
         async with self.http.request(
             method, self.base + path, headers=sent, params=params, **body
         ) as resp:
-            body = await resp.read()
-            reply = Reply(method, path, resp.status, dict(resp.headers), body)
+            answer = await resp.read()
+            reply = Reply(method, path, resp.status, dict(resp.headers), answer)
         if self.contract is not None:
-            self.contract.check(Answer(method, path, reply.status, reply.content_type, body))
+            self.contract.check(Answer(method, path, reply.status, reply.content_type, answer))
         return reply
 
     async def get(self, path: str, **kw: Any) -> Reply:

@@ -6,9 +6,9 @@ consumer); everything readings publishes is also caught by a tap (``tap``)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -33,17 +33,7 @@ def freeze(day: dt.date = TODAY, hour: int = 10) -> None:
     clock.freeze(dt.datetime(day.year, day.month, day.day, hour, tzinfo=LOCAL_TZ))
 
 
-def settings_for(
-    database: str, amqp_url: str, prefix: str, jwks_url: str, **overrides: Any
-) -> ReadingsSettings:
-    return settings_for_test(
-        ReadingsSettings,
-        database,
-        amqp_url,
-        prefix,
-        jwks_url=jwks_url,
-        **{"scheduler_enabled": False, **overrides},
-    )
+settings_for = partial(settings_for_test, ReadingsSettings, scheduler_enabled=False)
 
 
 class Readings(RunningService[ReadingsSettings]):
@@ -126,20 +116,6 @@ async def seed_history(
     ]
     response = await readings.feed("readings", "\n".join(lines) + "\n")
     assert response.status == 201, await response.text()
-
-
-async def problem(response: ClientResponse, status: int) -> dict[str, Any]:
-    """The problem document of a refused request (checked to be one)."""
-    text = await response.text()
-    assert response.status == status, text
-    assert response.content_type == "application/problem+json", response.content_type
-    body: dict[str, Any] = json.loads(text)
-    assert body["status"] == status and body["detail"]
-    return body
-
-
-def fields_of(body: dict[str, Any]) -> dict[str, str]:
-    return {e["field"]: e["reason"] for e in body.get("errors", [])}
 
 
 @asynccontextmanager

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.readings.harness import Readings, fields_of, problem, seed_history
+from tests.readings.harness import Readings, seed_history
+from tests.support.answers import fields_of, problem
 
 
 async def test_consumption_per_month_with_the_average_per_day(readings: Readings) -> None:

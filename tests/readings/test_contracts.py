@@ -21,11 +21,11 @@ from tests.readings.harness import (
     TODAY,
     Readings,
     freeze,
-    problem,
     running_readings,
     seed_history,
     settings_for,
 )
+from tests.support.answers import problem
 from tests.support.bus import consumed_total
 from tests.support.payloads import contract_concluded
 from tests.support.tokens import Issuer

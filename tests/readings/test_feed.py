@@ -15,7 +15,8 @@ from pathlib import Path
 from ebok_readings import events
 from ebok_shared.clock import clock
 
-from tests.readings.harness import Readings, problem
+from tests.readings.harness import Readings
+from tests.support.answers import problem
 
 READINGS_CSV = """meter_serial,read_on,value,source
 WM-100001-1,2026-01-31,100.000,inspector

@@ -16,13 +16,12 @@ from ebok_shared.clock import clock
 from tests.readings.harness import (
     PNG,
     Readings,
-    fields_of,
     freeze,
-    problem,
     running_readings,
     seed_history,
     settings_for,
 )
+from tests.support.answers import fields_of, problem
 
 GARDEN = "OG-2021-007"
 

@@ -10,16 +10,8 @@ import json
 
 from ebok_readings import events
 
-from tests.readings.harness import (
-    JPEG,
-    PNG,
-    TODAY,
-    Readings,
-    fields_of,
-    freeze,
-    problem,
-    seed_history,
-)
+from tests.readings.harness import JPEG, PNG, TODAY, Readings, freeze, seed_history
+from tests.support.answers import fields_of, problem
 
 DAY = dt.timedelta(days=1)
 

@@ -5,11 +5,8 @@ lets one holding just that role through."""
 from __future__ import annotations
 
 from tests.readings.harness import Readings
-from tests.support.roles import operator_routes, walk
+from tests.support.roles import walk_service
 
 
 async def test_every_operator_route_needs_its_role(readings: Readings) -> None:
-    async def headers(roles: tuple[str, ...]) -> dict[str, str]:
-        return readings.issuer.operator("op-1", roles)
-
-    await walk(readings.client, operator_routes(readings.client.app), headers)
+    await walk_service(readings)

@@ -7,7 +7,8 @@ import datetime as dt
 
 from aiohttp import FormData
 
-from tests.readings.harness import PNG, Readings, fields_of, problem, seed_history
+from tests.readings.harness import PNG, Readings, seed_history
+from tests.support.answers import fields_of, problem
 
 MINE, THEIRS = "100001", "200002"
 MY_METER, THEIR_METER = "WM-100001-1", "WM-200002-1"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.support.bus import BusSandbox, sandbox
 from tests.support.probe_service import running_routes
 from tests.support.tokens import Issuer
 
@@ -17,6 +18,16 @@ def publish_path() -> str:
     """How a bus sandbox's relays publish, unless a test parametrizes ``publish_path`` over
     ``tests.support.bus.PUBLISH_PATHS`` (the relay's reliability tests run with each)."""
     return "fast"
+
+
+@pytest.fixture
+async def bus(
+    database: str, amqp_url: str, bus_prefix: str, publish_path: str
+) -> AsyncIterator[BusSandbox]:
+    """The test's own bus sandbox (tests.support.bus), its relays publishing ``publish_path``'s
+    way."""
+    async with sandbox(database, amqp_url, bus_prefix, publish_path) as found:
+        yield found
 
 
 @pytest.fixture

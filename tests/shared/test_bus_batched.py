@@ -4,22 +4,14 @@ statement for a projection), applied once, and a failing event is isolated from 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 from ebok_shared.bus import Event, Subscription
 
-from tests.support.bus import INCREMENTED, BusSandbox, record_many, sandbox
+from tests.support.bus import INCREMENTED, BusSandbox, record_many
 from tests.support.waiting import eventually
 
 POISON = 13
-
-
-@pytest.fixture
-async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix) as found:
-        yield found
 
 
 async def test_runs_are_applied_in_one_call_once_and_a_poison_event_is_isolated(

@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
-import pytest
 from ebok_shared.logs import correlation_id_var
 
-from tests.support.bus import ECHOED, BusSandbox, sandbox
+from tests.support.bus import ECHOED, BusSandbox
 from tests.support.bus_worker import spawn
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix) as found:
-        yield found
 
 
 async def _echoed(bus: BusSandbox) -> bool:

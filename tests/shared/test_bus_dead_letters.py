@@ -3,32 +3,21 @@ blocking the queue; the tooling that lists and re-drives them; and the services'
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aio_pika
 import asyncpg
-import pytest
 from ebok_shared.bus import Event, RetryPolicy
 from ebok_shared.bus.consumer import ATTEMPT_HEADER, ERROR_HEADER
 from ebok_shared.bus.dlq import list_dead_letters, redrive
 
-from tests.support.bus import INCREMENTED, BusSandbox, record, sandbox
-from tests.support.bus_worker import REPO_ROOT
+from tests.support.bus import INCREMENTED, BusSandbox, record
+from tests.support.process import service_command
 from tests.support.waiting import eventually
 
 NO_RETRY = RetryPolicy(delays=())  # the first failure parks the event
-
-
-@pytest.fixture
-async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix) as found:
-        yield found
 
 
 class Flaky:
@@ -176,25 +165,12 @@ async def test_dead_letters_are_listed_in_place_and_redriven_to_apply_once(
 async def _cli(bus: BusSandbox, *args: str) -> tuple[int, str, str]:
     """``python -m ebok_billing dlq …`` as an operator runs it: (exit code, stdout, stderr)."""
     env = {
-        **os.environ,
         "EBOK_DATABASE_URL": bus.dsn,
         "EBOK_AMQP_URL": bus.amqp_url,
         "EBOK_BUS_PREFIX": bus.topology.prefix,
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ebok_billing",
-        "dlq",
-        *args,
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    done = await service_command("billing", "dlq", *args, env=env, timeout=60)
+    return done.code, done.out, done.err
 
 
 def _parked(stdout: str) -> list[dict[str, Any]]:

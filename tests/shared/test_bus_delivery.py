@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 
 import pytest
 from ebok_shared import db
@@ -21,18 +20,9 @@ from tests.support.bus import (
     PUBLISH_PATHS,
     BusSandbox,
     record,
-    sandbox,
 )
 from tests.support.bus_worker import DIED, spawn
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def bus(
-    database: str, amqp_url: str, bus_prefix: str, publish_path: str
-) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix, publish_path) as found:
-        yield found
 
 
 async def _died(process: asyncio.subprocess.Process) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import aiormq
@@ -20,7 +20,7 @@ from pamqp import commands
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
-from tests.support.bus import BusSandbox, delete_bus_objects, sandbox
+from tests.support.bus import BusSandbox, delete_bus_objects
 from tests.support.waiting import eventually
 
 EVENT_TYPE = "billing.invoice.issued"
@@ -53,12 +53,6 @@ def test_the_relays_frames_are_the_ones_pamqp_would_send(size: int) -> None:
     # a stand-in channel: only the attributes message_frames reads
     frames = message_frames(channel, "x.billing.events", EVENT_TYPE, MESSAGE_ID, body)  # type: ignore[arg-type]
     assert frames == expected
-
-
-@pytest.fixture
-async def bus(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix) as found:
-        yield found
 
 
 async def test_a_consumer_the_broker_cancelled_consumes_again(bus: BusSandbox) -> None:

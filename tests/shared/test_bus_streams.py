@@ -5,22 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.support.bus import PUBLISH_PATHS, BusSandbox, sandbox
+from tests.support.bus import PUBLISH_PATHS, BusSandbox
 from tests.support.proxy import TcpProxy
 from tests.support.waiting import eventually
-
-
-@pytest.fixture
-async def bus(
-    database: str, amqp_url: str, bus_prefix: str, publish_path: str
-) -> AsyncIterator[BusSandbox]:
-    async with sandbox(database, amqp_url, bus_prefix, publish_path) as found:
-        yield found
 
 
 async def _applied(bus: BusSandbox) -> int:

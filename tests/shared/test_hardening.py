@@ -22,6 +22,7 @@ from ebok_shared.http.validation import read_json
 from ebok_shared.refusals import Refusal
 from ebok_shared.service import POOL
 
+from tests.support import answers
 from tests.support.apps import serve
 from tests.support.logcapture import Captured
 from tests.support.tokens import Issuer
@@ -71,14 +72,6 @@ async def cacheable(request: web.Request) -> web.Response:
     return web.json_response({}, headers={"Cache-Control": "public, max-age=60"})
 
 
-async def _problem(resp: web.StreamResponse, status: int) -> dict[str, object]:
-    # aiohttp types the test client's answer as the server-side StreamResponse
-    assert resp.status == status, await resp.text()  # type: ignore[attr-defined]
-    assert resp.content_type == "application/problem+json"
-    # aiohttp types the test client's answer as the server-side StreamResponse
-    return await resp.json()  # type: ignore[attr-defined,no-any-return]
-
-
 async def test_a_non_ascii_authorization_header_is_a_400_problem(
     probe: tuple[TestClient, Issuer],
 ) -> None:
@@ -88,7 +81,7 @@ async def test_a_non_ascii_authorization_header_is_a_400_problem(
         resp = await client.get(
             "/operator/search", headers={"Authorization": raw.decode("latin-1")}
         )
-        problem = await _problem(resp, 400)
+        problem = await answers.problem(resp, 400)
         assert problem["errors"] == [
             {"field": "Authorization", "reason": "nagłówek może zawierać tylko znaki ASCII"}
         ]
@@ -103,7 +96,7 @@ async def test_json_nested_a_thousand_deep_is_a_400_problem(
         resp = await client.post(
             "/sessions", data=body, headers={"Content-Type": "application/json"}
         )
-        problem = await _problem(resp, 400)
+        problem = await answers.problem(resp, 400)
         assert problem["code"] == "malformed-json"
         # a problem is a dict[str, object]; its errors are a list of dicts
         assert "zagnieżdżony" in problem["errors"][0]["reason"]  # type: ignore[index]
@@ -121,7 +114,7 @@ async def test_a_lone_surrogate_or_nul_in_a_password_is_a_400_problem(
             data='{"password": "' + escaped + '"}',
             headers={"Content-Type": "application/json"},
         )
-        problem = await _problem(resp, 400)
+        problem = await answers.problem(resp, 400)
         # a problem is a dict[str, object]; its errors are a list of dicts
         assert problem["errors"][0]["field"] == "password"  # type: ignore[index]
     resp = await client.post(
@@ -129,7 +122,7 @@ async def test_a_lone_surrogate_or_nul_in_a_password_is_a_400_problem(
         data=json.dumps({"\ud800": "x"}, ensure_ascii=True),
         headers={"Content-Type": "application/json"},
     )
-    await _problem(resp, 400)
+    await answers.problem(resp, 400)
 
 
 async def test_a_nul_byte_in_a_search_parameter_is_a_400_problem(
@@ -138,7 +131,7 @@ async def test_a_nul_byte_in_a_search_parameter_is_a_400_problem(
     client, issuer = probe
     for query in ("q=Kowal%00ski", "q=%00", "q=%01"):
         resp = await client.get(f"/operator/search?{query}", headers=issuer.operator())
-        problem = await _problem(resp, 400)
+        problem = await answers.problem(resp, 400)
         assert problem["errors"] == [{"field": "q", "reason": "niedozwolony znak"}]
     ok = await client.get("/operator/search?q=Kowalski", headers=issuer.operator())
     assert (await ok.json()) == {"q": "Kowalski"}
@@ -169,12 +162,12 @@ async def test_refused_access_is_logged_with_actor_route_and_correlation_id(
     token = customer["Authorization"].removeprefix("Bearer ")
     cid = {"X-Correlation-Id": "walk-1"}
 
-    await _problem(await client.get("/operator/things", headers={**customer, **cid}), 403)
-    await _problem(
+    await answers.problem(await client.get("/operator/things", headers={**customer, **cid}), 403)
+    await answers.problem(
         await client.get("/me/invoices/20000226010001", headers={**customer, **cid}), 404
     )
-    await _problem(await client.get("/me/attempts", headers={**customer, **cid}), 429)
-    await _problem(await client.get("/operator/things", headers=cid), 401)
+    await answers.problem(await client.get("/me/attempts", headers={**customer, **cid}), 429)
+    await answers.problem(await client.get("/operator/things", headers=cid), 401)
     assert (await client.get("/me/invoices/10000126010001", headers=customer)).status == 200
 
     out = captured.stdout.getvalue()

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -164,7 +165,7 @@ async def _shutting_down(app: web.Application) -> None:
     app[SHUTTING_DOWN].set()
 
 
-SPEC = ServiceSpec(
+SPEC: ServiceSpec[ServiceSettings] = ServiceSpec(
     name="probe",
     migrations=Path(__file__).parent,  # holds no .sql file: the probe has no migrations
     routes=list(routes),
@@ -186,7 +187,7 @@ def probe_settings(
     bus_prefix: str,
     *,
     jwks_url: str = "http://127.0.0.1:9/none",  # nothing listens: no token is trusted
-    **overrides: object,
+    **overrides: Any,
 ) -> ServiceSettings:
     return ServiceSettings.from_env(
         {},
@@ -200,7 +201,7 @@ def probe_settings(
 
 @asynccontextmanager
 async def running_probe(
-    database: str, amqp_url: str, bus_prefix: str, **settings: object
+    database: str, amqp_url: str, bus_prefix: str, **settings: Any
 ) -> AsyncIterator[TestClient]:
     """The probe served in this process on a real port, against the given database and broker."""
     async with serve(
@@ -216,11 +217,13 @@ async def running_routes(
     database: str,
     amqp_url: str,
     bus_prefix: str,
-    **settings: object,
+    **settings: Any,
 ) -> AsyncIterator[TestClient]:
     """A service of just ``routes`` (its migrations: the folder ``migrations``, e.g. an empty
     one), built by the real ``create_service_app`` and served like the probe."""
-    spec = ServiceSpec(name="probe", migrations=migrations, routes=list(routes))
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(
+        name="probe", migrations=migrations, routes=list(routes)
+    )
     app = create_service_app(spec, probe_settings(database, amqp_url, bus_prefix, **settings))
     async with serve(app) as client:
         yield client

@@ -69,3 +69,29 @@ async def service_process(
                 proc.kill()
                 await proc.wait()
         await reader
+
+
+@dataclass(frozen=True)
+class Completed:
+    code: int
+    out: str
+    err: str
+
+
+async def service_command(
+    service: str, *args: str, env: Mapping[str, str], timeout: float = 120.0
+) -> Completed:
+    """``python -m ebok_<service> <args>`` run to its end as an operator runs it (``env`` on
+    top of this process's variables): its exit code and what it printed."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        f"ebok_{service}",
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    assert proc.returncode is not None
+    return Completed(proc.returncode, out.decode(), err.decode())

@@ -16,6 +16,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from ebok_shared.http.roles import ROLES, role_of
 
+from tests.support.service import RunningService
+
 # A well-formed value for each path parameter the operator routes use, so that the call
 # reaches the handler (an unknown id then answers 404, which is fine: it is not 403).
 SAMPLES = {
@@ -60,6 +62,15 @@ def operator_routes(app: web.Application, prefix: str = "/operator/") -> list[Op
     return found
 
 
+async def walk_service(service: RunningService[Any]) -> None:
+    """The walk over every operator route of a service under test, with its issuer's tokens."""
+
+    async def headers(roles: tuple[str, ...]) -> dict[str, str]:
+        return service.issuer.operator("op-1", roles)
+
+    await walk(service.client, operator_routes(service.app), headers)
+
+
 async def walk(client: TestClient, routes: list[OperatorRoute], headers: Headers) -> None:
     """Each route refused without its role (and the refusal logged), served with it."""
     for route in routes:
@@ -81,7 +92,7 @@ async def walk(client: TestClient, routes: list[OperatorRoute], headers: Headers
 async def _call(
     client: TestClient, route: OperatorRoute, headers: dict[str, str]
 ) -> tuple[int, Any]:
-    body = {} if route.method in ("POST", "PUT") else None
+    body: dict[str, Any] | None = {} if route.method in ("POST", "PUT") else None
     resp = await client.request(route.method, route.sample(), headers=headers, json=body)
     try:
         answer = await resp.json(content_type=None)

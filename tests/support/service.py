@@ -47,12 +47,12 @@ def settings_for_test(
     database: str,
     amqp_url: str,
     prefix: str,
-    *,
     jwks_url: str = "http://127.0.0.1:9/none",  # nothing listens: no token is trusted
     **overrides: Any,
 ) -> S:
     """A service's settings for one test: its database and bus prefix, short delays, and
-    ``overrides``."""
+    ``overrides``. A service's own defaults for tests: ``partial(settings_for_test, its
+    settings type, **defaults)``."""
     values: dict[str, Any] = {
         "database_url": database,
         "amqp_url": amqp_url,
