@@ -51,6 +51,7 @@ from ebok_shared.bus import (  # noqa: E402
     Subscription,
     Topology,
 )
+from ebok_shared.loops import event_loop  # noqa: E402
 
 from tests.support.bus import (  # noqa: E402
     CATALOGUE,
@@ -321,7 +322,9 @@ if __name__ == "__main__":
     )
     args = parser.parse_args()
     logs.configure("bench", "WARNING")
-    if args.consumer:
-        asyncio.run(consume(*args.consumer))
-        raise SystemExit(0)
-    raise SystemExit(asyncio.run(main(args.events, args.seconds, not args.aio_pika)))
+    # Every process on the event loop the services serve on (uvloop), as in production.
+    with asyncio.Runner(loop_factory=event_loop) as runner:
+        if args.consumer:
+            runner.run(consume(*args.consumer))
+            raise SystemExit(0)
+        raise SystemExit(runner.run(main(args.events, args.seconds, not args.aio_pika)))

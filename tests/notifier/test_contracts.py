@@ -106,7 +106,8 @@ async def _apply(pool: asyncpg.Pool, sub: Subscription, payload: dict[str, Any])
                 client,
                 KNOWN_ADDRESS,
             )
-            await sub.handler(conn, event)
+            # As the consumer calls it: a batched handler takes its run of events as a list.
+            await sub.handler(conn, [event] if sub.batched else event)  # type: ignore[arg-type]
             mails = [
                 (r["kind"], r["recipient"], r["context"])
                 for r in await conn.fetch("SELECT * FROM deliveries WHERE event_id = $1", event.id)

@@ -156,3 +156,33 @@ async def test_pdf_not_ready_yet_is_retried(
     assert row is not None and row["attempts"] == 3
     [received] = smtp.to(address)
     assert len(list(received.message().iter_attachments())) == 1
+
+
+async def test_a_run_of_password_resets_written_together_sends_each_once(
+    notifier: Notifier, smtp: SmtpServer
+) -> None:
+    """Password resets arriving together reach the consumer as one batch, which its batched
+    handler writes to the delivery log in one statement; copies of some of them in the same
+    run (a redelivery) still make one e-mail each."""
+    reset = "auth.password_reset.requested"
+    events = [
+        Event.new(
+            reset,
+            {
+                "client_number": "100001",
+                "email": unique_email(),
+                "token": "Hk2wq7bM1sYVtq2mB0Jr9lT5cXQe8pN3aZfU6dG4kL0",
+                "expires_at": "2026-01-05T11:00:00+00:00",
+            },
+        )
+        for _ in range(40)
+    ]
+    await asyncio.gather(*(notifier.publish(e) for e in [*events, *events[:10]]))
+
+    async def all_sent() -> bool:
+        return all([await notifier.sent(e) for e in events])
+
+    await wait_until(all_sent, "every reset e-mail to be sent")
+    for event in events:
+        assert len(smtp.to(event.payload["email"])) == 1
+        assert len(await notifier.deliveries(event_id=event.id)) == 1

@@ -4,6 +4,7 @@ users, or starts a campaign. Nothing here talks to SMTP: the sender delivers aft
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -22,6 +23,18 @@ class Intake:
         self.domain = message_id_domain
         self.campaign_rate = campaign_rate
 
+    def _delivery(
+        self, event: Event, kind: Kind, recipient: str, context: dict[str, Any]
+    ) -> repo.NewDelivery:
+        return repo.NewDelivery(
+            event_id=event.id,
+            recipient=recipient,
+            kind=kind,
+            context=context,
+            message_id=message_id(event.id, recipient, self.domain),
+            client_number=context.get("client_number"),
+        )
+
     async def _mail(
         self,
         conn: asyncpg.Connection,
@@ -30,25 +43,28 @@ class Intake:
         recipient: str,
         context: dict[str, Any],
     ) -> None:
-        await repo.enqueue(
-            conn,
-            [
-                repo.NewDelivery(
-                    event_id=event.id,
-                    recipient=recipient,
-                    kind=kind,
-                    context=context,
-                    message_id=message_id(event.id, recipient, self.domain),
-                    client_number=context.get("client_number"),
-                )
-            ],
-            clock.now(),
-        )
+        await repo.enqueue(conn, [self._delivery(event, kind, recipient, context)], clock.now())
 
     async def _mail_from_payload(
         self, conn: asyncpg.Connection, event: Event, kind: Kind, address_field: str
     ) -> None:
         await self._mail(conn, event, kind, event.payload[address_field], event.payload)
+
+    def mails_from_payload(
+        self, kind: Kind, address_field: str
+    ) -> Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]:
+        """A batched handler (``Subscription(..., batched=True)``): the e-mail of ``kind`` to
+        the address in each event's ``address_field``, the consumer's run of such events
+        written to the delivery log in one statement."""
+
+        async def handler(conn: asyncpg.Connection, events: list[Event]) -> None:
+            await repo.enqueue(
+                conn,
+                [self._delivery(e, kind, e.payload[address_field], e.payload) for e in events],
+                clock.now(),
+            )
+
+        return handler
 
     async def _mail_to_user(
         self, conn: asyncpg.Connection, event: Event, kind: Kind, address_field: str = "email"
@@ -105,30 +121,8 @@ class Intake:
             }
             await self._mail(conn, event, Kind.REGISTRATION_NOTICE, of_record, notice)
 
-    async def password_reset_requested(self, conn: asyncpg.Connection, event: Event) -> None:
-        await self._mail_from_payload(conn, event, Kind.PASSWORD_RESET, "email")
-
-    async def email_change_requested(self, conn: asyncpg.Connection, event: Event) -> None:
-        await self._mail_from_payload(conn, event, Kind.EMAIL_CHANGE, "new_email")
-
-    async def account_locked(self, conn: asyncpg.Connection, event: Event) -> None:
-        await self._mail_from_payload(conn, event, Kind.LOCKOUT, "email")
-
-    async def block_scheduled(self, conn: asyncpg.Connection, event: Event) -> None:
-        await self._mail_from_payload(conn, event, Kind.BLOCK_SCHEDULED, "email")
-
-    async def password_changed(self, conn: asyncpg.Connection, event: Event) -> None:
-        """ASVS 2.2.3: the account's address hears of every new password (a takeover gets
-        noticed); the e-mail names no secret."""
-        await self._mail_from_payload(conn, event, Kind.PASSWORD_CHANGED, "email")
-
-    async def operator_password_changed(self, conn: asyncpg.Connection, event: Event) -> None:
-        """Operators hear of their own new password too (their accounts reach every
-        customer's data)."""
-        await self._mail_from_payload(conn, event, Kind.OPERATOR_PASSWORD_CHANGED, "email")
-
-    async def totp_changed(self, conn: asyncpg.Connection, event: Event) -> None:
-        await self._mail_from_payload(conn, event, Kind.TOTP_CHANGED, "email")
+    # auth's e-mails to the address its event names (password reset, e-mail change, lockout,
+    # block scheduled, password and TOTP changes): mails_from_payload, see events.py.
 
     # -- auth: the projection of users ---------------------------------------------------------
 

@@ -84,6 +84,9 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # The templates ship with the package and never change under a running process:
+            # no stat() of each template file per e-mail.
+            auto_reload=False,
         )
         self._env.globals.update(brand=brand, link=self.link)
         self._env.filters.update(

@@ -186,11 +186,15 @@ class Sender:
         connection = SmtpConnection(self.smtp)
         try:
             while True:
-                try:
-                    row = await asyncio.wait_for(self._todo.get(), self.smtp.idle_seconds)
-                except TimeoutError:
-                    await connection.close()  # nothing to send for a while
-                    continue
+                if not self._todo.empty():
+                    # The common case under load: no timer and no task for the wait below.
+                    row = self._todo.get_nowait()
+                else:
+                    try:
+                        row = await asyncio.wait_for(self._todo.get(), self.smtp.idle_seconds)
+                    except TimeoutError:
+                        await connection.close()  # nothing to send for a while
+                        continue
                 if row is None:
                     return
                 outcome = await self._attempt(row, connection)
