@@ -182,7 +182,7 @@ async def test_a_run_of_password_resets_written_together_sends_each_once(
     async def all_sent() -> bool:
         return all([await notifier.sent(e) for e in events])
 
-    await wait_until(all_sent, "every reset e-mail to be sent")
+    await eventually(all_sent, "every reset e-mail to be sent")
     for event in events:
         assert len(smtp.to(event.payload["email"])) == 1
         assert len(await notifier.deliveries(event_id=event.id)) == 1

@@ -169,17 +169,17 @@ async def test_the_relay_listens_again_when_the_server_ends_its_connection(
     await bus.consumer()
     bus.run(bus.relay(poll_interval=3600).run())
     await bus.add([{"n": 1}])
-    await wait_until(lambda: bus.consumed("applied") == 1, "the first event")
+    await eventually(lambda: bus.consumed("applied") == 1, "the first event")
     [first] = await _relay_backends(bus)
 
     await bus.pool.execute("SELECT pg_terminate_backend($1)", first)
     await bus.add([{"n": 2}])  # while the relay is away, or just back
-    await wait_until(lambda: bus.consumed("applied") == 2, "the event added meanwhile")
+    await eventually(lambda: bus.consumed("applied") == 2, "the event added meanwhile")
 
     async def listening_again() -> bool:
         return bool(await _relay_backends(bus)) and first not in await _relay_backends(bus)
 
-    await wait_until(listening_again, "the relay's new connection")
+    await eventually(listening_again, "the relay's new connection")
     await bus.add([{"n": 3}])  # a notification on the new connection
-    await wait_until(lambda: bus.consumed("applied") == 3, "the event after the reconnect")
+    await eventually(lambda: bus.consumed("applied") == 3, "the event after the reconnect")
     assert sorted(r["n"] for r in await bus.applied_rows()) == [1, 2, 3]
