@@ -93,7 +93,18 @@ async def gated(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
         urls = {f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")}
-        settings = _settings(issuer, database, amqp_url, bus_prefix, **urls)
+        # One stand-in host serves every service here: room for all the calls held at once,
+        # and part timeouts far beyond how long the tests hold them.
+        settings = _settings(
+            issuer,
+            database,
+            amqp_url,
+            bus_prefix,
+            upstream_connections=64,
+            dashboard_part_timeout=30.0,
+            dashboard_budget=30.0,
+            **urls,
+        )
         client = await exits.enter_async_context(serve(create_app(settings)))
         yield Gated(client, issuer, gate, calls)
         gate.set()

@@ -23,40 +23,52 @@ ALL = "*"  # ``forget`` every client's calls
 
 
 @dataclass(eq=False)
-class _Flight:
+class Flight:
+    """One call under way, and how many asks wait for it."""
+
+    client: str
+    key: Hashable
     task: asyncio.Future[Any]
     waiting: int = 0
 
 
 @dataclass
 class Coalescer:
-    _flights: dict[str, dict[Hashable, _Flight]] = field(default_factory=dict)
+    _flights: dict[str, dict[Hashable, Flight]] = field(default_factory=dict)
 
-    async def ask(self, client: str, key: Hashable, call: Callable[[], Awaitable[Any]]) -> Any:
-        """``call()``'s answer, or that of the same call of ``client``'s already under way
-        (``key`` names the call and must hold the caller's token)."""
+    def join(self, client: str, key: Hashable, call: Callable[[], Awaitable[Any]]) -> Flight:
+        """The call of ``client``'s named ``key`` under way, or a new one of ``call()``
+        (``key`` must hold the caller's token); ``leave`` it when no longer waiting."""
         flights = self._flights.setdefault(client, {})
         flight = flights.get(key)
         if flight is None:
-            flight = _Flight(asyncio.ensure_future(call()))
+            flight = Flight(client, key, asyncio.ensure_future(call()))
             flights[key] = flight
-            flight.task.add_done_callback(lambda _: self._landed(client, key, flight))
+            flight.task.add_done_callback(lambda _: self._landed(flight))
         flight.waiting += 1
+        return flight
+
+    def leave(self, flight: Flight) -> None:
+        flight.waiting -= 1
+        if flight.waiting == 0 and not flight.task.done():
+            # The last one waiting gave up: no later ask may join a call being cancelled.
+            self._landed(flight)
+            flight.task.cancel()
+
+    async def ask(self, client: str, key: Hashable, call: Callable[[], Awaitable[Any]]) -> Any:
+        """``call()``'s answer, or that of the same call of ``client``'s already under way."""
+        flight = self.join(client, key, call)
         try:
             return await asyncio.shield(flight.task)
         finally:
-            flight.waiting -= 1
-            if flight.waiting == 0 and not flight.task.done():
-                # The last one waiting gave up: no later ask may join a call being cancelled.
-                self._landed(client, key, flight)
-                flight.task.cancel()
+            self.leave(flight)
 
-    def _landed(self, client: str, key: Hashable, flight: _Flight) -> None:
-        flights = self._flights.get(client)
-        if flights is not None and flights.get(key) is flight:
-            del flights[key]
+    def _landed(self, flight: Flight) -> None:
+        flights = self._flights.get(flight.client)
+        if flights is not None and flights.get(flight.key) is flight:
+            del flights[flight.key]
             if not flights:
-                del self._flights[client]
+                del self._flights[flight.client]
 
     def forget(self, client: str) -> None:
         """Something about ``client`` (``ALL``: about everyone) changed: calls under way

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import get_logger
 
-from .coalesce import Coalescer
+from .coalesce import Coalescer, Flight
 from .notices import notices
 from .portal import PortalSettings
 from .routes import GARDEN_METERS
@@ -104,22 +104,33 @@ async def fetch_parts(
     portal's settings and the client), each list is asked without the items operators hid,
     and with ``asks`` a part the same session is already asking for joins that call."""
 
-    def ask(part: Part) -> Awaitable[dict[str, Any]]:
+    tasks: dict[str, asyncio.Future[dict[str, Any]]] = {}
+    own: list[asyncio.Future[dict[str, Any]]] = []  # this view's alone
+    joined: list[Flight] = []  # shared calls, joined without a task of our own around them
+    for part in parts:
         headers = (
             hidden[0].hidden_header(part.section, part.list_key, hidden[1]) if hidden else None
         )
         fetch = functools.partial(_fetch, upstreams, part, token, part_timeout, headers)
         if asks is None or hidden is None:
-            return fetch()
-        key = (token, part.name, tuple(headers.items()) if headers else ())
-        return asks.ask(hidden[1], key, fetch)
-
-    tasks = {p.name: asyncio.ensure_future(ask(p)) for p in parts}
+            task: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(fetch())
+            own.append(task)
+        else:
+            key = (token, part.name, tuple(headers.items()) if headers else ())
+            flight = asks.join(hidden[1], key, fetch)
+            joined.append(flight)
+            task = flight.task
+        tasks[part.name] = task
     if not tasks:
         return {}
-    done, pending = await asyncio.wait(tasks.values(), timeout=budget)
-    for task in pending:
-        task.cancel()
+    try:
+        done, _ = await asyncio.wait(set(tasks.values()), timeout=budget)
+    finally:
+        for task in own:
+            task.cancel()  # no-op once done
+        for flight in joined:
+            if asks is not None:
+                asks.leave(flight)  # cancelled if nobody else waits for it
     return {
         name: task.result() if task in done else {"status": "unavailable", "detail": UNAVAILABLE}
         for name, task in tasks.items()
