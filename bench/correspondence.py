@@ -327,9 +327,10 @@ async def cleanup(database: str, prefix: str) -> None:
             f"{queue}.dlq",
             *(f"{queue}.retry.{n}" for n in (1, 2, 3)),
             f"{prefix}backoffice",
+            f"{prefix}backoffice.correspondence",
         ):
             await channel.queue_delete(name, if_unused=False, if_empty=False)
-        for producer in ("correspondence", "billing"):
+        for producer in ("correspondence", "billing", "auth"):
             await channel.exchange_delete(f"{prefix}{producer}.events", if_unused=False)
     finally:
         await connection.close()
