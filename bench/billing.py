@@ -295,9 +295,17 @@ async def main(clients: int, seconds: float, concurrency: int, client_kind: str)
                 await service.wait()
         await issuer.stop()
         if amqp is not None:
-            with contextlib.suppress(Exception):
-                channel = await amqp.channel()
-                await channel.exchange_delete(f"{prefix}billing.events")
+            # Everything the service declared under this run's prefix (its queue and retry
+            # tiers, the back office's queue) and the exchanges, not only billing's.
+            queues = ["billing", "billing.dlq", "backoffice.billing"]
+            queues += [f"billing.retry.{tier}" for tier in (1, 2, 3)]
+            for name in [*queues, "billing.events", "auth.events"]:
+                with contextlib.suppress(Exception):
+                    channel = await amqp.channel()
+                    if name.endswith(".events"):
+                        await channel.exchange_delete(prefix + name)
+                    else:
+                        await channel.queue_delete(prefix + name)
             await amqp.close()
         await db.drop_database(ADMIN_DSN, database)
     return verdicts

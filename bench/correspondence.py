@@ -9,7 +9,10 @@ local RabbitMQ, a stand-in token issuer (JWKS), and the service as its own proce
 with an Idempotency-Key, as the portal does; every case is committed with its attachment,
 its history line and its events (relayed to the broker) before the answer. Both phases run
 for ``--seconds`` with the same number of concurrent clients; the whole run takes about
-2 × seconds + 10 s. Everything it created is removed at the end, even on failure.
+2.5 × seconds + 10 s. Then the customers' history (``GET /me/correspondence``, a page of 20
+with attachments and replies) for a quarter of ``--seconds`` per side, through the service
+(bench/lean_http.py's kept-alive load) and by bare asyncpg running the same statements.
+Everything it created is removed at the end, even on failure.
 """
 
 from __future__ import annotations
@@ -36,11 +39,26 @@ import jwt
 import report  # bench/report.py, beside this script
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from lean_http import KeepAliveClient  # bench/lean_http.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TARGET = 0.67  # the service's share of a bare insert when issue 17 was filed: keep it
+HISTORY_TARGET = 0.4  # a customer's history, of bare asyncpg over the same rows (issue 17)
+# What the history page reads, bare: a page of the account's cases with their count, then
+# the page's attachments and replies (the service's statements, on one connection).
+BARE_HISTORY = (
+    """SELECT c.id, c.number, c.client_number, c.kind, c.urgent, c.status, c.details,
+        c.contact_phone, c.submitted_at, c.reply_due, c.evidence_needed_at, c.evidence_note,
+        c.assignee, c.closed_at, c.updated_at, c.unlinked_at, count(*) OVER () AS total
+        FROM cases c WHERE c.client_number = $1 AND c.unlinked_at IS NULL
+        ORDER BY c.submitted_at DESC, c.number DESC LIMIT 20""",
+    """SELECT id, case_id, position, filename, content_type, size, sha256, added_at, reply_id
+        FROM attachments WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, position""",
+    """SELECT id, case_id, author, body, created_at FROM replies
+        WHERE case_id = ANY($1::uuid[]) ORDER BY case_id, created_at, id""",
+)
 LETTER = {"kind": "letter", "subject": "Pomiar wydajności", "content": "Załącznik w pliku."}
 
 
@@ -238,6 +256,7 @@ async def bench(seconds: float, concurrency: int, size: int) -> dict[str, Any]:
                     *await run_for(seconds, concurrency, insert),
                 )
                 bare["cpu_us"] = (report.own_cpu() - cpu) / max(1, bare["ops"]) * 1e6
+                history = await histories(base, pid, pool, tokens, concurrency, seconds / 4)
                 backlog = await pool.fetchval("SELECT count(*) FROM outbox")
                 cases = await pool.fetchval("SELECT count(*) FROM cases")
             finally:
@@ -250,10 +269,47 @@ async def bench(seconds: float, concurrency: int, size: int) -> dict[str, Any]:
         "seconds": seconds,
         "http": http,
         "bare_insert": bare,
+        "history": history,
         "ratio_bare_to_http": round(bare["per_second"] / http["per_second"], 2),
         "cases_written": cases,
         "outbox_backlog_at_end": backlog,
     }
+
+
+async def histories(
+    base: str, pid: int, pool: asyncpg.Pool, tokens: list[str], concurrency: int, seconds: float
+) -> dict[str, Any]:
+    """``GET /me/correspondence`` of the customers who just sent their cases, through the
+    service (a lean kept-alive load) and bare, each for ``seconds``."""
+    clients = [f"{100000 + i:06d}" for i in range(len(tokens))]
+    lean = KeepAliveClient("127.0.0.1", int(base.rsplit(":", 1)[1]))
+    await lean.open(concurrency)
+
+    async def asked(n: int) -> None:
+        auth = {"Authorization": f"Bearer {tokens[n % len(tokens)]}"}
+        status, _ = await lean.get("/me/correspondence?page_size=20", auth)
+        assert status == 200, status
+
+    async def bare(n: int) -> None:
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(BARE_HISTORY[0], clients[n % len(clients)])
+            ids = [r["id"] for r in rows]
+            if ids:
+                await conn.fetch(BARE_HISTORY[1], ids)
+                await conn.fetch(BARE_HISTORY[2], ids)
+
+    try:
+        cpu = report.cpu_seconds(pid)
+        ours = summary(
+            "GET /me/correspondence (history)", *await run_for(seconds, concurrency, asked)
+        )
+        ours["cpu_us"] = (report.cpu_seconds(pid) - cpu) / max(1, ours["ops"]) * 1e6
+    finally:
+        await lean.close()
+    cpu = report.own_cpu()
+    limit = summary("bare asyncpg, the same rows", *await run_for(seconds, concurrency, bare))
+    limit["cpu_us"] = (report.own_cpu() - cpu) / max(1, limit["ops"]) * 1e6
+    return {"service": ours, "bare": limit}
 
 
 async def cleanup(database: str, prefix: str) -> None:
@@ -271,9 +327,10 @@ async def cleanup(database: str, prefix: str) -> None:
             f"{queue}.dlq",
             *(f"{queue}.retry.{n}" for n in (1, 2, 3)),
             f"{prefix}backoffice",
+            f"{prefix}backoffice.correspondence",
         ):
             await channel.queue_delete(name, if_unused=False, if_empty=False)
-        for producer in ("correspondence", "billing"):
+        for producer in ("correspondence", "billing", "auth"):
             await channel.exchange_delete(f"{prefix}{producer}.events", if_unused=False)
     finally:
         await connection.close()
@@ -286,8 +343,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024 * 1024, help="attachment bytes")
     args = parser.parse_args()
     result = asyncio.run(bench(args.seconds, args.concurrency, args.size))
-    for key in ("http", "bare_insert"):
-        r = result[key]
+    for r in (result["http"], result["bare_insert"], *result["history"].values()):
         print(
             f"{r['name']:<50} {r['per_second']:>8.1f}/s  p50 {r['p50_ms']:>7.1f} ms"
             f"  p99 {r['p99_ms']:>7.1f} ms  ({r['ops']} ops)  CPU {r['cpu_us']:.0f} µs per op"
@@ -307,6 +363,16 @@ def main() -> None:
         "cases/s",
         cpu_us=http["cpu_us"],
         limit_cpu_us=bare["cpu_us"],
+    )
+    ours, limit = result["history"]["service"], result["history"]["bare"]
+    report.ratio(
+        "correspondence-history",
+        ours["per_second"],
+        limit["per_second"],
+        HISTORY_TARGET,
+        "req/s",
+        cpu_us=ours["cpu_us"],
+        limit_cpu_us=limit["cpu_us"],
     )
 
 

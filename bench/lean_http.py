@@ -35,7 +35,16 @@ class KeepAliveClient:
         reader, writer = self._idle.pop()
         try:
             writer.write(request.encode())
-            head = await reader.readuntil(b"\r\n\r\n")
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as closed:
+                if closed.partial:
+                    raise
+                # The server closed a connection kept idle too long: once more on a new one.
+                writer.close()
+                reader, writer = await asyncio.open_connection(self.host, self.port)
+                writer.write(request.encode())
+                head = await reader.readuntil(b"\r\n\r\n")
             length = _LENGTH.search(head)
             assert length is not None, head
             body = await reader.readexactly(int(length[1]))
