@@ -5,8 +5,6 @@ relay publishes."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import partial
@@ -18,7 +16,6 @@ from ebok_billing.domain.ledger import Lines
 from ebok_billing.settings import BillingSettings
 
 from tests.support.service import RunningService, running_service, settings_for_test
-from tests.support.tokens import Issuer
 
 
 def client_row(
@@ -166,10 +163,5 @@ class Billing(RunningService[BillingSettings]):
         return await resp.read()
 
 
-@asynccontextmanager
-async def running_billing(settings: BillingSettings, issuer: Issuer) -> AsyncIterator[Billing]:
-    """Billing's real app, with a tap on its exchange reading what the real relay publishes."""
-    async with running_service(
-        create_app, settings, issuer=issuer, tap=["billing"], service_type=Billing
-    ) as billing:
-        yield billing
+# Billing's real app, with a tap on its exchange reading what the real relay publishes.
+running_billing = partial(running_service, create_app, tap=["billing"], service_type=Billing)

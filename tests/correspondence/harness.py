@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -19,7 +17,6 @@ from ebok_correspondence.settings import CorrespondenceSettings
 
 from tests.support.payloads import contract_concluded, invoice_issued
 from tests.support.service import RunningService, running_service, settings_for_test
-from tests.support.tokens import Issuer
 from tests.support.waiting import eventually
 
 # The smallest files each accepted format can be recognised by (and one that is none of them).
@@ -179,18 +176,13 @@ def unique_contract(client_number: str) -> str:
     return f"U/{client_number}/{uuid.uuid4().hex[:4].upper()}"
 
 
-@asynccontextmanager
-async def running_correspondence(
-    settings: CorrespondenceSettings, issuer: Issuer
-) -> AsyncIterator[Correspondence]:
-    async with running_service(
-        create_app,
-        settings,
-        issuer=issuer,
-        tap_queue=lambda topology: topology.backoffice_queue("correspondence"),
-        service_type=Correspondence,
-    ) as svc:
-        yield svc
+# The events it publishes are tapped off the back office's queue, where they really arrive.
+running_correspondence = partial(
+    running_service,
+    create_app,
+    tap_queue=lambda topology: topology.backoffice_queue("correspondence"),
+    service_type=Correspondence,
+)
 
 
 async def gather(*jobs: Any) -> list[Any]:

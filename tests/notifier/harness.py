@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -25,7 +26,6 @@ from tests.support.service import (
     settings_for_test,
 )
 from tests.support.smtp import SmtpServer
-from tests.support.tokens import Issuer
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 BASE_URL = "https://ebok.example.pl"
@@ -78,14 +78,7 @@ class Notifier(RunningService[NotifierSettings]):
         return await self.has_status(event, "sent")
 
 
-@asynccontextmanager
-async def running_notifier(
-    settings: NotifierSettings, *, issuer: Issuer | None = None
-) -> AsyncIterator[Notifier]:
-    async with running_service(
-        create_app, settings, issuer=issuer, service_type=Notifier
-    ) as notifier:
-        yield notifier
+running_notifier = partial(running_service, create_app, service_type=Notifier)
 
 
 @dataclass

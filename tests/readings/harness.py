@@ -6,8 +6,7 @@ consumer); everything readings publishes is also caught by a tap (``tap``)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -21,7 +20,6 @@ from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.support.payloads import contract_concluded
 from tests.support.service import RunningService, running_service, settings_for_test
-from tests.support.tokens import Issuer
 
 TODAY = dt.date(2026, 3, 10)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -118,9 +116,4 @@ async def seed_history(
     assert response.status == 201, await response.text()
 
 
-@asynccontextmanager
-async def running_readings(settings: ReadingsSettings, issuer: Issuer) -> AsyncIterator[Readings]:
-    async with running_service(
-        create_app, settings, issuer=issuer, tap=["readings"], service_type=Readings
-    ) as readings:
-        yield readings
+running_readings = partial(running_service, create_app, tap=["readings"], service_type=Readings)

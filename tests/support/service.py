@@ -138,8 +138,8 @@ R = TypeVar("R", bound=RunningService[Any])
 async def running_service(
     create_app: Callable[[S], web.Application],
     settings: S,
-    *,
     issuer: Issuer | None = None,
+    *,
     tap: Sequence[str] = (),
     tap_queue: Callable[[Topology], str] | None = None,
     # the default of a TypeVar-typed parameter: mypy cannot bind R to it
@@ -148,7 +148,8 @@ async def running_service(
     """Start the service ``create_app(settings)`` builds (trusting ``issuer``'s tokens, if
     given), with a tap bound to the exchanges of the producers in ``tap`` (before the app
     starts) or on the queue ``tap_queue`` names (once it started); yields a ``service_type``
-    (a per-service subclass of RunningService, with that service's own helpers)."""
+    (a per-service subclass of RunningService, with that service's own helpers). A service's
+    own way to start: ``partial(running_service, its create_app, tap=…, service_type=…)``."""
     if issuer is not None:
         settings = dataclasses.replace(settings, jwks_url=issuer.jwks_url)
     topology = Topology(settings.bus_prefix)
