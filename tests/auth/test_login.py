@@ -114,7 +114,9 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(auth: Auth) ->
     )
     assert status == 401
     status, problem = await auth.call("GET", "/me", token=third["access_token"])
-    assert status == 401 and problem["code"] == "session-ended"
+    # Refused by auth's own look at the session, or earlier by the revocation list when its
+    # notification arrived first (the machine's load decides which comes first).
+    assert status == 401 and problem["code"] in {"session-ended", "session-revoked"}
     assert (
         await auth.pool.fetchval(
             "SELECT count(*) FROM audit_log WHERE type = 'session.refresh_reused'"
