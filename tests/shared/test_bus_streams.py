@@ -65,7 +65,7 @@ async def test_two_relays_on_one_outbox_publish_every_event_once(bus: BusSandbox
     for relay in relays:
         bus.run(relay.run())
 
-    await eventually(lambda: _settled(bus, 10_000), "all 10,000 events", within=60)
+    await eventually(lambda: _settled(bus, 10_000), "all 10,000 events", within=180)
     assert all(relay.published > 0 for relay in relays), [r.published for r in relays]
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
 
@@ -88,7 +88,7 @@ async def test_two_relays_keep_each_aggregates_events_in_order(bus: BusSandbox) 
     for relay in relays:
         bus.run(relay.run())
 
-    await eventually(lambda: _settled(bus, len(payloads)), "all events", within=60)
+    await eventually(lambda: _settled(bus, len(payloads)), "all events", within=180)
     arrived: dict[str, list[int]] = defaultdict(list)
     for row in await bus.applied_rows():  # in the order the consumer applied them
         arrived[row["key"]].append(row["key_seq"])
