@@ -40,7 +40,7 @@ async def test_progressive_lockout_lifts_by_itself_and_is_audited_and_mailed(aut
     for attempt in range(4):
         assert (await auth.login("100001", f"Zle-haslo-{attempt}", ip="192.0.2.10"))[0] == 401
     assert (await auth.login("100001", PASSWORD))[0] == 201  # success resets the count
-    lock_durations: list[int] = []
+    lock_durations: list[dt.timedelta] = []
     for _round in range(2):
         started = clock.now()
         for attempt in range(5):

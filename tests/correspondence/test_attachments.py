@@ -87,7 +87,7 @@ async def test_a_file_of_one_stored_chunk_and_one_of_two_come_back_byte_for_byte
     assert [(r["position"], r["chunks"]) for r in counts] == [(0, 1), (1, 2)]
     for shown, content in zip(answer["attachments"], (one, two), strict=True):
         url = f"/me/correspondence/{answer['id']}/attachments/{shown['id']}"
-        status, body, _ = await _download(svc, url, svc.customer())
+        status, body, _ = await _download(svc, url, svc.issuer.customer())
         assert (status, body) == (200, content)
 
 

@@ -30,12 +30,13 @@ from ebok_gateway.dashboard import DASHBOARD
 from ebok_gateway.live import LIVE
 from ebok_gateway.settings import GatewaySettings
 
-from tests.gateway.conftest import _upstream, eventually
+from tests.gateway.conftest import _upstream
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
+from tests.support.waiting import eventually
 
-PATHS = ("/me", "/me/contracts", "/me/meters", "/me/balance", "/me/invoices", "/me/e-invoice")
-PATHS += ("/me/correspondence", "/me/garden-meter-requests")
+PATHS: tuple[str, ...] = ("/me", "/me/contracts", "/me/meters", "/me/balance", "/me/invoices")
+PATHS += ("/me/e-invoice", "/me/correspondence", "/me/garden-meter-requests")
 FRESH = {"Cache-Control": "no-cache"}
 
 
@@ -51,7 +52,7 @@ class Gated:
 
     @property
     def asks(self) -> Coalescer:
-        return self.client.server.app[LIVE].views.asks
+        return self.client.app[LIVE].views.asks
 
     def dashboard(self, subject: str, token: dict[str, str] | None = None) -> asyncio.Task[Any]:
         headers = {**(token or self.issuer.customer(subject)), **FRESH}
@@ -115,10 +116,7 @@ def _asked_with(view: dict[str, Any]) -> set[str]:
 
 
 async def _until(check: Callable[[], bool]) -> None:
-    async def holds() -> bool:
-        return check()
-
-    await eventually(holds, within=20)  # a bound for a stuck test, not a speed requirement
+    await eventually(check, within=20)  # a bound for a stuck test, not a speed requirement
 
 
 async def test_asks_of_one_session_at_once_share_each_call(gated: Gated) -> None:
@@ -160,7 +158,7 @@ async def test_an_ask_after_a_change_makes_calls_of_its_own(gated: Gated) -> Non
     token = gated.issuer.customer("123456")
     before = gated.dashboard("123456", token)
     await _until(lambda: gated.asks.waiting("123456") == len(DASHBOARD))
-    gated.client.server.app[LIVE].views.drop("123456")  # what any change of theirs does
+    gated.client.app[LIVE].views.drop("123456")  # what any change of theirs does
     after = gated.dashboard("123456", token)
     await _until(lambda: gated.total() == 2 * len(DASHBOARD))
     gated.gate.set()

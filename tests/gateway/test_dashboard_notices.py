@@ -57,7 +57,7 @@ PROFILE = {
         },
     },
 }
-CASES = [
+CASES: list[dict[str, Any]] = [
     {
         "id": "c-1",
         "number": "EBOK/2026/000001",

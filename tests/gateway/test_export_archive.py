@@ -31,7 +31,7 @@ PDF = b"%PDF-1.4\n%%EOF\n"
 PHOTO_ID = str(uuid.uuid4())
 CASE_ID, ATTACHMENT_ID = str(uuid.uuid4()), str(uuid.uuid4())
 
-READINGS = {
+READINGS: dict[str, Any] = {
     "service": "readings",
     "photos": [
         {

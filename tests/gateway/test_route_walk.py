@@ -70,8 +70,8 @@ async def _call(
     stack: Stack, method: str, path: str, headers: dict[str, str]
 ) -> tuple[int, str, dict[str, Any]]:
     url = stack.gw.make_url("").join(URL(path, encoded=True))  # sent exactly as written
-    body = {"json": {}} if method in ("POST", "PUT") else {}
-    async with stack.gw.session.request(method, url, headers=headers, **body) as resp:
+    body: dict[str, Any] | None = {} if method in ("POST", "PUT") else None
+    async with stack.gw.session.request(method, url, headers=headers, json=body) as resp:
         return resp.status, resp.content_type, await resp.json(content_type=None)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from aiohttp import ClientResponse, FormData
@@ -16,6 +16,7 @@ from ebok_readings import events
 from ebok_readings.app import create_app
 from ebok_readings.settings import ReadingsSettings
 from ebok_shared.bus import Event, default_catalogue
+from ebok_shared.bus.consumer import Handler
 from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.support.payloads import contract_concluded
@@ -40,7 +41,9 @@ class Readings(RunningService[ReadingsSettings]):
         consumer does; the broker path has its own tests)."""
         event = Event.new(event_type, payload)
         default_catalogue().validate(event)
-        handler = {s.event_type: s.handler for s in events.SUBSCRIPTIONS}[event_type]
+        subscription = {s.event_type: s for s in events.SUBSCRIPTIONS}[event_type]
+        assert not subscription.batched  # readings' handlers each take one event
+        handler = cast(Handler, subscription.handler)
         async with self.pool.acquire() as conn, conn.transaction():
             await handler(conn, event)
         return event

@@ -34,7 +34,7 @@ def _settings(database: str, amqp_url: str, prefix: str) -> ServiceSettings:
 async def test_health_ready_and_metrics(
     database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
 ) -> None:
-    spec = ServiceSpec(name="probe", migrations=tmp_path)
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(name="probe", migrations=tmp_path)
     async with serve(create_service_app(spec, _settings(database, amqp_url, bus_prefix))) as client:
         live = await client.get("/health/live")
         assert live.status == 200
@@ -51,7 +51,7 @@ async def test_health_ready_and_metrics(
 async def test_unknown_route_is_a_problem_not_a_login_prompt(
     database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
 ) -> None:
-    spec = ServiceSpec(name="probe", migrations=tmp_path)
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(name="probe", migrations=tmp_path)
     async with serve(create_service_app(spec, _settings(database, amqp_url, bus_prefix))) as client:
         resp = await client.get("/no/such/thing", headers={"X-Correlation-Id": "corr-1"})
         assert resp.status == 404
@@ -81,7 +81,7 @@ async def test_ready_is_a_503_problem_naming_the_database_when_it_is_unreachable
     services: infra.Services, database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
 ) -> None:
     name = urlsplit(database).path.lstrip("/")
-    spec = ServiceSpec(name="probe", migrations=tmp_path)
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(name="probe", migrations=tmp_path)
     async with serve(create_service_app(spec, _settings(database, amqp_url, bus_prefix))) as client:
         assert (await client.get("/health/ready")).status == 200
 
@@ -114,7 +114,7 @@ async def test_ready_is_a_503_problem_naming_the_database_when_it_is_unreachable
 async def test_ready_is_503_once_shutdown_has_begun(
     database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
 ) -> None:
-    spec = ServiceSpec(name="probe", migrations=tmp_path)
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(name="probe", migrations=tmp_path)
     app = create_service_app(spec, _settings(database, amqp_url, bus_prefix))
     async with serve(app) as client:
         await app.shutdown()  # what the runner calls on SIGTERM, before draining requests
@@ -128,7 +128,9 @@ async def test_ready_is_503_once_shutdown_has_begun(
 async def test_a_missing_migrations_folder_stops_start_up(
     database: str, amqp_url: str, bus_prefix: str, tmp_path: Path
 ) -> None:
-    spec = ServiceSpec(name="probe", migrations=tmp_path / "no-such-folder")
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(
+        name="probe", migrations=tmp_path / "no-such-folder"
+    )
     server = TestServer(create_service_app(spec, _settings(database, amqp_url, bus_prefix)))
     try:
         with pytest.raises(MigrationError, match="no such folder"):
@@ -149,7 +151,9 @@ async def test_each_request_logs_with_its_own_correlation_id_and_leaves_none_beh
     async def context(request: web.Request) -> web.Response:
         return web.json_response(structlog.contextvars.get_contextvars())
 
-    spec = ServiceSpec(name="probe", migrations=tmp_path, routes=list(routes))
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(
+        name="probe", migrations=tmp_path, routes=list(routes)
+    )
     async with serve(create_service_app(spec, _settings(database, amqp_url, bus_prefix))) as client:
         first = await client.get("/probe/context", headers={"X-Correlation-Id": "corr-first"})
         assert (await first.json())["correlation_id"] == "corr-first"
@@ -164,7 +168,7 @@ async def test_request_metrics_count_every_request_of_a_route(
 ) -> None:
     """The series of a method, route and status are looked up once and then reused: every
     request still counts, under its own status."""
-    spec = ServiceSpec(name="probe", migrations=tmp_path)
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(name="probe", migrations=tmp_path)
     labels = {"method": "GET", "route": "/health/live", "status": "200"}
     counted = REGISTRY.get_sample_value("ebok_http_requests_total", labels) or 0.0
     timed = (

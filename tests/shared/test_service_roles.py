@@ -139,7 +139,9 @@ async def test_migrations_at_start_can_be_left_to_the_migrate_job(
     (tmp_path / "0001_things.sql").write_text("CREATE TABLE things (id int PRIMARY KEY);\n")
     # Without the revocation list: it reads shared tables that only a migration makes (a pod
     # starts after the migrate job, behind `migrate --wait`; here there is no schema at all).
-    spec = ServiceSpec(name="probe", migrations=tmp_path, revocations=False)
+    spec: ServiceSpec[ServiceSettings] = ServiceSpec(
+        name="probe", migrations=tmp_path, revocations=False
+    )
     settings = ServiceSettings.from_env(
         {"EBOK_MIGRATE_AT_START": "false", "EBOK_ROLE": "api"},
         database_url=database,

@@ -3,14 +3,14 @@ sections and single elements, with amounts as the page's text shows them."""
 
 from __future__ import annotations
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 from ebok_web.formatting import money
 
 from tests.e2e.client import Api
 from tests.e2e.data import Customer
 from tests.e2e.journeys import CUSTOMER_PASSWORD, log_in
 
-from .portal import Page
+from .portal import Page, one
 
 
 def plain(text: str) -> str:
@@ -20,18 +20,6 @@ def plain(text: str) -> str:
 
 def pln(value: object) -> str:
     return plain(money(value))
-
-
-def one(root: Tag | BeautifulSoup, selector: str) -> Tag:
-    found = root.select_one(selector)
-    assert found is not None, f"nothing matches {selector!r}"
-    return found
-
-
-def attr(tag: Tag, name: str) -> str:
-    value = tag.get(name)
-    assert value is not None, f"no {name} on {tag}"
-    return " ".join(value) if isinstance(value, list) else str(value)
 
 
 def rows(page: Page, region: str) -> list[list[str]]:

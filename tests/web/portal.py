@@ -72,6 +72,26 @@ class Page:
         return f"{self.status} {self.url} «{self.title}» {self.text[:400]}"
 
 
+def one(root: Tag | BeautifulSoup, selector: str) -> Tag:
+    found = root.select_one(selector)
+    assert found is not None, f"nothing matches {selector!r}"
+    return found
+
+
+def attr(tag: Tag, name: str) -> str:
+    value = tag.get(name)
+    assert value is not None, f"no {name} on {tag}"
+    return " ".join(value) if isinstance(value, list) else str(value)
+
+
+def summary_facts(root: Tag | BeautifulSoup) -> dict[str, str]:
+    """A summary list's terms and what each says (``dl.summary-list``)."""
+    return {
+        term.get_text(strip=True): one(term, ":scope ~ dd").get_text(" ", strip=True)
+        for term in root.select("dl.summary-list dt")
+    }
+
+
 def form_fields(form: Tag) -> dict[str, str]:
     """What a browser would send of a form as it stands (inputs with their values)."""
     values: dict[str, str] = {}

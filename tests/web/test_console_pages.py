@@ -39,7 +39,7 @@ from .console import (
 )
 from .customers import fresh_customers
 from .filling import PNG
-from .portal import Portal
+from .portal import Portal, one, summary_facts
 from .signed_in import customer_signed_in, onboarded
 
 CSP_START = "default-src 'self'"
@@ -416,10 +416,7 @@ async def test_blocking_an_account_refuses_its_signed_in_customer_then_unblockin
     assert found.status == 200 and customer.email in found.text, found
     account = await console.get(f"/operator/konta/{customer.client_number}")
     assert account.h1 == f"Konto klienta {customer.client_number}" and "aktywne" in account.text
-    facts = {
-        dt_.get_text(strip=True): dt_.find_next_sibling("dd").get_text(" ", strip=True)
-        for dt_ in account.soup.select("dl.summary-list dt")
-    }
+    facts = summary_facts(account.soup)
     assert facts["Planowana blokada"] == "—", facts  # no contract has ended
     sessions = account.soup.select("[aria-labelledby=sessions-heading] tbody tr")
     assert len(sessions) >= 1, account  # the customer signed in above
@@ -485,10 +482,7 @@ async def test_the_account_view_shows_the_planned_block_with_its_date(
         await conn.close()
     await console_signed_in(console, staff)
     account = await console.get(f"/operator/konta/{customer.client_number}")
-    facts = {
-        dt_.get_text(strip=True): dt_.find_next_sibling("dd").get_text(" ", strip=True)
-        for dt_ in account.soup.select("dl.summary-list dt")
-    }
+    facts = summary_facts(account.soup)
     planned = long_date(ended + dt.timedelta(days=30))
     assert facts["Planowana blokada"] == (
         f"{planned} (pkt II.7 Regulaminu: po rozwiązaniu umowy)"
@@ -818,7 +812,7 @@ async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_ope
     clerk = await new_operator(api, token, ["customer_service"])
     await console_signed_in(console, admin)
     listing = await console.get("/operator/pracownicy")
-    page = await console.get(str(listing.soup.select_one(f"a[href$='/{clerk.login}']")["href"]))
+    page = await console.get(str(one(listing.soup, f"a[href$='/{clerk.login}']")["href"]))
     assert page.status == 200 and page.h1 == f"Pracownik {clerk.login}", page
     assert page.soup.select_one("#role_customer_service[checked]") is not None, page
     no_reason = await console.submit(
@@ -845,7 +839,7 @@ async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_ope
     assert reset.status == 200 and reset.h1 == f"Nowy klucz TOTP: {clerk.login}", reset
     assert reset.soup.select_one("svg.qr") is not None
     assert reset.headers["Cache-Control"] == "no-store"
-    secret = reset.soup.select_one(".secret").get_text(strip=True).replace(" ", "")
+    secret = one(reset.soup, ".secret").get_text(strip=True).replace(" ", "")
     assert secret and secret != clerk.secret, secret
     # The new key signs in; the old one no longer does.
     old_code = await clerk.code()
@@ -887,11 +881,11 @@ async def test_an_admin_looks_at_a_dead_letter_and_re_drives_it(
         await asyncio.sleep(0.5)
     row = next(r for r in listing.soup.select("tbody tr") if message_id in r.get_text())
     assert "test.malformed" in row.get_text(), row
-    one = await console.get(f"/operator/martwe-wiadomosci/readings/{message_id}")
-    assert one.status == 200 and one.h1 == f"Martwa wiadomość {message_id}", one
-    assert "to nie JSON" in one.soup.select_one("pre").get_text()
+    parked = await console.get(f"/operator/martwe-wiadomosci/readings/{message_id}")
+    assert parked.status == 200 and parked.h1 == f"Martwa wiadomość {message_id}", parked
+    assert "to nie JSON" in one(parked.soup, "pre").get_text()
     redriven = await console.submit(
-        one, action=f"/operator/martwe-wiadomosci/readings/{message_id}"
+        parked, action=f"/operator/martwe-wiadomosci/readings/{message_id}"
     )
     assert f"Wiadomość {message_id} wróciła do kolejki." in redriven.text, redriven
     # Still malformed: refused and parked again, then all of the queue re-driven at once.

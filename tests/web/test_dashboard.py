@@ -23,7 +23,7 @@ from tests.support.waiting import eventually
 
 from . import money_pages as mp
 from .customers import ready_customer, sign_in
-from .portal import Portal
+from .portal import Portal, attr, one
 
 
 async def _feed(api: Api, operator: Session, kind: str, body: str) -> None:
@@ -170,8 +170,8 @@ async def test_dashboard_notices_tell_of_an_answer_and_of_evidence_asked_for(
     assert link is not None and link["href"] == f"/korespondencja/{reklamacja['id']}"
     assert link.get_text(strip=True) == f"Otwórz sprawę nr {reklamacja['number']}"
     answered = next(t for t in shown if f"Odpowiedzieliśmy w sprawie nr {letter['number']}" in t)
-    assert shown[answered] is not None
-    assert shown[answered]["href"] == f"/korespondencja/{letter['id']}"
+    link = shown[answered]
+    assert link is not None and link["href"] == f"/korespondencja/{letter['id']}"
     # Most pressing first: the evidence asked for before the answer waiting.
     order = list(shown)
     assert order.index(evidence) < order.index(answered)
@@ -214,8 +214,8 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
     assert page.title == "Zużycie wody – e-BOK MPWiK" and page.h1 == "Zużycie wody"
     svg = page.soup.select_one("svg#wykres-zuzycia")
     assert svg is not None and svg["role"] == "img", page
-    assert mp.one(svg, "title").get_text() and "m³" in mp.one(svg, "desc").get_text()
-    assert set(mp.attr(svg, "aria-labelledby").split()) == {
+    assert one(svg, "title").get_text() and "m³" in one(svg, "desc").get_text()
+    assert set(attr(svg, "aria-labelledby").split()) == {
         "wykres-zuzycia-title",
         "wykres-zuzycia-desc",
     }
@@ -223,13 +223,13 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
     groups = svg.select("g.chart__month")
     assert len(svg.select("rect.bar")) == len(groups) == len(by_month), svg
     for group in groups:
-        month = by_month[mp.attr(group, "data-month")]
-        value = mp.one(group, "text.chart__value").get_text()
+        month = by_month[attr(group, "data-month")]
+        value = one(group, "text.chart__value").get_text()
         assert value == short_number(Decimal(month["water_m3"])), (group, month)
         assert bool(group.select("rect.garden")) == (month["garden_m3"] != "0.000")
     labels = [t.get_text() for t in svg.select("text.chart__label--garden")]
     assert len(labels) == len(gardened) and all(t.startswith("ogr. ") for t in labels)
-    legend = mp.one(page.soup, ".legend").get_text(" ", strip=True)
+    legend = one(page.soup, ".legend").get_text(" ", strip=True)
     assert "ogrodu" in legend and "kreskowana" in legend
 
     rows = page.soup.select("[aria-labelledby=tabela-zuzycia] tbody tr")
@@ -264,7 +264,7 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
 
     twelve = await portal.get("/zuzycie?miesiace=12")
     assert len(twelve.soup.select("svg#wykres-zuzycia g.chart__month")) <= 12
-    assert mp.attr(mp.one(twelve.soup, "option[selected]"), "value") == "12"
+    assert attr(one(twelve.soup, "option[selected]"), "value") == "12"
 
 
 async def test_switched_off_and_hidden_sections(

@@ -22,7 +22,7 @@ from tests.e2e.stack import Stack
 
 from . import money_pages as mp
 from .customers import ready_customer, sign_in
-from .portal import Page, Portal, form_fields
+from .portal import Page, Portal, attr, form_fields, one
 
 
 async def _signed_in(portal: Portal, stack: Stack, api: Api, workdir: Path) -> Customer:
@@ -115,8 +115,8 @@ async def test_invoice_filters_and_paging(
     first = await portal.get("/faktury")
     assert "Znaleziono: 13 faktur." in first.text, first
     assert len(mp.rows(first, "lista-faktur")) == 10
-    assert "Strona 1 z 2" in mp.one(first.soup, ".pager").get_text(" ", strip=True)
-    second = await portal.get(mp.attr(mp.one(first.soup, ".pager a[rel=next]"), "href"))
+    assert "Strona 1 z 2" in one(first.soup, ".pager").get_text(" ", strip=True)
+    second = await portal.get(attr(one(first.soup, ".pager a[rel=next]"), "href"))
     assert second.status == 200 and second.title == "Faktury — strona 2 – e-BOK MPWiK", second
     assert len(mp.rows(second, "lista-faktur")) == 3
 
@@ -125,9 +125,9 @@ async def test_invoice_filters_and_paging(
     assert "status=paid" in paid.url
     rows = mp.rows(paid, "lista-faktur")
     assert len(rows) == 10 and all(r[6] == "opłacona" for r in rows)
-    paid_two = await portal.get(mp.attr(mp.one(paid.soup, ".pager a[rel=next]"), "href"))
+    paid_two = await portal.get(attr(one(paid.soup, ".pager a[rel=next]"), "href"))
     assert "status=paid" in paid_two.url and len(mp.rows(paid_two, "lista-faktur")) == 1
-    assert mp.attr(mp.one(paid_two.soup, "option[selected]"), "value") == "paid"  # filter kept
+    assert attr(one(paid_two.soup, "option[selected]"), "value") == "paid"  # filter kept
 
     since = _months_back(dt.date.today(), 4).replace(day=5)  # the second invoice's issue
     recent = await portal.get(f"/faktury?od={since.isoformat()}")
@@ -138,8 +138,8 @@ async def test_invoice_filters_and_paging(
     assert wrong.error_summary(), wrong
     assert wrong.field_error("do") == "Data końcowa wcześniejsza niż początkowa"
     form = wrong.form("/faktury")
-    assert mp.attr(mp.one(form, "input[name=od]"), "value") == "2026-02-01"  # values kept
-    assert mp.attr(mp.one(form, "input[name=do]"), "value") == "2025-01-01"
+    assert attr(one(form, "input[name=od]"), "value") == "2026-02-01"  # values kept
+    assert attr(one(form, "input[name=do]"), "value") == "2025-01-01"
 
 
 async def test_invoice_detail_with_lines_and_payments_and_its_pdf(
@@ -267,10 +267,7 @@ async def test_e_invoice_accept_confirm_change_and_withdraw(
     bad = await portal.submit(page, {"email": "to-nie-adres"}, action="/faktury/e-faktura")
     assert bad.status == 422 and bad.error_summary(), bad
     assert bad.field_error("email"), bad
-    assert (
-        mp.attr(mp.one(bad.form("/faktury/e-faktura"), "input[name=email]"), "value")
-        == "to-nie-adres"
-    )
+    assert attr(one(bad.form("/faktury/e-faktura"), "input[name=email]"), "value") == "to-nie-adres"
 
     address = f"faktury.{customer.client_number}@example.pl"
     asked = await portal.submit(page, {"email": address}, action="/faktury/e-faktura")

@@ -20,7 +20,7 @@ from tests.support.waiting import eventually
 
 from . import money_pages as mp
 from .customers import ready_customer, sign_in
-from .portal import Portal, form_fields
+from .portal import Portal, attr, form_fields, one
 
 
 async def test_balance_page_has_the_transfer_qr_code(
@@ -67,10 +67,10 @@ async def test_paying_the_balance_online_through_the_sandbox(
     customer = await ready_customer(stack, api, workdir)
     dashboard = await sign_in(portal, customer.client_number)
     assert dashboard.path == "/pulpit"
-    pay = mp.one(dashboard.soup, "form[action='/platnosci'] button").get_text(strip=True)
+    pay = one(dashboard.soup, "form[action='/platnosci'] button").get_text(strip=True)
     assert pay == "Zapłać online"  # the dashboard's, for the balance
     balance = await portal.get("/saldo")
-    button = mp.plain(mp.one(balance.soup, "form[action='/platnosci'] button").get_text(strip=True))
+    button = mp.plain(one(balance.soup, "form[action='/platnosci'] button").get_text(strip=True))
     transfer = expect(
         await api.get("/me/balance/transfer", token=await mp.token(api, customer)), 200
     )
@@ -79,8 +79,8 @@ async def test_paying_the_balance_online_through_the_sandbox(
     started = await portal.submit(balance, action="/platnosci")
     assert started.status == 200 and started.path.startswith("/platnosci/"), started
     order_id = started.path.rsplit("/", 1)[1]
-    assert mp.one(started.soup, "#stan").get_text(strip=True) == "oczekuje na płatność"
-    provider_page = mp.attr(mp.one(started.soup, "#do-platnosci"), "href")
+    assert one(started.soup, "#stan").get_text(strip=True) == "oczekuje na płatność"
+    provider_page = attr(one(started.soup, "#do-platnosci"), "href")
     assert provider_page.startswith(stack.component("payu-sandbox").url.rstrip("/") + "/pay/")
 
     # Paying twice while this one is pending is refused, in Polish.
@@ -97,7 +97,7 @@ async def test_paying_the_balance_online_through_the_sandbox(
 
     async def paid() -> bool:
         page = await portal.get(returned)
-        return mp.one(page.soup, "#stan").get_text(strip=True) == "opłacona"
+        return one(page.soup, "#stan").get_text(strip=True) == "opłacona"
 
     await eventually(paid, "the order to be paid")
     history = await portal.get("/platnosci")

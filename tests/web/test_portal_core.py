@@ -9,13 +9,13 @@ from tests.e2e.client import Api
 from tests.e2e.stack import Stack
 
 from .customers import ready_customer, sign_in
-from .portal import Portal
+from .portal import Portal, one
 
 
 async def test_home_is_a_polish_sign_in_page_with_safe_headers(portal: Portal) -> None:
     page = await portal.get("/")
     assert page.status == 200, page
-    assert page.soup.html["lang"] == "pl"
+    assert one(page.soup, "html")["lang"] == "pl"
     assert page.title == "Logowanie – e-BOK MPWiK"
     assert "Zaloguj się do e-BOK" in page.h1
     csp = page.headers["Content-Security-Policy"]
@@ -71,8 +71,8 @@ async def test_wrong_password_shows_the_error_summary_and_keeps_the_login(
     assert page.status == 422, page
     assert page.error_summary(), page
     form = page.form("/logowanie")
-    assert form.find("input", {"name": "login"})["value"] == customer.client_number
-    assert form.find("input", {"name": "password"}).get("value") in (None, "")
+    assert one(form, "input[name=login]")["value"] == customer.client_number
+    assert not one(form, "input[name=password]").get("value")
 
     empty = await portal.submit(page, {"login": "", "password": ""}, action="/logowanie")
     assert empty.field_error("login") == "Wpisz numer klienta.", empty
@@ -90,7 +90,7 @@ async def test_a_form_without_its_token_or_from_another_site_is_refused(
         "/logowanie", {"login": customer.client_number, "password": "Zielona-Kropla-2026"}
     )
     assert no_token.status == 403 and "Formularz wygasł" in no_token.h1, no_token
-    token = page.form("/logowanie").find("input", {"name": "csrf"})["value"]
+    token = one(page.form("/logowanie"), "input[name=csrf]")["value"]
     foreign = await portal.post(
         "/logowanie",
         {"csrf": token, "login": customer.client_number, "password": "Zielona-Kropla-2026"},
