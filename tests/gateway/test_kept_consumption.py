@@ -61,10 +61,14 @@ class Stack:
     bus_prefix: str
 
     async def consumption(
-        self, client: str = MINE, query: str = "", replica: int = 0, **headers: str
+        self,
+        client: str = MINE,
+        query: str = "",
+        replica: int = 0,
+        headers: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         resp = await self.replicas[replica].get(
-            CONSUMPTION + query, headers={**self.issuer.customer(client), **headers}
+            CONSUMPTION + query, headers={**self.issuer.customer(client), **(headers or {})}
         )
         assert resp.status == 200, await resp.text()
         # resp.json() is Any: the answer is a JSON object
@@ -81,7 +85,7 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
 
     async def consumption(request: web.Request) -> web.Response:
         client = _client(request)
-        answer = {"client": client, "query": request.query_string}
+        answer: dict[str, Any] = {"client": client, "query": request.query_string}
         answer["readings"] = readings.accepted[client]  # read now, answered maybe later
         readings.asked.set()
         if readings.hold is not None:
@@ -128,7 +132,9 @@ async def test_the_second_ask_is_answered_without_readings(stack: Stack) -> None
     second = await stack.consumption()
     assert first == second == {"client": MINE, "query": "", "readings": 0}
     assert stack.asked == 1
-    await stack.consumption(**{"Cache-Control": "no-cache"})  # asks readings, as the dashboard
+    await stack.consumption(
+        headers={"Cache-Control": "no-cache"}
+    )  # asks readings, as the dashboard
     assert stack.asked == 2
 
 
