@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +26,7 @@ from .ratelimit import RULES, RateLimiter
 from .routes import KINDS, Route
 from .settings import GatewaySettings
 from .upstream import UpstreamResponse, Upstreams, as_problem
+from .view_cache import KEPT_ANSWERS, KeptAnswer
 
 log = get_logger(__name__)
 
@@ -142,23 +144,30 @@ def proxy(route: Route) -> Any:
                 raise Problem(404)
         if route.rate_rule:
             await request.app[LIMITER].hit((RULES[route.rate_rule], client_ip(request)))
-        try:
-            resp, out = await forward(
-                request,
-                route.service,
-                route.to_service(path),
-                route.max_body,
-                live.portal.hidden_header(route.section, route.list_key, subject or ""),
-            )
-        finally:
-            if client is not None:
-                await _views_changed(request, client)
-        payload = resp.body
-        # A service that takes the hidden items into its SQL leaves nothing here to take out;
-        # this stays for lists whose service does not (yet) and for garden meters.
-        if (route.list_key or route.sectioned_items) and resp.status == 200:
-            payload = _without_hidden(live.portal, route, payload)
-        return web.Response(status=resp.status, body=payload, headers=out)
+
+        async def call() -> tuple[int, bytes, dict[str, str]]:
+            try:
+                resp, out = await forward(
+                    request,
+                    route.service,
+                    route.to_service(path),
+                    route.max_body,
+                    live.portal.hidden_header(route.section, route.list_key, subject or ""),
+                )
+            finally:
+                if client is not None:
+                    await _views_changed(request, client)
+            payload = resp.body
+            # A service that takes the hidden items into its SQL leaves nothing here to take
+            # out; this stays for lists whose service does not (yet) and for garden meters.
+            if (route.list_key or route.sectioned_items) and resp.status == 200:
+                payload = _without_hidden(live.portal, route, payload)
+            return resp.status, payload, out
+
+        if route.kept and subject is not None:
+            return await _kept(request, route, subject, call)
+        status, payload, out = await call()
+        return web.Response(status=status, body=payload, headers=out)
 
     if route.access == "public":
         public(handler)
@@ -168,6 +177,44 @@ def proxy(route: Route) -> Any:
     handler.ebok_allowed_restrictions = frozenset(route.allow_restricted)  # type: ignore[attr-defined]
     handler.__name__ = f"proxy_{route.method.lower()}_{route.path.strip('/').replace('/', '_')}"
     return handler
+
+
+# Query variants of one kept route per client (a customer asking every period in turn
+# cannot fill the replica's memory; the rest are forwarded every time).
+MAX_KEPT_QUERIES = 4
+
+
+async def _kept(
+    request: web.Request,
+    route: Route,
+    client: str,
+    call: Callable[[], Awaitable[tuple[int, bytes, dict[str, str]]]],
+) -> web.Response:
+    """``route``'s answer for ``client`` and exactly this query, kept with the client's
+    dashboard parts: dropped with them on any change of the client's (their own through the
+    gateway, or an event), the day change and the ttl; a call under way during a change keeps
+    nothing (view_cache.Fill). ``Cache-Control: no-cache`` asks the service."""
+    views = request.app[LIVE].views
+    key = KeptAnswer.key(route.path, request.rel_url.raw_query_string)
+    if "no-cache" not in request.headers.get("Cache-Control", ""):
+        kept = views.parts(client).get(key)
+        if isinstance(kept, KeptAnswer):
+            KEPT_ANSWERS.labels(route.path, "cache").inc()
+            return web.Response(body=kept.body, headers=dict(kept.headers))
+    fill = views.begin(client)
+    keep: dict[str, KeptAnswer] = {}
+    try:
+        status, payload, out = await call()
+        variants = KeptAnswer.key(route.path, "")
+        if status == 200 and (
+            key in views.parts(client)
+            or sum(k.startswith(variants) for k in views.parts(client)) < MAX_KEPT_QUERIES
+        ):
+            keep[key] = KeptAnswer(payload, tuple(out.items()))
+    finally:
+        views.end(fill, keep)
+    KEPT_ANSWERS.labels(route.path, "service").inc()
+    return web.Response(status=status, body=payload, headers=out)
 
 
 async def _views_changed(request: web.Request, client: str) -> None:

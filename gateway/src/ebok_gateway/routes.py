@@ -71,12 +71,24 @@ class Route:
     media_types: tuple[str, ...] = ("application/pdf",)  # what a binary route answers
     # The pattern of each path parameter ({name} in path): see INVOICE_NUMBER and the rest.
     params: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # A customer's GET answer kept per client with their dashboard parts (proxy.py,
+    # view_cache.py): only for a JSON route without hidden items or path parameters.
+    kept: bool = False
 
     def __post_init__(self) -> None:
         named = set(re.findall(r"{(\w+)}", self.path))
         if named != set(self.params):
             # Fail at import: a parameter without its own pattern could carry any path.
             raise ValueError(f"{self.method} {self.path}: patterns for {sorted(named)} needed")
+        if self.kept and (
+            self.method != "GET"
+            or self.access != "customer"
+            or named
+            or self.list_key
+            or self.sectioned_items
+            or self.binary
+        ):
+            raise ValueError(f"{self.method} {self.path}: only a customer's plain GET is kept")
 
     def accepts(self, name: str, value: str) -> bool:
         """Does ``value`` (decoded) match the pattern of path parameter ``name``?"""
@@ -325,7 +337,17 @@ ROUTES: tuple[Route, ...] = (
         ok=201,
         params={"serial": METER_SERIAL},
     ),
-    Route("GET", "/me/consumption", "readings", "customer", "Zużycie wody", section="readings"),
+    # Asked with every dashboard page: kept (readings' events and the customer's own readings
+    # through the gateway drop it).
+    Route(
+        "GET",
+        "/me/consumption",
+        "readings",
+        "customer",
+        "Zużycie wody",
+        section="readings",
+        kept=True,
+    ),
     Route(
         "GET",
         "/me/photos/{photo_id}",

@@ -1,7 +1,9 @@
 """Customers' dashboard parts, kept by each replica until something about that client changes.
 
 A dashboard is eight calls to four services, and most views repeat what the customer saw a
-moment ago. A replica keeps each client's parts in memory and drops them when:
+moment ago. A replica keeps each client's parts in memory (and, beside them, the answers of
+the routes marked ``kept``, e.g. the consumption every dashboard page asks for: proxy.py) and
+drops them when:
 - an event names the client: every service publishes one for each change of a customer's
   data, and events.py turns it into a NOTIFY that reaches every replica (live.py);
 - the customer changes something through this gateway (dropped here at once; NOTIFY tells
@@ -31,6 +33,25 @@ ALL = "*"  # the NOTIFY payload that drops every client's views (e.g. new regula
 PARTS_SERVED = Counter(
     "ebok_gateway_dashboard_parts_total", "Dashboard parts served, by source", ["source"]
 )
+
+KEPT_ANSWERS = Counter(
+    "ebok_gateway_kept_answers_total",
+    "Answers of kept routes served, by source",
+    ["route", "source"],
+)
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    """A kept route's answer as the service gave it (kept among the client's parts under
+    ``key``; never a dashboard part's name)."""
+
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+    @staticmethod
+    def key(path: str, query: str) -> str:
+        return f"GET {path}?{query}"
 
 
 @dataclass
