@@ -86,10 +86,12 @@ def attr(tag: Tag, name: str) -> str:
 
 def summary_facts(root: Tag | BeautifulSoup) -> dict[str, str]:
     """A summary list's terms and what each says (``dl.summary-list``)."""
-    return {
-        term.get_text(strip=True): one(term, ":scope ~ dd").get_text(" ", strip=True)
-        for term in root.select("dl.summary-list dt")
-    }
+    facts = {}
+    for term in root.select("dl.summary-list dt"):
+        told = term.find_next_sibling("dd")
+        assert told is not None, f"no dd after {term}"
+        facts[term.get_text(strip=True)] = told.get_text(" ", strip=True)
+    return facts
 
 
 def form_fields(form: Tag) -> dict[str, str]:
