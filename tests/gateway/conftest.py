@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from typing import Any
 
 import aio_pika
 import pytest
@@ -19,6 +20,31 @@ from ebok_gateway.settings import GatewaySettings
 
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
+
+SERVICES = ("auth", "billing", "readings", "correspondence", "notifier")
+
+
+def gateway_settings(
+    issuer: Issuer,
+    database: str,
+    amqp_url: str,
+    bus_prefix: str,
+    *,
+    upstream: str | None = None,
+    **overrides: Any,
+) -> GatewaySettings:
+    """A test gateway's settings: its own database, bus prefix and rate-limit keys, tokens from
+    ``issuer``; every service at ``upstream`` (a stand-in) unless ``overrides`` name one."""
+    urls = {f"{s}_url": upstream for s in SERVICES} if upstream else {}
+    return GatewaySettings.from_env(
+        {},
+        database_url=database,
+        amqp_url=amqp_url,
+        bus_prefix=bus_prefix,
+        jwks_url=issuer.jwks_url,
+        rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
+        **{**urls, **overrides},
+    )
 
 
 async def _upstream(
@@ -109,18 +135,13 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         )
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
-        settings = GatewaySettings.from_env(
-            {},
-            database_url=database,
-            amqp_url=amqp_url,
-            bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url,
-            auth_url=base,
-            billing_url=base,
+        settings = gateway_settings(
+            issuer,
+            database,
+            amqp_url,
+            bus_prefix,
+            upstream=base,
             readings_url="http://127.0.0.1:9",
-            correspondence_url=base,
-            notifier_url=base,
-            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
             dashboard_budget=1.0,
             dashboard_part_timeout=0.5,
             cors_origins=("https://ebok.example.pl",),

@@ -13,7 +13,6 @@ their contracts)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -28,9 +27,8 @@ from ebok_gateway.breaker import Breaker
 from ebok_gateway.coalesce import Coalescer
 from ebok_gateway.dashboard import DASHBOARD
 from ebok_gateway.live import LIVE
-from ebok_gateway.settings import GatewaySettings
 
-from tests.gateway.conftest import _upstream
+from tests.gateway.conftest import _upstream, gateway_settings
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
 from tests.support.waiting import eventually
@@ -68,18 +66,6 @@ class Gated:
         return sum(self.calls.values())
 
 
-def _settings(issuer: Issuer, database: str, amqp_url: str, bus_prefix: str, **kw: Any) -> Any:
-    return GatewaySettings.from_env(
-        {},
-        database_url=database,
-        amqp_url=amqp_url,
-        bus_prefix=bus_prefix,
-        jwks_url=issuer.jwks_url,
-        rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
-        **kw,
-    )
-
-
 @pytest.fixture
 async def gated(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Gated]:
     gate = asyncio.Event()
@@ -96,7 +82,7 @@ async def gated(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         urls = {f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")}
         # One stand-in host serves every service here: room for all the calls held at once,
         # and part timeouts far beyond how long the tests hold them.
-        settings = _settings(
+        settings = gateway_settings(
             issuer,
             database,
             amqp_url,
@@ -210,7 +196,7 @@ async def test_part_timeout_does_not_count_the_line_for_a_connection(
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
         urls = {f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")}
-        settings = _settings(
+        settings = gateway_settings(
             issuer,
             database,
             amqp_url,
@@ -249,7 +235,7 @@ async def test_a_hung_and_a_down_service_hold_no_connection_the_others_need(
         others = await _upstream({"/{tail:.*}": fine}, Counter())
         for server in (billing, others):
             exits.push_async_callback(server.close)
-        settings = _settings(
+        settings = gateway_settings(
             issuer,
             database,
             amqp_url,
@@ -298,7 +284,7 @@ async def test_a_failing_service_is_not_called_for_a_while_then_asked_again(
         for server in (failing, others):
             exits.push_async_callback(server.close)
         base = str(others.make_url("")).rstrip("/")
-        settings = _settings(
+        settings = gateway_settings(
             issuer,
             database,
             amqp_url,

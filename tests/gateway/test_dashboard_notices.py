@@ -6,7 +6,6 @@ as the real ones do (the services' own suites hold those answers to their contra
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -19,13 +18,12 @@ from aiohttp.test_utils import TestClient
 from ebok_gateway import repository
 from ebok_gateway.app import create_app
 from ebok_gateway.notices import notices
-from ebok_gateway.settings import GatewaySettings
 from ebok_gateway.view_cache import ALL
 from ebok_shared import db
 from ebok_shared.http import params
 from ebok_shared.http.roles import ROLES
 
-from tests.gateway.conftest import _upstream
+from tests.gateway.conftest import _upstream, gateway_settings
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
 
@@ -142,19 +140,7 @@ async def gateway(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterato
         )
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
-        settings = GatewaySettings.from_env(
-            {},
-            database_url=database,
-            amqp_url=amqp_url,
-            bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url,
-            auth_url=base,
-            billing_url=base,
-            readings_url=base,
-            correspondence_url=base,
-            notifier_url=base,
-            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
-        )
+        settings = gateway_settings(issuer, database, amqp_url, bus_prefix, upstream=base)
         client = await exits.enter_async_context(serve(create_app(settings)))
         yield Gateway(client, issuer, told)
 

@@ -19,9 +19,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from ebok_gateway.app import create_app
-from ebok_gateway.settings import GatewaySettings
 
-from tests.gateway.conftest import _upstream
+from tests.gateway.conftest import _upstream, gateway_settings
 from tests.support.apps import serve
 from tests.support.tokens import running_issuer
 
@@ -111,15 +110,7 @@ async def gateway(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterato
             server = await _upstream(routes, Counter())
             exits.push_async_callback(server.close)
             urls[f"{name}_url"] = str(server.make_url("")).rstrip("/")
-        settings = GatewaySettings.from_env(
-            {},
-            database_url=database,
-            amqp_url=amqp_url,
-            bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url,
-            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
-            **urls,
-        )
+        settings = gateway_settings(issuer, database, amqp_url, bus_prefix, **urls)
         client: TestClient = await exits.enter_async_context(serve(create_app(settings)))
         yield client, issuer
 

@@ -9,7 +9,6 @@ readings that counts its calls and answers each client from its own state."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -24,10 +23,9 @@ from aiohttp.test_utils import TestClient
 from ebok_gateway.app import create_app
 from ebok_gateway.proxy import MAX_KEPT_QUERIES
 from ebok_gateway.routes import Route
-from ebok_gateway.settings import GatewaySettings
 from ebok_shared.bus import Event, default_catalogue
 
-from tests.gateway.conftest import _upstream
+from tests.gateway.conftest import _upstream, gateway_settings
 from tests.support.apps import serve
 from tests.support.events import publish_event
 from tests.support.tokens import Issuer, running_issuer
@@ -103,16 +101,7 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         )
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
-        settings = GatewaySettings.from_env(
-            {},
-            database_url=database,
-            amqp_url=amqp_url,
-            bus_prefix=bus_prefix,
-            jwks_url=issuer.jwks_url,
-            **{f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")},
-            notifier_url=base,
-            rate_limit_prefix=f"ebok:test:{uuid.uuid4().hex}:",
-        )
+        settings = gateway_settings(issuer, database, amqp_url, bus_prefix, upstream=base)
         replicas = [await exits.enter_async_context(serve(create_app(settings))) for _ in range(2)]
         amqp = await aio_pika.connect(amqp_url)
         exits.push_async_callback(amqp.close)
