@@ -8,8 +8,10 @@ from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
+from ebok_shared import db
+from ebok_shared.bus.consumer import RetryPolicy
 
-from tests.support.bus import PUBLISH_PATHS, BusSandbox
+from tests.support.bus import FAST_RETRY, PUBLISH_PATHS, BusSandbox
 from tests.support.proxy import TcpProxy
 from tests.support.waiting import eventually
 
@@ -49,6 +51,39 @@ async def test_broker_connection_cut_mid_stream_loses_nothing_and_applies_once(
     assert proxy.accepted == 3  # …and the robust connection came back through the proxy
     rows = Counter(r["event_id"] for r in await bus.applied_rows())
     assert rows == {e.id: 1 for e in events}
+
+
+async def test_a_database_outage_holds_the_batch_and_spends_none_of_its_deliveries(
+    bus: BusSandbox,
+) -> None:
+    """PostgreSQL down longer than the delivery limit's worth of quick retries: the consumer
+    waits with what it holds, and every event is applied once it is back, none dead-lettered."""
+    proxy = TcpProxy.for_url(bus.dsn)
+    await proxy.start()
+    bus.on_close(proxy.close)
+    pool = await db.create_pool(proxy.url(bus.dsn), min_size=1, max_size=2)
+    bus.on_close(pool.close)
+    # Two deliveries at most: one return to the queue and the next goes to the dead letters.
+    retry = RetryPolicy(delays=FAST_RETRY.delays, delivery_limit=2)
+    await bus.consumer(pool=pool, retry=retry)
+    await proxy.set_mode("refuse")  # the consumer's database is gone (the relay's is not)
+    events = await bus.add([{"n": n} for n in range(20)])
+    bus.run(bus.relay().run())
+    await eventually(lambda: _outbox_empty(bus), "the events on the broker")
+    await asyncio.sleep(4)  # the outage: the old consumer handed its batch back every 0.5 s
+    await proxy.set_mode("pass")
+
+    await eventually(lambda: _applied_is(bus, 20), "all 20 events", within=60)
+    assert Counter(r["event_id"] for r in await bus.applied_rows()) == {e.id: 1 for e in events}
+    assert await bus.queue_depth(bus.topology.dead_letter_queue("counter")) == 0
+
+
+async def _applied_is(bus: BusSandbox, total: int) -> bool:
+    return await _applied(bus) == total
+
+
+async def _outbox_empty(bus: BusSandbox) -> bool:
+    return await bus.outbox_size() == 0
 
 
 async def _applied_some(bus: BusSandbox) -> bool:

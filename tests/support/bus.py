@@ -181,12 +181,13 @@ class BusSandbox:
         subscriptions: list[Subscription] | None = None,
         retry: RetryPolicy = FAST_RETRY,
         connection: AbstractRobustConnection | None = None,
+        pool: asyncpg.Pool | None = None,
         **kwargs: Any,
     ) -> Consumer:
         handlers = handlers if handlers is not None else {INCREMENTED: record}
         consumer = Consumer(
             name,
-            pool=self.pool,
+            pool=pool or self.pool,
             connection=connection or self.connection,
             subscriptions=subscriptions or [Subscription(t, h) for t, h in handlers.items()],
             topology=self.topology,

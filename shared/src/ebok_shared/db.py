@@ -182,6 +182,22 @@ async def create_pool(
     return pool
 
 
+def unreachable(exc: BaseException) -> bool:
+    """The database cannot be used now (down, restarting, out of connections, or the
+    connection was cut): trouble of the moment, not of the work that met it."""
+    return isinstance(
+        exc,
+        OSError  # refused, reset, no route
+        | TimeoutError  # connecting took too long
+        | asyncpg.PostgresConnectionError  # class 08
+        | asyncpg.CannotConnectNowError  # starting up, shutting down, in recovery
+        | asyncpg.AdminShutdownError
+        | asyncpg.CrashShutdownError
+        | asyncpg.TooManyConnectionsError
+        | asyncpg.ConnectionDoesNotExistError,  # the connection was lost mid-statement
+    )
+
+
 async def ensure_database(admin_dsn: str, name: str) -> bool:
     """Create database ``name`` if missing (local run and tests). Returns True if created."""
     if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):

@@ -26,6 +26,7 @@ import structlog
 from aio_pika.abc import AbstractChannel, AbstractRobustChannel, AbstractRobustConnection
 from aiormq.abc import DeliveredMessage
 
+from .. import db
 from ..clock import clock
 from ..logs import correlation_id_var, get_logger
 from ..metrics import EVENTS_CONSUMED, EVENTS_DEAD_LETTERED
@@ -223,22 +224,46 @@ class Consumer:
         while True:
             batch = await self._next_batch()
             try:
-                # Deliveries of a channel lost to a reconnect come again on the new one: drop
-                # them here rather than apply them, fail to ack and stall.
-                batch = [m for m in batch if _channel_open(m)]
-                if batch:
-                    await self._process(batch)
+                await self._settle(batch)
+            finally:
+                self._busy = False
+
+    async def _settle(self, batch: list[DeliveredMessage]) -> None:
+        """Process ``batch``; while the database is unreachable, hold it and try again.
+
+        Held, not handed back: every return to the queue counts towards the message's
+        delivery limit, which is there for messages that crash their consumer. A database
+        restart of half a minute would otherwise send healthy events to the dead letters."""
+        pause = 0.25
+        while True:
+            # Deliveries of a channel lost to a reconnect come again on the new one: drop
+            # them here rather than apply them, fail to ack and stall.
+            batch = [m for m in batch if _channel_open(m)]
+            if not batch:
+                return
+            try:
+                await self._process(batch)
+                return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # Database or broker trouble: leave the batch unacked; the broker redelivers it.
+                if db.unreachable(exc) and not self._stopping:
+                    pause = min(pause * 2, 5.0)
+                    log.warning(
+                        "database unreachable; holding the batch",
+                        error=repr(exc),
+                        size=len(batch),
+                        retry_in=pause,
+                    )
+                    await asyncio.sleep(pause)
+                    continue
+                # Broker trouble (or stopping): leave it unacked; the broker redelivers it.
                 log.warning("batch failed; will be redelivered", error=repr(exc), size=len(batch))
                 for message in batch:
                     with contextlib.suppress(Exception):
                         await message.channel.basic_nack(_tag(message), requeue=True)
                 await asyncio.sleep(0.5)
-            finally:
-                self._busy = False
+                return
 
     async def _next_batch(self) -> list[DeliveredMessage]:
         """The next message and whatever else arrives within ``linger`` (up to a batch): one
