@@ -49,9 +49,9 @@ import report  # bench/report.py, beside this script
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ebok_readings.app import SPEC
+from ebok_readings.clients.use_cases import contract_concluded
 from ebok_readings.events import CONTRACT_CONCLUDED, READING_ACCEPTED
 from ebok_readings.settings import ReadingsSettings
-from ebok_readings.use_cases.clients import contract_concluded
 from ebok_shared import db, logs
 from ebok_shared.bus import Event, Topology
 from ebok_shared.bus.envelope import encode

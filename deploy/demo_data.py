@@ -30,8 +30,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ebok_billing.domain.clients import nip_with_checksum
-from ebok_billing.domain.ledger import Lines
+from ebok_billing.clients.domain import nip_with_checksum
+from ebok_billing.ledger.domain import Lines
 from ebok_shared.clock import clock
 
 FIRST_CLIENT = 100001

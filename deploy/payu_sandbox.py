@@ -36,7 +36,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from ebok_billing.domain.payment_orders import signature_header
+from ebok_billing.payments.payment_orders import signature_header
 from ebok_shared import logs
 from ebok_shared.config import ConfigError, Settings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from ebok_billing import documents
+from ebok_billing.documents import rendering as documents
 
 from tests.billing.helpers import Billing, billing_settings, running_billing
 from tests.support.tokens import Issuer

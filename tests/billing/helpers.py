@@ -11,8 +11,8 @@ from functools import partial
 from typing import Any
 
 from ebok_billing.app import create_app
-from ebok_billing.domain.clients import nip_with_checksum
-from ebok_billing.domain.ledger import Lines
+from ebok_billing.clients.domain import nip_with_checksum
+from ebok_billing.ledger.domain import Lines
 from ebok_billing.settings import BillingSettings
 
 from tests.support.service import RunningService, running_service, settings_for_test

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from ebok_billing import documents
-from ebok_billing.domain.money import describe_balance, format_pln
-from ebok_billing.domain.transfer_qr import parse
+from ebok_billing.common.money import describe_balance, format_pln
+from ebok_billing.documents import rendering as documents
+from ebok_billing.payments.transfer_qr import parse
 from ebok_shared.clock import LOCAL_TZ, clock
 from ebok_shared.http import params
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ebok_billing.domain import feed
-from ebok_billing.domain.feed import Known
+from ebok_billing.feed import domain as feed
+from ebok_billing.feed.domain import Known
 
 from tests.billing.helpers import (
     Billing,
@@ -405,7 +405,7 @@ async def test_batches_about_other_clients_do_not_wait_for_each_other(
 ) -> None:
     """A batch holds its clients' lock buckets only: another client's batch goes ahead at
     once, one about the same client waits for it (and then applies)."""
-    from ebok_billing.repository.feed import FEED_BUCKETS, FEED_LOCK, lock_feed
+    from ebok_billing.feed.repository import FEED_BUCKETS, FEED_LOCK, lock_feed
 
     held = await asyncpg.connect(database)
     try:

@@ -13,7 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from ebok_billing.domain.interest import (
+from ebok_billing.interest.domain import (
     InterestCalculation,
     Invoice,
     Payment,
@@ -22,14 +22,14 @@ from ebok_billing.domain.interest import (
     recovery_compensation_eur,
     recovery_compensation_pln,
 )
-from ebok_billing.domain.rates import (
+from ebok_billing.interest.rates import (
     InterestKind,
     RateRow,
     RateTable,
     RateTableError,
     RateUnavailableError,
 )
-from ebok_billing.use_cases.interest import load_default_rate_table
+from ebok_billing.interest.use_cases import load_default_rate_table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

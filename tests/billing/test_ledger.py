@@ -17,8 +17,8 @@ from typing import Any
 
 import asyncpg
 import pytest
-from ebok_billing import documents
-from ebok_billing.domain.compensation import rate_date_for
+from ebok_billing.documents import rendering as documents
+from ebok_billing.interest.compensation import rate_date_for
 from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.billing.helpers import (

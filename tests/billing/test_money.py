@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 import pytest
-from ebok_billing.domain.money import describe_balance, format_pln, is_whole_grosze, to_grosze
+from ebok_billing.common.money import describe_balance, format_pln, is_whole_grosze, to_grosze
 
 NBSP = "\u00a0"
 

@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from ebok_billing import documents
-from ebok_billing.domain.payment_orders import signature_header
-from ebok_billing.provider import PROVIDER
-from ebok_billing.use_cases import payments
+from ebok_billing.documents import rendering as documents
+from ebok_billing.payments import use_cases as payments
+from ebok_billing.payments.payment_orders import signature_header
+from ebok_billing.payments.provider import PROVIDER
 from ebok_shared.clock import clock
 from ebok_shared.config import Secret
 

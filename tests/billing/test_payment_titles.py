@@ -10,7 +10,7 @@ import io
 from decimal import Decimal
 from typing import Any
 
-from ebok_billing.domain import feed
+from ebok_billing.feed import domain as feed
 
 from tests.billing.helpers import Billing, invoice_row
 from tests.billing.test_ledger import IB, H, _at, _base, unnamed_payment

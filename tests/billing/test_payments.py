@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ebok_billing.domain.transfer_qr import parse
+from ebok_billing.payments.transfer_qr import parse
 
 from tests.billing.helpers import Billing
 from tests.billing.test_customer import I1, I3, A, B, loaded  # noqa: F401  (the fixture)

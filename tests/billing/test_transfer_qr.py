@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from ebok_billing.domain.transfer_qr import TITLE_MAX, TransferQr, amount_field, parse, title_for
+from ebok_billing.payments.transfer_qr import TITLE_MAX, TransferQr, amount_field, parse, title_for
 
 ACCOUNT = "92124012340001567890123456"
 

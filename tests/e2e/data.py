@@ -18,7 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ebok_billing.domain.ledger import Lines
+from ebok_billing.ledger.domain import Lines
 from ebok_shared import db
 
 from .stack import Stack

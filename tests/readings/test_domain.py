@@ -7,11 +7,12 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from ebok_readings.domain import consumption, values
-from ebok_readings.domain import garden as garden_rules
-from ebok_readings.domain import readings as reading_rules
-from ebok_readings.domain.consumption import Series
-from ebok_readings.domain.readings import Point, Window
+from ebok_readings.common import values
+from ebok_readings.garden import domain as garden_rules
+from ebok_readings.readings import consumption
+from ebok_readings.readings import domain as reading_rules
+from ebok_readings.readings.consumption import Series
+from ebok_readings.readings.domain import Point, Window
 from ebok_shared.refusals import Refusal
 from hypothesis import given, settings
 from hypothesis import strategies as st

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import aiohttp
-from ebok_billing.domain.transfer_qr import parse
+from ebok_billing.payments.transfer_qr import parse
 
 from tests.e2e.client import Api, expect
 from tests.e2e.journeys import Session

@@ -9,17 +9,10 @@ from aiohttp import web
 from ebok_shared import api
 from ebok_shared.service import POOL, ServiceSpec, create_service_app
 
-from . import (
-    events,
-    http_customer,
-    http_internal,
-    http_operator,
-    http_payments,
-    provider,
-    scheduler,
-)
+from . import events, http_customer, http_internal, http_operator, http_payments, scheduler
+from .interest import use_cases as interest
+from .payments import provider
 from .settings import BillingSettings
-from .use_cases import interest
 
 SPEC: ServiceSpec[BillingSettings] = ServiceSpec(
     name="billing",

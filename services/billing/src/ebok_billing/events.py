@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from ebok_shared.bus import Event, Outbox, Subscription
 
-from .domain.allocation import Allocation
-from .domain.money import amount
-from .domain.notes import compensation_working
+from .common.money import amount
+from .interest.notes import compensation_working
+from .ledger.allocation import Allocation
 
 if TYPE_CHECKING:  # the caller's connection, only passed on to the outbox
-    from .repository.connection import Conn
+    from .common.connection import Conn
     from .settings import BillingSettings
 
 CLIENT_UPSERTED = "billing.client.upserted"
@@ -40,7 +40,8 @@ def subscriptions(settings: BillingSettings) -> list[Subscription]:
     """What billing consumes, one line each: an erased e-BOK account (always); accepted
     readings, only when it runs its own billing."""
     # Imported here: the use cases publish through this module.
-    from .use_cases import billing_run, e_invoice
+    from .billing_run import use_cases as billing_run
+    from .e_invoice import use_cases as e_invoice
 
     erasure = [Subscription(ACCOUNT_DELETED, e_invoice.account_deleted)]
     if not settings.billing_run:

@@ -8,12 +8,8 @@ import re
 from aiohttp import web
 from ebok_shared.http.params import bad
 
-from .domain.clients import (
-    CLIENT_NUMBER_RE,
-    CONTRACT_NUMBER_RE,
-    INVOICE_NUMBER_RE,
-)
-from .pdf import Utility
+from .clients.domain import CLIENT_NUMBER_RE, CONTRACT_NUMBER_RE, INVOICE_NUMBER_RE
+from .documents.pdf import Utility
 from .settings import BillingSettings
 
 

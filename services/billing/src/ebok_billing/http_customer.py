@@ -18,10 +18,14 @@ from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
 from . import views
-from .domain.e_invoice import BUSINESS_E_INVOICE
-from .domain.ledger import InvoiceStatus
+from .clients import use_cases as clients
+from .documents import use_cases as documents
+from .e_invoice import use_cases as e_invoice
+from .e_invoice.domain import BUSINESS_E_INVOICE
 from .http_common import contract_number, invoice_number, pdf_response, settings, utility
-from .use_cases import clients, documents, e_invoice, interest, ledger
+from .interest import use_cases as interest
+from .ledger import use_cases as ledger
+from .ledger.domain import InvoiceStatus
 
 routes = web.RouteTableDef()
 

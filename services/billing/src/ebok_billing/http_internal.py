@@ -13,8 +13,10 @@ from ebok_shared.http.middleware import require
 from ebok_shared.service import POOL
 
 from . import views
+from .clients import use_cases as clients
+from .documents import use_cases as documents
 from .http_common import client_number, invoice_number, pdf_response, utility
-from .use_cases import clients, documents, ledger
+from .ledger import use_cases as ledger
 
 routes = web.RouteTableDef()
 

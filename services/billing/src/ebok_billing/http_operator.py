@@ -19,10 +19,12 @@ from ebok_shared.http.validation import read_json
 from ebok_shared.service import BUS, POOL
 
 from . import views
-from .domain.billing_run import Tariff
-from .domain.money import amount, rate
+from .billing_run import use_cases as billing_run
+from .billing_run.domain import Tariff
+from .common.money import amount, rate
+from .feed import use_cases as feed
 from .http_common import invoice_number, settings
-from .use_cases import billing_run, feed, interest
+from .interest import use_cases as interest
 
 routes = web.RouteTableDef()
 

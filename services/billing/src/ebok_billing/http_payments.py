@@ -20,8 +20,8 @@ from ebok_shared.service import BUS, POOL
 
 from . import views
 from .http_common import settings, utility
-from .provider import PROVIDER, PayU
-from .use_cases import payments
+from .payments import use_cases as payments
+from .payments.provider import PROVIDER, PayU
 
 routes = web.RouteTableDef()
 NOTIFICATION_MAX_BYTES = 64 * 1024

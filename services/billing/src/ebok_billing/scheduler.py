@@ -10,9 +10,9 @@ from ebok_shared.clock import clock
 from ebok_shared.loops import every, running
 from ebok_shared.service import BUS, POOL
 
-from .provider import PROVIDER
+from .payments import use_cases as payments
+from .payments.provider import PROVIDER
 from .settings import BillingSettings
-from .use_cases import payments
 
 LOOP = "billing:payment-order-expiry"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from ebok_shared.feed import format_of_file, refused_file
 from ebok_shared.service import Command
 
-from .domain import feed
+from .feed import domain as feed
 from .settings import BillingSettings
 
 
@@ -44,8 +44,8 @@ async def _feed(settings: BillingSettings, batches: list[tuple[str, bytes, str]]
     from ebok_shared.service import migration_folders
 
     from .app import SPEC
-    from .use_cases.feed import apply_batch
-    from .use_cases.interest import seed_rates_at_start
+    from .feed.use_cases import apply_batch
+    from .interest.use_cases import seed_rates_at_start
 
     conn = await db.connect(settings.database_url)
     failed = 0

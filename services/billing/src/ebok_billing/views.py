@@ -9,9 +9,12 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-from .domain.compensation import LEGAL_BASIS as COMPENSATION_BASIS
-from .domain.compensation import Compensation, EurRate
-from .domain.ledger import (
+from .common.money import amount, describe_balance, format_pln, rate
+from .interest.compensation import LEGAL_BASIS as COMPENSATION_BASIS
+from .interest.compensation import Compensation, EurRate
+from .interest.notes import compensation_working
+from .interest.rates import InterestKind
+from .ledger.domain import (
     Balance,
     CompensationState,
     InvoiceStatus,
@@ -20,11 +23,8 @@ from .domain.ledger import (
     OverdueInvoice,
     client_bank_account,
 )
-from .domain.money import amount, describe_balance, format_pln, rate
-from .domain.notes import compensation_working
-from .domain.payment_orders import OrderStatus
-from .domain.payments import BalanceTransfer
-from .domain.rates import InterestKind
+from .payments.domain import BalanceTransfer
+from .payments.payment_orders import OrderStatus
 
 ZERO = Decimal("0.00")
 

@@ -19,10 +19,10 @@ from ebok_shared.feed import BatchResult, BatchTooLarge, format_of_file, refused
 from ebok_shared.service import Command, migration_folders
 
 from .app import SPEC, create_app
-from .domain import feed as feed_rules
-from .domain.readings import Rules
+from .feed import domain as feed_rules
+from .feed import use_cases as feed
+from .readings.domain import Rules
 from .settings import ReadingsSettings
-from .use_cases import feed
 
 
 def _feed_arguments(parser: argparse.ArgumentParser) -> None:

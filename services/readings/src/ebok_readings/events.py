@@ -14,11 +14,11 @@ from typing import Any
 import asyncpg
 from ebok_shared.bus import Outbox, Subscription
 
-from .domain.garden import RequestRecord
-from .domain.meters import MeterRef
-from .domain.readings import Reading
-from .domain.values import m3
-from .use_cases import clients
+from .clients import use_cases as clients
+from .common.values import m3
+from .garden.domain import RequestRecord
+from .meters.domain import MeterRef
+from .readings.domain import Reading
 
 READING_ACCEPTED = "readings.reading.accepted"
 READING_TO_VERIFY = "readings.reading.to_verify"

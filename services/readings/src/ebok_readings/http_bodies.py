@@ -18,7 +18,7 @@ from ebok_shared.http import uploads
 from ebok_shared.http.problems import Problem, field_problem
 from ebok_shared.http.validation import inspect_text, read_json, validate
 
-from .domain.values import Photo
+from .common.values import Photo
 
 MAX_FIELD_CHARS = 1000
 PHOTO_FIELD = "photo"

@@ -12,8 +12,8 @@ from ebok_shared.bus import Outbox
 from ebok_shared.http.params import bad
 from ebok_shared.service import BUS, POOL
 
-from .domain.readings import Rules
-from .domain.values import METER_SERIAL_RE
+from .common.values import METER_SERIAL_RE
+from .readings.domain import Rules
 from .settings import ReadingsSettings
 
 

@@ -23,17 +23,14 @@ from ebok_shared.http.params import bad, page, query_choice, query_month
 from ebok_shared.refusals import gather, invalid
 
 from . import views
-from .domain.garden import GardenRequest
-from .domain.values import (
-    CONTRACT_NUMBER_RE,
-    METER_SERIAL_RE,
-    SEAL_NUMBER_RE,
-    parse_date,
-    parse_m3,
-)
+from .clients import use_cases as clients
+from .common.values import CONTRACT_NUMBER_RE, METER_SERIAL_RE, SEAL_NUMBER_RE, parse_date, parse_m3
+from .garden import use_cases as garden
+from .garden.domain import GardenRequest
 from .http_bodies import read_form_or_json
 from .http_common import outbox, pool, rules, serial, settings, uuid_param
-from .use_cases import clients, garden, meters, readings
+from .meters import use_cases as meters
+from .readings import use_cases as readings
 
 routes = web.RouteTableDef()
 

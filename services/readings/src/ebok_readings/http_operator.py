@@ -17,12 +17,15 @@ from ebok_shared.http.problems import validation_problem
 from ebok_shared.http.roles import BILLING, CUSTOMER_SERVICE, operator_role
 
 from . import views
-from .domain import feed as feed_rules
-from .domain.readings import Window
-from .domain.values import CLIENT_NUMBER_RE
+from .common.values import CLIENT_NUMBER_RE
+from .feed import domain as feed_rules
+from .feed import use_cases as feed
+from .garden import use_cases as garden
 from .http_bodies import read_small_json
 from .http_common import outbox, pool, rules, serial, settings, uuid_param
-from .use_cases import feed, garden, meters, readings
+from .meters import use_cases as meters
+from .readings import use_cases as readings
+from .readings.domain import Window
 
 routes = web.RouteTableDef()
 

@@ -20,8 +20,8 @@ from ebok_shared.logs import get_logger
 from ebok_shared.loops import every, running
 from ebok_shared.service import BUS, POOL
 
+from .garden import use_cases as garden
 from .settings import ReadingsSettings
-from .use_cases import garden
 
 log = get_logger(__name__)
 

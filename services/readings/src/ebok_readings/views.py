@@ -7,13 +7,13 @@ import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from .domain import consumption as consumption_of
-from .domain.garden import next_reading_dates
-from .domain.readings import Window, WindowState
-from .domain.values import add_years, m3
+from .common.values import add_years, m3
+from .garden.domain import next_reading_dates
+from .readings import consumption as consumption_of
+from .readings.domain import Window, WindowState
 
 if TYPE_CHECKING:
-    from .use_cases.clients import Export
+    from .clients.use_cases import Export
 
 
 def _day(value: dt.date | None) -> str | None:

@@ -1,0 +1,1 @@
+"""Clients and their contracts, as the back office sends them."""

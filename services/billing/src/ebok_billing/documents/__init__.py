@@ -1,0 +1,1 @@
+"""Printable documents: invoice and contract PDFs, rendered off the event loop and cached."""

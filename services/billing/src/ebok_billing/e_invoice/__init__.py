@@ -1,0 +1,1 @@
+"""E-invoice consents: requests, confirmation by e-mail, withdrawal."""

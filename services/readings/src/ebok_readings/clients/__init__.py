@@ -1,0 +1,1 @@
+"""The projection of billing's contracts, a customer's export and account deletion."""

@@ -1,0 +1,1 @@
+"""The back office's feed batches: readings' rows and how they are applied."""

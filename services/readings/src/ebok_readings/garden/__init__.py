@@ -1,0 +1,1 @@
+"""Garden-meter requests (install, replace, remove) with their status history and reminders."""

@@ -1,0 +1,1 @@
+"""Meters: the registry of meters on consumption points, installations, replacements, removals."""

@@ -1,0 +1,170 @@
+"""SQL of the meter registry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from ..common.connection import Conn, Record
+
+_METER = """
+SELECT m.*, c.client_number, c.concluded_on, c.terminated_on
+FROM meters m JOIN contracts c USING (contract_number)
+"""
+
+
+async def attach_main_meter(
+    conn: Conn, serial: str, contract_number: str, installed_on: dt.date
+) -> None:
+    """A meter a contract names: registered if new, moved to this contract if it served
+    another one (a new owner of the supply point). Garden meters are never touched here."""
+    await conn.execute(
+        """INSERT INTO meters (serial, kind, contract_number, installed_on, registered_by)
+           VALUES ($1, 'main', $2, $3, 'contract')
+           ON CONFLICT (serial) DO UPDATE SET contract_number = EXCLUDED.contract_number
+             WHERE meters.kind = 'main' AND meters.contract_number <> EXCLUDED.contract_number""",
+        serial,
+        contract_number,
+        installed_on,
+    )
+
+
+async def meter(conn: Conn, serial: str, *, lock: bool = False) -> Record | None:
+    """The meter with its contract; ``lock`` holds the meter row (its readings are decided
+    one at a time) until the transaction ends."""
+    return await conn.fetchrow(
+        _METER + " WHERE m.serial = $1" + (" FOR UPDATE OF m" if lock else ""), serial
+    )
+
+
+async def client_meter(
+    conn: Conn, serial: str, client_number: str, *, lock: bool = False
+) -> Record | None:
+    row = await meter(conn, serial, lock=lock)
+    return row if row is not None and row["client_number"] == client_number else None
+
+
+async def client_meter_to_read(conn: Conn, serial: str, client_number: str) -> Record | None:
+    """``client_meter`` locked, with the reading window's configuration beside it in the same
+    round trip (every reading submitted asks both): ``window_mode`` and ``windows`` (opens_on,
+    closes_on) in order, as ``readings.window_config`` gives them."""
+    row = await conn.fetchrow(
+        _METER.replace(
+            "SELECT m.*,",
+            """SELECT m.*, (SELECT mode FROM reading_window_mode WHERE id = 1) AS window_mode,
+                array(SELECT (w.opens_on, w.closes_on) FROM reading_window_mode wm
+                        JOIN reading_windows w ON wm.mode <> 'always'
+                       WHERE wm.id = 1 ORDER BY w.opens_on) AS windows,""",
+        )
+        + " WHERE m.serial = $1 FOR UPDATE OF m",
+        serial,
+    )
+    return row if row is not None and row["client_number"] == client_number else None
+
+
+async def client_meters(conn: Conn, client_number: str) -> list[Record]:
+    return await conn.fetch(
+        _METER.replace(
+            "SELECT m.*,",
+            "SELECT m.*, l.id AS last_id, l.value AS last_value,"
+            " l.read_on AS last_read_on, l.source AS last_source,"
+            " l.status AS last_status, l.leak_suspected AS last_leak_suspected,"
+            " s.id AS sent_id, s.read_on AS sent_read_on, s.status AS sent_status,"
+            " s.decision_reason AS sent_decision_reason,",
+        )
+        + """ LEFT JOIN LATERAL (
+                SELECT id, value, read_on, source, status, leak_suspected FROM readings r
+                WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
+                  AND r.superseded_at IS NULL AND r.status <> 'rejected'
+                ORDER BY r.read_on DESC, CASE r.role WHEN 'initial' THEN 0
+                         WHEN 'regular' THEN 1 ELSE 2 END DESC, r.submitted_at DESC
+                LIMIT 1) l ON true
+            LEFT JOIN LATERAL (
+                SELECT id, read_on, status, decision_reason FROM readings r
+                WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
+                  AND r.source = 'customer' AND r.superseded_at IS NULL
+                ORDER BY r.submitted_at DESC
+                LIMIT 1) s ON true
+            WHERE c.client_number = $1
+            ORDER BY m.removed_on IS NOT NULL, m.kind, m.serial""",
+        client_number,
+    )
+
+
+async def insert_meter(
+    conn: Conn,
+    *,
+    serial: str,
+    kind: str,
+    contract_number: str,
+    installed_on: dt.date,
+    initial_value: Decimal,
+    seal_number: str | None,
+    sealed_on: dt.date | None,
+    replaces: str | None,
+    registered_by: str,
+) -> None:
+    await conn.execute(
+        """INSERT INTO meters (serial, kind, contract_number, installed_on, initial_value,
+               seal_number, sealed_on, replaces, registered_by)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
+        serial,
+        kind,
+        contract_number,
+        installed_on,
+        initial_value,
+        seal_number,
+        sealed_on,
+        replaces,
+        registered_by,
+    )
+
+
+async def complete_installation(
+    conn: Conn,
+    serial: str,
+    installed_on: dt.date,
+    initial_value: Decimal,
+    seal_number: str | None,
+    sealed_on: dt.date | None,
+    registered_by: str,
+) -> None:
+    """The back office reports the installation of a meter known so far from its contract."""
+    await conn.execute(
+        """UPDATE meters SET installed_on = $2, initial_value = $3, seal_number = $4,
+               sealed_on = $5, registered_by = $6 WHERE serial = $1""",
+        serial,
+        installed_on,
+        initial_value,
+        seal_number,
+        sealed_on,
+        registered_by,
+    )
+
+
+async def mark_removed(
+    conn: Conn, serial: str, removed_on: dt.date, final_value: Decimal, replaced_by: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE meters SET removed_on = $2, final_value = $3, replaced_by = $4 WHERE serial = $1",
+        serial,
+        removed_on,
+        final_value,
+        replaced_by,
+    )
+
+
+async def set_replaced_by(conn: Conn, serial: str, replaced_by: str) -> None:
+    await conn.execute("UPDATE meters SET replaced_by = $2 WHERE serial = $1", serial, replaced_by)
+
+
+async def garden_meters_for_reminders(conn: Conn, today: dt.date) -> list[Record]:
+    """Installed garden meters of live contracts (the notifier knows whom to e-mail: an
+    account deleted in the meantime has no address there)."""
+    return await conn.fetch(
+        _METER
+        + """ WHERE m.kind = 'garden' AND m.removed_on IS NULL
+                AND (c.terminated_on IS NULL OR c.terminated_on >= $1)
+              ORDER BY m.serial""",
+        today,
+    )

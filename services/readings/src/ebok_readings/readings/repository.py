@@ -1,0 +1,257 @@
+"""SQL of readings, their photos and the reading windows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from ..common.connection import Conn, Record
+
+_ORDER = """read_on, CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END,
+            submitted_at, id"""
+
+
+async def accepted_points(conn: Conn, serial: str) -> list[Record]:
+    """The meter's accepted, live readings in register order."""
+    return await conn.fetch(
+        f"""SELECT id, value, read_on, role FROM readings
+            WHERE meter_serial = $1 AND status = 'accepted' AND superseded_at IS NULL
+            ORDER BY {_ORDER}""",
+        serial,
+    )
+
+
+async def points_and_live_reading(
+    conn: Conn, serial: str, read_on: dt.date
+) -> tuple[list[Record], Record | None]:
+    """``accepted_points`` and ``live_customer_reading`` of the meter, in one round trip."""
+    rows = await conn.fetch(
+        f"""SELECT *, status = 'accepted' AS counted,
+                   (read_on = $2 AND source = 'customer' AND role = 'regular') AS live
+              FROM readings
+             WHERE meter_serial = $1 AND superseded_at IS NULL
+               AND (status = 'accepted'
+                    OR (read_on = $2 AND source = 'customer' AND role = 'regular'
+                        AND status <> 'rejected'))
+             ORDER BY {_ORDER}""",
+        serial,
+        read_on,
+    )
+    live = [r for r in rows if r["live"]]
+    return [r for r in rows if r["counted"]], live[0] if live else None
+
+
+async def feed_reading(conn: Conn, serial: str, read_on: dt.date, source: str) -> Record | None:
+    return await conn.fetchrow(
+        """SELECT * FROM readings WHERE meter_serial = $1 AND read_on = $2 AND source = $3
+             AND role = 'regular'""",
+        serial,
+        read_on,
+        source,
+    )
+
+
+async def reading_by_key(conn: Conn, client_number: str, key: str) -> Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM readings WHERE client_number = $1 AND idempotency_key = $2",
+        client_number,
+        key,
+    )
+
+
+async def reading(conn: Conn, reading_id: uuid.UUID, *, lock: bool = False) -> Record | None:
+    return await conn.fetchrow(
+        "SELECT r.*, m.kind FROM readings r JOIN meters m ON m.serial = r.meter_serial"
+        " WHERE r.id = $1" + (" FOR UPDATE OF r" if lock else ""),
+        reading_id,
+    )
+
+
+async def start_superseding(conn: Conn, reading_id: uuid.UUID, at: dt.datetime) -> None:
+    await conn.execute("UPDATE readings SET superseded_at = $2 WHERE id = $1", reading_id, at)
+
+
+async def finish_superseding(conn: Conn, reading_id: uuid.UUID, by: uuid.UUID) -> None:
+    await conn.execute("UPDATE readings SET superseded_by = $2 WHERE id = $1", reading_id, by)
+
+
+async def insert_reading(conn: Conn, **values: Any) -> Record:
+    names = list(values)
+    row = await conn.fetchrow(
+        f"INSERT INTO readings ({', '.join(names)}) VALUES"
+        f" ({', '.join(f'${i}' for i in range(1, len(names) + 1))}) RETURNING *",
+        *values.values(),
+    )
+    assert row is not None
+    return row
+
+
+async def decide_reading(
+    conn: Conn, reading_id: uuid.UUID, status: str, by: str, reason: str | None, at: dt.datetime
+) -> None:
+    await conn.execute(
+        """UPDATE readings SET status = $2, decided_by = $3, decision_reason = $4,
+               decided_at = $5 WHERE id = $1""",
+        reading_id,
+        status,
+        by,
+        reason,
+        at,
+    )
+
+
+async def readings_page(
+    conn: Conn, serial: str, client_number: str, since: dt.date, limit: int, offset: int
+) -> tuple[int, list[Record]]:
+    """A page of the meter's readings and how many there are: one round trip (the count
+    rides on each row), a second only for a page past the end."""
+    where = """FROM readings WHERE meter_serial = $1 AND client_number = $2 AND read_on >= $3
+               AND superseded_at IS NULL"""
+    rows = await conn.fetch(
+        f"SELECT *, count(*) OVER () AS total {where} ORDER BY read_on DESC,"
+        " CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END DESC,"
+        " submitted_at DESC LIMIT $4 OFFSET $5",
+        serial,
+        client_number,
+        since,
+        limit,
+        offset,
+    )
+    if rows:
+        return int(rows[0]["total"]), rows
+    if offset == 0:
+        return 0, []
+    total = await conn.fetchval(f"SELECT count(*) {where}", serial, client_number, since)
+    return int(total), rows
+
+
+async def meter_readings(conn: Conn, serial: str) -> list[Record]:
+    """Every reading a meter ever had, superseded and rejected ones too (operator view)."""
+    return await conn.fetch(
+        f"SELECT * FROM readings WHERE meter_serial = $1 ORDER BY {_ORDER}", serial
+    )
+
+
+async def to_verify_page(conn: Conn, limit: int, offset: int) -> tuple[int, list[Record]]:
+    total = await conn.fetchval(
+        "SELECT count(*) FROM readings WHERE status = 'to_verify' AND superseded_at IS NULL"
+    )
+    rows = await conn.fetch(
+        """SELECT r.*, m.kind FROM readings r JOIN meters m ON m.serial = r.meter_serial
+           WHERE r.status = 'to_verify' AND r.superseded_at IS NULL
+           ORDER BY r.submitted_at, r.id LIMIT $1 OFFSET $2""",
+        limit,
+        offset,
+    )
+    return int(total), rows
+
+
+async def queue_counts(conn: Conn) -> dict[str, int]:
+    """The operators' two queues: readings to verify, garden-meter requests to decide."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM readings WHERE status = 'to_verify'"
+        " AND superseded_at IS NULL) AS readings_to_verify,"
+        " (SELECT count(*) FROM garden_requests WHERE status = 'submitted')"
+        " AS garden_meter_requests"
+    )
+    return {key: int(value) for key, value in dict(row).items()}
+
+
+async def mark_billed(
+    conn: Conn, client_number: str, upto: dt.date, issued_at: dt.datetime
+) -> None:
+    """Readings an invoice issued at ``issued_at`` could have billed are final from then on."""
+    await conn.execute(
+        """UPDATE readings SET billed_at = $3 WHERE client_number = $1 AND billed_at IS NULL
+             AND status = 'accepted' AND read_on <= $2 AND submitted_at <= $3""",
+        client_number,
+        upto,
+        issued_at,
+    )
+
+
+async def consumption_points(
+    conn: Conn, client_number: str, contract_number: str | None
+) -> list[Record]:
+    """Accepted live readings of the client's meters, meter by meter in register order."""
+    return await conn.fetch(
+        f"""SELECT r.meter_serial, m.kind, r.value, r.read_on, r.role
+            FROM readings r JOIN meters m ON m.serial = r.meter_serial
+            WHERE r.client_number = $1 AND r.status = 'accepted' AND r.superseded_at IS NULL
+              AND ($2::text IS NULL OR r.contract_number = $2)
+            ORDER BY r.meter_serial, {_ORDER}""",
+        client_number,
+        contract_number,
+    )
+
+
+async def client_readings(conn: Conn, client_number: str) -> list[Record]:
+    return await conn.fetch(
+        f"SELECT * FROM readings WHERE client_number = $1 ORDER BY meter_serial, {_ORDER}",
+        client_number,
+    )
+
+
+async def last_read_on(conn: Conn, serial: str) -> dt.date | None:
+    value: dt.date | None = await conn.fetchval(
+        """SELECT max(read_on) FROM readings WHERE meter_serial = $1 AND role = 'regular'
+             AND status <> 'rejected' AND superseded_at IS NULL""",
+        serial,
+    )
+    return value
+
+
+async def insert_photo(
+    conn: Conn,
+    photo_id: uuid.UUID,
+    client_number: str,
+    content_type: str,
+    data: bytes,
+    sha256: str,
+    at: dt.datetime,
+) -> None:
+    await conn.execute(
+        """INSERT INTO photos (id, client_number, content_type, size, sha256, data, uploaded_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        photo_id,
+        client_number,
+        content_type,
+        len(data),
+        sha256,
+        data,
+        at,
+    )
+
+
+async def photo(conn: Conn, photo_id: uuid.UUID) -> Record | None:
+    return await conn.fetchrow("SELECT * FROM photos WHERE id = $1", photo_id)
+
+
+async def window_config(conn: Conn, *, stored: bool = False) -> tuple[str, list[Record]]:
+    """The mode and the windows that apply (``stored``: the windows kept whatever the mode),
+    in one round trip (every reading submitted asks)."""
+    rows = await conn.fetch(
+        """SELECT m.mode, w.* FROM reading_window_mode m
+             LEFT JOIN reading_windows w ON m.mode <> 'always' OR $1
+            WHERE m.id = 1 ORDER BY w.opens_on""",
+        stored,
+    )
+    mode = str(rows[0]["mode"]) if rows else None
+    return str(mode), [r for r in rows if r["opens_on"] is not None]
+
+
+async def set_windows(
+    conn: Conn, mode: str, windows: Sequence[tuple[dt.date, dt.date]], by: str, at: dt.datetime
+) -> None:
+    await conn.execute(
+        "UPDATE reading_window_mode SET mode = $1, updated_by = $2, updated_at = $3 WHERE id = 1",
+        mode,
+        by,
+        at,
+    )
+    await conn.execute("DELETE FROM reading_windows")
+    await conn.executemany(
+        "INSERT INTO reading_windows (opens_on, closes_on) VALUES ($1, $2)", list(windows)
+    )
