@@ -41,7 +41,7 @@ COMPONENTS = (
 
 @dataclass(frozen=True)
 class Module:
-    name: str  # dotted, e.g. "ebok_billing.repository.ledger"
+    name: str  # dotted, e.g. "ebok_billing.ledger.repository"
     path: Path
     tree: ast.Module
 
@@ -122,6 +122,7 @@ def room_violations(package: Path) -> list[str]:
     if (
         not (package / "repository.py").is_file()
         and not (package / "repository" / "__init__.py").is_file()
+        and not list(package.glob("*/repository.py"))
     ):
         found.append("no repository")
     if not list((package / "migrations").glob("0001_*.sql")):
@@ -149,6 +150,13 @@ def test_the_rooms_rule_catches_what_it_must(tmp_path: Path) -> None:
         (tmp_path / room).unlink()
         assert room_violations(tmp_path), f"{room} removed, nothing reported"
         (tmp_path / room).write_text("", "utf-8")
+    # A service of sub-domains has its repositories in them (ledger/repository.py).
+    (tmp_path / "repository.py").unlink()
+    (tmp_path / "ledger").mkdir()
+    (tmp_path / "ledger" / "repository.py").write_text("", "utf-8")
+    assert room_violations(tmp_path) == []
+    (tmp_path / "ledger" / "repository.py").rename(tmp_path / "ledger" / "rules.py")
+    assert room_violations(tmp_path) == ["no repository"]
 
 
 # -- imports ------------------------------------------------------------------------------------
@@ -196,7 +204,7 @@ def test_the_import_rule_catches_what_it_must() -> None:
     other = next(s for s in BACKEND if s != "billing")
     cases = {
         "billing": [f"import ebok_{other}.domain", "from ebok_gateway import app"],
-        "gateway": ["from ebok_billing.domain import ledger", "import ebok_web"],
+        "gateway": ["from ebok_billing.ledger import domain", "import ebok_web"],
         "web": [f"from ebok_{other} import use_cases"],
         "shared": ["import ebok_billing", "from ebok_web.app import build"],
     }
@@ -204,7 +212,9 @@ def test_the_import_rule_catches_what_it_must() -> None:
         for line in bad:
             module = synthetic(f"ebok_{component}.m", f"def f():\n    {line}\n")
             assert import_violations(component, [module]), (component, line)
-    fine = synthetic("ebok_billing.m", "import ebok_shared\nfrom ebok_billing import domain\n")
+    fine = synthetic(
+        "ebok_billing.m", "import ebok_shared\nfrom ebok_billing.ledger import domain\n"
+    )
     assert import_violations("billing", [fine]) == []
     relative = synthetic("ebok_billing.m", "from .ebok_readings import x\n")
     assert import_violations("billing", [relative]) == []
@@ -295,8 +305,10 @@ def test_the_sql_rule_catches_what_it_must() -> None:
         'q = "... ON CONFLICT DO NOTHING"',
     ]
     for line in bad:
-        assert sql_violations([synthetic("ebok_billing.use_cases", line)]), line
-        assert not sql_violations([synthetic("ebok_billing.repository.ledger", line)]), line
+        assert sql_violations([synthetic("ebok_billing.ledger.use_cases", line)]), line
+        assert sql_violations([synthetic("ebok_billing.ledger.domain", line)]), line
+        assert not sql_violations([synthetic("ebok_billing.ledger.repository", line)]), line
+        assert not sql_violations([synthetic("ebok_auth.repository.keys", line)]), line
     assert not sql_violations([synthetic("ebok_shared.bus.outbox", bad[2])])
     assert sql_violations([synthetic("ebok_shared.loops", bad[2])])
     fine = [
@@ -304,7 +316,235 @@ def test_the_sql_rule_catches_what_it_must() -> None:
         'label = "Delete the draft, update the settings"',
     ]
     for line in fine:
-        assert not sql_violations([synthetic("ebok_billing.use_cases", line)]), line
+        assert not sql_violations([synthetic("ebok_billing.ledger.use_cases", line)]), line
+
+
+# -- layers: a pure domain, use cases without HTTP, repositories behind the use cases -----------
+
+ROOMS = ("domain", "repository", "use_cases")
+# Modules of a sub-domain that do I/O, with a reason each (every other module of a sub-domain
+# beside its use_cases and repository, and every module of the service's common package, is
+# the pure domain).
+IO_ALLOWED = {
+    # Renders with the fonts packaged in ebok_billing (read from the package's files).
+    "ebok_billing.documents.pdf",
+    # Renders in a worker thread (asyncio), off the event loop, and caches the bytes.
+    "ebok_billing.documents.rendering",
+    # PayU's HTTP client (aiohttp), the app's one instance of it.
+    "ebok_billing.payments.provider",
+    # asyncpg's connection and row types, named in every repository function's signature.
+    "ebok_billing.common.connection",
+    "ebok_readings.common.connection",
+}
+# What the pure domain does not import: the network, the database, the event loop, files and
+# processes, and the shared modules that do them.
+IO_IMPORTS = frozenset(
+    {
+        "aio_pika",
+        "aiohttp",
+        "aiormq",
+        "aiosmtplib",
+        "asyncio",
+        "asyncpg",
+        "concurrent",
+        "http",
+        "httpx",
+        "multiprocessing",
+        "os",
+        "pathlib",
+        "redis",
+        "requests",
+        "shutil",
+        "smtplib",
+        "socket",
+        "sqlite3",
+        "ssl",
+        "subprocess",
+        "tempfile",
+        "threading",
+        "urllib",
+        "ebok_shared.bus",
+        "ebok_shared.db",
+        "ebok_shared.http",
+        "ebok_shared.loops",
+        "ebok_shared.service",
+        "ebok_shared.serving",
+        "ebok_shared.feed.repository",
+    }
+)
+
+
+def sub_domains(found_in: Iterable[Module]) -> frozenset[str]:
+    """A service's sub-domains: its packages that hold a room (``ledger/domain.py``,
+    ``ledger/use_cases.py`` or ``ledger/repository.py``)."""
+    return frozenset(
+        parts[1]
+        for parts in (m.name.split(".") for m in found_in)
+        if len(parts) == 3 and parts[2] in ROOMS and parts[1] not in (*ROOMS, "common")
+    )
+
+
+def room_of(name: str, subs: frozenset[str]) -> str:
+    """The room a module is in: ``domain``, ``repository`` or ``use_cases`` (a module of that
+    name, or one inside a package of that name: auth's ``repository/keys.py``, billing's
+    ``ledger/repository.py``), ``common``, ``http`` (``http_*``), or ``top`` (the service's
+    other rooms: app, events, views, scheduler, …). A sub-domain's other modules are its
+    domain (billing's ``interest/rates.py``), or ``io`` where they are allowed I/O."""
+    parts = name.split(".")[1:]
+    if name in IO_ALLOWED:
+        return "io"
+    if "repository" in parts or parts == ["repositories"]:  # billing's index of them
+        return "repository"
+    for room in ("use_cases", "domain"):
+        if room in parts:
+            return room
+    if parts[:1] == ["common"]:
+        return "common"
+    if len(parts) > 1 and parts[0] in subs:
+        return "domain"
+    if parts and parts[-1].startswith("http_"):
+        return "http"
+    return "top"
+
+
+def _targets(m: Module, known: frozenset[str]) -> Iterator[tuple[int, str]]:
+    """Every module an import names, dotted and absolute (relative imports resolved; for
+    ``from x import y``, ``x.y`` when that is a module, else ``x``)."""
+    package = m.name.split(".") if m.path.name == "__init__.py" else m.name.split(".")[:-1]
+    for node in ast.walk(m.tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package[: len(package) - node.level + 1], *filter(None, [base])])
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                yield node.lineno, full if full in known else base
+
+
+def _is_io(target: str) -> bool:
+    return any(target == io or target.startswith(f"{io}.") for io in IO_IMPORTS)
+
+
+def _in_sub_domain(target: str, subs: frozenset[str]) -> bool:
+    """Whether a module of ours belongs to a sub-domain (or is billing's index of their
+    repositories, which stands for all of them)."""
+    parts = target.split(".")
+    return (len(parts) > 2 and parts[1] in subs) or parts[1:] == ["repositories"]
+
+
+def layer_violations(found_in: Iterable[Module]) -> list[str]:
+    """The layers of a service, from its imports:
+
+    - the domain (``domain`` rooms, a sub-domain's other modules, ``common``) is pure: it
+      imports nothing that does I/O, and of its own service only the domain and common;
+    - ``common`` imports no sub-domain (it is what they share);
+    - use cases know no HTTP: no ``http_*`` module, no aiohttp;
+    - use cases are called by the service's top rooms and other use cases, never from below
+      (domain, common, repository);
+    - a sub-domain's repository is reached through use cases: only use cases (its own, or
+      another sub-domain's whose action spans both in one transaction) and other repositories
+      (the column lists they share) import it, never the HTTP modules, events, views, the
+      scheduler or the domain."""
+    found_in = list(found_in)
+    known = frozenset(m.name for m in found_in)
+    subs = sub_domains(found_in)
+    found = []
+    for m in found_in:
+        service = m.name.split(".")[0]
+        room = room_of(m.name, subs)
+        pure = room in ("domain", "common")
+        for line, target in _targets(m, known):
+            where = f"{m.relative}:{line}"
+            to = room_of(target, subs) if target.split(".")[0] == service else None
+            if pure and _is_io(target):
+                found.append(f"{where} the domain imports {target}, which does I/O")
+            elif pure and to is not None and to not in ("domain", "common"):
+                found.append(f"{where} the domain imports {target} ({to})")
+            if room == "common" and to is not None and _in_sub_domain(target, subs):
+                found.append(f"{where} common imports the sub-domain {target}")
+            if room == "use_cases" and (to == "http" or target.split(".")[0] == "aiohttp"):
+                found.append(f"{where} a use case imports {target}")
+            if to == "use_cases" and room in ("repository", "io"):
+                found.append(f"{where} the {room} module imports the use case {target}")
+            if (
+                to == "repository"
+                and _in_sub_domain(target, subs)
+                and room not in ("use_cases", "repository")
+            ):
+                found.append(f"{where} a {room} module reaches the repository {target}")
+    return found
+
+
+@pytest.mark.parametrize("service", BACKEND)
+def test_the_layers_hold(service: str) -> None:
+    found = layer_violations(modules(service))
+    assert not found, "\n".join(found)
+
+
+def test_the_layer_rule_catches_what_it_must() -> None:
+    billing = list(modules("billing"))
+    assert {"ledger", "interest", "documents", "payments"} <= sub_domains(billing)
+    bad = {
+        # the domain, a topic module of a sub-domain, common: no I/O, nothing impure of ours
+        "ebok_billing.ledger.domain": [
+            "import asyncpg",
+            "from asyncio import sleep",
+            "from ebok_shared.bus import Outbox",
+            "from ebok_shared.http.params import Page",
+            "from ..interest import use_cases",
+            "from ..ledger.repository import INVOICE_COLUMNS",
+            "from .. import views",
+            "from ebok_billing.http_common import settings",
+        ],
+        "ebok_billing.interest.rules": ["import aiohttp", "from .repository import PRINCIPAL"],
+        "ebok_billing.common.dates": ["import os", "from ..ledger.domain import Lines"],
+        "ebok_auth.domain": ["from .repository import keys", "from .use_cases import Deps"],
+        # use cases: no HTTP
+        "ebok_billing.ledger.use_cases": [
+            "from .. import http_common",
+            "from ..http_customer import routes",
+            "from aiohttp import web",
+        ],
+        "ebok_readings.meters.use_cases": ["from ebok_readings import http_customer"],
+        # a repository reached from outside the use cases
+        "ebok_billing.views": ["from .ledger import repository", "from . import repositories"],
+        "ebok_billing.http_customer": ["from .ledger.repository import INVOICE_COLUMNS"],
+        "ebok_billing.scheduler": ["import ebok_billing.payments.repository"],
+        "ebok_readings.events": ["from .meters import repository as meters_repo"],
+        # a use case called from below
+        "ebok_billing.ledger.repository": ["from . import use_cases"],
+        "ebok_readings.feed.repository": ["from ..readings.use_cases import record_reading"],
+    }
+    for name, lines in bad.items():
+        service = name.split(".")[0].removeprefix("ebok_")
+        real = [m for m in modules(service) if m.name != name]
+        for line in lines:
+            module = synthetic(name, f"from __future__ import annotations\n{line}\n")
+            assert layer_violations([*real, module]), (name, line)
+    fine = {
+        "ebok_billing.ledger.domain": ["import decimal", "from ..interest.rates import RateTable"],
+        "ebok_billing.interest.rules": ["from ..common.money import amount", "from . import notes"],
+        "ebok_billing.ledger.use_cases": [
+            "from .. import events, repositories",
+            "from ..interest import repository",
+            "from ..interest.use_cases import load_rate_table",
+        ],
+        "ebok_billing.http_customer": [
+            "from .ledger import use_cases",
+            "from .ledger import domain",
+        ],
+        "ebok_billing.documents.repository": ["from ..ledger.repository import INVOICE_COLUMNS"],
+        "ebok_readings.views": ["from .clients.use_cases import Export"],
+    }
+    for name, lines in fine.items():
+        service = name.split(".")[0].removeprefix("ebok_")
+        real = [m for m in modules(service) if m.name != name]
+        for line in lines:
+            module = synthetic(name, f"{line}\n")
+            assert layer_violations([*real, module]) == [], (name, line)
 
 
 # -- problems only at the HTTP edge -------------------------------------------------------------
@@ -351,8 +591,8 @@ def test_the_problem_rule_catches_what_it_must() -> None:
     ]
     for source in bad:
         for where in (
-            "ebok_billing.use_cases",
-            "ebok_billing.domain.ledger",
+            "ebok_billing.ledger.use_cases",
+            "ebok_billing.ledger.domain",
             "ebok_billing.events",
         ):
             assert problem_violations([synthetic(where, source)]), (where, source)
@@ -457,22 +697,24 @@ def test_handlers_raise_no_domain_error_untranslated(service: str) -> None:
 
 def test_the_untranslated_error_rule_catches_what_it_must() -> None:
     domain = synthetic(
-        "ebok_billing.domain.x",
+        "ebok_billing.ledger.domain",
         "class Late(Refusal): ...\nclass Gone(Late): ...\nclass RateMissing(LookupError): ...\n",
     )
     translated = synthetic(
-        "ebok_billing.use_cases.x",
+        "ebok_billing.ledger.use_cases",
         "try:\n    f()\nexcept RateMissing:\n    raise Late('rate')\n",
     )
     assert untranslated_errors([domain, translated]) == []
     assert untranslated_errors([domain]) == [
-        "ebok_billing/domain/x.py:3 RateMissing is caught nowhere"
+        "ebok_billing/ledger/domain.py:3 RateMissing is caught nowhere"
     ]
     in_handler = synthetic(
         "ebok_billing.http_customer", "try:\n    f()\nexcept RateMissing:\n    pass\n"
     )
     assert untranslated_errors([domain, in_handler]), "caught only at the edge"
-    broad = synthetic("ebok_billing.use_cases.y", "try:\n    f()\nexcept LookupError:\n    pass\n")
+    broad = synthetic(
+        "ebok_billing.interest.use_cases", "try:\n    f()\nexcept LookupError:\n    pass\n"
+    )
     assert untranslated_errors([domain, broad]), "a built-in base is no translation"
     for caught in ("Gone", "domain.Late", "(ValueError, Refusal)"):
         handler = synthetic(
