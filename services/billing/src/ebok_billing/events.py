@@ -181,7 +181,7 @@ def payment_posted(
 
 
 def interest_note_issued(note: Mapping[str, Any]) -> dict[str, Any]:
-    """From a note as stored (``domain.notes.note_record``, or its database row)."""
+    """From a note as stored (``interest.notes.note_record``, or its database row)."""
     return {
         "note_number": note["note_number"],
         "client_number": note["client_number"],

@@ -1,5 +1,5 @@
 """The worker's background loop: online payment orders past their validity settled without
-anyone reading them (``use_cases.payments.expire_overdue``; safe with several replicas)."""
+anyone reading them (``payments.use_cases.expire_overdue``; safe with several replicas)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ separated by ``|``. Amounts are strings with a dot ("123.45"), dates ``YYYY-MM-D
 A payment may name the debt it pays: ``invoice_number`` or ``note_number`` (an interest
 note), or neither; it may carry the transfer's ``title`` (an optional column: batches
 without it are read as before), whose order id or invoice and note numbers then say what
-it pays (see ``use_cases.ledger``); see ``allocation`` for where its money goes.
+it pays (see ``ledger.use_cases``); see ``allocation`` for where its money goes.
 
 This module only reads and checks (no I/O): ``parse`` checks each row on its own,
 ``check_references`` checks rows against each other and against what the database

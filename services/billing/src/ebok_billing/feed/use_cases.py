@@ -1,5 +1,5 @@
 """The back office's feed: a batch of client, contract, invoice and payment rows, checked
-as a whole and applied in one transaction, or not at all (see `domain.feed`); the flow, the
+as a whole and applied in one transaction, or not at all (see `feed.domain`); the flow, the
 batch's record and its answer are the shared feed's (``ebok_shared.feed``)."""
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ _STATUS_LABELS = {
 def invoice_status(
     gross: Decimal, paid: Decimal, due_date: date, corrected: bool, today: date
 ) -> InvoiceStatus:
-    """The same rule as ``repository.ledger.STATUS_SQL`` (the list filters by it in SQL)."""
+    """The same rule as ``repository.STATUS_SQL`` (the list filters by it in SQL)."""
     if corrected:
         return InvoiceStatus.CORRECTED
     if paid >= gross:
