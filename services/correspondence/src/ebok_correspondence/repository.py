@@ -143,7 +143,7 @@ _INSERT_ATTACHMENT = """INSERT INTO attachments
 
 
 async def insert_attachment(
-    conn: asyncpg.Connection, attachment: NewAttachment, chunks: AsyncIterable[bytes]
+    conn: asyncpg.Connection, attachment: NewAttachment, chunks: AsyncIterable[bytes | memoryview]
 ) -> None:
     """The attachment's row and its bytes, in stored chunks. A file of one chunk (up to
     1 MiB, most scans) goes in one statement with its row; a larger one is copied in."""
@@ -174,7 +174,7 @@ async def insert_attachment(
     if first is None or second is None:  # no bytes (the readers refuse an empty file)
         return
 
-    async def records() -> AsyncIterable[tuple[uuid.UUID, int, bytes]]:
+    async def records() -> AsyncIterable[tuple[uuid.UUID, int, bytes | memoryview]]:
         yield (attachment.id, 0, first)
         yield (attachment.id, 1, second)
         seq = 2

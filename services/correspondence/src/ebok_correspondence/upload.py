@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -38,11 +38,12 @@ class Upload:
     content_type: str
     size: int
     sha256: str
-    spool: IO[bytes] = field(repr=False)
+    spool: reader.Spool = field(repr=False)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        self.spool.seek(0)
-        while data := self.spool.read(STORE_CHUNK):
+    async def chunks(self) -> AsyncIterator[bytes | memoryview]:
+        """The stored chunks: views of the spooled bytes, handed to the database as they are
+        (asyncpg encodes a memoryview without a copy of its own)."""
+        for data in self.spool.views(STORE_CHUNK):
             yield data
 
 
