@@ -160,3 +160,31 @@ async def test_a_file_is_spooled_at_the_declared_size_of_the_form() -> None:
     read = await uploads.read_file(part, "photo", RULE, spool_memory=2048, budget=budget)
     with read.spool:
         assert read.read() == PNG and read.spool.capacity == 300 - len(PNG)
+
+
+@pytest.mark.parametrize("size", [1, 6, 100, 1 << 20])
+async def test_a_text_part_ends_at_its_boundary_and_the_file_after_it_is_whole(size: int) -> None:
+    text = '{"treść": "a\\r\\n--b"}'.encode()
+    body = (
+        b'--b0\r\nContent-Disposition: form-data; name="document"\r\n\r\n'
+        + text
+        + b'\r\n--b0\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
+        + PNG
+        + b"\r\n--b0--\r\n"
+    )
+    form = await _pieces(body, size)
+    document = await form.next()
+    assert isinstance(document, BodyPartReader)
+    too_large = lambda: uploads.refusal(413, "document", "za długie", "x", "x")  # noqa: E731
+    assert await uploads.read_text(document, "document", 100, too_large) == text
+    photo = await form.next()
+    assert isinstance(photo, BodyPartReader)
+    read = await uploads.read_file(photo, "photo", RULE, spool_memory=64)
+    with read.spool:
+        assert read.read() == PNG
+    form = await _pieces(body, size)
+    document = await form.next()
+    assert isinstance(document, BodyPartReader)
+    with pytest.raises(Problem) as refused:
+        await uploads.read_text(document, "document", len(text) - 1, too_large)
+    assert refused.value.status == 413

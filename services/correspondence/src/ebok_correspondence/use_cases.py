@@ -165,18 +165,10 @@ async def _insert(
                     request_hash=request_hash,
                     submit_response=response,
                 ),
+                history={"attachments": len(attachments)},  # its "submitted" line, with it
             )
             if not inserted:
                 raise _AlreadySubmitted  # undoes the attachments and the number
-            await repo.add_history(
-                conn,
-                case_id,
-                now,
-                "customer",
-                client_number,
-                "submitted",
-                {"attachments": len(attachments)},
-            )
             published: list[tuple[Event, str | None]] = [
                 events.new(
                     events.CASE_SUBMITTED, case_id, events.case_submitted(case, len(attachments))
