@@ -11,6 +11,7 @@ import pytest
 from aiohttp import BodyPartReader, MultipartReader
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.streams import StreamReader
+from aiohttp.test_utils import make_mocked_request
 from ebok_shared.filetypes import sniff
 from ebok_shared.http import uploads
 from ebok_shared.http.problems import Problem
@@ -188,3 +189,20 @@ async def test_a_text_part_ends_at_its_boundary_and_the_file_after_it_is_whole(s
     with pytest.raises(Problem) as refused:
         await uploads.read_text(document, "document", len(text) - 1, too_large)
     assert refused.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "application/octet-stream"),
+        ("application/json", "application/json"),
+        ("Multipart/Form-Data ; boundary=----x7", "multipart/form-data"),
+        ('multipart/form-data; boundary="a;b"', "multipart/form-data"),
+    ],
+)
+def test_a_requests_media_type_is_what_aiohttp_says_it_is(
+    header: str | None, expected: str
+) -> None:
+    headers = {} if header is None else {"Content-Type": header}
+    request = make_mocked_request("POST", "/", headers=headers)
+    assert uploads.media_type(request) == expected == request.content_type

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp import BodyPartReader, MultipartReader, hdrs, web
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.streams import StreamReader
 from multidict import CIMultiDictProxy
@@ -35,6 +35,14 @@ def size_pl(limit: int) -> str:
     """A limit as people read it: ``10 MB``, ``64 KB``."""
     mb = limit / (1024 * 1024)
     return f"{mb:g} MB" if mb >= 1 else f"{limit // 1024} KB"
+
+
+def media_type(request: web.Request) -> str:
+    """The request's media type without its parameters, as ``request.content_type`` says it.
+    Read directly: aiohttp's property runs the e-mail header parser, and caches its answers
+    by the whole header, which a form's boundary makes new on every request (0.1 ms each)."""
+    raw = request.headers.get(hdrs.CONTENT_TYPE)
+    return "application/octet-stream" if raw is None else raw.partition(";")[0].strip().lower()
 
 
 def refusal(status: int, field_name: str, reason: str, code: str, detail: str) -> Problem:
