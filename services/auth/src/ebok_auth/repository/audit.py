@@ -121,20 +121,18 @@ async def record(
     bad = [k for k in details if any(f in k for f in _FORBIDDEN)]
     if bad:  # a programming error, caught by tests: secrets never reach the audit log
         raise ValueError(f"audit details must not carry secrets: {bad}")
-    async with transaction(conn) as tx:
-        row = await tx.fetchrow(
-            "INSERT INTO audit_log (occurred_at, type, actor, subject, ip, correlation_id,"
-            " details) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, row_hash",
-            clock.now(),
-            type,
-            actor,
-            subject,
-            ip,
-            correlation_id_var.get(),
-            details,
-        )
-        assert row is not None
-        await seal_row(tx, row["id"], row["row_hash"])
+    await insert_sealed(
+        conn,
+        "INSERT INTO audit_log (occurred_at, type, actor, subject, ip, correlation_id,"
+        " details) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, row_hash",
+        clock.now(),
+        type,
+        actor,
+        subject,
+        ip,
+        correlation_id_var.get(),
+        details,
+    )
     log.info("audit", audit_type=type, actor=actor, subject=subject)
 
 
