@@ -229,3 +229,27 @@ async def test_concurrent_sends_with_one_key_create_one_case(svc: Correspondence
     events = await svc.tap.wait_for("correspondence.case.submitted")
     assert len([e for e in svc.tap.received if e.type == "correspondence.case.submitted"]) == 1
     assert events[0].payload["case_id"] == answers[0]["id"]
+
+
+async def test_a_repeat_is_answered_as_the_first_send_even_once_the_invoice_is_gone(
+    svc: Correspondence,
+) -> None:
+    """A first send makes no lookup of its key: a repeat is found by the case's insert, its
+    attachments written again and undone; a reklamacja's invoice that is no longer the
+    client's does not change the first answer, and refuses a new send."""
+    await svc.give_invoice("10000126010001")
+    reklamacja = documents()["reklamacja"]
+    files = [("skan.pdf", PDF, "application/pdf")]
+    first = await svc.submit(reklamacja, files=files, key="rek-1")
+    await svc.pool.execute("DELETE FROM known_invoices WHERE invoice_number = '10000126010001'")
+    again = await svc.submit(reklamacja, files=files, key="rek-1")
+    assert again["_replayed"] == "true" and again["id"] == first["id"]
+    assert again["attachments"] == first["attachments"]
+    changed = {**reklamacja, "reason": "Inny powód."}
+    other = await svc.submit(changed, files=files, key="rek-1", expect=422)
+    assert other["code"] == "idempotency-key-reused"
+    refused = await svc.submit(reklamacja, files=files, key="rek-2", expect=422)
+    assert refused["code"] == "not-your-invoice"
+    for table, count in (("cases", 1), ("attachments", 1), ("attachment_chunks", 1)):
+        assert await svc.pool.fetchval(f"SELECT count(*) FROM {table}") == count, table
+    assert await svc.pool.fetchval("SELECT last_number FROM case_counters") == 1

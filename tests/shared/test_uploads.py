@@ -3,8 +3,15 @@ per part and per request, refusals that name the field."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import hashlib
+
 import pytest
-from aiohttp import BodyPartReader
+from aiohttp import BodyPartReader, MultipartReader
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.streams import StreamReader
+from aiohttp.test_utils import make_mocked_request
 from ebok_shared.filetypes import sniff
 from ebok_shared.http import uploads
 from ebok_shared.http.problems import Problem
@@ -76,3 +83,126 @@ async def test_the_request_budget_counts_every_part() -> None:
     assert refused.value.status == 413 and refused.value.errors == [
         {"field": "(body)", "reason": "za dużo"}
     ]
+
+
+async def _pieces(body: bytes, size: int) -> MultipartReader:
+    """A form whose bytes arrive in pieces of ``size``, as a socket hands them over."""
+    stream = StreamReader(BaseProtocol(asyncio.get_running_loop()), 2**16)
+    for start in range(0, len(body), size):
+        stream.feed_data(body[start : start + size])
+    stream.feed_eof()
+    headers = CIMultiDictProxy(CIMultiDict({"Content-Type": "multipart/form-data; boundary=b0"}))
+    return MultipartReader(headers, stream)
+
+
+# Bytes that begin the delimiter (CRLF, --, boundary) without completing it, at the file's
+# start, middle and end: the body is whatever comes before the first whole delimiter.
+TRICKY = b"\x89PNG\r\n\x1a\n\r\n-\r\n--b\r\n--\r\n--b1" + bytes(range(256)) * 8 + b"\r\n--b"
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 257, 4096, 1 << 20])
+async def test_a_file_is_read_whole_however_its_bytes_arrive_and_the_next_part_follows(
+    size: int,
+) -> None:
+    body = (
+        b'--b0\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
+        + TRICKY
+        + b'\r\n--b0\r\nContent-Disposition: form-data; name="note"\r\n\r\nzdanie\r\n--b0--\r\n'
+    )
+    form = await _pieces(body, size)
+    part = await form.next()
+    assert isinstance(part, BodyPartReader)
+    rule = dataclasses.replace(RULE, max_bytes=10_000)
+    read = await uploads.read_file(part, "photo", rule, spool_memory=1024)
+    with read.spool:
+        assert read.read() == TRICKY
+        assert (read.size, read.sha256) == (len(TRICKY), hashlib.sha256(TRICKY).hexdigest())
+    note = await form.next()
+    assert isinstance(note, BodyPartReader) and note.name == "note"
+    assert await note.text() == "zdanie"
+    assert await form.next() is None
+
+
+@pytest.mark.parametrize("memory", [0, 100, 10_000])
+async def test_a_spool_keeps_the_bytes_in_memory_or_past_its_limit_in_a_file(memory: int) -> None:
+    data = PNG + bytes(range(256)) * 20
+    form = await _pieces(_body(data).replace(b"--b", b"--b0"), 333)
+    part = await form.next()
+    assert isinstance(part, BodyPartReader)
+    read = await uploads.read_file(
+        part, "photo", dataclasses.replace(RULE, max_bytes=10_000), spool_memory=memory
+    )
+    with read.spool:
+        assert b"".join(bytes(v) for v in read.spool.views(1000)) == data
+        assert [len(v) for v in read.spool.views(1000)] == [1000] * 5 + [len(data) - 5000]
+        read.spool.seek(7)
+        assert read.spool.read(5) == data[7:12] and read.spool.tell() == 12
+
+
+async def test_a_form_that_ends_inside_a_file_is_malformed() -> None:
+    form = await _pieces(_body(PNG).replace(b"--b", b"--b0")[:-12], 10)
+    part = await form.next()
+    assert isinstance(part, BodyPartReader)
+    with pytest.raises(ValueError, match="no closing boundary"):
+        await uploads.read_file(part, "photo", RULE, spool_memory=64)
+
+
+async def test_a_file_is_spooled_at_the_declared_size_of_the_form() -> None:
+    budget = uploads.FormBudget(10_000, lambda: uploads.refusal(413, "(body)", "x", "x", "x"))
+    budget.length = 5_000  # as declared(request) records a request's Content-Length
+    [part] = await _parts(_body(PNG))
+    read = await uploads.read_file(part, "photo", RULE, spool_memory=2048, budget=budget)
+    with read.spool:
+        # One buffer of what the form can still bring, at most the file's limit (1 KB here),
+        # never grown: the file's bytes were not copied from a smaller one.
+        assert read.read() == PNG and read.spool.capacity == RULE.max_bytes
+    budget.length = 300
+    [part] = await _parts(_body(PNG))
+    read = await uploads.read_file(part, "photo", RULE, spool_memory=2048, budget=budget)
+    with read.spool:
+        assert read.read() == PNG and read.spool.capacity == 300 - len(PNG)
+
+
+@pytest.mark.parametrize("size", [1, 6, 100, 1 << 20])
+async def test_a_text_part_ends_at_its_boundary_and_the_file_after_it_is_whole(size: int) -> None:
+    text = '{"treść": "a\\r\\n--b"}'.encode()
+    body = (
+        b'--b0\r\nContent-Disposition: form-data; name="document"\r\n\r\n'
+        + text
+        + b'\r\n--b0\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
+        + PNG
+        + b"\r\n--b0--\r\n"
+    )
+    form = await _pieces(body, size)
+    document = await form.next()
+    assert isinstance(document, BodyPartReader)
+    too_large = lambda: uploads.refusal(413, "document", "za długie", "x", "x")  # noqa: E731
+    assert await uploads.read_text(document, "document", 100, too_large) == text
+    photo = await form.next()
+    assert isinstance(photo, BodyPartReader)
+    read = await uploads.read_file(photo, "photo", RULE, spool_memory=64)
+    with read.spool:
+        assert read.read() == PNG
+    form = await _pieces(body, size)
+    document = await form.next()
+    assert isinstance(document, BodyPartReader)
+    with pytest.raises(Problem) as refused:
+        await uploads.read_text(document, "document", len(text) - 1, too_large)
+    assert refused.value.status == 413
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, "application/octet-stream"),
+        ("application/json", "application/json"),
+        ("Multipart/Form-Data ; boundary=----x7", "multipart/form-data"),
+        ('multipart/form-data; boundary="a;b"', "multipart/form-data"),
+    ],
+)
+def test_a_requests_media_type_is_what_aiohttp_says_it_is(
+    header: str | None, expected: str
+) -> None:
+    headers = {} if header is None else {"Content-Type": header}
+    request = make_mocked_request("POST", "/", headers=headers)
+    assert uploads.media_type(request) == expected == request.content_type

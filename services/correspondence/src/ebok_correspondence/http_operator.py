@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 from ebok_shared.api.correspondence import NOTE_SCHEMA, REPLY_SCHEMA, STATUS_SCHEMA
+from ebok_shared.http import uploads
 from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import require
 from ebok_shared.http.problems import Problem, problem_response, validation_problem
@@ -107,7 +108,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     """The answer: the customer reads it in e-BOK and is e-mailed only that it is waiting.
     JSON, or the customer's form (a ``document`` part with the reply, ``attachments`` parts
     with its files: the same reader, limits and checks as sending a letter)."""
-    if request.content_type != "multipart/form-data":  # JSON: the JSON cap and idempotency
+    if uploads.media_type(request) != "multipart/form-data":  # JSON: the JSON cap and idempotency
         return await body_and_idempotency(request, _reply_of_json)
     try:
         submission = await read_submission(request, settings_of(request.app))

@@ -111,16 +111,13 @@ async def next_case_sequence(conn: asyncpg.Connection, year: int) -> int:
     return value
 
 
-async def insert_case(conn: asyncpg.Connection, case: NewCase) -> bool:
-    """False if this client already sent a case with this Idempotency-Key."""
-    inserted = await conn.fetchval(
-        """INSERT INTO cases (id, number, client_number, kind, urgent, status, details,
-               contact_phone, submitted_at, reply_due, updated_at, idempotency_key,
-               request_hash, submit_response)
-           VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8, $9, $8, $10, $11, $12)
-           ON CONFLICT (client_number, idempotency_key) WHERE idempotency_key IS NOT NULL
-           DO NOTHING
-           RETURNING true""",
+async def insert_case(
+    conn: asyncpg.Connection, case: NewCase, history: dict[str, Any] | None = None
+) -> bool:
+    """False if this client already sent a case with this Idempotency-Key. With ``history``,
+    the case's first history line ("submitted" by the customer, these details) goes in the
+    same statement: one round trip less on the path of every case."""
+    values = (
         case.id,
         case.number,
         case.client_number,
@@ -134,7 +131,26 @@ async def insert_case(conn: asyncpg.Connection, case: NewCase) -> bool:
         case.request_hash,
         case.submit_response,
     )
+    if history is None:
+        inserted = await conn.fetchval(_INSERT_CASE + " RETURNING true", *values)
+    else:
+        inserted = await conn.fetchval(
+            f"""WITH new_case AS ({_INSERT_CASE} RETURNING id)
+                INSERT INTO case_history (case_id, at, actor_kind, actor, action, details)
+                SELECT id, $8, 'customer', $3, 'submitted', $13 FROM new_case
+                RETURNING true""",
+            *values,
+            history,
+        )
     return bool(inserted)
+
+
+_INSERT_CASE = """INSERT INTO cases (id, number, client_number, kind, urgent, status, details,
+        contact_phone, submitted_at, reply_due, updated_at, idempotency_key, request_hash,
+        submit_response)
+    VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8, $9, $8, $10, $11, $12)
+    ON CONFLICT (client_number, idempotency_key) WHERE idempotency_key IS NOT NULL
+    DO NOTHING"""
 
 
 _INSERT_ATTACHMENT = """INSERT INTO attachments
@@ -143,7 +159,7 @@ _INSERT_ATTACHMENT = """INSERT INTO attachments
 
 
 async def insert_attachment(
-    conn: asyncpg.Connection, attachment: NewAttachment, chunks: AsyncIterable[bytes]
+    conn: asyncpg.Connection, attachment: NewAttachment, chunks: AsyncIterable[bytes | memoryview]
 ) -> None:
     """The attachment's row and its bytes, in stored chunks. A file of one chunk (up to
     1 MiB, most scans) goes in one statement with its row; a larger one is copied in."""
@@ -174,7 +190,7 @@ async def insert_attachment(
     if first is None or second is None:  # no bytes (the readers refuse an empty file)
         return
 
-    async def records() -> AsyncIterable[tuple[uuid.UUID, int, bytes]]:
+    async def records() -> AsyncIterable[tuple[uuid.UUID, int, bytes | memoryview]]:
         yield (attachment.id, 0, first)
         yield (attachment.id, 1, second)
         seq = 2

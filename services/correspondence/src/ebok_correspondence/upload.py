@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import BadHttpMessage
@@ -38,11 +38,12 @@ class Upload:
     content_type: str
     size: int
     sha256: str
-    spool: IO[bytes] = field(repr=False)
+    spool: reader.Spool = field(repr=False)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        self.spool.seek(0)
-        while data := self.spool.read(STORE_CHUNK):
+    async def chunks(self) -> AsyncIterator[bytes | memoryview]:
+        """The stored chunks: views of the spooled bytes, handed to the database as they are
+        (asyncpg encodes a memoryview without a copy of its own)."""
+        for data in self.spool.views(STORE_CHUNK):
             yield data
 
 
@@ -91,11 +92,12 @@ def fingerprint(document: Any, uploads: list[Upload]) -> str:
 
 
 async def read_submission(request: web.Request, settings: CorrespondenceSettings) -> Submission:
-    if request.content_type == "application/json":
+    content_type = reader.media_type(request)
+    if content_type == "application/json":
         limited = request.clone(client_max_size=settings.document_max_bytes)
         document = await read_json(limited, {})
         return Submission(document, [], fingerprint(document, []))
-    if request.content_type != "multipart/form-data":
+    if content_type != "multipart/form-data":
         raise Problem(
             415,
             "Pismo wysyła się jako JSON (application/json) albo formularz z załącznikami"
@@ -116,7 +118,7 @@ async def read_submission(request: web.Request, settings: CorrespondenceSettings
 async def read_added_files(request: web.Request, settings: CorrespondenceSettings) -> Submission:
     """Files added to an open case: a form of ``attachments`` parts only, with the limits of
     sending (count, size, type, the whole form's size)."""
-    if request.content_type != "multipart/form-data":
+    if reader.media_type(request) != "multipart/form-data":
         raise Problem(
             415,
             "Pliki do sprawy dodaje się formularzem multipart/form-data.",

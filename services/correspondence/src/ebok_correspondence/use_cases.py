@@ -17,6 +17,7 @@ from ebok_shared.clock import clock
 from ebok_shared.http.idempotency import KeyReused
 from ebok_shared.http.params import Page
 from ebok_shared.logs import get_logger
+from ebok_shared.refusals import Refusal
 
 from . import domain, events, views
 from . import repository as repo
@@ -68,11 +69,20 @@ async def submit(
     idempotency_key: str | None,
     request_hash: str,
 ) -> Submitted:
-    """Send a document: the first answer again for a repeated key, else a new case."""
-    done = await _replay(pool, client_number, idempotency_key, request_hash)
-    if done is not None:
-        return done
-    await _check_ownership(pool, client_number, document)
+    """Send a document: the first answer again for a repeated key, else a new case.
+
+    A repeated key is found by the case's own insert (its unique key stops it, and the first
+    answer is read then): a first send, nearly every send, makes no lookup of its own. A
+    repeat costs the writing of its attachments again, undone."""
+    try:
+        await _check_ownership(pool, client_number, document)
+    except Refusal:
+        # A repeat is answered as the first time was, even if the invoice or meter it names
+        # is no longer the client's.
+        done = await _replay(pool, client_number, idempotency_key, request_hash)
+        if done is not None:
+            return done
+        raise
     return await _insert(
         pool,
         outbox,
@@ -165,18 +175,10 @@ async def _insert(
                     request_hash=request_hash,
                     submit_response=response,
                 ),
+                history={"attachments": len(attachments)},  # its "submitted" line, with it
             )
             if not inserted:
                 raise _AlreadySubmitted  # undoes the attachments and the number
-            await repo.add_history(
-                conn,
-                case_id,
-                now,
-                "customer",
-                client_number,
-                "submitted",
-                {"attachments": len(attachments)},
-            )
             published: list[tuple[Event, str | None]] = [
                 events.new(
                     events.CASE_SUBMITTED, case_id, events.case_submitted(case, len(attachments))

@@ -24,11 +24,11 @@ async def start(
     correlation_id: str | None,
 ) -> None:
     """A new session, its first refresh token and the audit entry of the login: one
-    statement (login is the hot path; argon2 already costs enough), then the entry's seal,
-    in one transaction."""
-    async with audit.transaction(conn) as tx:
-        row = await tx.fetchrow(
-            """WITH session AS (
+    statement (login is the hot path; argon2 already costs enough), then the entry's seal
+    with the COMMIT (``audit.insert_sealed``), in one transaction."""
+    await audit.insert_sealed(
+        conn,
+        """WITH session AS (
                INSERT INTO sessions (id, kind, subject, created_at, last_seen_at, expires_at, ip)
                VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id),
            refresh AS (
@@ -36,18 +36,16 @@ async def start(
                SELECT $7, id, $4 FROM session)
            INSERT INTO audit_log (occurred_at, type, actor, subject, ip, correlation_id)
            VALUES ($4, 'login.succeeded', $8, $3, $6, $9) RETURNING id, row_hash""",
-            session_id,
-            kind,
-            subject,
-            now,
-            expires,
-            ip,
-            refresh_hash,
-            actor,
-            correlation_id,
-        )
-        assert row is not None
-        await audit.seal_row(tx, row["id"], row["row_hash"])
+        session_id,
+        kind,
+        subject,
+        now,
+        expires,
+        ip,
+        refresh_hash,
+        actor,
+        correlation_id,
+    )
 
 
 async def add_refresh(conn: Conn, digest: bytes, session_id: uuid.UUID, now: dt.datetime) -> None:
