@@ -100,10 +100,13 @@ async def _pieces(body: bytes, size: int) -> MultipartReader:
 TRICKY = b"\x89PNG\r\n\x1a\n\r\n-\r\n--b\r\n--\r\n--b1" + bytes(range(256)) * 8 + b"\r\n--b"
 
 
+@pytest.mark.parametrize("scanned", [True, False], ids=["scanned", "aiohttp-reader"])
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64, 257, 4096, 1 << 20])
 async def test_a_file_is_read_whole_however_its_bytes_arrive_and_the_next_part_follows(
-    size: int,
+    size: int, scanned: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not scanned:  # as under an aiohttp release whose reader lacks the fields scanned
+        monkeypatch.setattr(uploads, "_scannable", lambda part: False)
     body = (
         b'--b0\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
         + TRICKY

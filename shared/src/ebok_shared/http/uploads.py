@@ -295,14 +295,19 @@ async def read_file(
 
 def _scannable(part: BodyPartReader) -> bool:
     """A form-data part not yet read, as the multipart reader hands it over: its body can be
-    scanned for the boundary straight from the request's stream (``_scan_part``)."""
-    return (
-        part._length is None
-        and part._prev_chunk is None
-        and not part._unread
-        and not part.at_eof()
-        and isinstance(part._content, StreamReader)
-    )
+    scanned for the boundary straight from the request's stream (``_scan_part``). The fields
+    read are aiohttp's own (pinned); a release without them is read by its public reader."""
+    try:
+        return (
+            part._length is None
+            and part._prev_chunk is None
+            and not part._unread
+            and not part.at_eof()
+            and isinstance(part._content, StreamReader)
+            and isinstance(part._boundary, bytes)
+        )
+    except AttributeError:
+        return False
 
 
 async def _scan_part(part: BodyPartReader, take: Callable[[bytes | memoryview], None]) -> None:
