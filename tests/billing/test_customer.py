@@ -95,6 +95,42 @@ async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
         assert (await resp.json())["errors"][0]["field"] == field
 
 
+async def test_a_listed_invoice_is_the_invoice_its_detail_shows(loaded: Billing) -> None:
+    """The list reads its amounts as text from SQL (``LIST_COLUMNS``), the detail decodes
+    and formats them (``views.invoice_item``): every field the list shows is the detail's,
+    for an overdue, a paid, a part-paid, a not-yet-due, a corrected invoice and its
+    correction (negative amounts, nothing outstanding of its own)."""
+    part_paid = invoice_row("10000126030004", A, "U/100001/2023", issue_date="2026-03-12")
+    correction = invoice_row(
+        "10000126030005",
+        A,
+        "U/100001/2023",
+        issue_date="2026-03-15",
+        water_m3="-2.000",
+        subscription="0.00",
+        corrects=I3["invoice_number"],
+    )
+    await loaded.feed(
+        [
+            part_paid,
+            correction,
+            payment_row("P-A3", A, part_paid["invoice_number"], "2026-03-13", "0.10"),
+        ]
+    )
+    for client in (A, B):
+        listed = (await loaded.get("/me/invoices", client))["items"]
+        assert listed
+        for item in listed:
+            detail = await loaded.get(f"/me/invoices/{item['invoice_number']}", client)
+            assert item == {key: detail[key] for key in item}
+    statuses = {i["invoice_number"]: i for i in (await loaded.get("/me/invoices", A))["items"]}
+    assert statuses[I3["invoice_number"]]["status"] == "corrected"
+    assert statuses[I3["invoice_number"]]["outstanding"] == "0.00"
+    assert statuses[correction["invoice_number"]]["gross"].startswith("-")
+    assert statuses[part_paid["invoice_number"]]["amount_paid"] == "0.10"
+    assert statuses[part_paid["invoice_number"]]["status"] == "partly_paid"
+
+
 async def test_invoices_the_gateway_names_hidden_are_left_out_of_every_page(
     loaded: Billing,
 ) -> None:

@@ -282,7 +282,7 @@ async def invoice_page(
     offset: int,
 ) -> tuple[int, list[repo.Record]]:
     """A page of the client's invoices, without those operators hid (``hidden``), with what
-    a list shows of each (``views.invoice_item``)."""
+    a list shows of each (``views.invoice_list_item``)."""
     return await repo.ledger.invoice_page(
         conn,
         client_number,
