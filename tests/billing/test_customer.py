@@ -81,6 +81,16 @@ async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
     paged = await loaded.get("/me/invoices?page=2&page_size=2", A)
     assert paged["total"] == 3 and paged["pages"] == 2
     assert [i["invoice_number"] for i in paged["items"]] == [I1["invoice_number"]]
+    # Past the last page, the total is still counted with the filters asked (each set of
+    # filters is a statement of its own: repository.ledger._page_where).
+    for query, total in [
+        ("status=overdue&page=2&page_size=1", 1),
+        ("from=2026-01-01&to=2026-01-31&page=3&page_size=1", 1),
+        ("from=2026-01-01&status=unpaid&page=2&page_size=1", 1),
+        ("to=2025-12-31&page=2&page_size=5", 1),
+    ]:
+        past = await loaded.get(f"/me/invoices?{query}", A)
+        assert past["items"] == [] and past["total"] == total, query
 
     for query, field, status in [
         ("from=2026-13-01", "from", 400),

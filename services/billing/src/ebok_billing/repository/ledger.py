@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,12 +15,18 @@ from ..domain.clients import Buyer
 from ..domain.ledger import InvoiceData, PaymentData
 from .connection import Conn, Record
 
-# The rule of domain.invoice_status, in SQL, so the list can filter and page by it.
-STATUS_SQL = """CASE WHEN i.corrected THEN 'corrected'
+
+def status_sql(today: str) -> str:
+    """The rule of domain.invoice_status, in SQL, so the list can filter and page by it;
+    ``today``: the statement's parameter holding today's date (e.g. "$2")."""
+    return f"""CASE WHEN i.corrected THEN 'corrected'
      WHEN i.amount_paid >= i.gross THEN 'paid'
-     WHEN i.due_date < $2 THEN 'overdue'
+     WHEN i.due_date < {today} THEN 'overdue'
      WHEN i.amount_paid > 0 THEN 'partly_paid'
      ELSE 'unpaid' END"""
+
+
+STATUS_SQL = status_sql("$2")  # with today as the statement's second parameter
 
 
 INVOICE_COLUMNS = """i.invoice_number, i.client_number, i.contract_number, i.issue_date,
@@ -274,6 +280,45 @@ async def lock_invoice(conn: Conn, invoice_number: str) -> Record | None:
     )
 
 
+class _Parameters:
+    """A statement's parameters as it is written: each value given its ``$n``."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def _page_where(
+    p: _Parameters,
+    client_number: str,
+    today: Callable[[], str],
+    date_from: date | None,
+    date_to: date | None,
+    status: str | None,
+    hidden: list[str],
+) -> str:
+    """The conditions of a page of the client's invoices, with only the filters asked for.
+
+    Written out, not as ``($3::date IS NULL OR …)`` for every filter: a statement with those
+    was planned anew on each execution (PostgreSQL kept custom plans for it, 0.05 ms of
+    planning per request against 0.04 ms of execution), while the few statements of the
+    filters actually used get a generic plan each, kept in asyncpg's statement cache."""
+    where = [
+        f"i.client_number = {p(client_number)}",
+        f"i.invoice_number <> ALL({p(hidden)}::text[])",
+    ]
+    if date_from is not None:
+        where.append(f"i.issue_date >= {p(date_from)}::date")
+    if date_to is not None:
+        where.append(f"i.issue_date <= {p(date_to)}::date")
+    if status is not None:
+        where.append(f"{status_sql(today())} = {p(status)}::text")
+    return " AND ".join(where)
+
+
 async def invoice_page(
     conn: Conn,
     client_number: str,
@@ -289,38 +334,25 @@ async def invoice_page(
 ) -> tuple[int, list[Record]]:
     """A page of the client's invoices and how many there are; ``columns``: which of the
     invoice's (``LIST_COLUMNS`` for a list)."""
-    where = f"""i.client_number = $1
-        AND ($3::date IS NULL OR i.issue_date >= $3)
-        AND ($4::date IS NULL OR i.issue_date <= $4)
-        AND ($5::text IS NULL OR {STATUS_SQL} = $5)
-        AND i.invoice_number <> ALL($6::text[])"""
+    p = _Parameters()
+    today_param = p(today)
+    where = _page_where(p, client_number, lambda: today_param, date_from, date_to, status, hidden)
     rows = await conn.fetch(
-        f"""SELECT {columns}, {STATUS_SQL} AS status, count(*) OVER () AS total
+        f"""SELECT {columns}, {status_sql(today_param)} AS status, count(*) OVER () AS total
             FROM invoices i WHERE {where}
             ORDER BY i.issue_date DESC, i.invoice_number DESC
-            LIMIT $7 OFFSET $8""",
-        client_number,
-        today,
-        date_from,
-        date_to,
-        status,
-        hidden,
-        limit,
-        offset,
+            LIMIT {p(limit)} OFFSET {p(offset)}""",
+        *p.values,
     )
     if rows:
         return rows[0]["total"], rows
     if offset == 0:
         return 0, []
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM invoices i WHERE {where}",
-        client_number,
-        today,
-        date_from,
-        date_to,
-        status,
-        hidden,
+    counted = _Parameters()
+    where = _page_where(
+        counted, client_number, lambda: counted(today), date_from, date_to, status, hidden
     )
+    total = await conn.fetchval(f"SELECT count(*) FROM invoices i WHERE {where}", *counted.values)
     return total, []
 
 
