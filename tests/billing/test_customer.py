@@ -338,7 +338,15 @@ async def _confirm(billing: Billing, token: str, expect: int = 200) -> dict[str,
 
 async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
     headers = loaded.issuer.customer(A)
-    assert (await loaded.get("/me/e-invoice", A))["status"] == "none"
+    # One statement reads the page (repository.e_invoice.state_rows): a client with no
+    # consent, no request and no history is still one row.
+    first = await loaded.get("/me/e-invoice", A)
+    assert (first["status"], first["email"], first["pending"], first["history"]) == (
+        "none",
+        None,
+        None,
+        [],
+    )
     asked = await loaded.client.put(
         "/me/e-invoice", json={"email": "jan@example.pl"}, headers=headers
     )
@@ -387,6 +395,8 @@ async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
         ("confirmed", "confirmation-link"),
         ("withdrawn", "customer"),
     ]
+    # The same history as the export reads it (its own statements), newest first.
+    assert history == (await loaded.get("/me/export", A))["e_invoice_history"]
     again = await loaded.client.delete("/me/e-invoice", headers=headers)
     assert again.status == 409
 
