@@ -404,12 +404,14 @@ class BalanceFacts:
     """All a balance is computed from, read in one statement (one snapshot, one round trip):
     the client's kind, their invoices, what payments paid of the principal, their interest
     notes, all money they paid, and the two rate tables — each list of plain tuples in the
-    column order of ``balance_facts``'s arrays, amounts as Decimals and days as dates."""
+    order of ``_BALANCE_SQL``'s lists, amounts as Decimals and days as dates."""
 
     kind: str
     invoices: list[tuple[Any, ...]]  # invoice_number, gross, due_date, corrects
     principal: list[tuple[Any, ...]]  # invoice_number, paid_on, amount
-    notes: list[tuple[Any, ...]]  # see _BALANCE_NOTE_COLUMNS
+    # note_number, invoice_number, issue_date, payable_by, total, amount_paid,
+    # compensation_for, compensation_pln, reason, interest_to
+    notes: list[tuple[Any, ...]]
     paid: Decimal
     rates: list[tuple[Any, ...]]  # effective_from, reference_rate_percent
     eur_rates: list[tuple[Any, ...]]  # rate_date, eur_pln, table_number
@@ -455,10 +457,6 @@ _BALANCE_SQL = """SELECT json_build_array(
                      '[]')
        FROM eur_rates))::text
     FROM clients c WHERE c.client_number = $1"""
-
-# Each note's fields in BalanceFacts.notes, in this order.
-_BALANCE_NOTE_COLUMNS = """note_number, invoice_number, issue_date, payable_by, total, amount_paid,
-    compensation_for, compensation_pln, reason, interest_to"""
 
 _day = date.fromisoformat
 
