@@ -81,6 +81,16 @@ async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
     paged = await loaded.get("/me/invoices?page=2&page_size=2", A)
     assert paged["total"] == 3 and paged["pages"] == 2
     assert [i["invoice_number"] for i in paged["items"]] == [I1["invoice_number"]]
+    # Past the last page, the total is still counted with the filters asked (each set of
+    # filters is a statement of its own: repository.ledger._page_where).
+    for query, total in [
+        ("status=overdue&page=2&page_size=1", 1),
+        ("from=2026-01-01&to=2026-01-31&page=3&page_size=1", 1),
+        ("from=2026-01-01&status=unpaid&page=2&page_size=1", 1),
+        ("to=2025-12-31&page=2&page_size=5", 1),
+    ]:
+        past = await loaded.get(f"/me/invoices?{query}", A)
+        assert past["items"] == [] and past["total"] == total, query
 
     for query, field, status in [
         ("from=2026-13-01", "from", 400),
@@ -93,6 +103,42 @@ async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
         assert resp.status == status, query
         assert resp.content_type == "application/problem+json"
         assert (await resp.json())["errors"][0]["field"] == field
+
+
+async def test_a_listed_invoice_is_the_invoice_its_detail_shows(loaded: Billing) -> None:
+    """The list reads its amounts as text from SQL (``LIST_COLUMNS``), the detail decodes
+    and formats them (``views.invoice_item``): every field the list shows is the detail's,
+    for an overdue, a paid, a part-paid, a not-yet-due, a corrected invoice and its
+    correction (negative amounts, nothing outstanding of its own)."""
+    part_paid = invoice_row("10000126030004", A, "U/100001/2023", issue_date="2026-03-12")
+    correction = invoice_row(
+        "10000126030005",
+        A,
+        "U/100001/2023",
+        issue_date="2026-03-15",
+        water_m3="-2.000",
+        subscription="0.00",
+        corrects=I3["invoice_number"],
+    )
+    await loaded.feed(
+        [
+            part_paid,
+            correction,
+            payment_row("P-A3", A, part_paid["invoice_number"], "2026-03-13", "0.10"),
+        ]
+    )
+    for client in (A, B):
+        listed = (await loaded.get("/me/invoices", client))["items"]
+        assert listed
+        for item in listed:
+            detail = await loaded.get(f"/me/invoices/{item['invoice_number']}", client)
+            assert item == {key: detail[key] for key in item}
+    statuses = {i["invoice_number"]: i for i in (await loaded.get("/me/invoices", A))["items"]}
+    assert statuses[I3["invoice_number"]]["status"] == "corrected"
+    assert statuses[I3["invoice_number"]]["outstanding"] == "0.00"
+    assert statuses[correction["invoice_number"]]["gross"].startswith("-")
+    assert statuses[part_paid["invoice_number"]]["amount_paid"] == "0.10"
+    assert statuses[part_paid["invoice_number"]]["status"] == "partly_paid"
 
 
 async def test_invoices_the_gateway_names_hidden_are_left_out_of_every_page(
@@ -292,7 +338,15 @@ async def _confirm(billing: Billing, token: str, expect: int = 200) -> dict[str,
 
 async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
     headers = loaded.issuer.customer(A)
-    assert (await loaded.get("/me/e-invoice", A))["status"] == "none"
+    # One statement reads the page (repository.e_invoice.state_rows): a client with no
+    # consent, no request and no history is still one row.
+    first = await loaded.get("/me/e-invoice", A)
+    assert (first["status"], first["email"], first["pending"], first["history"]) == (
+        "none",
+        None,
+        None,
+        [],
+    )
     asked = await loaded.client.put(
         "/me/e-invoice", json={"email": "jan@example.pl"}, headers=headers
     )
@@ -341,6 +395,8 @@ async def test_e_invoice_accept_change_withdraw(loaded: Billing) -> None:
         ("confirmed", "confirmation-link"),
         ("withdrawn", "customer"),
     ]
+    # The same history as the export reads it (its own statements), newest first.
+    assert history == (await loaded.get("/me/export", A))["e_invoice_history"]
     again = await loaded.client.delete("/me/e-invoice", headers=headers)
     assert again.status == 409
 

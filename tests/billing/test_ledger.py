@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 from ebok_billing.documents import rendering as documents
 from ebok_billing.interest.compensation import rate_date_for
+from ebok_billing.ledger import repository as ledger_repository
 from ebok_shared.clock import LOCAL_TZ, clock
 
 from tests.billing.helpers import (
@@ -44,6 +45,55 @@ def _base() -> list[dict[str, Any]]:
         contract_row("U/100001/2023", H),
         contract_row("U/100002/2024", B, concluded_on="2024-02-01"),
     ]
+
+
+# The statement the balance read its facts with before issue 17 (arrays of records, the
+# principal joined the plain way; a payment's invoices in the order its grouping sorted them,
+# spelled out): the oracle the one-document statement must agree with.
+_FACTS_BEFORE = """SELECT c.kind,
+    array(SELECT (invoice_number, gross, due_date, corrects) FROM invoices
+           WHERE client_number = $1) AS invoices,
+    array(SELECT (invoice_number, paid_on, amount) FROM (
+           SELECT a.payment_id, a.invoice_number, p.paid_on, sum(a.amount) AS amount
+             FROM payment_allocations a JOIN payments p USING (payment_id)
+            WHERE a.note_number IS NULL AND p.client_number = $1
+           GROUP BY a.payment_id, a.invoice_number, p.paid_on, p.posted_at
+           ORDER BY p.paid_on, p.posted_at, a.payment_id, a.invoice_number) principal)
+      AS principal,
+    array(SELECT (note_number, invoice_number, issue_date, payable_by, total, amount_paid,
+                  compensation_for, compensation_pln, reason, interest_to)
+            FROM interest_notes WHERE client_number = $1
+           ORDER BY issue_date, note_number) AS notes,
+    (SELECT coalesce(sum(amount), 0) FROM payments WHERE client_number = $1) AS paid,
+    array(SELECT (effective_from, reference_rate_percent) FROM reference_rates
+           ORDER BY effective_from) AS rates,
+    array(SELECT (rate_date, eur_pln, table_number) FROM eur_rates ORDER BY rate_date)
+      AS eur_rates
+   FROM clients c WHERE c.client_number = $1"""
+
+
+async def assert_facts_as_before(billing: Billing, *clients: str) -> None:
+    """The balance's facts (``balance_facts``) are what the statement before issue 17 read:
+    the same values, types and scales (Decimal("1.20") is not Decimal("1.2") on the wire)
+    and the same order, for each of ``clients`` and for one that does not exist."""
+    async with asyncpg.create_pool(billing.settings.database_url, min_size=1) as pool:
+        async with pool.acquire() as conn:
+            for client in clients:
+                facts = await ledger_repository.balance_facts(conn, client)
+                before = await conn.fetchrow(_FACTS_BEFORE, client)
+                assert facts is not None and before is not None
+                assert facts.kind == before["kind"]
+                assert facts.paid == before["paid"] and str(facts.paid) == str(before["paid"])
+                for name in ("invoices", "principal", "notes", "rates", "eur_rates"):
+                    ours = getattr(facts, name)
+                    theirs = [tuple(r) for r in before[name]]
+                    assert ours == theirs, name
+                    # equal Decimals may differ in scale; their text may not
+                    assert [tuple(map(repr, r)) for r in ours] == [
+                        tuple(map(repr, r)) for r in theirs
+                    ], name
+                assert facts.invoices or facts.principal or facts.notes
+            assert await ledger_repository.balance_facts(conn, "999999") is None
 
 
 def note_payment(pid: str, client: str, note: str, paid_on: str, amount: str) -> dict[str, Any]:
@@ -149,6 +199,7 @@ async def test_a_late_business_payment_charges_the_compensation_once(billing: Bi
             "SELECT count(*) FROM interest_notes WHERE compensation_pln IS NOT NULL"
         )
     assert charged == 1
+    await assert_facts_as_before(billing, H, B)
 
 
 async def test_a_missing_eur_rate_refuses_rather_than_guesses(billing: Billing) -> None:
@@ -280,6 +331,7 @@ async def test_payments_go_to_the_named_debt_else_the_oldest_due(billing: Billin
     again = await billing.feed(batch, expect=200)
     assert again["replayed"] is True
     assert (await billing.get("/me/balance", H))["balance"]["amount"] == "920.56"
+    await assert_facts_as_before(billing, H)
 
 
 async def test_an_unpaid_note_past_its_term_is_overdue(billing: Billing) -> None:

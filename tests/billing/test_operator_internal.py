@@ -112,6 +112,27 @@ async def test_rate_table_is_data_an_operator_extends(billing: Billing) -> None:
     assert rates["items"][-1]["household_rate_percent"] == "9.00"
 
 
+async def test_a_rate_the_operator_adds_counts_in_the_next_balance(billing: Billing) -> None:
+    """The balance keeps the rate table it built while the rows it reads stay the same
+    (issue 17); a row the operator adds changes them, and the very next balance uses it."""
+    clock.freeze(TODAY)
+    await billing.feed([client_row(A), contract_row("U/100001/2023", A), INVOICE])
+
+    async def periods() -> list[tuple[str, str]]:
+        (overdue,) = (await billing.get("/me/balance", A))["overdue"]["invoices"]
+        return [(p["from"], p["annual_rate_percent"]) for p in overdue["interest"]["periods"]]
+
+    assert (await periods())[-1] == ("2026-03-05", "9.25")  # 3.75 + 5.50
+    assert await periods() == await periods()  # built once, the same answer again
+    added = await billing.client.post(
+        "/operator/interest-rates",
+        headers=billing.issuer.operator(roles=("billing",)),
+        json={"effective_from": "2026-03-18", "reference_rate_percent": "3.50"},
+    )
+    assert added.status == 201
+    assert (await periods())[-2:] == [("2026-03-05", "9.25"), ("2026-03-18", "9.00")]
+
+
 async def test_on_demand_interest_note_for_an_unpaid_overdue_invoice(billing: Billing) -> None:
     clock.freeze(TODAY)
     await billing.feed([client_row(A), contract_row("U/100001/2023", A), INVOICE])

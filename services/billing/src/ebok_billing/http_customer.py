@@ -57,7 +57,7 @@ async def list_invoices(request: web.Request) -> web.Response:
             limit=page.size,
             offset=page.offset,
         )
-    return json_answer(page.envelope([views.invoice_item(r) for r in rows], total))
+    return json_answer(page.envelope([views.invoice_list_item(r) for r in rows], total))
 
 
 @routes.get("/me/invoices/{number}")

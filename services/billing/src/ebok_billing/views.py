@@ -39,18 +39,38 @@ _STATUS_LABELS = {status.value: status.label for status in InvoiceStatus}
 
 
 def invoice_item(r: Any) -> dict[str, Any]:
-    status = r["status"]
+    """An invoice as a list shows it, from a row with all of its columns (Decimal amounts)."""
     outstanding = max(r["gross"] - r["amount_paid"], ZERO) if not r["corrected"] else ZERO
+    return _item(
+        r,
+        amount(r["net"]),
+        amount(r["vat"]),
+        amount(r["gross"]),
+        amount(r["amount_paid"]),
+        amount(outstanding),
+    )
+
+
+def invoice_list_item(r: Any) -> dict[str, Any]:
+    """The same as ``invoice_item``, from a row of ``repository.ledger.LIST_COLUMNS``: its
+    amounts, ``outstanding`` too, already the text the answer carries."""
+    return _item(r, r["net"], r["vat"], r["gross"], r["amount_paid"], r["outstanding"])
+
+
+def _item(
+    r: Any, net: str, vat: str, gross: str, amount_paid: str, outstanding: str
+) -> dict[str, Any]:
+    status = r["status"]
     return {
         "invoice_number": r["invoice_number"],
         "issue_date": r["issue_date"].isoformat(),
         "due_date": r["due_date"].isoformat(),
         "period": {"from": r["period_from"].isoformat(), "to": r["period_to"].isoformat()},
-        "net": amount(r["net"]),
-        "vat": amount(r["vat"]),
-        "gross": amount(r["gross"]),
-        "amount_paid": amount(r["amount_paid"]),
-        "outstanding": amount(outstanding),
+        "net": net,
+        "vat": vat,
+        "gross": gross,
+        "amount_paid": amount_paid,
+        "outstanding": outstanding,
         "status": status,
         "status_label": _STATUS_LABELS[status],
         "ksef_number": r["ksef_number"],

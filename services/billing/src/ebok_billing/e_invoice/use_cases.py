@@ -4,6 +4,7 @@ the address by the e-mailed link, and may withdraw; a business gets its invoices
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,23 +23,32 @@ log = get_logger(__name__)
 
 @dataclass(frozen=True)
 class EInvoiceState:
-    """What a client's e-invoice page shows."""
+    """What a client's e-invoice page shows (``views.e_invoice`` reads each by name)."""
 
-    client: repo.Record
-    consent: repo.Record | None
-    pending: repo.Record | None
-    history: list[repo.Record]
+    client: Mapping[str, Any]  # kind
+    consent: Mapping[str, Any] | None  # status, email
+    pending: Mapping[str, Any] | None  # email, purpose, expires_at
+    history: list[Mapping[str, Any]]  # at, action, email, source
 
 
 async def state(conn: repo.Conn, client_number: str, now: datetime) -> EInvoiceState:
-    client = await repo.clients.client(conn, client_number)
-    if client is None:
+    rows = await repo.e_invoice.state_rows(conn, client_number, now, 50)
+    if not rows:
         raise not_found("Nie znaleziono klienta.")
+    first = rows[0]
     return EInvoiceState(
-        client,
-        await repo.e_invoice.consent(conn, client_number),
-        await repo.e_invoice.pending_request(conn, client_number, now),
-        await repo.e_invoice.history(conn, client_number, 50),
+        {"kind": first["kind"]},
+        None
+        if first["consent_status"] is None
+        else {"status": first["consent_status"], "email": first["consent_email"]},
+        None
+        if first["pending_expires_at"] is None
+        else {
+            "email": first["pending_email"],
+            "purpose": first["pending_purpose"],
+            "expires_at": first["pending_expires_at"],
+        },
+        [r for r in rows if r["at"] is not None],  # a client without history: one bare row
     )
 
 

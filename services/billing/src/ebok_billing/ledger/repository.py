@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from ..clients.domain import Buyer
 from ..common.connection import Conn, Record
 from .domain import InvoiceData, PaymentData
 
-# The rule of domain.invoice_status, in SQL, so the list can filter and page by it.
-STATUS_SQL = """CASE WHEN i.corrected THEN 'corrected'
+
+def status_sql(today: str) -> str:
+    """The rule of domain.invoice_status, in SQL, so the list can filter and page by it;
+    ``today``: the statement's parameter holding today's date (e.g. "$2")."""
+    return f"""CASE WHEN i.corrected THEN 'corrected'
      WHEN i.amount_paid >= i.gross THEN 'paid'
-     WHEN i.due_date < $2 THEN 'overdue'
+     WHEN i.due_date < {today} THEN 'overdue'
      WHEN i.amount_paid > 0 THEN 'partly_paid'
      ELSE 'unpaid' END"""
+
+
+STATUS_SQL = status_sql("$2")  # with today as the statement's second parameter
 
 
 INVOICE_COLUMNS = """i.invoice_number, i.client_number, i.contract_number, i.issue_date,
@@ -27,10 +35,18 @@ INVOICE_COLUMNS = """i.invoice_number, i.client_number, i.contract_number, i.iss
     i.gross, i.amount_paid, i.ksef_number, i.ksef_hash, i.corrects, i.corrected, i.delivery,
     i.e_invoice_email, i.source"""
 
-# What an invoice list shows of each (views.invoice_item): the columns the list decodes on
-# every customer's first view, not the lines and buyer a copy or an export needs.
-LIST_COLUMNS = """i.invoice_number, i.issue_date, i.due_date, i.period_from, i.period_to, i.net,
-    i.vat, i.gross, i.amount_paid, i.ksef_number, i.corrects, i.corrected, i.delivery"""
+# What an invoice list shows of each (views.invoice_list_item): the columns the list decodes
+# on every customer's first view, not the lines and buyer a copy or an export needs. The
+# amounts come as the text the answer carries: a numeric(14, 2) prints with its two decimals,
+# as ``money.amount`` gives them, so the list neither decodes them into Decimals nor formats
+# them again (that was a third of the list's own CPU). ``outstanding`` is the rule of
+# ``views.invoice_item`` (a corrected invoice owes nothing of its own; never below zero).
+LIST_COLUMNS = """i.invoice_number, i.issue_date, i.due_date, i.period_from, i.period_to,
+    i.net::text AS net, i.vat::text AS vat, i.gross::text AS gross,
+    i.amount_paid::text AS amount_paid,
+    (CASE WHEN i.corrected THEN 0.00 ELSE greatest(i.gross - i.amount_paid, 0.00) END)::text
+      AS outstanding,
+    i.ksef_number, i.corrects, i.corrected, i.delivery"""
 
 
 # What a payment paid of invoices' principal (allocations to notes are not principal).
@@ -264,6 +280,45 @@ async def lock_invoice(conn: Conn, invoice_number: str) -> Record | None:
     )
 
 
+class _Parameters:
+    """A statement's parameters as it is written: each value given its ``$n``."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+
+    def __call__(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+def _page_where(
+    p: _Parameters,
+    client_number: str,
+    today: Callable[[], str],
+    date_from: date | None,
+    date_to: date | None,
+    status: str | None,
+    hidden: list[str],
+) -> str:
+    """The conditions of a page of the client's invoices, with only the filters asked for.
+
+    Written out, not as ``($3::date IS NULL OR …)`` for every filter: a statement with those
+    was planned anew on each execution (PostgreSQL kept custom plans for it, 0.05 ms of
+    planning per request against 0.04 ms of execution), while the few statements of the
+    filters actually used get a generic plan each, kept in asyncpg's statement cache."""
+    where = [
+        f"i.client_number = {p(client_number)}",
+        f"i.invoice_number <> ALL({p(hidden)}::text[])",
+    ]
+    if date_from is not None:
+        where.append(f"i.issue_date >= {p(date_from)}::date")
+    if date_to is not None:
+        where.append(f"i.issue_date <= {p(date_to)}::date")
+    if status is not None:
+        where.append(f"{status_sql(today())} = {p(status)}::text")
+    return " AND ".join(where)
+
+
 async def invoice_page(
     conn: Conn,
     client_number: str,
@@ -279,38 +334,25 @@ async def invoice_page(
 ) -> tuple[int, list[Record]]:
     """A page of the client's invoices and how many there are; ``columns``: which of the
     invoice's (``LIST_COLUMNS`` for a list)."""
-    where = f"""i.client_number = $1
-        AND ($3::date IS NULL OR i.issue_date >= $3)
-        AND ($4::date IS NULL OR i.issue_date <= $4)
-        AND ($5::text IS NULL OR {STATUS_SQL} = $5)
-        AND i.invoice_number <> ALL($6::text[])"""
+    p = _Parameters()
+    today_param = p(today)
+    where = _page_where(p, client_number, lambda: today_param, date_from, date_to, status, hidden)
     rows = await conn.fetch(
-        f"""SELECT {columns}, {STATUS_SQL} AS status, count(*) OVER () AS total
+        f"""SELECT {columns}, {status_sql(today_param)} AS status, count(*) OVER () AS total
             FROM invoices i WHERE {where}
             ORDER BY i.issue_date DESC, i.invoice_number DESC
-            LIMIT $7 OFFSET $8""",
-        client_number,
-        today,
-        date_from,
-        date_to,
-        status,
-        hidden,
-        limit,
-        offset,
+            LIMIT {p(limit)} OFFSET {p(offset)}""",
+        *p.values,
     )
     if rows:
         return rows[0]["total"], rows
     if offset == 0:
         return 0, []
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM invoices i WHERE {where}",
-        client_number,
-        today,
-        date_from,
-        date_to,
-        status,
-        hidden,
+    counted = _Parameters()
+    where = _page_where(
+        counted, client_number, lambda: counted(today), date_from, date_to, status, hidden
     )
+    total = await conn.fetchval(f"SELECT count(*) FROM invoices i WHERE {where}", *counted.values)
     return total, []
 
 
@@ -362,51 +404,110 @@ class BalanceFacts:
     """All a balance is computed from, read in one statement (one snapshot, one round trip):
     the client's kind, their invoices, what payments paid of the principal, their interest
     notes, all money they paid, and the two rate tables — each list of plain tuples in the
-    column order of ``balance_facts``'s arrays."""
+    order of ``_BALANCE_SQL``'s lists, amounts as Decimals and days as dates."""
 
     kind: str
     invoices: list[tuple[Any, ...]]  # invoice_number, gross, due_date, corrects
     principal: list[tuple[Any, ...]]  # invoice_number, paid_on, amount
-    notes: list[tuple[Any, ...]]  # see _BALANCE_NOTES
+    # note_number, invoice_number, issue_date, payable_by, total, amount_paid,
+    # compensation_for, compensation_pln, reason, interest_to
+    notes: list[tuple[Any, ...]]
     paid: Decimal
     rates: list[tuple[Any, ...]]  # effective_from, reference_rate_percent
     eur_rates: list[tuple[Any, ...]]  # rate_date, eur_pln, table_number
 
 
-_BALANCE_NOTES = """note_number, invoice_number, issue_date, payable_by, total, amount_paid,
-    compensation_for, compensation_pln, reason, interest_to"""
+# The statement gives one JSON document, not arrays of records: asyncpg decodes an array of
+# anonymous records element by element and field by field (about as much CPU as the rest of
+# the answer), orjson reads the document in a few microseconds. Amounts travel as the text
+# of their numeric (``::text``: exact, with their scale, never a JSON number, which a reader
+# could take for a float), days as JSON gives them (ISO 8601 whatever the DateStyle).
+#
+# What payments paid of the principal is read from the client's payments, each one's
+# allocations by the primary key (LATERAL, grouped inside: the planner keeps it a nested
+# loop). Joined the plain way, the planner hashed every principal allocation of every client
+# on each request (0.27 ms of the statement's 0.37 ms with 200 clients, growing with them).
+_BALANCE_SQL = """SELECT json_build_array(
+    c.kind,
+    (SELECT coalesce(json_agg(json_build_array(invoice_number, gross::text, due_date, corrects)),
+                     '[]')
+       FROM invoices WHERE client_number = $1),
+    (SELECT coalesce(json_agg(json_build_array(a.invoice_number, p.paid_on, a.amount::text)
+                              ORDER BY p.paid_on, p.posted_at, p.payment_id, a.invoice_number),
+                     '[]')
+       FROM payments p,
+            LATERAL (SELECT invoice_number, sum(amount) AS amount FROM payment_allocations
+                      WHERE payment_id = p.payment_id AND note_number IS NULL
+                      GROUP BY invoice_number) a
+      WHERE p.client_number = $1),
+    (SELECT coalesce(json_agg(json_build_array(note_number, invoice_number, issue_date,
+                                               payable_by, total::text, amount_paid::text,
+                                               compensation_for, compensation_pln::text, reason,
+                                               interest_to)
+                              ORDER BY issue_date, note_number),
+                     '[]')
+       FROM interest_notes WHERE client_number = $1),
+    (SELECT coalesce(sum(amount), 0)::text FROM payments WHERE client_number = $1),
+    (SELECT coalesce(json_agg(json_build_array(effective_from, reference_rate_percent::text)
+                              ORDER BY effective_from),
+                     '[]')
+       FROM reference_rates),
+    (SELECT coalesce(json_agg(json_build_array(rate_date, eur_pln::text, table_number)
+                              ORDER BY rate_date),
+                     '[]')
+       FROM eur_rates))::text
+    FROM clients c WHERE c.client_number = $1"""
+
+_day = date.fromisoformat
+
+
+def _day_or_none(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _amount_or_none(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
 
 
 async def balance_facts(conn: Conn, client_number: str) -> BalanceFacts | None:
     """What ``balance`` needs (None: no such client), in one statement."""
-    row = await conn.fetchrow(
-        f"""SELECT c.kind,
-            array(SELECT (invoice_number, gross, due_date, corrects) FROM invoices
-                   WHERE client_number = $1) AS invoices,
-            array(SELECT (invoice_number, paid_on, amount) FROM (
-                   SELECT {PRINCIPAL} WHERE a.note_number IS NULL AND p.client_number = $1
-                   GROUP BY a.payment_id, a.invoice_number, p.paid_on, p.posted_at
-                   ORDER BY p.paid_on, p.posted_at, a.payment_id) principal) AS principal,
-            array(SELECT ({_BALANCE_NOTES}) FROM interest_notes WHERE client_number = $1
-                   ORDER BY issue_date, note_number) AS notes,
-            (SELECT coalesce(sum(amount), 0) FROM payments WHERE client_number = $1) AS paid,
-            array(SELECT (effective_from, reference_rate_percent) FROM reference_rates
-                   ORDER BY effective_from) AS rates,
-            array(SELECT (rate_date, eur_pln, table_number) FROM eur_rates
-                   ORDER BY rate_date) AS eur_rates
-           FROM clients c WHERE c.client_number = $1""",
-        client_number,
-    )
-    if row is None:
+    text = await conn.fetchval(_BALANCE_SQL, client_number)
+    if text is None:
         return None
+    kind, invoices, principal, notes, paid, rates, eur_rates = orjson.loads(text)
     return BalanceFacts(
-        kind=row["kind"],
-        invoices=list(row["invoices"]),
-        principal=list(row["principal"]),
-        notes=list(row["notes"]),
-        paid=row["paid"],
-        rates=list(row["rates"]),
-        eur_rates=list(row["eur_rates"]),
+        kind=kind,
+        invoices=[(n, Decimal(g), _day(d), c) for n, g, d, c in invoices],
+        principal=[(n, _day(d), Decimal(a)) for n, d, a in principal],
+        notes=[
+            (
+                number,
+                invoice,
+                _day(issued),
+                _day(payable_by),
+                Decimal(total),
+                Decimal(amount_paid),
+                compensation_for,
+                _amount_or_none(compensation_pln),
+                reason,
+                _day_or_none(interest_to),
+            )
+            for (
+                number,
+                invoice,
+                issued,
+                payable_by,
+                total,
+                amount_paid,
+                compensation_for,
+                compensation_pln,
+                reason,
+                interest_to,
+            ) in notes
+        ],
+        paid=Decimal(paid),
+        rates=[(_day(d), Decimal(r)) for d, r in rates],
+        eur_rates=[(_day(d), Decimal(r), t) for d, r, t in eur_rates],
     )
 
 

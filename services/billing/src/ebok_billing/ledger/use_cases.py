@@ -3,6 +3,7 @@ what a customer reads of it — invoices, their details and the balance."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -282,7 +283,7 @@ async def invoice_page(
     offset: int,
 ) -> tuple[int, list[repo.Record]]:
     """A page of the client's invoices, without those operators hid (``hidden``), with what
-    a list shows of each (``views.invoice_item``)."""
+    a list shows of each (``views.invoice_list_item``)."""
     return await repo.ledger.invoice_page(
         conn,
         client_number,
@@ -336,6 +337,14 @@ async def invoice(conn: repo.Conn, invoice_number: str, today: date) -> repo.Rec
     return row
 
 
+@functools.lru_cache(maxsize=4)
+def _rate_table(rows: tuple[tuple[date, Decimal], ...]) -> RateTable:
+    """The rate table of these rows, built and checked once while they stay the same. The
+    rows are still read with every balance (an operator's new rate counts at once); only
+    the table made of them is kept, and it is the same value for every client."""
+    return RateTable.from_rows(RateRow(day, percent) for day, percent in rows)
+
+
 async def balance(conn: repo.Conn, client_number: str, today: date) -> tuple[Balance, InterestKind]:
     """The client's balance and what is overdue, with interest to today (everything read in
     one statement: the balance is on every customer's first dashboard)."""
@@ -343,11 +352,7 @@ async def balance(conn: repo.Conn, client_number: str, today: date) -> tuple[Bal
     if facts is None:
         raise not_found("Nie znaleziono klienta.")
     kind = interest_kind(facts.kind)
-    table = (
-        RateTable.from_rows(RateRow(day, percent) for day, percent in facts.rates)
-        if facts.rates
-        else load_default_rate_table()
-    )
+    table = _rate_table(tuple(facts.rates)) if facts.rates else load_default_rate_table()
     result = compute_balance(
         [InvoiceFacts(*r) for r in facts.invoices],
         [PaymentFacts(*r) for r in facts.principal],
