@@ -8,7 +8,6 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import groupby
 
 import asyncpg
 from ebok_shared.bus import Outbox
@@ -233,9 +232,14 @@ async def queue_counts(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def monthly_consumption(
-    pool: asyncpg.Pool, client_number: str, contract_number: str | None
+    pool: asyncpg.Pool,
+    client_number: str,
+    contract_number: str | None,
+    first: str | None = None,
+    last: str | None = None,
 ) -> dict[str, consumption.Month]:
-    """Water per month derived from the client's readings (of one contract, if named)."""
+    """Water per month derived from the client's readings (of one contract, if named), the
+    months from ``first`` to ``last`` (YYYY-MM) if given."""
     async with pool.acquire() as conn:
         if contract_number is not None:
             owned = {
@@ -246,17 +250,13 @@ async def monthly_consumption(
                 raise Refusal(
                     404, "contract-not-found", "Nie znaleziono takiej umowy wśród Twoich umów."
                 )
-        rows = await repo.consumption_points(conn, client_number, contract_number)
-    series = [
-        consumption.Series(
-            serial,
-            group[0]["kind"],
-            tuple(Point(r["read_on"], r["value"], r["role"]) for r in group),
+        rows = await repo.monthly_consumption(conn, client_number, contract_number, first, last)
+    return {
+        r["month"]: consumption.Month(
+            r["month"], {"main": r["main"], "garden": r["garden"]}, r["days"]
         )
-        for serial, grouped in groupby(rows, key=lambda r: r["meter_serial"])
-        for group in [list(grouped)]
-    ]
-    return consumption.monthly_consumption(series)
+        for r in rows
+    }
 
 
 async def photo(
