@@ -7,6 +7,9 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
+from ebok_shared.bus import Event, Outbox
+
 from . import Conn, Record
 
 _ORDER = """read_on, CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END,
@@ -23,26 +26,6 @@ async def accepted_points(conn: Conn, serial: str) -> list[Record]:
     )
 
 
-async def points_and_live_reading(
-    conn: Conn, serial: str, read_on: dt.date
-) -> tuple[list[Record], Record | None]:
-    """``accepted_points`` and ``live_customer_reading`` of the meter, in one round trip."""
-    rows = await conn.fetch(
-        f"""SELECT *, status = 'accepted' AS counted,
-                   (read_on = $2 AND source = 'customer' AND role = 'regular') AS live
-              FROM readings
-             WHERE meter_serial = $1 AND superseded_at IS NULL
-               AND (status = 'accepted'
-                    OR (read_on = $2 AND source = 'customer' AND role = 'regular'
-                        AND status <> 'rejected'))
-             ORDER BY {_ORDER}""",
-        serial,
-        read_on,
-    )
-    live = [r for r in rows if r["live"]]
-    return [r for r in rows if r["counted"]], live[0] if live else None
-
-
 async def feed_reading(conn: Conn, serial: str, read_on: dt.date, source: str) -> Record | None:
     return await conn.fetchrow(
         """SELECT * FROM readings WHERE meter_serial = $1 AND read_on = $2 AND source = $3
@@ -51,6 +34,10 @@ async def feed_reading(conn: Conn, serial: str, read_on: dt.date, source: str) -
         read_on,
         source,
     )
+
+
+async def reading_by_id(conn: Conn, reading_id: uuid.UUID) -> Record | None:
+    return await conn.fetchrow("SELECT * FROM readings WHERE id = $1", reading_id)
 
 
 async def reading_by_key(conn: Conn, client_number: str, key: str) -> Record | None:
@@ -77,15 +64,31 @@ async def finish_superseding(conn: Conn, reading_id: uuid.UUID, by: uuid.UUID) -
     await conn.execute("UPDATE readings SET superseded_by = $2 WHERE id = $1", reading_id, by)
 
 
-async def insert_reading(conn: Conn, **values: Any) -> Record:
-    names = list(values)
-    row = await conn.fetchrow(
+def _insert_reading(names: Sequence[str]) -> str:
+    return (
         f"INSERT INTO readings ({', '.join(names)}) VALUES"
-        f" ({', '.join(f'${i}' for i in range(1, len(names) + 1))}) RETURNING *",
-        *values.values(),
+        f" ({', '.join(f'${i}' for i in range(1, len(names) + 1))}) RETURNING *"
     )
+
+
+async def insert_reading(conn: Conn, **values: Any) -> Record:
+    row = await conn.fetchrow(_insert_reading(list(values)), *values.values())
     assert row is not None
     return row
+
+
+async def insert_reading_with_events(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    events: Sequence[tuple[Event, str | None]],
+    **values: Any,
+) -> Record:
+    """``insert_reading`` and the rows of its ``events`` in the outbox as one statement: one
+    round trip, where the two took two on every reading submitted."""
+    rows = await outbox.fetch_with_events(
+        conn, events, _insert_reading(list(values)), *values.values()
+    )
+    return rows[0]
 
 
 async def decide_reading(

@@ -47,14 +47,27 @@ async def submit_reading(
     today, now = clock.today(), clock.now()
     async with pool.acquire() as conn, conn.transaction():
         key = cmd.idempotency_key
-        if key is not None and (done := await repo.reading_by_key(conn, cmd.client_number, key)):
-            return done
-        # The meter locked and the window's configuration: one round trip.
-        meter = await meters_repo.client_meter_to_read(conn, cmd.serial, cmd.client_number)
+        # The meter locked, the window, the key's reading and the registers: one round trip.
+        meter = await meters_repo.meter_to_read(
+            conn, cmd.serial, cmd.client_number, cmd.read_on, key
+        )
+        if key is not None:
+            # A repeated key: the reading recorded the first time (looked up by the key alone
+            # when the meter is no longer the client's, as it was before the lock).
+            if meter is None:
+                done = await repo.reading_by_key(conn, cmd.client_number, key)
+            elif meter["done_id"] is not None:
+                done = await repo.reading_by_id(conn, meter["done_id"])
+            else:
+                done = None
+            if done is not None:
+                return done
         if meter is None:
             raise meters.not_yours(cmd.serial)
         state = reading_rules.window_state(
-            str(meter["window_mode"]), [Window(*w) for w in meter["windows"]], today
+            str(meter["window_mode"]),
+            [Window(*w) for w in zip(meter["window_opens"], meter["window_closes"], strict=True)],
+            today,
         )
         if not state.open:
             raise reading_rules.window_closed(state)
@@ -73,7 +86,32 @@ async def submit_reading(
             confirm_unusual=cmd.confirm_unusual,
             photo_id=photo_id,
             idempotency_key=key,
+            registers=Registers(
+                [
+                    Point(day, value, role)
+                    for day, value, role in zip(
+                        meter["point_days"],
+                        meter["point_values"],
+                        meter["point_roles"],
+                        strict=True,
+                    )
+                ],
+                list(meter["point_ids"]),
+                meter["live_id"],
+                meter["live_billed_at"],
+            ),
         )
+
+
+@dataclass(frozen=True)
+class Registers:
+    """What a customer's reading is judged against, read with the meter's lock: the accepted
+    live registers in order with their ids, and the customer's live reading of the day."""
+
+    points: list[Point]
+    ids: list[uuid.UUID]
+    live_id: uuid.UUID | None
+    live_billed_at: dt.datetime | None
 
 
 async def save_photo(
@@ -107,36 +145,54 @@ async def record_reading(
     confirm_unusual: bool = False,
     photo_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
+    registers: Registers | None = None,
 ) -> Record:
     """A regular reading of ``meter`` (locked by the caller), in the caller's transaction.
     A customer's second reading of a day replaces the first unless billed; a customer's
-    implausible reading needs ``confirm_unusual`` and then waits for an operator."""
+    implausible reading needs ``confirm_unusual`` and then waits for an operator. A
+    customer's reading comes with its ``registers`` (read with the lock)."""
     meters.check_readable(meter, source, read_on)
     reading_rules.check_date(meters.facts(meter), read_on, today)
     replaced = None
     if source == "customer":
-        rows, replaced = await repo.points_and_live_reading(conn, meter["serial"], read_on)
-        if replaced is not None and replaced["billed_at"] is not None:
+        assert registers is not None, "a customer's reading comes with its registers"
+        replaced = registers.live_id
+        if replaced is not None and registers.live_billed_at is not None:
             raise reading_rules.already_billed(read_on)
+        judged = [p for p, i in zip(registers.points, registers.ids, strict=True) if i != replaced]
     else:
-        rows = await repo.accepted_points(conn, meter["serial"])
-    verdict = reading_rules.judge(
-        points(rows, replaced["id"] if replaced is not None else None),
-        value,
-        read_on,
-        meter["kind"],
-        rules,
-    )
+        judged = points(await repo.accepted_points(conn, meter["serial"]))
+    verdict = reading_rules.judge(judged, value, read_on, meter["kind"], rules)
     status = reading_rules.status(verdict, source, confirm_unusual)
 
     if replaced is not None:
-        await repo.start_superseding(conn, replaced["id"], now)
-    row = await repo.insert_reading(
+        await repo.start_superseding(conn, replaced, now)
+    # The events are built before the row (everything they say is known by now), so the
+    # row and its events go in one statement.
+    reading = Reading(
+        uuid.uuid4(),
+        meter["serial"],
+        meter["contract_number"],
+        meter["client_number"],
+        value,
+        read_on,
+        source,
+        verdict.daily,
+        verdict.baseline,
+    )
+    leak = (
+        (verdict.daily, verdict.baseline)
+        if verdict.leak and verdict.daily is not None and verdict.baseline is not None
+        else None
+    )
+    row = await repo.insert_reading_with_events(
         conn,
-        id=uuid.uuid4(),
-        meter_serial=meter["serial"],
-        contract_number=meter["contract_number"],
-        client_number=meter["client_number"],
+        outbox,
+        events.reading_recorded(reading, meter["kind"], status, leak),
+        id=reading.id,
+        meter_serial=reading.meter_serial,
+        contract_number=reading.contract_number,
+        client_number=reading.client_number,
         value=value,
         read_on=read_on,
         source=source,
@@ -152,14 +208,7 @@ async def record_reading(
         idempotency_key=idempotency_key,
     )
     if replaced is not None:
-        await repo.finish_superseding(conn, replaced["id"], row["id"])
-    reading = Reading.of(row)
-    if status == "accepted":
-        await events.reading_accepted(conn, outbox, reading, meter["kind"])
-    else:
-        await events.reading_to_verify(conn, outbox, reading, meter["kind"])
-    if verdict.leak and verdict.daily is not None and verdict.baseline is not None:
-        await events.leak_suspected(conn, outbox, reading, verdict.daily, verdict.baseline)
+        await repo.finish_superseding(conn, replaced, row["id"])
     return row
 
 

@@ -1,0 +1,129 @@
+"""``repository.meters.meter_to_read`` (migration 0003): the meter locked and, read after
+the lock, everything a customer's reading is judged against, in one round trip. Its
+registers are read after the lock: a reading committed while it waited is among them."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal as D
+
+import asyncpg
+import pytest
+from ebok_readings.app import SPEC
+from ebok_readings.repository import meters as meters_repo
+from ebok_shared import db
+from ebok_shared.service import migration_folders
+
+from tests.support.waiting import eventually
+
+AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+SERIAL, CLIENT = "WM-100001-1", "100001"
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    found = await db.create_pool(database, min_size=2, max_size=3)
+    async with found.acquire() as conn:
+        await db.migrate(conn, migration_folders(SPEC))
+        await conn.execute(
+            "INSERT INTO contracts (contract_number, client_number, concluded_on)"
+            " VALUES ('U/1', $1, '2025-01-01')",
+            CLIENT,
+        )
+        await conn.execute(
+            "INSERT INTO meters (serial, kind, contract_number, installed_on, registered_by)"
+            " VALUES ($1, 'main', 'U/1', '2025-01-01', 'test')",
+            SERIAL,
+        )
+    try:
+        yield found
+    finally:
+        await found.close()
+
+
+async def add(
+    conn: asyncpg.Connection,
+    day: str,
+    value: str,
+    *,
+    source: str = "inspector",
+    status: str = "accepted",
+    key: str | None = None,
+) -> uuid.UUID:
+    reading_id = uuid.uuid4()
+    await conn.execute(
+        """INSERT INTO readings (id, meter_serial, contract_number, client_number, value,
+               read_on, source, status, submitted_by, submitted_at, idempotency_key)
+           VALUES ($1, $2, 'U/1', $3, $4, $5, $6, $7, 'test', clock_timestamp(), $8)""",
+        reading_id,
+        SERIAL,
+        CLIENT,
+        D(value),
+        dt.date.fromisoformat(day),
+        source,
+        status,
+        key,
+    )
+    return reading_id
+
+
+async def test_what_a_reading_is_judged_against(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        first = await add(conn, "2025-01-01", "10.000")
+        await add(conn, "2025-03-01", "30.000", status="rejected")
+        live = await add(conn, "2025-02-01", "20.000", source="customer", key="k-1")
+        async with conn.transaction():
+            found = await meters_repo.meter_to_read(
+                conn, SERIAL, CLIENT, dt.date(2025, 2, 1), "k-1"
+            )
+            assert found is not None
+            assert (found["kind"], found["contract_number"], found["concluded_on"]) == (
+                "main",
+                "U/1",
+                dt.date(2025, 1, 1),
+            )
+            assert (found["window_mode"], found["window_opens"]) == ("always", [])
+            assert found["done_id"] == live
+            assert found["point_ids"] == [first, live]
+            assert found["point_values"] == [D("10.000"), D("20.000")]
+            assert (found["live_id"], found["live_billed_at"]) == (live, None)
+        async with conn.transaction():
+            other_day = await meters_repo.meter_to_read(
+                conn, SERIAL, CLIENT, dt.date(2025, 2, 2), None
+            )
+            assert other_day is not None
+            assert (other_day["live_id"], other_day["done_id"]) == (None, None)
+            assert await meters_repo.meter_to_read(conn, SERIAL, "999999", AT.date(), None) is None
+            assert await meters_repo.meter_to_read(conn, "WM-NONE", CLIENT, AT.date(), None) is None
+
+
+async def test_a_reading_committed_while_waiting_for_the_lock_is_judged_against(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as holder, pool.acquire() as waiter:
+        waiter_pid = waiter.get_server_pid()
+        holding = holder.transaction()
+        await holding.start()
+        assert await meters_repo.meter_to_read(holder, SERIAL, CLIENT, AT.date(), None)
+        committed = await add(holder, "2025-06-01", "50.000")
+
+        async def judged_against() -> list[uuid.UUID]:
+            async with waiter.transaction():
+                found = await meters_repo.meter_to_read(waiter, SERIAL, CLIENT, AT.date(), None)
+                assert found is not None
+                return list(found["point_ids"])
+
+        waiting = asyncio.ensure_future(judged_against())
+
+        async def blocked() -> bool:
+            wait = await holder.fetchval(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", waiter_pid
+            )
+            return bool(wait == "Lock")
+
+        await eventually(blocked, "the second reader waiting for the meter's lock")
+        await holding.commit()
+        assert await waiting == [committed]
