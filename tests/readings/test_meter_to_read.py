@@ -1,6 +1,8 @@
 """``repository.meters.meter_to_read`` (migration 0003): the meter locked and, read after
 the lock, everything a customer's reading is judged against, in one round trip. Its
-registers are read after the lock: a reading committed while it waited is among them."""
+registers are read after the lock: a reading committed while it waited is among them. A
+reading recorded by one statement guarded by ``readings_unchanged`` is written only if the
+meter's state is still the one it was judged on."""
 
 from __future__ import annotations
 
@@ -12,9 +14,13 @@ from decimal import Decimal as D
 
 import asyncpg
 import pytest
+from ebok_readings import events
 from ebok_readings.app import SPEC
+from ebok_readings.domain.readings import Reading
 from ebok_readings.repository import meters as meters_repo
+from ebok_readings.repository import readings as readings_repo
 from ebok_shared import db
+from ebok_shared.bus import Outbox
 from ebok_shared.service import migration_folders
 
 from tests.support.waiting import eventually
@@ -127,3 +133,50 @@ async def test_a_reading_committed_while_waiting_for_the_lock_is_judged_against(
         await eventually(blocked, "the second reader waiting for the meter's lock")
         await holding.commit()
         assert await waiting == [committed]
+
+
+async def test_a_guarded_reading_is_recorded_only_on_the_state_it_was_judged_on(
+    pool: asyncpg.Pool,
+) -> None:
+    outbox = Outbox()
+    day = dt.date(2025, 7, 1)
+    async with pool.acquire() as conn, pool.acquire() as other:
+        await add(conn, "2025-01-01", "10.000")
+        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None)
+        assert seen is not None
+        fingerprint = seen["fingerprint"]
+
+        async def record(value: str) -> asyncpg.Record | None:
+            reading = Reading(
+                uuid.uuid4(), SERIAL, "U/1", CLIENT, D(value), day, "customer", None, None
+            )
+            return await readings_repo.insert_reading_with_events(
+                conn,
+                outbox,
+                events.reading_recorded(reading, "main", "accepted", None),
+                (SERIAL, CLIENT, day, None, fingerprint),
+                id=reading.id,
+                meter_serial=SERIAL,
+                contract_number="U/1",
+                client_number=CLIENT,
+                value=reading.value,
+                read_on=day,
+                source="customer",
+                status="accepted",
+                submitted_by=f"customer:{CLIENT}",
+                submitted_at=AT,
+            )
+
+        # Another reading came in after this one was judged: nothing is written.
+        await add(other, "2025-06-01", "50.000")
+        assert await record("20.000") is None
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+        assert await conn.fetchval("SELECT count(*) FROM readings WHERE value = 20") == 0
+
+        # Judged again on the state as it is, the reading and its event are written.
+        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None)
+        assert seen is not None and len(seen["point_ids"]) == 2
+        fingerprint = seen["fingerprint"]
+        row = await record("60.000")
+        assert row is not None and row["value"] == D("60.000")
+        assert await conn.fetchval("SELECT event_type FROM outbox") == events.READING_ACCEPTED

@@ -1,7 +1,8 @@
 """``Outbox.fetch_with_events``: a business statement and its events' outbox rows in one
 statement, with the same guarantees as ``add_events`` and the statement apart: both or
-neither, inside the caller's transaction only, the relays woken on commit, each envelope
-validated and stored as it will be sent."""
+neither (in the caller's transaction, or the statement's own), no events when the business
+statement returns no row, the relays woken on commit, each envelope validated and stored as
+it will be sent."""
 
 from __future__ import annotations
 
@@ -53,14 +54,29 @@ async def test_the_row_and_its_events_commit_together_and_wake_the_relays(databa
         await conn.close()
 
 
-async def test_neither_the_row_nor_its_events_without_the_transaction(database: str) -> None:
+async def test_both_or_neither(database: str) -> None:
     await prepare_database(database)
     outbox = Outbox(CATALOGUE)
     conn = await db.connect(database)
     try:
         event = Event.new(INCREMENTED, {"n": 1})
-        with pytest.raises(RuntimeError, match="inside the business transaction"):
-            await outbox.fetch_with_events(conn, [(event, None)], APPLY, event.id, "x", 1)
+        # Not a row, not an event: the business statement returned nothing.
+        nothing = (
+            "INSERT INTO applied (event_id, event_type, n) SELECT $1, $2, $3 WHERE false"
+            " RETURNING n"
+        )
+        assert (
+            await outbox.fetch_with_events(conn, [(event, None)], nothing, event.id, "x", 1) == []
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):  # a statement of its own
+            await outbox.fetch_with_events(
+                conn,
+                [(event, None), (event, None)],  # the outbox takes an event once
+                APPLY,
+                event.id,
+                "x",
+                1,
+            )
         with pytest.raises(asyncpg.UniqueViolationError):
             async with conn.transaction():
                 await outbox.fetch_with_events(conn, [(event, None)], APPLY, event.id, "x", 1)

@@ -29,13 +29,15 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM added LIMIT 1
 
 # A business statement and its events' rows as one statement: the business statement's
 # parameters come first, the events' four arrays after them. Data-modifying CTEs always run
-# to completion, whatever the outer query reads; the NOTIFY rides on each event row
-# (PostgreSQL folds a transaction's identical notifications into one).
+# to completion, whatever the outer query reads; the events are written only if the
+# business statement returned a row; the NOTIFY rides on each event row (PostgreSQL folds a
+# transaction's identical notifications into one).
 _WITH_EVENTS = """
 WITH business AS ({query}),
 added AS (
     INSERT INTO outbox (event_id, event_type, aggregate_key, body)
     SELECT * FROM unnest(${n1}::uuid[], ${n2}::text[], ${n3}::text[], ${n4}::bytea[])
+     WHERE EXISTS (SELECT 1 FROM business)
     RETURNING pg_notify('{channel}', '')
 )
 SELECT * FROM business
@@ -78,11 +80,10 @@ class Outbox:
         *args: Any,
     ) -> list[asyncpg.Record]:
         """``query`` (one statement with its parameters ``$1``..; a data-modifying one with
-        ``RETURNING``, or a SELECT) and the rows of ``events`` in the same statement, in the
-        caller's transaction: one round trip where ``add_events`` and the statement take
-        two. ``query``'s rows are the answer."""
-        if not conn.is_in_transaction():
-            raise RuntimeError("outbox writes belong inside the business transaction")
+        ``RETURNING``, or a SELECT) and the rows of ``events`` in the same statement: one
+        round trip where ``add_events`` and the statement take two. ``query``'s rows are the
+        answer; with none, no event is written either. Outside a transaction the statement
+        is a transaction of its own (both or neither, still)."""
         if not 0 < len(events) <= CHUNK:
             raise ValueError(f"1 to {CHUNK} events go with one statement")
         n = len(args)

@@ -59,3 +59,18 @@ BEGIN
      WHERE m.serial = p_serial;
 END
 $$;
+
+-- Whether what ``readings_meter_to_read`` returns is still what it returned when a reading
+-- was judged (``p_fingerprint``: the md5 of that row's text, as the service read it): the
+-- meter locked again and everything read again after the lock. A reading recorded by one
+-- statement guarded by this (the lock held to its end) was judged on the meter's state
+-- of the moment it is written, as if the lock had been held all along.
+CREATE FUNCTION readings_unchanged(p_serial text, p_client text, p_read_on date, p_key text,
+                                   p_fingerprint text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    RETURN EXISTS (SELECT 1 FROM readings_meter_to_read(p_serial, p_client, p_read_on, p_key) c
+                    WHERE md5(c::text) = p_fingerprint);
+END
+$$;

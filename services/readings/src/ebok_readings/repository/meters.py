@@ -53,9 +53,10 @@ async def meter_to_read(
     ``window_opens``/``window_closes``, ``done_id`` (the reading recorded under the key),
     the accepted live registers as ``point_ids``/``point_values``/``point_days``/
     ``point_roles`` in register order, and ``live_id``/``live_billed_at`` (the customer's
-    live reading of the day). None if there is no such meter or it is another client's."""
+    live reading of the day), and ``fingerprint`` (for ``readings_unchanged``). None if there
+    is no such meter or it is another client's."""
     row = await conn.fetchrow(
-        "SELECT * FROM readings_meter_to_read($1, $2, $3, $4)",
+        "SELECT c.*, md5(c::text) AS fingerprint FROM readings_meter_to_read($1, $2, $3, $4) c",
         serial,
         client_number,
         read_on,

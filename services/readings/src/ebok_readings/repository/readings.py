@@ -64,10 +64,17 @@ async def finish_superseding(conn: Conn, reading_id: uuid.UUID, by: uuid.UUID) -
     await conn.execute("UPDATE readings SET superseded_by = $2 WHERE id = $1", reading_id, by)
 
 
-def _insert_reading(names: Sequence[str]) -> str:
+def _insert_reading(names: Sequence[str], *, guarded: bool = False) -> str:
+    """The INSERT of a reading; ``guarded``: only if ``readings_unchanged`` (its five
+    arguments follow the values)."""
+    n = len(names)
+    values = ", ".join(f"${i}" for i in range(1, n + 1))
+    if not guarded:
+        return f"INSERT INTO readings ({', '.join(names)}) VALUES ({values}) RETURNING *"
+    guard = ", ".join(f"${i}" for i in range(n + 1, n + 6))
     return (
-        f"INSERT INTO readings ({', '.join(names)}) VALUES"
-        f" ({', '.join(f'${i}' for i in range(1, len(names) + 1))}) RETURNING *"
+        f"INSERT INTO readings ({', '.join(names)}) SELECT {values}"
+        f" WHERE readings_unchanged({guard}) RETURNING *"
     )
 
 
@@ -81,14 +88,17 @@ async def insert_reading_with_events(
     conn: asyncpg.Connection,
     outbox: Outbox,
     events: Sequence[tuple[Event, str | None]],
+    unchanged: tuple[str, str, dt.date, str | None, str] | None = None,
     **values: Any,
-) -> Record:
+) -> Record | None:
     """``insert_reading`` and the rows of its ``events`` in the outbox as one statement: one
-    round trip, where the two took two on every reading submitted."""
-    rows = await outbox.fetch_with_events(
-        conn, events, _insert_reading(list(values)), *values.values()
-    )
-    return rows[0]
+    round trip, where the two took two on every reading submitted. ``unchanged`` (serial,
+    client, day, idempotency key, fingerprint): the meter locked by the statement itself,
+    and nothing written (None) unless ``readings_unchanged`` says the meter's state is the
+    one the reading was judged on."""
+    sql = _insert_reading(list(values), guarded=unchanged is not None)
+    rows = await outbox.fetch_with_events(conn, events, sql, *values.values(), *(unchanged or ()))
+    return rows[0] if rows else None
 
 
 async def decide_reading(

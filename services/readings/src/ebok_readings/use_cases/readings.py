@@ -41,66 +41,96 @@ class SubmitReading:
 async def submit_reading(
     pool: asyncpg.Pool, outbox: Outbox, rules: Rules, cmd: SubmitReading
 ) -> Record:
-    """The reading as recorded; the same one again for a repeated idempotency key. One
-    transaction holds it all: the meter's lock (its readings are decided one at a time),
-    the reading window, the photo, the rules, the row and its events."""
+    """The reading as recorded; the same one again for a repeated idempotency key. The
+    meter's readings are decided one at a time, each on the meter's state under its lock:
+    the reading window, the photo, the rules, the row and its events.
+
+    Most readings take two round trips and no BEGIN/COMMIT: one statement reads the meter's
+    state (under its lock, released at once), the rules judge, and one statement records the
+    row and its events only if, with the meter locked again to its end, the state is still
+    the one judged (``readings_unchanged``). A reading with a photo, one replacing the day's
+    reading (several statements), or one whose meter changed meanwhile is decided in one
+    transaction holding the lock throughout."""
     today, now = clock.today(), clock.now()
+    if cmd.photo is None:
+        async with pool.acquire() as conn:
+            done = await _submit(conn, outbox, rules, cmd, today, now, in_one_statement=True)
+        if done is not None:
+            return done
     async with pool.acquire() as conn, conn.transaction():
-        key = cmd.idempotency_key
-        # The meter locked, the window, the key's reading and the registers: one round trip.
-        meter = await meters_repo.meter_to_read(
-            conn, cmd.serial, cmd.client_number, cmd.read_on, key
-        )
-        if key is not None:
-            # A repeated key: the reading recorded the first time (looked up by the key alone
-            # when the meter is no longer the client's, as it was before the lock).
-            if meter is None:
-                done = await repo.reading_by_key(conn, cmd.client_number, key)
-            elif meter["done_id"] is not None:
-                done = await repo.reading_by_id(conn, meter["done_id"])
-            else:
-                done = None
-            if done is not None:
-                return done
+        done = await _submit(conn, outbox, rules, cmd, today, now, in_one_statement=False)
+        assert done is not None
+        return done
+
+
+async def _submit(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    rules: Rules,
+    cmd: SubmitReading,
+    today: dt.date,
+    now: dt.datetime,
+    *,
+    in_one_statement: bool,
+) -> Record | None:
+    """``submit_reading`` on ``conn``: in the caller's transaction, or (``in_one_statement``)
+    recorded by one guarded statement; None if that could not be (decide it in a
+    transaction)."""
+    key = cmd.idempotency_key
+    # The meter (locked), the window, the key's reading and the registers: one round trip.
+    meter = await meters_repo.meter_to_read(conn, cmd.serial, cmd.client_number, cmd.read_on, key)
+    if key is not None:
+        # A repeated key: the reading recorded the first time (looked up by the key alone
+        # when the meter is no longer the client's, as it was before the lock).
         if meter is None:
-            raise meters.not_yours(cmd.serial)
-        state = reading_rules.window_state(
-            str(meter["window_mode"]),
-            [Window(*w) for w in zip(meter["window_opens"], meter["window_closes"], strict=True)],
-            today,
-        )
-        if not state.open:
-            raise reading_rules.window_closed(state)
-        photo_id = await save_photo(conn, cmd.client_number, cmd.photo, now)
-        return await record_reading(
-            conn,
-            outbox,
-            rules,
-            meter,
-            value=cmd.value,
-            read_on=cmd.read_on,
-            source="customer",
-            submitted_by=f"customer:{cmd.client_number}",
-            today=today,
-            now=now,
-            confirm_unusual=cmd.confirm_unusual,
-            photo_id=photo_id,
-            idempotency_key=key,
-            registers=Registers(
-                [
-                    Point(day, value, role)
-                    for day, value, role in zip(
-                        meter["point_days"],
-                        meter["point_values"],
-                        meter["point_roles"],
-                        strict=True,
-                    )
-                ],
-                list(meter["point_ids"]),
-                meter["live_id"],
-                meter["live_billed_at"],
-            ),
-        )
+            done = await repo.reading_by_key(conn, cmd.client_number, key)
+        elif meter["done_id"] is not None:
+            done = await repo.reading_by_id(conn, meter["done_id"])
+        else:
+            done = None
+        if done is not None:
+            return done
+    if meter is None:
+        raise meters.not_yours(cmd.serial)
+    state = reading_rules.window_state(
+        str(meter["window_mode"]),
+        [Window(*w) for w in zip(meter["window_opens"], meter["window_closes"], strict=True)],
+        today,
+    )
+    if not state.open:
+        raise reading_rules.window_closed(state)
+    photo_id = await save_photo(conn, cmd.client_number, cmd.photo, now)
+    return await record_reading(
+        conn,
+        outbox,
+        rules,
+        meter,
+        value=cmd.value,
+        read_on=cmd.read_on,
+        source="customer",
+        submitted_by=f"customer:{cmd.client_number}",
+        today=today,
+        now=now,
+        confirm_unusual=cmd.confirm_unusual,
+        photo_id=photo_id,
+        idempotency_key=key,
+        registers=Registers(
+            [
+                Point(day, value, role)
+                for day, value, role in zip(
+                    meter["point_days"], meter["point_values"], meter["point_roles"], strict=True
+                )
+            ],
+            list(meter["point_ids"]),
+            meter["live_id"],
+            meter["live_billed_at"],
+        ),
+        unchanged=(
+            (cmd.serial, cmd.client_number, cmd.read_on, key, meter["fingerprint"])
+            if in_one_statement
+            else None
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -146,11 +176,15 @@ async def record_reading(
     photo_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
     registers: Registers | None = None,
-) -> Record:
+    unchanged: tuple[str, str, dt.date, str | None, str] | None = None,
+) -> Record | None:
     """A regular reading of ``meter`` (locked by the caller), in the caller's transaction.
     A customer's second reading of a day replaces the first unless billed; a customer's
     implausible reading needs ``confirm_unusual`` and then waits for an operator. A
-    customer's reading comes with its ``registers`` (read with the lock)."""
+    customer's reading comes with its ``registers`` (read with the lock). ``unchanged``:
+    not in a transaction, the row recorded by one statement guarded by
+    ``readings_unchanged`` with these arguments; None if the meter changed since it was
+    read, or the reading replaces another (decide it in a transaction then)."""
     meters.check_readable(meter, source, read_on)
     reading_rules.check_date(meters.facts(meter), read_on, today)
     replaced = None
@@ -166,6 +200,8 @@ async def record_reading(
     status = reading_rules.status(verdict, source, confirm_unusual)
 
     if replaced is not None:
+        if unchanged is not None:
+            return None  # superseding takes several statements
         await repo.start_superseding(conn, replaced, now)
     # The events are built before the row (everything they say is known by now), so the
     # row and its events go in one statement.
@@ -189,6 +225,7 @@ async def record_reading(
         conn,
         outbox,
         events.reading_recorded(reading, meter["kind"], status, leak),
+        unchanged,
         id=reading.id,
         meter_serial=reading.meter_serial,
         contract_number=reading.contract_number,
@@ -207,7 +244,7 @@ async def record_reading(
         photo_id=photo_id,
         idempotency_key=idempotency_key,
     )
-    if replaced is not None:
+    if replaced is not None and row is not None:
         await repo.finish_superseding(conn, replaced, row["id"])
     return row
 
