@@ -16,9 +16,10 @@ import asyncpg
 import pytest
 from ebok_readings import events
 from ebok_readings.app import SPEC
-from ebok_readings.domain.readings import Reading
+from ebok_readings.domain.readings import Point, Reading
 from ebok_readings.repository import meters as meters_repo
 from ebok_readings.repository import readings as readings_repo
+from ebok_readings.use_cases.readings import Registers
 from ebok_shared import db
 from ebok_shared.bus import Outbox
 from ebok_shared.service import migration_folders
@@ -96,12 +97,19 @@ async def test_what_a_reading_is_judged_against(pool: asyncpg.Pool) -> None:
             assert found["point_ids"] == [first, live]
             assert found["point_values"] == [D("10.000"), D("20.000")]
             assert (found["live_id"], found["live_billed_at"]) == (live, None)
+            # Judged against: the registers without the day's live reading it replaces.
+            assert list(Registers(found)) == [Point(dt.date(2025, 1, 1), D("10.000"))]
         async with conn.transaction():
             other_day = await meters_repo.meter_to_read(
                 conn, SERIAL, CLIENT, dt.date(2025, 2, 2), None
             )
             assert other_day is not None
             assert (other_day["live_id"], other_day["done_id"]) == (None, None)
+            kept = Registers(other_day)
+            assert [p.value for p in kept] == [D("10.000"), D("20.000")]
+            assert (kept[-1], list(kept[1:])) == (kept[1], [kept[1]])
+            with pytest.raises(IndexError):
+                kept[2]
             assert await meters_repo.meter_to_read(conn, SERIAL, "999999", AT.date(), None) is None
             assert await meters_repo.meter_to_read(conn, "WM-NONE", CLIENT, AT.date(), None) is None
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
 import asyncpg
 from ebok_shared.bus import Outbox
@@ -114,17 +116,7 @@ async def _submit(
         confirm_unusual=cmd.confirm_unusual,
         photo_id=photo_id,
         idempotency_key=key,
-        registers=Registers(
-            [
-                Point(day, value, role)
-                for day, value, role in zip(
-                    meter["point_days"], meter["point_values"], meter["point_roles"], strict=True
-                )
-            ],
-            list(meter["point_ids"]),
-            meter["live_id"],
-            meter["live_billed_at"],
-        ),
+        registers=Registers(meter),
         unchanged=(
             (cmd.serial, cmd.client_number, cmd.read_on, key, meter["fingerprint"])
             if in_one_statement
@@ -133,15 +125,37 @@ async def _submit(
     )
 
 
-@dataclass(frozen=True)
-class Registers:
-    """What a customer's reading is judged against, read with the meter's lock: the accepted
-    live registers in order with their ids, and the customer's live reading of the day."""
+class Registers(Sequence[Point]):
+    """What a customer's reading is judged against, as ``meter_to_read`` read it with the
+    meter's lock: the accepted live registers in register order, without the customer's live
+    reading of the day (``live_id``, which a new one replaces). Each Point is built only when
+    the rules read it: they bisect, and a meter may have hundreds of registers."""
 
-    points: list[Point]
-    ids: list[uuid.UUID]
-    live_id: uuid.UUID | None
-    live_billed_at: dt.datetime | None
+    def __init__(self, row: Record) -> None:
+        self.days: list[dt.date] = row["point_days"]
+        self.values: list[Decimal] = row["point_values"]
+        self.roles: list[str] = row["point_roles"]
+        self.live_id: uuid.UUID | None = row["live_id"]
+        self.live_billed_at: dt.datetime | None = row["live_billed_at"]
+        ids: list[uuid.UUID] = row["point_ids"]
+        self._skip = ids.index(self.live_id) if self.live_id in ids else None
+
+    def __len__(self) -> int:
+        return len(self.days) - (self._skip is not None)
+
+    @overload
+    def __getitem__(self, index: int) -> Point: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Point]: ...
+    def __getitem__(self, index: int | slice) -> Point | Sequence[Point]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = index + len(self) if index < 0 else index
+        if not 0 <= at < len(self):
+            raise IndexError(index)
+        if self._skip is not None and at >= self._skip:
+            at += 1
+        return Point(self.days[at], self.values[at], self.roles[at])
 
 
 async def save_photo(
@@ -193,7 +207,7 @@ async def record_reading(
         replaced = registers.live_id
         if replaced is not None and registers.live_billed_at is not None:
             raise reading_rules.already_billed(read_on)
-        judged = [p for p, i in zip(registers.points, registers.ids, strict=True) if i != replaced]
+        judged: Sequence[Point] = registers
     else:
         judged = points(await repo.accepted_points(conn, meter["serial"]))
     verdict = reading_rules.judge(judged, value, read_on, meter["kind"], rules)
