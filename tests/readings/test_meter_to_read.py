@@ -188,3 +188,23 @@ async def test_a_guarded_reading_is_recorded_only_on_the_state_it_was_judged_on(
         row = await record("60.000")
         assert row is not None and row["value"] == D("60.000")
         assert await conn.fetchval("SELECT event_type FROM outbox") == events.READING_ACCEPTED
+
+
+async def test_a_page_of_history_with_the_meters_check_in_one_query(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        since = dt.date(2025, 1, 1)
+        assert await readings_repo.client_readings_page(conn, SERIAL, CLIENT, 20, 0) == (
+            since,
+            0,
+            [],
+        )
+        older = await add(conn, "2025-02-01", "10.000")
+        newer = await add(conn, "2025-03-01", "20.000")
+        for offset, expected in ((0, newer), (1, older)):
+            found = await readings_repo.client_readings_page(conn, SERIAL, CLIENT, 1, offset)
+            assert found is not None
+            assert (found[0], found[1], [r["id"] for r in found[2]]) == (since, 2, [expected])
+        # Past the end, another client's meter, no such meter: asked apart by the use case.
+        assert await readings_repo.client_readings_page(conn, SERIAL, CLIENT, 1, 2) is None
+        assert await readings_repo.client_readings_page(conn, SERIAL, "999999", 20, 0) is None
+        assert await readings_repo.client_readings_page(conn, "WM-NONE", CLIENT, 20, 0) is None

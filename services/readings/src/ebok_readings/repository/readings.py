@@ -140,6 +140,35 @@ async def readings_page(
     return int(total), rows
 
 
+async def client_readings_page(
+    conn: Conn, serial: str, client_number: str, limit: int, offset: int
+) -> tuple[dt.date, int, list[Record]] | None:
+    """``readings_page`` of a client's meter since its contract began, with that start, in
+    one round trip where the meter's check and the page took two: (since, total, rows); None
+    if the meter is not the client's, or for a page past the end (ask the two apart then)."""
+    rows = await conn.fetch(
+        """SELECT c.concluded_on AS since, count(r.id) OVER () AS total, r.*
+             FROM meters m
+             JOIN contracts c ON c.contract_number = m.contract_number
+                             AND c.client_number = $2
+             LEFT JOIN readings r ON r.meter_serial = m.serial AND r.client_number = $2
+                                 AND r.read_on >= c.concluded_on AND r.superseded_at IS NULL
+            WHERE m.serial = $1
+            ORDER BY r.read_on DESC,
+                     CASE r.role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END DESC,
+                     r.submitted_at DESC
+            LIMIT $3 OFFSET $4""",
+        serial,
+        client_number,
+        limit,
+        offset,
+    )
+    if not rows:
+        return None
+    since, total = rows[0]["since"], int(rows[0]["total"])
+    return since, total, [r for r in rows if r["id"] is not None]
+
+
 async def meter_readings(conn: Conn, serial: str) -> list[Record]:
     """Every reading a meter ever had, superseded and rejected ones too (operator view)."""
     return await conn.fetch(

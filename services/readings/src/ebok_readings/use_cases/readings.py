@@ -310,6 +310,11 @@ async def meter_readings(
 ) -> ReadingsPage:
     """A customer's meter's readings, newest first (another client's meter is not found)."""
     async with pool.acquire() as conn:
+        found = await repo.client_readings_page(conn, serial, client_number, limit, offset)
+        if found is not None:
+            since, total, rows = found
+            return ReadingsPage(total, rows, since)
+        # Not the client's meter, or a page past the end: the meter's check and the count.
         meter = await meters_repo.client_meter(conn, serial, client_number)
         if meter is None:
             raise meters.not_yours(serial)
