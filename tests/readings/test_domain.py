@@ -4,7 +4,7 @@ per month (with a property-based test), reading windows and the garden-meter ass
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from ebok_readings.common import values
@@ -227,10 +227,6 @@ def test_monthly_consumption_sums_to_the_water_measured(series: list[Series]) ->
         assert total == consumption.measured_total(series, kind)
     for month in months.values():
         assert month.litres["main"] >= 0 and month.litres["garden"] >= 0
-        assert all(
-            first.strftime("%Y-%m") == last.strftime("%Y-%m") == month.month
-            for first, last in month.spans
-        )
         assert 0 <= month.days <= 31
 
 
@@ -244,3 +240,92 @@ def test_spread_parts_add_up_exactly(start: dt.date, days: int, litres: int) -> 
     parts = consumption.spread(start, start + dt.timedelta(days=days), litres)
     assert sum(p[2] for p in parts) == litres
     assert all(first <= last for first, last, _ in parts)
+    assert all(first.strftime("%Y-%m") == last.strftime("%Y-%m") for first, last, _ in parts)
+
+
+def test_days_measured_count_overlapping_spans_once() -> None:
+    def span(first: int, last: int) -> tuple[dt.date, dt.date]:
+        return (dt.date(2026, 1, first), dt.date(2026, 1, last))
+
+    assert consumption.measured_days([span(10, 20), span(1, 5), span(4, 12), span(15, 16)]) == 20
+    assert consumption.measured_days([span(3, 3), span(3, 3)]) == 1
+    assert consumption.measured_days([]) == 0
+
+
+# -- property: the rules bisect registers as the list scans they replace would find ---------
+
+
+def _scanned_judge(
+    points: list[Point], value: Decimal, read_on: dt.date, rules: reading_rules.Rules
+) -> tuple[object, ...]:
+    """The rules as they read before bisection (every register scanned): the reference."""
+    key = (read_on, reading_rules.ROLE_ORDER["regular"])
+    before = [p for p in points if p.key <= key]
+    after = [p for p in points if p.key > key]
+    previous, following = (before[-1] if before else None, after[0] if after else None)
+    try:
+        reading_rules.check_order(value, previous, following)
+    except Refusal as exc:
+        return ("refused", exc.code)
+    earlier = [p for p in points if p.read_on < read_on] or [
+        p for p in points if p.key < (read_on, 1)
+    ]
+    if not earlier:
+        return ("judged", reading_rules.assess("main", None, None, rules.thresholds))
+    upto = earlier[-1].read_on
+    upto_points = [p for p in points if p.read_on <= upto]
+    base = None
+    if len(upto_points) >= 2:
+        start = upto - dt.timedelta(days=rules.baseline_window_days)
+        older = [p for p in upto_points if p.read_on <= start]
+        first, last = (older[-1] if older else upto_points[0]), upto_points[-1]
+        days = (last.read_on - first.read_on).days
+        if days >= rules.baseline_min_days:
+            base = ((last.value - first.value) / days).quantize(
+                values.THOUSANDTH, rounding=ROUND_HALF_UP
+            )
+    daily = reading_rules.daily(earlier[-1], value, read_on)
+    return ("judged", reading_rules.assess("main", daily, base, rules.thresholds))
+
+
+@st.composite
+def registers(draw: st.DrawFn) -> tuple[list[Point], Decimal, dt.date]:
+    """A meter's registers in register order (an initial reading first, some days with two
+    registers), and a new reading somewhere among them."""
+    day = draw(st.dates(dt.date(2020, 1, 1), dt.date(2024, 12, 31)))
+    value = draw(st.decimals(0, 1000, places=3))
+    found = [Point(day, value, "initial")]
+    for _ in range(draw(st.integers(0, 30))):
+        day += dt.timedelta(days=draw(st.sampled_from([0, 1, 7, 30, 31, 90, 200, 400])))
+        value += draw(st.decimals(0, 300, places=3))
+        found.append(Point(day, value, draw(st.sampled_from(["regular", "regular", "final"]))))
+    found.sort(key=lambda p: p.key)
+    read_on = draw(st.sampled_from([p.read_on for p in found])) + dt.timedelta(
+        days=draw(st.integers(-40, 400))
+    )
+    return found, draw(st.decimals(0, 10_000, places=3)), read_on
+
+
+@settings(max_examples=300, deadline=None)
+@given(registers())
+def test_judging_by_bisection_finds_what_scanning_found(
+    case: tuple[list[Point], Decimal, dt.date],
+) -> None:
+    points, value, read_on = case
+    rules = reading_rules.Rules(T, 365, 30, 5)
+    try:
+        found: tuple[object, ...] = (
+            "judged",
+            reading_rules.judge(points, value, read_on, "main", rules),
+        )
+    except Refusal as exc:
+        found = ("refused", exc.code)
+    assert found == _scanned_judge(points, value, read_on, rules)
+    for role in ("initial", "regular", "final"):
+        key = (read_on, reading_rules.ROLE_ORDER[role])
+        before = [p for p in points if p.key <= key]
+        after = [p for p in points if p.key > key]
+        assert reading_rules.neighbours(points, read_on, role) == (
+            before[-1] if before else None,
+            after[0] if after else None,
+        )

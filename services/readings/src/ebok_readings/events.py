@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from ebok_shared.bus import Outbox, Subscription
+from ebok_shared.bus import Event, Outbox, Subscription
 
 from .clients import use_cases as clients
 from .common.values import m3
@@ -60,10 +60,15 @@ SUBSCRIPTIONS: list[Subscription] = [
 ]
 
 
+def _keyed(event_type: str, payload: dict[str, Any]) -> tuple[Event, str]:
+    """An event with its ``aggregate_key`` (its client), as the outbox takes it."""
+    return Event.new(event_type, payload), f"client:{payload['client_number']}"
+
+
 async def _add(
     conn: asyncpg.Connection, outbox: Outbox, event_type: str, payload: dict[str, Any]
 ) -> None:
-    await outbox.add(conn, event_type, payload, aggregate_key=f"client:{payload['client_number']}")
+    await outbox.add_events(conn, [_keyed(event_type, payload)])
 
 
 def _day(value: dt.date | None) -> str | None:
@@ -94,16 +99,19 @@ async def reading_accepted(conn: asyncpg.Connection, outbox: Outbox, r: Reading,
     await _add(conn, outbox, READING_ACCEPTED, _reading(r, kind))
 
 
-async def reading_to_verify(
-    conn: asyncpg.Connection, outbox: Outbox, r: Reading, kind: str
-) -> None:
-    payload = {
+def _to_verify(r: Reading, kind: str) -> dict[str, Any]:
+    return {
         **_reading(r, kind),
         "source": r.source,
         "daily_consumption": _m3(r.daily_m3),
         "baseline_daily": _m3(r.baseline_m3),
     }
-    await _add(conn, outbox, READING_TO_VERIFY, payload)
+
+
+async def reading_to_verify(
+    conn: asyncpg.Connection, outbox: Outbox, r: Reading, kind: str
+) -> None:
+    await _add(conn, outbox, READING_TO_VERIFY, _to_verify(r, kind))
 
 
 async def reading_rejected(
@@ -113,10 +121,8 @@ async def reading_rejected(
     await _add(conn, outbox, READING_REJECTED, payload)
 
 
-async def leak_suspected(
-    conn: asyncpg.Connection, outbox: Outbox, r: Reading, daily: Decimal, baseline: Decimal
-) -> None:
-    payload = {
+def _leak(r: Reading, daily: Decimal, baseline: Decimal) -> dict[str, Any]:
+    return {
         "reading_id": str(r.id),
         "client_number": r.client_number,
         "contract_number": r.contract_number,
@@ -126,7 +132,27 @@ async def leak_suspected(
         "daily_consumption": m3(daily),
         "baseline_daily": m3(baseline),
     }
-    await _add(conn, outbox, LEAK_SUSPECTED, payload)
+
+
+async def leak_suspected(
+    conn: asyncpg.Connection, outbox: Outbox, r: Reading, daily: Decimal, baseline: Decimal
+) -> None:
+    await _add(conn, outbox, LEAK_SUSPECTED, _leak(r, daily, baseline))
+
+
+def reading_recorded(
+    r: Reading, kind: str, status: str, leak: tuple[Decimal, Decimal] | None
+) -> list[tuple[Event, str]]:
+    """The events of a reading just recorded, for the outbox to write with its row: accepted
+    or waiting for an operator, and a suspected leak (``leak``: daily and baseline m³)."""
+    found = [
+        _keyed(READING_ACCEPTED, _reading(r, kind))
+        if status == "accepted"
+        else _keyed(READING_TO_VERIFY, _to_verify(r, kind))
+    ]
+    if leak is not None:
+        found.append(_keyed(LEAK_SUSPECTED, _leak(r, *leak)))
+    return found
 
 
 # -- garden-meter requests ----------------------------------------------------------------------

@@ -126,7 +126,7 @@ async def my_consumption(request: web.Request) -> web.Response:
         raise bad("from", "początek okresu jest późniejszy niż jego koniec")
     if span > s.consumption_max_months:
         raise bad("to", f"okres może obejmować najwyżej {s.consumption_max_months} miesięcy")
-    months = await readings.monthly_consumption(pool(request), client, contract)
+    months = await readings.monthly_consumption(pool(request), client, contract, first, last)
     return json_answer(views.consumption(months, first, last, contract))
 
 

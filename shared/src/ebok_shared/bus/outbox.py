@@ -27,6 +27,22 @@ WITH added AS (
 SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM added LIMIT 1
 """
 
+# A business statement and its events' rows as one statement: the business statement's
+# parameters come first, the events' four arrays after them. Data-modifying CTEs always run
+# to completion, whatever the outer query reads; the events are written only if the
+# business statement returned a row; the NOTIFY rides on each event row (PostgreSQL folds a
+# transaction's identical notifications into one).
+_WITH_EVENTS = """
+WITH business AS ({query}),
+added AS (
+    INSERT INTO outbox (event_id, event_type, aggregate_key, body)
+    SELECT * FROM unnest(${n1}::uuid[], ${n2}::text[], ${n3}::text[], ${n4}::bytea[])
+     WHERE EXISTS (SELECT 1 FROM business)
+    RETURNING pg_notify('{channel}', '')
+)
+SELECT * FROM business
+"""
+
 
 class Outbox:
     def __init__(self, catalogue: Catalogue | None = None) -> None:
@@ -56,21 +72,47 @@ class Outbox:
         for start in range(0, len(events), CHUNK):
             await self._insert(conn, events[start : start + CHUNK])
 
-    async def _insert(
-        self, conn: asyncpg.Connection, events: Sequence[tuple[Event, str | None]]
-    ) -> None:
+    async def fetch_with_events(
+        self,
+        conn: asyncpg.Connection,
+        events: Sequence[tuple[Event, str | None]],
+        query: str,
+        *args: Any,
+    ) -> list[asyncpg.Record]:
+        """``query`` (one statement with its parameters ``$1``..; a data-modifying one with
+        ``RETURNING``, or a SELECT) and the rows of ``events`` in the same statement: one
+        round trip where ``add_events`` and the statement take two. ``query``'s rows are the
+        answer; with none, no event is written either. Outside a transaction the statement
+        is a transaction of its own (both or neither, still)."""
+        if not 0 < len(events) <= CHUNK:
+            raise ValueError(f"1 to {CHUNK} events go with one statement")
+        n = len(args)
+        sql = _WITH_EVENTS.format(
+            query=query, n1=n + 1, n2=n + 2, n3=n + 3, n4=n + 4, channel=NOTIFY_CHANNEL
+        )
+        return await conn.fetch(sql, *args, *self._columns(events))
+
+    def _columns(
+        self, events: Sequence[tuple[Event, str | None]]
+    ) -> tuple[list[Any], list[str], list[str | None], list[bytes]]:
+        """The outbox rows of ``events``, column by column (each envelope validated once and
+        stored as it will be sent)."""
         bodies = []
         for event, _ in events:
-            envelope = event.to_dict()  # once: validated, then stored as it will be sent
+            envelope = event.to_dict()
             self.catalogue.validate_dict(envelope)
             bodies.append(encode(envelope))
-        await conn.execute(
-            _INSERT,
+        return (
             [e.id for e, _ in events],
             [e.type for e, _ in events],
             [key for _, key in events],
             bodies,
         )
+
+    async def _insert(
+        self, conn: asyncpg.Connection, events: Sequence[tuple[Event, str | None]]
+    ) -> None:
+        await conn.execute(_INSERT, *self._columns(events))
 
 
 async def backlog(conn: asyncpg.Pool | asyncpg.Connection) -> int:

@@ -44,20 +44,23 @@ async def client_meter(
     return row if row is not None and row["client_number"] == client_number else None
 
 
-async def client_meter_to_read(conn: Conn, serial: str, client_number: str) -> Record | None:
-    """``client_meter`` locked, with the reading window's configuration beside it in the same
-    round trip (every reading submitted asks both): ``window_mode`` and ``windows`` (opens_on,
-    closes_on) in order, as ``readings.window_config`` gives them."""
+async def meter_to_read(
+    conn: Conn, serial: str, client_number: str, read_on: dt.date, idempotency_key: str | None
+) -> Record | None:
+    """The meter locked, and on a snapshot taken after the lock everything a customer's
+    reading of ``read_on`` is judged against, in one round trip (migration 0003's
+    ``readings_meter_to_read``): the meter's facts and contract, ``window_mode`` with
+    ``window_opens``/``window_closes``, ``done_id`` (the reading recorded under the key),
+    the accepted live registers as ``point_ids``/``point_values``/``point_days``/
+    ``point_roles`` in register order, and ``live_id``/``live_billed_at`` (the customer's
+    live reading of the day), and ``fingerprint`` (for ``readings_unchanged``). None if there
+    is no such meter or it is another client's."""
     row = await conn.fetchrow(
-        _METER.replace(
-            "SELECT m.*,",
-            """SELECT m.*, (SELECT mode FROM reading_window_mode WHERE id = 1) AS window_mode,
-                array(SELECT (w.opens_on, w.closes_on) FROM reading_window_mode wm
-                        JOIN reading_windows w ON wm.mode <> 'always'
-                       WHERE wm.id = 1 ORDER BY w.opens_on) AS windows,""",
-        )
-        + " WHERE m.serial = $1 FOR UPDATE OF m",
+        "SELECT c.*, md5(c::text) AS fingerprint FROM readings_meter_to_read($1, $2, $3, $4) c",
         serial,
+        client_number,
+        read_on,
+        idempotency_key,
     )
     return row if row is not None and row["client_number"] == client_number else None
 

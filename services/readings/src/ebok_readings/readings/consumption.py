@@ -26,19 +26,7 @@ class Series:
 class Month:
     month: str  # YYYY-MM
     litres: dict[str, int] = field(default_factory=lambda: {"main": 0, "garden": 0})
-    spans: list[tuple[dt.date, dt.date]] = field(default_factory=list)  # main meters measured
-
-    @property
-    def days(self) -> int:
-        """Days of the month some main meter measured (overlapping meters count once)."""
-        count, reached = 0, None
-        for first, last in sorted(self.spans):
-            if reached is not None and first <= reached:
-                first = reached + dt.timedelta(days=1)
-            if last >= first:
-                count += (last - first).days + 1
-                reached = last
-        return count
+    days: int = 0  # days of the month some main meter measured (overlapping meters once)
 
     @property
     def water(self) -> Decimal:
@@ -49,10 +37,21 @@ class Month:
         return Decimal(self.litres["garden"]) / 1000
 
     def average_per_day(self) -> Decimal | None:
-        days = self.days
-        if not days:
+        if not self.days:
             return None
-        return (self.water / days).quantize(THOUSANDTH, rounding=ROUND_HALF_UP)
+        return (self.water / self.days).quantize(THOUSANDTH, rounding=ROUND_HALF_UP)
+
+
+def measured_days(spans: Iterable[tuple[dt.date, dt.date]]) -> int:
+    """Days within the union of ``spans`` (first, last; inclusive)."""
+    count, reached = 0, None
+    for first, last in sorted(spans):
+        if reached is not None and first <= reached:
+            first = reached + dt.timedelta(days=1)
+        if last >= first:
+            count += (last - first).days + 1
+            reached = last
+    return count
 
 
 def _litres(value: Decimal) -> int:
@@ -90,8 +89,12 @@ def monthly_consumption(series: Iterable[Series]) -> dict[str, Month]:
     """Consumption per month derived from readings: each interval between consecutive
     registers of a meter is spread over its days. Water (main meters) and garden water are
     kept apart; a replaced meter's series ends at its final reading and the new one starts
-    at its initial reading, so no water is counted across a replacement."""
+    at its initial reading, so no water is counted across a replacement.
+
+    The rule's statement: the service derives the same in PostgreSQL
+    (``repository.readings.monthly_consumption``), which the tests hold to this."""
     months: dict[str, Month] = {}
+    spans: dict[str, list[tuple[dt.date, dt.date]]] = {}  # main meters measured
     for s in series:
         for previous, current in zip(s.points, s.points[1:], strict=False):
             used = _litres(current.value) - _litres(previous.value)
@@ -100,7 +103,9 @@ def monthly_consumption(series: Iterable[Series]) -> dict[str, Month]:
                 month = months.setdefault(key, Month(key))
                 month.litres[s.kind] += litres
                 if s.kind == "main" and previous.read_on < current.read_on:
-                    month.spans.append((first, last))
+                    spans.setdefault(key, []).append((first, last))
+    for key, month in months.items():
+        month.days = measured_days(spans.get(key, ()))
     return dict(sorted(months.items()))
 
 

@@ -3,6 +3,7 @@ plausibility and leaks against the meter's own history, and the reading windows.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import uuid
@@ -93,14 +94,25 @@ def check_date(facts: MeterFacts, read_on: dt.date, today: dt.date, field: str =
         )
 
 
+def _key(p: Point) -> tuple[dt.date, int]:
+    return p.key
+
+
+def _day(p: Point) -> dt.date:
+    return p.read_on
+
+
+# The functions below take a meter's registers in register order (as the repository gives
+# them: by day, then role) and look up what they need by bisection: a reading is judged
+# against a few registers, not all of them (a sequence may build each one when read).
+
+
 def neighbours(
     points: Sequence[Point], read_on: dt.date, role: str
 ) -> tuple[Point | None, Point | None]:
     """The register just before (same day included for a later role) and just after."""
-    key = (read_on, ROLE_ORDER[role])
-    before = [p for p in points if p.key <= key]
-    after = [p for p in points if p.key > key]
-    return (before[-1] if before else None, after[0] if after else None)
+    at = bisect.bisect_right(points, (read_on, ROLE_ORDER[role]), key=_key)
+    return (points[at - 1] if at else None, points[at] if at < len(points) else None)
 
 
 def check_order(
@@ -135,12 +147,13 @@ def baseline(
     """The meter's own average m³ a day over about ``window_days`` up to ``upto`` (from its
     sorted accepted points: the last one on or before ``upto`` against the last one a window
     earlier, or the first one); None with less than ``min_days`` of history."""
-    upto_points = [p for p in points if p.read_on <= upto]
-    if len(upto_points) < 2:
+    upto_count = bisect.bisect_right(points, upto, key=_day)
+    if upto_count < 2:
         return None
     start = upto - dt.timedelta(days=window_days)
-    older = [p for p in upto_points if p.read_on <= start]
-    first, last = (older[-1] if older else upto_points[0]), upto_points[-1]
+    older_count = bisect.bisect_right(points, start, key=_day, hi=upto_count)
+    first = points[older_count - 1] if older_count else points[0]
+    last = points[upto_count - 1]
     days = (last.read_on - first.read_on).days
     if days < min_days:
         return None
@@ -240,15 +253,15 @@ def judge(
     neighbours, then its daily consumption against the meter's own baseline."""
     previous, following = neighbours(points, read_on, "regular")
     check_order(value, previous, following)
-    earlier = [p for p in points if p.read_on < read_on] or [
-        p for p in points if p.key < (read_on, 1)
-    ]
-    if not earlier:
-        return assess(kind, None, None, rules.thresholds)
-    base = baseline(
-        points, earlier[-1].read_on, rules.baseline_window_days, rules.baseline_min_days
+    # The last register of an earlier day, else one of the same day with an earlier role.
+    at = bisect.bisect_left(points, read_on, key=_day) or bisect.bisect_left(
+        points, (read_on, ROLE_ORDER["regular"]), key=_key
     )
-    return assess(kind, daily(earlier[-1], value, read_on), base, rules.thresholds)
+    if not at:
+        return assess(kind, None, None, rules.thresholds)
+    last = points[at - 1]
+    base = baseline(points, last.read_on, rules.baseline_window_days, rules.baseline_min_days)
+    return assess(kind, daily(last, value, read_on), base, rules.thresholds)
 
 
 def status(verdict: Assessment, source: str, confirm_unusual: bool) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from itertools import groupby
+from typing import overload
 
 import asyncpg
 from ebok_shared.bus import Outbox
@@ -43,39 +44,119 @@ class SubmitReading:
 async def submit_reading(
     pool: asyncpg.Pool, outbox: Outbox, rules: Rules, cmd: SubmitReading
 ) -> Record:
-    """The reading as recorded; the same one again for a repeated idempotency key. One
-    transaction holds it all: the meter's lock (its readings are decided one at a time),
-    the reading window, the photo, the rules, the row and its events."""
+    """The reading as recorded; the same one again for a repeated idempotency key. The
+    meter's readings are decided one at a time, each on the meter's state under its lock:
+    the reading window, the photo, the rules, the row and its events.
+
+    Most readings take two round trips and no BEGIN/COMMIT: one statement reads the meter's
+    state (under its lock, released at once), the rules judge, and one statement records the
+    row and its events only if, with the meter locked again to its end, the state is still
+    the one judged (``readings_unchanged``). A reading with a photo, one replacing the day's
+    reading (several statements), or one whose meter changed meanwhile is decided in one
+    transaction holding the lock throughout."""
     today, now = clock.today(), clock.now()
-    async with pool.acquire() as conn, conn.transaction():
-        key = cmd.idempotency_key
-        if key is not None and (done := await repo.reading_by_key(conn, cmd.client_number, key)):
+    if cmd.photo is None:
+        async with pool.acquire() as conn:
+            done = await _submit(conn, outbox, rules, cmd, today, now, in_one_statement=True)
+        if done is not None:
             return done
-        # The meter locked and the window's configuration: one round trip.
-        meter = await meters_repo.client_meter_to_read(conn, cmd.serial, cmd.client_number)
+    async with pool.acquire() as conn, conn.transaction():
+        done = await _submit(conn, outbox, rules, cmd, today, now, in_one_statement=False)
+        assert done is not None
+        return done
+
+
+async def _submit(
+    conn: asyncpg.Connection,
+    outbox: Outbox,
+    rules: Rules,
+    cmd: SubmitReading,
+    today: dt.date,
+    now: dt.datetime,
+    *,
+    in_one_statement: bool,
+) -> Record | None:
+    """``submit_reading`` on ``conn``: in the caller's transaction, or (``in_one_statement``)
+    recorded by one guarded statement; None if that could not be (decide it in a
+    transaction)."""
+    key = cmd.idempotency_key
+    # The meter (locked), the window, the key's reading and the registers: one round trip.
+    meter = await meters_repo.meter_to_read(conn, cmd.serial, cmd.client_number, cmd.read_on, key)
+    if key is not None:
+        # A repeated key: the reading recorded the first time (looked up by the key alone
+        # when the meter is no longer the client's, as it was before the lock).
         if meter is None:
-            raise meters.not_yours(cmd.serial)
-        state = reading_rules.window_state(
-            str(meter["window_mode"]), [Window(*w) for w in meter["windows"]], today
-        )
-        if not state.open:
-            raise reading_rules.window_closed(state)
-        photo_id = await save_photo(conn, cmd.client_number, cmd.photo, now)
-        return await record_reading(
-            conn,
-            outbox,
-            rules,
-            meter,
-            value=cmd.value,
-            read_on=cmd.read_on,
-            source="customer",
-            submitted_by=f"customer:{cmd.client_number}",
-            today=today,
-            now=now,
-            confirm_unusual=cmd.confirm_unusual,
-            photo_id=photo_id,
-            idempotency_key=key,
-        )
+            done = await repo.reading_by_key(conn, cmd.client_number, key)
+        elif meter["done_id"] is not None:
+            done = await repo.reading_by_id(conn, meter["done_id"])
+        else:
+            done = None
+        if done is not None:
+            return done
+    if meter is None:
+        raise meters.not_yours(cmd.serial)
+    state = reading_rules.window_state(
+        str(meter["window_mode"]),
+        [Window(*w) for w in zip(meter["window_opens"], meter["window_closes"], strict=True)],
+        today,
+    )
+    if not state.open:
+        raise reading_rules.window_closed(state)
+    photo_id = await save_photo(conn, cmd.client_number, cmd.photo, now)
+    return await record_reading(
+        conn,
+        outbox,
+        rules,
+        meter,
+        value=cmd.value,
+        read_on=cmd.read_on,
+        source="customer",
+        submitted_by=f"customer:{cmd.client_number}",
+        today=today,
+        now=now,
+        confirm_unusual=cmd.confirm_unusual,
+        photo_id=photo_id,
+        idempotency_key=key,
+        registers=Registers(meter),
+        unchanged=(
+            (cmd.serial, cmd.client_number, cmd.read_on, key, meter["fingerprint"])
+            if in_one_statement
+            else None
+        ),
+    )
+
+
+class Registers(Sequence[Point]):
+    """What a customer's reading is judged against, as ``meter_to_read`` read it with the
+    meter's lock: the accepted live registers in register order, without the customer's live
+    reading of the day (``live_id``, which a new one replaces). Each Point is built only when
+    the rules read it: they bisect, and a meter may have hundreds of registers."""
+
+    def __init__(self, row: Record) -> None:
+        self.days: list[dt.date] = row["point_days"]
+        self.values: list[Decimal] = row["point_values"]
+        self.roles: list[str] = row["point_roles"]
+        self.live_id: uuid.UUID | None = row["live_id"]
+        self.live_billed_at: dt.datetime | None = row["live_billed_at"]
+        ids: list[uuid.UUID] = row["point_ids"]
+        self._skip = ids.index(self.live_id) if self.live_id in ids else None
+
+    def __len__(self) -> int:
+        return len(self.days) - (self._skip is not None)
+
+    @overload
+    def __getitem__(self, index: int) -> Point: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Point]: ...
+    def __getitem__(self, index: int | slice) -> Point | Sequence[Point]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        at = index + len(self) if index < 0 else index
+        if not 0 <= at < len(self):
+            raise IndexError(index)
+        if self._skip is not None and at >= self._skip:
+            at += 1
+        return Point(self.days[at], self.values[at], self.roles[at])
 
 
 async def save_photo(
@@ -109,36 +190,61 @@ async def record_reading(
     confirm_unusual: bool = False,
     photo_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
-) -> Record:
+    registers: Registers | None = None,
+    unchanged: tuple[str, str, dt.date, str | None, str] | None = None,
+) -> Record | None:
     """A regular reading of ``meter`` (locked by the caller), in the caller's transaction.
     A customer's second reading of a day replaces the first unless billed; a customer's
-    implausible reading needs ``confirm_unusual`` and then waits for an operator."""
+    implausible reading needs ``confirm_unusual`` and then waits for an operator. A
+    customer's reading comes with its ``registers`` (read with the lock). ``unchanged``:
+    not in a transaction, the row recorded by one statement guarded by
+    ``readings_unchanged`` with these arguments; None if the meter changed since it was
+    read, or the reading replaces another (decide it in a transaction then)."""
     meters.check_readable(meter, source, read_on)
     reading_rules.check_date(meters.facts(meter), read_on, today)
     replaced = None
     if source == "customer":
-        rows, replaced = await repo.points_and_live_reading(conn, meter["serial"], read_on)
-        if replaced is not None and replaced["billed_at"] is not None:
+        assert registers is not None, "a customer's reading comes with its registers"
+        replaced = registers.live_id
+        if replaced is not None and registers.live_billed_at is not None:
             raise reading_rules.already_billed(read_on)
+        judged: Sequence[Point] = registers
     else:
-        rows = await repo.accepted_points(conn, meter["serial"])
-    verdict = reading_rules.judge(
-        points(rows, replaced["id"] if replaced is not None else None),
-        value,
-        read_on,
-        meter["kind"],
-        rules,
-    )
+        judged = points(await repo.accepted_points(conn, meter["serial"]))
+    verdict = reading_rules.judge(judged, value, read_on, meter["kind"], rules)
     status = reading_rules.status(verdict, source, confirm_unusual)
 
     if replaced is not None:
-        await repo.start_superseding(conn, replaced["id"], now)
-    row = await repo.insert_reading(
+        if unchanged is not None:
+            return None  # superseding takes several statements
+        await repo.start_superseding(conn, replaced, now)
+    # The events are built before the row (everything they say is known by now), so the
+    # row and its events go in one statement.
+    reading = Reading(
+        uuid.uuid4(),
+        meter["serial"],
+        meter["contract_number"],
+        meter["client_number"],
+        value,
+        read_on,
+        source,
+        verdict.daily,
+        verdict.baseline,
+    )
+    leak = (
+        (verdict.daily, verdict.baseline)
+        if verdict.leak and verdict.daily is not None and verdict.baseline is not None
+        else None
+    )
+    row = await repo.insert_reading_with_events(
         conn,
-        id=uuid.uuid4(),
-        meter_serial=meter["serial"],
-        contract_number=meter["contract_number"],
-        client_number=meter["client_number"],
+        outbox,
+        events.reading_recorded(reading, meter["kind"], status, leak),
+        unchanged,
+        id=reading.id,
+        meter_serial=reading.meter_serial,
+        contract_number=reading.contract_number,
+        client_number=reading.client_number,
         value=value,
         read_on=read_on,
         source=source,
@@ -153,15 +259,8 @@ async def record_reading(
         photo_id=photo_id,
         idempotency_key=idempotency_key,
     )
-    if replaced is not None:
-        await repo.finish_superseding(conn, replaced["id"], row["id"])
-    reading = Reading.of(row)
-    if status == "accepted":
-        await events.reading_accepted(conn, outbox, reading, meter["kind"])
-    else:
-        await events.reading_to_verify(conn, outbox, reading, meter["kind"])
-    if verdict.leak and verdict.daily is not None and verdict.baseline is not None:
-        await events.leak_suspected(conn, outbox, reading, verdict.daily, verdict.baseline)
+    if replaced is not None and row is not None:
+        await repo.finish_superseding(conn, replaced, row["id"])
     return row
 
 
@@ -212,6 +311,11 @@ async def meter_readings(
 ) -> ReadingsPage:
     """A customer's meter's readings, newest first (another client's meter is not found)."""
     async with pool.acquire() as conn:
+        found = await repo.client_readings_page(conn, serial, client_number, limit, offset)
+        if found is not None:
+            since, total, rows = found
+            return ReadingsPage(total, rows, since)
+        # Not the client's meter, or a page past the end: the meter's check and the count.
         meter = await meters_repo.client_meter(conn, serial, client_number)
         if meter is None:
             raise meters.not_yours(serial)
@@ -234,9 +338,14 @@ async def queue_counts(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def monthly_consumption(
-    pool: asyncpg.Pool, client_number: str, contract_number: str | None
+    pool: asyncpg.Pool,
+    client_number: str,
+    contract_number: str | None,
+    first: str | None = None,
+    last: str | None = None,
 ) -> dict[str, consumption.Month]:
-    """Water per month derived from the client's readings (of one contract, if named)."""
+    """Water per month derived from the client's readings (of one contract, if named), the
+    months from ``first`` to ``last`` (YYYY-MM) if given."""
     async with pool.acquire() as conn:
         if contract_number is not None:
             owned = {
@@ -247,17 +356,13 @@ async def monthly_consumption(
                 raise Refusal(
                     404, "contract-not-found", "Nie znaleziono takiej umowy wśród Twoich umów."
                 )
-        rows = await repo.consumption_points(conn, client_number, contract_number)
-    series = [
-        consumption.Series(
-            serial,
-            group[0]["kind"],
-            tuple(Point(r["read_on"], r["value"], r["role"]) for r in group),
+        rows = await repo.monthly_consumption(conn, client_number, contract_number, first, last)
+    return {
+        r["month"]: consumption.Month(
+            r["month"], {"main": r["main"], "garden": r["garden"]}, r["days"]
         )
-        for serial, grouped in groupby(rows, key=lambda r: r["meter_serial"])
-        for group in [list(grouped)]
-    ]
-    return consumption.monthly_consumption(series)
+        for r in rows
+    }
 
 
 async def photo(

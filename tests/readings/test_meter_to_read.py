@@ -1,0 +1,210 @@
+"""``repository.meters.meter_to_read`` (migration 0003): the meter locked and, read after
+the lock, everything a customer's reading is judged against, in one round trip. Its
+registers are read after the lock: a reading committed while it waited is among them. A
+reading recorded by one statement guarded by ``readings_unchanged`` is written only if the
+meter's state is still the one it was judged on."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal as D
+
+import asyncpg
+import pytest
+from ebok_readings import events
+from ebok_readings.app import SPEC
+from ebok_readings.meters import repository as meters_repo
+from ebok_readings.readings import repository as readings_repo
+from ebok_readings.readings.domain import Point, Reading
+from ebok_readings.readings.use_cases import Registers
+from ebok_shared import db
+from ebok_shared.bus import Outbox
+from ebok_shared.service import migration_folders
+
+from tests.support.waiting import eventually
+
+AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+SERIAL, CLIENT = "WM-100001-1", "100001"
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    found = await db.create_pool(database, min_size=2, max_size=3)
+    async with found.acquire() as conn:
+        await db.migrate(conn, migration_folders(SPEC))
+        await conn.execute(
+            "INSERT INTO contracts (contract_number, client_number, concluded_on)"
+            " VALUES ('U/1', $1, '2025-01-01')",
+            CLIENT,
+        )
+        await conn.execute(
+            "INSERT INTO meters (serial, kind, contract_number, installed_on, registered_by)"
+            " VALUES ($1, 'main', 'U/1', '2025-01-01', 'test')",
+            SERIAL,
+        )
+    try:
+        yield found
+    finally:
+        await found.close()
+
+
+async def add(
+    conn: asyncpg.Connection,
+    day: str,
+    value: str,
+    *,
+    source: str = "inspector",
+    status: str = "accepted",
+    key: str | None = None,
+) -> uuid.UUID:
+    reading_id = uuid.uuid4()
+    await conn.execute(
+        """INSERT INTO readings (id, meter_serial, contract_number, client_number, value,
+               read_on, source, status, submitted_by, submitted_at, idempotency_key)
+           VALUES ($1, $2, 'U/1', $3, $4, $5, $6, $7, 'test', clock_timestamp(), $8)""",
+        reading_id,
+        SERIAL,
+        CLIENT,
+        D(value),
+        dt.date.fromisoformat(day),
+        source,
+        status,
+        key,
+    )
+    return reading_id
+
+
+async def test_what_a_reading_is_judged_against(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        first = await add(conn, "2025-01-01", "10.000")
+        await add(conn, "2025-03-01", "30.000", status="rejected")
+        live = await add(conn, "2025-02-01", "20.000", source="customer", key="k-1")
+        async with conn.transaction():
+            found = await meters_repo.meter_to_read(
+                conn, SERIAL, CLIENT, dt.date(2025, 2, 1), "k-1"
+            )
+            assert found is not None
+            assert (found["kind"], found["contract_number"], found["concluded_on"]) == (
+                "main",
+                "U/1",
+                dt.date(2025, 1, 1),
+            )
+            assert (found["window_mode"], found["window_opens"]) == ("always", [])
+            assert found["done_id"] == live
+            assert found["point_ids"] == [first, live]
+            assert found["point_values"] == [D("10.000"), D("20.000")]
+            assert (found["live_id"], found["live_billed_at"]) == (live, None)
+            # Judged against: the registers without the day's live reading it replaces.
+            assert list(Registers(found)) == [Point(dt.date(2025, 1, 1), D("10.000"))]
+        async with conn.transaction():
+            other_day = await meters_repo.meter_to_read(
+                conn, SERIAL, CLIENT, dt.date(2025, 2, 2), None
+            )
+            assert other_day is not None
+            assert (other_day["live_id"], other_day["done_id"]) == (None, None)
+            kept = Registers(other_day)
+            assert [p.value for p in kept] == [D("10.000"), D("20.000")]
+            assert (kept[-1], list(kept[1:])) == (kept[1], [kept[1]])
+            with pytest.raises(IndexError):
+                kept[2]
+            assert await meters_repo.meter_to_read(conn, SERIAL, "999999", AT.date(), None) is None
+            assert await meters_repo.meter_to_read(conn, "WM-NONE", CLIENT, AT.date(), None) is None
+
+
+async def test_a_reading_committed_while_waiting_for_the_lock_is_judged_against(
+    pool: asyncpg.Pool,
+) -> None:
+    async with pool.acquire() as holder, pool.acquire() as waiter:
+        waiter_pid = waiter.get_server_pid()
+        holding = holder.transaction()
+        await holding.start()
+        assert await meters_repo.meter_to_read(holder, SERIAL, CLIENT, AT.date(), None)
+        committed = await add(holder, "2025-06-01", "50.000")
+
+        async def judged_against() -> list[uuid.UUID]:
+            async with waiter.transaction():
+                found = await meters_repo.meter_to_read(waiter, SERIAL, CLIENT, AT.date(), None)
+                assert found is not None
+                return list(found["point_ids"])
+
+        waiting = asyncio.ensure_future(judged_against())
+
+        async def blocked() -> bool:
+            wait = await holder.fetchval(
+                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1", waiter_pid
+            )
+            return bool(wait == "Lock")
+
+        await eventually(blocked, "the second reader waiting for the meter's lock")
+        await holding.commit()
+        assert await waiting == [committed]
+
+
+async def test_a_guarded_reading_is_recorded_only_on_the_state_it_was_judged_on(
+    pool: asyncpg.Pool,
+) -> None:
+    outbox = Outbox()
+    day = dt.date(2025, 7, 1)
+    async with pool.acquire() as conn, pool.acquire() as other:
+        await add(conn, "2025-01-01", "10.000")
+        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None)
+        assert seen is not None
+        fingerprint = seen["fingerprint"]
+
+        async def record(value: str) -> asyncpg.Record | None:
+            reading = Reading(
+                uuid.uuid4(), SERIAL, "U/1", CLIENT, D(value), day, "customer", None, None
+            )
+            return await readings_repo.insert_reading_with_events(
+                conn,
+                outbox,
+                events.reading_recorded(reading, "main", "accepted", None),
+                (SERIAL, CLIENT, day, None, fingerprint),
+                id=reading.id,
+                meter_serial=SERIAL,
+                contract_number="U/1",
+                client_number=CLIENT,
+                value=reading.value,
+                read_on=day,
+                source="customer",
+                status="accepted",
+                submitted_by=f"customer:{CLIENT}",
+                submitted_at=AT,
+            )
+
+        # Another reading came in after this one was judged: nothing is written.
+        await add(other, "2025-06-01", "50.000")
+        assert await record("20.000") is None
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+        assert await conn.fetchval("SELECT count(*) FROM readings WHERE value = 20") == 0
+
+        # Judged again on the state as it is, the reading and its event are written.
+        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None)
+        assert seen is not None and len(seen["point_ids"]) == 2
+        fingerprint = seen["fingerprint"]
+        row = await record("60.000")
+        assert row is not None and row["value"] == D("60.000")
+        assert await conn.fetchval("SELECT event_type FROM outbox") == events.READING_ACCEPTED
+
+
+async def test_a_page_of_history_with_the_meters_check_in_one_query(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        since = dt.date(2025, 1, 1)
+        assert await readings_repo.client_readings_page(conn, SERIAL, CLIENT, 20, 0) == (
+            since,
+            0,
+            [],
+        )
+        older = await add(conn, "2025-02-01", "10.000")
+        newer = await add(conn, "2025-03-01", "20.000")
+        for offset, expected in ((0, newer), (1, older)):
+            found = await readings_repo.client_readings_page(conn, SERIAL, CLIENT, 1, offset)
+            assert found is not None
+            assert (found[0], found[1], [r["id"] for r in found[2]]) == (since, 2, [expected])
+        # Past the end, another client's meter, no such meter: asked apart by the use case.
+        assert await readings_repo.client_readings_page(conn, SERIAL, CLIENT, 1, 2) is None
+        assert await readings_repo.client_readings_page(conn, SERIAL, "999999", 20, 0) is None
+        assert await readings_repo.client_readings_page(conn, "WM-NONE", CLIENT, 20, 0) is None

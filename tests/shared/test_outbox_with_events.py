@@ -1,0 +1,92 @@
+"""``Outbox.fetch_with_events``: a business statement and its events' outbox rows in one
+statement, with the same guarantees as ``add_events`` and the statement apart: both or
+neither (in the caller's transaction, or the statement's own), no events when the business
+statement returns no row, the relays woken on commit, each envelope validated and stored as
+it will be sent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import asyncpg
+import pytest
+from ebok_shared import db
+from ebok_shared.bus import Event, Outbox
+from ebok_shared.bus.catalogue import SchemaError
+from ebok_shared.bus.outbox import NOTIFY_CHANNEL
+
+from tests.support.bus import CATALOGUE, INCREMENTED, prepare_database
+
+APPLY = "INSERT INTO applied (event_id, event_type, n) VALUES ($1, $2, $3) RETURNING seq, n"
+
+
+async def test_the_row_and_its_events_commit_together_and_wake_the_relays(database: str) -> None:
+    await prepare_database(database)
+    outbox = Outbox(CATALOGUE)
+    conn, listener = await db.connect(database), await db.connect(database)
+    woken = asyncio.Event()
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *_: woken.set())
+    try:
+        events = [Event.new(INCREMENTED, {"n": 1}), Event.new(INCREMENTED, {"n": 2})]
+        async with conn.transaction():
+            rows = await outbox.fetch_with_events(
+                conn,
+                [(events[0], "client:1"), (events[1], None)],
+                APPLY,
+                events[0].id,
+                INCREMENTED,
+                41,
+            )
+            assert [r["n"] for r in rows] == [41]
+        stored = await conn.fetch(
+            "SELECT event_id, event_type, aggregate_key, body FROM outbox ORDER BY id"
+        )
+        assert [(r["event_id"], r["aggregate_key"]) for r in stored] == [
+            (events[0].id, "client:1"),
+            (events[1].id, None),
+        ]
+        assert [json.loads(r["body"])["payload"] for r in stored] == [{"n": 1}, {"n": 2}]
+        assert await conn.fetchval("SELECT count(*) FROM applied") == 1
+        await asyncio.wait_for(woken.wait(), 30)  # delivered on commit
+    finally:
+        await listener.close()
+        await conn.close()
+
+
+async def test_both_or_neither(database: str) -> None:
+    await prepare_database(database)
+    outbox = Outbox(CATALOGUE)
+    conn = await db.connect(database)
+    try:
+        event = Event.new(INCREMENTED, {"n": 1})
+        # Not a row, not an event: the business statement returned nothing.
+        nothing = (
+            "INSERT INTO applied (event_id, event_type, n) SELECT $1, $2, $3 WHERE false"
+            " RETURNING n"
+        )
+        assert (
+            await outbox.fetch_with_events(conn, [(event, None)], nothing, event.id, "x", 1) == []
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):  # a statement of its own
+            await outbox.fetch_with_events(
+                conn,
+                [(event, None), (event, None)],  # the outbox takes an event once
+                APPLY,
+                event.id,
+                "x",
+                1,
+            )
+        with pytest.raises(asyncpg.UniqueViolationError):
+            async with conn.transaction():
+                await outbox.fetch_with_events(conn, [(event, None)], APPLY, event.id, "x", 1)
+                # The same event again: the outbox refuses it, and the first goes too.
+                await outbox.fetch_with_events(conn, [(event, None)], APPLY, event.id, "x", 2)
+        with pytest.raises(SchemaError):
+            async with conn.transaction():
+                bad = Event.new(INCREMENTED, {"n": "not a number"})
+                await outbox.fetch_with_events(conn, [(bad, None)], APPLY, bad.id, "x", 3)
+        assert await conn.fetchval("SELECT count(*) FROM applied") == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await conn.close()
