@@ -3,6 +3,7 @@ connections reused from the small pool; two replicas sharing one delivery log.""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -207,3 +208,18 @@ async def test_a_refused_e_mail_leaves_the_connection_usable(
     assert received.rcpt_tos == (address,)
     assert smtp.refused == 1
     assert len(smtp.connections_used()) == 1
+
+
+async def test_an_internationalised_domain_goes_in_its_ascii_form(
+    notifier: Notifier, smtp: SmtpServer
+) -> None:
+    """The input rule admits a non-ASCII domain: envelope and To carry its IDNA form, which
+    every relay takes (the e-mail is not left to fail on every attempt)."""
+    local = f"jan.{uuid.uuid4().hex[:8]}"
+    event = await notifier.emit(RESET, _reset(f"{local}@gęślą.pl"))
+    await eventually(lambda: notifier.sent(event), "the e-mail to be sent")
+    ascii_form = f"{local}@{'gęślą.pl'.encode('idna').decode()}"
+    [received] = smtp.to(ascii_form)
+    assert received.message()["To"].addresses[0].addr_spec == ascii_form
+    row = await notifier.delivery_for(event)
+    assert row is not None and row["attempts"] == 1

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
+import markupsafe
 from ebok_shared.clock import LOCAL_TZ
 from ebok_shared.polish import long_date
 
@@ -96,6 +97,12 @@ class Renderer:
             m3=format_volume,
             percent=format_percent,
             label=lambda value, what: LABELS[what][value],
+        )
+        # The footers say who we are, nothing about the e-mail: rendered once here and put in
+        # every page as they are (an include per page cost a template context each).
+        self._env.globals.update(
+            footer_txt=self._env.get_template("_footer.txt").render(),
+            footer_html=markupsafe.Markup(self._env.get_template("_footer.html").render()),
         )
 
     def link(self, page: str, /, **params: Any) -> str:

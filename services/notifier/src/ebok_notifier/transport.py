@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import aiosmtplib
 from aiosmtplib.typing import SMTPStatus
 
+from .compose import ascii_address
 from .domain import PermanentFailure, RelayUnavailable, TemporaryFailure
 from .settings import NotifierSettings
 
@@ -223,16 +224,8 @@ class _NothingSent(Exception):
 
 
 def _path(address: str) -> bytes:
-    """``<address>`` for MAIL FROM / RCPT TO. The local part is ASCII (ebok_shared.addresses);
-    an internationalised domain goes as its ASCII (IDNA) form. aiosmtplib refuses control
-    characters in any command argument."""
-    local, _, domain = address.rpartition("@")
-    try:
-        if not domain.isascii():
-            domain = domain.encode("idna").decode("ascii")
-        return f"<{local}@{domain}>".encode("ascii")
-    except UnicodeError:
-        raise PermanentFailure(f"nieprawidłowy adres w kopercie: {address!r}") from None
+    """``<address>`` for MAIL FROM / RCPT TO, as in the To header (compose.ascii_address)."""
+    return f"<{ascii_address(address)}>".encode("ascii")
 
 
 def _text(path: bytes) -> str:
