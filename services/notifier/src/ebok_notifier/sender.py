@@ -84,6 +84,7 @@ class Sender:
         self._in_flight = 0  # claimed, outcome not yet recorded
         self._todo: asyncio.Queue[repo.Claimed | None] = asyncio.Queue()
         self._done: asyncio.Queue[repo.Outcome] = asyncio.Queue()
+        self._claiming = asyncio.Lock()  # one claim at a time: the dispatcher's or the recorder's
         self._campaigns: dict[int, Prepared] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -150,17 +151,25 @@ class Sender:
             room = batch - self._in_flight
             claimed = 0
             if room * 2 >= batch:  # refill at half, not one row at a time
-                rows = await repo.claim(self.pool, session.key, room, clock.now())
-                claimed = len(rows)
-                self._in_flight += claimed
-                for row in rows:
-                    self._todo.put_nowait(row)
+                async with self._claiming:
+                    room = batch - self._in_flight  # the recorder may have claimed meanwhile
+                    if room * 2 >= batch:
+                        claimed = self._take(
+                            await repo.claim(self.pool, session.key, room, clock.now())
+                        )
             if loop.time() >= session.next_reclaim:
                 await repo.reclaim_orphans(conn)
                 session.next_reclaim = loop.time() + self.settings.sender_reclaim_interval
             if claimed < room or claimed == 0:
                 return  # nothing more due now, or no room: a notification or outcome wakes us
             self._wake.clear()  # more may be due: claim again as soon as there is room
+
+    def _take(self, rows: list[repo.Claimed]) -> int:
+        """Claimed rows to the workers; how many."""
+        self._in_flight += len(rows)
+        for row in rows:
+            self._todo.put_nowait(row)
+        return len(rows)
 
     async def _finish(self, session: _Session) -> None:
         """Let each worker finish the e-mail in hand and its outcome be recorded, then give
@@ -250,12 +259,15 @@ class Sender:
 
     async def _record(self, conn: asyncpg.Connection, key: int) -> None:
         """Write outcomes back as they come, many per statement; the database being away
-        for a moment must not lose one."""
+        for a moment must not lose one. With room for half a batch once they are written,
+        the same statement claims the next deliveries (one commit where the dispatcher's
+        claim after it would be another, and the workers get them a round trip sooner)."""
         while True:
             batch = await self._outcomes()
+            claimed: list[repo.Claimed] | None = None
             while True:
                 try:
-                    await repo.record_outcomes(self.pool, key, batch, clock.now())
+                    claimed = await self._write(key, batch)
                     break
                 except (asyncpg.PostgresError, OSError) as exc:
                     if conn.is_closed():
@@ -263,9 +275,26 @@ class Sender:
                     log.warning("recording outcomes failed; retrying", error=repr(exc))
                     await asyncio.sleep(0.5)
             self._in_flight -= len(batch)
+            if claimed is not None:
+                self._take(claimed)
             for _ in batch:
                 self._done.task_done()
-            self._wake.set()
+            if claimed is None:
+                self._wake.set()  # room now: the dispatcher claims
+
+    async def _write(self, key: int, outcomes: list[repo.Outcome]) -> list[repo.Claimed] | None:
+        """Record ``outcomes``; and claim what there will be room for, if that is half a batch
+        and the dispatcher is not claiming now (then: None, nothing claimed)."""
+        batch = self.settings.sender_batch_size
+        if self._session is None or self._claiming.locked():  # stopping, or claiming already
+            await repo.record_outcomes(self.pool, key, outcomes, clock.now())
+            return None
+        async with self._claiming:
+            room = batch - (self._in_flight - len(outcomes))
+            if room * 2 < batch:
+                await repo.record_outcomes(self.pool, key, outcomes, clock.now())
+                return None
+            return await repo.record_and_claim(self.pool, key, outcomes, room, clock.now())
 
     async def _outcomes(self) -> list[repo.Outcome]:
         """The next outcomes to record: those waiting, and while e-mails are still being sent
