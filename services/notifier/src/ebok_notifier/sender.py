@@ -203,7 +203,9 @@ class Sender:
                     row = self._todo.get_nowait()
                 else:
                     try:
-                        row = await asyncio.wait_for(self._todo.get(), self.smtp.idle_seconds)
+                        # A timeout scope, not wait_for: no task per wait.
+                        async with asyncio.timeout(self.smtp.idle_seconds):
+                            row = await self._todo.get()
                     except TimeoutError:
                         await connection.close()  # nothing to send for a while
                         continue
