@@ -79,6 +79,7 @@ class Sender:
         )
         self.smtp = SmtpConfig.from_settings(settings)
         self.sender = settings.sender_address
+        self.sender_path = self.sender.addr_spec  # a property that formats it on each call
         self._wake = asyncio.Event()
         self._session: _Session | None = None
         self._in_flight = 0  # claimed, outcome not yet recorded
@@ -224,7 +225,7 @@ class Sender:
         try:
             message = await self._build(row)
             answer = await connection.send(
-                message, sender=self.sender.addr_spec, recipient=row.recipient
+                message, sender=self.sender_path, recipient=row.recipient
             )
             outcome = repo.Outcome(row.id, Status.SENT, answer)
         except TemporaryFailure as failure:
