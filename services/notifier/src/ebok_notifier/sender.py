@@ -262,8 +262,8 @@ class Sender:
 
     async def _record(self, conn: asyncpg.Connection, key: int) -> None:
         """Write outcomes back as they come, many per statement; the database being away
-        for a moment must not lose one. With room for half a batch once they are written,
-        the same statement claims the next deliveries (one commit where the dispatcher's
+        for a moment must not lose one. With room for a quarter of the batch once they are
+        written, the same statement claims the next deliveries (one commit where the dispatcher's
         claim after it would be another, and the workers get them a round trip sooner)."""
         while True:
             batch = await self._outcomes()
@@ -286,15 +286,17 @@ class Sender:
                 self._wake.set()  # room now: the dispatcher claims
 
     async def _write(self, key: int, outcomes: list[repo.Outcome]) -> list[repo.Claimed] | None:
-        """Record ``outcomes``; and claim what there will be room for, if that is half a batch
-        and the dispatcher is not claiming now (then: None, nothing claimed)."""
+        """Record ``outcomes``; and claim what there will be room for, if that is a quarter of
+        the batch and the dispatcher is not claiming now (else None: nothing claimed). A
+        claim here costs no commit of its own, so the workers' queue is topped up at a
+        quarter rather than refilled at half."""
         batch = self.settings.sender_batch_size
         if self._session is None or self._claiming.locked():  # stopping, or claiming already
             await repo.record_outcomes(self.pool, key, outcomes, clock.now())
             return None
         async with self._claiming:
             room = batch - (self._in_flight - len(outcomes))
-            if room * 2 < batch:
+            if room * 4 < batch:
                 await repo.record_outcomes(self.pool, key, outcomes, clock.now())
                 return None
             return await repo.record_and_claim(self.pool, key, outcomes, room, clock.now())
