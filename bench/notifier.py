@@ -140,12 +140,12 @@ async def raw_sends(
     )
 
 
-async def _wait(check: Callable[[], Any], timeout: float) -> None:
+async def _wait(check: Callable[[], Any], timeout: float, every: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while not await check():
         if time.monotonic() > deadline:
             raise SystemExit("bench: gave up waiting")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(every)
 
 
 async def _backends(pool: asyncpg.Pool) -> list[int]:
@@ -272,7 +272,9 @@ async def main(args: argparse.Namespace) -> None:
                 logged = time.perf_counter() - started
             return bool(row["sent"] >= args.emails)
 
-        await _wait(all_sent, 600)
+        # Looked at every 10 ms: the path takes under a second, and a 50 ms look added ~25 ms
+        # (3%) to it on average, which the raw side's own clock does not pay.
+        await _wait(all_sent, 600, every=0.01)
         whole = args.emails / (time.perf_counter() - started)
         phases = (
             f"published {published:.2f} s, all in the delivery log {logged:.2f} s,"
