@@ -25,6 +25,8 @@ from ebok_notifier.render import (
     format_datetime,
 )
 
+from tests.shared.test_addresses import ACCEPTED, REFUSED
+
 BASE = "https://ebok.example.pl/portal"
 BRAND = Brand(
     utility_name="Wodociągi Miejskie w Łodzi Sp. z o.o.",
@@ -339,6 +341,29 @@ def test_a_value_with_cr_lf_cannot_add_a_header() -> None:
 def test_a_recipient_that_is_not_one_bare_address_is_refused(address: str) -> None:
     with pytest.raises(PermanentFailure):
         recipient_address(address)
+
+
+def test_the_to_header_of_every_address_taken_in() -> None:
+    """finish() writes an ASCII address as it stands (the stdlib's parse of it is slow): for
+    every address the input rule accepts, the header is the one the stdlib's policy would
+    write and parses back to the address; an internationalised domain goes in its ASCII
+    form; what the rule refuses is refused here too."""
+    prepared = prepare(Rendered("Temat", "treść\n", "<p>treść</p>\n"), sender=SENDER)
+    now = dt.datetime.now(dt.UTC)
+    for address in ACCEPTED:
+        raw = prepared.finish(recipient=address, message_id="<1@x.pl>", date=now)
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        [to] = parsed["To"].addresses
+        if address.isascii():
+            stdlib = email.policy.SMTP.fold_binary("To", str(recipient_address(address)))
+            assert raw.startswith(stdlib) and to.addr_spec == address
+        else:
+            local, domain = address.split("@")
+            assert (to.username, to.domain) == (local, domain.encode("idna").decode())
+            assert to.domain.startswith("xn--")
+    for address in REFUSED:
+        with pytest.raises(PermanentFailure):
+            prepared.finish(recipient=address, message_id="<1@x.pl>", date=now)
 
 
 def test_sender_name_and_long_subjects_are_encoded_and_folded() -> None:

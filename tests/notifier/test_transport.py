@@ -3,9 +3,12 @@ connections reused from the small pool; two replicas sharing one delivery log.""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from ebok_notifier.settings import NotifierSettings
+from ebok_shared.bus import Event
 from ebok_shared.config import Secret
 
 from tests.notifier.harness import (
@@ -123,3 +126,100 @@ async def test_two_replicas_send_each_email_once(
     assert len(copies) == len(people) + len(resets) and set(copies.values()) == {1}
     assert claimed_by_both == 0  # every claim was released with its outcome
     assert event.id
+
+
+async def _one_connection(
+    database: str, amqp_url: str, bus_prefix: str, smtp: SmtpServer
+) -> NotifierSettings:
+    """One sender worker: every e-mail goes over the one connection it keeps."""
+    return settings_for(database, amqp_url, bus_prefix, smtp, smtp_pool_size=1)
+
+
+async def test_a_kept_connection_cut_at_mail_is_replaced_and_sent_once(
+    database: str, amqp_url: str, bus_prefix: str, smtp: SmtpServer
+) -> None:
+    """The relay drops the kept connection as the next e-mail starts on it: nothing of that
+    e-mail reached it, so it goes out at once on a fresh connection, in the same attempt."""
+    settings = await _one_connection(database, amqp_url, bus_prefix, smtp)
+    async with running_notifier(settings) as notifier:
+        first = await notifier.emit(RESET, _reset(unique_email()))
+        await eventually(lambda: notifier.sent(first), "the first e-mail to be sent")
+        smtp.cut_next(1)
+        address = unique_email()
+        second = await notifier.emit(RESET, _reset(address))
+        await eventually(lambda: notifier.sent(second), "the second e-mail to be sent")
+        row = await notifier.delivery_for(second)
+    assert row is not None and row["attempts"] == 1 and row["last_answer"].startswith("250")
+    assert len(smtp.to(address)) == 1
+    assert len(smtp.connections()) == 2  # the cut one and its replacement
+
+
+async def test_a_fresh_connection_cut_at_mail_is_tried_again_later(
+    database: str, amqp_url: str, bus_prefix: str, smtp: SmtpServer
+) -> None:
+    """Cut on a connection just opened, it is the relay's trouble of the moment: a
+    temporary failure for the retry policy, not a loop of reconnections."""
+    smtp.cut_next(1)
+    settings = await _one_connection(database, amqp_url, bus_prefix, smtp)
+    async with running_notifier(settings) as notifier:
+        address = unique_email()
+        event = await notifier.emit(RESET, _reset(address))
+        await eventually(lambda: notifier.sent(event), "the e-mail to go out on a retry")
+        row = await notifier.delivery_for(event)
+    assert row is not None and row["attempts"] == 2
+    assert len(smtp.to(address)) == 1
+
+
+async def test_connections_cut_between_e_mails_are_replaced(
+    database: str, amqp_url: str, bus_prefix: str, smtp: SmtpServer
+) -> None:
+    settings = settings_for(database, amqp_url, bus_prefix, smtp)
+    async with running_notifier(settings) as notifier:
+        before = [await notifier.emit(RESET, _reset(unique_email())) for _ in range(6)]
+
+        async def all_sent(events: list[Event]) -> bool:
+            return all([await notifier.sent(e) for e in events])
+
+        await eventually(lambda: all_sent(before), "the first e-mails to be sent")
+        kept = smtp.connections()
+        smtp.cut_connections()
+        after = [await notifier.emit(RESET, _reset(unique_email())) for _ in range(6)]
+        await eventually(lambda: all_sent(after), "the e-mails after the cut to be sent")
+        attempts = {r["attempts"] for r in await notifier.deliveries()}
+    assert set(smtp.message_ids().values()) == {1} and smtp.count == 12
+    assert attempts == {1}
+    assert {m.peer for m in smtp.messages[6:]}.isdisjoint(kept)  # new connections only
+
+
+async def test_a_refused_e_mail_leaves_the_connection_usable(
+    database: str, amqp_url: str, bus_prefix: str, smtp: SmtpServer
+) -> None:
+    """After a refused recipient the envelope is reset (RSET): the next e-mail goes over the
+    same connection (without it the relay would answer its MAIL FROM with 503)."""
+    smtp.refuse_next_recipients(1, 550)
+    settings = await _one_connection(database, amqp_url, bus_prefix, smtp)
+    async with running_notifier(settings) as notifier:
+        refused = await notifier.emit(RESET, _reset(unique_email()))
+        await eventually(lambda: notifier.has_status(refused, "failed"), "the refusal")
+        address = unique_email()
+        accepted = await notifier.emit(RESET, _reset(address))
+        await eventually(lambda: notifier.sent(accepted), "the next e-mail to be sent")
+    [received] = smtp.messages
+    assert received.rcpt_tos == (address,)
+    assert smtp.refused == 1
+    assert len(smtp.connections_used()) == 1
+
+
+async def test_an_internationalised_domain_goes_in_its_ascii_form(
+    notifier: Notifier, smtp: SmtpServer
+) -> None:
+    """The input rule admits a non-ASCII domain: envelope and To carry its IDNA form, which
+    every relay takes (the e-mail is not left to fail on every attempt)."""
+    local = f"jan.{uuid.uuid4().hex[:8]}"
+    event = await notifier.emit(RESET, _reset(f"{local}@gęślą.pl"))
+    await eventually(lambda: notifier.sent(event), "the e-mail to be sent")
+    ascii_form = f"{local}@{'gęślą.pl'.encode('idna').decode()}"
+    [received] = smtp.to(ascii_form)
+    assert received.message()["To"].addresses[0].addr_spec == ascii_form
+    row = await notifier.delivery_for(event)
+    assert row is not None and row["attempts"] == 1

@@ -1,9 +1,11 @@
 """A real SMTP server for tests: aiosmtpd on a free local port, in its own thread.
 
 It keeps every message it accepted (envelope and raw bytes), can be told to answer the next
-N messages with a given code (421: try later, 550: refused) or to keep the next N clients
-waiting past their timeout, and can be stopped and started again on the same port to play an
-outage. It can require STARTTLS or implicit TLS and a login.
+N messages or recipients with a given code (421: try later, 550: refused), to keep the next
+N clients waiting past their timeout, to cut the connection of the next N clients at MAIL FROM
+or to cut every open connection (a relay closing kept connections), and can be stopped and
+started again on the same port to play an outage. It can require STARTTLS or implicit TLS
+and a login.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import email.policy
 import ssl
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,12 +61,26 @@ class _Handler:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        self.server._seen(server, tuple(session.peer[:2]))
+        if self.server._cut():
+            server.transport.abort()  # gone without a word; nothing of the message arrived
+            return "421 closing"  # never written: the transport is closed
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 OK"
+
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
     ) -> str:
         pause = self.server._pause()
         if pause:
             await asyncio.sleep(pause)  # the client gives up waiting; nothing was sent yet
+        refusal = self.server._refusal()
+        if refusal is not None:
+            return refusal
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -124,6 +141,10 @@ class SmtpServer:
         self._received: list[Received] = []
         self._answers: collections.deque[str] = collections.deque()
         self._pauses: collections.deque[float] = collections.deque()
+        self._recipient_refusals: collections.deque[str] = collections.deque()
+        self._cuts = 0
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()  # server sides seen at MAIL
+        self._peers: set[tuple[str, int]] = set()  # their clients' ends
         self._refused = 0
         self._controller: Controller | None = None
 
@@ -156,6 +177,50 @@ class SmtpServer:
         relay that does not answer in time; their message is never transmitted)."""
         with self._lock:
             self._pauses.extend([seconds] * count)
+
+    def refuse_next_recipients(self, count: int, code: int = 550) -> None:
+        """Answer the next ``count`` RCPT TO with ``code`` (the envelope stays open: the
+        client has to reset it before its next message)."""
+        with self._lock:
+            self._recipient_refusals.extend([f"{code} Recipient refused"] * count)
+
+    def _refusal(self) -> str | None:
+        with self._lock:
+            if not self._recipient_refusals:
+                return None
+            self._refused += 1
+            return self._recipient_refusals.popleft()
+
+    def cut_next(self, count: int) -> None:
+        """Close the connection of the next ``count`` clients when they send MAIL FROM,
+        without an answer (a relay that dropped a kept connection just as it was used)."""
+        with self._lock:
+            self._cuts += count
+
+    def cut_connections(self) -> None:
+        """Close every open client connection now, keeping the port open (a relay ending
+        the connections its clients keep between messages)."""
+        controller = self._controller
+        assert controller is not None, "not running"
+
+        def cut() -> None:
+            for session in list(self._sessions):
+                if session.transport is not None:
+                    session.transport.abort()
+
+        asyncio.run_coroutine_threadsafe(_call(cut), controller.loop).result(5)
+
+    def _cut(self) -> bool:
+        with self._lock:
+            if self._cuts:
+                self._cuts -= 1
+                return True
+            return False
+
+    def _seen(self, session: Any, peer: tuple[str, int]) -> None:
+        with self._lock:
+            self._sessions.add(session)
+            self._peers.add(peer)
 
     def _pause(self) -> float:
         with self._lock:
@@ -197,6 +262,15 @@ class SmtpServer:
     def connections(self) -> set[tuple[str, int]]:
         """The client connections messages came over (reuse keeps this small)."""
         return {m.peer for m in self.messages}
+
+    def connections_used(self) -> set[tuple[str, int]]:
+        """Every client connection that began a message (MAIL FROM), accepted or not."""
+        with self._lock:
+            return set(self._peers)
+
+
+async def _call(function: Any) -> None:
+    function()
 
 
 def _self_signed_context(host: str) -> ssl.SSLContext:

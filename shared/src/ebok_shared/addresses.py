@@ -28,7 +28,10 @@ _DOMAIN_RE = re.compile(rf"^(?:{_LABEL}\.)+[^\W\d_]{{2,63}}\Z")
 def _plain_non_ascii(text: str) -> bool:
     """Non-ASCII characters (in a domain) only letters, marks and digits: no symbols,
     spaces, controls or look-alike punctuation such as fullwidth brackets."""
-    return all(ch.isascii() or unicodedata.category(ch)[0] in "LMN" for ch in text)
+    # Most domains are ASCII: one C call, not a generator step per character.
+    return text.isascii() or all(
+        ch.isascii() or unicodedata.category(ch)[0] in "LMN" for ch in text
+    )
 
 
 def email_problem(address: str) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
+import markupsafe
 from ebok_shared.clock import LOCAL_TZ
 from ebok_shared.polish import long_date
 
@@ -89,6 +90,9 @@ class Renderer:
             auto_reload=False,
         )
         self._env.globals.update(brand=brand, link=self.link)
+        # A kind's three templates, looked up once (the environment's cache costs a lookup
+        # by loader and name each time; the templates never change under a running process).
+        self._templates: dict[str, tuple[jinja2.Template, ...]] = {}
         self._env.filters.update(
             date=format_date,
             datetime=format_datetime,
@@ -96,6 +100,12 @@ class Renderer:
             m3=format_volume,
             percent=format_percent,
             label=lambda value, what: LABELS[what][value],
+        )
+        # The footers say who we are, nothing about the e-mail: rendered once here and put in
+        # every page as they are (an include per page cost a template context each).
+        self._env.globals.update(
+            footer_txt=self._env.get_template("_footer.txt").render(),
+            footer_html=markupsafe.Markup(self._env.get_template("_footer.html").render()),
         )
 
     def link(self, page: str, /, **params: Any) -> str:
@@ -110,9 +120,13 @@ class Renderer:
 
     def render(self, kind: str, context: Mapping[str, Any]) -> Rendered:
         try:
-            subject = self._env.get_template(f"{kind}.subject.txt").render(context)
-            text = self._env.get_template(f"{kind}.txt").render(context)
-            html = self._env.get_template(f"{kind}.html").render(context)
+            templates = self._templates.get(kind)
+            if templates is None:
+                templates = self._templates[kind] = tuple(
+                    self._env.get_template(f"{kind}{suffix}")
+                    for suffix in (".subject.txt", ".txt", ".html")
+                )
+            subject, text, html = (template.render(context) for template in templates)
         except (jinja2.TemplateError, KeyError, ValueError, TypeError) as exc:
             raise RenderError(f"{kind}: {type(exc).__name__}: {exc}") from exc
         return Rendered(subject=one_line(subject), text=text, html=html)

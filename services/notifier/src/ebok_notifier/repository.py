@@ -349,25 +349,55 @@ async def reclaim_orphans(conn: asyncpg.Connection) -> int:
     return int(result.split()[-1])
 
 
+# Claiming due deliveries for the sender holding key {key}, at most {limit}, at {now}
+# (committed at once, so a crash leaves them 'sending' under a dead key, to be reclaimed).
+_CLAIM = """
+    UPDATE deliveries d
+       SET status = 'sending', claimed_by = {key}, attempts = d.attempts + 1, updated_at = {now}
+      FROM (SELECT id FROM deliveries
+             WHERE status = 'pending' AND next_attempt_at <= {now}
+             ORDER BY priority, next_attempt_at
+             LIMIT {limit} FOR UPDATE SKIP LOCKED) due
+     WHERE d.id = due.id
+    RETURNING d.id, d.event_id, d.recipient, d.kind, d.context, d.campaign_id, d.message_id,
+              d.attempts, d.queued_at
+"""
+
+# Recording outcomes ($1-$4: ids, statuses, answers, next attempts) of the sender holding key
+# $6, at $5. Once sent, the one-time tokens an e-mail carried are not kept ($7); once the
+# confirmation of an account's deletion ($8: its kind) is sent or failed for good, its
+# address is not kept either.
+_ERASE = "(d.kind = $8 AND o.status IN ('sent', 'failed'))"
+_RECORD = f"""
+    UPDATE deliveries d
+       SET status = o.status, claimed_by = NULL, updated_at = $5,
+           next_attempt_at = coalesce(o.next_at, d.next_attempt_at),
+           sent_at = CASE WHEN o.status = 'sent' THEN $5 ELSE d.sent_at END,
+           context = CASE WHEN {_ERASE} THEN NULL
+                          WHEN o.status = 'sent' THEN d.context - $7::text[]
+                          ELSE d.context END,
+           recipient = CASE WHEN {_ERASE} THEN NULL ELSE d.recipient END,
+           last_answer = CASE WHEN {_ERASE}
+                              THEN replace(o.answer, d.recipient, '(adres usunięty)')
+                              ELSE o.answer END,
+           message_id = CASE WHEN {_ERASE} THEN '<erased.' || d.id || '@erased.invalid>'
+                             ELSE d.message_id END
+      FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
+           AS o(id, status, answer, next_at)
+     WHERE d.id = o.id AND d.claimed_by = $6 AND d.status = 'sending'
+"""
+
+# Both in one statement: one commit instead of two. The claim reads the snapshot the
+# statement began with, where the recorded rows were all still 'sending': it cannot take one
+# of them (a retry is never due at once anyway).
+_RECORD_AND_CLAIM = f"WITH recorded AS ({_RECORD} RETURNING 1)" + _CLAIM.format(
+    key="$6", now="$5", limit="$9"
+)
+
+
 async def claim(pool: asyncpg.Pool, key: int, limit: int, now: dt.datetime) -> list[Claimed]:
-    """Claim up to ``limit`` due deliveries for the sender holding ``key`` (committed at once,
-    so a crash leaves them 'sending' under a dead key, to be reclaimed)."""
-    rows = await pool.fetch(
-        """
-        UPDATE deliveries d
-           SET status = 'sending', claimed_by = $1, attempts = d.attempts + 1, updated_at = $3
-          FROM (SELECT id FROM deliveries
-                 WHERE status = 'pending' AND next_attempt_at <= $3
-                 ORDER BY priority, next_attempt_at
-                 LIMIT $2 FOR UPDATE SKIP LOCKED) due
-         WHERE d.id = due.id
-        RETURNING d.id, d.event_id, d.recipient, d.kind, d.context, d.campaign_id, d.message_id,
-                  d.attempts, d.queued_at
-        """,
-        key,
-        limit,
-        now,
-    )
+    """Claim up to ``limit`` due deliveries for the sender holding ``key``."""
+    rows = await pool.fetch(_CLAIM.format(key="$1", limit="$2", now="$3"), key, limit, now)
     return [Claimed(**dict(r)) for r in rows]
 
 
@@ -382,33 +412,10 @@ class Outcome:
     relay_unavailable: bool = False  # not recorded; tells the sender to pause
 
 
-async def record_outcomes(
-    pool: asyncpg.Pool, key: int, outcomes: Sequence[Outcome], now: dt.datetime
-) -> None:
-    """Outcomes of attempts by the sender that still holds their claims, in one statement.
-    Once sent, the one-time tokens an e-mail carried are not kept; once the confirmation of
-    an account's deletion is sent or failed for good, its address is not kept either."""
-    # The deletion confirmation's address is erased in the same statement ($8: its kind).
-    erase = "(d.kind = $8 AND o.status IN ('sent', 'failed'))"
-    await pool.execute(
-        f"""
-        UPDATE deliveries d
-           SET status = o.status, claimed_by = NULL, updated_at = $5,
-               next_attempt_at = coalesce(o.next_at, d.next_attempt_at),
-               sent_at = CASE WHEN o.status = 'sent' THEN $5 ELSE d.sent_at END,
-               context = CASE WHEN {erase} THEN NULL
-                              WHEN o.status = 'sent' THEN d.context - $7::text[]
-                              ELSE d.context END,
-               recipient = CASE WHEN {erase} THEN NULL ELSE d.recipient END,
-               last_answer = CASE WHEN {erase}
-                                  THEN replace(o.answer, d.recipient, '(adres usunięty)')
-                                  ELSE o.answer END,
-               message_id = CASE WHEN {erase} THEN '<erased.' || d.id || '@erased.invalid>'
-                                 ELSE d.message_id END
-          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[])
-               AS o(id, status, answer, next_at)
-         WHERE d.id = o.id AND d.claimed_by = $6 AND d.status = 'sending'
-        """,
+def _record_arguments(
+    key: int, outcomes: Sequence[Outcome], now: dt.datetime
+) -> tuple[object, ...]:
+    return (
         [o.delivery_id for o in outcomes],
         [str(o.status) for o in outcomes],
         [o.answer[:1000] for o in outcomes],
@@ -418,6 +425,21 @@ async def record_outcomes(
         list(SECRET_FIELDS),
         str(Kind.ACCOUNT_DELETED),
     )
+
+
+async def record_outcomes(
+    pool: asyncpg.Pool, key: int, outcomes: Sequence[Outcome], now: dt.datetime
+) -> None:
+    """Outcomes of attempts by the sender that still holds their claims, in one statement."""
+    await pool.execute(_RECORD, *_record_arguments(key, outcomes, now))
+
+
+async def record_and_claim(
+    pool: asyncpg.Pool, key: int, outcomes: Sequence[Outcome], limit: int, now: dt.datetime
+) -> list[Claimed]:
+    """``record_outcomes`` and ``claim`` in one statement (one commit, not two)."""
+    rows = await pool.fetch(_RECORD_AND_CLAIM, *_record_arguments(key, outcomes, now), limit)
+    return [Claimed(**dict(r)) for r in rows]
 
 
 # -- operators ----------------------------------------------------------------------------------
