@@ -52,6 +52,8 @@ def _grouped(amount: Decimal, least: int, most: int) -> str:
 
 
 def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, Decimal):  # the chart's own values: no round trip through str
+        return value
     if value is None or value == "":
         return None
     try:

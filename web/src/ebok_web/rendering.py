@@ -51,6 +51,16 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_asset_version(name)}"
 
 
+# The tag's colour class of an invoice's status (its words come with the invoice: status_label).
+_INVOICE_TAGS = {"paid": "ok", "overdue": "bad", "corrected": "neutral"}
+
+
+def invoice_tag(status: Any) -> str:
+    """A filter, not a dict literal and its ``.get`` in the template: Jinja2 builds the dict
+    and calls through its context machinery on every row."""
+    return _INVOICE_TAGS.get(status, "warn")
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -62,6 +72,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(formatting.FILTERS)
+    env.filters["invoice_tag"] = invoice_tag
     env.globals.update(
         static=static_url,
         csrf_token=csrf_token,
