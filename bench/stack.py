@@ -176,7 +176,7 @@ async def portal_sign_in(portal: str, i: int, number: str) -> str:
         async with http.get(f"{portal}/logowanie") as resp:
             found = _CSRF.search(await resp.read())
         if found is None:
-            raise RuntimeError("no CSRF token on the sign-in page")
+            raise RuntimeError(f"no CSRF token on the sign-in page ({resp.status})")
         form = {"csrf": found[1].decode(), "login": number, "password": PASSWORD}
         async with http.post(f"{portal}/logowanie", data=form) as resp:
             if resp.url.path != "/pulpit":
