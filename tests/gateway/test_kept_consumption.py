@@ -32,6 +32,8 @@ from tests.support.tokens import Issuer, running_issuer
 from tests.support.waiting import eventually
 
 CONSUMPTION = "/api/v1/me/consumption"
+DASHBOARD = "/api/v1/me/dashboard"
+WITH_CONSUMPTION = "?include=consumption"
 MINE, THEIRS = "123456", "654321"
 
 
@@ -47,6 +49,7 @@ class Readings:
     accepted: Counter[str] = field(default_factory=Counter)
     hold: asyncio.Event | None = None  # set: consumption answers only once it is released
     asked: asyncio.Event = field(default_factory=asyncio.Event)
+    down: bool = False  # set: consumption answers 503 (readings failing)
 
 
 @dataclass
@@ -72,6 +75,12 @@ class Stack:
         # resp.json() is Any: the answer is a JSON object
         return await resp.json()  # type: ignore[no-any-return]
 
+    async def dashboard(self, client: str = MINE, query: str = "") -> dict[str, Any]:
+        resp = await self.replicas[0].get(DASHBOARD + query, headers=self.issuer.customer(client))
+        assert resp.status == 200, await resp.text()
+        # resp.json() is Any: the answer is a JSON object
+        return await resp.json()  # type: ignore[no-any-return]
+
     @property
     def asked(self) -> int:
         return self.calls["/me/consumption"]
@@ -86,6 +95,8 @@ async def stack(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
         answer: dict[str, Any] = {"client": client, "query": request.query_string}
         answer["readings"] = readings.accepted[client]  # read now, answered maybe later
         readings.asked.set()
+        if readings.down:
+            return web.json_response({"status": 503, "title": "x"}, status=503)
         if readings.hold is not None:
             await readings.hold.wait()
         return web.json_response(answer)
@@ -238,3 +249,53 @@ def test_only_a_customers_plain_get_can_be_kept() -> None:
         Route("POST", "/me/consumption", "readings", "customer", "x", kept=True)
     with pytest.raises(ValueError):
         Route("GET", "/me/invoices", "billing", "customer", "x", list_key="n", kept=True)
+
+
+# -- the dashboard's consumption part (the portal's chart: one call for the whole page) --------
+
+
+async def test_the_dashboard_brings_the_consumption_only_when_asked(stack: Stack) -> None:
+    plain = await stack.dashboard()
+    assert "consumption" not in plain and "balance" in plain
+    assert stack.asked == 0
+    view = await stack.dashboard(query=WITH_CONSUMPTION)
+    assert view["consumption"] == {
+        "status": "ok",
+        "data": {"client": MINE, "query": "", "readings": 0},
+    }
+    assert set(plain) < set(view)  # every other part as well
+    theirs = await stack.dashboard(THEIRS, WITH_CONSUMPTION)
+    assert theirs["consumption"]["data"]["client"] == THEIRS
+    assert stack.asked == 2
+    assert (await stack.dashboard(query=WITH_CONSUMPTION))["consumption"] == view["consumption"]
+    assert stack.asked == 2  # kept with the client's other parts
+
+
+async def test_an_event_from_readings_drops_the_dashboards_consumption(stack: Stack) -> None:
+    await stack.dashboard(query=WITH_CONSUMPTION)
+    stack.readings.accepted[MINE] += 1
+    await publish_event(stack.amqp, stack.bus_prefix, _accepted(MINE))
+
+    async def shown() -> bool:
+        view = await stack.dashboard(query=WITH_CONSUMPTION)
+        return bool(view["consumption"]["data"]["readings"] == 1)
+
+    await eventually(shown, within=1.0, step=0.02)
+
+
+async def test_readings_failing_leaves_the_consumption_part_unavailable(stack: Stack) -> None:
+    stack.readings.down = True
+    view = await stack.dashboard(query=WITH_CONSUMPTION)
+    assert view["consumption"]["status"] == "unavailable", view
+    assert view["profile"]["status"] != "unavailable"  # the rest of the view is there
+    stack.readings.down = False
+    again = await stack.dashboard(query=WITH_CONSUMPTION)  # not kept while it failed
+    assert again["consumption"]["status"] == "ok", again
+
+
+async def test_an_unknown_part_asked_for_is_refused(stack: Stack) -> None:
+    resp = await stack.replicas[0].get(
+        DASHBOARD + "?include=invoices", headers=stack.issuer.customer(MINE)
+    )
+    assert resp.status == 400, await resp.text()
+    assert (await resp.json())["errors"][0]["field"] == "include"

@@ -145,6 +145,10 @@ def test_list_query_parameters_are_described(doc: dict[str, Any]) -> None:
     assert names("GET", "/me/invoices") == {"from", "to", "status", "page", "page_size"}
     assert {"status", "kind", "page", "page_size"} <= names("GET", "/me/correspondence")
     assert {"from", "to", "contract_number"} == names("GET", "/me/consumption")
+    assert {"include"} == names("GET", "/me/dashboard")  # the portal's chart in the same call
+    answer = _op(doc, "GET", "/me/dashboard")["responses"]["200"]["content"]["application/json"]
+    parts = answer["schema"]
+    assert "consumption" in parts["properties"] and "consumption" not in parts["required"]
     assert {"status", "page", "page_size"} == names("GET", "/me/garden-meter-requests")
     assert {"page", "page_size"} == names("GET", "/me/meters/{serial}/readings")
     assert {"status", "assignee", "kind"} <= names("GET", "/operator/correspondence/cases")

@@ -267,6 +267,35 @@ async def test_consumption_chart_table_csv_and_the_dashboards_chart(
     assert attr(one(twelve.soup, "option[selected]"), "value") == "12"
 
 
+def _consumption_asked(metrics: str) -> float:
+    """How many times the gateway answered /me/consumption (kept or from readings)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("ebok_gateway_kept_answers_total{") and '"/me/consumption"' in line
+    )
+
+
+async def test_the_dashboards_chart_comes_with_the_dashboard_in_one_call(
+    portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
+) -> None:
+    """The page asks the gateway once: the consumption comes as a part of the dashboard's
+    view (``?include=consumption``), not from /me/consumption beside it."""
+    customer = await ready_customer(stack, api, workdir)
+    await _readings(api, operator, customer)
+    async with api.http.get(f"{stack.gateway_url}/metrics") as resp:
+        before = _consumption_asked(await resp.text())
+    page = await sign_in(portal, customer.client_number)
+    chart = page.soup.select_one("svg#wykres-pulpit")
+    assert chart is not None and chart.select("rect.bar"), page
+    token = await mp.token(api, customer)
+    view = expect(await api.get("/me/dashboard?include=consumption", token=token), 200)
+    months = {m["month"] for m in view["consumption"]["data"]["months"]}
+    assert {attr(g, "data-month") for g in chart.select("g.chart__month")} <= months
+    async with api.http.get(f"{stack.gateway_url}/metrics") as resp:
+        assert _consumption_asked(await resp.text()) == before
+
+
 async def test_switched_off_and_hidden_sections(
     portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
 ) -> None:
@@ -340,3 +369,27 @@ async def test_a_stopped_service_shows_its_parts_unavailable(
         await stack.start_service("billing")
     back = await portal.get("/faktury")
     assert customer.invoice_number in back.text, back
+
+
+async def test_a_stopped_readings_shows_the_chart_unavailable_and_the_rest_of_the_page(
+    portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
+) -> None:
+    customer = await ready_customer(stack, api, workdir)
+    await _readings(api, operator, customer)
+    login = await portal.get("/logowanie?next=/umowy")  # not the dashboard: nothing kept yet
+    signed_in = await portal.submit(
+        login, {"login": customer.client_number, "password": CUSTOMER_PASSWORD}
+    )
+    assert signed_in.path == "/umowy", signed_in
+    await stack.stop_service("readings")
+    try:
+        page = await portal.get("/pulpit")
+        assert page.status == 200, page
+        assert "Zużycie wody: dane są chwilowo niedostępne" in mp.section(page, "zuzycie")
+        assert page.soup.select_one("svg#wykres-pulpit") is None
+        assert "Do zapłaty" in mp.section(page, "saldo")  # billing still answers
+        assert customer.invoice_number in mp.section(page, "ostatnie-faktury")
+    finally:
+        await stack.start_service("readings")
+    back = await portal.get("/pulpit")
+    assert back.soup.select_one("svg#wykres-pulpit") is not None, back

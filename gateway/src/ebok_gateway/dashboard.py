@@ -56,6 +56,15 @@ DASHBOARD: tuple[Part, ...] = (
     ),
 )
 
+# Parts a front end asks for by name beside the ones every dashboard has (``?include=``): the
+# portal's page shows the consumption chart, and asks for it with the rest in one call; kept
+# with the other parts (readings' events about the client drop it). /me/consumption stays for
+# the consumption page and its periods.
+OPTIONAL: dict[str, Part] = {
+    "consumption": Part("consumption", "readings", "/me/consumption", "readings"),
+}
+
+
 # Every service's part of the GDPR export (terms I.7: the right to see one's data).
 EXPORT: tuple[Part, ...] = (
     Part("auth", "auth", "/me/data"),
@@ -147,10 +156,13 @@ async def dashboard_view(
     part_timeout: float,
     budget: float,
     fresh: bool = False,
+    include: Sequence[Part] = (),
 ) -> dict[str, Any]:
-    """The customer's dashboard: kept parts from ``cache`` (unless ``fresh``), the rest fetched;
-    portal switches and hidden items applied to whatever is served."""
-    wanted = [p for p in DASHBOARD if portal.mode(p.section) not in ("hidden", "off")]
+    """The customer's dashboard (with the ``include``d parts of ``OPTIONAL``): kept parts from
+    ``cache`` (unless ``fresh``), the rest fetched; portal switches and hidden items applied to
+    whatever is served."""
+    shown = (*DASHBOARD, *include)
+    wanted = [p for p in shown if portal.mode(p.section) not in ("hidden", "off")]
     kept = {} if fresh else cache.parts(client)
     missing = [p for p in wanted if p.name not in kept]
     fetched: dict[str, dict[str, Any]] = {}
@@ -171,7 +183,7 @@ async def dashboard_view(
     PARTS_SERVED.labels("cache").inc(len(wanted) - len(missing))
     PARTS_SERVED.labels("service").inc(len(missing))
     view: dict[str, Any] = {}
-    for part in DASHBOARD:
+    for part in shown:
         mode = portal.mode(part.section)
         if mode == "hidden":
             continue

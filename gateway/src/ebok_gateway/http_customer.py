@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import allow_restricted, require
+from ebok_shared.http.params import query_choice
 from ebok_shared.http.problems import Problem
 
 from . import dashboard, export_archive
@@ -26,8 +27,10 @@ def _token(request: web.Request) -> str:
 
 @routes.get(PREFIX + "/me/dashboard")
 async def get_dashboard(request: web.Request) -> web.Response:
-    """Kept parts where nothing changed since (``Cache-Control: no-cache`` asks for none)."""
+    """Kept parts where nothing changed since (``Cache-Control: no-cache`` asks for none);
+    ``?include=consumption`` adds that part (the portal's chart: one call for the page)."""
     principal = require(request, "customer")
+    include = query_choice(request, "include", tuple(dashboard.OPTIONAL))
     settings = GatewaySettings.of(request.app)
     live = request.app[LIVE]
     view = await dashboard.dashboard_view(
@@ -39,6 +42,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
         part_timeout=settings.dashboard_part_timeout,
         budget=settings.dashboard_budget,
         fresh="no-cache" in request.headers.get("Cache-Control", ""),
+        include=(dashboard.OPTIONAL[include],) if include else (),
     )
     return json_answer(view)
 

@@ -52,6 +52,11 @@ def _key(year: int, month_index: int) -> str:
     return f"{year:04d}-{month_index:02d}"
 
 
+def _index(key: str) -> int:
+    """ "YYYY-MM" as a count of months (consecutive months: consecutive numbers)."""
+    return int(key[:4]) * 12 + int(key[5:7]) - 1
+
+
 def month_keys(first: str, last: str) -> list[str]:
     """Every month from ``first`` to ``last`` ("YYYY-MM"), both included."""
     start = int(first[:4]) * 12 + int(first[5:]) - 1
@@ -59,18 +64,22 @@ def month_keys(first: str, last: str) -> list[str]:
     return [_key(i // 12, i % 12 + 1) for i in range(start, end + 1)]
 
 
-def month_bars(consumption: Mapping[str, Any], *, at_least: int = 12) -> list[MonthBar]:
+def month_bars(
+    consumption: Mapping[str, Any], *, at_least: int = 12, ending: int | None = None
+) -> list[MonthBar]:
     """The API's months as bars, one per calendar month, gaps included: from the first month
-    with data (but at least ``at_least`` months back from the end) to the period's end."""
+    with data (but at least ``at_least`` months back from the end) to the period's end; with
+    ``ending``, only that many months at the end (the others are never built)."""
     found = {m["month"]: m for m in consumption.get("months") or []}
     if not found:
         return []  # nothing measured yet: no chart at all
-    last = str(consumption.get("to") or max(found))
-    first = min(found)
-    earliest = month_keys(str(consumption.get("from") or first), last)
-    keys = month_keys(first, last)
-    if len(keys) < at_least:
-        keys = earliest[-at_least:] if len(earliest) >= at_least else earliest
+    end = _index(str(consumption.get("to") or max(found)))
+    first = _index(min(found))
+    if end - first + 1 < at_least:  # at least that many months back, if the period has them
+        first = max(_index(str(consumption.get("from") or min(found))), end - at_least + 1)
+    if ending is not None:
+        first = max(first, end - ending + 1)
+    keys = [_key(i // 12, i % 12 + 1) for i in range(first, end + 1)]
     bars = []
     for key in keys:
         data = found.get(key)
@@ -85,10 +94,9 @@ def _short_month(key: str) -> str:
 
 
 def _text(x: float, y: float, content: str, css: str, anchor: str = "middle") -> str:
-    return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" class="{css}">'
-        f"{escape(content)}</text>"
-    )
+    """A label; ``content`` is always our own writing of a number, a year or a CLDR month
+    name (never text from the API), so it is put in as it is, unescaped."""
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" class="{css}">{content}</text>'
 
 
 def consumption_svg(
@@ -125,16 +133,16 @@ def consumption_svg(
             parts.append(
                 f'<g class="chart__month" data-month="{bar.month}">'
                 f'<rect class="bar" x="{x:.1f}" y="{base - tall:.1f}" width="{BAR}"'
-                f' height="{tall:.1f}"><title>{escape(bar.label)}: '
-                f"{escape(number(bar.water, 3))} m³</title></rect>"
+                f' height="{tall:.1f}"><title>{bar.label}: '  # our own words (see _text)
+                f"{number(bar.water, 3)} m³</title></rect>"
             )
             if bar.garden > 0:
                 part = min(float(bar.garden / scale_top) * plot, tall)
                 parts.append(
                     f'<rect class="garden" fill="url(#{chart_id}-hatch)"'
                     f' x="{x:.1f}" y="{base - part:.1f}" width="{BAR}" height="{part:.1f}">'
-                    f"<title>{escape(bar.label)}: w tym ogród "
-                    f"{escape(number(bar.garden, 3))} m³</title></rect>"
+                    f"<title>{bar.label}: w tym ogród "
+                    f"{number(bar.garden, 3)} m³</title></rect>"
                 )
             parts.append(
                 _text(centre, base - tall - 5, short_number(bar.water), "chart__value") + "</g>"

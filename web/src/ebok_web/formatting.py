@@ -32,7 +32,6 @@ _ZLOTY: str = LOCALE.currency_symbols["PLN"]  # "zł"
 _MONTHS_OF: dict[int, str] = dict(LOCALE.months["format"]["wide"])  # "grudnia" (15 grudnia)
 _MONTHS: dict[int, str] = dict(LOCALE.months["stand-alone"]["wide"])  # "grudzień"
 MONTHS_SHORT: dict[int, str] = dict(LOCALE.months["stand-alone"]["abbreviated"])  # "gru"
-_QUANTA = tuple(Decimal(1).scaleb(-digits) for digits in range(10))
 
 
 def _grouped(amount: Decimal, least: int, most: int) -> str:
@@ -42,16 +41,19 @@ def _grouped(amount: Decimal, least: int, most: int) -> str:
     if not amount.is_finite():
         pattern = "#,##0" + ("." + "0" * least + "#" * (most - least) if most else "")
         return format_decimal(amount, format=pattern, locale=LOCALE)
-    rounded = abs(amount).normalize().quantize(_QUANTA[most])
-    whole, _, fraction = f"{rounded:f}".partition(".")
+    # Decimal's own format rounds as quantize does (the context's half to even) and groups
+    # by thousands in one C call: a few times faster than quantizing and grouping here.
+    whole, _, fraction = f"{abs(amount):,.{most}f}".partition(".")
     fraction = fraction.rstrip("0").ljust(least, "0")
-    text = f"{int(whole):,}".replace(",", _GROUP)
+    text = whole.replace(",", _GROUP)
     if fraction:
         text += _POINT + fraction
     return "-" + text if amount.is_signed() else text
 
 
 def _decimal(value: Any) -> Decimal | None:
+    if isinstance(value, Decimal):  # the chart's own values: no round trip through str
+        return value
     if value is None or value == "":
         return None
     try:

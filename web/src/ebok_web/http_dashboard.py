@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
@@ -12,6 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
+from ebok_shared.logs import get_logger
 
 from . import charts
 from .access import api, customer_page
@@ -20,6 +20,7 @@ from .gateway import GatewayUnavailable
 from .part_state import Part, fetch, from_view
 from .rendering import render
 
+log = get_logger(__name__)
 routes = web.RouteTableDef()
 
 PERIODS = (12, 24)  # months the consumption page can show
@@ -29,27 +30,28 @@ ZERO = Decimal("0")
 # -- dashboard --------------------------------------------------------------------------------
 
 
+# The gateway's dashboard parts the page shows; the consumption for the chart comes with them
+# (``?include=consumption``): one call for the whole page.
+PARTS = (
+    "balance",
+    "last_invoices",
+    "meters",
+    "e_invoice",
+    "open_cases",
+    "garden_meter_requests",
+    "notices",
+    "consumption",
+)
+
+
 @routes.get("/pulpit")
 @customer_page()
 async def dashboard(request: web.Request) -> web.StreamResponse:
-    gateway = api(request)
-    view_reply, consumption = await asyncio.gather(
-        _dashboard_view(gateway), fetch(gateway, "/me/consumption")
-    )
-    parts = {
-        name: from_view(view_reply, name)
-        for name in (
-            "balance",
-            "last_invoices",
-            "meters",
-            "e_invoice",
-            "open_cases",
-            "garden_meter_requests",
-            "notices",
-        )
-    }
+    view = await _dashboard_view(api(request))
+    parts = {name: from_view(view, name) for name in PARTS}
+    consumption = parts["consumption"]
     today = dt.datetime.now(WARSAW).date()
-    bars = charts.month_bars(consumption.data)[-12:] if consumption.ok else []
+    bars = charts.month_bars(consumption.data, ending=12) if consumption.ok else []
     chart = _chart(bars, "wykres-pulpit", height=180) if bars else None
     return render(
         request,
@@ -63,17 +65,18 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
     )
 
 
-async def _dashboard_view(gateway: Any) -> dict[str, Any]:
-    """The gateway's aggregated view; a gateway that does not answer leaves every part
-    unavailable (the page still opens)."""
+async def _dashboard_view(gateway: Any) -> dict[str, Any] | None:
+    """The gateway's aggregated view with the consumption; None when the gateway did not
+    give it (down, or refused): every part is then unavailable (the page still opens)."""
     try:
-        reply = await gateway.get("/me/dashboard")
+        reply = await gateway.get("/me/dashboard", params={"include": "consumption"})
     except GatewayUnavailable:
-        return {}
+        return None
     if not reply.ok:
-        return {}
+        log.warning("dashboard view refused", status=reply.status, code=reply.code)
+        return None
     view = reply.json()
-    return view if isinstance(view, dict) else {}
+    return view if isinstance(view, dict) else None
 
 
 def _amount(value: Any) -> Decimal:
@@ -189,7 +192,7 @@ def _chart(bars: list[charts.MonthBar], chart_id: str, *, height: int = 240) -> 
 
 async def _consumption(request: web.Request) -> tuple[Part, list[charts.MonthBar]]:
     part = await fetch(api(request), "/me/consumption")
-    bars = charts.month_bars(part.data)[-_period(request) :] if part.ok else []
+    bars = charts.month_bars(part.data, ending=_period(request)) if part.ok else []
     return part, bars
 
 

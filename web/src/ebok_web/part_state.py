@@ -59,8 +59,11 @@ async def fetch(api: Api, path: str, **kwargs: Any) -> Part:
         return UNAVAILABLE
 
 
-def from_view(view: dict[str, Any], name: str) -> Part:
-    """A part of the gateway's aggregated dashboard (absent: hidden by an operator)."""
+def from_view(view: dict[str, Any] | None, name: str) -> Part:
+    """A part of the gateway's aggregated dashboard (absent: hidden by an operator; no view
+    at all, the gateway did not give it: unavailable)."""
+    if view is None:
+        return UNAVAILABLE
     entry = view.get(name)
     if not isinstance(entry, dict):
         return Part("hidden")

@@ -51,8 +51,36 @@ def static_url(name: str) -> str:
     return f"/static/{name}?v={_asset_version(name)}"
 
 
+# The tag's colour class of an invoice's status (its words come with the invoice: status_label).
+_INVOICE_TAGS = {"paid": "ok", "overdue": "bad", "corrected": "neutral"}
+
+
+def invoice_tag(status: Any) -> str:
+    """A filter, not a dict literal and its ``.get`` in the template: Jinja2 builds the dict
+    and calls through its context machinery on every row."""
+    return _INVOICE_TAGS.get(status, "warn")
+
+
+# What a plain dict answers as an attribute (its methods): ``x.items`` stays the method.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(jinja2.Environment):
+    """``x.field`` on the gateway's JSON (plain dicts) reads the key at once. Jinja2 tries
+    ``getattr`` first, which raises AttributeError for every such field, on every page; the
+    answer is the same: a name that is not a dict's attribute could only be its key."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass  # Jinja2's own way: undefined
+        return super().getattr(obj, attribute)
+
+
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = _Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         # The templates ship with the package: compiled once, never stat()ed per page.
         auto_reload=False,
@@ -62,6 +90,7 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(formatting.FILTERS)
+    env.filters["invoice_tag"] = invoice_tag
     env.globals.update(
         static=static_url,
         csrf_token=csrf_token,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -57,8 +56,9 @@ class Session:
         return self.kind != "anonymous" and bool(self.access_token)
 
     def as_json(self) -> str:
-        # Read field by field (asdict deep-copies every list, on every request's "changed?")
-        return json.dumps({name: getattr(self, name) for name in _STORED})
+        # Read field by field (asdict deep-copies every list, on every request's "changed?");
+        # orjson: this runs on every page (is the session changed?), a tenth of json's time.
+        return orjson.dumps({name: getattr(self, name) for name in _STORED}).decode()
 
 
 # What Redis holds of a session, in the fields' order (the form ``loaded_as`` compares).

@@ -6,7 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from . import auth, billing, correspondence, readings
-from .types import ANY_OBJECT, DATE_TIME, STRING, Operation, array, items_of, nullable, shape
+from .types import (
+    ANY_OBJECT,
+    DATE_TIME,
+    STRING,
+    Operation,
+    array,
+    choice,
+    items_of,
+    nullable,
+    shape,
+)
 
 MODES = ("on", "read_only", "off", "hidden")
 
@@ -47,7 +57,8 @@ _contracts = billing.OPERATIONS[("GET", "/me/contracts")].answer
 _invoices = billing.OPERATIONS[("GET", "/me/invoices")].answer
 assert _open_cases and _garden and _meters and _contracts and _invoices
 
-# A section operators hid is left out of the dashboard; the profile is always there.
+# A section operators hid is left out of the dashboard; the profile is always there, the
+# consumption only when asked for (``include``).
 DASHBOARD = shape(
     ["profile"],
     profile=part(auth.ME),
@@ -58,6 +69,13 @@ DASHBOARD = shape(
     e_invoice=part(billing.E_INVOICE),
     open_cases=part(_open_cases),
     garden_meter_requests=part(_garden),
+    consumption=part(readings.CONSUMPTION),
+)
+INCLUDE = choice(
+    "include",
+    ("consumption",),
+    "Dodatkowa część pulpitu: consumption — zużycie wody z miesięcy (jak /me/consumption),"
+    " np. do wykresu na pulpicie, w tym samym wywołaniu.",
 )
 EXPORT = shape(
     client_number=STRING,
@@ -81,7 +99,7 @@ SECTION_SET = shape(section=STRING, mode={"enum": list(MODES)}, message=nullable
 ITEM_SET = shape(section=STRING, item_id=STRING, hidden={"type": "boolean"})
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
-    ("GET", "/me/dashboard"): Operation(DASHBOARD),
+    ("GET", "/me/dashboard"): Operation(DASHBOARD, query=(INCLUDE,)),
     ("GET", "/me/export"): Operation(EXPORT, errors=(503,)),
     ("GET", "/me/export/archive"): Operation(errors=(503,)),
     ("GET", "/openapi.json"): Operation(
