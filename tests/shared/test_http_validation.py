@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -35,6 +35,8 @@ def _errors(data: Any, schema: dict[str, Any] = PROBE_SCHEMA) -> list[dict[str, 
         ({"client_number": None}, "client_number", "pole jest wymagane"),
         ({"amount": "5"}, "amount", "nieprawidłowy typ (oczekiwano: liczba całkowita)"),
         ({"amount": 2.5}, "amount", "nieprawidłowy typ (oczekiwano: liczba całkowita)"),
+        # a boolean is no number to jsonschema: the compiled check must not let it through
+        ({"amount": True}, "amount", "nieprawidłowy typ (oczekiwano: liczba całkowita)"),
         ({"amount": 0}, "amount", "wartość musi być co najmniej 1"),
         ({"client_number": "12345a"}, "client_number", "nieprawidłowy format"),
         ({"note": "x" * 11}, "note", "za długie (najwyżej 10 znaków)"),
@@ -61,6 +63,28 @@ def test_valid_body_passes() -> None:
         {**VALID, "email": "jan@example.pl", "sent_at": "2026-01-05T10:00:00+01:00"}, PROBE_SCHEMA
     )
     validate({**VALID, "sent_at": "2026-01-05t10:00:00.123z"}, PROBE_SCHEMA)
+
+
+def test_a_schema_built_per_call_or_not_compilable_is_held_to_the_same() -> None:
+    """A schema is found by its object and, the first time, by its text: a copy made per
+    call gets the same verdict, and a schema the compiled check cannot take (``$ref``) is
+    checked by jsonschema alone, with the same reasons."""
+    properties = cast(dict[str, Any], PROBE_SCHEMA["properties"])
+    for _ in range(3):
+        copy = {**PROBE_SCHEMA, "properties": dict(properties)}
+        validate(VALID, copy)
+        assert _errors({**VALID, "amount": 0}, copy) == [
+            {"field": "amount", "reason": "wartość musi być co najmniej 1"}
+        ]
+    referring = {
+        "$defs": {"amount": properties["amount"]},
+        "type": "object",
+        "properties": {"amount": {"$ref": "#/$defs/amount"}},
+    }
+    validate({"amount": 5}, referring)
+    assert _errors({"amount": True}, referring) == [
+        {"field": "amount", "reason": "nieprawidłowy typ (oczekiwano: liczba całkowita)"}
+    ]
 
 
 def test_every_broken_field_is_named() -> None:

@@ -10,25 +10,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from functools import cache, partial
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import fastjsonschema  # compiled validators: ~10x faster on the publish and consume paths
 from jsonschema import Draft202012Validator
 
+# Compiled checks (~10x faster on the publish and consume paths): the one compiler of
+# ``validate``'s request bodies, so a schema means the same to both.
 from ..http.validation import FORMAT_CHECKER  # date-time really checked
+from ..http.validation import compile_schema as _compile
 from .envelope import Event
-
-# Keywords whose meaning is the same in draft 7 (what fastjsonschema compiles) and 2020-12.
-# A schema using any other keyword is checked by jsonschema alone.
-_COMPILABLE = frozenset(
-    """$schema $id title description examples $comment type enum const properties required
-    additionalProperties minProperties maxProperties pattern minLength maxLength format
-    minimum maximum exclusiveMinimum exclusiveMaximum multipleOf items minItems maxItems
-    uniqueItems allOf anyOf oneOf not""".split()
-)
-_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "catalogue"
 _NAME_RE = re.compile(r"^(?P<type>[a-z_]+(?:\.[a-z_]+)+)\.v(?P<version>\d+)\.json$")
@@ -36,42 +28,6 @@ _NAME_RE = re.compile(r"^(?P<type>[a-z_]+(?:\.[a-z_]+)+)\.v(?P<version>\d+)\.jso
 
 class SchemaError(ValueError):
     """An event that its catalogue schema does not accept."""
-
-
-def _compilable(schema: Any) -> bool:
-    if not isinstance(schema, dict) or not schema.keys() <= _COMPILABLE:
-        return False
-    if isinstance(schema.get("items"), list):  # a tuple in draft 7, an error in 2020-12
-        return False
-    children = [
-        *schema.get("properties", {}).values(),
-        *(schema[k] for k in ("additionalProperties", "items", "not") if k in schema),
-        *(child for k in _SCHEMA_LISTS for child in schema.get(k, [])),
-    ]
-    return all(isinstance(c, bool) or _compilable(c) for c in children)
-
-
-def _compile(schema: dict[str, Any]) -> Callable[[Any], Any] | None:
-    if not _compilable(schema):
-        return None
-    # Formats are checked by jsonschema's own checker, so each means exactly what it means
-    # there, whatever fastjsonschema's own regexes would say.
-    checker = FORMAT_CHECKER
-    validate: Callable[[Any], Any] = fastjsonschema.compile(
-        {k: v for k, v in schema.items() if k != "$schema"},
-        formats={name: partial(checker.conforms, format=name) for name in _format_names(schema)},
-        use_default=False,  # never write defaults into the event
-    )
-    return validate
-
-
-def _format_names(schema: Any) -> set[str]:
-    if isinstance(schema, dict):
-        found = {schema["format"]} if isinstance(schema.get("format"), str) else set()
-        return found.union(*(_format_names(v) for v in schema.values()))
-    if isinstance(schema, list):
-        return set().union(*(_format_names(v) for v in schema))
-    return set()
 
 
 class Catalogue:

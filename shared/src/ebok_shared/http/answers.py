@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from functools import cache
 from typing import Any
 
 from aiohttp import web
@@ -22,9 +21,18 @@ from .problems import Problem, problem_response
 log = get_logger(__name__)
 
 
-@cache
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
+# The validator of each schema object, by its id: the contract's schemas are constants, and
+# serialising one to look its validator up cost more than the check. The entry holds the
+# schema, so its id cannot be reused while the entry stays.
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    entry = _VALIDATORS.get(id(schema))
+    if entry is None:
+        entry = (schema, Draft202012Validator(schema, format_checker=FormatChecker()))
+        _VALIDATORS[id(schema)] = entry
+    return entry[1]
 
 
 def mismatch(
@@ -32,15 +40,15 @@ def mismatch(
 ) -> str | None:
     """Why the answer does not match the contract of (method, path), or None."""
     if status >= 400:
-        schema: dict[str, Any] | None = PROBLEM
+        schema: dict[str, Any] = PROBLEM
     else:
         operation = contract.get((method, path))
         if operation is None:
             return None  # not a public route (internal, health): no contract to hold to
-        schema = operation.answer
-        if schema is None:
+        if operation.answer is None:
             return "a JSON answer where the contract gives none"
-    error = next(iter(_validator(json.dumps(schema)).iter_errors(body)), None)
+        schema = operation.answer
+    error = next(iter(_validator(schema).iter_errors(body)), None)
     if error is None:
         return None
     at = "/".join(str(p) for p in error.absolute_path) or "(body)"
