@@ -19,28 +19,32 @@ from ebok_shared.clock import clock
 from ebok_shared.logs import get_logger
 
 from .. import events as ev
-from .. import repositories as repo
+from ..clients import repository as clients_repo
 from ..clients.domain import Buyer
+from ..common.connection import Conn, Record
+from ..e_invoice import repository as e_invoice_repo
+from ..ledger import repository as ledger_repo
 from ..ledger.domain import InvoiceData, invoice_number_for
+from . import repository as repo
 from .domain import Tariff, price_consumption
 
 log = get_logger(__name__)
 
 
-async def tariffs(conn: repo.Conn) -> list[repo.Record]:
-    return await repo.billing_run.tariffs(conn)
+async def tariffs(conn: Conn) -> list[Record]:
+    return await repo.tariffs(conn)
 
 
-async def put_tariff(conn: repo.Conn, tariff: Tariff, by: str) -> None:
+async def put_tariff(conn: Conn, tariff: Tariff, by: str) -> None:
     """Add a tariff, or replace the one of the same group and day; either way the change is
     kept with who made it and when."""
     async with conn.transaction():
-        await repo.billing_run.put_tariff(conn, tariff, by, clock.now())
+        await repo.put_tariff(conn, tariff, by, clock.now())
 
 
-async def tariff_changes(conn: repo.Conn, limit: int, offset: int) -> tuple[int, list[repo.Record]]:
+async def tariff_changes(conn: Conn, limit: int, offset: int) -> tuple[int, list[Record]]:
     """Every tariff change, the newest first."""
-    return await repo.billing_run.tariff_changes(conn, limit, offset)
+    return await repo.tariff_changes(conn, limit, offset)
 
 
 class BillingRun:
@@ -50,11 +54,11 @@ class BillingRun:
         self.outbox = outbox
         self.payment_terms = timedelta(days=payment_terms_days)
 
-    async def on_reading_accepted(self, conn: repo.Conn, event: Event) -> None:
+    async def on_reading_accepted(self, conn: Conn, event: Event) -> None:
         p = event.payload
         value, read_on = Decimal(p["value"]), date.fromisoformat(p["read_on"])
         reading_id = uuid.UUID(p["reading_id"])
-        added = await repo.billing_run.add_reading(
+        added = await repo.add_reading(
             conn,
             reading_id=reading_id,
             meter_serial=p["meter_serial"],
@@ -68,7 +72,7 @@ class BillingRun:
             return  # this reading was recorded before
         if p["kind"] != "main":
             return
-        contract = await repo.clients.contract_client_kind(conn, p["contract_number"])
+        contract = await clients_repo.contract_client_kind(conn, p["contract_number"])
         if (
             contract is None
             or contract["client_number"] != p["client_number"]
@@ -80,9 +84,7 @@ class BillingRun:
                 meter=p["meter_serial"],
             )
             return
-        previous = await repo.billing_run.previous_reading(
-            conn, p["meter_serial"], read_on, reading_id
-        )
+        previous = await repo.previous_reading(conn, p["meter_serial"], read_on, reading_id)
         if previous is None:
             return  # the meter's first reading is where counting starts
         main_m3 = value - previous["value"]
@@ -90,7 +92,7 @@ class BillingRun:
             log.warning("main meter went backwards; not billed", meter=p["meter_serial"])
             return
         garden_m3, garden_ids = await self._garden(conn, p["contract_number"], read_on)
-        tariff_row = await repo.billing_run.tariff_on(conn, contract["tariff_group"], read_on)
+        tariff_row = await repo.tariff_on(conn, contract["tariff_group"], read_on)
         if tariff_row is None:
             log.warning(
                 "no tariff for the contract's group; reading not billed",
@@ -112,7 +114,7 @@ class BillingRun:
         number = invoice_number_for(
             client_number,
             issue,
-            await repo.ledger.next_invoice_sequence(conn, client_number, prefix),
+            await ledger_repo.next_invoice_sequence(conn, client_number, prefix),
         )
         period_from = min(previous["read_on"] + timedelta(days=1), read_on)
         row = InvoiceData(
@@ -128,7 +130,7 @@ class BillingRun:
             vat=lines.vat,
             gross=lines.gross,
         )
-        e_mail = await repo.e_invoice.e_invoice_addresses(conn, [client_number])
+        e_mail = await e_invoice_repo.e_invoice_addresses(conn, [client_number])
         buyer = Buyer(
             contract["client_name"],
             contract["client_street"],
@@ -136,10 +138,10 @@ class BillingRun:
             contract["client_city"],
             contract["nip"],
         )
-        await repo.ledger.insert_invoices(
+        await ledger_repo.insert_invoices(
             conn, [row], e_mail, "billing-run", {client_number: buyer}
         )
-        await repo.billing_run.mark_billed(conn, [reading_id, *garden_ids], number)
+        await repo.mark_billed(conn, [reading_id, *garden_ids], number)
         await self.outbox.add_events(
             conn,
             [
@@ -164,18 +166,18 @@ class BillingRun:
         )
 
     async def _garden(
-        self, conn: repo.Conn, contract_number: str, upto: date
+        self, conn: Conn, contract_number: str, upto: date
     ) -> tuple[Decimal, list[uuid.UUID]]:
         """Water through garden meters since each was last billed (their unbilled readings)."""
-        unbilled = await repo.billing_run.unbilled_garden_readings(conn, contract_number, upto)
+        unbilled = await repo.unbilled_garden_readings(conn, contract_number, upto)
         total = Decimal("0.000")
-        by_meter: dict[str, list[repo.Record]] = {}
+        by_meter: dict[str, list[Record]] = {}
         for r in unbilled:
             by_meter.setdefault(r["meter_serial"], []).append(r)
         ids: list[uuid.UUID] = []
         for serial, readings in by_meter.items():
             ids.extend(r["reading_id"] for r in readings)
-            base = await repo.billing_run.garden_before(
+            base = await repo.garden_before(
                 conn, serial, readings[0]["read_on"], [r["reading_id"] for r in readings]
             )
             start = base["value"] if base is not None else readings[0]["value"]

@@ -15,7 +15,9 @@ from ebok_shared.logs import get_logger
 from ebok_shared.refusals import Refusal, not_found
 
 from .. import events as ev
-from .. import repositories as repo
+from ..clients import repository as clients_repo
+from ..common.connection import Conn, Record
+from . import repository as repo
 from .domain import BUSINESS_E_INVOICE, CONFIRMATION_VALID, token_hash
 
 log = get_logger(__name__)
@@ -31,8 +33,8 @@ class EInvoiceState:
     history: list[Mapping[str, Any]]  # at, action, email, source
 
 
-async def state(conn: repo.Conn, client_number: str, now: datetime) -> EInvoiceState:
-    rows = await repo.e_invoice.state_rows(conn, client_number, now, 50)
+async def state(conn: Conn, client_number: str, now: datetime) -> EInvoiceState:
+    rows = await repo.state_rows(conn, client_number, now, 50)
     if not rows:
         raise not_found("Nie znaleziono klienta.")
     first = rows[0]
@@ -52,8 +54,8 @@ async def state(conn: repo.Conn, client_number: str, now: datetime) -> EInvoiceS
     )
 
 
-async def _household(conn: repo.Conn, client_number: str) -> repo.Record:
-    client = await repo.clients.lock_client(conn, client_number)
+async def _household(conn: Conn, client_number: str) -> Record:
+    client = await clients_repo.lock_client(conn, client_number)
     if client is None:
         raise not_found("Nie znaleziono klienta.")
     if client["kind"] == "business":
@@ -62,11 +64,11 @@ async def _household(conn: repo.Conn, client_number: str) -> repo.Record:
 
 
 async def request_e_invoice(
-    conn: repo.Conn, outbox: Outbox, client_number: str, email: str, source: str, now: datetime
+    conn: Conn, outbox: Outbox, client_number: str, email: str, source: str, now: datetime
 ) -> dict[str, Any]:
     async with conn.transaction():
         await _household(conn, client_number)
-        current = await repo.e_invoice.consent(conn, client_number)
+        current = await repo.consent(conn, client_number)
         accepted = current is not None and current["status"] == "accepted"
         if accepted and current is not None and current["email"].lower() == email.lower():
             raise Refusal(
@@ -78,13 +80,9 @@ async def request_e_invoice(
         purpose = "change" if accepted else "accept"
         token = secrets.token_urlsafe(32)
         expires = now + CONFIRMATION_VALID
-        await repo.e_invoice.supersede_requests(conn, client_number, now)
-        await repo.e_invoice.add_request(
-            conn, token_hash(token), client_number, email, purpose, now, expires
-        )
-        await repo.e_invoice.add_history(
-            conn, client_number, now, "requested", purpose, email, source
-        )
+        await repo.supersede_requests(conn, client_number, now)
+        await repo.add_request(conn, token_hash(token), client_number, email, purpose, now, expires)
+        await repo.add_history(conn, client_number, now, "requested", purpose, email, source)
         await outbox.add_events(
             conn,
             [
@@ -98,10 +96,10 @@ async def request_e_invoice(
 
 
 async def confirm_e_invoice(
-    conn: repo.Conn, outbox: Outbox, token: str, now: datetime
+    conn: Conn, outbox: Outbox, token: str, now: datetime
 ) -> dict[str, Any]:
     async with conn.transaction():
-        request = await repo.e_invoice.take_request(conn, token_hash(token))
+        request = await repo.take_request(conn, token_hash(token))
         if request is None or request["closed_at"] is not None or request["expires_at"] <= now:
             raise Refusal(
                 404,
@@ -112,9 +110,9 @@ async def confirm_e_invoice(
             )
         client_number = request["client_number"]
         await _household(conn, client_number)
-        await repo.e_invoice.close_request(conn, request["token_hash"], now)
-        await repo.e_invoice.set_consent(conn, client_number, "accepted", request["email"], now)
-        await repo.e_invoice.add_history(
+        await repo.close_request(conn, request["token_hash"], now)
+        await repo.set_consent(conn, client_number, "accepted", request["email"], now)
+        await repo.add_history(
             conn,
             client_number,
             now,
@@ -138,18 +136,18 @@ async def confirm_e_invoice(
 
 
 async def withdraw_e_invoice(
-    conn: repo.Conn, outbox: Outbox, client_number: str, source: str, now: datetime
+    conn: Conn, outbox: Outbox, client_number: str, source: str, now: datetime
 ) -> None:
     async with conn.transaction():
         await _household(conn, client_number)
-        current = await repo.e_invoice.consent(conn, client_number)
-        pending = await repo.e_invoice.pending_request(conn, client_number, now)
+        current = await repo.consent(conn, client_number)
+        pending = await repo.pending_request(conn, client_number, now)
         if (current is None or current["status"] != "accepted") and pending is None:
             raise Refusal(409, "e-invoice-not-accepted", "Nie ma zgody na e-fakturę do wycofania.")
-        await repo.e_invoice.supersede_requests(conn, client_number, now)
-        await repo.e_invoice.add_history(conn, client_number, now, "withdrawn", None, None, source)
+        await repo.supersede_requests(conn, client_number, now)
+        await repo.add_history(conn, client_number, now, "withdrawn", None, None, source)
         if current is not None and current["status"] == "accepted":
-            await repo.e_invoice.set_consent(conn, client_number, "withdrawn", None, now)
+            await repo.set_consent(conn, client_number, "withdrawn", None, now)
             await outbox.add_events(
                 conn,
                 [
@@ -165,5 +163,5 @@ async def account_deleted(conn: asyncpg.Connection, event: Event) -> None:
     """GDPR art. 17: the e-BOK account was erased. An e-invoice address the customer gave in
     e-BOK and never confirmed is theirs alone (no invoice went to it): erased. A confirmed one
     stays (the invoices sent to it are kept under the VAT Act; auth's /me/deletion says so)."""
-    erased = await repo.e_invoice.erase_unconfirmed(conn, event.payload["client_number"])
+    erased = await repo.erase_unconfirmed(conn, event.payload["client_number"])
     log.info("unconfirmed e-invoice addresses erased", count=erased)

@@ -17,12 +17,16 @@ from ebok_shared.feed import repository as batches
 from ebok_shared.refusals import not_found
 
 from .. import events as ev
-from .. import repositories as repo
+from ..clients import repository as clients_repo
 from ..clients.domain import Buyer
+from ..common.connection import Conn, Record
+from ..e_invoice import repository as e_invoice_repo
 from ..interest.rates import RateTable
 from ..interest.use_cases import load_rate_table
+from ..ledger import repository as ledger_repo
 from ..ledger.use_cases import post_payments
 from . import domain as feed
+from . import repository as repo
 from .domain import BatchRefused
 
 KIND = "billing"  # the kind of billing's batches in the shared batch table
@@ -64,7 +68,7 @@ class _Summary:
 
 
 async def apply_batch(
-    conn: repo.Conn,
+    conn: Conn,
     outbox: Outbox,
     raw: bytes,
     fmt: str,
@@ -81,10 +85,10 @@ async def apply_batch(
     parsed = await asyncio.to_thread(feed.parse, raw, fmt, max_rows=max_rows, today=today)
     keys = feed.referenced_keys(parsed)
 
-    async def lock(conn: repo.Conn) -> None:
-        await repo.feed.lock_feed(conn, keys.clients, [r.contract_number for r in parsed.contracts])
+    async def lock(conn: Conn) -> None:
+        await repo.lock_feed(conn, keys.clients, [r.contract_number for r in parsed.contracts])
 
-    async def apply(conn: repo.Conn, _batch_id: uuid.UUID, errors: LineErrors) -> Counts:
+    async def apply(conn: Conn, _batch_id: uuid.UUID, errors: LineErrors) -> Counts:
         known = await _known(conn, keys)
         await asyncio.to_thread(feed.check_references, parsed, known)
         if errors:
@@ -112,9 +116,9 @@ async def apply_batch(
     )
 
 
-async def _known(conn: repo.Conn, keys: feed.Keys) -> feed.Known:
+async def _known(conn: Conn, keys: feed.Keys) -> feed.Known:
     """What the database already holds of the keys a batch names, as the feed compares."""
-    rows = await repo.feed.known_rows(
+    rows = await repo.known_rows(
         conn,
         clients=keys.clients,
         contracts=keys.contracts,
@@ -162,7 +166,7 @@ async def _known(conn: repo.Conn, keys: feed.Keys) -> feed.Known:
 
 
 async def _apply(
-    conn: repo.Conn,
+    conn: Conn,
     outbox: Outbox,
     batch: feed.ParsedBatch,
     known: feed.Known,
@@ -180,7 +184,7 @@ async def _apply(
 
 
 async def _apply_clients(
-    conn: repo.Conn, batch: feed.ParsedBatch, known: feed.Known, summary: _Summary
+    conn: Conn, batch: feed.ParsedBatch, known: feed.Known, summary: _Summary
 ) -> Events:
     """New and changed clients; an unchanged one raises no event."""
     new = [c for c in batch.clients if c.client_number not in known.clients]
@@ -189,8 +193,8 @@ async def _apply_clients(
         for c in batch.clients
         if c.client_number in known.clients and known.clients[c.client_number] != c.content()
     ]
-    await repo.clients.insert_clients(conn, new)
-    await repo.clients.update_clients(conn, changed)
+    await clients_repo.insert_clients(conn, new)
+    await clients_repo.update_clients(conn, changed)
     summary.clients.update(
         created=len(new),
         updated=len(changed),
@@ -213,7 +217,7 @@ async def _apply_clients(
 
 
 async def _apply_contracts(
-    conn: repo.Conn, batch: feed.ParsedBatch, known: feed.Known, summary: _Summary
+    conn: Conn, batch: feed.ParsedBatch, known: feed.Known, summary: _Summary
 ) -> Events:
     """New and changed contracts: a change of terms (or a contract back in force) is
     announced as concluded again, a new termination as terminated."""
@@ -235,8 +239,8 @@ async def _apply_contracts(
             concluded.append(k)
         if k.terminated_on is not None and k.terminated_on != old_end:
             terminated.append(k)
-    await repo.clients.insert_contracts(conn, new)
-    await repo.clients.update_contracts(conn, changed)
+    await clients_repo.insert_contracts(conn, new)
+    await clients_repo.update_contracts(conn, changed)
     summary.contracts.update(
         created=len(new),
         updated=len(changed),
@@ -261,7 +265,7 @@ async def _apply_contracts(
             )
         )
     if terminated:
-        active = await repo.clients.active_contracts(
+        active = await clients_repo.active_contracts(
             conn, sorted({k.client_number for k in terminated})
         )
         for k in terminated:
@@ -278,20 +282,20 @@ async def _apply_contracts(
 
 
 async def _apply_invoices(
-    conn: repo.Conn, batch: feed.ParsedBatch, known: feed.Known, summary: _Summary
+    conn: Conn, batch: feed.ParsedBatch, known: feed.Known, summary: _Summary
 ) -> Events:
     """New invoices (an invoice, once there, changes only by a correction)."""
     new = [i for i in batch.invoices if i.invoice_number not in known.invoices]
     summary.invoices.update(created=len(new), unchanged=len(batch.invoices) - len(new))
     if not new:
         return []
-    e_mail = await repo.e_invoice.e_invoice_addresses(conn, sorted({i.client_number for i in new}))
+    e_mail = await e_invoice_repo.e_invoice_addresses(conn, sorted({i.client_number for i in new}))
     # originals before their corrections (the foreign key), otherwise in batch order
     new.sort(key=lambda i: i.corrects is not None)
-    await repo.ledger.insert_invoices(conn, new, e_mail, "feed", _buyers(batch, known, new))
+    await ledger_repo.insert_invoices(conn, new, e_mail, "feed", _buyers(batch, known, new))
     corrected = sorted({i.corrects for i in new if i.corrects})
     if corrected:
-        await repo.ledger.mark_corrected(conn, corrected)
+        await ledger_repo.mark_corrected(conn, corrected)
     return [
         ev.event(
             ev.INVOICE_ISSUED,
@@ -312,7 +316,7 @@ async def _apply_invoices(
 
 
 async def _apply_payments(
-    conn: repo.Conn,
+    conn: Conn,
     batch: feed.ParsedBatch,
     known: feed.Known,
     summary: _Summary,
@@ -350,11 +354,11 @@ def _buyers(
 # -- what operators read of the batches --------------------------------------------------------
 
 
-async def batch_page(conn: repo.Conn, limit: int, offset: int) -> tuple[int, list[repo.Record]]:
+async def batch_page(conn: Conn, limit: int, offset: int) -> tuple[int, list[Record]]:
     return await batches.batch_page(conn, KINDS, limit, offset)
 
 
-async def batch(conn: repo.Conn, batch_id: uuid.UUID) -> BatchResult:
+async def batch(conn: Conn, batch_id: uuid.UUID) -> BatchResult:
     row = await batches.batch(conn, KINDS, batch_id)
     if row is None:
         raise not_found("Nie znaleziono partii.")

@@ -14,8 +14,10 @@ from ebok_shared.logs import get_logger
 from ebok_shared.refusals import Refusal
 
 from .. import events as ev
-from .. import repositories as repo
+from ..common.connection import Conn, Record
 from ..feed.domain import BatchRefused
+from ..ledger import repository as ledger_repo
+from . import repository as repo
 from .compensation import EurRate, EurRateMissing, polish_holidays
 from .domain import Invoice as InterestInvoice
 from .domain import Payment, compute_interest, compute_invoice_interest
@@ -36,8 +38,8 @@ def load_default_rate_table() -> RateTable:
     return RateTable.from_csv(text)
 
 
-async def load_rate_table(conn: repo.Conn) -> RateTable:
-    rows = await repo.interest.rate_rows(conn)
+async def load_rate_table(conn: Conn) -> RateTable:
+    rows = await repo.rate_rows(conn)
     if not rows:
         return load_default_rate_table()
     return RateTable.from_rows(
@@ -45,9 +47,9 @@ async def load_rate_table(conn: repo.Conn) -> RateTable:
     )
 
 
-async def seed_rates(conn: repo.Conn) -> int:
+async def seed_rates(conn: Conn) -> int:
     """Add the packaged NBP rows later than the database's last row (all, when empty)."""
-    rows = await repo.interest.rate_rows(conn)
+    rows = await repo.rate_rows(conn)
     last = rows[-1]["effective_from"] if rows else None
     new = [
         (r.effective_from, r.reference_rate_percent)
@@ -55,24 +57,24 @@ async def seed_rates(conn: repo.Conn) -> int:
         if last is None or r.effective_from > last
     ]
     if new:
-        await repo.interest.add_rates(conn, new, "packaged")
+        await repo.add_rates(conn, new, "packaged")
     return len(new)
 
 
-async def seed_rates_at_start(conn: repo.Conn) -> int:
+async def seed_rates_at_start(conn: Conn) -> int:
     """``seed_rates`` in its own transaction, one replica at a time."""
     async with conn.transaction():
-        await repo.interest.lock_reference_rates(conn)
+        await repo.lock_reference_rates(conn)
         return await seed_rates(conn)
 
 
-async def rate_rows(conn: repo.Conn) -> list[repo.Record]:
-    return await repo.interest.rate_rows(conn)
+async def rate_rows(conn: Conn) -> list[Record]:
+    return await repo.rate_rows(conn)
 
 
-async def add_rate(conn: repo.Conn, effective_from: date, rate: Decimal, added_by: str) -> None:
+async def add_rate(conn: Conn, effective_from: date, rate: Decimal, added_by: str) -> None:
     async with conn.transaction():
-        await repo.interest.lock_reference_rates(conn)
+        await repo.lock_reference_rates(conn)
         table = await load_rate_table(conn)
         try:
             table.with_row(RateRow(effective_from, rate))
@@ -84,25 +86,25 @@ async def add_rate(conn: repo.Conn, effective_from: date, rate: Decimal, added_b
                 f"({table.rows[-1].effective_from.isoformat()}).",
                 field="effective_from",
             ) from None
-        await repo.interest.add_rates(conn, [(effective_from, rate)], added_by)
+        await repo.add_rates(conn, [(effective_from, rate)], added_by)
 
 
 # -- NBP average EUR rates ------------------------------------------------------------------
 
 
-async def load_eur_rates(conn: repo.Conn) -> dict[date, EurRate]:
+async def load_eur_rates(conn: Conn) -> dict[date, EurRate]:
     return {
         r["rate_date"]: EurRate(r["rate_date"], r["eur_pln"], r["table_number"])
-        for r in await repo.interest.eur_rates(conn)
+        for r in await repo.eur_rates(conn)
     }
 
 
-async def eur_rate_rows(conn: repo.Conn) -> list[repo.Record]:
-    return await repo.interest.eur_rates(conn)
+async def eur_rate_rows(conn: Conn) -> list[Record]:
+    return await repo.eur_rates(conn)
 
 
 async def add_eur_rate(
-    conn: repo.Conn, rate_date: date, eur_pln: Decimal, table_number: str | None, added_by: str
+    conn: Conn, rate_date: date, eur_pln: Decimal, table_number: str | None, added_by: str
 ) -> bool:
     """Add the NBP average EUR rate of one day; True when added, False when the table
     already holds exactly this rate. A day's rate, once there, is never changed."""
@@ -122,8 +124,8 @@ async def add_eur_rate(
             field="table_number",
         )
     async with conn.transaction():
-        await repo.interest.lock_eur_rates(conn)
-        existing = await repo.interest.eur_rate(conn, rate_date)
+        await repo.lock_eur_rates(conn)
+        existing = await repo.eur_rate(conn, rate_date)
         if existing is not None:
             if existing["eur_pln"] == eur_pln and existing["table_number"] == table_number:
                 return False
@@ -134,7 +136,7 @@ async def add_eur_rate(
                 f"({existing['eur_pln']:.4f} zł) i nie może zostać zmieniony.",
                 field="rate_date",
             )
-        await repo.interest.add_eur_rate(conn, rate_date, eur_pln, table_number, added_by)
+        await repo.add_eur_rate(conn, rate_date, eur_pln, table_number, added_by)
     return True
 
 
@@ -142,13 +144,13 @@ async def add_eur_rate(
 
 
 async def note_page(
-    conn: repo.Conn, client_number: str, limit: int, offset: int
-) -> tuple[int, list[repo.Record]]:
-    return await repo.interest.note_page(conn, client_number, limit, offset)
+    conn: Conn, client_number: str, limit: int, offset: int
+) -> tuple[int, list[Record]]:
+    return await repo.note_page(conn, client_number, limit, offset)
 
 
 async def late_payment_notes(
-    conn: repo.Conn,
+    conn: Conn,
     invoice_numbers: list[str],
     new_payment_ids: set[str],
     today: date,
@@ -161,11 +163,11 @@ async def late_payment_notes(
     interest runs from the day after the last on-demand note's end. A missing EUR rate for
     a compensation refuses the batch (`BatchRefused`, naming the payment's line).
     """
-    invoices, payments, kinds = await repo.interest.settlement_rows(conn, invoice_numbers)
+    invoices, payments, kinds = await repo.settlement_rows(conn, invoice_numbers)
     roots = [r["invoice_number"] for r in invoices]
-    charged_to = await repo.interest.on_demand_charged_to(conn, roots)
-    counts = await repo.interest.note_counts(conn, roots)
-    charged = await repo.interest.compensated(conn, roots)
+    charged_to = await repo.on_demand_charged_to(conn, roots)
+    counts = await repo.note_counts(conn, roots)
+    charged = await repo.compensated(conn, roots)
     rates = await load_eur_rates(conn)
     notes: list[dict[str, Any]] = []
     missing: list[tuple[int, str, str]] = []
@@ -226,13 +228,13 @@ async def late_payment_notes(
     if missing:
         raise BatchRefused(missing)
     if notes:
-        await repo.interest.insert_notes(conn, notes)
+        await repo.insert_notes(conn, notes)
     return notes
 
 
 async def issue_on_demand_note(
-    conn: repo.Conn, outbox: Outbox, invoice_number: str, today: date
-) -> tuple[dict[str, Any] | repo.Record, bool]:
+    conn: Conn, outbox: Outbox, invoice_number: str, today: date
+) -> tuple[dict[str, Any] | Record, bool]:
     """Interest on the unpaid rest of an overdue invoice up to today, as a note.
 
     Asking again the same day gives the same note; a later note charges only the days
@@ -240,20 +242,20 @@ async def issue_on_demand_note(
     recovery compensation; without the EUR rate it needs, nothing is issued (409).
     """
     async with conn.transaction():
-        inv = await repo.ledger.lock_invoice(conn, invoice_number)
+        inv = await ledger_repo.lock_invoice(conn, invoice_number)
         if inv is None:
             raise Refusal(404, "not-found", "Nie znaleziono faktury.", field="invoice_number")
         root = inv["corrects"] or invoice_number
-        existing = await repo.interest.on_demand_note(conn, root, today)
+        existing = await repo.on_demand_note(conn, root, today)
         if existing is not None:
             return existing, False
         table = await load_rate_table(conn)
-        invoices, payments, kinds = await repo.interest.settlement_rows(conn, [root])
+        invoices, payments, kinds = await repo.settlement_rows(conn, [root])
         s, client = settlements_by_root(invoices, payments)[root]
         if s.outstanding <= 0 or s.due_date >= today:
             raise Refusal(409, "not-overdue", "Faktura nie ma zaległości po terminie płatności.")
         kind = interest_kind(kinds[client])
-        charged_to = await repo.interest.on_demand_charged_to(conn, [root])
+        charged_to = await repo.on_demand_charged_to(conn, [root])
         start = max(s.due_date, charged_to.get(root, s.due_date))
         if start >= today:
             raise Refusal(409, "already-charged", "Odsetki do dzisiaj zostały już naliczone notą.")
@@ -271,12 +273,12 @@ async def issue_on_demand_note(
             comp = compensation_due(
                 s,
                 kind,
-                await repo.interest.compensated(conn, [root]),
+                await repo.compensated(conn, [root]),
                 await load_eur_rates(conn),
             )
         except EurRateMissing as exc:
             raise Refusal(409, "eur-rate-missing", exc.detail, field="rate_date") from None
-        count = (await repo.interest.note_counts(conn, [root])).get(root, 0) + 1
+        count = (await repo.note_counts(conn, [root])).get(root, 0) + 1
         note = note_record(
             note_number=note_number_for(root, count),
             client_number=client,
@@ -290,7 +292,7 @@ async def issue_on_demand_note(
             calculation=calc,
             comp=comp,
         )
-        await repo.interest.insert_notes(conn, [note])
+        await repo.insert_notes(conn, [note])
         await outbox.add_events(
             conn, [ev.event(ev.INTEREST_NOTE_ISSUED, ev.interest_note_issued(note))]
         )

@@ -14,12 +14,15 @@ from ebok_shared.bus import Event
 from ebok_shared.refusals import not_found
 
 from .. import events as ev
-from .. import repositories as repo
+from ..common.connection import Conn, Record
 from ..feed.domain import BatchRefused
+from ..interest import repository as interest_repo
 from ..interest.compensation import EurRate
 from ..interest.rates import InterestKind, RateRow, RateTable, interest_kind
 from ..interest.use_cases import late_payment_notes, load_default_rate_table
+from ..payments import repository as payments_repo
 from ..payments.domain import title_references
+from . import repository as repo
 from .allocation import Allocation, InvoiceDebt, Ledger, NoteDebt
 from .domain import (
     Balance,
@@ -34,12 +37,10 @@ from .domain import (
 # -- posting payments ------------------------------------------------------------------------
 
 
-async def _ledger(
-    conn: repo.Conn, payments: Sequence[PaymentData]
-) -> tuple[Ledger, dict[str, str]]:
+async def _ledger(conn: Conn, payments: Sequence[PaymentData]) -> tuple[Ledger, dict[str, str]]:
     named = sorted({p.invoice_number for p in payments if p.invoice_number})
-    roots = await repo.ledger.invoice_roots(conn, named)
-    invoices, notes = await repo.ledger.open_debts(
+    roots = await repo.invoice_roots(conn, named)
+    invoices, notes = await repo.open_debts(
         conn,
         sorted({p.client_number for p in payments}),
         sorted(set(roots.values())),
@@ -106,7 +107,7 @@ def _uuid(value: str) -> uuid.UUID | None:
 
 
 async def _matches(
-    conn: repo.Conn, payments: Sequence[PaymentData], ledger: Ledger
+    conn: Conn, payments: Sequence[PaymentData], ledger: Ledger
 ) -> dict[str, _Match]:
     """Each payment matched by its id or its transfer's title (the QR code's title format,
     or any title naming the numbers): an online order of its client not booked yet (the
@@ -117,10 +118,8 @@ async def _matches(
     titles = {p.payment_id: title_references(p.title) for p in payments}
     wanted = {o for t in titles.values() for o in t.order_ids}
     wanted.update(o for p in payments if (o := _uuid(p.payment_id)) is not None)
-    orders = {r["order_id"]: r for r in await repo.payments.orders_to_book(conn, sorted(wanted))}
-    roots = await repo.ledger.invoice_roots(
-        conn, sorted({i for t in titles.values() for i in t.invoices})
-    )
+    orders = {r["order_id"]: r for r in await payments_repo.orders_to_book(conn, sorted(wanted))}
+    roots = await repo.invoice_roots(conn, sorted({i for t in titles.values() for i in t.invoices}))
     taken: set[uuid.UUID] = {o for o, r in orders.items() if r["booked"]}
     out: dict[str, _Match] = {}
     for p in payments:
@@ -162,7 +161,7 @@ async def _matches(
 
 
 async def post_payments(
-    conn: repo.Conn,
+    conn: Conn,
     payments: Sequence[PaymentData],
     today: date,
     table: RateTable,
@@ -174,7 +173,7 @@ async def post_payments(
     ordered = sorted(payments, key=lambda p: (p.paid_on, line_of[p.payment_id]))
     ledger, roots = await _ledger(conn, ordered)
     matches = await _matches(conn, ordered, ledger)
-    rows: list[repo.ledger.AllocationRow] = []
+    rows: list[repo.AllocationRow] = []
     overpaid: dict[str, Decimal] = {}
     posted: list[tuple[PaymentData, list[Allocation]]] = []
     late_roots: set[str] = set()
@@ -199,7 +198,7 @@ async def post_payments(
             if a.note_number is None and p.paid_on > ledger.invoices[a.invoice_number].due_date:
                 late_roots.add(a.invoice_number)
     unnamed = sorted({p.client_number for p, a in posted if not a and not p.invoice_number})
-    latest = await repo.ledger.latest_invoices(conn, unnamed) if unnamed else {}
+    latest = await repo.latest_invoices(conn, unnamed) if unnamed else {}
     named: dict[str, str] = {}
     refused: list[tuple[int, str, str]] = []
     for p, allocations in posted:
@@ -217,7 +216,7 @@ async def post_payments(
             named[p.payment_id] = number
     if refused:
         raise BatchRefused(refused)
-    await repo.ledger.insert_payments(
+    await repo.insert_payments(
         conn,
         ordered,
         overpaid,
@@ -225,7 +224,7 @@ async def post_payments(
         orders={pid: m.order_id for pid, m in matches.items() if m.order_id is not None},
         title_unmatched={pid for pid, m in matches.items() if m.unmatched},
     )
-    states = await repo.ledger.invoice_states(conn, sorted(set(named.values())))
+    states = await repo.invoice_states(conn, sorted(set(named.values())))
     out: list[tuple[Event, str]] = []
     for p, allocations in posted:
         inv = states[named[p.payment_id]]
@@ -271,7 +270,7 @@ async def post_payments(
 
 
 async def invoice_page(
-    conn: repo.Conn,
+    conn: Conn,
     client_number: str,
     today: date,
     *,
@@ -281,10 +280,10 @@ async def invoice_page(
     hidden: list[str],
     limit: int,
     offset: int,
-) -> tuple[int, list[repo.Record]]:
+) -> tuple[int, list[Record]]:
     """A page of the client's invoices, without those operators hid (``hidden``), with what
     a list shows of each (``views.invoice_list_item``)."""
-    return await repo.ledger.invoice_page(
+    return await repo.invoice_page(
         conn,
         client_number,
         today,
@@ -294,15 +293,13 @@ async def invoice_page(
         hidden=hidden,
         limit=limit,
         offset=offset,
-        columns=repo.ledger.LIST_COLUMNS,
+        columns=repo.LIST_COLUMNS,
     )
 
 
-async def own_invoice(
-    conn: repo.Conn, client_number: str, invoice_number: str, today: date
-) -> repo.Record:
+async def own_invoice(conn: Conn, client_number: str, invoice_number: str, today: date) -> Record:
     """A client's own invoice; another client's answers exactly like a missing one."""
-    row = await repo.ledger.invoice(conn, invoice_number, today)
+    row = await repo.invoice(conn, invoice_number, today)
     if row is None or row["client_number"] != client_number:
         raise not_found("Nie znaleziono faktury.")
     return row
@@ -310,28 +307,28 @@ async def own_invoice(
 
 @dataclass(frozen=True)
 class InvoiceDetail:
-    invoice: repo.Record
-    payments: list[repo.Record]
+    invoice: Record
+    payments: list[Record]
     corrections: list[str]
-    notes: list[repo.Record]
+    notes: list[Record]
 
 
 async def invoice_detail(
-    conn: repo.Conn, client_number: str, invoice_number: str, today: date
+    conn: Conn, client_number: str, invoice_number: str, today: date
 ) -> InvoiceDetail:
     row = await own_invoice(conn, client_number, invoice_number, today)
     number = row["invoice_number"]
     return InvoiceDetail(
         row,
-        await repo.ledger.payments_of_invoice(conn, number),
-        await repo.ledger.corrections_of(conn, number),
-        await repo.interest.notes_of_invoice(conn, number),
+        await repo.payments_of_invoice(conn, number),
+        await repo.corrections_of(conn, number),
+        await interest_repo.notes_of_invoice(conn, number),
     )
 
 
-async def invoice(conn: repo.Conn, invoice_number: str, today: date) -> repo.Record:
+async def invoice(conn: Conn, invoice_number: str, today: date) -> Record:
     """Any invoice, as another e-BOK service reads it."""
-    row = await repo.ledger.invoice(conn, invoice_number, today)
+    row = await repo.invoice(conn, invoice_number, today)
     if row is None:
         raise not_found("Nie znaleziono faktury.")
     return row
@@ -345,10 +342,10 @@ def _rate_table(rows: tuple[tuple[date, Decimal], ...]) -> RateTable:
     return RateTable.from_rows(RateRow(day, percent) for day, percent in rows)
 
 
-async def balance(conn: repo.Conn, client_number: str, today: date) -> tuple[Balance, InterestKind]:
+async def balance(conn: Conn, client_number: str, today: date) -> tuple[Balance, InterestKind]:
     """The client's balance and what is overdue, with interest to today (everything read in
     one statement: the balance is on every customer's first dashboard)."""
-    facts = await repo.ledger.balance_facts(conn, client_number)
+    facts = await repo.balance_facts(conn, client_number)
     if facts is None:
         raise not_found("Nie znaleziono klienta.")
     kind = interest_kind(facts.kind)

@@ -22,10 +22,12 @@ from ebok_shared.bus import Outbox
 from ebok_shared.refusals import Refusal, conflict, invalid, not_found
 
 from .. import events as ev
-from .. import repositories as repo
+from ..common.connection import Conn
 from ..documents.pdf import Utility
+from ..ledger import repository as ledger_repo
 from ..ledger.domain import ZERO, client_bank_account
 from ..ledger.use_cases import balance
+from . import repository as repo
 from .domain import BalanceTransfer, balance_transfer, to_pay_today
 from .payment_orders import PAYU_STATUSES, OrderStatus, grosze, next_status, signature_valid
 from .provider import PayU, ProviderUnavailable
@@ -33,20 +35,20 @@ from .provider import PayU, ProviderUnavailable
 log = logs.get_logger(__name__)
 
 
-async def _unpaid(conn: repo.Conn, client_number: str) -> tuple[list[Any], list[Any]]:
-    invoices, notes = await repo.ledger.open_debts(conn, [client_number], [], [])
+async def _unpaid(conn: Conn, client_number: str) -> tuple[list[Any], list[Any]]:
+    invoices, notes = await ledger_repo.open_debts(conn, [client_number], [], [])
     return (
         sorted(invoices, key=lambda r: (r["due_date"], r["invoice_number"])),
         sorted(notes, key=lambda r: (r["payable_by"], r["note_number"])),
     )
 
 
-async def being_booked(conn: repo.Conn, client_number: str) -> Decimal:
-    return sum((r["amount"] for r in await repo.payments.paid_unbooked(conn, client_number)), ZERO)
+async def being_booked(conn: Conn, client_number: str) -> Decimal:
+    return sum((r["amount"] for r in await repo.paid_unbooked(conn, client_number)), ZERO)
 
 
 async def balance_transfer_today(
-    conn: repo.Conn, client_number: str, today: date, utility: Utility
+    conn: Conn, client_number: str, today: date, utility: Utility
 ) -> tuple[BalanceTransfer, Decimal]:
     """The transfer that pays the balance today, less what online payments already paid
     and the back office has not booked yet; and that amount being booked."""
@@ -78,7 +80,7 @@ class Choice:
 
 
 async def _amount(
-    conn: repo.Conn, client_number: str, choice: Choice, today: date
+    conn: Conn, client_number: str, choice: Choice, today: date
 ) -> tuple[Decimal, tuple[str, ...], tuple[str, ...]]:
     """The amount billing asks for (with interest to today on overdue invoices) and the
     documents it pays. Another client's document answers like an unknown or paid one."""
@@ -128,7 +130,7 @@ async def _amount(
 
 
 async def start_order(
-    conn: repo.Conn,
+    conn: Conn,
     outbox: Outbox,
     provider: PayU | None,
     client_number: str,
@@ -142,7 +144,7 @@ async def start_order(
     with the provider's address for the customer. One open order per client at a time."""
     if provider is None:
         raise Refusal(503, "payments-off", "Płatności online są obecnie wyłączone.")
-    open_order = await repo.payments.open_order(conn, client_number)
+    open_order = await repo.open_order(conn, client_number)
     if open_order is not None:
         # An order the customer abandoned must not block the next one: settle it first
         # (paid or cancelled meanwhile at the provider, or past its validity).
@@ -152,7 +154,7 @@ async def start_order(
     amount, invoices, notes = await _amount(conn, client_number, choice, today)
     order_id = uuid.uuid4()
     async with conn.transaction():
-        if not await repo.payments.insert_order(
+        if not await repo.insert_order(
             conn, order_id, client_number, choice.scope, invoices, notes, amount, now
         ):
             raise conflict(
@@ -160,9 +162,9 @@ async def start_order(
                 "Masz już rozpoczętą płatność online. Dokończ ją albo anuluj, zanim zaczniesz "
                 "następną.",
             )
-        started = await repo.payments.order(conn, order_id)
+        started = await repo.order(conn, order_id)
         await outbox.add_events(conn, [_event(started, OrderStatus.STARTED, now)])
-    email = await repo.payments.client_email(conn, client_number)
+    email = await repo.client_email(conn, client_number)
     description = f"e-BOK: płatność klienta {client_number}"
     line = "Należności: " + ", ".join([*invoices, *notes])
     try:
@@ -178,9 +180,9 @@ async def start_order(
             "albo zapłać przelewem.",
         ) from None
     async with conn.transaction():
-        row = await repo.payments.order(conn, order_id, lock=True)
+        row = await repo.order(conn, order_id, lock=True)
         if row is not None and row["status"] == OrderStatus.STARTED:
-            await repo.payments.set_registered(
+            await repo.set_registered(
                 conn, order_id, registered.provider_order_id, registered.redirect_uri, now
             )
             await outbox.add_events(
@@ -195,7 +197,7 @@ async def start_order(
                     )
                 ],
             )
-    return await repo.payments.order(conn, order_id)
+    return await repo.order(conn, order_id)
 
 
 def _event(order: Any, status: OrderStatus, now: datetime) -> tuple[Any, str]:
@@ -203,18 +205,18 @@ def _event(order: Any, status: OrderStatus, now: datetime) -> tuple[Any, str]:
 
 
 async def _move(
-    conn: repo.Conn, outbox: Outbox, order_id: uuid.UUID, reported: OrderStatus, now: datetime
+    conn: Conn, outbox: Outbox, order_id: uuid.UUID, reported: OrderStatus, now: datetime
 ) -> Any:
     """Apply a reported status (idempotent: a repeat or a step back changes nothing)."""
     async with conn.transaction():
-        row = await repo.payments.order(conn, order_id, lock=True)
+        row = await repo.order(conn, order_id, lock=True)
         if row is None:
             return None
         new = next_status(OrderStatus(row["status"]), reported)
         if new is not None:
-            await repo.payments.set_status(conn, order_id, new, now)
+            await repo.set_status(conn, order_id, new, now)
             await outbox.add_events(conn, [_event(row, new, now)])
-    return await repo.payments.order(conn, order_id)
+    return await repo.order(conn, order_id)
 
 
 def _refused_notification(reason: str, **facts: Any) -> Refusal:
@@ -226,7 +228,7 @@ def _refused_notification(reason: str, **facts: Any) -> Refusal:
 
 
 async def notification(
-    conn: repo.Conn,
+    conn: Conn,
     outbox: Outbox,
     body: bytes,
     signature: str | None,
@@ -247,19 +249,19 @@ async def notification(
         currency = str(order.get("currencyCode", "PLN"))
     except (ValueError, KeyError, TypeError):
         raise _refused_notification("malformed") from None
-    row = await repo.payments.order(conn, order_id)
+    row = await repo.order(conn, order_id)
     if row is None:
         raise _refused_notification("unknown-order", order_id=str(order_id))
     if row["provider_order_id"] not in (None, provider_id):
         raise _refused_notification("other-provider-order", order_id=str(order_id))
     if total != grosze(row["amount"]) or currency != "PLN":
         raise _refused_notification("other-amount", order_id=str(order_id))
-    await repo.payments.count_notification(conn, order_id)
+    await repo.count_notification(conn, order_id)
     await _move(conn, outbox, order_id, reported, now)
 
 
 async def own_order(
-    conn: repo.Conn,
+    conn: Conn,
     outbox: Outbox,
     provider: PayU | None,
     client_number: str,
@@ -270,14 +272,14 @@ async def own_order(
     """The customer's own order (another's answers 404). A pending one is checked with the
     provider (the status check: the customer may return before the notification); one past
     its validity that the provider never completed expires."""
-    row = await repo.payments.order(conn, order_id)
+    row = await repo.order(conn, order_id)
     if row is None or row["client_number"] != client_number:
         raise not_found("Nie znaleziono płatności.")
     return await _settle(conn, outbox, provider, row, now, validity)
 
 
 async def _settle(
-    conn: repo.Conn,
+    conn: Conn,
     outbox: Outbox,
     provider: PayU | None,
     row: Any,
@@ -324,7 +326,7 @@ async def expire_overdue(
     async with pool.acquire() as conn:
         while settled < limit:
             async with conn.transaction():
-                row = await repo.payments.claim_overdue(conn, now - timedelta(seconds=validity))
+                row = await repo.claim_overdue(conn, now - timedelta(seconds=validity))
                 if row is None:
                     break
                 await _settle(conn, outbox, provider, row, now, validity)
@@ -334,17 +336,15 @@ async def expire_overdue(
     return settled
 
 
-async def history(
-    conn: repo.Conn, client_number: str, limit: int, offset: int
-) -> tuple[int, list[Any]]:
-    return await repo.payments.orders_of(conn, client_number, limit, offset)
+async def history(conn: Conn, client_number: str, limit: int, offset: int) -> tuple[int, list[Any]]:
+    return await repo.orders_of(conn, client_number, limit, offset)
 
 
 async def unmatched(
-    conn: repo.Conn, now: datetime, booking_days: int, limit: int
+    conn: Conn, now: datetime, booking_days: int, limit: int
 ) -> tuple[list[Any], list[Any], list[Any]]:
     """For operators: orders paid over ``booking_days`` ago the back office never posted,
     posted online payments that book no order, and transfers whose title named nothing."""
-    late = await repo.payments.paid_not_posted(conn, now - timedelta(days=booking_days), limit)
-    orphans = await repo.payments.posted_without_order(conn, limit)
-    return late, orphans, await repo.payments.title_unmatched(conn, limit)
+    late = await repo.paid_not_posted(conn, now - timedelta(days=booking_days), limit)
+    orphans = await repo.posted_without_order(conn, limit)
+    return late, orphans, await repo.title_unmatched(conn, limit)
