@@ -170,6 +170,14 @@ async def main(clients: int, seconds: float, concurrency: int, client_kind: str)
             # Quiet: the feed's result lines are what the loader reads from its output.
             quiet = {**os.environ, "EBOK_LOG_LEVEL": "WARNING"}
             await asyncio.to_thread(demo_data.load, dsn, shards, quiet)
+        # Planner statistics, as autovacuum gathers them within a minute of a load this size:
+        # without them PostgreSQL guesses a handful of rows per table and picks plans no
+        # running database would (the balance's allocations scanned whole, for both sides).
+        admin = await asyncpg.connect(dsn)
+        try:
+            await admin.execute("ANALYZE")
+        finally:
+            await admin.close()
         client = data.demo_client.client_number
         print(
             f"loaded {clients} demo clients through the feed in "
