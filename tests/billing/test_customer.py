@@ -82,7 +82,7 @@ async def test_invoice_list_filters_and_pages(loaded: Billing) -> None:
     assert paged["total"] == 3 and paged["pages"] == 2
     assert [i["invoice_number"] for i in paged["items"]] == [I1["invoice_number"]]
     # Past the last page, the total is still counted with the filters asked (each set of
-    # filters is a statement of its own: repository.ledger._page_where).
+    # filters is a statement of its own: ledger.repository._page_where).
     for query, total in [
         ("status=overdue&page=2&page_size=1", 1),
         ("from=2026-01-01&to=2026-01-31&page=3&page_size=1", 1),

@@ -1,5 +1,5 @@
-"""The monthly consumption PostgreSQL derives (``repository.readings.monthly_consumption``)
-is the rule's Python statement (``domain.consumption.monthly_consumption``) to the litre and
+"""The monthly consumption PostgreSQL derives (``readings.repository.monthly_consumption``)
+is the rule's Python statement (``readings.consumption.monthly_consumption``) to the litre and
 the day: on fixed edge cases (month ends, a leap February, the turn of a year, a meter
 replaced on a day, a garden meter, two supply points overlapping, readings on one day,
 readings not counted) and on many random histories, under two session time zones."""

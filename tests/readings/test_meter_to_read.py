@@ -1,4 +1,4 @@
-"""``repository.meters.meter_to_read`` (migration 0003): the meter locked and, read after
+"""``meters.repository.meter_to_read`` (migration 0003): the meter locked and, read after
 the lock, everything a customer's reading is judged against, in one round trip. Its
 registers are read after the lock: a reading committed while it waited is among them. A
 reading recorded by one statement guarded by ``readings_unchanged`` is written only if the

@@ -52,7 +52,7 @@ def invoice_item(r: Any) -> dict[str, Any]:
 
 
 def invoice_list_item(r: Any) -> dict[str, Any]:
-    """The same as ``invoice_item``, from a row of ``repository.ledger.LIST_COLUMNS``: its
+    """The same as ``invoice_item``, from a row of ``ledger.repository.LIST_COLUMNS``: its
     amounts, ``outstanding`` too, already the text the answer carries."""
     return _item(r, r["net"], r["vat"], r["gross"], r["amount_paid"], r["outstanding"])
 

@@ -92,7 +92,7 @@ def monthly_consumption(series: Iterable[Series]) -> dict[str, Month]:
     at its initial reading, so no water is counted across a replacement.
 
     The rule's statement: the service derives the same in PostgreSQL
-    (``repository.readings.monthly_consumption``), which the tests hold to this."""
+    (``readings.repository.monthly_consumption``), which the tests hold to this."""
     months: dict[str, Month] = {}
     spans: dict[str, list[tuple[dt.date, dt.date]]] = {}  # main meters measured
     for s in series:

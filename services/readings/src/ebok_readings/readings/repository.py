@@ -216,14 +216,14 @@ async def mark_billed(
 
 def _upto(covered: str) -> str:
     """SQL of the litres of an interval spread over its first ``covered`` days, half up:
-    ``domain.consumption.spread``'s ``(2 * litres * covered + total) // (2 * total)``, its
+    ``readings.consumption.spread``'s ``(2 * litres * covered + total) // (2 * total)``, its
     floor division spelt out (SQL's ``/`` truncates towards zero)."""
     x, y = f"(2 * i.used * ({covered}) + i.total)", "(2 * i.total)"
     return f"({x} - (({x} % {y}) + {y}) % {y}) / {y}"
 
 
 # Water per month, derived in PostgreSQL from the accepted live readings (the rule is
-# ``domain.consumption.monthly_consumption``; the tests hold this to it): each interval
+# ``readings.consumption.monthly_consumption``; the tests hold this to it): each interval
 # between consecutive registers of a meter is spread over the days after the first up to
 # the second, cut at month ends in proportion to the days (whole litres, half up, the parts
 # adding up exactly); a same-day interval puts all on that day and measures no day. Months
