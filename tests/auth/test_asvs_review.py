@@ -551,6 +551,46 @@ async def test_after_erasure_the_audit_log_holds_a_pseudonym_not_the_client_numb
     assert (await verify_chain(auth.pool, SEAL))["first_broken_id"] is None
 
 
+async def test_actors_and_subjects_each_get_their_own_pseudonym(auth: Auth) -> None:
+    """The insert trigger looks a pseudonym up once when the actor is the subject (every
+    login, migration 0006); any other actor still gets its own."""
+    written = [
+        ("customer:100001", "100001"),  # the actor is the subject
+        ("operator:admin7", "100001"),  # someone else about them
+        ("customer:100002", None),  # an actor with no subject
+        ("system", "100003"),
+        ("operator:admin7", "admin7"),
+    ]
+    async with auth.pool.acquire() as conn:
+        written_rows = conn.transaction()  # rolled back: rows with no seal are never kept
+        await written_rows.start()
+        for actor, subject in written:
+            await conn.execute(
+                "INSERT INTO audit_log (occurred_at, type, actor, subject)"
+                " VALUES (now(), 't', $1, $2)",
+                actor,
+                subject,
+            )
+        stored = await conn.fetch(
+            "SELECT actor, subject FROM audit_log WHERE type = 't' ORDER BY id"
+        )
+        shown = await conn.fetch(
+            "SELECT actor, subject FROM audit_entries WHERE type = 't' ORDER BY id"
+        )
+        links = dict(await conn.fetch("SELECT subject, pseudonym FROM audit_subjects"))
+        await written_rows.rollback()
+    assert [tuple(r) for r in shown] == written
+    assert "100001" not in str([tuple(r) for r in stored]) and "admin7" not in str(stored)
+    assert [tuple(r) for r in stored] == [
+        ("customer:" + links["100001"], links["100001"]),
+        ("operator:" + links["admin7"], links["100001"]),
+        ("customer:" + links["100002"], None),
+        ("system", links["100003"]),
+        ("operator:" + links["admin7"], links["admin7"]),
+    ]
+    assert len({links[k] for k in ("100001", "100002", "100003", "admin7")}) == 4
+
+
 # -- item 16: limits keyed by the client number do not let anyone deny the customer ----------
 
 
