@@ -6,8 +6,11 @@ token, as the gateway forwards it: token check, the reading's rules (the meter l
 reading window, dates, previous reading, plausibility against the meter's own history), the
 reading row and its ``readings.reading.accepted`` event in the outbox, in one transaction.
 The service's relay publishes the events to the broker meanwhile; the run waits until the
-outbox is empty and says how long that took. CPU per request is the service process's
-(user + system) over the phase.
+outbox is empty and says how long that took. The service runs as deploy/ runs it (see
+deploy/manifests.py): the ``api`` role answering HTTP, the ``relay`` role publishing the
+outbox and the ``worker`` role consuming the bus, each its own process. CPU per request is
+the api process's (user + system) over the phase; the relay's and the worker's CPU over the
+same phase are printed beside it (they are on the machine too, but not on the request's path).
 
 Bare: the same rows (as many as the service took) inserted by asyncpg with the same
 concurrency, each in one transaction of two INSERTs: the reading into a table like
@@ -18,8 +21,8 @@ Ratio = service / bare (readings a second). Then reads of the rows just written,
 for a few seconds: a meter's history (first page) and the monthly consumption, through the
 service (loaded by bench/lean_http.py) and by bare asyncpg with the service's statements.
 
-Starts what it measures (a scratch database, the readings service as its own process on a
-free port, a stand-in token issuer, a bus prefix of its own on the local RabbitMQ) and stops
+Starts what it measures (a scratch database, the readings service's three processes on
+free ports, a stand-in token issuer, a bus prefix of its own on the local RabbitMQ) and stops
 it all again; finishes within a minute.
 Run: ``.venv/bin/python bench/readings.py [--seconds 8] [--concurrency 8] [--meters 32]``.
 """
@@ -245,14 +248,24 @@ async def seed(dsn: str, chains: list[list[Row]]) -> None:
         await conn.close()
 
 
+# The roles deploy/ runs as separate Deployments (deploy/manifests.py: readings' api, worker
+# and relay). The api role is the one measured: HTTP only, no broker connection.
+ROLES = ("api", "relay", "worker")
+
+
 @contextlib.asynccontextmanager
-async def service(env: dict[str, str], port: int) -> AsyncIterator[asyncio.subprocess.Process]:
-    """The readings service as its own process (started, not yet ready); stopped at the end."""
+async def service(
+    env: dict[str, str], port: int, role: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """One role of the readings service as its own process (started, not yet ready);
+    stopped at the end."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "ebok_readings",
         "serve",
+        "--role",
+        role,
         env={**os.environ, **env, "EBOK_HTTP_PORT": str(port), "EBOK_HTTP_HOST": "127.0.0.1"},
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
@@ -377,7 +390,7 @@ async def reads(
             bare_rate, bare_cpu = await timed(bare, None)
             print(
                 f"  {name:<22} service {rate:8.1f}/s  CPU {cpu:5.0f} µs per request"
-                f" (service process);  bare asyncpg {bare_rate:8.1f}/s  CPU {bare_cpu:5.0f} µs",
+                f" (api process);  bare asyncpg {bare_rate:8.1f}/s  CPU {bare_cpu:5.0f} µs",
                 flush=True,
             )
             results.append((name, rate, bare_rate, cpu, bare_cpu))
@@ -418,18 +431,33 @@ async def main(args: argparse.Namespace) -> bool:
             f"{args.seconds:.0f} s per side; cores: {os.cpu_count()}",
             flush=True,
         )
-        async with (
-            service(env, port) as proc,
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as http,
-        ):
+        async with contextlib.AsyncExitStack() as stack:
+            ports = {role: port if role == "api" else _free_port() for role in ROLES}
+            procs = {
+                role: await stack.enter_async_context(service(env, ports[role], role))
+                for role in ROLES
+            }
+            http = await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency))
+            )
             # The service starts (and migrates) while the meters' contracts are put in.
             await seed(dsn, chains)
-            print(f"  service ready after {await ready(proc, port):.1f} s", flush=True)
-            pid = proc.pid
-            # Warm up: the key fetch, the pool's connections, the first plans.
-            for value in list(headers.values())[: args.concurrency]:
+            waited = [await ready(procs[role], ports[role]) for role in ROLES]
+            print(f"  service ready after {max(waited):.1f} s ({', '.join(ROLES)})", flush=True)
+            pid = procs["api"].pid
+            others = {role: procs[role].pid for role in ROLES if role != "api"}
+
+            # Warm up: the key fetch, the pool's connections, the first plans. At once, so
+            # that the pool opens as many connections as the load will use (one at a time
+            # left all but one to be opened, TLS context and all, inside the timed phase,
+            # where the bare side's pool is opened before its timing).
+            async def warm(value: dict[str, str]) -> None:
                 async with http.get(f"{base}/me/meters", headers=value) as resp:
                     assert resp.status == 200, await resp.text()
+
+            first = list(headers.values())[: args.concurrency]
+            await warm(first[0])  # the key fetch, once
+            await asyncio.gather(*(warm(value) for value in first))
 
             async def submit(row: Row) -> None:
                 client, _, serial, value, day = row
@@ -441,6 +469,7 @@ async def main(args: argparse.Namespace) -> bool:
                     if resp.status != 201:
                         failures.append(f"{resp.status} {await resp.text()}")
 
+            others_cpu = {role: cpu_seconds(other) for role, other in others.items()}
             cpu = cpu_seconds(pid)
             elapsed, latencies = await run_chains(chains, submit, args.concurrency, args.seconds)
             cpu = cpu_seconds(pid) - cpu
@@ -449,7 +478,7 @@ async def main(args: argparse.Namespace) -> bool:
                 elapsed,
                 latencies,
                 cpu,
-                "service process",
+                "api process",
             )
             drained_from = time.perf_counter()
             pool = await asyncpg.create_pool(
@@ -460,6 +489,17 @@ async def main(args: argparse.Namespace) -> bool:
                 while await pool.fetchval("SELECT count(*) FROM outbox"):  # noqa: ASYNC110
                     await asyncio.sleep(0.05)
                 drained = time.perf_counter() - drained_from
+                # The other roles' share, over the submits and the outbox's draining.
+                print(
+                    "  "
+                    + ";  ".join(
+                        f"{role} process CPU "
+                        f"{(cpu_seconds(other) - others_cpu[role]) / len(latencies) * 1e6:5.0f}"
+                        " µs per reading"
+                        for role, other in others.items()
+                    ),
+                    flush=True,
+                )
 
                 # Bare: the same rows, each reading with its event's envelope, in one transaction.
                 async def insert(row: Row) -> None:

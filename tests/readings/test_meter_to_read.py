@@ -1,5 +1,6 @@
-"""``meters.repository.meter_to_read`` (migration 0003): the meter locked and, read after
-the lock, everything a customer's reading is judged against, in one round trip. Its
+"""``meters.repository.meter_to_read`` (migrations 0003, 0004): the meter locked and, read
+after the lock, everything a customer's reading is judged against, in one round trip (or
+the same read without the lock, before a statement guarded by ``readings_unchanged``). Its
 registers are read after the lock: a reading committed while it waited is among them. A
 reading recorded by one statement guarded by ``readings_unchanged`` is written only if the
 meter's state is still the one it was judged on."""
@@ -143,6 +144,36 @@ async def test_a_reading_committed_while_waiting_for_the_lock_is_judged_against(
         assert await waiting == [committed]
 
 
+async def test_read_without_the_lock_is_the_locked_read_and_writes_nothing(
+    pool: asyncpg.Pool,
+) -> None:
+    """Migration 0004: the same row (and so the same fingerprint for ``readings_unchanged``)
+    as the locked read, without taking a transaction id (nothing to flush at commit) and
+    without waiting for a transaction that holds the meter's lock."""
+    async with pool.acquire() as holder, pool.acquire() as reader:
+        await add(holder, "2025-01-01", "10.000")
+        live = await add(holder, "2025-02-01", "20.000", source="customer", key="k-1")
+        async with holder.transaction():
+            locked = await meters_repo.meter_to_read(
+                holder, SERIAL, CLIENT, dt.date(2025, 2, 1), "k-1"
+            )
+            assert locked is not None and locked["done_id"] == live
+            async with reader.transaction():
+                # Waiting for the holder's lock would fail at once rather than hang.
+                await reader.execute("SET LOCAL lock_timeout = '1ms'")
+                unlocked = await meters_repo.meter_to_read(
+                    reader, SERIAL, CLIENT, dt.date(2025, 2, 1), "k-1", lock=False
+                )
+                assert await reader.fetchval("SELECT pg_current_xact_id_if_assigned()") is None
+        assert unlocked is not None
+        assert dict(unlocked) == dict(locked)
+        for client, serial in (("999999", SERIAL), (CLIENT, "WM-NONE")):
+            assert (
+                await meters_repo.meter_to_read(reader, serial, client, AT.date(), None, lock=False)
+                is None
+            )
+
+
 async def test_a_guarded_reading_is_recorded_only_on_the_state_it_was_judged_on(
     pool: asyncpg.Pool,
 ) -> None:
@@ -150,7 +181,8 @@ async def test_a_guarded_reading_is_recorded_only_on_the_state_it_was_judged_on(
     day = dt.date(2025, 7, 1)
     async with pool.acquire() as conn, pool.acquire() as other:
         await add(conn, "2025-01-01", "10.000")
-        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None)
+        # Read as the use case reads it before a guarded statement: without the lock.
+        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None, lock=False)
         assert seen is not None
         fingerprint = seen["fingerprint"]
 
@@ -182,7 +214,7 @@ async def test_a_guarded_reading_is_recorded_only_on_the_state_it_was_judged_on(
         assert await conn.fetchval("SELECT count(*) FROM readings WHERE value = 20") == 0
 
         # Judged again on the state as it is, the reading and its event are written.
-        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None)
+        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, day, None, lock=False)
         assert seen is not None and len(seen["point_ids"]) == 2
         fingerprint = seen["fingerprint"]
         row = await record("60.000")

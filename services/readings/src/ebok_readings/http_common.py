@@ -4,7 +4,6 @@ and outbox; path parameters; several fields' parse errors gathered into one answ
 from __future__ import annotations
 
 import uuid
-from functools import cache
 
 import asyncpg
 from aiohttp import web
@@ -21,13 +20,17 @@ def settings(request: web.Request) -> ReadingsSettings:
     return ReadingsSettings.of(request.app)
 
 
-@cache
-def _rules(s: ReadingsSettings) -> Rules:
-    return Rules.from_settings(s)
+# The app's settings and the rules made of them, by the settings' identity: a cache keyed
+# by the settings themselves hashed every field of the frozen dataclass on every request.
+_RULES: dict[int, tuple[ReadingsSettings, Rules]] = {}
 
 
 def rules(request: web.Request) -> Rules:
-    return _rules(settings(request))
+    s = settings(request)
+    made = _RULES.get(id(s))
+    if made is None or made[0] is not s:  # the id of settings since collected: made again
+        made = _RULES[id(s)] = (s, Rules.from_settings(s))
+    return made[1]
 
 
 def pool(request: web.Request) -> asyncpg.Pool:

@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from ..clock import clock
 from ..logs import correlation_id_var
 
@@ -61,5 +63,11 @@ class Event:
 
 
 def encode(envelope: dict[str, Any]) -> bytes:
-    """An envelope (``Event.to_dict``) as it goes on the wire."""
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+    """An envelope (``Event.to_dict``) as it goes on the wire: compact UTF-8 JSON, by orjson
+    (a twentieth of the standard library's time; every reading submitted encodes one). What
+    orjson refuses and the standard library takes (an integer past 64 bits, a key that is
+    not a string) is encoded by the standard library, as before."""
+    try:
+        return orjson.dumps(envelope)
+    except TypeError:
+        return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()

@@ -6,6 +6,7 @@ delivers notifications only on commit, so a rolled-back change publishes nothing
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,15 @@ added AS (
 )
 SELECT * FROM business
 """
+
+
+@functools.lru_cache(maxsize=256)
+def _with_events(query: str, n: int) -> str:
+    """``_WITH_EVENTS`` around ``query`` of ``n`` parameters, written once per statement: a
+    caller passes the same few statements on every request."""
+    return _WITH_EVENTS.format(
+        query=query, n1=n + 1, n2=n + 2, n3=n + 3, n4=n + 4, channel=NOTIFY_CHANNEL
+    )
 
 
 class Outbox:
@@ -86,11 +96,7 @@ class Outbox:
         is a transaction of its own (both or neither, still)."""
         if not 0 < len(events) <= CHUNK:
             raise ValueError(f"1 to {CHUNK} events go with one statement")
-        n = len(args)
-        sql = _WITH_EVENTS.format(
-            query=query, n1=n + 1, n2=n + 2, n3=n + 3, n4=n + 4, channel=NOTIFY_CHANNEL
-        )
-        return await conn.fetch(sql, *args, *self._columns(events))
+        return await conn.fetch(_with_events(query, len(args)), *args, *self._columns(events))
 
     def _columns(
         self, events: Sequence[tuple[Event, str | None]]

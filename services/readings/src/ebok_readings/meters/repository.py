@@ -44,8 +44,19 @@ async def client_meter(
     return row if row is not None and row["client_number"] == client_number else None
 
 
+_TO_READ = "SELECT c.*, md5(c::text) AS fingerprint FROM {}($1, $2, $3, $4) c"
+_LOCKED = _TO_READ.format("readings_meter_to_read")
+_UNLOCKED = _TO_READ.format("readings_meter_state")
+
+
 async def meter_to_read(
-    conn: Conn, serial: str, client_number: str, read_on: dt.date, idempotency_key: str | None
+    conn: Conn,
+    serial: str,
+    client_number: str,
+    read_on: dt.date,
+    idempotency_key: str | None,
+    *,
+    lock: bool = True,
 ) -> Record | None:
     """The meter locked, and on a snapshot taken after the lock everything a customer's
     reading of ``read_on`` is judged against, in one round trip (migration 0003's
@@ -54,13 +65,12 @@ async def meter_to_read(
     the accepted live registers as ``point_ids``/``point_values``/``point_days``/
     ``point_roles`` in register order, and ``live_id``/``live_billed_at`` (the customer's
     live reading of the day), and ``fingerprint`` (for ``readings_unchanged``). None if there
-    is no such meter or it is another client's."""
+    is no such meter or it is another client's. ``lock=False``: the same, read without the
+    lock (migration 0004's ``readings_meter_state``), for a reading whose own statement is
+    guarded by ``readings_unchanged``: a read that locks nothing writes nothing, so it
+    commits without a WAL flush of its own."""
     row = await conn.fetchrow(
-        "SELECT c.*, md5(c::text) AS fingerprint FROM readings_meter_to_read($1, $2, $3, $4) c",
-        serial,
-        client_number,
-        read_on,
-        idempotency_key,
+        _LOCKED if lock else _UNLOCKED, serial, client_number, read_on, idempotency_key
     )
     return row if row is not None and row["client_number"] == client_number else None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -64,9 +65,11 @@ async def finish_superseding(conn: Conn, reading_id: uuid.UUID, by: uuid.UUID) -
     await conn.execute("UPDATE readings SET superseded_by = $2 WHERE id = $1", reading_id, by)
 
 
-def _insert_reading(names: Sequence[str], *, guarded: bool = False) -> str:
+@functools.cache
+def _insert_reading(names: tuple[str, ...], *, guarded: bool = False) -> str:
     """The INSERT of a reading; ``guarded``: only if ``readings_unchanged`` (its five
-    arguments follow the values)."""
+    arguments follow the values). Written once per set of columns: the callers pass the same
+    few sets on every reading (and the driver's statement cache finds the same text)."""
     n = len(names)
     values = ", ".join(f"${i}" for i in range(1, n + 1))
     if not guarded:
@@ -79,7 +82,7 @@ def _insert_reading(names: Sequence[str], *, guarded: bool = False) -> str:
 
 
 async def insert_reading(conn: Conn, **values: Any) -> Record:
-    row = await conn.fetchrow(_insert_reading(list(values)), *values.values())
+    row = await conn.fetchrow(_insert_reading(tuple(values)), *values.values())
     assert row is not None
     return row
 
@@ -96,7 +99,7 @@ async def insert_reading_with_events(
     client, day, idempotency key, fingerprint): the meter locked by the statement itself,
     and nothing written (None) unless ``readings_unchanged`` says the meter's state is the
     one the reading was judged on."""
-    sql = _insert_reading(list(values), guarded=unchanged is not None)
+    sql = _insert_reading(tuple(values), guarded=unchanged is not None)
     rows = await outbox.fetch_with_events(conn, events, sql, *values.values(), *(unchanged or ()))
     return rows[0] if rows else None
 

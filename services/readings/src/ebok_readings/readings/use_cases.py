@@ -49,11 +49,12 @@ async def submit_reading(
     the reading window, the photo, the rules, the row and its events.
 
     Most readings take two round trips and no BEGIN/COMMIT: one statement reads the meter's
-    state (under its lock, released at once), the rules judge, and one statement records the
-    row and its events only if, with the meter locked again to its end, the state is still
-    the one judged (``readings_unchanged``). A reading with a photo, one replacing the day's
-    reading (several statements), or one whose meter changed meanwhile is decided in one
-    transaction holding the lock throughout."""
+    state (without its lock: locking would make the read a write, committed with a WAL
+    flush of its own), the rules judge, and one statement records the row and its events
+    only if, with the meter locked to its end, the state is still the one judged
+    (``readings_unchanged``). A reading with a photo, one replacing the day's reading
+    (several statements), or one whose meter changed meanwhile (another reading of it
+    committed between the two) is decided in one transaction holding the lock throughout."""
     today, now = clock.today(), clock.now()
     if cmd.photo is None:
         async with pool.acquire() as conn:
@@ -80,8 +81,11 @@ async def _submit(
     recorded by one guarded statement; None if that could not be (decide it in a
     transaction)."""
     key = cmd.idempotency_key
-    # The meter (locked), the window, the key's reading and the registers: one round trip.
-    meter = await meters_repo.meter_to_read(conn, cmd.serial, cmd.client_number, cmd.read_on, key)
+    # The meter (locked in a transaction), the window, the key's reading and the registers:
+    # one round trip.
+    meter = await meters_repo.meter_to_read(
+        conn, cmd.serial, cmd.client_number, cmd.read_on, key, lock=not in_one_statement
+    )
     if key is not None:
         # A repeated key: the reading recorded the first time (looked up by the key alone
         # when the meter is no longer the client's, as it was before the lock).
@@ -127,8 +131,9 @@ async def _submit(
 
 
 class Registers(Sequence[Point]):
-    """What a customer's reading is judged against, as ``meter_to_read`` read it with the
-    meter's lock: the accepted live registers in register order, without the customer's live
+    """What a customer's reading is judged against, as ``meter_to_read`` read it (with the
+    meter's lock, or without it for a statement guarded by ``readings_unchanged``): the
+    accepted live registers in register order, without the customer's live
     reading of the day (``live_id``, which a new one replaces). Each Point is built only when
     the rules read it: they bisect, and a meter may have hundreds of registers."""
 
