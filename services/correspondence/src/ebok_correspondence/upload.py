@@ -46,6 +46,13 @@ class Upload:
         for data in self.spool.views(STORE_CHUNK):
             yield data
 
+    def one_chunk(self) -> bytes | memoryview | None:
+        """The bytes as one stored chunk (a view of the spooled bytes), or None for a file of
+        more than one."""
+        if self.size > STORE_CHUNK:
+            return None
+        return next(iter(self.spool.views(STORE_CHUNK)))
+
 
 @dataclass
 class Submission:
