@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
@@ -148,8 +149,8 @@ async def insert_submitted_case(
             [a.content_type for a in rows],
             [a.size for a in rows],
             [a.sha256 for a in rows],
-            [data for _, data in attachments],
-            before=_SUBMITTED_CASE,
+            *(data for _, data in attachments),
+            before=_submitted_case(len(rows)),
             filled=("case_number", "number"),
         )
     except asyncpg.UniqueViolationError as exc:
@@ -161,21 +162,27 @@ async def insert_submitted_case(
 
 
 # The parts of a sent document's statement (``insert_submitted_case``), before the events.
-# The counter reads the chunks' count, so it runs once their bytes are written; the number
-# is ``domain.case_number``'s form (six digits at least). No ON CONFLICT on the key: a
-# repeat fails the whole statement, which undoes the files and the number with it.
-_SUBMITTED_CASE = """
+# Each file's bytes are a parameter of their own ($21, $22, …: a bytea array would cost one
+# more copy of every byte, in the driver and in the server). The counter reads the chunks'
+# count, so it runs once their bytes are written; the number is ``domain.case_number``'s
+# form (six digits at least). No ON CONFLICT on the key: a repeat fails the whole statement,
+# which undoes the files and the number with it.
+@functools.cache
+def _submitted_case(files: int) -> str:
+    values = ", ".join(f"(($15::uuid[])[{i + 1}], 0, ${21 + i})" for i in range(files))
+    chunks = (
+        f"INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES {values} RETURNING 1"
+        if files
+        else "SELECT 1 WHERE false"
+    )
+    return f"""
 files AS (
     INSERT INTO attachments (id, case_id, position, filename, content_type, size, sha256)
     SELECT f.id, $1, f.position, f.filename, f.content_type, f.size, f.sha256
       FROM unnest($15::uuid[], $16::int2[], $17::text[], $18::text[], $19::int[],
                   $20::text[]) AS f (id, position, filename, content_type, size, sha256)
 ),
-chunks AS (
-    INSERT INTO attachment_chunks (attachment_id, seq, data)
-    SELECT c.id, 0, c.data FROM unnest($15::uuid[], $21::bytea[]) AS c (id, data)
-    RETURNING 1
-),
+chunks AS ({chunks}),
 counter AS (
     INSERT INTO case_counters AS k (year, last_number)
     SELECT $13::int, 1 FROM (SELECT count(*) FROM chunks) AS written
@@ -192,7 +199,7 @@ new_case AS (
         contact_phone, submitted_at, reply_due, updated_at, idempotency_key, request_hash,
         submit_response)
     SELECT $1, number, $2, $3, $4, 'received', $5, $6, $7, $8, $7, $9, $10,
-           jsonb_set($11::jsonb, '{number}', to_jsonb(number))
+           jsonb_set($11::jsonb, '{{number}}', to_jsonb(number))
       FROM numbered
     RETURNING id, number
 ),
