@@ -6,7 +6,6 @@ never HTTP problems; they return JSON-ready answers (``views``)."""
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -137,9 +136,11 @@ async def _insert(
         for a in attachments
     ]
     # The number is taken by the statement that writes the case (repo.insert_submitted_case):
-    # until then the answer and the events carry a stand-in of its form, random, so that
-    # nothing the customer wrote can repeat it.
-    stand_in = domain.case_number(settings.case_number_prefix, year, _stand_in_sequence())
+    # until then the answer and the events carry a stand-in of its form, made of the case's
+    # random id (unknown when the customer wrote, so nothing they wrote can repeat it).
+    stand_in = domain.case_number(
+        settings.case_number_prefix, year, 10**11 + case_id.int % (9 * 10**11)
+    )
     case: dict[str, Any] = {
         "id": case_id,
         "number": stand_in,
@@ -215,10 +216,6 @@ async def _insert(
         assert again is not None  # the row that stopped the insert is committed
         return again
     return Submitted({**response, "number": number}, replayed=False)
-
-
-def _stand_in_sequence() -> int:
-    return 10**11 + secrets.randbelow(9 * 10**11)
 
 
 def _one_chunk_each(
