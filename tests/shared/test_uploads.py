@@ -161,6 +161,7 @@ def test_a_spool_joins_the_pieces_it_was_given_once_and_copies_what_could_change
         [first] = spool.views(1000)
         [again] = spool.views(1000)
         assert bytes(first) == chunk + b"12345678"
+        assert isinstance(first, memoryview) and isinstance(again, memoryview)
         assert first.obj is again.obj  # joined once, then handed out as views
         spool.write(b"!")  # written to after a read: still whole
         spool.seek(30)

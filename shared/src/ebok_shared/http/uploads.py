@@ -116,7 +116,7 @@ class Spool:
     def size(self) -> int:
         return self._size
 
-    def write(self, data: bytes | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
         assert not self.closed, "write to a closed spool"
         n = len(data)
         if self._file is None and self._size + n > self.memory:
@@ -127,10 +127,12 @@ class Spool:
             if self._whole is not None:  # written to after a read: the joined bytes first
                 self._pieces, self._whole = [self._whole], None
             # A view is kept only of bytes that cannot change under it.
-            kept = isinstance(data, bytes) or (
+            if isinstance(data, bytes) or (
                 isinstance(data, memoryview) and isinstance(data.obj, bytes)
-            )
-            self._pieces.append(data if kept else bytes(data))
+            ):
+                self._pieces.append(data)
+            else:
+                self._pieces.append(bytes(data))
         self._size += n
         return n
 
