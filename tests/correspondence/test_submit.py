@@ -229,6 +229,9 @@ async def test_concurrent_sends_with_one_key_create_one_case(svc: Correspondence
     events = await svc.tap.wait_for("correspondence.case.submitted")
     assert len([e for e in svc.tap.received if e.type == "correspondence.case.submitted"]) == 1
     assert events[0].payload["case_id"] == answers[0]["id"]
+    # The repeats took no number: the next case has the one after the first.
+    assert answers[0]["number"] == "EBOK/2026/000001"
+    assert (await svc.submit(documents()["letter"]))["number"] == "EBOK/2026/000002"
 
 
 async def test_a_repeat_is_answered_as_the_first_send_even_once_the_invoice_is_gone(

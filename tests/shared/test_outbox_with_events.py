@@ -90,3 +90,64 @@ async def test_both_or_neither(database: str) -> None:
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
     finally:
         await conn.close()
+
+
+async def test_a_value_the_statement_makes_goes_into_each_body_in_place_of_its_stand_in(
+    database: str,
+) -> None:
+    """``before``: the statement's own common table expressions; ``filled``: a value only the
+    statement knows (here one it computes) put into each event's body where the stand-in
+    was, the rest of the body byte for byte the validated one."""
+    await prepare_database(database)
+    outbox = Outbox(CATALOGUE)
+    conn = await db.connect(database)
+    made = "made AS (SELECT $3::int + 1 AS n)"
+    insert = (
+        "INSERT INTO applied (event_id, event_type, n, key) SELECT $1, $2, n, 'k-' || n"
+        " FROM made RETURNING n, key"
+    )
+    try:
+        stand_in = "stand-in-7f3a9c"
+        events = [
+            Event.new(INCREMENTED, {"n": 1, "key": stand_in}),
+            Event.new(INCREMENTED, {"key": stand_in, "n": 2, "seq": 5}),
+        ]
+        rows = await outbox.fetch_with_events(
+            conn,
+            [(e, None) for e in events],
+            insert,
+            events[0].id,
+            INCREMENTED,
+            40,
+            before=made,
+            filled=("key", "key"),
+        )
+        assert [(r["n"], r["key"]) for r in rows] == [(41, "k-41")]
+        stored = await conn.fetch("SELECT body FROM outbox ORDER BY id")
+        assert [bytes(r["body"]) for r in stored] == [
+            e.to_json().replace(b'"stand-in-7f3a9c"', b'"k-41"') for e in events
+        ]
+        await conn.execute("DELETE FROM outbox; DELETE FROM applied")
+
+        # A stand-in that is in a body more than once ("test" is the producer too) is
+        # refused before anything is sent; more than one business row fails the statement.
+        twice = Event.new(INCREMENTED, {"n": 1, "key": "test"})
+        with pytest.raises(ValueError, match="once"):
+            await outbox.fetch_with_events(
+                conn, [(twice, None)], insert, twice.id, "x", 1, before=made, filled=("key", "key")
+            )
+        with pytest.raises(asyncpg.CardinalityViolationError):
+            await outbox.fetch_with_events(
+                conn,
+                [(events[0], None)],
+                insert,
+                events[0].id,
+                "x",
+                1,
+                before="made AS (SELECT generate_series(1, 2) + $3::int AS n)",
+                filled=("key", "key"),
+            )
+        assert await conn.fetchval("SELECT count(*) FROM applied") == 0
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await conn.close()

@@ -150,20 +150,27 @@ async def test_a_form_that_ends_inside_a_file_is_malformed() -> None:
         await uploads.read_file(part, "photo", RULE, spool_memory=64)
 
 
-async def test_a_file_is_spooled_at_the_declared_size_of_the_form() -> None:
-    budget = uploads.FormBudget(10_000, lambda: uploads.refusal(413, "(body)", "x", "x", "x"))
-    budget.length = 5_000  # as declared(request) records a request's Content-Length
-    [part] = await _parts(_body(PNG))
-    read = await uploads.read_file(part, "photo", RULE, spool_memory=2048, budget=budget)
-    with read.spool:
-        # One buffer of what the form can still bring, at most the file's limit (1 KB here),
-        # never grown: the file's bytes were not copied from a smaller one.
-        assert read.read() == PNG and read.spool.capacity == RULE.max_bytes
-    budget.length = 300
-    [part] = await _parts(_body(PNG))
-    read = await uploads.read_file(part, "photo", RULE, spool_memory=2048, budget=budget)
-    with read.spool:
-        assert read.read() == PNG and read.spool.capacity == 300 - len(PNG)
+def test_a_spool_joins_the_pieces_it_was_given_once_and_copies_what_could_change() -> None:
+    chunk = b"abcdefgh" * 4
+    changing = bytearray(b"12345678")
+    with uploads.Spool(memory=1000) as spool:
+        spool.write(chunk[:10])
+        spool.write(memoryview(chunk)[10:])  # a view of bytes: kept as it is
+        spool.write(changing)  # could change under a view: copied
+        changing[:] = b"xxxxxxxx"
+        [first] = spool.views(1000)
+        [again] = spool.views(1000)
+        assert bytes(first) == chunk + b"12345678"
+        assert isinstance(first, memoryview) and isinstance(again, memoryview)
+        assert first.obj is again.obj  # joined once, then handed out as views
+        spool.write(b"!")  # written to after a read: still whole
+        spool.seek(30)
+        assert spool.read() == b"gh12345678!" and spool.size == len(chunk) + 9
+    with uploads.Spool(memory=40) as spool:
+        spool.write(chunk)
+        assert bytes(next(spool.views(100))) == chunk
+        spool.write(chunk)  # past the limit after a read: the file has every byte
+        assert b"".join(spool.views(7)) == chunk * 2
 
 
 @pytest.mark.parametrize("size", [1, 6, 100, 1 << 20])

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import AsyncIterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import asyncpg
+from ebok_shared.bus import Event, Outbox
 from ebok_shared.http.params import Page
 
 from .domain import OPEN_STATUSES
@@ -65,7 +67,6 @@ async def owns_meter(conn: Conn, client_number: str, serial: str) -> bool:
 @dataclass(frozen=True)
 class NewCase:
     id: uuid.UUID
-    number: str
     client_number: str
     kind: str
     urgent: bool
@@ -100,57 +101,112 @@ async def submitted_with_key(conn: Conn, client_number: str, key: str) -> asyncp
     )
 
 
-async def next_case_sequence(conn: asyncpg.Connection, year: int) -> int:
-    """The year's next number. Locks the year's counter row until commit: call it last."""
-    value: int = await conn.fetchval(
-        "INSERT INTO case_counters (year, last_number) VALUES ($1, 1)"
-        " ON CONFLICT (year) DO UPDATE SET last_number = case_counters.last_number + 1"
-        " RETURNING last_number",
-        year,
-    )
-    return value
+class KeyAlreadyUsed(Exception):
+    """This client already sent a case with this Idempotency-Key: nothing was written."""
 
 
-async def insert_case(
-    conn: asyncpg.Connection, case: NewCase, history: dict[str, Any] | None = None
-) -> bool:
-    """False if this client already sent a case with this Idempotency-Key. With ``history``,
-    the case's first history line ("submitted" by the customer, these details) goes in the
-    same statement: one round trip less on the path of every case."""
-    values = (
-        case.id,
-        case.number,
-        case.client_number,
-        case.kind,
-        case.urgent,
-        case.details,
-        case.contact_phone,
-        case.submitted_at,
-        case.reply_due,
-        case.idempotency_key,
-        case.request_hash,
-        case.submit_response,
-    )
-    if history is None:
-        inserted = await conn.fetchval(_INSERT_CASE + " RETURNING true", *values)
-    else:
-        inserted = await conn.fetchval(
-            f"""WITH new_case AS ({_INSERT_CASE} RETURNING id)
-                INSERT INTO case_history (case_id, at, actor_kind, actor, action, details)
-                SELECT id, $8, 'customer', $3, 'submitted', $13 FROM new_case
-                RETURNING true""",
-            *values,
-            history,
+async def insert_submitted_case(
+    conn: Conn,
+    outbox: Outbox,
+    case: NewCase,
+    attachments: Sequence[tuple[NewAttachment, bytes | memoryview]],
+    events: Sequence[tuple[Event, str | None]],
+    *,
+    number_prefix: str,
+    year: int,
+) -> str:
+    """A sent document as one statement, one round trip: its attachments (each of one
+    stored chunk, with its bytes), the year's next number, the case with its "submitted"
+    history line, and its events in the outbox; the case's number. ``case.number`` and the
+    events' ``case_number`` are stand-ins the statement replaces with the number it takes
+    (``case.submit_response["number"]`` too). On a pool (or outside a transaction) the
+    statement is its own transaction; the year's counter row is locked after the files'
+    bytes are written, until the commit, so numbers rise in commit order. Raises
+    ``KeyAlreadyUsed`` (everything undone, the number too) for a key this client used."""
+    rows = [a for a, _ in attachments]
+    try:
+        found = await outbox.fetch_with_events(
+            conn,
+            events,
+            "SELECT number FROM new_case",
+            case.id,
+            case.client_number,
+            case.kind,
+            case.urgent,
+            case.details,
+            case.contact_phone,
+            case.submitted_at,
+            case.reply_due,
+            case.idempotency_key,
+            case.request_hash,
+            case.submit_response,
+            number_prefix,
+            year,
+            {"attachments": len(rows)},
+            [a.id for a in rows],
+            [a.position for a in rows],
+            [a.filename for a in rows],
+            [a.content_type for a in rows],
+            [a.size for a in rows],
+            [a.sha256 for a in rows],
+            *(data for _, data in attachments),
+            before=_submitted_case(len(rows)),
+            filled=("case_number", "number"),
         )
-    return bool(inserted)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "cases_idempotency_key_idx":
+            raise KeyAlreadyUsed from None
+        raise
+    number: str = found[0]["number"]
+    return number
 
 
-_INSERT_CASE = """INSERT INTO cases (id, number, client_number, kind, urgent, status, details,
+# The parts of a sent document's statement (``insert_submitted_case``), before the events.
+# Each file's bytes are a parameter of their own ($21, $22, …: a bytea array would cost one
+# more copy of every byte, in the driver and in the server). The counter reads the chunks'
+# count, so it runs once their bytes are written; the number is ``domain.case_number``'s
+# form (six digits at least). No ON CONFLICT on the key: a repeat fails the whole statement,
+# which undoes the files and the number with it.
+@functools.cache
+def _submitted_case(files: int) -> str:
+    values = ", ".join(f"(($15::uuid[])[{i + 1}], 0, ${21 + i})" for i in range(files))
+    chunks = (
+        f"INSERT INTO attachment_chunks (attachment_id, seq, data) VALUES {values} RETURNING 1"
+        if files
+        else "SELECT 1 WHERE false"
+    )
+    return f"""
+files AS (
+    INSERT INTO attachments (id, case_id, position, filename, content_type, size, sha256)
+    SELECT f.id, $1, f.position, f.filename, f.content_type, f.size, f.sha256
+      FROM unnest($15::uuid[], $16::int2[], $17::text[], $18::text[], $19::int[],
+                  $20::text[]) AS f (id, position, filename, content_type, size, sha256)
+),
+chunks AS ({chunks}),
+counter AS (
+    INSERT INTO case_counters AS k (year, last_number)
+    SELECT $13::int, 1 FROM (SELECT count(*) FROM chunks) AS written
+    ON CONFLICT (year) DO UPDATE SET last_number = k.last_number + 1
+    RETURNING last_number::text AS n
+),
+numbered AS (
+    SELECT $12::text || '/' || $13::int || '/' || lpad(n, greatest(6, length(n)), '0')
+           AS number
+      FROM counter
+),
+new_case AS (
+    INSERT INTO cases (id, number, client_number, kind, urgent, status, details,
         contact_phone, submitted_at, reply_due, updated_at, idempotency_key, request_hash,
         submit_response)
-    VALUES ($1, $2, $3, $4, $5, 'received', $6, $7, $8, $9, $8, $10, $11, $12)
-    ON CONFLICT (client_number, idempotency_key) WHERE idempotency_key IS NOT NULL
-    DO NOTHING"""
+    SELECT $1, number, $2, $3, $4, 'received', $5, $6, $7, $8, $7, $9, $10,
+           jsonb_set($11::jsonb, '{{number}}', to_jsonb(number))
+      FROM numbered
+    RETURNING id, number
+),
+history AS (
+    INSERT INTO case_history (case_id, at, actor_kind, actor, action, details)
+    SELECT id, $7, 'customer', $2, 'submitted', $14 FROM new_case
+)"""
 
 
 _INSERT_ATTACHMENT = """INSERT INTO attachments

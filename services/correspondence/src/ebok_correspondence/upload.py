@@ -46,6 +46,13 @@ class Upload:
         for data in self.spool.views(STORE_CHUNK):
             yield data
 
+    def one_chunk(self) -> bytes | memoryview | None:
+        """The bytes as one stored chunk (a view of the spooled bytes), or None for a file of
+        more than one."""
+        if self.size > STORE_CHUNK:
+            return None
+        return next(iter(self.spool.views(STORE_CHUNK)))
+
 
 @dataclass
 class Submission:
@@ -171,7 +178,8 @@ async def _read_form(
                     "malformed-form",
                     "Formularz ma nieobsługiwaną budowę.",
                 )
-            if part.name == DOCUMENT_FIELD and with_document:
+            name, filename = reader.disposition(part)
+            if name == DOCUMENT_FIELD and with_document:
                 if has_document:
                     raise _problem(
                         422,
@@ -181,7 +189,7 @@ async def _read_form(
                         "Formularz może zawierać tylko jedno pismo.",
                     )
                 document, has_document = await _read_document(part, settings, budget), True
-            elif part.name == FILES_FIELD:
+            elif name == FILES_FIELD:
                 if len(uploads) >= settings.attachments_max:
                     raise _problem(
                         422,
@@ -190,9 +198,9 @@ async def _read_form(
                         "too-many-attachments",
                         f"Do pisma można dołączyć najwyżej {settings.attachments_max} plików.",
                     )
-                uploads.append(await _read_file(part, len(uploads), settings, budget))
+                uploads.append(await _read_file(part, filename, len(uploads), settings, budget))
             else:
-                name = (part.name or "(bez nazwy)")[:50]
+                name = (name or "(bez nazwy)")[:50]
                 allowed = f"{DOCUMENT_FIELD}, {FILES_FIELD}" if with_document else FILES_FIELD
                 raise _problem(
                     422,
@@ -250,6 +258,7 @@ async def _read_document(
 
 async def _read_file(
     part: BodyPartReader,
+    filename: str | None,
     position: int,
     settings: CorrespondenceSettings,
     budget: reader.FormBudget,
@@ -260,11 +269,11 @@ async def _read_file(
         attachment_rule(settings),
         spool_memory=settings.spool_memory_bytes,
         budget=budget,
-        shown_name=(part.filename or f"plik {position + 1}")[:100],
+        shown_name=(filename or f"plik {position + 1}")[:100],
     )
     return Upload(
         position=position,
-        filename=files.safe_filename(part.filename, read.media_type, position),
+        filename=files.safe_filename(filename, read.media_type, position),
         content_type=read.media_type,
         size=read.size,
         sha256=read.sha256,

@@ -37,10 +37,6 @@ class Submitted:
     replayed: bool
 
 
-class _AlreadySubmitted(Exception):
-    """Another request with the same key committed its case first: undo ours, answer theirs."""
-
-
 async def _replay(
     pool: asyncpg.Pool, client_number: str, key: str | None, request_hash: str
 ) -> Submitted | None:
@@ -120,6 +116,7 @@ async def _insert(
     request_hash: str,
 ) -> Submitted:
     now = clock.now()
+    year = domain.local_year(now)
     case_id = uuid.uuid4()
     due = domain.reply_due(document.kind, now, settings.reply_days)
     attachments = [
@@ -138,73 +135,100 @@ async def _insert(
         {"id": str(a.id), "filename": a.filename, "content_type": a.content_type, "size": a.size}
         for a in attachments
     ]
+    # The number is taken by the statement that writes the case (repo.insert_submitted_case):
+    # until then the answer and the events carry a stand-in of its form, made of the case's
+    # random id (unknown when the customer wrote, so nothing they wrote can repeat it).
+    stand_in = domain.case_number(
+        settings.case_number_prefix, year, 10**11 + case_id.int % (9 * 10**11)
+    )
+    case: dict[str, Any] = {
+        "id": case_id,
+        "number": stand_in,
+        "client_number": client_number,
+        "kind": document.kind.value,
+        "urgent": domain.is_urgent(document.kind),
+        "details": document.details,
+        "submitted_at": now,
+        "reply_due": due,
+        "unlinked_at": None,
+    }
+    response = submitted_view(case, shown_attachments)
+    published: list[tuple[Event, str | None]] = [
+        events.new(events.CASE_SUBMITTED, case_id, events.case_submitted(case, len(attachments)))
+    ]
+    if document.kind is Kind.DATA_CHANGE:
+        published.append(
+            events.new(
+                events.DATA_CHANGE_REQUESTED,
+                case_id,
+                events.data_change_requested(case, shown_attachments),
+            )
+        )
+    elif document.kind is Kind.REKLAMACJA:
+        published.append(
+            events.new(
+                events.REKLAMACJA_FILED,
+                case_id,
+                events.reklamacja_filed(case, shown_attachments),
+            )
+        )
+    new_case = repo.NewCase(
+        id=case_id,
+        client_number=client_number,
+        kind=document.kind.value,
+        urgent=case["urgent"],
+        details=document.details,
+        contact_phone=document.contact_phone,
+        submitted_at=now,
+        reply_due=due,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        submit_response=response,
+    )
+
+    async def written(
+        conn: asyncpg.Connection | asyncpg.Pool,
+        files: Sequence[tuple[repo.NewAttachment, bytes | memoryview]],
+    ) -> str:
+        return await repo.insert_submitted_case(
+            conn,
+            outbox,
+            new_case,
+            files,
+            published,
+            number_prefix=settings.case_number_prefix,
+            year=year,
+        )
+
+    inline = _one_chunk_each(attachments, uploads)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            for attachment, upload in zip(attachments, uploads, strict=True):
-                await repo.insert_attachment(conn, attachment, upload.chunks())
-            # Last: the year's counter stays locked only for the few statements left.
-            sequence = await repo.next_case_sequence(conn, domain.local_year(now))
-            number = domain.case_number(
-                settings.case_number_prefix, domain.local_year(now), sequence
-            )
-            case: dict[str, Any] = {
-                "id": case_id,
-                "number": number,
-                "client_number": client_number,
-                "kind": document.kind.value,
-                "urgent": domain.is_urgent(document.kind),
-                "details": document.details,
-                "submitted_at": now,
-                "reply_due": due,
-                "unlinked_at": None,
-            }
-            response = submitted_view(case, shown_attachments)
-            inserted = await repo.insert_case(
-                conn,
-                repo.NewCase(
-                    id=case_id,
-                    number=number,
-                    client_number=client_number,
-                    kind=document.kind.value,
-                    urgent=case["urgent"],
-                    details=document.details,
-                    contact_phone=document.contact_phone,
-                    submitted_at=now,
-                    reply_due=due,
-                    idempotency_key=idempotency_key,
-                    request_hash=request_hash,
-                    submit_response=response,
-                ),
-                history={"attachments": len(attachments)},  # its "submitted" line, with it
-            )
-            if not inserted:
-                raise _AlreadySubmitted  # undoes the attachments and the number
-            published: list[tuple[Event, str | None]] = [
-                events.new(
-                    events.CASE_SUBMITTED, case_id, events.case_submitted(case, len(attachments))
-                )
-            ]
-            refs = shown_attachments
-            if document.kind is Kind.DATA_CHANGE:
-                published.append(
-                    events.new(
-                        events.DATA_CHANGE_REQUESTED,
-                        case_id,
-                        events.data_change_requested(case, refs),
-                    )
-                )
-            elif document.kind is Kind.REKLAMACJA:
-                published.append(
-                    events.new(
-                        events.REKLAMACJA_FILED, case_id, events.reklamacja_filed(case, refs)
-                    )
-                )
-            await outbox.add_events(conn, published)
-    except _AlreadySubmitted:
+        if inline is not None:
+            # Every file is one stored chunk (up to 1 MiB, most scans): everything in one
+            # statement, its own transaction.
+            number = await written(pool, inline)
+        else:
+            async with pool.acquire() as conn, conn.transaction():
+                for attachment, upload in zip(attachments, uploads, strict=True):
+                    await repo.insert_attachment(conn, attachment, upload.chunks())
+                number = await written(conn, [])
+    except repo.KeyAlreadyUsed:
         again = await _replay(pool, client_number, idempotency_key, request_hash)
         assert again is not None  # the row that stopped the insert is committed
         return again
-    return Submitted(response, replayed=False)
+    return Submitted({**response, "number": number}, replayed=False)
+
+
+def _one_chunk_each(
+    attachments: list[repo.NewAttachment], uploads: list[Upload]
+) -> list[tuple[repo.NewAttachment, bytes | memoryview]] | None:
+    """Each attachment with its bytes, if every file is one stored chunk; else None."""
+    inline = []
+    for attachment, upload in zip(attachments, uploads, strict=True):
+        data = upload.one_chunk()
+        if data is None:
+            return None
+        inline.append((attachment, data))
+    return inline
 
 
 def submitted_view(case: dict[str, Any], attachments: list[dict[str, Any]]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ delivers notifications only on commit, so a rolled-back change publishes nothing
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +35,7 @@ SELECT pg_notify('{NOTIFY_CHANNEL}', '') FROM added LIMIT 1
 # business statement returned a row; the NOTIFY rides on each event row (PostgreSQL folds a
 # transaction's identical notifications into one).
 _WITH_EVENTS = """
-WITH business AS ({query}),
+WITH {before}business AS ({query}),
 added AS (
     INSERT INTO outbox (event_id, event_type, aggregate_key, body)
     SELECT * FROM unnest(${n1}::uuid[], ${n2}::text[], ${n3}::text[], ${n4}::bytea[])
@@ -43,14 +44,41 @@ added AS (
 )
 SELECT * FROM business
 """
+# The same, with a value only the statement knows (a number it takes from a counter) put
+# into each body: the JSON of the business row's column over the stand-in's bytes (its
+# place, 1-based, and length: two more arrays). A scalar subquery: more than one business
+# row is an error, not events written once per row.
+_WITH_FILLED_EVENTS = """
+WITH {before}business AS ({query}),
+added AS (
+    INSERT INTO outbox (event_id, event_type, aggregate_key, body)
+    SELECT e.id, e.type, e.key,
+           overlay(e.body PLACING convert_to(
+               to_jsonb((SELECT {column} FROM business))::text, 'UTF8') FROM e.at FOR e.len)
+      FROM unnest(${n1}::uuid[], ${n2}::text[], ${n3}::text[], ${n4}::bytea[], ${n5}::int[],
+                  ${n6}::int[]) AS e (id, type, key, body, at, len)
+     WHERE EXISTS (SELECT 1 FROM business)
+    RETURNING pg_notify('{channel}', '')
+)
+SELECT * FROM business
+"""
 
 
 @functools.lru_cache(maxsize=256)
-def _with_events(query: str, n: int) -> str:
-    """``_WITH_EVENTS`` around ``query`` of ``n`` parameters, written once per statement: a
+def _with_events(query: str, n: int, before: str, column: str | None) -> str:
+    """The statement around ``query`` of ``n`` parameters, written once per statement: a
     caller passes the same few statements on every request."""
-    return _WITH_EVENTS.format(
-        query=query, n1=n + 1, n2=n + 2, n3=n + 3, n4=n + 4, channel=NOTIFY_CHANNEL
+    return (_WITH_EVENTS if column is None else _WITH_FILLED_EVENTS).format(
+        before=f"{before}, " if before else "",
+        query=query,
+        column=column or "",
+        n1=n + 1,
+        n2=n + 2,
+        n3=n + 3,
+        n4=n + 4,
+        n5=n + 5,
+        n6=n + 6,
+        channel=NOTIFY_CHANNEL,
     )
 
 
@@ -84,19 +112,44 @@ class Outbox:
 
     async def fetch_with_events(
         self,
-        conn: asyncpg.Connection,
+        conn: asyncpg.Connection | asyncpg.Pool,
         events: Sequence[tuple[Event, str | None]],
         query: str,
         *args: Any,
+        before: str = "",
+        filled: tuple[str, str] | None = None,
     ) -> list[asyncpg.Record]:
         """``query`` (one statement with its parameters ``$1``..; a data-modifying one with
         ``RETURNING``, or a SELECT) and the rows of ``events`` in the same statement: one
         round trip where ``add_events`` and the statement take two. ``query``'s rows are the
-        answer; with none, no event is written either. Outside a transaction the statement
-        is a transaction of its own (both or neither, still)."""
+        answer; with none, no event is written either. On a pool, or outside a transaction,
+        the statement is a transaction of its own (both or neither, still).
+
+        ``before``: common table expressions of the statement's own (``a AS (…), b AS
+        (…)``), which ``query`` may read: a data-modifying one cannot be nested in ``query``,
+        so they go first in the statement's one WITH list.
+
+        ``filled`` (payload field, column of ``query``'s one row): a value the statement
+        itself makes, e.g. a number it takes from a counter, put into each event's payload
+        field as JSON. The events are built, and validated, with a stand-in of the same form
+        in that field, whose JSON occurs once in each body (a random one: nothing the
+        request carries can repeat it); the stored body is the validated one with the
+        stand-in's bytes replaced."""
         if not 0 < len(events) <= CHUNK:
             raise ValueError(f"1 to {CHUNK} events go with one statement")
-        return await conn.fetch(_with_events(query, len(args)), *args, *self._columns(events))
+        sql = _with_events(query, len(args), before, filled[1] if filled is not None else None)
+        ids, types, keys, bodies = self._columns(events)
+        if filled is None:
+            return await conn.fetch(sql, *args, ids, types, keys, bodies)
+        places, lengths = [], []
+        for (event, _), body in zip(events, bodies, strict=True):
+            stand_in = json.dumps(event.payload[filled[0]], ensure_ascii=False).encode()
+            at = body.find(stand_in)
+            if at < 0 or body.find(stand_in, at + 1) >= 0:
+                raise ValueError(f"the stand-in of {filled[0]} must occur once in each body")
+            places.append(at + 1)
+            lengths.append(len(stand_in))
+        return await conn.fetch(sql, *args, ids, types, keys, bodies, places, lengths)
 
     def _columns(
         self, events: Sequence[tuple[Event, str | None]]

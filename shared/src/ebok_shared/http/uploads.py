@@ -11,6 +11,7 @@ service keeps its own limits, accepted types and wording (a ``FileRule`` per fil
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import tempfile
 import warnings
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
-from aiohttp import BodyPartReader, MultipartReader, hdrs, web
+from aiohttp import BodyPartReader, MultipartReader, hdrs, multipart, web
 from aiohttp.base_protocol import BaseProtocol
 from aiohttp.streams import StreamReader
 from multidict import CIMultiDictProxy
@@ -27,7 +28,6 @@ from ..filetypes import SNIFF_BYTES, sniff
 from .problems import Problem
 
 READ_CHUNK = 256 * 1024
-_INITIAL_SPOOL = 64 * 1024  # a spool's first buffer when the request declares no length
 _IDENTITY = ("", "identity", "binary", "7bit", "8bit")
 
 
@@ -97,15 +97,16 @@ class FileRule:
 
 
 class Spool:
-    """A file's bytes as read: one buffer allocated once at the size the request declares
-    (so 1 MB arrives in 1 MB, without the regrowth and copies of a growing BytesIO), handed
-    out as views of that buffer rather than copies; a temporary file once past ``memory``
-    bytes. Used like the file it replaces (``with``, ``read``, ``seek``, ``close``)."""
+    """A file's bytes as read. In memory: the pieces as they arrived (views of the request's
+    own chunks, not copies), joined into one buffer of the file's size the first time they
+    are read (one copy; no buffer allocated and zero-filled ahead, none regrown); past
+    ``memory`` bytes, a temporary file. Read as views of that buffer rather than copies. Used
+    like the file it replaces (``with``, ``read``, ``seek``, ``close``)."""
 
-    def __init__(self, memory: int, expected: int | None = None) -> None:
+    def __init__(self, memory: int) -> None:
         self.memory = memory
-        initial = _INITIAL_SPOOL if expected is None else expected
-        self._buffer: bytearray | None = bytearray(max(0, min(initial, memory)))
+        self._pieces: list[bytes | memoryview] = []
+        self._whole: bytes | None = None  # the pieces joined, once read
         self._size = 0
         self._file: IO[bytes] | None = None
         self._position = 0
@@ -115,39 +116,48 @@ class Spool:
     def size(self) -> int:
         return self._size
 
-    @property
-    def capacity(self) -> int:
-        """The bytes the memory buffer holds room for (0 once in a file)."""
-        return 0 if self._buffer is None else len(self._buffer)
-
-    def write(self, data: bytes | memoryview) -> int:
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        assert not self.closed, "write to a closed spool"
         n = len(data)
         if self._file is None and self._size + n > self.memory:
             self._roll_over()
         if self._file is not None:
             self._file.write(data)
         else:
-            buffer = self._buffer
-            assert buffer is not None, "write to a closed spool"
-            end = self._size + n
-            if end > len(buffer):  # more than declared (or nothing declared): grow once more
-                buffer.extend(bytes(min(self.memory, max(end, 2 * len(buffer))) - len(buffer)))
-            buffer[self._size : end] = data
+            if self._whole is not None:  # written to after a read: the joined bytes first
+                self._pieces, self._whole = [self._whole], None
+            # A view is kept only of bytes that cannot change under it.
+            if isinstance(data, bytes) or (
+                isinstance(data, memoryview) and isinstance(data.obj, bytes)
+            ):
+                self._pieces.append(data)
+            else:
+                self._pieces.append(bytes(data))
         self._size += n
         return n
 
     def _roll_over(self) -> None:
         file = tempfile.TemporaryFile()
-        if self._buffer is not None:
-            file.write(memoryview(self._buffer)[: self._size])
-        self._buffer, self._file = None, file
+        for piece in [self._whole] if self._whole is not None else self._pieces:
+            file.write(piece)
+        self._pieces, self._whole, self._file = [], None, file
+
+    def _joined(self) -> bytes:
+        assert not self.closed, "read from a closed spool"
+        if self._whole is None:
+            pieces = self._pieces
+            if len(pieces) == 1 and isinstance(pieces[0], bytes):
+                self._whole = pieces[0]
+            else:
+                self._whole = b"".join(pieces)
+            self._pieces = []
+        return self._whole
 
     def views(self, size: int) -> Iterator[bytes | memoryview]:
-        """The bytes in pieces of ``size``: views of the buffer (no copy), or reads of the
-        temporary file."""
+        """The bytes in pieces of ``size``: views of the joined buffer (no copy), or reads of
+        the temporary file."""
         if self._file is None:
-            assert self._buffer is not None, "read from a closed spool"
-            whole = memoryview(self._buffer)
+            whole = memoryview(self._joined())
             for start in range(0, self._size, size):
                 yield whole[start : min(start + size, self._size)]
             return
@@ -169,12 +179,12 @@ class Spool:
         if self._file is not None:
             self._file.seek(start)
             return self._file.read(end - start)
-        assert self._buffer is not None, "read from a closed spool"
-        return bytes(memoryview(self._buffer)[start:end])
+        whole = self._joined()
+        return whole if start == 0 and end >= len(whole) else whole[start:end]
 
     def close(self) -> None:
         self.closed = True
-        self._buffer = None  # a view still held keeps it alive until it is released
+        self._pieces, self._whole = [], None  # a view still held keeps its bytes alive
         if self._file is not None:
             self._file.close()
 
@@ -208,23 +218,34 @@ class FormBudget:
         self.max_bytes = max_bytes
         self.too_large = too_large
         self.used = 0
-        self.length: int | None = None  # the request's declared length, once known
 
     def declared(self, request: web.Request) -> None:
         """Refuse at once a request whose declared length is over the limit."""
         length = request.content_length
         if self.max_bytes is not None and length is not None and length > self.max_bytes:
             raise self.too_large()
-        self.length = length
-
-    def remaining(self) -> int | None:
-        """At most how many bytes the rest of the form can still bring (None: not declared)."""
-        return None if self.length is None else max(0, self.length - self.used)
 
     def take(self, size: int) -> None:
         self.used += size
         if self.max_bytes is not None and self.used > self.max_bytes:
             raise self.too_large()
+
+
+def disposition(part: BodyPartReader) -> tuple[str | None, str | None]:
+    """The part's field name and file name, as aiohttp's ``part.name`` and ``part.filename``
+    read them from its Content-Disposition, remembered by the header's text (the same on
+    every form a client sends): aiohttp's parser rebuilds its escaped character set on
+    every call, and each of the two properties parses the header again."""
+    return _disposition(part.headers.get(hdrs.CONTENT_DISPOSITION))
+
+
+@functools.lru_cache(maxsize=512)
+def _disposition(header: str | None) -> tuple[str | None, str | None]:
+    _, params = multipart.parse_content_disposition(header)
+    return (
+        multipart.content_disposition_filename(params, "name"),
+        multipart.content_disposition_filename(params, "filename"),
+    )
 
 
 def check_encoding(part: BodyPartReader, field_name: str) -> None:
@@ -252,12 +273,12 @@ async def read_file(
 ) -> UploadedFile:
     """One file part, in chunks: refused (413) once past ``rule.max_bytes`` or the
     request's ``budget``, judged by its first bytes (``rule.wrong_type_status``), refused
-    when empty (422). Each byte is copied once, into the spool, and hashed on the way."""
+    when empty (422). Each byte is hashed as it arrives and copied once, when the spool is
+    first read."""
     check_encoding(part, field_name)
-    shown = shown_name or (part.filename or field_name)[:100]
-    remaining = budget.remaining() if budget is not None else None
-    expected = None if remaining is None else min(remaining, rule.max_bytes)
-    spool = Spool(spool_memory, expected)
+    filename = disposition(part)[1]
+    shown = shown_name or (filename or field_name)[:100]
+    spool = Spool(spool_memory)
     digest = hashlib.sha256()
     head = b""
     media_type: str | None = None
@@ -290,7 +311,7 @@ async def read_file(
     except BaseException:
         spool.close()
         raise
-    return UploadedFile(part.filename, media_type, size, digest.hexdigest(), spool)
+    return UploadedFile(filename, media_type, size, digest.hexdigest(), spool)
 
 
 def _scannable(part: BodyPartReader) -> bool:
