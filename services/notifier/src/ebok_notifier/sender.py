@@ -87,6 +87,7 @@ class Sender:
         self._done: asyncio.Queue[repo.Outcome] = asyncio.Queue()
         self._claiming = asyncio.Lock()  # one claim at a time: the dispatcher's or the recorder's
         self._campaigns: dict[int, Prepared] = {}
+        self._counters: dict[tuple[str, Status], Counter] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -236,9 +237,7 @@ class Sender:
         except Exception as exc:  # a bug, not the relay: retried like a temporary failure
             log.exception("delivery failed unexpectedly", delivery_id=row.id)
             outcome = self._retry_or_fail(row, f"błąd wewnętrzny: {type(exc).__name__}")
-        EMAILS.labels(
-            row.kind, "retry" if outcome.status is Status.PENDING else str(outcome.status)
-        ).inc()
+        self._counter(row.kind, outcome.status).inc()
         if outcome.status is not Status.SENT:
             log.info(
                 "delivery attempt failed",
@@ -249,6 +248,15 @@ class Sender:
                 answer=outcome.answer,
             )
         return outcome
+
+    def _counter(self, kind: str, status: Status) -> Counter:
+        """The e-mails counter of (kind, outcome), its child looked up once (``labels`` takes
+        a lock and builds a key each time)."""
+        child = self._counters.get((kind, status))
+        if child is None:
+            outcome = "retry" if status is Status.PENDING else str(status)
+            child = self._counters[(kind, status)] = EMAILS.labels(kind, outcome)
+        return child
 
     def _retry_or_fail(self, row: repo.Claimed, answer: str) -> repo.Outcome:
         next_attempt = self.policy.next_attempt(
