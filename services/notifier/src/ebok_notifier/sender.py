@@ -41,7 +41,12 @@ log = get_logger(__name__)
 
 EMAILS = Counter("ebok_notifier_emails_total", "Delivery attempts by outcome", ["kind", "outcome"])
 _MAX_RECORD_BATCH = 200
-_RECORD_LINGER = 0.01  # seconds the recorder waits for more outcomes while more are coming
+# Seconds the recorder waits, at most, for a quarter of the batch while more outcomes are
+# coming. 10 ms gathered ~3 outcomes per statement in bench/notifier.py on a busy machine (the
+# four workers finish in bunches), each statement a commit and ~150 µs of this process's CPU;
+# waiting for the quarter holds nothing up: the workers' queue is topped up by the same
+# statement, and the claimed-not-recorded bound (sender_batch_size) is unchanged.
+_RECORD_LINGER = 0.1
 _MAX_RELAY_PAUSE = 10.0  # seconds a worker waits after the relay could not be reached
 
 
@@ -315,20 +320,19 @@ class Sender:
         ``_RECORD_LINGER`` (a lone e-mail is recorded at once)."""
         batch = [await self._done.get()]
         enough = max(1, self.settings.sender_batch_size // 4)
-        deadline = asyncio.get_running_loop().time() + _RECORD_LINGER
-        while len(batch) < _MAX_RECORD_BATCH:
-            if not self._done.empty():
-                batch.append(self._done.get_nowait())
-                continue
-            # Claimed, not recorded and not in hand: still queued or being sent.
-            coming = self._in_flight - len(batch) > 0
-            if len(batch) >= enough or not coming:
-                break
-            try:
-                async with asyncio.timeout_at(deadline):
+        # One timeout scope for the whole wait, not one per outcome. An outcome the deadline
+        # interrupts the wait for stays in the queue (Queue.get takes it only when it resumes).
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_RECORD_LINGER):
+                while len(batch) < _MAX_RECORD_BATCH:
+                    if not self._done.empty():
+                        batch.append(self._done.get_nowait())
+                        continue
+                    # Claimed, not recorded and not in hand: still queued or being sent.
+                    coming = self._in_flight - len(batch) > 0
+                    if len(batch) >= enough or not coming:
+                        break
                     batch.append(await self._done.get())
-            except TimeoutError:
-                break
         return batch
 
     # -- building the e-mail --------------------------------------------------------------------
