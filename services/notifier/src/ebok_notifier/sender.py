@@ -3,9 +3,9 @@
 A dispatcher claims due deliveries (``FOR UPDATE SKIP LOCKED``, committed at once, so several
 replicas never take the same row) and hands them to one worker per pooled SMTP connection.
 Outcomes are written back by a recorder, many per statement: whatever finished while the
-previous write was in progress, and, while more e-mails are being sent, what finishes within
-a few milliseconds, up to a quarter of the batch (a statement per two or three e-mails cost
-more CPU than building them). At most ``sender_batch_size`` deliveries are claimed and not
+previous write was in progress, and, while more e-mails are being sent, what finishes until
+a quarter of the batch is in hand (at most ``_RECORD_LINGER``; a statement per two or three
+e-mails cost more CPU than building them). At most ``sender_batch_size`` deliveries are claimed and not
 yet recorded: only those can be sent twice, if the process dies, and they keep their
 Message-ID.
 
