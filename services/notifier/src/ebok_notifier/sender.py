@@ -5,9 +5,9 @@ replicas never take the same row) and hands them to one worker per pooled SMTP c
 Outcomes are written back by a recorder, many per statement: whatever finished while the
 previous write was in progress, and, while more e-mails are being sent, what finishes until
 a quarter of the batch is in hand (at most ``_RECORD_LINGER``; a statement per two or three
-e-mails cost more CPU than building them). At most ``sender_batch_size`` deliveries are claimed and not
-yet recorded: only those can be sent twice, if the process dies, and they keep their
-Message-ID.
+e-mails cost more CPU than building them). At most ``sender_batch_size`` deliveries are
+claimed and not yet recorded: only those can be sent twice, if the process dies, and they
+keep their Message-ID.
 
 Each sender holds a session advisory lock on a dedicated connection; its claims carry the
 lock's key. A claim whose key is no longer locked belongs to a sender that died: it goes back
