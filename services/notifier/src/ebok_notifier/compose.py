@@ -73,8 +73,18 @@ class Prepared:
         to = f"To: {ascii_address(recipient)}\r\n".encode("ascii")
         if not message_id.isascii() or any(c in message_id for c in "\r\n"):
             raise PermanentFailure(f"nieprawidłowy Message-ID: {message_id!r}")
-        head = f"Message-ID: {message_id}\r\nDate: {format_datetime(date)}\r\n".encode("ascii")
+        when = _date(date.replace(microsecond=0), date.tzinfo, date.fold)
+        head = f"Message-ID: {message_id}\r\nDate: {when}\r\n".encode("ascii")
         return to + head + self.rest
+
+
+@functools.lru_cache(maxsize=4)
+def _date(moment: dt.datetime, zone: dt.tzinfo | None, fold: int) -> str:
+    """The Date header's value, remembered: it counts whole seconds, and the e-mails sent in
+    one second share it (the stdlib's formatting took as long as encoding the HTML part).
+    ``zone`` and ``fold`` are part of the key: datetimes that compare equal (one instant in two
+    zones, an hour repeated when the clocks go back) can be written differently."""
+    return format_datetime(moment)
 
 
 def prepare(
@@ -85,9 +95,8 @@ def prepare(
     longer); the result is read back by the standard parser in the tests."""
     if "\r" in rendered.subject or "\n" in rendered.subject:
         raise PermanentFailure("temat wiadomości ma więcej niż jedną linię")
-    name, address = sender.display_name, sender.addr_spec
     head = (
-        _header("From", formataddr((name, address), charset="utf-8") if name else address)
+        _from(sender.display_name, sender.username, sender.domain)
         + _header("Subject", rendered.subject)
         + b"Auto-Submitted: auto-generated\r\n"  # RFC 3834: no auto-replies, please
         + b"MIME-Version: 1.0\r\n"
@@ -107,9 +116,19 @@ def _header(name: str, value: str) -> bytes:
     return f"{name}: {folded}\r\n".encode("ascii")
 
 
+@functools.lru_cache(maxsize=16)
+def _from(name: str, username: str, domain: str) -> bytes:
+    """The From header, remembered: it is the same for every e-mail, and the stdlib formats
+    the address (``Address.addr_spec``) and the display name (``formataddr``) anew on each
+    call, ~60 µs an e-mail, more than a third of preparing it."""
+    address = Address(username=username, domain=domain).addr_spec
+    return _header("From", formataddr((name, address), charset="utf-8") if name else address)
+
+
 def _text(content: str, subtype: str) -> bytes:
-    data = content.replace("\r\n", "\n").encode("utf-8")
-    encoded = binascii.b2a_qp(data).replace(b"\n", b"\r\n")
+    if "\r" in content:  # the templates write LF; only a value from an event may have CR
+        content = content.replace("\r\n", "\n")
+    encoded = binascii.b2a_qp(content.encode("utf-8")).replace(b"\n", b"\r\n")
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"

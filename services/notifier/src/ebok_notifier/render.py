@@ -5,6 +5,8 @@ footer of ``_footer.*``. Every link is built from the one public base URL."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -33,6 +35,9 @@ LABELS: dict[str, dict[str, str]] = {
         "removal": "demontaż wodomierza ogrodowego",
     },
 }
+
+# What quote_plus leaves as it is: such a query value is written as it stands.
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 
 # Pages of the e-BOK front end the e-mails link to, by name (one place to change them).
 PAGES = {
@@ -112,10 +117,13 @@ class Renderer:
         """An absolute link to a named page; path parameters fill ``{…}``, the rest is the
         query string."""
         path = PAGES[page]
-        for name in list(params):
-            if "{" + name + "}" in path:
-                path = path.replace("{" + name + "}", quote(str(params.pop(name)), safe=""))
-        query = urlencode({k: v for k, v in params.items() if v is not None})
+        if "{" in path:
+            for name in list(params):
+                if "{" + name + "}" in path:
+                    path = path.replace("{" + name + "}", quote(str(params.pop(name)), safe=""))
+        if not params:
+            return self._base + path
+        query = _query(params)
         return f"{self._base}{path}" + (f"?{query}" if query else "")
 
     def render(self, kind: str, context: Mapping[str, Any]) -> Rendered:
@@ -126,15 +134,39 @@ class Renderer:
                     self._env.get_template(f"{kind}{suffix}")
                     for suffix in (".subject.txt", ".txt", ".html")
                 )
+                for template in templates:
+                    # Jinja2 keeps a template's globals as a ChainMap over the environment's
+                    # and copies them into every render's context, key by key in Python: a
+                    # quarter of rendering a short e-mail. The globals never change once the
+                    # renderer is built, so one plain dict does (copied in C).
+                    template.globals = dict(template.globals)
             subject, text, html = (template.render(context) for template in templates)
         except (jinja2.TemplateError, KeyError, ValueError, TypeError) as exc:
             raise RenderError(f"{kind}: {type(exc).__name__}: {exc}") from exc
         return Rendered(subject=one_line(subject), text=text, html=html)
 
 
+def _query(params: Mapping[str, Any]) -> str:
+    """``urlencode`` of the values that are not None; a value quote_plus would leave as it is
+    (tokens, numbers, identifiers) written as it stands, without its per-value machinery
+    (four links an e-mail)."""
+    parts = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        text = str(value) if isinstance(value, str | int) else None
+        if text is None or not _URL_SAFE.fullmatch(text) or not _URL_SAFE.fullmatch(key):
+            return urlencode({k: v for k, v in params.items() if v is not None})
+        parts.append(f"{key}={text}")
+    return "&".join(parts)
+
+
 NBSP = "\u00a0"
 
 
+# Pure functions of their value, called for the text and the HTML of an e-mail alike (and an
+# event's instants repeat): remembered rather than parsed and converted to Warsaw time again.
+@functools.lru_cache(maxsize=1024)
 def format_date(value: str | dt.date) -> str:
     """'2026-01-19' (or an instant, taken in Warsaw time) → '19 stycznia 2026'."""
     if isinstance(value, str):
@@ -146,6 +178,7 @@ def format_date(value: str | dt.date) -> str:
     return long_date(value)
 
 
+@functools.lru_cache(maxsize=1024)
 def format_datetime(value: str | dt.datetime) -> str:
     """An instant in Warsaw time: '19 stycznia 2026, godz. 14:30'."""
     moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value

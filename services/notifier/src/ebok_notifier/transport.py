@@ -53,6 +53,8 @@ class SmtpConnection:
         self._client: aiosmtplib.SMTP | None = None
         self._sent = 0
         self._last_used = time.monotonic()
+        self._sender: str | None = None
+        self._mail_from = b""
 
     async def send(self, message: bytes, *, sender: str, recipient: str) -> str:
         """Send one message (its bytes, CRLF line ends); returns the server's answer.
@@ -61,7 +63,9 @@ class SmtpConnection:
         if self._connected_now() and self._sent >= self.config.max_messages:
             await self.close()
         reused = self._connected_now()
-        envelope = (b"FROM:" + _path(sender), b"TO:" + _path(recipient))
+        if sender != self._sender:  # the same sender for every e-mail: checked once
+            self._sender, self._mail_from = sender, b"FROM:" + _path(sender)
+        envelope = (self._mail_from, b"TO:" + _path(recipient))
         try:
             client = await self._connected()
             try:

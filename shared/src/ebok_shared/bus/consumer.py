@@ -276,11 +276,13 @@ class Consumer:
             if not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
                 continue
-            remaining = deadline - loop.time()
-            if remaining <= 0:
+            if loop.time() >= deadline:
                 break
             try:
-                batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+                # A timeout scope, not wait_for: no task and no extra future per wait (one
+                # per message while a batch lingers on a trickle of deliveries).
+                async with asyncio.timeout_at(deadline):
+                    batch.append(await self._inbox.get())
             except TimeoutError:
                 break
         return batch
