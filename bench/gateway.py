@@ -45,6 +45,7 @@ import socket
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     degraded: int = 0
     failed: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # what failed: status or error
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds by process, the window
 
     @property
@@ -199,13 +201,15 @@ async def drive(
                 try:
                     async with http.get(url, headers=headers(i, n)) as resp:
                         verdict = judge(resp.status, await resp.read())
-                except (aiohttp.ClientError, TimeoutError):
-                    verdict = "failed"
+                        why = str(resp.status)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    verdict, why = "failed", type(exc).__name__
                 done = loop.time()
                 if began < start or done > end:
                     continue
                 if verdict == "failed":
                     run.failed += 1
+                    run.failures[why] += 1
                 elif verdict == "degraded":
                     run.degraded += 1
                 else:
@@ -221,12 +225,19 @@ async def drive(
     return run
 
 
+def _reasons(failures: Counter[str]) -> str:
+    return (
+        (": " + ", ".join(f"{n} × {why}" for why, n in failures.most_common())) if failures else ""
+    )
+
+
 def line(name: str, run: Run) -> str:
     mean = statistics.fmean(run.latencies) * 1000 if run.latencies else 0.0
     return (
         f"{name:<34} {run.rate:8.1f} req/s   p50 {run.p(0.5):7.1f} ms   p99 {run.p(0.99):7.1f} ms"
         f"   mean {mean:7.1f} ms   ({len(run.latencies)} ok, {run.degraded} degraded,"
-        f" {run.failed} failed)\n{'':<34} CPU {run.cpu_us:8.0f} µs per answer ("
+        f" {run.failed} failed{_reasons(run.failures)})\n"
+        f"{'':<34} CPU {run.cpu_us:8.0f} µs per answer ("
         + ", ".join(
             f"{name} {cpu / max(1, len(run.latencies)) * 1e6:.0f}"
             for name, cpu in sorted(run.cpu.items(), key=lambda kv: -kv[1])

@@ -150,24 +150,6 @@ def address(i: int) -> str:
     return f"198.51.{100 + i // 250}.{i % 250 + 1}"  # TEST-NET-2, one per client
 
 
-async def log_in(gateway: str, numbers: list[str]) -> list[str]:
-    """Each customer's access token, from the gateway's ``POST /api/v1/sessions``."""
-    async with aiohttp.ClientSession() as http:
-
-        async def one(i: int, number: str) -> str:
-            async with http.post(
-                f"{gateway}/api/v1/sessions",
-                json={"login": number, "password": PASSWORD},
-                headers={"X-Forwarded-For": address(i)},
-            ) as resp:
-                body = await resp.json()
-                if resp.status != 201:
-                    raise RuntimeError(f"login {number}: {resp.status} {body}")
-                return str(body["access_token"])
-
-        return list(await asyncio.gather(*(one(i, n) for i, n in enumerate(numbers))))
-
-
 async def portal_sign_in(portal: str, i: int, number: str) -> str:
     """Customer ``i``'s session cookie, from the portal's own sign-in form (CSRF and all)."""
     jar = aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[portal])

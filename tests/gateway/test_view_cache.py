@@ -50,6 +50,23 @@ async def test_no_cache_asks_the_services_again(stack: Stack) -> None:
     assert stack.calls["/me/contracts"] == 2
 
 
+async def test_an_unchanged_view_is_answered_304_by_its_etag(stack: Stack) -> None:
+    customer = stack.issuer.customer("123456")
+    first = await stack.replicas[0].get(DASHBOARD, headers=customer)
+    etag = first.headers["ETag"]
+    assert first.status == 200 and etag.startswith('"')
+    same = await stack.replicas[0].get(DASHBOARD, headers={**customer, "If-None-Match": etag})
+    assert same.status == 304
+    assert same.headers["ETag"] == etag
+    assert await same.read() == b""
+    # another view is another document: never "not modified" by this one's tag
+    theirs = await stack.replicas[0].get(
+        DASHBOARD, headers={**stack.issuer.customer("654321"), "If-None-Match": etag}
+    )
+    assert theirs.status == 200
+    assert theirs.headers["ETag"] != etag
+
+
 async def test_each_client_has_their_own_view(stack: Stack) -> None:
     mine = await _view(stack, subject="123456")
     theirs = await _view(stack, subject="654321")

@@ -296,6 +296,52 @@ async def test_the_dashboards_chart_comes_with_the_dashboard_in_one_call(
         assert _consumption_asked(await resp.text()) == before
 
 
+def _dashboards_not_modified(metrics: str) -> float:
+    """How many times the gateway answered the dashboard's view with 304 (If-None-Match)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("ebok_http_requests_total{")
+        and 'route="/api/v1/me/dashboard"' in line
+        and 'status="304"' in line
+    )
+
+
+async def test_an_unchanged_view_gives_the_page_as_made_and_a_change_shows_at_once(
+    portal: Portal, stack: Stack, api: Api, workdir: Path
+) -> None:
+    """Web keeps the page it made with the view's ETag: the next view of the same session asks
+    the gateway with If-None-Match and, on 304, answers the same page (gzipped); a change
+    through the API is on the next page at once."""
+    customer = await ready_customer(stack, api, workdir)
+    signed_in = await sign_in(portal, customer.client_number)
+    assert signed_in.path == "/pulpit" and signed_in.status == 200, signed_in
+    first = await portal.get("/pulpit")  # one-time messages of the sign-in are gone
+    async with api.http.get(f"{stack.gateway_url}/metrics") as resp:
+        before = _dashboards_not_modified(await resp.text())
+    again = await portal.get("/pulpit")
+    assert again.status == 200 and again.body == first.body
+    assert again.headers["Content-Encoding"] == "gzip"
+    assert again.headers["Cache-Control"] == "no-store"  # a personal page, kept by web only
+    async with api.http.get(f"{stack.gateway_url}/metrics") as resp:
+        assert _dashboards_not_modified(await resp.text()) == before + 1
+
+    # without gzip the same page, unpacked
+    async with portal.http.get(
+        portal.url("/pulpit"),
+        headers={"X-Forwarded-For": portal.address, "Accept-Encoding": "identity"},
+    ) as resp:
+        assert "Content-Encoding" not in resp.headers
+        assert await resp.read() == first.body
+
+    token = await mp.token(api, customer)
+    address = f"e.{customer.client_number}@example.pl"
+    expect(await api.put("/me/e-invoice", token=token, json={"email": address}), 202)
+    changed = await portal.get("/pulpit")
+    notices = " ".join(n.get_text(" ", strip=True) for n in changed.soup.select(".notice"))
+    assert f"E-faktura czeka na potwierdzenie adresu {address}" in notices, notices
+
+
 async def test_switched_off_and_hidden_sections(
     portal: Portal, stack: Stack, api: Api, workdir: Path, operator: Session
 ) -> None:

@@ -4,10 +4,11 @@ service, kept while nothing changed) and the GDPR export (every service's part).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
+import orjson
 from aiohttp import web
-from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import allow_restricted, require
 from ebok_shared.http.params import query_choice
 from ebok_shared.http.problems import Problem
@@ -28,7 +29,9 @@ def _token(request: web.Request) -> str:
 @routes.get(PREFIX + "/me/dashboard")
 async def get_dashboard(request: web.Request) -> web.Response:
     """Kept parts where nothing changed since (``Cache-Control: no-cache`` asks for none);
-    ``?include=consumption`` adds that part (the portal's chart: one call for the page)."""
+    ``?include=consumption`` adds that part (the portal's chart: one call for the page).
+    The view's ETag lets a front end that kept what it made of it ask again with
+    ``If-None-Match``: 304, no body, when the view is the same (the portal's page)."""
     principal = require(request, "customer")
     include = query_choice(request, "include", tuple(dashboard.OPTIONAL))
     settings = GatewaySettings.of(request.app)
@@ -44,7 +47,24 @@ async def get_dashboard(request: web.Request) -> web.Response:
         fresh="no-cache" in request.headers.get("Cache-Control", ""),
         include=(dashboard.OPTIONAL[include],) if include else (),
     )
-    return json_answer(view)
+    return _conditional(request, orjson.dumps(view))
+
+
+def _conditional(request: web.Request, body: bytes) -> web.Response:
+    """``body`` with its strong ETag (a digest of the very bytes), or 304 when the request's
+    ``If-None-Match`` names it (RFC 9110 13.1.2: a list of tags, or ``*``)."""
+    etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
+    asked = request.headers.get("If-None-Match")
+    if asked is not None and (asked.strip() == "*" or etag in _tags(asked)):
+        return web.Response(status=304, headers={"ETag": etag})
+    return web.Response(
+        body=body, headers={"ETag": etag}, content_type="application/json", charset="utf-8"
+    )
+
+
+def _tags(header: str) -> set[str]:
+    # a weak tag matches too: If-None-Match compares weakly (RFC 9110 13.1.2)
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
 async def _export_parts(request: web.Request) -> dict[str, Any]:

@@ -39,6 +39,20 @@ _NO_CACHE = {
     "schema": {"type": "string", "enum": ["no-cache"]},
 }
 
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "ETag widoku z poprzedniej odpowiedzi: 304 bez treści, gdy widok jest ten sam.",
+    "schema": {"type": "string"},
+}
+_ETAG = {
+    "ETag": {
+        "description": "Znacznik tej wersji widoku (do If-None-Match).",
+        "schema": {"type": "string"},
+    }
+}
+
 
 def contract(route: Route) -> Operation:
     """The route's contract, as its owning service keeps it."""
@@ -141,7 +155,12 @@ def document() -> dict[str, Any]:
     for route in ROUTES:
         paths.setdefault(PREFIX + route.path, {})[route.method.lower()] = _operation(route)
     dashboard = paths[PREFIX + "/me/dashboard"]["get"]
-    dashboard["parameters"] = [*dashboard.get("parameters", []), _NO_CACHE]
+    dashboard["parameters"] = [*dashboard.get("parameters", []), _NO_CACHE, _IF_NONE_MATCH]
+    dashboard["responses"]["200"]["headers"] = _ETAG
+    dashboard["responses"]["304"] = {
+        "description": "Widok bez zmian od tego wskazanego w If-None-Match.",
+        "headers": _ETAG,
+    }
     return {
         "openapi": "3.1.0",
         "info": {

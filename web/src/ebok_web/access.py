@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from ebok_shared.http.forwarded import is_trusted
 from ebok_shared.logs import get_logger
+from multidict import CIMultiDict
 
 from .gateway import Reply
 from .keys import GATEWAY, SESSION, SETTINGS, is_console, store_of
@@ -147,7 +148,7 @@ class Api:
             path, token=token, client_ip=address, read_timeout=timeout
         ) as resp:
             if not 200 <= resp.status < 300:
-                reply = Reply(resp.status, dict(resp.headers), await resp.read())
+                reply = Reply(resp.status, CIMultiDict(resp.headers), await resp.read())
                 return self._checked(reply, token, session)
             out = web.StreamResponse(
                 headers={

@@ -33,7 +33,8 @@ from . import (
     http_readings,
 )
 from .gateway import Gateway
-from .keys import GATEWAY, HTTP, OPERATOR_STORE, SETTINGS, STORE, TEMPLATES
+from .kept_pages import KeptPages
+from .keys import GATEWAY, HTTP, KEPT_PAGES, OPERATOR_STORE, SETTINGS, STORE, TEMPLATES
 from .middleware import (
     csrf_middleware,
     error_middleware,
@@ -74,6 +75,9 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         timeout=aiohttp.ClientTimeout(total=settings.gateway_timeout, connect=2),
         connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=30),
         auto_decompress=True,
+        # one session for every customer's calls: a cookie the gateway set must never ride
+        # along on another customer's (and web keeps none: each call carries its token)
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
     client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     app[HTTP] = http
@@ -144,6 +148,7 @@ def create_app(settings: WebSettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[TEMPLATES] = environment()
+    app[KEPT_PAGES] = KeptPages()
     app[SECTIONS] = SectionStates()
     app.cleanup_ctx.append(_resources)
     app.on_response_prepare.append(_static_caching)

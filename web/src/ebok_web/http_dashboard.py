@@ -14,9 +14,10 @@ from aiohttp import web
 from ebok_shared.logs import get_logger
 
 from . import charts
-from .access import api, customer_page
+from .access import Api, api, customer_page, session_of
 from .formatting import WARSAW, month, number
-from .gateway import GatewayUnavailable
+from .gateway import GatewayUnavailable, Reply
+from .keys import KEPT_PAGES
 from .part_state import Part, fetch, from_view
 from .rendering import render
 
@@ -47,13 +48,21 @@ PARTS = (
 @routes.get("/pulpit")
 @customer_page()
 async def dashboard(request: web.Request) -> web.StreamResponse:
-    view = await _dashboard_view(api(request))
+    session = session_of(request)
+    assert session is not None  # customer_page let a signed-in customer in
+    today = dt.datetime.now(WARSAW).date()
+    pages = request.app[KEPT_PAGES]
+    kept = pages.get(session, today)
+    reply = await _dashboard_reply(api(request), kept.etag if kept else None)
+    if kept is not None and reply is not None and reply.status == 304:
+        return kept.answer(request)  # the same view: the page as it was made
+    view = _view_of(reply)
     parts = {name: from_view(view, name) for name in PARTS}
     consumption = parts["consumption"]
-    today = dt.datetime.now(WARSAW).date()
     bars = charts.month_bars(consumption.data, ending=12) if consumption.ok else []
     chart = _chart(bars, "wykres-pulpit", height=180) if bars else None
-    return render(
+    with_messages = bool(session.flash)  # read before render takes them
+    page = render(
         request,
         "customer/dashboard.html",
         title="Pulpit",
@@ -63,14 +72,28 @@ async def dashboard(request: web.Request) -> web.StreamResponse:
         consumption=consumption,
         chart=chart,
     )
+    etag = reply.headers.get("ETag") if view is not None and reply is not None else None
+    if etag is None or with_messages or not isinstance(page.body, bytes):
+        return page
+    return pages.keep(session, today, etag, page.body).answer(request)
 
 
-async def _dashboard_view(gateway: Any) -> dict[str, Any] | None:
-    """The gateway's aggregated view with the consumption; None when the gateway did not
-    give it (down, or refused): every part is then unavailable (the page still opens)."""
+async def _dashboard_reply(gateway: Api, etag: str | None) -> Reply | None:
+    """The gateway's aggregated view with the consumption (304 when it is still ``etag``);
+    None when the gateway cannot be reached."""
+    headers = {"If-None-Match": etag} if etag else None
     try:
-        reply = await gateway.get("/me/dashboard", params={"include": "consumption"})
+        return await gateway.get(
+            "/me/dashboard", params={"include": "consumption"}, headers=headers
+        )
     except GatewayUnavailable:
+        return None
+
+
+def _view_of(reply: Reply | None) -> dict[str, Any] | None:
+    """The view in the gateway's answer; None when it gave none (down, or refused): every
+    part is then unavailable (the page still opens)."""
+    if reply is None:
         return None
     if not reply.ok:
         log.warning("dashboard view refused", status=reply.status, code=reply.code)

@@ -7,6 +7,7 @@ import jinja2
 from aiohttp import web
 
 from .gateway import Gateway
+from .kept_pages import KeptPages
 from .sessions import Session, SessionStore
 from .settings import WebSettings
 
@@ -17,6 +18,7 @@ STORE = web.AppKey("store", SessionStore)
 OPERATOR_STORE = web.AppKey("operator_store", SessionStore)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+KEPT_PAGES = web.AppKey("kept_pages", KeptPages)
 
 SESSION = web.RequestKey("session", Session)
 

@@ -12,7 +12,7 @@ from ebok_shared.logs import get_logger
 
 from .access import CONSOLE_SIGN_IN_PAGE, SIGN_IN_PAGE, SignedOut
 from .gateway import GatewayUnavailable
-from .keys import SESSION, SETTINGS, is_console, store_of
+from .keys import KEPT_PAGES, SESSION, SETTINGS, is_console, store_of
 from .rendering import render, secure
 from .sessions import COOKIES, Session
 
@@ -59,6 +59,7 @@ async def _finish(request: web.Request, response: web.StreamResponse, incoming: 
     store = store_of(request)
     if request.get(_ENDED):
         if session is not None:
+            request.app[KEPT_PAGES].drop(session)
             await store.delete(session)
         response.del_cookie(name, path="/", secure=True, httponly=True, samesite="Lax")
         return
