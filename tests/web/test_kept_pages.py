@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 
-from ebok_web.kept_pages import KeptPages
+from ebok_web.kept_pages import KeptPages, takes_gzip
 from ebok_web.sessions import Session
 
 TODAY = dt.date(2026, 12, 7)
@@ -53,3 +53,12 @@ def test_an_ended_session_and_the_least_recently_used_go() -> None:
     assert pages.get(first, TODAY) is not None and pages.get(third, TODAY) is not None
     pages.drop(first)
     assert pages.get(first, TODAY) is None
+
+
+def test_gzip_only_where_the_browser_takes_it() -> None:
+    assert takes_gzip("gzip, deflate, br, zstd")
+    assert takes_gzip("br;q=1.0, GZIP;q=0.5")
+    assert not takes_gzip("identity")
+    assert not takes_gzip("")
+    assert not takes_gzip("gzip;q=0, deflate")
+    assert not takes_gzip("gzip; q=0.000")

@@ -34,11 +34,24 @@ class KeptPage:
 
     def answer(self, request: web.Request) -> web.Response:
         """The page, gzipped when the browser takes it so (every browser does)."""
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
+        if takes_gzip(request.headers.get("Accept-Encoding", "")):
             body, headers = self.gzipped, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
         else:
             body, headers = gzip.decompress(self.gzipped), {"Vary": "Accept-Encoding"}
         return web.Response(body=body, headers=headers, content_type="text/html", charset="utf-8")
+
+
+def takes_gzip(accepted: str) -> bool:
+    """Whether an ``Accept-Encoding`` takes gzip (``gzip;q=0`` refuses it: RFC 9110 12.5.3)."""
+    for item in accepted.lower().split(","):
+        coding, _, weight = item.partition(";")
+        if coding.strip() == "gzip":
+            name, _, value = weight.strip().partition("=")
+            try:
+                return name.strip() != "q" or float(value) > 0
+            except ValueError:
+                return True
+    return False
 
 
 def shown_to(session: Session, today: dt.date) -> tuple[object, ...]:
