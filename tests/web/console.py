@@ -20,6 +20,7 @@ from .portal import Page, Portal
 
 _PRINTED = re.compile(r"^(initial password|TOTP key):\s+(\S+)")
 SIGN_IN = "/operator/logowanie"
+_CHECKED_WITHIN = 10  # seconds: a code reaches auth well within this, even on a loaded machine
 
 
 @dataclass
@@ -30,12 +31,17 @@ class Operator:
     last_step: int = 0  # the newest TOTP step used: auth takes each code once
 
     async def code(self) -> str:
-        """A code auth has not seen yet: this 30 s step's, or the next one's (auth allows
-        ±1 step of drift), waiting for a new step if both were used."""
+        """A code auth has not seen yet and will still take when it checks it: auth allows
+        ±1 step of drift, so the previous step's code only while this step has time left
+        (a slow machine may check it several seconds later), else this step's or the
+        next one's, waiting for a new step if those were used."""
         totp = pyotp.TOTP(self.secret)
         while True:
-            now = int(time.time()) // totp.interval
-            step = max(self.last_step + 1, now - 1)
+            seconds = time.time()
+            now = int(seconds) // totp.interval
+            left = totp.interval - seconds % totp.interval
+            oldest = now - 1 if left > _CHECKED_WITHIN else now
+            step = max(self.last_step + 1, oldest)
             if step <= now + 1:
                 self.last_step = step
                 return totp.generate_otp(step)
