@@ -16,16 +16,17 @@ from pathlib import Path
 
 def cpu_seconds(*pids: int | None) -> float:
     """User + system CPU time so far of the processes ``pids`` (Linux /proc; gone ones: 0)."""
-    total = 0.0
-    for pid in pids:
-        if pid is None:
-            continue
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(cpu_seconds_of(f"/proc/{pid}/stat") for pid in pids if pid is not None)
+
+
+def cpu_seconds_of(stat: str) -> float:
+    """User + system CPU time so far of a process or thread (``/proc/<pid>/stat``, or
+    ``/proc/<pid>/task/<tid>/stat`` for one thread; gone: 0)."""
+    try:
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu() -> float:
