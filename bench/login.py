@@ -231,6 +231,11 @@ async def main() -> None:
         f" {measured.database_cpu / answered * 1e6:.0f} µs, the load (this process)"
         f" {measured.client_cpu / answered * 1e6:.0f} µs"
     )
+    # What the ratio comes to where CPU is the only limit (the two cores busy with this
+    # alone): argon2's share of all the CPU a login costs. Steadier than the rates on a
+    # shared machine, where other work takes the cores by chance; the verdict stays the rates'.
+    spent = measured.loop_cpu + measured.hashing_cpu + measured.database_cpu + measured.client_cpu
+    print(f"argon2's share of a login's CPU (all parts): {measured.hashing_cpu / (spent or 1):.2f}")
     if latencies:
         print(
             f"latency ms: p50 {p(0.5):.1f}  p99 {p(0.99):.1f}  max {latencies[-1] * 1000:.1f}"
