@@ -27,6 +27,7 @@ from ebok_shared.service import migration_folders
 from tests.notifier.harness import (
     Notifier,
     environment,
+    running_notifier,
     seed_recipients,
     settings_for,
 )
@@ -34,6 +35,7 @@ from tests.support.commands import free_port
 from tests.support.events import publish_event
 from tests.support.service import delete_service_bus
 from tests.support.smtp import SmtpServer
+from tests.support.tokens import Issuer
 from tests.support.waiting import eventually
 
 REGULATIONS = "auth.regulations.published"
@@ -93,6 +95,27 @@ async def test_campaign_reaches_every_active_user_once(
     assert received["Subject"] == "Zmiana Regulaminu e-BOK od 1 marca 2026"
 
 
+async def test_a_new_campaign_wakes_the_worker_without_its_poll(
+    database: str, amqp_url: str, bus_prefix: str, smtp: SmtpServer, issuer: Issuer
+) -> None:
+    """The campaign worker LISTENs: with its own look an hour away (the fallback for a
+    campaign a dead replica left half materialised), the campaign's creation alone starts it.
+    The worker's first look, at start, comes before the event, so finds nothing."""
+    settings = settings_for(database, amqp_url, bus_prefix, smtp, sender_reclaim_interval=3600.0)
+    async with running_notifier(settings, issuer=issuer) as notifier:
+        people = await seed_recipients(notifier.pool, 30)
+        event = await notifier.emit(REGULATIONS, dict(REGULATIONS_PAYLOAD))
+
+        async def all_sent() -> bool:
+            count = await notifier.pool.fetchval(
+                "SELECT count(*) FROM deliveries WHERE event_id = $1 AND status = 'sent'",
+                event.id,
+            )
+            return bool(count == len(people))
+
+        await eventually(all_sent, "the campaign to be materialised and sent")
+
+
 async def test_the_rate_is_kept_by_the_schedule(database: str, smtp: SmtpServer) -> None:
     """The n-th e-mail is due at start + n / rate, chunk after chunk: the throttle holds across
     replicas and restarts because it is data, not a sleeping loop."""
@@ -101,7 +124,9 @@ async def test_the_rate_is_kept_by_the_schedule(database: str, smtp: SmtpServer)
     try:
         await seed_recipients(pool, 95)
         _event, campaign_id = await start_campaign(pool, settings)
-        worker = CampaignWorker(pool, chunk_size=20, message_id_domain="x.pl", poll_interval=0.1)
+        worker = CampaignWorker(
+            pool, dsn=database, chunk_size=20, message_id_domain="x.pl", poll_interval=0.1
+        )
         while await worker.materialise_chunk():
             pass
         starts_at = await pool.fetchval(
@@ -131,7 +156,9 @@ async def test_replicas_materialise_a_campaign_without_gaps_or_duplicates(
         await seed_recipients(pools[0], 10, status="blocked", start=500000)
         _event, campaign_id = await start_campaign(pools[0], settings)
         workers = [
-            CampaignWorker(pool, chunk_size=37, message_id_domain="x.pl", poll_interval=0.1)
+            CampaignWorker(
+                pool, dsn=database, chunk_size=37, message_id_domain="x.pl", poll_interval=0.1
+            )
             for pool in pools
         ]
 

@@ -66,9 +66,12 @@ def delivery(settings: NotifierSettings) -> CleanupContext:
         sender = Sender(settings, app[POOL], renderer_for(settings), Attachments(pdfs))
         campaigns = CampaignWorker(
             app[POOL],
+            dsn=settings.database_url,
             chunk_size=settings.campaign_chunk_size,
             message_id_domain=settings.message_id_domain,
-            poll_interval=settings.sender_poll_interval,
+            # Woken by each new campaign; looks on its own as often as the sender looks for
+            # dead replicas' claims, for a campaign a dead replica left half materialised.
+            poll_interval=settings.sender_reclaim_interval,
         )
         # Cancelled at shutdown; the sender then finishes the e-mails in hand and records
         # them (within shutdown_timeout).
