@@ -377,5 +377,6 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
         if spec.dead_letter_routes:
             app.router.add_routes(dead_letters.routes)
         if spec.batch:
-            batch.install(app)
+            checking = answer_check_middleware(spec.contract) if settings.check_answers else None
+            batch.install(app, checking)
     return app

@@ -23,9 +23,12 @@ each part's answer as its handler wrote it (spliced in, not parsed and written a
 from __future__ import annotations
 
 import asyncio
+import functools
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from multidict import CIMultiDict
 
 from .middleware import RESTRICTION_PROBLEMS, _refuse_restricted
@@ -38,6 +41,14 @@ from .tokens import PRINCIPAL
 PATH = "/batch"
 MAX_PARTS = 16
 _JSON_TYPES = ("application/json", PROBLEM_TYPE)
+
+
+@dataclass(frozen=True)
+class _Around:
+    middleware: Middleware
+
+
+_AROUND = web.AppKey("batch_around", _Around)
 _LATE = Problem(504, "Ta część nie została przygotowana na czas.", code="part-timeout")
 
 
@@ -131,9 +142,16 @@ async def _answer(app: web.Application, sub: web.Request) -> web.StreamResponse:
                 check_role(request, principal, role)
         return await handler(request)
 
+    around = app.get(_AROUND)
+    if around is not None:
+        return await render(sub, functools.partial(around.middleware, handler=checked))
     return await render(sub, checked)
 
 
-def install(app: web.Application) -> None:
-    """``GET /batch`` on ``app`` (a service with a token-checking middleware)."""
+def install(app: web.Application, around: Middleware | None = None) -> None:
+    """``GET /batch`` on ``app`` (a service with a token-checking middleware); ``around``, a
+    middleware each part runs in as well (the contract check of test stacks, which holds
+    each part's answer to its route's contract as it would a direct answer)."""
     app.router.add_get(PATH, batch)
+    if around is not None:
+        app[_AROUND] = _Around(around)
