@@ -10,6 +10,7 @@ service's bound wait in line (first come, first served) for one of its connectio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -224,6 +225,19 @@ class Upstreams:
 
 
 def _batch_query(parts: Sequence[tuple[str, str]], timeout: float) -> str:
+    if any(ids for _, ids in parts):  # a client's own hidden items: never kept
+        return _encoded(tuple(parts), timeout)
+    return _plain_batch(tuple(path for path, _ in parts), timeout)
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_batch(paths: tuple[str, ...], timeout: float) -> str:
+    """The query of a batch with nothing hidden: the same few for every customer (the
+    dashboard's parts), encoded once (urlencode cost ~3 % of the gateway's CPU per view)."""
+    return _encoded(tuple((path, "") for path in paths), timeout)
+
+
+def _encoded(parts: tuple[tuple[str, str], ...], timeout: float) -> str:
     # The service answers a bit within the part timeout, a part not ready by then as late:
     # the others of the batch are not lost with it.
     within = ("within", f"{timeout * BATCH_WITHIN:.3f}")
