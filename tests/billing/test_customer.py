@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from ebok_billing.common.money import describe_balance, format_pln
 from ebok_billing.documents import rendering as documents
 from ebok_billing.payments.transfer_qr import parse
 from ebok_shared.clock import LOCAL_TZ, clock
-from ebok_shared.http import params
+from ebok_shared.http import batch, params
 
 from tests.billing.helpers import (
     Billing,
@@ -463,3 +464,58 @@ async def test_a_notes_rates_are_listed_in_period_order(loaded: Billing) -> None
         {"from": "2025-12-04", "to": "2026-03-04", "annual_rate_percent": "9.50"},
         {"from": "2026-03-05", "to": "2026-03-20", "annual_rate_percent": "9.25"},
     ]
+
+
+async def test_a_batch_answers_each_part_as_if_asked_on_its_own(loaded: Billing) -> None:
+    """The gateway's dashboard asks billing's parts in one call (ebok_shared.http.batch):
+    each part is what the route answers alone, hidden items and errors included, under the
+    batch's one token; a write, a route of another role or the batch itself never run."""
+    hidden = I3["invoice_number"]
+    parts = [
+        ("/me/balance", ""),
+        ("/me/invoices?page_size=3", hidden),
+        ("/me/contracts", ""),
+        ("/me/e-invoice", ""),
+        (f"/me/invoices/{IB['invoice_number']}", ""),  # the other client's: 404
+        ("/operator/feed/batches", ""),  # a customer's token: 403
+        ("/batch?part=/me/balance&hidden=", ""),  # no batch within a batch
+        ("//example.com/me/balance", ""),
+    ]
+    query = "&".join(f"part={quote(p, safe='')}" for p, _ in parts) + "".join(
+        f"&hidden={quote(h, safe='')}" for _, h in parts
+    )
+    answered = await loaded.get(f"/batch?{query}", A)
+    statuses = [part["status"] for part in answered["parts"]]
+    assert statuses == [200, 200, 200, 200, 404, 403, 404, 404]
+    assert answered["parts"][0]["body"] == await loaded.get("/me/balance", A)
+    resp = await loaded.client.get(
+        "/me/invoices?page_size=3",
+        headers={**loaded.issuer.customer(A), params.HIDDEN_ITEMS_HEADER: hidden},
+    )
+    assert answered["parts"][1]["body"] == await resp.json()
+    assert hidden not in {i["invoice_number"] for i in answered["parts"][1]["body"]["items"]}
+    assert answered["parts"][2]["body"] == await loaded.get("/me/contracts", A)
+    assert answered["parts"][3]["body"] == await loaded.get("/me/e-invoice", A)
+    assert answered["parts"][4]["body"]["status"] == 404
+    assert answered["parts"][5]["body"]["code"] == "forbidden"
+
+    # The batch's own token is checked once for all: none, none of the parts run.
+    resp = await loaded.client.get(f"/batch?{query}")
+    assert resp.status == 401
+    # One hidden list per part, at most MAX_PARTS parts.
+    resp = await loaded.client.get("/batch?part=/me/balance", headers=loaded.issuer.customer(A))
+    assert resp.status == 400
+    many = "&".join(["part=/me/balance&hidden="] * (batch.MAX_PARTS + 1))
+    resp = await loaded.client.get(f"/batch?{many}", headers=loaded.issuer.customer(A))
+    assert resp.status == 400
+
+
+async def test_a_restricted_token_reads_in_a_batch_only_what_its_parts_allow(
+    loaded: Billing,
+) -> None:
+    restricted = loaded.issuer.customer(A, restrictions=["regulations"])
+    resp = await loaded.client.get("/batch?part=/me/balance&hidden=", headers=restricted)
+    assert resp.status == 200
+    (part,) = (await resp.json())["parts"]
+    assert part["status"] == 403
+    assert part["body"]["code"] == "regulations-acceptance-required"

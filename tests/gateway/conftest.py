@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.typedefs import Handler
 from ebok_gateway.app import create_app
 from ebok_gateway.settings import GatewaySettings
+from ebok_shared.http import batch
 
 from tests.support.apps import serve
 from tests.support.tokens import Issuer, running_issuer
@@ -48,16 +49,31 @@ def gateway_settings(
 
 
 async def _upstream(
-    routes: dict[str, Handler], calls: Counter[str], raw: list[str] | None = None
+    routes: dict[str, Handler],
+    calls: Counter[str],
+    raw: list[str] | None = None,
+    *,
+    batches: bool = True,
+    requests: Counter[str] | None = None,
 ) -> TestServer:
+    """A stand-in for the services: ``calls`` counts each route asked (a batch's parts each),
+    ``requests`` each HTTP request by path; without ``batches``, as a release before them."""
+
     @web.middleware
     async def count(request: web.Request, handler: Handler) -> web.StreamResponse:
-        calls[request.path] += 1
-        if raw is not None:
-            raw.append(request.rel_url.raw_path)  # as it came, before any decoding
+        if requests is not None:
+            requests[request.path] += 1
+        # A batch's parts count as the calls they stand for (each its service's own route).
+        asked = request.query.getall("part") if batches and request.path == batch.PATH else [None]
+        for part in asked:
+            calls[request.path if part is None else part.partition("?")[0]] += 1
+            if raw is not None:  # as it came, before any decoding
+                raw.append(request.rel_url.raw_path if part is None else part)
         return await handler(request)
 
     app = web.Application(middlewares=[count])
+    if batches:
+        batch.install(app)  # as every service has it (ebok_shared.http.batch)
     for path, handler in routes.items():
         app.router.add_route("*", path, handler)
     server = TestServer(app, host="127.0.0.1")

@@ -36,6 +36,9 @@ from tests.support.waiting import eventually
 PATHS: tuple[str, ...] = ("/me", "/me/contracts", "/me/meters", "/me/balance", "/me/invoices")
 PATHS += ("/me/e-invoice", "/me/correspondence", "/me/garden-meter-requests")
 FRESH = {"Cache-Control": "no-cache"}
+# The parts of one service are asked in one call (ebok_shared.http.batch): the calls a
+# dashboard makes, each one a view can share; the stand-ins count each part it carries.
+CALLS = len({p.service for p in DASHBOARD})
 
 
 @dataclass
@@ -108,12 +111,12 @@ async def _until(check: Callable[[], bool]) -> None:
 async def test_asks_of_one_session_at_once_share_each_call(gated: Gated) -> None:
     token = gated.issuer.customer("123456")
     first = gated.dashboard("123456", token)
-    await _until(lambda: gated.asks.waiting("123456") == len(DASHBOARD))
+    await _until(lambda: gated.asks.waiting("123456") == CALLS)
     second = gated.dashboard("123456", token)
-    await _until(lambda: gated.asks.waiting("123456") == 2 * len(DASHBOARD))
+    await _until(lambda: gated.asks.waiting("123456") == 2 * CALLS)
     gated.gate.set()
     views = await asyncio.gather(first, second)
-    assert gated.total() == len(DASHBOARD)  # one call per part, for both
+    assert gated.total() == len(DASHBOARD)  # each part asked once, for both
     for view in views:
         assert _asked_with(view) == {token["Authorization"]}
     assert gated.asks.waiting("123456") == 0  # nothing kept once answered
@@ -143,7 +146,7 @@ async def test_two_sessions_of_one_client_do_not_share_a_call(gated: Gated) -> N
 async def test_an_ask_after_a_change_makes_calls_of_its_own(gated: Gated) -> None:
     token = gated.issuer.customer("123456")
     before = gated.dashboard("123456", token)
-    await _until(lambda: gated.asks.waiting("123456") == len(DASHBOARD))
+    await _until(lambda: gated.asks.waiting("123456") == CALLS)
     gated.client.app[LIVE].views.drop("123456")  # what any change of theirs does
     after = gated.dashboard("123456", token)
     await _until(lambda: gated.total() == 2 * len(DASHBOARD))
@@ -313,6 +316,45 @@ async def test_a_failing_service_is_not_called_for_a_while_then_asked_again(
             return await billing_parts() == {"ok"}
 
         await eventually(shown_again, within=20)  # after the breaker's cooldown
+
+
+@pytest.mark.parametrize("batches", [True, False], ids=["batches", "an-older-release"])
+async def test_the_parts_of_one_service_come_in_one_call(
+    database: str, amqp_url: str, bus_prefix: str, batches: bool
+) -> None:
+    """Billing's four parts and readings' two each in one call (ebok_shared.http.batch), each
+    part as its route answers it; a service of a release before batches (no ``/batch``) is
+    asked part by part, and the view is the same."""
+    calls: Counter[str] = Counter()
+    requests: Counter[str] = Counter()
+
+    async def part(request: web.Request) -> web.Response:
+        return web.json_response({"items": [], "path": request.path})
+
+    async with AsyncExitStack() as exits, running_issuer() as issuer:
+        upstream = await _upstream(
+            dict.fromkeys(PATHS, part), calls, batches=batches, requests=requests
+        )
+        exits.push_async_callback(upstream.close)
+        base = str(upstream.make_url("")).rstrip("/")
+        urls = {f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")}
+        settings = gateway_settings(issuer, database, amqp_url, bus_prefix, **urls)
+        client = await exits.enter_async_context(serve(create_app(settings)))
+        resp = await client.get(
+            "/api/v1/me/dashboard", headers={**issuer.customer("123456"), **FRESH}
+        )
+        view = await resp.json()
+    for p in DASHBOARD:
+        assert view[p.name] == {"status": "ok", "data": {"items": [], "path": p.path.split("?")[0]}}
+    asked = Counter(p.path.split("?")[0] for p in DASHBOARD)
+    if batches:
+        assert calls == asked
+        assert sum(requests.values()) == CALLS
+        assert requests["/batch"] == 2  # billing's and readings'
+    else:  # each service's first ask of a batch answers 404, then each part is asked
+        assert calls == asked + Counter({"/batch": 2})
+        assert requests["/batch"] == 2
+        assert sum(requests.values()) == 2 + len(DASHBOARD)
 
 
 def test_a_service_that_still_answers_now_and_then_is_never_taken_as_down() -> None:

@@ -39,6 +39,7 @@ SPEC: ServiceSpec[GatewaySettings] = ServiceSpec(
     middlewares=(web_security.preflight_middleware, rate_limit_middleware),
     idempotency=False,  # the services that own the data answer retried POSTs
     dead_letter_routes=False,  # only the table's routes, under /api/v1
+    batch=False,  # the services answer batches; the gateway makes them
 )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ebok_shared.http.params import HIDDEN_ITEMS_HEADER
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import get_logger
 
@@ -88,12 +89,55 @@ async def _fetch(
         )
         return {"status": "ok", "data": data}
     except Problem as problem:
-        if problem.status < 500:
-            return {"status": "error", "detail": problem.detail}
-        return {"status": "unavailable", "detail": UNAVAILABLE}
+        return _failed(problem)
     except Exception as exc:  # a part never breaks the view
         log.warning("dashboard part failed", part=part.name, error=repr(exc))
         return {"status": "unavailable", "detail": UNAVAILABLE}
+
+
+def _failed(problem: Problem) -> dict[str, Any]:
+    if problem.status < 500:
+        return {"status": "error", "detail": problem.detail}
+    return {"status": "unavailable", "detail": UNAVAILABLE}
+
+
+async def _fetch_together(
+    upstreams: Upstreams,
+    parts: Sequence[Part],
+    token: str,
+    timeout: float,
+    hidden: Sequence[str],
+) -> dict[str, dict[str, Any]]:
+    """``parts`` of one service in one call (``Upstreams.batch``), each with its own
+    outcome, as if asked on its own; a service without batches is asked part by part."""
+    if len(parts) == 1:  # one part: its own call, as cheap as a batch of one
+        headers = {HIDDEN_ITEMS_HEADER: hidden[0]} if hidden[0] else None
+        return {parts[0].name: await _fetch(upstreams, parts[0], token, timeout, headers)}
+    service = parts[0].service
+    try:
+        answers = await upstreams.batch(
+            service, [(p.path, h) for p, h in zip(parts, hidden, strict=True)], token, timeout
+        )
+    except Problem as problem:
+        return {p.name: _failed(problem) for p in parts}
+    except Exception as exc:  # a part never breaks the view
+        log.warning("dashboard parts failed", service=service, error=repr(exc))
+        return {p.name: {"status": "unavailable", "detail": UNAVAILABLE} for p in parts}
+    if answers is None:  # a service of an older release: no batches yet
+        fetched = await asyncio.gather(
+            *(
+                _fetch(upstreams, p, token, timeout, {HIDDEN_ITEMS_HEADER: h} if h else None)
+                for p, h in zip(parts, hidden, strict=True)
+            )
+        )
+        return {p.name: part for p, part in zip(parts, fetched, strict=True)}
+    result: dict[str, dict[str, Any]] = {}
+    for part, answer in zip(parts, answers, strict=True):
+        if isinstance(answer, Problem):
+            result[part.name] = _failed(answer)
+        else:
+            result[part.name] = {"status": "ok", "data": answer}
+    return result
 
 
 async def fetch_parts(
@@ -106,30 +150,38 @@ async def fetch_parts(
     hidden: tuple[PortalSettings, str] | None = None,
     asks: Coalescer | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every part, fetched concurrently; what is not there within ``budget`` is unavailable.
-    A part whose service does not answer within ``part_timeout`` of the call reaching it is
-    unavailable too (a protection against a service that is down or hangs; waiting in line
-    for a connection under load counts only against ``budget``). With ``hidden`` (the
-    portal's settings and the client), each list is asked without the items operators hid,
-    and with ``asks`` a part the same session is already asking for joins that call."""
+    """Every part, fetched concurrently, the parts of one service in one call
+    (``_fetch_together``); what is not there within ``budget`` is unavailable. A part whose
+    service does not answer within ``part_timeout`` of the call reaching it is unavailable
+    too (a protection against a service that is down or hangs; waiting in line for a
+    connection under load counts only against ``budget``). With ``hidden`` (the portal's
+    settings and the client), each list is asked without the items operators hid, and with
+    ``asks`` a call the same session is already making joins that call."""
 
-    tasks: dict[str, asyncio.Future[dict[str, Any]]] = {}
-    own: list[asyncio.Future[dict[str, Any]]] = []  # this view's alone
-    joined: list[Flight] = []  # shared calls, joined without a task of our own around them
+    by_service: dict[str, list[Part]] = {}
     for part in parts:
-        headers = (
-            hidden[0].hidden_header(part.section, part.list_key, hidden[1]) if hidden else None
-        )
-        fetch = functools.partial(_fetch, upstreams, part, token, part_timeout, headers)
+        by_service.setdefault(part.service, []).append(part)
+    tasks: dict[str, asyncio.Future[dict[str, dict[str, Any]]]] = {}  # by part name
+    own: list[asyncio.Future[dict[str, dict[str, Any]]]] = []  # this view's alone
+    joined: list[Flight] = []  # shared calls, joined without a task of our own around them
+    for together in by_service.values():
+        ids = [
+            hidden[0].hidden_header(p.section, p.list_key, hidden[1]).get(HIDDEN_ITEMS_HEADER, "")
+            if hidden
+            else ""
+            for p in together
+        ]
+        fetch = functools.partial(_fetch_together, upstreams, together, token, part_timeout, ids)
         if asks is None or hidden is None:
-            task: asyncio.Future[dict[str, Any]] = asyncio.ensure_future(fetch())
+            task: asyncio.Future[dict[str, dict[str, Any]]] = asyncio.ensure_future(fetch())
             own.append(task)
         else:
-            key = (token, part.name, tuple(headers.items()) if headers else ())
+            key = (token, tuple(p.name for p in together), tuple(ids))
             flight = asks.join(hidden[1], key, fetch)
             joined.append(flight)
             task = flight.task
-        tasks[part.name] = task
+        for part in together:
+            tasks[part.name] = task
     if not tasks:
         return {}
     try:
@@ -141,7 +193,9 @@ async def fetch_parts(
             if asks is not None:
                 asks.leave(flight)  # cancelled if nobody else waits for it
     return {
-        name: task.result() if task in done else {"status": "unavailable", "detail": UNAVAILABLE}
+        name: task.result()[name]
+        if task in done
+        else {"status": "unavailable", "detail": UNAVAILABLE}
         for name, task in tasks.items()
     }
 

@@ -42,7 +42,7 @@ from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscrip
 from .bus.catalogue import default_catalogue
 from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
-from .http import dead_letters, idempotency
+from .http import batch, dead_letters, idempotency
 from .http.answers import answer_check_middleware
 from .http.hardening import harden_answers, request_guard_middleware
 from .http.middleware import (
@@ -113,6 +113,9 @@ class ServiceSpec(Generic[S]):
     # The operators' dead-letter routes (http.dead_letters, admin role): every service; not
     # the gateway, whose every route is public and under /api/v1 (its `dlq` command remains).
     dead_letter_routes: bool = True
+    # ``GET /batch``: several of the service's own reads in one call, for the gateway's
+    # aggregated views (http.batch); not the gateway itself, whose routes are its own API.
+    batch: bool = True
     # The service's part of the public API's contract (``ebok_shared.api.<name>``): with
     # ``check_answers`` set, every answer is checked against it (http/answers.py).
     contract: Mapping[tuple[str, str], Operation] = field(default_factory=dict)
@@ -373,4 +376,7 @@ def create_service_app(spec: ServiceSpec[S], settings: S) -> web.Application:
         app.router.add_routes(spec.routes)
         if spec.dead_letter_routes:
             app.router.add_routes(dead_letters.routes)
+        if spec.batch:
+            checking = answer_check_middleware(spec.contract) if settings.check_answers else None
+            batch.install(app, checking)
     return app

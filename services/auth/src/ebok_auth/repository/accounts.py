@@ -161,3 +161,27 @@ async def export(conn: Conn, client: str) -> asyncpg.Record | None:
         " FROM accounts WHERE client_number = $1",
         client,
     )
+
+
+async def own_view(conn: Conn, client: str, now: dt.datetime) -> asyncpg.Record | None:
+    """The account with what the customer's own view shows beside it, in one statement (the
+    view is a part of every first dashboard): the newest terms the client accepted
+    (``accepted_version``), the version in force (``current_version``), the one published
+    and not yet in force (``upcoming_*``, NULL if none) and the scheduled block
+    (``block_on``)."""
+    return await conn.fetchrow(
+        "SELECT a.*,"
+        " (SELECT coalesce(max(version), 0) FROM regulations_acceptances"
+        "   WHERE client_number = $1) AS accepted_version,"
+        " (SELECT coalesce(max(version), 0) FROM regulations"
+        "   WHERE effective_from <= $2) AS current_version,"
+        " u.version AS upcoming_version, u.effective_from AS upcoming_effective_from,"
+        " u.summary AS upcoming_summary,"
+        " (SELECT block_on FROM scheduled_blocks WHERE client_number = $1) AS block_on"
+        " FROM accounts a"
+        " LEFT JOIN LATERAL (SELECT version, effective_from, summary FROM regulations"
+        "   WHERE effective_from > $2 ORDER BY version DESC LIMIT 1) u ON true"
+        " WHERE a.client_number = $1",
+        client,
+        now,
+    )

@@ -117,11 +117,11 @@ async def verify_current_password(
 
 
 async def me(pool: asyncpg.Pool, client: str) -> dict[str, Any]:
-    row = await own_account(pool, client)
-    accepted = await regulations.accepted_version(pool, client)
-    now = clock.now()
-    upcoming = await regulations.upcoming(pool, now)
-    block_on = await projection.block_date(pool, client)
+    """The customer's own view, read in one statement (``repo.own_view``)."""
+    row = await repo.own_view(pool, client, clock.now())
+    if row is None:
+        raise session_ended("Konto nie istnieje.")
+    block_on = row["block_on"]
     return {
         "client_number": row["client_number"],
         "email": row["email"],
@@ -133,16 +133,16 @@ async def me(pool: asyncpg.Pool, client: str) -> dict[str, Any]:
         ),
         "totp_enabled": row["totp_secret"] is not None,
         "regulations": {
-            "accepted_version": accepted,
-            "current_version": await regulations.current_version(pool, now),
+            "accepted_version": row["accepted_version"],
+            "current_version": row["current_version"],
             # published and not yet in force (terms IV.2): what the customer will be asked
             "upcoming": (
                 {
-                    "version": upcoming["version"],
-                    "effective_from": upcoming["effective_from"].isoformat(),
-                    "summary": upcoming["summary"],
+                    "version": row["upcoming_version"],
+                    "effective_from": row["upcoming_effective_from"].isoformat(),
+                    "summary": row["upcoming_summary"],
                 }
-                if upcoming is not None
+                if row["upcoming_version"] is not None
                 else None
             ),
         },

@@ -84,6 +84,8 @@ async def requests_page(
     where = """FROM garden_requests WHERE ($1::text IS NULL OR client_number = $1)
                AND ($2::text IS NULL OR status = $2)"""
     total = await conn.fetchval(f"SELECT count(*) {where}", client_number, status)
+    if total <= offset:  # nothing on the page (most customers have no open request)
+        return int(total), []
     order = "submitted_at, id" if oldest_first else "submitted_at DESC, id"
     rows = await conn.fetch(
         f"SELECT * {where} ORDER BY {order} LIMIT $3 OFFSET $4",
