@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ebok_gateway.view_cache import ViewCache
+from ebok_gateway.live import LIVE
+from ebok_gateway.view_cache import ALL, ViewCache
 from ebok_shared.bus import Event, default_catalogue
 from ebok_shared.clock import clock
 
@@ -65,6 +66,73 @@ async def test_an_unchanged_view_is_answered_304_by_its_etag(stack: Stack) -> No
     )
     assert theirs.status == 200
     assert theirs.headers["ETag"] != etag
+
+
+async def test_a_kept_views_tag_answers_304_until_a_part_or_a_switch_changes(
+    stack: Stack,
+) -> None:
+    """A view made of kept parts alone keeps its tag: a conditional view is then answered from
+    it (no view put together). A change to a part (an event naming the client: the part is
+    asked again) or a portal switch must give the new view at once, never a 304."""
+    gw = stack.replicas[0]
+
+    async def section(name: str, mode: str, message: str | None = None) -> None:
+        body = {"mode": mode, **({"message": message} if message else {})}
+        resp = await gw.put(
+            f"/api/v1/operator/portal-settings/sections/{name}",
+            headers=stack.issuer.operator(),
+            json=body,
+        )
+        assert resp.status == 200
+
+    # Off: the parts the stand-ins never give (slow balance, readings unreachable); a view
+    # with an unavailable part is asked again each time and never tagged.
+    for name in ("invoices", "readings", "garden_meters"):
+        await section(name, "off")
+
+    async def conditional(etag: str, n: int) -> tuple[int, str, dict]:
+        headers = {**stack.issuer.customer("123456", n=n), "If-None-Match": etag}
+        resp = await gw.get(DASHBOARD, headers=headers)
+        return resp.status, resp.headers["ETag"], await resp.json() if resp.status == 200 else {}
+
+    async def every_other_part_off() -> bool:
+        view = await _view(stack, 0, headers=stack.issuer.customer("123456", n=1))
+        return all(part["status"] in ("ok", "suspended") for part in view.values())
+
+    await eventually(every_other_part_off, within=1.0, step=0.02)
+    first = await gw.get(DASHBOARD, headers=stack.issuer.customer("123456", n=1))
+    etag = first.headers["ETag"]
+    live = gw.app[LIVE]
+    assert live.views.tag("123456", (), live.portal) == etag  # made of kept parts alone
+    calls = sum(stack.calls.values())
+    assert (await conditional(etag, 1))[:2] == (304, etag)
+    assert sum(stack.calls.values()) == calls
+
+    # An event about the client: its parts are asked again (the stand-ins now answer the
+    # new token in them), and the view with its new tag comes at once.
+    await publish_event(
+        stack.amqp, stack.bus_prefix, _example("readings.reading.accepted", client_number="123456")
+    )
+
+    seen: list[str] = []
+
+    async def changed_view() -> bool:
+        status, new_tag, view = await conditional(etag, 2)
+        seen.append(new_tag)
+        return status == 200 and new_tag != etag and view["profile"]["status"] == "ok"
+
+    await eventually(changed_view, within=1.0, step=0.02)
+    etag = seen[-1]
+    assert (await conditional(etag, 2))[0] == 304  # made of the kept parts again: tagged
+    assert live.views.tag("123456", (), live.portal) == etag
+
+    await section("contracts", "off", "Przerwa techniczna.")
+
+    async def suspended_at_once() -> bool:
+        status, _, view = await conditional(etag, 2)
+        return status == 200 and view["contracts"]["status"] == "suspended"
+
+    await eventually(suspended_at_once, within=1.0, step=0.02)
 
 
 async def test_each_client_has_their_own_view(stack: Stack) -> None:
@@ -208,3 +276,72 @@ def test_least_recently_used_clients_go_first() -> None:
     cache.end(cache.begin("100003"), {"profile": {"status": "ok", "data": "100003"}})
     assert cache.parts("100002") == {}
     assert cache.parts("100001") and cache.parts("100003")
+
+
+def _kept(cache: ViewCache, client: str = "123456", due: str = "10.00") -> None:
+    cache.end(cache.begin(client), {"balance": {"status": "ok", "data": {"due": due}}})
+
+
+def test_a_views_tag_is_kept_only_while_its_parts_portal_and_shape_stay() -> None:
+    """The ETag of a view put together from the kept parts alone answers "still the same"
+    without putting it together again: any change to the parts, the portal's settings or
+    the optional parts asked for must leave it unknown (the view is then made anew)."""
+    cache = ViewCache(ttl=60)
+    portal, shape = object(), ("consumption",)
+    _kept(cache)
+    stamp = cache.stamp("123456")
+    cache.keep_tag(stamp, shape, portal, '"v1"')
+    assert cache.tag("123456", shape, portal) == '"v1"'
+    assert cache.tag("123456", (), portal) is None  # another shape, another view
+    assert cache.tag("123456", shape, object()) is None  # settings reloaded since
+    assert cache.tag("654321", shape, portal) is None  # never another client's
+    _kept(cache, due="10.01")  # a part fetched again (e.g. after an unavailable one)
+    assert cache.tag("123456", shape, portal) is None
+    cache.keep_tag(cache.stamp("123456"), shape, portal, '"v2"')
+    assert cache.tag("123456", shape, portal) == '"v2"'
+    cache.drop("123456")  # an event about the client, or their own change
+    assert cache.tag("123456", shape, portal) is None
+    _kept(cache)
+    cache.keep_tag(cache.stamp("123456"), shape, portal, '"v3"')
+    cache.drop(ALL)  # new regulations
+    assert cache.tag("123456", shape, portal) is None
+
+
+def test_a_view_with_anything_fetched_for_it_keeps_no_tag() -> None:
+    """A fetch that begins while the view is put together (a part not kept: e.g. one that
+    was unavailable, or a no-cache view) means the view was not the kept parts' alone: an
+    unavailable part must never be answered "not modified" once it is back."""
+    cache = ViewCache(ttl=60)
+    portal = object()
+    _kept(cache)
+    stamp = cache.stamp("123456")
+    fill = cache.begin("123456")  # a part asked for this view: it ends unavailable
+    cache.end(fill, {})
+    cache.keep_tag(stamp, (), portal, '"with-unavailable"')
+    assert cache.tag("123456", (), portal) is None
+    assert cache.stamp("654321") is None  # nothing kept: a view made of fetched parts only
+    cache.keep_tag(None, (), portal, '"fetched"')
+    assert cache.tag("654321", (), portal) is None
+    stamp = cache.stamp("123456")
+    cache.drop("123456")
+    _kept(cache)  # dropped and kept anew while the view was put together
+    cache.keep_tag(stamp, (), portal, '"old"')
+    assert cache.tag("123456", (), portal) is None
+
+
+def test_a_views_tag_goes_with_the_day_and_the_ttl() -> None:
+    cache = ViewCache(ttl=3600)
+    portal = object()
+    clock.freeze(dt.datetime(2026, 3, 10, 22, 50, tzinfo=dt.UTC))  # 23:50 in Warsaw
+    try:
+        _kept(cache)
+        cache.keep_tag(cache.stamp("123456"), (), portal, '"v1"')
+        assert cache.tag("123456", (), portal) == '"v1"'
+        clock.advance(dt.timedelta(minutes=20))  # past midnight: interest grew
+        assert cache.tag("123456", (), portal) is None
+        _kept(cache)
+        cache.keep_tag(cache.stamp("123456"), (), portal, '"v2"')
+        clock.advance(dt.timedelta(seconds=3601))
+        assert cache.tag("123456", (), portal) is None
+    finally:
+        clock.reset()

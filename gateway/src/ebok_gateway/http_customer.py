@@ -34,20 +34,34 @@ async def get_dashboard(request: web.Request) -> web.Response:
     ``If-None-Match``: 304, no body, when the view is the same (the portal's page)."""
     principal = require(request, "customer")
     include = query_choice(request, "include", tuple(dashboard.OPTIONAL))
+    shape = (include,) if include else ()
     settings = GatewaySettings.of(request.app)
     live = request.app[LIVE]
+    views, portal, client = live.views, live.portal, principal.subject
+    fresh = "no-cache" in request.headers.get("Cache-Control", "")
+    asked = request.headers.get("If-None-Match")
+    if asked is not None and not fresh:
+        # The tag of the view the kept parts make, kept beside them until any of them (or
+        # the portal's settings, or the day) changes: "still the same" said without
+        # putting the view together and hashing it again.
+        known = views.tag(client, shape, portal)
+        if known is not None and _matches(asked, known):
+            return web.Response(status=304, headers={"ETag": known})
+    stamp = views.stamp(client)
     view = await dashboard.dashboard_view(
         request.app[UPSTREAMS],
-        live.views,
-        principal.subject,
+        views,
+        client,
         _token(request),
-        portal=live.portal,
+        portal=portal,
         part_timeout=settings.dashboard_part_timeout,
         budget=settings.dashboard_budget,
-        fresh="no-cache" in request.headers.get("Cache-Control", ""),
-        include=(dashboard.OPTIONAL[include],) if include else (),
+        fresh=fresh,
+        include=tuple(dashboard.OPTIONAL[name] for name in shape),
     )
-    return _conditional(request, orjson.dumps(view))
+    response = _conditional(request, orjson.dumps(view))
+    views.keep_tag(stamp, shape, portal, response.headers["ETag"])
+    return response
 
 
 def _conditional(request: web.Request, body: bytes) -> web.Response:
@@ -55,11 +69,15 @@ def _conditional(request: web.Request, body: bytes) -> web.Response:
     ``If-None-Match`` names it (RFC 9110 13.1.2: a list of tags, or ``*``)."""
     etag = f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
     asked = request.headers.get("If-None-Match")
-    if asked is not None and (asked.strip() == "*" or etag in _tags(asked)):
+    if asked is not None and _matches(asked, etag):
         return web.Response(status=304, headers={"ETag": etag})
     return web.Response(
         body=body, headers={"ETag": etag}, content_type="application/json", charset="utf-8"
     )
+
+
+def _matches(asked: str, etag: str) -> bool:
+    return asked.strip() == "*" or etag in _tags(asked)
 
 
 def _tags(header: str) -> set[str]:

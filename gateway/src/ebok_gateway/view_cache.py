@@ -14,6 +14,13 @@ drops them when:
 A fetch that began before a change must not store what it read: each fetch is a ``Fill``,
 and dropping a client marks that client's fills under way as stale. For the same reason
 dropping a client ends the joining of their calls under way (``asks``, coalesce.py).
+
+Beside a client's parts, the ETags of the views put together from them alone (``tag``): a
+front end asking with ``If-None-Match`` (the portal's dashboard page) is answered 304 without
+the view being put together, serialised and hashed again. A tag goes with anything that
+could change the view: the parts (every fetch that begins or ends for the client, every
+drop), the day and the ttl (with the parts), the portal's settings (a tag is held with the
+settings object it was made under; a reload replaces it) and the optional parts asked for.
 """
 
 from __future__ import annotations
@@ -54,11 +61,30 @@ class KeptAnswer:
         return f"GET {path}?{query}"
 
 
-@dataclass
+@dataclass(eq=False)
 class _Entry:
     day: dt.date
     expires: float
     parts: dict[str, Any]
+    # Bumped by every fetch that begins or ends for the client: a view put together while it
+    # stayed the same came wholly from ``parts`` (see ``Stamp``).
+    generation: int = 0
+    # The ETags of views put together from ``parts`` alone, by what else shaped them (the
+    # optional parts asked for, under the portal settings held beside): gone with any change.
+    tags: dict[tuple[str, ...], tuple[object, str]] = field(default_factory=dict)
+
+    def changed(self) -> None:
+        self.generation += 1
+        self.tags.clear()
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A client's kept parts as they were when a view began to be put together."""
+
+    client: str
+    entry: _Entry
+    generation: int
 
 
 @dataclass(eq=False)
@@ -79,18 +105,52 @@ class ViewCache:
 
     def parts(self, client: str) -> dict[str, Any]:
         """The client's kept parts that still hold (name → the part as served)."""
+        entry = self._holding(client)
+        return {} if entry is None else entry.parts
+
+    def _holding(self, client: str) -> _Entry | None:
         entry = self._entries.get(client)
         if entry is None:
-            return {}
+            return None
         if entry.day != clock.today() or entry.expires <= clock.now().timestamp():
             del self._entries[client]
-            return {}
+            return None
         self._entries.move_to_end(client)
-        return entry.parts
+        return entry
+
+    def stamp(self, client: str) -> Stamp | None:
+        """Taken before a view is put together, for ``keep_tag`` after."""
+        entry = self._holding(client)
+        return None if entry is None else Stamp(client, entry, entry.generation)
+
+    def keep_tag(
+        self, stamp: Stamp | None, shape: tuple[str, ...], portal: object, etag: str
+    ) -> None:
+        """Keep the ETag of a view put together under ``portal`` (the settings object, held:
+        a reload replaces it) with the ``shape``'s optional parts — only if no fetch began
+        or ended for the client since ``stamp`` (so the view came from the kept parts alone)
+        and they still hold."""
+        if stamp is None or self._entries.get(stamp.client) is not stamp.entry:
+            return
+        if stamp.entry.generation == stamp.generation:
+            stamp.entry.tags[shape] = (portal, etag)
+
+    def tag(self, client: str, shape: tuple[str, ...], portal: object) -> str | None:
+        """The ETag of the view the kept parts make under ``portal`` with the ``shape``'s
+        optional parts, if one was put together since they last changed: the view itself
+        need not be put together again to answer that it is still the same."""
+        entry = self._holding(client)
+        if entry is None:
+            return None
+        held = entry.tags.get(shape)
+        return held[1] if held is not None and held[0] is portal else None
 
     def begin(self, client: str) -> Fill:
         fill = Fill(client)
         self._fills.setdefault(client, set()).add(fill)
+        entry = self._entries.get(client)
+        if entry is not None:
+            entry.changed()  # the view being put together will not be the kept parts' alone
         return fill
 
     def end(self, fill: Fill, parts: dict[str, Any]) -> None:
@@ -107,6 +167,7 @@ class ViewCache:
             entry = _Entry(clock.today(), clock.now().timestamp() + self.ttl, {})
             self._entries[fill.client] = entry
         entry.parts.update(parts)
+        entry.changed()
         self._entries.move_to_end(fill.client)
         while len(self._entries) > self.max_clients:
             self._entries.popitem(last=False)

@@ -41,6 +41,7 @@ from .middleware import (
     headers_middleware,
     session_middleware,
 )
+from .redis_lane import RedisLane
 from .rendering import STATIC, environment
 from .sections import SECTIONS, SectionStates
 from .sessions import SessionStore
@@ -80,6 +81,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         cookie_jar=aiohttp.DummyCookieJar(),
     )
     client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    lane = RedisLane(settings.redis_url, timeout=2)  # the session read of every page
     app[HTTP] = http
     app[GATEWAY] = Gateway(http, settings.api_url)
     app[STORE] = SessionStore(
@@ -87,6 +89,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         settings.session_prefix,
         idle=settings.session_idle_seconds,
         absolute=settings.session_absolute_seconds,
+        lane=lane,
     )
     # Operators apart: their own key prefix (and cookie), nothing shared with customers'.
     app[OPERATOR_STORE] = SessionStore(
@@ -94,9 +97,11 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
         settings.session_prefix + "operator:",
         idle=settings.session_idle_seconds,
         absolute=settings.session_absolute_seconds,
+        lane=lane,
     )
     yield
     await http.close()
+    lane.close()
     await client.aclose()
 
 

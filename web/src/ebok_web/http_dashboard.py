@@ -83,9 +83,8 @@ async def _dashboard_reply(gateway: Api, etag: str | None) -> Reply | None:
     None when the gateway cannot be reached."""
     headers = {"If-None-Match": etag} if etag else None
     try:
-        return await gateway.get(
-            "/me/dashboard", params={"include": "consumption"}, headers=headers
-        )
+        # the address written out: nothing of it is the request's to encode
+        return await gateway.get("/me/dashboard?include=consumption", headers=headers)
     except GatewayUnavailable:
         return None
 

@@ -25,6 +25,8 @@ from typing import Any, Literal
 import orjson
 import redis.asyncio as redis
 
+from .redis_lane import RedisLane
+
 Kind = Literal["anonymous", "customer", "operator"]
 COOKIES: dict[str, str] = {"customer": "__Host-ebok", "operator": "__Host-ebok-operator"}
 REFRESH_MARGIN = 30  # seconds before the access token expires: refresh it first
@@ -74,8 +76,17 @@ def _key_of(prefix: str, session_id: str) -> str:
 
 
 class SessionStore:
-    def __init__(self, client: redis.Redis, prefix: str, idle: int, absolute: int) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        idle: int,
+        absolute: int,
+        lane: RedisLane | None = None,
+    ) -> None:
         self._redis = client
+        # the read of every page, on web's own lean connection (redis_lane.py) when given
+        self._lane = lane
         self._prefix = prefix
         self.idle = idle
         self.absolute = absolute
@@ -90,7 +101,10 @@ class SessionStore:
         if not session_id or len(session_id) > 100:
             return None
         key = _key_of(self._prefix, session_id)
-        raw = await self._redis.getex(key, ex=self.idle)
+        if self._lane is not None:
+            raw = await self._lane.call("GETEX", key, "EX", self.idle)
+        else:
+            raw = await self._redis.getex(key, ex=self.idle)
         if raw is None:
             return None
         data = orjson.loads(raw)
