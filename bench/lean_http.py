@@ -1,5 +1,5 @@
-"""A lean load generator for the services' benchmarks: plain HTTP/1.1 GETs over kept-alive
-connections, one per concurrent caller (the way wrk loads a server).
+"""A lean load generator for the services' benchmarks: plain HTTP/1.1 GETs and JSON POSTs
+over kept-alive connections, one per concurrent caller (the way wrk loads a server).
 
 The bare side of a service's ratio is loaded by asyncpg, a client in C; aiohttp's client
 spent about as much CPU per request in the benchmark's process as the service did in its
@@ -30,11 +30,38 @@ class KeepAliveClient:
 
     async def get(self, path: str, headers: Mapping[str, str] | None = None) -> tuple[int, bytes]:
         """The status and body of ``GET path`` (the service answers with a length)."""
+        return await self.request("GET", path, headers)
+
+    async def post(
+        self, path: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """The status and body of ``POST path`` with a JSON ``body``."""
+        return await self.request(
+            "POST",
+            path,
+            {
+                **(headers or {}),
+                "Content-Type": "application/json",
+                "Content-Length": str(len(body)),
+            },
+            body,
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+    ) -> tuple[int, bytes]:
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        request = f"GET {path} HTTP/1.1\r\n{self._host_line}{self._common}{extra}\r\n"
+        request = (
+            f"{method} {path} HTTP/1.1\r\n{self._host_line}{self._common}{extra}\r\n".encode()
+            + body
+        )
         reader, writer = self._idle.pop()
         try:
-            writer.write(request.encode())
+            writer.write(request)
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
             except asyncio.IncompleteReadError as closed:
@@ -43,7 +70,7 @@ class KeepAliveClient:
                 # The server closed a connection kept idle too long: once more on a new one.
                 writer.close()
                 reader, writer = await asyncio.open_connection(self.host, self.port)
-                writer.write(request.encode())
+                writer.write(request)
                 head = await reader.readuntil(b"\r\n\r\n")
             length = _LENGTH.search(head)
             assert length is not None, head
