@@ -3,8 +3,8 @@ after the lock, everything a customer's reading is judged against, in one round 
 the same read without the lock, before a statement guarded by ``readings_unchanged``). Its
 registers are read after the lock: a reading committed while it waited is among them. A
 reading recorded by one statement guarded by ``readings_unchanged`` is written only if the
-meter's state is still the one it was judged on: its fingerprint (migration 0005) changes
-with everything the reading was judged on, and with nothing else."""
+meter's state is still the one it was judged on: its fingerprint changes with everything
+the reading was judged on, and with nothing else."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ async def test_read_without_the_lock_is_the_locked_read_and_writes_nothing(
                 )
                 assert await reader.fetchval("SELECT pg_current_xact_id_if_assigned()") is None
         assert unlocked is not None
-        assert {k: v for k, v in unlocked.items() if k != "fingerprint"} == dict(locked)
+        assert dict(unlocked) == dict(locked)
         for client, serial in (("999999", SERIAL), (CLIENT, "WM-NONE")):
             assert (
                 await meters_repo.meter_to_read(reader, serial, client, AT.date(), None, lock=False)
@@ -281,9 +281,8 @@ UNRELATED = {
 async def test_the_guard_refuses_a_change_to_what_the_reading_was_judged_on(
     pool: asyncpg.Pool, change: str, refused: bool
 ) -> None:
-    """Migration 0005: the fingerprint is the meter's count of changes to its readings with
-    the rows read directly; each change above, committed between the unlocked read and the
-    guard, refuses it (the reading is then decided again under the lock)."""
+    """Each change above, committed between the unlocked read and the guard, refuses it (the
+    reading is then decided again under the lock); the unrelated ones do not."""
     async with pool.acquire() as conn, pool.acquire() as other:
         await add(conn, "2025-01-01", "10.000")
         await add(conn, DAY.isoformat(), "20.000", source="customer", key="k-1")
@@ -320,7 +319,8 @@ async def test_a_reading_whose_meter_changed_meanwhile_is_decided_again_under_th
     try:
         holding = holder.transaction()
         await holding.start()
-        # The register, uncommitted: its meter's count of changes holds the meter's lock.
+        # The register, uncommitted, with the meter's lock held (as every writer holds it).
+        await holder.execute("SELECT 1 FROM meters WHERE serial = $1 FOR UPDATE", SERIAL)
         await add(holder, "2025-06-01", "50.000")
         submitting = asyncio.ensure_future(
             use_cases.submit_reading(

@@ -44,10 +44,9 @@ async def client_meter(
     return row if row is not None and row["client_number"] == client_number else None
 
 
-_LOCKED = "SELECT * FROM readings_meter_to_read($1, $2, $3, $4)"
-# The state and its fingerprint (migration 0005) on one snapshot, the statement's.
-_UNLOCKED = """SELECT c.*, readings_meter_digest($1, $2, $3, $4) AS fingerprint
-                 FROM readings_meter_state($1, $2, $3, $4) c"""
+_TO_READ = "SELECT c.*, md5(c::text) AS fingerprint FROM {}($1, $2, $3, $4) c"
+_LOCKED = _TO_READ.format("readings_meter_to_read")
+_UNLOCKED = _TO_READ.format("readings_meter_state")
 
 
 async def meter_to_read(
@@ -65,12 +64,11 @@ async def meter_to_read(
     ``window_opens``/``window_closes``, ``done_id`` (the reading recorded under the key),
     the accepted live registers as ``point_ids``/``point_values``/``point_days``/
     ``point_roles`` in register order, and ``live_id``/``live_billed_at`` (the customer's
-    live reading of the day). None if there is no such meter or it is another client's.
-    ``lock=False``: the same, read without the lock (migration 0004's
-    ``readings_meter_state``), for a reading whose own statement is guarded by
-    ``readings_unchanged``: a read that locks nothing writes nothing, so it commits without
-    a WAL flush of its own; with ``fingerprint`` (migration 0005's
-    ``readings_meter_digest``), what the guard compares."""
+    live reading of the day), and ``fingerprint`` (for ``readings_unchanged``). None if there
+    is no such meter or it is another client's. ``lock=False``: the same, read without the
+    lock (migration 0004's ``readings_meter_state``), for a reading whose own statement is
+    guarded by ``readings_unchanged``: a read that locks nothing writes nothing, so it
+    commits without a WAL flush of its own."""
     row = await conn.fetchrow(
         _LOCKED if lock else _UNLOCKED, serial, client_number, read_on, idempotency_key
     )
