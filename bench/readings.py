@@ -10,7 +10,9 @@ outbox is empty and says how long that took. The service runs as deploy/ runs it
 deploy/manifests.py): the ``api`` role answering HTTP, the ``relay`` role publishing the
 outbox and the ``worker`` role consuming the bus, each its own process. CPU per request is
 the api process's (user + system) over the phase; the relay's and the worker's CPU over the
-same phase are printed beside it (they are on the machine too, but not on the request's path).
+same phase are printed beside it (they are on the machine too, but not on the request's path),
+as are the load generator's (bench/lean_http.py, as for the reads) and the PostgreSQL
+backends' of the service's database.
 
 Bare: the same rows (as many as the service took) inserted by asyncpg with the same
 concurrency, each in one transaction of two INSERTs: the reading into a table like
@@ -459,26 +461,55 @@ async def main(args: argparse.Namespace) -> bool:
             await warm(first[0])  # the key fetch, once
             await asyncio.gather(*(warm(value) for value in first))
 
+            # The submits, loaded as the reads are (bench/lean_http.py): aiohttp's client
+            # spent about half as much CPU per request as the service, on the same two cores
+            # as the service, its database and its relay, while the bare side's load is
+            # asyncpg's own; the client's CPU per request is printed below.
+            lean = KeepAliveClient("127.0.0.1", port, {"Content-Type": "application/json"})
+            await lean.open(args.concurrency)
+            stack.push_async_callback(lean.close)
+
             async def submit(row: Row) -> None:
                 client, _, serial, value, day = row
-                async with http.post(
-                    f"{base}/me/meters/{serial}/readings",
-                    json={"value": f"{value:.3f}", "read_on": day.isoformat()},
-                    headers=headers[client],
-                ) as resp:
-                    if resp.status != 201:
-                        failures.append(f"{resp.status} {await resp.text()}")
+                status, body = await lean.post(
+                    f"/me/meters/{serial}/readings",
+                    f'{{"value":"{value:.3f}","read_on":"{day.isoformat()}"}}'.encode(),
+                    headers[client],
+                )
+                if status != 201:
+                    failures.append(f"{status} {body.decode(errors='replace')}")
 
+            admin = await asyncpg.connect(ADMIN_DSN)
+            try:
+                backends = [
+                    r["pid"]
+                    for r in await admin.fetch(
+                        "SELECT pid FROM pg_stat_activity WHERE datname = $1", database
+                    )
+                ]
+            finally:
+                await admin.close()
             others_cpu = {role: cpu_seconds(other) for role, other in others.items()}
+            backends_cpu = report.cpu_seconds(*backends)
+            client_cpu = report.own_cpu()
             cpu = cpu_seconds(pid)
             elapsed, latencies = await run_chains(chains, submit, args.concurrency, args.seconds)
             cpu = cpu_seconds(pid) - cpu
+            client_cpu = report.own_cpu() - client_cpu
+            backends_cpu = report.cpu_seconds(*backends) - backends_cpu
             service_rate, service_cpu = line(
                 "service: POST reading (token, rules, row + event)",
                 elapsed,
                 latencies,
                 cpu,
                 "api process",
+            )
+            print(
+                f"  {'':<44} CPU {client_cpu / max(1, len(latencies)) * 1e6:7.0f} µs per request"
+                " (bench process, the HTTP client);"
+                f" {backends_cpu / max(1, len(latencies)) * 1e6:5.0f} µs"
+                f" (the service's {len(backends)} PostgreSQL backends)",
+                flush=True,
             )
             drained_from = time.perf_counter()
             pool = await asyncpg.create_pool(

@@ -3,7 +3,8 @@ after the lock, everything a customer's reading is judged against, in one round 
 the same read without the lock, before a statement guarded by ``readings_unchanged``). Its
 registers are read after the lock: a reading committed while it waited is among them. A
 reading recorded by one statement guarded by ``readings_unchanged`` is written only if the
-meter's state is still the one it was judged on."""
+meter's state is still the one it was judged on: its fingerprint changes with everything
+the reading was judged on, and with nothing else."""
 
 from __future__ import annotations
 
@@ -19,12 +20,16 @@ from ebok_readings import events
 from ebok_readings.app import SPEC
 from ebok_readings.meters import repository as meters_repo
 from ebok_readings.readings import repository as readings_repo
-from ebok_readings.readings.domain import Point, Reading
+from ebok_readings.readings import use_cases
+from ebok_readings.readings.domain import Point, Reading, Rules
 from ebok_readings.readings.use_cases import Registers
+from ebok_readings.settings import ReadingsSettings
 from ebok_shared import db
 from ebok_shared.bus import Outbox
+from ebok_shared.refusals import Refusal
 from ebok_shared.service import migration_folders
 
+from tests.readings.harness import freeze
 from tests.support.waiting import eventually
 
 AT = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -220,6 +225,135 @@ async def test_a_guarded_reading_is_recorded_only_on_the_state_it_was_judged_on(
         row = await record("60.000")
         assert row is not None and row["value"] == D("60.000")
         assert await conn.fetchval("SELECT event_type FROM outbox") == events.READING_ACCEPTED
+
+
+# What a customer's reading of DAY under key "k-2" is judged on, changed by another
+# connection after it was judged: each one refuses the guard.
+DAY = dt.date(2025, 7, 1)
+CHANGES = {
+    "a register added": [
+        "INSERT INTO readings (id, meter_serial, contract_number, client_number, value,"
+        " read_on, source, status, submitted_by, submitted_at) VALUES (gen_random_uuid(),"
+        " 'WM-100001-1', 'U/1', '100001', 15, '2025-03-01', 'inspector', 'accepted', 'test',"
+        " now())"
+    ],
+    "a register rejected": ["UPDATE readings SET status = 'rejected' WHERE value = 10"],
+    "a register superseded": ["UPDATE readings SET superseded_at = now() WHERE value = 10"],
+    "a register's value": ["UPDATE readings SET value = 11 WHERE value = 10"],
+    "the day's reading billed": ["UPDATE readings SET billed_at = now() WHERE value = 20"],
+    "the day's reading rejected": ["UPDATE readings SET status = 'rejected' WHERE value = 20"],
+    "the meter removed": [
+        "UPDATE meters SET removed_on = '2025-08-01', final_value = 30 WHERE serial = 'WM-100001-1'"
+    ],
+    "the contract terminated": ["UPDATE contracts SET terminated_on = '2025-08-01'"],
+    "reading windows": [
+        "UPDATE reading_window_mode SET mode = 'windows'",
+        "INSERT INTO reading_windows (opens_on, closes_on) VALUES ('2025-07-01', '2025-07-10')",
+    ],
+    "the key's reading on another meter": [
+        "INSERT INTO meters (serial, kind, contract_number, installed_on, registered_by)"
+        " VALUES ('WM-100001-2', 'garden', 'U/1', '2025-01-01', 'test')",
+        "INSERT INTO readings (id, meter_serial, contract_number, client_number, value,"
+        " read_on, source, status, submitted_by, submitted_at, idempotency_key) VALUES"
+        " (gen_random_uuid(), 'WM-100001-2', 'U/1', '100001', 1, '2025-07-01', 'customer',"
+        " 'accepted', 'test', now(), 'k-2')",
+    ],
+}
+# Changes to nothing a reading is judged on: the guard lets it be written.
+UNRELATED = {
+    "an earlier register billed": ["UPDATE readings SET billed_at = now() WHERE value = 10"],
+    "who submitted": ["UPDATE readings SET submitted_by = 'customer:account-deleted'"],
+    "another meter's register": [
+        "INSERT INTO meters (serial, kind, contract_number, installed_on, registered_by)"
+        " VALUES ('WM-100001-2', 'garden', 'U/1', '2025-01-01', 'test')",
+        "INSERT INTO readings (id, meter_serial, contract_number, client_number, value,"
+        " read_on, source, status, submitted_by, submitted_at) VALUES (gen_random_uuid(),"
+        " 'WM-100001-2', 'U/1', '100001', 1, '2025-03-01', 'inspector', 'accepted', 'test',"
+        " now())",
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "refused"),
+    [(name, True) for name in CHANGES] + [(name, False) for name in UNRELATED],
+)
+async def test_the_guard_refuses_a_change_to_what_the_reading_was_judged_on(
+    pool: asyncpg.Pool, change: str, refused: bool
+) -> None:
+    """Each change above, committed between the unlocked read and the guard, refuses it (the
+    reading is then decided again under the lock); the unrelated ones do not."""
+    async with pool.acquire() as conn, pool.acquire() as other:
+        await add(conn, "2025-01-01", "10.000")
+        await add(conn, DAY.isoformat(), "20.000", source="customer", key="k-1")
+        seen = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, DAY, "k-2", lock=False)
+        assert seen is not None
+        args = (SERIAL, CLIENT, DAY, "k-2", seen["fingerprint"])
+        guard = "SELECT readings_unchanged($1, $2, $3, $4, $5)"
+        async with conn.transaction():
+            assert await conn.fetchval(guard, *args) is True
+        for sql in (CHANGES | UNRELATED)[change]:
+            await other.execute(sql)
+        async with conn.transaction():
+            assert await conn.fetchval(guard, *args) is (not refused)
+        # Read again, the state as it is now passes.
+        again = await meters_repo.meter_to_read(conn, SERIAL, CLIENT, DAY, "k-2", lock=False)
+        assert again is not None
+        assert (again["fingerprint"] == seen["fingerprint"]) is (not refused)
+        async with conn.transaction():
+            assert await conn.fetchval(guard, *args[:4], again["fingerprint"]) is True
+
+
+async def test_a_reading_whose_meter_changed_meanwhile_is_decided_again_under_the_lock(
+    pool: asyncpg.Pool, database: str
+) -> None:
+    """The use case: the reading is judged on the meter as it was read without the lock; a
+    register committed before its guarded statement got the lock refuses the guard, and the
+    reading is decided again, under the lock, on the meter as it is (here: below the new
+    register, so refused, and nothing written)."""
+    freeze()
+    rules = Rules.from_settings(ReadingsSettings(database_url=database))
+    async with pool.acquire() as conn:
+        await add(conn, "2025-01-01", "10.000")
+    holder = await pool.acquire()
+    try:
+        holding = holder.transaction()
+        await holding.start()
+        # The register, uncommitted, with the meter's lock held (as every writer holds it).
+        await holder.execute("SELECT 1 FROM meters WHERE serial = $1 FOR UPDATE", SERIAL)
+        await add(holder, "2025-06-01", "50.000")
+        submitting = asyncio.ensure_future(
+            use_cases.submit_reading(
+                pool,
+                Outbox(),
+                rules,
+                use_cases.SubmitReading(CLIENT, SERIAL, D("20.000"), DAY),
+            )
+        )
+
+        async def blocked() -> bool:
+            waiting = await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+            return bool(waiting)
+
+        # Judged on the unlocked read (10.000 only: 20.000 passes), the guard waits.
+        await eventually(blocked, "the reading's guarded statement waiting for the lock")
+        await holding.commit()
+        with pytest.raises(Refusal) as refused:
+            await submitting
+        assert refused.value.code == "reading-below-previous"
+        assert await holder.fetchval("SELECT count(*) FROM readings WHERE value = 20") == 0
+        assert await holder.fetchval("SELECT count(*) FROM outbox") == 0
+    finally:
+        await pool.release(holder)
+    # Once more, now that it is judged on the new register: written, with its event.
+    row = await use_cases.submit_reading(
+        pool, Outbox(), rules, use_cases.SubmitReading(CLIENT, SERIAL, D("60.000"), DAY)
+    )
+    assert row["value"] == D("60.000")
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 1
 
 
 async def test_a_page_of_history_with_the_meters_check_in_one_query(pool: asyncpg.Pool) -> None:
