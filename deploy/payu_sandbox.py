@@ -90,8 +90,13 @@ class Sandbox:
     deliveries: list[Delivery] = field(default_factory=list)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None
+    # The PENDING notification delivered before the order's registration is answered: PayU
+    # may notify before its answer reaches the shop (a busy shop sees it so anyway).
+    notify_first: bool = False
 
-    def notify(self, order: Order, *, then_duplicate: bool, stale: str | None = None) -> None:
+    def notify(
+        self, order: Order, *, then_duplicate: bool, stale: str | None = None
+    ) -> asyncio.Task[None]:
         """Send the order's notification (status as now) until answered 200, then, as PayU
         may, once more — and, if given, a stale earlier status after it (out of order)."""
         body = json.dumps(
@@ -107,6 +112,7 @@ class Sandbox:
         task = asyncio.create_task(self._deliver(order, body, then_duplicate, stale_body))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
 
     async def _post(self, order: Order, body: bytes, attempt: int) -> bool:
         assert self.http is not None
@@ -210,7 +216,9 @@ async def create_order(request: web.Request) -> web.Response:
     order = Order(order_id, data)
     sandbox.orders[order_id] = order
     redirect = f"{sandbox.public_url}/pay/{order_id}"
-    sandbox.notify(order, then_duplicate=False)
+    pending = sandbox.notify(order, then_duplicate=False)
+    if sandbox.notify_first:
+        await pending
     return web.json_response(
         {
             "status": {"statusCode": "SUCCESS"},

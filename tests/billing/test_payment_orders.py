@@ -223,6 +223,26 @@ async def test_paying_the_balance_through_the_provider(
     await paying.get(f"/me/payment-orders/{order['order_id']}", B, expect=404)
 
 
+async def test_an_order_the_provider_notified_before_answering_keeps_its_address(
+    paying: Billing, sandbox: RunningSandbox
+) -> None:
+    """PayU may notify PENDING before its answer to the registration arrives (a busy
+    service sees it so): the order is pending either way, with the address to send the
+    customer to and the provider's id to check its status by."""
+    sandbox.sandbox.notify_first = True
+    numbers = [I3["invoice_number"]]
+    status, order = await _post(paying, A, {"scope": "documents", "invoice_numbers": numbers})
+    assert status == 201 and order["status"] == "pending"
+    assert [(d.status, d.answer) for d in sandbox.sandbox.deliveries] == [("PENDING", 200)]
+    registered = next(iter(sandbox.sandbox.orders.values()))
+    assert order["redirect_uri"] == f"{sandbox.url}/pay/{registered.order_id}"
+    async with aiohttp.ClientSession() as browser:
+        await browser.post(f"{order['redirect_uri']}/cancel", allow_redirects=False)
+    # The status check finds the order at the provider by the id kept.
+    cancelled = await paying.get(f"/me/payment-orders/{order['order_id']}", A)
+    assert cancelled["status"] == "cancelled"
+
+
 async def test_cancelled_then_expired_orders(paying: Billing, sandbox: RunningSandbox) -> None:
     numbers = [I3["invoice_number"]]
     _, first = await _post(paying, A, {"scope": "documents", "invoice_numbers": numbers})

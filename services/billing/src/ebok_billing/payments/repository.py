@@ -62,10 +62,14 @@ async def order(conn: Conn, order_id: uuid.UUID, *, lock: bool = False) -> Recor
 async def set_registered(
     conn: Conn, order_id: uuid.UUID, provider_order_id: str, redirect_uri: str, now: datetime
 ) -> None:
+    # The provider's PENDING notification may come before its answer to the registration
+    # and move the order on already: the ids are kept all the same (the customer is sent to
+    # the address, the status check asks by the provider's id); the status only moves on.
     await conn.execute(
         """UPDATE payment_orders SET provider_order_id = $2, redirect_uri = $3,
-               status = 'pending', updated_at = $4
-           WHERE order_id = $1 AND status = 'started'""",
+               status = CASE WHEN status = 'started' THEN 'pending' ELSE status END,
+               updated_at = $4
+           WHERE order_id = $1 AND provider_order_id IS NULL""",
         order_id,
         provider_order_id,
         redirect_uri,

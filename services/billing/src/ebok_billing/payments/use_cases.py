@@ -181,10 +181,10 @@ async def start_order(
         ) from None
     async with conn.transaction():
         row = await repo.order(conn, order_id, lock=True)
+        await repo.set_registered(
+            conn, order_id, registered.provider_order_id, registered.redirect_uri, now
+        )
         if row is not None and row["status"] == OrderStatus.STARTED:
-            await repo.set_registered(
-                conn, order_id, registered.provider_order_id, registered.redirect_uri, now
-            )
             await outbox.add_events(
                 conn,
                 [
