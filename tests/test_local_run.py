@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import re
 import signal
 import sys
@@ -15,27 +14,17 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import pytest
 from ebok_shared import db
 
-from deploy.checks import busy_ports
 from deploy.demo import demo_loader_installed
 from deploy.local import READY
 from deploy.plan import REPO, SERVICES, StackConfig
+from tests.e2e.stack import free_base_port
 from tests.support.infra import Services
 
 COMPONENTS = ("gateway", *SERVICES, "web")
 _ADDRESS = re.compile(r"^  (\S.*?)\s{2,}((?:http|smtp)://127\.0\.0\.1:\d+/?)")
 _STARTED = re.compile(r"started (\S+) \(pid (\d+)\)")
-
-
-def _free_base_port() -> int:
-    # Below Linux's ephemeral range (32768+), where other tests' servers and clients bind.
-    for _ in range(50):
-        base = random.randrange(20000, 32700, 10)
-        if not busy_ports(StackConfig(base_port=base)):
-            return base
-    pytest.fail("no free block of ports for a second stack")
 
 
 class Stack:
@@ -78,7 +67,7 @@ async def test_local_run_comes_up_and_stops_cleanly_on_sigint(
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     db_prefix = f"ebok_lr{tag}_"
-    base = _free_base_port()
+    base = free_base_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import sys
 import time
@@ -33,11 +34,23 @@ from tests.support import bus, infra
 COMPONENTS = ("gateway", *SERVICES, "web")
 
 
+# A stack's ports lie 0 to 30 above its base, and its SMTP sink's 6,975 below it. Bases 40
+# apart from 26,000 keep every block apart from every other and every sink's port below them
+# all; the highest port stays below Linux's ephemeral range (32768+), where clients and other
+# tests' servers bind.
+_BASES = range(26000, 32700, 40)
+
+
 def free_base_port() -> int:
-    """A base port whose whole block (gateway, services, sink) is free, below Linux's
-    ephemeral range (32768+) where clients and other tests' servers bind."""
+    """A base port whose whole block (gateway, services, web, sink, sandbox) is free. Each
+    test process (pytest-xdist worker) draws from its own share of the bases: a block free
+    when looked at may be one another process has just chosen and not yet bound (a sink
+    that then fails to bind, while the stack waits on the other stack's sink, seen in CI)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    own = _BASES[worker % workers :: workers]
     for _ in range(100):
-        base = random.randrange(20000, 32700, 10)
+        base = random.choice(own)
         if not busy_ports(StackConfig(base_port=base)):
             return base
     raise RuntimeError("no free block of ports for an e-BOK stack")
