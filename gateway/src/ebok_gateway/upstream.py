@@ -162,10 +162,7 @@ class Upstreams:
         except Problem:
             breaker.failed()
             raise
-        if resp.status >= 500:
-            breaker.failed()
-        else:
-            breaker.answered()
+        _count(breaker, resp.status)
         if resp.status != 200:
             raise as_problem(service, resp)
         return resp.json()
@@ -198,19 +195,13 @@ class Upstreams:
             return None
         if resp.status != 200:
             for _ in parts:
-                if resp.status >= 500:
-                    breaker.failed()
-                else:
-                    breaker.answered()
+                _count(breaker, resp.status)
             raise as_problem(service, resp)
         answers = []
         for part in resp.json()["parts"]:
             status = int(part["status"])
             # Each part counts, as if asked on its own: the breaker's threshold means the same.
-            if status >= 500:
-                breaker.failed()
-            else:
-                breaker.answered()
+            _count(breaker, status)
             if status == 200:
                 answers.append(part["body"])
                 continue
@@ -222,6 +213,14 @@ class Upstreams:
                 )
             )
         return answers
+
+
+def _count(breaker: Breaker, status: int) -> None:
+    """An answer in the service's breaker: a 5xx is a failure, any other an answer."""
+    if status >= 500:
+        breaker.failed()
+    else:
+        breaker.answered()
 
 
 def _batch_query(parts: Sequence[tuple[str, str]], timeout: float) -> str:
