@@ -44,7 +44,7 @@ async def client_meter(
     return row if row is not None and row["client_number"] == client_number else None
 
 
-_TO_READ = "SELECT c.*, md5(c::text) AS fingerprint FROM {}($1, $2, $3, $4) c"
+_TO_READ = "SELECT c.*, md5(c::text) AS fingerprint FROM {}($1, $2, $3, $4, $5) c"
 _LOCKED = _TO_READ.format("readings_meter_to_read")
 _UNLOCKED = _TO_READ.format("readings_meter_state")
 
@@ -55,22 +55,24 @@ async def meter_to_read(
     client_number: str,
     read_on: dt.date,
     idempotency_key: str | None,
+    window_days: int,
     *,
     lock: bool = True,
 ) -> Record | None:
     """The meter locked, and on a snapshot taken after the lock everything a customer's
-    reading of ``read_on`` is judged against, in one round trip (migration 0003's
+    reading of ``read_on`` is judged against, in one round trip (migration 0005's
     ``readings_meter_to_read``): the meter's facts and contract, ``window_mode`` with
     ``window_opens``/``window_closes``, ``done_id`` (the reading recorded under the key),
-    the accepted live registers as ``point_ids``/``point_values``/``point_days``/
-    ``point_roles`` in register order, and ``live_id``/``live_billed_at`` (the customer's
-    live reading of the day), and ``fingerprint`` (for ``readings_unchanged``). None if there
-    is no such meter or it is another client's. ``lock=False``: the same, read without the
-    lock (migration 0004's ``readings_meter_state``), for a reading whose own statement is
-    guarded by ``readings_unchanged``: a read that locks nothing writes nothing, so it
-    commits without a WAL flush of its own."""
+    the accepted live registers the rules read (with a baseline over ``window_days``),
+    without the customer's live reading of the day, as ``point_ids``/``point_values``/
+    ``point_days``/``point_roles`` in register order, ``live_id``/``live_billed_at`` (that
+    live reading), and ``fingerprint`` (for ``readings_unchanged``). None if there is no such
+    meter or it is another client's. ``lock=False``: the same, read without the lock
+    (``readings_meter_state``), for a reading whose own statement is guarded by
+    ``readings_unchanged``: a read that locks nothing writes nothing, so it commits without
+    a WAL flush of its own."""
     row = await conn.fetchrow(
-        _LOCKED if lock else _UNLOCKED, serial, client_number, read_on, idempotency_key
+        _LOCKED if lock else _UNLOCKED, serial, client_number, read_on, idempotency_key, window_days
     )
     return row if row is not None and row["client_number"] == client_number else None
 

@@ -67,14 +67,14 @@ async def finish_superseding(conn: Conn, reading_id: uuid.UUID, by: uuid.UUID) -
 
 @functools.cache
 def _insert_reading(names: tuple[str, ...], *, guarded: bool = False) -> str:
-    """The INSERT of a reading; ``guarded``: only if ``readings_unchanged`` (its five
+    """The INSERT of a reading; ``guarded``: only if ``readings_unchanged`` (its six
     arguments follow the values). Written once per set of columns: the callers pass the same
     few sets on every reading (and the driver's statement cache finds the same text)."""
     n = len(names)
     values = ", ".join(f"${i}" for i in range(1, n + 1))
     if not guarded:
         return f"INSERT INTO readings ({', '.join(names)}) VALUES ({values}) RETURNING *"
-    guard = ", ".join(f"${i}" for i in range(n + 1, n + 6))
+    guard = ", ".join(f"${i}" for i in range(n + 1, n + 7))
     return (
         f"INSERT INTO readings ({', '.join(names)}) SELECT {values}"
         f" WHERE readings_unchanged({guard}) RETURNING *"
@@ -91,14 +91,14 @@ async def insert_reading_with_events(
     conn: asyncpg.Connection,
     outbox: Outbox,
     events: Sequence[tuple[Event, str | None]],
-    unchanged: tuple[str, str, dt.date, str | None, str] | None = None,
+    unchanged: tuple[str, str, dt.date, str | None, int, str] | None = None,
     **values: Any,
 ) -> Record | None:
     """``insert_reading`` and the rows of its ``events`` in the outbox as one statement: one
     round trip, where the two took two on every reading submitted. ``unchanged`` (serial,
-    client, day, idempotency key, fingerprint): the meter locked by the statement itself,
-    and nothing written (None) unless ``readings_unchanged`` says the meter's state is the
-    one the reading was judged on."""
+    client, day, idempotency key, baseline window, fingerprint): the meter locked by the
+    statement itself, and nothing written (None) unless ``readings_unchanged`` says the
+    meter's state is the one the reading was judged on."""
     sql = _insert_reading(tuple(values), guarded=unchanged is not None)
     rows = await outbox.fetch_with_events(conn, events, sql, *values.values(), *(unchanged or ()))
     return rows[0] if rows else None

@@ -83,8 +83,9 @@ async def _submit(
     key = cmd.idempotency_key
     # The meter (locked in a transaction), the window, the key's reading and the registers:
     # one round trip.
+    window = rules.baseline_window_days
     meter = await meters_repo.meter_to_read(
-        conn, cmd.serial, cmd.client_number, cmd.read_on, key, lock=not in_one_statement
+        conn, cmd.serial, cmd.client_number, cmd.read_on, key, window, lock=not in_one_statement
     )
     if key is not None:
         # A repeated key: the reading recorded the first time (looked up by the key alone
@@ -123,7 +124,7 @@ async def _submit(
         idempotency_key=key,
         registers=Registers(meter),
         unchanged=(
-            (cmd.serial, cmd.client_number, cmd.read_on, key, meter["fingerprint"])
+            (cmd.serial, cmd.client_number, cmd.read_on, key, window, meter["fingerprint"])
             if in_one_statement
             else None
         ),
@@ -132,10 +133,10 @@ async def _submit(
 
 class Registers(Sequence[Point]):
     """What a customer's reading is judged against, as ``meter_to_read`` read it (with the
-    meter's lock, or without it for a statement guarded by ``readings_unchanged``): the
-    accepted live registers in register order, without the customer's live
-    reading of the day (``live_id``, which a new one replaces). Each Point is built only when
-    the rules read it: they bisect, and a meter may have hundreds of registers."""
+    meter's lock, or without it for a statement guarded by ``readings_unchanged``): of the
+    accepted live registers, in register order, those the rules read, without the
+    customer's live reading of the day (``live_id``, which a new one replaces). Each Point
+    is built only when the rules read it: they bisect."""
 
     def __init__(self, row: Record) -> None:
         self.days: list[dt.date] = row["point_days"]
@@ -143,11 +144,9 @@ class Registers(Sequence[Point]):
         self.roles: list[str] = row["point_roles"]
         self.live_id: uuid.UUID | None = row["live_id"]
         self.live_billed_at: dt.datetime | None = row["live_billed_at"]
-        ids: list[uuid.UUID] = row["point_ids"]
-        self._skip = ids.index(self.live_id) if self.live_id in ids else None
 
     def __len__(self) -> int:
-        return len(self.days) - (self._skip is not None)
+        return len(self.days)
 
     @overload
     def __getitem__(self, index: int) -> Point: ...
@@ -159,8 +158,6 @@ class Registers(Sequence[Point]):
         at = index + len(self) if index < 0 else index
         if not 0 <= at < len(self):
             raise IndexError(index)
-        if self._skip is not None and at >= self._skip:
-            at += 1
         return Point(self.days[at], self.values[at], self.roles[at])
 
 
@@ -196,7 +193,7 @@ async def record_reading(
     photo_id: uuid.UUID | None = None,
     idempotency_key: str | None = None,
     registers: Registers | None = None,
-    unchanged: tuple[str, str, dt.date, str | None, str] | None = None,
+    unchanged: tuple[str, str, dt.date, str | None, int, str] | None = None,
 ) -> Record | None:
     """A regular reading of ``meter`` (locked by the caller), in the caller's transaction.
     A customer's second reading of a day replaces the first unless billed; a customer's
