@@ -7,6 +7,7 @@ consumer's inbox keeps a redelivered or republished event from taking effect twi
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 import pytest
@@ -183,3 +184,28 @@ async def test_the_relay_listens_again_when_the_server_ends_its_connection(
     await bus.add([{"n": 3}])  # a notification on the new connection
     await eventually(lambda: bus.consumed("applied") == 3, "the event after the reconnect")
     assert sorted(r["n"] for r in await bus.applied_rows()) == [1, 2, 3]
+
+
+async def test_a_stream_of_commits_is_published_in_batches_a_lone_one_at_once(
+    bus: BusSandbox,
+) -> None:
+    """Events committed one by one in a steady stream wake the relay on each commit; its
+    passes start ``settle`` apart at the least, so the stream goes out in a few batches, not
+    one pass per commit. After a quiet spell, an event's pass starts at once."""
+    await bus.consumer()
+    settle = 1.0
+    relay = bus.relay(poll_interval=3600, settle=settle)
+    bus.run(relay.run())
+    await asyncio.sleep(settle + 0.2)  # its first pass (at start), then quiet
+
+    started = time.perf_counter()
+    await bus.add([{"n": 0}])
+    await eventually(lambda: bus.consumed("applied") == 1, "a lone event")
+    assert time.perf_counter() - started < settle * 0.8  # not held for the settle time
+
+    for n in range(1, 21):  # 20 commits over about 0.2 s
+        await bus.add([{"n": n}])
+        await asyncio.sleep(0.01)
+    await eventually(lambda: bus.consumed("applied") == 21, "the stream")
+    assert relay.published == 21
+    assert relay.batches <= 4, relay.batches  # without the spacing: a pass per commit or two

@@ -336,10 +336,12 @@ class CountingRelay(OutboxRelay):
 
     published = 0
     held_back = 0
+    batches = 0  # passes that published something
 
     async def publish_batch(self, conn: asyncpg.Connection) -> int:
         count = await super().publish_batch(conn)
         self.published += count
+        self.batches += count > 0
         return count
 
     # a test double: the same call, a narrower signature than the base

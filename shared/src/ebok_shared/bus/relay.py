@@ -39,6 +39,13 @@ RELAY_LOOP = "outbox-relay"  # the loop's name in logs, and its connection's app
 # The longest pause between attempts while the database or the broker is away: short, since
 # the outbox waits meanwhile and an attempt costs little.
 _RETRY_MAX = 5.0
+# The least time between the starts of two passes. Every commit that adds events wakes the
+# relay; under a steady stream of commits (readings submitted one after another) each woke a
+# pass of its own: a claim, a publish and its confirm, a delete and a commit, for one event or
+# two. Passes spaced this far apart publish what the interval brought as one batch. A pass
+# after a quiet spell starts at once, so an event's latency grows by at most this, and only
+# while the relay is busy.
+SETTLE = 0.01
 
 _CLAIM = """
 SELECT id, event_id::text, event_type, aggregate_key, body FROM outbox
@@ -63,23 +70,28 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         retry_delay: float = 1.0,
         fast_path: bool = True,
+        settle: float = SETTLE,
     ) -> None:
         """``fast_path=False`` forces aio-pika's ordinary publishing even where the fast path
-        would work (tests run the relay both ways)."""
+        would work (tests run the relay both ways). ``settle``: the least time between the
+        starts of two passes (``SETTLE``)."""
         self.dsn = dsn
         self.connection = connection
         self.topology = topology
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_delay = retry_delay
+        self.settle = settle
+        self._last_pass = float("-inf")
         self._channel: AbstractChannel | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self.fast_path = fast_path and choose_fast_path()
 
     async def run(self) -> NoReturn:
         """Publish until cancelled, woken by each commit that adds outbox rows (``NOTIFY``)
-        and every ``poll_interval`` seconds besides; reconnects to the database (also when
-        the server ends the LISTEN connection) and the broker by itself."""
+        and every ``poll_interval`` seconds besides, its passes ``settle`` apart; reconnects to
+        the database (also when the server ends the LISTEN connection) and the broker by
+        itself."""
         log.info("outbox relay started", publishing="fast" if self.fast_path else "aio-pika")
         await loops.listen_on(
             RELAY_LOOP,
@@ -93,7 +105,13 @@ class OutboxRelay:
 
     async def _drain(self, conn: asyncpg.Connection) -> None:
         """Batches until the outbox has less than a full one; a failure drops the broker
-        channel (the loop logs it and tries again after a pause)."""
+        channel (the loop logs it and tries again after a pause). Starts ``settle`` seconds
+        after the previous pass started at the earliest."""
+        loop = asyncio.get_running_loop()
+        wait = self._last_pass + self.settle - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last_pass = loop.time()
         try:
             while await self.publish_batch(conn) >= self.batch_size:
                 pass
