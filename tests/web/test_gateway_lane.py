@@ -52,6 +52,8 @@ async def server() -> AsyncIterator[Server]:
         if kind == "slow":
             await asyncio.sleep(2)
             return web.Response(body=b"late")
+        if kind == "moved":
+            raise web.HTTPFound("/api/v1/json?who=moved")
         if kind == "refused":
             return web.json_response({"code": "nope"}, status=403)
         raise web.HTTPNotFound()
@@ -121,6 +123,7 @@ async def test_what_it_cannot_read_or_write_is_left_to_aiohttp(server: Server) -
     lane = GatewayLane(server.url, timeout=5)
     try:
         assert await lane.get("/chunked", {}) is None  # no length: aiohttp reads it
+        assert await lane.get("/moved", {}) is None  # aiohttp follows a redirect
         assert await lane.get("/json?who=a b", {}) is None  # not written as it is
         assert await lane.get("/json", {"X-Bad": "a\r\nX-Injected: 1"}) is None
         assert await lane.get("/json", {"X-Name": "Łukasz"}) is None
@@ -131,6 +134,8 @@ async def test_what_it_cannot_read_or_write_is_left_to_aiohttp(server: Server) -
             gateway = Gateway(http, server.url, lane)
             reply = await gateway.call("GET", "/chunked")
             assert (reply.status, reply.json()) == (200, {"a": 1})
+            reply = await gateway.call("GET", "/moved")
+            assert reply.json() == {"who": "moved"}
             reply = await gateway.call("GET", "/json", params={"who": "a b"})
             assert reply.json() == {"who": "a b"}
     finally:

@@ -9,9 +9,9 @@ written as bytes, the answer's head parsed and its body read by ``Content-Length
 Only what this can do exactly goes this way: a GET of an address made of plain URL
 characters, headers without line breaks, an answer whose end its head tells (a length, or a
 status without a body). Anything else (``https``, chunked or compressed answers, an
-interim 1xx, the cap of open connections reached) is ``None``: the caller asks through
-aiohttp instead, which a GET allows (RFC 9110 9.2.2); the connection of an answer left
-unread is closed, never used again. A kept connection the gateway had closed meanwhile (the
+interim 1xx, a redirect, the cap of open connections reached) is ``None``: the caller asks
+through aiohttp instead, which a GET allows (RFC 9110 9.2.2); the connection of an answer
+left unread is closed, never used again. A kept connection the gateway had closed meanwhile (the
 request met the close, no byte came back) is tried once more on a new one (RFC 9112 9.3.1),
 as every HTTP client does. A call that gets no answer within ``timeout`` raises
 ``TimeoutError``; a connection lost or refused raises ``aiohttp.ClientConnectionError``:
@@ -66,6 +66,8 @@ def _head(raw: bytes) -> tuple[int, CIMultiDict[str], int, bool]:
         headers.add(name, value.strip())
     if status < 200 or "Transfer-Encoding" in headers:
         raise _Unsupported(f"status {status} or a transfer coding")
+    if 300 <= status < 400 and status != 304:
+        raise _Unsupported("a redirect")  # aiohttp follows it: the caller's answer as before
     if headers.get("Content-Encoding", "identity").lower() != "identity":
         raise _Unsupported("a content coding")
     if status in _NO_BODY:
