@@ -33,6 +33,7 @@ from . import (
     http_readings,
 )
 from .gateway import Gateway
+from .gateway_lane import GatewayLane
 from .kept_pages import KeptPages
 from .keys import GATEWAY, HTTP, KEPT_PAGES, OPERATOR_STORE, SETTINGS, STORE, TEMPLATES
 from .middleware import (
@@ -82,8 +83,10 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     )
     client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     lane = RedisLane(settings.redis_url, timeout=2)  # the session read of every page
+    # the gateway's answers to bodiless GETs (every page's), beside aiohttp's client
+    gateway_lane = GatewayLane(settings.api_url, timeout=settings.gateway_timeout)
     app[HTTP] = http
-    app[GATEWAY] = Gateway(http, settings.api_url)
+    app[GATEWAY] = Gateway(http, settings.api_url, gateway_lane)
     app[STORE] = SessionStore(
         client,
         settings.session_prefix,
@@ -101,6 +104,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     )
     yield
     await http.close()
+    gateway_lane.close()
     lane.close()
     await client.aclose()
 

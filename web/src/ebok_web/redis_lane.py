@@ -43,6 +43,9 @@ class _Connection(asyncio.Protocol):
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost = False
+        # Commands asked in one turn of the event loop go in one write at its end: the pages
+        # that came in together read their sessions with one system call, not one each.
+        self._pending: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's stream transports are not asyncio.Transport's subclasses (no isinstance)
@@ -71,10 +74,18 @@ class _Connection(asyncio.Protocol):
 
     def send(self, command: bytes) -> asyncio.Future[Any]:
         assert self.transport is not None
-        waiter = asyncio.get_running_loop().create_future()
-        self.transport.write(command)
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append(command)
         self._waiting.append(waiter)
         return waiter
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if self.transport is not None and not self.lost:
+            self.transport.write(b"".join(pending))
 
     def close(self) -> None:
         if self.transport is not None:
