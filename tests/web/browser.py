@@ -226,11 +226,14 @@ async def no_horizontal_scroll(page: Page, what: str = "") -> None:
 
 
 async def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG under var/screenshots/<viewport width>/<name>.png."""
+    """A full-page PNG under var/screenshots/<viewport width>/<name>.png, one image pixel per
+    CSS pixel: a window of device pixel ratio 2 (200 % zoom) is pictured in the layout it has
+    (what the picture is for), at half the resolution: a quarter of the pixels to paint and
+    encode (0.57 -> 0.30 s CPU for a long page)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     path = SCREENSHOTS / str(width) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=True, scale="css")
     return path
 
 
