@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: run test test-web test-containers test-fast test-service setup browser lint typecheck
+.PHONY: run test test-web test-containers test-fast test-service setup bytecode browser lint typecheck
 
 setup:
 	@command -v uv >/dev/null || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -30,11 +30,21 @@ browser:
 # worker, so a module's stack starts once): the tests wait on processes, broker and disk more
 # than on CPU. Every test isolates its data, so the workers never meet.
 TEST_WORKERS ?= 2
-test: setup browser lint typecheck
+test: setup bytecode browser lint typecheck
 	@uv run --frozen pytest -n $(TEST_WORKERS) --dist loadfile
 
+# Every module compiled to bytecode once, before the tests: each whole stack a test starts is
+# about twenty Python processes, and without .pyc files (a fresh venv, or PYTHONDONTWRITEBYTECODE
+# set, as on these machines) each of them compiles every module it imports from source again:
+# about a third of a stack's start-up CPU (measured: 29.5 s -> 18.8 s CPU per stack). Files
+# already compiled are skipped (a few seconds); one that does not compile only stays uncached.
+SITE_PACKAGES = $$(uv run --frozen python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+bytecode: setup
+	@uv run --frozen python -m compileall -q -j 0 $(SITE_PACKAGES) \
+	  shared/src gateway/src web/src services deploy tools bench tests >/dev/null || true
+
 # The portal's page and browser tests alone.
-test-web: setup browser
+test-web: setup bytecode browser
 	@uv run --frozen pytest tests/web
 
 # The images built with podman and the stack run from them (installs podman, runc and

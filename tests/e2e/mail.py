@@ -48,10 +48,24 @@ def _read(path: Path) -> Mail:
     return Mail(path.name, to.strip().lower(), str(message.get("Subject", "")), text)
 
 
+# Each message read once per test process: a Maildir message never changes after delivery (the
+# sink writes it in tmp/ and links it into new/), and ``wait_for_mail`` looks again every 0.2 s
+# at a Maildir that, on a stack shared by many modules, holds hundreds of messages (parsing them
+# all on every look was most of the CPU a test spent waiting for its one e-mail).
+_READ: dict[Path, Mail] = {}
+
+
+def _kept(path: Path) -> Mail:
+    mail = _READ.get(path)
+    if mail is None:
+        mail = _READ[path] = _read(path)
+    return mail
+
+
 def all_mail(maildir: Path) -> list[Mail]:
     """Every message kept so far, oldest first (Maildir names start with the time)."""
     paths = [p for sub in ("new", "cur") for p in (maildir / sub).glob("*") if p.is_file()]
-    return sorted((_read(p) for p in paths), key=lambda m: m.key)
+    return sorted((_kept(p) for p in paths), key=lambda m: m.key)
 
 
 def mail_to(maildir: Path, address: str) -> list[Mail]:

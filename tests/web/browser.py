@@ -2,7 +2,8 @@
 own download (no internet here; ``make test`` installs ``chromium`` with apt).
 
 Fixtures: ``browser`` (one Chromium per test session), ``browser_stack`` (one stack shared by
-every browser module; such a module overrides ``stack`` with ``from .browser import stack``),
+every browser module and most page modules; such a module overrides ``stack`` with
+``from .browser import shared_stack``),
 ``browser_customers`` (made once for them all) and ``browsing`` (pages at a ``Display``, with
 JavaScript on or off, closed after the test). Helpers: ``check_axe``, ``no_horizontal_scroll``,
 ``screenshot``, ``check_keyboard_walk``, ``sign_in``, ``signed_in_state``.
@@ -83,16 +84,24 @@ async def browser(playwright_driver: Playwright) -> AsyncIterator[Browser]:
     await launched.close()
 
 
-# -- one stack for every browser module -----------------------------------------------------------
+# -- one stack for the browser modules and most page modules ---------------------------------------
 @pytest.fixture(scope="package")
 async def browser_stack(
     services: Services, amqp_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Stack]:
-    """Browser modules read pages and sign in the customers below, changing nothing another
-    module relies on, so they share one stack (one start-up instead of one per module)."""
+    """Browser modules read pages and sign in the customers below; the page modules that
+    import ``stack`` from here make customers of their own, each browsing from an address of
+    its own (``portal.person_address``), and put back whatever they switch or stop before
+    they end. None changes anything another module relies on, so they share one stack: one
+    start-up (about 19 s CPU: some twenty Python processes) instead of one per module, on
+    each test worker that runs them. Modules that leave the stack changed keep their own
+    (test_account and test_console_pages publish regulations). Answers are checked against
+    the services' contracts, as on tests/e2e's stacks."""
     workdir = tmp_path_factory.mktemp("browser-stack")
-    async with running_stack(services.pg_admin_dsn, amqp_url, workdir) as running:
-        yield running
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("EBOK_CHECK_ANSWERS", "1")
+        async with running_stack(services.pg_admin_dsn, amqp_url, workdir) as running:
+            yield running
 
 
 @dataclass(frozen=True)
@@ -118,10 +127,11 @@ async def browser_customers(
     return BrowserCustomers(ready, two_step, secret)
 
 
-@pytest.fixture(scope="module")
-def stack(browser_stack: Stack) -> Stack:
-    """Imported by a browser module: its ``stack`` (and so ``api``, ``portal``) is the shared
-    one."""
+@pytest.fixture(scope="module", name="stack")
+def shared_stack(browser_stack: Stack) -> Stack:
+    """Imported by a browser or page module (``from .browser import shared_stack``): its
+    fixture ``stack`` (and so ``api``, ``portal``) is the shared one. Named apart so that the
+    module's tests can still take ``stack: Stack``."""
     return browser_stack
 
 
@@ -216,11 +226,14 @@ async def no_horizontal_scroll(page: Page, what: str = "") -> None:
 
 
 async def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG under var/screenshots/<viewport width>/<name>.png."""
+    """A full-page PNG under var/screenshots/<viewport width>/<name>.png, one image pixel per
+    CSS pixel: a window of device pixel ratio 2 (200 % zoom) is pictured in the layout it has
+    (what the picture is for), at half the resolution: a quarter of the pixels to paint and
+    encode (0.57 -> 0.30 s CPU for a long page)."""
     width = page.viewport_size["width"] if page.viewport_size else 0
     path = SCREENSHOTS / str(width) / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(path), full_page=True)
+    await page.screenshot(path=str(path), full_page=True, scale="css")
     return path
 
 

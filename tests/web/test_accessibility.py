@@ -30,8 +30,8 @@ from .browser import (  # noqa: F401  (stack: the browser modules' shared one)
     check_keyboard_walk,
     no_horizontal_scroll,
     screenshot,
+    shared_stack,
     signed_in_state,
-    stack,
 )
 
 

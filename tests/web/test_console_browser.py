@@ -27,8 +27,8 @@ from .browser import (  # noqa: F401  (stack: the browser modules' shared one)
     DESKTOP,
     Browsing,
     screenshot,
+    shared_stack,
     sign_in,
-    stack,
 )
 from .console import (
     ALL_ROLES,
@@ -114,7 +114,7 @@ async def customer_with_work(
 
 
 @pytest.fixture(scope="module")
-async def things(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Things:  # noqa: F811
+async def things(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Things:
     workdir = tmp_path_factory.mktemp("console-browser")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         api = Api(http, stack.api)
@@ -152,12 +152,12 @@ async def console_state(browser: Browser, base_url: str, operator: Operator) -> 
 
 
 @pytest.fixture(scope="module")
-async def staff_state(browser: Browser, stack: Stack, things: Things) -> Any:  # noqa: F811
+async def staff_state(browser: Browser, stack: Stack, things: Things) -> Any:
     return await console_state(browser, stack.portal_url, things.staff)
 
 
 @pytest.fixture(scope="module")
-async def clerk_state(browser: Browser, stack: Stack, things: Things) -> Any:  # noqa: F811
+async def clerk_state(browser: Browser, stack: Stack, things: Things) -> Any:
     return await console_state(browser, stack.portal_url, things.clerk)
 
 
@@ -267,7 +267,7 @@ async def _flash(page: Page) -> str:
 
 async def test_an_operators_day(
     browsing: Browsing,
-    stack: Stack,  # noqa: F811
+    stack: Stack,
     api: Api,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

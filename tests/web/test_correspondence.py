@@ -19,6 +19,7 @@ from tests.e2e.journeys import CUSTOMER_PASSWORD, Session
 from tests.e2e.stack import Stack
 from tests.support.waiting import eventually
 
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import fresh_customers, sign_in
 from .filling import NOT_A_DOCUMENT, PDF, PNG, fill, main_action, value_of
 from .portal import Page, Portal

@@ -35,7 +35,7 @@ from .browser import (  # noqa: F401  (stack: the browser modules' shared one)
     Browsing,
     check_axe,
     screenshot,
-    stack,
+    shared_stack,
 )
 from .customers import fresh_customers
 

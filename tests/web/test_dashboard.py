@@ -22,6 +22,7 @@ from tests.e2e.stack import Stack
 from tests.support.waiting import eventually
 
 from . import money_pages as mp
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import ready_customer, sign_in
 from .portal import Portal, attr, one
 

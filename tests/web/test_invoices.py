@@ -21,6 +21,7 @@ from tests.e2e.mail import wait_for_mail
 from tests.e2e.stack import Stack
 
 from . import money_pages as mp
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import ready_customer, sign_in
 from .portal import Page, Portal, attr, form_fields, one
 

@@ -18,8 +18,8 @@ from .browser import (  # noqa: F401  (stack: the browser modules' shared one)
     Stop,
     check_keyboard_walk,
     focused,
+    shared_stack,
     signed_in_state,
-    stack,
 )
 
 SKIP_LINK = "Przejdź do treści"

@@ -12,8 +12,8 @@ from playwright.async_api import Page
 from .browser import (  # noqa: F401  (stack: the browser modules' shared one)
     BrowserCustomers,
     Browsing,
+    shared_stack,
     sign_in,
-    stack,
 )
 
 

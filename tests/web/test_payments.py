@@ -19,6 +19,7 @@ from tests.support.qr import svg_codes
 from tests.support.waiting import eventually
 
 from . import money_pages as mp
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import ready_customer, sign_in
 from .portal import Portal, attr, form_fields, one
 

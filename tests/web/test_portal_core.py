@@ -8,6 +8,7 @@ from pathlib import Path
 from tests.e2e.client import Api
 from tests.e2e.stack import Stack
 
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import ready_customer, sign_in
 from .portal import Portal, one
 

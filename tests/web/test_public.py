@@ -18,6 +18,7 @@ from tests.e2e.mail import Mail, subject_has, wait_for_mail
 from tests.e2e.stack import Stack
 from tests.notifier.test_render import SAMPLES
 
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import fresh_customers, ready_customer, sign_in
 from .portal import Page, Portal
 

@@ -18,6 +18,7 @@ from tests.e2e.data import Customer
 from tests.e2e.journeys import Session
 from tests.e2e.stack import Stack
 
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import fresh_customers
 from .filling import NOT_A_DOCUMENT, PNG, fill, value_of
 from .portal import Portal

@@ -17,6 +17,7 @@ import redis.asyncio as redis
 from tests.e2e.client import Api
 from tests.e2e.stack import Stack
 
+from .browser import shared_stack  # noqa: F401  (fixture "stack": tests/web's shared one)
 from .customers import ready_customer, sign_in
 from .portal import Portal
 

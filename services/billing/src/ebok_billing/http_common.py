@@ -9,7 +9,7 @@ from aiohttp import web
 from ebok_shared.http.params import bad
 
 from .clients.domain import CLIENT_NUMBER_RE, CONTRACT_NUMBER_RE, INVOICE_NUMBER_RE
-from .documents.pdf import Utility
+from .documents.utility import Utility
 from .settings import BillingSettings
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from importlib import resources
@@ -21,24 +20,13 @@ from fpdf import FPDF
 from ..common.money import format_pln
 from ..ledger.domain import Lines, client_bank_account
 from ..payments.transfer_qr import TransferQr
+from .utility import Utility
 
 _FONTS = resources.files("ebok_billing") / "fonts"
 FONT = "DejaVu"
 # Latin with Polish letters, ³, no-break space and typographic punctuation: loading only
 # these code points makes each document several times faster to build.
 _RANGES = ["U+0020-007E", "U+00A0-017F", "U+2010-2027", "U+2030-203A", "U+20AC"]
-
-
-@dataclass(frozen=True)
-class Utility:
-    name: str
-    street: str
-    postal_code: str
-    city: str
-    nip: str
-    bank_prefix: str
-    ksef_qr_base: str
-    transfer_recipient: str = "MPWiK Warszawa"
 
 
 class _Document(FPDF):

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from . import pdf
+from .utility import Utility
 
 _CACHE_SIZE = 256
 _cache: OrderedDict[str, bytes] = OrderedDict()
@@ -27,7 +27,7 @@ def _digest(kind: str, *records: Any) -> str:
 
 
 async def _render(
-    kind: str, render: Callable[..., bytes], *records: Any, utility: pdf.Utility
+    kind: str, render: Callable[..., bytes], *records: Any, utility: Utility
 ) -> bytes:
     key = _digest(kind, *records, {"utility": repr(utility)})
     cached = _cache.get(key)
@@ -41,16 +41,31 @@ async def _render(
     return body
 
 
-async def invoice_document(inv: Any, buyer: Any, utility: pdf.Utility, *, copy: bool) -> bytes:
+async def invoice_document(inv: Any, buyer: Any, utility: Utility, *, copy: bool) -> bytes:
     """``buyer``: the buyer's data kept on the invoice when it was issued; ``copy``: the
     customer's "ODPIS" rather than the original an e-invoice carries."""
     kind = "invoice-copy" if copy else "invoice"
-    render = functools.partial(pdf.invoice_document, copy=copy)
+    render = functools.partial(_invoice, copy=copy)
     return await _render(kind, render, inv, buyer, utility=utility)
 
 
-async def contract_document(contract: Any, client: Any, utility: pdf.Utility) -> bytes:
-    return await _render("contract", pdf.contract_document, contract, client, utility=utility)
+async def contract_document(contract: Any, client: Any, utility: Utility) -> bytes:
+    return await _render("contract", _contract, contract, client, utility=utility)
+
+
+# ``pdf`` (and with it fpdf, about 0.5 s CPU) is imported by the first document a process
+# renders, in the worker thread that renders it: most billing processes never render one
+# (migrate, a feed, every test stack's start), and the event loop never waits on the import.
+def _invoice(inv: Any, buyer: Any, utility: Utility, *, copy: bool) -> bytes:
+    from . import pdf
+
+    return pdf.invoice_document(inv, buyer, utility, copy=copy)
+
+
+def _contract(contract: Any, client: Any, utility: Utility) -> bytes:
+    from . import pdf
+
+    return pdf.contract_document(contract, client, utility)
 
 
 def clear_cache() -> None:

@@ -12,7 +12,7 @@ from ..common.connection import Conn
 from ..ledger.use_cases import own_invoice
 from . import rendering as documents
 from . import repository as repo
-from .pdf import Utility
+from .utility import Utility
 
 
 async def own_invoice_copy(

@@ -23,7 +23,7 @@ from ebok_shared.refusals import Refusal, conflict, invalid, not_found
 
 from .. import events as ev
 from ..common.connection import Conn
-from ..documents.pdf import Utility
+from ..documents.utility import Utility
 from ..ledger import repository as ledger_repo
 from ..ledger.domain import ZERO, client_bank_account
 from ..ledger.use_cases import balance
