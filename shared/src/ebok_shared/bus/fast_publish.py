@@ -153,9 +153,10 @@ def _settle_confirms_at_once(channel: aiormq.Channel) -> None:
         for tag in [tag for tag in pending if tag <= frame.delivery_tag]:
             confirm(tag, frame)
 
-    # Replaced on this one channel object, where its reader looks it up: mypy forbids
-    # assigning to a method, and the marker is no attribute aiormq declares.
+    # Replaced on this one channel object, where its reader looks it up (mypy forbids
+    # assigning to a method).
     channel._on_confirm_frame = on_confirm_frame  # type: ignore[method-assign]
+    # A marker of ours, no attribute aiormq declares.
     channel._ebok_confirms = True  # type: ignore[attr-defined]
 
 
