@@ -45,7 +45,8 @@ async def test_runs_are_applied_in_one_call_once_and_a_poison_event_is_isolated(
 
 async def test_a_backlog_is_taken_in_batches_of_hundreds(bus: BusSandbox) -> None:
     # A consumer behind by a thousand events catches up a few hundred per transaction and
-    # ack (its defaults): each batch costs a commit, an ack and the broker's settling of it.
+    # ack (its defaults; up to 128 before): each batch costs a commit, an ack and the
+    # broker's settling of it.
     calls: list[int] = []
 
     async def handler(conn: asyncpg.Connection, events: list[Event]) -> None:
@@ -60,4 +61,4 @@ async def test_a_backlog_is_taken_in_batches_of_hundreds(bus: BusSandbox) -> Non
 
     await eventually(lambda: sum(calls) == 1200, "the backlog applied")
     assert [r["event_id"] for r in await bus.applied_rows()] == [e.id for e in events]
-    assert max(calls) > 256, f"the backlog came in runs of {sorted(set(calls))}"
+    assert max(calls) > 128, f"the backlog came in runs of {sorted(set(calls))}"
