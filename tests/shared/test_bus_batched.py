@@ -41,3 +41,24 @@ async def test_runs_are_applied_in_one_call_once_and_a_poison_event_is_isolated(
     assert Counter(r["event_id"] for r in await bus.applied_rows()) == {i: 1 for i in good}
     assert max(calls) > 1, "runs of events reached the handler together"
     assert await bus.queue_depth(bus.topology.dead_letter_queue("counter")) == 1
+
+
+async def test_a_backlog_is_taken_in_batches_of_hundreds(bus: BusSandbox) -> None:
+    # A consumer behind by a thousand events catches up a few hundred per transaction and
+    # ack (its defaults; up to 128 before): each batch costs a commit, an ack and the
+    # broker's settling of it.
+    calls: list[int] = []
+
+    async def handler(conn: asyncpg.Connection, events: list[Event]) -> None:
+        calls.append(len(events))
+        await record_many(conn, events)
+
+    consumer = bus.build_consumer(subscriptions=[Subscription(INCREMENTED, handler, batched=True)])
+    await consumer.declare()
+    events = await bus.add([{"n": i} for i in range(1200)])
+    assert await bus.publish_outbox() == 1200
+    await bus.start(consumer)
+
+    await eventually(lambda: sum(calls) == 1200, "the backlog applied")
+    assert [r["event_id"] for r in await bus.applied_rows()] == [e.id for e in events]
+    assert max(calls) > 128, f"the backlog came in runs of {sorted(set(calls))}"

@@ -6,21 +6,24 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import uuid
 from collections.abc import Callable
 from types import SimpleNamespace
+from typing import cast
 
+import aio_pika
 import aiormq
 import pamqp.frame
 import pytest
 from ebok_shared import db
-from ebok_shared.bus import OutboxRelay, fast_publish
+from ebok_shared.bus import Event, OutboxRelay, fast_publish
 from ebok_shared.bus import relay as relay_module
-from ebok_shared.bus.fast_publish import message_frames
+from ebok_shared.bus.fast_publish import Message, message_frames
 from pamqp import commands
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
-from tests.support.bus import BusSandbox, delete_bus_objects
+from tests.support.bus import ECHOED, INCREMENTED, PRODUCER, BusSandbox, delete_bus_objects
 from tests.support.waiting import eventually
 
 EVENT_TYPE = "billing.invoice.issued"
@@ -69,6 +72,42 @@ async def test_a_consumer_the_broker_cancelled_consumes_again(bus: BusSandbox) -
     await consumer.declare()
     await bus.add([{"n": 2}])
     await eventually(lambda: bus.consumed("applied") == 2, "the event after the cancel")
+
+
+async def test_a_large_batch_is_settled_by_the_brokers_confirms_with_a_return_among_them(
+    bus: BusSandbox,
+) -> None:
+    # The relay's channel settles a confirm covering many publishes in one pass (not
+    # aiormq's loop): every publish gets its own outcome, the returned one its error, and
+    # nothing is left pending on the channel afterwards.
+    await bus.consumer()  # a queue takes test.counter.incremented; nothing takes echoed
+    channel = await bus.connection.channel(publisher_confirms=True, on_return_raises=True)
+    exchange = bus.topology.exchange(PRODUCER)
+    await channel.declare_exchange(exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    underlay = cast(aiormq.Channel, await channel.get_underlay_channel())
+    returned = {250, 1200}
+    messages = [
+        Message(
+            exchange,
+            ECHOED if i in returned else INCREMENTED,
+            str(uuid.uuid4()),
+            Event.new(INCREMENTED, {"n": i}).to_json(),
+        )
+        for i in range(1500)
+    ]
+    try:
+        for _ in range(2):  # the second batch on the channel whose handler is now ours
+            # bounded: a confirm left unsettled would otherwise hang the test
+            outcomes = await asyncio.wait_for(fast_publish.publish(underlay, messages), 30)
+            assert [i for i, o in enumerate(outcomes) if isinstance(o, BaseException)] == sorted(
+                returned
+            )
+            assert all(isinstance(outcomes[i], aiormq.exceptions.PublishError) for i in returned)
+            assert not underlay.confirmations
+            assert not underlay.message_id_delivery_tag
+    finally:
+        await channel.close()
+    await eventually(lambda: bus.consumed("applied") == 1498, "the taken events")
 
 
 def test_the_fast_path_is_used_with_the_pinned_aiormq() -> None:

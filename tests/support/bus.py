@@ -204,7 +204,11 @@ class BusSandbox:
 
     async def consumer(self, name: str = "counter", **kwargs: Any) -> Consumer:
         """A started consumer, stopped when the sandbox closes."""
-        consumer = self.build_consumer(name, **kwargs)
+        return await self.start(self.build_consumer(name, **kwargs))
+
+    async def start(self, consumer: Consumer) -> Consumer:
+        """Start a consumer built here (e.g. after its queue was filled), stopped when the
+        sandbox closes."""
         await consumer.start()
         self._consumers.append(consumer)
         return consumer

@@ -88,8 +88,13 @@ class Consumer:
         topology: Topology,
         catalogue: Catalogue | None = None,
         retry: RetryPolicy = RetryPolicy(),
-        prefetch: int = 256,
-        batch_size: int = 128,
+        # A backlog is taken up to 256 events per transaction and ack, with the next batch
+        # already delivered meanwhile: draining a queue then costs the consumer, its
+        # PostgreSQL backend and the broker together about a sixth less CPU per event than at
+        # 128 (prefetch 256); 512 (prefetch 1024) saved no more. A trickle still goes at
+        # once (``linger``).
+        prefetch: int = 512,
+        batch_size: int = 256,
         linger: float = 0.005,  # seconds a batch waits to fill; bounds the added latency
     ) -> None:
         self.name = name

@@ -22,6 +22,10 @@ from typing import Any, NamedTuple, TypeVar
 import aiormq
 from aiormq.abc import ChannelFrame
 
+from ..logs import get_logger
+
+log = get_logger(__name__)
+
 _T = TypeVar("_T")
 
 # The aiormq releases whose channel internals this module was written against.
@@ -36,7 +40,7 @@ _CHANNEL_STATE = (
     "max_content_size",
 )
 # ... and on the class.
-_CHANNEL_MEMBERS = ("lock", "closing")
+_CHANNEL_MEMBERS = ("lock", "closing", "_on_confirm_frame", "_confirm_delivery")
 _FRAME_FIELDS = {"payload", "should_close"}
 
 
@@ -85,6 +89,7 @@ async def publish(channel: aiormq.Channel, messages: list[Message]) -> list[Any]
     outcome: its confirm, or the error (a return, a nack)."""
     if not messages:
         return []
+    _settle_confirms_at_once(channel)
     first, confirms = await _unless_closed(channel, _enqueue(channel, messages))
     try:
         return await _unless_closed(channel, asyncio.gather(*confirms, return_exceptions=True))
@@ -122,6 +127,37 @@ async def _enqueue(
             _forget(channel, messages, first)
             raise
     return first, futures
+
+
+def _settle_confirms_at_once(channel: aiormq.Channel) -> None:
+    """Have ``channel`` settle a confirm that covers many publishes (``multiple``) at once.
+
+    aiormq compares every pending delivery tag with the confirm in a Python loop and settles
+    each covered one in a callback of its own, once per confirm frame: with a batch's 500
+    publishes pending and the broker confirming it in many frames, that was a seventh of the
+    relay process's CPU. The same tags are settled the same way (aiormq's own
+    ``_confirm_delivery``, in tag order), only now, in one pass. The relay's confirm channel
+    is its own, so nothing else on it expects aiormq's way."""
+    if getattr(channel, "_ebok_confirms", False):
+        return
+    confirm = channel._confirm_delivery
+    pending = channel.confirmations
+
+    async def on_confirm_frame(frame: Any) -> None:
+        if frame.delivery_tag not in pending:  # as aiormq: said, and otherwise ignored
+            log.error("unexpected confirm from the broker", frame=repr(frame))
+            return
+        if not getattr(frame, "multiple", False):
+            confirm(frame.delivery_tag, frame)
+            return
+        for tag in [tag for tag in pending if tag <= frame.delivery_tag]:
+            confirm(tag, frame)
+
+    # Replaced on this one channel object, where its reader looks it up (mypy forbids
+    # assigning to a method).
+    channel._on_confirm_frame = on_confirm_frame  # type: ignore[method-assign]
+    # A marker of ours, no attribute aiormq declares.
+    channel._ebok_confirms = True  # type: ignore[attr-defined]
 
 
 def _forget(channel: aiormq.Channel, messages: list[Message], first: int) -> None:
