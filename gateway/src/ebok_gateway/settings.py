@@ -27,6 +27,12 @@ class GatewaySettings(ServiceSettings):
     # by its part timeout (counted once the call reached it) and its breaker (breaker.py).
     dashboard_budget: float = 4.0
     dashboard_part_timeout: float = 1.0
+    # Views asked of the services put together at once; the others wait their turn in one
+    # fair line (admission.py), the wait counting against the budget. As many as the
+    # connections to each service: a view asks each service at most once (its parts there in
+    # one batch), so the views let in never wait for a connection, and each service is kept
+    # as busy as those connections allow. 0: no line (every view asks at once).
+    dashboard_views_at_once: int = 8
     # Dashboard parts are kept until an event or the customer changes them; this bounds a
     # change that no event announces. 0: every dashboard asks the services.
     dashboard_cache_seconds: float = 60.0
@@ -42,6 +48,8 @@ class GatewaySettings(ServiceSettings):
             raise ConfigError("EBOK_DASHBOARD_PART_TIMEOUT: must not exceed EBOK_DASHBOARD_BUDGET")
         if self.upstream_connections < 1:
             raise ConfigError("EBOK_UPSTREAM_CONNECTIONS: must be at least 1")
+        if self.dashboard_views_at_once < 0:
+            raise ConfigError("EBOK_DASHBOARD_VIEWS_AT_ONCE: must not be negative")
         if self.dashboard_cache_seconds < 0:
             raise ConfigError("EBOK_DASHBOARD_CACHE_SECONDS: must not be negative")
 
