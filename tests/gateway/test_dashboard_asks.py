@@ -23,13 +23,15 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from ebok_gateway import upstream
 from ebok_gateway.admission import ADMISSION, Admission
 from ebok_gateway.app import create_app
 from ebok_gateway.breaker import Breaker
 from ebok_gateway.coalesce import Coalescer
 from ebok_gateway.dashboard import DASHBOARD
 from ebok_gateway.live import LIVE
+from ebok_gateway.upstream import Upstreams
 
 from tests.gateway.conftest import _upstream, gateway_settings
 from tests.support.apps import serve
@@ -289,6 +291,33 @@ async def test_a_call_nobody_waits_for_is_cancelled_and_never_joined() -> None:
 
     assert await asks.ask("123456", ("token", "profile"), answer) == "fresh"
     assert calls == 1
+
+
+async def test_calls_over_a_services_bound_reach_it_in_the_order_asked() -> None:
+    """One connection to the service, and a new call asked at each turn of the event loop
+    (requests coming in) while earlier ones wait: the service gets every call in the order
+    it was asked, none overtaken by a later one (aiohttp's own line lets a call just made
+    take a connection put back before the call woken for it runs)."""
+    arrived: list[int] = []
+
+    async def part(request: web.Request) -> web.Response:
+        arrived.append(int(request.query["n"]))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/n", part)
+    async with TestServer(app, host="127.0.0.1") as server:
+        session = upstream.session(1)
+        try:
+            calls = Upstreams(session, {"billing": str(server.make_url("")).rstrip("/")}, 10.0)
+            asked = []
+            for n in range(300):
+                asked.append(asyncio.ensure_future(calls.call("billing", "GET", f"/n?n={n}")))
+                await asyncio.sleep(0)
+            await asyncio.gather(*asked)
+        finally:
+            await session.close()
+    assert arrived == list(range(300))
 
 
 async def test_part_timeout_does_not_count_the_line_for_a_connection(
