@@ -13,6 +13,8 @@ their contracts)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -21,12 +23,15 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
+from ebok_gateway import upstream
+from ebok_gateway.admission import ADMISSION, Admission
 from ebok_gateway.app import create_app
 from ebok_gateway.breaker import Breaker
 from ebok_gateway.coalesce import Coalescer
 from ebok_gateway.dashboard import DASHBOARD
 from ebok_gateway.live import LIVE
+from ebok_gateway.upstream import Upstreams
 
 from tests.gateway.conftest import _upstream, gateway_settings
 from tests.support.apps import serve
@@ -39,6 +44,8 @@ FRESH = {"Cache-Control": "no-cache"}
 # The parts of one service are asked in one call (ebok_shared.http.batch): the calls a
 # dashboard makes, each one a view can share; the stand-ins count each part it carries.
 CALLS = len({p.service for p in DASHBOARD})
+# One view put together at a time, and a budget that leaves room for waiting one's turn.
+ONE_AT_A_TIME: dict[str, Any] = {"dashboard_views_at_once": 1, "dashboard_budget": 60.0}
 
 
 @dataclass
@@ -50,10 +57,15 @@ class Gated:
     issuer: Issuer
     gate: asyncio.Event
     calls: Counter[str]
+    arrivals: list[str]
 
     @property
     def asks(self) -> Coalescer:
         return self.client.app[LIVE].views.asks
+
+    @property
+    def admission(self) -> Admission:
+        return self.client.app[ADMISSION]
 
     def dashboard(self, subject: str, token: dict[str, str] | None = None) -> asyncio.Task[Any]:
         headers = {**(token or self.issuer.customer(subject)), **FRESH}
@@ -69,17 +81,31 @@ class Gated:
         return sum(self.calls.values())
 
 
-@pytest.fixture
-async def gated(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Gated]:
+@contextlib.asynccontextmanager
+async def _gated(
+    database: str,
+    amqp_url: str,
+    bus_prefix: str,
+    *,
+    held: Callable[[str], bool] = lambda _: True,
+    **overrides: Any,
+) -> AsyncIterator[Gated]:
+    """A gateway over stand-ins holding back each call whose token ``held`` names until the
+    gate opens; ``arrivals`` the token of each part asked, in the order the stand-ins got
+    them."""
     gate = asyncio.Event()
+    arrivals: list[str] = []
 
-    async def held(request: web.Request) -> web.Response:
-        await gate.wait()
-        return web.json_response({"items": [], "asked_with": request.headers["Authorization"]})
+    async def hold(request: web.Request) -> web.Response:
+        token = request.headers["Authorization"]
+        arrivals.append(token)
+        if held(token):
+            await gate.wait()
+        return web.json_response({"items": [], "asked_with": token})
 
     async with AsyncExitStack() as exits, running_issuer() as issuer:
         calls: Counter[str] = Counter()
-        upstream = await _upstream(dict.fromkeys(PATHS, held), calls)
+        upstream = await _upstream(dict.fromkeys(PATHS, hold), calls)
         exits.push_async_callback(upstream.close)
         base = str(upstream.make_url("")).rstrip("/")
         urls = {f"{s}_url": base for s in ("auth", "billing", "readings", "correspondence")}
@@ -90,14 +116,23 @@ async def gated(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[
             database,
             amqp_url,
             bus_prefix,
-            upstream_connections=64,
-            dashboard_part_timeout=30.0,
-            dashboard_budget=30.0,
-            **urls,
+            **{
+                "upstream_connections": 64,
+                "dashboard_part_timeout": 30.0,
+                "dashboard_budget": 30.0,
+                **urls,
+                **overrides,
+            },
         )
         client = await exits.enter_async_context(serve(create_app(settings)))
-        yield Gated(client, issuer, gate, calls)
+        yield Gated(client, issuer, gate, calls, arrivals)
         gate.set()
+
+
+@pytest.fixture
+async def gated(database: str, amqp_url: str, bus_prefix: str) -> AsyncIterator[Gated]:
+    async with _gated(database, amqp_url, bus_prefix) as gateway:
+        yield gateway
 
 
 def _asked_with(view: dict[str, Any]) -> set[str]:
@@ -155,6 +190,81 @@ async def test_an_ask_after_a_change_makes_calls_of_its_own(gated: Gated) -> Non
         assert _asked_with(view) == {token["Authorization"]}
 
 
+async def test_views_beyond_the_bound_wait_their_turn_first_come_first_served(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    """One view at a time: the services are asked nothing for the second and third views
+    while the first is being put together, and then each view's parts in the order the views
+    were asked (no view overtakes another in any service's line)."""
+    async with _gated(database, amqp_url, bus_prefix, **ONE_AT_A_TIME) as gated:
+        subjects = ("100001", "100002", "100003")
+        tokens = [gated.issuer.customer(s) for s in subjects]
+        asked = []
+        for subject, token in zip(subjects, tokens, strict=True):
+            asked.append(gated.dashboard(subject, token))
+            # the first one let in at once (its calls made), then each in line behind it
+            await _until(
+                lambda: (
+                    gated.admission.in_line == len(asked) - 1 and gated.total() == len(DASHBOARD)
+                )
+            )
+        assert [gated.admission.in_line, gated.total()] == [2, len(DASHBOARD)]
+        gated.gate.set()
+        views = await asyncio.gather(*asked)
+    for view, token in zip(views, tokens, strict=True):
+        assert _asked_with(view) == {token["Authorization"]}
+    in_order = [t["Authorization"] for t in tokens for _ in DASHBOARD]
+    assert gated.arrivals == in_order
+
+
+async def test_a_view_waits_for_its_turn_no_longer_than_leaves_its_parts_their_timeout(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    """Three views ahead in line hang (each until its parts' timeout): the fourth waits for
+    its turn only until what is left of its budget is its parts' timeout, then asks without
+    a turn, and all its parts are there within the budget."""
+    async with _gated(
+        database,
+        amqp_url,
+        bus_prefix,
+        held=lambda token: token != last["Authorization"],
+        dashboard_views_at_once=1,
+        dashboard_part_timeout=1.0,
+        dashboard_budget=2.5,
+    ) as gated:
+        last = gated.issuer.customer("100004")
+        ahead = [gated.dashboard(s) for s in ("100001", "100002", "100003")]
+        await _until(lambda: gated.admission.in_line == 2)
+        began = time.monotonic()
+        view = await gated.dashboard("100004", last)
+        took = time.monotonic() - began
+        gated.gate.set()
+        await asyncio.gather(*ahead)
+    assert {view[p.name]["status"] for p in DASHBOARD} == {"ok"}
+    # in line for the budget less the part timeout (the views ahead would take 3 s), then
+    # asked; the budget bounds it all
+    assert 1.5 - 0.1 <= took < 2.5
+    assert gated.admission.overdue >= 1
+
+
+async def test_an_ask_that_only_joins_calls_under_way_does_not_wait_for_a_turn(
+    database: str, amqp_url: str, bus_prefix: str
+) -> None:
+    """A second ask of a session whose dashboard is being put together asks the services
+    nothing new: it joins those calls at once, not after the view it would join."""
+    async with _gated(database, amqp_url, bus_prefix, **ONE_AT_A_TIME) as gated:
+        token = gated.issuer.customer("123456")
+        first = gated.dashboard("123456", token)
+        await _until(lambda: gated.asks.waiting("123456") == CALLS)
+        second = gated.dashboard("123456", token)
+        await _until(lambda: gated.asks.waiting("123456") == 2 * CALLS)
+        assert gated.admission.in_line == 0
+        gated.gate.set()
+        for view in await asyncio.gather(first, second):
+            assert _asked_with(view) == {token["Authorization"]}
+    assert gated.total() == len(DASHBOARD)
+
+
 async def test_a_call_nobody_waits_for_is_cancelled_and_never_joined() -> None:
     asks, started, cancelled = Coalescer(), asyncio.Event(), asyncio.Event()
     calls = 0
@@ -181,6 +291,33 @@ async def test_a_call_nobody_waits_for_is_cancelled_and_never_joined() -> None:
 
     assert await asks.ask("123456", ("token", "profile"), answer) == "fresh"
     assert calls == 1
+
+
+async def test_calls_over_a_services_bound_reach_it_in_the_order_asked() -> None:
+    """One connection to the service, and a new call asked at each turn of the event loop
+    (requests coming in) while earlier ones wait: the service gets every call in the order
+    it was asked, none overtaken by a later one (aiohttp's own line lets a call just made
+    take a connection put back before the call woken for it runs)."""
+    arrived: list[int] = []
+
+    async def part(request: web.Request) -> web.Response:
+        arrived.append(int(request.query["n"]))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/n", part)
+    async with TestServer(app, host="127.0.0.1") as server:
+        session = upstream.session(1)
+        try:
+            calls = Upstreams(session, {"billing": str(server.make_url("")).rstrip("/")}, 10.0)
+            asked = []
+            for n in range(300):
+                asked.append(asyncio.ensure_future(calls.call("billing", "GET", f"/n?n={n}")))
+                await asyncio.sleep(0)
+            await asyncio.gather(*asked)
+        finally:
+            await session.close()
+    assert arrived == list(range(300))
 
 
 async def test_part_timeout_does_not_count_the_line_for_a_connection(

@@ -8,6 +8,7 @@ from aiohttp import web
 from ebok_shared.service import ServiceSpec, create_service_app
 
 from . import events, http_customer, http_operator, http_public, upstream, web_security
+from .admission import ADMISSION, Admission
 from .live import live_settings
 from .middleware import rate_limit_middleware
 from .proxy import LIMITER, UPSTREAMS
@@ -23,6 +24,7 @@ async def upstreams(app: web.Application) -> AsyncIterator[None]:
     app[UPSTREAMS] = upstream.Upstreams(
         session, {s: settings.upstream(s) for s in SERVICES}, settings.upstream_timeout
     )
+    app[ADMISSION] = Admission(settings.dashboard_views_at_once)
     client = redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
     app[LIMITER] = RateLimiter(client, settings.rate_limit_prefix)
     yield

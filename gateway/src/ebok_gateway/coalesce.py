@@ -78,6 +78,10 @@ class Coalescer:
         else:
             self._flights.pop(client, None)
 
+    def under_way(self, client: str, key: Hashable) -> bool:
+        """Whether an ask of ``client``'s ``key`` now would join a call under way."""
+        return key in self._flights.get(client, {})
+
     def waiting(self, client: str) -> int:
         """How many asks wait for ``client``'s calls that a new ask could still join."""
         return sum(f.waiting for f in self._flights.get(client, {}).values())

@@ -14,6 +14,7 @@ from ebok_shared.http.params import HIDDEN_ITEMS_HEADER
 from ebok_shared.http.problems import Problem
 from ebok_shared.logs import get_logger
 
+from .admission import Admission
 from .coalesce import Coalescer, Flight
 from .notices import notices
 from .portal import PortalSettings
@@ -149,6 +150,7 @@ async def fetch_parts(
     budget: float,
     hidden: tuple[PortalSettings, str] | None = None,
     asks: Coalescer | None = None,
+    admission: Admission | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Every part, fetched concurrently, the parts of one service in one call
     (``_fetch_together``); what is not there within ``budget`` is unavailable. A part whose
@@ -156,34 +158,66 @@ async def fetch_parts(
     too (a protection against a service that is down or hangs; waiting in line for a
     connection under load counts only against ``budget``). With ``hidden`` (the portal's
     settings and the client), each list is asked without the items operators hid, and with
-    ``asks`` a call the same session is already making joins that call."""
+    ``asks`` a call the same session is already making joins that call. With ``admission``,
+    the calls wait for the view's turn (admission.py; the wait counts against ``budget``,
+    and lasts at most what leaves the parts their ``part_timeout``); a view whose every
+    call it would join is under way already asks nothing new, and goes on at once."""
 
     by_service: dict[str, list[Part]] = {}
     for part in parts:
         by_service.setdefault(part.service, []).append(part)
+    if not by_service:
+        return {}
+    plan = [(together, _hidden_ids(together, hidden)) for together in by_service.values()]
+    new_calls = (
+        asks is None
+        or hidden is None
+        or not all(asks.under_way(hidden[1], _key(token, t, ids)) for t, ids in plan)
+    )
+    if admission is None or not new_calls:
+        return await _fetch_planned(upstreams, plan, token, part_timeout, budget, hidden, asks)
+    async with admission.turn(within=max(0.0, budget - part_timeout)) as waited:
+        return await _fetch_planned(
+            upstreams, plan, token, part_timeout, budget - waited, hidden, asks
+        )
+
+
+def _hidden_ids(together: Sequence[Part], hidden: tuple[PortalSettings, str] | None) -> list[str]:
+    if hidden is None:
+        return [""] * len(together)
+    return [
+        hidden[0].hidden_header(p.section, p.list_key, hidden[1]).get(HIDDEN_ITEMS_HEADER, "")
+        for p in together
+    ]
+
+
+def _key(token: str, together: Sequence[Part], ids: Sequence[str]) -> tuple[Any, ...]:
+    return (token, tuple(p.name for p in together), tuple(ids))
+
+
+async def _fetch_planned(
+    upstreams: Upstreams,
+    plan: Sequence[tuple[Sequence[Part], list[str]]],
+    token: str,
+    part_timeout: float,
+    budget: float,
+    hidden: tuple[PortalSettings, str] | None,
+    asks: Coalescer | None,
+) -> dict[str, dict[str, Any]]:
     tasks: dict[str, asyncio.Future[dict[str, dict[str, Any]]]] = {}  # by part name
     own: list[asyncio.Future[dict[str, dict[str, Any]]]] = []  # this view's alone
     joined: list[Flight] = []  # shared calls, joined without a task of our own around them
-    for together in by_service.values():
-        ids = [
-            hidden[0].hidden_header(p.section, p.list_key, hidden[1]).get(HIDDEN_ITEMS_HEADER, "")
-            if hidden
-            else ""
-            for p in together
-        ]
+    for together, ids in plan:
         fetch = functools.partial(_fetch_together, upstreams, together, token, part_timeout, ids)
         if asks is None or hidden is None:
             task: asyncio.Future[dict[str, dict[str, Any]]] = asyncio.ensure_future(fetch())
             own.append(task)
         else:
-            key = (token, tuple(p.name for p in together), tuple(ids))
-            flight = asks.join(hidden[1], key, fetch)
+            flight = asks.join(hidden[1], _key(token, together, ids), fetch)
             joined.append(flight)
             task = flight.task
         for part in together:
             tasks[part.name] = task
-    if not tasks:
-        return {}
     try:
         done, _ = await asyncio.wait(set(tasks.values()), timeout=budget)
     finally:
@@ -211,6 +245,7 @@ async def dashboard_view(
     budget: float,
     fresh: bool = False,
     include: Sequence[Part] = (),
+    admission: Admission | None = None,
 ) -> dict[str, Any]:
     """The customer's dashboard (with the ``include``d parts of ``OPTIONAL``): kept parts from
     ``cache`` (unless ``fresh``), the rest fetched; portal switches and hidden items applied to
@@ -231,6 +266,7 @@ async def dashboard_view(
                 budget=budget,
                 hidden=(portal, client),
                 asks=cache.asks,
+                admission=admission,
             )
         finally:
             cache.end(fill, {n: part for n, part in fetched.items() if part["status"] == "ok"})

@@ -14,6 +14,7 @@ from ebok_shared.http.params import query_choice
 from ebok_shared.http.problems import Problem
 
 from . import dashboard, export_archive
+from .admission import ADMISSION
 from .live import LIVE
 from .proxy import UPSTREAMS
 from .routes import GDPR, PREFIX
@@ -58,6 +59,7 @@ async def get_dashboard(request: web.Request) -> web.Response:
         budget=settings.dashboard_budget,
         fresh=fresh,
         include=tuple(dashboard.OPTIONAL[name] for name in shape),
+        admission=request.app[ADMISSION],
     )
     response = _conditional(request, orjson.dumps(view))
     views.keep_tag(stamp, shape, portal, response.headers["ETag"])
