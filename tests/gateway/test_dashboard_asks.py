@@ -32,6 +32,8 @@ from ebok_gateway.coalesce import Coalescer
 from ebok_gateway.dashboard import DASHBOARD
 from ebok_gateway.live import LIVE
 from ebok_gateway.upstream import Upstreams
+from ebok_shared.http.problems import Problem
+from ebok_shared.logs import correlation_id_var
 
 from tests.gateway.conftest import _upstream, gateway_settings
 from tests.support.apps import serve
@@ -318,6 +320,60 @@ async def test_calls_over_a_services_bound_reach_it_in_the_order_asked() -> None
         finally:
             await session.close()
     assert arrived == list(range(300))
+
+
+async def test_the_views_calls_go_over_kept_connections_of_their_own() -> None:
+    """``json`` and ``batch`` (every dashboard's calls) go over the service's lean lane
+    (ebok_shared.http.lane): the caller's token and correlation id go along, at most the
+    service's bound of connections are opened and kept, a part that does not answer within
+    its timeout is a 504, and an answer the lane does not read (chunked) is asked through
+    aiohttp with the same result."""
+    peers: set[Any] = set()
+    seen: list[web.Request] = []
+
+    async def part(request: web.Request) -> web.StreamResponse:
+        peers.add(request.transport)
+        seen.append(request)
+        if request.path == "/slow":
+            await asyncio.sleep(1)
+        if request.path == "/batch":
+            parts = request.query.getall("part")
+            return web.json_response({"parts": [{"status": 200, "body": p} for p in parts]})
+        if request.path == "/chunked":
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            await response.write(b'{"items": [1]}')
+            await response.write_eof()
+            return response
+        return web.json_response({"path": request.path, "query": dict(request.query)})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", part)
+    async with TestServer(app, host="127.0.0.1") as server:
+        session = upstream.session(2)
+        calls = Upstreams(session, {"billing": str(server.make_url("")).rstrip("/")}, 10.0)
+        token = correlation_id_var.set("cid-lane")
+        try:
+            answers = await asyncio.gather(
+                *(calls.json("billing", f"/me/{n}", token="t", timeout=5) for n in range(20))
+            )
+            assert [a["path"] for a in answers] == [f"/me/{n}" for n in range(20)]
+            batch = await calls.batch("billing", [("/me/a", ""), ("/me/b", "7")], "t", 5)
+            assert len(peers) <= 2  # the line's bound, the connections kept
+            assert all(r.headers["Authorization"] == "Bearer t" for r in seen)
+            assert all(r.headers["X-Correlation-Id"] == "cid-lane" for r in seen)
+            assert all("aiohttp" not in r.headers.get("User-Agent", "") for r in seen)
+            assert batch == ["/me/a", "/me/b"]
+            with pytest.raises(Problem) as slow:
+                await calls.json("billing", "/slow", token="t", timeout=0.2)
+            assert slow.value.status == 504
+            assert await calls.json("billing", "/chunked", token="t", timeout=5) == {"items": [1]}
+            assert "aiohttp" in seen[-1].headers.get("User-Agent", "")  # asked again by aiohttp
+        finally:
+            correlation_id_var.reset(token)
+            calls.close()
+            await session.close()
 
 
 async def test_part_timeout_does_not_count_the_line_for_a_connection(

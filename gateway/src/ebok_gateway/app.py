@@ -29,6 +29,7 @@ async def upstreams(app: web.Application) -> AsyncIterator[None]:
     app[LIMITER] = RateLimiter(client, settings.rate_limit_prefix)
     yield
     await client.aclose()
+    app[UPSTREAMS].close()
     await session.close()
 
 

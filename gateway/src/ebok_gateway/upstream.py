@@ -7,19 +7,24 @@ single shared bound, a service that hangs would hold every connection and the ot
 services' calls would queue behind it (head-of-line blocking across services). Calls over a
 service's bound wait in our own line per service (first come, first served, ``Upstreams.call``)
 for one of its connections.
+
+The aggregated views' GETs (``json``, ``batch``: every dashboard's four calls) go over a lean
+lane of kept connections per service instead (ebok_shared.http.lane, bounded the same), at a
+third of aiohttp's CPU per call; whatever the lane does not read is asked through the session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+from ebok_shared.http.lane import HttpLane
 from ebok_shared.http.middleware import CORRELATION_HEADER
 from ebok_shared.http.problems import CONTENT_TYPE as PROBLEM_TYPE
 from ebok_shared.http.problems import Problem
@@ -43,7 +48,7 @@ _PASSED_PROBLEM_FIELDS = ("type", "title", "status", "detail", "code", "errors",
 @dataclass(frozen=True)
 class UpstreamResponse:
     status: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
 
     def json(self) -> Any:
@@ -91,6 +96,11 @@ class Upstreams:
         # Our own line per service, as long as its bound on connections (see ``call``).
         per_service = getattr(session.connector, "limit_per_host", 0) or 0
         self._lines = {s: asyncio.Semaphore(per_service) for s in base_urls} if per_service else {}
+        # The views' GETs, over connections of their own: as many as the line lets through.
+        self._lanes = {
+            s: HttpLane(url, timeout=timeout, limit=per_service or 100)
+            for s, url in base_urls.items()
+        }
         # For the aggregated views' parts only: a forwarded request is the caller's own.
         self.breakers = {s: Breaker(cooldown=breaker_cooldown) for s in base_urls}
 
@@ -105,10 +115,14 @@ class Upstreams:
         data: bytes | None = None,
         timeout: float | None = None,
         answer_within: float | None = None,
+        lean: bool = False,
     ) -> UpstreamResponse:
         """One call; connection failures and timeouts become 503/504 problems. ``timeout``
         bounds the whole call; ``answer_within`` instead only the service's part of it
-        (``_answer_within``)."""
+        (``_answer_within``). ``lean``: a small answer, asked over the service's lane
+        (ebok_shared.http.lane) when it is a bodiless GET the lane can make; not for what a
+        service may stream (an attachment), which the lane would leave to the session after
+        asking it once already."""
         sent = dict(headers or {})
         cid = correlation_id_var.get()
         if cid:
@@ -129,13 +143,18 @@ class Upstreams:
         line = self._lines.get(service)
         try:
             began = asyncio.get_running_loop().time()
+            within = answer_within  # the lane's bound: the service's part, or the time left
             if line is not None:
                 async with asyncio.timeout(total):
                     await line.acquire()
             if total is not None:
-                left = total - (asyncio.get_running_loop().time() - began)
-                limits = aiohttp.ClientTimeout(total=max(left, 0.001))
+                within = max(total - (asyncio.get_running_loop().time() - began), 0.001)
+                limits = aiohttp.ClientTimeout(total=within)
             try:
+                if lean and method == "GET" and data is None and not params:
+                    answer = await self._lanes[service].get(path, sent, timeout=within)
+                    if answer is not None:
+                        return UpstreamResponse(*answer)
                 async with self.session.request(
                     method,
                     url,
@@ -156,6 +175,11 @@ class Upstreams:
         except (aiohttp.ClientError, OSError) as exc:
             log.warning("upstream unreachable", service=service, path=path, error=repr(exc))
             raise unavailable(service) from None
+
+    def close(self) -> None:
+        """The lanes' kept connections closed (the session is its owner's to close)."""
+        for lane in self._lanes.values():
+            lane.close()
 
     async def json(
         self,
@@ -181,6 +205,7 @@ class Upstreams:
                 path,
                 headers={**(headers or {}), "Authorization": f"Bearer {token}"},
                 answer_within=timeout,
+                lean=True,
             )
         except Problem:
             breaker.failed()
@@ -208,6 +233,7 @@ class Upstreams:
                 _batch_query(parts, timeout),
                 headers={"Authorization": f"Bearer {token}"},
                 answer_within=timeout,
+                lean=True,
             )
         except Problem:
             for _ in parts:  # each part failed, as if asked on its own

@@ -9,6 +9,7 @@ import aiohttp
 import redis.asyncio as redis
 from aiohttp import web
 from ebok_shared.http.hardening import harden_answers
+from ebok_shared.http.lane import HttpLane
 from ebok_shared.http.middleware import correlation_middleware, metrics_middleware
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -33,7 +34,6 @@ from . import (
     http_readings,
 )
 from .gateway import Gateway
-from .gateway_lane import GatewayLane
 from .kept_pages import KeptPages
 from .keys import GATEWAY, HTTP, KEPT_PAGES, OPERATOR_STORE, SETTINGS, STORE, TEMPLATES
 from .middleware import (
@@ -84,7 +84,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     client = redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     lane = RedisLane(settings.redis_url, timeout=2)  # the session read of every page
     # the gateway's answers to bodiless GETs (every page's), beside aiohttp's client
-    gateway_lane = GatewayLane(settings.api_url, timeout=settings.gateway_timeout)
+    gateway_lane = HttpLane(settings.api_url, timeout=settings.gateway_timeout)
     app[HTTP] = http
     app[GATEWAY] = Gateway(http, settings.api_url, gateway_lane)
     app[STORE] = SessionStore(

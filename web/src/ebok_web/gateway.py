@@ -17,10 +17,9 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
+from ebok_shared.http.lane import HttpLane
 from ebok_shared.logs import correlation_id_var, get_logger
 from multidict import CIMultiDict
-
-from .gateway_lane import GatewayLane
 
 log = get_logger(__name__)
 
@@ -68,7 +67,7 @@ class Gateway:
     """One HTTP client session per process, with timeouts of our own."""
 
     def __init__(
-        self, http: aiohttp.ClientSession, api_url: str, lane: GatewayLane | None = None
+        self, http: aiohttp.ClientSession, api_url: str, lane: HttpLane | None = None
     ) -> None:
         self._http = http
         self._api = api_url.rstrip("/")
