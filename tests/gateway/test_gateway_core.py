@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import time
 import uuid
 
@@ -18,9 +19,11 @@ import pytest
 import redis.asyncio as redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from ebok_gateway import ratelimit
 from ebok_gateway.ratelimit import RateLimiter, Rule
 from ebok_gateway.settings import GatewaySettings
 from ebok_shared.http.problems import Problem
+from ebok_shared.redis_lane import RedisLane
 from ebok_shared.revocation.repository import revoke_sessions, revoke_subject
 
 from tests.gateway.conftest import Stack
@@ -318,8 +321,9 @@ async def test_block_event_from_auth_ends_live_tokens_on_every_replica(
 async def test_general_limits_count_address_and_account_in_one_call() -> None:
     settings = GatewaySettings.from_env({}, database_url="postgresql://unused@127.0.0.1/none")
     client = redis.from_url(settings.redis_url)  # the Redis every gateway test uses
+    lane = RedisLane(settings.redis_url, timeout=5)
     prefix = f"ebok:test:{uuid.uuid4().hex}:"
-    limiter = RateLimiter(client, prefix)
+    limiter = RateLimiter(lane, prefix)
     ip, account = Rule("ip", 4, 60), Rule("account", 2, 60)
     try:
         for _ in range(2):
@@ -338,4 +342,48 @@ async def test_general_limits_count_address_and_account_in_one_call() -> None:
         ttls = [await client.ttl(key) for key in keys]
         assert all(0 < ttl <= 61 for ttl in ttls), ttls
     finally:
+        lane.close()
         await client.aclose()
+
+
+async def test_a_script_redis_does_not_know_is_sent_whole_then_called_by_its_digest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis that does not know the counting script (restarted, SCRIPT FLUSH) gets it
+    whole: the request is counted all the same, and the next calls go by the digest."""
+    settings = GatewaySettings.from_env({}, database_url="postgresql://unused@127.0.0.1/none")
+    unknown = ratelimit._COUNT + f"-- {uuid.uuid4().hex}\n"  # a digest Redis has never seen
+    monkeypatch.setattr(ratelimit, "_COUNT", unknown)
+    lane = RedisLane(settings.redis_url, timeout=5)
+    client = redis.from_url(settings.redis_url)
+    prefix = f"ebok:test:{uuid.uuid4().hex}:"
+    limiter = RateLimiter(lane, prefix)
+    rule = Rule("ip", 2, 60)
+    try:
+        assert await client.script_exists(limiter._sha) == [False]
+        await limiter.hit((rule, "198.51.100.2"))
+        assert await client.script_exists(limiter._sha) == [True]
+        await limiter.hit((rule, "198.51.100.2"))
+        with pytest.raises(Problem) as refused:
+            await limiter.hit((rule, "198.51.100.2"))
+        assert refused.value.status == 429
+    finally:
+        lane.close()
+        await client.aclose()
+
+
+async def test_a_limiter_without_redis_lets_requests_through_and_counts_it() -> None:
+    """Redis unreachable: the limit is not enforced (an outage of the limiter must not take
+    the portal down), the error counted."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    lane = RedisLane(f"redis://127.0.0.1:{port}/0", timeout=0.5)
+    limiter = RateLimiter(lane, "ebok:test:down:")
+    before = ratelimit.LIMITER_ERRORS._value.get()
+    try:
+        for _ in range(3):
+            await limiter.hit((Rule("ip", 1, 60), "198.51.100.3"))
+    finally:
+        lane.close()
+    assert ratelimit.LIMITER_ERRORS._value.get() == before + 3

@@ -3,8 +3,8 @@
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import redis.asyncio as redis
 from aiohttp import web
+from ebok_shared.redis_lane import RedisLane
 from ebok_shared.service import ServiceSpec, create_service_app
 
 from . import events, http_customer, http_operator, http_public, upstream, web_security
@@ -25,10 +25,10 @@ async def upstreams(app: web.Application) -> AsyncIterator[None]:
         session, {s: settings.upstream(s) for s in SERVICES}, settings.upstream_timeout
     )
     app[ADMISSION] = Admission(settings.dashboard_views_at_once)
-    client = redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    app[LIMITER] = RateLimiter(client, settings.rate_limit_prefix)
+    lane = RedisLane(settings.redis_url, timeout=0.5)  # the rate limit of every request
+    app[LIMITER] = RateLimiter(lane, settings.rate_limit_prefix)
     yield
-    await client.aclose()
+    lane.close()
     app[UPSTREAMS].close()
     await session.close()
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from ebok_shared.http.hardening import harden_answers
 from ebok_shared.http.lane import HttpLane
 from ebok_shared.http.middleware import correlation_middleware, metrics_middleware
+from ebok_shared.redis_lane import RedisLane
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import (
@@ -42,7 +43,6 @@ from .middleware import (
     headers_middleware,
     session_middleware,
 )
-from .redis_lane import RedisLane
 from .rendering import STATIC, environment
 from .sections import SECTIONS, SectionStates
 from .sessions import SessionStore

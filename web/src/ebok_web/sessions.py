@@ -24,8 +24,7 @@ from typing import Any, Literal
 
 import orjson
 import redis.asyncio as redis
-
-from .redis_lane import RedisLane
+from ebok_shared.redis_lane import RedisLane
 
 Kind = Literal["anonymous", "customer", "operator"]
 COOKIES: dict[str, str] = {"customer": "__Host-ebok", "operator": "__Host-ebok-operator"}
@@ -85,7 +84,7 @@ class SessionStore:
         lane: RedisLane | None = None,
     ) -> None:
         self._redis = client
-        # the read of every page, on web's own lean connection (redis_lane.py) when given
+        # the read of every page, on its own lean connection (ebok_shared.redis_lane) when given
         self._lane = lane
         self._prefix = prefix
         self.idle = idle

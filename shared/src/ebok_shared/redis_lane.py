@@ -1,11 +1,13 @@
-"""The session read on every page, over a Redis connection of web's own: commands pipelined on
-one connection (Redis answers each connection's commands in order, so each reply goes to the
-oldest waiting call) and parsed by hiredis.
+"""Redis commands on the hot paths over a connection of the process's own: commands pipelined
+on one connection (Redis answers each connection's commands in order, so each reply goes to
+the oldest waiting call), those asked in one turn of the event loop written at once, and the
+replies parsed by hiredis.
 
 Why: redis-py's asyncio client costs 100–140 µs of CPU per command here (a connection taken
-from its pool and given back, retries, its observability hooks), this lane about 20 µs, and
-the session is read on every page. Only the read of every page goes this way
-(``SessionStore.load``); every other command stays with redis-py, which owns the rest.
+from its pool and given back, retries, its observability hooks), this lane about 20 µs. Only
+the commands of every request go this way: web's session read of every page
+(``SessionStore.load``) and the gateway's rate limit (``RateLimiter.hit``); every other
+command stays with redis-py, which owns the rest.
 
 A call that gets no reply within ``timeout`` fails with redis-py's ``TimeoutError`` and ends
 the connection (what is on it is unknown); a lost connection fails every call waiting on it
@@ -43,8 +45,8 @@ class _Connection(asyncio.Protocol):
         self._waiting: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost = False
-        # Commands asked in one turn of the event loop go in one write at its end: the pages
-        # that came in together read their sessions with one system call, not one each.
+        # Commands asked in one turn of the event loop go in one write at its end: the requests
+        # that came in together send theirs with one system call, not one each.
         self._pending: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:

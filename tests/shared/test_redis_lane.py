@@ -1,6 +1,7 @@
-"""Web's own Redis connection for the session read of every page: many calls at once on one
-connection, each getting its own reply; error replies, a lost connection and a Redis that
-does not answer fail only what they must, and the next call works again."""
+"""A Redis connection of the process's own for the commands of every request
+(ebok_shared.redis_lane): many calls at once on one connection, each getting its own reply;
+error replies, a lost connection and a Redis that does not answer fail only what they must,
+and the next call works again."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as redis
 from ebok_shared.loops import event_loop
-from ebok_web.redis_lane import RedisLane
+from ebok_shared.redis_lane import RedisLane
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
