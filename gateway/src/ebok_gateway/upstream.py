@@ -145,8 +145,11 @@ class Upstreams:
             began = asyncio.get_running_loop().time()
             within = answer_within  # the lane's bound: the service's part, or the time left
             if line is not None:
-                async with asyncio.timeout(total):
+                if total is None or not line.locked():  # no bound, or no wait: no timer
                     await line.acquire()
+                else:
+                    async with asyncio.timeout(total):
+                        await line.acquire()
             if total is not None:
                 within = max(total - (asyncio.get_running_loop().time() - began), 0.001)
                 limits = aiohttp.ClientTimeout(total=within)
