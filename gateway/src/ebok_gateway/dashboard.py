@@ -24,6 +24,10 @@ from .view_cache import PARTS_SERVED, ViewCache
 
 log = get_logger(__name__)
 
+# The counter's two series, looked up once (``labels`` checks its arguments and locks each time).
+_SERVED_KEPT = PARTS_SERVED.labels("cache")
+_SERVED_ASKED = PARTS_SERVED.labels("service")
+
 UNAVAILABLE = "Ta informacja jest chwilowo niedostępna. Spróbuj odświeżyć stronę za chwilę."
 
 
@@ -270,8 +274,10 @@ async def dashboard_view(
             )
         finally:
             cache.end(fill, {n: part for n, part in fetched.items() if part["status"] == "ok"})
-    PARTS_SERVED.labels("cache").inc(len(wanted) - len(missing))
-    PARTS_SERVED.labels("service").inc(len(missing))
+    if len(missing) < len(wanted):
+        _SERVED_KEPT.inc(len(wanted) - len(missing))
+    if missing:
+        _SERVED_ASKED.inc(len(missing))
     view: dict[str, Any] = {}
     for part in shown:
         mode = portal.mode(part.section)
