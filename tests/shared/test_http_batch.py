@@ -9,7 +9,7 @@ import asyncio
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from ebok_shared.http import batch
+from ebok_shared.http import batch, params
 
 from tests.support.apps import serve
 
@@ -52,3 +52,29 @@ async def test_each_part_runs_in_the_given_middleware_and_a_late_one_alone() -> 
     assert parts[0]["body"] == {"n": "1"}
     assert parts[1]["body"]["code"] == "part-timeout"
     assert sorted(seen) == ["/nowhere", "/quick", "/slow"]
+
+
+async def test_each_part_sees_the_batch_headers_with_its_own_hidden_items() -> None:
+    """A part's headers are the batch's, except ``X-Ebok-Hidden-Items``: the part's own (none
+    when its ``hidden`` is empty, whatever the batch call itself carried)."""
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "hidden": request.headers.get(params.HIDDEN_ITEMS_HEADER),
+                "extra": request.headers.get("X-Extra"),
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/echo", echo)
+    batch.install(app)
+    query = [("part", "/echo"), ("part", "/echo"), ("hidden", ""), ("hidden", "a,b")]
+    async with serve(app) as client:
+        for batch_headers in ({}, {params.HIDDEN_ITEMS_HEADER: "x"}):
+            resp = await client.get(
+                "/batch", params=query, headers={"X-Extra": "1", **batch_headers}
+            )
+            assert resp.status == 200
+            bodies = [p["body"] for p in (await resp.json())["parts"]]
+            assert bodies == [{"hidden": None, "extra": "1"}, {"hidden": "a,b", "extra": "1"}]

@@ -338,13 +338,14 @@ def _overdue_note(n: NoteFacts, today: date) -> dict[str, Any]:
     }
 
 
-def _to_pay_today(b: Balance) -> dict[str, Any]:
-    """The headline with what paying today also costs: the balance, the interest still
-    accruing on overdue invoices (no note charges it yet) and recovery compensations due."""
+def _to_pay_today(b: Balance, position: dict[str, Any]) -> dict[str, Any]:
+    """The headline with what paying today also costs: the balance (``position``, as
+    ``_position`` says it), the interest still accruing on overdue invoices (no note charges
+    it yet) and recovery compensations due."""
     due = b.to_pay_today
     interest, compensation = b.accruing_interest, b.compensation_due
     parts = {
-        "balance": _position(b.balance),
+        "balance": position,
         "accruing_interest": None if interest is None else amount(interest),
         "recovery_compensation": None if compensation is None else amount(compensation),
     }
@@ -368,13 +369,15 @@ def _to_pay_today(b: Balance) -> dict[str, Any]:
 
 def balance(client_number: str, b: Balance, today: date, kind: InterestKind) -> dict[str, Any]:
     overdue_amount = b.overdue_amount
+    position = _position(b.balance)  # said twice, the same: made once (written, never changed)
+    notes_total = amount(b.notes_total)
     return {
         "client_number": client_number,
         "as_of": today.isoformat(),
-        "balance": _position(b.balance),
-        "to_pay_today": _to_pay_today(b),
+        "balance": position,
+        "to_pay_today": _to_pay_today(b, position),
         "invoices_total": amount(b.invoices_total),
-        "interest_notes_total": amount(b.notes_total),
+        "interest_notes_total": notes_total,
         "payments_total": amount(b.payments_total),
         "formula": "faktury + noty odsetkowe (odsetki i rekompensaty) − wpłaty",
         "overdue": {
@@ -389,7 +392,7 @@ def balance(client_number: str, b: Balance, today: date, kind: InterestKind) -> 
         },
         "interest_notes": {
             "count": len(b.notes),
-            "total": amount(b.notes_total),
+            "total": notes_total,
             "interest": amount(b.notes_total - b.compensation_total),
             "recovery_compensation": amount(b.compensation_total),
             "paid": amount(b.notes_paid),

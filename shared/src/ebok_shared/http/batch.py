@@ -107,11 +107,16 @@ async def _part(request: web.Request, path: str, hidden: str) -> bytes:
     ):
         response: web.StreamResponse = problem_response(Problem(404), path)
     else:
-        headers = CIMultiDict(request.headers)
-        headers.popall(HIDDEN_ITEMS_HEADER, None)
-        if hidden:
-            headers[HIDDEN_ITEMS_HEADER] = hidden
-        sub = request.clone(rel_url=path, headers=headers)
+        if hidden or HIDDEN_ITEMS_HEADER in request.headers:
+            headers = CIMultiDict(request.headers)
+            headers.popall(HIDDEN_ITEMS_HEADER, None)
+            if hidden:
+                headers[HIDDEN_ITEMS_HEADER] = hidden
+            sub = request.clone(rel_url=path, headers=headers)
+        else:
+            # The part's headers are the batch's as they are: the clone shares them (read
+            # only) rather than copying and encoding every header again for each part.
+            sub = request.clone(rel_url=path)
         response = await _answer(request.app, sub)
     body = response.body if isinstance(response, web.Response) else None
     if not isinstance(body, bytes) or response.content_type not in _JSON_TYPES:

@@ -36,10 +36,9 @@ def format_pln(amount: Decimal) -> str:
     Thousands are grouped with a no-break space (U+00A0) and the same space separates the
     amount from "zł", so a line never breaks inside an amount.
     """
-    rounded = to_grosze(amount)
-    sign = "-" if rounded < 0 else ""
-    whole, fraction = f"{abs(rounded):f}".split(".")
-    return f"{sign}{_group_thousands(whole)},{fraction}{NBSP}{CURRENCY}"
+    # Decimal's own grouping ("-1,234.50"), its separators then made Polish.
+    text = f"{to_grosze(amount):,f}".replace(",", NBSP).replace(".", ",")
+    return f"{text}{NBSP}{CURRENCY}"
 
 
 def describe_balance(balance: Decimal) -> str:
@@ -53,15 +52,6 @@ def describe_balance(balance: Decimal) -> str:
     if rounded < 0:
         return f"nadpłata {format_pln(-rounded)}"
     return f"saldo {format_pln(rounded)}"
-
-
-def _group_thousands(digits: str) -> str:
-    groups = []
-    while len(digits) > 3:
-        groups.append(digits[-3:])
-        digits = digits[:-3]
-    groups.append(digits)
-    return NBSP.join(reversed(groups))
 
 
 def _require_decimal(amount: Decimal) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -167,26 +167,32 @@ class PaymentFacts:
 
 @dataclass(frozen=True)
 class Settlement:
-    """An invoice with its corrections: owed as corrected, from the original due date."""
+    """An invoice with its corrections: owed as corrected, from the original due date.
+
+    ``paid`` and ``outstanding`` follow from the fields; computed once, when it is made (a
+    balance asks them of every settlement several times)."""
 
     invoice_number: str
     due_date: date
     gross: Decimal
     payments: tuple[PaymentFacts, ...]
+    paid: Decimal = field(init=False, repr=False, compare=False)
+    outstanding: Decimal = field(init=False, repr=False, compare=False)
 
-    @property
-    def paid(self) -> Decimal:
-        return sum((p.amount for p in self.payments), ZERO)
-
-    @property
-    def outstanding(self) -> Decimal:
-        return max(self.gross - self.paid, ZERO)
+    def __post_init__(self) -> None:
+        paid = sum((p.amount for p in self.payments), ZERO)
+        _derive(self, paid=paid, outstanding=max(self.gross - paid, ZERO))
 
 
 def settlements(
-    invoices: Iterable[InvoiceFacts], payments: Iterable[PaymentFacts]
+    invoices: Iterable[InvoiceFacts],
+    payments: Iterable[PaymentFacts],
+    *,
+    overdue_on: date | None = None,
 ) -> list[Settlement]:
-    """Group corrections with the invoice they correct; payments go to the group."""
+    """Group corrections with the invoice they correct; payments go to the group.
+    ``overdue_on``: only the settlements overdue that day (due before it, not paid in full),
+    the others never made."""
     roots: dict[str, InvoiceFacts] = {}
     root_of: dict[str, str] = {}
     extra: dict[str, Decimal] = {}
@@ -207,15 +213,20 @@ def settlements(
     paid: dict[str, list[PaymentFacts]] = {}
     for p in payments:
         paid.setdefault(root_of.get(p.invoice_number, p.invoice_number), []).append(p)
-    return [
-        Settlement(
-            number,
-            inv.due_date,
-            inv.gross + extra.get(number, ZERO),
-            tuple(sorted(paid.get(number, ()), key=lambda p: p.paid_on)),
-        )
-        for number, inv in sorted(roots.items(), key=lambda kv: (kv[1].due_date, kv[0]))
-    ]
+    made = []
+    for number, inv in sorted(roots.items(), key=lambda kv: (kv[1].due_date, kv[0])):
+        gross = inv.gross + extra.get(number, ZERO)
+        its = paid.get(number, ())
+        if overdue_on is not None and (
+            inv.due_date >= overdue_on or sum((p.amount for p in its), ZERO) >= gross
+        ):
+            continue  # not overdue: due later, or paid in full (outstanding 0)
+        made.append(Settlement(number, inv.due_date, gross, tuple(sorted(its, key=_paid_on))))
+    return made
+
+
+def _paid_on(p: PaymentFacts) -> date:
+    return p.paid_on
 
 
 @dataclass(frozen=True)
@@ -231,10 +242,10 @@ class NoteFacts:
     compensation_for: str | None = None
     compensation: Decimal = ZERO  # the recovery compensation's PLN within ``total``
     on_demand_to: date | None = None  # an on-demand note: the last day it charged
+    outstanding: Decimal = field(init=False, repr=False, compare=False)
 
-    @property
-    def outstanding(self) -> Decimal:
-        return max(self.total - self.paid, ZERO)
+    def __post_init__(self) -> None:
+        _derive(self, outstanding=max(self.total - self.paid, ZERO))
 
 
 @dataclass(frozen=True)
@@ -255,91 +266,96 @@ class OverdueInvoice:
     settlement: Settlement
     interest: InvoiceInterest | None  # None when the rate table does not reach back
     compensation: CompensationState | None = None  # None: a household's invoice
+    # The interest accrued to today (None: not computable), and principal, interest and a
+    # compensation not yet charged (None: not computable); computed once, when it is made.
+    accrued_to_today: Decimal | None = field(init=False, repr=False, compare=False)
+    to_pay_today: Decimal | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def accrued_to_today(self) -> Decimal | None:
+    def __post_init__(self) -> None:
         calc = self.interest.outstanding_interest if self.interest else None
-        return calc.total if calc is not None else None
-
-    @property
-    def to_pay_today(self) -> Decimal | None:
-        """Principal, interest and a compensation not yet charged (None: not computable)."""
-        accrued = self.accrued_to_today
-        if accrued is None or (self.compensation and self.compensation.missing):
-            return None
-        due = self.compensation.due if self.compensation else None
-        return self.settlement.outstanding + accrued + (due.pln if due else ZERO)
+        accrued = calc.total if calc is not None else None
+        to_pay = None
+        if accrued is not None and not (self.compensation and self.compensation.missing):
+            due = self.compensation.due if self.compensation else None
+            to_pay = self.settlement.outstanding + accrued + (due.pln if due else ZERO)
+        _derive(self, accrued_to_today=accrued, to_pay_today=to_pay)
 
 
 @dataclass(frozen=True)
 class Balance:
+    """A client's balance as of ``today``. Everything else follows from the fields: computed
+    once, when it is made (an answer reads most of it several times).
+
+    ``balance``: positive, the client owes; negative, an overpayment held for the client.
+    ``accruing_interest``: interest accrued to today on overdue invoices that no note charges
+    yet (None: a rate the table does not have). ``compensation_due``: recovery compensations
+    due with the next note (None: an EUR rate is missing). ``to_pay_today``: what settles
+    everything if paid today: the balance owed (an overpayment pays towards the rest), the
+    interest accruing on overdue invoices and the compensations due; None when a part cannot
+    be computed. ``overdue_amount``: invoices' principal past due and interest notes past
+    their payment term."""
+
     invoices_total: Decimal
     notes: tuple[NoteFacts, ...]
     payments_total: Decimal
     overdue: tuple[OverdueInvoice, ...]
     today: date
+    notes_total: Decimal = field(init=False, repr=False, compare=False)
+    compensation_total: Decimal = field(init=False, repr=False, compare=False)
+    notes_paid: Decimal = field(init=False, repr=False, compare=False)
+    notes_outstanding: Decimal = field(init=False, repr=False, compare=False)
+    overdue_notes: tuple[NoteFacts, ...] = field(init=False, repr=False, compare=False)
+    balance: Decimal = field(init=False, repr=False, compare=False)
+    accruing_interest: Decimal | None = field(init=False, repr=False, compare=False)
+    compensation_due: Decimal | None = field(init=False, repr=False, compare=False)
+    to_pay_today: Decimal | None = field(init=False, repr=False, compare=False)
+    overdue_amount: Decimal = field(init=False, repr=False, compare=False)
 
-    @property
-    def notes_total(self) -> Decimal:
-        return sum((n.total for n in self.notes), ZERO)
-
-    @property
-    def compensation_total(self) -> Decimal:
-        return sum((n.compensation for n in self.notes), ZERO)
-
-    @property
-    def notes_paid(self) -> Decimal:
-        return sum((min(n.paid, n.total) for n in self.notes), ZERO)
-
-    @property
-    def notes_outstanding(self) -> Decimal:
-        return sum((n.outstanding for n in self.notes), ZERO)
-
-    @property
-    def overdue_notes(self) -> tuple[NoteFacts, ...]:
-        return tuple(n for n in self.notes if n.outstanding > 0 and n.payable_by < self.today)
-
-    @property
-    def balance(self) -> Decimal:
-        """Positive: the client owes; negative: overpayment held for the client."""
-        return self.invoices_total + self.notes_total - self.payments_total
+    def __post_init__(self) -> None:
+        notes = self.notes
+        notes_total = sum((n.total for n in notes), ZERO)
+        overdue_notes = tuple(n for n in notes if n.outstanding > 0 and n.payable_by < self.today)
+        balance = self.invoices_total + notes_total - self.payments_total
+        accrued = [o.accrued_to_today for o in self.overdue]
+        interest = (
+            None
+            if any(a is None for a in accrued)
+            else sum((a for a in accrued if a is not None), ZERO)
+        )
+        states = [o.compensation for o in self.overdue if o.compensation is not None]
+        compensation = (
+            None
+            if any(c.missing for c in states)
+            else sum((c.due.pln for c in states if c.due is not None), ZERO)
+        )
+        to_pay = (
+            None
+            if interest is None or compensation is None
+            else max(balance + interest + compensation, ZERO)
+        )
+        invoices_overdue = sum((o.settlement.outstanding for o in self.overdue), ZERO)
+        _derive(
+            self,
+            notes_total=notes_total,
+            compensation_total=sum((n.compensation for n in notes), ZERO),
+            notes_paid=sum((min(n.paid, n.total) for n in notes), ZERO),
+            notes_outstanding=sum((n.outstanding for n in notes), ZERO),
+            overdue_notes=overdue_notes,
+            balance=balance,
+            accruing_interest=interest,
+            compensation_due=compensation,
+            to_pay_today=to_pay,
+            overdue_amount=invoices_overdue + sum((n.outstanding for n in overdue_notes), ZERO),
+        )
 
     @property
     def text(self) -> str:
         return describe_balance(self.balance)
 
-    @property
-    def accruing_interest(self) -> Decimal | None:
-        """Interest accrued to today on overdue invoices that no note charges yet (None: a
-        rate the table does not have)."""
-        accrued = [o.accrued_to_today for o in self.overdue]
-        if any(a is None for a in accrued):
-            return None
-        return sum((a for a in accrued if a is not None), ZERO)
 
-    @property
-    def compensation_due(self) -> Decimal | None:
-        """Recovery compensations due with the next note (None: an EUR rate is missing)."""
-        states = [o.compensation for o in self.overdue if o.compensation is not None]
-        if any(c.missing for c in states):
-            return None
-        return sum((c.due.pln for c in states if c.due is not None), ZERO)
-
-    @property
-    def to_pay_today(self) -> Decimal | None:
-        """What settles everything if paid today: the balance owed (an overpayment pays
-        towards the rest), the interest accruing on overdue invoices and the compensations
-        due; None when a part cannot be computed."""
-        interest, compensation = self.accruing_interest, self.compensation_due
-        if interest is None or compensation is None:
-            return None
-        return max(self.balance + interest + compensation, ZERO)
-
-    @property
-    def overdue_amount(self) -> Decimal:
-        """Invoices' principal past due and interest notes past their payment term."""
-        invoices = sum((o.settlement.outstanding for o in self.overdue), ZERO)
-        return invoices + sum((n.outstanding for n in self.overdue_notes), ZERO)
+def _derive(value: object, **derived: object) -> None:
+    """Set a frozen value's derived fields, once, as it is made (its ``__post_init__``)."""
+    value.__dict__.update(derived)
 
 
 def compute_balance(
@@ -363,9 +379,7 @@ def compute_balance(
         ):
             charged_to[n.invoice_number] = n.on_demand_to
     overdue = []
-    for s in settlements(invoices, principal):
-        if s.outstanding <= 0 or s.due_date >= today:
-            continue
+    for s in settlements(invoices, principal, overdue_on=today):
         comp = None
         if kind is InterestKind.COMMERCIAL:
             comp = _compensation_state(s, charged, eur_rates)
