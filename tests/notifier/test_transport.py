@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from unittest import mock
 
+import aiosmtplib
 import pytest
 from ebok_notifier.settings import NotifierSettings
+from ebok_notifier.transport import send_data
 from ebok_shared.bus import Event
 from ebok_shared.config import Secret
 
@@ -223,3 +226,64 @@ async def test_an_internationalised_domain_goes_in_its_ascii_form(
     assert received.message()["To"].addresses[0].addr_spec == ascii_form
     row = await notifier.delivery_for(event)
     assert row is not None and row["attempts"] == 1
+
+
+async def _client(smtp: SmtpServer) -> aiosmtplib.SMTP:
+    client = aiosmtplib.SMTP(hostname=smtp.host, port=smtp.port, start_tls=False)
+    await client.connect()
+    await client.ehlo()
+    return client
+
+
+async def test_data_arrives_as_aiosmtplib_sends_it(smtp: SmtpServer) -> None:
+    """send_data stuffs the dots of a CRLF-only message itself (no line ends rewritten, no
+    client.data) and gives any other message to client.data: the relay gets, byte for byte,
+    what client.data would have sent. An unstuffed lone dot would end the message early, an
+    unstuffed '..' would lose a dot."""
+    crlf_only = [
+        b"Subject: a\r\n\r\nx\r\n.b\r\n.\r\n..c\r\n",
+        b".first line\r\nx\r\n",
+        b"Subject: b\r\n\r\n" + b"line\r\n" * 500,
+    ]
+    others = [b"Subject: c\r\n\r\nbare\nLF\n.dot\n", b"Subject: d\r\n\r\nbare\rCR\r\n", b"no end"]
+    client = await _client(smtp)
+    try:
+        for n, message in enumerate(crlf_only + others):
+            for how in ("data", "send_data"):
+                await client.execute_command(b"MAIL", b"FROM:<ebok@example.pl>")
+                await client.execute_command(b"RCPT", f"TO:<{how}{n}@example.pl>".encode())
+                if how == "data":
+                    answer = await client.data(message)
+                elif message in crlf_only:
+                    with mock.patch.object(client, "data", side_effect=AssertionError):
+                        answer = await send_data(client, message)
+                else:
+                    answer = await send_data(client, message)
+                assert answer.code == 250
+        for n in range(len(crlf_only + others)):
+            [by_data] = smtp.to(f"data{n}@example.pl")
+            [by_send_data] = smtp.to(f"send_data{n}@example.pl")
+            assert by_send_data.data == by_data.data
+    finally:
+        await client.quit()
+
+
+async def test_data_refused_is_raised_and_the_connection_kept(smtp: SmtpServer) -> None:
+    """A refusal of the message (DATA's final answer) is client.data's SMTPDataError, with the
+    relay's code; the connection then carries the next message (after RSET, as the sender
+    does)."""
+    client = await _client(smtp)
+    try:
+        smtp.fail_next(1, 451)
+        await client.execute_command(b"MAIL", b"FROM:<ebok@example.pl>")
+        await client.execute_command(b"RCPT", b"TO:<refused@example.pl>")
+        with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+            await send_data(client, b"Subject: x\r\n\r\nx\r\n")
+        assert refused.value.code == 451
+        await client.rset()
+        await client.execute_command(b"MAIL", b"FROM:<ebok@example.pl>")
+        await client.execute_command(b"RCPT", b"TO:<next@example.pl>")
+        assert (await send_data(client, b"Subject: y\r\n\r\ny\r\n")).code == 250
+        assert [r.rcpt_tos for r in smtp.messages] == [("next@example.pl",)]
+    finally:
+        await client.quit()

@@ -3,6 +3,7 @@ and every failure sorted into temporary (retry later) or permanent (never retry)
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 from dataclasses import dataclass
@@ -117,7 +118,7 @@ class SmtpConnection:
         try:
             # From here the relay may have the message even if we never hear its answer: a
             # lost connection is a temporary failure, tried again later (same Message-ID).
-            answer = await client.data(message)
+            answer = await send_data(client, message)
         except aiosmtplib.SMTPResponseException:
             await self._reset(client)
             raise
@@ -193,6 +194,56 @@ class SmtpConnection:
         if self._client is not None:
             self._client.close()
             self._client = None
+
+
+async def send_data(client: aiosmtplib.SMTP, message: bytes) -> aiosmtplib.SMTPResponse:
+    """DATA and ``message`` on a connected, greeted ``client``: the conversation and the
+    errors of ``client.data``. That puts the whole message through two regular expressions
+    (line ends made CRLF, then dot-stuffing), ~50 µs for a 4 kB e-mail, the largest single
+    cost of building and sending one. A message whose line ends are all CRLF already (ours:
+    compose writes them so) needs only its dots stuffed, done here with substring searches
+    (~10 µs); any other message, or an aiosmtplib whose protocol no longer has the parts
+    used here, goes through ``client.data`` as before."""
+    protocol = client.protocol
+    lock = getattr(protocol, "_command_lock", None)
+    if (
+        protocol is None
+        or not isinstance(lock, asyncio.Lock)
+        or not hasattr(protocol, "_response_pending")
+        or not _crlf_only(message)
+    ):
+        return await client.data(message)
+    if b"\n." in message:
+        message = message.replace(b"\n.", b"\n..")
+    if message.startswith(b"."):
+        message = b"." + message
+    try:
+        # protocol.execute_data_command without its rewriting of the message.
+        async with lock:
+            protocol._response_pending = True
+            protocol.write(b"DATA\r\n")
+            start = await protocol.read_response(timeout=client.timeout)
+            if start.code != SMTPStatus.start_input:
+                raise aiosmtplib.SMTPDataError(start.code, start.message)
+            protocol._response_pending = True
+            protocol.write(message + b".\r\n")
+            answer = await protocol.read_response(timeout=client.timeout)
+            if answer.code != SMTPStatus.completed:
+                raise aiosmtplib.SMTPDataError(answer.code, answer.message)
+            return answer
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()  # as client.data does: a connection out of step is not used again
+        raise
+
+
+def _crlf_only(message: bytes) -> bool:
+    """Every CR and every LF of ``message`` in a CRLF pair, and the message ends with one."""
+    pairs = message.count(b"\r\n")
+    return (
+        message.endswith(b"\r\n")
+        and message.count(b"\n") == pairs
+        and message.count(b"\r") == pairs
+    )
 
 
 def classify(exc: aiosmtplib.SMTPException) -> TemporaryFailure | PermanentFailure:
