@@ -10,6 +10,7 @@ import asyncio
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from ebok_shared.http import batch
+from ebok_shared.http.params import HIDDEN_ITEMS_HEADER
 
 from tests.support.apps import serve
 
@@ -52,3 +53,28 @@ async def test_each_part_runs_in_the_given_middleware_and_a_late_one_alone() -> 
     assert parts[0]["body"] == {"n": "1"}
     assert parts[1]["body"]["code"] == "part-timeout"
     assert sorted(seen) == ["/nowhere", "/quick", "/slow"]
+
+
+async def test_each_part_gets_the_batch_headers_and_only_its_own_hidden_items() -> None:
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "hidden": request.headers.getall(HIDDEN_ITEMS_HEADER, []),
+                "other": request.headers.get("X-Other"),
+                "path": request.path_qs,
+            }
+        )
+
+    app = web.Application()
+    app.router.add_get("/echo", echo)
+    batch.install(app)
+    params = [("part", "/echo?n=1"), ("part", "/echo"), ("hidden", "a,b"), ("hidden", "")]
+    async with serve(app) as client:
+        for sent in ({}, {HIDDEN_ITEMS_HEADER: "from-the-batch"}):
+            resp = await client.get("/batch", params=params, headers={"X-Other": "kept", **sent})
+            assert resp.status == 200
+            bodies = [p["body"] for p in (await resp.json())["parts"]]
+            assert bodies == [
+                {"hidden": ["a,b"], "other": "kept", "path": "/echo?n=1"},
+                {"hidden": [], "other": "kept", "path": "/echo"},
+            ], sent

@@ -107,11 +107,7 @@ async def _part(request: web.Request, path: str, hidden: str) -> bytes:
     ):
         response: web.StreamResponse = problem_response(Problem(404), path)
     else:
-        headers = CIMultiDict(request.headers)
-        headers.popall(HIDDEN_ITEMS_HEADER, None)
-        if hidden:
-            headers[HIDDEN_ITEMS_HEADER] = hidden
-        sub = request.clone(rel_url=path, headers=headers)
+        sub = request.clone(rel_url=path, **_headers_of(request, hidden))
         response = await _answer(request.app, sub)
     body = response.body if isinstance(response, web.Response) else None
     if not isinstance(body, bytes) or response.content_type not in _JSON_TYPES:
@@ -120,6 +116,20 @@ async def _part(request: web.Request, path: str, hidden: str) -> bytes:
     else:
         status = response.status
     return _piece(status, body)
+
+
+def _headers_of(request: web.Request, hidden: str) -> dict[str, CIMultiDict[str]]:
+    """The part's headers, as ``clone`` takes them: the batch's own, but for the hidden items
+    (none from the batch, the part's if any). Nothing when they are the batch's as they are
+    (the dashboard's parts): a clone keeps the request's headers, without copying them and
+    encoding each again."""
+    if not hidden and HIDDEN_ITEMS_HEADER not in request.headers:
+        return {}
+    headers = CIMultiDict(request.headers)
+    headers.popall(HIDDEN_ITEMS_HEADER, None)
+    if hidden:
+        headers[HIDDEN_ITEMS_HEADER] = hidden
+    return {"headers": headers}
 
 
 async def _answer(app: web.Application, sub: web.Request) -> web.StreamResponse:
