@@ -107,7 +107,12 @@ async def _part(request: web.Request, path: str, hidden: str) -> bytes:
     ):
         response: web.StreamResponse = problem_response(Problem(404), path)
     else:
-        sub = request.clone(rel_url=path, **_headers_of(request, hidden))
+        headers = _headers_of(request, hidden)
+        sub = (
+            request.clone(rel_url=path)
+            if headers is None
+            else request.clone(rel_url=path, headers=headers)
+        )
         response = await _answer(request.app, sub)
     body = response.body if isinstance(response, web.Response) else None
     if not isinstance(body, bytes) or response.content_type not in _JSON_TYPES:
@@ -118,18 +123,17 @@ async def _part(request: web.Request, path: str, hidden: str) -> bytes:
     return _piece(status, body)
 
 
-def _headers_of(request: web.Request, hidden: str) -> dict[str, CIMultiDict[str]]:
-    """The part's headers, as ``clone`` takes them: the batch's own, but for the hidden items
-    (none from the batch, the part's if any). Nothing when they are the batch's as they are
-    (the dashboard's parts): a clone keeps the request's headers, without copying them and
-    encoding each again."""
+def _headers_of(request: web.Request, hidden: str) -> CIMultiDict[str] | None:
+    """The part's headers: the batch's own, but for the hidden items (none from the batch, the
+    part's if any). None when they are the batch's as they are (the dashboard's parts): a
+    clone keeps the request's headers, without copying them and encoding each again."""
     if not hidden and HIDDEN_ITEMS_HEADER not in request.headers:
-        return {}
+        return None
     headers = CIMultiDict(request.headers)
     headers.popall(HIDDEN_ITEMS_HEADER, None)
     if hidden:
         headers[HIDDEN_ITEMS_HEADER] = hidden
-    return {"headers": headers}
+    return headers
 
 
 async def _answer(app: web.Application, sub: web.Request) -> web.StreamResponse:
