@@ -30,8 +30,11 @@ async def _refused(auth: Auth, token: str) -> dict:
 
 async def test_the_view_of_a_live_session(auth: Auth) -> None:
     token, _ = await _signed_in(auth)
-    status, view = await auth.call("GET", "/me", token=token)
-    assert status == 200
+    resp = await auth.client.get("/me", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert resp.headers["Cache-Control"] == "no-store"
+    view = await resp.json()
     assert view["client_number"] == "100001" and view["status"] == "active"
     assert view["regulations"]["accepted_version"] == view["regulations"]["current_version"] == 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 from ebok_shared.api import auth as schemas
+from ebok_shared.http.jsonbody import json_answer
 from ebok_shared.http.middleware import allow_restricted, require, secret_answer
 from ebok_shared.http.tokens import Principal
 from ebok_shared.http.validation import read_json
@@ -37,7 +38,8 @@ async def me(request: web.Request) -> web.Response:
     )
     if view is None:
         raise session_gone()
-    return json(view)
+    # orjson: the view is text, numbers and flags only; no-store as every answer by default
+    return json_answer(view)
 
 
 @routes.put("/me/password")
