@@ -430,6 +430,20 @@ async def test_reading_windows_set_by_an_operator(readings: Readings) -> None:
         "next_closes_on": "2026-03-31",
     }
     freeze(dt.date(2026, 3, 27))
+    # The meters and the windows come in one statement: a client without meters still gets
+    # the window of the day, and the meters their order (installed first).
+    for client, serials in (("100001", ["WM-100001-1"]), ("100777", [])):
+        meters = await (
+            await readings.client.get("/me/meters", headers=readings.issuer.customer(client))
+        ).json()
+        assert [m["serial"] for m in meters["items"]] == serials
+        assert meters["reading_window"] == {
+            "open": True,
+            "always_open": False,
+            "closes_on": "2026-03-31",
+            "next_opens_on": "2026-06-25",
+            "next_closes_on": "2026-06-30",
+        }
     assert (await readings.submit(value="5.000", read_on="2026-03-27")).status == 201
 
     overlapping = await readings.client.put(

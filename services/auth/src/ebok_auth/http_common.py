@@ -49,13 +49,18 @@ async def live_principal(request: web.Request, *kinds: str, role: str | None = N
         principal.subject,
         AuthSettings.of(request.app),
     ):
-        raise Problem(
-            401,
-            "Sesja wygasła lub została zakończona. Zaloguj się ponownie.",
-            code="session-ended",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise session_gone()
     return principal
+
+
+def session_gone() -> Problem:
+    """401: the token's session is no longer live (``live_principal``)."""
+    return Problem(
+        401,
+        "Sesja wygasła lub została zakończona. Zaloguj się ponownie.",
+        code="session-ended",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def json(data: Any, status: int = 200, **headers: str) -> web.Response:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from aiohttp import web
 from ebok_shared.api import auth as schemas
-from ebok_shared.http.middleware import allow_restricted, secret_answer
+from ebok_shared.http.jsonbody import json_answer
+from ebok_shared.http.middleware import allow_restricted, require, secret_answer
 from ebok_shared.http.tokens import Principal
 from ebok_shared.http.validation import read_json
 from ebok_shared.service import POOL
 
 from .domain import RESTRICT_PASSWORD, RESTRICT_REGULATIONS
-from .http_common import client_ip, deps, json, live_principal
+from .http_common import client_ip, deps, json, live_principal, session_gone
 from .settings import AuthSettings
 from .use_cases import accounts, email, gdpr, passwords, regulations, totp
 
@@ -29,8 +30,16 @@ async def _customer(request: web.Request) -> Principal:
 @routes.get("/me")
 @allow_restricted(*_BOTH)
 async def me(request: web.Request) -> web.Response:
-    principal = await _customer(request)
-    return json(await accounts.me(request.app[POOL], principal.subject))
+    """The customer's own view; its session's liveness (``live_principal``) is read in the
+    same statement (a part of every first dashboard)."""
+    principal = require(request, "customer")
+    view = await accounts.me(
+        request.app[POOL], principal.subject, principal.session_id, AuthSettings.of(request.app)
+    )
+    if view is None:
+        raise session_gone()
+    # orjson: the view is text, numbers and flags only; no-store as every answer by default
+    return json_answer(view)
 
 
 @routes.put("/me/password")

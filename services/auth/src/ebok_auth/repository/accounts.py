@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import asyncpg
 
@@ -163,14 +164,22 @@ async def export(conn: Conn, client: str) -> asyncpg.Record | None:
     )
 
 
-async def own_view(conn: Conn, client: str, now: dt.datetime) -> asyncpg.Record | None:
-    """The account with what the customer's own view shows beside it, in one statement (the
+async def own_view(
+    conn: Conn,
+    client: str,
+    now: dt.datetime,
+    session_id: uuid.UUID,
+    kind: str,
+    seen_since: dt.datetime,
+) -> asyncpg.Record:
+    """Whether the caller's session is live (``session_alive``, as ``sessions.alive`` says)
+    and the account with what the customer's own view shows beside it, in one statement (the
     view is a part of every first dashboard): the newest terms the client accepted
     (``accepted_version``), the version in force (``current_version``), the one published
     and not yet in force (``upcoming_*``, NULL if none) and the scheduled block
-    (``block_on``)."""
-    return await conn.fetchrow(
-        "SELECT a.*,"
+    (``block_on``). Always one row; the account's columns are NULL if there is none."""
+    row: asyncpg.Record = await conn.fetchrow(
+        "SELECT s.session_alive, a.*,"
         " (SELECT coalesce(max(version), 0) FROM regulations_acceptances"
         "   WHERE client_number = $1) AS accepted_version,"
         " (SELECT coalesce(max(version), 0) FROM regulations"
@@ -178,10 +187,16 @@ async def own_view(conn: Conn, client: str, now: dt.datetime) -> asyncpg.Record 
         " u.version AS upcoming_version, u.effective_from AS upcoming_effective_from,"
         " u.summary AS upcoming_summary,"
         " (SELECT block_on FROM scheduled_blocks WHERE client_number = $1) AS block_on"
-        " FROM accounts a"
+        " FROM (SELECT EXISTS (SELECT FROM sessions WHERE id = $3 AND kind = $4"
+        "   AND subject = $1 AND revoked_at IS NULL AND expires_at > $2"
+        "   AND last_seen_at > $5) AS session_alive) s"
+        " LEFT JOIN accounts a ON a.client_number = $1"
         " LEFT JOIN LATERAL (SELECT version, effective_from, summary FROM regulations"
-        "   WHERE effective_from > $2 ORDER BY version DESC LIMIT 1) u ON true"
-        " WHERE a.client_number = $1",
+        "   WHERE effective_from > $2 ORDER BY version DESC LIMIT 1) u ON true",
         client,
         now,
+        session_id,
+        kind,
+        seen_since,
     )
+    return row

@@ -13,11 +13,12 @@ from ebok_shared.clock import clock
 from ebok_shared.refusals import Refusal, conflict, not_found
 
 from .. import events
-from ..domain import retain_until, session_ended
+from ..domain import retain_until, session_ended, session_uuid
 from ..repository import accounts as repo
 from ..repository import audit, projection, regulations
 from ..repository import sessions as session_rows
 from ..repository import throttle as throttle_rows
+from ..settings import AuthSettings
 from . import Deps, sessions, throttle
 
 MAX_PAGE = 100
@@ -116,10 +117,22 @@ async def verify_current_password(
 # -- the customer's own view -------------------------------------------------------------------
 
 
-async def me(pool: asyncpg.Pool, client: str) -> dict[str, Any]:
-    """The customer's own view, read in one statement (``repo.own_view``)."""
-    row = await repo.own_view(pool, client, clock.now())
-    if row is None:
+async def me(
+    pool: asyncpg.Pool, client: str, session_id: str | None, settings: AuthSettings
+) -> dict[str, Any] | None:
+    """The customer's own view, read in one statement with the liveness of the caller's
+    session (``repo.own_view``): None if the session is not live (as ``sessions.is_alive``
+    would say, checked first: a deleted account's sessions have ended)."""
+    sid = session_uuid(session_id)
+    if sid is None:
+        return None
+    now = clock.now()
+    row = await repo.own_view(
+        pool, client, now, sid, "customer", sessions.seen_since(now, settings)
+    )
+    if not row["session_alive"]:
+        return None
+    if row["client_number"] is None:
         raise session_ended("Konto nie istnieje.")
     block_on = row["block_on"]
     return {

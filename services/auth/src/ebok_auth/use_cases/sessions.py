@@ -183,8 +183,12 @@ async def is_alive(
     if sid is None:
         return False
     now = clock.now()
-    seen_since = now - dt.timedelta(seconds=settings.session_idle_timeout)
-    return await repo.alive(pool, sid, kind, subject, now, seen_since)
+    return await repo.alive(pool, sid, kind, subject, now, seen_since(now, settings))
+
+
+def seen_since(now: dt.datetime, settings: AuthSettings) -> dt.datetime:
+    """A live session was used after this moment (the idle timeout before ``now``)."""
+    return now - dt.timedelta(seconds=settings.session_idle_timeout)
 
 
 async def refresh(deps: Deps, refresh_token: str, ip: str) -> Issued:

@@ -77,33 +77,58 @@ async def meter_to_read(
     return row if row is not None and row["client_number"] == client_number else None
 
 
+# The client's meters, each with its last reading and the customer's last submitted one.
+_CLIENT_METERS = (
+    _METER.replace(
+        "SELECT m.*,",
+        "SELECT m.*, l.id AS last_id, l.value AS last_value,"
+        " l.read_on AS last_read_on, l.source AS last_source,"
+        " l.status AS last_status, l.leak_suspected AS last_leak_suspected,"
+        " s.id AS sent_id, s.read_on AS sent_read_on, s.status AS sent_status,"
+        " s.decision_reason AS sent_decision_reason,",
+    )
+    + """ LEFT JOIN LATERAL (
+        SELECT id, value, read_on, source, status, leak_suspected FROM readings r
+        WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
+          AND r.superseded_at IS NULL AND r.status <> 'rejected'
+        ORDER BY r.read_on DESC, CASE r.role WHEN 'initial' THEN 0
+                 WHEN 'regular' THEN 1 ELSE 2 END DESC, r.submitted_at DESC
+        LIMIT 1) l ON true
+    LEFT JOIN LATERAL (
+        SELECT id, read_on, status, decision_reason FROM readings r
+        WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
+          AND r.source = 'customer' AND r.superseded_at IS NULL
+        ORDER BY r.submitted_at DESC
+        LIMIT 1) s ON true
+    WHERE c.client_number = $1"""
+)
+
+
 async def client_meters(conn: Conn, client_number: str) -> list[Record]:
     return await conn.fetch(
-        _METER.replace(
-            "SELECT m.*,",
-            "SELECT m.*, l.id AS last_id, l.value AS last_value,"
-            " l.read_on AS last_read_on, l.source AS last_source,"
-            " l.status AS last_status, l.leak_suspected AS last_leak_suspected,"
-            " s.id AS sent_id, s.read_on AS sent_read_on, s.status AS sent_status,"
-            " s.decision_reason AS sent_decision_reason,",
-        )
-        + """ LEFT JOIN LATERAL (
-                SELECT id, value, read_on, source, status, leak_suspected FROM readings r
-                WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
-                  AND r.superseded_at IS NULL AND r.status <> 'rejected'
-                ORDER BY r.read_on DESC, CASE r.role WHEN 'initial' THEN 0
-                         WHEN 'regular' THEN 1 ELSE 2 END DESC, r.submitted_at DESC
-                LIMIT 1) l ON true
-            LEFT JOIN LATERAL (
-                SELECT id, read_on, status, decision_reason FROM readings r
-                WHERE r.meter_serial = m.serial AND r.client_number = c.client_number
-                  AND r.source = 'customer' AND r.superseded_at IS NULL
-                ORDER BY r.submitted_at DESC
-                LIMIT 1) s ON true
-            WHERE c.client_number = $1
-            ORDER BY m.removed_on IS NOT NULL, m.kind, m.serial""",
+        f"{_CLIENT_METERS} ORDER BY m.removed_on IS NOT NULL, m.kind, m.serial", client_number
+    )
+
+
+async def client_meters_and_windows(
+    conn: Conn, client_number: str
+) -> tuple[list[Record], str, list[tuple[dt.date, dt.date]]]:
+    """``client_meters``, the reading window mode and every window (opens, closes; in
+    order), in one round trip: the customer's meters are a part of every first dashboard.
+    One row with the mode and windows leads, the meters (if any) beside it."""
+    rows = await conn.fetch(
+        "SELECT w.mode AS window_mode,"
+        " ARRAY(SELECT ARRAY[opens_on, closes_on] FROM reading_windows"
+        "   ORDER BY opens_on, closes_on) AS window_dates, x.*"
+        " FROM (SELECT 1) one LEFT JOIN reading_window_mode w ON w.id = 1"
+        f" LEFT JOIN ({_CLIENT_METERS}) x ON true"
+        " ORDER BY x.removed_on IS NOT NULL, x.kind, x.serial",
         client_number,
     )
+    first = rows[0]
+    windows = [(opens, closes) for opens, closes in first["window_dates"]]
+    meters = [row for row in rows if row["serial"] is not None]
+    return meters, str(first["window_mode"]), windows
 
 
 async def insert_meter(

@@ -17,9 +17,10 @@ from .. import events
 from ..clients import repository as clients_repo
 from ..common.connection import Record
 from ..garden import repository as garden_repo
+from ..readings import domain as reading_rules
 from ..readings import repository as readings_repo
-from ..readings.domain import Reading, Rules, WindowState
-from ..readings.use_cases import points, window_state
+from ..readings.domain import Reading, Rules, Window, WindowState
+from ..readings.use_cases import points
 from . import domain as meters
 from . import repository as repo
 from .domain import MeterRef
@@ -239,11 +240,11 @@ async def replace_meter(
 
 
 async def client_meters(pool: asyncpg.Pool, client_number: str) -> tuple[list[Record], WindowState]:
-    """The client's meters with their last reading, and whether readings are taken today."""
-    async with pool.acquire() as conn:
-        rows = await repo.client_meters(conn, client_number)
-        state = await window_state(conn, clock.today())
-    return rows, state
+    """The client's meters with their last reading, and whether readings are taken today
+    (one round trip: asked by every first dashboard)."""
+    rows, mode, windows = await repo.client_meters_and_windows(pool, client_number)
+    dated = [Window(opens, closes) for opens, closes in windows]
+    return rows, reading_rules.window_state(mode, dated, clock.today())
 
 
 @dataclass(frozen=True)
