@@ -102,6 +102,10 @@ class Renderer:
             # The templates ship with the package and never change under a running process:
             # no stat() of each template file per e-mail.
             auto_reload=False,
+            # Every template in a plain dict (the package's few dozen, for the process's life):
+            # the default LRU cache takes a lock and reorders its queue on each lookup, and a
+            # page's {% extends %} looks its layout up on every render.
+            cache_size=-1,
         )
         self._env.globals.update(brand=brand, link=self.link)
         # A kind's three templates (or the text of one that is only text), looked up once (the
