@@ -16,12 +16,20 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from ebok_notifier.compose import Attachment, _quoted_printable, prepare, recipient_address
+from ebok_notifier.compose import (
+    Attachment,
+    CrlfMessage,
+    _quoted_printable,
+    crlf_only,
+    prepare,
+    recipient_address,
+)
 from ebok_notifier.domain import Kind, PermanentFailure, message_id
 from ebok_notifier.render import (
     Brand,
     Rendered,
     Renderer,
+    RenderError,
     format_amount,
     format_date,
     format_datetime,
@@ -500,3 +508,34 @@ def test_quoted_printable_in_pieces_is_b2a_qp() -> None:
             if b > a:
                 known.append(content[a:b])
         assert _quoted_printable(content, known) == binascii.b2a_qp(content.encode())
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_finished_message_is_marked_crlf_only_when_it_is(kind: Kind) -> None:
+    """compose marks a message CRLF-only (transport.send_data then does not scan it) only when
+    it is, and it is for ordinary values; a value with a lone CR leaves the message unmarked,
+    and it goes through client.data's rewriting as before."""
+    now = dt.datetime.now(dt.UTC)
+    attachments = [Attachment("f.pdf", "application/pdf", b"%PDF\r\n\n\r" * 40)]
+    for value, ordinary in [
+        ("zwykły", True),
+        ("a\r\nb\n", True),
+        ("a\rb", False),
+        ("\r\r\n", False),
+    ]:
+        context = {**SAMPLES[kind], "client_number": value}
+        try:
+            rendered = RENDERER.render(kind, context)
+        except RenderError:
+            continue
+        for extra in ([], attachments):
+            message = prepare(rendered, sender=SENDER, attachments=extra).finish(
+                recipient="jan@example.pl", message_id="<1@example.pl>", date=now
+            )
+            if type(message) is CrlfMessage:
+                assert crlf_only(bytes(message))
+            if ordinary:
+                assert type(message) is CrlfMessage
+            if "a\rb" in rendered.text:
+                assert type(message) is not CrlfMessage
+                assert not crlf_only(bytes(message))

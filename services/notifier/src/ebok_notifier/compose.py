@@ -62,11 +62,30 @@ def ascii_address(recipient: str) -> str:
         raise PermanentFailure(f"nieprawidłowa domena adresu odbiorcy: {recipient!r}") from None
 
 
+class CrlfMessage(bytes):
+    """A whole message whose every CR and LF is part of a CRLF pair, ending with one: what
+    transport.send_data otherwise finds out by scanning the message (three passes over it)."""
+
+
+def crlf_only(message: bytes) -> bool:
+    """Every CR and every LF of ``message`` in a CRLF pair, and the message ends with one."""
+    if type(message) is CrlfMessage:
+        return True
+    pairs = message.count(b"\r\n")
+    return (
+        message.endswith(b"\r\n")
+        and message.count(b"\n") == pairs
+        and message.count(b"\r") == pairs
+    )
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """An e-mail without its per-recipient headers, as bytes."""
+    """An e-mail without its per-recipient headers, as bytes; ``crlf``: known to hold no CR or
+    LF outside a CRLF pair (then each finished message is a CrlfMessage)."""
 
     rest: bytes
+    crlf: bool = False
 
     def finish(self, *, recipient: str, message_id: str, date: dt.datetime) -> bytes:
         """The whole message for one recipient (CRLF line ends, ready for DATA)."""
@@ -75,6 +94,10 @@ class Prepared:
             raise PermanentFailure(f"nieprawidłowy Message-ID: {message_id!r}")
         when = _date(date.replace(microsecond=0), date.tzinfo, date.fold)
         head = f"Message-ID: {message_id}\r\nDate: {when}\r\n".encode("ascii")
+        # To (a checked address), Message-ID (checked) and Date (formatted) have no CR or LF
+        # of their own.
+        if self.crlf:
+            return CrlfMessage(to + head + self.rest)
         return to + head + self.rest
 
 
@@ -101,16 +124,25 @@ def prepare(
         + b"Auto-Submitted: auto-generated\r\n"  # RFC 3834: no auto-replies, please
         + b"MIME-Version: 1.0\r\n"
     )
+    text, html = _lf(rendered.text), _lf(rendered.html)
     body = _multipart(
         "alternative",
-        [
-            _text(rendered.text, "plain", rendered.text_static),
-            _text(rendered.html, "html", rendered.html_static),
-        ],
+        [_text(text, "plain", rendered.text_static), _text(html, "html", rendered.html_static)],
     )
+    # Quoted-printable of text without CR has none (its line ends, LF, become CRLF), nor has
+    # base64; the boundaries' lines are CRLF; the headers are checked here, attachments' below.
+    crlf = "\r" not in text and "\r" not in html and crlf_only(head)
     if attachments:
-        body = _multipart("mixed", [body, *(_attachment(a) for a in attachments)])
-    return Prepared(head + body)
+        parts = [_attachment(a) for a in attachments]
+        crlf = crlf and all(crlf_only(part) for part in parts)
+        body = _multipart("mixed", [body, *parts])
+    rest = head + body
+    return Prepared(rest, crlf=crlf and rest.endswith(b"\r\n"))
+
+
+def _lf(content: str) -> str:
+    """The templates write LF; only a value from an event may have CR (CRLF made LF)."""
+    return content.replace("\r\n", "\n") if "\r" in content else content
 
 
 @functools.lru_cache(maxsize=256)
@@ -132,8 +164,7 @@ def _from(name: str, username: str, domain: str) -> bytes:
 
 
 def _text(content: str, subtype: str, static: Sequence[str] = ()) -> bytes:
-    if "\r" in content:  # the templates write LF; only a value from an event may have CR
-        content = content.replace("\r\n", "\n")
+    """A quoted-printable part of ``content`` (line ends LF, made CRLF here)."""
     encoded = _quoted_printable(content, static).replace(b"\n", b"\r\n")
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
