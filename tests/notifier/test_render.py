@@ -4,9 +4,11 @@ header; the utility's name and the e-BOK address in every footer; links from one
 
 from __future__ import annotations
 
+import binascii
 import datetime as dt
 import email
 import email.policy
+import random
 import re
 import uuid
 from email.headerregistry import Address
@@ -14,12 +16,20 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from ebok_notifier.compose import Attachment, prepare, recipient_address
+from ebok_notifier.compose import (
+    Attachment,
+    CrlfMessage,
+    _quoted_printable,
+    crlf_only,
+    prepare,
+    recipient_address,
+)
 from ebok_notifier.domain import Kind, PermanentFailure, message_id
 from ebok_notifier.render import (
     Brand,
     Rendered,
     Renderer,
+    RenderError,
     format_amount,
     format_date,
     format_datetime,
@@ -444,3 +454,88 @@ def test_the_registration_notice_carries_no_link_with_a_secret() -> None:
     text, html = _bodies(parsed)
     assert "numeru klienta 100001" in text and "bok@example.pl" in text
     assert "aktywacja" not in text and "aktywacja" not in html
+
+
+def test_message_id_is_the_uuid5_of_event_and_recipient() -> None:
+    """The Message-ID keeps the value it always had (uuid5 over the namespace), so an e-mail
+    queued before an upgrade keeps its Message-ID after it (a resend is recognised)."""
+    namespace = uuid.UUID("6f1c3a57-4b0e-4d8f-9a43-0eb0c0000001")
+    for recipient in ["jan@example.pl", " Jan@Example.PL", "żółć@łódź.pl", "a@b.c"]:
+        event = uuid.uuid4()
+        name = f"{event}/{recipient.strip().lower()}"
+        expected = f"<{uuid.uuid5(namespace, name).hex}@example.pl>"
+        assert message_id(event, recipient, "example.pl") == expected
+
+
+def _masked(raw: bytes) -> bytes:
+    return re.sub(rb"=_ebok_[0-9a-f]{32}", b"BOUNDARY", raw)
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_layout_lines_encoded_once_give_the_same_bytes(kind: Kind) -> None:
+    """The layout's lines, quoted-printable once for all e-mails, make the very bytes that
+    encoding each e-mail whole makes; and they are really used (found in the HTML part)."""
+    for context in (SAMPLES[kind], {**SAMPLES[kind], "client_number": "1 \n.\n" + "ą=" * 60}):
+        rendered = RENDERER.render(kind, context)
+        assert rendered.html_static
+        assert all(run in rendered.html for run in rendered.html_static)
+        whole = Rendered(rendered.subject, rendered.text, rendered.html)  # nothing known
+        assert _masked(prepare(rendered, sender=SENDER).rest) == _masked(
+            prepare(whole, sender=SENDER).rest
+        )
+
+
+def test_layout_lines_hold_nothing_of_an_event() -> None:
+    """What is kept for every e-mail comes from the layouts alone: no token, no address."""
+    rendered = RENDERER.render(Kind.PASSWORD_RESET, {**SAMPLES[Kind.PASSWORD_RESET]})
+    kept = "".join(rendered.text_static + rendered.html_static)
+    for value in SAMPLES[Kind.PASSWORD_RESET].values():
+        if isinstance(value, str) and len(value) > 3:
+            assert value not in kept
+
+
+def test_quoted_printable_in_pieces_is_b2a_qp() -> None:
+    """Pieces at line starts, encoded apart, are what b2a_qp makes of the whole: dots and
+    blanks at line and data ends, '=', non-ASCII, long lines, CR (then all at once)."""
+    pieces = ["a", "=", ".", " ", "\t", "ą", "\n", "\n", "x" * 30, "y" * 75, "\r", "\x0c", "é"]
+    rnd = random.Random(17)
+    for _ in range(20_000):
+        content = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40)))
+        known = []
+        for _ in range(rnd.randint(1, 3)):
+            a = rnd.randint(0, len(content))
+            b = rnd.randint(a, len(content))
+            if b > a:
+                known.append(content[a:b])
+        assert _quoted_printable(content, known) == binascii.b2a_qp(content.encode())
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_finished_message_is_marked_crlf_only_when_it_is(kind: Kind) -> None:
+    """compose marks a message CRLF-only (transport.send_data then does not scan it) only when
+    it is, and it is for ordinary values; a value with a lone CR leaves the message unmarked,
+    and it goes through client.data's rewriting as before."""
+    now = dt.datetime.now(dt.UTC)
+    attachments = [Attachment("f.pdf", "application/pdf", b"%PDF\r\n\n\r" * 40)]
+    for value, ordinary in [
+        ("zwykły", True),
+        ("a\r\nb\n", True),
+        ("a\rb", False),
+        ("\r\r\n", False),
+    ]:
+        context = {**SAMPLES[kind], "client_number": value}
+        try:
+            rendered = RENDERER.render(kind, context)
+        except RenderError:
+            continue
+        for extra in ([], attachments):
+            message = prepare(rendered, sender=SENDER, attachments=extra).finish(
+                recipient="jan@example.pl", message_id="<1@example.pl>", date=now
+            )
+            if type(message) is CrlfMessage:
+                assert crlf_only(bytes(message))
+            if ordinary:
+                assert type(message) is CrlfMessage
+            if "a\rb" in rendered.text:
+                assert type(message) is not CrlfMessage
+                assert not crlf_only(bytes(message))

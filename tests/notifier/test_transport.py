@@ -9,6 +9,7 @@ from unittest import mock
 
 import aiosmtplib
 import pytest
+from ebok_notifier.compose import CrlfMessage
 from ebok_notifier.settings import NotifierSettings
 from ebok_notifier.transport import send_data
 from ebok_shared.bus import Event
@@ -244,6 +245,7 @@ async def test_data_arrives_as_aiosmtplib_sends_it(smtp: SmtpServer) -> None:
         b"Subject: a\r\n\r\nx\r\n.b\r\n.\r\n..c\r\n",
         b".first line\r\nx\r\n",
         b"Subject: b\r\n\r\n" + b"line\r\n" * 500,
+        CrlfMessage(b"Subject: e\r\n\r\n.\r\n.x\r\n"),  # compose's mark: not scanned again
     ]
     others = [b"Subject: c\r\n\r\nbare\nLF\n.dot\n", b"Subject: d\r\n\r\nbare\rCR\r\n", b"no end"]
     client = await _client(smtp)

@@ -62,11 +62,30 @@ def ascii_address(recipient: str) -> str:
         raise PermanentFailure(f"nieprawidłowa domena adresu odbiorcy: {recipient!r}") from None
 
 
+class CrlfMessage(bytes):
+    """A whole message whose every CR and LF is part of a CRLF pair, ending with one: what
+    transport.send_data otherwise finds out by scanning the message (three passes over it)."""
+
+
+def crlf_only(message: bytes) -> bool:
+    """Every CR and every LF of ``message`` in a CRLF pair, and the message ends with one."""
+    if type(message) is CrlfMessage:
+        return True
+    pairs = message.count(b"\r\n")
+    return (
+        message.endswith(b"\r\n")
+        and message.count(b"\n") == pairs
+        and message.count(b"\r") == pairs
+    )
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """An e-mail without its per-recipient headers, as bytes."""
+    """An e-mail without its per-recipient headers, as bytes; ``crlf``: known to hold no CR or
+    LF outside a CRLF pair (then each finished message is a CrlfMessage)."""
 
     rest: bytes
+    crlf: bool = False
 
     def finish(self, *, recipient: str, message_id: str, date: dt.datetime) -> bytes:
         """The whole message for one recipient (CRLF line ends, ready for DATA)."""
@@ -75,6 +94,10 @@ class Prepared:
             raise PermanentFailure(f"nieprawidłowy Message-ID: {message_id!r}")
         when = _date(date.replace(microsecond=0), date.tzinfo, date.fold)
         head = f"Message-ID: {message_id}\r\nDate: {when}\r\n".encode("ascii")
+        # To (a checked address), Message-ID (checked) and Date (formatted) have no CR or LF
+        # of their own.
+        if self.crlf:
+            return CrlfMessage(to + head + self.rest)
         return to + head + self.rest
 
 
@@ -101,10 +124,25 @@ def prepare(
         + b"Auto-Submitted: auto-generated\r\n"  # RFC 3834: no auto-replies, please
         + b"MIME-Version: 1.0\r\n"
     )
-    body = _multipart("alternative", [_text(rendered.text, "plain"), _text(rendered.html, "html")])
+    text, html = _lf(rendered.text), _lf(rendered.html)
+    body = _multipart(
+        "alternative",
+        [_text(text, "plain", rendered.text_static), _text(html, "html", rendered.html_static)],
+    )
+    # Quoted-printable of text without CR has none (its line ends, LF, become CRLF), nor has
+    # base64; the boundaries' lines are CRLF; the headers are checked here, attachments' below.
+    crlf = "\r" not in text and "\r" not in html and crlf_only(head)
     if attachments:
-        body = _multipart("mixed", [body, *(_attachment(a) for a in attachments)])
-    return Prepared(head + body)
+        parts = [_attachment(a) for a in attachments]
+        crlf = crlf and all(crlf_only(part) for part in parts)
+        body = _multipart("mixed", [body, *parts])
+    rest = head + body
+    return Prepared(rest, crlf=crlf and rest.endswith(b"\r\n"))
+
+
+def _lf(content: str) -> str:
+    """The templates write LF; only a value from an event may have CR (CRLF made LF)."""
+    return content.replace("\r\n", "\n") if "\r" in content else content
 
 
 @functools.lru_cache(maxsize=256)
@@ -125,14 +163,50 @@ def _from(name: str, username: str, domain: str) -> bytes:
     return _header("From", formataddr((name, address), charset="utf-8") if name else address)
 
 
-def _text(content: str, subtype: str) -> bytes:
-    if "\r" in content:  # the templates write LF; only a value from an event may have CR
-        content = content.replace("\r\n", "\n")
-    encoded = binascii.b2a_qp(content.encode("utf-8")).replace(b"\n", b"\r\n")
+def _text(content: str, subtype: str, static: Sequence[str] = ()) -> bytes:
+    """A quoted-printable part of ``content`` (line ends LF, made CRLF here)."""
+    encoded = _quoted_printable(content, static).replace(b"\n", b"\r\n")
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
     ).encode("ascii") + encoded
+
+
+def _quoted_printable(content: str, static: Sequence[str]) -> bytes:
+    """``binascii.b2a_qp`` of ``content``, byte for byte, with the runs of lines in ``static``
+    (template text, no value from an event) encoded once rather than per e-mail: most of an
+    HTML part is its layout, and encoding it was a third of building the e-mail.
+
+    Quoted-printable with LF line ends is line by line: whether a byte is escaped, and where a
+    line is broken, depends only on its own line (a byte at the very end of the data is the
+    one exception: a space or tab there is escaped, as is a lone dot). So pieces that start
+    at a line start and end with a line end (or at the end of ``content``) can be encoded
+    apart and joined. A CR anywhere (b2a_qp would take CRLF line ends if it met one first)
+    and runs not found at a line start are simply encoded with the rest."""
+    if not static or "\r" in content:
+        return binascii.b2a_qp(content.encode("utf-8"))
+    pieces: list[bytes] = []
+    start = 0
+    for run in static:
+        at = content.find(run, start)
+        if at < 0 or (at > 0 and content[at - 1] != "\n"):
+            continue
+        end = at + len(run)
+        if run[-1] != "\n" and end != len(content):
+            continue
+        if at > start:
+            pieces.append(binascii.b2a_qp(content[start:at].encode("utf-8")))
+        pieces.append(_encoded_run(run))
+        start = end
+    if start < len(content):
+        pieces.append(binascii.b2a_qp(content[start:].encode("utf-8")))
+    return b"".join(pieces)
+
+
+@functools.lru_cache(maxsize=64)
+def _encoded_run(run: str) -> bytes:
+    """A run of template lines, quoted-printable (only the layouts' runs come here)."""
+    return binascii.b2a_qp(run.encode("utf-8"))
 
 
 def _attachment(attachment: Attachment) -> bytes:

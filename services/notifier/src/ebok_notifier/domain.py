@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
 import uuid
 from dataclasses import dataclass
 
 # Names the Message-ID of every e-mail: the same (event, recipient) always gives the same id,
 # so a copy sent again after a crash is recognisable downstream as the same message.
 _MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c3a57-4b0e-4d8f-9a43-0eb0c0000001")
+_MESSAGE_ID_NAMESPACE_BYTES = _MESSAGE_ID_NAMESPACE.bytes
 
 
 class Kind(enum.StrEnum):
@@ -67,7 +69,12 @@ class Priority(enum.IntEnum):
 def message_id(event_id: uuid.UUID, recipient: str, domain: str) -> str:
     """The Message-ID header of the e-mail for (event, recipient)."""
     name = f"{event_id}/{recipient.strip().lower()}"
-    return f"<{uuid.uuid5(_MESSAGE_ID_NAMESPACE, name).hex}@{domain}>"
+    # uuid.uuid5(_MESSAGE_ID_NAMESPACE, name).hex, without building the UUID object (half of
+    # the cost): SHA-1 of namespace and name, version 5 and the RFC 4122 variant set.
+    digest = bytearray(hashlib.sha1(_MESSAGE_ID_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = digest[6] & 0x0F | 0x50
+    digest[8] = digest[8] & 0x3F | 0x80
+    return f"<{digest.hex()}@{domain}>"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ LABELS: dict[str, dict[str, str]] = {
 # What quote_plus leaves as it is: such a query value is written as it stands.
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
 
+# The shortest run of layout lines worth encoding once (compose._quoted_printable): a
+# shorter one saves less than the search for it costs.
+_MIN_RUN = 64
+
 # Pages of the e-BOK front end the e-mails link to, by name (one place to change them).
 PAGES = {
     "home": "/",
@@ -73,6 +77,11 @@ class Rendered:
     subject: str  # one line
     text: str
     html: str
+    # Runs of whole lines the layouts write whatever the e-mail (no value from an event, so no
+    # secret): each may occur in ``text`` / ``html``, and compose encodes it once for all
+    # e-mails (quoted-printable is line by line; see compose._quoted_printable).
+    text_static: tuple[str, ...] = ()
+    html_static: tuple[str, ...] = ()
 
 
 class RenderError(Exception):
@@ -93,11 +102,16 @@ class Renderer:
             # The templates ship with the package and never change under a running process:
             # no stat() of each template file per e-mail.
             auto_reload=False,
+            # Every template in a plain dict (the package's few dozen, for the process's life):
+            # the default LRU cache takes a lock and reorders its queue on each lookup, and a
+            # page's {% extends %} looks its layout up on every render.
+            cache_size=-1,
         )
         self._env.globals.update(brand=brand, link=self.link)
-        # A kind's three templates, looked up once (the environment's cache costs a lookup
-        # by loader and name each time; the templates never change under a running process).
-        self._templates: dict[str, tuple[jinja2.Template, ...]] = {}
+        # A kind's three templates (or the text of one that is only text), looked up once (the
+        # environment's cache costs a lookup by loader and name each time; the templates never
+        # change under a running process).
+        self._templates: dict[str, tuple[jinja2.Template | str, ...]] = {}
         self._env.filters.update(
             date=format_date,
             datetime=format_datetime,
@@ -112,6 +126,46 @@ class Renderer:
             footer_txt=self._env.get_template("_footer.txt").render(),
             footer_html=markupsafe.Markup(self._env.get_template("_footer.html").render()),
         )
+        self._text_static = self._static_lines("_layout.txt")
+        self._html_static = self._static_lines("_layout.html")
+
+    def _static_lines(self, layout: str) -> tuple[str, ...]:
+        """The runs of whole lines ``layout`` writes around its blocks: the layout rendered
+        with a marker in every block, cut into lines, the lines without a marker kept
+        (consecutive ones as one run). No event's values go in, so nothing secret is kept."""
+        marker = "\x00"
+        blocks = "".join(
+            f"{{% block {name} %}}{marker}{{% endblock %}}"
+            for name in self._env.get_template(layout).blocks
+        )
+        page = self._env.from_string(f'{{% extends "{layout}" %}}{blocks}').render()
+        runs: list[str] = []  # (runs under _MIN_RUN characters are not worth a search)
+        run = ""
+        lines = [line + "\n" for line in page.split("\n")]
+        lines[-1] = lines[-1][:-1]  # what follows the last line end ("" when it is the end)
+        for line in lines:
+            if marker in line:
+                runs.append(run)
+                run = ""
+            else:
+                run += line
+        runs.append(run)
+        return tuple(run for run in runs if len(run) >= _MIN_RUN)
+
+    def _template(self, name: str) -> jinja2.Template | str:
+        """The template ``name``; or its text, when it has neither a tag nor a value (many
+        subjects): a render per e-mail would only give back the same text."""
+        assert self._env.loader is not None
+        source, _, _ = self._env.loader.get_source(self._env, name)
+        template = self._env.get_template(name)
+        if "{" not in source and "}" not in source:
+            return template.render()
+        # Jinja2 keeps a template's globals as a ChainMap over the environment's and copies
+        # them into every render's context, key by key in Python: a quarter of rendering a
+        # short e-mail. The globals never change once the renderer is built, so one plain
+        # dict does (copied in C).
+        template.globals = dict(template.globals)
+        return template
 
     def link(self, page: str, /, **params: Any) -> str:
         """An absolute link to a named page; path parameters fill ``{…}``, the rest is the
@@ -131,19 +185,22 @@ class Renderer:
             templates = self._templates.get(kind)
             if templates is None:
                 templates = self._templates[kind] = tuple(
-                    self._env.get_template(f"{kind}{suffix}")
+                    self._template(f"{kind}{suffix}")
                     for suffix in (".subject.txt", ".txt", ".html")
                 )
-                for template in templates:
-                    # Jinja2 keeps a template's globals as a ChainMap over the environment's
-                    # and copies them into every render's context, key by key in Python: a
-                    # quarter of rendering a short e-mail. The globals never change once the
-                    # renderer is built, so one plain dict does (copied in C).
-                    template.globals = dict(template.globals)
-            subject, text, html = (template.render(context) for template in templates)
+            subject, text, html = (
+                template if isinstance(template, str) else template.render(context)
+                for template in templates
+            )
         except (jinja2.TemplateError, KeyError, ValueError, TypeError) as exc:
             raise RenderError(f"{kind}: {type(exc).__name__}: {exc}") from exc
-        return Rendered(subject=one_line(subject), text=text, html=html)
+        return Rendered(
+            subject=one_line(subject),
+            text=text,
+            html=html,
+            text_static=self._text_static,
+            html_static=self._html_static,
+        )
 
 
 def _query(params: Mapping[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Sequence
@@ -350,7 +351,8 @@ async def reclaim_orphans(conn: asyncpg.Connection) -> int:
 
 
 # Claiming due deliveries for the sender holding key {key}, at most {limit}, at {now}
-# (committed at once, so a crash leaves them 'sending' under a dead key, to be reclaimed).
+# (committed at once, so a crash leaves them 'sending' under a dead key, to be reclaimed);
+# it returns Claimed's fields, in their order.
 _CLAIM = """
     UPDATE deliveries d
        SET status = 'sending', claimed_by = {key}, attempts = d.attempts + 1, updated_at = {now}
@@ -359,9 +361,7 @@ _CLAIM = """
              ORDER BY priority, next_attempt_at
              LIMIT {limit} FOR UPDATE SKIP LOCKED) due
      WHERE d.id = due.id
-    RETURNING d.id, d.event_id, d.recipient, d.kind, d.context, d.campaign_id, d.message_id,
-              d.attempts, d.queued_at
-"""
+    RETURNING """ + ", ".join(f"d.{field.name}" for field in dataclasses.fields(Claimed))
 
 # Recording outcomes ($1-$4: ids, statuses, answers, next attempts) of the sender holding key
 # $6, at $5. Once sent, the one-time tokens an e-mail carried are not kept ($7); once the
@@ -398,7 +398,7 @@ _RECORD_AND_CLAIM = f"WITH recorded AS ({_RECORD} RETURNING 1)" + _CLAIM.format(
 async def claim(pool: asyncpg.Pool, key: int, limit: int, now: dt.datetime) -> list[Claimed]:
     """Claim up to ``limit`` due deliveries for the sender holding ``key``."""
     rows = await pool.fetch(_CLAIM.format(key="$1", limit="$2", now="$3"), key, limit, now)
-    return [Claimed(**dict(r)) for r in rows]
+    return [Claimed(*r) for r in rows]  # _CLAIM returns Claimed's fields in order
 
 
 @dataclass
@@ -439,7 +439,7 @@ async def record_and_claim(
 ) -> list[Claimed]:
     """``record_outcomes`` and ``claim`` in one statement (one commit, not two)."""
     rows = await pool.fetch(_RECORD_AND_CLAIM, *_record_arguments(key, outcomes, now), limit)
-    return [Claimed(**dict(r)) for r in rows]
+    return [Claimed(*r) for r in rows]  # _CLAIM returns Claimed's fields in order
 
 
 # -- operators ----------------------------------------------------------------------------------
