@@ -61,10 +61,16 @@ async def prune(pool: asyncpg.Pool, days: int = 2) -> None:
     )
 
 
+def applies(request: web.Request) -> bool:
+    """Whether ``handle`` answers ``request`` from the stored keys: a POST with the header.
+    Any other request goes straight to its handler."""
+    return request.method == "POST" and HEADER in request.headers
+
+
 async def handle(
     request: web.Request, handler: Handler, pool: asyncpg.Pool, principal_subject: str
 ) -> web.StreamResponse:
-    if request.method != "POST" or HEADER not in request.headers:
+    if not applies(request):
         return await handler(request)
     key = key_of(request)
     assert key is not None

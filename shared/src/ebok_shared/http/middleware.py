@@ -177,13 +177,8 @@ async def role_middleware(request: web.Request, handler: Handler) -> web.StreamR
 def idempotency_middleware(pool_getter: Any) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        # Only a POST with the header is idempotent (idempotency.handle); the rest, the
-        # reads behind every dashboard, go straight on.
-        if (
-            request.method != "POST"
-            or idempotency.HEADER not in request.headers
-            or getattr(handler, "ebok_secret_answer", False)
-        ):
+        # The rest, the reads behind every dashboard among them, go straight on.
+        if not idempotency.applies(request) or getattr(handler, "ebok_secret_answer", False):
             return await handler(request)
         principal = request.get(PRINCIPAL)
         subject = f"{principal.kind}:{principal.subject}" if principal else "anonymous"
