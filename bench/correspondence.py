@@ -30,12 +30,10 @@ import json
 import os
 import signal
 import socket
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,7 @@ import report  # bench/report.py, beside this script
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from lean_http import KeepAliveClient  # bench/lean_http.py, beside this script
+from slices import Side, interleaved, run_for  # bench/slices.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 PG_ADMIN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -165,92 +164,6 @@ async def service(dsn: str, prefix: str, jwks_url: str) -> AsyncIterator[tuple[s
             except TimeoutError:
                 proc.kill()
                 await proc.wait()
-
-
-async def run_for(
-    seconds: float, concurrency: int, op: Callable[[int], Awaitable[None]]
-) -> tuple[float, float, list[float]]:
-    """``op`` called by ``concurrency`` workers until ``seconds`` pass: the calls' work
-    within those seconds (below), the ``seconds`` themselves, and every call's latency.
-
-    A call counts by the share of its time that lay within the seconds: one asked and
-    answered within them counts 1, one still in flight at the end counts the part it had
-    run (it is awaited, so the next slice starts on a quiet service). Counting only the
-    answers within a slice would miss the calls under way at its end, a whole latency of
-    work: in a 1 s slice nearly 40 % for a side answering in 370 ms, 10 % for one answering
-    in 110 ms. Counting whole calls over the time until the last one ends stretches the
-    slice by a tail in which fewer and fewer workers are busy. Either one weighs on the
-    slower side."""
-    latencies: list[float] = []
-    started = time.perf_counter()
-    stop_at = started + seconds
-    counter = iter(range(10**9))
-    work = 0.0
-
-    async def worker() -> None:
-        nonlocal work
-        while time.perf_counter() < stop_at:
-            n = next(counter)
-            asked = time.perf_counter()
-            await op(n)
-            done = time.perf_counter()
-            latencies.append(done - asked)
-            work += 1.0 if done <= stop_at else (stop_at - asked) / (done - asked)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return work, seconds, latencies
-
-
-@dataclass
-class Side:
-    """One side of a ratio: what it runs and whose CPU time is its own."""
-
-    name: str
-    op: Callable[[int], Awaitable[None]]
-    cpu: Callable[[], float]
-    work: float = 0.0  # calls, counted as ``run_for`` counts them
-    elapsed: float = 0.0
-    cpu_seconds: float = 0.0
-    latencies: list[float] = field(default_factory=list)
-
-
-async def interleaved(
-    seconds: float, slice_seconds: float, concurrency: int, *sides: Side
-) -> list[dict[str, Any]]:
-    """Each side for ``seconds`` in all, in turns of ``slice_seconds``: ours, the limit,
-    ours, the limit…
-
-    Both sides write 100-180 MB/s of WAL, and PostgreSQL checkpoints every few seconds,
-    stalling writes for 1-2 s: run one side after the other and whichever side a
-    checkpoint falls in loses, so the ratio swung (0.65 to 1.13 in runs of the same code).
-    In short alternating slices both sides see the same weather on the same machine."""
-    turns = max(1, round(seconds / slice_seconds))
-    for _ in range(turns):
-        for side in sides:
-            cpu = side.cpu()
-            work, elapsed, latencies = await run_for(seconds / turns, concurrency, side.op)
-            side.cpu_seconds += side.cpu() - cpu  # the tail's calls included: all of them
-            side.work += work
-            side.elapsed += elapsed
-            side.latencies += latencies
-    results = []
-    for side in sides:
-        result = summary(side.name, side.work, side.elapsed, side.latencies)
-        result["cpu_us"] = side.cpu_seconds / max(1, len(side.latencies)) * 1e6
-        results.append(result)
-    return results
-
-
-def summary(name: str, work: float, elapsed: float, latencies: list[float]) -> dict[str, Any]:
-    ordered = sorted(latencies)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return {
-        "name": name,
-        "ops": len(latencies),
-        "per_second": round(work / elapsed, 1),
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(p99 * 1000, 1),
-    }
 
 
 async def bench(

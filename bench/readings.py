@@ -9,24 +9,31 @@ The service's relay publishes the events to the broker meanwhile; the run waits 
 outbox is empty and says how long that took. The service runs as deploy/ runs it (see
 deploy/manifests.py): the ``api`` role answering HTTP, the ``relay`` role publishing the
 outbox and the ``worker`` role consuming the bus, each its own process. CPU per request is
-the api process's (user + system) over the phase; the relay's and the worker's CPU over the
+the api process's (user + system) over its slices; the relay's and the worker's CPU over the
 same phase are printed beside it (they are on the machine too, but not on the request's path),
 as are the load generator's (bench/lean_http.py, as for the reads) and the PostgreSQL
 backends' of the service's database.
 
-Bare: the same rows (as many as the service took) inserted by asyncpg with the same
+Bare: the same rows (of more meters, so that they last) inserted by asyncpg with the same
 concurrency, each in one transaction of two INSERTs: the reading into a table like
 ``readings`` and the event's envelope into a table like ``outbox``. No HTTP, no token, no
 rules. CPU per row is the bench process's (the asyncpg client side).
 
-Ratio = service / bare (readings a second). Then reads of the rows just written, each side
-for a few seconds: a meter's history (first page) and the monthly consumption, through the
-service (loaded by bench/lean_http.py) and by bare asyncpg with the service's statements.
+The two sides run in alternating slices of ``--slice`` seconds (ours, bare, ours, bare…;
+bench/slices.py's ``interleaved``), each for ``--seconds`` in all, after half a second of
+warm-up each: one side run after the other met PostgreSQL's checkpoints and the machine's
+other load by chance (the bare side measured 2,566 and 3,521 a second in two quiet runs of
+the same code). A side's rate is its calls' work within its slices (``run_for``). Ratio =
+service / bare (readings a second). Then reads of the rows just written, alternating
+likewise for a few seconds a side: a meter's history (first page) and the monthly
+consumption, through the service (loaded by bench/lean_http.py) and by bare asyncpg with the
+service's statements.
 
 Starts what it measures (a scratch database, the readings service's three processes on
 free ports, a stand-in token issuer, a bus prefix of its own on the local RabbitMQ) and stops
 it all again; finishes within a minute.
-Run: ``.venv/bin/python bench/readings.py [--seconds 8] [--concurrency 8] [--meters 32]``.
+Run: ``.venv/bin/python bench/readings.py [--seconds 8] [--concurrency 8] [--meters 32]
+[--slice 1]``.
 """
 
 from __future__ import annotations
@@ -38,13 +45,13 @@ import datetime as dt
 import json
 import os
 import socket
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import aiohttp
@@ -62,12 +69,15 @@ from ebok_shared.bus import Event, Topology
 from ebok_shared.bus.envelope import encode
 from ebok_shared.service import migration_folders
 from lean_http import KeepAliveClient  # bench/lean_http.py, beside this script
+from slices import Side, in_turn, interleaved, run_for  # bench/slices.py, beside this script
 
 ADMIN_DSN = os.environ.get("EBOK_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 AMQP_URL = os.environ.get("EBOK_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 TARGET = 0.3
 READ_TARGET = 0.4  # reads of the same rows, of bare asyncpg (issue 17)
-READ_SECONDS = 3.0
+READ_SECONDS = 3.0  # per side and read
+WARM_SECONDS = 0.5  # per side, before the submits' slices
+BARE_METERS = 4  # the bare side's meters, per meter of the service's
 # What a customer's reads ask, bare: a meter's first page of history, and the readings the
 # monthly consumption is derived from (the service's own statements, without the service).
 BARE_HISTORY = """SELECT * FROM readings WHERE meter_serial = $1 AND client_number = $2
@@ -176,52 +186,16 @@ def plan(meters: int, days: int) -> list[list[Row]]:
     return chains
 
 
-async def run_chains(
-    chains: list[list[Row]],
-    job: Callable[[Row], Awaitable[None]],
-    concurrency: int,
-    seconds: float,
-    limit: int | None = None,
-) -> tuple[float, list[float]]:
-    """``concurrency`` workers, each taking whole meters (one meter's readings in order,
-    never two at once), until the time budget or ``limit`` rows are spent."""
-    latencies: list[float] = []
-    started_jobs = 0
-    waiting = [chains[i::concurrency] for i in range(concurrency)]
-    deadline = time.perf_counter() + seconds
-
-    async def worker(mine: list[list[Row]]) -> None:
-        nonlocal started_jobs
-        # Round robin over the worker's meters: day 1 of each, then day 2, ...
-        for rows in zip(*mine, strict=False):
-            for row in rows:
-                if time.perf_counter() >= deadline or (limit and started_jobs >= limit):
-                    return
-                started_jobs += 1
-                started = time.perf_counter()
-                await job(row)
-                latencies.append(time.perf_counter() - started)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(mine) for mine in waiting))
-    return time.perf_counter() - started, latencies
-
-
-def line(
-    what: str, elapsed: float, latencies: list[float], cpu: float, cpu_of: str
-) -> tuple[float, float]:
-    """Prints the side's figures; its rate and CPU µs per request."""
-    ordered = sorted(latencies)
-    rate = len(ordered) / elapsed if elapsed else 0.0
-    p50 = statistics.median(ordered) * 1000 if ordered else 0.0
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000 if ordered else 0.0
-    per = cpu / len(ordered) * 1e6 if ordered else 0.0
+def line(what: str, result: dict[str, Any], cpu_of: str) -> tuple[float, float]:
+    """Prints the side's figures (``interleaved``'s result); its rate and CPU µs per
+    request."""
     print(
-        f"  {what:<44} {rate:8.1f}/s  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  (n={len(ordered)})\n"
-        f"  {'':<44} CPU {per:7.0f} µs per request ({cpu_of})",
+        f"  {what:<44} {result['per_second']:8.1f}/s  p50 {result['p50_ms']:6.1f} ms"
+        f"  p99 {result['p99_ms']:6.1f} ms  (n={result['ops']})\n"
+        f"  {'':<44} CPU {result['cpu_us']:7.0f} µs per request ({cpu_of})",
         flush=True,
     )
-    return rate, per
+    return float(result["per_second"]), float(result["cpu_us"])
 
 
 async def seed(dsn: str, chains: list[list[Row]]) -> None:
@@ -329,58 +303,37 @@ async def reads(
     chains: list[list[Row]],
     headers: dict[str, dict[str, str]],
     concurrency: int,
+    slice_seconds: float,
 ) -> list[tuple[str, float, float, float, float]]:
-    """A meter's history and the consumption, through the service and bare, each for
-    ``READ_SECONDS`` with ``concurrency`` callers over the benchmark's customers in turn:
-    (name, service rate, bare rate, service CPU µs, bare CPU µs) per read."""
+    """A meter's history and the consumption, through the service and bare, each side for
+    ``READ_SECONDS`` in alternating slices with ``concurrency`` callers over the
+    benchmark's customers in turn: (name, service rate, bare rate, service CPU µs, bare CPU
+    µs) per read."""
     http = KeepAliveClient("127.0.0.1", port)
     await http.open(concurrency)
     customers = [(c[0][0], c[0][2]) for c in chains]  # (client, serial)
-    turn = 0
-
-    def next_customer() -> tuple[str, str]:
-        nonlocal turn
-        turn += 1
-        return customers[turn % len(customers)]
 
     async def ask(path: str, client: str) -> None:
         status, _ = await http.get(path, headers[client])
         assert status == 200, status
 
-    async def history() -> None:
-        client, serial = next_customer()
+    async def history(n: int) -> None:
+        client, serial = customers[n % len(customers)]
         await ask(f"/me/meters/{serial}/readings", client)
 
-    async def consumption() -> None:
-        client, _ = next_customer()
+    async def consumption(n: int) -> None:
+        client, _ = customers[n % len(customers)]
         await ask("/me/consumption", client)
 
-    async def bare_history() -> None:
-        client, serial = next_customer()
+    async def bare_history(n: int) -> None:
+        client, serial = customers[n % len(customers)]
         async with pool.acquire() as conn:
             await conn.fetch(BARE_HISTORY, serial, client, CONCLUDED_ON)
 
-    async def bare_consumption() -> None:
-        client, _ = next_customer()
+    async def bare_consumption(n: int) -> None:
+        client, _ = customers[n % len(customers)]
         async with pool.acquire() as conn:
             await conn.fetch(BARE_CONSUMPTION, client)
-
-    async def timed(call: Callable[[], Awaitable[None]], of: int | None) -> tuple[float, float]:
-        count = 0
-        deadline = time.perf_counter() + READ_SECONDS
-
-        async def worker() -> None:
-            nonlocal count
-            while time.perf_counter() < deadline:
-                await call()
-                count += 1
-
-        cpu = cpu_seconds(of) if of is not None else time.process_time()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        cpu = (cpu_seconds(of) if of is not None else time.process_time()) - cpu
-        return count / elapsed, cpu / max(1, count) * 1e6
 
     results = []
     try:
@@ -388,8 +341,15 @@ async def reads(
             ("readings-history", history, bare_history),
             ("readings-consumption", consumption, bare_consumption),
         ):
-            rate, cpu = await timed(ours, pid)
-            bare_rate, bare_cpu = await timed(bare, None)
+            service_side, bare_side = await interleaved(
+                READ_SECONDS,
+                slice_seconds,
+                concurrency,
+                Side(name, ours, lambda: cpu_seconds(pid)),
+                Side(f"bare {name}", bare, report.own_cpu),
+            )
+            rate, cpu = service_side["per_second"], service_side["cpu_us"]
+            bare_rate, bare_cpu = bare_side["per_second"], bare_side["cpu_us"]
             print(
                 f"  {name:<22} service {rate:8.1f}/s  CPU {cpu:5.0f} µs per request"
                 f" (api process);  bare asyncpg {bare_rate:8.1f}/s  CPU {bare_cpu:5.0f} µs",
@@ -408,6 +368,9 @@ async def main(args: argparse.Namespace) -> bool:
     dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + database
     days = (dt.date.today() - FIRST_DAY).days  # the service's clock is the real one
     chains = plan(args.meters, days)
+    # The bare side's rows: the same rows, of more meters (bare rows need no contract), so
+    # that a bare side several times faster than the service does not use them up.
+    bare_chains = plan(args.meters * BARE_METERS, days)
     await db.ensure_database(ADMIN_DSN, database)
     issuer = Issuer()
     try:
@@ -430,7 +393,8 @@ async def main(args: argparse.Namespace) -> bool:
         failures: list[str] = []
         print(
             f"readings: {args.meters} meters, {args.concurrency} concurrent customers, "
-            f"{args.seconds:.0f} s per side; cores: {os.cpu_count()}",
+            f"{args.seconds:.0f} s per side in slices of {args.slice:g} s; "
+            f"cores: {os.cpu_count()}",
             flush=True,
         )
         async with contextlib.AsyncExitStack() as stack:
@@ -479,6 +443,7 @@ async def main(args: argparse.Namespace) -> bool:
                 if status != 201:
                     failures.append(f"{status} {body.decode(errors='replace')}")
 
+            # The service's backends, before the bare side's pool joins the same database.
             admin = await asyncpg.connect(ADMIN_DSN)
             try:
                 backends = [
@@ -489,106 +454,111 @@ async def main(args: argparse.Namespace) -> bool:
                 ]
             finally:
                 await admin.close()
-            others_cpu = {role: cpu_seconds(other) for role, other in others.items()}
-            backends_cpu = report.cpu_seconds(*backends)
-            client_cpu = report.own_cpu()
-            cpu = cpu_seconds(pid)
-            elapsed, latencies = await run_chains(chains, submit, args.concurrency, args.seconds)
-            cpu = cpu_seconds(pid) - cpu
-            client_cpu = report.own_cpu() - client_cpu
-            backends_cpu = report.cpu_seconds(*backends) - backends_cpu
-            service_rate, service_cpu = line(
-                "service: POST reading (token, rules, row + event)",
-                elapsed,
-                latencies,
-                cpu,
-                "api process",
-            )
-            print(
-                f"  {'':<44} CPU {client_cpu / max(1, len(latencies)) * 1e6:7.0f} µs per request"
-                " (bench process, the HTTP client);"
-                f" {backends_cpu / max(1, len(latencies)) * 1e6:5.0f} µs"
-                f" (the service's {len(backends)} PostgreSQL backends)",
-                flush=True,
-            )
-            drained_from = time.perf_counter()
             pool = await asyncpg.create_pool(
                 dsn, min_size=args.concurrency, max_size=args.concurrency
             )
             assert pool is not None
-            try:
-                while await pool.fetchval("SELECT count(*) FROM outbox"):  # noqa: ASYNC110
-                    await asyncio.sleep(0.05)
-                drained = time.perf_counter() - drained_from
-                # The other roles' share, over the submits and the outbox's draining.
-                print(
-                    "  "
-                    + ";  ".join(
-                        f"{role} process CPU "
-                        f"{(cpu_seconds(other) - others_cpu[role]) / len(latencies) * 1e6:5.0f}"
-                        " µs per reading"
-                        for role, other in others.items()
-                    ),
-                    flush=True,
-                )
+            stack.push_async_callback(pool.close)
 
-                # Bare: the same rows, each reading with its event's envelope, in one transaction.
-                async def insert(row: Row) -> None:
-                    client, contract, serial, value, day = row
-                    reading_id = uuid.uuid4()
-                    event = Event.new(
-                        READING_ACCEPTED,
-                        {
-                            "reading_id": str(reading_id),
-                            "meter_serial": serial,
-                            "contract_number": contract,
-                            "client_number": client,
-                            "value": f"{value:.3f}",
-                            "read_on": day.isoformat(),
-                            "kind": "main",
-                        },
+            # Bare: the same rows, each reading with its event's envelope, in one transaction.
+            async def insert(row: Row) -> None:
+                client, contract, serial, value, day = row
+                reading_id = uuid.uuid4()
+                event = Event.new(
+                    READING_ACCEPTED,
+                    {
+                        "reading_id": str(reading_id),
+                        "meter_serial": serial,
+                        "contract_number": contract,
+                        "client_number": client,
+                        "value": f"{value:.3f}",
+                        "read_on": day.isoformat(),
+                        "kind": "main",
+                    },
+                )
+                async with pool.acquire() as conn, conn.transaction():
+                    await conn.execute(
+                        BARE_READING,
+                        reading_id,
+                        serial,
+                        contract,
+                        client,
+                        value,
+                        day,
+                        DAILY,
+                        f"customer:{client}",
                     )
-                    async with pool.acquire() as conn, conn.transaction():
-                        await conn.execute(
-                            BARE_READING,
-                            reading_id,
-                            serial,
-                            contract,
-                            client,
-                            value,
-                            day,
-                            DAILY,
-                            f"customer:{client}",
-                        )
-                        await conn.execute(
-                            BARE_EVENT,
-                            event.id,
-                            event.type,
-                            f"client:{client}",
-                            encode(event.to_dict()),
-                        )
+                    await conn.execute(
+                        BARE_EVENT,
+                        event.id,
+                        event.type,
+                        f"client:{client}",
+                        encode(event.to_dict()),
+                    )
 
-                cpu = time.process_time()
-                bare_elapsed, bare_latencies = await run_chains(
-                    chains, insert, args.concurrency, args.seconds, limit=len(latencies)
-                )
-                cpu = time.process_time() - cpu
-                # Reads of the rows just written: a meter's history, the consumption.
-                read_results = await reads(port, pid, pool, chains, headers, args.concurrency)
-            finally:
-                await pool.close()
-        bare_rate, bare_cpu = line(
-            "bare asyncpg: INSERT reading + outbox, one tx",
-            bare_elapsed,
-            bare_latencies,
-            cpu,
-            "bench process, asyncpg",
-        )
-        print(
-            f"  outbox drained {drained:.2f} s after the last request; "
-            f"failures: {len(failures)}" + (f" (first: {failures[0][:200]})" if failures else ""),
-            flush=True,
-        )
+            ours, bare = in_turn(chains, submit), in_turn(bare_chains, insert)
+            # Warm-up of both: the service's statements prepared on each of its connections,
+            # the bare side's on its pool's.
+            await run_for(WARM_SECONDS, args.concurrency, ours)
+            await run_for(WARM_SECONDS, args.concurrency, bare)
+            others_cpu = {role: cpu_seconds(other) for role, other in others.items()}
+            service_side, bare_side = await interleaved(
+                args.seconds,
+                args.slice,
+                args.concurrency,
+                Side(
+                    "service",
+                    ours,
+                    lambda: cpu_seconds(pid),
+                    others={
+                        "client": report.own_cpu,
+                        "backends": lambda: report.cpu_seconds(*backends),
+                    },
+                ),
+                Side("bare", bare, report.own_cpu),
+            )
+            service_rate, service_cpu = line(
+                "service: POST reading (token, rules, row + event)",
+                service_side,
+                "api process",
+            )
+            print(
+                f"  {'':<44} CPU {service_side['client_cpu_us']:7.0f} µs per request"
+                " (bench process, the HTTP client);"
+                f" {service_side['backends_cpu_us']:5.0f} µs"
+                f" (the service's {len(backends)} PostgreSQL backends)",
+                flush=True,
+            )
+            drained_from = time.perf_counter()
+            while await pool.fetchval("SELECT count(*) FROM outbox"):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            drained = time.perf_counter() - drained_from
+            # The other roles' share, over both sides' slices and the outbox's draining.
+            print(
+                "  "
+                + ";  ".join(
+                    f"{role} process CPU "
+                    f"{(cpu_seconds(other) - others_cpu[role]) / service_side['ops'] * 1e6:5.0f}"
+                    " µs per reading"
+                    for role, other in others.items()
+                ),
+                flush=True,
+            )
+            bare_rate, bare_cpu = line(
+                "bare asyncpg: INSERT reading + outbox, one tx",
+                bare_side,
+                "bench process, asyncpg",
+            )
+            print(
+                f"  outbox drained {drained:.2f} s after the last slice; "
+                f"failures: {len(failures)}"
+                + (f" (first: {failures[0][:200]})" if failures else ""),
+                flush=True,
+            )
+            # Reads of the rows just written: a meter's history, the consumption.
+            read_results = await reads(
+                port, pid, pool, chains, headers, args.concurrency, args.slice
+            )
         report.ratio(
             "readings-submit",
             service_rate,
@@ -620,6 +590,9 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=8.0, help="time budget per side")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--meters", type=int, default=32)
+    parser.add_argument(
+        "--slice", type=float, default=1.0, help="seconds of one side before the other's turn"
+    )
     arguments = parser.parse_args()
     if arguments.meters < arguments.concurrency:
         parser.error("--meters must be at least --concurrency (a meter is read in order)")
