@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
 from ebok_shared.http.problems import Problem
-from ebok_shared.http.validation import validate
+from ebok_shared.http.validation import FORMAT_CHECKER, validate
+from jsonschema._format import is_uuid
 
 from tests.support import infra
 from tests.support.probe_service import PROBE_SCHEMA, running_probe
@@ -200,3 +201,33 @@ def test_a_character_no_text_can_keep_is_refused_by_name(text: str) -> None:
         {"field": "a.0.b", "reason": "niedozwolony znak (np. NUL)"}
     ]
     validate({**VALID, "note": "zażółć 😀"}, PROBE_SCHEMA)  # every real character is kept
+
+
+@pytest.mark.parametrize(
+    "instance",
+    [
+        "7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90",
+        "7D0F3A52-6C1E-4B7A-9A43-2F6E8B1C5D90",
+        "{7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90}",
+        "urn:uuid:7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90",
+        "7d0f3a526c1e4b7a9a432f6e8b1c5d90",
+        "7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90\n",
+        "7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90-",
+        "7d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d9g",
+        "７d0f3a52-6c1e-4b7a-9a43-2f6e8b1c5d90",  # a full-width digit: int() takes it
+        "",
+        5,
+        None,
+    ],
+)
+def test_the_uuid_format_keeps_jsonschemas_verdict(instance: object) -> None:
+    """The canonical form's fast path accepts nothing jsonschema's own check refuses."""
+
+    def verdict(check: Callable[[object], object]) -> bool:
+        try:
+            return bool(check(instance))
+        except ValueError:
+            return False
+
+    ours = FORMAT_CHECKER.checkers["uuid"][0]
+    assert verdict(ours) == verdict(is_uuid)

@@ -151,3 +151,41 @@ async def test_a_value_the_statement_makes_goes_into_each_body_in_place_of_its_s
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
     finally:
         await conn.close()
+
+
+async def test_one_event_is_stored_as_several_are_and_only_with_the_row(database: str) -> None:
+    """One event goes as four scalar parameters (not one-element arrays): the same outbox row,
+    key and validated body, the relays woken, and nothing without the business row."""
+    await prepare_database(database)
+    outbox = Outbox(CATALOGUE)
+    conn, listener = await db.connect(database), await db.connect(database)
+    woken = asyncio.Event()
+    await listener.add_listener(NOTIFY_CHANNEL, lambda *_: woken.set())
+    try:
+        keyed, unkeyed = Event.new(INCREMENTED, {"n": 1}), Event.new(INCREMENTED, {"n": 2})
+        for event, key, n in ((keyed, "client:1", 7), (unkeyed, None, 8)):
+            rows = await outbox.fetch_with_events(
+                conn, [(event, key)], APPLY, event.id, INCREMENTED, n
+            )
+            assert [r["n"] for r in rows] == [n]
+        stored = await conn.fetch(
+            "SELECT event_id, event_type, aggregate_key, body FROM outbox ORDER BY id"
+        )
+        assert [
+            (r["event_id"], r["event_type"], r["aggregate_key"], bytes(r["body"])) for r in stored
+        ] == [
+            (keyed.id, INCREMENTED, "client:1", keyed.to_json()),
+            (unkeyed.id, INCREMENTED, None, unkeyed.to_json()),
+        ]
+        await asyncio.wait_for(woken.wait(), 30)
+        lone = Event.new(INCREMENTED, {"n": 3})
+        nothing = (
+            "INSERT INTO applied (event_id, event_type, n) SELECT $1, $2, $3 WHERE false"
+            " RETURNING n"
+        )
+        assert await outbox.fetch_with_events(conn, [(lone, "k")], nothing, lone.id, "x", 1) == []
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 2
+        assert await conn.fetchval("SELECT count(*) FROM applied") == 2
+    finally:
+        await listener.close()
+        await conn.close()

@@ -44,6 +44,19 @@ added AS (
 )
 SELECT * FROM business
 """
+# The same for one event (the common case: a reading, a case), its columns as four scalar
+# parameters: four one-element arrays cost the client their array encoding and the server
+# their parsing and unnest, on every request that raises one event.
+_WITH_EVENT = """
+WITH {before}business AS ({query}),
+added AS (
+    INSERT INTO outbox (event_id, event_type, aggregate_key, body)
+    SELECT ${n1}::uuid, ${n2}::text, ${n3}::text, ${n4}::bytea
+     WHERE EXISTS (SELECT 1 FROM business)
+    RETURNING pg_notify('{channel}', '')
+)
+SELECT * FROM business
+"""
 # The same, with a value only the statement knows (a number it takes from a counter) put
 # into each body: the JSON of the business row's column over the stand-in's bytes (its
 # place, 1-based, and length: two more arrays). A scalar subquery: more than one business
@@ -65,10 +78,15 @@ SELECT * FROM business
 
 
 @functools.lru_cache(maxsize=256)
-def _with_events(query: str, n: int, before: str, column: str | None) -> str:
+def _with_events(query: str, n: int, before: str, column: str | None, one: bool = False) -> str:
     """The statement around ``query`` of ``n`` parameters, written once per statement: a
-    caller passes the same few statements on every request."""
-    return (_WITH_EVENTS if column is None else _WITH_FILLED_EVENTS).format(
+    caller passes the same few statements on every request. ``one``: of one event, its
+    columns as scalars (``_WITH_EVENT``)."""
+    if column is not None:
+        template = _WITH_FILLED_EVENTS
+    else:
+        template = _WITH_EVENT if one else _WITH_EVENTS
+    return template.format(
         before=f"{before}, " if before else "",
         query=query,
         column=column or "",
@@ -137,10 +155,14 @@ class Outbox:
         stand-in's bytes replaced."""
         if not 0 < len(events) <= CHUNK:
             raise ValueError(f"1 to {CHUNK} events go with one statement")
-        sql = _with_events(query, len(args), before, filled[1] if filled is not None else None)
         ids, types, keys, bodies = self._columns(events)
         if filled is None:
+            one = len(events) == 1
+            sql = _with_events(query, len(args), before, None, one)
+            if one:
+                return await conn.fetch(sql, *args, ids[0], types[0], keys[0], bodies[0])
             return await conn.fetch(sql, *args, ids, types, keys, bodies)
+        sql = _with_events(query, len(args), before, filled[1])
         places, lengths = [], []
         for (event, _), body in zip(events, bodies, strict=True):
             stand_in = json.dumps(event.payload[filled[0]], ensure_ascii=False).encode()

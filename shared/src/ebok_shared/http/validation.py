@@ -12,6 +12,7 @@ from typing import Any
 import fastjsonschema  # compiled checks: many times faster than jsonschema on what passes
 from aiohttp import web
 from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema._format import is_uuid as _jsonschema_is_uuid
 from jsonschema.exceptions import ValidationError
 
 from ..addresses import valid_email
@@ -35,6 +36,22 @@ def _is_date_time(instance: object) -> bool:
     if not isinstance(instance, str):
         return True
     return bool(_DATE_TIME_RE.match(instance)) and bool(dt.datetime.fromisoformat(instance.upper()))
+
+
+_CANONICAL_UUID_RE = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII
+)
+
+
+@FORMAT_CHECKER.checks("uuid", raises=ValueError)
+def _is_uuid(instance: object) -> bool:
+    """jsonschema's own check, with its commonest case first: a canonical UUID (every event
+    envelope's id, most payloads' ids), which that check accepts, is taken by one regular
+    expression instead of building a UUID (about 3 µs a string, twice on every event
+    published and again on every one consumed). Anything else gets jsonschema's verdict."""
+    if isinstance(instance, str) and _CANONICAL_UUID_RE.fullmatch(instance):
+        return True
+    return bool(_jsonschema_is_uuid(instance))
 
 
 @FORMAT_CHECKER.checks("email")
