@@ -123,7 +123,10 @@ async def test_the_operators_list_by_status_finds_each_status_newest_first(
     await repo.record_outcomes(
         pool,
         KEY,
-        [repo.Outcome(row.id, status, "250 OK") for row, status in zip(claimed, statuses)],
+        [
+            repo.Outcome(row.id, status, "250 OK")
+            for row, status in zip(claimed[:5], statuses, strict=True)
+        ],
         now,
     )
     await pool.execute("UPDATE deliveries SET status = 'cancelled' WHERE id = $1", claimed[5].id)
