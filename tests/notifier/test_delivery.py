@@ -7,7 +7,6 @@ import asyncio
 
 from ebok_notifier.domain import Kind, message_id
 from ebok_shared.bus import Event
-from ebok_shared.service import CONSUMER
 
 from tests.notifier.harness import (
     INVOICE,
@@ -187,11 +186,3 @@ async def test_a_run_of_password_resets_written_together_sends_each_once(
     for event in events:
         assert len(smtp.to(event.payload["email"])) == 1
         assert len(await notifier.deliveries(event_id=event.id)) == 1
-
-
-async def test_the_consumer_waits_longer_to_fill_a_batch(notifier: Notifier) -> None:
-    """E-mail may wait 50 ms: the notifier's consumer gathers a trickle of events for that
-    long (ServiceSpec.consumer_linger), one transaction and ack for them, not the default
-    5 ms that leaves about one event per transaction."""
-    assert notifier.spec.consumer_linger == 0.05
-    assert notifier.app[CONSUMER].linger == notifier.spec.consumer_linger

@@ -40,7 +40,7 @@ from . import db, revocation
 from .api.types import Operation
 from .bus import Catalogue, Consumer, Outbox, OutboxRelay, RetryPolicy, Subscription, Topology
 from .bus.catalogue import default_catalogue
-from .bus.consumer import CONSUMER_LINGER, prune_inbox
+from .bus.consumer import prune_inbox
 from .bus.outbox import backlog as outbox_backlog
 from .http import batch, dead_letters, idempotency
 from .http.answers import answer_check_middleware
@@ -104,10 +104,6 @@ class ServiceSpec(Generic[S]):
     middlewares: Sequence[Any] = ()  # run after authentication, before the handler
     idempotency: bool = True  # answer retried POSTs with Idempotency-Key from this service's DB
     catalogue: Catalogue = field(default_factory=default_catalogue)
-    # Seconds the consumer's batch waits to fill (Consumer's ``linger``). A service whose
-    # effects may wait (e-mail) takes a trickle of events in fewer, larger transactions with
-    # a longer one.
-    consumer_linger: float = CONSUMER_LINGER
     # The token verifier; by default one that fetches auth's JWKS (auth passes its own keys).
     verifier: Callable[[S], TokenVerifier] | None = None
     # The service's own commands by name (see Command), added to the shared CLI.
@@ -212,7 +208,6 @@ async def _bus(app: web.Application) -> AsyncIterator[None]:
                 topology=topology,
                 catalogue=spec.catalogue,
                 retry=RetryPolicy(delays=settings.retry_delays),
-                linger=spec.consumer_linger,
             )
             await consumer.start()
             stack.push_async_callback(consumer.stop)

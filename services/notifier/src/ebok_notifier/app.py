@@ -25,11 +25,6 @@ SPEC: ServiceSpec[NotifierSettings] = ServiceSpec(
     contract=api.notifier.OPERATIONS,
     migrations=Path(__file__).parent / "migrations",
     routes=[*http_operator.routes, *http_customer.routes],
-    # An e-mail may wait 50 ms more; a trickle of events (the outbox relays of four services
-    # as they come) then goes into the delivery log in one transaction, ack and NOTIFY per
-    # ~50 ms rather than per event or two: at ~230 events/s the consumer's 5 ms made
-    # ~0.8 transactions per e-mail and added ~40% CPU per e-mail (bench/notifier.py).
-    consumer_linger=0.05,
 )
 
 

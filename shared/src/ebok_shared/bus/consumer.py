@@ -40,7 +40,6 @@ Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 BatchHandler = Callable[[asyncpg.Connection, list[Event]], Awaitable[None]]
 
 ATTEMPT_HEADER = "x-ebok-attempt"
-CONSUMER_LINGER = 0.005  # seconds a batch waits to fill, unless the service says otherwise
 ERROR_HEADER = "x-ebok-error"
 
 
@@ -96,7 +95,7 @@ class Consumer:
         # once (``linger``).
         prefetch: int = 512,
         batch_size: int = 256,
-        linger: float = CONSUMER_LINGER,  # seconds a batch waits to fill: the added latency
+        linger: float = 0.005,  # seconds a batch waits to fill; bounds the added latency
     ) -> None:
         self.name = name
         self.pool = pool
