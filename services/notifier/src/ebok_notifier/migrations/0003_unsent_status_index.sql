@@ -4,7 +4,7 @@
 -- Every status change of a delivery writes a new row version into each index whose rows it
 -- belongs to (the status is indexed, so no update is HOT): the index on (status, id) for
 -- every row took one entry more at intake, at the claim and at the outcome; this one takes
--- one only for a failed or cancelled e-mail (about a tenth less of PostgreSQL's CPU per
--- e-mail sent, bench/notifier.py).
+-- one only for a failed or cancelled e-mail (6-11 % less of PostgreSQL's CPU per e-mail
+-- sent, measured on the backend: enqueue, claim, record).
 DROP INDEX deliveries_status_idx;
 CREATE INDEX deliveries_unsent_idx ON deliveries (status, id) WHERE status IN ('failed', 'cancelled');
