@@ -108,3 +108,38 @@ async def test_outcomes_of_claims_another_sender_holds_are_not_recorded(
     )
     stored = await pool.fetchrow("SELECT status, claimed_by FROM deliveries WHERE id = $1", row.id)
     assert (stored["status"], stored["claimed_by"]) == ("sending", OTHER_KEY)
+
+
+async def test_the_operators_list_by_status_finds_each_status_newest_first(
+    pool: asyncpg.Pool,
+) -> None:
+    """Failed and cancelled rows are found through their own partial index, the others by
+    walking the log back (migration 0003): each status lists exactly its rows, pages on."""
+    now = dt.datetime.now(dt.UTC)
+    async with pool.acquire() as conn:
+        await repo.enqueue(conn, [_delivery(Kind.LOCKOUT, n) for n in range(10)], now)
+    claimed = sorted(await repo.claim(pool, KEY, 8, now), key=lambda row: row.id)
+    statuses = [Status.SENT, Status.FAILED, Status.SENT, Status.FAILED, Status.FAILED]
+    await repo.record_outcomes(
+        pool,
+        KEY,
+        [
+            repo.Outcome(row.id, status, "250 OK")
+            for row, status in zip(claimed[:5], statuses, strict=True)
+        ],
+        now,
+    )
+    await pool.execute("UPDATE deliveries SET status = 'cancelled' WHERE id = $1", claimed[5].id)
+    rows = await pool.fetch("SELECT id, status FROM deliveries ORDER BY id DESC")
+    for status in Status:
+        expected = [r["id"] for r in rows if r["status"] == status]
+        listed = await repo.list_deliveries(pool, status=status.value, before_id=None, limit=50)
+        assert [item["id"] for item in listed] == expected, status
+        if len(expected) > 1:
+            page = await repo.list_deliveries(
+                pool, status=status.value, before_id=expected[0], limit=1
+            )
+            assert [item["id"] for item in page] == expected[1:2], status
+    everything = await repo.list_deliveries(pool, status=None, before_id=None, limit=50)
+    assert [item["id"] for item in everything] == [r["id"] for r in rows]
+    assert {r["status"] for r in rows} == set(Status)

@@ -130,3 +130,63 @@ def test_every_field_with_every_edge_value_gets_jsonschemas_verdict() -> None:
 def test_every_example_in_the_catalogue_is_valid() -> None:
     for (event_type, version), example in EXAMPLES:
         CATALOGUE.validate(Event.new(event_type, example, version=version))
+
+
+def _parsed(body: bytes) -> Any:
+    """What ``parse`` makes of ``body``: the event, or the refusal."""
+    try:
+        return CATALOGUE.parse(body)
+    except SchemaError:
+        return SchemaError
+
+
+def _parsed_by_the_standard_library(body: bytes) -> Any:
+    """The reading ``parse`` must keep: the standard library's json, then the schemas."""
+    try:
+        data = json.loads(body)
+        CATALOGUE.validate_dict(data)
+        return Event.from_dict(data)
+    except (ValueError, SchemaError):
+        return SchemaError
+
+
+# Where orjson and the standard library read JSON differently (a big integer becomes a float,
+# NaN, infinities and lone surrogates are refused), with the values on either side of them.
+WIRE_EDGES = [
+    2**63 - 1,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    10**30,
+    float("nan"),
+    float("inf"),
+    "\ud800",
+    "x\udfffy",
+    1e308,
+    0.1,
+    -0.0,
+    "zażółć",
+]
+
+
+def test_parse_reads_every_body_as_the_standard_library_does() -> None:
+    """The consumer's reading of the wire is the standard library's, whichever parser runs:
+    each payload field of each example set to each edge value, and the envelope's own."""
+    for number, ((event_type, version), example) in enumerate(EXAMPLES):
+        envelope = Event.new(event_type, copy.deepcopy(example), version=version).to_dict()
+        paths = [p for p in _paths(envelope)[1:] if number == 0 or p[0] == "payload"]
+        for path in paths:
+            parent = envelope
+            for step in path[:-1]:
+                parent = parent[step]
+            kept = parent[path[-1]]
+            for value in WIRE_EDGES:
+                parent[path[-1]] = value
+                body = json.dumps(envelope).encode()  # NaN and big integers as Python writes them
+                expected = _parsed_by_the_standard_library(body)
+                got = _parsed(body)
+                assert repr(got) == repr(expected), (path, value)
+                if isinstance(expected, Event):
+                    assert got.payload == expected.payload or value != value, (path, value)
+            parent[path[-1]] = kept
+    assert _parsed(b"\xff") is SchemaError and _parsed(b"{") is SchemaError

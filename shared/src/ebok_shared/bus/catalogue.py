@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from jsonschema import Draft202012Validator
 
 # Compiled checks (~10x faster on the publish and consume paths): the one compiler of
@@ -23,6 +24,7 @@ from ..http.validation import compile_schema as _compile
 from .envelope import Event
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "catalogue"
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 _NAME_RE = re.compile(r"^(?P<type>[a-z_]+(?:\.[a-z_]+)+)\.v(?P<version>\d+)\.json$")
 
 
@@ -89,8 +91,17 @@ class Catalogue:
 
     def parse(self, body: bytes) -> Event:
         """Bytes off the wire → a validated Event; raises SchemaError on anything malformed."""
+        # orjson: a quarter of the standard library's time on every consumer's path. Where
+        # the two could differ the standard library reads it, as before: a run of 19 digits
+        # may be an integer past 64 bits (orjson makes it a float), and what orjson refuses
+        # (NaN, a lone surrogate escape) the standard library may take.
         try:
-            data = json.loads(body)
+            data = json.loads(body) if _LONG_NUMBER.search(body) else orjson.loads(body)
+        except orjson.JSONDecodeError:
+            try:
+                data = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise SchemaError(f"not JSON: {exc}") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise SchemaError(f"not JSON: {exc}") from None
         self.validate_dict(data)
