@@ -6,7 +6,7 @@ every browser module and most page modules; such a module overrides ``stack`` wi
 ``from .browser import shared_stack``),
 ``browser_customers`` (made once for them all) and ``browsing`` (pages at a ``Display``, with
 JavaScript on or off, closed after the test). Helpers: ``check_axe``, ``no_horizontal_scroll``,
-``screenshot``, ``check_keyboard_walk``, ``sign_in``, ``signed_in_state``.
+``stacked_tables_fit``, ``screenshot``, ``check_keyboard_walk``, ``sign_in``, ``signed_in_state``.
 """
 
 from __future__ import annotations
@@ -223,6 +223,43 @@ async def no_horizontal_scroll(page: Page, what: str = "") -> None:
         f"horizontal scroll on {what or page.url}: the page is {found['scroll']} px wide in a "
         f"{found['width']} px viewport; sticking out: {', '.join(found['wide']) or '?'}"
     )
+
+
+# Each list table that stacks on a narrow screen (class "stacked"): how far its box scrolls
+# sideways, and how many of its cells show their column's name.
+_STACKED = """() => [...document.querySelectorAll('table.stacked')].map(t => {
+  const wrap = t.closest('.table-wrap') || t;
+  const cells = [...t.querySelectorAll('td')];
+  return {
+    caption: t.caption ? t.caption.textContent.trim() : (t.id || 'table'),
+    overflow: wrap.scrollWidth - wrap.clientWidth,
+    cells: cells.length,
+    labelled: cells.filter(c => c.dataset.label
+      && getComputedStyle(c, '::before').content.includes(c.dataset.label)).length,
+  };
+})"""
+
+
+async def stacked_tables_fit(page: Page, what: str = "") -> int:
+    """At a phone's width every list table shows one card per row: nothing scrolls sideways
+    inside its box, every cell is led by its column's name, and Chromium's accessibility tree
+    still has the table's cells (the ARIA roles keep them when CSS no longer shows a table).
+    Answers how many such tables the page has."""
+    tables = await page.evaluate(_STACKED)
+    for table in tables:
+        assert table["overflow"] <= 0, f"{table['caption']} scrolls sideways on {what}"
+        assert table["labelled"] == table["cells"], f"{table['caption']}: unlabelled cells"
+    if tables:
+        cdp = await page.context.new_cdp_session(page)
+        try:
+            tree = await cdp.send("Accessibility.getFullAXTree")
+        finally:
+            await cdp.detach()
+        roles = [node.get("role", {}).get("value") for node in tree["nodes"]]
+        cells = sum(table["cells"] for table in tables)
+        assert roles.count("table") >= len(tables), f"stacked tables lost their role on {what}"
+        assert roles.count("cell") >= cells, f"stacked tables lost their cells on {what}"
+    return len(tables)
 
 
 async def screenshot(page: Page, name: str) -> Path:

@@ -1,7 +1,8 @@
 """Every page in each of its states, in a real browser: axe (WCAG 2.0/2.1 A and AA) with zero
 violations at 360 and 1280 px, no horizontal scroll at 320 px and at 200 % zoom (and at 360 and
-1280 px too), a Tab walk (visible focus, reading order, no trap), the same state reached with
-JavaScript off, and full-page screenshots under var/screenshots/<width>/ (640: 200 % zoom).
+1280 px too), list tables as one card per row at 320 and 360 px, a Tab walk (visible focus,
+reading order, no trap), the same state reached with JavaScript off, and full-page screenshots
+under var/screenshots/<width>/ (640: 200 % zoom).
 
 Adding a page is one line in a list below: ``Visit(path, screenshot name)``, with the status it
 answers with and, for a form's state with errors, the form's action to submit it empty."""
@@ -32,6 +33,7 @@ from .browser import (  # noqa: F401  (stack: the browser modules' shared one)
     screenshot,
     shared_stack,
     signed_in_state,
+    stacked_tables_fit,
 )
 
 
@@ -159,6 +161,8 @@ async def check_page(
         if display in AXE_DISPLAYS:
             await check_axe(page, what)
         await no_horizontal_scroll(page, what)
+        if display.width <= PHONE.width:
+            await stacked_tables_fit(page, what)
         if display.width != ZOOM_200.width:  # its screenshot comes from the zoomed window
             await screenshot(page, visit.name)
     await check_keyboard_walk(page, visit.name)
