@@ -45,3 +45,29 @@ def test_serving_freezes_what_startup_made_and_collects_the_young_generation_les
     assert ran == [app]
     assert gc.get_threshold() == serving.COLLECTOR_THRESHOLDS
     assert gc.get_freeze_count() > 0
+
+
+def test_serving_tunes_the_allocator_before_the_app_runs(
+    collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order: list[str] = []
+
+    def tune() -> list[str]:
+        order.append("allocator")
+        return []
+
+    monkeypatch.setattr(serving, "tune_allocator", tune)
+    monkeypatch.setattr(web, "run_app", lambda app, **_: order.append("app"))
+    serving.serve(web.Application(), _Settings())
+    assert order == ["allocator", "app"]
+
+
+def test_glibcs_allocator_is_tuned_except_what_the_environment_sets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    names = [name for _, name, _ in serving.ALLOCATOR]
+    for name in names:
+        monkeypatch.delenv(name, raising=False)
+    assert serving.tune_allocator() == names  # glibc (Debian, the image): every one applied
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")  # an operator's own choice
+    assert serving.tune_allocator() == [n for n in names if n != "MALLOC_TRIM_THRESHOLD_"]

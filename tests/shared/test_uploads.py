@@ -113,17 +113,58 @@ async def test_a_file_is_read_whole_however_its_bytes_arrive_and_the_next_part_f
         + b'\r\n--b0\r\nContent-Disposition: form-data; name="note"\r\n\r\nzdanie\r\n--b0--\r\n'
     )
     form = await _pieces(body, size)
-    part = await form.next()
+    step = uploads.next_part if scanned else MultipartReader.next
+    part = await step(form)
     assert isinstance(part, BodyPartReader)
     rule = dataclasses.replace(RULE, max_bytes=10_000)
     read = await uploads.read_file(part, "photo", rule, spool_memory=1024)
     with read.spool:
         assert read.read() == TRICKY
         assert (read.size, read.sha256) == (len(TRICKY), hashlib.sha256(TRICKY).hexdigest())
-    note = await form.next()
+    note = await step(form)
     assert isinstance(note, BodyPartReader) and note.name == "note"
     assert await note.text() == "zdanie"
-    assert await form.next() is None
+    assert await step(form) is None
+    # The bytes handed back to the stream after each part were counted back: it ends read.
+    stream = form._content
+    assert (stream._size, stream._cursor, stream.at_eof()) == (0, len(body), True)
+
+
+NOTE = b'--b0\r\nContent-Disposition: form-data; name="note"\r\n\r\nzdanie\r\n'
+CHARSET = b'--b0\r\nContent-Disposition: form-data; name="_charset_"\r\n\r\niso-8859-2\r\n'
+PHOTO = b'--b0\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
+
+
+async def _walk(form: MultipartReader, step: object) -> list[object]:
+    """What a form's parts are, one step after another, until its end or an error."""
+    seen: list[object] = []
+    try:
+        while (part := await step(form)) is not None:  # type: ignore[operator]
+            assert isinstance(part, BodyPartReader)
+            seen.append((part.name, part.filename, await part.read()))
+    except Exception as exc:  # the error is part of what is compared
+        seen.append(type(exc))
+    seen.append(form._default_charset)
+    return seen
+
+
+@pytest.mark.parametrize("size", [1, 5, 64, 1 << 20])
+@pytest.mark.parametrize(
+    "body",
+    [
+        NOTE + PHOTO + PNG + b"\r\n--b0--\r\n",
+        CHARSET + NOTE + b"--b0--\r\n",  # RFC 7578's default charset, first
+        NOTE + CHARSET + PHOTO + PNG + b"\r\n--b0--\r\n",  # aiohttp looks at every part
+        b"--b0\r\nContent-Disposition: form-data; name*=UTF-8''_charset_\r\n\r\nx\r\n--b0--\r\n",
+        b"preamble\r\n" + NOTE + b"--b0--\r\nepilogue\r\n",
+        NOTE + b"--b1\r\n",  # a wrong boundary
+        NOTE,  # no end
+    ],
+    ids=["plain", "charset", "charset-later", "charset-extended", "preamble", "wrong", "cut"],
+)
+async def test_next_part_finds_the_parts_aiohttps_reader_finds(body: bytes, size: int) -> None:
+    expected = await _walk(await _pieces(body, size), MultipartReader.next)
+    assert await _walk(await _pieces(body, size), uploads.next_part) == expected
 
 
 @pytest.mark.parametrize("memory", [0, 100, 10_000])

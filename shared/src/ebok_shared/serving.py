@@ -4,7 +4,9 @@ logs configured, and the app run on the serving event loop with a bounded shutdo
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import os
 import sys
 from typing import Protocol, Self, TypeVar
 
@@ -46,6 +48,38 @@ T = TypeVar("T", bound=Loadable)
 # futures) wait for at most 20,000 net allocations, a few megabytes.
 COLLECTOR_THRESHOLDS = (20_000, 20, 100)
 
+# glibc's allocator while serving (``mallopt``; each one an operator set in the environment,
+# ``MALLOC_TRIM_THRESHOLD_`` and the others, is left as set). A request that carries a file
+# holds a few megabytes for a moment: the read chunks, the file joined, the driver's buffers.
+# By default glibc hands the free top of its heap back to the kernel once twice its (adaptive)
+# mmap threshold lies free there, a couple of megabytes, and the next request faults it in
+# again page by page, zero-filled: 5.2 % of the correspondence service's CPU under
+# bench/correspondence.py went to page faults and unmapping, 0.2 % with these. The heap keeps
+# up to TRIM free at its top (the next request reuses it) and grows by PAD more at a time;
+# allocations up to MMAP come from the heap (glibc's own ceiling for its adaptive threshold).
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+ALLOCATOR = (
+    (_M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_", 64 * 1024 * 1024),
+    (_M_TOP_PAD, "MALLOC_TOP_PAD_", 16 * 1024 * 1024),
+    (_M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_", 32 * 1024 * 1024),
+)
+
+
+def tune_allocator() -> list[str]:
+    """``ALLOCATOR`` applied where glibc has ``mallopt``; the settings applied (none under
+    another C library, e.g. musl)."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return []
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return [
+        name
+        for param, name, value in ALLOCATOR
+        if name not in os.environ and mallopt(param, value) == 1
+    ]
+
 
 def load_settings(component: str, settings_cls: type[T]) -> T:
     """``settings_cls`` from the environment, and the logs configured with them; a
@@ -65,6 +99,7 @@ def serve(app: web.Application, settings: Served) -> None:
     # process: frozen, no collection walks it again (a full pass walked all of it).
     gc.freeze()
     gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    tune_allocator()
     web.run_app(
         app,
         host=settings.http_host,

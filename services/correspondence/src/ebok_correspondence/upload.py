@@ -165,7 +165,7 @@ async def _read_form(
     try:
         while True:
             try:
-                part = await form.next()
+                part = await reader.next_part(form)
             except _MALFORMED:
                 raise _malformed_form() from None
             if part is None:
