@@ -109,6 +109,21 @@ async def test_unknown_page_is_a_polish_404(portal: Portal) -> None:
     assert page.status == 404
     assert page.h1 == "Nie znaleziono strony"
     assert page.headers["Content-Type"].startswith("text/html")
+    assert page.headers["X-Correlation-Id"]
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+async def test_a_redirect_carries_the_correlation_id_and_the_headers_of_every_answer(
+    portal: Portal,
+) -> None:
+    page = await portal.get("/pulpit", allow_redirects=False, headers={"X-Correlation-Id": "r-1"})
+    assert page.status == 303, page
+    assert page.headers["Location"].startswith("/logowanie?next=")
+    assert page.headers["X-Correlation-Id"] == "r-1"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
 
 async def test_health_of_web(stack: Stack, portal: Portal) -> None:

@@ -51,20 +51,28 @@ class _Answer:
         self.status, self.headers, self.body, self.keep = status, headers, body, keep
 
 
+# A header line as this lane reads it: a token, a colon, the value without the spaces around
+# it. A head with any other line is left to aiohttp (``_Unsupported``).
+_HEADER_LINE = re.compile(
+    r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n]*?)[ \t]*\r\n", re.MULTILINE
+)
+
+
 def _head(raw: bytes) -> tuple[int, CIMultiDict[str], int, bool]:
     """The status, headers, body length and whether the connection may be kept, of a head."""
-    lines = raw.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
+    text = raw.decode("latin-1")
+    first, _, rest = text.partition("\r\n")
+    version, _, after = first.partition(" ")
+    code = after[:3]
     if version not in ("HTTP/1.1", "HTTP/1.0") or not code.isdigit():
-        raise _Unsupported(f"status line {lines[0][:40]!r}")
+        raise _Unsupported(f"status line {first[:40]!r}")
     status = int(code)
-    headers: CIMultiDict[str] = CIMultiDict()
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise _Unsupported("header line")
-        headers.add(name, value.strip())
+    # every line read in one pass (the head comes without its last CRLF: one added); a line
+    # the pattern skips leaves fewer found than there are lines
+    found = _HEADER_LINE.findall(rest + "\r\n") if rest else []
+    if rest and len(found) != rest.count("\n") + 1:
+        raise _Unsupported("header line")
+    headers: CIMultiDict[str] = CIMultiDict(found)
     if status < 200 or "Transfer-Encoding" in headers:
         raise _Unsupported(f"status {status} or a transfer coding")
     if 300 <= status < 400 and status != 304:
@@ -182,13 +190,14 @@ class HttpLane:
         if not _PLAIN_TARGET.match(target):
             return None
         lines = [f"GET {target} HTTP/1.1\r\n", self._host_line]
-        for name, value in headers.items():
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                return None
-            lines.append(f"{name}: {value}\r\n")
+        lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
         lines.append("\r\n")
+        head = "".join(lines)
+        # a line break in a name or a value would be one more line than written
+        if head.count("\n") != len(lines) or head.count("\r") != len(lines):
+            return None
         try:
-            return "".join(lines).encode("latin-1")
+            return head.encode("latin-1")
         except UnicodeEncodeError:
             return None
 
