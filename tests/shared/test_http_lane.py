@@ -43,6 +43,20 @@ async def test_answers_read_whole_and_the_connection_kept(server: Server) -> Non
         lane.close()
 
 
+async def test_an_answer_that_comes_in_pieces_is_read_whole(server: Server) -> None:
+    lane = HttpLane(server.url, timeout=5)
+    try:
+        for _ in range(2):  # and the connection kept for the next
+            answer = await lane.get("/pieces", {})
+            assert answer is not None and answer[0] == 200
+            assert answer[2] == b'{"pieces": "2"}' and len(answer[2]) == 15
+        answer = await lane.get("/json?who=b", {})
+        assert answer is not None and answer[2] == b'{"who": "b"}'
+        assert len(server.peers) == 1
+    finally:
+        lane.close()
+
+
 async def test_calls_at_once_each_get_their_own_answer(server: Server) -> None:
     lane = HttpLane(server.url, timeout=5)
     try:

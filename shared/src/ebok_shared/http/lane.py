@@ -124,15 +124,25 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():  # nothing asked: the stream is not ours to read
             self.close()
             return
-        self._buffer += data
         try:
+            if self._head is None and not self._buffer:
+                # The usual: the head (and, often, the whole answer) in one piece, read from
+                # it as it came, not copied into the buffer and out again.
+                end = data.find(b"\r\n\r\n")
+                if end >= 0:
+                    self._head = _head(data[:end])
+                    data = data[end + 4 :]
+                    if len(data) == self._head[2]:
+                        self._answer(waiter, data)
+                        return
+            self._buffer += data
             if self._head is None:
                 end = self._buffer.find(b"\r\n\r\n")
                 if end < 0:
                     return
                 self._head = _head(bytes(self._buffer[:end]))
                 del self._buffer[: end + 4]
-            status, headers, length, keep = self._head
+            length = self._head[2]
             if len(self._buffer) < length:
                 return
             if len(self._buffer) > length:
@@ -141,9 +151,14 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
             self.close()
             return
-        self._waiter = None
-        waiter.set_result(_Answer(status, headers, bytes(self._buffer), keep))
+        self._answer(waiter, bytes(self._buffer))
         self._buffer.clear()
+
+    def _answer(self, waiter: asyncio.Future[_Answer], body: bytes) -> None:
+        assert self._head is not None
+        status, headers, _, keep = self._head
+        self._waiter = None
+        waiter.set_result(_Answer(status, headers, body, keep))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
