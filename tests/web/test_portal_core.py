@@ -3,6 +3,7 @@ error pages, signing in and out, a session the gateway no longer accepts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.e2e.client import Api
@@ -104,7 +105,7 @@ async def test_a_form_without_its_token_or_from_another_site_is_refused(
     assert good.path == "/pulpit", good
 
 
-def _header(headers: dict[str, str], name: str) -> str | None:
+def _header(headers: Mapping[str, str], name: str) -> str | None:
     """A header of the answer whatever the case of its name (HTTP's names are not cased)."""
     return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
 
