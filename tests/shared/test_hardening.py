@@ -235,3 +235,25 @@ async def test_the_portals_malformed_request_answer_names_no_server_either() -> 
         head = await _raw_answer(client, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n")
         assert b" 400 " in head.split(b"\r\n")[0], head
         assert b"\r\nserver:" not in head.lower(), head
+
+
+async def test_a_requests_own_values_read_with_get_and_in_as_a_mapping_reads_them() -> None:
+    """The app's requests answer ``get`` and ``in`` from their own values (no KeyError raised
+    and caught for a key not set): the same answers as any mapping's."""
+    seen = web.RequestKey("seen", str)
+    answers_seen: list[object] = []
+
+    async def page_handler(request: web.Request) -> web.Response:
+        answers_seen.append((request.get(seen), request.get(seen, "none"), seen in request))
+        request[seen] = "yes"
+        answers_seen.append((request.get(seen), request.get(seen, "none"), seen in request))
+        del request[seen]
+        answers_seen.append((request.get(seen), seen in request, len(request)))
+        return web.Response(text="strona")
+
+    app = web.Application()
+    harden_answers(app, cache_control=False)
+    app.router.add_get("/", page_handler)
+    async with serve(app) as client:
+        assert (await client.get("/")).status == 200
+    assert answers_seen == [(None, "none", False), ("yes", "yes", True), (None, False, 0)]

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from ebok_shared.http.lane import HttpLane
+from ebok_shared.http.lane import HttpLane, _head, _Unsupported
+from multidict import CIMultiDict
 
 from tests.support.lane_server import Server, answering_server
 
@@ -38,6 +39,20 @@ async def test_answers_read_whole_and_the_connection_kept(server: Server) -> Non
         assert refused is not None and refused[0] == 403 and b"nope" in refused[2]
         assert len(server.peers) == 1  # one connection for the three, one after another
         assert server.seen[0].headers["Host"] == server.url.split("/")[2]
+    finally:
+        lane.close()
+
+
+async def test_an_answer_that_comes_in_pieces_is_read_whole(server: Server) -> None:
+    lane = HttpLane(server.url, timeout=5)
+    try:
+        for _ in range(2):  # and the connection kept for the next
+            answer = await lane.get("/pieces", {})
+            assert answer is not None and answer[0] == 200
+            assert answer[2] == b'{"pieces": "2"}' and len(answer[2]) == 15
+        answer = await lane.get("/json?who=b", {})
+        assert answer is not None and answer[2] == b'{"who": "b"}'
+        assert len(server.peers) == 1
     finally:
         lane.close()
 
@@ -120,3 +135,25 @@ async def test_a_server_that_cannot_be_reached_is_a_connection_error() -> None:
     lane = HttpLane(f"http://127.0.0.1:{port}/api/v1", timeout=2)
     with pytest.raises(aiohttp.ClientConnectionError):
         await lane.get("/json", {})
+
+
+def test_a_head_is_read_in_one_pass_and_an_odd_line_leaves_it_to_aiohttp() -> None:
+    """The head's lines as HTTP writes them (a token, a colon, the value without the spaces
+    around it); a line of any other shape, or a line break alone, is not read here."""
+    status, headers, length, keep = _head(
+        b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nCache-Control:  no-store \r\n'
+        b"X-Empty:\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: 0"
+    )
+    assert (status, length, keep) == (304, 0, True)
+    assert headers["etag"] == '"v1"' and headers["Cache-Control"] == "no-store"
+    assert headers["X-Empty"] == "" and headers.getall("Set-Cookie") == ["a=1", "b=2"]
+    assert _head(b"HTTP/1.0 204 No Content")[1:] == (CIMultiDict(), 0, False)
+    for odd in (
+        b"HTTP/1.1 200 OK\r\nX Y: v\r\nContent-Length: 0",  # not a token before the colon
+        b"HTTP/1.1 200 OK\r\n : v\r\nContent-Length: 0",
+        b"HTTP/1.1 200 OK\r\nA: x\nB: y\r\nContent-Length: 0",  # a line feed alone
+        b"HTTP/1.1 200 OK\r\nA: x\ry\r\nContent-Length: 0",  # a carriage return alone
+        b"HTTP/1.1 200 OK\r\nno colon\r\nContent-Length: 0",
+    ):
+        with pytest.raises(_Unsupported):
+            _head(odd)

@@ -1,6 +1,6 @@
 """A real aiohttp server answering GETs at ``/api/v1/{kind}`` in the ways a lean HTTP lane
 (ebok_shared.http.lane) must read or leave to aiohttp: JSON with an ETag (304 to a match), a
-chunked answer, ``Connection: close``, a slow answer, a redirect, a refusal."""
+chunked answer, an answer in pieces, ``Connection: close``, a slow answer, a redirect, a refusal."""
 
 from __future__ import annotations
 
@@ -39,6 +39,16 @@ async def answering_server() -> AsyncIterator[Server]:
             response.enable_chunked_encoding()
             await response.prepare(request)
             await response.write(b'{"a": 1}')
+            await response.write_eof()
+            return response
+        if kind == "pieces":  # the head, then the body in two parts, each on its own
+            response = web.StreamResponse(headers={"Content-Type": "application/json"})
+            response.content_length = 15
+            await response.prepare(request)
+            await asyncio.sleep(0.05)
+            await response.write(b'{"pieces": ')
+            await asyncio.sleep(0.05)
+            await response.write(b'"2"}')
             await response.write_eof()
             return response
         if kind == "close":

@@ -3,6 +3,7 @@ error pages, signing in and out, a session the gateway no longer accepts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from tests.e2e.client import Api
@@ -104,11 +105,31 @@ async def test_a_form_without_its_token_or_from_another_site_is_refused(
     assert good.path == "/pulpit", good
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header of the answer whatever the case of its name (HTTP's names are not cased)."""
+    return next((v for k, v in headers.items() if k.lower() == name.lower()), None)
+
+
 async def test_unknown_page_is_a_polish_404(portal: Portal) -> None:
     page = await portal.get("/nie-ma-takiej-strony")
     assert page.status == 404
     assert page.h1 == "Nie znaleziono strony"
     assert page.headers["Content-Type"].startswith("text/html")
+    assert _header(page.headers, "X-Correlation-Id")
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+async def test_a_redirect_carries_the_correlation_id_and_the_headers_of_every_answer(
+    portal: Portal,
+) -> None:
+    page = await portal.get("/pulpit", allow_redirects=False, headers={"X-Correlation-Id": "r-1"})
+    assert page.status == 303, page
+    assert page.headers["Location"].startswith("/logowanie?next=")
+    assert _header(page.headers, "X-Correlation-Id") == "r-1"
+    assert page.headers["Cache-Control"] == "no-store"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
 
 async def test_health_of_web(stack: Stack, portal: Portal) -> None:

@@ -109,7 +109,8 @@ class Api:
         session = session_of(request)
         token = None
         if session is not None and session.signed_in:
-            session = await fresh(request, session)
+            if session.access_expires - time.time() <= REFRESH_MARGIN:  # else fresh enough
+                session = await fresh(request, session)
             token = session.access_token
         reply = await request.app[GATEWAY].call(
             method, path, token=token, client_ip=client_ip(request), **kwargs

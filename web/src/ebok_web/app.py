@@ -10,7 +10,7 @@ import redis.asyncio as redis
 from aiohttp import web
 from ebok_shared.http.hardening import harden_answers
 from ebok_shared.http.lane import HttpLane
-from ebok_shared.http.middleware import correlation_middleware, metrics_middleware
+from ebok_shared.http.middleware import observed_middleware
 from ebok_shared.redis_lane import RedisLane
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -37,12 +37,7 @@ from . import (
 from .gateway import Gateway
 from .kept_pages import KeptPages
 from .keys import GATEWAY, HTTP, KEPT_PAGES, OPERATOR_STORE, SETTINGS, STORE, TEMPLATES
-from .middleware import (
-    csrf_middleware,
-    error_middleware,
-    headers_middleware,
-    session_middleware,
-)
+from .middleware import page_middleware
 from .rendering import STATIC, environment
 from .sections import SECTIONS, SectionStates
 from .sessions import SessionStore
@@ -137,30 +132,18 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-async def _static_caching(request: web.Request, response: web.StreamResponse) -> None:
-    if request.path.startswith("/static/"):
-        # Addresses carry the file's hash (rendering.static_url): a new file, a new address.
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-
-
 def create_app(settings: WebSettings) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[
-            correlation_middleware,
-            metrics_middleware,
-            headers_middleware,
-            error_middleware,
-            session_middleware,
-            csrf_middleware,
-        ],
+        # two layers: the correlation id and metrics (shared), then web's own (headers,
+        # error pages, the session, CSRF; static files' caching is set with the headers)
+        middlewares=[observed_middleware, page_middleware],
     )
     app[SETTINGS] = settings
     app[TEMPLATES] = environment()
     app[KEPT_PAGES] = KeptPages()
     app[SECTIONS] = SectionStates()
     app.cleanup_ctx.append(_resources)
-    app.on_response_prepare.append(_static_caching)
     harden_answers(app, cache_control=False)  # no Server header; caching is set per answer
     app.router.add_get("/health/live", live)
     app.router.add_get("/health/ready", ready)

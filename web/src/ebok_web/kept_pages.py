@@ -13,11 +13,13 @@ restrictions; a page that showed one-time messages is never kept. Each replica k
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from .sessions import Session
 
@@ -35,12 +37,17 @@ class KeptPage:
     def answer(self, request: web.Request) -> web.Response:
         """The page, gzipped when the browser takes it so (every browser does)."""
         if takes_gzip(request.headers.get("Accept-Encoding", "")):
-            body, headers = self.gzipped, {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
-        else:
-            body, headers = gzip.decompress(self.gzipped), {"Vary": "Accept-Encoding"}
-        return web.Response(body=body, headers=headers, content_type="text/html", charset="utf-8")
+            return web.Response(body=self.gzipped, headers=_GZIPPED)
+        return web.Response(body=gzip.decompress(self.gzipped), headers=_PLAIN)
 
 
+# The answer's headers, made once (the Content-Type as aiohttp writes it from content_type
+# and charset); each answer copies them.
+_PLAIN = CIMultiDict({"Vary": "Accept-Encoding", "Content-Type": "text/html; charset=utf-8"})
+_GZIPPED = CIMultiDict({"Content-Encoding": "gzip", **_PLAIN})
+
+
+@functools.lru_cache(maxsize=64)  # a browser sends the same one on every page
 def takes_gzip(accepted: str) -> bool:
     """Whether an ``Accept-Encoding`` takes gzip (``gzip;q=0`` refuses it: RFC 9110 12.5.3)."""
     for item in accepted.lower().split(","):

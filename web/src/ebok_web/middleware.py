@@ -1,9 +1,12 @@
-"""Web's middlewares, outermost first: correlation id and metrics (shared), error pages,
-security headers, the session, CSRF."""
+"""Web's middlewares, outermost first: correlation id and metrics (shared, one layer), then
+``page_middleware``: security headers, error pages, the session, CSRF — in one layer (each
+layer is a coroutine and a call more on every page), in that order."""
 
 from __future__ import annotations
 
 import hmac
+import re
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -14,7 +17,7 @@ from .access import CONSOLE_SIGN_IN_PAGE, SIGN_IN_PAGE, SignedOut
 from .gateway import GatewayUnavailable
 from .keys import KEPT_PAGES, SESSION, SETTINGS, is_console, store_of
 from .rendering import render, secure
-from .sessions import COOKIES, Session
+from .sessions import COOKIES, Session, SessionStore
 
 log = get_logger(__name__)
 
@@ -53,10 +56,15 @@ def _set_cookie(response: web.StreamResponse, name: str, value: str) -> None:
     response.set_cookie(name, value, path="/", secure=True, httponly=True, samesite="Lax")
 
 
-async def _finish(request: web.Request, response: web.StreamResponse, incoming: str | None) -> None:
-    name = COOKIES[audience_of(request)]
+async def _finish(
+    request: web.Request,
+    response: web.StreamResponse,
+    incoming: str | None,
+    audience: str,
+    store: SessionStore,
+) -> None:
+    name = COOKIES[audience]
     session = request.get(SESSION)
-    store = store_of(request)
     if request.get(_ENDED):
         if session is not None:
             request.app[KEPT_PAGES].drop(session)
@@ -73,18 +81,42 @@ async def _finish(request: web.Request, response: web.StreamResponse, incoming: 
         _set_cookie(response, name, session.id)
 
 
-@web.middleware
-async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+# What a session id is made of (secrets.token_urlsafe): a value of other characters, or a
+# header with quoted values, is read by aiohttp's full cookie parser instead.
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_-]*")
+
+
+def session_cookie(request: web.Request, name: str) -> str | None:
+    """The value of the ``name`` cookie as aiohttp's ``request.cookies`` reads it (the last
+    of that name), without parsing every cookie of the header on every page."""
+    header = request.headers.get("Cookie")
+    if not header or name not in header:
+        return None
+    if '"' in header or "\\" in header:
+        return request.cookies.get(name)
+    found = None
+    for item in header.split(";"):
+        key, equals, value = item.partition("=")
+        if equals and key.strip() == name:
+            found = value.strip()
+    if found is not None and not _PLAIN_VALUE.fullmatch(found):
+        return request.cookies.get(name)
+    return found
+
+
+async def _sessioned(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The request with its session (loaded before, kept or ended after), through CSRF."""
     if request.path.startswith(_UNSESSIONED):
-        return await handler(request)
+        return await _through_csrf(request, handler)
     audience = audience_of(request)
-    incoming = request.cookies.get(COOKIES[audience])
+    store = store_of(request)
+    incoming = session_cookie(request, COOKIES[audience])
     if incoming:
-        session = await store_of(request).load(incoming, audience)
+        session = await store.load(incoming, audience)
         if session is not None:
             request[SESSION] = session
     try:
-        response: web.StreamResponse = await handler(request)
+        response: web.StreamResponse = await _through_csrf(request, handler)
     except SignedOut as gone:
         log.info("session no longer accepted by the gateway", reason=str(gone))
         end_session(request)
@@ -93,9 +125,9 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status >= 400:
             raise
-        await _finish(request, exc, incoming)
+        await _finish(request, exc, incoming, audience, store)
         raise
-    await _finish(request, response, incoming)
+    await _finish(request, response, incoming, audience, store)
     return response
 
 
@@ -128,10 +160,17 @@ def csrf_refusal(request: web.Request, form_token: str | None) -> str | None:
     return None
 
 
-@web.middleware
-async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return await handler(request)
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+
+
+def _through_csrf(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+    """The handler's answer; a state-changing request only when its form passes CSRF."""
+    if request.method in _SAFE_METHODS:
+        return handler(request)  # nothing to check: no coroutine of its own
+    return _csrf_checked(request, handler)
+
+
+async def _csrf_checked(request: web.Request, handler: Handler) -> web.StreamResponse:
     token = None
     if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         data = await request.post()  # kept by aiohttp: the handler reads the same form
@@ -152,18 +191,6 @@ async def csrf_middleware(request: web.Request, handler: Handler) -> web.StreamR
 # -- headers and error pages ------------------------------------------------------------------
 
 
-@web.middleware
-async def headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        response: web.StreamResponse = await handler(request)
-    except web.HTTPException as exc:
-        secure(request, exc)
-        raise
-    if not response.prepared:  # a streamed answer set its headers before it started
-        secure(request, response)
-    return response
-
-
 _ERROR_PAGES = {
     404: ("errors/404.html", "Nie znaleziono strony"),
     405: ("errors/404.html", "Nie znaleziono strony"),
@@ -172,16 +199,27 @@ _ERROR_PAGES = {
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def page_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Security headers on every answer (outermost), error pages for what fails below, the
+    session, CSRF (innermost): once middlewares of their own, one layer now."""
     try:
-        return await handler(request)
+        try:
+            response = await _sessioned(request, handler)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            template, title = _ERROR_PAGES.get(exc.status, ("errors/500.html", "Wystąpił błąd"))
+            response = render(request, template, title=title, status=exc.status)
+        except GatewayUnavailable:
+            response = render(
+                request, "errors/503.html", title="Serwis chwilowo niedostępny", status=503
+            )
+        except Exception:
+            log.exception("unhandled error", path=request.path, method=request.method)
+            response = render(request, "errors/500.html", title="Wystąpił błąd", status=500)
     except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        template, title = _ERROR_PAGES.get(exc.status, ("errors/500.html", "Wystąpił błąd"))
-        return render(request, template, title=title, status=exc.status)
-    except GatewayUnavailable:
-        return render(request, "errors/503.html", title="Serwis chwilowo niedostępny", status=503)
-    except Exception:
-        log.exception("unhandled error", path=request.path, method=request.method)
-        return render(request, "errors/500.html", title="Wystąpił błąd", status=500)
+        secure(request, exc)
+        raise
+    if not response.prepared:  # a streamed answer set its headers before it started
+        secure(request, response)
+    return response

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import jinja2
 from aiohttp import web
+from multidict import CIMultiDict
 
 from . import formatting, operator_roles
 from .keys import SESSION, SETTINGS, TEMPLATES, is_console
@@ -171,16 +172,28 @@ CSP = "; ".join(
 )
 
 
+# The headers every answer gets, set in one call (``update`` replaces, as setting each did).
+_EVERY_ANSWER = CIMultiDict(
+    {
+        "Content-Security-Policy": CSP,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+)
+# Static files' addresses carry the file's hash (static_url): a new file, a new address.
+_STATIC_CACHING = "public, max-age=31536000, immutable"
+
+
 def secure(request: web.Request, response: web.StreamResponse) -> None:
     """The headers of every answer web gives (a streamed one sets them before it starts)."""
     headers = response.headers
-    headers["Content-Security-Policy"] = CSP
-    headers["X-Content-Type-Options"] = "nosniff"
-    headers["X-Frame-Options"] = "DENY"
+    headers.update(_EVERY_ANSWER)
     headers.setdefault("Referrer-Policy", "same-origin")
-    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-    headers["Cross-Origin-Opener-Policy"] = "same-origin"
     if request.scheme == "https":
         headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-    if not request.path.startswith("/static/"):
+    if request.path.startswith("/static/"):
+        headers["Cache-Control"] = _STATIC_CACHING
+    else:
         headers["Cache-Control"] = "no-store"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -63,6 +64,16 @@ class _UnbrandedRequest(web.Request):
         # Runs after aiohttp set its default headers and before they are written.
         response.headers.popall("Server", None)
         await super()._prepare_hook(response)
+
+    # ``request.get(KEY)`` and ``KEY in request`` of a key not set (what a request has not
+    # worked out yet, a page not ended): the mapping's defaults ask ``request[KEY]`` and
+    # catch its KeyError, an exception raised and caught several times on every page.
+    # Answered from the request's own dict (aiohttp's ``__getitem__`` reads it) at once.
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._state.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._state
 
 
 async def _no_store_by_default(request: web.Request, response: web.StreamResponse) -> None:

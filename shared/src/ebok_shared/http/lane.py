@@ -51,20 +51,28 @@ class _Answer:
         self.status, self.headers, self.body, self.keep = status, headers, body, keep
 
 
+# A header line as this lane reads it: a token, a colon, the value without the spaces around
+# it. A head with any other line is left to aiohttp (``_Unsupported``).
+_HEADER_LINE = re.compile(
+    r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n]*?)[ \t]*\r\n", re.MULTILINE
+)
+
+
 def _head(raw: bytes) -> tuple[int, CIMultiDict[str], int, bool]:
     """The status, headers, body length and whether the connection may be kept, of a head."""
-    lines = raw.decode("latin-1").split("\r\n")
-    version, _, rest = lines[0].partition(" ")
-    code = rest[:3]
+    text = raw.decode("latin-1")
+    first, _, rest = text.partition("\r\n")
+    version, _, after = first.partition(" ")
+    code = after[:3]
     if version not in ("HTTP/1.1", "HTTP/1.0") or not code.isdigit():
-        raise _Unsupported(f"status line {lines[0][:40]!r}")
+        raise _Unsupported(f"status line {first[:40]!r}")
     status = int(code)
-    headers: CIMultiDict[str] = CIMultiDict()
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise _Unsupported("header line")
-        headers.add(name, value.strip())
+    # every line read in one pass (the head comes without its last CRLF: one added); a line
+    # the pattern skips leaves fewer found than there are lines
+    found = _HEADER_LINE.findall(rest + "\r\n") if rest else []
+    if rest and len(found) != rest.count("\n") + 1:
+        raise _Unsupported("header line")
+    headers: CIMultiDict[str] = CIMultiDict(found)
     if status < 200 or "Transfer-Encoding" in headers:
         raise _Unsupported(f"status {status} or a transfer coding")
     if 300 <= status < 400 and status != 304:
@@ -116,15 +124,25 @@ class _Connection(asyncio.Protocol):
         if waiter is None or waiter.done():  # nothing asked: the stream is not ours to read
             self.close()
             return
-        self._buffer += data
         try:
+            if self._head is None and not self._buffer:
+                # The usual: the head (and, often, the whole answer) in one piece, read from
+                # it as it came, not copied into the buffer and out again.
+                end = data.find(b"\r\n\r\n")
+                if end >= 0:
+                    self._head = _head(data[:end])
+                    data = data[end + 4 :]
+                    if len(data) == self._head[2]:
+                        self._answer(waiter, data)
+                        return
+            self._buffer += data
             if self._head is None:
                 end = self._buffer.find(b"\r\n\r\n")
                 if end < 0:
                     return
                 self._head = _head(bytes(self._buffer[:end]))
                 del self._buffer[: end + 4]
-            status, headers, length, keep = self._head
+            length = self._head[2]
             if len(self._buffer) < length:
                 return
             if len(self._buffer) > length:
@@ -133,9 +151,14 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
             self.close()
             return
-        self._waiter = None
-        waiter.set_result(_Answer(status, headers, bytes(self._buffer), keep))
+        self._answer(waiter, bytes(self._buffer))
         self._buffer.clear()
+
+    def _answer(self, waiter: asyncio.Future[_Answer], body: bytes) -> None:
+        assert self._head is not None
+        status, headers, _, keep = self._head
+        self._waiter = None
+        waiter.set_result(_Answer(status, headers, body, keep))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -182,13 +205,14 @@ class HttpLane:
         if not _PLAIN_TARGET.match(target):
             return None
         lines = [f"GET {target} HTTP/1.1\r\n", self._host_line]
-        for name, value in headers.items():
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                return None
-            lines.append(f"{name}: {value}\r\n")
+        lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
         lines.append("\r\n")
+        head = "".join(lines)
+        # a line break in a name or a value would be one more line than written
+        if head.count("\n") != len(lines) or head.count("\r") != len(lines):
+            return None
         try:
-            return "".join(lines).encode("latin-1")
+            return head.encode("latin-1")
         except UnicodeEncodeError:
             return None
 
