@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import BodyPartReader, MultipartReader
@@ -135,11 +137,13 @@ CHARSET = b'--b0\r\nContent-Disposition: form-data; name="_charset_"\r\n\r\niso-
 PHOTO = b'--b0\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n'
 
 
-async def _walk(form: MultipartReader, step: object) -> list[object]:
+async def _walk(
+    form: MultipartReader, step: Callable[[MultipartReader], Awaitable[Any]]
+) -> list[object]:
     """What a form's parts are, one step after another, until its end or an error."""
     seen: list[object] = []
     try:
-        while (part := await step(form)) is not None:  # type: ignore[operator]
+        while (part := await step(form)) is not None:
             assert isinstance(part, BodyPartReader)
             seen.append((part.name, part.filename, await part.read()))
     except Exception as exc:  # the error is part of what is compared
