@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -111,20 +112,26 @@ def test_compiled_checks_never_change_a_verdict(data: st.DataObject) -> None:
     assert _verdict(envelope) == _reference(envelope), envelope
 
 
-def test_every_field_with_every_edge_value_gets_jsonschemas_verdict() -> None:
+def _edged(values: list[Any]) -> Iterator[tuple[dict[str, Any], tuple[Any, ...], Any]]:
+    """Each example's envelope with one field set to one of ``values`` at a time (the
+    envelope's own fields once, every payload's fields), the field put back after."""
     for number, ((event_type, version), example) in enumerate(EXAMPLES):
         envelope = Event.new(event_type, copy.deepcopy(example), version=version).to_dict()
-        # The envelope's own fields once; every payload's fields.
         paths = [p for p in _paths(envelope)[1:] if number == 0 or p[0] == "payload"]
         for path in paths:
             parent = envelope
             for step in path[:-1]:
                 parent = parent[step]
             kept = parent[path[-1]]
-            for value in EDGES:
+            for value in values:
                 parent[path[-1]] = value
-                assert _verdict(envelope) == _reference(envelope), (path, value)
+                yield envelope, path, value
             parent[path[-1]] = kept
+
+
+def test_every_field_with_every_edge_value_gets_jsonschemas_verdict() -> None:
+    for envelope, path, value in _edged(EDGES):
+        assert _verdict(envelope) == _reference(envelope), (path, value)
 
 
 def test_every_example_in_the_catalogue_is_valid() -> None:
@@ -172,21 +179,11 @@ WIRE_EDGES = [
 def test_parse_reads_every_body_as_the_standard_library_does() -> None:
     """The consumer's reading of the wire is the standard library's, whichever parser runs:
     each payload field of each example set to each edge value, and the envelope's own."""
-    for number, ((event_type, version), example) in enumerate(EXAMPLES):
-        envelope = Event.new(event_type, copy.deepcopy(example), version=version).to_dict()
-        paths = [p for p in _paths(envelope)[1:] if number == 0 or p[0] == "payload"]
-        for path in paths:
-            parent = envelope
-            for step in path[:-1]:
-                parent = parent[step]
-            kept = parent[path[-1]]
-            for value in WIRE_EDGES:
-                parent[path[-1]] = value
-                body = json.dumps(envelope).encode()  # NaN and big integers as Python writes them
-                expected = _parsed_by_the_standard_library(body)
-                got = _parsed(body)
-                assert repr(got) == repr(expected), (path, value)
-                if isinstance(expected, Event):
-                    assert got.payload == expected.payload or value != value, (path, value)
-            parent[path[-1]] = kept
+    for envelope, path, value in _edged(WIRE_EDGES):
+        body = json.dumps(envelope).encode()  # NaN and big integers as Python writes them
+        expected = _parsed_by_the_standard_library(body)
+        got = _parsed(body)
+        assert repr(got) == repr(expected), (path, value)
+        if isinstance(expected, Event):
+            assert got.payload == expected.payload or value != value, (path, value)
     assert _parsed(b"\xff") is SchemaError and _parsed(b"{") is SchemaError
