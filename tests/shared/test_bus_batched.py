@@ -45,15 +45,18 @@ async def test_runs_are_applied_in_one_call_once_and_a_poison_event_is_isolated(
 
 async def test_a_backlog_is_taken_in_batches_of_hundreds(bus: BusSandbox) -> None:
     # A consumer behind by a thousand events catches up a few hundred per transaction and
-    # ack (its defaults; up to 128 before): each batch costs a commit, an ack and the
-    # broker's settling of it.
+    # ack (its defaults of batch size and prefetch; up to 128 before): each batch costs a
+    # commit, an ack and the broker's settling of it. The linger is widened so that a loaded
+    # machine, delivering slower than 5 ms per run, cannot cut the batches short.
     calls: list[int] = []
 
     async def handler(conn: asyncpg.Connection, events: list[Event]) -> None:
         calls.append(len(events))
         await record_many(conn, events)
 
-    consumer = bus.build_consumer(subscriptions=[Subscription(INCREMENTED, handler, batched=True)])
+    consumer = bus.build_consumer(
+        subscriptions=[Subscription(INCREMENTED, handler, batched=True)], linger=1.0
+    )
     await consumer.declare()
     events = await bus.add([{"n": i} for i in range(1200)])
     assert await bus.publish_outbox() == 1200
