@@ -32,6 +32,7 @@ from deploy.local import LocalStack, StartupFailed
 from deploy.plan import SERVICES, Component, StackConfig
 from deploy.processes import Child, Output, run_to_end, terminate
 from tests.support import bus, infra
+from tests.support.waiting import eventually
 
 COMPONENTS = ("gateway", *SERVICES, "web")
 
@@ -111,6 +112,29 @@ class Stack:
         await child.start()
         self.local.children[name] = child
         await wait_ready(component, child, self.config.ready_timeout)
+
+    async def settled(self) -> None:
+        """Wait until every event committed so far has been published and taken by its
+        consumers (a late one would still change what the gateway keeps)."""
+
+        async def outboxes_empty() -> bool:
+            for name in (c.name for c in self.local.components if c.database):
+                conn = await db.connect(self.database_url(name))
+                try:
+                    if await conn.fetchval("SELECT to_regclass('outbox')") and (
+                        await conn.fetchval("SELECT EXISTS (SELECT FROM outbox)")
+                    ):
+                        return False
+                finally:
+                    await conn.close()
+            return True
+
+        def queues_empty() -> bool:
+            left = infra.undelivered(self.config.amqp_url, self.config.bus_prefix)
+            return left is None or left == 0
+
+        await eventually(outboxes_empty, "every outbox published")
+        await eventually(lambda: asyncio.to_thread(queues_empty), "every event consumed", step=0.5)
 
     # -- one-off commands -------------------------------------------------------------------
     async def run(self, component: str, *args: str) -> tuple[int, list[str]]:

@@ -34,7 +34,9 @@ BACK_WITHIN = 30.0  # seconds for a restarted service's parts to be served again
 @pytest.fixture(scope="module")
 async def customer(api: Api, stack: Stack, workdir: Path) -> Session:
     [loaded] = await load_customers(stack, [CLIENT], workdir)
-    return await onboard(api, stack, loaded)
+    session = await onboard(api, stack, loaded)
+    await stack.settled()  # no late event of the onboarding drops what the gateway keeps
+    return session
 
 
 async def _dashboard(api: Api, customer: Session, *, fresh: bool = True) -> dict[str, Any]:

@@ -132,6 +132,27 @@ def bus_objects(amqp_url: str, prefix: str) -> tuple[list[str], list[str]]:
     return found[0], found[1]
 
 
+def undelivered(amqp_url: str, prefix: str) -> int | None:
+    """Messages still in the queues named with ``prefix`` that a consumer of the stack takes
+    (ready or delivered and not yet acknowledged; dead letters and the back office's queues
+    left out); None when rabbitmqctl cannot tell."""
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
+    if shutil.which("rabbitmqctl") is None:
+        return None
+    try:
+        rows = _rabbitmqctl("list_queues", "-p", vhost, "name", "messages").stdout.splitlines()
+    except subprocess.SubprocessError:
+        return None
+    counts = (line.split() for line in rows)
+    return sum(
+        int(count)
+        for name, count in (c for c in counts if len(c) == 2)
+        if name.startswith(prefix)
+        and not name.endswith(".dlq")
+        and not name.removeprefix(prefix).startswith("backoffice.")
+    )
+
+
 @contextlib.contextmanager
 def provide() -> Iterator[Services]:
     pg = os.environ.get("EBOK_TEST_PG_DSN", DEFAULT_PG)

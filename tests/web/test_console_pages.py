@@ -75,6 +75,13 @@ async def staff(admin_token: Callable[[], Awaitable[str]], api: Api) -> Operator
 
 
 @pytest.fixture
+async def an_admin(admin_token: Callable[[], Awaitable[str]], api: Api) -> Operator:
+    """A new admin for one test, their first password changed (``staff``'s reason: the first
+    admin signing in test after test would wait for new TOTP steps)."""
+    return await ready(api, await new_operator(api, await admin_token(), ["admin"]))
+
+
+@pytest.fixture
 async def console(stack: Stack) -> AsyncIterator[Portal]:
     """An operator's browser (without JavaScript), apart from the customer's ``portal``."""
     async with Portal.session(stack.portal_url) as http:
@@ -141,9 +148,9 @@ async def test_the_code_is_always_asked_and_a_wrong_one_is_refused(
 
 
 async def test_the_console_has_its_own_cookie_and_session_store(
-    console: Portal, portal: Portal, admin: Operator, stack: Stack, workdir: Path
+    console: Portal, portal: Portal, an_admin: Operator, stack: Stack, workdir: Path
 ) -> None:
-    home = await console_signed_in(console, admin)
+    home = await console_signed_in(console, an_admin)
     assert "__Host-ebok-operator" in cookie_names(console)
     assert "__Host-ebok" not in cookie_names(console)
     assert home.headers["Cache-Control"] == "no-store"
@@ -169,9 +176,9 @@ async def test_the_console_has_its_own_cookie_and_session_store(
 
 
 async def test_a_console_form_without_its_token_is_refused(
-    console: Portal, admin: Operator
+    console: Portal, an_admin: Operator
 ) -> None:
-    home = await console_signed_in(console, admin)
+    home = await console_signed_in(console, an_admin)
     refused = await console.post("/operator/wyloguj", {"csrf": "zepsuty"})
     assert refused.status == 403 and refused.h1 == "Formularz wygasł", refused
     assert (await console.get("/operator")).path == "/operator", home
@@ -490,23 +497,23 @@ async def test_the_account_view_shows_the_planned_block_with_its_date(
 
 
 async def test_removing_the_last_admins_role_is_refused_on_the_page(
-    console: Portal, admin: Operator, stack: Stack, api: Api
+    console: Portal, an_admin: Operator, stack: Stack, api: Api
 ) -> None:
     """Nobody could manage operators without an active admin: the console shows auth's 409
     (as a 409 page with the reason in its error summary) and the roles stay."""
     conn = await db.connect(stack.database_url("auth"))
-    others = await conn.fetch(  # for this test, the first admin is the only active one
+    others = await conn.fetch(  # for this test, the new admin is the only active one
         "UPDATE operators SET active = false"
         " WHERE active AND 'admin' = ANY(roles) AND login <> $1 RETURNING login",
-        admin.login,
+        an_admin.login,
     )
     try:
-        await console_signed_in(console, admin)
-        page = await console.get(f"/operator/pracownicy/{admin.login}")
+        await console_signed_in(console, an_admin)
+        page = await console.get(f"/operator/pracownicy/{an_admin.login}")
         refused = await console.submit(
             page,
             {"role_admin": "", "role_customer_service": "1", "reason": "Już nie administruję."},
-            action=f"/operator/pracownicy/{admin.login}/role",
+            action=f"/operator/pracownicy/{an_admin.login}/role",
         )
         assert refused.status == 409, refused
         summary = refused.soup.select_one(".error-summary")
@@ -515,13 +522,13 @@ async def test_removing_the_last_admins_role_is_refused_on_the_page(
         left = await console.submit(
             refused,
             {"deactivation_reason": "Odchodzę."},
-            action=f"/operator/pracownicy/{admin.login}/dezaktywacja",
+            action=f"/operator/pracownicy/{an_admin.login}/dezaktywacja",
         )
         left_summary = left.soup.select_one(".error-summary")
         assert left.status == 409 and left_summary is not None, left
         assert "ostatni aktywny administrator" in left_summary.get_text(" ", strip=True)
-        token = await operator_token(api, admin)
-        held = expect(await api.get(f"/operator/auth/operators/{admin.login}", token=token), 200)
+        token = await operator_token(api, an_admin)
+        held = expect(await api.get(f"/operator/auth/operators/{an_admin.login}", token=token), 200)
         assert "admin" in held["roles"], held  # and the token above shows them active
     finally:
         await conn.execute(
@@ -778,11 +785,11 @@ def _short(day: str) -> str:
 
 
 async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
-    console: Portal, admin: Operator
+    console: Portal, an_admin: Operator
 ) -> None:
-    await console_signed_in(console, admin)
+    await console_signed_in(console, an_admin)
     page = await console.get("/operator/pracownicy")
-    assert page.status == 200 and admin.login in page.text, page
+    assert page.status == 200 and an_admin.login in page.text, page
     no_role = await console.submit(
         page,
         {"login": "nowy.pracownik", "email": "nowy@mpwik.example.pl"},
@@ -806,11 +813,11 @@ async def test_an_admin_creates_an_operator_and_sees_the_password_and_key_once(
 
 
 async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_operator(
-    console: Portal, admin: Operator, admin_token: Callable[[], Awaitable[str]], api: Api
+    console: Portal, an_admin: Operator, admin_token: Callable[[], Awaitable[str]], api: Api
 ) -> None:
     token = await admin_token()
     clerk = await new_operator(api, token, ["customer_service"])
-    await console_signed_in(console, admin)
+    await console_signed_in(console, an_admin)
     listing = await console.get("/operator/pracownicy")
     page = await console.get(str(one(listing.soup, f"a[href$='/{clerk.login}']")["href"]))
     assert page.status == 200 and page.h1 == f"Pracownik {clerk.login}", page
@@ -827,7 +834,7 @@ async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_ope
         action=f"/operator/pracownicy/{clerk.login}/role",
     )
     assert f"Zmieniono role pracownika {clerk.login}." in changed.text, changed
-    assert "Obsługa klienta, Rozliczenia" in changed.text and admin.login in changed.text
+    assert "Obsługa klienta, Rozliczenia" in changed.text and an_admin.login in changed.text
     held = expect(await api.get(f"/operator/auth/operators/{clerk.login}", token=token), 200)
     assert sorted(held["roles"]) == ["billing", "customer_service"], held
 
@@ -862,7 +869,7 @@ async def test_an_admin_changes_roles_resets_the_totp_key_and_deactivates_an_ope
 
 
 async def test_an_admin_looks_at_a_dead_letter_and_re_drives_it(
-    console: Portal, admin: Operator, stack: Stack, amqp_url: str
+    console: Portal, an_admin: Operator, stack: Stack, amqp_url: str
 ) -> None:
     message_id = str(uuid.uuid4())
     queue = Topology(stack.config.bus_prefix).queue("readings")
@@ -871,7 +878,7 @@ async def test_an_admin_looks_at_a_dead_letter_and_re_drives_it(
         channel = await connection.channel()
         message = aio_pika.Message(b"to nie JSON", message_id=message_id, type="test.malformed")
         await channel.default_exchange.publish(message, routing_key=queue)
-    await console_signed_in(console, admin)
+    await console_signed_in(console, an_admin)
     listing = await console.get("/operator/martwe-wiadomosci?service=auth")
     assert listing.status == 200 and listing.h1 == "Martwe wiadomości", listing
     for _ in range(40):  # readings refuses it and parks it in its dead-letter queue
