@@ -63,10 +63,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ebok_readings.app import SPEC
 from ebok_readings.clients.use_cases import contract_concluded
 from ebok_readings.events import CONTRACT_CONCLUDED, READING_ACCEPTED
+from ebok_readings.readings import repository as readings_repo
 from ebok_readings.settings import ReadingsSettings
 from ebok_shared import db, logs
 from ebok_shared.bus import Event, Topology
 from ebok_shared.bus.envelope import encode
+from ebok_shared.http.params import DEFAULT_PAGE_SIZE
 from ebok_shared.service import migration_folders
 from lean_http import KeepAliveClient  # bench/lean_http.py, beside this script
 from slices import Side, in_turn, interleaved, run_for  # bench/slices.py, beside this script
@@ -78,20 +80,25 @@ READ_TARGET = 0.4  # reads of the same rows, of bare asyncpg (issue 17)
 READ_SECONDS = 3.0  # per side and read
 WARM_SECONDS = 0.5  # per side, before the submits' slices
 BARE_METERS = 4  # the bare side's meters, per meter of the service's
-# What a customer's reads ask, bare: a meter's first page of history, and the readings the
-# monthly consumption is derived from (the service's own statements, without the service).
-BARE_HISTORY = """SELECT * FROM readings WHERE meter_serial = $1 AND client_number = $2
-    AND read_on >= $3 AND superseded_at IS NULL
-    ORDER BY read_on DESC, CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END DESC,
-    submitted_at DESC LIMIT 20"""
+# What a customer's reads ask, bare: a meter's first page of history with its total (the
+# service's own statement, ``client_readings_page``: the paging envelope names the total, so
+# every register of the meter is counted), and the readings the monthly consumption is
+# derived from (the service's statement, without the service).
 BARE_CONSUMPTION = """SELECT r.meter_serial, m.kind, r.value, r.read_on, r.role
     FROM readings r JOIN meters m ON m.serial = r.meter_serial
     WHERE r.client_number = $1 AND r.status = 'accepted' AND r.superseded_at IS NULL
     ORDER BY r.meter_serial, read_on,
     CASE role WHEN 'initial' THEN 0 WHEN 'regular' THEN 1 ELSE 2 END, submitted_at, id"""
-CONCLUDED_ON = dt.date(2024, 1, 15)
+CONCLUDED_ON = dt.date(2021, 1, 15)
 FIRST_DAY = dt.date(2024, 2, 1)
 DAILY = Decimal("0.250")  # a steady consumption: every reading passes without confirmation
+# Each meter's past before the run: a reading on the first of every month since its contract
+# began (36), as a meter of a few years has them, the database's statistics then gathered
+# (as autovacuum keeps them). Without it, a brand-new and never-analysed readings table gave
+# the planner row counts of an empty one, whose plans (a bitmap scan and sort of every
+# register of the meter where an index scan stops at the first) are never met in production
+# and made each reading dearer than the one before as the run added hundreds per meter.
+HISTORY_MONTHS = 36
 
 BARE_TABLES = (
     "CREATE TABLE bare_readings (LIKE readings INCLUDING ALL)",
@@ -165,6 +172,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def meter_value(day: dt.date) -> Decimal:
+    """What each meter shows on ``day``: a steady ``DAILY`` since its contract began."""
+    return Decimal("100.000") + DAILY * (day - CONCLUDED_ON).days
+
+
+def history_days() -> list[dt.date]:
+    """The days of each meter's readings before the run (``HISTORY_MONTHS``)."""
+    first = CONCLUDED_ON.replace(day=1)
+    months = (first.month - 1 + k for k in range(1, HISTORY_MONTHS + 1))
+    return [dt.date(first.year + m // 12, m % 12 + 1, 1) for m in months]
+
+
 def plan(meters: int, days: int) -> list[list[Row]]:
     """Per meter, its readings on successive days (a meter's readings go in date order)."""
     chains = []
@@ -177,7 +196,7 @@ def plan(meters: int, days: int) -> list[list[Row]]:
                     client,
                     contract,
                     serial,
-                    Decimal("100.000") + DAILY * d,
+                    meter_value(FIRST_DAY + dt.timedelta(d)),
                     FIRST_DAY + dt.timedelta(d),
                 )
                 for d in range(days)
@@ -199,7 +218,8 @@ def line(what: str, result: dict[str, Any], cpu_of: str) -> tuple[float, float]:
 
 
 async def seed(dsn: str, chains: list[list[Row]]) -> None:
-    """The service's schema, and each meter's contract as billing's event leaves it."""
+    """The service's schema, each meter's contract as billing's event leaves it and its
+    readings before the run (``HISTORY_MONTHS``), the statistics gathered."""
     conn = await asyncpg.connect(dsn)
     try:
         await db.migrate(conn, migration_folders(SPEC))
@@ -218,8 +238,30 @@ async def seed(dsn: str, chains: list[list[Row]]) -> None:
                     "meter_serials": [serial],
                 }
                 await contract_concluded(conn, Event.new(CONTRACT_CONCLUDED, payload))
+            await conn.executemany(
+                "INSERT INTO readings (id, meter_serial, contract_number, client_number, value,"
+                " read_on, source, role, status, daily_m3, baseline_m3, submitted_by,"
+                " submitted_at) VALUES ($1, $2, $3, $4, $5, $6, 'customer', 'regular',"
+                " 'accepted', $7, $7, $8, $9)",
+                [
+                    (
+                        uuid.uuid4(),
+                        serial,
+                        contract,
+                        client,
+                        meter_value(day),
+                        day,
+                        DAILY,
+                        f"customer:{client}",
+                        dt.datetime.combine(day, dt.time(12), dt.UTC),
+                    )
+                    for client, contract, serial, _, _ in (chain[0] for chain in chains)
+                    for day in history_days()
+                ],
+            )
         for sql in BARE_TABLES:
             await conn.execute(sql)
+        await conn.execute("ANALYZE")
     finally:
         await conn.close()
 
@@ -328,7 +370,7 @@ async def reads(
     async def bare_history(n: int) -> None:
         client, serial = customers[n % len(customers)]
         async with pool.acquire() as conn:
-            await conn.fetch(BARE_HISTORY, serial, client, CONCLUDED_ON)
+            await readings_repo.client_readings_page(conn, serial, client, DEFAULT_PAGE_SIZE, 0)
 
     async def bare_consumption(n: int) -> None:
         client, _ = customers[n % len(customers)]
