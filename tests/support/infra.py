@@ -112,41 +112,39 @@ def _session_vhost(amqp_url: str) -> Iterator[str]:
             _rabbitmqctl("delete_vhost", vhost)
 
 
+def _listed(amqp_url: str, kind: str, *columns: str) -> list[list[str]] | None:
+    """``rabbitmqctl list_<kind>`` of the URL's vhost, a row of ``columns`` per object; None
+    when rabbitmqctl cannot tell."""
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
+    if shutil.which("rabbitmqctl") is None:
+        return None
+    try:
+        out = _rabbitmqctl(f"list_{kind}", "-p", vhost, *columns).stdout
+    except subprocess.SubprocessError:
+        return None
+    return [row for row in map(str.split, out.splitlines()) if len(row) == len(columns)]
+
+
 def bus_objects(amqp_url: str, prefix: str) -> tuple[list[str], list[str]]:
     """The queues and exchanges named with ``prefix`` in the URL's vhost (empty when
     rabbitmqctl cannot tell), so a whole stack can remove what its processes declared."""
-    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
-    if shutil.which("rabbitmqctl") is None:
-        return [], []
-    try:
-        found = [
-            [
-                n
-                for n in _rabbitmqctl(kind, "-p", vhost, "name").stdout.split()
-                if n.startswith(prefix)
-            ]
-            for kind in ("list_queues", "list_exchanges")
-        ]
-    except subprocess.SubprocessError:
-        return [], []
-    return found[0], found[1]
+    queues, exchanges = (_listed(amqp_url, kind, "name") or [] for kind in ("queues", "exchanges"))
+    return (
+        [n for [n] in queues if n.startswith(prefix)],
+        [n for [n] in exchanges if n.startswith(prefix)],
+    )
 
 
 def undelivered(amqp_url: str, prefix: str) -> int | None:
     """Messages still in the queues named with ``prefix`` that a consumer of the stack takes
     (ready or delivered and not yet acknowledged; dead letters and the back office's queues
     left out); None when rabbitmqctl cannot tell."""
-    vhost = unquote(urlsplit(amqp_url).path.lstrip("/")) or "/"
-    if shutil.which("rabbitmqctl") is None:
+    rows = _listed(amqp_url, "queues", "name", "messages")
+    if rows is None:
         return None
-    try:
-        rows = _rabbitmqctl("list_queues", "-p", vhost, "name", "messages").stdout.splitlines()
-    except subprocess.SubprocessError:
-        return None
-    counts = (line.split() for line in rows)
     return sum(
         int(count)
-        for name, count in (c for c in counts if len(c) == 2)
+        for name, count in rows
         if name.startswith(prefix)
         and not name.endswith(".dlq")
         and not name.removeprefix(prefix).startswith("backoffice.")
