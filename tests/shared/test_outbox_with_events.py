@@ -7,7 +7,9 @@ it will be sent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -21,13 +23,24 @@ from tests.support.bus import CATALOGUE, INCREMENTED, prepare_database
 APPLY = "INSERT INTO applied (event_id, event_type, n) VALUES ($1, $2, $3) RETURNING seq, n"
 
 
-async def test_the_row_and_its_events_commit_together_and_wake_the_relays(database: str) -> None:
+@contextlib.asynccontextmanager
+async def _listened(database: str) -> AsyncIterator[tuple[asyncpg.Connection, asyncio.Event]]:
+    """A connection to the prepared ``database``, and an event set when the relays are woken
+    (a NOTIFY on the outbox's channel, heard on a second connection)."""
     await prepare_database(database)
-    outbox = Outbox(CATALOGUE)
     conn, listener = await db.connect(database), await db.connect(database)
     woken = asyncio.Event()
     await listener.add_listener(NOTIFY_CHANNEL, lambda *_: woken.set())
     try:
+        yield conn, woken
+    finally:
+        await listener.close()
+        await conn.close()
+
+
+async def test_the_row_and_its_events_commit_together_and_wake_the_relays(database: str) -> None:
+    outbox = Outbox(CATALOGUE)
+    async with _listened(database) as (conn, woken):
         events = [Event.new(INCREMENTED, {"n": 1}), Event.new(INCREMENTED, {"n": 2})]
         async with conn.transaction():
             rows = await outbox.fetch_with_events(
@@ -49,9 +62,6 @@ async def test_the_row_and_its_events_commit_together_and_wake_the_relays(databa
         assert [json.loads(r["body"])["payload"] for r in stored] == [{"n": 1}, {"n": 2}]
         assert await conn.fetchval("SELECT count(*) FROM applied") == 1
         await asyncio.wait_for(woken.wait(), 30)  # delivered on commit
-    finally:
-        await listener.close()
-        await conn.close()
 
 
 async def test_both_or_neither(database: str) -> None:
@@ -156,12 +166,8 @@ async def test_a_value_the_statement_makes_goes_into_each_body_in_place_of_its_s
 async def test_one_event_is_stored_as_several_are_and_only_with_the_row(database: str) -> None:
     """One event goes as four scalar parameters (not one-element arrays): the same outbox row,
     key and validated body, the relays woken, and nothing without the business row."""
-    await prepare_database(database)
     outbox = Outbox(CATALOGUE)
-    conn, listener = await db.connect(database), await db.connect(database)
-    woken = asyncio.Event()
-    await listener.add_listener(NOTIFY_CHANNEL, lambda *_: woken.set())
-    try:
+    async with _listened(database) as (conn, woken):
         keyed, unkeyed = Event.new(INCREMENTED, {"n": 1}), Event.new(INCREMENTED, {"n": 2})
         for event, key, n in ((keyed, "client:1", 7), (unkeyed, None, 8)):
             rows = await outbox.fetch_with_events(
@@ -186,6 +192,3 @@ async def test_one_event_is_stored_as_several_are_and_only_with_the_row(database
         assert await outbox.fetch_with_events(conn, [(lone, "k")], nothing, lone.id, "x", 1) == []
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 2
         assert await conn.fetchval("SELECT count(*) FROM applied") == 2
-    finally:
-        await listener.close()
-        await conn.close()
