@@ -116,24 +116,27 @@ class Stack:
     async def settled(self) -> None:
         """Wait until every event committed so far has been published and taken by its
         consumers (a late one would still change what the gateway keeps)."""
+        names = [c.name for c in self.local.components if c.database]
+        conns = [await db.connect(self.database_url(name)) for name in names]
+        try:
+            # Each outbox asked over one connection per database, kept for the whole wait.
+            with_outbox = [c for c in conns if await c.fetchval("SELECT to_regclass('outbox')")]
 
-        async def outboxes_empty() -> bool:
-            for name in (c.name for c in self.local.components if c.database):
-                conn = await db.connect(self.database_url(name))
-                try:
-                    if await conn.fetchval("SELECT to_regclass('outbox')") and (
-                        await conn.fetchval("SELECT EXISTS (SELECT FROM outbox)")
-                    ):
+            async def outboxes_empty() -> bool:
+                for conn in with_outbox:
+                    if await conn.fetchval("SELECT EXISTS (SELECT FROM outbox)"):
                         return False
-                finally:
-                    await conn.close()
-            return True
+                return True
+
+            await eventually(outboxes_empty, "every outbox published")
+        finally:
+            for conn in conns:
+                await conn.close()
 
         def queues_empty() -> bool:
             left = infra.undelivered(self.config.amqp_url, self.config.bus_prefix)
             return left is None or left == 0
 
-        await eventually(outboxes_empty, "every outbox published")
         await eventually(lambda: asyncio.to_thread(queues_empty), "every event consumed", step=0.5)
 
     # -- one-off commands -------------------------------------------------------------------
