@@ -162,6 +162,25 @@ async def test_dead_letters_are_listed_in_place_and_redriven_to_apply_once(
     assert await redrive(bus.connection, bus.topology, "counter") == 0
 
 
+async def test_a_redrive_moves_each_message_parked_when_it_began_once(bus: BusSandbox) -> None:
+    """A message re-driven and parked again before the re-drive ends (here at once: the
+    queue sends whatever reaches it back to the dead-letter queue) is not moved again."""
+    queue, dlq = bus.topology.queue("counter"), bus.topology.dead_letter_queue("counter")
+    bus.track_queues([queue, dlq])
+    channel = await bus.connection.channel()
+    await channel.declare_queue(dlq, durable=True)
+    bounce = {"x-message-ttl": 0, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq}
+    await channel.declare_queue(queue, durable=True, arguments=bounce)
+    await channel.close()
+    for n in range(3):
+        await bus.publish_raw(b"not json", exchange="", routing_key=dlq, message_id=f"m{n}")
+    await eventually(lambda: _depth_is(bus, dlq, 3), "three parked messages")
+
+    assert await redrive(bus.connection, bus.topology, "counter", limit=50) == 3
+    await eventually(lambda: _depth_is(bus, dlq, 3), "the three parked again")
+    assert await redrive(bus.connection, bus.topology, "counter", message_id="m1") == 1
+
+
 async def _cli(bus: BusSandbox, *args: str) -> tuple[int, str, str]:
     """``python -m ebok_billing dlq …`` as an operator runs it: (exit code, stdout, stderr)."""
     env = {

@@ -83,15 +83,19 @@ async def redrive(
     limit: int = 10_000,
 ) -> int:
     """Move parked messages (all, or the one with ``message_id``) back to the consumer's queue
-    with a fresh attempt count. Each is published with confirms before it is acked."""
+    with a fresh attempt count. Each is published with confirms before it is acked. Only the
+    messages parked when the call began: one re-driven and parked again meanwhile (still
+    failing) joins the queue's tail, and taking it again would move it twice, or round and
+    round up to ``limit``."""
     if not await _exists(connection, topology.dead_letter_queue(consumer)):
         return 0
     channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
     moved = 0
     try:
-        queue = await channel.get_queue(topology.dead_letter_queue(consumer), ensure=True)
+        queue = await channel.declare_queue(topology.dead_letter_queue(consumer), passive=True)
+        parked = queue.declaration_result.message_count or 0
         skipped = []
-        for _ in range(limit):
+        for _ in range(min(limit, parked)):
             message = await queue.get(no_ack=False, fail=False)
             if message is None:
                 break
